@@ -1,0 +1,162 @@
+-- The standardized clinical schema of a site's integrated data source (統合データソース).
+--
+-- Every cooperating hospital keeps one DuckDB database with these tables. It is modelled on what
+-- MID-NET sites hold: EHR orders and lab results, claims (レセプト) and DPC data, coded with the
+-- Japanese code systems (YJ and HOT for drugs, ICD-10 and MEDIS for diagnoses, JLAC10 for labs,
+-- 診療行為コード for procedures). The data dictionary is docs/schema.md.
+--
+-- Privacy by construction: no column holds a name, address, postcode, phone number, hospital
+-- patient number or clinician identity. `patient_key` is a site-local key that never leaves the
+-- site (extraction replaces it with a fresh random person id); of the birth date only the year and
+-- month ever leave the site.
+--
+-- Codes are stored without dots or spaces (ICD-10 `E119`, not `E11.9`).
+
+CREATE TABLE patient (
+    patient_key     VARCHAR PRIMARY KEY,
+    sex             VARCHAR NOT NULL CHECK (sex IN ('M', 'F')),
+    birth_date      DATE NOT NULL,
+    death_date      DATE
+);
+
+-- Periods in which a data source of the site observes the patient.
+CREATE TABLE observation_period (
+    patient_key     VARCHAR NOT NULL,
+    source          VARCHAR NOT NULL CHECK (source IN ('EHR', 'CLAIMS', 'DPC')),
+    start_date      DATE NOT NULL,
+    end_date        DATE NOT NULL CHECK (end_date >= start_date)
+);
+
+CREATE TABLE encounter (
+    patient_key     VARCHAR NOT NULL,
+    encounter_type  VARCHAR NOT NULL CHECK (encounter_type IN ('outpatient', 'inpatient', 'emergency')),
+    start_date      DATE NOT NULL,          -- visit date, or admission date
+    end_date        DATE NOT NULL,          -- discharge date; the visit date for a visit
+    department      VARCHAR,                -- department code (see docs/schema.md)
+    source          VARCHAR NOT NULL CHECK (source IN ('EHR', 'CLAIMS', 'DPC')),
+    CHECK (end_date >= start_date)
+);
+
+CREATE TABLE diagnosis (
+    patient_key     VARCHAR NOT NULL,
+    icd10           VARCHAR NOT NULL,       -- ICD-10 without the dot: E119, K716
+    medis_code      VARCHAR,                -- MEDIS standard disease code (病名交換用コード), when known
+    diagnosis_date  DATE NOT NULL,
+    suspected       BOOLEAN NOT NULL,       -- 疑い病名: a suspected, not confirmed, diagnosis
+    main_diagnosis  BOOLEAN NOT NULL,       -- 主病名
+    source          VARCHAR NOT NULL CHECK (source IN ('EHR', 'CLAIMS', 'DPC'))
+);
+
+-- Prescriptions and injections.
+CREATE TABLE drug_order (
+    patient_key     VARCHAR NOT NULL,
+    yj_code         VARCHAR NOT NULL,       -- 12-character YJ code (薬価基準収載医薬品コード)
+    hot_code        VARCHAR,                -- HOT9 or HOT13 code, when known
+    order_date      DATE NOT NULL,
+    start_date      DATE NOT NULL,
+    days_supply     INTEGER NOT NULL CHECK (days_supply > 0),
+    daily_dose      DOUBLE,
+    dose_unit       VARCHAR,
+    route           VARCHAR NOT NULL CHECK (route IN ('oral', 'injection', 'topical', 'other')),
+    setting         VARCHAR NOT NULL CHECK (setting IN ('outpatient', 'inpatient')),
+    source          VARCHAR NOT NULL CHECK (source IN ('EHR', 'CLAIMS', 'DPC'))
+);
+
+-- Lab results. `value`, `unit`, `ref_low` and `ref_high` are in the lab master's canonical unit of
+-- the analyte, converted at load; `reported_value` and `reported_unit` keep what the site reported
+-- (Japanese labs often report platelets in 10^4/uL, the canonical unit is 10^3/uL).
+CREATE TABLE lab_result (
+    patient_key     VARCHAR NOT NULL,
+    jlac10          VARCHAR NOT NULL CHECK (length(jlac10) = 17),
+    result_time     TIMESTAMP NOT NULL,
+    value           DOUBLE,                 -- NULL when the result is not numeric
+    unit            VARCHAR,
+    ref_low         DOUBLE,                 -- the reporting site's reference range
+    ref_high        DOUBLE,
+    abnormal_flag   VARCHAR CHECK (abnormal_flag IN ('H', 'L', 'N')),
+    value_text      VARCHAR,                -- the raw text where the value is not numeric
+    reported_value  DOUBLE,
+    reported_unit   VARCHAR,
+    source          VARCHAR NOT NULL CHECK (source IN ('EHR', 'CLAIMS', 'DPC')),
+    CHECK (ref_low IS NULL OR ref_high IS NULL OR ref_low <= ref_high)
+);
+
+CREATE TABLE procedure (
+    patient_key     VARCHAR NOT NULL,
+    procedure_code  VARCHAR NOT NULL,       -- 9-digit claims procedure code (診療行為コード)
+    procedure_date  DATE NOT NULL,
+    source          VARCHAR NOT NULL CHECK (source IN ('EHR', 'CLAIMS', 'DPC'))
+);
+
+-- Masters, distributed by the data center and loaded by `midnet site init`.
+
+CREATE TABLE drug_master (
+    yj_code         VARCHAR PRIMARY KEY,
+    ingredient      VARCHAR NOT NULL,
+    atc             VARCHAR,
+    drug_class      VARCHAR NOT NULL,       -- therapeutic class, for reading and for synthesis
+    route           VARCHAR NOT NULL
+);
+
+-- JLAC10 analyte code (characters 1-5) and specimen code (characters 10-12) name an analyte;
+-- the same analyte in another specimen (urine creatinine) is another row.
+CREATE TABLE lab_master (
+    analyte_code    VARCHAR NOT NULL,
+    specimen_code   VARCHAR NOT NULL,
+    analyte         VARCHAR NOT NULL,       -- short id used by scripts and reports: alt, creatinine
+    name            VARCHAR NOT NULL,
+    canonical_unit  VARCHAR NOT NULL,
+    PRIMARY KEY (analyte_code, specimen_code)
+);
+
+-- canonical value = reported value * factor
+CREATE TABLE unit_conversion (
+    analyte_code    VARCHAR NOT NULL,
+    from_unit       VARCHAR NOT NULL,
+    factor          DOUBLE NOT NULL,
+    PRIMARY KEY (analyte_code, from_unit)
+);
+
+CREATE TABLE icd10_master (
+    code            VARCHAR PRIMARY KEY,
+    description     VARCHAR NOT NULL
+);
+
+-- Bookkeeping.
+
+-- One row per successful load; extraction manifests cite the latest data_version.
+CREATE TABLE load_history (
+    data_version    INTEGER PRIMARY KEY,
+    loaded_at       TIMESTAMP NOT NULL,
+    midnet_version  VARCHAR NOT NULL,
+    rows_loaded     BIGINT NOT NULL,
+    rows_quarantined BIGINT NOT NULL
+);
+
+CREATE TABLE load_file (
+    data_version    INTEGER NOT NULL,
+    table_name      VARCHAR NOT NULL,
+    file            VARCHAR NOT NULL,
+    sha256          VARCHAR NOT NULL,
+    rows_loaded     BIGINT NOT NULL,
+    rows_quarantined BIGINT NOT NULL
+);
+
+-- Rows that failed validation at load, with where they came from and why. Nothing is dropped silently.
+CREATE TABLE quarantine (
+    data_version    INTEGER NOT NULL,
+    table_name      VARCHAR NOT NULL,
+    file            VARCHAR NOT NULL,
+    line            BIGINT NOT NULL,        -- line in the file, the header being line 1
+    reason          VARCHAR NOT NULL,
+    raw             VARCHAR NOT NULL        -- the row as read, fields joined by '|'
+);
+
+-- Scripts this site has approved (by content hash), with the parameters approved.
+CREATE TABLE script_approval (
+    script_sha256   VARCHAR NOT NULL,
+    params_json     VARCHAR NOT NULL,       -- parameters other than the cut-off, canonical JSON
+    midnet_version  VARCHAR NOT NULL,
+    approved_at     TIMESTAMP NOT NULL,
+    PRIMARY KEY (script_sha256, params_json)
+);

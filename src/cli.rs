@@ -1,0 +1,62 @@
+//! The command tree. Each stage owns its subcommands (`<module>::cli`); this file only assembles
+//! them and carries the options every command shares.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::Result;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "midnet",
+    version,
+    about = "The data center of a medical information database network, in one binary",
+    long_about = "The data center of a medical information database network, in one binary.\n\n\
+                  Start with `midnet demo`: it synthesises a small network of hospitals and runs the \
+                  whole flow end to end in a temporary directory."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command accepts.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Global {
+    /// The data center's home directory (site registry, users, projects, audit log).
+    #[arg(long, global = true, env = "MIDNET_HOME", value_name = "DIR")]
+    pub home: Option<PathBuf>,
+
+    /// No progress bars or chatter on the terminal; results and errors only.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the whole flow end to end on a small synthetic network, in a temporary directory.
+    Demo(crate::demo::DemoArgs),
+    /// Synthesise a multi-site network of hospitals with known planted effects.
+    Synth(crate::synth::cli::SynthArgs),
+    /// A site's integrated data source: init, load, check.
+    #[command(subcommand)]
+    Site(crate::site::cli::SiteCommand),
+}
+
+/// Parse the command line and run the command.
+pub fn main() -> Result<()> {
+    let cli = Cli::parse();
+    run(cli.global, cli.command)
+}
+
+fn run(global: Global, command: Command) -> Result<()> {
+    match command {
+        Command::Demo(args) => crate::demo::run(&global, args),
+        Command::Synth(args) => crate::synth::cli::run(&global, args),
+        Command::Site(cmd) => crate::site::cli::run(&global, cmd),
+    }
+}

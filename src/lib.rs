@@ -1,0 +1,20 @@
+//! `midnet`: the data center of a medical information database network, in one binary.
+//!
+//! Data flow one way (ARCHITECTURE.md has the map):
+//! synthetic or real site data ([`synth`]) → site data source ([`site`], schema in [`schema`]) →
+//! script ([`script`]) → query model ([`query`]) → SQL ([`sql`]) → site extraction ([`extract`]) →
+//! project work area ([`project`]) → statistics ([`stats`], [`signal`]) → export gate ([`export`]) →
+//! released statistics. The data center's home, users and roles ([`center`]) and the audit trail
+//! ([`audit`]) cut across.
+
+pub mod cli;
+pub mod demo;
+pub mod error;
+pub mod progress;
+pub mod schema;
+pub mod site;
+pub mod sql;
+pub mod synth;
+pub mod table;
+
+pub use error::{Error, Result};

@@ -1,0 +1,23 @@
+//! The standardized clinical schema of a site's integrated data source (`sql/schema.sql`), the
+//! masters the data center distributes (`sql/masters/`), and the code systems the schema's codes
+//! belong to. The data dictionary for users is `docs/schema.md`.
+
+pub mod codes;
+mod masters;
+
+pub use codes::CodeSystem;
+pub use masters::{load_masters, MASTERS};
+
+/// The DDL of a site database.
+pub const SCHEMA_SQL: &str = include_str!("../../sql/schema.sql");
+
+/// The clinical tables a site loads from its hospital's files, in load order. Masters and
+/// bookkeeping tables are not among them.
+pub const CLINICAL_TABLES: [&str; 7] =
+    ["patient", "observation_period", "encounter", "diagnosis", "drug_order", "lab_result", "procedure"];
+
+/// Create every table of the schema and load the masters into a fresh database.
+pub fn create_site_tables(conn: &duckdb::Connection) -> crate::Result<()> {
+    conn.execute_batch(SCHEMA_SQL)?;
+    load_masters(conn)
+}

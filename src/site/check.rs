@@ -1,0 +1,269 @@
+//! `midnet site check`: the data-quality report of a site's integrated data source. MID-NET's own
+//! experience is that lab coverage and the mapping of local codes to standard ones vary widely
+//! between hospitals, so the report shows, per table and per analyte, what is there and how it is
+//! coded, for the data center to compare sites before a study relies on them.
+
+use serde::Serialize;
+
+use super::SiteDir;
+use crate::error::Result;
+
+#[derive(Debug, Serialize)]
+pub struct QualityReport {
+    pub data_version: Option<i64>,
+    pub tables: Vec<TableCounts>,
+    pub unknown_codes: Vec<UnknownCodes>,
+    pub analytes: Vec<AnalyteQuality>,
+    pub quarantine: Vec<QuarantineCount>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TableCounts {
+    pub table: String,
+    pub source: String,
+    pub rows: i64,
+    pub patients: i64,
+    pub first_date: Option<String>,
+    pub last_date: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UnknownCodes {
+    pub table: String,
+    pub code_system: String,
+    pub rows: i64,
+    pub unknown_rows: i64,
+    pub distinct_unknown: i64,
+    pub share_unknown: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AnalyteQuality {
+    pub analyte: String,
+    pub unit: String,
+    pub results: i64,
+    pub patients_tested: i64,
+    /// Share of patients with at least one result of this analyte.
+    pub coverage: f64,
+    /// Share of results without a numeric value.
+    pub missing_value: f64,
+    /// Share of results without a reference range.
+    pub missing_range: f64,
+    pub reported_units: String,
+    pub ref_low_range: String,
+    pub ref_high_range: String,
+    /// Share of numeric results outside their own reference range.
+    pub abnormal: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct QuarantineCount {
+    pub table: String,
+    pub reason: String,
+    pub rows: i64,
+}
+
+/// Where the date of each clinical table is.
+const DATE_COLUMN: [(&str, &str); 7] = [
+    ("patient", "birth_date"),
+    ("observation_period", "start_date"),
+    ("encounter", "start_date"),
+    ("diagnosis", "diagnosis_date"),
+    ("drug_order", "start_date"),
+    ("lab_result", "result_time"),
+    ("procedure", "procedure_date"),
+];
+
+pub fn check(site: &SiteDir) -> Result<QualityReport> {
+    let conn = site.open_read_only()?;
+    Ok(QualityReport {
+        data_version: conn.query_row("SELECT max(data_version) FROM load_history", [], |r| r.get(0))?,
+        tables: table_counts(&conn)?,
+        unknown_codes: unknown_codes(&conn)?,
+        analytes: analytes(&conn)?,
+        quarantine: quarantine(&conn)?,
+    })
+}
+
+fn table_counts(conn: &duckdb::Connection) -> Result<Vec<TableCounts>> {
+    let mut out = Vec::new();
+    for (table, date) in DATE_COLUMN {
+        let source = if table == "patient" { "'-'" } else { "source" };
+        let sql = format!(
+            "SELECT {source} AS source, count(*), count(DISTINCT patient_key), \
+                    min({date})::DATE::VARCHAR, max({date})::DATE::VARCHAR \
+             FROM {table} GROUP BY ALL ORDER BY 1"
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map([], |r| {
+            Ok(TableCounts {
+                table: table.to_string(),
+                source: r.get(0)?,
+                rows: r.get(1)?,
+                patients: r.get(2)?,
+                first_date: r.get(3)?,
+                last_date: r.get(4)?,
+            })
+        })?;
+        let found: Vec<TableCounts> = rows.collect::<std::result::Result<_, _>>()?;
+        if found.is_empty() {
+            out.push(TableCounts {
+                table: table.to_string(),
+                source: "-".into(),
+                rows: 0,
+                patients: 0,
+                first_date: None,
+                last_date: None,
+            });
+        }
+        out.extend(found);
+    }
+    Ok(out)
+}
+
+fn unknown_codes(conn: &duckdb::Connection) -> Result<Vec<UnknownCodes>> {
+    // (table, code system, SQL for "this row's code is known to the masters")
+    let checks = [
+        ("drug_order", "yj", "yj_code IN (SELECT yj_code FROM drug_master)", "yj_code"),
+        (
+            "lab_result",
+            "jlac10",
+            "(substr(jlac10, 1, 5), substr(jlac10, 10, 3)) IN (SELECT (analyte_code, specimen_code) FROM lab_master)",
+            "jlac10",
+        ),
+        (
+            "diagnosis",
+            "icd10",
+            "icd10 IN (SELECT code FROM icd10_master) OR left(icd10, 3) IN (SELECT code FROM icd10_master)",
+            "icd10",
+        ),
+    ];
+    let mut out = Vec::new();
+    for (table, system, known, column) in checks {
+        let sql = format!(
+            "SELECT count(*), count(*) FILTER (WHERE NOT ({known})), count(DISTINCT {column}) FILTER (WHERE NOT ({known})) \
+             FROM {table}"
+        );
+        let (rows, unknown, distinct): (i64, i64, i64) =
+            conn.query_row(&sql, [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        out.push(UnknownCodes {
+            table: table.into(),
+            code_system: system.into(),
+            rows,
+            unknown_rows: unknown,
+            distinct_unknown: distinct,
+            share_unknown: if rows > 0 { unknown as f64 / rows as f64 } else { 0.0 },
+        });
+    }
+    Ok(out)
+}
+
+fn analytes(conn: &duckdb::Connection) -> Result<Vec<AnalyteQuality>> {
+    let sql = "
+        WITH patients AS (SELECT count(*) AS n FROM patient)
+        SELECT lm.analyte, lm.canonical_unit, count(*), count(DISTINCT l.patient_key),
+               count(DISTINCT l.patient_key) / greatest(any_value(patients.n), 1),
+               avg(CASE WHEN l.value IS NULL THEN 1.0 ELSE 0.0 END),
+               avg(CASE WHEN l.ref_low IS NULL AND l.ref_high IS NULL THEN 1.0 ELSE 0.0 END),
+               string_agg(DISTINCT coalesce(l.reported_unit, '(none)'), ', ' ORDER BY coalesce(l.reported_unit, '(none)')),
+               coalesce(min(l.ref_low)::VARCHAR || '–' || max(l.ref_low)::VARCHAR, '-'),
+               coalesce(min(l.ref_high)::VARCHAR || '–' || max(l.ref_high)::VARCHAR, '-'),
+               coalesce(avg(CASE WHEN l.value > l.ref_high OR l.value < l.ref_low THEN 1.0 ELSE 0.0 END)
+                        FILTER (WHERE l.value IS NOT NULL), 0)
+        FROM lab_result l
+        JOIN lab_master lm ON lm.analyte_code = substr(l.jlac10, 1, 5) AND lm.specimen_code = substr(l.jlac10, 10, 3)
+        CROSS JOIN patients
+        GROUP BY lm.analyte, lm.canonical_unit ORDER BY lm.analyte";
+    let mut stmt = conn.prepare(sql)?;
+    let rows = stmt.query_map([], |r| {
+        Ok(AnalyteQuality {
+            analyte: r.get(0)?,
+            unit: r.get(1)?,
+            results: r.get(2)?,
+            patients_tested: r.get(3)?,
+            coverage: r.get(4)?,
+            missing_value: r.get(5)?,
+            missing_range: r.get(6)?,
+            reported_units: r.get(7)?,
+            ref_low_range: r.get(8)?,
+            ref_high_range: r.get(9)?,
+            abnormal: r.get(10)?,
+        })
+    })?;
+    Ok(rows.collect::<std::result::Result<_, _>>()?)
+}
+
+fn quarantine(conn: &duckdb::Connection) -> Result<Vec<QuarantineCount>> {
+    let mut stmt = conn.prepare(
+        "SELECT table_name, regexp_replace(split_part(reason, '; ', 1), '''[^'']*''', '…', 'g') AS kind, count(*) \
+         FROM quarantine GROUP BY ALL ORDER BY 3 DESC, 1, 2",
+    )?;
+    let rows = stmt.query_map([], |r| Ok(QuarantineCount { table: r.get(0)?, reason: r.get(1)?, rows: r.get(2)? }))?;
+    Ok(rows.collect::<std::result::Result<_, _>>()?)
+}
+
+impl QualityReport {
+    /// The report as text for the terminal.
+    pub fn render(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let version = self.data_version.map_or("none (nothing loaded yet)".to_string(), |v| v.to_string());
+        let _ = writeln!(s, "data version: {version}\n");
+        let _ = writeln!(s, "rows per table and source");
+        let _ = writeln!(s, "  {:<20} {:<7} {:>12} {:>10}  {:<10} {:<10}", "table", "source", "rows", "patients", "first", "last");
+        for t in &self.tables {
+            let _ = writeln!(
+                s,
+                "  {:<20} {:<7} {:>12} {:>10}  {:<10} {:<10}",
+                t.table,
+                t.source,
+                t.rows,
+                t.patients,
+                t.first_date.as_deref().unwrap_or("-"),
+                t.last_date.as_deref().unwrap_or("-")
+            );
+        }
+        let _ = writeln!(s, "\ncodes unknown to the masters");
+        for u in &self.unknown_codes {
+            let _ = writeln!(
+                s,
+                "  {:<12} {:<7} {:>6.2}% of {} rows ({} distinct codes)",
+                u.table,
+                u.code_system,
+                100.0 * u.share_unknown,
+                u.rows,
+                u.distinct_unknown
+            );
+        }
+        let _ = writeln!(s, "\nlab results per analyte (canonical unit; coverage = share of patients tested)");
+        let _ = writeln!(
+            s,
+            "  {:<17} {:<8} {:>9} {:>8} {:>8} {:>8} {:>8}  {:<22} {:<16} {:<16}",
+            "analyte", "unit", "results", "coverage", "no value", "no range", "abnormal", "reported units", "ref low", "ref high"
+        );
+        for a in &self.analytes {
+            let _ = writeln!(
+                s,
+                "  {:<17} {:<8} {:>9} {:>7.1}% {:>7.1}% {:>7.1}% {:>7.1}%  {:<22} {:<16} {:<16}",
+                a.analyte,
+                a.unit,
+                a.results,
+                100.0 * a.coverage,
+                100.0 * a.missing_value,
+                100.0 * a.missing_range,
+                100.0 * a.abnormal,
+                a.reported_units,
+                a.ref_low_range,
+                a.ref_high_range
+            );
+        }
+        let _ = writeln!(s, "\nquarantined rows");
+        if self.quarantine.is_empty() {
+            let _ = writeln!(s, "  none");
+        }
+        for q in &self.quarantine {
+            let _ = writeln!(s, "  {:<20} {:>8}  {}", q.table, q.rows, q.reason);
+        }
+        s
+    }
+}

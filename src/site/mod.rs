@@ -1,0 +1,99 @@
+//! A site's integrated data source: a directory holding one DuckDB database with the standardized
+//! schema (`sql/schema.sql`). `init` creates it, `load` imports a hospital's files into it
+//! (validating every row, quarantining what fails), `check` reports its data quality.
+
+pub mod check;
+pub mod cli;
+pub mod load;
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, IoContext, Result};
+
+/// The directory of one site's integrated data source.
+#[derive(Debug, Clone)]
+pub struct SiteDir {
+    root: PathBuf,
+}
+
+impl SiteDir {
+    const DB_FILE: &'static str = "site.duckdb";
+
+    pub fn at(root: impl Into<PathBuf>) -> SiteDir {
+        SiteDir { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.root.join(Self::DB_FILE)
+    }
+
+    pub fn exists(&self) -> bool {
+        self.db_path().is_file()
+    }
+
+    /// Create the directory and its database with the schema and the masters.
+    pub fn init(&self) -> Result<()> {
+        if self.exists() {
+            return Err(Error::BadInput(format!(
+                "{}: already a site data source; `midnet site load` adds data to it",
+                self.root.display()
+            )));
+        }
+        std::fs::create_dir_all(&self.root).at(&self.root)?;
+        // Build under a temporary name so that an interrupted init leaves no half-made database.
+        let tmp = self.root.join(format!(".{}.init-{}", Self::DB_FILE, std::process::id()));
+        let built = (|| {
+            let conn = duckdb::Connection::open(&tmp)?;
+            crate::schema::create_site_tables(&conn)?;
+            conn.execute_batch("CHECKPOINT")?;
+            Ok::<_, Error>(())
+        })();
+        if let Err(e) = built {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+        std::fs::rename(&tmp, self.db_path()).at(self.db_path())
+    }
+
+    /// Open the database for reading and writing. A database locked by another process is `Busy`.
+    pub fn open(&self) -> Result<duckdb::Connection> {
+        self.require()?;
+        duckdb::Connection::open(self.db_path()).map_err(|e| self.open_error(e))
+    }
+
+    /// Open the database read-only (several readers may share it).
+    pub fn open_read_only(&self) -> Result<duckdb::Connection> {
+        self.require()?;
+        let config = duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly)?;
+        duckdb::Connection::open_with_flags(self.db_path(), config).map_err(|e| self.open_error(e))
+    }
+
+    fn require(&self) -> Result<()> {
+        if self.exists() {
+            Ok(())
+        } else {
+            Err(Error::NotFound(format!(
+                "{}: not a site data source (no {}); create it with `midnet site init --site {}`",
+                self.root.display(),
+                Self::DB_FILE,
+                self.root.display()
+            )))
+        }
+    }
+
+    fn open_error(&self, e: duckdb::Error) -> Error {
+        let text = e.to_string();
+        if text.contains("lock") {
+            Error::Busy(format!(
+                "{}: the site database is in use by another midnet command; try again when it has finished",
+                self.root.display()
+            ))
+        } else {
+            Error::Db(e)
+        }
+    }
+}

@@ -1,0 +1,726 @@
+//! One synthetic patient: demographics, observation, indications and study-drug courses, latent lab
+//! abnormalities (whose hazards carry the planted effects), lab tests on a schedule that does not
+//! depend on any drug, visits, admissions, diagnoses and procedures.
+
+use rand::{Rng, RngExt};
+use rand_distr::{Distribution, Exp1, Gamma, StandardNormal};
+
+use super::catalog::{self, Process, PAIRS};
+use super::labs::{self, Episode, ANALYTES};
+use super::site::{SiteContext, Tables};
+use crate::error::Result;
+
+/// Days since 1970-01-01 of 2020-01-01, the reference for ages at generation.
+const REF_2020: i32 = catalog::days(2020, 1, 1);
+/// Effects act while a patient is exposed and for this many days after the last supply ends.
+pub const EFFECT_LAG_DAYS: i32 = 30;
+
+/// Log-hazard slopes shared by every latent process: per decade of age around 60, its square, male.
+const AGE_SLOPE: f64 = 0.25;
+const AGE_SQUARED: f64 = 0.04;
+const MALE: f64 = 0.15;
+
+/// A course of a study drug.
+struct Course {
+    pair: usize,
+    new_drug: bool,
+    start: i32,
+    /// Last day covered by a supply.
+    end: i32,
+}
+
+/// A window in which a drug multiplies the hazard of a process.
+struct Modifier {
+    process: Process,
+    from: i32,
+    to: i32,
+    hazard_ratio: f64,
+}
+
+pub fn generate<R: Rng>(ctx: &SiteContext, idx: u64, rng: &mut R, t: &mut Tables) -> Result<()> {
+    let female = rng.random_bool(0.52);
+    let age_2020 = draw_age(rng);
+    let birth = REF_2020 - (age_2020 * 365.25) as i32 - rng.random_range(0..365);
+    let age_at = |day: i32| (day - birth) as f64 / 365.25;
+    let chronic = rng.random_bool(0.12 + 0.43 * logistic((age_2020 - 55.0) / 8.0));
+    let (start, mut end) = observation(ctx, chronic, rng);
+    let mut death = None;
+    if chronic {
+        let yearly = 0.004 * (0.085 * (age_at(start) - 60.0)).exp();
+        let at = start + (sample_exp(rng) / yearly * 365.25) as i32;
+        if at < end {
+            death = Some(at);
+            end = at;
+        }
+    }
+    let key = format!("K{:08}", idx ^ ctx.key_mask);
+    write_patient(ctx, t, &key, female, birth, death)?;
+    write_observation(ctx, t, &key, start, end)?;
+
+    let mut visits: Vec<i32> = Vec::new();
+    let mut courses: Vec<Course> = Vec::new();
+    if chronic && age_at(start) >= 18.0 {
+        for (p, pair) in PAIRS.iter().enumerate() {
+            study_pair(ctx, p, pair, &key, female, start, end, &age_at, rng, t, &mut visits, &mut courses)?;
+        }
+        background_drugs(ctx, &key, start, end, rng, t, &mut visits)?;
+        other_diagnoses(ctx, &key, start, end, rng, t)?;
+    } else {
+        brief_care(ctx, &key, start, end, rng, t, &mut visits)?;
+    }
+
+    let modifiers: Vec<Modifier> = courses
+        .iter()
+        .filter_map(|c| {
+            let pair = &PAIRS[c.pair];
+            let (process, hr) = pair.effect?;
+            c.new_drug.then_some(Modifier { process, from: c.start, to: c.end + EFFECT_LAG_DAYS, hazard_ratio: hr })
+        })
+        .collect();
+    // Hazards depend on age at the first study-drug course (the index date of any cohort the patient
+    // enters), so that a Cox model adjusted for age at index is correctly specified.
+    let ref_day = courses.iter().map(|c| c.start).min().unwrap_or(start);
+    let age_ref = age_at(ref_day);
+    let episodes = episodes(ctx, female, age_ref, start, end, &modifiers, rng);
+    let admissions = if chronic { admissions(ctx, &key, start, end, rng, t, &mut visits)? } else { Vec::new() };
+    let tests = test_days(ctx, chronic, start, end, &courses, &admissions, &visits, rng);
+    let levels = WellLevels::draw(ctx, female, age_ref, rng);
+    for &(day, admitted) in &tests {
+        write_labs(ctx, t, &key, female, age_at(day), day, admitted, &levels, &episodes, rng)?;
+        visits.push(day);
+    }
+    write_visits(ctx, t, &key, &mut visits, &admissions)?;
+    Ok(())
+}
+
+fn draw_age<R: Rng>(rng: &mut R) -> f64 {
+    let u: f64 = rng.random();
+    if u < 0.08 {
+        rng.random_range(0.0..18.0)
+    } else if u < 0.28 {
+        rng.random_range(18.0..50.0)
+    } else {
+        let z: f64 = StandardNormal.sample(rng);
+        (70.0 + 11.0 * z).clamp(40.0, 100.0)
+    }
+}
+
+fn observation<R: Rng>(ctx: &SiteContext, chronic: bool, rng: &mut R) -> (i32, i32) {
+    let span = (ctx.data_end - ctx.data_start) as f64;
+    if chronic {
+        let u: f64 = rng.random();
+        let start = ctx.data_start + (span * u.powf(1.6)) as i32;
+        let length = 180 + (sample_exp(rng) * 5.0 * 365.25) as i32;
+        (start, (start + length).min(ctx.data_end))
+    } else {
+        let start = ctx.data_start + rng.random_range(0..(span as i32 - 1));
+        (start, (start + rng.random_range(0..120)).min(ctx.data_end))
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn study_pair<R: Rng>(
+    ctx: &SiteContext,
+    p: usize,
+    pair: &catalog::Pair,
+    key: &str,
+    female: bool,
+    start: i32,
+    end: i32,
+    age_at: &dyn Fn(i32) -> f64,
+    rng: &mut R,
+    t: &mut Tables,
+    visits: &mut Vec<i32>,
+    courses: &mut Vec<Course>,
+) -> Result<()> {
+    let age = age_at(start);
+    let logit = (pair.prevalence / (1.0 - pair.prevalence)).ln() + pair.age_slope * (age - 60.0) / 10.0;
+    if !rng.random_bool(logistic(logit)) {
+        return Ok(());
+    }
+    let diagnosed = start + rng.random_range(0..=(end - start).max(0));
+    let code = pair.indication[rng.random_range(0..pair.indication.len())];
+    write_diagnosis(ctx, t, key, code, diagnosed, true, false, rng)?;
+    if !rng.random_bool(0.7) {
+        return Ok(());
+    }
+    // A quarter of treated patients were already on the drug when the hospital first saw them.
+    let first = if rng.random_bool(0.25) { start } else { diagnosed + rng.random_range(0..60) };
+    if first >= end {
+        return Ok(());
+    }
+    let new_drug = first >= pair.launch && {
+        let logit = ctx.profile.adoption - 0.35 * (age_at(first) - 60.0) / 10.0 + if female { 0.1 } else { 0.0 };
+        rng.random_bool(logistic(logit))
+    };
+    let ingredient = if new_drug { pair.new_drug } else { pair.comparator };
+    let drug = ctx.drug(ingredient);
+    let last = write_course(ctx, t, key, drug, pair.days_supply, pair.persistence_days, first, end, Some(pair.launch), new_drug, rng, visits)?;
+    courses.push(Course { pair: p, new_drug, start: first, end: last });
+    Ok(())
+}
+
+/// Write the orders of one course of a drug, from `first` until the patient stops (or leaves);
+/// returns the last day covered by a supply. In its first year a new drug may be prescribed only
+/// 14 days at a time (Japan's rule for newly listed drugs).
+#[allow(clippy::too_many_arguments)]
+fn write_course<R: Rng>(
+    ctx: &SiteContext,
+    t: &mut Tables,
+    key: &str,
+    drug: &super::site::Drug,
+    supplies: &[u16],
+    persistence: f64,
+    first: i32,
+    end: i32,
+    launch: Option<i32>,
+    new_drug: bool,
+    rng: &mut R,
+    visits: &mut Vec<i32>,
+) -> Result<i32> {
+    let stop = first + ((sample_exp(rng) * persistence) as i32).max(1);
+    let mut day = first;
+    let mut covered = first;
+    while day <= stop && day < end {
+        let limited = new_drug && launch.is_some_and(|l| day < l + 365);
+        let supply = if limited { 14 } else { supplies[rng.random_range(0..supplies.len())] } as i32;
+        write_order(ctx, t, key, drug, day, supply, rng)?;
+        visits.push(day);
+        covered = covered.max(day + supply - 1);
+        let u: f64 = rng.random();
+        let gap = if u < 0.70 {
+            rng.random_range(-5..=3)
+        } else if u < 0.95 {
+            rng.random_range(4..=20)
+        } else {
+            rng.random_range(21..=75)
+        };
+        day += supply + gap;
+    }
+    Ok(covered)
+}
+
+fn background_drugs<R: Rng>(
+    ctx: &SiteContext,
+    key: &str,
+    start: i32,
+    end: i32,
+    rng: &mut R,
+    t: &mut Tables,
+    visits: &mut Vec<i32>,
+) -> Result<()> {
+    let years = (end - start) as f64 / 365.25;
+    for (ingredient, supplies, yearly) in catalog::BACKGROUND {
+        let courses = poisson(rng, yearly * years);
+        for _ in 0..courses {
+            let first = start + rng.random_range(0..=(end - start).max(0));
+            let persistence = if supplies[0] >= 28 { 180.0 } else { 10.0 };
+            write_course(ctx, t, key, ctx.drug(ingredient), supplies, persistence, first, end, None, false, rng, visits)?;
+        }
+    }
+    Ok(())
+}
+
+fn other_diagnoses<R: Rng>(ctx: &SiteContext, key: &str, start: i32, end: i32, rng: &mut R, t: &mut Tables) -> Result<()> {
+    let years = (end - start) as f64 / 365.25;
+    for (code, yearly) in catalog::OTHER_DIAGNOSES {
+        for _ in 0..poisson(rng, yearly * years) {
+            let day = start + rng.random_range(0..=(end - start).max(0));
+            let suspected = rng.random_bool(0.12);
+            write_diagnosis(ctx, t, key, code, day, false, suspected, rng)?;
+        }
+    }
+    Ok(())
+}
+
+/// A patient seen briefly: a few visits, an acute diagnosis, perhaps an acute prescription.
+fn brief_care<R: Rng>(
+    ctx: &SiteContext,
+    key: &str,
+    start: i32,
+    end: i32,
+    rng: &mut R,
+    t: &mut Tables,
+    visits: &mut Vec<i32>,
+) -> Result<()> {
+    let (code, _) = catalog::OTHER_DIAGNOSES[rng.random_range(0..catalog::OTHER_DIAGNOSES.len())];
+    write_diagnosis(ctx, t, key, code, start, true, rng.random_bool(0.1), rng)?;
+    visits.push(start);
+    if end > start {
+        visits.push(rng.random_range(start..=end));
+    }
+    if rng.random_bool(0.5) {
+        let (ingredient, supplies, _) = catalog::BACKGROUND[rng.random_range(0..4)];
+        write_course(ctx, t, key, ctx.drug(ingredient), supplies, 7.0, start, end.max(start + 1), None, false, rng, visits)?;
+    }
+    Ok(())
+}
+
+/// Latent abnormalities: for each process, the first onset in the observation period under a
+/// hazard that depends on age and sex, multiplied by the planted hazard ratio while a patient is
+/// exposed to a drug that has one. Each process happens at most once per patient.
+fn episodes<R: Rng>(
+    ctx: &SiteContext,
+    female: bool,
+    age: f64,
+    start: i32,
+    end: i32,
+    modifiers: &[Modifier],
+    rng: &mut R,
+) -> Vec<Episode> {
+    let decades = (age - 60.0) / 10.0;
+    let log_rr = AGE_SLOPE * decades + AGE_SQUARED * decades * decades + if female { 0.0 } else { MALE };
+    let mut out = Vec::new();
+    for process in Process::ALL {
+        let yearly = process.base_hazard() * ctx.profile.hazard_factor * log_rr.exp();
+        if let Some(onset) = onset(process, yearly / 365.25, start, end, modifiers, rng) {
+            out.push(Episode {
+                process,
+                onset,
+                end: onset + rng.random_range(21..=90),
+                severity: labs::draw_severity(process, rng),
+                with_ast: rng.random_bool(0.7),
+                with_bilirubin: rng.random_bool(0.12),
+            });
+        }
+    }
+    out
+}
+
+/// The first onset under a piecewise-constant hazard (per day), by inverting the cumulative hazard.
+fn onset<R: Rng>(process: Process, daily: f64, start: i32, end: i32, modifiers: &[Modifier], rng: &mut R) -> Option<i32> {
+    let mut budget = sample_exp(rng);
+    let mut cuts: Vec<i32> = vec![start, end];
+    for m in modifiers.iter().filter(|m| m.process == process) {
+        cuts.extend([m.from.clamp(start, end), m.to.clamp(start, end)]);
+    }
+    cuts.sort_unstable();
+    cuts.dedup();
+    for w in cuts.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        let mid = a + (b - a) / 2;
+        let ratio: f64 = modifiers
+            .iter()
+            .filter(|m| m.process == process && m.from <= mid && mid < m.to)
+            .map(|m| m.hazard_ratio)
+            .fold(1.0, f64::max);
+        let rate = daily * ratio;
+        let span = (b - a) as f64;
+        if budget <= rate * span {
+            return Some(a + (budget / rate) as i32);
+        }
+        budget -= rate * span;
+    }
+    None
+}
+
+/// Hospital stays, independent of any drug; each starts with a full lab panel.
+fn admissions<R: Rng>(
+    ctx: &SiteContext,
+    key: &str,
+    start: i32,
+    end: i32,
+    rng: &mut R,
+    t: &mut Tables,
+    visits: &mut Vec<i32>,
+) -> Result<Vec<(i32, i32)>> {
+    let years = (end - start) as f64 / 365.25;
+    let mut stays = Vec::new();
+    for _ in 0..poisson(rng, 0.07 * years) {
+        let from = start + rng.random_range(0..=(end - start).max(0));
+        let to = (from + rng.random_range(2..=20)).min(end.max(from));
+        let source = if ctx.profile.has_dpc { "DPC" } else { "EHR" };
+        t.encounter.str(key);
+        t.encounter.str("inpatient");
+        t.encounter.date(from);
+        t.encounter.date(to);
+        t.encounter.str("internal_medicine");
+        t.encounter.str(source);
+        t.encounter.end_row()?;
+        for ingredient in catalog::INPATIENT {
+            if rng.random_bool(0.4) {
+                let drug = ctx.drug(ingredient);
+                write_order_in(ctx, t, key, drug, from + 1, (to - from).max(1), "inpatient", rng)?;
+            }
+        }
+        if ctx.profile.has_claims {
+            write_procedure(t, key, catalog::PROCEDURE_ADMISSION, from, "CLAIMS")?;
+        }
+        visits.retain(|d| *d < from || *d > to);
+        stays.push((from, to));
+    }
+    Ok(stays)
+}
+
+/// The days on which the patient has lab tests: a renewal process whose pace depends on how
+/// closely the patient is followed and on the site, never on a drug; a check before each course
+/// begins (as clinicians do before most new treatments, whichever drug is chosen); the first day of
+/// each hospital stay.
+#[allow(clippy::too_many_arguments)]
+fn test_days<R: Rng>(
+    ctx: &SiteContext,
+    chronic: bool,
+    start: i32,
+    end: i32,
+    courses: &[Course],
+    admissions: &[(i32, i32)],
+    visits: &[i32],
+    rng: &mut R,
+) -> Vec<(i32, bool)> {
+    let mut days: Vec<(i32, bool)> = Vec::new();
+    if chronic {
+        let z: f64 = StandardNormal.sample(rng);
+        let mean = (75.0 * (0.45 * z).exp()).clamp(21.0, 365.0) * ctx.profile.test_interval_factor;
+        let gamma = Gamma::new(2.0, mean / 2.0).expect("valid gamma");
+        let mut day = start + (gamma.sample(rng) * rng.random::<f64>()) as i32;
+        while day <= end {
+            days.push((day, false));
+            day += gamma.sample(rng).max(1.0) as i32;
+        }
+        for c in courses {
+            if rng.random_bool(0.75) {
+                days.push(((c.start - rng.random_range(0..30)).max(start), false));
+            }
+        }
+    } else if let Some(&first) = visits.first() {
+        if rng.random_bool(0.5) {
+            days.push((first, false));
+        }
+    }
+    days.extend(admissions.iter().map(|&(from, _)| (from, true)));
+    days.sort_unstable();
+    days.dedup_by_key(|d| d.0);
+    days
+}
+
+/// A patient's well level of each analyte and the band well results stay in.
+struct WellLevels {
+    level: [f64; ANALYTES.len()],
+    band: [(f64, f64); ANALYTES.len()],
+}
+
+impl WellLevels {
+    fn draw<R: Rng>(ctx: &SiteContext, female: bool, age: f64, rng: &mut R) -> WellLevels {
+        let sex = if female { 0 } else { 1 };
+        let mut level = [0.0; ANALYTES.len()];
+        let mut band = [(0.0, f64::INFINITY); ANALYTES.len()];
+        for (i, _) in ANALYTES.iter().enumerate() {
+            let site = &ctx.profile.analytes[i];
+            let (lo, hi) = (site.ref_low[sex], site.ref_high[sex]);
+            level[i] = lo + (hi - lo) * rng.random_range(0.15..0.85);
+            band[i] = well_band(i, lo, hi);
+        }
+        // Chronic conditions that put a baseline outside the reference range without reaching any
+        // outcome threshold (these patients leave the baseline-normal subgroup).
+        let old = logistic((age - 70.0) / 8.0);
+        let mut shift = |i: usize, chance: f64, factor: std::ops::Range<f64>, rng: &mut R| {
+            if rng.random_bool(chance) {
+                let site = &ctx.profile.analytes[i];
+                let base = if factor.start > 1.0 { site.ref_high[sex] } else { site.ref_low[sex] };
+                level[i] = base * rng.random_range(factor);
+            }
+        };
+        shift(labs::ALT, 0.08, 1.1..2.2, rng);
+        shift(labs::AST, 0.05, 1.1..2.0, rng);
+        shift(labs::GGT, 0.08, 1.1..2.0, rng);
+        shift(labs::HB, 0.05 + 0.15 * old, 0.78..0.97, rng);
+        shift(labs::PLATELETS, 0.04, 0.65..0.95, rng);
+        shift(labs::POTASSIUM, 0.03, 1.02..1.08, rng);
+        shift(labs::SODIUM, 0.03, 0.955..0.99, rng);
+        // Kidney function: eGFR falls with age; below 60 is chronic kidney disease, kept below 58.5.
+        let z: f64 = StandardNormal.sample(rng);
+        let egfr = (92.0 - 0.75 * (age - 40.0).max(0.0) + 14.0 * z).clamp(12.0, 130.0);
+        let egfr = if egfr >= 60.0 { egfr.max(66.0) } else { egfr.min(56.0) };
+        let adult_age = age.max(18.0);
+        level[labs::CREATININE] = labs::creatinine_for(egfr, adult_age, female);
+        band[labs::CREATININE] = if egfr >= 60.0 {
+            (0.1, labs::creatinine_for(61.0, adult_age + 6.0, female))
+        } else {
+            (labs::creatinine_for(58.5, adult_age - 6.0, female), 15.0)
+        };
+        WellLevels { level, band }
+    }
+}
+
+/// The band a well result stays in, by analyte, from the site's range.
+fn well_band(i: usize, lo: f64, hi: f64) -> (f64, f64) {
+    match i {
+        labs::ALT | labs::AST => (0.3 * lo, 2.6 * hi),
+        labs::ALP | labs::GGT => (0.3 * lo, 2.3 * hi),
+        labs::TBIL => (0.1, 1.4 * hi),
+        labs::WBC => (3.1, 14.0),
+        labs::HB => (10.2, 19.0),
+        labs::PLATELETS => (95.0, 600.0),
+        labs::NEUTROPHILS => (1.6, 10.0),
+        labs::LYMPHOCYTES => (0.85, 5.0),
+        labs::EOSINOPHILS => (0.0, 0.95 * hi),
+        labs::SODIUM => (131.0, 149.0),
+        labs::POTASSIUM => (3.1, 5.4),
+        labs::CALCIUM => (8.1, 11.0),
+        labs::ALBUMIN => (2.5, 5.5),
+        labs::KL6 => (50.0, 480.0),
+        labs::SPD => (1.0, 105.0),
+        labs::SPA => (1.0, 42.0),
+        _ => (0.0, f64::INFINITY),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_labs<R: Rng>(
+    ctx: &SiteContext,
+    t: &mut Tables,
+    key: &str,
+    female: bool,
+    age: f64,
+    day: i32,
+    admitted: bool,
+    levels: &WellLevels,
+    episodes: &[Episode],
+    rng: &mut R,
+) -> Result<()> {
+    let sex = if female { 0 } else { 1 };
+    let minutes = rng.random_range(8 * 60..17 * 60);
+    let chance = &ctx.profile.panel_chance;
+    let mut panels = [false; 6];
+    for (p, taken) in panels.iter_mut().enumerate() {
+        *taken = if admitted && p < 5 { true } else { rng.random_bool(chance[p]) };
+    }
+    // Albumin is needed to read calcium; compute it first.
+    let albumin = labs::well_value(&ANALYTES[labs::ALBUMIN], levels.level[labs::ALBUMIN], levels.band[labs::ALBUMIN], rng);
+    for (i, a) in ANALYTES.iter().enumerate() {
+        if !panels[a.panel.index()] {
+            continue;
+        }
+        let site = &ctx.profile.analytes[i];
+        let uln = site.ref_high[sex];
+        let active = episodes.iter().filter(|e| e.onset <= day && day < e.end);
+        let abnormal = active.filter_map(|e| labs::episode_value(i, e, uln, levels.level[i], albumin)).next();
+        let value = match (i, abnormal) {
+            (_, Some(v)) => v,
+            (labs::ALBUMIN, None) => albumin,
+            (_, None) => labs::well_value(a, levels.level[i], levels.band[i], rng),
+        };
+        let _ = age;
+        write_lab(ctx, t, key, i, sex, day, minutes, value, rng)?;
+    }
+    if ctx.profile.has_claims {
+        write_procedure(t, key, catalog::PROCEDURE_LAB_PANEL, day, "CLAIMS")?;
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_lab<R: Rng>(
+    ctx: &SiteContext,
+    t: &mut Tables,
+    key: &str,
+    i: usize,
+    sex: usize,
+    day: i32,
+    minutes: u32,
+    value: f64,
+    rng: &mut R,
+) -> Result<()> {
+    let a = &ANALYTES[i];
+    let site = &ctx.profile.analytes[i];
+    let decimals = reported_decimals(a.decimals, site.factor);
+    let (lo, hi) = (site.ref_low[sex], site.ref_high[sex]);
+    let flag = if value > hi { "H" } else if value < lo { "L" } else { "N" };
+    let l = &mut t.lab_result;
+    l.str(key);
+    l.str(&site.jlac10);
+    l.date_time(day, minutes);
+    let fault = ctx.fault(rng);
+    match fault {
+        Some(0) => l.str("ERR"),
+        _ => l.fixed(value / site.factor, decimals),
+    }
+    match fault {
+        Some(1) => l.str("mg/L"),
+        _ => l.str(site.unit),
+    }
+    if rng.random_bool(ctx.profile.missing_range) {
+        l.empty();
+        l.empty();
+    } else if fault == Some(2) {
+        l.fixed(hi / site.factor, decimals);
+        l.fixed(lo / site.factor, decimals);
+    } else {
+        l.fixed(lo / site.factor, decimals);
+        l.fixed(hi / site.factor, decimals);
+    }
+    l.str(flag);
+    l.str("EHR");
+    l.end_row()
+}
+
+/// Decimals of a reported value: the analyte's own, adjusted for a reporting unit 10^k times the
+/// canonical one.
+fn reported_decimals(decimals: u32, factor: f64) -> u32 {
+    let shift = factor.log10().round() as i32;
+    (decimals as i32 + shift).max(0) as u32
+}
+
+fn write_patient(ctx: &SiteContext, t: &mut Tables, key: &str, female: bool, birth: i32, death: Option<i32>) -> Result<()> {
+    let p = &mut t.patient;
+    p.str(key);
+    p.str(match (ctx.profile.numeric_sex, female) {
+        (true, true) => "2",
+        (true, false) => "1",
+        (false, true) => "F",
+        (false, false) => "M",
+    });
+    p.date(birth);
+    match death {
+        Some(d) => p.date(d),
+        None => p.empty(),
+    }
+    p.end_row()
+}
+
+fn write_observation(ctx: &SiteContext, t: &mut Tables, key: &str, start: i32, end: i32) -> Result<()> {
+    let o = &mut t.observation_period;
+    o.str(key);
+    o.str("EHR");
+    o.date(start);
+    o.date(end);
+    o.end_row()?;
+    if ctx.profile.has_claims {
+        // Claims cover whole months.
+        let (first, last) = (month_start(start), month_end(end).min(ctx.data_end));
+        o.str(key);
+        o.str("CLAIMS");
+        o.date(first);
+        o.date(last.max(first));
+        o.end_row()?;
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_diagnosis<R: Rng>(
+    ctx: &SiteContext,
+    t: &mut Tables,
+    key: &str,
+    code: &str,
+    day: i32,
+    main: bool,
+    suspected: bool,
+    rng: &mut R,
+) -> Result<()> {
+    let sources: &[&str] = if ctx.profile.has_claims { &["EHR", "CLAIMS"] } else { &["EHR"] };
+    for source in sources {
+        let d = &mut t.diagnosis;
+        d.str(key);
+        if ctx.fault(rng).is_some() {
+            d.str(&format!("{code}X9")); // not an ICD-10 code: quarantined at load
+        } else {
+            d.str(code);
+        }
+        d.empty();
+        d.date(day);
+        d.str(if suspected { "1" } else { "0" });
+        d.str(if main { "1" } else { "0" });
+        d.str(source);
+        d.end_row()?;
+    }
+    Ok(())
+}
+
+fn write_order<R: Rng>(ctx: &SiteContext, t: &mut Tables, key: &str, drug: &super::site::Drug, day: i32, supply: i32, rng: &mut R) -> Result<()> {
+    write_order_in(ctx, t, key, drug, day, supply, "outpatient", rng)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_order_in<R: Rng>(
+    ctx: &SiteContext,
+    t: &mut Tables,
+    key: &str,
+    drug: &super::site::Drug,
+    day: i32,
+    supply: i32,
+    setting: &str,
+    rng: &mut R,
+) -> Result<()> {
+    let o = &mut t.drug_order;
+    o.str(key);
+    o.str(&drug.yj_code);
+    o.empty();
+    o.date(day);
+    if ctx.fault(rng).is_some() {
+        o.str("2023-02-30"); // a date that does not exist: quarantined at load
+    } else {
+        o.date(day);
+    }
+    o.int(supply as i64);
+    o.fixed(drug.daily_dose, 1);
+    o.str(drug.dose_unit);
+    o.str(drug.route);
+    o.str(setting);
+    o.str("EHR");
+    o.end_row()
+}
+
+fn write_procedure(t: &mut Tables, key: &str, code: &str, day: i32, source: &str) -> Result<()> {
+    let p = &mut t.procedure;
+    p.str(key);
+    p.str(code);
+    p.date(day);
+    p.str(source);
+    p.end_row()
+}
+
+fn write_visits(ctx: &SiteContext, t: &mut Tables, key: &str, visits: &mut Vec<i32>, stays: &[(i32, i32)]) -> Result<()> {
+    visits.sort_unstable();
+    visits.dedup();
+    for &day in visits.iter() {
+        if stays.iter().any(|&(from, to)| from <= day && day <= to) {
+            continue;
+        }
+        let e = &mut t.encounter;
+        e.str(key);
+        e.str("outpatient");
+        e.date(day);
+        e.date(day);
+        e.str("internal_medicine");
+        e.str("EHR");
+        e.end_row()?;
+        if ctx.profile.has_claims {
+            write_procedure(t, key, catalog::PROCEDURE_OUTPATIENT_VISIT, day, "CLAIMS")?;
+        }
+    }
+    Ok(())
+}
+
+fn month_start(day: i32) -> i32 {
+    let date = chrono::DateTime::from_timestamp(day as i64 * 86_400, 0).expect("in range").date_naive();
+    day - (chrono::Datelike::day(&date) as i32 - 1)
+}
+
+fn month_end(day: i32) -> i32 {
+    let mut d = day;
+    while month_start(d + 1) != d + 1 {
+        d += 1;
+    }
+    d
+}
+
+fn logistic(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+fn sample_exp<R: Rng>(rng: &mut R) -> f64 {
+    Exp1.sample(rng)
+}
+
+/// A Poisson count by inversion (means here are small).
+fn poisson<R: Rng>(rng: &mut R, mean: f64) -> u32 {
+    let limit = (-mean).exp();
+    let mut product: f64 = rng.random();
+    let mut n = 0;
+    while product > limit && n < 1000 {
+        product *= rng.random::<f64>();
+        n += 1;
+    }
+    n
+}

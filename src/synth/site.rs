@@ -1,0 +1,127 @@
+//! Generating one site: its context (profile, drug codes, data window) and its output tables.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use rand::{Rng, RngExt, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+use super::csv_out::CsvOut;
+use super::network::SiteProfile;
+use super::patient;
+use crate::error::{IoContext, Result};
+
+/// A drug as a site prescribes it.
+#[derive(Debug, Clone)]
+pub struct Drug {
+    pub yj_code: String,
+    pub daily_dose: f64,
+    pub dose_unit: &'static str,
+    pub route: &'static str,
+}
+
+pub struct SiteContext {
+    pub profile: SiteProfile,
+    pub data_start: i32,
+    pub data_end: i32,
+    /// XOR-ed into patient numbers to make the site's patient keys.
+    pub key_mask: u64,
+    pub drugs: HashMap<String, Drug>,
+    /// Chance that a written row carries a realistic fault (a date that does not exist, a unit
+    /// that cannot be converted, an inverted range, a non-numeric value, a malformed code).
+    pub dirty: f64,
+}
+
+impl SiteContext {
+    pub fn drug(&self, ingredient: &str) -> &Drug {
+        self.drugs.get(ingredient).unwrap_or_else(|| panic!("{ingredient} is in the drug master"))
+    }
+
+    /// Which fault, if any, the next row carries.
+    pub fn fault<R: Rng>(&self, rng: &mut R) -> Option<u8> {
+        (self.dirty > 0.0 && rng.random_bool(self.dirty)).then(|| rng.random_range(0..3))
+    }
+}
+
+/// The seven clinical tables of one site's import directory.
+pub struct Tables {
+    pub patient: CsvOut,
+    pub observation_period: CsvOut,
+    pub encounter: CsvOut,
+    pub diagnosis: CsvOut,
+    pub drug_order: CsvOut,
+    pub lab_result: CsvOut,
+    pub procedure: CsvOut,
+}
+
+impl Tables {
+    fn create(dir: &Path, ctx: &SiteContext) -> Result<Tables> {
+        std::fs::create_dir_all(dir).at(dir)?;
+        let style = ctx.profile.date_style;
+        let open = |name: &str, header: &[&str]| CsvOut::create(&dir.join(format!("{name}.csv")), header, style);
+        Ok(Tables {
+            patient: open("patient", &["patient_key", "sex", "birth_date", "death_date"])?,
+            observation_period: open("observation_period", &["patient_key", "source", "start_date", "end_date"])?,
+            encounter: open("encounter", &["patient_key", "encounter_type", "start_date", "end_date", "department", "source"])?,
+            diagnosis: open(
+                "diagnosis",
+                &["patient_key", "icd10", "medis_code", "diagnosis_date", "suspected", "main_diagnosis", "source"],
+            )?,
+            drug_order: open(
+                "drug_order",
+                &[
+                    "patient_key", "yj_code", "hot_code", "order_date", "start_date", "days_supply", "daily_dose",
+                    "dose_unit", "route", "setting", "source",
+                ],
+            )?,
+            lab_result: open(
+                "lab_result",
+                &["patient_key", "jlac10", "result_time", "value", "unit", "ref_low", "ref_high", "abnormal_flag", "source"],
+            )?,
+            procedure: open("procedure", &["patient_key", "procedure_code", "procedure_date", "source"])?,
+        })
+    }
+
+    fn all(&mut self) -> [&mut CsvOut; 7] {
+        [
+            &mut self.patient,
+            &mut self.observation_period,
+            &mut self.encounter,
+            &mut self.diagnosis,
+            &mut self.drug_order,
+            &mut self.lab_result,
+            &mut self.procedure,
+        ]
+    }
+}
+
+/// Rows written per table, in the order of `schema::CLINICAL_TABLES`.
+pub type RowCounts = [u64; 7];
+
+/// Generate every patient of one site into `dir`, calling `tick` every 1,000 patients.
+pub fn generate_site(ctx: &SiteContext, seed: u64, patients: u64, dir: &Path, tick: &dyn Fn(u64)) -> Result<RowCounts> {
+    let mut tables = Tables::create(dir, ctx)?;
+    for idx in 0..patients {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(mix(seed, ctx.profile.index as u64, idx));
+        patient::generate(ctx, idx, &mut rng, &mut tables)?;
+        if idx % 1000 == 999 {
+            tick(1000);
+        }
+    }
+    tick(patients % 1000);
+    let mut counts = [0u64; 7];
+    for (i, t) in tables.all().into_iter().enumerate() {
+        t.flush()?;
+        counts[i] = t.rows;
+    }
+    Ok(counts)
+}
+
+/// A well-spread 64-bit seed for (network seed, site, patient), so that every patient's data
+/// depend only on these three numbers, whatever the order or parallelism of generation.
+pub fn mix(seed: u64, site: u64, patient: u64) -> u64 {
+    let mut z = seed ^ site.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ patient.wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}

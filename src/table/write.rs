@@ -1,0 +1,73 @@
+//! Writing result tables as CSV with their sidecar, atomically (temporary name, then rename), so
+//! that a reader never sees half a table or a table without its sidecar's current version.
+
+use std::io::Write;
+use std::path::Path;
+
+use super::sidecar::{ColumnRole, Provenance, Sidecar, SidecarColumn, TableKind};
+use crate::error::{Error, IoContext, Result};
+
+/// A small result table: named columns with roles, rows of already formatted cells.
+#[derive(Debug, Clone, Default)]
+pub struct CsvTable {
+    pub columns: Vec<SidecarColumn>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl CsvTable {
+    pub fn new(columns: &[(&str, ColumnRole)]) -> CsvTable {
+        CsvTable {
+            columns: columns
+                .iter()
+                .map(|(name, role)| SidecarColumn { name: name.to_string(), role: *role })
+                .collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, row: Vec<String>) {
+        debug_assert_eq!(row.len(), self.columns.len());
+        self.rows.push(row);
+    }
+
+    /// The CSV text of the table.
+    pub fn to_csv(&self) -> Result<String> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let header: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).collect();
+        w.write_record(&header).map_err(csv_error)?;
+        for row in &self.rows {
+            w.write_record(row).map_err(csv_error)?;
+        }
+        let bytes = w.into_inner().map_err(|e| Error::Internal(e.to_string()))?;
+        String::from_utf8(bytes).map_err(|e| Error::Internal(e.to_string()))
+    }
+}
+
+/// Write `table` to `path` (CSV) and its sidecar beside it. Both are written to temporary names
+/// first and renamed into place, sidecar first, so a table never appears without its sidecar.
+pub fn write_csv(path: &Path, table: &CsvTable, kind: TableKind, provenance: Provenance) -> Result<()> {
+    let sidecar = Sidecar::new(kind, table.columns.clone(), provenance);
+    write_atomically(&Sidecar::path_for(path), sidecar.to_json().as_bytes())?;
+    write_atomically(path, table.to_csv()?.as_bytes())
+}
+
+/// Write a file under a temporary name in the same directory, flush it to disk, and rename it.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let mut file = std::fs::File::create(&tmp).at(&tmp)?;
+    file.write_all(bytes).at(&tmp)?;
+    file.sync_all().at(&tmp)?;
+    std::fs::rename(&tmp, path).at(path)
+}
+
+/// Format a float for a result table: shortest representation that reads back to the same value;
+/// missing and non-finite values are empty cells.
+pub fn float_cell(v: f64) -> String {
+    if v.is_finite() { format!("{v}") } else { String::new() }
+}
+
+fn csv_error(e: csv::Error) -> Error {
+    Error::Internal(format!("writing CSV: {e}"))
+}

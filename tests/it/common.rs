@@ -1,0 +1,91 @@
+//! Running the real binary from tests.
+
+#![allow(dead_code)] // each test module uses its own subset of these helpers
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The binary under test.
+pub fn midnet_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_midnet"))
+}
+
+/// The result of one run of the binary.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(output: Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Panic with both streams unless the command succeeded.
+    #[track_caller]
+    pub fn ok(self) -> Run {
+        assert_eq!(self.code, 0, "expected success\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    /// Panic unless the command failed with `code` and its stderr contains `needle`.
+    #[track_caller]
+    pub fn fails(self, code: i32, needle: &str) -> Run {
+        assert_eq!(self.code, code, "expected exit code {code}\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert!(
+            self.stderr.contains(needle),
+            "expected stderr to contain {needle:?}\nstderr:\n{}",
+            self.stderr
+        );
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+    }
+}
+
+/// Run `midnet ARGS` in `dir` with no `MIDNET_HOME` from the environment.
+pub fn midnet(dir: &Path, args: &[&str]) -> Run {
+    midnet_with(dir, args, &[], None)
+}
+
+/// Run `midnet ARGS` in `dir` with extra environment variables and optional standard input.
+pub fn midnet_with(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Run {
+    let mut cmd = Command::new(midnet_bin());
+    cmd.args(args).current_dir(dir).env_remove("MIDNET_HOME").envs(env.iter().copied());
+    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("the midnet binary starts");
+    if let Some(input) = stdin {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    Run::from(child.wait_with_output().unwrap())
+}
+
+/// A fresh temporary directory, removed when dropped.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new().prefix("midnet-test-").tempdir().unwrap()
+}
+
+/// The reference values (`testdata/reference/`, a checked copy of `../shared/reference/`).
+pub fn reference_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/reference")
+}
+
+/// A file of the repository's `testdata/`.
+pub fn testdata(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(rel)
+}
+
+/// Number of proptest cases: bounded in CI, more on demand with MIDNET_PROPTEST_CASES.
+pub fn proptest_cases() -> u32 {
+    std::env::var("MIDNET_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(48)
+}
