@@ -328,9 +328,17 @@ fn top_reasons(conn: &duckdb::Connection, version: i64) -> Result<Vec<(String, u
 }
 
 fn sha256_of(path: &Path) -> Result<String> {
+    use std::io::Read;
     let mut file = std::fs::File::open(path).at(path)?;
     let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher).at(path)?;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buf).at(path)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
     Ok(hex::encode(hasher.finalize()))
 }
 
