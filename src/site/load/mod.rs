@@ -132,7 +132,7 @@ fn load_file(conn: &duckdb::Connection, input: &Input, version: i64, n: usize) -
     let rejects = format!("midnet_rejects_{n}");
     let scan = scan_sql(input, &rejects);
     let header = header_of(conn, &scan, input)?;
-    check_header(&header, spec, &input.path)?;
+    check_header(&header, spec)?;
     conn.execute_batch(&stage::staging_sql(spec, &scan, &header))
         .map_err(|e| FileError::Refused(format!("cannot be read: {}", first_line(&e.to_string()))))?;
     let loaded = conn.execute(&stage::insert_sql(spec), [])? as u64;
@@ -235,7 +235,7 @@ fn header_of(conn: &duckdb::Connection, scan: &str, input: &Input) -> Result<Vec
     })
 }
 
-fn check_header(header: &[String], spec: &spec::TableSpec, path: &Path) -> Result<(), FileError> {
+fn check_header(header: &[String], spec: &spec::TableSpec) -> Result<(), FileError> {
     if let Some((col, what)) = header.iter().find_map(|h| identifying(h).map(|w| (h, w))) {
         return Err(FileError::Refused(format!(
             "column `{col}` could identify a person ({what}); the integrated data source holds no such \
@@ -254,8 +254,7 @@ fn check_header(header: &[String], spec: &spec::TableSpec, path: &Path) -> Resul
         spec.fields.iter().filter(|f| f.required && !header.iter().any(|h| h == f.name)).map(|f| f.name).collect();
     if !missing.is_empty() {
         return Err(FileError::Refused(format!(
-            "{}: missing required column(s) {} of table `{}`",
-            path.display(),
+            "missing required column(s) {} of table `{}`",
             missing.join(", "),
             spec.table
         )));

@@ -18,7 +18,7 @@ const EARLIEST: &str = "DATE '1880-01-01'";
 const LATEST: &str = "DATE '2100-12-31'";
 
 /// `CREATE TEMP TABLE staged AS …` for one file read by `scan` (a `read_csv`/`read_parquet` call
-/// whose columns are all VARCHAR and which has a `line` column).
+/// whose columns are all VARCHAR and which has a record number `rn`).
 pub fn staging_sql(spec: &TableSpec, scan: &str, present: &[String]) -> String {
     let has = |f: &Field| present.iter().any(|p| p == f.name);
     let trimmed: Vec<String> = spec
@@ -44,7 +44,7 @@ pub fn staging_sql(spec: &TableSpec, scan: &str, present: &[String]) -> String {
     format!(
         "CREATE OR REPLACE TEMP TABLE staged AS
 WITH trimmed AS (
-    SELECT line, {trimmed} FROM {scan}
+    SELECT rn, {trimmed} FROM {scan}
 ), converted AS (
     SELECT *, {converted} FROM trimmed
 ), checked AS (
@@ -119,7 +119,7 @@ fn field_reason(f: &Field) -> Option<String> {
         Kind::Code(system) => format!(
             "WHEN NOT regexp_full_match({c}, {}) THEN '{name} ' || {shown} || {} ",
             literal(system.full_regex()),
-            literal(&format!(" is not a {} code ({})", system.name(), system.shape()))
+            literal(&format!(" is not a valid {} code: {}", system.label(), system.shape()))
         ),
         // Whether a lab value parses depends on its analyte: see `table_reasons`.
         Kind::LabValue => String::new(),
@@ -138,9 +138,9 @@ fn table_joins(table: &str) -> String {
     if table == "patient" {
         joins.push_str(
             "LEFT JOIN patient known ON known.patient_key = converted.c_patient_key \
-             LEFT JOIN (SELECT c_patient_key AS dup_key, min(line) AS first_line FROM converted \
+             LEFT JOIN (SELECT c_patient_key AS dup_key, min(rn) AS first_rn FROM converted \
                         GROUP BY c_patient_key HAVING count(*) > 1) dup \
-                   ON dup.dup_key = converted.c_patient_key AND converted.line > dup.first_line",
+                   ON dup.dup_key = converted.c_patient_key AND converted.rn > dup.first_rn",
         );
     } else {
         joins.push_str("LEFT JOIN patient known ON known.patient_key = converted.c_patient_key");
@@ -161,7 +161,7 @@ fn table_reasons(table: &str) -> Vec<String> {
     if table == "patient" {
         reasons.push("CASE WHEN known.patient_key IS NOT NULL THEN 'patient_key already loaded' END".to_string());
         reasons.push(
-            "CASE WHEN dup.dup_key IS NOT NULL THEN 'duplicate patient_key (first at line ' || dup.first_line || ')' END"
+            "CASE WHEN dup.dup_key IS NOT NULL THEN 'duplicate patient_key (first seen in data row ' || dup.first_rn || ')' END"
                 .to_string(),
         );
     } else {
