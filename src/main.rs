@@ -15,5 +15,7 @@ fn main() {
             e.exit_code()
         }
     };
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
     std::process::exit(code);
 }
