@@ -23,26 +23,41 @@ const LATEST: &str = "DATE '2100-12-31'";
 /// A censored lab value such as `<0.1` or `>=1000`, kept as text with no numeric value.
 pub const CENSORED_VALUE: &str = r"(<|>|<=|>=|≦|≧|＜|＞)\s*[0-9]+(\.[0-9]+)?";
 
+/// One validation rule applied to a row: a SQL predicate true when the row breaks it, and the SQL
+/// expression of the message recorded in the quarantine.
+struct Check {
+    bad: String,
+    message: String,
+}
+
+impl Check {
+    fn new(bad: impl Into<String>, message: impl Into<String>) -> Check {
+        Check { bad: bad.into(), message: message.into() }
+    }
+}
+
 /// `CREATE TEMP TABLE staged AS …` for one file read by `scan`: a subquery whose columns are the
 /// file's (all VARCHAR) plus a record number `rn`. `present` lists the file's columns.
+///
+/// Fields are not trimmed: a value with stray spaces fails its check and is quarantined with the
+/// value shown in quotes, rather than silently changed (dates and numbers tolerate spaces anyway).
 pub fn staging_sql(spec: &TableSpec, scan: &str, present: &[String]) -> String {
-    let has = |f: &Field| present.iter().any(|p| p == f.name);
     let text: Vec<String> = spec
         .fields
         .iter()
         .map(|f| {
             let t = ident(&format!("t_{}", f.name));
-            match (has(f), trims(f.kind)) {
-                (false, _) => format!("NULL::VARCHAR AS {t}"),
-                (true, true) => format!("NULLIF(trim({}), '') AS {t}", ident(f.name)),
-                (true, false) => format!("{} AS {t}", ident(f.name)),
+            if present.iter().any(|p| p == f.name) {
+                format!("{} AS {t}", ident(f.name))
+            } else {
+                format!("NULL::VARCHAR AS {t}")
             }
         })
         .collect();
     let converted: Vec<String> = spec.fields.iter().map(|f| format!("{} AS c_{}", convert(f), f.name)).collect();
-    let mut reasons: Vec<String> = spec.fields.iter().filter_map(field_reason).collect();
-    reasons.extend(spec.row_checks.iter().map(|c| format!("CASE WHEN {} THEN {} END", c.bad_when, literal(c.reason))));
-    reasons.extend(table_reasons(spec.table));
+    let mut checks: Vec<Check> = spec.fields.iter().flat_map(field_checks).collect();
+    checks.extend(spec.row_checks.iter().map(|c| Check::new(c.bad_when, literal(c.reason))));
+    checks.extend(table_checks(spec.table));
     let raw: Vec<String> = spec.fields.iter().map(|f| format!("coalesce(t_{}, '')", f.name)).collect();
     let stored: Vec<String> = stored_columns(spec).iter().map(|(col, expr)| format!("{expr} AS {}", ident(col))).collect();
     format!(
@@ -52,18 +67,27 @@ WITH text AS (
 ), converted AS (
     SELECT *, {converted} FROM text
 ), checked AS (
-    SELECT converted.*, {lookups}, concat_ws('; ', {reasons}) AS reason
+    SELECT converted.*, {lookups}, {reason} AS reason
     FROM converted {joins}
 )
 SELECT rn, {stored}, reason, CASE WHEN reason <> '' THEN concat_ws('|', {raw}) END AS raw FROM checked",
         text = text.join(", "),
         converted = converted.join(",\n           "),
         lookups = table_lookups(spec.table),
-        reasons = reasons.join(",\n        "),
+        reason = reason_sql(&checks),
         joins = table_joins(spec.table),
         stored = stored.join(", "),
         raw = raw.join(", "),
     )
+}
+
+/// Every message of the checks a row breaks, joined by "; ", or '' for a good row. The messages
+/// are built only for rows that break a check: most rows pay for the boolean tests alone.
+fn reason_sql(checks: &[Check]) -> String {
+    let bad: Vec<String> = checks.iter().map(|c| format!("coalesce({}, false)", c.bad)).collect();
+    let messages: Vec<String> =
+        checks.iter().zip(&bad).map(|(c, b)| format!("CASE WHEN {b} THEN {} END", c.message)).collect();
+    format!("CASE WHEN {} THEN concat_ws('; ',\n        {}) ELSE '' END", bad.join("\n        OR "), messages.join(",\n        "))
 }
 
 /// `INSERT` of the good staged rows into the clinical table.
@@ -71,11 +95,6 @@ pub fn insert_sql(spec: &TableSpec) -> String {
     let columns: Vec<String> = stored_columns(spec).iter().map(|(c, _)| ident(c)).collect();
     let list = columns.join(", ");
     format!("INSERT INTO {} ({list}) SELECT {list} FROM staged WHERE reason = ''", ident(spec.table))
-}
-
-/// Text fields are trimmed; dates and numbers are not (DuckDB's casts skip surrounding spaces).
-fn trims(kind: Kind) -> bool {
-    !matches!(kind, Kind::Date | Kind::Timestamp | Kind::PositiveInt | Kind::Number | Kind::LabValue)
 }
 
 /// The SQL expression converting the text `t_<name>` to a typed value.
@@ -97,56 +116,51 @@ fn convert(f: &Field) -> String {
     }
 }
 
-/// The SQL expression giving the problem with one field (NULL when there is none).
-fn field_reason(f: &Field) -> Option<String> {
+/// The checks of one field: present if required, then well formed for its kind.
+fn field_checks(f: &Field) -> Vec<Check> {
     let t = format!("t_{}", f.name);
     let c = format!("c_{}", f.name);
     let name = f.name;
-    let missing = if f.required {
-        format!("WHEN {t} IS NULL THEN {} ", literal(&format!("missing {name}")))
-    } else {
-        String::new()
-    };
-    let shown = format!("'''' || {t} || ''''");
-    let bad = match f.kind {
-        Kind::Key | Kind::Text | Kind::LabValue => String::new(),
-        Kind::Date => format!(
-            "WHEN {c} IS NULL THEN '{name} ' || {shown} || ' is not a date (YYYY-MM-DD)' \
-             WHEN {c} < {EARLIEST} OR {c} > {LATEST} THEN '{name} ' || {shown} || ' is not a plausible date' "
-        ),
-        Kind::Timestamp => format!(
-            "WHEN {c} IS NULL THEN '{name} ' || {shown} || ' is not a date-time (YYYY-MM-DD HH:MM:SS)' \
-             WHEN {c} < {EARLIEST} OR {c} > {LATEST} THEN '{name} ' || {shown} || ' is not a plausible date' "
-        ),
-        Kind::Sex => format!("WHEN {c} IS NULL THEN 'sex ' || {shown} || ' is not M or F (or 1 or 2)' "),
-        Kind::Bool => format!("WHEN {c} IS NULL THEN '{name} ' || {shown} || ' is not true or false' "),
-        Kind::PositiveInt => {
-            format!("WHEN {c} IS NULL OR {c} <= 0 THEN '{name} ' || {shown} || ' is not a positive whole number' ")
+    let shown = |what: &str| format!("'{name} ''' || {t} || ''' {what}'");
+    let present = format!("{t} IS NOT NULL");
+    let unparsed = format!("{present} AND {c} IS NULL");
+    let implausible = format!("{present} AND ({c} < {EARLIEST} OR {c} > {LATEST})");
+    let mut checks = Vec::new();
+    if f.required {
+        checks.push(Check::new(format!("{t} IS NULL"), literal(&format!("missing {name}"))));
+    }
+    match f.kind {
+        Kind::Key | Kind::Text | Kind::LabValue => {}
+        Kind::Date => {
+            checks.push(Check::new(unparsed, shown("is not a date (YYYY-MM-DD)")));
+            checks.push(Check::new(implausible, shown("is not a plausible date")));
         }
-        Kind::Number => format!("WHEN {c} IS NULL THEN '{name} ' || {shown} || ' is not a number' "),
+        Kind::Timestamp => {
+            checks.push(Check::new(unparsed, shown("is not a date-time (YYYY-MM-DD HH:MM:SS)")));
+            checks.push(Check::new(implausible, shown("is not a plausible date")));
+        }
+        Kind::Sex => checks.push(Check::new(unparsed, shown("is not M or F (or 1 or 2)"))),
+        Kind::Bool => checks.push(Check::new(unparsed, shown("is not true or false"))),
+        Kind::PositiveInt => checks.push(Check::new(
+            format!("{present} AND ({c} IS NULL OR {c} <= 0)"),
+            shown("is not a positive whole number"),
+        )),
+        Kind::Number => checks.push(Check::new(unparsed, shown("is not a number"))),
         Kind::OneOf(values) => {
             let list: Vec<String> = values.iter().map(|v| literal(v)).collect();
-            format!(
-                "WHEN {c} NOT IN ({}) THEN '{name} ' || {shown} || ' is not one of {}' ",
-                list.join(", "),
-                values.join(", ")
-            )
+            checks.push(Check::new(
+                format!("{present} AND {c} NOT IN ({})", list.join(", ")),
+                shown(&format!("is not one of {}", values.join(", "))),
+            ));
         }
-        Kind::Code(system) => format!(
-            "WHEN NOT regexp_full_match({c}, {}) THEN '{name} ' || {shown} || {} ",
-            literal(system.full_regex()),
-            literal(&format!(" is not a valid {} code: {}", system.label(), system.shape()))
-        ),
-    };
-    if missing.is_empty() && bad.is_empty() {
-        return None;
+        Kind::Code(system) => checks.push(Check::new(
+            format!("{present} AND NOT regexp_full_match({c}, {})", literal(system.full_regex())),
+            shown(&format!("is not a valid {} code: {}", system.label(), system.shape())),
+        )),
     }
-    let guard = if f.required { String::new() } else { format!("WHEN {t} IS NULL THEN NULL ") };
-    Some(format!("CASE {missing}{guard}{bad}END"))
+    checks
 }
 
-/// Joins that checks of some tables need: the patient table (every row must belong to a known
-/// patient; a patient is loaded once) and, for lab results, the lab master and unit conversions.
 fn table_joins(table: &str) -> String {
     let known = "LEFT JOIN patient known ON known.patient_key = converted.c_patient_key";
     match table {
@@ -178,38 +192,44 @@ fn table_lookups(table: &str) -> &'static str {
     }
 }
 
+
 /// Checks of some tables that need the joins above.
-fn table_reasons(table: &str) -> Vec<String> {
-    let mut reasons = Vec::new();
+fn table_checks(table: &str) -> Vec<Check> {
+    let mut checks = Vec::new();
     if table == "patient" {
-        reasons.push("CASE WHEN known.patient_key IS NOT NULL THEN 'patient_key already loaded' END".to_string());
-        reasons.push(
-            "CASE WHEN dup.dup_key IS NOT NULL THEN 'duplicate patient_key (first seen in data row ' || dup.first_rn || ')' END"
-                .to_string(),
-        );
+        checks.push(Check::new("known.patient_key IS NOT NULL", "'patient_key already loaded'"));
+        checks.push(Check::new(
+            "dup.dup_key IS NOT NULL",
+            "'duplicate patient_key (first seen in data row ' || dup.first_rn || ')'",
+        ));
     } else {
-        reasons.push(
-            "CASE WHEN c_patient_key IS NOT NULL AND known.patient_key IS NULL \
-             THEN 'patient_key ''' || c_patient_key || ''' is not in the patient table' END"
-                .to_string(),
-        );
-    }
-    if table == "lab_result" {
-        reasons.push(format!(
-            "CASE WHEN t_value IS NOT NULL AND c_value IS NULL AND lm.analyte IS NOT NULL \
-                   AND NOT regexp_full_match(trim(t_value), {censored}) \
-                  THEN 'value ''' || t_value || ''' of ' || lm.analyte || ' is not a number' \
-                  WHEN c_value IS NOT NULL AND lm.analyte IS NOT NULL AND c_unit IS NULL \
-                  THEN 'missing unit for a numeric ' || lm.analyte || ' result' \
-                  WHEN c_value IS NOT NULL AND lm.analyte IS NOT NULL AND c_unit <> lm.canonical_unit AND uc.factor IS NULL \
-                  THEN 'unit ''' || c_unit || ''' cannot be converted to ' || lm.canonical_unit || ' for ' || lm.analyte END",
-            censored = literal(CENSORED_VALUE)
+        checks.push(Check::new(
+            "c_patient_key IS NOT NULL AND known.patient_key IS NULL",
+            "'patient_key ''' || c_patient_key || ''' is not in the patient table'",
         ));
     }
-    reasons
+    if table == "lab_result" {
+        let known_analyte = "lm.analyte IS NOT NULL";
+        checks.push(Check::new(
+            format!(
+                "t_value IS NOT NULL AND c_value IS NULL AND {known_analyte} \
+                 AND NOT regexp_full_match(trim(t_value), {})",
+                literal(CENSORED_VALUE)
+            ),
+            "'value ''' || t_value || ''' of ' || lm.analyte || ' is not a number'",
+        ));
+        checks.push(Check::new(
+            format!("c_value IS NOT NULL AND {known_analyte} AND c_unit IS NULL"),
+            "'missing unit for a numeric ' || lm.analyte || ' result'",
+        ));
+        checks.push(Check::new(
+            format!("c_value IS NOT NULL AND {known_analyte} AND c_unit <> lm.canonical_unit AND uc.factor IS NULL"),
+            "'unit ''' || c_unit || ''' cannot be converted to ' || lm.canonical_unit || ' for ' || lm.analyte",
+        ));
+    }
+    checks
 }
 
-/// The stored columns of a table and the expressions (over `checked`) that give them.
 fn stored_columns(spec: &TableSpec) -> Vec<(String, String)> {
     if spec.table == "lab_result" {
         return [
