@@ -369,8 +369,11 @@ fn test_days<R: Rng>(
 ) -> Vec<(i32, bool)> {
     let mut days: Vec<(i32, bool)> = Vec::new();
     if chronic {
+        // Patients under treatment for a study indication are monitored more closely than other
+        // chronic patients; which drug they take does not change it.
+        let typical = if courses.is_empty() { 260.0 } else { 110.0 };
         let z: f64 = StandardNormal.sample(rng);
-        let mean = (130.0 * (0.45 * z).exp()).clamp(30.0, 365.0) * ctx.profile.test_interval_factor;
+        let mean = (typical * (0.45 * z).exp()).clamp(30.0, 540.0) * ctx.profile.test_interval_factor;
         let gamma = Gamma::new(2.0, mean / 2.0).expect("valid gamma");
         let mut day = start + (gamma.sample(rng) * rng.random::<f64>()) as i32;
         while day <= end {
