@@ -132,7 +132,8 @@ pub fn draw_severity<R: Rng>(process: Process, rng: &mut R) -> f64 {
         Process::Liver | Process::Ast => (3.2 * (0.45 * e).exp()).min(20.0),
         Process::Alp | Process::Ggt => (2.6 * (0.5 * e).exp()).min(15.0),
         Process::Bilirubin => (1.6 * (0.5 * e).exp()).min(8.0),
-        Process::Kidney => rng.random_range(0.30..0.85),
+        // The eGFR an episode reaches (see `patient::episodes`).
+        Process::Kidney => rng.random_range(18.0..58.0),
         Process::Platelets => rng.random_range(20.0..74.0),
         Process::WhiteCells => rng.random_range(1.2..2.95),
         Process::Neutrophils => rng.random_range(0.3..1.45),

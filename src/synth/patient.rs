@@ -77,14 +77,12 @@ pub fn generate<R: Rng>(ctx: &SiteContext, idx: u64, rng: &mut R, t: &mut Tables
             c.new_drug.then_some(Modifier { process, from: c.start, to: c.end + EFFECT_LAG_DAYS, hazard_ratio: hr })
         })
         .collect();
-    // Hazards depend on age at the first study-drug course (the index date of any cohort the patient
-    // enters), so that a Cox model adjusted for age at index is correctly specified.
+    // Well levels are those of the age at the first study-drug course (or at the first visit).
     let ref_day = courses.iter().map(|c| c.start).min().unwrap_or(start);
-    let age_ref = age_at(ref_day);
-    let episodes = episodes(ctx, female, age_ref, start, end, &modifiers, rng);
+    let levels = WellLevels::draw(ctx, female, age_at(ref_day), rng);
+    let episodes = episodes(ctx, female, &age_at, start, end, &modifiers, &levels, rng);
     let admissions = if chronic { admissions(ctx, &key, start, end, rng, t, &mut visits)? } else { Vec::new() };
     let tests = test_days(ctx, chronic, start, end, &courses, &admissions, &visits, rng);
-    let levels = WellLevels::draw(ctx, female, age_ref, rng);
     for &(day, admitted) in &tests {
         write_labs(ctx, t, &key, female, age_at(day), day, admitted, &levels, &episodes, rng)?;
         visits.push(day);
@@ -256,41 +254,71 @@ fn brief_care<R: Rng>(
     Ok(())
 }
 
-/// Latent abnormalities: for each process, the first onset in the observation period under a
-/// hazard that depends on age and sex, multiplied by the planted hazard ratio while a patient is
-/// exposed to a drug that has one. Each process happens at most once per patient.
+/// Latent abnormalities: for each process, the onsets in the observation period under a hazard
+/// that depends on the patient's current age and sex, multiplied by the planted hazard ratio while
+/// the patient is exposed to a drug that has one.
+#[allow(clippy::too_many_arguments)]
 fn episodes<R: Rng>(
     ctx: &SiteContext,
     female: bool,
-    age: f64,
+    age_at: &dyn Fn(i32) -> f64,
     start: i32,
     end: i32,
     modifiers: &[Modifier],
+    levels: &WellLevels,
     rng: &mut R,
 ) -> Vec<Episode> {
-    let decades = (age - 60.0) / 10.0;
-    let log_rr = AGE_SLOPE * decades + AGE_SQUARED * decades * decades + if female { 0.0 } else { MALE };
+    let sex = if female { 0.0 } else { MALE };
     let mut out = Vec::new();
     for process in Process::ALL {
-        let yearly = process.base_hazard() * ctx.profile.hazard_factor * log_rr.exp();
-        if let Some(onset) = onset(process, yearly / 365.25, start, end, modifiers, rng) {
-            out.push(Episode {
+        let base = process.base_hazard() * ctx.profile.hazard_factor / 365.25;
+        let daily = |day: i32| {
+            let decades = (age_at(day) - 60.0) / 10.0;
+            base * (AGE_SLOPE * decades + AGE_SQUARED * decades * decades + sex).exp()
+        };
+        // Episodes recur: once one resolves the patient is at risk again, so the hazard after an
+        // index date does not depend on what happened before it.
+        let mut from = start;
+        while from < end {
+            let Some(onset) = onset(process, &daily, from, end, modifiers, rng) else { break };
+            let episode = Episode {
                 process,
                 onset,
-                end: onset + rng.random_range(21..=90),
-                severity: labs::draw_severity(process, rng),
+                // Abnormalities persist for weeks to months, so that most are caught by a later test.
+                end: onset + rng.random_range(60..=180),
+                severity: match process {
+                    // A kidney episode takes eGFR to a value below 60: creatinine rises from the
+                    // patient's own level by the factor that reaches it.
+                    Process::Kidney => {
+                        let target = labs::draw_severity(process, rng);
+                        let creatinine = levels.level[labs::CREATININE];
+                        (creatinine / labs::creatinine_for(target, age_at(onset).max(18.0), female)).min(0.95)
+                    }
+                    _ => labs::draw_severity(process, rng),
+                },
                 with_ast: rng.random_bool(0.7),
                 with_bilirubin: rng.random_bool(0.12),
-            });
+            };
+            from = episode.end;
+            out.push(episode);
         }
     }
     out
 }
 
-/// The first onset under a piecewise-constant hazard (per day), by inverting the cumulative hazard.
-fn onset<R: Rng>(process: Process, daily: f64, start: i32, end: i32, modifiers: &[Modifier], rng: &mut R) -> Option<i32> {
+/// The first onset after `start` under a piecewise-constant hazard, by inverting the cumulative
+/// hazard. Pieces are at most a year long (age changes the hazard) and break where an exposure
+/// begins or ends.
+fn onset<R: Rng>(
+    process: Process,
+    daily: &dyn Fn(i32) -> f64,
+    start: i32,
+    end: i32,
+    modifiers: &[Modifier],
+    rng: &mut R,
+) -> Option<i32> {
     let mut budget = sample_exp(rng);
-    let mut cuts: Vec<i32> = vec![start, end];
+    let mut cuts: Vec<i32> = (start..end).step_by(365).chain([end]).collect();
     for m in modifiers.iter().filter(|m| m.process == process) {
         cuts.extend([m.from.clamp(start, end), m.to.clamp(start, end)]);
     }
@@ -304,7 +332,7 @@ fn onset<R: Rng>(process: Process, daily: f64, start: i32, end: i32, modifiers: 
             .filter(|m| m.process == process && m.from <= mid && mid < m.to)
             .map(|m| m.hazard_ratio)
             .fold(1.0, f64::max);
-        let rate = daily * ratio;
+        let rate = daily(mid) * ratio;
         let span = (b - a) as f64;
         if budget <= rate * span {
             return Some(a + (budget / rate) as i32);
@@ -371,7 +399,7 @@ fn test_days<R: Rng>(
     if chronic {
         // Patients under treatment for a study indication are monitored more closely than other
         // chronic patients; which drug they take does not change it.
-        let typical = if courses.is_empty() { 260.0 } else { 110.0 };
+        let typical = if courses.is_empty() { 260.0 } else { 75.0 };
         let z: f64 = StandardNormal.sample(rng);
         let mean = (typical * (0.45 * z).exp()).clamp(30.0, 540.0) * ctx.profile.test_interval_factor;
         let gamma = Gamma::new(2.0, mean / 2.0).expect("valid gamma");
@@ -382,7 +410,9 @@ fn test_days<R: Rng>(
         }
         for c in courses {
             if rng.random_bool(0.75) {
-                days.push(((c.start - rng.random_range(0..30)).max(start), false));
+                // Mostly at the prescribing visit itself, otherwise in the fortnight before.
+                let before = if rng.random_bool(0.6) { 0 } else { rng.random_range(1..=14) };
+                days.push(((c.start - before).max(start), false));
             }
         }
     } else if let Some(&first) = visits.first() {
