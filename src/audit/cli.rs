@@ -109,7 +109,14 @@ fn show_row(r: &Record) -> Vec<String> {
         (result, _) => result.to_string(),
     };
     let detail = match (&r.file, &r.message) {
-        (Some(f), _) => format!("{:?} {} sha256 {}", f.direction, f.path, &f.sha256[..f.sha256.len().min(16)]).to_lowercase(),
+        (Some(f), _) => {
+            let direction = match f.direction {
+                super::Direction::In => "in",
+                super::Direction::Out => "out",
+                super::Direction::Deleted => "deleted",
+            };
+            format!("{direction} {} sha256 {}", f.path, &f.sha256[..f.sha256.len().min(16)])
+        }
         (None, Some(m)) => m.clone(),
         (None, None) => String::new(),
     };

@@ -8,7 +8,6 @@ use clap::{Args, Subcommand};
 
 use super::home::{Home, Settings};
 use super::session::{self, Actor, as_user};
-use super::sites::SiteRegistry;
 use super::users::{self, NewUser, Users, read_password};
 use crate::audit::Outcome;
 use crate::cli::Global;
@@ -128,7 +127,6 @@ fn init(global: &Global, args: InitArgs) -> Result<()> {
     let reviewer = NewUser { id: args.reviewer, name: args.name, reviewer: true };
     let password = read_password(&format!("password for {}: ", reviewer.id))?;
     let home = Home::init(root, &settings, &reviewer, &password)?;
-    session::audit_as(&home, &reviewer.id, None, "center init", None, Outcome::Ok)?;
     println!("created the data-center home {} with reviewer {}", home.root().display(), reviewer.id);
     Ok(())
 }
@@ -136,16 +134,8 @@ fn init(global: &Global, args: InitArgs) -> Result<()> {
 fn sites(global: &Global, command: SitesCommand) -> Result<()> {
     match command {
         SitesCommand::Add { file } => as_user(global, "center sites add", None, |actor| {
-            actor.require_reviewer("importing sites")?;
-            let incoming = SiteRegistry::read_toml(&file)?;
-            let home = actor.home();
-            let _lock = home.lock_documents()?;
-            let mut registry = SiteRegistry::load(home)?;
-            let added = registry.merge(incoming);
-            registry.save(home)?;
-            let ids: Vec<String> = registry.sites.iter().map(|s| s.id.clone()).collect();
-            crate::project::assign_site_pseudonyms(home, &ids)?;
-            println!("{} sites registered ({} new: {})", ids.len(), added.len(), added.join(", "));
+            let (total, added) = super::sites::import(actor, &file)?;
+            println!("{total} sites registered ({} new: {})", added.len(), added.join(", "));
             Ok(())
         }),
         SitesCommand::List { json } => as_user(global, "center sites list", None, |actor| {
@@ -170,11 +160,7 @@ fn user(global: &Global, command: UserCommand) -> Result<()> {
         UserCommand::Add { id, name, reviewer } => as_user(global, "user add", None, |actor| {
             actor.require_reviewer("adding users")?;
             let password = read_password(&format!("initial password for {id}: "))?;
-            let home = actor.home();
-            let _lock = home.lock_documents()?;
-            let mut registry = Users::load(home)?;
-            registry.add(home.settings(), &NewUser { id: id.clone(), name, reviewer }, &password, actor.today())?;
-            registry.save(home)?;
+            users::create(actor, &NewUser { id: id.clone(), name, reviewer }, &password)?;
             println!("added user {id}{}", if reviewer { " (reviewer)" } else { "" });
             Ok(())
         }),

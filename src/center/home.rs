@@ -78,8 +78,8 @@ impl Home {
         Ok(Home { root, settings })
     }
 
-    /// Create a home at `root` (absent or an empty directory) with its settings and first reviewer.
-    /// Everything is built in a temporary sibling directory and renamed into place, so a failed
+    /// Create a home at `root` (absent or an empty directory) with its settings and first reviewer,
+    /// and audit it. Everything is built in a temporary sibling directory and renamed into place, so a failed
     /// init leaves nothing behind.
     pub fn init(root: &Path, settings: &Settings, reviewer: &super::users::NewUser, password: &str) -> Result<Home> {
         if root.join(SETTINGS_FILE).exists() {
@@ -101,7 +101,9 @@ impl Home {
             let _ = std::fs::remove_dir_all(&staging);
             return Err(e);
         }
-        Home::at(&root)
+        let home = Home::at(&root)?;
+        super::session::audit_as(&home, &reviewer.id, None, "center init", None, crate::audit::Outcome::Ok)?;
+        Ok(home)
     }
 
     fn build(dir: &Path, settings: &Settings, reviewer: &super::users::NewUser, password: &str) -> Result<()> {

@@ -86,3 +86,18 @@ impl SiteRegistry {
         added
     }
 }
+
+/// Import the registry in `file` into the home (reviewer): add or replace its sites, and give each
+/// new site a pseudonym in every project. Returns the number of registered sites and the new ids.
+pub fn import(actor: &super::Actor, file: &Path) -> Result<(usize, Vec<String>)> {
+    actor.require_reviewer("importing sites")?;
+    let incoming = SiteRegistry::read_toml(file)?;
+    let home = actor.home();
+    let _lock = home.lock_documents()?;
+    let mut registry = SiteRegistry::load(home)?;
+    let added = registry.merge(incoming);
+    registry.save(home)?;
+    let ids: Vec<String> = registry.sites.iter().map(|s| s.id.clone()).collect();
+    crate::project::assign_site_pseudonyms(home, &ids)?;
+    Ok((ids.len(), added))
+}

@@ -127,6 +127,16 @@ impl Users {
     }
 }
 
+/// Add a user (reviewer) with an initial password.
+pub fn create(actor: &super::Actor, new: &NewUser, password: &str) -> Result<()> {
+    actor.require_reviewer("adding users")?;
+    let home = actor.home();
+    let _lock = home.lock_documents()?;
+    let mut users = Users::load(home)?;
+    users.add(home.settings(), new, password, actor.today())?;
+    users.save(home)
+}
+
 /// Change `id`'s password, authenticated by the current one (so it works after the password
 /// expired, when the user cannot log in).
 pub fn change_password(home: &Home, id: &str, current: &str, new: &str, today: NaiveDate) -> Result<()> {

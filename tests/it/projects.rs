@@ -88,7 +88,7 @@ fn changes_are_recorded_and_the_question_is_fixed_outside_post_marketing() {
     assert_eq!(p1["end"], "2027-12-31");
     let changes = p1["changes"].as_array().unwrap();
     assert_eq!(changes.len(), 2);
-    assert_eq!((&changes[0]["field"], &changes[0]["from"], &changes[0]["by"]), (&"title".into(), &"Liver injury on drug A".into(), &"carol".into()));
+    assert_eq!([&changes[0]["field"], &changes[0]["from"], &changes[0]["by"]], ["title", "Liver injury on drug A", "carol"]);
     assert_eq!(changes[1]["to"], "2024-12-31");
     let pms = c.run("rev", &["project", "show", "pms", "--json"]).ok().json();
     assert_eq!(pms["question"], "A second question?");
@@ -208,7 +208,7 @@ fn terminate_keeps_datasets_and_statistics_and_purge_deletes_them_after_retentio
     assert!(!area.exists());
     c.run("rev", &["project", "purge", "p1"]).fails(2, "already purged");
     let shown = c.run("rev", &["project", "show", "p1", "--json"]).ok().json();
-    assert_eq!((&shown["state"], &shown["purged"]), (&"purged".into(), &"2032-01-11".into()));
+    assert_eq!([&shown["state"], &shown["purged"]], ["purged", "2032-01-11"]);
     c.run("rev", &["project", "grant", "p1", "alan", "analyst"]).fails(3, "purged on 2032-01-11");
 }
 
