@@ -7,3 +7,4 @@ mod center;
 mod common;
 mod projects;
 mod reference;
+mod site;
