@@ -10,7 +10,7 @@ use super::Record;
 use crate::center::as_user;
 use crate::center::cli::{date_arg, print_json, text_table};
 use crate::cli::Global;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {

@@ -9,7 +9,7 @@ use super::record::{EndRule, ProjectRecord, Purpose, Role};
 use crate::center::cli::{date_arg, print_json, text_table};
 use crate::center::{Actor, as_user};
 use crate::cli::Global;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 #[derive(Debug, Subcommand)]
 pub enum ProjectCommand {
@@ -371,4 +371,8 @@ fn list(actor: &Actor, json: bool) -> Result<()> {
     }
     print!("{}", text_table(&["project", "purpose", "state", "start", "end", "your roles", "title"], &rows));
     Ok(())
+}
+
+fn end_rule(text: &str) -> std::result::Result<EndRule, String> {
+    EndRule::parse(text).map_err(|e| e.to_string())
 }

@@ -60,7 +60,8 @@ fn roles_are_granted_by_the_contractor_or_reviewer() {
     c.run("carol", &["project", "grant", "p1", "ghost", "analyst"]).fails(4, "no user");
     c.run("alan", &["project", "grant", "p1", "stella", "analyst"]).fails(3, "needs the reviewer or contractor role in project p1; alan has analyst");
     c.run("stella", &["project", "show", "p1"]).ok();
-    c.run("carol", &["project", "revoke", "p1", "carol", "contractor"]).fails(2, "at least one contractor");
+    c.run("carol", &["project", "revoke", "p1", "carol", "contractor"]).fails(3, "only a reviewer names the contractors");
+    c.run("rev", &["project", "revoke", "p1", "carol", "contractor"]).fails(2, "at least one contractor");
     c.run("carol", &["project", "revoke", "p1", "stella", "statistics_user"]).ok();
     c.run("carol", &["project", "revoke", "p1", "stella", "statistics_user"]).fails(4, "no statistics_user role");
     let shown = c.run("carol", &["project", "show", "p1", "--json"]).ok().json();
@@ -179,7 +180,7 @@ fn terminate_keeps_datasets_and_statistics_and_purge_deletes_them_after_retentio
 
     c.set_today("2027-01-10");
     let t = c.run("carol", &["project", "terminate", "p1", "--json"]).ok().json();
-    assert_eq!(t["deleted"], serde_json::json!(["review/req-1/table.csv", "work/notes/km.csv"]));
+    assert_eq!(t["deleted"], serde_json::json!(["work/notes/km.csv", "review/req-1/table.csv"]));
     assert_eq!(t["kept"], serde_json::json!(["datasets/cohort@1.parquet", "project.duckdb", "released/table.csv"]));
     assert_eq!(t["retained_until"], "2032-01-10");
     assert_eq!(t["exported_statistics_delete_by"], "2027-01-10");
