@@ -296,8 +296,14 @@ fn show(actor: &Actor, id: &str, json: bool) -> Result<()> {
             record: &'a ProjectRecord,
             state: super::State,
             retained_until: NaiveDate,
+            exported_statistics_delete_by: Option<NaiveDate>,
         }
-        return print_json(&Shown { record: &record, state, retained_until: record.retained_until() });
+        return print_json(&Shown {
+            record: &record,
+            state,
+            retained_until: record.retained_until(),
+            exported_statistics_delete_by: record.exported_statistics_delete_by(),
+        });
     }
     let r = &record;
     println!("project {} ({})", r.id, state);
@@ -328,8 +334,8 @@ fn show(actor: &Actor, id: &str, json: bool) -> Result<()> {
         println!("  terminated:   {t}");
     }
     println!("  retention:    {} years, until {}", r.retention_years, r.retained_until());
-    if let Some(by) = r.exported_statistics_delete_by {
-        println!("  exported statistics to be deleted by {by}");
+    if let Some(by) = r.exported_statistics_delete_by() {
+        println!("  exported statistics to be deleted by {by} (第12 4(3))");
     }
     if let Some(p) = r.purged {
         println!("  purged:       {p}");

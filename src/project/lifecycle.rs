@@ -143,7 +143,6 @@ fn approve(actor: &Actor, new: &NewProject) -> Result<ProjectRecord> {
         changes: Vec::new(),
         retention_years: 5,
         terminated: None,
-        exported_statistics_delete_by: None,
         purged: None,
         pseudonyms: BTreeMap::new(),
         created: actor.today(),
@@ -414,9 +413,6 @@ pub fn terminate(actor: &Actor, id: &str) -> Result<Termination> {
     project.update(|r| {
         r.status = Status::Terminated;
         r.terminated = Some(today);
-        if !r.purpose.keeps_exported_statistics() {
-            r.exported_statistics_delete_by = Some(r.end_of_use());
-        }
         Ok(())
     })?;
     let record = project.record();
@@ -425,7 +421,7 @@ pub fn terminate(actor: &Actor, id: &str) -> Result<Termination> {
         deleted,
         kept: layout.files(None)?,
         retained_until: record.retained_until(),
-        exported_statistics_delete_by: record.exported_statistics_delete_by,
+        exported_statistics_delete_by: record.exported_statistics_delete_by(),
     })
 }
 

@@ -217,8 +217,6 @@ pub struct ProjectRecord {
     /// Years analysis datasets and transferred/exported statistics are kept after the end (5, up to 10).
     pub retention_years: u32,
     pub terminated: Option<NaiveDate>,
-    /// Research projects: the day by which statistics exported from the center must be deleted.
-    pub exported_statistics_delete_by: Option<NaiveDate>,
     pub purged: Option<NaiveDate>,
     /// Site id → this project's pseudonym for it.
     pub pseudonyms: BTreeMap<String, String>,
@@ -246,6 +244,12 @@ impl ProjectRecord {
     /// Analysis datasets and transferred/exported statistics are kept through this day (第12 2).
     pub fn retained_until(&self) -> NaiveDate {
         add_months(self.end_of_use(), 12 * self.retention_years)
+    }
+
+    /// Statistics exported by a project other than post-marketing and administrative ones must be
+    /// deleted by the end of use (第12 4(3)); `None` when the project keeps them under its own rules.
+    pub fn exported_statistics_delete_by(&self) -> Option<NaiveDate> {
+        (!self.purpose.keeps_exported_statistics()).then(|| self.end_of_use())
     }
 
     pub fn roles_of(&self, user: &str) -> Vec<Role> {
@@ -421,7 +425,6 @@ mod tests {
             changes: vec![],
             retention_years: 5,
             terminated: None,
-            exported_statistics_delete_by: None,
             purged: None,
             pseudonyms: BTreeMap::new(),
             created: d(start),
