@@ -205,8 +205,8 @@ impl Log {
 
     /// Every record, in order. A line that does not parse is an integrity error (run `verify`).
     pub fn records(&self) -> Result<Vec<Record>> {
-        let text = std::fs::read_to_string(&self.log).at(&self.log)?;
-        text.lines()
+        let text = self.read_text()?;
+        text.split_terminator('\n')
             .enumerate()
             .map(|(i, line)| {
                 serde_json::from_str(line).map_err(|e| {
@@ -224,6 +224,15 @@ impl Log {
     pub fn verify(&self) -> Result<Verified> {
         let key = self.read_key()?;
         verify::verify(self, &key)
+    }
+
+    /// The log's text; bytes that are not UTF-8 were written by something other than `midnet`.
+    fn read_text(&self) -> Result<String> {
+        let bytes = std::fs::read(&self.log).at(&self.log)?;
+        String::from_utf8(bytes).map_err(|e| {
+            let line = e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
+            Error::Integrity(format!("audit log {} line {line}: not UTF-8 text: the line was altered", self.log.display()))
+        })
     }
 
     fn read_key(&self) -> Result<Vec<u8>> {
@@ -259,4 +268,64 @@ fn mac(key: &[u8], message: &[u8]) -> String {
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes keys of any length");
     mac.update(message);
     hex::encode(mac.finalize().into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cases() -> u32 {
+        std::env::var("MIDNET_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(48)
+    }
+
+    /// A home-like directory with a log of `n` records.
+    fn log_with(n: usize) -> (tempfile::TempDir, Log) {
+        let dir = tempfile::tempdir().unwrap();
+        for sub in ["audit", "seal", "locks"] {
+            std::fs::create_dir(dir.path().join(sub)).unwrap();
+        }
+        Log::create(dir.path()).unwrap();
+        let log = Log::at(dir.path());
+        for i in 0..n {
+            let outcome = if i % 3 == 2 { Outcome::Refused { rule: "role".into(), message: "no".into() } } else { Outcome::Ok };
+            let entry = Entry {
+                user: format!("user{i}"),
+                session: Some("s".into()),
+                command: "project show".into(),
+                project: Some("p1".into()),
+                args: vec!["project".into(), "show".into(), "p1".into()],
+                outcome,
+                file: None,
+                today: None,
+            };
+            log.append(entry).unwrap();
+        }
+        (dir, log)
+    }
+
+    #[test]
+    fn an_untouched_log_verifies_and_a_stray_carriage_return_does_not() {
+        let (_dir, log) = log_with(5);
+        assert_eq!(log.verify().unwrap().records, 5);
+        let text = std::fs::read_to_string(log.path()).unwrap();
+        std::fs::write(log.path(), text.replacen('\n', "\r\n", 1)).unwrap();
+        assert!(matches!(log.verify(), Err(Error::Integrity(m)) if m.contains("line 1: not an audit record")));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(cases()))]
+
+        /// Changing any one byte of the log is detected.
+        #[test]
+        fn any_changed_byte_is_detected(position in 0.0f64..1.0, replacement in 0u8..=255) {
+            let (_dir, log) = log_with(4);
+            let mut bytes = std::fs::read(log.path()).unwrap();
+            let at = ((bytes.len() - 1) as f64 * position) as usize;
+            proptest::prop_assume!(bytes[at] != replacement);
+            bytes[at] = replacement;
+            std::fs::write(log.path(), &bytes).unwrap();
+            let detected = matches!(log.verify(), Err(Error::Integrity(_)));
+            proptest::prop_assert!(detected);
+        }
+    }
 }

@@ -4,7 +4,7 @@
 use sha2::{Digest, Sha256};
 
 use super::{GENESIS, Log, Record, mac};
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 
 /// A log that verified: how many records, and the hash they end in.
 #[derive(Debug, Clone)]
@@ -14,19 +14,24 @@ pub struct Verified {
 }
 
 pub(super) fn verify(log: &Log, key: &[u8]) -> Result<Verified> {
-    let text = std::fs::read_to_string(&log.log).at(&log.log)?;
+    let text = log.read_text()?;
     let at = |line: usize, why: String| {
         Error::Integrity(format!("audit log {} line {line}: {why}", log.log.display()))
     };
     let mut prev = GENESIS.to_string();
     let mut count = 0u64;
-    for (i, line) in text.lines().enumerate() {
+    for (i, line) in text.split_terminator('\n').enumerate() {
         let n = i + 1;
         let expected = count + 1;
-        let (Some(cut), Ok(record)) = (line.rfind(",\"hash\":\""), serde_json::from_str::<Record>(line)) else {
+        let parsed = line.rfind(",\"hash\":\"").zip(serde_json::from_str::<Record>(line).ok());
+        // The line must be exactly what `append` writes: the body, then the hash and the mac.
+        let Some((body, record)) = parsed
+            .map(|(cut, record)| (&line[..cut], record))
+            .filter(|(body, r)| line == format!("{body},\"hash\":\"{}\",\"mac\":\"{}\"}}", r.hash, r.mac))
+        else {
             return Err(at(n, format!("not an audit record (record {expected} expected): the line was altered or inserted")));
         };
-        let hash = hex::encode(Sha256::digest(&line.as_bytes()[..cut]));
+        let hash = hex::encode(Sha256::digest(body.as_bytes()));
         if hash != record.hash {
             return Err(at(n, format!("record {} was edited: its content does not match its hash", record.seq)));
         }

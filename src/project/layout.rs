@@ -163,4 +163,24 @@ mod tests {
         assert!(resolve_inside(&base, "out/x.csv").is_err());
         assert!(resolve_inside(&base, "out").is_err());
     }
+
+    fn cases() -> u32 {
+        std::env::var("MIDNET_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(48)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(cases()))]
+
+        /// Whatever the name, a resolved path lies strictly inside the area and never climbs.
+        #[test]
+        fn a_resolved_name_stays_inside(name in "[a./\\\\x00-]{0,12}") {
+            let dir = tempfile::tempdir().unwrap();
+            let base = dir.path().join("work");
+            std::fs::create_dir(&base).unwrap();
+            if let Ok(path) = resolve_inside(&base, &name) {
+                proptest::prop_assert!(path.starts_with(&base) && path != base);
+                proptest::prop_assert!(path.components().all(|c| c != Component::ParentDir));
+            }
+        }
+    }
 }
