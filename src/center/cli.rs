@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 
 use super::home::{Home, Settings};
 use super::session::{self, Actor, as_user};
-use super::users::{self, NewUser, Users, read_password};
+use super::users::{self, NewUser, Users, read_new_password, read_password};
 use crate::audit::Outcome;
 use crate::cli::Global;
 use crate::error::Result;
@@ -125,7 +125,7 @@ fn init(global: &Global, args: InitArgs) -> Result<()> {
         session_minutes: args.session_minutes,
     };
     let reviewer = NewUser { id: args.reviewer, name: args.name, reviewer: true };
-    let password = read_password(&format!("password for {}: ", reviewer.id))?;
+    let password = read_new_password(&format!("password for {}: ", reviewer.id))?;
     let home = Home::init(root, &settings, &reviewer, &password)?;
     println!("created the data-center home {} with reviewer {}", home.root().display(), reviewer.id);
     Ok(())
@@ -159,7 +159,7 @@ fn user(global: &Global, command: UserCommand) -> Result<()> {
     match command {
         UserCommand::Add { id, name, reviewer } => as_user(global, "user add", None, |actor| {
             actor.require_reviewer("adding users")?;
-            let password = read_password(&format!("initial password for {id}: "))?;
+            let password = read_new_password(&format!("initial password for {id}: "))?;
             users::create(actor, &NewUser { id: id.clone(), name, reviewer }, &password)?;
             println!("added user {id}{}", if reviewer { " (reviewer)" } else { "" });
             Ok(())
@@ -179,7 +179,7 @@ fn user(global: &Global, command: UserCommand) -> Result<()> {
         }),
         UserCommand::Passwd { id, reset: true } => as_user(global, "user passwd --reset", None, |actor| {
             actor.require_reviewer("resetting another user's password")?;
-            let password = read_password(&format!("new password for {id}: "))?;
+            let password = read_new_password(&format!("new password for {id}: "))?;
             let home = actor.home();
             let _lock = home.lock_documents()?;
             let mut registry = Users::load(home)?;
@@ -192,7 +192,7 @@ fn user(global: &Global, command: UserCommand) -> Result<()> {
             let home = Home::open(global)?;
             let today = super::clock::Today::from_env()?.date;
             let changed = read_password(&format!("current password for {id}: ")).and_then(|current| {
-                let new = read_password(&format!("new password for {id}: "))?;
+                let new = read_new_password(&format!("new password for {id}: "))?;
                 users::change_password(&home, &id, &current, &new, today)
             });
             session::audit_as(&home, &id, None, "user passwd", None, Outcome::of(&changed))?;

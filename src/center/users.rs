@@ -196,6 +196,16 @@ pub fn read_password(prompt: &str) -> Result<String> {
     Ok(password)
 }
 
+/// Read a new password: on a terminal, asked twice and compared; otherwise one line of standard input.
+pub fn read_new_password(prompt: &str) -> Result<String> {
+    use std::io::IsTerminal;
+    let password = read_password(prompt)?;
+    if std::io::stdin().is_terminal() && read_password("again: ")? != password {
+        return Err(crate::bad_input!("the two passwords differ; nothing was changed"));
+    }
+    Ok(password)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
