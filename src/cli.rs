@@ -45,6 +45,8 @@ pub enum Command {
     /// A site's integrated data source: init, load, check.
     #[command(subcommand)]
     Site(crate::site::cli::SiteCommand),
+    #[command(flatten)]
+    Center(crate::center::cli::CenterCommand),
 }
 
 /// Parse the command line and run the command.
@@ -58,5 +60,6 @@ fn run(global: Global, command: Command) -> Result<()> {
         Command::Demo(args) => crate::demo::run(&global, args),
         Command::Synth(args) => crate::synth::cli::run(&global, args),
         Command::Site(cmd) => crate::site::cli::run(&global, cmd),
+        Command::Center(cmd) => crate::center::cli::run(&global, cmd),
     }
 }

@@ -7,10 +7,13 @@
 //! released statistics. The data center's home, users and roles ([`center`]) and the audit trail
 //! ([`audit`]) cut across.
 
+pub mod audit;
+pub mod center;
 pub mod cli;
 pub mod demo;
 pub mod error;
 pub mod progress;
+pub mod project;
 pub mod schema;
 pub mod site;
 pub mod sql;

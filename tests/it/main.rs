@@ -2,6 +2,9 @@
 //! Every test runs the real `midnet` binary against real files and DuckDB databases in a
 //! temporary directory.
 
+mod audit;
+mod center;
 mod common;
+mod projects;
 mod reference;
 mod site;

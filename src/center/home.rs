@@ -1,0 +1,175 @@
+//! The data center's home directory: where each of its documents lives, its settings, and
+//! `center init`, which creates it whole or not at all.
+//!
+//! ```text
+//! HOME/                     owner-only (0700): the service account's
+//!   center.toml             settings (password policy, session length); marks an initialised home
+//!   users.json              users, argon2 password hashes, password history
+//!   sessions.json           open sessions (SHA-256 of each token, never the token)
+//!   sites.json              the site registry: ids, hospital names and aliases, paths
+//!   projects/ID.json        each project's registry entry (incl. its site pseudonyms)
+//!   areas/ID/               each project's work area (see `project::Layout`)
+//!   audit/log.jsonl         the audit trail, one hash-chained record per line
+//!   seal/key, seal/head.json  the HMAC key and the sealed head of the chain, kept apart from the log
+//!   locks/                  advisory locks (home documents, the audit log, each project)
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::store::{self, FileLock};
+use crate::cli::Global;
+use crate::error::{Error, IoContext, Result};
+
+pub const SETTINGS_FILE: &str = "center.toml";
+
+/// The center's settings, fixed at `center init` and kept in `center.toml`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Minimum password length, in characters.
+    pub password_min_length: usize,
+    /// A password expires this many days after it was set.
+    pub password_expiry_days: u32,
+    /// A session expires this many minutes after login.
+    pub session_minutes: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings { password_min_length: 12, password_expiry_days: 90, session_minutes: 480 }
+    }
+}
+
+/// An initialised home.
+#[derive(Debug, Clone)]
+pub struct Home {
+    root: PathBuf,
+    settings: Settings,
+}
+
+impl Home {
+    /// The home named by `--home` or `MIDNET_HOME`.
+    pub fn open(global: &Global) -> Result<Home> {
+        match &global.home {
+            Some(root) => Home::at(root),
+            None => Err(crate::bad_input!(
+                "this command works on the data center's home: give --home DIR or set MIDNET_HOME \
+                 (create a home with `midnet center init --home DIR`)"
+            )),
+        }
+    }
+
+    /// The home at `root`, which `center init` must have created.
+    pub fn at(root: &Path) -> Result<Home> {
+        let settings_path = root.join(SETTINGS_FILE);
+        if !settings_path.is_file() {
+            return Err(Error::NotFound(format!(
+                "{}: not a midnet home (no {SETTINGS_FILE}); create one with `midnet center init --home {}`",
+                root.display(),
+                root.display()
+            )));
+        }
+        let text = std::fs::read_to_string(&settings_path).at(&settings_path)?;
+        let settings = toml::from_str(&text)
+            .map_err(|e| crate::bad_input!("{}: {}", settings_path.display(), e.message()))?;
+        let root = std::path::absolute(root).at(root)?;
+        Ok(Home { root, settings })
+    }
+
+    /// Create a home at `root` (absent or an empty directory) with its settings and first reviewer,
+    /// and audit it. Everything is built in a temporary sibling directory and renamed into place, so a failed
+    /// init leaves nothing behind.
+    pub fn init(root: &Path, settings: &Settings, reviewer: &super::users::NewUser, password: &str) -> Result<Home> {
+        if root.join(SETTINGS_FILE).exists() {
+            return Err(crate::bad_input!("{}: already a midnet home", root.display()));
+        }
+        if root.is_dir() && std::fs::read_dir(root).at(root)?.next().is_some() {
+            return Err(crate::bad_input!(
+                "{}: the directory is not empty; a home is created in a new or empty directory",
+                root.display()
+            ));
+        }
+        let root = std::path::absolute(root).at(root)?;
+        let parent = root.parent().ok_or_else(|| crate::bad_input!("{}: no parent directory", root.display()))?;
+        std::fs::create_dir_all(parent).at(parent)?;
+        let name = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let staging = parent.join(format!(".{name}.init-{}", std::process::id()));
+        let built = Home::build(&staging, settings, reviewer, password);
+        if let Err(e) = built.and_then(|()| std::fs::rename(&staging, &root).at(&root)) {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+        let home = Home::at(&root)?;
+        super::session::audit_as(&home, &reviewer.id, None, "center init", None, crate::audit::Outcome::Ok)?;
+        Ok(home)
+    }
+
+    fn build(dir: &Path, settings: &Settings, reviewer: &super::users::NewUser, password: &str) -> Result<()> {
+        store::create_private_dir(dir)?;
+        for sub in ["projects", "areas", "audit", "seal", "locks"] {
+            store::create_private_dir(&dir.join(sub))?;
+        }
+        let text = toml::to_string(settings).map_err(|e| Error::Internal(format!("settings: {e}")))?;
+        let header = "# midnet data-center home settings (written by `midnet center init`).\n";
+        std::fs::write(dir.join(SETTINGS_FILE), format!("{header}{text}")).at(dir.join(SETTINGS_FILE))?;
+        let home = Home { root: dir.to_path_buf(), settings: settings.clone() };
+        let users = super::users::Users::first(&home, reviewer, password, super::clock::Today::from_env()?.date)?;
+        users.save(&home)?;
+        store::write_json(&home.sessions_path(), &super::session::Sessions::default())?;
+        store::write_json(&home.sites_path(), &super::sites::SiteRegistry::default())?;
+        crate::audit::Log::create(&home.root)?;
+        Ok(())
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub(crate) fn users_path(&self) -> PathBuf {
+        self.root.join("users.json")
+    }
+
+    pub(crate) fn sessions_path(&self) -> PathBuf {
+        self.root.join("sessions.json")
+    }
+
+    pub(crate) fn sites_path(&self) -> PathBuf {
+        self.root.join("sites.json")
+    }
+
+    /// The directory of the projects' registry entries.
+    pub(crate) fn projects_dir(&self) -> PathBuf {
+        self.root.join("projects")
+    }
+
+    /// The directory holding every project's work area.
+    pub(crate) fn areas_dir(&self) -> PathBuf {
+        self.root.join("areas")
+    }
+
+    pub(crate) fn locks_dir(&self) -> PathBuf {
+        self.root.join("locks")
+    }
+
+    /// The audit log of this home.
+    pub fn audit(&self) -> crate::audit::Log {
+        crate::audit::Log::at(&self.root)
+    }
+
+    /// Serialise read-modify-write cycles on the home's documents (users, sessions, sites,
+    /// project entries). Held briefly; never while waiting for anything else.
+    pub(crate) fn lock_documents(&self) -> Result<FileLock> {
+        FileLock::wait(&self.locks_dir().join("documents.lock"))
+    }
+
+    /// The registered sites (names and aliases stay here, never in a project).
+    pub fn sites(&self) -> Result<Vec<super::sites::Site>> {
+        Ok(super::sites::SiteRegistry::load(self)?.sites)
+    }
+}

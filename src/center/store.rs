@@ -1,0 +1,135 @@
+//! How the home keeps its state: small JSON documents replaced atomically, and advisory file locks
+//! (`flock`) that serialise the commands touching the same document or project.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, Write};
+use std::path::Path;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, IoContext, Result};
+use crate::table::write_atomically;
+
+/// Read a JSON document of the home. A document that does not parse was damaged outside `midnet`.
+pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).at(path)?;
+    serde_json::from_str(&text).map_err(|e| {
+        Error::Integrity(format!(
+            "{}: not a valid midnet document ({e}); it was changed outside midnet, restore it from a backup",
+            path.display()
+        ))
+    })
+}
+
+/// Replace a JSON document atomically (temporary name, fsync, rename).
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| Error::Internal(format!("serialising {}: {e}", path.display())))?;
+    write_atomically(path, format!("{text}\n").as_bytes())
+}
+
+/// An exclusive advisory lock on a file, released when dropped (the file is closed).
+#[derive(Debug)]
+pub struct FileLock {
+    file: File,
+}
+
+impl FileLock {
+    /// Wait for the lock. For short critical sections (a read-modify-write of one document).
+    pub fn wait(path: &Path) -> Result<FileLock> {
+        let file = open_lock_file(path)?;
+        file.lock().at(path)?;
+        Ok(FileLock { file })
+    }
+
+    /// Take the lock if it is free; otherwise `Error::Busy` with `busy(holder)`, where `holder` is
+    /// what the current holder wrote with [`FileLock::describe`].
+    pub fn try_take(path: &Path, busy: impl FnOnce(&str) -> String) -> Result<FileLock> {
+        let mut file = open_lock_file(path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(FileLock { file }),
+            Err(TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                Err(Error::Busy(busy(holder.trim())))
+            }
+            Err(TryLockError::Error(e)) => Err(Error::io(path, e)),
+        }
+    }
+
+    /// Say who holds the lock (shown to a command that finds it busy).
+    pub fn describe(&mut self, holder: &str) {
+        let file = &mut self.file;
+        let _ = file.set_len(0).and_then(|_| file.rewind()).and_then(|_| file.write_all(holder.as_bytes()));
+    }
+}
+
+fn open_lock_file(path: &Path) -> Result<File> {
+    OpenOptions::new().create(true).truncate(false).read(true).write(true).open(path).at(path)
+}
+
+/// Create a directory readable by its owner alone.
+pub fn create_private_dir(path: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().mode(0o700).create(path).at(path)
+}
+
+/// Write a file readable by its owner alone (a key), failing if it exists.
+pub fn write_private_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).at(path)?;
+    file.write_all(bytes).at(path)?;
+    file.sync_all().at(path)
+}
+
+/// SHA-256 of a file's content, in hex, read in blocks.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut file = File::open(path).at(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buf).at(path)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// Whether `name` is a safe identifier for a user, project, site or request: it becomes a file name.
+pub fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
+        && name.len() <= 64
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        && !name.contains("..")
+}
+
+/// Refuse a name that is not an identifier, saying what `what` (e.g. "project id") may contain.
+pub fn require_identifier(what: &str, name: &str) -> Result<()> {
+    if is_identifier(name) {
+        Ok(())
+    } else {
+        Err(crate::bad_input!(
+            "{what} {name:?} is not valid: use 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers() {
+        assert!(is_identifier("p-2026.01_a"));
+        assert!(!is_identifier(""));
+        assert!(!is_identifier("../x"));
+        assert!(!is_identifier(".hidden"));
+        assert!(!is_identifier("a/b"));
+        assert!(!is_identifier("a..b"));
+        assert!(!is_identifier(&"a".repeat(65)));
+    }
+}

@@ -1,0 +1,259 @@
+//! The data center's home: init, users and the password policy, login sessions, the site registry.
+//! Also the fixture the project and audit tests share: a home with a reviewer and a few users,
+//! each acting from their own OS home directory (where `midnet login` keeps their token).
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use crate::common::{Run, midnet_with, tempdir};
+
+pub const PASSWORD: &str = "battery-staple-9x";
+pub const TODAY: &str = "2026-05-01";
+
+/// A home in a temporary directory, its reviewer `rev` logged in.
+pub struct Center {
+    _dir: tempfile::TempDir,
+    pub root: PathBuf,
+    pub home: PathBuf,
+    today: Mutex<String>,
+}
+
+impl Center {
+    pub fn new() -> Center {
+        let dir = tempdir();
+        let root = dir.path().to_path_buf();
+        let center = Center { home: root.join("home"), root, _dir: dir, today: Mutex::new(TODAY.to_string()) };
+        center.run_with("rev", &["center", "init", "--reviewer", "rev", "--name", "Rita Reviewer"], Some(PASSWORD)).ok();
+        center.login("rev", PASSWORD).ok();
+        center
+    }
+
+    /// A home with users carol (contractor-to-be), alan (analyst-to-be), stella (statistics user-to-be).
+    pub fn with_users() -> Center {
+        let center = Center::new();
+        for (id, name) in [("carol", "Carol Contractor"), ("alan", "Alan Analyst"), ("stella", "Stella Stats")] {
+            center.add_user(id, name);
+            center.login(id, PASSWORD).ok();
+        }
+        center
+    }
+
+    /// Set the date `MIDNET_TODAY` gives the commands that follow.
+    pub fn set_today(&self, date: &str) {
+        *self.today.lock().unwrap() = date.to_string();
+    }
+
+    /// The OS home directory of `user` (where their session token is kept).
+    pub fn os_home(&self, user: &str) -> PathBuf {
+        let dir = self.root.join("os-homes").join(user);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// Run `midnet ARGS` as OS user `user` on this home.
+    pub fn run(&self, user: &str, args: &[&str]) -> Run {
+        self.run_with(user, args, None)
+    }
+
+    pub fn run_with(&self, user: &str, args: &[&str], stdin: Option<&str>) -> Run {
+        self.run_env(user, args, &[], stdin)
+    }
+
+    pub fn run_env(&self, user: &str, args: &[&str], extra: &[(&str, &str)], stdin: Option<&str>) -> Run {
+        let os_home = self.os_home(user);
+        let home = self.home.display().to_string();
+        let os_home = os_home.display().to_string();
+        let today = self.today.lock().unwrap().clone();
+        let mut env = vec![("MIDNET_HOME", home.as_str()), ("HOME", os_home.as_str()), ("MIDNET_TODAY", today.as_str())];
+        env.extend_from_slice(extra);
+        midnet_with(&self.root, args, &env, stdin)
+    }
+
+    pub fn login(&self, user: &str, password: &str) -> Run {
+        self.run_with(user, &["login", "--user", user], Some(&format!("{password}\n")))
+    }
+
+    pub fn add_user(&self, id: &str, name: &str) {
+        self.run_with("rev", &["user", "add", id, "--name", name], Some(&format!("{PASSWORD}\n"))).ok();
+    }
+
+    /// The token `midnet login` stored for OS user `user`.
+    pub fn token(&self, user: &str) -> String {
+        let dir = self.os_home(user).join(".midnet/sessions");
+        let file = std::fs::read_dir(&dir).unwrap().next().expect("a stored token").unwrap().path();
+        std::fs::read_to_string(file).unwrap()
+    }
+
+    pub fn area(&self, project: &str) -> PathBuf {
+        self.home.join("areas").join(project)
+    }
+
+    pub fn audit_log(&self) -> PathBuf {
+        self.home.join("audit/log.jsonl")
+    }
+
+    /// Create a research project `id` with contractor carol: 2026-06-01 to 2027-05-31.
+    pub fn research_project(&self, id: &str) {
+        self.run("rev", &create_args(id, "research", "2026-06-01", "2027-05-31", &[])).ok();
+    }
+}
+
+/// The arguments of `project create` with the usual fields, plus `extra`.
+pub fn create_args<'a>(id: &'a str, purpose: &'a str, start: &'a str, end: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "project", "create", id, "--title", "Liver injury on drug A", "--question",
+        "Is drug A associated with more liver injury than drug B?", "--purpose", purpose, "--organization",
+        "Example University", "--contractor", "carol", "--start", start, "--end", end, "--extraction-from",
+        "2018-01-01", "--extraction-to", "2025-12-31",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+pub fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn commands_on_the_home_need_a_home_and_a_session() {
+    let dir = tempdir();
+    crate::common::midnet(dir.path(), &["project", "list"]).fails(2, "--home");
+    let missing = dir.path().join("nowhere").display().to_string();
+    crate::common::midnet(dir.path(), &["--home", &missing, "project", "list"]).fails(4, "not a midnet home");
+
+    let c = Center::new();
+    c.run("nobody", &["project", "list"]).fails(3, "refused (login)");
+    c.login("rev", "wrong-password-123").fails(3, "refused (login)");
+    c.login("ghost", PASSWORD).fails(3, "refused (login)");
+    c.run("rev", &["project", "list"]).ok();
+    c.run("rev", &["logout"]).ok();
+    c.run("rev", &["project", "list"]).fails(3, "not logged in");
+
+    // A session token given in MIDNET_SESSION works from any OS account and survives a second login.
+    c.login("rev", PASSWORD).ok();
+    let token = c.token("rev");
+    c.run_env("nobody", &["project", "list"], &[("MIDNET_SESSION", &token)], None).ok();
+    c.run_env("nobody", &["project", "list"], &[("MIDNET_SESSION", "forged")], None).fails(3, "session is closed");
+
+    // The refusals were audited, with the rule.
+    let show = c.run("rev", &["audit", "show", "--json"]).ok().json();
+    let refused: Vec<_> = show.as_array().unwrap().iter().filter(|r| r["result"] == "refused").collect();
+    assert!(refused.len() >= 5, "{refused:?}");
+    assert!(refused.iter().all(|r| r["rule"] == "login"));
+}
+
+#[test]
+fn init_refuses_a_used_directory_and_leaves_nothing_on_failure() {
+    let c = Center::new();
+    c.run_with("rev", &["center", "init", "--reviewer", "rev2", "--name", "R"], Some(PASSWORD)).fails(2, "already a midnet home");
+    let dir = tempdir();
+    let home = dir.path().join("h").display().to_string();
+    let env = [("MIDNET_HOME", home.as_str())];
+    midnet_with(dir.path(), &["center", "init", "--reviewer", "rev", "--name", "R"], &env, Some("short\n"))
+        .fails(3, "refused (password_policy)");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "a failed init leaves nothing behind");
+    midnet_with(dir.path(), &["center", "init", "--reviewer", "rev", "--name", "R"], &env, None)
+        .fails(2, "no password on standard input");
+}
+
+#[test]
+fn the_home_is_owner_only_and_keeps_no_password_or_token() {
+    use std::os::unix::fs::PermissionsExt;
+    let c = Center::with_users();
+    for dir in [c.home.clone(), c.home.join("seal")] {
+        assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700, "{}", dir.display());
+    }
+    assert_eq!(std::fs::metadata(c.home.join("seal/key")).unwrap().permissions().mode() & 0o777, 0o600);
+    let users = std::fs::read_to_string(c.home.join("users.json")).unwrap();
+    assert!(!users.contains(PASSWORD) && users.contains("$argon2id$"));
+    let sessions = std::fs::read_to_string(c.home.join("sessions.json")).unwrap();
+    assert!(!sessions.contains(&c.token("carol")));
+}
+
+#[test]
+fn password_policy_history_and_expiry() {
+    let c = Center::new();
+    let add = |id: &str, pw: &str| c.run_with("rev", &["user", "add", id, "--name", "Dana"], Some(&format!("{pw}\n")));
+    add("dana", "too-short").fails(3, "refused (password_policy)");
+    add("dana", "xx-DANA-long-enough").fails(3, "contains the user id");
+    add("dana", "first-password-1").ok();
+    add("dana", "first-password-1").fails(2, "already exists");
+    c.run("dana", &["user", "add", "eve", "--name", "Eve"]).fails(3, "refused (login)");
+    c.login("dana", "first-password-1").ok();
+    c.run_with("dana", &["user", "add", "eve", "--name", "Eve"], Some("some-password-1\n")).fails(3, "refused (role)");
+
+    // Changing one's password needs the current one; the last 5 cannot come back.
+    let passwd = |current: &str, new: &str| c.run_with("dana", &["user", "passwd", "dana"], Some(&format!("{current}\n{new}\n")));
+    passwd("wrong-current-pw", "second-password-2").fails(3, "refused (login)");
+    passwd("first-password-1", "second-password-2").ok();
+    passwd("second-password-2", "first-password-1").fails(3, "last 5 passwords");
+
+    // Expiry: 90 days after it was set, login is refused until the password is changed.
+    c.set_today("2026-07-30");
+    c.login("dana", "second-password-2").fails(3, "refused (password_expired)");
+    passwd("second-password-2", "third-password-3").ok();
+    c.login("dana", "third-password-3").ok();
+
+    // A reviewer resets and disables; a disabled user's sessions close.
+    c.run_with("rev", &["user", "passwd", "dana", "--reset"], Some("reset-password-4\n")).ok();
+    c.login("dana", "reset-password-4").ok();
+    c.run("rev", &["user", "disable", "dana"]).ok();
+    c.run("dana", &["project", "list"]).fails(3, "session is closed");
+    c.login("dana", "reset-password-4").fails(3, "refused (user_disabled)");
+    let users = c.run("rev", &["user", "list", "--json"]).ok().json();
+    assert!(users.as_array().unwrap().iter().any(|u| u["id"] == "dana" && u["disabled"] == true));
+}
+
+#[test]
+fn an_expired_session_is_refused() {
+    let dir = tempdir();
+    let home = dir.path().join("h").display().to_string();
+    let os_home = dir.path().display().to_string();
+    let env = [("MIDNET_HOME", home.as_str()), ("HOME", os_home.as_str())];
+    let init = ["center", "init", "--reviewer", "rev", "--name", "R", "--session-minutes", "0"];
+    midnet_with(dir.path(), &init, &env, Some(PASSWORD)).ok();
+    midnet_with(dir.path(), &["login", "--user", "rev"], &env, Some(PASSWORD)).ok();
+    midnet_with(dir.path(), &["project", "list"], &env, None).fails(3, "refused (session_expired)");
+}
+
+#[test]
+fn sites_are_imported_with_absolute_paths_and_checked() {
+    let c = Center::with_users();
+    let net = c.root.join("network");
+    for site in ["s01", "s02", "s03"] {
+        std::fs::create_dir_all(net.join(site)).unwrap();
+    }
+    let entry = |id: &str| format!("[[site]]\nid = \"{id}\"\nname = \"{id} 大学病院\"\naliases = [\"{id} Univ. Hospital\"]\npath = \"{id}\"\n\n");
+    write(&net.join("sites.toml"), &(entry("s01") + &entry("s02")));
+    write(&net.join("bad.toml"), &(entry("s01") + &entry("s09")));
+    write(&net.join("twice.toml"), &(entry("s01") + &entry("s01")));
+    write(&net.join("broken.toml"), "[[site]]\nid = \"s01\"\nname = 3\n");
+    let toml = |name: &str| net.join(name).display().to_string();
+
+    c.run("carol", &["center", "sites", "add", &toml("sites.toml")]).fails(3, "refused (role)");
+    c.run("rev", &["center", "sites", "add", &toml("bad.toml")]).fails(2, "site #2 (\"s09\"): path");
+    c.run("rev", &["center", "sites", "add", &toml("twice.toml")]).fails(2, "appears twice");
+    c.run("rev", &["center", "sites", "add", &toml("broken.toml")]).fails(2, "broken.toml");
+    c.run("rev", &["center", "sites", "add", &toml("sites.toml")]).ok();
+    let sites = c.run("rev", &["center", "sites", "list", "--json"]).ok().json();
+    assert_eq!(sites[0]["path"], net.join("s01").display().to_string());
+    assert_eq!(sites[1]["aliases"][0], "s02 Univ. Hospital");
+
+    // Each project draws its own pseudonyms; sites added later get one in every project; only
+    // a reviewer sees them, and no hospital name reaches a work area.
+    c.research_project("p1");
+    c.research_project("p2");
+    write(&net.join("more.toml"), &entry("s03"));
+    c.run("rev", &["center", "sites", "add", &toml("more.toml")]).ok();
+    let pseudonyms = |p: &str| c.run("rev", &["project", "show", p, "--json"]).ok().json()["pseudonyms"].clone();
+    let (a, b) = (pseudonyms("p1"), pseudonyms("p2"));
+    assert_eq!(a.as_object().unwrap().len(), 3);
+    for site in ["s01", "s02", "s03"] {
+        assert!(a[site].as_str().unwrap().starts_with("site-"));
+        assert_ne!(a[site], b[site], "{site} has unrelated pseudonyms in two projects");
+    }
+    let shown = c.run("carol", &["project", "show", "p1", "--json"]).ok().json();
+    assert!(shown["pseudonyms"].as_object().unwrap().is_empty());
+    assert!(!c.area("p1").join("project.duckdb").display().to_string().contains("大学"));
+}
