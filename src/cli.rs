@@ -45,6 +45,9 @@ pub enum Command {
     /// A site's integrated data source: init, load, check.
     #[command(subcommand)]
     Site(crate::site::cli::SiteCommand),
+    /// The export gate: check and fix statistics before they leave.
+    #[command(subcommand)]
+    Export(crate::export::cli::ExportCommand),
 }
 
 /// Parse the command line and run the command.
@@ -58,5 +61,6 @@ fn run(global: Global, command: Command) -> Result<()> {
         Command::Demo(args) => crate::demo::run(&global, args),
         Command::Synth(args) => crate::synth::cli::run(&global, args),
         Command::Site(cmd) => crate::site::cli::run(&global, cmd),
+        Command::Export(cmd) => crate::export::cli::run(&global, cmd),
     }
 }

@@ -10,6 +10,7 @@
 pub mod cli;
 pub mod demo;
 pub mod error;
+pub mod export;
 pub mod progress;
 pub mod schema;
 pub mod site;

@@ -1,0 +1,119 @@
+//! Primary and complementary suppression. Primary: every count of 1 to 9 is masked. Then, while
+//! any masked count can be recomputed (see [`crate::export::checks::suppression::recoverable`]),
+//! one more cell is masked: in a sum that exposes it, the smallest positive visible part (totals
+//! last), so that as little as possible is lost. Proportions, rates and other estimates in a row
+//! with a masked count are masked with it, since they would give it back.
+
+use std::collections::BTreeSet;
+
+use super::Change;
+use crate::error::{Error, Result};
+use crate::export::checks::suppression::recoverable;
+use crate::export::rules::Rules;
+use crate::export::structure::{sums, At, Sum};
+use crate::export::table::{Cell, Table, Use};
+
+pub fn suppress(table: &mut Table, rules: &Rules, changes: &mut Vec<Change>) -> Result<()> {
+    let min = f64::from(rules.min_count);
+    let counts: Vec<usize> = table.columns_used_as(Use::Count).collect();
+    let mut masked: BTreeSet<At> = BTreeSet::new();
+    for &col in &counts {
+        for row in 0..table.rows {
+            match table.columns[col].cells[row] {
+                Cell::Masked => {
+                    masked.insert(At { row, col });
+                }
+                Cell::Number(v) if v > 0.0 && v < min => {
+                    masked.insert(At { row, col });
+                    changes.push(Change::cell(
+                        "suppressed",
+                        row,
+                        &table.columns[col].name,
+                        format!("{} → {} (a count of 1 to {})", table.columns[col].raw[row], rules.mask, rules.min_count - 1),
+                    ));
+                }
+                _ => {}
+            }
+        }
+    }
+    loop {
+        mask_estimates_beside_counts(table, &counts, &mut masked, rules, changes);
+        let exposed = recoverable(table, rules, &|at| masked.contains(&at));
+        let Some((&target, _)) = exposed.iter().next() else { break };
+        let all_sums = sums(table, rules, &|at| masked.contains(&at));
+        let choice = complement(table, &all_sums, target, &masked).ok_or_else(|| {
+            Error::Internal(format!("no cell left to mask that protects row {}, column {}", target.row + 1, target.col))
+        })?;
+        masked.insert(choice);
+        changes.push(Change::cell(
+            "suppressed_complementary",
+            choice.row,
+            &table.columns[choice.col].name,
+            format!(
+                "{} → {} so that the masked cell in row {}, column `{}` cannot be recomputed from the totals",
+                table.columns[choice.col].raw[choice.row],
+                rules.mask,
+                target.row + 1,
+                table.columns[target.col].name
+            ),
+        ));
+    }
+    for at in masked {
+        set_masked(table, at, rules);
+    }
+    Ok(())
+}
+
+/// Rates, proportions and estimates recompute the count of their row: mask them when it is masked.
+fn mask_estimates_beside_counts(
+    table: &mut Table,
+    counts: &[usize],
+    masked: &mut BTreeSet<At>,
+    rules: &Rules,
+    changes: &mut Vec<Change>,
+) {
+    let estimates: Vec<usize> = (0..table.columns.len())
+        .filter(|&c| table.columns[c].use_ == Use::Measure && !table.columns[c].is_additive())
+        .collect();
+    for row in 0..table.rows {
+        if !counts.iter().any(|&col| masked.contains(&At { row, col })) {
+            continue;
+        }
+        for &col in &estimates {
+            if table.columns[col].cells[row] != Cell::Masked {
+                changes.push(Change::cell(
+                    "suppressed_estimate",
+                    row,
+                    &table.columns[col].name,
+                    format!("{} → {} (it would give back the masked count of its row)", table.columns[col].raw[row], rules.mask),
+                ));
+                set_masked(table, At { row, col }, rules);
+            }
+        }
+    }
+}
+
+/// The cell to mask so that `target` is no longer determined: the smallest positive visible part of
+/// a sum that contains it, then a total, then a zero; failing those, any visible cell of a sum that
+/// contains a masked cell.
+fn complement(table: &Table, all_sums: &[Sum], target: At, masked: &BTreeSet<At>) -> Option<At> {
+    let cells_of = |s: &Sum| std::iter::once((s.total, true)).chain(s.parts.iter().map(|&p| (p, false))).collect::<Vec<_>>();
+    let pick = |candidates: Vec<(At, bool)>| {
+        candidates
+            .into_iter()
+            .filter(|(at, _)| !masked.contains(at))
+            .filter_map(|(at, is_total)| table.columns[at.col].number(at.row).map(|v| (v == 0.0, is_total, v, at)))
+            .min_by(|a, b| a.partial_cmp(b).expect("cell values are finite"))
+            .map(|(_, _, _, at)| at)
+    };
+    let containing = |at: At| all_sums.iter().filter(move |s| s.total == at || s.parts.contains(&at));
+    pick(containing(target).flat_map(cells_of).collect()).or_else(|| {
+        pick(all_sums.iter().filter(|s| cells_of(s).iter().any(|(at, _)| masked.contains(at))).flat_map(cells_of).collect())
+    })
+}
+
+fn set_masked(table: &mut Table, at: At, rules: &Rules) {
+    let col = &mut table.columns[at.col];
+    col.raw[at.row] = rules.mask.clone();
+    col.cells[at.row] = Cell::Masked;
+}
