@@ -245,3 +245,56 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn cases() -> u32 {
+        std::env::var("MIDNET_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(48)
+    }
+
+    /// Consecutive bands from 0 with random widths, the last one open.
+    fn bands() -> impl Strategy<Value = Vec<Band>> {
+        prop::collection::vec(1u32..12, 1..20).prop_map(|widths| {
+            let mut lo = 0;
+            let mut out = Vec::new();
+            for w in widths {
+                out.push(Band::Closed { lo, hi: lo + w - 1 });
+                lo += w;
+            }
+            out.push(Band::Open { lo });
+            out
+        })
+    }
+
+    fn contains(outer: Band, inner: Band) -> bool {
+        match (outer, inner) {
+            (Band::Open { lo }, b) => b.lo() >= lo,
+            (Band::Closed { lo, hi }, Band::Closed { lo: a, hi: b }) => lo <= a && b <= hi,
+            (Band::Closed { .. }, Band::Open { .. }) => false,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+        /// Every re-banded band meets the rules, holds the band it replaces, and two bands either
+        /// coincide or do not overlap (everyone is counted once).
+        #[test]
+        fn rebanding_meets_the_rules_and_partitions(input in bands()) {
+            let out = reband(&input, 5, 85);
+            for (i, o) in input.iter().zip(&out) {
+                prop_assert!(o.problem(5, 85).is_none(), "{o:?}");
+                prop_assert!(contains(*o, *i), "{o:?} does not hold {i:?}");
+            }
+            for a in &out {
+                for b in &out {
+                    prop_assert!(a == b || !(contains(*a, Band::Closed { lo: b.lo(), hi: b.lo() })), "{a:?} overlaps {b:?}");
+                }
+            }
+        }
+    }
+}

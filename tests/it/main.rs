@@ -3,5 +3,5 @@
 //! temporary directory.
 
 mod common;
-mod reference;
 mod export;
+mod reference;

@@ -117,3 +117,63 @@ fn set_masked(table: &mut Table, at: At, rules: &Rules) {
     col.raw[at.row] = rules.mask.clone();
     col.cells[at.row] = Cell::Masked;
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::export::table::Column;
+
+    /// A crosstab with a total column and a total row, from its inner cells.
+    fn crosstab(cells: &[Vec<u32>], rules: &Rules) -> Table {
+        let cols = cells[0].len();
+        let mut columns = vec![Column::new(
+            "group".into(),
+            None,
+            Use::Label,
+            (0..cells.len()).map(|r| format!("g{r}")).chain(["Total".to_string()]).collect(),
+            rules,
+        )];
+        for c in 0..cols {
+            let mut raw: Vec<String> = cells.iter().map(|row| row[c].to_string()).collect();
+            raw.push(cells.iter().map(|row| row[c]).sum::<u32>().to_string());
+            columns.push(Column::new(format!("c{c}"), None, Use::Count, raw, rules));
+        }
+        let mut totals: Vec<String> = cells.iter().map(|row| row.iter().sum::<u32>().to_string()).collect();
+        totals.push(cells.iter().flatten().sum::<u32>().to_string());
+        columns.push(Column::new("total".into(), None, Use::Count, totals, rules));
+        Table { path: PathBuf::from("t.csv"), sidecar: None, columns, rows: cells.len() + 1 }
+    }
+
+    fn cases() -> u32 {
+        std::env::var("MIDNET_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(48)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+        /// After suppression no small count shows and no masked cell can be recomputed.
+        #[test]
+        fn suppression_leaves_nothing_recoverable(
+            cells in (2usize..6, 2usize..5).prop_flat_map(|(r, c)| prop::collection::vec(prop::collection::vec(0u32..40, c), r))
+        ) {
+            let rules = Rules::default();
+            let mut table = crosstab(&cells, &rules);
+            let mut changes = Vec::new();
+            suppress(&mut table, &rules, &mut changes).unwrap();
+            for col in table.columns.iter().filter(|c| c.use_ == Use::Count) {
+                for row in 0..table.rows {
+                    if let Some(v) = col.number(row) {
+                        prop_assert!(v == 0.0 || v >= 10.0, "{} shows {v}", col.name);
+                    }
+                }
+            }
+            let masked = |at: At| table.columns[at.col].use_ == Use::Count && table.columns[at.col].cells[at.row] == Cell::Masked;
+            let exposed = recoverable(&table, &rules, &masked);
+            prop_assert!(exposed.is_empty(), "{exposed:?}");
+        }
+    }
+}
