@@ -81,10 +81,6 @@ impl SiteRegistry {
         self
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.sites.is_empty() && self.pseudonyms.is_empty()
-    }
-
     pub fn has_names(&self) -> bool {
         !self.sites.is_empty()
     }

@@ -144,11 +144,6 @@ impl Table {
         (0..self.columns.len()).filter(|&i| matches!(self.columns[i].use_, Use::Label | Use::Age)).collect()
     }
 
-    /// Whether a row is a total or subtotal: one of its label cells is a total label.
-    pub fn total_label_columns(&self, row: usize, rules: &Rules) -> Vec<usize> {
-        self.label_columns().into_iter().filter(|&c| rules.is_total_label(&self.columns[c].raw[row])).collect()
-    }
-
     /// "row 3 (line 4)" for a CSV, "row 3" for Parquet: how a finding names a row.
     pub fn line_of(&self, row: usize) -> Option<usize> {
         is_csv(&self.path).then_some(row + 2)

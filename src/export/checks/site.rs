@@ -5,22 +5,26 @@ use crate::export::registry::SiteRegistry;
 use crate::export::report::{Place, Raw};
 use crate::export::rules::{Rule, Rules};
 use crate::export::table::{Column, Table, Use};
-use crate::export::text::{compact, name_says};
+use crate::export::text::{compact, words};
 use crate::table::ColumnRole;
 
 /// Why a column breaks results down by hospital, if it does. `export fix` aggregates over these.
 pub fn site_column_reason(col: &Column, registry: &SiteRegistry, rules: &Rules) -> Option<String> {
-    if col.role == Some(ColumnRole::Site) {
-        return Some("the sidecar gives it the role `site`".into());
-    }
     if !matches!(col.use_, Use::Label) {
         return None;
+    }
+    // A column that only says "all sites" is no breakdown.
+    let values: Vec<(usize, &String)> =
+        col.raw.iter().enumerate().filter(|(_, v)| !v.trim().is_empty() && !rules.is_total_label(v)).collect();
+    if values.is_empty() {
+        return None;
+    }
+    if col.role == Some(ColumnRole::Site) {
+        return Some("the sidecar gives it the role `site`".into());
     }
     if col.role.is_none() && is_site_name(&col.name) {
         return Some("its name says it holds hospitals".into());
     }
-    let values: Vec<(usize, &String)> =
-        col.raw.iter().enumerate().filter(|(_, v)| !v.trim().is_empty() && !rules.is_total_label(v)).collect();
     let registered: Vec<usize> = values.iter().filter(|(_, v)| registry.is_site_label(v)).map(|(r, _)| r + 1).collect();
     if !registered.is_empty() {
         return Some(format!("rows {} are labelled by a registered site id, pseudonym or name", list(&registered)));
@@ -110,12 +114,16 @@ fn name_found(place: Place, what: &str) -> Raw {
     )
 }
 
+/// `site`, `site_id`, `hospital_name`, `施設名`: every word of the name is about which site (so
+/// `hospital_type` or `n_sites` are not).
 fn is_site_name(name: &str) -> bool {
-    name_says(
-        name,
-        &["site", "sites", "siteid", "hospital", "hospitals", "hosp", "institution", "facility", "pseudonym"],
-        &["施設", "病院", "医療機関"],
-    )
+    const SITE: [&str; 9] = ["site", "sites", "siteid", "hospital", "hosp", "institution", "facility", "pseudonym", "center"];
+    const ID: [&str; 6] = ["id", "name", "code", "no", "number", "label"];
+    const CJK: [&str; 12] =
+        ["施設", "施設名", "施設id", "施設コード", "病院", "病院名", "医療機関", "医療機関名", "医療機関コード", "参加施設", "協力医療機関", "拠点"];
+    let ws = words(name);
+    (ws.iter().any(|w| SITE.contains(&w.as_str())) && ws.iter().all(|w| SITE.contains(&w.as_str()) || ID.contains(&w.as_str())))
+        || CJK.contains(&compact(name).as_str())
 }
 
 /// `site01`, `site_a`, `Hospital B`, `施設3`: a site word and a short code (compacted text).
@@ -133,6 +141,16 @@ fn list(rows: &[usize]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn site_column_names() {
+        for n in ["site", "Site ID", "hospital_name", "施設名", "pseudonym"] {
+            assert!(is_site_name(n), "{n}");
+        }
+        for n in ["hospital_type", "n_sites", "施設種別", "situation"] {
+            assert!(!is_site_name(n), "{n}");
+        }
+    }
 
     #[test]
     fn site_labels() {

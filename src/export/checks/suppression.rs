@@ -17,6 +17,7 @@ pub fn recoverable(table: &Table, rules: &Rules, masked: &dyn Fn(At) -> bool) ->
     let all_sums = sums(table, rules, masked);
     for (at, sum) in recoverable_from_sums(&all_sums, masked) {
         let reason = match sum {
+            Some(s) if s.total == at => "it is the total of cells that are all shown".to_string(),
             Some(s) => format!(
                 "it is the only masked cell of a sum whose total is shown (the total in row {}, column `{}`, minus \
                  the other cells)",

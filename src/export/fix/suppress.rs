@@ -37,7 +37,7 @@ pub fn suppress(table: &mut Table, rules: &Rules, changes: &mut Vec<Change>) -> 
         }
     }
     loop {
-        mask_estimates_beside_counts(table, &counts, &mut masked, rules, changes);
+        mask_estimates_beside_counts(table, &counts, &masked, rules, changes);
         let exposed = recoverable(table, rules, &|at| masked.contains(&at));
         let Some((&target, _)) = exposed.iter().next() else { break };
         let all_sums = sums(table, rules, &|at| masked.contains(&at));
@@ -68,7 +68,7 @@ pub fn suppress(table: &mut Table, rules: &Rules, changes: &mut Vec<Change>) -> 
 fn mask_estimates_beside_counts(
     table: &mut Table,
     counts: &[usize],
-    masked: &mut BTreeSet<At>,
+    masked: &BTreeSet<At>,
     rules: &Rules,
     changes: &mut Vec<Change>,
 ) {
