@@ -124,7 +124,7 @@ impl Table {
             let cells: Vec<Cell> = raw.iter().map(|r| parse_cell(r, rules)).collect();
             let role = sidecar.as_ref().and_then(|s| s.role_of(name));
             let declared_not_count = not_counts.iter().any(|n| n == name);
-            let use_ = column_use(name, role, &cells, declared_not_count);
+            let use_ = column_use(name, role, &raw, &cells, declared_not_count);
             columns.push(Column { name: name.clone(), role, use_, raw, cells });
         }
         Ok(Table { path: path.to_path_buf(), sidecar, columns, rows: frame.rows() })
@@ -189,7 +189,7 @@ fn parse_number(raw: &str) -> Option<f64> {
 /// What a column is for. The sidecar decides when it describes the column; otherwise every
 /// column of whole numbers counts people, unless it is named as ages or times, or the requester
 /// declared it is not a count.
-fn column_use(name: &str, role: Option<ColumnRole>, cells: &[Cell], declared_not_count: bool) -> Use {
+fn column_use(name: &str, role: Option<ColumnRole>, raw: &[String], cells: &[Cell], declared_not_count: bool) -> Use {
     if let Some(role) = role {
         return match role {
             r if r.counts_people() => Use::Count,
@@ -206,9 +206,11 @@ fn column_use(name: &str, role: Option<ColumnRole>, cells: &[Cell], declared_not
     }
     let numbers = cells.iter().filter(|c| matches!(c, Cell::Number(_))).count();
     let texts = cells.iter().filter(|c| **c == Cell::Text).count();
-    let masked = cells.len() - numbers - texts;
-    // A few text cells among many numbers (`>100`, `n.a.`) do not make a count column a label.
-    if is_label_name(name) || numbers <= texts || (numbers == 0 && masked == 0) {
+    let mask_marks = raw.iter().zip(cells).filter(|(r, c)| **c == Cell::Masked && !r.trim().is_empty()).count();
+    // A few text cells among many numbers (`>100`, `n.a.`) do not make a count column a label; a
+    // column of nothing but masks (`<10`, `*`) is a count column masked throughout.
+    let numeric = numbers > texts || (texts == 0 && numbers == 0 && mask_marks > 0);
+    if is_label_name(name) || !numeric {
         return Use::Label;
     }
     let whole = cells.iter().all(|c| match c {
@@ -267,18 +269,26 @@ mod tests {
 
     #[test]
     fn uses_without_a_sidecar() {
-        let n = |v: &[f64]| v.iter().map(|&x| Cell::Number(x)).collect::<Vec<_>>();
-        assert_eq!(column_use("patients", None, &n(&[12.0, 30.0]), false), Use::Count);
-        assert_eq!(column_use("patients", None, &[Cell::Number(12.0), Cell::Masked], false), Use::Count);
-        assert_eq!(column_use("code", None, &n(&[12.0, 30.0]), true), Use::Measure);
-        assert_eq!(column_use("rate", None, &n(&[1.5, 3.0]), false), Use::Measure);
-        assert_eq!(column_use("year", None, &n(&[2019.0, 2020.0]), false), Use::Label);
-        assert_eq!(column_use("age", None, &n(&[40.0, 41.0]), false), Use::Age);
-        assert_eq!(column_use("person_years", None, &n(&[40.0, 41.0]), false), Use::Measure);
-        assert_eq!(column_use("drug", None, &[Cell::Text, Cell::Text], false), Use::Label);
-        assert_eq!(column_use("sex", None, &n(&[1.0, 2.0]), false), Use::Label);
-        assert_eq!(column_use("therapy", None, &n(&[1.0, 2.0]), false), Use::Count);
-        assert_eq!(column_use("patients", None, &[Cell::Number(12.0), Cell::Number(40.0), Cell::Text], false), Use::Count);
+        let r = Rules::default();
+        let use_of = |name: &str, cells: &[&str], not_count: bool| {
+            let raw: Vec<String> = cells.iter().map(|c| c.to_string()).collect();
+            let parsed: Vec<Cell> = raw.iter().map(|c| parse_cell(c, &r)).collect();
+            column_use(name, None, &raw, &parsed, not_count)
+        };
+        assert_eq!(use_of("patients", &["12", "30"], false), Use::Count);
+        assert_eq!(use_of("patients", &["12", "<10"], false), Use::Count);
+        assert_eq!(use_of("patients", &["<10", "*"], false), Use::Count);
+        assert_eq!(use_of("notes", &["", ""], false), Use::Label);
+        assert_eq!(use_of("code", &["12", "30"], true), Use::Label);
+        assert_eq!(use_of("score", &["12", "30"], true), Use::Measure);
+        assert_eq!(use_of("rate", &["1.5", "3"], false), Use::Measure);
+        assert_eq!(use_of("year", &["2019", "2020"], false), Use::Label);
+        assert_eq!(use_of("age", &["40", "41"], false), Use::Age);
+        assert_eq!(use_of("person_years", &["40", "41"], false), Use::Measure);
+        assert_eq!(use_of("drug", &["A", "B"], false), Use::Label);
+        assert_eq!(use_of("sex", &["1", "2"], false), Use::Label);
+        assert_eq!(use_of("therapy", &["1", "2"], false), Use::Count);
+        assert_eq!(use_of("patients", &["12", "40", ">100"], false), Use::Count);
     }
 
     #[test]
