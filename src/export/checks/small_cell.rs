@@ -4,13 +4,14 @@
 
 use crate::export::report::{Place, Raw};
 use crate::export::rules::{Rule, Rules};
-use crate::export::table::{Table, Use};
+use crate::export::table::{Column, Table, Use};
 use crate::export::text::fold;
 
 pub fn check(table: &Table, rules: &Rules) -> Vec<Raw> {
     let min = f64::from(rules.min_count);
     let mut out = Vec::new();
     for col in &table.columns {
+        let mut explained = false;
         if let Some(n) = embedded_count(&col.name).filter(|&n| n > 0.0 && n < min) {
             out.push(Raw::new(
                 Rule::SmallCell,
@@ -23,7 +24,9 @@ pub fn check(table: &Table, rules: &Rules) -> Vec<Raw> {
             match col.use_ {
                 Use::Count => {
                     if let Some(v) = col.number(row).filter(|&v| v > 0.0 && v < min) {
-                        out.push(Raw::new(Rule::SmallCell, place(), small_count_message(v, table, &col.name, rules)));
+                        let why = if explained { None } else { Some(why_counted(col)) };
+                        explained = true;
+                        out.push(Raw::new(Rule::SmallCell, place(), small_count_message(v, why, rules)));
                     }
                 }
                 Use::Label => {
@@ -42,17 +45,22 @@ pub fn check(table: &Table, rules: &Rules) -> Vec<Raw> {
     out
 }
 
-fn small_count_message(v: f64, table: &Table, column: &str, rules: &Rules) -> String {
-    let why = match table.column(column).and_then(|c| c.role) {
-        Some(role) => format!("the sidecar gives this column the role `{}`", role_name(role)),
-        None => "a column of whole numbers, counted as people because the sidecar does not describe it; \
-                 if it is not a count, declare it with --not-counts"
-            .to_string(),
-    };
+/// The first small count of a column says why the column counts people.
+fn small_count_message(v: f64, why: Option<String>, rules: &Rules) -> String {
+    let why = why.map(|w| format!(" ({w})")).unwrap_or_default();
     format!(
-        "{v} is a count of 1 to {} (0 is allowed) ({why}): suppress it with `midnet export fix` or combine categories",
+        "{v} is a count of 1 to {} (0 is allowed){why}: suppress it with `midnet export fix` or combine categories",
         rules.min_count - 1
     )
+}
+
+fn why_counted(col: &Column) -> String {
+    match col.role {
+        Some(role) => format!("the sidecar gives this column the role `{}`", role_name(role)),
+        None => "a column of whole numbers, counted as people because no sidecar describes it; if it is not a \
+                 count, declare it with --not-counts"
+            .to_string(),
+    }
 }
 
 fn role_name(role: crate::table::ColumnRole) -> String {

@@ -47,9 +47,9 @@ pub fn coarsen(table: Table, registry: &SiteRegistry, rules: &Rules, changes: &m
             ),
         ));
     }
-    // Rows that total over the sites are the sum being computed again: drop them.
-    let keep: Vec<bool> =
-        (0..table.rows).map(|r| !site_cols.iter().any(|(c, _)| rules.is_total_label(&table.columns[*c].raw[r]))).collect();
+    // Rows that total over the sites already are the sum: where one exists it stands for its group.
+    let site_total: Vec<bool> =
+        (0..table.rows).map(|r| site_cols.iter().any(|(c, _)| rules.is_total_label(&table.columns[*c].raw[r]))).collect();
     for (c, reason) in &site_cols {
         changes.push(Change::column(
             "aggregated_sites",
@@ -58,7 +58,7 @@ pub fn coarsen(table: Table, registry: &SiteRegistry, rules: &Rules, changes: &m
         ));
     }
     let site_set: Vec<usize> = site_cols.iter().map(|(c, _)| *c).collect();
-    sum_rows(&table, &keep, &site_set, &relabels, rules, changes)
+    sum_rows(&table, &site_total, &site_set, &relabels, rules, changes)
 }
 
 /// The relabelling of an age column that breaks the band rules (`None` when it meets them, or when
@@ -79,11 +79,12 @@ fn reband_column(col: &Column, rules: &Rules) -> Option<HashMap<String, String>>
     Some(values.into_iter().zip(new).map(|(v, b)| (v.clone(), b.label())).collect())
 }
 
-/// Relabel, drop `drop_cols`, and sum the kept rows that share their labels (in order of first
-/// appearance). Additive columns are summed; other numbers survive only where no rows merged.
+/// Relabel, drop `drop_cols`, and sum the rows that share their labels (in order of first
+/// appearance); in a group that has a `given_sum` row, that row is the sum. Additive columns are
+/// summed; other numbers survive only where no rows merged.
 fn sum_rows(
     table: &Table,
-    keep: &[bool],
+    given_sum: &[bool],
     drop_cols: &[usize],
     relabels: &HashMap<usize, HashMap<String, String>>,
     rules: &Rules,
@@ -96,13 +97,18 @@ fn sum_rows(
     };
     let mut index: HashMap<Vec<String>, usize> = HashMap::new();
     let mut groups: Vec<Vec<usize>> = Vec::new();
-    for r in (0..table.rows).filter(|&r| keep[r]) {
+    for r in 0..table.rows {
         let key: Vec<String> = key_cols.iter().map(|&c| label(c, r)).collect();
         let g = *index.entry(key).or_insert_with(|| {
             groups.push(Vec::new());
             groups.len() - 1
         });
         groups[g].push(r);
+    }
+    for g in &mut groups {
+        if let Some(&sum) = g.iter().find(|&&r| given_sum[r]) {
+            *g = vec![sum];
+        }
     }
     let merged = groups.iter().any(|g| g.len() > 1);
     let mut columns = Vec::new();
@@ -132,7 +138,7 @@ fn sum_rows(
     if merged {
         changes.push(Change::table(
             "merged_rows",
-            format!("{} rows became {} (rows with the same labels were summed)", keep.iter().filter(|k| **k).count(), groups.len()),
+            format!("{} rows became {} (rows with the same labels were summed)", table.rows, groups.len()),
         ));
     }
     Ok(Table { path: table.path.clone(), sidecar: table.sidecar.clone(), columns, rows: groups.len() })
