@@ -34,48 +34,89 @@ pub fn sums(table: &Table, rules: &Rules, masked: &dyn Fn(At) -> bool) -> Vec<Su
             _ => true,
         }
     };
-    let mut out: Vec<Sum> = row_sums(table, rules).into_iter().filter(|s| holds(s)).collect();
-    for group in column_sums(table, rules) {
-        if group.iter().all(|s| holds(s)) {
-            out.extend(group);
+    let mut out = Vec::new();
+    for family in row_sums(table, rules).into_iter().chain(column_sums(table, rules)) {
+        if family.iter().all(|s| holds(s)) {
+            out.extend(family);
         }
     }
     out
 }
 
-/// Sums down the columns: for each total row and count column.
-fn row_sums(table: &Table, rules: &Rules) -> Vec<Sum> {
+/// Sums down the columns, one family per total row and count column.
+///
+/// Members of a total row agree with it on every label it does not total over, and are not totals
+/// in any label it totals over. A total row whose other labels are blank (`All,,230` under a
+/// "Table 1" of `characteristic, level, n` blocks) is the sum of each block of rows that share
+/// their value in the totalled column (each characteristic's levels add up to everyone).
+fn row_sums(table: &Table, rules: &Rules) -> Vec<Vec<Sum>> {
     let labels = table.label_columns();
-    let keys: Vec<Vec<String>> =
-        (0..table.rows).map(|r| labels.iter().map(|&c| fold(&table.columns[c].raw[r])).collect()).collect();
-    let totals_in: Vec<Vec<bool>> = (0..table.rows)
-        .map(|r| labels.iter().map(|&c| rules.is_total_label(&table.columns[c].raw[r])).collect())
-        .collect();
+    let keys = label_keys(table, &labels);
+    let totals_in: Vec<Vec<bool>> =
+        keys.iter().map(|k| k.iter().map(|v| rules.is_total_label(v)).collect()).collect();
     let counts: Vec<usize> = table.columns_used_as(Use::Count).collect();
     let mut out = Vec::new();
     for t in 0..table.rows {
         if !totals_in[t].iter().any(|&b| b) {
             continue;
         }
-        // Members agree with the total row on every label it does not total over, and are not
-        // totals in any label it totals over.
-        let members: Vec<usize> = (0..table.rows)
-            .filter(|&r| {
-                (0..labels.len()).all(|l| if totals_in[t][l] { !totals_in[r][l] } else { keys[r][l] == keys[t][l] })
+        let blank: Vec<bool> = (0..labels.len()).map(|l| !totals_in[t][l] && keys[t][l].is_empty()).collect();
+        let members = (0..table.rows).filter(|&r| {
+            (0..labels.len()).all(|l| {
+                if totals_in[t][l] {
+                    !totals_in[r][l]
+                } else if blank[l] {
+                    !totals_in[r][l] && !keys[r][l].is_empty()
+                } else {
+                    keys[r][l] == keys[t][l]
+                }
             })
-            .collect();
-        if members.is_empty() {
+        });
+        // Blocks: one when nothing is blank; else one per value of the totalled columns.
+        let mut blocks: Vec<(Vec<&str>, Vec<usize>)> = Vec::new();
+        for r in members {
+            let block_key: Vec<&str> = if blank.iter().any(|&b| b) {
+                (0..labels.len()).filter(|&l| totals_in[t][l]).map(|l| keys[r][l].as_str()).collect()
+            } else {
+                Vec::new()
+            };
+            match blocks.iter_mut().find(|(k, _)| *k == block_key) {
+                Some((_, rows)) => rows.push(r),
+                None => blocks.push((block_key, vec![r])),
+            }
+        }
+        if blocks.is_empty() {
             continue;
         }
         for &col in &counts {
-            out.push(Sum { total: At { row: t, col }, parts: members.iter().map(|&row| At { row, col }).collect() });
+            out.push(
+                blocks
+                    .iter()
+                    .map(|(_, rows)| Sum { total: At { row: t, col }, parts: rows.iter().map(|&row| At { row, col }).collect() })
+                    .collect(),
+            );
         }
     }
     out
 }
 
-/// Sums across the columns, grouped by total column (a total column either sums its run in every
-/// row or is not a total).
+/// The label cells of each row, folded. With two or more label columns, a blank in the first one
+/// continues the value above (the layout of a "Table 1": `Sex, Male` then `, Female`).
+fn label_keys(table: &Table, labels: &[usize]) -> Vec<Vec<String>> {
+    let mut keys: Vec<Vec<String>> =
+        (0..table.rows).map(|r| labels.iter().map(|&c| fold(&table.columns[c].raw[r])).collect()).collect();
+    if labels.len() >= 2 {
+        for r in 1..keys.len() {
+            if keys[r][0].is_empty() {
+                keys[r][0] = keys[r - 1][0].clone();
+            }
+        }
+    }
+    keys
+}
+
+/// Sums across the columns, one family per total column (a total column either sums its run in
+/// every row or is not a total).
 fn column_sums(table: &Table, rules: &Rules) -> Vec<Vec<Sum>> {
     let n = table.columns.len();
     let is_count = |c: usize| table.columns[c].use_ == Use::Count;

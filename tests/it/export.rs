@@ -596,3 +596,33 @@ fn bad_inputs_get_clear_errors() {
     midnet(dir.path(), &["export", "fix", "ok.csv", "--out", "ok.parquet"]).fails(2, "give a name ending in .csv");
     midnet(dir.path(), &["export", "fix", "ok.csv", "--out", "ok.csv"]).fails(2, "never overwrites its input");
 }
+
+// ---------------------------------------------------------------- "Table 1" layouts
+
+const TABLE_ONE: &str = "characteristic,level,drug_a,drug_b\n\
+    Sex,Male,120 (52.2%),190 (95.0%)\n\
+    ,Female,110 (47.8%),<10\n\
+    Age,40-44,30 (13.0%),22 (11.0%)\n\
+    ,45-49,200 (87.0%),178 (89.0%)\n\
+    All,,230,200\n";
+
+#[test]
+fn table_one_blocks_each_sum_to_the_total() {
+    let dir = tempdir();
+    write(dir.path(), "t1.csv", TABLE_ONE);
+    let run = fails_with(check(dir.path(), &["t1.csv"]), "recoverable_suppression");
+    assert_eq!(findings(&run), vec![("recoverable_suppression".into(), Some(2), Some("drug_b".into()))]);
+    midnet(dir.path(), &["export", "fix", "t1.csv", "--out", "fixed.csv"]).ok();
+    passes(check(dir.path(), &["fixed.csv"]));
+    let text = std::fs::read_to_string(dir.path().join("fixed.csv")).unwrap();
+    assert!(text.contains("Sex,Male,120 (52.2%),*\n,Female,110 (47.8%),*\n"), "{text}");
+}
+
+#[test]
+fn table_one_levels_under_an_age_heading_are_bands() {
+    let dir = tempdir();
+    write(dir.path(), "t1.csv", &TABLE_ONE.replace("45-49", "45-46"));
+    let run = fails_with(check(dir.path(), &["t1.csv"]), "age_band");
+    assert!(findings(&run).contains(&("age_band".into(), Some(4), Some("level".into()))));
+    assert!(run.stdout.contains("under `Age`"), "{}", run.stdout);
+}
