@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 
-use super::{check_files, fix_file, CheckOptions, FixOptions, FixReport, Report, Rules, SiteRegistry, Stage, Verdict};
+use super::{CheckOptions, FixOptions, FixReport, Report, Rules, SiteRegistry, Stage, Verdict, check_files, fix_file};
 use crate::cli::Global;
 use crate::error::{Error, Result};
 
@@ -71,8 +71,13 @@ pub fn run(global: &Global, command: ExportCommand) -> Result<()> {
     match command {
         ExportCommand::Check(args) => {
             let (rules, sites) = rules_and_sites(&args.rule_args)?;
-            let options =
-                CheckOptions { stage: args.stage, rules, sites, not_counts: args.rule_args.not_counts, released: args.released };
+            let options = CheckOptions {
+                stage: args.stage,
+                rules,
+                sites,
+                not_counts: args.rule_args.not_counts,
+                released: args.released,
+            };
             let report = check_files(&args.files, &options)?;
             if args.json {
                 println!("{}", report.to_json());

@@ -21,8 +21,8 @@ mod structure;
 mod table;
 mod text;
 
-pub use checks::{check_files, CheckOptions};
-pub use fix::{fix_file, Change, FixOptions, FixReport};
+pub use checks::{CheckOptions, check_files};
+pub use fix::{Change, FixOptions, FixReport, fix_file};
 pub use registry::SiteRegistry;
 pub use report::{FileReport, Finding, Report, Skipped};
 pub use rules::{Rule, Rules, Stage, Verdict};

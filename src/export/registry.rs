@@ -59,7 +59,8 @@ impl SiteRegistry {
         }
         let mut sites = Vec::new();
         for (i, entry) in file.site.into_iter().enumerate() {
-            let mut spellings: Vec<String> = std::iter::once(&entry.name).chain(&entry.aliases).map(|s| compact(s)).collect();
+            let mut spellings: Vec<String> =
+                std::iter::once(&entry.name).chain(&entry.aliases).map(|s| compact(s)).collect();
             if spellings.iter().any(String::is_empty) || compact(&entry.id).is_empty() {
                 return Err(bad_input!(
                     "{}: site {} (`{}`): an id, name or alias has no letters or digits; fix or remove it",

@@ -123,8 +123,8 @@ impl Rules {
     }
 
     pub fn parse(text: &str, origin: &Path) -> Result<Rules> {
-        let mut rules: Rules = toml::from_str(text)
-            .map_err(|e| bad_input!("{}: not a valid export rules file: {e}", origin.display()))?;
+        let mut rules: Rules =
+            toml::from_str(text).map_err(|e| bad_input!("{}: not a valid export rules file: {e}", origin.display()))?;
         if rules.min_count < 1 || rules.age_band_width < 1 {
             return Err(bad_input!(
                 "{}: min_count and age_band_width must be at least 1 (the guideline's are 10 and 5)",

@@ -76,9 +76,7 @@ fn determined_in_group(unknowns: &[usize], equations: &[&Equation]) -> Vec<bool>
         r += 1;
     }
     (0..k)
-        .map(|col| {
-            pivot_row_of[col].is_some_and(|r| m[r].iter().enumerate().all(|(j, v)| j == col || v.abs() < EPS))
-        })
+        .map(|col| pivot_row_of[col].is_some_and(|r| m[r].iter().enumerate().all(|(j, v)| j == col || v.abs() < EPS)))
         .collect()
 }
 

@@ -36,7 +36,7 @@ pub fn sums(table: &Table, rules: &Rules, masked: &dyn Fn(At) -> bool) -> Vec<Su
     };
     let mut out = Vec::new();
     for family in row_sums(table, rules).into_iter().chain(column_sums(table, rules)) {
-        if family.iter().all(|s| holds(s)) {
+        if family.iter().all(&holds) {
             out.extend(family);
         }
     }
@@ -52,8 +52,7 @@ pub fn sums(table: &Table, rules: &Rules, masked: &dyn Fn(At) -> bool) -> Vec<Su
 fn row_sums(table: &Table, rules: &Rules) -> Vec<Vec<Sum>> {
     let labels = table.label_columns();
     let keys = label_keys(table, &labels);
-    let totals_in: Vec<Vec<bool>> =
-        keys.iter().map(|k| k.iter().map(|v| rules.is_total_label(v)).collect()).collect();
+    let totals_in: Vec<Vec<bool>> = keys.iter().map(|k| k.iter().map(|v| rules.is_total_label(v)).collect()).collect();
     let counts: Vec<usize> = table.columns_used_as(Use::Count).collect();
     let mut out = Vec::new();
     for t in 0..table.rows {
@@ -92,7 +91,10 @@ fn row_sums(table: &Table, rules: &Rules) -> Vec<Vec<Sum>> {
             out.push(
                 blocks
                     .iter()
-                    .map(|(_, rows)| Sum { total: At { row: t, col }, parts: rows.iter().map(|&row| At { row, col }).collect() })
+                    .map(|(_, rows)| Sum {
+                        total: At { row: t, col },
+                        parts: rows.iter().map(|&row| At { row, col }).collect(),
+                    })
                     .collect(),
             );
         }

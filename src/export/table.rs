@@ -71,7 +71,17 @@ impl Column {
                         || self.name.contains('％')
                         || name_says(
                             &self.name,
-                            &["pct", "percent", "percentage", "prop", "proportion", "share", "rate", "risk", "incidence"],
+                            &[
+                                "pct",
+                                "percent",
+                                "percentage",
+                                "prop",
+                                "proportion",
+                                "share",
+                                "rate",
+                                "risk",
+                                "incidence",
+                            ],
                             &["割合", "率", "構成比"],
                         ))
             }
@@ -107,16 +117,16 @@ impl Table {
                 path.display()
             ));
         }
-        if let Some(sc) = &sidecar {
-            if let Some(missing) = sc.columns.iter().find(|c| !frame.has_column(&c.name)) {
-                return Err(bad_input!(
-                    "{}: its sidecar {} describes a column `{}` that the table does not have; the sidecar \
-                     belongs to another version of the table: write the table again with midnet, or fix the sidecar",
-                    path.display(),
-                    Sidecar::path_for(path).display(),
-                    missing.name
-                ));
-            }
+        if let Some(sc) = &sidecar
+            && let Some(missing) = sc.columns.iter().find(|c| !frame.has_column(&c.name))
+        {
+            return Err(bad_input!(
+                "{}: its sidecar {} describes a column `{}` that the table does not have; the sidecar \
+                 belongs to another version of the table: write the table again with midnet, or fix the sidecar",
+                path.display(),
+                Sidecar::path_for(path).display(),
+                missing.name
+            ));
         }
         let mut columns = Vec::with_capacity(frame.names().len());
         for name in frame.names() {
@@ -195,9 +205,12 @@ fn column_use(name: &str, role: Option<ColumnRole>, raw: &[String], cells: &[Cel
             r if r.counts_people() => Use::Count,
             ColumnRole::AgeBand => Use::Age,
             ColumnRole::Label | ColumnRole::Other if is_age_name(name) => Use::Age,
-            ColumnRole::Label | ColumnRole::Sex | ColumnRole::Site | ColumnRole::Time | ColumnRole::Date | ColumnRole::Other => {
-                Use::Label
-            }
+            ColumnRole::Label
+            | ColumnRole::Sex
+            | ColumnRole::Site
+            | ColumnRole::Time
+            | ColumnRole::Date
+            | ColumnRole::Other => Use::Label,
             _ => Use::Measure,
         };
     }
@@ -223,7 +236,8 @@ fn column_use(name: &str, role: Option<ColumnRole>, raw: &[String], cells: &[Cel
 /// Columns named as ages (`age`, `age_group`, `ageBand`, `年齢階級`, `年代`), not statistics of
 /// age (`mean_age`) and not words that merely contain "age" (`stage`, `average`).
 pub fn is_age_name(name: &str) -> bool {
-    const STATISTICS: [&str; 12] = ["mean", "median", "sd", "avg", "average", "iqr", "min", "max", "q1", "q3", "std", "平均"];
+    const STATISTICS: [&str; 12] =
+        ["mean", "median", "sd", "avg", "average", "iqr", "min", "max", "q1", "q3", "std", "平均"];
     let ws = words(name);
     let aged = ws.iter().any(|w| {
         matches!(

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::common::{midnet, tempdir, Run};
+use crate::common::{Run, midnet, tempdir};
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
@@ -56,13 +56,7 @@ fn findings_of(run: &Run, file: usize) -> Vec<(String, Option<u64>, Option<Strin
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| {
-            (
-                f["rule"].as_str().unwrap().to_string(),
-                f["row"].as_u64(),
-                f["column"].as_str().map(str::to_string),
-            )
-        })
+        .map(|f| (f["rule"].as_str().unwrap().to_string(), f["row"].as_u64(), f["column"].as_str().map(str::to_string)))
         .collect()
 }
 
@@ -116,12 +110,12 @@ fn small_cell_one_to_nine_fail_with_row_and_column() {
 fn small_cell_follows_the_sidecar_roles() {
     let dir = tempdir();
     write(dir.path(), "t.csv", "drug,patients,median_days,hr\nA,7,3,2\nB,40,5,1\n");
-    sidecar(dir.path(), "t.csv", "statistics", &[
-        ("drug", "label"),
-        ("patients", "person_count"),
-        ("median_days", "estimate"),
-        ("hr", "ratio"),
-    ]);
+    sidecar(
+        dir.path(),
+        "t.csv",
+        "statistics",
+        &[("drug", "label"), ("patients", "person_count"), ("median_days", "estimate"), ("hr", "ratio")],
+    );
     let run = fails_with(check(dir.path(), &["t.csv"]), "small_cell");
     assert_eq!(findings(&run), vec![("small_cell".into(), Some(1), Some("patients".into()))]);
 }
@@ -473,7 +467,8 @@ fn the_rules_file_sets_the_thresholds() {
     write(dir.path(), "strict.toml", &rules);
     fails_with(check(dir.path(), &["t.csv", "--rules", "strict.toml"]), "small_cell");
     write(dir.path(), "bad.toml", "min_count = \"ten\"\n");
-    midnet(dir.path(), &["export", "check", "t.csv", "--rules", "bad.toml"]).fails(2, "bad.toml: not a valid export rules file");
+    midnet(dir.path(), &["export", "check", "t.csv", "--rules", "bad.toml"])
+        .fails(2, "bad.toml: not a valid export rules file");
 }
 
 // ---------------------------------------------------------------- fix
@@ -490,9 +485,11 @@ fn fix_rebands_aggregates_over_sites_suppresses_and_passes() {
          site02,40,28,6,0.21\nsite02,42,31,9,0.29\nsite02,88,15,2,0.13\nsite02,95,2,0,0\n\
          Total,All,146,27,0.18\n",
     );
-    let run = midnet(dir.path(), &["export", "fix", "t.csv", "--out", "fixed.csv", "--sites", "sites.toml", "--json"]).ok();
+    let run =
+        midnet(dir.path(), &["export", "fix", "t.csv", "--out", "fixed.csv", "--sites", "sites.toml", "--json"]).ok();
     let json = run.json();
-    let actions: Vec<&str> = json["changes"].as_array().unwrap().iter().map(|c| c["action"].as_str().unwrap()).collect();
+    let actions: Vec<&str> =
+        json["changes"].as_array().unwrap().iter().map(|c| c["action"].as_str().unwrap()).collect();
     for a in ["aggregated_sites", "rebanded", "dropped_column", "merged_rows"] {
         assert!(actions.contains(&a), "{a} missing from {actions:?}");
     }
@@ -503,7 +500,8 @@ fn fix_rebands_aggregates_over_sites_suppresses_and_passes() {
     // The row that totalled over sites and ages stays as the total over ages; the events of the
     // two bands are both masked, or the total would give back the small one.
     assert_eq!(text, "age,patients,events\n40-44,114,*\n85+,32,*\nAll,146,27\n");
-    let complementary = json["changes"].as_array().unwrap().iter().filter(|c| c["action"] == "suppressed_complementary").count();
+    let complementary =
+        json["changes"].as_array().unwrap().iter().filter(|c| c["action"] == "suppressed_complementary").count();
     assert_eq!(complementary, 1, "{}", run.stdout);
     assert!(dir.path().join("fixed.meta.json").is_file());
     passes(check(dir.path(), &["fixed.csv", "--sites", "sites.toml"]));
@@ -519,7 +517,8 @@ fn fix_adds_complementary_suppression_so_no_mask_can_be_recomputed() {
     );
     let run = midnet(dir.path(), &["export", "fix", "t.csv", "--out", "fixed.csv", "--json"]).ok();
     let json = run.json();
-    let complementary = json["changes"].as_array().unwrap().iter().filter(|c| c["action"] == "suppressed_complementary").count();
+    let complementary =
+        json["changes"].as_array().unwrap().iter().filter(|c| c["action"] == "suppressed_complementary").count();
     assert!(complementary >= 2, "{}", run.stdout);
     passes(check(dir.path(), &["fixed.csv"]));
     let text = std::fs::read_to_string(dir.path().join("fixed.csv")).unwrap();
@@ -530,12 +529,12 @@ fn fix_adds_complementary_suppression_so_no_mask_can_be_recomputed() {
 fn fix_masks_rates_beside_a_masked_count() {
     let dir = tempdir();
     write(dir.path(), "t.csv", "drug,events,person_years,rate\nA,4,1000.5,4.0\nB,120,2000,60.0\n");
-    sidecar(dir.path(), "t.csv", "statistics", &[
-        ("drug", "label"),
-        ("events", "event_count"),
-        ("person_years", "person_time"),
-        ("rate", "rate"),
-    ]);
+    sidecar(
+        dir.path(),
+        "t.csv",
+        "statistics",
+        &[("drug", "label"), ("events", "event_count"), ("person_years", "person_time"), ("rate", "rate")],
+    );
     midnet(dir.path(), &["export", "fix", "t.csv", "--out", "fixed.csv"]).ok();
     let text = std::fs::read_to_string(dir.path().join("fixed.csv")).unwrap();
     assert!(text.contains("A,*,1000.5,*"), "{text}");
@@ -590,7 +589,8 @@ fn bad_inputs_get_clear_errors() {
     midnet(dir.path(), &["export", "check", "folder.csv"]).fails(2, "is a directory");
 
     write(dir.path(), "sites.toml", "[[site]]\nid = \"s1\"\n");
-    midnet(dir.path(), &["export", "check", "u.csv", "--sites", "sites.toml"]).fails(2, "sites.toml: not a valid site registry");
+    midnet(dir.path(), &["export", "check", "u.csv", "--sites", "sites.toml"])
+        .fails(2, "sites.toml: not a valid site registry");
 
     write(dir.path(), "ok.csv", "drug,patients\nA,120\n");
     midnet(dir.path(), &["export", "fix", "ok.csv", "--out", "ok.parquet"]).fails(2, "give a name ending in .csv");

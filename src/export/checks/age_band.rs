@@ -2,7 +2,7 @@
 //! columns (by sidecar role or by name), to age bands written into labels (`Age 40-41`,
 //! `85歳以上`), and to column names of a wide table with one column per band.
 
-use crate::export::ageband::{parse_band, Band};
+use crate::export::ageband::{Band, parse_band};
 use crate::export::report::{Place, Raw};
 use crate::export::rules::{Rule, Rules};
 use crate::export::table::{Cell, Table, Use};
@@ -17,7 +17,11 @@ pub fn check(table: &Table, rules: &Rules) -> Vec<Raw> {
     let label_advice = format!("{bands} in the analysis that made the table");
     for col in &table.columns {
         if let Some(problem) = band_in_name(&col.name).and_then(|b| b.problem(width, top)) {
-            out.push(Raw::new(Rule::AgeBand, Place::column(&col.name), format!("the band in the column name {problem}: {label_advice}")));
+            out.push(Raw::new(
+                Rule::AgeBand,
+                Place::column(&col.name),
+                format!("the band in the column name {problem}: {label_advice}"),
+            ));
         }
         for row in 0..table.rows {
             let raw = &col.raw[row];
@@ -30,7 +34,11 @@ pub fn check(table: &Table, rules: &Rules) -> Vec<Raw> {
                     match parse_band(raw) {
                         Some(band) => {
                             if let Some(problem) = band.problem(width, top) {
-                                out.push(Raw::new(Rule::AgeBand, place(), format!("age band `{raw}` {problem}: {advice}")));
+                                out.push(Raw::new(
+                                    Rule::AgeBand,
+                                    place(),
+                                    format!("age band `{raw}` {problem}: {advice}"),
+                                ));
                             }
                         }
                         None => out.push(Raw::new(
@@ -42,7 +50,11 @@ pub fn check(table: &Table, rules: &Rules) -> Vec<Raw> {
                 }
                 Use::Label if mentions_age(raw) => {
                     if let Some(problem) = parse_band(raw).and_then(|b| b.problem(width, top)) {
-                        out.push(Raw::new(Rule::AgeBand, place(), format!("age band `{raw}` {problem}: {label_advice}")));
+                        out.push(Raw::new(
+                            Rule::AgeBand,
+                            place(),
+                            format!("age band `{raw}` {problem}: {label_advice}"),
+                        ));
                     }
                 }
                 _ => {}
@@ -87,7 +99,10 @@ fn table_one_age_levels(table: &Table, rules: &Rules, advice: &str) -> Vec<Raw> 
 /// Labels that speak of age: `Age 40-44`, `40-44歳`, `年齢 85以上`.
 fn mentions_age(text: &str) -> bool {
     let f = fold(text);
-    f.contains('歳') || f.contains('才') || f.contains("年齢") || words(text).iter().any(|w| matches!(w.as_str(), "age" | "aged" | "ages"))
+    f.contains('歳')
+        || f.contains('才')
+        || f.contains("年齢")
+        || words(text).iter().any(|w| matches!(w.as_str(), "age" | "aged" | "ages"))
 }
 
 /// A column named as a band (`40-44`, `85+`, `Age 42`); a bare number (`2019`, `1y`) is a band only

@@ -125,7 +125,8 @@ fn differences(a: &Keyed, b: &Keyed, rules: &Rules) -> Vec<Difference> {
         return Vec::new(); // nothing shared, identical, or not nested
     }
     let min = f64::from(rules.min_count);
-    let mut small: Vec<Difference> = pairs.into_iter().filter(|d| (d.a - d.b).abs() >= 1.0 && (d.a - d.b).abs() < min).collect();
+    let mut small: Vec<Difference> =
+        pairs.into_iter().filter(|d| (d.a - d.b).abs() >= 1.0 && (d.a - d.b).abs() < min).collect();
     small.sort_by_key(|d| (d.row_a, d.col_a));
     small
 }

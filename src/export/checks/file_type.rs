@@ -14,7 +14,10 @@ pub enum FileKind {
     /// Plain text (`.txt`, `.md`), with its content for the name check.
     Text(String),
     /// A figure; `data` is the table behind it, `text` the content of an SVG.
-    Figure { data: Option<PathBuf>, text: Option<String> },
+    Figure {
+        data: Option<PathBuf>,
+        text: Option<String>,
+    },
     /// Not exportable, and why (a sentence that says what to do instead).
     Refused(String),
 }

@@ -12,7 +12,7 @@ pub(crate) mod suppression;
 use std::path::{Path, PathBuf};
 
 pub use differencing::Operand;
-pub use file_type::{classify, FileKind};
+pub use file_type::{FileKind, classify};
 
 use super::registry::SiteRegistry;
 use super::report::{FileReport, Place, Raw, Report, Skipped};
@@ -94,11 +94,8 @@ pub fn check_files(paths: &[PathBuf], options: &CheckOptions) -> Result<Report> 
         }
     }
 
-    let released = options
-        .released
-        .iter()
-        .map(|p| Table::read(p, rules, &options.not_counts))
-        .collect::<Result<Vec<_>>>()?;
+    let released =
+        options.released.iter().map(|p| Table::read(p, rules, &options.not_counts)).collect::<Result<Vec<_>>>()?;
     check_declared_columns(&entries, &released, &options.not_counts)?;
     let with_tables: Vec<usize> = (0..entries.len()).filter(|&i| entries[i].table.is_some()).collect();
     let operands: Vec<Operand> = with_tables
@@ -171,7 +168,7 @@ fn report(entries: Vec<Entry>, options: &CheckOptions) -> Report {
         .iter()
         .map(|e| {
             let mut findings: Vec<_> = e.findings.iter().cloned().map(|r| r.at_stage(stage)).collect();
-            findings.sort_by(|a, b| (a.row, a.rule).cmp(&(b.row, b.rule)));
+            findings.sort_by_key(|f| (f.row, f.rule));
             FileReport {
                 path: e.path.clone(),
                 verdict: findings.iter().map(|f| f.verdict).max().unwrap_or(Verdict::Pass),
@@ -201,10 +198,5 @@ fn report(entries: Vec<Entry>, options: &CheckOptions) -> Report {
                 .into(),
         });
     }
-    Report {
-        stage,
-        verdict: files.iter().map(|f| f.verdict).max().unwrap_or(Verdict::Pass),
-        files,
-        skipped,
-    }
+    Report { stage, verdict: files.iter().map(|f| f.verdict).max().unwrap_or(Verdict::Pass), files, skipped }
 }

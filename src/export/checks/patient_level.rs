@@ -83,8 +83,24 @@ fn repeated_labels(table: &Table, rules: &Rules) -> Option<Raw> {
 /// `person_id`, `patient_key`, `PatientID`, `患者ID`, `症例番号`.
 fn is_person_key(name: &str) -> bool {
     const KEYS: [&str; 18] = [
-        "personid", "patientid", "patientkey", "personkey", "subjectid", "pid", "patid", "ptid", "caseid",
-        "patientno", "patientnumber", "患者id", "患者番号", "患者コード", "被験者id", "症例id", "症例番号", "個人id",
+        "personid",
+        "patientid",
+        "patientkey",
+        "personkey",
+        "subjectid",
+        "pid",
+        "patid",
+        "ptid",
+        "caseid",
+        "patientno",
+        "patientnumber",
+        "患者id",
+        "患者番号",
+        "患者コード",
+        "被験者id",
+        "症例id",
+        "症例番号",
+        "個人id",
     ];
     KEYS.contains(&compact(name).as_str())
 }
@@ -97,7 +113,8 @@ fn is_birth_name(name: &str) -> bool {
 fn looks_like_date(text: &str) -> bool {
     let digits: String = text.chars().filter(|c| c.is_ascii_digit()).collect();
     let seps = text.trim().chars().all(|c| c.is_ascii_digit() || matches!(c, '-' | '/' | '.'));
-    seps && (digits.len() == 6 || digits.len() == 8) && digits[..4].parse::<u32>().is_ok_and(|y| (1850..2200).contains(&y))
+    seps && (digits.len() == 6 || digits.len() == 8)
+        && digits[..4].parse::<u32>().is_ok_and(|y| (1850..2200).contains(&y))
 }
 
 #[cfg(test)]
@@ -113,6 +130,11 @@ mod tests {
             assert!(!is_person_key(n), "{n}");
         }
         assert!(is_birth_name("birth_ym") && is_birth_name("生年月"));
-        assert!(looks_like_date("1950-04") && looks_like_date("19500412") && !looks_like_date("1950") && !looks_like_date("40-44"));
+        assert!(
+            looks_like_date("1950-04")
+                && looks_like_date("19500412")
+                && !looks_like_date("1950")
+                && !looks_like_date("40-44")
+        );
     }
 }

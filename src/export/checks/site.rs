@@ -117,20 +117,34 @@ fn name_found(place: Place, what: &str) -> Raw {
 /// `site`, `site_id`, `hospital_name`, `施設名`: every word of the name is about which site (so
 /// `hospital_type` or `n_sites` are not).
 fn is_site_name(name: &str) -> bool {
-    const SITE: [&str; 9] = ["site", "sites", "siteid", "hospital", "hosp", "institution", "facility", "pseudonym", "center"];
+    const SITE: [&str; 9] =
+        ["site", "sites", "siteid", "hospital", "hosp", "institution", "facility", "pseudonym", "center"];
     const ID: [&str; 6] = ["id", "name", "code", "no", "number", "label"];
-    const CJK: [&str; 12] =
-        ["施設", "施設名", "施設id", "施設コード", "病院", "病院名", "医療機関", "医療機関名", "医療機関コード", "参加施設", "協力医療機関", "拠点"];
+    const CJK: [&str; 12] = [
+        "施設",
+        "施設名",
+        "施設id",
+        "施設コード",
+        "病院",
+        "病院名",
+        "医療機関",
+        "医療機関名",
+        "医療機関コード",
+        "参加施設",
+        "協力医療機関",
+        "拠点",
+    ];
     let ws = words(name);
-    (ws.iter().any(|w| SITE.contains(&w.as_str())) && ws.iter().all(|w| SITE.contains(&w.as_str()) || ID.contains(&w.as_str())))
+    (ws.iter().any(|w| SITE.contains(&w.as_str()))
+        && ws.iter().all(|w| SITE.contains(&w.as_str()) || ID.contains(&w.as_str())))
         || CJK.contains(&compact(name).as_str())
 }
 
 /// `site01`, `site_a`, `Hospital B`, `施設3`: a site word and a short code (compacted text).
 fn looks_like_site_label(compacted: &str) -> bool {
-    ["site", "hospital", "hosp", "institution", "facility", "施設", "病院", "医療機関"].iter().any(|p| {
-        compacted.strip_prefix(p).is_some_and(|code| (1..=3).contains(&code.chars().count()))
-    })
+    ["site", "hospital", "hosp", "institution", "facility", "施設", "病院", "医療機関"]
+        .iter()
+        .any(|p| compacted.strip_prefix(p).is_some_and(|code| (1..=3).contains(&code.chars().count())))
 }
 
 fn list(rows: &[usize]) -> String {

@@ -16,7 +16,10 @@ pub fn check(table: &Table, rules: &Rules) -> Vec<Raw> {
             out.push(Raw::new(
                 Rule::SmallCell,
                 Place::column(&col.name),
-                format!("the column name gives n={n}, below {}: combine groups or leave the number out", rules.min_count),
+                format!(
+                    "the column name gives n={n}, below {}: combine groups or leave the number out",
+                    rules.min_count
+                ),
             ));
         }
         for row in 0..table.rows {
@@ -34,7 +37,10 @@ pub fn check(table: &Table, rules: &Rules) -> Vec<Raw> {
                         out.push(Raw::new(
                             Rule::SmallCell,
                             place(),
-                            format!("the label gives n={n}, below {}: combine groups or leave the number out", rules.min_count),
+                            format!(
+                                "the label gives n={n}, below {}: combine groups or leave the number out",
+                                rules.min_count
+                            ),
                         ));
                     }
                 }

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use crate::export::report::{Place, Raw};
 use crate::export::rules::{Rule, Rules};
-use crate::export::solve::{determined, Equation};
-use crate::export::structure::{sums, written_masked, At, Sum};
+use crate::export::solve::{Equation, determined};
+use crate::export::structure::{At, Sum, sums, written_masked};
 use crate::export::table::{Cell, Table, Use};
 
 /// The masked cells of `table` that a reader can recompute, given which cells are masked, with the
@@ -30,7 +30,10 @@ pub fn recoverable(table: &Table, rules: &Rules, masked: &dyn Fn(At) -> bool) ->
     }
     for (at, share_col) in revealed_by_shares(table, masked) {
         out.entry(at).or_insert_with(|| {
-            format!("the value in column `{}` of the same row is shown and recomputes it", table.columns[share_col].name)
+            format!(
+                "the value in column `{}` of the same row is shown and recomputes it",
+                table.columns[share_col].name
+            )
         });
     }
     out
@@ -91,7 +94,8 @@ fn revealed_by_shares(table: &Table, masked: &dyn Fn(At) -> bool) -> Vec<(At, us
     let counts: Vec<usize> = table.columns_used_as(Use::Count).collect();
     let mut out = Vec::new();
     for row in 0..table.rows {
-        let shown = shares.iter().find(|&&c| !masked(At { row, col: c }) && table.columns[c].cells[row] != Cell::Masked);
+        let shown =
+            shares.iter().find(|&&c| !masked(At { row, col: c }) && table.columns[c].cells[row] != Cell::Masked);
         let Some(&share_col) = shown else { continue };
         for &col in &counts {
             if masked(At { row, col }) {

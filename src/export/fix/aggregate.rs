@@ -34,7 +34,8 @@ pub fn coarsen(table: Table, registry: &SiteRegistry, rules: &Rules, changes: &m
         return Ok(table);
     }
     for (&i, map) in &relabels {
-        let mut pairs: Vec<String> = map.iter().filter(|(a, b)| a != b).map(|(a, b)| format!("`{a}` → `{b}`")).collect();
+        let mut pairs: Vec<String> =
+            map.iter().filter(|(a, b)| a != b).map(|(a, b)| format!("`{a}` → `{b}`")).collect();
         pairs.sort();
         changes.push(Change::column(
             "rebanded",
@@ -48,8 +49,9 @@ pub fn coarsen(table: Table, registry: &SiteRegistry, rules: &Rules, changes: &m
         ));
     }
     // Rows that total over the sites already are the sum: where one exists it stands for its group.
-    let site_total: Vec<bool> =
-        (0..table.rows).map(|r| site_cols.iter().any(|(c, _)| rules.is_total_label(&table.columns[*c].raw[r]))).collect();
+    let site_total: Vec<bool> = (0..table.rows)
+        .map(|r| site_cols.iter().any(|(c, _)| rules.is_total_label(&table.columns[*c].raw[r])))
+        .collect();
     for (c, reason) in &site_cols {
         changes.push(Change::column(
             "aggregated_sites",
@@ -123,7 +125,9 @@ fn sum_rows(
         } else if col.is_additive() {
             groups
                 .iter()
-                .map(|g| if g.len() == 1 { Ok(col.raw[g[0]].clone()) } else { sum_of(table, g.iter().map(|&r| (c, r))) })
+                .map(
+                    |g| if g.len() == 1 { Ok(col.raw[g[0]].clone()) } else { sum_of(table, g.iter().map(|&r| (c, r))) },
+                )
                 .collect::<Result<_>>()?
         } else {
             changes.push(Change::column(
@@ -174,9 +178,8 @@ pub fn number_cell(v: f64) -> String {
 /// Columns holding one hospital each (`site01`, `北山大学病院`, …) are summed into one column
 /// `all_sites`, or simply dropped when the table already has a total column.
 fn sum_site_columns(table: Table, registry: &SiteRegistry, rules: &Rules, changes: &mut Vec<Change>) -> Result<Table> {
-    let per_site: Vec<usize> = (0..table.columns.len())
-        .filter(|&c| is_per_site_column(&table.columns[c], registry))
-        .collect();
+    let per_site: Vec<usize> =
+        (0..table.columns.len()).filter(|&c| is_per_site_column(&table.columns[c], registry)).collect();
     if per_site.is_empty() {
         return Ok(table);
     }
@@ -185,7 +188,8 @@ fn sum_site_columns(table: Table, registry: &SiteRegistry, rules: &Rules, change
     let mut columns = Vec::new();
     for (c, col) in table.columns.iter().enumerate() {
         if c == per_site[0] && !has_total {
-            let raw = (0..table.rows).map(|r| sum_of(&table, per_site.iter().map(|&c| (c, r)))).collect::<Result<_>>()?;
+            let raw =
+                (0..table.rows).map(|r| sum_of(&table, per_site.iter().map(|&c| (c, r)))).collect::<Result<_>>()?;
             columns.push(Column::new("all_sites".into(), col.role, col.use_, raw, rules));
         }
         if !per_site.contains(&c) {

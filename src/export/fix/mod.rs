@@ -11,14 +11,14 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::checks::{check_files, classify, CheckOptions, FileKind};
+use super::checks::{CheckOptions, FileKind, check_files, classify};
 use super::registry::SiteRegistry;
 use super::report::Report;
 use super::rules::{Rule, Rules, Stage};
 use super::table::{Table, Use};
 use crate::bad_input;
 use crate::error::{Error, Result};
-use crate::table::{write_csv, ColumnRole, CsvTable, Provenance, SidecarColumn, TableKind};
+use crate::table::{ColumnRole, CsvTable, Provenance, SidecarColumn, TableKind, write_csv};
 
 #[derive(Debug, Clone, Default)]
 pub struct FixOptions {

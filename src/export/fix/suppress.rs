@@ -10,7 +10,7 @@ use super::Change;
 use crate::error::{Error, Result};
 use crate::export::checks::suppression::recoverable;
 use crate::export::rules::Rules;
-use crate::export::structure::{sums, At, Sum};
+use crate::export::structure::{At, Sum, sums};
 use crate::export::table::{Cell, Table, Use};
 
 pub fn suppress(table: &mut Table, rules: &Rules, changes: &mut Vec<Change>) -> Result<()> {
@@ -29,7 +29,12 @@ pub fn suppress(table: &mut Table, rules: &Rules, changes: &mut Vec<Change>) -> 
                         "suppressed",
                         row,
                         &table.columns[col].name,
-                        format!("{} → {} (a count of 1 to {})", table.columns[col].raw[row], rules.mask, rules.min_count - 1),
+                        format!(
+                            "{} → {} (a count of 1 to {})",
+                            table.columns[col].raw[row],
+                            rules.mask,
+                            rules.min_count - 1
+                        ),
                     ));
                 }
                 _ => {}
@@ -85,7 +90,10 @@ fn mask_estimates_beside_counts(
                     "suppressed_estimate",
                     row,
                     &table.columns[col].name,
-                    format!("{} → {} (it would give back the masked count of its row)", table.columns[col].raw[row], rules.mask),
+                    format!(
+                        "{} → {} (it would give back the masked count of its row)",
+                        table.columns[col].raw[row], rules.mask
+                    ),
                 ));
                 set_masked(table, At { row, col }, rules);
             }
@@ -97,7 +105,8 @@ fn mask_estimates_beside_counts(
 /// a sum that contains it, then a total, then a zero; failing those, any visible cell of a sum that
 /// contains a masked cell.
 fn complement(table: &Table, all_sums: &[Sum], target: At, masked: &BTreeSet<At>) -> Option<At> {
-    let cells_of = |s: &Sum| std::iter::once((s.total, true)).chain(s.parts.iter().map(|&p| (p, false))).collect::<Vec<_>>();
+    let cells_of =
+        |s: &Sum| std::iter::once((s.total, true)).chain(s.parts.iter().map(|&p| (p, false))).collect::<Vec<_>>();
     let pick = |candidates: Vec<(At, bool)>| {
         candidates
             .into_iter()
@@ -108,7 +117,13 @@ fn complement(table: &Table, all_sums: &[Sum], target: At, masked: &BTreeSet<At>
     };
     let containing = |at: At| all_sums.iter().filter(move |s| s.total == at || s.parts.contains(&at));
     pick(containing(target).flat_map(cells_of).collect()).or_else(|| {
-        pick(all_sums.iter().filter(|s| cells_of(s).iter().any(|(at, _)| masked.contains(at))).flat_map(cells_of).collect())
+        pick(
+            all_sums
+                .iter()
+                .filter(|s| cells_of(s).iter().any(|(at, _)| masked.contains(at)))
+                .flat_map(cells_of)
+                .collect(),
+        )
     })
 }
 
