@@ -101,29 +101,31 @@ fn mask_estimates_beside_counts(
     }
 }
 
-/// The cell to mask so that `target` is no longer determined: the smallest positive visible part of
-/// a sum that contains it, then a total, then a zero; failing those, any visible cell of a sum that
-/// contains a masked cell.
+/// The cell to mask so that `target` is no longer determined. It is taken from the sum through the
+/// target with the fewest masked cells (where the target is alone, that sum exposes it directly),
+/// and among that sum's visible cells it is, in order of preference: one whose masking exposes
+/// no other sum (every other sum through it already has a masked cell), non-zero, not a total, and
+/// the smallest. Failing that, any visible cell of a sum that has a masked cell.
 fn complement(table: &Table, all_sums: &[Sum], target: At, masked: &BTreeSet<At>) -> Option<At> {
-    let cells_of =
-        |s: &Sum| std::iter::once((s.total, true)).chain(s.parts.iter().map(|&p| (p, false))).collect::<Vec<_>>();
+    let cells_of = |s: &Sum| std::iter::once((s.total, true)).chain(s.parts.iter().map(|&p| (p, false))).collect::<Vec<_>>();
+    let masked_in = |s: &Sum| cells_of(s).iter().filter(|(at, _)| masked.contains(at)).count();
+    let through = |at: At| all_sums.iter().filter(move |s| s.total == at || s.parts.contains(&at));
     let pick = |candidates: Vec<(At, bool)>| {
         candidates
             .into_iter()
             .filter(|(at, _)| !masked.contains(at))
-            .filter_map(|(at, is_total)| table.columns[at.col].number(at.row).map(|v| (v == 0.0, is_total, v, at)))
+            .filter_map(|(at, is_total)| {
+                let v = table.columns[at.col].number(at.row)?;
+                let exposes = through(at).filter(|s| masked_in(s) == 0).count();
+                Some((exposes, v == 0.0, is_total, v, at))
+            })
             .min_by(|a, b| a.partial_cmp(b).expect("cell values are finite"))
-            .map(|(_, _, _, at)| at)
+            .map(|(.., at)| at)
     };
-    let containing = |at: At| all_sums.iter().filter(move |s| s.total == at || s.parts.contains(&at));
-    pick(containing(target).flat_map(cells_of).collect()).or_else(|| {
-        pick(
-            all_sums
-                .iter()
-                .filter(|s| cells_of(s).iter().any(|(at, _)| masked.contains(at)))
-                .flat_map(cells_of)
-                .collect(),
-        )
+    let mut sums_through_target: Vec<&Sum> = through(target).collect();
+    sums_through_target.sort_by_key(|s| masked_in(s));
+    sums_through_target.into_iter().find_map(|s| pick(cells_of(s))).or_else(|| {
+        pick(all_sums.iter().filter(|s| masked_in(s) > 0).flat_map(cells_of).collect())
     })
 }
 
