@@ -626,3 +626,59 @@ fn table_one_levels_under_an_age_heading_are_bands() {
     assert!(findings(&run).contains(&("age_band".into(), Some(4), Some("level".into()))));
     assert!(run.stdout.contains("under `Age`"), "{}", run.stdout);
 }
+
+// ---------------------------------------------------------------- fix, as a property
+
+mod fix_property {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::common::proptest_cases;
+
+    /// A per-site table of single ages, with small counts, optionally a total row.
+    fn table() -> impl Strategy<Value = String> {
+        (1usize..4, prop::collection::btree_set(20u32..100, 1..12), any::<bool>(), any::<u64>()).prop_map(
+            |(sites, ages, total, seed)| {
+                let mut state = seed | 1;
+                let mut next = move |n: u64| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    state % n
+                };
+                let mut text = String::from("site,age,patients,events\n");
+                let (mut all_p, mut all_e) = (0, 0);
+                for s in 1..=sites {
+                    for a in &ages {
+                        let p = if next(3) == 0 { next(10) } else { 10 + next(200) };
+                        let e = next(p + 1);
+                        all_p += p;
+                        all_e += e;
+                        text.push_str(&format!("site{s:02},{a},{p},{e}\n"));
+                    }
+                }
+                if total {
+                    text.push_str(&format!("Total,All,{all_p},{all_e}\n"));
+                }
+                text
+            },
+        )
+    }
+
+    proptest! {
+        // Each case runs the binary twice: a quarter of the usual cases.
+        #![proptest_config(ProptestConfig::with_cases((proptest_cases() / 4).max(4)))]
+
+        #[test]
+        fn fix_output_passes_check(text in table()) {
+            let dir = tempdir();
+            write(dir.path(), "sites.toml", SITES);
+            write(dir.path(), "t.csv", &text);
+            let run = midnet(dir.path(), &["export", "fix", "t.csv", "--out", "fixed.csv", "--sites", "sites.toml", "-q"]);
+            prop_assert_eq!(run.code, 0, "input:\n{}\nstdout:\n{}\nstderr:\n{}", text, run.stdout, run.stderr);
+            let run = check(dir.path(), &["fixed.csv", "--sites", "sites.toml"]);
+            prop_assert_eq!(run.code, 0, "input:\n{}\nfixed:\n{}\n{}", text,
+                std::fs::read_to_string(dir.path().join("fixed.csv")).unwrap(), run.stdout);
+        }
+    }
+}
