@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use crate::export::report::{Place, Raw};
 use crate::export::rules::{Rule, Rules};
 use crate::export::solve::{Equation, determined};
-use crate::export::structure::{At, Sum, sums, written_masked};
+use crate::export::structure::{At, Sum, Total, sums, written_masked};
 use crate::export::table::{Cell, Table, Use};
 
 /// The masked cells of `table` that a reader can recompute, given which cells are masked, with the
@@ -17,12 +17,17 @@ pub fn recoverable(table: &Table, rules: &Rules, masked: &dyn Fn(At) -> bool) ->
     let all_sums = sums(table, rules, masked);
     for (at, sum) in recoverable_from_sums(&all_sums, masked) {
         let reason = match sum {
-            Some(s) if s.total == at => "it is the total of cells that are all shown".to_string(),
-            Some(s) => format!(
+            Some(s) if s.total == Total::Cell(at) => "it is the total of cells that are all shown".to_string(),
+            Some(Sum { total: Total::Cell(t), .. }) => format!(
                 "it is the only masked cell of a sum whose total is shown (the total in row {}, column `{}`, minus \
                  the other cells)",
-                s.total.row + 1,
-                table.columns[s.total.col].name
+                t.row + 1,
+                table.columns[t.col].name
+            ),
+            Some(Sum { total: Total::Implied { lo, hi }, .. }) => format!(
+                "the percentages shown in its column give the denominator ({}) and the other cells of its block \
+                 are shown",
+                if hi - lo < 1.0 { format!("{}", ((lo + hi) / 2.0).round()) } else { format!("{lo:.0} to {hi:.0}") }
             ),
             None => "the row and column totals shown, taken together, determine it".to_string(),
         };
@@ -49,7 +54,7 @@ pub fn check(table: &Table, rules: &Rules) -> Vec<Raw> {
                 Place::cell(at.row, table.line_of(at.row), &table.columns[at.col].name),
                 format!(
                     "this masked cell can be recomputed: {reason}; mask more cells (complementary suppression, \
-                     `midnet export fix` does) or drop the total"
+                     `midnet export fix` does)"
                 ),
             )
         })
@@ -60,7 +65,7 @@ pub fn check(table: &Table, rules: &Rules) -> Vec<Raw> {
 fn recoverable_from_sums<'a>(all_sums: &'a [Sum], masked: &dyn Fn(At) -> bool) -> Vec<(At, Option<&'a Sum>)> {
     let mut unknowns: Vec<At> = all_sums
         .iter()
-        .flat_map(|s| std::iter::once(s.total).chain(s.parts.iter().copied()))
+        .flat_map(|s| s.cells().map(|(at, _)| at))
         .filter(|&at| masked(at))
         .collect();
     unknowns.sort();
@@ -70,7 +75,7 @@ fn recoverable_from_sums<'a>(all_sums: &'a [Sum], masked: &dyn Fn(At) -> bool) -
         .iter()
         .map(|s| {
             let mut eq: Equation = s.parts.iter().filter_map(|&p| index(p).map(|i| (i, 1.0))).collect();
-            if let Some(i) = index(s.total) {
+            if let Some(i) = s.total.cell().and_then(index) {
                 eq.push((i, -1.0));
             }
             eq

@@ -107,9 +107,9 @@ fn mask_estimates_beside_counts(
 /// no other sum (every other sum through it already has a masked cell), non-zero, not a total, and
 /// the smallest. Failing that, any visible cell of a sum that has a masked cell.
 fn complement(table: &Table, all_sums: &[Sum], target: At, masked: &BTreeSet<At>) -> Option<At> {
-    let cells_of = |s: &Sum| std::iter::once((s.total, true)).chain(s.parts.iter().map(|&p| (p, false))).collect::<Vec<_>>();
+    let cells_of = |s: &Sum| s.cells().collect::<Vec<_>>();
     let masked_in = |s: &Sum| cells_of(s).iter().filter(|(at, _)| masked.contains(at)).count();
-    let through = |at: At| all_sums.iter().filter(move |s| s.total == at || s.parts.contains(&at));
+    let through = |at: At| all_sums.iter().filter(move |s| s.contains(at));
     let pick = |candidates: Vec<(At, bool)>| {
         candidates
             .into_iter()
