@@ -697,3 +697,17 @@ mod fix_property {
         }
     }
 }
+
+#[test]
+fn every_cell_is_read_as_written_even_past_the_type_sniffing_sample() {
+    // DuckDB sniffs CSV types from the first rows; a `<10` far below them must still be read.
+    let dir = tempdir();
+    let mut text = String::from("group,patients\n");
+    for i in 0..25_000 {
+        text.push_str(&format!("g{i},20\n"));
+    }
+    text.push_str("late,<10\nTotal,500007\n");
+    write(dir.path(), "long.csv", &text);
+    let run = fails_with(check(dir.path(), &["long.csv"]), "recoverable_suppression");
+    assert_eq!(findings(&run), vec![("recoverable_suppression".into(), Some(25_001), Some("patients".into()))]);
+}
