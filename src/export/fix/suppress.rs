@@ -41,27 +41,39 @@ pub fn suppress(table: &mut Table, rules: &Rules, changes: &mut Vec<Change>) -> 
             }
         }
     }
+    // Rounds: each masks one complement for every exposed cell that no mask of the round already
+    // touches (a sum through it got a new mask), then looks again.
     loop {
         mask_estimates_beside_counts(table, &counts, &masked, rules, changes);
         let exposed = recoverable(table, rules, &|at| masked.contains(&at));
-        let Some((&target, _)) = exposed.iter().next() else { break };
+        if exposed.is_empty() {
+            break;
+        }
         let all_sums = sums(table, rules, &|at| masked.contains(&at));
-        let choice = complement(table, &all_sums, target, &masked).ok_or_else(|| {
-            Error::Internal(format!("no cell left to mask that protects row {}, column {}", target.row + 1, target.col))
-        })?;
-        masked.insert(choice);
-        changes.push(Change::cell(
-            "suppressed_complementary",
-            choice.row,
-            &table.columns[choice.col].name,
-            format!(
-                "{} → {} so that the masked cell in row {}, column `{}` cannot be recomputed from the totals",
-                table.columns[choice.col].raw[choice.row],
-                rules.mask,
-                target.row + 1,
-                table.columns[target.col].name
-            ),
-        ));
+        let mut this_round: Vec<At> = Vec::new();
+        for &target in exposed.keys() {
+            let touched = all_sums.iter().any(|s| s.contains(target) && this_round.iter().any(|&m| s.contains(m)));
+            if touched {
+                continue;
+            }
+            let choice = complement(table, &all_sums, target, &masked).ok_or_else(|| {
+                Error::Internal(format!("no cell left to mask that protects row {}, column {}", target.row + 1, target.col))
+            })?;
+            masked.insert(choice);
+            this_round.push(choice);
+            changes.push(Change::cell(
+                "suppressed_complementary",
+                choice.row,
+                &table.columns[choice.col].name,
+                format!(
+                    "{} → {} so that the masked cell in row {}, column `{}` cannot be recomputed from the totals",
+                    table.columns[choice.col].raw[choice.row],
+                    rules.mask,
+                    target.row + 1,
+                    table.columns[target.col].name
+                ),
+            ));
+        }
     }
     for at in masked {
         set_masked(table, at, rules);
