@@ -47,6 +47,9 @@ pub enum Command {
     Site(crate::site::cli::SiteCommand),
     #[command(flatten)]
     Center(crate::center::cli::CenterCommand),
+    /// The export gate: check and fix statistics before they leave.
+    #[command(subcommand)]
+    Export(crate::export::cli::ExportCommand),
 }
 
 /// Parse the command line and run the command.
@@ -61,5 +64,6 @@ fn run(global: Global, command: Command) -> Result<()> {
         Command::Synth(args) => crate::synth::cli::run(&global, args),
         Command::Site(cmd) => crate::site::cli::run(&global, cmd),
         Command::Center(cmd) => crate::center::cli::run(&global, cmd),
+        Command::Export(cmd) => crate::export::cli::run(&global, cmd),
     }
 }

@@ -12,6 +12,7 @@ pub mod center;
 pub mod cli;
 pub mod demo;
 pub mod error;
+pub mod export;
 pub mod progress;
 pub mod project;
 pub mod schema;

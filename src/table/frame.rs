@@ -58,15 +58,31 @@ impl Frame {
         Self::read_columns(path, &[])
     }
 
+    /// Read the whole file with every CSV cell as the text written: no type sniffing, so a `<10`
+    /// on line 30 000 of a column of numbers is read like any other cell, and `2000` stays `2000`.
+    /// Parquet columns keep their types (read them with [`Frame::texts`]).
+    pub fn read_as_written(path: &Path) -> Result<Frame> {
+        Self::read_scan(path, &[], true)
+    }
+
     /// Read only the named columns (all of them when `wanted` is empty). A missing column is an
     /// error that lists the columns the file has.
     pub fn read_columns(path: &Path, wanted: &[&str]) -> Result<Frame> {
+        Self::read_scan(path, wanted, false)
+    }
+
+    fn read_scan(path: &Path, wanted: &[&str], as_written: bool) -> Result<Frame> {
         if !path.is_file() {
             return Err(Error::NotFound(format!("{}: no such file", path.display())));
         }
         let format = Format::of(path)?;
         let conn = duckdb::Connection::open_in_memory()?;
-        let scan = format.scan_sql(path);
+        let scan = match format {
+            Format::Csv if as_written => {
+                format!("read_csv({}, header = true, auto_detect = true, all_varchar = true)", quote_literal(&path.to_string_lossy()))
+            }
+            _ => format.scan_sql(path),
+        };
         let available = column_names(&conn, &scan, path)?;
         for w in wanted {
             if !available.iter().any(|a| a == w) {
