@@ -45,6 +45,9 @@ pub enum Command {
     /// A site's integrated data source: init, load, check.
     #[command(subcommand)]
     Site(crate::site::cli::SiteCommand),
+    /// Statistics on a patient-level table: incidence, Kaplan-Meier, Cox regression.
+    #[command(subcommand)]
+    Stats(crate::stats::cli::StatsCommand),
 }
 
 /// Parse the command line and run the command.
@@ -58,5 +61,6 @@ fn run(global: Global, command: Command) -> Result<()> {
         Command::Demo(args) => crate::demo::run(&global, args),
         Command::Synth(args) => crate::synth::cli::run(&global, args),
         Command::Site(cmd) => crate::site::cli::run(&global, cmd),
+        Command::Stats(cmd) => crate::stats::cli::run(&global, cmd),
     }
 }

@@ -14,6 +14,7 @@ pub mod progress;
 pub mod schema;
 pub mod site;
 pub mod sql;
+pub mod stats;
 pub mod synth;
 pub mod table;
 
