@@ -1,11 +1,13 @@
 //! `midnet stats cox`: Cox regression on the columns of a file.
 
+use std::time::Instant;
+
 use clap::Args;
 use duckdb::arrow::datatypes::DataType;
 use serde::Serialize;
 
 use super::input::{self, InputArgs, Source};
-use super::output::{human, human_p, text_table, OutputArgs, Writer};
+use super::output::{human, human_p, text_table, timing, OutputArgs, Writer};
 use crate::bad_input;
 use crate::cli::Global;
 use crate::error::Result;
@@ -85,6 +87,7 @@ pub fn run(global: &Global, args: CoxArgs) -> Result<()> {
     let specs: Vec<TermSpec> = args.covariates.iter().map(|c| TermSpec::parse(c)).collect::<Result<_>>()?;
     let references = parse_references(&args.reference, &specs)?;
     let input = Source::from_args(&args.input).resolve()?;
+    let started = Instant::now();
     let mut columns = vec![args.time.as_str(), args.event.as_str()];
     columns.extend(specs.iter().map(|s| s.column.as_str()));
     columns.extend(args.strata.as_deref());
@@ -96,8 +99,10 @@ pub fn run(global: &Global, args: CoxArgs) -> Result<()> {
         terms.extend(terms_of(&frame, spec, &references, global.quiet)?);
     }
     let strata = args.strata.as_deref().map(|c| frame.categories(c)).transpose()?;
+    let read = started.elapsed();
     let data = CoxInput { time: &time, event: &event, terms: &terms, strata: strata.as_ref().map(|s| s.codes.as_slice()) };
     let fit = cox::fit(&data, &CoxOptions { ties: args.ties, ..CoxOptions::default() })?;
+    timing(global.quiet, frame.rows(), read, started.elapsed() - read);
     let report = Report {
         n: fit.n,
         events: fit.events,

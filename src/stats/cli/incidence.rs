@@ -2,13 +2,14 @@
 //! direct standardisation and a two-group comparison.
 
 use std::path::PathBuf;
+use std::time::Instant;
 
 use clap::Args;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::input::{self, InputArgs, Resolved, Source};
-use super::output::{grouping_role, human, sibling, text_table, OutputArgs, Writer};
+use super::output::{grouping_role, human, sibling, text_table, timing, OutputArgs, Writer};
 use crate::bad_input;
 use crate::cli::Global;
 use crate::error::Result;
@@ -137,12 +138,14 @@ pub fn run(global: &Global, args: IncidenceArgs) -> Result<()> {
     let fine: Vec<String> = by.iter().cloned().chain(args.standardize.clone()).collect();
 
     let input = Source::from_args(&args.input).resolve()?;
+    let started = Instant::now();
     let mut columns = vec![args.events.as_str(), args.time.as_str()];
     columns.extend(fine.iter().map(String::as_str));
     let frame = input.read(&columns)?;
     let events = input::counts(&frame, &args.events)?;
     let person_time = input::times(&frame, &args.time)?;
     let categories: Vec<Categories> = fine.iter().map(|c| frame.categories(c)).collect::<Result<_>>()?;
+    let read = started.elapsed();
     let strata = Strata::cross(&categories.iter().collect::<Vec<_>>(), frame.rows());
     let tallies = incidence::tally(&events, &person_time, &strata.codes, strata.len());
 
@@ -165,6 +168,7 @@ pub fn run(global: &Global, args: IncidenceArgs) -> Result<()> {
         Some(spec) => compare_levels(spec, &by, &rows, &categories, &fine, args.per)?,
         None => Vec::new(),
     };
+    timing(global.quiet, frame.rows(), read, started.elapsed() - read);
     let report = Report {
         per: args.per,
         by: by.clone(),

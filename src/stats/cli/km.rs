@@ -1,11 +1,13 @@
 //! `midnet stats km`: Kaplan-Meier curves per group, read at chosen times or in full, the
 //! log-rank test between groups, and the cumulative incidence of the event when deaths compete.
 
+use std::time::Instant;
+
 use clap::Args;
 use serde::Serialize;
 
 use super::input::{self, InputArgs, Source};
-use super::output::{human, human_p, sibling, text_table, OutputArgs, Writer};
+use super::output::{human, human_p, sibling, text_table, timing, OutputArgs, Writer};
 use crate::bad_input;
 use crate::cli::Global;
 use crate::error::Result;
@@ -98,6 +100,7 @@ pub fn run(global: &Global, args: KmArgs) -> Result<()> {
         return Err(bad_input!("--at {t}: times to read the curve at must be numbers ≥ 0"));
     }
     let input = Source::from_args(&args.input).resolve()?;
+    let started = Instant::now();
     let mut columns = vec![args.time.as_str(), args.event.as_str()];
     columns.extend(args.group.as_deref());
     columns.extend(args.death.as_deref());
@@ -115,12 +118,14 @@ pub fn run(global: &Global, args: KmArgs) -> Result<()> {
         Some(column) => frame.categories(column)?,
         None => Categories::single("all", frame.rows()),
     };
+    let read = started.elapsed();
     let lines = Timeline::grouped(&time, &status, Some(&groups.codes), groups.levels());
     let competing = args.death.is_some();
     let report = Report {
         groups: lines.iter().zip(&groups.labels).map(|(line, label)| group_report(line, label, &args.at, competing)).collect(),
         logrank: if lines.len() > 1 { Some(logrank::from_timelines(&lines, &groups.labels)?) } else { None },
     };
+    timing(global.quiet, frame.rows(), read, started.elapsed() - read);
     args.output.print(&report, &render(&report, &args));
     if let Some(out) = &args.output.out {
         let writer = Writer { input: &input, params: params(&args), quiet: global.quiet };

@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::Args;
 use serde::Serialize;
@@ -61,6 +62,13 @@ impl Writer<'_> {
             eprintln!("wrote {} ({} rows) and its sidecar", path.display(), table.rows.len());
         }
         Ok(())
+    }
+}
+
+/// The split of a command's time between reading the input and computing, on stderr.
+pub fn timing(quiet: bool, rows: usize, read: Duration, computed: Duration) {
+    if !quiet {
+        eprintln!("read {rows} rows in {:.3} s, computed in {:.3} s", read.as_secs_f64(), computed.as_secs_f64());
     }
 }
 
