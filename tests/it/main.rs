@@ -4,4 +4,5 @@
 
 mod common;
 mod reference;
+mod site;
 mod stats;
