@@ -32,6 +32,9 @@ pub enum PoissonCi {
     #[value(name = "mid-p")]
     #[serde(rename = "mid-p")]
     MidP,
+    /// Byar's approximation to the exact interval (Rothman & Boice 1979): closed form, close to
+    /// exact from a few events on.
+    Byar,
 }
 
 impl PoissonCi {
@@ -39,6 +42,7 @@ impl PoissonCi {
         match self {
             PoissonCi::Exact => "exact Poisson (Garwood)",
             PoissonCi::MidP => "mid-p exact Poisson",
+            PoissonCi::Byar => "Byar's approximation to the exact Poisson",
         }
     }
 }
@@ -114,11 +118,19 @@ pub fn rate(events: u64, person_time: f64, per: f64, ci: PoissonCi) -> Rate {
 
 /// The 95% interval of a Poisson mean given `count` observed events.
 pub fn poisson_interval(count: u64, ci: PoissonCi) -> (f64, f64) {
-    let exact = garwood(count);
     match ci {
-        PoissonCi::Exact => exact,
-        PoissonCi::MidP => mid_p(count, exact),
+        PoissonCi::Exact => garwood(count),
+        PoissonCi::MidP => mid_p(count, garwood(count)),
+        PoissonCi::Byar => byar(count),
     }
+}
+
+/// Byar: L = d (1 − 1/(9d) − z/(3√d))³, U = (d+1) (1 − 1/(9(d+1)) + z/(3√(d+1)))³.
+fn byar(count: u64) -> (f64, f64) {
+    let d = count as f64;
+    let lo = if count == 0 { 0.0 } else { d * (1.0 - 1.0 / (9.0 * d) - Z_975 / (3.0 * d.sqrt())).powi(3) };
+    let e = d + 1.0;
+    (lo, e * (1.0 - 1.0 / (9.0 * e) + Z_975 / (3.0 * e.sqrt())).powi(3))
 }
 
 /// Garwood: L = χ²_{0.025}(2x)/2, U = χ²_{0.975}(2x+2)/2, as gamma quantiles.
@@ -136,7 +148,7 @@ fn mid_p(count: u64, (exact_lo, exact_hi): (f64, f64)) -> (f64, f64) {
     let x = count as f64;
     let half_point = |lam: f64| 0.5 * (x * lam.ln() - lam - ln_gamma(x + 1.0)).exp();
     let above = |lam: f64| gamma_lr(x + 1.0, lam) + half_point(lam) - 0.025; // rises with λ
-    let below = |lam: f64| if count == 0 { 0.0 } else { gamma_ur(x, lam) } + half_point(lam) - 0.025; // falls
+    let below = |lam: f64| (if count == 0 { 0.0 } else { gamma_ur(x, lam) }) + half_point(lam) - 0.025; // falls
     let lo = if count == 0 { 0.0 } else { bisect(above, exact_lo, x) };
     let hi = bisect(|lam| -below(lam), x.max(f64::MIN_POSITIVE), exact_hi);
     (lo, hi)

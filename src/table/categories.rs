@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use duckdb::arrow::array::AsArray;
+use duckdb::arrow::array::{Array, AsArray};
 use duckdb::arrow::compute::cast;
 use duckdb::arrow::datatypes::DataType;
 

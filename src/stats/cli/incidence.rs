@@ -145,14 +145,13 @@ pub fn run(global: &Global, args: IncidenceArgs) -> Result<()> {
     let events = input::counts(&frame, &args.events)?;
     let person_time = input::times(&frame, &args.time)?;
     let categories: Vec<Categories> = fine.iter().map(|c| frame.categories(c)).collect::<Result<_>>()?;
-    let read = started.elapsed();
-    let strata = Strata::cross(&categories.iter().collect::<Vec<_>>(), frame.rows());
-    let tallies = incidence::tally(&events, &person_time, &strata.codes, strata.len());
-
     let standard = match (&args.standardize, &args.standard) {
         (Some(column), Some(path)) => Some(StandardPopulation::read(path, column, categories.last().expect("standardisation column"))?),
         _ => None,
     };
+    let read = started.elapsed();
+    let strata = Strata::cross(&categories.iter().collect::<Vec<_>>(), frame.rows());
+    let tallies = incidence::tally(&events, &person_time, &strata.codes, strata.len());
     let mut rows = Vec::new();
     for (key, members) in group_by_prefix(&strata.keys, by.len()) {
         let crude = incidence::total(&members.iter().map(|&s| tallies[s]).collect::<Vec<_>>());

@@ -107,9 +107,11 @@ pub fn human(v: f64) -> String {
         return if v > 0.0 { "inf".to_string() } else { "-inf".to_string() };
     }
     let magnitude = v.abs();
-    if v == 0.0 || (1e-3..1e7).contains(&magnitude) {
+    if v.fract() == 0.0 && magnitude < 1e7 {
+        return format!("{v:.0}");
+    }
+    if (1e-3..1e7).contains(&magnitude) {
         let decimals = (3 - magnitude.log10().floor() as i32).clamp(0, 6) as usize;
-        let decimals = if v == 0.0 { 0 } else { decimals };
         format!("{v:.decimals$}")
     } else {
         format!("{v:.3e}")

@@ -80,7 +80,7 @@ impl Design {
         let mut mean = Vec::with_capacity(input.terms.len());
         let mut scale = Vec::with_capacity(input.terms.len());
         for term in input.terms {
-            check::same_length(("time", n), (&term.name, term.values.len())).map_err(input_error)?;
+            check::same_length(("time", n), (term.name.as_str(), term.values.len())).map_err(input_error)?;
             if let Some(row) = term.values.iter().position(|v| !v.is_finite()) {
                 return Err(CoxError::Input(format!(
                     "covariate `{}`, row {}: value {} is not a finite number",

@@ -107,33 +107,54 @@ pub struct CoxFit {
 }
 
 /// Why a model could not be fitted.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum CoxError {
-    #[error("{0}")]
+    /// The columns are unusable (lengths differ, a bad time or covariate value, no covariates).
     Input(String),
-    #[error("there are no events (the event column has no 1s), so there is nothing to fit")]
     NoEvents,
-    #[error("covariate `{name}` is constant ({detail}); a constant has no hazard ratio: leave it out")]
+    /// A covariate has one value (or one value within each stratum).
     Constant { name: String, detail: String },
-    #[error(
-        "covariate `{name}` carries no information of its own: it is a linear combination of {} \
-         (or constant within every risk set); leave one of them out",
-        if .others.is_empty() { "nothing".to_string() } else { format!("`{}`", .others.join("`, `")) }
-    )]
+    /// A covariate is a linear combination of the ones before it.
     Collinear { name: String, others: Vec<String> },
-    #[error(
-        "the partial likelihood keeps increasing as the coefficient of `{}` grows without bound \
-         (monotone likelihood, e.g. no events in one level of a covariate): its hazard ratio is \
-         infinite or zero and cannot be estimated; leave the covariate out or merge levels",
-        .names.join("`, `")
-    )]
+    /// The likelihood is monotone in these covariates: their estimates are infinite.
     Separation { names: Vec<String> },
-    #[error(
-        "Newton-Raphson did not converge in {iterations} iterations (last step {step:.3e}); \
-         check the covariates for extreme values or near-collinearity"
-    )]
     NotConverged { iterations: usize, step: f64 },
 }
+
+impl std::fmt::Display for CoxError {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        let quoted = |names: &[String]| format!("`{}`", names.join("`, `"));
+        match self {
+            CoxError::Input(message) => write!(f, "{message}"),
+            CoxError::NoEvents => write!(f, "there are no events (the event column has no 1s), so there is nothing to fit"),
+            CoxError::Constant { name, detail } => {
+                write!(f, "covariate `{name}` is constant ({detail}); a constant has no hazard ratio: leave it out")
+            }
+            CoxError::Collinear { name, others } => {
+                let of = if others.is_empty() { "nothing".to_string() } else { quoted(others) };
+                write!(
+                    f,
+                    "covariate `{name}` carries no information of its own: it is a linear combination of {of} \
+                     (or constant within every risk set); leave one of them out"
+                )
+            }
+            CoxError::Separation { names } => write!(
+                f,
+                "the partial likelihood keeps increasing as the coefficient of {} grows without bound (monotone \
+                 likelihood, e.g. no events in one level of a covariate): its hazard ratio is infinite or zero and \
+                 cannot be estimated; leave the covariate out or merge levels",
+                quoted(names)
+            ),
+            CoxError::NotConverged { iterations, step } => write!(
+                f,
+                "Newton-Raphson did not converge in {iterations} iterations (last step {step:.3e}); check the \
+                 covariates for extreme values or near-collinearity"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CoxError {}
 
 impl From<CoxError> for Error {
     fn from(e: CoxError) -> Error {

@@ -70,9 +70,9 @@ fn empty_file_and_header_only() {
 #[test]
 fn constant_covariate_is_named() {
     let dir = tempdir();
-    let f = write(dir.path(), "a.csv", "time,event,x,sex\n1,1,3,F\n2,0,3,F\n3,1,3,F\n");
+    let f = write(dir.path(), "a.csv", "time,event,x,sex\n1,1,3,female\n2,0,3,female\n3,1,3,female\n");
     cox(dir.path(), &f, "x").fails(2, "covariate `x` is constant (every value is 3)");
-    cox(dir.path(), &f, "sex").fails(2, "covariate `sex` is constant (it has one level, `F`)");
+    cox(dir.path(), &f, "sex").fails(2, "covariate `sex` is constant (it has one level, `female`)");
 }
 
 #[test]

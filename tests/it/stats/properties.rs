@@ -108,7 +108,9 @@ proptest! {
         let curves = km::fit_groups(&time, &event, &groups).unwrap();
         for (code, curve) in curves.iter().enumerate() {
             let (t, e): (Vec<f64>, Vec<bool>) = rows.iter().zip(&groups.codes).filter(|(_, c)| **c == code as u32).map(|(r, _)| (r.0 as f64, r.1)).unzip();
-            prop_assert_eq!(curve, &km::fit(&t, &e).unwrap());
+            // as JSON, where an undefined (NaN) SE is null and so equal to itself
+            let alone = km::fit(&t, &e).unwrap();
+            prop_assert_eq!(serde_json::to_string(curve).unwrap(), serde_json::to_string(&alone).unwrap());
         }
     }
 

@@ -108,7 +108,13 @@ fn shared_reference_rows_for_incidence_and_survival() {
             tolerance = Tolerance::Rel(1e-5);
             let file = counts_file(dir.path(), 5, 2000.0);
             (args(&format!("incidence --input {file} --events events --time time --per 1 --ci mid-p --json")), vec!["/total/rate_lo", "/total/rate_hi"])
-        } else if case == "IR1" {
+        } else if case == "IR1" && method.starts_with("Byar") {
+            let file = counts_file(dir.path(), 5, 2000.0);
+            (args(&format!("incidence --input {file} --events events --time time --per 1 --ci byar --json")), vec!["/total/rate_lo", "/total/rate_hi"])
+        } else if case == "IR1" && method.contains("per 1000") {
+            let file = counts_file(dir.path(), 5, 2000.0);
+            (args(&format!("incidence --input {file} --events events --time time --per 1000 --json")), vec!["/total/rate", "/total/rate_lo", "/total/rate_hi"])
+        } else if case == "IR1" && method.contains("Garwood") {
             let file = counts_file(dir.path(), 5, 2000.0);
             (args(&format!("incidence --input {file} --events events --time time --per 1 --json")), vec!["/total/rate", "/total/rate_lo", "/total/rate_hi"])
         } else if let Some(t) = case.strip_prefix("KM_t") {
