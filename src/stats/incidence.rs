@@ -192,7 +192,7 @@ pub fn standardized(strata: &[Tally], standard: &[f64], per: f64) -> Result<Stan
         if s == 0.0 {
             continue;
         }
-        if !(t.person_time > 0.0) {
+        if t.person_time.is_nan() || t.person_time <= 0.0 {
             return Err(i);
         }
         let w = s / (total_standard * t.person_time);

@@ -24,7 +24,7 @@ impl Cholesky {
             for k in 0..j {
                 diag -= l[j * p + k] * l[j * p + k];
             }
-            if !(diag > PIVOT_TOLERANCE * a[j * p + j].abs()) || !diag.is_finite() {
+            if !diag.is_finite() || diag <= PIVOT_TOLERANCE * a[j * p + j].abs() {
                 return Err(j);
             }
             let d = diag.sqrt();

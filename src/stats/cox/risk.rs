@@ -231,8 +231,8 @@ impl Sorted {
                 part.gradient.iter_mut().zip(x).for_each(|(g, x)| *g += x);
             }
             risk.add(&tied);
-            for r in ev_end..block.end {
-                risk.add_row(weights[r], &self.x[r * p..(r + 1) * p]);
+            for (w, x) in weights[ev_end..block.end].iter().zip(self.x[ev_end * p..block.end * p].chunks_exact(p)) {
+                risk.add_row(*w, x);
             }
             if block.events > 0 {
                 add_tied_events(&mut part, &risk, &tied, block.events, ties);
