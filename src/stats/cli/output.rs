@@ -120,7 +120,13 @@ pub fn human(v: f64) -> String {
 
 /// A p-value for people.
 pub fn human_p(p: f64) -> String {
-    if p < 1e-4 { format!("{p:.2e}") } else { format!("{p:.4}") }
+    if p == 0.0 {
+        "<1e-300".to_string() // below the smallest normal double: the Wald z is enormous
+    } else if p < 1e-4 {
+        format!("{p:.2e}")
+    } else {
+        format!("{p:.4}")
+    }
 }
 
 /// Columns aligned for a terminal: text left, everything else right.
