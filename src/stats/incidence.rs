@@ -308,7 +308,11 @@ mod tests {
 
     #[test]
     fn no_events_in_b_leaves_the_ratio_unbounded() {
-        let c = compare(&Tally { patients: 5, events: 3, person_time: 10.0 }, &Tally { patients: 5, events: 0, person_time: 10.0 }, 1.0);
+        let c = compare(
+            &Tally { patients: 5, events: 3, person_time: 10.0 },
+            &Tally { patients: 5, events: 0, person_time: 10.0 },
+            1.0,
+        );
         assert!(c.rate_ratio.is_infinite() && c.ratio_hi.is_infinite() && c.ratio_lo > 0.0);
     }
 }

@@ -9,9 +9,9 @@
 use rayon::prelude::*;
 use serde::Serialize;
 
+use super::Z_975;
 use super::check;
 use super::timeline::{Status, Timeline};
-use super::Z_975;
 use crate::error::Result;
 use crate::table::Categories;
 

@@ -89,7 +89,12 @@ pub fn from_timelines(lines: &[Timeline], labels: &[String]) -> Result<LogRank> 
     let chi2: f64 = u.iter().zip(chol.solve(&u)).map(|(a, b)| a * b).sum();
     let p = ChiSquared::new(df as f64).expect("df ≥ 1").sf(chi2);
     let groups = (0..g)
-        .map(|k| GroupCounts { group: labels[k].clone(), n: lines[k].n(), observed: observed[k], expected: expected[k] })
+        .map(|k| GroupCounts {
+            group: labels[k].clone(),
+            n: lines[k].n(),
+            observed: observed[k],
+            expected: expected[k],
+        })
         .collect();
     Ok(LogRank { chi2, df, p, groups })
 }

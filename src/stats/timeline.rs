@@ -136,7 +136,8 @@ mod tests {
     #[test]
     fn counts_each_distinct_time() {
         use Status::*;
-        let line = Timeline::new(&[3.0, 1.0, 3.0, 2.0, 3.0, 0.0], &[Event, Censored, Competing, Event, Event, Censored]);
+        let line =
+            Timeline::new(&[3.0, 1.0, 3.0, 2.0, 3.0, 0.0], &[Event, Censored, Competing, Event, Event, Censored]);
         assert_eq!(line.times, [0.0, 1.0, 2.0, 3.0]);
         assert_eq!(line.at_risk, [6, 5, 4, 3]);
         assert_eq!(line.events, [0, 0, 1, 2]);

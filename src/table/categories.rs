@@ -66,8 +66,9 @@ impl Frame {
     pub fn categories(&self, name: &str) -> Result<Categories> {
         let array = self.array(name)?;
         let numeric = array.data_type().is_numeric();
-        let as_text = cast(array, &DataType::Utf8)
-            .map_err(|e| bad_input!("{}: column `{}` cannot be read as categories: {e}", self.path().display(), name))?;
+        let as_text = cast(array, &DataType::Utf8).map_err(|e| {
+            bad_input!("{}: column `{}` cannot be read as categories: {e}", self.path().display(), name)
+        })?;
         let text = as_text.as_string::<i32>();
         if let Some(row) = (0..text.len()).find(|&i| text.is_null(i)) {
             return Err(self.bad_row(name, row, "missing value (a grouping column needs a value on every row)"));

@@ -7,12 +7,12 @@ use duckdb::arrow::datatypes::DataType;
 use serde::Serialize;
 
 use super::input::{self, InputArgs, Source};
-use super::output::{human, human_p, text_table, timing, OutputArgs, Writer};
+use super::output::{OutputArgs, Writer, human, human_p, text_table, timing};
 use crate::bad_input;
 use crate::cli::Global;
 use crate::error::Result;
 use crate::stats::cox::{self, Coefficient, CoxInput, CoxOptions, Term, Ties};
-use crate::table::{float_cell, ColumnRole, CsvTable, Frame, TableKind};
+use crate::table::{ColumnRole, CsvTable, Frame, TableKind, float_cell};
 
 #[derive(Debug, Args)]
 pub struct CoxArgs {
@@ -100,7 +100,8 @@ pub fn run(global: &Global, args: CoxArgs) -> Result<()> {
     }
     let strata = args.strata.as_deref().map(|c| frame.categories(c)).transpose()?;
     let read = started.elapsed();
-    let data = CoxInput { time: &time, event: &event, terms: &terms, strata: strata.as_ref().map(|s| s.codes.as_slice()) };
+    let data =
+        CoxInput { time: &time, event: &event, terms: &terms, strata: strata.as_ref().map(|s| s.codes.as_slice()) };
     let fit = cox::fit(&data, &CoxOptions { ties: args.ties, ..CoxOptions::default() })?;
     timing(global.quiet, frame.rows(), read, started.elapsed() - read);
     let report = Report {
@@ -184,7 +185,14 @@ fn render(report: &Report) -> String {
                 Some(r) => format!("{} (vs {r})", c.name),
                 None => c.name.clone(),
             };
-            vec![name, human(c.coef), human(c.se), human(c.hr), format!("{} to {}", human(c.hr_lo), human(c.hr_hi)), human_p(c.p)]
+            vec![
+                name,
+                human(c.coef),
+                human(c.se),
+                human(c.hr),
+                format!("{} to {}", human(c.hr_lo), human(c.hr_hi)),
+                human_p(c.p),
+            ]
         })
         .collect();
     out.push_str(&text_table(&["covariate", "coef", "se", "HR", "95% CI", "p"], &rows, 1));

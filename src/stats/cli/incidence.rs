@@ -9,13 +9,13 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::input::{self, InputArgs, Resolved, Source};
-use super::output::{grouping_role, human, sibling, text_table, timing, OutputArgs, Writer};
+use super::output::{OutputArgs, Writer, grouping_role, human, sibling, text_table, timing};
 use crate::bad_input;
 use crate::cli::Global;
 use crate::error::Result;
 use crate::stats::incidence::{self, Comparison, PoissonCi, Standardized, Tally};
 use crate::stats::strata::Strata;
-use crate::table::{float_cell, Categories, ColumnRole, CsvTable, Frame, TableKind};
+use crate::table::{Categories, ColumnRole, CsvTable, Frame, TableKind, float_cell};
 
 #[derive(Debug, Args)]
 pub struct IncidenceArgs {
@@ -66,7 +66,9 @@ impl CompareSpec {
             Some(CompareSpec { column: column.trim().to_string(), a: a.to_string(), b: b.to_string() })
         });
         match parsed {
-            Some(spec) if !spec.column.is_empty() && !spec.a.is_empty() && !spec.b.is_empty() && spec.a != spec.b => Ok(spec),
+            Some(spec) if !spec.column.is_empty() && !spec.a.is_empty() && !spec.b.is_empty() && spec.a != spec.b => {
+                Ok(spec)
+            }
             _ => Err(bad_input!(
                 "--compare `{text}`: expected COL=A:B, two different levels of one column, e.g. group=drug:comparator"
             )),
@@ -146,7 +148,9 @@ pub fn run(global: &Global, args: IncidenceArgs) -> Result<()> {
     let person_time = input::times(&frame, &args.time)?;
     let categories: Vec<Categories> = fine.iter().map(|c| frame.categories(c)).collect::<Result<_>>()?;
     let standard = match (&args.standardize, &args.standard) {
-        (Some(column), Some(path)) => Some(StandardPopulation::read(path, column, categories.last().expect("standardisation column"))?),
+        (Some(column), Some(path)) => {
+            Some(StandardPopulation::read(path, column, categories.last().expect("standardisation column"))?)
+        }
         _ => None,
     };
     let read = started.elapsed();
@@ -206,7 +210,13 @@ fn labels(columns: &[String], key: &[String]) -> Map<String, Value> {
     columns.iter().zip(key).map(|(c, l)| (c.clone(), Value::String(l.clone()))).collect()
 }
 
-fn rate_row(by: Map<String, Value>, tally: &Tally, per: f64, ci: PoissonCi, standardized: Option<Standardized>) -> RateRow {
+fn rate_row(
+    by: Map<String, Value>,
+    tally: &Tally,
+    per: f64,
+    ci: PoissonCi,
+    standardized: Option<Standardized>,
+) -> RateRow {
     let r = tally.rate(per, ci);
     RateRow {
         by,
@@ -240,7 +250,11 @@ impl StandardPopulation {
         let mut seen = vec![false; levels.levels()];
         for (row, &code) in levels.codes.iter().enumerate() {
             if std::mem::replace(&mut seen[code as usize], true) {
-                return Err(frame.bad_row(column, row, &format!("level `{}` appears twice", levels.labels[code as usize])));
+                return Err(frame.bad_row(
+                    column,
+                    row,
+                    &format!("level `{}` appears twice", levels.labels[code as usize]),
+                ));
             }
         }
         let mut by_level = vec![0.0; levels.levels()];
@@ -267,11 +281,23 @@ impl StandardPopulation {
 
     /// The standardised rate of one reported stratum (`key` over `by`), whose member strata end
     /// in the standardisation column's level.
-    fn apply(&self, key: &[String], by: &[String], members: &[usize], strata: &Strata, tallies: &[Tally], per: f64) -> Result<Standardized> {
+    fn apply(
+        &self,
+        key: &[String],
+        by: &[String],
+        members: &[usize],
+        strata: &Strata,
+        tallies: &[Tally],
+        per: f64,
+    ) -> Result<Standardized> {
         let mut aligned = vec![Tally::default(); self.labels.len()];
         for &s in members {
             let level = strata.keys[s].last().expect("standardisation level");
-            let index = self.labels.iter().position(|l| l == level).expect("every data level is in the standard (checked on reading)");
+            let index = self
+                .labels
+                .iter()
+                .position(|l| l == level)
+                .expect("every data level is in the standard (checked on reading)");
             aligned[index] = tallies[s];
         }
         incidence::standardized(&aligned, &self.population, per).map_err(|i| {
@@ -289,7 +315,14 @@ impl StandardPopulation {
 }
 
 /// Rate ratio and difference of level A against B in each stratum of the other reported columns.
-fn compare_levels(spec: &CompareSpec, by: &[String], rows: &[RateRow], categories: &[Categories], fine: &[String], per: f64) -> Result<Vec<ComparisonRow>> {
+fn compare_levels(
+    spec: &CompareSpec,
+    by: &[String],
+    rows: &[RateRow],
+    categories: &[Categories],
+    fine: &[String],
+    per: f64,
+) -> Result<Vec<ComparisonRow>> {
     let position = fine.iter().position(|c| c == &spec.column).expect("the compared column is a stratum");
     for level in [&spec.a, &spec.b] {
         if categories[position].code_of(level).is_none() {
@@ -358,7 +391,8 @@ fn render(report: &Report, time_column: &str) -> String {
     }
     out.push_str(&text_table(&header, &rows, report.by.len()));
     for c in &report.comparisons {
-        let within: Vec<String> = c.by.iter().map(|(k, v)| format!("{k} = {}", v.as_str().unwrap_or_default())).collect();
+        let within: Vec<String> =
+            c.by.iter().map(|(k, v)| format!("{k} = {}", v.as_str().unwrap_or_default())).collect();
         let within = if within.is_empty() { String::new() } else { format!(" ({})", within.join(", ")) };
         out.push_str(&format!(
             "\n{} {} vs {}{within}:\n  rate ratio {} (95% CI {} to {}; {})\n  rate difference {} per {} (95% CI {} to {}; {})\n",
@@ -434,7 +468,8 @@ fn rate_table(report: &Report) -> CsvTable {
 }
 
 fn comparison_table(report: &Report) -> CsvTable {
-    let others: Vec<&str> = report.comparisons.first().map(|c| c.by.keys().map(String::as_str).collect()).unwrap_or_default();
+    let others: Vec<&str> =
+        report.comparisons.first().map(|c| c.by.keys().map(String::as_str).collect()).unwrap_or_default();
     let mut columns: Vec<(&str, ColumnRole)> = others.iter().map(|c| (*c, grouping_role(c))).collect();
     columns.extend([
         ("column", ColumnRole::Label),

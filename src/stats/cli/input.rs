@@ -55,11 +55,17 @@ impl Resolved {
             }
         }
         if std::fs::metadata(&self.path).is_ok_and(|m| m.is_file() && m.len() == 0) {
-            return Err(bad_input!("{}: the file is empty (0 bytes); give a table with a header row and data", self.path.display()));
+            return Err(bad_input!(
+                "{}: the file is empty (0 bytes); give a table with a header row and data",
+                self.path.display()
+            ));
         }
         let frame = Frame::read_columns(&self.path, &unique)?;
         if frame.rows() == 0 {
-            return Err(bad_input!("{}: the table has no rows (a header only); there is nothing to compute", self.path.display()));
+            return Err(bad_input!(
+                "{}: the table has no rows (a header only); there is nothing to compute",
+                self.path.display()
+            ));
         }
         Ok(frame)
     }

@@ -7,14 +7,14 @@ use clap::Args;
 use serde::Serialize;
 
 use super::input::{self, InputArgs, Source};
-use super::output::{human, human_p, sibling, text_table, timing, OutputArgs, Writer};
+use super::output::{OutputArgs, Writer, human, human_p, sibling, text_table, timing};
 use crate::bad_input;
 use crate::cli::Global;
 use crate::error::Result;
 use crate::stats::cuminc::{self, statuses};
 use crate::stats::logrank::{self, LogRank};
-use crate::stats::{km, Status, Timeline};
-use crate::table::{float_cell, Categories, ColumnRole, CsvTable, TableKind};
+use crate::stats::{Status, Timeline, km};
+use crate::table::{Categories, ColumnRole, CsvTable, TableKind, float_cell};
 
 #[derive(Debug, Args)]
 pub struct KmArgs {
@@ -122,7 +122,11 @@ pub fn run(global: &Global, args: KmArgs) -> Result<()> {
     let lines = Timeline::grouped(&time, &status, Some(&groups.codes), groups.levels());
     let competing = args.death.is_some();
     let report = Report {
-        groups: lines.iter().zip(&groups.labels).map(|(line, label)| group_report(line, label, &args.at, competing)).collect(),
+        groups: lines
+            .iter()
+            .zip(&groups.labels)
+            .map(|(line, label)| group_report(line, label, &args.at, competing))
+            .collect(),
         logrank: if lines.len() > 1 { Some(logrank::from_timelines(&lines, &groups.labels)?) } else { None },
     };
     timing(global.quiet, frame.rows(), read, started.elapsed() - read);
@@ -203,13 +207,25 @@ fn render(report: &Report, args: &KmArgs) -> String {
     out.push('\n');
     for g in &report.groups {
         let deaths = g.deaths.map_or(String::new(), |d| format!(", {d} deaths"));
-        out.push_str(&format!("\n{} = {}: {} patients, {} events{deaths}\n", args.group.as_deref().unwrap_or("group"), g.group, g.n, g.events));
+        out.push_str(&format!(
+            "\n{} = {}: {} patients, {} events{deaths}\n",
+            args.group.as_deref().unwrap_or("group"),
+            g.group,
+            g.n,
+            g.events
+        ));
         let mut header = vec!["time", "n_at_risk"];
         let rows: Vec<Vec<String>> = if let Some(at) = &g.at {
             header.extend(["survival", "se", "95% CI"]);
             at.iter()
                 .map(|r| {
-                    let mut row = vec![human(r.time), r.n_at_risk.to_string(), human(r.survival), human(r.se), interval(r.lo, r.hi)];
+                    let mut row = vec![
+                        human(r.time),
+                        r.n_at_risk.to_string(),
+                        human(r.survival),
+                        human(r.se),
+                        interval(r.lo, r.hi),
+                    ];
                     row.extend(r.cuminc.iter().map(|&c| human(c)));
                     row
                 })
@@ -241,7 +257,12 @@ fn render(report: &Report, args: &KmArgs) -> String {
         out.push_str(&text_table(&header, &rows, 0));
     }
     if let Some(test) = &report.logrank {
-        out.push_str(&format!("\nlog-rank test: chi2 = {} on {} df, p = {}\n", human(test.chi2), test.df, human_p(test.p)));
+        out.push_str(&format!(
+            "\nlog-rank test: chi2 = {} on {} df, p = {}\n",
+            human(test.chi2),
+            test.df,
+            human_p(test.p)
+        ));
     }
     out
 }
@@ -271,7 +292,13 @@ fn curve_table(report: &Report, competing: bool) -> CsvTable {
     let mut table = CsvTable::new(&columns);
     for g in &report.groups {
         for s in g.steps.iter().flatten() {
-            let mut row = vec![g.group.clone(), float_cell(s.time), s.n_at_risk.to_string(), s.events.to_string(), s.censored.to_string()];
+            let mut row = vec![
+                g.group.clone(),
+                float_cell(s.time),
+                s.n_at_risk.to_string(),
+                s.events.to_string(),
+                s.censored.to_string(),
+            ];
             row.extend(s.deaths.map(|d| d.to_string()));
             row.extend([float_cell(s.survival), float_cell(s.se), float_cell(s.lo), float_cell(s.hi)]);
             row.extend([s.cuminc, s.cuminc_se].into_iter().flatten().map(float_cell));

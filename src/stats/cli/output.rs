@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::input::Resolved;
 use crate::bad_input;
 use crate::error::Result;
-use crate::table::{write_csv, ColumnRole, CsvTable, Provenance, TableKind};
+use crate::table::{ColumnRole, CsvTable, Provenance, TableKind, write_csv};
 
 #[derive(Debug, Clone, Args)]
 pub struct OutputArgs {
@@ -27,7 +27,9 @@ impl OutputArgs {
     /// Refuse a bad `--out` before any work is done.
     pub fn check(&self) -> Result<()> {
         match &self.out {
-            Some(path) if path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() != Some("csv") => {
+            Some(path)
+                if path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() != Some("csv") =>
+            {
                 Err(bad_input!("{}: `--out` writes a CSV table; give a file name ending in .csv", path.display()))
             }
             _ => Ok(()),
@@ -82,7 +84,13 @@ pub fn sibling(path: &Path, suffix: &str) -> PathBuf {
 fn command_line() -> String {
     let args: Vec<String> = std::env::args()
         .skip(1)
-        .map(|a| if a.is_empty() || a.contains(|c: char| c.is_whitespace() || "'\"$`\\".contains(c)) { format!("'{}'", a.replace('\'', "'\\''")) } else { a })
+        .map(|a| {
+            if a.is_empty() || a.contains(|c: char| c.is_whitespace() || "'\"$`\\".contains(c)) {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            } else {
+                a
+            }
+        })
         .collect();
     format!("midnet {}", args.join(" "))
 }

@@ -6,7 +6,7 @@ use super::risk::Sorted;
 use super::{Coefficient, CoxError, CoxFit, CoxInput, Ties};
 use crate::stats::check;
 use crate::stats::linalg::Cholesky;
-use crate::stats::{normal_two_sided_p, Z_975};
+use crate::stats::{Z_975, normal_two_sided_p};
 use crate::table::Categories;
 
 /// One column of the model.
@@ -123,13 +123,19 @@ impl Design {
     }
 
     /// The fit on the original scale of the covariates.
-    pub fn report(&self, input: &CoxInput, sorted: &Sorted, solution: Solution, ties: Ties) -> Result<CoxFit, CoxError> {
+    pub fn report(
+        &self,
+        input: &CoxInput,
+        sorted: &Sorted,
+        solution: Solution,
+        ties: Ties,
+    ) -> Result<CoxFit, CoxError> {
         let p = self.p();
         let beta = &solution.beta;
-        let chol = Cholesky::new(&solution.information, p).map_err(|j| CoxError::Separation { names: vec![self.names[j].clone()] })?;
+        let chol = Cholesky::new(&solution.information, p)
+            .map_err(|j| CoxError::Separation { names: vec![self.names[j].clone()] })?;
         let inverse = chol.inverse();
-        let covariance: Vec<f64> =
-            (0..p * p).map(|i| inverse[i] / (self.scale[i / p] * self.scale[i % p])).collect();
+        let covariance: Vec<f64> = (0..p * p).map(|i| inverse[i] / (self.scale[i / p] * self.scale[i % p])).collect();
         let coefficients = (0..p)
             .map(|j| {
                 let coef = beta[j] / self.scale[j];

@@ -113,12 +113,23 @@ pub enum CoxError {
     Input(String),
     NoEvents,
     /// A covariate has one value (or one value within each stratum).
-    Constant { name: String, detail: String },
+    Constant {
+        name: String,
+        detail: String,
+    },
     /// A covariate is a linear combination of the ones before it.
-    Collinear { name: String, others: Vec<String> },
+    Collinear {
+        name: String,
+        others: Vec<String>,
+    },
     /// The likelihood is monotone in these covariates: their estimates are infinite.
-    Separation { names: Vec<String> },
-    NotConverged { iterations: usize, step: f64 },
+    Separation {
+        names: Vec<String>,
+    },
+    NotConverged {
+        iterations: usize,
+        step: f64,
+    },
 }
 
 impl std::fmt::Display for CoxError {
@@ -126,7 +137,9 @@ impl std::fmt::Display for CoxError {
         let quoted = |names: &[String]| format!("`{}`", names.join("`, `"));
         match self {
             CoxError::Input(message) => write!(f, "{message}"),
-            CoxError::NoEvents => write!(f, "there are no events (the event column has no 1s), so there is nothing to fit"),
+            CoxError::NoEvents => {
+                write!(f, "there are no events (the event column has no 1s), so there is nothing to fit")
+            }
             CoxError::Constant { name, detail } => {
                 write!(f, "covariate `{name}` is constant ({detail}); a constant has no hazard ratio: leave it out")
             }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::common::{midnet, tempdir, Run};
+use crate::common::{Run, midnet, tempdir};
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let path = dir.join(name);
@@ -23,7 +23,8 @@ fn cox(dir: &Path, input: &str, covariates: &str) -> Run {
 fn missing_column_lists_the_columns() {
     let dir = tempdir();
     let f = write(dir.path(), "a.csv", "time,event\n1,1\n2,0\n");
-    let run = midnet(dir.path(), &["stats", "km", "--input", &f, "--time", "days", "--event", "event"]).fails(2, "no column `days`");
+    let run = midnet(dir.path(), &["stats", "km", "--input", &f, "--time", "days", "--event", "event"])
+        .fails(2, "no column `days`");
     assert!(run.stderr.contains("the columns are: time, event"), "{}", run.stderr);
     assert!(run.stdout.is_empty());
 }
@@ -64,7 +65,8 @@ fn empty_file_and_header_only() {
     km(dir.path(), &empty).fails(2, "the file is empty");
     let header = write(dir.path(), "header.csv", "time,event\n");
     km(dir.path(), &header).fails(2, "has no rows");
-    midnet(dir.path(), &["stats", "incidence", "--input", &header, "--events", "event", "--time", "time"]).fails(2, "has no rows");
+    midnet(dir.path(), &["stats", "incidence", "--input", &header, "--events", "event", "--time", "time"])
+        .fails(2, "has no rows");
 }
 
 #[test]
@@ -79,8 +81,11 @@ fn constant_covariate_is_named() {
 fn covariate_constant_within_every_stratum_is_named() {
     let dir = tempdir();
     let f = write(dir.path(), "a.csv", "time,event,x,site\n1,1,0,A\n2,0,0,A\n3,1,1,B\n4,1,1,B\n5,0,1,B\n");
-    midnet(dir.path(), &["stats", "cox", "--input", &f, "--time", "time", "--event", "event", "--covariates", "x", "--strata", "site"])
-        .fails(2, "covariate `x` is constant (it has one value within each stratum)");
+    midnet(
+        dir.path(),
+        &["stats", "cox", "--input", &f, "--time", "time", "--event", "event", "--covariates", "x", "--strata", "site"],
+    )
+    .fails(2, "covariate `x` is constant (it has one value within each stratum)");
 }
 
 #[test]
@@ -94,7 +99,8 @@ fn missing_covariate_value_names_the_row() {
 fn collinear_covariates_are_named() {
     let dir = tempdir();
     let f = write(dir.path(), "a.csv", "time,event,x,y\n1,1,1,2\n2,0,2,4\n3,1,3,6\n4,1,5,10\n5,0,4,8\n");
-    cox(dir.path(), &f, "x,y").fails(2, "covariate `y` carries no information of its own: it is a linear combination of `x`");
+    cox(dir.path(), &f, "x,y")
+        .fails(2, "covariate `y` carries no information of its own: it is a linear combination of `x`");
 }
 
 #[test]
@@ -111,7 +117,13 @@ fn separation_fails_with_the_covariate_named() {
     let mut text = String::from("time,event,group,age\n");
     for i in 0..40 {
         let b = i % 2 == 0;
-        text.push_str(&format!("{},{},{},{}\n", 1 + i % 13, if b { 1 } else { 0 }, if b { "b" } else { "a" }, 30 + i % 17));
+        text.push_str(&format!(
+            "{},{},{},{}\n",
+            1 + i % 13,
+            if b { 1 } else { 0 },
+            if b { "b" } else { "a" },
+            30 + i % 17
+        ));
     }
     let f = write(dir.path(), "a.csv", &text);
     let run = cox(dir.path(), &f, "group,age").fails(1, "monotone likelihood");
@@ -123,10 +135,42 @@ fn separation_fails_with_the_covariate_named() {
 fn unknown_reference_level_lists_the_levels() {
     let dir = tempdir();
     let f = write(dir.path(), "a.csv", "time,event,sex\n1,1,F\n2,0,M\n3,1,F\n");
-    midnet(dir.path(), &["stats", "cox", "--input", &f, "--time", "time", "--event", "event", "--covariates", "sex", "--reference", "sex=X"])
-        .fails(2, "covariate `sex` has no level `X` to use as the reference; its levels are: F, M");
-    midnet(dir.path(), &["stats", "cox", "--input", &f, "--time", "time", "--event", "event", "--covariates", "sex", "--reference", "age=1"])
-        .fails(2, "`age` is not one of the covariates");
+    midnet(
+        dir.path(),
+        &[
+            "stats",
+            "cox",
+            "--input",
+            &f,
+            "--time",
+            "time",
+            "--event",
+            "event",
+            "--covariates",
+            "sex",
+            "--reference",
+            "sex=X",
+        ],
+    )
+    .fails(2, "covariate `sex` has no level `X` to use as the reference; its levels are: F, M");
+    midnet(
+        dir.path(),
+        &[
+            "stats",
+            "cox",
+            "--input",
+            &f,
+            "--time",
+            "time",
+            "--event",
+            "event",
+            "--covariates",
+            "sex",
+            "--reference",
+            "age=1",
+        ],
+    )
+    .fails(2, "`age` is not one of the covariates");
 }
 
 #[test]

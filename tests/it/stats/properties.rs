@@ -29,7 +29,10 @@ fn fit(rows: &[Row], shift: f64, ties: Ties, strata: Option<&[u32]>) -> Result<C
         Term::numeric("x", rows.iter().map(|r| r.2 + shift).collect()),
         Term::numeric("g", rows.iter().map(|r| r.3 as u8 as f64).collect()),
     ];
-    cox::fit(&CoxInput { time: &time, event: &event, terms: &terms, strata }, &CoxOptions { ties, ..CoxOptions::default() })
+    cox::fit(
+        &CoxInput { time: &time, event: &event, terms: &terms, strata },
+        &CoxOptions { ties, ..CoxOptions::default() },
+    )
 }
 
 fn close(a: f64, b: f64, tol: f64) -> bool {

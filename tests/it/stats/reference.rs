@@ -100,36 +100,59 @@ fn shared_reference_rows_for_incidence_and_survival() {
         let mut tolerance = Tolerance::parse(tolerance);
         let (command, pointers): (Vec<String>, Vec<&str>) = if let Some(x) = case.strip_prefix("PX") {
             let file = counts_file(dir.path(), x.parse().unwrap(), 1.0);
-            (args(&format!("incidence --input {file} --events events --time time --per 1 --json")), vec!["/total/rate_lo", "/total/rate_hi"])
+            (
+                args(&format!("incidence --input {file} --events events --time time --per 1 --json")),
+                vec!["/total/rate_lo", "/total/rate_hi"],
+            )
         } else if case == "IR1" && method.contains("midp") {
             // statsmodels' mid-p inverts its test with fmin(xtol=1e-8): the value is good to about
             // 2e-6, not to the row's 1e-9. midnet solves to full precision; reference-extra holds
             // full-precision mid-p values at 1e-9 (MIDP*).
             tolerance = Tolerance::Rel(1e-5);
             let file = counts_file(dir.path(), 5, 2000.0);
-            (args(&format!("incidence --input {file} --events events --time time --per 1 --ci mid-p --json")), vec!["/total/rate_lo", "/total/rate_hi"])
+            (
+                args(&format!("incidence --input {file} --events events --time time --per 1 --ci mid-p --json")),
+                vec!["/total/rate_lo", "/total/rate_hi"],
+            )
         } else if case == "IR1" && method.starts_with("Byar") {
             let file = counts_file(dir.path(), 5, 2000.0);
-            (args(&format!("incidence --input {file} --events events --time time --per 1 --ci byar --json")), vec!["/total/rate_lo", "/total/rate_hi"])
+            (
+                args(&format!("incidence --input {file} --events events --time time --per 1 --ci byar --json")),
+                vec!["/total/rate_lo", "/total/rate_hi"],
+            )
         } else if case == "IR1" && method.contains("per 1000") {
             let file = counts_file(dir.path(), 5, 2000.0);
-            (args(&format!("incidence --input {file} --events events --time time --per 1000 --json")), vec!["/total/rate", "/total/rate_lo", "/total/rate_hi"])
+            (
+                args(&format!("incidence --input {file} --events events --time time --per 1000 --json")),
+                vec!["/total/rate", "/total/rate_lo", "/total/rate_hi"],
+            )
         } else if case == "IR1" && method.contains("Garwood") {
             let file = counts_file(dir.path(), 5, 2000.0);
-            (args(&format!("incidence --input {file} --events events --time time --per 1 --json")), vec!["/total/rate", "/total/rate_lo", "/total/rate_hi"])
+            (
+                args(&format!("incidence --input {file} --events events --time time --per 1 --json")),
+                vec!["/total/rate", "/total/rate_lo", "/total/rate_hi"],
+            )
         } else if let Some(t) = case.strip_prefix("KM_t") {
             // group 0 is the 6-MP arm (groups sort by label)
-            (args(&format!("km --input {leukemia} --time time --event event --group group --at {t} --json")), vec!["/groups/0/at/0/survival", "/groups/0/at/0/se"])
+            (
+                args(&format!("km --input {leukemia} --time time --event event --group group --at {t} --json")),
+                vec!["/groups/0/at/0/survival", "/groups/0/at/0/se"],
+            )
         } else if case.starts_with("COX_") {
             let ties = case.strip_prefix("COX_").unwrap();
-            let command = args(&format!("cox --input {leukemia} --time time --event event --covariates placebo --ties {ties} --json"));
+            let command = args(&format!(
+                "cox --input {leukemia} --time time --event event --covariates placebo --ties {ties} --json"
+            ));
             if output == "loglik" {
                 (command, vec!["/loglik"])
             } else {
                 (command, vec!["/covariates/0/coef", "/covariates/0/se", "/covariates/0/hr"])
             }
         } else if case == "LOGRANK" {
-            (args(&format!("km --input {leukemia} --time time --event event --group group --json")), vec!["/logrank/chi2", "/logrank/p"])
+            (
+                args(&format!("km --input {leukemia} --time time --event event --group group --json")),
+                vec!["/logrank/chi2", "/logrank/p"],
+            )
         } else {
             panic!("reference row {case} ({method}) has no test: add one here");
         };
