@@ -52,10 +52,14 @@ impl Timeline {
     /// in group 0.
     pub fn grouped(time: &[f64], status: &[Status], groups: Option<&[u32]>, n_groups: usize) -> Vec<Timeline> {
         debug_assert_eq!(time.len(), status.len());
-        let mut keys: Vec<Vec<u64>> = vec![Vec::new(); n_groups * 3];
-        for (i, (&t, &s)) in time.iter().zip(status).enumerate() {
-            let g = groups.map_or(0, |g| g[i] as usize);
-            keys[g * 3 + s.index()].push(sort_key(t));
+        let bucket = |i: usize| groups.map_or(0, |g| g[i] as usize) * 3 + status[i].index();
+        // Count first so that each bucket is allocated once: tens of millions of keys otherwise
+        // cost as much in reallocation as in sorting.
+        let mut sizes = vec![0usize; n_groups * 3];
+        (0..time.len()).for_each(|i| sizes[bucket(i)] += 1);
+        let mut keys: Vec<Vec<u64>> = sizes.iter().map(|&n| Vec::with_capacity(n)).collect();
+        for (i, &t) in time.iter().enumerate() {
+            keys[bucket(i)].push(sort_key(t));
         }
         for k in keys.iter_mut() {
             k.par_sort_unstable();
