@@ -143,14 +143,17 @@ impl std::fmt::Display for CoxError {
             CoxError::Constant { name, detail } => {
                 write!(f, "covariate `{name}` is constant ({detail}); a constant has no hazard ratio: leave it out")
             }
-            CoxError::Collinear { name, others } => {
-                let of = if others.is_empty() { "nothing".to_string() } else { quoted(others) };
-                write!(
-                    f,
-                    "covariate `{name}` carries no information of its own: it is a linear combination of {of} \
-                     (or constant within every risk set); leave one of them out"
-                )
-            }
+            CoxError::Collinear { name, others } if others.is_empty() => write!(
+                f,
+                "covariate `{name}` carries no information: it does not vary within any risk set \
+                 (the patients at risk at each event time all share one value); leave it out"
+            ),
+            CoxError::Collinear { name, others } => write!(
+                f,
+                "covariate `{name}` carries no information of its own: it is a linear combination of {} \
+                 (or does not vary within any risk set); leave one of them out",
+                quoted(others)
+            ),
             CoxError::Separation { names } => write!(
                 f,
                 "the partial likelihood keeps increasing as the coefficient of {} grows without bound (monotone \

@@ -228,3 +228,11 @@ fn missing_input_file_is_not_found() {
     let dir = tempdir();
     km(dir.path(), "nothing.csv").fails(4, "no such file");
 }
+
+#[test]
+fn covariate_without_variation_in_any_risk_set_is_named() {
+    // the only patient with x = 1 leaves before the first event
+    let dir = tempdir();
+    let f = write(dir.path(), "a.csv", "time,event,x\n0.5,0,1\n1,1,0\n2,1,0\n3,0,0\n");
+    cox(dir.path(), &f, "x").fails(2, "covariate `x` carries no information: it does not vary within any risk set");
+}
