@@ -18,6 +18,7 @@ pub mod project;
 pub mod schema;
 pub mod site;
 pub mod sql;
+pub mod stats;
 pub mod synth;
 pub mod table;
 

@@ -6,10 +6,12 @@
 //! binary) and hands the columns over as Arrow arrays, so numeric columns reach the statistics as
 //! plain `Vec<f64>` without per-row boxing.
 
+mod categories;
 mod frame;
 mod sidecar;
 mod write;
 
+pub use categories::Categories;
 pub use frame::{Format, Frame};
 pub use sidecar::{ColumnRole, Provenance, Sidecar, SidecarColumn, TableKind, SIDECAR_FORMAT};
 pub use write::{float_cell, write_atomically, write_csv, CsvTable};

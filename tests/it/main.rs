@@ -9,3 +9,4 @@ mod export;
 mod projects;
 mod reference;
 mod site;
+mod stats;

@@ -1,0 +1,104 @@
+//! Where a command's rows come from, resolved in one place, and the column readers that turn a
+//! bad value into an error naming the file, column and line.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::bad_input;
+use crate::error::Result;
+use crate::stats::check::{self, BadValue};
+use crate::table::Frame;
+
+#[derive(Debug, Clone, Args)]
+pub struct InputArgs {
+    /// The patient-level table, one row per patient: a CSV (with a header row) or Parquet file.
+    #[arg(long, value_name = "FILE")]
+    pub input: PathBuf,
+}
+
+/// A source of rows. Project datasets (`--project ID --dataset NAME[@VERSION]`) become a second
+/// variant once projects exist: they resolve to the dataset's Parquet file and name it in the
+/// provenance of what the command writes.
+#[derive(Debug, Clone)]
+pub enum Source {
+    File(PathBuf),
+}
+
+/// A source made concrete: the file to read and how to name it in provenance.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub path: PathBuf,
+    pub name: String,
+}
+
+impl Source {
+    pub fn from_args(args: &InputArgs) -> Source {
+        Source::File(args.input.clone())
+    }
+
+    pub fn resolve(&self) -> Result<Resolved> {
+        match self {
+            Source::File(path) => Ok(Resolved { path: path.clone(), name: path.display().to_string() }),
+        }
+    }
+}
+
+impl Resolved {
+    /// Read `columns` (duplicates are read once). An empty file or one without data rows is an
+    /// error: no statistic is computed from nothing.
+    pub fn read(&self, columns: &[&str]) -> Result<Frame> {
+        let mut unique: Vec<&str> = Vec::new();
+        for c in columns {
+            if !unique.contains(c) {
+                unique.push(c);
+            }
+        }
+        if std::fs::metadata(&self.path).is_ok_and(|m| m.is_file() && m.len() == 0) {
+            return Err(bad_input!(
+                "{}: the file is empty (0 bytes); give a table with a header row and data",
+                self.path.display()
+            ));
+        }
+        let frame = Frame::read_columns(&self.path, &unique)?;
+        if frame.rows() == 0 {
+            return Err(bad_input!(
+                "{}: the table has no rows (a header only); there is nothing to compute",
+                self.path.display()
+            ));
+        }
+        Ok(frame)
+    }
+}
+
+/// A follow-up or person-time column: numbers ≥ 0, none missing.
+pub fn times(frame: &Frame, column: &str) -> Result<Vec<f64>> {
+    let values = numbers(frame, column)?;
+    at_row(frame, column, check::bad_time(&values))?;
+    Ok(values)
+}
+
+/// A 0/1 column (an event or a death flag).
+pub fn flags(frame: &Frame, column: &str) -> Result<Vec<bool>> {
+    let values = numbers(frame, column)?;
+    check::flags(&values).map_err(|bad| frame.bad_row(column, bad.row, &bad.what))
+}
+
+/// An event-count column: whole numbers ≥ 0.
+pub fn counts(frame: &Frame, column: &str) -> Result<Vec<u32>> {
+    let values = numbers(frame, column)?;
+    at_row(frame, column, check::bad_count(&values))?;
+    Ok(values.iter().map(|&v| v as u32).collect())
+}
+
+/// A numeric column with every value present and finite.
+pub fn numbers(frame: &Frame, column: &str) -> Result<Vec<f64>> {
+    frame.f64s(column)
+}
+
+fn at_row(frame: &Frame, column: &str, bad: Option<BadValue>) -> Result<()> {
+    match bad {
+        Some(bad) => Err(frame.bad_row(column, bad.row, &bad.what)),
+        None => Ok(()),
+    }
+}

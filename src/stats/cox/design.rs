@@ -1,0 +1,169 @@
+//! The covariates of a model: numeric terms, indicators of categorical covariates against a
+//! reference level, their validation, and the centring and scaling the fit works in.
+
+use super::newton::Solution;
+use super::risk::Sorted;
+use super::{Coefficient, CoxError, CoxFit, CoxInput, Ties};
+use crate::stats::check;
+use crate::stats::linalg::Cholesky;
+use crate::stats::{Z_975, normal_two_sided_p};
+use crate::table::Categories;
+
+/// One column of the model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Term {
+    /// The covariate's name; an indicator is named `covariate=level`.
+    pub name: String,
+    /// One value per row.
+    pub values: Vec<f64>,
+    /// For an indicator: the reference level of its categorical covariate.
+    pub reference: Option<String>,
+}
+
+impl Term {
+    pub fn numeric(name: impl Into<String>, values: Vec<f64>) -> Term {
+        Term { name: name.into(), values, reference: None }
+    }
+
+    /// The indicators of a categorical covariate, one per level other than the reference (the
+    /// first level when `reference` is `None`), in level order.
+    pub fn categorical(name: &str, levels: &Categories, reference: Option<&str>) -> Result<Vec<Term>, CoxError> {
+        let reference_code = match reference {
+            None => 0,
+            Some(r) => levels.code_of(r).ok_or_else(|| {
+                CoxError::Input(format!(
+                    "covariate `{name}` has no level `{r}` to use as the reference; its levels are: {}",
+                    levels.labels.join(", ")
+                ))
+            })?,
+        };
+        if levels.levels() < 2 {
+            return Err(CoxError::Constant {
+                name: name.to_string(),
+                detail: format!("it has one level, `{}`", levels.labels.first().map_or("", String::as_str)),
+            });
+        }
+        let reference_label = levels.labels[reference_code as usize].clone();
+        Ok((0..levels.levels() as u32)
+            .filter(|&code| code != reference_code)
+            .map(|code| Term {
+                name: format!("{name}={}", levels.labels[code as usize]),
+                values: levels.codes.iter().map(|&c| if c == code { 1.0 } else { 0.0 }).collect(),
+                reference: Some(reference_label.clone()),
+            })
+            .collect())
+    }
+}
+
+/// The validated design: term names and the centring and scaling of each term.
+pub(super) struct Design {
+    pub names: Vec<String>,
+    pub mean: Vec<f64>,
+    pub scale: Vec<f64>,
+}
+
+impl Design {
+    pub fn new(input: &CoxInput) -> Result<Design, CoxError> {
+        let n = input.time.len();
+        let input_error = |e: crate::error::Error| CoxError::Input(e.to_string());
+        check::same_length(("time", n), ("event", input.event.len())).map_err(input_error)?;
+        if let Some(strata) = input.strata {
+            check::same_length(("time", n), ("strata", strata.len())).map_err(input_error)?;
+        }
+        check::times(input.time).map_err(input_error)?;
+        if input.terms.is_empty() {
+            return Err(CoxError::Input("give at least one covariate".to_string()));
+        }
+        if !input.event.contains(&true) {
+            return Err(CoxError::NoEvents);
+        }
+        let mut mean = Vec::with_capacity(input.terms.len());
+        let mut scale = Vec::with_capacity(input.terms.len());
+        for term in input.terms {
+            check::same_length(("time", n), (term.name.as_str(), term.values.len())).map_err(input_error)?;
+            if let Some(row) = term.values.iter().position(|v| !v.is_finite()) {
+                return Err(CoxError::Input(format!(
+                    "covariate `{}`, row {}: value {} is not a finite number",
+                    term.name,
+                    row + 1,
+                    term.values[row]
+                )));
+            }
+            let m = term.values.iter().sum::<f64>() / n as f64;
+            let var = term.values.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / n as f64;
+            if term.values.iter().all(|&v| v == term.values[0]) {
+                return Err(CoxError::Constant {
+                    name: term.name.clone(),
+                    detail: format!("every value is {}", term.values[0]),
+                });
+            }
+            mean.push(m);
+            scale.push(var.sqrt());
+        }
+        Ok(Design { names: input.terms.iter().map(|t| t.name.clone()).collect(), mean, scale })
+    }
+
+    pub fn p(&self) -> usize {
+        self.names.len()
+    }
+
+    /// A term that is constant inside every stratum has nothing to estimate from within-stratum
+    /// comparisons (e.g. a site-level covariate stratified by site).
+    pub fn check_within_strata(&self, sorted: &Sorted) -> Result<(), CoxError> {
+        if sorted.n_strata < 2 {
+            return Ok(());
+        }
+        match (0..self.p()).find(|&j| !sorted.varies_within_a_stratum(j)) {
+            Some(j) => Err(CoxError::Constant {
+                name: self.names[j].clone(),
+                detail: "it has one value within each stratum".to_string(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// The fit on the original scale of the covariates.
+    pub fn report(
+        &self,
+        input: &CoxInput,
+        sorted: &Sorted,
+        solution: Solution,
+        ties: Ties,
+    ) -> Result<CoxFit, CoxError> {
+        let p = self.p();
+        let beta = &solution.beta;
+        let chol = Cholesky::new(&solution.information, p)
+            .map_err(|j| CoxError::Separation { names: vec![self.names[j].clone()] })?;
+        let inverse = chol.inverse();
+        let covariance: Vec<f64> = (0..p * p).map(|i| inverse[i] / (self.scale[i / p] * self.scale[i % p])).collect();
+        let coefficients = (0..p)
+            .map(|j| {
+                let coef = beta[j] / self.scale[j];
+                let se = covariance[j * p + j].sqrt();
+                let z = coef / se;
+                Coefficient {
+                    name: self.names[j].clone(),
+                    reference: input.terms[j].reference.clone(),
+                    coef,
+                    se,
+                    hr: coef.exp(),
+                    hr_lo: (coef - Z_975 * se).exp(),
+                    hr_hi: (coef + Z_975 * se).exp(),
+                    z,
+                    p: normal_two_sided_p(z),
+                }
+            })
+            .collect();
+        Ok(CoxFit {
+            n: input.time.len() as u64,
+            events: sorted.events,
+            loglik: solution.loglik,
+            loglik_null: solution.loglik_null,
+            iterations: solution.iterations,
+            ties,
+            strata: sorted.n_strata,
+            coefficients,
+            covariance,
+        })
+    }
+}

@@ -1,0 +1,52 @@
+//! Statistics core I: incidence rates, survival (Kaplan-Meier, log-rank, cumulative incidence with
+//! competing risks) and Cox proportional-hazards regression.
+//!
+//! A library first: every method takes plain in-memory columns (`&[f64]` times, `&[bool]` events,
+//! [`Categories`](crate::table::Categories) for groups) and returns a typed result, so that the
+//! early-safety protocol can run dozens of fits per analysis without files in between. The command
+//! line ([`cli`]) reads the columns of a file, calls these functions and prints or writes the result.
+//!
+//! Every interval is a two-sided 95% interval. docs/statistics.md names each method and its source.
+//!
+//! The early-safety protocol's model (drug vs comparator, adjusted for sex, age and age², a baseline
+//! hazard per site), on columns already in memory:
+//!
+//! ```text
+//! let group = Categories::from_labels(&group_labels);      // "comparator", "drug"
+//! let sex = Categories::from_labels(&sex_labels);
+//! let site = Categories::from_labels(&site_pseudonyms);
+//! let mut terms = Term::categorical("group", &group, Some("comparator"))?;
+//! terms.extend(Term::categorical("sex", &sex, Some("F"))?);
+//! terms.push(Term::numeric("age", age.clone()));
+//! terms.push(Term::numeric("age^2", age.iter().map(|a| a * a).collect()));
+//! let fit = cox::fit(&CoxInput { time: &days, event: &event, terms: &terms, strata: Some(&site.codes) },
+//!                    &CoxOptions::default())?;       // Err(CoxError::Separation{..}) when a group has no events
+//! let hr = &fit.coefficients[0];                      // "group=drug": hr, hr_lo, hr_hi, p
+//! let per_group = incidence::tally(&events, &person_years, &group.codes, group.levels());
+//! let rate = per_group[1].rate(1000.0, PoissonCi::Exact);   // per 1000 person-years, Garwood interval
+//! ```
+
+pub mod check;
+pub mod cli;
+pub mod cox;
+pub mod cuminc;
+pub mod incidence;
+pub mod km;
+pub mod logrank;
+pub mod strata;
+
+mod linalg;
+mod timeline;
+
+pub use timeline::{Status, Timeline};
+
+/// The 0.975 quantile of the standard normal distribution (scipy.stats.norm.ppf(0.975)): the
+/// multiplier of every Wald-type 95% interval.
+pub const Z_975: f64 = 1.959_963_984_540_054;
+
+/// The two-sided p-value of a standard normal statistic.
+pub fn normal_two_sided_p(z: f64) -> f64 {
+    use statrs::distribution::{ContinuousCDF, Normal};
+    let standard = Normal::standard();
+    2.0 * standard.sf(z.abs())
+}
