@@ -5,11 +5,8 @@
 use std::collections::HashMap;
 
 use duckdb::arrow::array::{Array, AsArray};
-use duckdb::arrow::compute::cast;
-use duckdb::arrow::datatypes::DataType;
 
 use super::Frame;
-use crate::bad_input;
 use crate::error::Result;
 
 /// The levels of a categorical column and each row's level as an index into them.
@@ -64,16 +61,17 @@ impl Frame {
     /// A column as categories. A missing value is an error naming its row. Numeric columns keep
     /// numeric order (2 before 10); text columns sort as strings.
     pub fn categories(&self, name: &str) -> Result<Categories> {
-        let array = self.array(name)?;
-        let numeric = array.data_type().is_numeric();
-        let as_text = cast(array, &DataType::Utf8).map_err(|e| {
-            bad_input!("{}: column `{}` cannot be read as categories: {e}", self.path().display(), name)
-        })?;
-        let text = as_text.as_string::<i32>();
-        if let Some(row) = (0..text.len()).find(|&i| text.is_null(i)) {
-            return Err(self.bad_row(name, row, "missing value (a grouping column needs a value on every row)"));
+        let numeric = self.data_type(name)?.is_numeric();
+        let chunks = self.text_chunks(name)?;
+        let texts: Vec<_> = chunks.iter().map(|c| c.as_string::<i32>()).collect();
+        let mut offset = 0;
+        for text in &texts {
+            if let Some(row) = (0..text.len()).find(|&i| text.is_null(i)) {
+                return Err(self.bad_row(name, offset + row, "missing value (a grouping column needs a value on every row)"));
+            }
+            offset += text.len();
         }
-        let (codes, labels) = code_in_order_seen(text.iter().map(|v| v.unwrap_or_default()));
+        let (codes, labels) = code_in_order_seen(texts.iter().flat_map(|t| t.iter().map(|v| v.unwrap_or_default())));
         let mut cats = Categories { codes, labels };
         if numeric {
             cats.sort_levels(|a, b| {

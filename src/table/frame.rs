@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use duckdb::arrow::array::{Array, ArrayRef, AsArray};
-use duckdb::arrow::compute::{cast, concat};
+use duckdb::arrow::compute::cast;
 use duckdb::arrow::datatypes::{DataType, Float64Type};
 use duckdb::arrow::record_batch::RecordBatch;
 
@@ -44,11 +44,15 @@ impl Format {
     }
 }
 
-/// The columns of a table read from a file, as Arrow arrays (one array per column).
+/// The columns of a table read from a file, each as the Arrow chunks DuckDB produced. Typed
+/// accessors convert chunk by chunk straight into their result, so a column of ten million numbers
+/// is copied once.
 pub struct Frame {
     path: PathBuf,
     names: Vec<String>,
-    columns: Vec<ArrayRef>,
+    types: Vec<DataType>,
+    /// Per column, its chunks in row order.
+    chunks: Vec<Vec<ArrayRef>>,
     rows: usize,
 }
 
@@ -107,11 +111,12 @@ impl Frame {
         } else {
             wanted.iter().map(|s| s.to_string()).collect()
         };
-        let columns = (0..names.len())
-            .map(|i| concat_column(&batches, i, &stmt.schema().field(i).data_type().clone()))
-            .collect::<Result<Vec<_>>>()?;
-        let rows = columns.first().map_or(0, |c| c.len());
-        Ok(Frame { path: path.to_path_buf(), names, columns, rows })
+        let schema = stmt.schema();
+        let types: Vec<DataType> = (0..names.len()).map(|i| schema.field(i).data_type().clone()).collect();
+        let chunks: Vec<Vec<ArrayRef>> =
+            (0..names.len()).map(|i| batches.iter().map(|b| b.column(i).clone()).collect()).collect();
+        let rows = batches.iter().map(|b| b.num_rows()).sum();
+        Ok(Frame { path: path.to_path_buf(), names, types, chunks, rows })
     }
 
     pub fn path(&self) -> &Path {
@@ -130,30 +135,29 @@ impl Frame {
         self.names.iter().any(|n| n == name)
     }
 
-    /// The Arrow array of a column.
-    pub fn array(&self, name: &str) -> Result<&ArrayRef> {
-        match self.names.iter().position(|n| n == name) {
-            Some(i) => Ok(&self.columns[i]),
-            None => Err(bad_input!(
-                "{}: no column `{}`; the columns are: {}",
-                self.path.display(),
-                name,
-                self.names.join(", ")
-            )),
-        }
+    /// The Arrow chunks of a column, in row order.
+    pub fn chunks(&self, name: &str) -> Result<&[ArrayRef]> {
+        Ok(&self.chunks[self.index(name)?])
     }
 
     /// The Arrow data type of a column.
     pub fn data_type(&self, name: &str) -> Result<DataType> {
-        Ok(self.array(name)?.data_type().clone())
+        Ok(self.types[self.index(name)?].clone())
     }
 
     /// A numeric column with no missing values, as f64.
     pub fn f64s(&self, name: &str) -> Result<Vec<f64>> {
-        let array = self.numeric(name, DataType::Float64)?;
-        let values = array.as_primitive::<Float64Type>();
-        self.first_null(name, &array)?;
-        let out: Vec<f64> = values.values().to_vec();
+        let mut out = Vec::with_capacity(self.rows);
+        let mut offset = 0;
+        for chunk in self.numeric_chunks(name)? {
+            let values = chunk.as_primitive::<Float64Type>();
+            if values.null_count() > 0 {
+                let row = (0..values.len()).find(|&i| values.is_null(i)).unwrap_or(0);
+                return Err(self.bad_row(name, offset + row, "missing value"));
+            }
+            out.extend_from_slice(values.values());
+            offset += values.len();
+        }
         if let Some(row) = out.iter().position(|v| !v.is_finite()) {
             return Err(self.bad_row(name, row, &format!("value {} is not a finite number", out[row])));
         }
@@ -162,8 +166,11 @@ impl Frame {
 
     /// A numeric column that may have missing values, as f64 (`None` for missing).
     pub fn opt_f64s(&self, name: &str) -> Result<Vec<Option<f64>>> {
-        let array = self.numeric(name, DataType::Float64)?;
-        Ok(array.as_primitive::<Float64Type>().iter().collect())
+        let mut out = Vec::with_capacity(self.rows);
+        for chunk in self.numeric_chunks(name)? {
+            out.extend(chunk.as_primitive::<Float64Type>().iter());
+        }
+        Ok(out)
     }
 
     /// An integer column with no missing values. A fractional value is an error naming its row.
@@ -184,11 +191,11 @@ impl Frame {
 
     /// Any column as text (`None` for missing); numbers are formatted as DuckDB prints them.
     pub fn texts(&self, name: &str) -> Result<Vec<Option<String>>> {
-        let array = self.array(name)?;
-        let as_text = cast(array, &DataType::Utf8).map_err(|e| {
-            bad_input!("{}: column `{}` cannot be read as text: {e}", self.path.display(), name)
-        })?;
-        Ok(as_text.as_string::<i32>().iter().map(|v| v.map(str::to_string)).collect())
+        let mut out = Vec::with_capacity(self.rows);
+        for chunk in self.text_chunks(name)? {
+            out.extend(chunk.as_string::<i32>().iter().map(|v| v.map(str::to_string)));
+        }
+        Ok(out)
     }
 
     /// A text column with no missing values.
@@ -198,6 +205,18 @@ impl Frame {
             .into_iter()
             .enumerate()
             .map(|(row, v)| v.ok_or_else(|| self.bad_row(name, row, "missing value")))
+            .collect()
+    }
+
+    /// The chunks of a column cast to UTF-8 text.
+    pub fn text_chunks(&self, name: &str) -> Result<Vec<ArrayRef>> {
+        self.chunks(name)?
+            .iter()
+            .map(|chunk| {
+                cast(chunk, &DataType::Utf8).map_err(|e| {
+                    bad_input!("{}: column `{}` cannot be read as text: {e}", self.path.display(), name)
+                })
+            })
             .collect()
     }
 
@@ -211,9 +230,17 @@ impl Frame {
         bad_input!("{}: column `{}`, row {}{}: {}", self.path.display(), column, row + 1, line, what)
     }
 
-    fn numeric(&self, name: &str, to: DataType) -> Result<ArrayRef> {
-        let array = self.array(name)?;
-        let ok = array.data_type().is_numeric() || matches!(array.data_type(), DataType::Boolean | DataType::Null);
+    fn index(&self, name: &str) -> Result<usize> {
+        self.names.iter().position(|n| n == name).ok_or_else(|| {
+            bad_input!("{}: no column `{}`; the columns are: {}", self.path.display(), name, self.names.join(", "))
+        })
+    }
+
+    /// The chunks of a numeric column as Float64 (cast only when they are not already); a column
+    /// DuckDB read as text is an error naming its first value that is not a number.
+    fn numeric_chunks(&self, name: &str) -> Result<Vec<ArrayRef>> {
+        let data_type = self.data_type(name)?;
+        let ok = data_type.is_numeric() || matches!(data_type, DataType::Boolean | DataType::Null);
         if !ok {
             let texts = self.texts(name)?;
             let row = texts
@@ -223,15 +250,17 @@ impl Frame {
             let shown = texts.get(row).cloned().flatten().unwrap_or_default();
             return Err(self.bad_row(name, row, &format!("`{shown}` is not a number")));
         }
-        cast(array, &to).map_err(|e| bad_input!("{}: column `{}`: {e}", self.path.display(), name))
-    }
-
-    fn first_null(&self, name: &str, array: &ArrayRef) -> Result<()> {
-        if array.null_count() == 0 {
-            return Ok(());
-        }
-        let row = (0..array.len()).find(|&i| array.is_null(i)).unwrap_or(0);
-        Err(self.bad_row(name, row, "missing value"))
+        self.chunks(name)?
+            .iter()
+            .map(|chunk| {
+                if chunk.data_type() == &DataType::Float64 {
+                    Ok(chunk.clone())
+                } else {
+                    cast(chunk, &DataType::Float64)
+                        .map_err(|e| bad_input!("{}: column `{}`: {e}", self.path.display(), name))
+                }
+            })
+            .collect()
     }
 }
 
@@ -244,14 +273,6 @@ fn column_names(conn: &duckdb::Connection, scan: &str, path: &Path) -> Result<Ve
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| unreadable(path, e))?;
     Ok(names)
-}
-
-fn concat_column(batches: &[RecordBatch], i: usize, data_type: &DataType) -> Result<ArrayRef> {
-    if batches.is_empty() {
-        return Ok(duckdb::arrow::array::new_empty_array(data_type));
-    }
-    let parts: Vec<&dyn Array> = batches.iter().map(|b| b.column(i).as_ref()).collect();
-    concat(&parts).map_err(|e| Error::Internal(format!("concatenating column {i}: {e}")))
 }
 
 fn unreadable(path: &Path, e: duckdb::Error) -> Error {
