@@ -1,13 +1,17 @@
 //! `midnet demo`: the main job end to end, in a fresh temporary directory, with no arguments.
 //! Each stage of the data flow that lands extends it; today it synthesises a small network of
-//! hospitals, creates each site's integrated data source, loads it and checks its quality.
+//! hospitals, creates each site's integrated data source, loads it and checks its quality, and sets
+//! up the data center: its home, the site registry, users and a project for the run.
 
 use std::path::{Path, PathBuf};
 
 use clap::Args;
 
+use crate::center::{self, Actor, Home, NewUser, Settings};
 use crate::cli::Global;
 use crate::error::{IoContext, Result};
+use crate::project::lifecycle::{self, NewProject};
+use crate::project::{Purpose, Role};
 use crate::progress::Progress;
 use crate::site::SiteDir;
 use crate::synth::{self, SynthOptions};
@@ -78,8 +82,55 @@ pub fn run(global: &Global, args: DemoArgs) -> Result<()> {
     for line in quality.render().lines().take(12) {
         say(&format!("   {line}"));
     }
+    say("4. the data center: its home, the hospitals' registry, users, and a project for this run");
+    let project = provision(root, &network)?;
+    say(&format!(
+        "   home {}; users reviewer, analyst; project {} ({}), analyst granted",
+        root.join("center").display(),
+        project.id,
+        project.title
+    ));
+
     if args.dir.is_none() {
         say("(the demo's temporary directory is removed; give --dir DIR to keep it)");
     }
     Ok(())
+}
+
+/// Demo passwords: long enough for the policy, never containing the user id.
+const REVIEWER_PASSWORD: &str = "demo-correct-horse-1";
+const ANALYST_PASSWORD: &str = "demo-correct-horse-2";
+
+/// The data center for the demo: a home owned by a reviewer, the synthetic network's registry, an
+/// analyst, and a signal-detection project (the early-safety protocol's purpose) with the analyst
+/// granted.
+fn provision(root: &Path, network: &Path) -> Result<NewProject> {
+    let reviewer = NewUser { id: "reviewer".into(), name: "Demo Reviewer".into(), reviewer: true };
+    let home = Home::init(&root.join("center"), &Settings::default(), &reviewer, REVIEWER_PASSWORD)?;
+    let (reviewer, _) = Actor::login(&home, "reviewer", REVIEWER_PASSWORD)?;
+    reviewer.run("center sites add", None, |a| center::sites::import(a, &network.join("sites.toml")))?;
+    let analyst = NewUser { id: "analyst".into(), name: "Demo Analyst".into(), reviewer: false };
+    reviewer.run("user add", None, |a| center::users::create(a, &analyst, ANALYST_PASSWORD))?;
+    let today = reviewer.today();
+    let project = NewProject {
+        id: "P-DEMO-001".into(),
+        title: "Early safety monitoring of novagliptin (demo)".into(),
+        question: "Do new users of novagliptin have more liver, kidney or blood abnormalities than new users \
+                   of sitagliptin?"
+            .into(),
+        summary: "Shared early-safety protocol on the demo network".into(),
+        purpose: Purpose::SignalDetection,
+        organization: "midnet demo".into(),
+        contractor: "analyst".into(),
+        start: today,
+        end: center::clock::add_months(today, 12),
+        end_rule: None,
+        extraction_from: chrono::NaiveDate::from_ymd_opt(2019, 4, 1).expect("valid date"),
+        extraction_to: chrono::NaiveDate::from_ymd_opt(2025, 9, 30).expect("valid date"),
+        drug: Some("novagliptin".into()),
+        disclose_drug_from: None,
+    };
+    reviewer.run("project create", Some(&project.id), |a| lifecycle::create(a, &project).map(|_| ()))?;
+    reviewer.run("project grant", Some(&project.id), |a| lifecycle::grant(a, &project.id, "analyst", Role::Analyst))?;
+    Ok(project)
 }

@@ -5,6 +5,7 @@
 mod audit;
 mod center;
 mod common;
+mod demo;
 mod export;
 mod projects;
 mod reference;
