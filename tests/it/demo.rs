@@ -1,6 +1,6 @@
 //! `midnet demo` runs the main job end to end with no arguments.
 
-use crate::common::{midnet, tempdir};
+use crate::common::{midnet, midnet_with, tempdir};
 
 #[test]
 fn demo_runs_end_to_end() {
@@ -11,6 +11,10 @@ fn demo_runs_end_to_end() {
     }
     assert!(dir.path().join("run/center").is_dir());
     assert!(dir.path().join("run/network/site01/site.duckdb").is_file());
-    // The demo's home is a real one: its audit trail verifies.
-    midnet(dir.path(), &["--home", "run/center", "audit", "verify"]).ok();
+    // The demo's home is a real one: its reviewer can log in and its audit trail verifies.
+    let os_home = dir.path().join("os-home");
+    let os_home = os_home.to_str().unwrap();
+    let env = [("MIDNET_HOME", "run/center"), ("HOME", os_home)];
+    midnet_with(dir.path(), &["login", "--user", "reviewer"], &env, Some("demo-correct-horse-1\n")).ok();
+    midnet_with(dir.path(), &["audit", "verify"], &env, None).ok();
 }
