@@ -11,6 +11,7 @@ pub mod audit;
 pub mod center;
 pub mod cli;
 pub mod demo;
+pub mod digest;
 pub mod error;
 pub mod export;
 pub mod progress;

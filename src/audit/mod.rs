@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 use crate::center::store::{self, FileLock};
 use crate::error::{Error, IoContext, Result};
@@ -193,7 +193,7 @@ impl Log {
             mac: String::new(),
         };
         let body = record.body()?;
-        record.hash = hex::encode(Sha256::digest(body.as_bytes()));
+        record.hash = crate::digest::sha256_hex(body.as_bytes());
         record.mac = mac(&key, record.hash.as_bytes());
         let line = format!("{body},\"hash\":\"{}\",\"mac\":\"{}\"}}\n", record.hash, record.mac);
         let mut file = std::fs::OpenOptions::new().append(true).open(&self.log).at(&self.log)?;

@@ -1,7 +1,7 @@
 //! `audit verify`: walk the chain from the first record, then compare its end with the sealed head.
 //! The first failing check names the line and record, and says which kind of tampering it shows.
 
-use sha2::{Digest, Sha256};
+
 
 use super::{GENESIS, Log, Record, mac};
 use crate::error::{Error, Result};
@@ -31,7 +31,7 @@ pub(super) fn verify(log: &Log, key: &[u8]) -> Result<Verified> {
         else {
             return Err(at(n, format!("not an audit record (record {expected} expected): the line was altered or inserted")));
         };
-        let hash = hex::encode(Sha256::digest(body.as_bytes()));
+        let hash = crate::digest::sha256_hex(body.as_bytes());
         if hash != record.hash {
             return Err(at(n, format!("record {} was edited: its content does not match its hash", record.seq)));
         }

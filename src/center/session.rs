@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+
 
 use super::clock::{self, Today};
 use super::home::Home;
@@ -306,7 +306,7 @@ pub fn forget_token(home: &Home) -> Result<()> {
 }
 
 fn sha256_hex(text: &str) -> String {
-    hex::encode(Sha256::digest(text.as_bytes()))
+    crate::digest::sha256_hex(text.as_bytes())
 }
 
 /// The command line as typed, for the audit record (passwords are never on it).

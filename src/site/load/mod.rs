@@ -12,7 +12,6 @@ mod stage;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use super::SiteDir;
 use crate::error::{Error, IoContext, Result};
@@ -141,7 +140,7 @@ fn load_file(conn: &duckdb::Connection, input: &Input, version: i64, n: usize) -
     let loaded = conn.execute(&stage::insert_sql(spec), [])? as u64;
     let file = input.path.display().to_string();
     let quarantined = quarantine_rows(conn, input, &rejects, version, &file)?;
-    let sha = sha256_of(&input.path).map_err(FileError::Fatal)?;
+    let sha = crate::digest::sha256_file(&input.path).map_err(FileError::Fatal)?;
     conn.execute(
         "INSERT INTO load_file VALUES (?, ?, ?, ?, ?, ?)",
         duckdb::params![version, input.table, file, sha, loaded as i64, quarantined as i64],
@@ -344,20 +343,6 @@ fn top_reasons(conn: &duckdb::Connection, version: i64) -> Result<Vec<(String, u
     Ok(rows.collect::<std::result::Result<Vec<_>, _>>()?)
 }
 
-fn sha256_of(path: &Path) -> Result<String> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(path).at(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = file.read(&mut buf).at(path)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex::encode(hasher.finalize()))
-}
 
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or("").to_string()
