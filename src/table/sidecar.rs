@@ -133,6 +133,11 @@ impl Sidecar {
         self.columns.iter().find(|c| c.name == column).map(|c| c.role)
     }
 
+    /// Write this sidecar beside `table` (atomically).
+    pub fn write_beside(&self, table: &Path) -> Result<()> {
+        super::write_atomically(&Self::path_for(table), self.to_json().as_bytes())
+    }
+
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a sidecar always serialises")
     }

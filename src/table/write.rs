@@ -46,8 +46,7 @@ impl CsvTable {
 /// Write `table` to `path` (CSV) and its sidecar beside it. Both are written to temporary names
 /// first and renamed into place, sidecar first, so a table never appears without its sidecar.
 pub fn write_csv(path: &Path, table: &CsvTable, kind: TableKind, provenance: Provenance) -> Result<()> {
-    let sidecar = Sidecar::new(kind, table.columns.clone(), provenance);
-    write_atomically(&Sidecar::path_for(path), sidecar.to_json().as_bytes())?;
+    Sidecar::new(kind, table.columns.clone(), provenance).write_beside(path)?;
     write_atomically(path, table.to_csv()?.as_bytes())
 }
 
