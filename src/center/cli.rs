@@ -31,6 +31,9 @@ pub enum CenterCommand {
     /// The audit trail: verify, show, sessions.
     #[command(subcommand)]
     Audit(crate::audit::cli::AuditCommand),
+    /// The analysts' workbench in a project: read-only SQL over its datasets, importing codelists.
+    #[command(subcommand)]
+    Work(crate::project::workbench::WorkCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -112,6 +115,7 @@ pub fn run(global: &Global, command: CenterCommand) -> Result<()> {
         CenterCommand::Logout => logout(global),
         CenterCommand::Project(cmd) => crate::project::cli::run(global, cmd),
         CenterCommand::Audit(cmd) => crate::audit::cli::run(global, cmd),
+        CenterCommand::Work(cmd) => crate::project::workbench::run(global, cmd),
     }
 }
 

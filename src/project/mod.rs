@@ -19,6 +19,7 @@ mod layout;
 pub mod lifecycle;
 mod open;
 pub mod record;
+pub mod workbench;
 mod register;
 
 pub use layout::{Area, Layout};
