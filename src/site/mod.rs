@@ -72,6 +72,17 @@ impl SiteDir {
         duckdb::Connection::open_with_flags(self.db_path(), config).map_err(|e| self.open_error(e))
     }
 
+    /// Open read-only with a share of the machine: `threads` DuckDB threads and at most
+    /// `memory_limit` (e.g. `"4GB"`), so that sites run side by side never compete for memory.
+    pub fn open_read_only_with(&self, threads: usize, memory_limit: &str) -> Result<duckdb::Connection> {
+        self.require()?;
+        let config = duckdb::Config::default()
+            .access_mode(duckdb::AccessMode::ReadOnly)?
+            .threads(threads as i64)?
+            .max_memory(memory_limit)?;
+        duckdb::Connection::open_with_flags(self.db_path(), config).map_err(|e| self.open_error(e))
+    }
+
     fn require(&self) -> Result<()> {
         if self.exists() {
             Ok(())
