@@ -6,6 +6,7 @@ mod audit;
 mod center;
 mod common;
 mod export;
+mod export_requests;
 mod projects;
 mod reference;
 mod site;
