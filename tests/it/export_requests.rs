@@ -365,3 +365,51 @@ fn publication_is_checked_reviewed_and_withheld_for_signal_refinement() {
     c.run("rev", &["publish", "follow-up", "--project", "sr", "--note", "cohort study PV-12 started 2026-06-10"]).ok();
     c.run("carol", &["publish", "request", "--project", "sr", "hr.csv", "--note", "paper"]).ok();
 }
+
+#[test]
+fn a_file_altered_in_review_is_never_released() {
+    let c = gate();
+    work(&c, "t.csv", "sex,patients\nM,120\nF,130\n");
+    request(&c, "alan", &["t.csv", "--note", "n"]).ok();
+    write(&c.area("p1").join("review/req-1/files/t.csv"), "sex,patients\nM,120\nF,3\n");
+    review(&c, "rev", "req-1", "--approve").fails(6, "was altered");
+    c.run("rev", &["export", "show", "req-1", "--project", "p1", "--file", "t.csv"]).fails(6, "was altered");
+    assert_eq!(std::fs::read_dir(c.area("p1").join("released")).unwrap().count(), 0);
+    review(&c, "rev", "req-1", "--reject").ok();
+}
+
+/// The calls `midnet demo` makes to end with a released table, in-process as the demo runs them.
+#[test]
+fn the_library_files_and_approves_a_request_as_the_demo_does() {
+    use midnet::center::{Actor, Home};
+    use midnet::export::{self, Decide, ExportSpec};
+    let c = Center::new();
+    // In-process logins use the real date: users and the project are made for it.
+    let today = chrono::Local::now().date_naive();
+    c.set_today(&today.to_string());
+    c.add_user("alan", "Alan Analyst");
+    c.run_with("rev", &["user", "add", "rita", "--name", "Rita Second", "--reviewer"], Some(&format!("{}\n", crate::center::PASSWORD))).ok();
+    let (start, end) = (today - chrono::Days::new(30), today + chrono::Days::new(300));
+    let (start, end) = (start.to_string(), end.to_string());
+    let mut create = create_args("p1", "research", &start, &end, &[]);
+    create[12] = "alan";
+    c.run("rev", &create).ok();
+    c.run("rev", &["project", "grant", "p1", "alan", "analyst"]).ok();
+    work(&c, "incidence.csv", INCIDENCE);
+    sidecar(&c, "incidence.csv", "statistics", ROLES);
+
+    let home = Home::at(&c.home).unwrap();
+    let (analyst, _token) = Actor::login(&home, "alan", crate::center::PASSWORD).unwrap();
+    let request = analyst
+        .run("export request", Some("p1"), |a| {
+            export::file_export(a, &ExportSpec::new("p1", &["incidence.csv"], "incidence by age band and sex"))
+        })
+        .unwrap();
+    let (reviewer, _token) = Actor::login(&home, "rita", crate::center::PASSWORD).unwrap();
+    let decided = reviewer
+        .run("export review", Some("p1"), |a| export::review(a, "p1", &request.id, Decide::Approve, "no small cells"))
+        .unwrap();
+    assert_eq!(decided.status, export::Status::Approved);
+    let released = c.area("p1").join("released").join(&request.id).join("files/incidence.csv");
+    assert_eq!(std::fs::read_to_string(released).unwrap(), INCIDENCE);
+}
