@@ -63,7 +63,8 @@ impl Exception {
             None => (Some(first.trim().to_string()), rest),
         };
         let mut fields = rest.splitn(4, ':');
-        let (Some(rule), Some(row), Some(column), Some(reason)) = (fields.next(), fields.next(), fields.next(), fields.next())
+        let (Some(rule), Some(row), Some(column), Some(reason)) =
+            (fields.next(), fields.next(), fields.next(), fields.next())
         else {
             return Err(bad_input!("--exception {text:?}: {usage}"));
         };
@@ -76,7 +77,9 @@ impl Exception {
             "" => Spec::Whole,
             r => match r.parse::<usize>() {
                 Ok(n) if n >= 1 => Spec::One(n),
-                _ => return Err(bad_input!("--exception {text:?}: row `{r}` is not a data row (1, 2, …), `*` or empty")),
+                _ => {
+                    return Err(bad_input!("--exception {text:?}: row `{r}` is not a data row (1, 2, …), `*` or empty"));
+                }
             },
         };
         let column = match column.trim() {
@@ -85,7 +88,9 @@ impl Exception {
             c => Spec::One(c.to_string()),
         };
         if reason.trim().is_empty() {
-            return Err(bad_input!("--exception {text:?}: the reason is empty; say why the finding should be accepted"));
+            return Err(bad_input!(
+                "--exception {text:?}: the reason is empty; say why the finding should be accepted"
+            ));
         }
         if file.as_deref() == Some("") {
             return Err(bad_input!("--exception {text:?}: the file name is empty; {usage}"));
@@ -128,7 +133,14 @@ mod tests {
     use crate::export::Verdict;
 
     fn finding(rule: Rule, row: Option<usize>, column: Option<&str>) -> Finding {
-        Finding { rule, verdict: Verdict::Review, row, line: None, column: column.map(str::to_string), message: String::new() }
+        Finding {
+            rule,
+            verdict: Verdict::Review,
+            row,
+            line: None,
+            column: column.map(str::to_string),
+            message: String::new(),
+        }
     }
 
     #[test]

@@ -69,8 +69,8 @@ impl Context {
         let home = actor.home();
         let custom = home.root().join(HOME_RULES_FILE);
         let rules = if custom.is_file() { Rules::read(&custom)? } else { Rules::default() };
-        let sites = SiteRegistry::of_home(&home.sites()?, home.root())?
-            .with_pseudonyms(project.pseudonyms().values().cloned());
+        let sites =
+            SiteRegistry::of_home(&home.sites()?, home.root())?.with_pseudonyms(project.pseudonyms().values().cloned());
         Ok(Context { rules, sites })
     }
 
@@ -159,9 +159,5 @@ pub fn record_violation(actor: &Actor, project: &str, rule: &'static str, messag
 
 /// The text of a user's note; a request, decision or loss report must say something.
 pub fn require_note(what: &str, note: &str) -> Result<()> {
-    if note.trim().is_empty() {
-        Err(crate::bad_input!("--note is empty: {what}"))
-    } else {
-        Ok(())
-    }
+    if note.trim().is_empty() { Err(crate::bad_input!("--note is empty: {what}")) } else { Ok(()) }
 }

@@ -204,7 +204,9 @@ impl Ledger {
                     closed: None,
                 }),
                 Event::Lost | Event::Deleted => {
-                    if let Some(c) = w.copies.iter_mut().find(|c| Some(&c.to) == e.copy.as_ref() && c.status == CopyStatus::Held) {
+                    if let Some(c) =
+                        w.copies.iter_mut().find(|c| Some(&c.to) == e.copy.as_ref() && c.status == CopyStatus::Held)
+                    {
                         c.status = if e.event == Event::Lost { CopyStatus::Lost } else { CopyStatus::Deleted };
                         c.closed = Some(Closed { by: e.by.clone(), time: e.time.clone(), note: e.note.clone() });
                     }
@@ -276,12 +278,18 @@ pub struct LedgerView {
 
 /// The ledger of a project (any role: statistics users see released files only, and this).
 pub fn view(actor: &Actor, project: &str) -> Result<LedgerView> {
-    let project = actor.open_project(project, &[Role::Reviewer, Role::Contractor, Role::Analyst, Role::StatisticsUser])?;
+    let project =
+        actor.open_project(project, &[Role::Reviewer, Role::Contractor, Role::Analyst, Role::StatisticsUser])?;
     let files = Ledger::read(project.layout())?.whereabouts();
     let delete_by = project.record().exported_statistics_delete_by();
     let held = files.iter().flat_map(|f| &f.copies).filter(|c| c.status == CopyStatus::Held).count();
     let overdue_copies = if delete_by.is_some_and(|d| actor.today() > d) { held } else { 0 };
-    Ok(LedgerView { project: project.id().to_string(), exported_statistics_delete_by: delete_by, overdue_copies, files })
+    Ok(LedgerView {
+        project: project.id().to_string(),
+        exported_statistics_delete_by: delete_by,
+        overdue_copies,
+        files,
+    })
 }
 
 /// One file copied out by `fetch`.
@@ -312,7 +320,10 @@ pub fn fetch(actor: &Actor, project: &str, name: &str, to: &Path) -> Result<Vec<
     for e in &wanted {
         let target = dir.join(Path::new(&e.file).file_name().expect("a released file has a name"));
         if target.symlink_metadata().is_ok() {
-            return Err(crate::bad_input!("{} exists already; fetch never overwrites: choose another --to", target.display()));
+            return Err(crate::bad_input!(
+                "{} exists already; fetch never overwrites: choose another --to",
+                target.display()
+            ));
         }
     }
     let mut events = Vec::new();
@@ -335,14 +346,20 @@ pub fn fetch(actor: &Actor, project: &str, name: &str, to: &Path) -> Result<Vec<
 /// another project's work area would bypass the gate).
 fn destination(actor: &Actor, to: &Path) -> Result<PathBuf> {
     if !to.is_dir() {
-        return Err(crate::bad_input!("--to {}: not a directory; give an existing directory to copy into", to.display()));
+        return Err(crate::bad_input!(
+            "--to {}: not a directory; give an existing directory to copy into",
+            to.display()
+        ));
     }
     let dir = std::fs::canonicalize(to).at(to)?;
     let home = std::fs::canonicalize(actor.home().root()).at(actor.home().root())?;
     if dir.starts_with(&home) {
         return Err(Error::refused(
             "path",
-            format!("--to {}: the directory is inside the data center's home; fetch copies files out of it", to.display()),
+            format!(
+                "--to {}: the directory is inside the data center's home; fetch copies files out of it",
+                to.display()
+            ),
         ));
     }
     Ok(dir)
@@ -362,7 +379,14 @@ pub struct CopyEvent {
 /// `midnet export report-loss` and `midnet export delete`: record that a copy taken out of the
 /// data center was lost or deleted. `copy` names the copy (the path `fetch` recorded) and may be
 /// left out when the file has one copy out. A loss is audited as a violation (第14 1(2)).
-pub fn close_copy(actor: &Actor, project: &str, name: &str, copy: Option<&Path>, event: Event, note: &str) -> Result<CopyEvent> {
+pub fn close_copy(
+    actor: &Actor,
+    project: &str,
+    name: &str,
+    copy: Option<&Path>,
+    event: Event,
+    note: &str,
+) -> Result<CopyEvent> {
     debug_assert!(matches!(event, Event::Lost | Event::Deleted));
     let project =
         actor.open_project(project, &[Role::StatisticsUser, Role::Analyst, Role::Contractor, Role::Reviewer])?;
@@ -393,8 +417,20 @@ pub fn close_copy(actor: &Actor, project: &str, name: &str, copy: Option<&Path>,
         }
         None => match held.as_slice() {
             [one] => one,
-            [] => return Err(crate::bad_input!("no copy of {} is out of the data center (the ledger records none held)", entry.file)),
-            _ => return Err(crate::bad_input!("{} has {} copies out: {}; name one with --copy", entry.file, held.len(), copies_text(&held))),
+            [] => {
+                return Err(crate::bad_input!(
+                    "no copy of {} is out of the data center (the ledger records none held)",
+                    entry.file
+                ));
+            }
+            _ => {
+                return Err(crate::bad_input!(
+                    "{} has {} copies out: {}; name one with --copy",
+                    entry.file,
+                    held.len(),
+                    copies_text(&held)
+                ));
+            }
         },
     };
     let copy = chosen.to.clone();
@@ -466,7 +502,9 @@ mod tests {
     #[test]
     fn copies_are_followed_until_deleted_or_lost() {
         let mut l = ledger(&["req-1/files/t1.csv"]);
-        for (event, copy) in [(Event::Fetched, "/a/t1.csv"), (Event::Fetched, "/b/t1.csv"), (Event::Deleted, "/a/t1.csv")] {
+        for (event, copy) in
+            [(Event::Fetched, "/a/t1.csv"), (Event::Fetched, "/b/t1.csv"), (Event::Deleted, "/a/t1.csv")]
+        {
             let mut e = Entry::new(event, "req-1/files/t1.csv", "ab", FileRole::Table, "stella");
             e.copy = Some(copy.into());
             l.entries.push(e);

@@ -91,7 +91,9 @@ pub fn file_publication(actor: &Actor, spec: &PublishSpec) -> Result<Request> {
     gate::require_note("name the paper or report, and where it will be published", &spec.note)?;
     require_publishable(&project)?;
     if spec.files.is_empty() {
-        return Err(crate::bad_input!("no files to publish; name released tables and figures (`midnet export ledger`)"));
+        return Err(crate::bad_input!(
+            "no files to publish; name released tables and figures (`midnet export ledger`)"
+        ));
     }
     let (names, mut files) = released_files(&project, &spec.files)?;
     let report = publication_report(actor, &project, &names, &spec.not_counts)?;
@@ -166,7 +168,12 @@ pub fn record_follow_up(actor: &Actor, project: &str, note: &str) -> Result<Foll
         ));
     }
     if let Some(f) = follow_up(&project)? {
-        return Err(crate::bad_input!("the follow-up study of project {} was recorded on {} by {}", project.id(), f.date, f.by));
+        return Err(crate::bad_input!(
+            "the follow-up study of project {} was recorded on {} by {}",
+            project.id(),
+            f.date,
+            f.by
+        ));
     }
     gate::require_note("name the follow-up study and when it started", note)?;
     let layout = project.layout();

@@ -57,7 +57,10 @@ impl SiteRegistry {
                 path.display()
             ));
         }
-        SiteRegistry::from_entries(file.site.into_iter().map(|e| (e.id, e.name, e.aliases)), &path.display().to_string())
+        SiteRegistry::from_entries(
+            file.site.into_iter().map(|e| (e.id, e.name, e.aliases)),
+            &path.display().to_string(),
+        )
     }
 
     /// The registry of the data center's home (inside a project, the gate checks against it).
@@ -67,7 +70,10 @@ impl SiteRegistry {
     }
 
     /// Sites given as (id, name, aliases); `origin` names where they came from, for errors.
-    fn from_entries(entries: impl IntoIterator<Item = (String, String, Vec<String>)>, origin: &str) -> Result<SiteRegistry> {
+    fn from_entries(
+        entries: impl IntoIterator<Item = (String, String, Vec<String>)>,
+        origin: &str,
+    ) -> Result<SiteRegistry> {
         let mut sites = Vec::new();
         for (i, (id, name, aliases)) in entries.into_iter().enumerate() {
             let mut spellings: Vec<String> = std::iter::once(&name).chain(&aliases).map(|s| compact(s)).collect();

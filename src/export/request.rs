@@ -227,7 +227,13 @@ impl ExportSpec {
 
 /// `midnet export check --project`: check files of `work/` as a request would (analyst or
 /// reviewer), with the home's registry, the project's pseudonyms and the released tables.
-pub fn check_work(actor: &Actor, project: &str, files: &[String], stage: Stage, not_counts: &[String]) -> Result<Report> {
+pub fn check_work(
+    actor: &Actor,
+    project: &str,
+    files: &[String],
+    stage: Stage,
+    not_counts: &[String],
+) -> Result<Report> {
     let project = actor.open_project(project, &[Role::Analyst, Role::Reviewer])?;
     let names = work_names(&project, files)?;
     let context = Context::of(actor, &project)?;
@@ -250,8 +256,11 @@ pub fn file_export(actor: &Actor, spec: &ExportSpec) -> Result<Request> {
         return Err(crate::bad_input!("no files to export; name the statistics in work/ to request"));
     }
     let statistics = work_names(&project, &spec.files)?;
-    let programs = work_names(&project, &spec.programs)?;
-    let carried = with_companions(&project, &statistics)?;
+    let names = Names {
+        carried: with_companions(&project, &statistics)?,
+        programs: work_names(&project, &spec.programs)?,
+        statistics,
+    };
     let layout = project.layout();
     gate::ensure_records(layout)?;
     let id = next_id(layout)?;
@@ -260,24 +269,31 @@ pub fn file_export(actor: &Actor, spec: &ExportSpec) -> Result<Request> {
         // Left by a request interrupted before its record was written: it was never filed.
         std::fs::remove_dir_all(&dir).at(&dir)?;
     }
-    let filed = file_into(actor, &project, spec, &id, &dir, &statistics, &carried, &programs);
+    let filed = file_into(actor, &project, spec, &id, &dir, &names);
     if filed.is_err() {
         let _ = std::fs::remove_dir_all(&dir);
     }
     filed
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The files of a request by their names in `work/`.
+struct Names {
+    /// The statistics listed.
+    statistics: Vec<String>,
+    /// Those and what travels with them (sidecars, the tables behind figures).
+    carried: Vec<String>,
+    programs: Vec<String>,
+}
+
 fn file_into(
     actor: &Actor,
     project: &Project,
     spec: &ExportSpec,
     id: &str,
     dir: &Path,
-    statistics: &[String],
-    carried: &[String],
-    programs: &[String],
+    names: &Names,
 ) -> Result<Request> {
+    let Names { statistics, carried, programs } = names;
     let layout = project.layout();
     let work = layout.area(Area::Work);
     store::create_private_dir(dir)?;
@@ -310,7 +326,8 @@ fn file_into(
 
     let context = Context::of(actor, project)?;
     let operands = Ledger::read(layout)?.released_tables(layout);
-    let report = check_all(&context, &dir.join("files"), statistics, &texts, Stage::Export, &spec.not_counts, operands)?;
+    let report =
+        check_all(&context, &dir.join("files"), statistics, &texts, Stage::Export, &spec.not_counts, operands)?;
     let findings = match_exceptions(&report, &spec.exceptions)?;
     set_verdicts(&mut files, &report);
     let provenance = provenance_of(&dir.join("files"), carried)?;
@@ -397,7 +414,11 @@ pub(crate) fn match_exceptions(report: &Report, exceptions: &[Exception]) -> Res
             let keys: Vec<String> = findings.iter().map(RequestFinding::key).collect();
             return Err(crate::bad_input!(
                 "--exception {e} covers no finding; {}",
-                if keys.is_empty() { "the files have no findings".to_string() } else { format!("the findings are {}", keys.join(", ")) }
+                if keys.is_empty() {
+                    "the files have no findings".to_string()
+                } else {
+                    format!("the findings are {}", keys.join(", "))
+                }
             ));
         }
     }
@@ -468,7 +489,9 @@ pub(crate) fn provenance_of(root: &Path, names: &[String]) -> Result<BTreeMap<St
 fn copy_in(source: &Path, dir: &Path, path: &str, name: &str, role: FileRole) -> Result<RequestFile> {
     let sha = store::sha256_file(source)?;
     gate::copy_verified(source, &dir.join(path), Some(&sha)).map_err(|e| match e {
-        Error::Integrity(_) => crate::bad_input!("{name} changed while it was being copied into review; file the request again"),
+        Error::Integrity(_) => {
+            crate::bad_input!("{name} changed while it was being copied into review; file the request again")
+        }
         e => e,
     })?;
     let bytes = std::fs::metadata(dir.join(path)).at(dir.join(path))?.len();

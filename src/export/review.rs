@@ -147,7 +147,8 @@ fn recheck(actor: &Actor, project: &Project, request: &Request) -> Result<Vec<Re
         let path = root.join(&f.path);
         texts.push((f.name.clone(), std::fs::read_to_string(&path).at(&path)?));
     }
-    let report = request::check_all(&context, &check_root, &names, &texts, request.stage, &request.not_counts, operands)?;
+    let report =
+        request::check_all(&context, &check_root, &names, &texts, request.stage, &request.not_counts, operands)?;
     Ok(request::covered(&report, &request.exceptions))
 }
 
@@ -192,7 +193,8 @@ fn release(actor: &Actor, project: &Project, request: &Request, ledger: &mut Led
     let mut events = Vec::new();
     for f in &request.files {
         actor.record_file(project, &target.join(&f.path), &f.sha256, Direction::In)?;
-        let mut e = Entry::new(Event::Released, &format!("{}/{}", request.id, f.path), &f.sha256, f.role, &actor.user().id);
+        let mut e =
+            Entry::new(Event::Released, &format!("{}/{}", request.id, f.path), &f.sha256, f.role, &actor.user().id);
         e.request = Some(request.id.clone());
         e.requester = Some(request.requester.clone());
         events.push(e);

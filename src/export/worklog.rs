@@ -29,7 +29,10 @@ pub fn render(project: &str, records: &[Record]) -> String {
                 };
                 format!("{direction} {} sha256 {}", f.path, f.sha256)
             }
-            None => std::iter::once("midnet".to_string()).chain(r.args.iter().map(|a| quoted(a))).collect::<Vec<_>>().join(" "),
+            None => std::iter::once("midnet".to_string())
+                .chain(r.args.iter().map(|a| quoted(a)))
+                .collect::<Vec<_>>()
+                .join(" "),
         };
         let _ = writeln!(out, "{}\t{}\t{}\t{}\t{result}\t{detail}", r.seq, r.time, r.user, r.command);
     }

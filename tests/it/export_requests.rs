@@ -81,8 +81,14 @@ fn request_review_release_ledger_and_fetch() {
     work(&c, "scripts/cohort.mnet", "study \"new users of drug A\"\n");
     c.run("alan", &["export", "check", "--project", "p1", "--stage", "export", "incidence.csv"]).ok();
 
-    let filed = request(&c, "alan", &["incidence.csv", "--program", "scripts/cohort.mnet", "--note", "incidence by age band"]).ok().json();
-    assert_eq!([&filed["id"], &filed["status"], &filed["requester"], &filed["kind"]], ["req-1", "pending", "alan", "export"]);
+    let filed =
+        request(&c, "alan", &["incidence.csv", "--program", "scripts/cohort.mnet", "--note", "incidence by age band"])
+            .ok()
+            .json();
+    assert_eq!(
+        [&filed["id"], &filed["status"], &filed["requester"], &filed["kind"]],
+        ["req-1", "pending", "alan", "export"]
+    );
     assert_eq!(names(&filed["files"]), ["incidence.csv", "incidence.meta.json", "scripts/cohort.mnet", "worklog.txt"]);
     assert_eq!(filed["provenance"]["incidence.csv"]["command"], "midnet stats incidence");
     assert_eq!(filed["findings"].as_array().unwrap().len(), 0);
@@ -96,7 +102,10 @@ fn request_review_release_ledger_and_fetch() {
     assert_eq!(ins[0]["file"]["sha256"], sha.as_str());
     // The work log holds the project's commands from the audit trail.
     let log = std::fs::read_to_string(review_dir.join("worklog.txt")).unwrap();
-    assert!(log.contains("alan\texport check\tok\tmidnet export check --project p1 --stage export incidence.csv"), "{log}");
+    assert!(
+        log.contains("alan\texport check\tok\tmidnet export check --project p1 --stage export incidence.csv"),
+        "{log}"
+    );
     assert!(log.contains("project grant"), "{log}");
 
     // The reviewer reads the files of the request; statistics users cannot.
@@ -107,7 +116,8 @@ fn request_review_release_ledger_and_fetch() {
     c.run("stella", &["export", "requests", "--project", "p1"]).fails(3, "refused (role)");
 
     review(&c, "alan", "req-1", "--approve").fails(3, "refused (role)");
-    c.run("rev", &["export", "review", "req-1", "--project", "p1", "--approve", "--note", "  "]).fails(2, "--note is empty");
+    c.run("rev", &["export", "review", "req-1", "--project", "p1", "--approve", "--note", "  "])
+        .fails(2, "--note is empty");
     c.run("rev", &["export", "review", "req-1", "--project", "p1", "--note", "x"]).fails(2, "--approve");
     let decided = review(&c, "rev", "req-1", "--approve").ok().json();
     assert_eq!([&decided["status"], &decided["decision"]["by"]], ["approved", "rev"]);
@@ -120,16 +130,23 @@ fn request_review_release_ledger_and_fetch() {
     let ledger = c.run("stella", &["export", "ledger", "--project", "p1", "--json"]).ok().json();
     let files = ledger["files"].as_array().unwrap();
     assert_eq!(files.len(), 4);
-    assert_eq!([&files[0]["file"], &files[0]["request"], &files[0]["requester"], &files[0]["reviewer"]], ["req-1/files/incidence.csv", "req-1", "alan", "rev"]);
+    assert_eq!(
+        [&files[0]["file"], &files[0]["request"], &files[0]["requester"], &files[0]["reviewer"]],
+        ["req-1/files/incidence.csv", "req-1", "alan", "rev"]
+    );
     assert_eq!(files[0]["sha256"], sha.as_str());
-    assert_eq!(ledger["exported_statistics_delete_by"], "2027-05-31", "research projects delete exported statistics by the end");
+    assert_eq!(
+        ledger["exported_statistics_delete_by"], "2027-05-31",
+        "research projects delete exported statistics by the end"
+    );
 
     // Fetch: a statistics user copies a released table (and its sidecar) out; the ledger and the
     // audit trail record who took which file where.
     let out = c.root.join("stella-desk");
     std::fs::create_dir_all(&out).unwrap();
     let to = out.display().to_string();
-    let fetched = c.run("stella", &["export", "fetch", "--project", "p1", "incidence.csv", "--to", &to, "--json"]).ok().json();
+    let fetched =
+        c.run("stella", &["export", "fetch", "--project", "p1", "incidence.csv", "--to", &to, "--json"]).ok().json();
     assert_eq!(fetched.as_array().unwrap().len(), 2);
     assert_eq!(std::fs::read_to_string(out.join("incidence.csv")).unwrap(), INCIDENCE);
     assert!(out.join("incidence.meta.json").is_file());
@@ -144,11 +161,32 @@ fn request_review_release_ledger_and_fetch() {
     assert_eq!(copy["to"], std::fs::canonicalize(&out).unwrap().join("incidence.csv").display().to_string());
 
     // Deletion and loss of the copies out.
-    c.run("stella", &["export", "delete", "--project", "p1", "incidence.meta.json", "--note", "deleted with shred"]).ok();
+    c.run("stella", &["export", "delete", "--project", "p1", "incidence.meta.json", "--note", "deleted with shred"])
+        .ok();
     let copy_path = out.join("incidence.csv").display().to_string();
-    c.run("stella", &["export", "report-loss", "--project", "p1", "incidence.csv", "--copy", "/nowhere/x.csv", "--note", "laptop"])
-        .fails(2, "no copy of req-1/files/incidence.csv is held there");
-    let lost = c.run("stella", &["export", "report-loss", "--project", "p1", "incidence.csv", "--copy", &copy_path, "--note", "laptop stolen", "--json"]).ok().json();
+    c.run(
+        "stella",
+        &["export", "report-loss", "--project", "p1", "incidence.csv", "--copy", "/nowhere/x.csv", "--note", "laptop"],
+    )
+    .fails(2, "no copy of req-1/files/incidence.csv is held there");
+    let lost = c
+        .run(
+            "stella",
+            &[
+                "export",
+                "report-loss",
+                "--project",
+                "p1",
+                "incidence.csv",
+                "--copy",
+                &copy_path,
+                "--note",
+                "laptop stolen",
+                "--json",
+            ],
+        )
+        .ok()
+        .json();
     assert_eq!(lost["held"], 0);
     c.run("stella", &["export", "delete", "--project", "p1", "incidence.csv", "--note", "again"]).fails(2, "no copy");
     let ledger = c.run("stella", &["export", "ledger", "--project", "p1", "--json"]).ok().json();
@@ -158,7 +196,10 @@ fn request_review_release_ledger_and_fetch() {
     assert_eq!(lost.len(), 1);
     assert_eq!([&lost[0]["rule"], &lost[0]["user"]], ["lost_statistics", "stella"]);
     let text = c.run("stella", &["export", "ledger", "--project", "p1"]).ok().stdout;
-    assert!(text.contains("lost") && text.contains("laptop stolen") && text.contains("deleted by 2027-05-31"), "{text}");
+    assert!(
+        text.contains("lost") && text.contains("laptop stolen") && text.contains("deleted by 2027-05-31"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -167,13 +208,20 @@ fn findings_need_written_exceptions() {
     work(&c, "small.csv", "sex,patients,events\nM,120,3\nF,130,12\n");
     sidecar(&c, "small.csv", "statistics", &[("sex", "sex"), ("patients", "person_count"), ("events", "event_count")]);
 
-    let refused = request(&c, "alan", &["small.csv", "--note", "events by sex"]).fails(3, "refused (exception_required)");
+    let refused =
+        request(&c, "alan", &["small.csv", "--note", "events by sex"]).fails(3, "refused (exception_required)");
     assert!(refused.stderr.contains("small.csv:small_cell:1:events"), "{}", refused.stderr);
-    assert_eq!(std::fs::read_dir(c.area("p1").join("review")).unwrap().count(), 0, "a refused request leaves nothing in review/");
+    assert_eq!(
+        std::fs::read_dir(c.area("p1").join("review")).unwrap().count(),
+        0,
+        "a refused request leaves nothing in review/"
+    );
     let typo = ["small.csv", "--note", "n", "--exception", "small_cell:2:events:x"];
     request(&c, "alan", &typo).fails(2, "covers no finding; the findings are small.csv:small_cell:1:events");
-    request(&c, "alan", &["small.csv", "--note", "n", "--exception", "small.csv:smallcell:1:events:x"]).fails(2, "not a rule");
-    request(&c, "alan", &["small.csv", "--note", "n", "--exception", "other.csv:small_cell:1:events:x"]).fails(2, "no file other.csv");
+    request(&c, "alan", &["small.csv", "--note", "n", "--exception", "small.csv:smallcell:1:events:x"])
+        .fails(2, "not a rule");
+    request(&c, "alan", &["small.csv", "--note", "n", "--exception", "other.csv:small_cell:1:events:x"])
+        .fails(2, "no file other.csv");
     request(&c, "alan", &["small.csv", "--note", ""]).fails(2, "--note is empty");
 
     let reason = "3 events of a common outcome: the operator agreed the count may leave";
@@ -198,7 +246,9 @@ fn released_tables_are_differencing_operands_then_and_at_approval() {
     request(&c, "alan", &["sub.csv", "--note", "subgroup"]).ok();
     review(&c, "rev", "req-1", "--approve").ok();
     // Released since req-2 was filed: cohort minus subgroup gives away 5 men. The approval is refused.
-    review(&c, "rev", "req-2", "--approve").fails(3, "refused (new_findings)").fails(3, "sub.csv:differencing:1:patients");
+    review(&c, "rev", "req-2", "--approve")
+        .fails(3, "refused (new_findings)")
+        .fails(3, "sub.csv:differencing:1:patients");
     let shown = c.run("rev", &["export", "show", "req-2", "--project", "p1", "--json"]).ok().json();
     assert_eq!([&shown["status"], &shown["refused_approvals"][0]["rule"]], ["pending", "new_findings"]);
     review(&c, "rev", "req-2", "--reject").ok();
@@ -214,9 +264,15 @@ fn the_homes_site_registry_and_the_projects_pseudonyms_are_checked() {
     let c = gate();
     let net = c.root.join("network");
     std::fs::create_dir_all(net.join("s01")).unwrap();
-    write(&net.join("sites.toml"), "[[site]]\nid = \"s01\"\nname = \"北山大学病院\"\naliases = [\"Kitayama University Hospital\"]\npath = \"s01\"\n");
+    write(
+        &net.join("sites.toml"),
+        "[[site]]\nid = \"s01\"\nname = \"北山大学病院\"\naliases = [\"Kitayama University Hospital\"]\npath = \"s01\"\n",
+    );
     c.run("rev", &["center", "sites", "add", &net.join("sites.toml").display().to_string()]).ok();
-    let pseudonym = c.run("rev", &["project", "show", "p1", "--json"]).ok().json()["pseudonyms"]["s01"].as_str().unwrap().to_string();
+    let pseudonym = c.run("rev", &["project", "show", "p1", "--json"]).ok().json()["pseudonyms"]["s01"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     work(&c, "named.csv", "group,patients\nKITAYAMA university hospital,120\nothers,130\n");
     let report = c.run("alan", &["export", "check", "--project", "p1", "named.csv", "--json"]);
@@ -226,18 +282,28 @@ fn the_homes_site_registry_and_the_projects_pseudonyms_are_checked() {
 
     work(&c, "by_site.csv", &format!("hosp,patients\n{pseudonym},120\nsite-00000000,130\n"));
     let report = c.run("alan", &["export", "check", "--project", "p1", "by_site.csv", "--json"]);
-    assert!(report.json()["files"][0]["findings"].as_array().unwrap().iter().any(|f| f["rule"] == "site_breakdown"), "{}", report.stdout);
+    assert!(
+        report.json()["files"][0]["findings"].as_array().unwrap().iter().any(|f| f["rule"] == "site_breakdown"),
+        "{}",
+        report.stdout
+    );
 
     // A program naming a hospital needs an exception too.
     work(&c, "ok.csv", "sex,patients\nM,120\nF,130\n");
     work(&c, "scripts/s.mnet", "# written at Kitayama University Hospital\n");
-    request(&c, "alan", &["ok.csv", "--program", "scripts/s.mnet", "--note", "n"]).fails(3, "scripts/s.mnet:site_name::");
+    request(&c, "alan", &["ok.csv", "--program", "scripts/s.mnet", "--note", "n"])
+        .fails(3, "scripts/s.mnet:site_name::");
 }
 
 #[test]
 fn the_requester_never_reviews_and_statistics_users_see_released_files_only() {
     let c = gate();
-    c.run_with("rev", &["user", "add", "rita", "--name", "Rita Second", "--reviewer"], Some(&format!("{}\n", crate::center::PASSWORD))).ok();
+    c.run_with(
+        "rev",
+        &["user", "add", "rita", "--name", "Rita Second", "--reviewer"],
+        Some(&format!("{}\n", crate::center::PASSWORD)),
+    )
+    .ok();
     c.login("rita", crate::center::PASSWORD).ok();
     c.run("carol", &["project", "grant", "p1", "rita", "analyst"]).ok();
     work(&c, "t.csv", "sex,patients\nM,120\nF,130\n");
@@ -250,7 +316,8 @@ fn the_requester_never_reviews_and_statistics_users_see_released_files_only() {
     ] {
         c.run("stella", &args).fails(3, "refused (role)");
     }
-    c.run("carol", &["export", "request", "--project", "p1", "t.csv", "--note", "n"]).fails(3, "needs the analyst role");
+    c.run("carol", &["export", "request", "--project", "p1", "t.csv", "--note", "n"])
+        .fails(3, "needs the analyst role");
 
     request(&c, "rita", &["t.csv", "--note", "a reviewer who is also an analyst"]).ok();
     review(&c, "rita", "req-1", "--approve").fails(3, "refused (two_person)");
@@ -275,13 +342,19 @@ fn patient_level_data_never_leave_even_with_an_exception() {
     assert!(filed.stderr.contains("no reviewer can approve it"), "{}", filed.stderr);
     let filed = filed.json();
     assert_eq!(filed["findings"].as_array().unwrap().len(), 2);
-    assert!(filed["findings"].as_array().unwrap().iter().all(|f| f["rule"] == "patient_level" && f["verdict"] == "fail"));
+    assert!(
+        filed["findings"].as_array().unwrap().iter().all(|f| f["rule"] == "patient_level" && f["verdict"] == "fail")
+    );
     let v = violations(&c);
     assert_eq!(v.len(), 1, "filing the attempt is a violation (第14 1(3))");
     assert_eq!([&v[0]["user"], &v[0]["rule"], &v[0]["project"]], ["alan", "non_exportable", "p1"]);
 
     let refused = review(&c, "rev", "req-1", "--approve").fails(3, "refused (non_exportable)");
-    assert!(refused.stderr.contains("violation") && refused.stderr.contains("cohort_copy.csv:patient_level"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("violation") && refused.stderr.contains("cohort_copy.csv:patient_level"),
+        "{}",
+        refused.stderr
+    );
     let v = violations(&c);
     assert_eq!(v.len(), 2);
     assert_eq!([&v[1]["user"], &v[1]["rule"]], ["rev", "non_exportable"]);
@@ -318,10 +391,14 @@ fn names_that_escape_the_work_area_are_refused() {
     review(&c, "rev", "req-1", "--approve").ok();
 
     let into_home = c.area("p1").join("work").display().to_string();
-    c.run("stella", &["export", "fetch", "--project", "p1", "t.csv", "--to", &into_home]).fails(3, "inside the data center's home");
-    c.run("stella", &["export", "fetch", "--project", "p1", "../work/t.csv", "--to", "/tmp"]).fails(3, "refused (path)");
-    c.run("stella", &["export", "fetch", "--project", "p1", "nothing.csv", "--to", "/tmp"]).fails(4, "no released file nothing.csv");
-    c.run("rev", &["export", "show", "req-1", "--project", "p1", "--file", "../../datasets/cohort@1.csv"]).fails(4, "has no file");
+    c.run("stella", &["export", "fetch", "--project", "p1", "t.csv", "--to", &into_home])
+        .fails(3, "inside the data center's home");
+    c.run("stella", &["export", "fetch", "--project", "p1", "../work/t.csv", "--to", "/tmp"])
+        .fails(3, "refused (path)");
+    c.run("stella", &["export", "fetch", "--project", "p1", "nothing.csv", "--to", "/tmp"])
+        .fails(4, "no released file nothing.csv");
+    c.run("rev", &["export", "show", "req-1", "--project", "p1", "--file", "../../datasets/cohort@1.csv"])
+        .fails(4, "has no file");
 }
 
 #[test]
@@ -339,10 +416,18 @@ fn publication_is_checked_reviewed_and_withheld_for_signal_refinement() {
     let strict = c.run("stella", &["publish", "check", "--project", "p1", "small.csv", "--json"]);
     assert_eq!(strict.code, 1);
     assert_eq!([&strict.json()["files"][0]["findings"][0]["verdict"], &strict.json()["stage"]], ["fail", "publish"]);
-    c.run("alan", &["publish", "request", "--project", "p1", "incidence.csv", "--note", "paper"]).fails(3, "needs the contractor role");
-    c.run("carol", &["publish", "request", "--project", "p1", "small.csv", "--note", "paper"]).fails(3, "refused (exception_required)");
+    c.run("alan", &["publish", "request", "--project", "p1", "incidence.csv", "--note", "paper"])
+        .fails(3, "needs the contractor role");
+    c.run("carol", &["publish", "request", "--project", "p1", "small.csv", "--note", "paper"])
+        .fails(3, "refused (exception_required)");
 
-    let filed = c.run("carol", &["publish", "request", "--project", "p1", "incidence.csv", "--note", "J Pharmacoepi 2027", "--json"]).ok().json();
+    let filed = c
+        .run(
+            "carol",
+            &["publish", "request", "--project", "p1", "incidence.csv", "--note", "J Pharmacoepi 2027", "--json"],
+        )
+        .ok()
+        .json();
     assert_eq!([&filed["id"], &filed["kind"], &filed["stage"]], ["req-3", "publication", "publish"]);
     assert_eq!(names(&filed["files"]), ["req-1/files/incidence.csv"]);
     assert_eq!(filed["question"], "Is drug A associated with more liver injury than drug B?");
@@ -359,7 +444,8 @@ fn publication_is_checked_reviewed_and_withheld_for_signal_refinement() {
     c.run("alan", &["export", "request", "--project", "sr", "hr.csv", "--note", "HR per outcome"]).ok();
     c.run("rev", &["export", "review", "req-1", "--project", "sr", "--approve", "--note", "ok"]).ok();
     c.run("carol", &["publish", "check", "--project", "sr", "hr.csv"]).fails(3, "refused (signal_monitoring)");
-    c.run("carol", &["publish", "request", "--project", "sr", "hr.csv", "--note", "paper"]).fails(3, "refused (signal_monitoring)");
+    c.run("carol", &["publish", "request", "--project", "sr", "hr.csv", "--note", "paper"])
+        .fails(3, "refused (signal_monitoring)");
     c.run("carol", &["publish", "follow-up", "--project", "sr", "--note", "study"]).fails(3, "refused (role)");
     c.run("rev", &["publish", "follow-up", "--project", "p1", "--note", "study"]).fails(2, "not signal refinement");
     c.run("rev", &["publish", "follow-up", "--project", "sr", "--note", "cohort study PV-12 started 2026-06-10"]).ok();
@@ -388,7 +474,12 @@ fn the_library_files_and_approves_a_request_as_the_demo_does() {
     let today = chrono::Local::now().date_naive();
     c.set_today(&today.to_string());
     c.add_user("alan", "Alan Analyst");
-    c.run_with("rev", &["user", "add", "rita", "--name", "Rita Second", "--reviewer"], Some(&format!("{}\n", crate::center::PASSWORD))).ok();
+    c.run_with(
+        "rev",
+        &["user", "add", "rita", "--name", "Rita Second", "--reviewer"],
+        Some(&format!("{}\n", crate::center::PASSWORD)),
+    )
+    .ok();
     let (start, end) = (today - chrono::Days::new(30), today + chrono::Days::new(300));
     let (start, end) = (start.to_string(), end.to_string());
     let mut create = create_args("p1", "research", &start, &end, &[]);

@@ -80,8 +80,9 @@ pub fn run(global: &Global, command: PublishCommand) -> Result<()> {
                 exceptions: args.exceptions.exceptions,
                 not_counts: args.exceptions.not_counts,
             };
-            let filed =
-                as_user(global, "publish request", Some(&args.project), |actor| publish::file_publication(actor, &spec))?;
+            let filed = as_user(global, "publish request", Some(&args.project), |actor| {
+                publish::file_publication(actor, &spec)
+            })?;
             super::requests::print_request(&filed, args.json)
         }
         PublishCommand::FollowUp { project, note } => {

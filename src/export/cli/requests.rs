@@ -149,7 +149,8 @@ pub fn review(global: &Global, args: ReviewArgs) -> Result<()> {
 }
 
 pub fn list(global: &Global, args: ProjectArgs) -> Result<()> {
-    let requests = as_user(global, "export requests", Some(&args.project), |actor| request::list(actor, &args.project))?;
+    let requests =
+        as_user(global, "export requests", Some(&args.project), |actor| request::list(actor, &args.project))?;
     if args.json {
         return print_json(&requests);
     }
@@ -169,7 +170,10 @@ pub fn list(global: &Global, args: ProjectArgs) -> Result<()> {
             ]
         })
         .collect();
-    print!("{}", text_table(&["request", "kind", "status", "requester", "filed (UTC)", "files", "findings", "reviewer"], &rows));
+    print!(
+        "{}",
+        text_table(&["request", "kind", "status", "requester", "filed (UTC)", "files", "findings", "reviewer"], &rows)
+    );
     Ok(())
 }
 
@@ -222,7 +226,11 @@ pub fn close_copy(global: &Global, args: CopyArgs, event: Event) -> Result<()> {
         Some(d) => format!("; they must be deleted by {d} (第12 4(3))"),
         None => String::new(),
     };
-    println!("{} cop{} of this project's exported statistics still out{rule}", recorded.held, if recorded.held == 1 { "y" } else { "ies" });
+    println!(
+        "{} cop{} of this project's exported statistics still out{rule}",
+        recorded.held,
+        if recorded.held == 1 { "y" } else { "ies" }
+    );
     Ok(())
 }
 
@@ -270,13 +278,28 @@ fn render_request(r: &Request) -> String {
         let _ = writeln!(out, "  not checked: {}: {}", s.rule, s.reason);
     }
     for refusal in &r.refused_approvals {
-        let _ = writeln!(out, "  approval refused ({}) {} by {}: {}", refusal.rule, refusal.time, refusal.by, refusal.message);
+        let _ = writeln!(
+            out,
+            "  approval refused ({}) {} by {}: {}",
+            refusal.rule, refusal.time, refusal.by, refusal.message
+        );
     }
     match &r.decision {
         Some(d) => {
-            let _ = writeln!(out, "  {} {} by {}: {}", if d.approved { "approved" } else { "rejected" }, d.time, d.by, d.note);
+            let _ = writeln!(
+                out,
+                "  {} {} by {}: {}",
+                if d.approved { "approved" } else { "rejected" },
+                d.time,
+                d.by,
+                d.note
+            );
             if d.approved && r.kind == Kind::Export {
-                let _ = writeln!(out, "  released under released/{}/; `midnet export ledger --project {}` lists them", r.id, r.project);
+                let _ = writeln!(
+                    out,
+                    "  released under released/{}/; `midnet export ledger --project {}` lists them",
+                    r.id, r.project
+                );
             }
         }
         None => {
@@ -292,13 +315,27 @@ fn render_request(r: &Request) -> String {
 
 fn render_ledger(view: &LedgerView) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "ledger of project {}: {} released file{}", view.project, view.files.len(), if view.files.len() == 1 { "" } else { "s" });
+    let _ = writeln!(
+        out,
+        "ledger of project {}: {} released file{}",
+        view.project,
+        view.files.len(),
+        if view.files.len() == 1 { "" } else { "s" }
+    );
     match view.exported_statistics_delete_by {
         Some(d) => {
-            let _ = writeln!(out, "exported statistics must be deleted by {d} (第12 4(3)); {} cop{} overdue", view.overdue_copies, if view.overdue_copies == 1 { "y is" } else { "ies are" });
+            let _ = writeln!(
+                out,
+                "exported statistics must be deleted by {d} (第12 4(3)); {} cop{} overdue",
+                view.overdue_copies,
+                if view.overdue_copies == 1 { "y is" } else { "ies are" }
+            );
         }
         None => {
-            let _ = writeln!(out, "exported statistics are kept under the project's own rules (post-marketing or administrative use)");
+            let _ = writeln!(
+                out,
+                "exported statistics are kept under the project's own rules (post-marketing or administrative use)"
+            );
         }
     }
     for f in &view.files {
