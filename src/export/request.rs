@@ -256,6 +256,11 @@ pub fn file_export(actor: &Actor, spec: &ExportSpec) -> Result<Request> {
         return Err(crate::bad_input!("no files to export; name the statistics in work/ to request"));
     }
     let statistics = work_names(&project, &spec.files)?;
+    if let Some(sidecar) = statistics.iter().find(|n| FileRole::of_name(n) == FileRole::Sidecar) {
+        return Err(crate::bad_input!(
+            "{sidecar} is a sidecar: it travels with its table; list the table (NAME.csv or NAME.parquet) instead"
+        ));
+    }
     let names = Names {
         carried: with_companions(&project, &statistics)?,
         programs: work_names(&project, &spec.programs)?,

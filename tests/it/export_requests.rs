@@ -504,3 +504,19 @@ fn the_library_files_and_approves_a_request_as_the_demo_does() {
     let released = c.area("p1").join("released").join(&request.id).join("files/incidence.csv");
     assert_eq!(std::fs::read_to_string(released).unwrap(), INCIDENCE);
 }
+
+#[test]
+fn a_figure_travels_with_the_table_behind_it() {
+    let c = gate();
+    std::fs::write(c.area("p1").join("work/km.png"), b"\x89PNG\r\n\x1a\n-an image-").unwrap();
+    work(&c, "km.csv", "time,at_risk,events\n0,250,0\n30,240,10\n60,220,20\n");
+    sidecar(&c, "km.csv", "figure_data", &[("time", "time"), ("at_risk", "at_risk"), ("events", "event_count")]);
+    request(&c, "alan", &["km.meta.json", "--note", "n"]).fails(2, "travels with its table");
+    let filed = request(&c, "alan", &["km.png", "--note", "Kaplan-Meier curve"]).ok().json();
+    assert_eq!(names(&filed["files"]), ["km.png", "km.csv", "km.meta.json", "worklog.txt"]);
+    assert_eq!([&filed["files"][0]["verdict"], &filed["files"][1]["verdict"]], ["pass", "pass"]);
+    review(&c, "rev", "req-1", "--approve").ok();
+    c.run("carol", &["publish", "check", "--project", "p1", "km.png"]).ok();
+    let text = c.run("rev", &["export", "show", "req-1", "--project", "p1", "--file", "km.png"]).fails(2, "not text").stderr;
+    assert!(text.contains("read the table behind it"), "{text}");
+}
