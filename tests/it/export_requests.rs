@@ -517,6 +517,40 @@ fn a_figure_travels_with_the_table_behind_it() {
     assert_eq!([&filed["files"][0]["verdict"], &filed["files"][1]["verdict"]], ["pass", "pass"]);
     review(&c, "rev", "req-1", "--approve").ok();
     c.run("carol", &["publish", "check", "--project", "p1", "km.png"]).ok();
-    let text = c.run("rev", &["export", "show", "req-1", "--project", "p1", "--file", "km.png"]).fails(2, "not text").stderr;
+    let text =
+        c.run("rev", &["export", "show", "req-1", "--project", "p1", "--file", "km.png"]).fails(2, "not text").stderr;
     assert!(text.contains("read the table behind it"), "{text}");
+}
+
+#[test]
+fn copies_still_held_after_the_end_of_a_research_project_are_overdue() {
+    let c = gate();
+    work(&c, "t.csv", "sex,patients\nM,120\nF,130\n");
+    request(&c, "alan", &["t.csv", "--note", "n"]).ok();
+    review(&c, "rev", "req-1", "--approve").ok();
+    let out = c.root.join("desk");
+    std::fs::create_dir_all(&out).unwrap();
+    c.run("stella", &["export", "fetch", "--project", "p1", "t.csv", "--to", &out.display().to_string()]).ok();
+    let ledger = |who: &str| c.run(who, &["export", "ledger", "--project", "p1", "--json"]);
+    assert_eq!(ledger("stella").ok().json()["overdue_copies"], 0);
+
+    c.set_today("2027-06-01");
+    ledger("stella").fails(3, "refused (usage_period)");
+    assert_eq!(ledger("rev").ok().json()["overdue_copies"], 1);
+    c.run(
+        "rev",
+        &["export", "delete", "--project", "p1", "t.csv", "--note", "deletion confirmed by stella's organisation"],
+    )
+    .ok();
+    let view = ledger("rev").ok().json();
+    assert_eq!(
+        [&view["overdue_copies"], &view["files"][0]["copies"][0]["closed"]["by"]],
+        [&Value::from(0), &Value::from("rev")]
+    );
+
+    // Post-marketing and administrative projects keep exported statistics under their own rules.
+    let rmp = ["--end-rule", "rmp-report:2028-03-31"];
+    c.run("rev", &create_args("pms", "post_marketing", "2026-06-01", "2028-03-31", &rmp)).ok();
+    let view = c.run("rev", &["export", "ledger", "--project", "pms", "--json"]).ok().json();
+    assert!(view["exported_statistics_delete_by"].is_null());
 }
