@@ -308,12 +308,12 @@ fn file_into(
     }
     let mut texts = Vec::new();
     for name in programs {
-        let source = work.join(name);
-        let text = std::fs::read(&source).at(&source)?;
-        let text = String::from_utf8(text).map_err(|_| {
+        let copy = copy_in(&work.join(name), dir, &format!("programs/{name}"), name, FileRole::Program)?;
+        let bytes = std::fs::read(dir.join(&copy.path)).at(dir.join(&copy.path))?;
+        let text = String::from_utf8(bytes).map_err(|_| {
             crate::bad_input!("program {name} is not UTF-8 text; only the text of programs travels with statistics")
         })?;
-        files.push(copy_in(&source, dir, &format!("programs/{name}"), name, FileRole::Program)?);
+        files.push(copy);
         texts.push((name.clone(), text));
     }
     let log = worklog::render(project.id(), &actor.home().audit().records()?);

@@ -223,6 +223,9 @@ fn findings_need_written_exceptions() {
     request(&c, "alan", &["small.csv", "--note", "n", "--exception", "other.csv:small_cell:1:events:x"])
         .fails(2, "no file other.csv");
     request(&c, "alan", &["small.csv", "--note", ""]).fails(2, "--note is empty");
+    std::fs::write(c.area("p1").join("work/model.bin"), [0xff, 0xfe, 0x00]).unwrap();
+    request(&c, "alan", &["small.csv", "--program", "model.bin", "--note", "n"])
+        .fails(2, "program model.bin is not UTF-8");
 
     let reason = "3 events of a common outcome: the operator agreed the count may leave";
     let exception = format!("small_cell:1:events:{reason}");
