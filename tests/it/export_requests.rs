@@ -341,7 +341,7 @@ fn patient_level_data_never_leave_even_with_an_exception() {
     request(&c, "alan", &["persons.csv", "--note", "n"]).fails(3, "persons.csv:patient_level::");
     assert!(violations(&c).is_empty(), "a refused request moved nothing");
     let exception = "patient_level:*:*:these are three summary rows, not people";
-    let filed = request(&c, "alan", &["persons.csv", "cohort_copy.csv", "--note", "n", "--exception", &exception]).ok();
+    let filed = request(&c, "alan", &["persons.csv", "cohort_copy.csv", "--note", "n", "--exception", exception]).ok();
     assert!(filed.stderr.contains("no reviewer can approve it"), "{}", filed.stderr);
     let filed = filed.json();
     assert_eq!(filed["findings"].as_array().unwrap().len(), 2);
