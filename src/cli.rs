@@ -50,6 +50,9 @@ pub enum Command {
     /// The export gate: check and fix statistics before they leave.
     #[command(subcommand)]
     Export(crate::export::cli::ExportCommand),
+    /// Publishing released results: the publication criteria and requests (guideline 第11).
+    #[command(subcommand)]
+    Publish(crate::export::cli::PublishCommand),
     /// Statistics on a patient-level table: incidence, Kaplan-Meier, Cox regression.
     #[command(subcommand)]
     Stats(crate::stats::cli::StatsCommand),
@@ -68,6 +71,7 @@ fn run(global: Global, command: Command) -> Result<()> {
         Command::Site(cmd) => crate::site::cli::run(&global, cmd),
         Command::Center(cmd) => crate::center::cli::run(&global, cmd),
         Command::Export(cmd) => crate::export::cli::run(&global, cmd),
+        Command::Publish(cmd) => crate::export::cli::publish::run(&global, cmd),
         Command::Stats(cmd) => crate::stats::cli::run(&global, cmd),
     }
 }

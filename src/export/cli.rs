@@ -1,12 +1,19 @@
-//! `midnet export …`: the gate's commands on plain files. They need no login: they read only the
-//! files named.
+//! `midnet export …` and `midnet publish …`. `check` and `fix` on plain files need no login:
+//! they read only the files named. Everything with `--project` runs as the logged-in user and is
+//! audited (`cli/requests.rs`, `cli/publish.rs`).
+
+pub mod publish;
+mod requests;
 
 use std::fmt::Write;
 use std::path::PathBuf;
 
 use clap::Subcommand;
 
+pub use publish::PublishCommand;
+
 use super::{CheckOptions, FixOptions, FixReport, Report, Rules, SiteRegistry, Stage, Verdict, check_files, fix_file};
+use crate::center::as_user;
 use crate::cli::Global;
 use crate::error::{Error, Result};
 
@@ -17,6 +24,22 @@ pub enum ExportCommand {
     /// Rewrite a table so that it passes: re-band ages, sum over sites, suppress small counts and the
     /// cells that would give them back.
     Fix(FixArgs),
+    /// Ask for statistics of a project's work/ to leave, with their programs and work log (analyst).
+    Request(requests::RequestArgs),
+    /// Approve or reject a request (reviewer; never the requester). Approval releases the files.
+    Review(requests::ReviewArgs),
+    /// The export and publication requests of a project.
+    Requests(requests::ProjectArgs),
+    /// One request: its files, findings, exceptions and decision; `--file` prints a file of it.
+    Show(requests::ShowArgs),
+    /// The release ledger: every released file, who released it, and where its copies went.
+    Ledger(requests::ProjectArgs),
+    /// Copy a released file out of the data center; the ledger records who took it and where.
+    Fetch(requests::FetchArgs),
+    /// Record that a copy of exported statistics was lost (a violation, guideline 第14 1(2)).
+    ReportLoss(requests::CopyArgs),
+    /// Record that a copy of exported statistics was deleted.
+    Delete(requests::CopyArgs),
 }
 
 /// What the checks need besides the files.
@@ -45,6 +68,10 @@ pub struct CheckArgs {
     /// A table already released; compared with the files by the differencing rule (repeatable).
     #[arg(long, value_name = "FILE")]
     released: Vec<PathBuf>,
+    /// Check files of this project's work/ (named as there), with the home's site registry, the
+    /// project's pseudonyms and the tables it has released (analyst or reviewer).
+    #[arg(long, value_name = "ID", conflicts_with_all = ["released", "sites", "rules"])]
+    project: Option<String>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -69,6 +96,21 @@ pub struct FixArgs {
 
 pub fn run(global: &Global, command: ExportCommand) -> Result<()> {
     match command {
+        ExportCommand::Check(args) if args.project.is_some() => {
+            let project = args.project.expect("matched");
+            let files: Vec<String> = args.files.iter().map(|f| f.display().to_string()).collect();
+            let not_counts = args.rule_args.not_counts;
+            let report = as_user(global, "export check", Some(&project), |actor| {
+                super::request::check_work(actor, &project, &files, args.stage, &not_counts)
+            })?;
+            if args.json {
+                println!("{}", report.to_json());
+            } else {
+                print!("{}", report.render());
+            }
+            notes(global, &report);
+            verdict(&report)
+        }
         ExportCommand::Check(args) => {
             let (rules, sites) = rules_and_sites(&args.rule_args)?;
             let options = CheckOptions {
@@ -104,6 +146,14 @@ pub fn run(global: &Global, command: ExportCommand) -> Result<()> {
                 ))
             })
         }
+        ExportCommand::Request(args) => requests::request(global, args),
+        ExportCommand::Review(args) => requests::review(global, args),
+        ExportCommand::Requests(args) => requests::list(global, args),
+        ExportCommand::Show(args) => requests::show(global, args),
+        ExportCommand::Ledger(args) => requests::ledger(global, args),
+        ExportCommand::Fetch(args) => requests::fetch(global, args),
+        ExportCommand::ReportLoss(args) => requests::close_copy(global, args, super::Event::Lost),
+        ExportCommand::Delete(args) => requests::close_copy(global, args, super::Event::Deleted),
     }
 }
 
@@ -119,7 +169,7 @@ fn rules_and_sites(args: &RuleArgs) -> Result<(Rules, SiteRegistry)> {
     Ok((rules, sites))
 }
 
-fn notes(global: &Global, report: &Report) {
+pub(crate) fn notes(global: &Global, report: &Report) {
     if !global.quiet {
         for s in &report.skipped {
             eprintln!("note: {} not checked: {}", s.rule, s.reason);
@@ -127,7 +177,7 @@ fn notes(global: &Global, report: &Report) {
     }
 }
 
-fn verdict(report: &Report) -> Result<()> {
+pub(crate) fn verdict(report: &Report) -> Result<()> {
     if report.passed() {
         return Ok(());
     }

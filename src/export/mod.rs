@@ -5,23 +5,50 @@
 //! small group revealed by subtracting one table from another. docs/export-gate.md is the user's
 //! reference.
 //!
-//! [`check_files`] is the library entry point (the request/review flow calls it); [`fix_file`]
-//! rewrites a table so that it passes. Both work on plain files; the thresholds come from
-//! [`Rules`] (`sql/export-rules.toml`).
+//! [`check_files`] is the library entry point on plain files; [`fix_file`] rewrites a table so
+//! that it passes; the thresholds come from [`Rules`] (`sql/export-rules.toml`).
+//!
+//! Inside a project the gate is the one door out of the work area (`gate.rs` has the layout):
+//! [`file_export`] copies statistics, programs and the work log into `review/REQ/` and checks
+//! them; [`review`] approves (never the requester) or rejects, and approval releases the files
+//! into `released/REQ/` with an entry in the [`Ledger`]; [`fetch`] takes a released file out and
+//! records who took it where; [`file_publication`] asks to publish released files (第11).
+//!
+//! ```ignore
+//! // The demo ends with a released table: an analyst files, a reviewer approves.
+//! let request = analyst.run("export request", Some("p1"), |a| {
+//!     export::file_export(a, &export::ExportSpec::new("p1", &["incidence.csv"], "incidence by age band"))
+//! })?;
+//! reviewer.run("export review", Some("p1"), |a| {
+//!     export::review(a, "p1", &request.id, export::Decide::Approve, "checked: no small cells")
+//! })?;
+//! ```
 
 mod ageband;
 mod checks;
 pub mod cli;
+mod exception;
 mod fix;
+mod gate;
+mod ledger;
+mod publish;
 mod registry;
 mod report;
+mod request;
+mod review;
 mod rules;
 mod solve;
 mod structure;
 mod table;
 mod text;
+mod worklog;
 
 pub use checks::{CheckOptions, check_files};
+pub use exception::Exception;
+pub use ledger::{Event, Ledger, LedgerView, fetch};
+pub use publish::{PublishSpec, file_publication};
+pub use request::{ExportSpec, Request, Status, file_export};
+pub use review::{Decide, review};
 pub use fix::{Change, FixOptions, FixReport, fix_file};
 pub use registry::SiteRegistry;
 pub use report::{FileReport, Finding, Report, Skipped};

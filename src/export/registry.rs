@@ -57,21 +57,35 @@ impl SiteRegistry {
                 path.display()
             ));
         }
+        SiteRegistry::from_entries(
+            file.site.into_iter().map(|e| (e.id, e.name, e.aliases)),
+            &path.display().to_string(),
+        )
+    }
+
+    /// The registry of the data center's home (inside a project, the gate checks against it).
+    pub fn of_home(sites: &[crate::center::Site], home: &Path) -> Result<SiteRegistry> {
+        let entries = sites.iter().map(|s| (s.id.clone(), s.name.clone(), s.aliases.clone()));
+        SiteRegistry::from_entries(entries, &format!("the site registry of {}", home.display()))
+    }
+
+    /// Sites given as (id, name, aliases); `origin` names where they came from, for errors.
+    fn from_entries(
+        entries: impl IntoIterator<Item = (String, String, Vec<String>)>,
+        origin: &str,
+    ) -> Result<SiteRegistry> {
         let mut sites = Vec::new();
-        for (i, entry) in file.site.into_iter().enumerate() {
-            let mut spellings: Vec<String> =
-                std::iter::once(&entry.name).chain(&entry.aliases).map(|s| compact(s)).collect();
-            if spellings.iter().any(String::is_empty) || compact(&entry.id).is_empty() {
+        for (i, (id, name, aliases)) in entries.into_iter().enumerate() {
+            let mut spellings: Vec<String> = std::iter::once(&name).chain(&aliases).map(|s| compact(s)).collect();
+            if spellings.iter().any(String::is_empty) || compact(&id).is_empty() {
                 return Err(bad_input!(
-                    "{}: site {} (`{}`): an id, name or alias has no letters or digits; fix or remove it",
-                    path.display(),
-                    i + 1,
-                    entry.id
+                    "{origin}: site {} (`{id}`): an id, name or alias has no letters or digits; fix or remove it",
+                    i + 1
                 ));
             }
             spellings.sort();
             spellings.dedup();
-            sites.push(Site { id: entry.id, spellings });
+            sites.push(Site { id, spellings });
         }
         Ok(SiteRegistry { sites, pseudonyms: Vec::new() })
     }

@@ -4,11 +4,11 @@
 use std::fmt::Write;
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::rules::{Rule, Stage, Verdict};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     pub rule: Rule,
     /// What this finding means at the stage checked: `fail` or `review`.
@@ -90,7 +90,7 @@ pub struct FileReport {
 }
 
 /// A rule that could not be applied, and why (e.g. no site registry for `site_name`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Skipped {
     pub rule: Rule,
     pub reason: String,

@@ -28,6 +28,28 @@ pub enum Rule {
 }
 
 impl Rule {
+    pub const ALL: [Rule; 8] = [
+        Rule::PatientLevel,
+        Rule::FileType,
+        Rule::SmallCell,
+        Rule::RecoverableSuppression,
+        Rule::Differencing,
+        Rule::AgeBand,
+        Rule::SiteBreakdown,
+        Rule::SiteName,
+    ];
+
+    /// The rule of a code as findings, requests and exceptions write it.
+    pub fn from_code(code: &str) -> Option<Rule> {
+        Rule::ALL.into_iter().find(|r| r.code() == code)
+    }
+
+    /// Whether a reviewer may accept a finding of this rule. Patient-level data and files that are
+    /// not statistics never leave, whatever the exception (第9, 第14 1(3)).
+    pub fn may_be_accepted(self) -> bool {
+        !matches!(self, Rule::PatientLevel | Rule::FileType)
+    }
+
     pub fn code(self) -> &'static str {
         match self {
             Rule::PatientLevel => "patient_level",
@@ -81,9 +103,9 @@ pub enum Stage {
 
 impl Stage {
     pub fn verdict_for(self, rule: Rule) -> Verdict {
-        match (self, rule) {
-            (Stage::Publish, _) | (Stage::Export, Rule::PatientLevel | Rule::FileType) => Verdict::Fail,
-            (Stage::Export, _) => Verdict::Review,
+        match self {
+            Stage::Export if rule.may_be_accepted() => Verdict::Review,
+            Stage::Publish | Stage::Export => Verdict::Fail,
         }
     }
 }
@@ -165,6 +187,17 @@ impl Rules {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rule_codes_read_back() {
+        for rule in Rule::ALL {
+            assert_eq!(Rule::from_code(rule.code()), Some(rule));
+        }
+        assert_eq!(Rule::from_code("small cell"), None);
+        assert_eq!(Stage::Export.verdict_for(Rule::SmallCell), Verdict::Review);
+        assert_eq!(Stage::Export.verdict_for(Rule::PatientLevel), Verdict::Fail);
+        assert_eq!(Stage::Publish.verdict_for(Rule::SiteName), Verdict::Fail);
+    }
 
     #[test]
     fn guideline_defaults() {

@@ -7,6 +7,7 @@ mod center;
 mod common;
 mod demo;
 mod export;
+mod export_requests;
 mod projects;
 mod reference;
 mod site;

@@ -1,0 +1,163 @@
+//! The export gate inside a project: where it keeps its records, what a check inside a project
+//! uses (the home's rules and site registry, the project's pseudonyms), and the few file
+//! operations every step of the gate shares (copies verified by SHA-256, violations audited).
+//!
+//! ```text
+//! HOME/areas/ID/
+//!   review/REQ/                 an export request's files, copied from work/ (the gate alone writes here)
+//!     files/NAME                the statistics as named in work/, their sidecars, the tables behind figures
+//!     programs/NAME             the programs that produced them
+//!     worklog.txt               the project's commands from the audit trail
+//!   released/REQ/…              the same files once approved (the gate alone writes here)
+//!   export/requests/REQ.json    each request: files with SHA-256, findings, exceptions, decision
+//!   export/ledger.jsonl         the release ledger: every released file and its whereabouts
+//!   export/follow-up.json       signal refinement: the follow-up study that allows publication
+//! ```
+//!
+//! Termination deletes `work/` and `review/` and keeps `released/` and `export/`, so the ledger
+//! and the record of every request outlive the work files.
+
+use std::path::{Path, PathBuf};
+
+use super::checks::{CheckOptions, check_files};
+use super::{Report, Rule, Rules, SiteRegistry};
+use crate::audit::Outcome;
+use crate::center::{Actor, store};
+use crate::error::{Error, IoContext, Result};
+use crate::project::{Layout, Project};
+
+/// A data center that applies stricter thresholds than the guideline's keeps its own copy of
+/// `sql/export-rules.toml` under this name in its home; checks inside a project use it.
+pub const HOME_RULES_FILE: &str = "export-rules.toml";
+
+/// The gate's records of a project: `export/`.
+pub fn records_dir(layout: &Layout) -> PathBuf {
+    layout.root().join("export")
+}
+
+pub fn requests_dir(layout: &Layout) -> PathBuf {
+    records_dir(layout).join("requests")
+}
+
+pub fn ledger_path(layout: &Layout) -> PathBuf {
+    records_dir(layout).join("ledger.jsonl")
+}
+
+pub fn follow_up_path(layout: &Layout) -> PathBuf {
+    records_dir(layout).join("follow-up.json")
+}
+
+/// Create `export/requests/` (owner-only) the first time the gate writes in a project.
+pub fn ensure_records(layout: &Layout) -> Result<()> {
+    for dir in [records_dir(layout), requests_dir(layout)] {
+        if !dir.is_dir() {
+            store::create_private_dir(&dir)?;
+        }
+    }
+    Ok(())
+}
+
+/// What the checks inside a project use: the home's rules (its `export-rules.toml`, or the
+/// guideline's) and the home's site registry with the project's pseudonyms.
+pub struct Context {
+    pub rules: Rules,
+    pub sites: SiteRegistry,
+}
+
+impl Context {
+    pub fn of(actor: &Actor, project: &Project) -> Result<Context> {
+        let home = actor.home();
+        let custom = home.root().join(HOME_RULES_FILE);
+        let rules = if custom.is_file() { Rules::read(&custom)? } else { Rules::default() };
+        let sites =
+            SiteRegistry::of_home(&home.sites()?, home.root())?.with_pseudonyms(project.pseudonyms().values().cloned());
+        Ok(Context { rules, sites })
+    }
+
+    /// Check the files `names` under `root` and report each by its name (its path under
+    /// `root`), so that reports speak of `work/` or `released/` names, not paths inside the home.
+    pub fn check(
+        &self,
+        root: &Path,
+        names: &[String],
+        stage: super::Stage,
+        not_counts: &[String],
+        operands: Vec<PathBuf>,
+    ) -> Result<Report> {
+        let options = CheckOptions {
+            stage,
+            rules: self.rules.clone(),
+            sites: self.sites.clone(),
+            not_counts: not_counts.to_vec(),
+            released: operands,
+        };
+        let paths: Vec<PathBuf> = names.iter().map(|n| root.join(n)).collect();
+        let mut report = check_files(&paths, &options)?;
+        let name_of = |path: &Path| path.strip_prefix(root).unwrap_or(path).to_path_buf();
+        for file in &mut report.files {
+            file.path = name_of(&file.path);
+            file.data_table = file.data_table.as_deref().map(name_of);
+        }
+        for skipped in report.skipped.iter_mut().filter(|s| s.rule == Rule::SiteName) {
+            skipped.reason = "no hospital is registered in the home: a reviewer imports the site registry with \
+                              `midnet center sites add sites.toml`"
+                .into();
+        }
+        Ok(report)
+    }
+}
+
+/// Copy `from` to `to` (creating `to`'s directories, owner-only) and return the SHA-256 of the
+/// copy, which must equal `expected` when given: a file is moved by its content hash, so what a
+/// reviewer approved is what leaves.
+pub fn copy_verified(from: &Path, to: &Path, expected: Option<&str>) -> Result<String> {
+    if let Some(dir) = to.parent() {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).at(dir)?;
+    }
+    std::fs::copy(from, to).at(to)?;
+    let sha = store::sha256_file(to)?;
+    if let Some(expected) = expected
+        && sha != expected
+    {
+        let _ = std::fs::remove_file(to);
+        return Err(Error::Integrity(format!(
+            "{}: its SHA-256 is {sha}, not the {expected} recorded for it: the file was altered; \
+             nothing was copied, and the request must be filed again",
+            from.display()
+        )));
+    }
+    Ok(sha)
+}
+
+/// Check that a file still has the SHA-256 recorded for it.
+pub fn verify(path: &Path, expected: &str) -> Result<()> {
+    let sha = store::sha256_file(path)?;
+    if sha == expected {
+        Ok(())
+    } else {
+        Err(Error::Integrity(format!(
+            "{}: its SHA-256 is {sha}, not the {expected} recorded for it: the file was altered after it was \
+             recorded; restore it or reject the request",
+            path.display()
+        )))
+    }
+}
+
+/// Append a `violation` record to the audit trail (guideline 第14 1): a record of its own, so
+/// that `midnet audit show` lists every violation whatever the command that met it.
+pub fn record_violation(actor: &Actor, project: &str, rule: &'static str, message: &str) -> Result<()> {
+    crate::center::session::audit_as(
+        actor.home(),
+        &actor.user().id,
+        Some(actor.session()),
+        "violation",
+        Some(project),
+        Outcome::Refused { rule: rule.to_string(), message: message.to_string() },
+    )
+}
+
+/// The text of a user's note; a request, decision or loss report must say something.
+pub fn require_note(what: &str, note: &str) -> Result<()> {
+    if note.trim().is_empty() { Err(crate::bad_input!("--note is empty: {what}")) } else { Ok(()) }
+}
