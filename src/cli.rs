@@ -45,6 +45,9 @@ pub enum Command {
     /// A site's integrated data source: init, load, check.
     #[command(subcommand)]
     Site(crate::site::cli::SiteCommand),
+    /// Signal detection: disproportionality and MGPS over drug-event pairs, sequence symmetry.
+    #[command(subcommand)]
+    Signal(crate::signal::cli::SignalCommand),
 }
 
 /// Parse the command line and run the command.
@@ -58,5 +61,6 @@ fn run(global: Global, command: Command) -> Result<()> {
         Command::Demo(args) => crate::demo::run(&global, args),
         Command::Synth(args) => crate::synth::cli::run(&global, args),
         Command::Site(cmd) => crate::site::cli::run(&global, cmd),
+        Command::Signal(cmd) => crate::signal::cli::run(&global, cmd),
     }
 }

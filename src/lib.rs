@@ -12,6 +12,7 @@ pub mod demo;
 pub mod error;
 pub mod progress;
 pub mod schema;
+pub mod signal;
 pub mod site;
 pub mod sql;
 pub mod synth;

@@ -11,5 +11,5 @@ mod sidecar;
 mod write;
 
 pub use frame::{Format, Frame};
-pub use sidecar::{ColumnRole, Provenance, Sidecar, TableKind, SIDECAR_FORMAT};
-pub use write::{float_cell, write_atomically, write_csv, CsvTable};
+pub use sidecar::{ColumnRole, Provenance, Sidecar, SidecarColumn, TableKind, SIDECAR_FORMAT};
+pub use write::{float_cell, write_atomically, write_atomically_with, write_csv, CsvTable};

@@ -53,13 +53,23 @@ pub fn write_csv(path: &Path, table: &CsvTable, kind: TableKind, provenance: Pro
 
 /// Write a file under a temporary name in the same directory, flush it to disk, and rename it.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomically_with(path, |out| out.write_all(bytes)).at(path)
+}
+
+/// As [`write_atomically`], for content too large to hold in memory: `fill` streams it into a
+/// buffered writer on the temporary file.
+pub fn write_atomically_with(
+    path: &Path,
+    fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let mut file = std::fs::File::create(&tmp).at(&tmp)?;
-    file.write_all(bytes).at(&tmp)?;
-    file.sync_all().at(&tmp)?;
-    std::fs::rename(&tmp, path).at(path)
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+    fill(&mut out)?;
+    let file = out.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
 }
 
 /// Format a float for a result table: shortest representation that reads back to the same value;
