@@ -73,6 +73,12 @@ pub fn fit_points(counts: &PairCounts, likelihood: Likelihood, squash: bool) -> 
 
 /// The MGPS prior for these counts: fitted, or the given one with its likelihood.
 pub fn prior_for(counts: &PairCounts, options: &ScoreOptions) -> Result<MgpsSummary> {
+    if options.likelihood == Likelihood::Untruncated && !counts.n.contains(&0.0) {
+        return Err(crate::bad_input!(
+            "--truncate 0 fits the prior on every pair including those never reported together, but the \
+             counts have no pair with n = 0; add the zero-count pairs or truncate at 1"
+        ));
+    }
     let points = fit_points(counts, options.likelihood, options.squash)?;
     let (prior, neg_ll, fit) = match options.prior {
         Some(prior) => (prior, neg_log_likelihood(&points, &prior, options.likelihood), None),
