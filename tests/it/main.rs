@@ -5,3 +5,4 @@
 mod common;
 mod reference;
 mod signal;
+mod site;
