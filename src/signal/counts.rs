@@ -122,7 +122,7 @@ pub fn read(path: &Path) -> Result<PairCounts> {
     let n = counts_column(&frame, n_col)?;
     check_unique_pairs(&frame, &drug, &event)?;
 
-    let has = |name| column(&frame, name).is_some();
+    let has = |name: &str| column(&frame, name).is_some();
     let given_expected = match column(&frame, "e") {
         Some(e_col) => Some(expected_column(&frame, e_col)?),
         None => None,
@@ -379,7 +379,7 @@ fn stratified_expected(
     let mut by_drug = vec![0.0; strata * drugs];
     let mut by_event = vec![0.0; strata * events];
     let mut size = vec![0.0; strata];
-    let mut unique = |keys: Vec<(u32, u32, u32)>, out: &mut [f64], width: usize| {
+    let unique = |keys: Vec<(u32, u32, u32)>, out: &mut [f64], width: usize| {
         let mut keys = keys;
         keys.sort_unstable();
         keys.dedup();

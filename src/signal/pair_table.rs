@@ -122,7 +122,7 @@ impl PairTable {
             .map(|c| self.csv_chunk(c * ROWS_PER_CHUNK, ((c + 1) * ROWS_PER_CHUNK).min(self.rows())))
             .collect();
         for chunk in chunks {
-            out.write_all(&chunk.map_err(std::io::Error::other)?)?;
+            out.write_all(&chunk.map_err(|e| std::io::Error::other(e.to_string()))?)?;
         }
         Ok(())
     }
