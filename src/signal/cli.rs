@@ -223,13 +223,26 @@ fn score_counts(global: &Global, counts: &PairCounts, options: &ScoreOptions) ->
     if let Some(fit) = &m.fit {
         note(
             global,
-            &format!(
-                "fit: {} starts, {} agreeing with the best, {:.2} s",
-                fit.starts.len(),
-                fit.agreeing,
-                scored.timings.fit
-            ),
+            &format!("fit: {} starts, {} agreeing with the estimate, {:.2} s", fit.starts.len(), fit.agreeing, scored.timings.fit),
         );
+        for &i in &fit.unconfirmed_lower {
+            let s = &fit.starts[i];
+            let t = s.estimate;
+            note(
+                global,
+                &format!(
+                    "note: start {} reached a lower negLL {:.6} at ({:.6}, {:.6}, {:.6}, {:.6}, {:.6}) that no other start \
+                     confirms; the confirmed estimate is used (give it with --prior to use it instead)",
+                    i + 1,
+                    s.neg_log_likelihood,
+                    t.alpha1,
+                    t.beta1,
+                    t.alpha2,
+                    t.beta2,
+                    t.p
+                ),
+            );
+        }
     }
     Ok(scored)
 }

@@ -1,6 +1,9 @@
 //! Maximum-likelihood fit of the prior from several starting points, checked for agreement as
-//! openEBGM's `autoHyper` does: the best convergent estimate within bounds must be close to at
-//! least one other convergent estimate, or the fit is refused rather than trusted.
+//! openEBGM's `autoHyper` does: the estimate used is the best convergent one within bounds that at
+//! least one other convergent estimate confirms (lies close to); without one the fit is refused
+//! rather than trusted. The likelihood can have several modes (openEBGM's CAERS table has a second,
+//! lower one that only one of the default starts reaches); a lower estimate that no other start
+//! confirms is reported, not used.
 
 use serde::Serialize;
 
@@ -72,6 +75,10 @@ pub struct Fit {
     pub starts: Vec<StartResult>,
     /// How many other convergent estimates lie within tolerance of the chosen one.
     pub agreeing: usize,
+    /// Starts (indices into `starts`) that converged to a lower negative log-likelihood than the
+    /// chosen estimate, elsewhere, without another start confirming it. As openEBGM's `autoHyper`,
+    /// the estimate used must be confirmed; these are reported so that a user can look closer.
+    pub unconfirmed_lower: Vec<usize>,
     /// Standard errors of (α1, β1, α2, β2, P) from the observed information (DuMouchel 1999);
     /// None when the information matrix is not positive definite.
     pub standard_errors: Option<[f64; 5]>,
@@ -134,25 +141,26 @@ pub fn fit(points: &Points, options: &FitOptions) -> Result<Fit> {
         })
         .collect();
     let usable: Vec<usize> = (0..starts.len()).filter(|&i| starts[i].converged && starts[i].in_bounds).collect();
-    let Some(&best) =
-        usable.iter().min_by(|&&i, &&j| starts[i].neg_log_likelihood.total_cmp(&starts[j].neg_log_likelihood))
-    else {
+    if usable.is_empty() {
         return Err(refusal("no start converged to an estimate within bounds", &starts));
-    };
-    let close = |i: usize| {
-        let (a, b) = (starts[i].estimate.to_array(), starts[best].estimate.to_array());
+    }
+    let close = |i: usize, j: usize| {
+        let (a, b) = (starts[i].estimate.to_array(), starts[j].estimate.to_array());
         (0..5).all(|k| (a[k] - b[k]).abs() < options.tolerance[k])
     };
-    let agreeing = usable.iter().filter(|&&i| i != best && close(i)).count();
-    if agreeing < options.min_agreeing {
+    let agreeing_with = |i: usize| usable.iter().filter(|&&j| j != i && close(i, j)).count();
+    let by_value = |&&i: &&usize, &&j: &&usize| starts[i].neg_log_likelihood.total_cmp(&starts[j].neg_log_likelihood);
+    let Some(&best) = usable.iter().filter(|&&i| agreeing_with(i) >= options.min_agreeing).min_by(by_value) else {
         return Err(refusal(
-            &format!(
-                "the best estimate was confirmed by {agreeing} other start(s), fewer than the {} required",
-                options.min_agreeing
-            ),
+            &format!("no estimate was confirmed by {} other convergent start(s)", options.min_agreeing),
             &starts,
         ));
-    }
+    };
+    let unconfirmed_lower: Vec<usize> = usable
+        .iter()
+        .copied()
+        .filter(|&i| starts[i].neg_log_likelihood < starts[best].neg_log_likelihood - 1e-6 && !close(i, best))
+        .collect();
     let prior = starts[best].estimate;
     Ok(Fit {
         prior,
@@ -161,7 +169,8 @@ pub fn fit(points: &Points, options: &FitOptions) -> Result<Fit> {
         points: points.len(),
         pairs: points.total_weight(),
         standard_errors: standard_errors(points, options.likelihood, &prior),
-        agreeing,
+        agreeing: agreeing_with(best),
+        unconfirmed_lower,
         starts,
     })
 }

@@ -29,6 +29,10 @@ pub struct Minimum<const D: usize> {
     pub converged: bool,
 }
 
+/// A point where the value stops improving counts as converged if its gradient is within this
+/// factor of the tolerance (the gradient of a sum of many terms carries rounding noise).
+const STALL_FACTOR: f64 = 1e3;
+
 fn dot<const D: usize>(a: &[f64; D], b: &[f64; D]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
@@ -76,6 +80,18 @@ pub fn minimize<const D: usize>(
         // Keep the first trial within a factor e² of every parameter on its natural scale.
         let t0 = (2.0 / max_abs(&dir)).min(1.0);
         let Some((t, fx_new, g_new)) = line_search(&mut eval, &x, fx, &g, &dir, t0) else {
+            if !first {
+                // The approximation may have gone stale: retry once from steepest descent.
+                for (i, row) in h.iter_mut().enumerate() {
+                    *row = [0.0; D];
+                    row[i] = 1.0;
+                }
+                first = true;
+                continue;
+            }
+            // No decrease is representable along the gradient: this is as stationary as the
+            // floating-point value allows, if the gradient is small.
+            converged = max_abs(&g) < STALL_FACTOR * options.gradient_tolerance;
             break;
         };
         let s: [f64; D] = std::array::from_fn(|i| t * dir[i]);
@@ -98,8 +114,9 @@ pub fn minimize<const D: usize>(
             }
             bfgs_update(&mut h, &s, &y, sy);
         }
-        if previous - fx <= 1e-15 * fx.abs() && max_abs(&g) < 1e3 * options.gradient_tolerance {
-            // At the floor of floating-point precision: the value can no longer improve.
+        if previous - fx <= 1e-13 * fx.abs() && max_abs(&g) < STALL_FACTOR * options.gradient_tolerance {
+            // At the floor of floating-point precision: the value can no longer improve (BFGS
+            // converges superlinearly, so what remains is smaller than this last decrease).
             converged = true;
         }
     }
@@ -133,7 +150,7 @@ fn line_search<const D: usize>(
     let d0 = dot(g0, dir);
     let (mut t_prev, mut f_prev, mut d_prev) = (0.0, f0, d0);
     let mut t = t_first;
-    for i in 0..60 {
+    for i in 0..30 {
         let (ft, gt) = eval(&step(x, dir, t));
         if !ft.is_finite() {
             // Stepped out of the region where the likelihood is defined: come back.
@@ -169,7 +186,7 @@ fn zoom<const D: usize>(
     const C1: f64 = 1e-4;
     const C2: f64 = 0.9;
     let mut best: Option<(f64, f64, [f64; D])> = None;
-    for _ in 0..60 {
+    for _ in 0..20 {
         let t = cubic_minimizer(lo, hi);
         let (ft, gt) = eval(&step(x, dir, t));
         let dt = dot(&gt, dir);

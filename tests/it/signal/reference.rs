@@ -373,8 +373,9 @@ fn caers_fit_reaches_the_openebgm_optimum_c2_c3() {
                 // vigipy's default fit stops short: its estimate has a larger negative
                 // log-likelihood (quoted in the note) than the optimum reached above.
                 let quoted: f64 = row.note.split('=').nth(1).unwrap().split(';').next().unwrap().parse().unwrap();
+                // (its estimate is quoted to 6 significant digits, hence the tolerance)
                 let at_vigipy = negll_at(&theta_of(&row.value));
-                assert_abs(at_vigipy, quoted, 5e-5, "negLL at vigipy's estimate");
+                assert_abs(at_vigipy, quoted, 1e-2, "negLL at vigipy's estimate");
                 assert!(at_vigipy > neg_ll + 40.0, "vigipy's estimate {at_vigipy} vs optimum {neg_ll}");
             }
             (m, _) if m.starts_with("own MLE mixture-truncated") => {} // caers_whole_mixture_fit_c3
@@ -393,7 +394,7 @@ fn caers_whole_mixture_fit_c3() {
     );
     let mgps = &summary["mgps"];
     let p = &mgps["prior"];
-    let got = [p["alpha1"], p["beta1"], p["alpha2"], p["beta2"], p["p"]].map(|v| v.as_f64().unwrap());
+    let got = ["alpha1", "beta1", "alpha2", "beta2", "p"].map(|k| p[k].as_f64().unwrap());
     for row in mgps_rows("C3").iter().filter(|r| r.method.starts_with("own MLE mixture-truncated")) {
         match row.output.as_str() {
             o if o.starts_with("theta") => check(row, &got),
@@ -448,7 +449,10 @@ fn caers_scores_c4_c5() {
     for row in mgps_rows("C5") {
         match row.output.as_str() {
             "n(QUANT_05>=2)" => check(&row, &[column("eb05").iter().filter(|&&v| v >= 2.0).count() as f64]),
-            "n(EBGM>3)" => check(&row, &[column("ebgm").iter().filter(|&&v| v > 3.0).count() as f64]),
+            // openEBGM's ebgm() rounds to two decimals (one pair has EBGM 3.0009)
+            "n(EBGM>3)" => {
+                check(&row, &[column("ebgm").iter().filter(|&&v| (v * 100.0).round() / 100.0 > 3.0).count() as f64])
+            }
             "min;median;mean;max" => {
                 let mut qn = column("qn");
                 qn.sort_by(f64::total_cmp);
@@ -489,9 +493,20 @@ fn squashed_caers_c6_c7_c8() {
         }
     }
     for row in mgps_rows("C8") {
-        // openEBGM's standard errors at its own estimate (vignette03), from optimHess.
+        // openEBGM's standard errors at its own estimate (vignette03) come from optimHess: finite
+        // differences with absolute steps of 1e-3 of a gradient itself differenced with steps of
+        // 1e-3 (a 1.5% step in P). That carries a truncation error of about 0.4%: differencing the
+        // analytic gradient with steps from 1e-3 down to 1e-6 of each parameter gives a stable
+        // (2.29650, 0.144273, 0.451950, 0.433907, 0.0359493), and repeating optimHess's steps
+        // reproduces openEBGM's printed values exactly. So: the exact values, and openEBGM's
+        // within the error of its steps.
         let theta = theta_of("3.25374319;0.39988512;2.02611022;1.90806892;0.06534614");
         let se = standard_errors(&points_twice, lik, &theta).expect("positive definite information");
+        let exact = [2.2964990, 0.14427312, 0.45195006, 0.43390672, 0.035949265];
+        for k in 0..5 {
+            assert_rel(se[k], exact[k], 1e-5, "standard error, exact");
+        }
+        let row = Row { tolerance: "rel 1e-2".to_string(), ..row };
         check(&row, &se);
     }
 }
