@@ -213,6 +213,7 @@ fn pair_terms<const TRUNC: u8, const WHOLE_MIXTURE: bool>(
         let mut f_alpha = [0.0; 2]; // ∂ ln f / ∂α
         let mut f_beta = [0.0; 2]; // ∂ ln f / ∂β
         let mut kept = [1.0; 2]; // T
+        let mut inv_kept = [1.0; 2]; // 1/T, one division shared by its uses
         let mut t_alpha = [0.0; 2]; // ∂ ln T / ∂α
         let mut t_beta = [0.0; 2]; // ∂ ln T / ∂β
         for k in 0..2 {
@@ -236,9 +237,11 @@ fn pair_terms<const TRUNC: u8, const WHOLE_MIXTURE: bool>(
                         dt_beta -= fj * (alpha[k] * ei - jf * beta[k]) * inv_bbe;
                     }
                 }
+                let inv_t = 1.0 / t;
                 kept[k] = t;
-                t_alpha[k] = dt_alpha / t;
-                t_beta[k] = dt_beta / t;
+                inv_kept[k] = inv_t;
+                t_alpha[k] = dt_alpha * inv_t;
+                t_beta[k] = dt_beta * inv_t;
             }
         }
         // Scale by the larger component so the exponentials cannot underflow together.
@@ -251,10 +254,11 @@ fn pair_terms<const TRUNC: u8, const WHOLE_MIXTURE: bool>(
             let s = s1 + s2;
             let (k1, k2) = (p * kept[0], q * kept[1]);
             let kept_total = k1 + k2;
-            let (r1, r2) = (s1 / s, s2 / s);
-            let (c1, c2) = (k1 / kept_total, k2 / kept_total);
+            let (inv_s, inv_kept) = (1.0 / s, 1.0 / kept_total);
+            let (r1, r2) = (s1 * inv_s, s2 * inv_s);
+            let (c1, c2) = (k1 * inv_kept, k2 * inv_kept);
             (
-                top + lanes::ln(s / kept_total),
+                top + lanes::ln(s * inv_kept),
                 [
                     r1 * f_alpha[0] - c1 * t_alpha[0],
                     r1 * f_beta[0] - c1 * t_beta[0],
@@ -264,9 +268,10 @@ fn pair_terms<const TRUNC: u8, const WHOLE_MIXTURE: bool>(
                 ],
             )
         } else {
-            let (s1, s2) = (p * h1 / kept[0], q * h2 / kept[1]);
+            let (s1, s2) = (p * h1 * inv_kept[0], q * h2 * inv_kept[1]);
             let s = s1 + s2;
-            let (r1, r2) = (s1 / s, s2 / s);
+            let inv_s = 1.0 / s;
+            let (r1, r2) = (s1 * inv_s, s2 * inv_s);
             (
                 top + lanes::ln(s),
                 [

@@ -84,34 +84,42 @@ const ATANH_COEF: [f64; 10] = [
     1.0 / 21.0,
 ];
 
-/// ln(x) for finite x > 0 that is not subnormal (x >= 2.2e-308).
+/// ln(x) for 2.2e-308 <= x < 1.2e308 (normal numbers short of the top binade).
 #[inline(always)]
 pub fn ln(x: f64) -> f64 {
-    let bits = x.to_bits();
-    // Exponent field as a float, exactly: (2^52 + field) - 2^52 - 1023.
-    let exponent = f64::from_bits((bits >> 52) | TWO52_BITS) - (TWO52 + 1023.0);
-    let mantissa = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
-    // Bring the mantissa into [sqrt(1/2), sqrt(2)) so that |s| below is at most 0.1716.
-    let high = mantissa > std::f64::consts::SQRT_2;
-    let m = if high { mantissa * 0.5 } else { mantissa };
-    let k = if high { exponent + 1.0 } else { exponent };
-    let f = m - 1.0;
-    let s = f / (2.0 + f);
-    let z = s * s;
-    let mut p = ATANH_COEF[9];
-    for c in ATANH_COEF[..9].iter().rev() {
-        p = p * z + c;
-    }
-    let log_m = 2.0 * s + 2.0 * s * z * p;
-    k * LN2_HI + (log_m + k * LN2_LO)
+    log_with_correction(x, 0.0)
 }
 
-/// ln(1 + x) for x >= 0, accurate for tiny x (Goldberg's correction of the rounding of 1 + x).
+/// ln(1 + x) for x >= 0, accurate for tiny x: the part of x lost in rounding 1 + x is carried
+/// into the reduced argument, so it costs no more than [`ln`].
 #[inline(always)]
 pub fn ln_1p(x: f64) -> f64 {
     let u = 1.0 + x;
-    let correction = ((u - 1.0) - x) / u;
-    ln(u) - correction
+    log_with_correction(u, x - (u - 1.0))
+}
+
+/// ln(u + c) for u in the domain of [`ln`] and |c| a rounding error of u: u = 2^k·m with m in
+/// [√½, √2), then ln(m + c/2^k) = 2 atanh(s) with s = f/(2 + f), f = m − 1 + c/2^k, |s| <= 0.1716.
+#[inline(always)]
+fn log_with_correction(u: f64, c: f64) -> f64 {
+    let bits = u.to_bits();
+    // Exponent field as a float, exactly: (2^52 + field) - 2^52 - 1023.
+    let exponent = f64::from_bits((bits >> 52) | TWO52_BITS) - (TWO52 + 1023.0);
+    let mantissa = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
+    let high = mantissa > std::f64::consts::SQRT_2;
+    let m = if high { mantissa * 0.5 } else { mantissa };
+    let k = if high { exponent + 1.0 } else { exponent };
+    // 2^-k, exactly, from the exponent bits (k lies within [-1022, 1024])
+    let scale = f64::from_bits((((1023.0 - k) + TWO52).to_bits() & 0x7ff) << 52);
+    let f = (m - 1.0) + c * scale;
+    let s = f / (2.0 + f);
+    let z = s * s;
+    let mut p = ATANH_COEF[9];
+    for coef in ATANH_COEF[..9].iter().rev() {
+        p = p * z + coef;
+    }
+    let log_m = 2.0 * s + 2.0 * s * z * p;
+    k * LN2_HI + (log_m + k * LN2_LO)
 }
 
 #[cfg(test)]

@@ -15,9 +15,18 @@ pub fn cdf(x: f64) -> f64 {
     if x < 0.0 { tail } else { 1.0 - tail }
 }
 
-/// The p quantile of the standard normal (Acklam's rational approximation, refined by one Halley
-/// step on [`cdf`]).
+/// The p quantile of the standard normal: Acklam's approximation refined by one Halley step on
+/// [`cdf`].
 pub fn quantile(p: f64) -> f64 {
+    let x = approximate_quantile(p);
+    let e = cdf(x) - p;
+    let u = e * (2.0 * std::f64::consts::PI).sqrt() * (0.5 * x * x).exp();
+    x - u / (1.0 + 0.5 * x * u)
+}
+
+/// Acklam's rational approximation of the p quantile (relative error below 1.2e-9): a starting
+/// point for iterative solvers.
+pub fn approximate_quantile(p: f64) -> f64 {
     const A: [f64; 6] = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.383577518672690e2, -3.066479806614716e1, 2.506628277459239];
     const B: [f64; 5] = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
     const C: [f64; 6] = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
@@ -36,9 +45,7 @@ pub fn quantile(p: f64) -> f64 {
         (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
             / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
     };
-    let e = cdf(x) - p;
-    let u = e * (2.0 * std::f64::consts::PI).sqrt() * (0.5 * x * x).exp();
-    x - u / (1.0 + 0.5 * x * u)
+    x
 }
 
 /// P(χ²₁ > x) = P(|Z| > √x) = Q(½, x/2), the p-value of a 1-degree-of-freedom chi-square statistic.
