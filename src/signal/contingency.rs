@@ -182,6 +182,25 @@ pub fn ic_noren(observed: f64, expected: f64) -> Ic {
     }
 }
 
+/// [`ic_noren`] for many pairs. Gamma(O + ½, rate E + ½) is Gamma(O + ½, 1) scaled by 1/(E + ½),
+/// so its quantiles are computed once per distinct count and scaled per pair.
+pub fn ic_noren_all(observed: &[f64], expected: &[f64]) -> Vec<Ic> {
+    let mut distinct: Vec<f64> = observed.to_vec();
+    distinct.sort_by(f64::total_cmp);
+    distinct.dedup();
+    let unit: Vec<(f64, f64)> =
+        distinct.iter().map(|&o| (gamma_quantile(0.025, o + 0.5, 1.0), gamma_quantile(0.975, o + 0.5, 1.0))).collect();
+    observed
+        .iter()
+        .zip(expected)
+        .map(|(&o, &e)| {
+            let (lo, hi) = unit[distinct.partition_point(|&d| d < o)];
+            let rate = e + 0.5;
+            Ic { ic: ((o + 0.5) / rate).log2(), lo: (lo / rate).log2(), hi: (hi / rate).log2() }
+        })
+        .collect()
+}
+
 /// Norén et al. (2013)'s closed-form approximation of the limits of [`ic_noren`]:
 /// IC − 3.3(O+½)^-½ − 2(O+½)^-³ᐟ² and IC + 2.4(O+½)^-½ − 0.5(O+½)^-³ᐟ².
 pub fn ic_noren_approx(observed: f64, expected: f64) -> Ic {

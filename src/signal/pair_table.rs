@@ -6,8 +6,8 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use crate::error::{Error, IoContext, Result};
-use crate::table::{float_cell, write_atomically, write_atomically_with, ColumnRole, Provenance, Sidecar, TableKind};
+use crate::error::{IoContext, Result};
+use crate::table::{write_atomically, write_atomically_with, ColumnRole, Provenance, Sidecar, TableKind};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Values {
@@ -37,11 +37,16 @@ impl Column {
         Column { name, role: ColumnRole::Other, values: Values::Flag(values) }
     }
 
-    fn cell(&self, row: usize) -> String {
+    /// Append the cell of `row` to `out`: numbers as `table::float_cell` writes them (shortest
+    /// representation that reads back exactly, empty when not finite), written in place rather
+    /// than through a String per cell.
+    fn write_cell(&self, row: usize, out: &mut String) {
+        use std::fmt::Write as _;
         match &self.values {
-            Values::Text(v) => v[row].clone(),
-            Values::Number(v) => float_cell(v[row]),
-            Values::Flag(v) => v[row].to_string(),
+            Values::Text(v) => out.push_str(&v[row]),
+            Values::Number(v) if v[row].is_finite() => write!(out, "{}", v[row]).expect("writing to a String"),
+            Values::Number(_) => {}
+            Values::Flag(v) => out.push_str(if v[row] { "true" } else { "false" }),
         }
     }
 
@@ -104,25 +109,38 @@ impl PairTable {
         PairTable { columns }
     }
 
-    /// The CSV text of rows `lo..hi`, without a header.
-    fn csv_chunk(&self, lo: usize, hi: usize) -> Result<Vec<u8>> {
-        let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+    /// Append the CSV text of rows `lo..hi` (no header) to `buffer`.
+    fn csv_rows(&self, lo: usize, hi: usize, buffer: &mut Vec<u8>) -> std::io::Result<()> {
+        let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(buffer);
+        let mut cell = String::new();
         for row in lo..hi {
-            w.write_record(self.columns.iter().map(|c| c.cell(row))).map_err(csv_error)?;
+            for column in &self.columns {
+                cell.clear();
+                column.write_cell(row, &mut cell);
+                w.write_field(cell.as_bytes())?;
+            }
+            w.write_record(None::<&[u8]>)?;
         }
-        w.into_inner().map_err(|e| Error::Internal(format!("writing CSV: {e}")))
+        w.flush()
     }
 
-    /// Write the table as CSV (header first) to `out`.
+    /// Write the table as CSV (header first) to `out`: chunks of rows are formatted in parallel,
+    /// a few at a time into buffers that are reused, so memory stays small and is not handed back
+    /// and forth with the operating system however long the table.
     pub fn write_csv(&self, out: &mut impl Write) -> std::io::Result<()> {
         let header: Vec<&str> = self.columns.iter().map(|c| c.name).collect();
         writeln!(out, "{}", header.join(","))?;
-        let chunks: Vec<Result<Vec<u8>>> = (0..self.rows().div_ceil(ROWS_PER_CHUNK))
-            .into_par_iter()
-            .map(|c| self.csv_chunk(c * ROWS_PER_CHUNK, ((c + 1) * ROWS_PER_CHUNK).min(self.rows())))
-            .collect();
-        for chunk in chunks {
-            out.write_all(&chunk.map_err(|e| std::io::Error::other(e.to_string()))?)?;
+        let rows = self.rows();
+        let mut buffers: Vec<Vec<u8>> = vec![Vec::new(); 2 * rayon::current_num_threads()];
+        for first in (0..rows).step_by(ROWS_PER_CHUNK * buffers.len()) {
+            buffers.par_iter_mut().enumerate().try_for_each(|(j, buffer)| {
+                buffer.clear();
+                let lo = (first + j * ROWS_PER_CHUNK).min(rows);
+                self.csv_rows(lo, (lo + ROWS_PER_CHUNK).min(rows), buffer)
+            })?;
+            for buffer in &buffers {
+                out.write_all(buffer)?;
+            }
         }
         Ok(())
     }
@@ -149,8 +167,4 @@ impl PairTable {
             })
             .collect()
     }
-}
-
-fn csv_error(e: csv::Error) -> Error {
-    Error::Internal(format!("writing CSV: {e}"))
 }

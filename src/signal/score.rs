@@ -6,7 +6,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::contingency::{bcpnn_gould, ic_noren, Table2x2};
+use super::contingency::{bcpnn_gould, ic_noren_all, Table2x2};
 use super::counts::PairCounts;
 use super::mgps::fit::{fit, Fit, FitOptions};
 use super::mgps::likelihood::neg_log_likelihood;
@@ -152,14 +152,8 @@ fn pair_table(counts: &PairCounts, post: posterior::Posterior) -> PairTable {
         counts.margins.as_ref().map(|m| Table2x2::from_margins(counts.n[i], m.n_drug[i], m.n_event[i], m.n_total))
     };
     let stats: Vec<PairStats> = (0..rows).into_par_iter().with_min_len(256).map(|i| pair_stats(table(i))).collect();
-    let ics: Vec<[f64; 3]> = (0..rows)
-        .into_par_iter()
-        .with_min_len(256)
-        .map(|i| {
-            let ic = ic_noren(counts.n[i], counts.expected[i]);
-            [ic.ic, ic.lo, ic.hi]
-        })
-        .collect();
+    let ics: Vec<[f64; 3]> =
+        ic_noren_all(&counts.n, &counts.expected).into_iter().map(|ic| [ic.ic, ic.lo, ic.hi]).collect();
     let margin = |pick: fn(&super::counts::Margins, usize) -> f64| -> Vec<f64> {
         (0..rows).map(|i| counts.margins.as_ref().map_or(f64::NAN, |m| pick(m, i))).collect()
     };

@@ -8,8 +8,7 @@
 use rayon::prelude::*;
 
 use super::Prior;
-use crate::signal::special::gamma::{digamma, ln_gamma, mixture_quantile, Component, Shape};
-use crate::signal::special::lanes;
+use crate::signal::special::gamma::{digamma, ln_gamma, mixture_quantile, mixture_quantile_from, Component, Shape};
 
 /// Per-pair posterior summaries, in the order of the pairs given.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -38,31 +37,80 @@ fn count_terms(alpha: f64, n: f64) -> CountTerms {
     CountTerms { log_coef: shape.ln_gamma_a - ln_gamma(alpha) - ln_gamma(n + 1.0), digamma: digamma(alpha + n), shape }
 }
 
+/// Pairs per rayon task.
+const CHUNK: usize = 4096;
+
 /// Score every pair (n[i], e[i]) under `prior`.
+///
+/// Pairs are visited in order of (n, E): neighbours then have nearly the same posterior, and
+/// each quantile starts from the value extrapolated from the two pairs before it, so that one
+/// evaluation of the mixture CDF and a Halley step usually finish it.
 pub fn score(prior: &Prior, n: &[f64], e: &[f64]) -> Posterior {
     let mut distinct: Vec<f64> = n.to_vec();
     distinct.sort_by(f64::total_cmp);
     distinct.dedup();
     let terms: Vec<[CountTerms; 2]> =
         distinct.iter().map(|&k| [count_terms(prior.alpha1, k), count_terms(prior.alpha2, k)]).collect();
-    let rows: Vec<[f64; 5]> = n
-        .par_iter()
-        .zip(e)
-        .with_min_len(512)
-        .map(|(&k, &ek)| {
-            let at = distinct.partition_point(|&d| d < k);
-            pair(prior, k, ek, &terms[at])
+    let mut order: Vec<usize> = (0..n.len()).collect();
+    order.sort_unstable_by(|&i, &j| n[i].total_cmp(&n[j]).then(e[i].total_cmp(&e[j])));
+    let (distinct, terms) = (&distinct, &terms);
+    let rows: Vec<[f64; 5]> = order
+        .par_chunks(CHUNK)
+        .flat_map_iter(|chunk| {
+            let mut previous: Option<Neighbours> = None;
+            chunk.iter().map(move |&i| {
+                let at = distinct.partition_point(|&d| d < n[i]);
+                let guess = previous.filter(|p| p.n == n[i]).map(|p| p.extrapolate(e[i]));
+                let row = pair(prior, n[i], e[i], &terms[at], guess);
+                previous = Some(Neighbours::after(previous, n[i], e[i], row));
+                row
+            })
         })
         .collect();
-    let column = |j: usize| rows.iter().map(|r| r[j]).collect();
-    Posterior { qn: column(0), ebgm: column(1), eb05: column(2), eb95: column(3), p_le1: column(4) }
+    let mut post = Posterior {
+        qn: vec![0.0; n.len()],
+        ebgm: vec![0.0; n.len()],
+        eb05: vec![0.0; n.len()],
+        eb95: vec![0.0; n.len()],
+        p_le1: vec![0.0; n.len()],
+    };
+    for (&i, row) in order.iter().zip(&rows) {
+        (post.qn[i], post.ebgm[i], post.eb05[i], post.eb95[i], post.p_le1[i]) = (row[0], row[1], row[2], row[3], row[4]);
+    }
+    post
+}
+
+/// The last two pairs with the same count, for extrapolating the quantiles to the next E.
+#[derive(Debug, Clone, Copy)]
+struct Neighbours {
+    n: f64,
+    e: [f64; 2],
+    /// ln EB05 and ln EB95 at e[0] and e[1]
+    ln_q: [[f64; 2]; 2],
+}
+
+impl Neighbours {
+    fn after(previous: Option<Neighbours>, n: f64, e: f64, row: [f64; 5]) -> Neighbours {
+        let latest = [row[2].ln(), row[3].ln()];
+        match previous.filter(|p| p.n == n) {
+            Some(p) => Neighbours { n, e: [p.e[1], e], ln_q: [p.ln_q[1], latest] },
+            None => Neighbours { n, e: [e, e], ln_q: [latest, latest] },
+        }
+    }
+
+    /// Starting values for EB05 and EB95 at `e`: linear in E through the last two pairs.
+    fn extrapolate(&self, e: f64) -> [f64; 2] {
+        let span = self.e[1] - self.e[0];
+        let slope = |k: usize| if span > 0.0 { (self.ln_q[1][k] - self.ln_q[0][k]) / span } else { 0.0 };
+        [0, 1].map(|k| (self.ln_q[1][k] + slope(k) * (e - self.e[1])).exp())
+    }
 }
 
 /// (Qn, EBGM, EB05, EB95, P(λ ≤ 1)) of one pair.
-fn pair(prior: &Prior, n: f64, e: f64, terms: &[CountTerms; 2]) -> [f64; 5] {
+fn pair(prior: &Prior, n: f64, e: f64, terms: &[CountTerms; 2], guess: Option<[f64; 2]>) -> [f64; 5] {
     let alpha = [prior.alpha1, prior.alpha2];
     let beta = [prior.beta1, prior.beta2];
-    let u = [lanes::ln_1p(e / beta[0]), lanes::ln_1p(e / beta[1])];
+    let u = [(e / beta[0]).ln_1p(), (e / beta[1]).ln_1p()];
     // ln of the negative-binomial probabilities, without the n·ln E they share
     let log_f: [f64; 2] = std::array::from_fn(|k| terms[k].log_coef - n * beta[k].ln() - (alpha[k] + n) * u[k]);
     let qn = 1.0 / (1.0 + (1.0 - prior.p) / prior.p * (log_f[1] - log_f[0]).exp());
@@ -77,5 +125,9 @@ fn pair(prior: &Prior, n: f64, e: f64, terms: &[CountTerms; 2]) -> [f64; 5] {
         .filter(|c| c.weight > 0.0)
         .map(|c| c.weight * c.shape.pdf_cdf(c.rate).1)
         .sum::<f64>();
-    [qn, ebgm, mixture_quantile(0.05, &components), mixture_quantile(0.95, &components), p_le1]
+    let quantile = |k: usize, prob: f64| match guess {
+        Some(g) => mixture_quantile_from(prob, &components, g[k]),
+        None => mixture_quantile(prob, &components),
+    };
+    [qn, ebgm, quantile(0, 0.05), quantile(1, 0.95), p_le1]
 }

@@ -3,8 +3,6 @@
 
 pub use statrs::function::gamma::{digamma, ln_gamma};
 
-use super::lanes;
-
 /// Trigamma ψ'(x) for x > 0: shift to x >= 20 with ψ'(x) = ψ'(x+1) + 1/x², then the asymptotic
 /// series (remainder below 1e-17 there).
 pub fn trigamma(x: f64) -> f64 {
@@ -60,9 +58,10 @@ impl Shape {
         if x < self.a + 1.0 { 1.0 - self.series(x, pdf) } else { self.continued_fraction(x, pdf) }
     }
 
-    /// x^(a-1) e^-x / Γ(a).
+    /// x^(a-1) e^-x / Γ(a). (Scalar code: libm's table-driven exp and ln have shorter latency
+    /// than the long polynomials of [`super::lanes`], which are made for SIMD throughput.)
     fn pdf(&self, x: f64) -> f64 {
-        lanes::exp((self.a - 1.0) * lanes::ln(x) - x - self.ln_gamma_a)
+        ((self.a - 1.0) * x.ln() - x - self.ln_gamma_a).exp()
     }
 
     /// P = x^a e^-x / Γ(a+1) · Σ_k x^k / ((a+1)…(a+k)), with x^a e^-x / Γ(a+1) = pdf · x / a.
@@ -167,6 +166,12 @@ pub fn mixture_quantile(prob: f64, components: &[Component; 2]) -> f64 {
         let other = if std::ptr::eq(main, &components[0]) { &components[1] } else { &components[0] };
         t = main.weight * t + other.weight * initial_guess(prob, z, other).ln();
     }
+    mixture_quantile_from(prob, components, t.exp())
+}
+
+/// As [`mixture_quantile`], starting from `start` (a nearby problem's answer, say).
+pub fn mixture_quantile_from(prob: f64, components: &[Component; 2], start: f64) -> f64 {
+    let mut t = start.ln();
     let (mut lo, mut hi) = (f64::NEG_INFINITY, f64::INFINITY);
     for _ in 0..200 {
         let lambda = t.exp();
