@@ -150,11 +150,23 @@ fn chunk_sums(shared: &Shared, lo: usize, hi: usize) -> [f64; SUMS] {
 /// One block of pairs sharing a count: per-pair terms, then summed into `acc`.
 fn segment(shared: &Shared, n: f64, terms: &CountTerms, start: usize, end: usize, acc: &mut [[f64; LANES]; SUMS]) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2, checked just above.
-        return unsafe { segment_avx2(shared, n, terms, start, end, acc) };
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512dq") {
+            // SAFETY: the CPU supports AVX-512F and DQ, checked just above.
+            return unsafe { segment_avx512(shared, n, terms, start, end, acc) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { segment_avx2(shared, n, terms, start, end, acc) };
+        }
     }
     segment_portable(shared, n, terms, start, end, acc)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq")]
+fn segment_avx512(shared: &Shared, n: f64, terms: &CountTerms, start: usize, end: usize, acc: &mut [[f64; LANES]; SUMS]) {
+    segment_body(shared, n, terms, start, end, acc)
 }
 
 #[cfg(target_arch = "x86_64")]
