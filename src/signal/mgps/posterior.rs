@@ -57,12 +57,18 @@ pub fn score(prior: &Prior, n: &[f64], e: &[f64]) -> Posterior {
     let rows: Vec<[f64; 5]> = order
         .par_chunks(CHUNK)
         .flat_map_iter(|chunk| {
-            let mut previous: Option<Neighbours> = None;
+            let mut previous: Option<(Neighbours, [f64; 5])> = None;
             chunk.iter().map(move |&i| {
+                if let Some((p, row)) = previous.filter(|(p, _)| p.n == n[i] && p.e[2] == e[i]) {
+                    // the same (n, E) as the pair before: the same posterior
+                    previous = Some((p, row));
+                    return row;
+                }
                 let at = distinct.partition_point(|&d| d < n[i]);
-                let guess = previous.filter(|p| p.n == n[i]).map(|p| p.extrapolate(e[i]));
+                let neighbours = previous.map(|(p, _)| p);
+                let guess = neighbours.filter(|p| p.n == n[i]).map(|p| p.extrapolate(e[i]));
                 let row = pair(prior, n[i], e[i], &terms[at], guess);
-                previous = Some(Neighbours::after(previous, n[i], e[i], row));
+                previous = Some((Neighbours::after(neighbours, n[i], e[i], row), row));
                 row
             })
         })
@@ -80,29 +86,55 @@ pub fn score(prior: &Prior, n: &[f64], e: &[f64]) -> Posterior {
     post
 }
 
-/// The last two pairs with the same count, for extrapolating the quantiles to the next E.
+/// The last three pairs with the same count, for extrapolating the quantiles to the next E.
 #[derive(Debug, Clone, Copy)]
 struct Neighbours {
     n: f64,
-    e: [f64; 2],
-    /// ln EB05 and ln EB95 at e[0] and e[1]
-    ln_q: [[f64; 2]; 2],
+    /// How many of the three slots hold pairs (the newest last).
+    known: usize,
+    e: [f64; 3],
+    /// ln EB05 and ln EB95 at each e
+    ln_q: [[f64; 2]; 3],
 }
 
 impl Neighbours {
     fn after(previous: Option<Neighbours>, n: f64, e: f64, row: [f64; 5]) -> Neighbours {
         let latest = [row[2].ln(), row[3].ln()];
         match previous.filter(|p| p.n == n) {
-            Some(p) => Neighbours { n, e: [p.e[1], e], ln_q: [p.ln_q[1], latest] },
-            None => Neighbours { n, e: [e, e], ln_q: [latest, latest] },
+            Some(p) => Neighbours {
+                n,
+                known: (p.known + 1).min(3),
+                e: [p.e[1], p.e[2], e],
+                ln_q: [p.ln_q[1], p.ln_q[2], latest],
+            },
+            None => Neighbours { n, known: 1, e: [e; 3], ln_q: [latest; 3] },
         }
     }
 
-    /// Starting values for EB05 and EB95 at `e`: linear in E through the last two pairs.
+    /// Starting values for EB05 and EB95 at `e`: ln EB extrapolated along E through the last
+    /// pairs (a parabola through three, a line through two).
     fn extrapolate(&self, e: f64) -> [f64; 2] {
-        let span = self.e[1] - self.e[0];
-        let slope = |k: usize| if span > 0.0 { (self.ln_q[1][k] - self.ln_q[0][k]) / span } else { 0.0 };
-        [0, 1].map(|k| (self.ln_q[1][k] + slope(k) * (e - self.e[1])).exp())
+        let [e0, e1, e2] = self.e;
+        let distinct = |a: f64, b: f64| a != b;
+        let value = |k: usize| -> f64 {
+            let [q0, q1, q2] = [self.ln_q[0][k], self.ln_q[1][k], self.ln_q[2][k]];
+            if self.known == 3 && distinct(e0, e1) && distinct(e1, e2) && distinct(e0, e2) {
+                q0 * (e - e1) * (e - e2) / ((e0 - e1) * (e0 - e2))
+                    + q1 * (e - e0) * (e - e2) / ((e1 - e0) * (e1 - e2))
+                    + q2 * (e - e0) * (e - e1) / ((e2 - e0) * (e2 - e1))
+            } else if self.known >= 2 && distinct(e1, e2) {
+                q2 + (q2 - q1) / (e2 - e1) * (e - e2)
+            } else {
+                q2
+            }
+        };
+        // A far jump in E makes extrapolation a guess no better than the last value.
+        let safe = |k: usize| {
+            let v = value(k);
+            let last = self.ln_q[2][k];
+            if v.is_finite() && (v - last).abs() < 0.5 { v } else { last }
+        };
+        [safe(0).exp(), safe(1).exp()]
     }
 }
 

@@ -171,40 +171,42 @@ pub fn mixture_quantile(prob: f64, components: &[Component; 2]) -> f64 {
 
 /// As [`mixture_quantile`], starting from `start` (a nearby problem's answer, say).
 pub fn mixture_quantile_from(prob: f64, components: &[Component; 2], start: f64) -> f64 {
+    if !(start.is_finite() && start > 0.0) {
+        return mixture_quantile(prob, components);
+    }
     let mut t = start.ln();
-    let (mut lo, mut hi) = (f64::NEG_INFINITY, f64::INFINITY);
+    // The root lies in [lo, hi] (ln λ); None while that end is still unknown.
+    let (mut lo, mut hi): (Option<f64>, Option<f64>) = (None, None);
     for _ in 0..200 {
         let lambda = t.exp();
         let (cdf, pdf, dpdf) = mixture_at(components, lambda);
         let g = cdf - prob;
-        if g < 0.0 {
-            lo = t;
+        // A CDF that cannot be evaluated (λ out of range) counts as overshooting in that direction.
+        let below = if g.is_nan() { t < 0.0 } else { g < 0.0 };
+        if below {
+            lo = Some(t);
         } else {
-            hi = t;
+            hi = Some(t);
         }
         // G(t) = F(e^t) - p;  G' = λ f(λ);  G'' = λ f(λ) + λ² f'(λ)
         let g1 = lambda * pdf;
         let g2 = g1 + lambda * lambda * dpdf;
         let newton = if g1 > 0.0 { g / g1 } else { f64::NAN };
         let halley = newton / (1.0 - 0.5 * newton * g2 / g1).max(0.5);
-        let mut next = t - halley;
-        if !next.is_finite() || next <= lo || next >= hi {
-            next = match (lo.is_finite(), hi.is_finite()) {
-                (true, true) => 0.5 * (lo + hi),
-                (true, false) => t + 1.0,
-                (false, true) => t - 1.0,
-                (false, false) => unreachable!("every evaluation sets one end of the bracket"),
-            };
-        }
+        let candidate = t - halley;
+        let inside = candidate.is_finite() && lo.is_none_or(|l| candidate >= l) && hi.is_none_or(|h| candidate <= h);
+        let next = match (inside, lo, hi) {
+            (true, _, _) => candidate,
+            (false, Some(l), Some(h)) => 0.5 * (l + h),
+            (false, Some(_), None) => t + 1.0,
+            (false, None, _) => t - 1.0,
+        };
         let step = (next - t).abs();
-        let halley_taken = next == t - halley;
         t = next;
         // Halley's method converges cubically: from a point where the CDF is off by less than
         // 1e-6, the step lands within about 100·(1e-6)³ of the target, whatever the scale of λ.
-        if (halley_taken && g.abs() < 1e-6)
-            || step < 1e-14 * t.abs().max(1.0)
-            || (lo.is_finite() && hi.is_finite() && hi - lo < 1e-15 * t.abs().max(1.0))
-        {
+        let bracket_closed = matches!((lo, hi), (Some(l), Some(h)) if h - l < 1e-15 * t.abs().max(1.0));
+        if (inside && g.abs() < 1e-6) || step < 1e-14 * t.abs().max(1.0) || bracket_closed {
             break;
         }
     }
