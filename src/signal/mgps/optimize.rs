@@ -20,6 +20,8 @@ impl Default for Options {
 #[derive(Debug, Clone, Copy)]
 pub struct Minimum<const D: usize> {
     pub x: [f64; D],
+    /// The final BFGS approximation of the inverse Hessian at `x`.
+    pub inverse_hessian: [[f64; D]; D],
     pub value: f64,
     pub gradient: [f64; D],
     pub iterations: usize,
@@ -45,10 +47,12 @@ fn step<const D: usize>(x: &[f64; D], dir: &[f64; D], t: f64) -> [f64; D] {
     std::array::from_fn(|i| x[i] + t * dir[i])
 }
 
-/// Minimise `f` from `x0`.
+/// Minimise `f` from `x0`, with `h0` as the initial inverse Hessian approximation if known (from
+/// a minimisation of a similar function, say), or the identity scaled at the first step.
 pub fn minimize<const D: usize>(
     mut f: impl FnMut(&[f64; D]) -> ValueGradient<D>,
     x0: [f64; D],
+    h0: Option<[[f64; D]; D]>,
     options: &Options,
 ) -> Minimum<D> {
     let mut evaluations = 0;
@@ -58,11 +62,8 @@ pub fn minimize<const D: usize>(
     };
     let mut x = x0;
     let (mut fx, mut g) = eval(&x);
-    let mut h = [[0.0; D]; D]; // inverse Hessian approximation
-    for (i, row) in h.iter_mut().enumerate() {
-        row[i] = 1.0;
-    }
-    let mut first = true;
+    let mut h = h0.unwrap_or_else(|| std::array::from_fn(|i| std::array::from_fn(|j| if i == j { 1.0 } else { 0.0 })));
+    let mut first = h0.is_none();
     let mut iterations = 0;
     let mut converged = max_abs(&g) < options.gradient_tolerance;
     while !converged && iterations < options.max_iterations && fx.is_finite() {
@@ -120,7 +121,7 @@ pub fn minimize<const D: usize>(
             converged = true;
         }
     }
-    Minimum { x, value: fx, gradient: g, iterations, evaluations, converged }
+    Minimum { x, inverse_hessian: h, value: fx, gradient: g, iterations, evaluations, converged }
 }
 
 /// H ← (I − ρ s yᵀ) H (I − ρ y sᵀ) + ρ s sᵀ with ρ = 1/(yᵀs).
@@ -240,7 +241,7 @@ mod tests {
             let gradient = [-2.0 * (1.0 - a) - 400.0 * a * (b - a * a), 200.0 * (b - a * a)];
             (value, gradient)
         };
-        let m = minimize(rosenbrock, [-1.2, 1.0], &Options { gradient_tolerance: 1e-9, max_iterations: 500 });
+        let m = minimize(rosenbrock, [-1.2, 1.0], None, &Options { gradient_tolerance: 1e-9, max_iterations: 500 });
         assert!(m.converged, "{m:?}");
         assert!((m.x[0] - 1.0).abs() < 1e-7 && (m.x[1] - 1.0).abs() < 1e-7, "{m:?}");
     }
