@@ -8,7 +8,7 @@
 use rayon::prelude::*;
 
 use super::Prior;
-use crate::signal::special::gamma::{digamma, ln_gamma, mixture_quantile, mixture_quantile_from, Component, Shape};
+use crate::signal::special::gamma::{digamma, ln_gamma, ln_mixture_quantile, Component, Shape};
 
 /// Per-pair posterior summaries, in the order of the pairs given.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -26,15 +26,20 @@ pub struct Posterior {
 /// What depends on the count alone, for one component.
 #[derive(Debug, Clone, Copy)]
 struct CountTerms {
-    /// ln Γ(α+n) − ln Γ(α) − ln n!
+    /// ln Γ(α+n) − ln Γ(α) − ln n! − n ln β
     log_coef: f64,
-    digamma: f64,
+    /// ψ(α+n) − ln β
+    mean_ln: f64,
     shape: Shape,
 }
 
-fn count_terms(alpha: f64, n: f64) -> CountTerms {
+fn count_terms(alpha: f64, beta: f64, n: f64) -> CountTerms {
     let shape = Shape::new(alpha + n);
-    CountTerms { log_coef: shape.ln_gamma_a - ln_gamma(alpha) - ln_gamma(n + 1.0), digamma: digamma(alpha + n), shape }
+    CountTerms {
+        log_coef: shape.ln_gamma_a - ln_gamma(alpha) - ln_gamma(n + 1.0) - n * beta.ln(),
+        mean_ln: digamma(alpha + n) - beta.ln(),
+        shape,
+    }
 }
 
 /// Pairs per rayon task.
@@ -50,7 +55,7 @@ pub fn score(prior: &Prior, n: &[f64], e: &[f64]) -> Posterior {
     distinct.sort_by(f64::total_cmp);
     distinct.dedup();
     let terms: Vec<[CountTerms; 2]> =
-        distinct.iter().map(|&k| [count_terms(prior.alpha1, k), count_terms(prior.alpha2, k)]).collect();
+        distinct.iter().map(|&k| [count_terms(prior.alpha1, prior.beta1, k), count_terms(prior.alpha2, prior.beta2, k)]).collect();
     let mut order: Vec<usize> = (0..n.len()).collect();
     order.sort_unstable_by(|&i, &j| n[i].total_cmp(&n[j]).then(e[i].total_cmp(&e[j])));
     let (distinct, terms) = (&distinct, &terms);
@@ -67,8 +72,8 @@ pub fn score(prior: &Prior, n: &[f64], e: &[f64]) -> Posterior {
                 let at = distinct.partition_point(|&d| d < n[i]);
                 let neighbours = previous.map(|(p, _)| p);
                 let guess = neighbours.filter(|p| p.n == n[i]).map(|p| p.extrapolate(e[i]));
-                let row = pair(prior, n[i], e[i], &terms[at], guess);
-                previous = Some((Neighbours::after(neighbours, n[i], e[i], row), row));
+                let (row, ln_q) = pair(prior, n[i], e[i], &terms[at], guess);
+                previous = Some((Neighbours::after(neighbours, n[i], e[i], ln_q), row));
                 row
             })
         })
@@ -98,20 +103,19 @@ struct Neighbours {
 }
 
 impl Neighbours {
-    fn after(previous: Option<Neighbours>, n: f64, e: f64, row: [f64; 5]) -> Neighbours {
-        let latest = [row[2].ln(), row[3].ln()];
+    fn after(previous: Option<Neighbours>, n: f64, e: f64, ln_q: [f64; 2]) -> Neighbours {
         match previous.filter(|p| p.n == n) {
             Some(p) => Neighbours {
                 n,
                 known: (p.known + 1).min(3),
                 e: [p.e[1], p.e[2], e],
-                ln_q: [p.ln_q[1], p.ln_q[2], latest],
+                ln_q: [p.ln_q[1], p.ln_q[2], ln_q],
             },
-            None => Neighbours { n, known: 1, e: [e; 3], ln_q: [latest; 3] },
+            None => Neighbours { n, known: 1, e: [e; 3], ln_q: [ln_q; 3] },
         }
     }
 
-    /// Starting values for EB05 and EB95 at `e`: ln EB extrapolated along E through the last
+    /// Starting values for ln EB05 and ln EB95 at `e`: extrapolated along E through the last
     /// pairs (a parabola through three, a line through two).
     fn extrapolate(&self, e: f64) -> [f64; 2] {
         let [e0, e1, e2] = self.e;
@@ -134,19 +138,20 @@ impl Neighbours {
             let last = self.ln_q[2][k];
             if v.is_finite() && (v - last).abs() < 0.5 { v } else { last }
         };
-        [safe(0).exp(), safe(1).exp()]
+        [safe(0), safe(1)]
     }
 }
 
-/// (Qn, EBGM, EB05, EB95, P(λ ≤ 1)) of one pair.
-fn pair(prior: &Prior, n: f64, e: f64, terms: &[CountTerms; 2], guess: Option<[f64; 2]>) -> [f64; 5] {
+/// (Qn, EBGM, EB05, EB95, P(λ ≤ 1)) of one pair, and (ln EB05, ln EB95) for its neighbours.
+fn pair(prior: &Prior, n: f64, e: f64, terms: &[CountTerms; 2], guess: Option<[f64; 2]>) -> ([f64; 5], [f64; 2]) {
     let alpha = [prior.alpha1, prior.alpha2];
     let beta = [prior.beta1, prior.beta2];
     let u = [(e / beta[0]).ln_1p(), (e / beta[1]).ln_1p()];
     // ln of the negative-binomial probabilities, without the n·ln E they share
-    let log_f: [f64; 2] = std::array::from_fn(|k| terms[k].log_coef - n * beta[k].ln() - (alpha[k] + n) * u[k]);
+    let log_f: [f64; 2] = std::array::from_fn(|k| terms[k].log_coef - (alpha[k] + n) * u[k]);
     let qn = 1.0 / (1.0 + (1.0 - prior.p) / prior.p * (log_f[1] - log_f[0]).exp());
-    let mean_ln: [f64; 2] = std::array::from_fn(|k| terms[k].digamma - (beta[k].ln() + u[k]));
+    // E[ln λ] per component: ψ(α+n) − ln(β+E)
+    let mean_ln: [f64; 2] = std::array::from_fn(|k| terms[k].mean_ln - u[k]);
     let ebgm = (qn * mean_ln[0] + (1.0 - qn) * mean_ln[1]).exp();
     let components = [
         Component { weight: qn, shape: terms[0].shape, rate: beta[0] + e },
@@ -157,9 +162,9 @@ fn pair(prior: &Prior, n: f64, e: f64, terms: &[CountTerms; 2], guess: Option<[f
         .filter(|c| c.weight > 0.0)
         .map(|c| c.weight * c.shape.pdf_cdf(c.rate).1)
         .sum::<f64>();
-    let quantile = |k: usize, prob: f64| match guess {
-        Some(g) => mixture_quantile_from(prob, &components, g[k]),
-        None => mixture_quantile(prob, &components),
-    };
-    [qn, ebgm, quantile(0, 0.05), quantile(1, 0.95), p_le1]
+    let ln_q = [
+        ln_mixture_quantile(0.05, &components, guess.map(|g| g[0])),
+        ln_mixture_quantile(0.95, &components, guess.map(|g| g[1])),
+    ];
+    ([qn, ebgm, ln_q[0].exp(), ln_q[1].exp(), p_le1], ln_q)
 }
