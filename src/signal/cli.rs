@@ -10,7 +10,7 @@ use serde_json::json;
 use super::counts::{self, PairCounts};
 use super::mgps::{Likelihood, Prior};
 use super::pair_table::{Column, PairTable};
-use super::score::{flag_counts, score, ScoreOptions, Scored};
+use super::score::{flag_counts, score, MgpsSummary, ScoreOptions, Scored, Timings};
 use super::{dates, screen, ssa};
 use crate::bad_input;
 use crate::cli::Global;
@@ -88,7 +88,7 @@ pub struct ScoreArgs {
     /// Print JSON: the prior, its fit and negative log-likelihood, and the rows unless --out is given.
     #[arg(long)]
     pub json: bool,
-    /// Write the table here (CSV, with its sidecar NAME.meta.json) instead of printing it.
+    /// Write the table here (.csv or .parquet, with its sidecar NAME.meta.json) instead of printing it.
     #[arg(long, value_name = "F")]
     pub out: Option<PathBuf>,
 }
@@ -110,7 +110,7 @@ pub struct ScreenArgs {
     /// Print JSON: the prior, the flag counts, and the ranked rows unless --out is given.
     #[arg(long)]
     pub json: bool,
-    /// Write the ranked table here (CSV, with its sidecar) instead of printing it.
+    /// Write the ranked table here (.csv or .parquet, with its sidecar) instead of printing it.
     #[arg(long, value_name = "F")]
     pub out: Option<PathBuf>,
 }
@@ -129,7 +129,7 @@ pub struct SsaArgs {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Also write the result as a one-row CSV with its sidecar.
+    /// Also write the result as a one-row table (.csv or .parquet) with its sidecar.
     #[arg(long, value_name = "F")]
     pub out: Option<PathBuf>,
 }
@@ -150,8 +150,11 @@ fn note(global: &Global, text: &str) {
 
 fn check_out(out: &Option<PathBuf>) -> Result<()> {
     if let Some(path) = out {
-        if Format::of(path).ok() != Some(Format::Csv) {
-            return Err(bad_input!("--out {}: give a .csv file name (a sidecar .meta.json is written beside it)", path.display()));
+        if Format::of(path).is_err() {
+            return Err(bad_input!(
+                "--out {}: give a .csv or .parquet file name (a sidecar .meta.json is written beside it)",
+                path.display()
+            ));
         }
     }
     Ok(())
@@ -164,11 +167,11 @@ fn run_score(global: &Global, args: ScoreArgs) -> Result<()> {
     let counts = counts::read(&args.counts)?;
     let read_s = started.elapsed().as_secs_f64();
     note(global, &format!("{}: {} pairs ({})", args.counts.display(), counts.len(), counts.source.describe()));
-    let scored = score_counts(global, &counts, &options)?;
+    let Scored { table, mgps, timings } = score_counts(global, &counts, &options)?;
     let mut provenance = Provenance::now(command_line());
     provenance.inputs.push(args.counts.display().to_string());
     provenance.params = args.mgps.params();
-    emit(global, &scored.table, &scored, &counts, read_s, args.json, args.out.as_deref(), provenance)
+    emit(global, table, &mgps, &timings, &counts, read_s, args.json, args.out.as_deref(), provenance)
 }
 
 fn run_screen(global: &Global, args: ScreenArgs) -> Result<()> {
@@ -188,14 +191,15 @@ fn run_screen(global: &Global, args: ScreenArgs) -> Result<()> {
             args.risk_window
         ),
     );
-    let scored = score_counts(global, &counts, &options)?;
-    let mut ranked = scored.table.select(&screen::ranking(&scored.table));
+    let Scored { table, mgps, timings } = score_counts(global, &counts, &options)?;
+    let mut ranked = table.select(&screen::ranking(&table));
+    drop(table);
     ranked.columns.insert(0, Column::number("rank", ColumnRole::Other, (1..=ranked.rows()).map(|r| r as f64).collect()));
     let mut provenance = Provenance::now(command_line());
     provenance.inputs = vec![args.exposures.display().to_string(), args.outcomes.display().to_string()];
     provenance.params = args.mgps.params();
     provenance.params.insert("risk_window_days".to_string(), args.risk_window.to_string());
-    emit(global, &ranked, &scored, &counts, read_s, args.json, args.out.as_deref(), provenance)
+    emit(global, ranked, &mgps, &timings, &counts, read_s, args.json, args.out.as_deref(), provenance)
 }
 
 fn score_counts(global: &Global, counts: &PairCounts, options: &ScoreOptions) -> Result<Scored> {
@@ -254,8 +258,9 @@ fn command_line() -> String {
 #[allow(clippy::too_many_arguments)]
 fn emit(
     global: &Global,
-    table: &PairTable,
-    scored: &Scored,
+    table: PairTable,
+    mgps: &MgpsSummary,
+    timings: &Timings,
     counts: &PairCounts,
     read_s: f64,
     as_json: bool,
@@ -263,11 +268,16 @@ fn emit(
     provenance: Provenance,
 ) -> Result<()> {
     let started = Instant::now();
-    if let Some(path) = out {
-        table.save(path, TableKind::Statistics, provenance)?;
-        note(global, &format!("wrote {} rows to {}", table.rows(), path.display()));
-    }
-    let flags = flag_counts(table);
+    let flags = flag_counts(&table);
+    let rows = table.rows();
+    let table = match out {
+        Some(path) => {
+            table.save(path, TableKind::Statistics, provenance)?;
+            note(global, &format!("wrote {rows} rows to {}", path.display()));
+            None
+        }
+        None => Some(table),
+    };
     if as_json {
         let mut doc = json!({
             "counts": {
@@ -276,28 +286,27 @@ fn emit(
                 "pairs": counts.len(),
                 "n_total": counts.margins.as_ref().map(|m| m.n_total),
             },
-            "mgps": scored.mgps,
+            "mgps": mgps,
             "flags": flags,
             "out": out.map(|p| p.display().to_string()),
         });
-        if out.is_none() {
+        if let Some(table) = &table {
             doc["rows"] = table.json_rows().into();
         }
         doc["timings_s"] = json!({
             "read": read_s,
-            "fit": scored.timings.fit,
-            "eb_scores": scored.timings.eb_scores,
-            "disproportionality": scored.timings.disproportionality,
+            "fit": timings.fit,
+            "eb_scores": timings.eb_scores,
+            "disproportionality": timings.disproportionality,
             "write": started.elapsed().as_secs_f64(),
         });
         println!("{}", serde_json::to_string_pretty(&doc).expect("the summary serialises"));
-    } else if out.is_none() {
+    } else if let Some(table) = &table {
         let stdout = std::io::stdout();
         table.write_csv(&mut stdout.lock()).map_err(|e| crate::error::Error::io("<stdout>", e))?;
     } else {
         println!(
-            "{} pairs; flagged: Evans {}, ROR025>1 {}, IC025>0 {}, EB05>=2 {}",
-            table.rows(),
+            "{rows} pairs; flagged: Evans {}, ROR025>1 {}, IC025>0 {}, EB05>=2 {}",
             flags.evans,
             flags.ror025_gt1,
             flags.ic025_gt0,

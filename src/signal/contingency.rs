@@ -129,12 +129,22 @@ impl Table2x2 {
         n * corrected * corrected / self.margin_product()
     }
 
-    /// Fisher's exact test. The two-sided p-value sums the tables whose probability is at most the
-    /// observed one's times (1 + 1e-7), R's allowance for rounding in probabilities that are equal.
+    /// Fisher's exact test, both p-values.
     pub fn fisher(&self) -> FisherP {
+        FisherP { two_sided: self.fisher_two_sided(), greater: self.hypergeometric().sf_inclusive(self.a) }
+    }
+
+    /// Fisher's exact test, two-sided: the sum of the probabilities of the tables whose
+    /// probability is at most the observed one's times (1 + 1e-7), R's allowance for rounding in
+    /// probabilities that are equal.
+    pub fn fisher_two_sided(&self) -> f64 {
+        fisher_two_sided(&self.hypergeometric(), self.a)
+    }
+
+    /// The distribution of a given the margins.
+    fn hypergeometric(&self) -> Hypergeometric {
         let Table2x2 { a, b, c, .. } = *self;
-        let dist = Hypergeometric { population: self.total(), successes: a + c, draws: a + b };
-        FisherP { two_sided: fisher_two_sided(&dist, a), greater: dist.sf_inclusive(a) }
+        Hypergeometric { population: self.total(), successes: a + c, draws: a + b }
     }
 
     /// Evans et al. (2001): PRR ≥ 2, Yates chi-square ≥ 4 and at least 3 reports.
@@ -153,8 +163,11 @@ fn fisher_two_sided(dist: &Hypergeometric, a: f64) -> f64 {
     let limit = p_obs * RELATIVE_TIE;
     // The tail on the observed side, then the far tail from the first value past the mode whose
     // probability drops to the observed one (found by bisection: the pmf is monotone there).
-    let (near, far_end, upward_far) =
-        if a < mode { (dist.tail_from(a, false), dist.max(), true) } else { (dist.tail_from(a, true), dist.min(), false) };
+    let (near, far_end, upward_far) = if a < mode {
+        (dist.tail_from_with(a, p_obs, false), dist.max(), true)
+    } else {
+        (dist.tail_from_with(a, p_obs, true), dist.min(), false)
+    };
     if dist.pmf(far_end) > limit {
         return near.min(1.0);
     }

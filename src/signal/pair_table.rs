@@ -1,13 +1,18 @@
-//! A column-oriented result table (one row per pair), written as CSV with its sidecar or as JSON.
-//! Large tables are formatted in parallel chunks and streamed to disk.
+//! A column-oriented result table (one row per pair), written as CSV or Parquet with its sidecar,
+//! or as JSON. CSV is formatted in parallel chunks and streamed to disk.
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 
+use duckdb::arrow::array::{ArrayRef, BooleanArray, Float64Array, StringArray};
+use duckdb::arrow::buffer::NullBuffer;
+use duckdb::arrow::datatypes::{DataType, Field, Schema};
+use duckdb::arrow::record_batch::RecordBatch;
 use rayon::prelude::*;
 
 use crate::error::{IoContext, Result};
-use crate::table::{write_atomically, write_atomically_with, ColumnRole, Provenance, Sidecar, TableKind};
+use crate::table::{write_atomically, write_atomically_with, write_parquet, ColumnRole, Format, Provenance, Sidecar, TableKind};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Values {
@@ -145,16 +150,39 @@ impl PairTable {
         Ok(())
     }
 
-    /// Write the table to `path` (CSV) with its sidecar, sidecar first, each atomically.
-    pub fn save(&self, path: &Path, kind: TableKind, provenance: Provenance) -> Result<()> {
+    /// Write the table to `path` with its sidecar, sidecar first, each atomically: CSV, or
+    /// Parquet for a `.parquet` name (much faster for large tables: no numbers formatted as text).
+    pub fn save(self, path: &Path, kind: TableKind, provenance: Provenance) -> Result<()> {
         let columns = self
             .columns
             .iter()
             .map(|c| crate::table::SidecarColumn { name: c.name.to_string(), role: c.role })
             .collect();
         let sidecar = Sidecar::new(kind, columns, provenance);
+        if Format::of(path)? == Format::Parquet {
+            return write_parquet(path, self.into_record_batch(), &sidecar);
+        }
         write_atomically(&Sidecar::path_for(path), sidecar.to_json().as_bytes())?;
         write_atomically_with(path, |file| self.write_csv(file)).at(path)
+    }
+
+    /// The table as Arrow arrays: text, float64 (null where not finite, as the CSV's empty
+    /// cells), boolean.
+    pub fn into_record_batch(self) -> RecordBatch {
+        let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) = self
+            .columns
+            .into_iter()
+            .map(|c| match c.values {
+                Values::Text(v) => (Field::new(c.name, DataType::Utf8, false), Arc::new(StringArray::from(v)) as ArrayRef),
+                Values::Number(v) => {
+                    let valid: Vec<bool> = v.iter().map(|x| x.is_finite()).collect();
+                    let array = Float64Array::new(v.into(), Some(NullBuffer::from(valid)));
+                    (Field::new(c.name, DataType::Float64, true), Arc::new(array) as ArrayRef)
+                }
+                Values::Flag(v) => (Field::new(c.name, DataType::Boolean, false), Arc::new(BooleanArray::from(v)) as ArrayRef),
+            })
+            .unzip();
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).expect("columns of equal length")
     }
 
     /// The rows as JSON objects.

@@ -140,7 +140,7 @@ fn pair_stats(t: Option<Table2x2>) -> PairStats {
         prr: [prr.estimate, prr.lo, prr.hi],
         ror: [ror.estimate, ror.lo, ror.hi],
         chi2: [chi2, p(chi2), chi2_yates, p(chi2_yates)],
-        fisher_p: t.fisher().two_sided,
+        fisher_p: t.fisher_two_sided(),
         bcpnn: [bcpnn.mean, lo, hi],
         evans: t.evans(),
     }

@@ -112,7 +112,12 @@ impl Hypergeometric {
     /// Σ P(X = j) for j from `k` away from the mode to the end of the support (`upward` says
     /// which way). Terms only shrink in that direction, so the walk stops once they are negligible.
     pub fn tail_from(&self, k: f64, upward: bool) -> f64 {
-        let mut term = self.pmf(k);
+        self.tail_from_with(k, self.pmf(k), upward)
+    }
+
+    /// As [`Hypergeometric::tail_from`], given P(X = k) already computed.
+    pub fn tail_from_with(&self, k: f64, pmf_k: f64, upward: bool) -> f64 {
+        let mut term = pmf_k;
         let mut sum = term;
         let mut j = k;
         let (lo, hi) = (self.min(), self.max());

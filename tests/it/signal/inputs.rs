@@ -98,6 +98,27 @@ fn out_writes_the_table_and_its_sidecar() {
     assert_eq!(Csv::read(&dir.path().join("scores.csv")).rows, 3);
 }
 
+#[test]
+fn out_parquet_writes_the_same_table_with_types_and_nulls() {
+    let dir = tempdir();
+    let file = write(dir.path(), "pairs.csv", "drug,event,n,e\nA,x,3,0.5\nB,x,1,2.5\n");
+    signal(dir.path(), &["score", "--counts", &file, "--prior", PRIOR, "--out", "scores.parquet"]).ok();
+    signal(dir.path(), &["score", "--counts", &file, "--prior", PRIOR, "--out", "scores.csv"]).ok();
+    assert!(dir.path().join("scores.meta.json").exists());
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    let sql = |q: &str| -> String { conn.query_row(q, [], |r| r.get::<_, String>(0)).unwrap() };
+    let (pq, csv) = (dir.path().join("scores.parquet"), dir.path().join("scores.csv"));
+    // every cell equal, missing statistics (no margins) as nulls in both
+    let differing = sql(&format!(
+        "SELECT count(*)::VARCHAR FROM (SELECT * FROM read_parquet('{}') EXCEPT SELECT * FROM read_csv('{}'))",
+        pq.display(),
+        csv.display()
+    ));
+    assert_eq!(differing, "0");
+    assert_eq!(sql(&format!("SELECT typeof(eb05) || ',' || typeof(evans) FROM read_parquet('{}') LIMIT 1", pq.display())), "DOUBLE,BOOLEAN");
+    assert_eq!(sql(&format!("SELECT count(*)::VARCHAR FROM read_parquet('{}') WHERE prr IS NULL", pq.display())), "2");
+}
+
 #[track_caller]
 fn refused(text: &str, args: &[&str], needle: &str) {
     let dir = tempdir();
@@ -143,7 +164,7 @@ fn bad_options_are_refused() {
     refused(pairs, &["--prior", "a,2,3,4,0.5"], "give five numbers");
     refused(pairs, &["--truncate", "0"], "no pair with n = 0");
     refused(pairs, &["--truncate", "9"], "no pair has a count of at least N* = 9");
-    refused(pairs, &["--prior", PRIOR, "--out", "x.txt"], "give a .csv file name");
+    refused(pairs, &["--prior", PRIOR, "--out", "x.txt"], "give a .csv or .parquet file name");
 }
 
 #[test]
