@@ -2,6 +2,7 @@
 //! reference values of `scripts/reference_ssa.py`, the input shapes, bad input, and screening.
 
 mod inputs;
+mod properties;
 mod reference;
 mod screen;
 mod ssa;
