@@ -10,7 +10,7 @@ use serde_json::json;
 use super::counts::{self, PairCounts};
 use super::mgps::{Likelihood, Prior};
 use super::pair_table::{Column, PairTable};
-use super::score::{flag_counts, score, MgpsSummary, ScoreOptions, Scored, Timings};
+use super::score::{MgpsSummary, ScoreOptions, Scored, Timings, flag_counts, score};
 use super::{dates, screen, ssa};
 use crate::bad_input;
 use crate::cli::Global;
@@ -149,15 +149,13 @@ fn note(global: &Global, text: &str) {
 }
 
 fn check_out(out: &Option<PathBuf>) -> Result<()> {
-    if let Some(path) = out {
-        if Format::of(path).is_err() {
-            return Err(bad_input!(
-                "--out {}: give a .csv or .parquet file name (a sidecar .meta.json is written beside it)",
-                path.display()
-            ));
-        }
+    match out {
+        Some(path) if Format::of(path).is_err() => Err(bad_input!(
+            "--out {}: give a .csv or .parquet file name (a sidecar .meta.json is written beside it)",
+            path.display()
+        )),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 fn run_score(global: &Global, args: ScoreArgs) -> Result<()> {
@@ -194,7 +192,9 @@ fn run_screen(global: &Global, args: ScreenArgs) -> Result<()> {
     let Scored { table, mgps, timings } = score_counts(global, &counts, &options)?;
     let mut ranked = table.select(&screen::ranking(&table));
     drop(table);
-    ranked.columns.insert(0, Column::number("rank", ColumnRole::Other, (1..=ranked.rows()).map(|r| r as f64).collect()));
+    ranked
+        .columns
+        .insert(0, Column::number("rank", ColumnRole::Other, (1..=ranked.rows()).map(|r| r as f64).collect()));
     let mut provenance = Provenance::now(command_line());
     provenance.inputs = vec![args.exposures.display().to_string(), args.outcomes.display().to_string()];
     provenance.params = args.mgps.params();
@@ -227,7 +227,12 @@ fn score_counts(global: &Global, counts: &PairCounts, options: &ScoreOptions) ->
     if let Some(fit) = &m.fit {
         note(
             global,
-            &format!("fit: {} starts, {} agreeing with the estimate, {:.2} s", fit.starts.len(), fit.agreeing, scored.timings.fit),
+            &format!(
+                "fit: {} starts, {} agreeing with the estimate, {:.2} s",
+                fit.starts.len(),
+                fit.agreeing,
+                scored.timings.fit
+            ),
         );
         for &i in &fit.unconfirmed_lower {
             let s = &fit.starts[i];
@@ -307,10 +312,7 @@ fn emit(
     } else {
         println!(
             "{rows} pairs; flagged: Evans {}, ROR025>1 {}, IC025>0 {}, EB05>=2 {}",
-            flags.evans,
-            flags.ror025_gt1,
-            flags.ic025_gt0,
-            flags.eb05_ge2
+            flags.evans, flags.ror025_gt1, flags.ic025_gt0, flags.eb05_ge2
         );
     }
     Ok(())
@@ -328,7 +330,10 @@ fn read_starts(path: &Path) -> Result<ssa::Starts> {
             return Err(frame.bad_row(
                 "person",
                 row,
-                &format!("person `{p}` appears again (first at row {}); give each person once with their first dates", first + 1),
+                &format!(
+                    "person `{p}` appears again (first at row {}); give each person once with their first dates",
+                    first + 1
+                ),
             ));
         }
     }
@@ -376,7 +381,10 @@ fn run_ssa(global: &Global, args: SsaArgs) -> Result<()> {
         "sequences within {} days: A then B {}, B then A {} (same day {}, further apart {})",
         result.window_days, result.a_then_b, result.b_then_a, result.same_day, result.outside_window
     );
-    println!("crude sequence ratio        {:.4}  ({pct}% CI {:.4} to {:.4}, exact)", result.crude, result.crude_lo, result.crude_hi);
+    println!(
+        "crude sequence ratio        {:.4}  ({pct}% CI {:.4} to {:.4}, exact)",
+        result.crude, result.crude_lo, result.crude_hi
+    );
     println!("null-effect sequence ratio  {:.4}  (P(A first) = {:.4})", result.null_effect, result.p_a_first);
     println!(
         "adjusted sequence ratio     {:.4}  ({pct}% CI {:.4} to {:.4})",

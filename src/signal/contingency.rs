@@ -232,8 +232,10 @@ pub fn bcpnn_gould(t: &Table2x2) -> BcpnnIc {
     let r1 = 1.0 + n11;
     let r2 = n - n11 - 1.0 + (2.0 + n) * (2.0 + n) / (q1 * p1);
     let ln2 = std::f64::consts::LN_2;
-    let mean = (digamma(r1) - digamma(r1 + r2) - (digamma(p1) - digamma(p1 + p2) + digamma(q1) - digamma(q1 + q2))) / ln2;
-    let variance = (trigamma(r1) - trigamma(r1 + r2) + (trigamma(p1) - trigamma(p1 + p2) + trigamma(q1) - trigamma(q1 + q2)))
+    let mean =
+        (digamma(r1) - digamma(r1 + r2) - (digamma(p1) - digamma(p1 + p2) + digamma(q1) - digamma(q1 + q2))) / ln2;
+    let variance = (trigamma(r1) - trigamma(r1 + r2)
+        + (trigamma(p1) - trigamma(p1 + p2) + trigamma(q1) - trigamma(q1 + q2)))
         / (ln2 * ln2);
     BcpnnIc { mean, variance }
 }
@@ -245,8 +247,7 @@ pub fn bcpnn_bate1998(t: &Table2x2) -> BcpnnIc {
     let (cij, ci, cj) = (t.a, t.a + t.b, t.a + t.c);
     let (alpha_i, beta_j, alpha, beta, gamma_ij) = (1.0, 1.0, 2.0, 2.0, 1.0);
     let gamma = gamma_ij * (c + alpha) * (c + beta) / ((ci + alpha_i) * (cj + beta_j));
-    let mean =
-        ((cij + gamma_ij) * (c + alpha) * (c + beta) / ((c + gamma) * (ci + alpha_i) * (cj + beta_j))).log2();
+    let mean = ((cij + gamma_ij) * (c + alpha) * (c + beta) / ((c + gamma) * (ci + alpha_i) * (cj + beta_j))).log2();
     let ln2 = std::f64::consts::LN_2;
     let variance = ((c - cij + gamma - gamma_ij) / ((cij + gamma_ij) * (1.0 + c + gamma))
         + (c - ci + alpha - alpha_i) / ((ci + alpha_i) * (1.0 + c + alpha))

@@ -140,8 +140,11 @@ pub fn read(path: &Path) -> Result<PairCounts> {
             }
         } else {
             let margins = given_margins(&frame, &drug, &event, &n)?;
-            let source =
-                if given_expected.is_some() { CountSource::PairCountsWithExpected } else { CountSource::PairCountsWithMargins };
+            let source = if given_expected.is_some() {
+                CountSource::PairCountsWithExpected
+            } else {
+                CountSource::PairCountsWithMargins
+            };
             (Some(margins), source)
         }
     } else if given_expected.is_some() {
@@ -249,7 +252,12 @@ fn check_consistent(frame: &Frame, col: &str, keys: &[String], values: &[f64]) -
             return Err(frame.bad_row(
                 col,
                 row,
-                &format!("{} for `{key}` differs from row {}'s {}; a margin is one number", values[row], at + 1, values[at]),
+                &format!(
+                    "{} for `{key}` differs from row {}'s {}; a margin is one number",
+                    values[row],
+                    at + 1,
+                    values[at]
+                ),
             ));
         }
     }
@@ -330,7 +338,9 @@ fn from_cases(frame: &Frame) -> Result<PairCounts> {
     };
     let expected = match strata {
         None => margins.n_drug.iter().zip(&margins.n_event).map(|(i, j)| i * j / n_total).collect(),
-        Some(_) => stratified_expected(&rows, &pairs, drug_of.names.len(), event_of.names.len(), stratum_of.names.len()),
+        Some(_) => {
+            stratified_expected(&rows, &pairs, drug_of.names.len(), event_of.names.len(), stratum_of.names.len())
+        }
     };
     Ok(PairCounts {
         drug: pairs.iter().map(|p| drug_of.names[p.0 as usize].to_string()).collect(),
@@ -393,9 +403,7 @@ fn stratified_expected(
     pairs
         .iter()
         .map(|&(d, e, _)| {
-            (0..strata)
-                .map(|s| by_drug[s * drugs + d as usize] * by_event[s * events + e as usize] / size[s])
-                .sum()
+            (0..strata).map(|s| by_drug[s * drugs + d as usize] * by_event[s * events + e as usize] / size[s]).sum()
         })
         .collect()
 }

@@ -12,7 +12,9 @@ use duckdb::arrow::record_batch::RecordBatch;
 use rayon::prelude::*;
 
 use crate::error::{IoContext, Result};
-use crate::table::{write_atomically, write_atomically_with, write_parquet, ColumnRole, Format, Provenance, Sidecar, TableKind};
+use crate::table::{
+    ColumnRole, Format, Provenance, Sidecar, TableKind, write_atomically, write_atomically_with, write_parquet,
+};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Values {
@@ -173,13 +175,17 @@ impl PairTable {
             .columns
             .into_iter()
             .map(|c| match c.values {
-                Values::Text(v) => (Field::new(c.name, DataType::Utf8, false), Arc::new(StringArray::from(v)) as ArrayRef),
+                Values::Text(v) => {
+                    (Field::new(c.name, DataType::Utf8, false), Arc::new(StringArray::from(v)) as ArrayRef)
+                }
                 Values::Number(v) => {
                     let valid: Vec<bool> = v.iter().map(|x| x.is_finite()).collect();
                     let array = Float64Array::new(v.into(), Some(NullBuffer::from(valid)));
                     (Field::new(c.name, DataType::Float64, true), Arc::new(array) as ArrayRef)
                 }
-                Values::Flag(v) => (Field::new(c.name, DataType::Boolean, false), Arc::new(BooleanArray::from(v)) as ArrayRef),
+                Values::Flag(v) => {
+                    (Field::new(c.name, DataType::Boolean, false), Arc::new(BooleanArray::from(v)) as ArrayRef)
+                }
             })
             .unzip();
         RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).expect("columns of equal length")

@@ -6,13 +6,13 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::contingency::{bcpnn_gould, ic_noren_all, Table2x2};
+use super::contingency::{Table2x2, bcpnn_gould, ic_noren_all};
 use super::counts::PairCounts;
-use super::mgps::fit::{fit, Fit, FitOptions};
+use super::mgps::fit::{Fit, FitOptions, fit};
 use super::mgps::likelihood::neg_log_likelihood;
 use super::mgps::points::Points;
 use super::mgps::posterior;
-use super::mgps::squash::{auto_squash, Weighted};
+use super::mgps::squash::{Weighted, auto_squash};
 use super::mgps::{Likelihood, Prior};
 use super::pair_table::{Column, PairTable};
 use crate::error::Result;
@@ -66,7 +66,8 @@ pub fn fit_points(counts: &PairCounts, likelihood: Likelihood, squash: bool) -> 
         return Ok(Points::new(&counts.n, &counts.expected, None, n_star));
     }
     let kept: Vec<usize> = (0..counts.len()).filter(|&i| counts.n[i] >= n_star as f64).collect();
-    let data = Weighted::new(kept.iter().map(|&i| counts.n[i]).collect(), kept.iter().map(|&i| counts.expected[i]).collect());
+    let data =
+        Weighted::new(kept.iter().map(|&i| counts.n[i]).collect(), kept.iter().map(|&i| counts.expected[i]).collect());
     let squashed = auto_squash(&data)?;
     Ok(Points::new(&squashed.n, &squashed.e, Some(&squashed.w), n_star))
 }
@@ -129,7 +130,14 @@ struct PairStats {
 
 fn pair_stats(t: Option<Table2x2>) -> PairStats {
     let Some(t) = t else {
-        return PairStats { prr: [f64::NAN; 3], ror: [f64::NAN; 3], chi2: [f64::NAN; 4], fisher_p: f64::NAN, bcpnn: [f64::NAN; 3], evans: false };
+        return PairStats {
+            prr: [f64::NAN; 3],
+            ror: [f64::NAN; 3],
+            chi2: [f64::NAN; 4],
+            fisher_p: f64::NAN,
+            bcpnn: [f64::NAN; 3],
+            evans: false,
+        };
     };
     let (prr, ror) = (t.prr(), t.ror());
     let (chi2, chi2_yates) = (t.chi2(), t.chi2_yates());
@@ -212,5 +220,10 @@ pub fn flag_counts(table: &PairTable) -> FlagCounts {
         Some(super::pair_table::Values::Flag(v)) => v.iter().filter(|&&b| b).count(),
         _ => 0,
     };
-    FlagCounts { evans: count("evans"), ror025_gt1: count("ror025_gt1"), ic025_gt0: count("ic025_gt0"), eb05_ge2: count("eb05_ge2") }
+    FlagCounts {
+        evans: count("evans"),
+        ror025_gt1: count("ror025_gt1"),
+        ic025_gt0: count("ic025_gt0"),
+        eb05_ge2: count("eb05_ge2"),
+    }
 }

@@ -40,13 +40,21 @@ pub struct Outcomes {
 /// Read `person,drug,date` rows.
 pub fn read_exposures(path: &Path) -> Result<Exposures> {
     let frame = Frame::read_columns(path, &["person", "drug", "date"])?;
-    Ok(Exposures { person: frame.strings("person")?, drug: frame.strings("drug")?, day: required_days(&frame, "date")? })
+    Ok(Exposures {
+        person: frame.strings("person")?,
+        drug: frame.strings("drug")?,
+        day: required_days(&frame, "date")?,
+    })
 }
 
 /// Read `person,outcome,date` rows.
 pub fn read_outcomes(path: &Path) -> Result<Outcomes> {
     let frame = Frame::read_columns(path, &["person", "outcome", "date"])?;
-    Ok(Outcomes { person: frame.strings("person")?, outcome: frame.strings("outcome")?, day: required_days(&frame, "date")? })
+    Ok(Outcomes {
+        person: frame.strings("person")?,
+        outcome: frame.strings("outcome")?,
+        day: required_days(&frame, "date")?,
+    })
 }
 
 fn intern<'a>(ids: &mut HashMap<&'a str, u32>, names: &mut Vec<&'a str>, s: &'a str) -> u32 {
@@ -79,7 +87,8 @@ pub fn pair_counts(exposures: &Exposures, outcomes: &Outcomes, risk_window_days:
     let exposure_person: Vec<u32> = exposures.person.iter().map(|p| intern(&mut person_ids, &mut persons, p)).collect();
     let exposure_drug: Vec<u32> = exposures.drug.iter().map(|d| intern(&mut drug_ids, &mut drugs, d)).collect();
     let outcome_person: Vec<u32> = outcomes.person.iter().map(|p| intern(&mut person_ids, &mut persons, p)).collect();
-    let outcome_key: Vec<u32> = outcomes.outcome.iter().map(|o| intern(&mut outcome_ids, &mut outcome_names, o)).collect();
+    let outcome_key: Vec<u32> =
+        outcomes.outcome.iter().map(|o| intern(&mut outcome_ids, &mut outcome_names, o)).collect();
 
     let episodes = first_days(&exposure_person, &exposure_drug, &exposures.day);
     let first_outcomes = first_days(&outcome_person, &outcome_key, &outcomes.day);
@@ -109,7 +118,9 @@ pub fn pair_counts(exposures: &Exposures, outcomes: &Outcomes, risk_window_days:
         ));
     }
     let mut keys: Vec<(u32, u32)> = pairs.keys().copied().collect();
-    keys.sort_unstable_by(|x, y| (drugs[x.0 as usize], outcome_names[x.1 as usize]).cmp(&(drugs[y.0 as usize], outcome_names[y.1 as usize])));
+    keys.sort_unstable_by(|x, y| {
+        (drugs[x.0 as usize], outcome_names[x.1 as usize]).cmp(&(drugs[y.0 as usize], outcome_names[y.1 as usize]))
+    });
     let n_total = episodes.len() as f64;
     let margins = Margins {
         n_drug: keys.iter().map(|k| n_drug[k.0 as usize]).collect(),

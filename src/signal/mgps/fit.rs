@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::likelihood::evaluate;
 use super::optimize::{self, minimize};
 use super::points::Points;
-use super::squash::{auto_squash, Weighted};
+use super::squash::{Weighted, auto_squash};
 use super::{Likelihood, Prior};
 use crate::error::{Error, Result};
 
@@ -90,7 +90,13 @@ pub struct Fit {
 
 /// θ from the unconstrained parameters (ln α1, ln β1, ln α2, ln β2, logit P).
 fn prior_of(x: &[f64; 5]) -> Prior {
-    Prior { alpha1: x[0].exp(), beta1: x[1].exp(), alpha2: x[2].exp(), beta2: x[3].exp(), p: 1.0 / (1.0 + (-x[4]).exp()) }
+    Prior {
+        alpha1: x[0].exp(),
+        beta1: x[1].exp(),
+        alpha2: x[2].exp(),
+        beta2: x[3].exp(),
+        p: 1.0 / (1.0 + (-x[4]).exp()),
+    }
 }
 
 fn unconstrained(prior: &Prior) -> [f64; 5] {
@@ -124,7 +130,12 @@ pub fn fit_from(points: &Points, pilot: Option<&Points>, likelihood: Likelihood,
     }
 }
 
-fn minimize_on(points: &Points, likelihood: Likelihood, x0: [f64; 5], h0: Option<[[f64; 5]; 5]>) -> optimize::Minimum<5> {
+fn minimize_on(
+    points: &Points,
+    likelihood: Likelihood,
+    x0: [f64; 5],
+    h0: Option<[[f64; 5]; 5]>,
+) -> optimize::Minimum<5> {
     let objective = |x: &[f64; 5]| {
         let prior = prior_of(x);
         let at = evaluate(points, &prior, likelihood);
@@ -258,7 +269,8 @@ pub fn standard_errors(points: &Points, likelihood: Likelihood, prior: &Prior) -
             hessian[i][j] = (g_up[i] - g_down[i]) / (2.0 * h);
         }
     }
-    let symmetric: [[f64; 5]; 5] = std::array::from_fn(|i| std::array::from_fn(|j| 0.5 * (hessian[i][j] + hessian[j][i])));
+    let symmetric: [[f64; 5]; 5] =
+        std::array::from_fn(|i| std::array::from_fn(|j| 0.5 * (hessian[i][j] + hessian[j][i])));
     let inverse = invert(symmetric)?;
     let se: [f64; 5] = std::array::from_fn(|i| inverse[i][i].sqrt());
     se.iter().all(|v| v.is_finite() && *v > 0.0).then_some(se)

@@ -43,14 +43,13 @@ struct CountTerms {
 }
 
 fn count_terms(alpha: &[f64; 2], n: f64) -> CountTerms {
-    let mut t = CountTerms { c: [0.0; 2], d: [0.0; 2] };
-    if n > 0.0 {
-        for k in 0..2 {
-            t.c[k] = ln_gamma(alpha[k] + n) - ln_gamma(alpha[k]) - ln_gamma(n + 1.0);
-            t.d[k] = digamma(alpha[k] + n) - digamma(alpha[k]);
-        }
+    if n == 0.0 {
+        return CountTerms { c: [0.0; 2], d: [0.0; 2] };
     }
-    t
+    CountTerms {
+        c: alpha.map(|a| ln_gamma(a + n) - ln_gamma(a) - ln_gamma(n + 1.0)),
+        d: alpha.map(|a| digamma(a + n) - digamma(a)),
+    }
 }
 
 /// The prior in the forms the kernel uses.
@@ -165,7 +164,14 @@ fn segment(shared: &Shared, n: f64, terms: &CountTerms, start: usize, end: usize
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512dq")]
-fn segment_avx512(shared: &Shared, n: f64, terms: &CountTerms, start: usize, end: usize, acc: &mut [[f64; LANES]; SUMS]) {
+fn segment_avx512(
+    shared: &Shared,
+    n: f64,
+    terms: &CountTerms,
+    start: usize,
+    end: usize,
+    acc: &mut [[f64; LANES]; SUMS],
+) {
     segment_body(shared, n, terms, start, end, acc)
 }
 
@@ -175,7 +181,14 @@ fn segment_avx2(shared: &Shared, n: f64, terms: &CountTerms, start: usize, end: 
     segment_body(shared, n, terms, start, end, acc)
 }
 
-fn segment_portable(shared: &Shared, n: f64, terms: &CountTerms, start: usize, end: usize, acc: &mut [[f64; LANES]; SUMS]) {
+fn segment_portable(
+    shared: &Shared,
+    n: f64,
+    terms: &CountTerms,
+    start: usize,
+    end: usize,
+    acc: &mut [[f64; LANES]; SUMS],
+) {
     segment_body(shared, n, terms, start, end, acc)
 }
 

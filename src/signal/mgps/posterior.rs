@@ -8,7 +8,7 @@
 use rayon::prelude::*;
 
 use super::Prior;
-use crate::signal::special::gamma::{digamma, ln_gamma, ln_mixture_quantile, Component, Shape};
+use crate::signal::special::gamma::{Component, Shape, digamma, ln_gamma, ln_mixture_quantile};
 
 /// Per-pair posterior summaries, in the order of the pairs given.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -54,8 +54,10 @@ pub fn score(prior: &Prior, n: &[f64], e: &[f64]) -> Posterior {
     let mut distinct: Vec<f64> = n.to_vec();
     distinct.sort_by(f64::total_cmp);
     distinct.dedup();
-    let terms: Vec<[CountTerms; 2]> =
-        distinct.iter().map(|&k| [count_terms(prior.alpha1, prior.beta1, k), count_terms(prior.alpha2, prior.beta2, k)]).collect();
+    let terms: Vec<[CountTerms; 2]> = distinct
+        .iter()
+        .map(|&k| [count_terms(prior.alpha1, prior.beta1, k), count_terms(prior.alpha2, prior.beta2, k)])
+        .collect();
     let mut order: Vec<usize> = (0..n.len()).collect();
     order.sort_unstable_by(|&i, &j| n[i].total_cmp(&n[j]).then(e[i].total_cmp(&e[j])));
     let (distinct, terms) = (&distinct, &terms);
@@ -86,7 +88,8 @@ pub fn score(prior: &Prior, n: &[f64], e: &[f64]) -> Posterior {
         p_le1: vec![0.0; n.len()],
     };
     for (&i, row) in order.iter().zip(&rows) {
-        (post.qn[i], post.ebgm[i], post.eb05[i], post.eb95[i], post.p_le1[i]) = (row[0], row[1], row[2], row[3], row[4]);
+        (post.qn[i], post.ebgm[i], post.eb05[i], post.eb95[i], post.p_le1[i]) =
+            (row[0], row[1], row[2], row[3], row[4]);
     }
     post
 }
@@ -157,11 +160,7 @@ fn pair(prior: &Prior, n: f64, e: f64, terms: &[CountTerms; 2], guess: Option<[f
         Component { weight: qn, shape: terms[0].shape, rate: beta[0] + e },
         Component { weight: 1.0 - qn, shape: terms[1].shape, rate: beta[1] + e },
     ];
-    let p_le1 = components
-        .iter()
-        .filter(|c| c.weight > 0.0)
-        .map(|c| c.weight * c.shape.pdf_cdf(c.rate).1)
-        .sum::<f64>();
+    let p_le1 = components.iter().filter(|c| c.weight > 0.0).map(|c| c.weight * c.shape.pdf_cdf(c.rate).1).sum::<f64>();
     let ln_q = [
         ln_mixture_quantile(0.05, &components, guess.map(|g| g[0])),
         ln_mixture_quantile(0.95, &components, guess.map(|g| g[1])),

@@ -78,7 +78,11 @@ pub fn squash_count(data: &Weighted, spec: &SquashCount) -> Result<Weighted> {
         ));
     }
     if chosen.len() / spec.bin_size < spec.min_bins {
-        return Err(bad_input!("{} points with n = {count} make fewer than {} bins; reduce the bin size", chosen.len(), spec.min_bins));
+        return Err(bad_input!(
+            "{} points with n = {count} make fewer than {} bins; reduce the bin size",
+            chosen.len(),
+            spec.min_bins
+        ));
     }
     let Some(squashed) = chosen.len().checked_sub(spec.keep).filter(|&s| s >= spec.bin_size) else {
         return Err(bad_input!(

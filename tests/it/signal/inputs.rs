@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::{assert_rel, signal, signal_json, Csv};
+use super::{Csv, assert_rel, signal, signal_json};
 use crate::common::tempdir;
 
 const PRIOR: &str = "0.2,0.1,2,4,0.3";
@@ -24,7 +24,10 @@ fn case_level_counts_unique_ids() {
     let file = write(dir.path(), "cases.csv", "id,drug,event\n1,A,x\n1,A,y\n1,A,x\n2,A,x\n3,B,y\n4,B,x\n5,C,z\n");
     let t = scores(dir.path(), &file);
     let r = t.row_of("A", "x");
-    assert_eq!((t.number("n", r), t.number("n_drug", r), t.number("n_event", r), t.number("n_total", r)), (2.0, 2.0, 3.0, 5.0));
+    assert_eq!(
+        (t.number("n", r), t.number("n_drug", r), t.number("n_event", r), t.number("n_total", r)),
+        (2.0, 2.0, 3.0, 5.0)
+    );
     assert_rel(t.number("e", r), 2.0 * 3.0 / 5.0, 1e-15, "E = n_drug n_event / N");
     assert_eq!(t.rows, 5);
     // sorted by drug, then event
@@ -43,7 +46,8 @@ fn pair_counts_sum_their_margins() {
 #[test]
 fn pair_counts_with_margins_and_with_expected_counts() {
     let dir = tempdir();
-    let file = write(dir.path(), "margins.csv", "drug,event,n,n_drug,n_event,n_total\nA,x,3,10,20,100\nB,x,1,5,20,100\n");
+    let file =
+        write(dir.path(), "margins.csv", "drug,event,n,n_drug,n_event,n_total\nA,x,3,10,20,100\nB,x,1,5,20,100\n");
     let t = scores(dir.path(), &file);
     assert_rel(t.number("e", 0), 2.0, 1e-15, "E from the margins");
     assert_rel(t.number("prr", 0), (3.0 / 10.0) / (17.0 / 90.0), 1e-14, "PRR from the margins");
@@ -63,8 +67,12 @@ fn parquet_input_reads_like_csv() {
     write(dir.path(), "pairs.csv", "drug,event,n\nA,x,3\nA,y,1\nB,x,2\n");
     let conn = duckdb::Connection::open_in_memory().unwrap();
     let (csv, parquet) = (dir.path().join("pairs.csv"), dir.path().join("pairs.parquet"));
-    conn.execute_batch(&format!("COPY (SELECT * FROM read_csv('{}')) TO '{}' (FORMAT parquet)", csv.display(), parquet.display()))
-        .unwrap();
+    conn.execute_batch(&format!(
+        "COPY (SELECT * FROM read_csv('{}')) TO '{}' (FORMAT parquet)",
+        csv.display(),
+        parquet.display()
+    ))
+    .unwrap();
     let (a, b) = (scores(dir.path(), "pairs.csv"), scores(dir.path(), "pairs.parquet"));
     assert_eq!(a.columns, b.columns);
 }
@@ -90,7 +98,8 @@ fn out_writes_the_table_and_its_sidecar() {
     let sidecar: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("scores.meta.json")).unwrap()).unwrap();
     assert_eq!(sidecar["kind"], "statistics");
-    let role = |name: &str| sidecar["columns"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap()["role"].clone();
+    let role =
+        |name: &str| sidecar["columns"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap()["role"].clone();
     assert_eq!(role("n"), "person_count");
     assert_eq!(role("n_total"), "denominator");
     assert_eq!(role("eb05"), "interval_bound");
@@ -115,7 +124,10 @@ fn out_parquet_writes_the_same_table_with_types_and_nulls() {
         csv.display()
     ));
     assert_eq!(differing, "0");
-    assert_eq!(sql(&format!("SELECT typeof(eb05) || ',' || typeof(evans) FROM read_parquet('{}') LIMIT 1", pq.display())), "DOUBLE,BOOLEAN");
+    assert_eq!(
+        sql(&format!("SELECT typeof(eb05) || ',' || typeof(evans) FROM read_parquet('{}') LIMIT 1", pq.display())),
+        "DOUBLE,BOOLEAN"
+    );
     assert_eq!(sql(&format!("SELECT count(*)::VARCHAR FROM read_parquet('{}') WHERE prr IS NULL", pq.display())), "2");
 }
 

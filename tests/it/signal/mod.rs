@@ -10,7 +10,7 @@ mod ssa;
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::common::{midnet, Run};
+use crate::common::{Run, midnet};
 
 /// A table read back from a CSV the binary wrote: column name → cells, in row order.
 pub struct Csv {

@@ -7,13 +7,13 @@ use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, Gamma, Poisson, StandardNormal};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-use midnet::signal::contingency::{bcpnn_gould, ic_noren, Table2x2};
+use midnet::signal::contingency::{Table2x2, bcpnn_gould, ic_noren};
 use midnet::signal::counts::{CountSource, Margins, PairCounts};
-use midnet::signal::mgps::fit::{fit, fit_from, FitOptions, DEFAULT_STARTS};
+use midnet::signal::mgps::fit::{DEFAULT_STARTS, FitOptions, fit, fit_from};
 use midnet::signal::mgps::points::Points;
 use midnet::signal::mgps::posterior;
 use midnet::signal::mgps::{Likelihood, Prior};
-use midnet::signal::score::{score, ScoreOptions};
+use midnet::signal::score::{ScoreOptions, score};
 
 use crate::common::proptest_cases;
 
@@ -92,7 +92,14 @@ fn synthetic(pairs: usize, seed: u64) -> PairCounts {
     let total: f64 = n.iter().sum::<f64>() * 50.0;
     let n_drug = n.iter().map(|k| k * 20.0).collect();
     let n_event = n.iter().map(|k| k * 2.0).collect();
-    PairCounts { drug, event, n, expected, margins: Some(Margins { n_drug, n_event, n_total: total }), source: CountSource::PairCounts }
+    PairCounts {
+        drug,
+        event,
+        n,
+        expected,
+        margins: Some(Margins { n_drug, n_event, n_total: total }),
+        source: CountSource::PairCounts,
+    }
 }
 
 fn reorder(c: &PairCounts, order: &[usize]) -> PairCounts {

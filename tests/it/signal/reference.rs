@@ -6,16 +6,16 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use midnet::signal::contingency::{bcpnn_bate1998, bcpnn_gould, ic_noren, ic_noren_approx, Table2x2};
+use midnet::signal::contingency::{Table2x2, bcpnn_bate1998, bcpnn_gould, ic_noren, ic_noren_approx};
 use midnet::signal::counts;
-use midnet::signal::mgps::fit::{fit, standard_errors, FitOptions};
+use midnet::signal::mgps::fit::{FitOptions, fit, standard_errors};
 use midnet::signal::mgps::likelihood::neg_log_likelihood;
 use midnet::signal::mgps::points::Points;
-use midnet::signal::mgps::squash::{squash_count, SquashCount, Weighted};
+use midnet::signal::mgps::squash::{SquashCount, Weighted, squash_count};
 use midnet::signal::mgps::{Likelihood, Prior};
 use midnet::signal::special::normal::chi2_1_sf;
 
-use super::{assert_abs, assert_rel, signal, signal_json, Csv};
+use super::{Csv, assert_abs, assert_rel, signal, signal_json};
 use crate::common::{reference_dir, tempdir};
 
 #[derive(Debug, Clone)]
@@ -90,8 +90,8 @@ fn check(row: &Row, got: &[f64]) {
     for i in 0..want.len() {
         let what = format!("{} {} {}", row.case_id, row.method, outputs.get(i).unwrap_or(&row.output.as_str()));
         let tol = &row.tolerance;
-        if tol.starts_with("rel ") {
-            assert_rel(got[i], want[i], tol[4..].parse().unwrap(), &what);
+        if let Some(rel) = tol.strip_prefix("rel ") {
+            assert_rel(got[i], want[i], rel.parse().unwrap(), &what);
         } else if tol.starts_with("theta rel") {
             if row.output.starts_with("negLL") {
                 assert_abs(got[i], want[i], 1e-6, &what);
@@ -222,7 +222,15 @@ fn two_by_two_rows_pass_through_the_command() {
         let out = dir.path().join(format!("{case}-scores.csv"));
         signal(
             dir.path(),
-            &["score", "--counts", file.to_str().unwrap(), "--prior", "0.2,0.1,2,4,0.3", "--out", out.to_str().unwrap()],
+            &[
+                "score",
+                "--counts",
+                file.to_str().unwrap(),
+                "--prior",
+                "0.2,0.1,2,4,0.3",
+                "--out",
+                out.to_str().unwrap(),
+            ],
         )
         .ok();
         let table = Csv::read(&out);
@@ -313,8 +321,10 @@ fn caers_processing_c1() {
     let with_total = caers_with_total(dir.path());
     let out = dir.path().join("scores.csv");
     let prior = "3.25379356,0.39988854,2.02612692,1.90807970,0.06534557";
-    let summary =
-        signal_json(dir.path(), &["score", "--counts", with_total.to_str().unwrap(), "--prior", prior, "--out", out.to_str().unwrap()]);
+    let summary = signal_json(
+        dir.path(),
+        &["score", "--counts", with_total.to_str().unwrap(), "--prior", prior, "--out", out.to_str().unwrap()],
+    );
     let table = Csv::read(&out);
     let given = Csv::read(&caers());
     for r in 0..given.rows {
@@ -349,7 +359,10 @@ fn caers_fit_reaches_the_openebgm_optimum_c2_c3() {
     let neg_ll = mgps["neg_log_likelihood"].as_f64().unwrap();
     let theta = |p: &Prior| p.to_array().to_vec();
     let negll_at = |prior: &Prior| -> f64 {
-        let s = signal_json(dir.path(), &["score", "--counts", path.to_str().unwrap(), "--prior", &prior_arg(prior), "--out", "given.csv"]);
+        let s = signal_json(
+            dir.path(),
+            &["score", "--counts", path.to_str().unwrap(), "--prior", &prior_arg(prior), "--out", "given.csv"],
+        );
         s["mgps"]["neg_log_likelihood"].as_f64().unwrap()
     };
     for row in mgps_rows("C2") {
@@ -379,7 +392,7 @@ fn caers_fit_reaches_the_openebgm_optimum_c2_c3() {
                 assert!(at_vigipy > neg_ll + 40.0, "vigipy's estimate {at_vigipy} vs optimum {neg_ll}");
             }
             (m, _) if m.starts_with("own MLE mixture-truncated") => {} // caers_whole_mixture_fit_c3
-            (m, "N") if m.starts_with("vigipy.convert") => {} // caers_pair_count_margins_c3
+            (m, "N") if m.starts_with("vigipy.convert") => {}          // caers_pair_count_margins_c3
             _ => panic!("row not understood: {row:?}"),
         }
     }
@@ -416,8 +429,10 @@ fn caers_pair_count_margins_c3() {
         out.push_str(&format!("\"{}\",\"{}\",{}\n", &r[0], &r[1], &r[2]));
     }
     std::fs::write(dir.path().join("pairs.csv"), out).unwrap();
-    let summary =
-        signal_json(dir.path(), &["score", "--counts", "pairs.csv", "--prior", "3.25,0.4,2.02,1.9,0.065", "--out", "s.csv"]);
+    let summary = signal_json(
+        dir.path(),
+        &["score", "--counts", "pairs.csv", "--prior", "3.25,0.4,2.02,1.9,0.065", "--out", "s.csv"],
+    );
     for row in mgps_rows("C3").iter().filter(|r| r.method.starts_with("vigipy.convert")) {
         check(row, &[summary["counts"]["n_total"].as_f64().unwrap()]);
     }
@@ -428,7 +443,11 @@ fn caers_scores_c4_c5() {
     let dir = tempdir();
     let prior = "3.25379356,0.39988854,2.02612692,1.90807970,0.06534557";
     let out = dir.path().join("scores.csv");
-    signal(dir.path(), &["score", "--counts", caers().to_str().unwrap(), "--prior", prior, "--out", out.to_str().unwrap()]).ok();
+    signal(
+        dir.path(),
+        &["score", "--counts", caers().to_str().unwrap(), "--prior", prior, "--out", out.to_str().unwrap()],
+    )
+    .ok();
     let table = Csv::read(&out);
     for row in mgps_rows("C4") {
         let start = row.inputs.rfind('[').unwrap() + 1;
@@ -456,11 +475,8 @@ fn caers_scores_c4_c5() {
             "min;median;mean;max" => {
                 let mut qn = column("qn");
                 qn.sort_by(f64::total_cmp);
-                let median = if qn.len() % 2 == 1 {
-                    qn[qn.len() / 2]
-                } else {
-                    0.5 * (qn[qn.len() / 2 - 1] + qn[qn.len() / 2])
-                };
+                let median =
+                    if qn.len() % 2 == 1 { qn[qn.len() / 2] } else { 0.5 * (qn[qn.len() / 2 - 1] + qn[qn.len() / 2]) };
                 let mean = qn.iter().sum::<f64>() / qn.len() as f64;
                 check(&row, &[qn[0], median, mean, qn[qn.len() - 1]]);
             }
@@ -474,7 +490,8 @@ fn squashed_caers_c6_c7_c8() {
     let caers = counts::read(&caers()).unwrap();
     let data = Weighted::new(caers.n.clone(), caers.expected.clone());
     let once = squash_count(&data, &SquashCount::defaults(1.0)).unwrap();
-    let twice = squash_count(&once, &SquashCount { count: 2.0, bin_size: 10, keep: 50, min_bins: 50, min_points: 500 }).unwrap();
+    let twice = squash_count(&once, &SquashCount { count: 2.0, bin_size: 10, keep: 50, min_bins: 50, min_points: 500 })
+        .unwrap();
     let lik = Likelihood::PerComponent { n_star: 1 };
     let fit_on = |w: &Weighted| {
         let points = Points::new(&w.n, &w.e, Some(&w.w), 1);
@@ -521,7 +538,8 @@ fn toy_strata_expected_counts_s() {
     std::fs::write(dir.path().join("strata.csv"), format!("id,drug,event,stratum\n{body}")).unwrap();
     let score = |file: &str| {
         let out = dir.path().join(format!("{file}-scores.csv"));
-        signal(dir.path(), &["score", "--counts", file, "--prior", "0.2,0.1,2,4,0.3", "--out", out.to_str().unwrap()]).ok();
+        signal(dir.path(), &["score", "--counts", file, "--prior", "0.2,0.1,2,4,0.3", "--out", out.to_str().unwrap()])
+            .ok();
         Csv::read(&out)
     };
     let (plain, strata) = (score("plain.csv"), score("strata.csv"));

@@ -1,6 +1,6 @@
 //! `signal screen` on file inputs: new-use episodes, the risk window, ranking and flags.
 
-use super::{signal, Csv};
+use super::{Csv, signal};
 use crate::common::tempdir;
 
 #[test]
@@ -20,13 +20,26 @@ fn counts_new_use_episodes_with_outcomes_in_the_window() {
     .unwrap();
     let run = signal(
         dir.path(),
-        &["screen", "--exposures", "exposures.csv", "--outcomes", "outcomes.csv", "--risk-window", "30", "--prior", "0.2,0.1,2,4,0.3"],
+        &[
+            "screen",
+            "--exposures",
+            "exposures.csv",
+            "--outcomes",
+            "outcomes.csv",
+            "--risk-window",
+            "30",
+            "--prior",
+            "0.2,0.1,2,4,0.3",
+        ],
     )
     .ok();
     let t = Csv::parse(&run.stdout);
     assert_eq!(t.rows, 2, "{}", run.stdout); // (A, x) and (B, x); y came 40 days after A
     let ax = t.row_of("A", "x");
-    assert_eq!((t.number("n", ax), t.number("n_drug", ax), t.number("n_event", ax), t.number("n_total", ax)), (1.0, 2.0, 2.0, 4.0));
+    assert_eq!(
+        (t.number("n", ax), t.number("n_drug", ax), t.number("n_event", ax), t.number("n_total", ax)),
+        (1.0, 2.0, 2.0, 4.0)
+    );
     let bx = t.row_of("B", "x");
     assert_eq!((t.number("n", bx), t.number("n_drug", bx)), (1.0, 2.0));
     assert_eq!(t.text("rank", 0), "1");
@@ -51,7 +64,9 @@ fn a_planted_signal_ranks_first_and_is_flagged() {
     }
     std::fs::write(dir.path().join("e.csv"), exposures).unwrap();
     std::fs::write(dir.path().join("o.csv"), outcomes).unwrap();
-    let run = signal(dir.path(), &["screen", "--exposures", "e.csv", "--outcomes", "o.csv", "--prior", "0.2,0.1,2,4,0.3"]).ok();
+    let run =
+        signal(dir.path(), &["screen", "--exposures", "e.csv", "--outcomes", "o.csv", "--prior", "0.2,0.1,2,4,0.3"])
+            .ok();
     let t = Csv::parse(&run.stdout);
     assert_eq!((t.text("drug", 0), t.text("event", 0)), ("D0", "o0"));
     for flag in ["evans", "ror025_gt1", "ic025_gt0", "eb05_ge2"] {
@@ -65,7 +80,9 @@ fn bad_screen_input_is_refused() {
     std::fs::write(dir.path().join("e.csv"), "person,drug,date\np1,A,2020-01-01\n").unwrap();
     std::fs::write(dir.path().join("o.csv"), "person,outcome,date\np1,x,2021-01-01\n").unwrap();
     std::fs::write(dir.path().join("bad.csv"), "person,drug,date\np1,A,\n").unwrap();
-    signal(dir.path(), &["screen", "--exposures", "e.csv", "--outcomes", "o.csv"]).fails(2, "no new-use episode has an outcome");
+    signal(dir.path(), &["screen", "--exposures", "e.csv", "--outcomes", "o.csv"])
+        .fails(2, "no new-use episode has an outcome");
     signal(dir.path(), &["screen", "--exposures", "bad.csv", "--outcomes", "o.csv"]).fails(2, "missing date");
-    signal(dir.path(), &["screen", "--exposures", "e.csv", "--outcomes", "o.csv", "--risk-window", "0"]).fails(2, "at least 1 day");
+    signal(dir.path(), &["screen", "--exposures", "e.csv", "--outcomes", "o.csv", "--risk-window", "0"])
+        .fails(2, "at least 1 day");
 }

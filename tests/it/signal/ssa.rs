@@ -8,12 +8,16 @@ use crate::common::{tempdir, testdata};
 fn matches_the_independent_reference() {
     let dir = tempdir();
     let mut reader = csv::Reader::from_path(testdata("reference-extra/ssa_reference.csv")).unwrap();
-    let mut runs: std::collections::BTreeMap<(String, String, String, String), Vec<(String, String, String)>> = Default::default();
+    // (case, input, window, level) -> [(output, value, tolerance)]
+    type Run = (String, String, String, String);
+    let mut runs: std::collections::BTreeMap<Run, Vec<(String, String, String)>> = Default::default();
     for r in reader.records() {
         let r = r.unwrap();
-        runs.entry((r[0].to_string(), r[1].to_string(), r[2].to_string(), r[3].to_string()))
-            .or_default()
-            .push((r[4].to_string(), r[5].to_string(), r[7].to_string()));
+        runs.entry((r[0].to_string(), r[1].to_string(), r[2].to_string(), r[3].to_string())).or_default().push((
+            r[4].to_string(),
+            r[5].to_string(),
+            r[7].to_string(),
+        ));
     }
     assert_eq!(runs.len(), 5);
     for ((case, input, window, level), expected) in runs {
