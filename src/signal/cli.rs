@@ -52,6 +52,10 @@ pub struct MgpsArgs {
     /// Fit on squashed data (openEBGM's autoSquash defaults); every pair is still scored.
     #[arg(long)]
     pub squash: bool,
+    /// Score and report only pairs with at least this count (vigipy's min_events); the prior is
+    /// still fitted on every pair with n >= N*.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub min_count: u32,
 }
 
 impl MgpsArgs {
@@ -62,7 +66,7 @@ impl MgpsArgs {
             (n_star, Truncation::WholeMixture) => Likelihood::WholeMixture { n_star },
         };
         let prior = self.prior.as_deref().map(Prior::parse).transpose()?;
-        Ok(ScoreOptions { prior, likelihood, squash: self.squash })
+        Ok(ScoreOptions { prior, likelihood, squash: self.squash, min_count: self.min_count })
     }
 
     fn params(&self) -> BTreeMap<String, String> {
@@ -70,6 +74,7 @@ impl MgpsArgs {
         p.insert("truncate".to_string(), self.truncate.to_string());
         p.insert("truncation".to_string(), format!("{:?}", self.truncation));
         p.insert("squash".to_string(), self.squash.to_string());
+        p.insert("min_count".to_string(), self.min_count.to_string());
         if let Some(prior) = &self.prior {
             p.insert("prior".to_string(), prior.clone());
         }

@@ -81,6 +81,23 @@ impl PairCounts {
     pub fn is_empty(&self) -> bool {
         self.n.is_empty()
     }
+
+    /// The pairs at `rows`, in that order.
+    pub fn select(&self, rows: &[usize]) -> PairCounts {
+        let pick = |v: &[f64]| rows.iter().map(|&i| v[i]).collect::<Vec<f64>>();
+        PairCounts {
+            drug: rows.iter().map(|&i| self.drug[i].clone()).collect(),
+            event: rows.iter().map(|&i| self.event[i].clone()).collect(),
+            n: pick(&self.n),
+            expected: pick(&self.expected),
+            margins: self.margins.as_ref().map(|m| Margins {
+                n_drug: pick(&m.n_drug),
+                n_event: pick(&m.n_event),
+                n_total: m.n_total,
+            }),
+            source: self.source,
+        }
+    }
 }
 
 /// openEBGM's names for our columns.

@@ -25,6 +25,9 @@ pub struct ScoreOptions {
     pub likelihood: Likelihood,
     /// Fit on squashed data (openEBGM's `autoSquash` defaults).
     pub squash: bool,
+    /// Score and report only the pairs with at least this count (vigipy's `min_events`); the
+    /// prior is still fitted on every pair with n >= N*.
+    pub min_count: u32,
 }
 
 /// The prior used and where it came from.
@@ -107,6 +110,15 @@ pub fn score(counts: &PairCounts, options: &ScoreOptions) -> Result<Scored> {
     let started = Instant::now();
     let mgps = prior_for(counts, options)?;
     timings.fit = started.elapsed().as_secs_f64();
+
+    let kept;
+    let counts = if options.min_count > 1 {
+        let keep: Vec<usize> = (0..counts.len()).filter(|&i| counts.n[i] >= options.min_count as f64).collect();
+        kept = counts.select(&keep);
+        &kept
+    } else {
+        counts
+    };
 
     let started = Instant::now();
     let post = posterior::score(&mgps.prior, &counts.n, &counts.expected);

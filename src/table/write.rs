@@ -82,7 +82,7 @@ fn temporary_beside(path: &Path) -> std::path::PathBuf {
     dir.join(format!(".{name}.tmp-{}", std::process::id()))
 }
 
-/// Write `batch` to `path` as Parquet (DuckDB's writer, zstd) and its sidecar beside it, each
+/// Write `batch` to `path` as Parquet (DuckDB's writer, snappy) and its sidecar beside it, each
 /// under a temporary name first and sidecar first, as [`write_csv`]. For tables too large to
 /// format as text quickly; columns keep their Arrow types (nulls for missing values).
 pub fn write_parquet(path: &Path, batch: RecordBatch, sidecar: &Sidecar) -> Result<()> {
@@ -107,7 +107,7 @@ pub fn write_parquet(path: &Path, batch: RecordBatch, sidecar: &Sidecar) -> Resu
     conn.appender("result")?.append_record_batch(batch)?;
     let tmp = temporary_beside(path);
     conn.execute_batch(&format!(
-        "COPY result TO {} (FORMAT parquet, COMPRESSION zstd)",
+        "COPY result TO {} (FORMAT parquet, COMPRESSION snappy)",
         quote::literal(&tmp.to_string_lossy())
     ))?;
     std::fs::File::open(&tmp).and_then(|f| f.sync_all()).at(&tmp)?;

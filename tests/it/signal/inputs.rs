@@ -78,6 +78,22 @@ fn parquet_input_reads_like_csv() {
 }
 
 #[test]
+fn min_count_reports_only_the_larger_pairs_with_the_same_prior() {
+    let dir = tempdir();
+    let caers = crate::common::reference_dir().join("caers_processed.csv");
+    let caers = caers.to_str().unwrap();
+    let all = signal_json(dir.path(), &["score", "--counts", caers, "--out", "all.csv"]);
+    let some = signal_json(dir.path(), &["score", "--counts", caers, "--min-count", "3", "--out", "some.csv"]);
+    assert_eq!(all["mgps"]["prior"], some["mgps"]["prior"], "the fit uses every pair either way");
+    let (all, some) = (Csv::read(&dir.path().join("all.csv")), Csv::read(&dir.path().join("some.csv")));
+    let larger: Vec<usize> = (0..all.rows).filter(|&r| all.number("n", r) >= 3.0).collect();
+    assert_eq!(some.rows, larger.len());
+    for (k, &r) in larger.iter().enumerate() {
+        assert_eq!((some.text("drug", k), some.text("eb05", k)), (all.text("drug", r), all.text("eb05", r)));
+    }
+}
+
+#[test]
 fn json_gives_the_prior_its_likelihood_and_the_rows() {
     let dir = tempdir();
     let file = write(dir.path(), "pairs.csv", "drug,event,n\nA,x,3\nA,y,1\nB,x,2\n");
