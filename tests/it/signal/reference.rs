@@ -357,6 +357,13 @@ fn caers_fit_reaches_the_openebgm_optimum_c2_c3() {
         p: mgps["prior"]["p"].as_f64().unwrap(),
     };
     let neg_ll = mgps["neg_log_likelihood"].as_f64().unwrap();
+    // The first default start reaches a second, lower mode that no other start confirms: it is
+    // reported, and openEBGM's confirmed optimum is used (as autoHyper requires).
+    let lower = mgps["fit"]["unconfirmed_lower"].as_array().unwrap();
+    assert_eq!(lower.len(), 1, "{}", mgps["fit"]);
+    let other = &mgps["fit"]["starts"][lower[0].as_u64().unwrap() as usize];
+    assert_abs(other["neg_log_likelihood"].as_f64().unwrap(), 4162.1808372, 1e-6, "the lower mode");
+    assert_abs(other["estimate"]["alpha1"].as_f64().unwrap(), 20.958, 0.01, "the lower mode's alpha1");
     let theta = |p: &Prior| p.to_array().to_vec();
     let negll_at = |prior: &Prior| -> f64 {
         let s = signal_json(
