@@ -124,13 +124,19 @@ def prior_arg(theta):
 
 
 def timed_v(cmd):
-    """Run under /usr/bin/time -v; return (elapsed seconds, peak RSS in MiB, stdout)."""
+    """Run under /usr/bin/time -v; return (elapsed s, CPU s (user + system), peak RSS MiB, stdout)."""
     out = subprocess.run(["/usr/bin/time", "-v", *cmd], check=True, capture_output=True, text=True)
-    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", out.stderr).group(1)) / 1024
-    elapsed = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", out.stderr).group(1)
-    parts = [float(x) for x in elapsed.split(":")]
+    field = lambda pattern: re.search(pattern, out.stderr).group(1)
+    rss = int(field(r"Maximum resident set size \(kbytes\): (\d+)")) / 1024
+    cpu = float(field(r"User time \(seconds\): ([\d.]+)")) + float(field(r"System time \(seconds\): ([\d.]+)"))
+    parts = [float(x) for x in field(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)").split(":")]
     seconds = sum(v * 60 ** i for i, v in enumerate(reversed(parts)))
-    return seconds, rss, out.stdout
+    return seconds, cpu, rss, out.stdout
+
+
+def load():
+    with open("/proc/loadavg") as f:
+        return f.read().split()[0]
 
 
 def main():
@@ -150,7 +156,7 @@ def main():
 
     table = work / "pairs_2000x500.csv"
     rows = generate(table, 2000, 500, 220_000, SEED)
-    print(f"\ntable: {table} ({rows} non-zero pairs, seed {SEED})")
+    print(f"\ntable: {table} ({rows} non-zero pairs, seed {SEED}); load average {load()}")
 
     whole, wall_fit_whole = midnet_score(args.midnet, table, ["--truncation", "whole-mixture"], work)
     comp, wall_fit_comp = midnet_score(args.midnet, table, [], work)
@@ -180,6 +186,7 @@ def main():
     print(f"| whole process, fit + all scores | {wall_fit_whole:.2f} s | {v_wall_fit:.2f} s | {v_wall_fit / wall_fit_whole:.1f}x |")
     print(f"| whole process, scores at a fixed prior, every pair | {wall_scores:.2f} s | {v_wall_scores:.2f} s | {v_wall_scores / wall_scores:.1f}x |")
     print(f"| whole process, scores at a fixed prior, n >= 3 | {wall_scores3:.2f} s | {v_wall_scores3:.2f} s | {v_wall_scores3 / wall_scores3:.1f}x |")
+    print(f"load average after: {load()}")
     print(f"\nmidnet whole-mixture fit: prior {theta_m}, {len(whole['mgps']['fit']['starts'])} starts, "
           f"{whole['mgps']['fit']['agreeing']} agreeing; timings {whole['timings_s']}")
     print(f"midnet per-component fit: prior {[comp['mgps']['prior'][k] for k in ('alpha1', 'beta1', 'alpha2', 'beta2', 'p')]}")
@@ -192,10 +199,11 @@ def main():
         big = work / "pairs_1m.csv"
         rows = generate(big, 5000, 1000, 1_000_000, SEED + 1)
         cmd = [args.midnet, "--quiet", "signal", "score", "--counts", str(big), "--json", "--out", str(work / "big-scores.parquet")]
-        seconds, rss, stdout = timed_v(cmd)
+        seconds, cpu, rss, stdout = timed_v(cmd)
         doc = json.loads(stdout)
-        print(f"\n1M table: {big} ({rows} non-zero pairs, seed {SEED + 1})")
-        print(f"midnet fit + scores, whole process: {seconds:.2f} s, peak RSS {rss:.0f} MiB; timings {doc['timings_s']}")
+        print(f"\n1M table: {big} ({rows} non-zero pairs, seed {SEED + 1}); load average {load()}")
+        print(f"midnet fit + scores, whole process: {seconds:.2f} s wall, {cpu:.2f} s CPU, peak RSS {rss:.0f} MiB; "
+              f"timings {doc['timings_s']}")
         print(f"prior {doc['mgps']['prior']} negLL {doc['mgps']['neg_log_likelihood']:.4f}")
 
 
