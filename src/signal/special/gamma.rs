@@ -228,14 +228,13 @@ pub fn gamma_quantile(prob: f64, shape: f64, rate: f64) -> f64 {
     mixture_quantile(prob, &[only, none])
 }
 
-/// P(X <= x) for X ~ Gamma(shape, rate).
-pub fn gamma_cdf(x: f64, shape: f64, rate: f64) -> f64 {
-    Shape::new(shape).pdf_cdf(rate * x).1
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn gamma_cdf(x: f64, shape: f64, rate: f64) -> f64 {
+        Shape::new(shape).pdf_cdf(rate * x).1
+    }
 
     fn assert_rel(got: f64, want: f64, rel: f64) {
         assert!((got - want).abs() <= rel * want.abs(), "got {got}, want {want} (rel {rel})");
