@@ -5,9 +5,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::{Args, Subcommand, ValueEnum};
+use serde::Serialize;
 use serde_json::json;
 
-use super::counts::{self, PairCounts};
+use super::counts::{self, CountSource, PairCounts};
 use super::mgps::{Likelihood, Prior};
 use super::pair_table::{Column, PairTable};
 use super::score::{MgpsSummary, ScoreOptions, Scored, Timings, flag_counts, score};
@@ -170,11 +171,12 @@ fn run_score(global: &Global, args: ScoreArgs) -> Result<()> {
     let counts = counts::read(&args.counts)?;
     let read_s = started.elapsed().as_secs_f64();
     note(global, &format!("{}: {} pairs ({})", args.counts.display(), counts.len(), counts.source.describe()));
-    let Scored { table, mgps, timings } = score_counts(global, &counts, &options)?;
+    let summary = CountsSummary::of(&counts);
+    let Scored { table, mgps, timings } = score_counts(global, counts, &options)?;
     let mut provenance = Provenance::now(command_line());
     provenance.inputs.push(args.counts.display().to_string());
     provenance.params = args.mgps.params();
-    emit(global, table, &mgps, &timings, &counts, read_s, args.json, args.out.as_deref(), provenance)
+    emit(global, table, &mgps, &timings, &summary, read_s, args.json, args.out.as_deref(), provenance)
 }
 
 fn run_screen(global: &Global, args: ScreenArgs) -> Result<()> {
@@ -194,7 +196,8 @@ fn run_screen(global: &Global, args: ScreenArgs) -> Result<()> {
             args.risk_window
         ),
     );
-    let Scored { table, mgps, timings } = score_counts(global, &counts, &options)?;
+    let summary = CountsSummary::of(&counts);
+    let Scored { table, mgps, timings } = score_counts(global, counts, &options)?;
     let mut ranked = table.select(&screen::ranking(&table));
     drop(table);
     ranked
@@ -204,10 +207,30 @@ fn run_screen(global: &Global, args: ScreenArgs) -> Result<()> {
     provenance.inputs = vec![args.exposures.display().to_string(), args.outcomes.display().to_string()];
     provenance.params = args.mgps.params();
     provenance.params.insert("risk_window_days".to_string(), args.risk_window.to_string());
-    emit(global, ranked, &mgps, &timings, &counts, read_s, args.json, args.out.as_deref(), provenance)
+    emit(global, ranked, &mgps, &timings, &summary, read_s, args.json, args.out.as_deref(), provenance)
 }
 
-fn score_counts(global: &Global, counts: &PairCounts, options: &ScoreOptions) -> Result<Scored> {
+/// What the JSON output says about the counts.
+#[derive(Debug, Serialize)]
+struct CountsSummary {
+    source: CountSource,
+    description: &'static str,
+    pairs: usize,
+    n_total: Option<f64>,
+}
+
+impl CountsSummary {
+    fn of(counts: &PairCounts) -> CountsSummary {
+        CountsSummary {
+            source: counts.source,
+            description: counts.source.describe(),
+            pairs: counts.len(),
+            n_total: counts.margins.as_ref().map(|m| m.n_total),
+        }
+    }
+}
+
+fn score_counts(global: &Global, counts: PairCounts, options: &ScoreOptions) -> Result<Scored> {
     if counts.margins.is_none() {
         note(global, "no margins (n_drug, n_event, n_total): PRR, ROR, chi-square, Fisher and BCPNN are left empty");
     }
@@ -271,7 +294,7 @@ fn emit(
     table: PairTable,
     mgps: &MgpsSummary,
     timings: &Timings,
-    counts: &PairCounts,
+    counts: &CountsSummary,
     read_s: f64,
     as_json: bool,
     out: Option<&Path>,
@@ -290,12 +313,7 @@ fn emit(
     };
     if as_json {
         let mut doc = json!({
-            "counts": {
-                "source": counts.source,
-                "description": counts.source.describe(),
-                "pairs": counts.len(),
-                "n_total": counts.margins.as_ref().map(|m| m.n_total),
-            },
+            "counts": counts,
             "mgps": mgps,
             "flags": flags,
             "out": out.map(|p| p.display().to_string()),

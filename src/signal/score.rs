@@ -104,18 +104,16 @@ pub fn prior_for(counts: &PairCounts, options: &ScoreOptions) -> Result<MgpsSumm
     })
 }
 
-/// Score every pair.
-pub fn score(counts: &PairCounts, options: &ScoreOptions) -> Result<Scored> {
+/// Score every pair (taking the counts: their columns become the table's).
+pub fn score(counts: PairCounts, options: &ScoreOptions) -> Result<Scored> {
     let mut timings = Timings::default();
     let started = Instant::now();
-    let mgps = prior_for(counts, options)?;
+    let mgps = prior_for(&counts, options)?;
     timings.fit = started.elapsed().as_secs_f64();
 
-    let kept;
     let counts = if options.min_count > 1 {
         let keep: Vec<usize> = (0..counts.len()).filter(|&i| counts.n[i] >= options.min_count as f64).collect();
-        kept = counts.select(&keep);
-        &kept
+        counts.select(&keep)
     } else {
         counts
     };
@@ -130,92 +128,137 @@ pub fn score(counts: &PairCounts, options: &ScoreOptions) -> Result<Scored> {
     Ok(Scored { table, mgps, timings })
 }
 
-/// The 2×2 statistics of one pair, NaN where undefined (no margins, or a zero cell).
-struct PairStats {
-    prr: [f64; 3],
-    ror: [f64; 3],
-    chi2: [f64; 4],
-    fisher_p: f64,
-    bcpnn: [f64; 3],
-    evans: bool,
-}
-
-fn pair_stats(t: Option<Table2x2>) -> PairStats {
+/// The 2×2 statistics of one pair, in the order of [`STAT_COLUMNS`]; NaN where undefined (no
+/// margins, or a zero cell in a denominator).
+fn pair_stats(t: Option<Table2x2>) -> [f64; STATS] {
     let Some(t) = t else {
-        return PairStats {
-            prr: [f64::NAN; 3],
-            ror: [f64::NAN; 3],
-            chi2: [f64::NAN; 4],
-            fisher_p: f64::NAN,
-            bcpnn: [f64::NAN; 3],
-            evans: false,
-        };
+        return [f64::NAN; STATS];
     };
     let (prr, ror) = (t.prr(), t.ror());
     let (chi2, chi2_yates) = (t.chi2(), t.chi2_yates());
     let p = |x: f64| if x.is_finite() { super::special::normal::chi2_1_sf(x) } else { f64::NAN };
     let bcpnn = bcpnn_gould(&t);
     let (lo, hi) = bcpnn.limits_95();
-    PairStats {
-        prr: [prr.estimate, prr.lo, prr.hi],
-        ror: [ror.estimate, ror.lo, ror.hi],
-        chi2: [chi2, p(chi2), chi2_yates, p(chi2_yates)],
-        fisher_p: t.fisher_two_sided(),
-        bcpnn: [bcpnn.mean, lo, hi],
-        evans: t.evans(),
-    }
+    let evans = if t.evans() { 1.0 } else { 0.0 };
+    [
+        prr.estimate,
+        prr.lo,
+        prr.hi,
+        ror.estimate,
+        ror.lo,
+        ror.hi,
+        chi2,
+        p(chi2),
+        chi2_yates,
+        p(chi2_yates),
+        t.fisher_two_sided(),
+        bcpnn.mean,
+        lo,
+        hi,
+        evans,
+    ]
 }
 
-fn pair_table(counts: &PairCounts, post: posterior::Posterior) -> PairTable {
+const STATS: usize = 15;
+/// The columns of [`pair_stats`] (the Evans flag, last, becomes a flag column).
+const STAT_COLUMNS: [(&str, ColumnRole); STATS - 1] = [
+    ("prr", ColumnRole::Ratio),
+    ("prr_lo", ColumnRole::IntervalBound),
+    ("prr_hi", ColumnRole::IntervalBound),
+    ("ror", ColumnRole::Ratio),
+    ("ror_lo", ColumnRole::IntervalBound),
+    ("ror_hi", ColumnRole::IntervalBound),
+    ("chi2", ColumnRole::Estimate),
+    ("chi2_p", ColumnRole::PValue),
+    ("chi2_yates", ColumnRole::Estimate),
+    ("chi2_yates_p", ColumnRole::PValue),
+    ("fisher_p", ColumnRole::PValue),
+    ("bcpnn_ic", ColumnRole::Estimate),
+    ("bcpnn_ic025", ColumnRole::IntervalBound),
+    ("bcpnn_ic975", ColumnRole::IntervalBound),
+];
+
+/// Rows per rayon task when computing columns.
+const ROWS_PER_TASK: usize = 8192;
+
+/// K numbers per row, computed in parallel and laid out as K columns (each task fills short
+/// columns for its rows, which are then joined: two passes over the data, none over rows of K).
+fn columns<const K: usize>(rows: usize, row: impl Fn(usize) -> [f64; K] + Sync) -> [Vec<f64>; K] {
+    let parts: Vec<[Vec<f64>; K]> = (0..rows.div_ceil(ROWS_PER_TASK))
+        .into_par_iter()
+        .map(|task| {
+            let range = task * ROWS_PER_TASK..((task + 1) * ROWS_PER_TASK).min(rows);
+            let mut part: [Vec<f64>; K] = std::array::from_fn(|_| Vec::with_capacity(range.len()));
+            for i in range {
+                for (column, value) in part.iter_mut().zip(row(i)) {
+                    column.push(value);
+                }
+            }
+            part
+        })
+        .collect();
+    std::array::from_fn(|k| {
+        let mut column = Vec::with_capacity(rows);
+        for part in &parts {
+            column.extend_from_slice(&part[k]);
+        }
+        column
+    })
+}
+
+fn pair_table(counts: PairCounts, post: posterior::Posterior) -> PairTable {
     let rows = counts.len();
     let table = |i: usize| {
         counts.margins.as_ref().map(|m| Table2x2::from_margins(counts.n[i], m.n_drug[i], m.n_event[i], m.n_total))
     };
-    let stats: Vec<PairStats> = (0..rows).into_par_iter().with_min_len(256).map(|i| pair_stats(table(i))).collect();
-    let ics: Vec<[f64; 3]> =
-        ic_noren_all(&counts.n, &counts.expected).into_iter().map(|ic| [ic.ic, ic.lo, ic.hi]).collect();
-    let margin = |pick: fn(&super::counts::Margins, usize) -> f64| -> Vec<f64> {
-        (0..rows).map(|i| counts.margins.as_ref().map_or(f64::NAN, |m| pick(m, i))).collect()
+    let stats = columns(rows, |i| pair_stats(table(i)));
+    let [ic, ic025, ic975] = {
+        let ics = ic_noren_all(&counts.n, &counts.expected);
+        columns(rows, |i| [ics[i].ic, ics[i].lo, ics[i].hi])
     };
-    let of = |f: &dyn Fn(&PairStats) -> f64| stats.iter().map(f).collect::<Vec<f64>>();
-    let ic_of = |k: usize| ics.iter().map(|v| v[k]).collect::<Vec<f64>>();
+    let flags = |values: &[f64], rule: fn(f64) -> bool| values.iter().map(|&v| rule(v)).collect::<Vec<bool>>();
+    let ror_lo = &stats[4];
+    let (ror025_gt1, ic025_gt0, eb05_ge2) =
+        (flags(ror_lo, |v| v > 1.0), flags(&ic025, |v| v > 0.0), flags(&post.eb05, |v| v >= 2.0));
+    let mut stats = stats.into_iter();
+    let (n_drug, n_event, n_total) = match counts.margins {
+        Some(m) => (m.n_drug, m.n_event, vec![m.n_total; rows]),
+        None => (vec![f64::NAN; rows], vec![f64::NAN; rows], vec![f64::NAN; rows]),
+    };
     use ColumnRole::*;
-    let columns = vec![
-        Column::text("drug", Label, counts.drug.clone()),
-        Column::text("event", Label, counts.event.clone()),
-        Column::number("n", PersonCount, counts.n.clone()),
-        Column::number("n_drug", PersonCount, margin(|m, i| m.n_drug[i])),
-        Column::number("n_event", PersonCount, margin(|m, i| m.n_event[i])),
-        Column::number("n_total", Denominator, margin(|m, _| m.n_total)),
-        Column::number("e", Estimate, counts.expected.clone()),
-        Column::number("prr", Ratio, of(&|s| s.prr[0])),
-        Column::number("prr_lo", IntervalBound, of(&|s| s.prr[1])),
-        Column::number("prr_hi", IntervalBound, of(&|s| s.prr[2])),
-        Column::number("ror", Ratio, of(&|s| s.ror[0])),
-        Column::number("ror_lo", IntervalBound, of(&|s| s.ror[1])),
-        Column::number("ror_hi", IntervalBound, of(&|s| s.ror[2])),
-        Column::number("chi2", Estimate, of(&|s| s.chi2[0])),
-        Column::number("chi2_p", PValue, of(&|s| s.chi2[1])),
-        Column::number("chi2_yates", Estimate, of(&|s| s.chi2[2])),
-        Column::number("chi2_yates_p", PValue, of(&|s| s.chi2[3])),
-        Column::number("fisher_p", PValue, of(&|s| s.fisher_p)),
-        Column::number("ic", Estimate, ic_of(0)),
-        Column::number("ic025", IntervalBound, ic_of(1)),
-        Column::number("ic975", IntervalBound, ic_of(2)),
-        Column::number("bcpnn_ic", Estimate, of(&|s| s.bcpnn[0])),
-        Column::number("bcpnn_ic025", IntervalBound, of(&|s| s.bcpnn[1])),
-        Column::number("bcpnn_ic975", IntervalBound, of(&|s| s.bcpnn[2])),
-        Column::number("qn", Proportion, post.qn.clone()),
-        Column::number("ebgm", Ratio, post.ebgm.clone()),
-        Column::number("eb05", IntervalBound, post.eb05.clone()),
-        Column::number("eb95", IntervalBound, post.eb95.clone()),
-        Column::number("p_le1", Proportion, post.p_le1.clone()),
-        Column::flag("evans", stats.iter().map(|s| s.evans).collect()),
-        Column::flag("ror025_gt1", stats.iter().map(|s| s.ror[1] > 1.0).collect()),
-        Column::flag("ic025_gt0", ics.iter().map(|v| v[1] > 0.0).collect()),
-        Column::flag("eb05_ge2", post.eb05.iter().map(|&v| v >= 2.0).collect()),
+    let mut all = vec![
+        Column::text("drug", Label, counts.drug),
+        Column::text("event", Label, counts.event),
+        Column::number("n", PersonCount, counts.n),
+        Column::number("n_drug", PersonCount, n_drug),
+        Column::number("n_event", PersonCount, n_event),
+        Column::number("n_total", Denominator, n_total),
+        Column::number("e", Estimate, counts.expected),
     ];
-    PairTable { columns }
+    all.extend(
+        STAT_COLUMNS[..11].iter().map(|&(name, role)| Column::number(name, role, stats.next().expect("a column"))),
+    );
+    all.extend([
+        Column::number("ic", Estimate, ic),
+        Column::number("ic025", IntervalBound, ic025),
+        Column::number("ic975", IntervalBound, ic975),
+    ]);
+    all.extend(
+        STAT_COLUMNS[11..].iter().map(|&(name, role)| Column::number(name, role, stats.next().expect("a column"))),
+    );
+    let evans = stats.next().expect("the Evans column").iter().map(|&v| v == 1.0).collect();
+    all.extend([
+        Column::number("qn", Proportion, post.qn),
+        Column::number("ebgm", Ratio, post.ebgm),
+        Column::number("eb05", IntervalBound, post.eb05),
+        Column::number("eb95", IntervalBound, post.eb95),
+        Column::number("p_le1", Proportion, post.p_le1),
+        Column::flag("evans", evans),
+        Column::flag("ror025_gt1", ror025_gt1),
+        Column::flag("ic025_gt0", ic025_gt0),
+        Column::flag("eb05_ge2", eb05_ge2),
+    ]);
+    PairTable { columns: all }
 }
 
 /// How many pairs each signal rule flags.
