@@ -196,6 +196,15 @@ fn bad_options_are_refused() {
 }
 
 #[test]
+fn a_prior_fit_that_does_not_settle_fails_and_lists_the_estimates() {
+    // All counts 1: the likelihood has no interior maximum, every start runs off to a boundary.
+    let dir = tempdir();
+    write(dir.path(), "ones.csv", "drug,event,n\nA,x,1\nA,y,1\nB,x,1\nB,y,1\n");
+    let run = signal(dir.path(), &["score", "--counts", "ones.csv"]).fails(1, "the MGPS prior fit is not reliable");
+    assert!(run.stderr.contains("out of bounds") && run.stderr.contains("--prior"), "{}", run.stderr);
+}
+
+#[test]
 fn a_missing_file_is_not_found() {
     let dir = tempdir();
     signal(dir.path(), &["score", "--counts", "nope.csv"]).fails(4, "no such file");
