@@ -56,6 +56,9 @@ pub enum Command {
     /// Statistics on a patient-level table: incidence, Kaplan-Meier, Cox regression.
     #[command(subcommand)]
     Stats(crate::stats::cli::StatsCommand),
+    /// Signal detection: disproportionality and MGPS over drug-event pairs, sequence symmetry.
+    #[command(subcommand)]
+    Signal(crate::signal::cli::SignalCommand),
 }
 
 /// Parse the command line and run the command.
@@ -73,5 +76,6 @@ fn run(global: Global, command: Command) -> Result<()> {
         Command::Export(cmd) => crate::export::cli::run(&global, cmd),
         Command::Publish(cmd) => crate::export::cli::publish::run(&global, cmd),
         Command::Stats(cmd) => crate::stats::cli::run(&global, cmd),
+        Command::Signal(cmd) => crate::signal::cli::run(&global, cmd),
     }
 }

@@ -17,6 +17,7 @@ pub mod export;
 pub mod progress;
 pub mod project;
 pub mod schema;
+pub mod signal;
 pub mod site;
 pub mod sql;
 pub mod stats;

@@ -14,4 +14,4 @@ mod write;
 pub use categories::Categories;
 pub use frame::{Format, Frame};
 pub use sidecar::{ColumnRole, Provenance, Sidecar, SidecarColumn, TableKind, SIDECAR_FORMAT};
-pub use write::{float_cell, write_atomically, write_csv, CsvTable};
+pub use write::{float_cell, write_atomically, write_atomically_with, write_csv, write_parquet, CsvTable};

@@ -1,11 +1,16 @@
-//! Writing result tables as CSV with their sidecar, atomically (temporary name, then rename), so
-//! that a reader never sees half a table or a table without its sidecar's current version.
+//! Writing result tables as CSV (or, for large ones, Parquet) with their sidecar, atomically
+//! (temporary name, then rename), so that a reader never sees half a table or a table without its
+//! sidecar's current version.
 
 use std::io::Write;
 use std::path::Path;
 
+use duckdb::arrow::datatypes::DataType;
+use duckdb::arrow::record_batch::RecordBatch;
+
 use super::sidecar::{ColumnRole, Provenance, Sidecar, SidecarColumn, TableKind};
 use crate::error::{Error, IoContext, Result};
+use crate::sql::quote;
 
 /// A small result table: named columns with roles, rows of already formatted cells.
 #[derive(Debug, Clone, Default)]
@@ -52,12 +57,59 @@ pub fn write_csv(path: &Path, table: &CsvTable, kind: TableKind, provenance: Pro
 
 /// Write a file under a temporary name in the same directory, flush it to disk, and rename it.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomically_with(path, |out| out.write_all(bytes)).at(path)
+}
+
+/// As [`write_atomically`], for content too large to hold in memory: `fill` streams it into a
+/// buffered writer on the temporary file.
+pub fn write_atomically_with(
+    path: &Path,
+    fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let tmp = temporary_beside(path);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+    fill(&mut out)?;
+    let file = out.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+/// The temporary name a file is written under before it is renamed into place.
+fn temporary_beside(path: &Path) -> std::path::PathBuf {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let mut file = std::fs::File::create(&tmp).at(&tmp)?;
-    file.write_all(bytes).at(&tmp)?;
-    file.sync_all().at(&tmp)?;
+    dir.join(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+/// Write `batch` to `path` as Parquet (DuckDB's writer, snappy) and its sidecar beside it, each
+/// under a temporary name first and sidecar first, as [`write_csv`]. For tables too large to
+/// format as text quickly; columns keep their Arrow types (nulls for missing values).
+pub fn write_parquet(path: &Path, batch: RecordBatch, sidecar: &Sidecar) -> Result<()> {
+    write_atomically(&Sidecar::path_for(path), sidecar.to_json().as_bytes())?;
+    let conn = duckdb::Connection::open_in_memory()?;
+    let columns = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| {
+            let sql_type = match f.data_type() {
+                DataType::Utf8 => "VARCHAR",
+                DataType::Float64 => "DOUBLE",
+                DataType::Int64 => "BIGINT",
+                DataType::Boolean => "BOOLEAN",
+                other => return Err(Error::Internal(format!("no Parquet column type for {other}"))),
+            };
+            Ok(format!("{} {sql_type}", quote::ident(f.name())))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    conn.execute_batch(&format!("CREATE TABLE result ({})", columns.join(", ")))?;
+    conn.appender("result")?.append_record_batch(batch)?;
+    let tmp = temporary_beside(path);
+    conn.execute_batch(&format!(
+        "COPY result TO {} (FORMAT parquet, COMPRESSION snappy)",
+        quote::literal(&tmp.to_string_lossy())
+    ))?;
+    std::fs::File::open(&tmp).and_then(|f| f.sync_all()).at(&tmp)?;
     std::fs::rename(&tmp, path).at(path)
 }
 

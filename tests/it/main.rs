@@ -10,5 +10,6 @@ mod export;
 mod export_requests;
 mod projects;
 mod reference;
+mod signal;
 mod site;
 mod stats;
