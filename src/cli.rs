@@ -45,6 +45,9 @@ pub enum Command {
     /// A site's integrated data source: init, load, check.
     #[command(subcommand)]
     Site(crate::site::cli::SiteCommand),
+    /// Extraction scripts: check, compile to SQL, explain in plain words.
+    #[command(subcommand)]
+    Script(crate::script::cli::ScriptCommand),
 }
 
 /// Parse the command line and run the command.
@@ -58,5 +61,6 @@ fn run(global: Global, command: Command) -> Result<()> {
         Command::Demo(args) => crate::demo::run(&global, args),
         Command::Synth(args) => crate::synth::cli::run(&global, args),
         Command::Site(cmd) => crate::site::cli::run(&global, cmd),
+        Command::Script(cmd) => crate::script::cli::run(&global, cmd),
     }
 }

@@ -61,12 +61,25 @@ impl Frame {
     /// Read only the named columns (all of them when `wanted` is empty). A missing column is an
     /// error that lists the columns the file has.
     pub fn read_columns(path: &Path, wanted: &[&str]) -> Result<Frame> {
+        Self::read_with(path, wanted, false)
+    }
+
+    /// Read the named columns as text, as written in the file (a CSV column of codes keeps its
+    /// leading zeros; Parquet columns keep their types, which [`Frame::texts`] formats).
+    pub fn read_text_columns(path: &Path, wanted: &[&str]) -> Result<Frame> {
+        Self::read_with(path, wanted, true)
+    }
+
+    fn read_with(path: &Path, wanted: &[&str], as_text: bool) -> Result<Frame> {
         if !path.is_file() {
             return Err(Error::NotFound(format!("{}: no such file", path.display())));
         }
         let format = Format::of(path)?;
         let conn = duckdb::Connection::open_in_memory()?;
-        let scan = format.scan_sql(path);
+        let scan = match (format, as_text) {
+            (Format::Csv, true) => format!("read_csv({}, header = true, all_varchar = true)", quote_literal(&path.to_string_lossy())),
+            _ => format.scan_sql(path),
+        };
         let available = column_names(&conn, &scan, path)?;
         for w in wanted {
             if !available.iter().any(|a| a == w) {

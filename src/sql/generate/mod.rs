@@ -1,0 +1,543 @@
+//! The query model as DuckDB SQL: one query per output and one for the attrition table, each a
+//! single `WITH` statement with one CTE per named step, so a reviewer can read what runs.
+//!
+//! The shape of every query:
+//! - `entry_events`, `entry`, `cohort_base`: qualifying events in the study period, the first (or
+//!   every) one per patient, joined with the patient table: one row per cohort row;
+//! - `rows_<table>`: the events of the cohort's patients that any step can use (narrowed by the
+//!   steps' codelists when they all name one), computed once;
+//! - one CTE per step that a rule reads, keyed by cohort row (`patient_key`, `entry_no`);
+//! - `cohort`: the rows the rules keep;
+//! - one CTE per step the output reads, for the kept rows only; the final SELECT.
+//!
+//! No correlated subqueries: every step is a join of the cohort with a rows CTE, grouped or
+//! windowed by cohort row, which DuckDB runs as hash joins and sorts.
+
+mod plan;
+mod render;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use plan::{Level, Plan, Root, Step, StepNode, frames_by_table, refs_e, refs_frame, refs_p};
+use render::{Renderer, Scope, Source, rows_cte};
+
+use super::dialect::{Dialect, DuckDb};
+use super::quote::{ident, literal};
+use crate::query::model::*;
+use crate::query::tables::{ColumnType, Table};
+use crate::query::value::Type;
+use crate::table::ColumnRole;
+
+/// The compiled SQL of a program.
+#[derive(Debug, Clone)]
+pub struct Queries {
+    pub outputs: Vec<OutputQuery>,
+    /// Rows (step, rule, kind, patients_before, removed, patients_after), step 0 being the entry.
+    pub attrition: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct OutputQuery {
+    pub name: String,
+    /// One row per cohort row (`true`) or per event.
+    pub patient_level: bool,
+    pub sql: String,
+    /// The columns after `patient_key`, which always comes first.
+    pub columns: Vec<QueryColumn>,
+}
+
+#[derive(Debug, Clone)]
+pub struct QueryColumn {
+    pub name: String,
+    pub ty: Type,
+    /// The SQL type of the column in the result; a condition is an INTEGER 1/0.
+    pub sql_type: &'static str,
+    pub role: ColumnRole,
+}
+
+pub fn sql_type(ty: Type) -> &'static str {
+    match ty {
+        Type::Bool => "INTEGER",
+        Type::Int => "BIGINT",
+        Type::Float => "DOUBLE",
+        Type::Text => "VARCHAR",
+        Type::Date => "DATE",
+    }
+}
+
+/// Compile a program to DuckDB SQL.
+pub fn generate(program: &Program) -> Queries {
+    generate_for(program, &DuckDb)
+}
+
+pub fn generate_for(program: &Program, dialect: &dyn Dialect) -> Queries {
+    Queries {
+        outputs: program.outputs.iter().map(|o| output_query(program, o, dialect)).collect(),
+        attrition: attrition_query(program, dialect),
+    }
+}
+
+struct Cte {
+    name: String,
+    comment: String,
+    body: String,
+    materialized: bool,
+}
+
+fn cte(name: impl Into<String>, comment: impl Into<String>, body: String) -> Cte {
+    Cte { name: name.into(), comment: comment.into(), body, materialized: false }
+}
+
+fn rule_conditions(program: &Program) -> Vec<&PExpr> {
+    program.rules.iter().map(|r| &r.condition).collect()
+}
+
+fn output_query(program: &Program, output: &Output, dialect: &dyn Dialect) -> OutputQuery {
+    let rules = rule_conditions(program);
+    let roots: Vec<Root> = match output {
+        Output::Patients { columns, .. } => columns.iter().map(|c| Root::Patient(&c.expr)).collect(),
+        Output::Events { frame, columns, .. } => {
+            std::iter::once(Root::Frame(frame)).chain(columns.iter().map(|c| Root::Event(&c.expr))).collect()
+        }
+    };
+    let plan = Plan::new(&rules, &roots);
+    let r = Renderer::new(dialect, &plan);
+    let mut head = entry_ctes(program, &r);
+    let base = steps_at(&r, Level::Base);
+    let cohort = cohort_cte(program, &r);
+    let rest = steps_at(&r, Level::Final);
+    r.reset_aliases();
+    let (select, columns, patient_level, extra_frame) = match output {
+        Output::Patients { columns, .. } => {
+            let items: Vec<String> = std::iter::once("c.patient_key".to_string())
+                .chain(columns.iter().map(|c| output_item(&r.patient(&c.expr, COHORT), c)))
+                .collect();
+            let deps = step_ids(columns.iter().flat_map(|c| refs_p(&c.expr, &mut Default::default())));
+            let sql = format!(
+                "{}\nFROM cohort c{}\nORDER BY c.patient_key, c.entry_no",
+                select_list(&items),
+                dep_joins(&r, &deps)
+            );
+            (sql, query_columns(columns), true, None)
+        }
+        Output::Events { frame, columns, .. } => {
+            let f = r.frame(frame, Source::Rows, COHORT);
+            let items: Vec<String> = std::iter::once("c.patient_key".to_string())
+                .chain(columns.iter().map(|c| output_item(&r.event(&c.expr, &f.env, COHORT), c)))
+                .collect();
+            let mut refs = refs_frame(frame, &mut Default::default());
+            refs.extend(columns.iter().flat_map(|c| refs_e(&c.expr, &mut Default::default())));
+            let order = r.order_by(frame, &f.env, false);
+            let sql = format!(
+                "{}\nFROM cohort c{}\n{}{}\nORDER BY c.patient_key, c.entry_no, {}",
+                select_list(&items),
+                dep_joins(&r, &step_ids(refs.into_iter())),
+                f.joins.join("\n"),
+                where_clause(&f.conditions),
+                order.join(", ")
+            );
+            (sql, query_columns(columns), false, Some(frame.clone()))
+        }
+    };
+    head.extend(rows_ctes(&r, extra_frame));
+    head.extend(base);
+    head.push(cohort);
+    head.extend(rest);
+    OutputQuery { name: output.name().to_string(), patient_level, sql: assemble(dialect, head, &select), columns }
+}
+
+fn attrition_query(program: &Program, dialect: &dyn Dialect) -> String {
+    let rules = rule_conditions(program);
+    let plan = Plan::new(&rules, &[]);
+    let r = Renderer::new(dialect, &plan);
+    let mut ctes = entry_ctes(program, &r);
+    let base = steps_at(&r, Level::Base);
+    let mut flags = vec!["c.patient_key".to_string()];
+    for (k, rule) in program.rules.iter().enumerate() {
+        flags.push(format!("{} AS r{}", passes(&r, rule), k + 1));
+    }
+    let deps = step_ids(rules.iter().flat_map(|e| refs_p(e, &mut Default::default())));
+    let flags_sql = format!("{}\nFROM cohort_base c{}", select_list(&flags), dep_joins(&r, &deps));
+    let mut counts = vec!["count(DISTINCT patient_key) AS after_0".to_string()];
+    for k in 1..=program.rules.len() {
+        let all: Vec<String> = (1..=k).map(|j| format!("r{j}")).collect();
+        counts.push(format!("count(DISTINCT patient_key) FILTER (WHERE {}) AS after_{k}", all.join(" AND ")));
+    }
+    let mut lines = vec![
+        "SELECT 0 AS step, 'entry' AS rule, 'entry' AS kind, (SELECT count(*) FROM patient) AS patients_before, after_0 AS patients_after FROM attrition_counts".to_string(),
+    ];
+    for (k, rule) in program.rules.iter().enumerate() {
+        let kind = match rule.kind {
+            RuleKind::Require => "require",
+            RuleKind::Exclude => "exclude",
+        };
+        lines.push(format!(
+            "UNION ALL SELECT {}, {}, '{kind}', after_{k}, after_{} FROM attrition_counts",
+            k + 1,
+            literal(&rule.name),
+            k + 1
+        ));
+    }
+    ctes.extend(rows_ctes(&r, None));
+    ctes.extend(base);
+    ctes.push(cte("attrition_flags", "whether each entry passes each rule", flags_sql));
+    ctes.push(cte("attrition_counts", "patients left after each rule", select_list(&counts) + "\nFROM attrition_flags"));
+    let select = format!(
+        "SELECT step, rule, kind, patients_before, patients_before - patients_after AS removed, patients_after\nFROM (\n{}\n)\nORDER BY step",
+        indent(&lines.join("\n"))
+    );
+    assemble(dialect, ctes, &select)
+}
+
+const COHORT: Scope<'static> = Scope::Cohort { cohort: "c" };
+
+/// A rule as a condition that is true when the row passes it.
+fn passes(r: &Renderer, rule: &Rule) -> String {
+    let cond = r.patient(&rule.condition, COHORT);
+    match rule.kind {
+        RuleKind::Require => format!("coalesce({cond}, false)"),
+        RuleKind::Exclude => format!("NOT coalesce({cond}, false)"),
+    }
+}
+
+fn output_item(sql: &str, column: &OutputColumn<impl Sized>) -> String {
+    format!("CAST({sql} AS {}) AS {}", sql_type(column.ty), ident(&column.name))
+}
+
+fn query_columns<E>(columns: &[OutputColumn<E>]) -> Vec<QueryColumn> {
+    columns
+        .iter()
+        .map(|c| QueryColumn { name: c.name.clone(), ty: c.ty, sql_type: sql_type(c.ty), role: c.role })
+        .collect()
+}
+
+fn step_ids(nodes: impl Iterator<Item = StepNode>) -> Vec<usize> {
+    let mut ids: Vec<usize> = Vec::new();
+    for n in nodes {
+        if !ids.contains(&n.id()) {
+            ids.push(n.id());
+        }
+    }
+    ids
+}
+
+fn dep_joins(r: &Renderer, deps: &[usize]) -> String {
+    deps.iter()
+        .map(|&id| {
+            let name = ident(r.plan.name(id));
+            format!("\nLEFT JOIN {name} ON {name}.patient_key = c.patient_key AND {name}.entry_no = c.entry_no")
+        })
+        .collect()
+}
+
+fn where_clause(conditions: &[String]) -> String {
+    if conditions.is_empty() { String::new() } else { format!("\nWHERE {}", conditions.join("\n  AND ")) }
+}
+
+fn select_list(items: &[String]) -> String {
+    if items.len() <= 3 {
+        format!("SELECT {}", items.join(", "))
+    } else {
+        format!("SELECT\n{}", indent(&items.join(",\n")))
+    }
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| if l.is_empty() { String::new() } else { format!("    {l}") }).collect::<Vec<_>>().join("\n")
+}
+
+fn assemble(dialect: &dyn Dialect, ctes: Vec<Cte>, select: &str) -> String {
+    let parts: Vec<String> = ctes
+        .into_iter()
+        .map(|c| {
+            let name = ident(&c.name);
+            let as_ = if c.materialized { dialect.materialized() } else { "AS" };
+            format!("-- {}\n{name} {as_} (\n{}\n)", c.comment, indent(&c.body))
+        })
+        .collect();
+    format!("WITH\n{}\n{select}\n", parts.join(",\n"))
+}
+
+/// The cohort rows before the rules: `entry_events`, `entry`, `cohort_base`.
+fn entry_ctes(program: &Program, r: &Renderer) -> Vec<Cte> {
+    r.reset_aliases();
+    let frame = &program.entry.frame;
+    let f = r.frame(frame, Source::Table, Scope::Entry { patient: "p" });
+    let columns: Vec<String> = frame.columns().into_iter().map(|(name, _)| name).collect();
+    let mut items = vec!["e.patient_key".to_string()];
+    items.extend(columns.iter().map(|c| format!("{} AS {}", r.column(&f.env, c), ident(c))));
+    items.extend(["p.sex", "p.birth_date", "p.death_date"].map(String::from));
+    let mut conditions = f.conditions.clone();
+    let date = r.column(&f.env, "date");
+    conditions.push(format!(
+        "{date} BETWEEN {} AND {}",
+        r.dialect.date_literal(program.study.start),
+        r.dialect.date_literal(program.study.end)
+    ));
+    let events = format!(
+        "{}\nFROM {}\nJOIN patient p ON p.patient_key = e.patient_key{}",
+        select_list(&items),
+        f.joins.join("\n"),
+        where_clause(&conditions)
+    );
+    let order: Vec<String> = frame.order_key().iter().map(|c| format!("{} ASC NULLS LAST", ident(c))).collect();
+    let window = format!("PARTITION BY patient_key ORDER BY {}", order.join(", "));
+    let entry = match program.entry.which {
+        Which::First => format!(
+            "SELECT *, 1 AS entry_no\nFROM entry_events\n{}",
+            r.dialect.first_row_per("patient_key", &order.join(", "))
+        ),
+        Which::Every => format!("SELECT *, row_number() OVER ({window}) AS entry_no\nFROM entry_events"),
+    };
+    let mut base = vec!["patient_key", "entry_no", "\"date\" AS index_date", "sex", "birth_date", "death_date"]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+    base.extend(columns.iter().map(|c| format!("{} AS {}", ident(c), ident(&format!("entry.{c}")))));
+    let which = match program.entry.which {
+        Which::First => "the first qualifying event of each patient",
+        Which::Every => "every qualifying event, numbered per patient",
+    };
+    // Columns the entry frame used are the raw table's; the rows CTEs start afresh.
+    r.used.borrow_mut().clear();
+    vec![
+        cte("entry_events", "qualifying events in the study period", events),
+        cte("entry", which, entry),
+        cte("cohort_base", "one row per cohort entry, before the rules", format!("{}\nFROM entry", select_list(&base))),
+    ]
+}
+
+/// `rows_<table>`: the events of the cohort's patients that the query's frames read.
+fn rows_ctes(r: &Renderer, extra: Option<FrameRef>) -> Vec<Cte> {
+    let frames = r.plan.steps.iter().map(|s| s.node.frame().clone()).chain(extra);
+    let by_table = frames_by_table(frames);
+    let used = r.used.borrow();
+    by_table
+        .into_iter()
+        .map(|(table, frames)| {
+            let mut items = vec!["e.patient_key".to_string()];
+            let date_col = table.column(table.date_column()).expect("the date column is in the table");
+            let date = match date_col.ty {
+                ColumnType::Timestamp => r.dialect.timestamp_date(&format!("e.{}", ident(date_col.name))),
+                ColumnType::Value(_) => format!("e.{}", ident(date_col.name)),
+            };
+            items.push(format!("{date} AS \"date\""));
+            let wanted = used.get(&table);
+            for c in table.columns() {
+                if wanted.is_some_and(|w| w.contains(c.name)) {
+                    items.push(format!("e.{}", ident(c.name)));
+                }
+            }
+            let mut conditions = vec!["e.patient_key IN (SELECT patient_key FROM cohort_base)".to_string()];
+            let narrowed = prefilter(r, table, &frames);
+            conditions.extend(narrowed.clone());
+            let comment = match narrowed {
+                Some(_) => format!("{} of the cohort's patients with codes any step can match", table.plural()),
+                None => format!("{} of the cohort's patients", table.plural()),
+            };
+            let body = format!("{}\nFROM {} e{}", select_list(&items), ident(table.name()), where_clause(&conditions));
+            Cte { name: rows_cte(table), comment, body, materialized: frames.len() > 1 }
+        })
+        .collect()
+}
+
+/// When every frame over a table requires a codelist on the same code column, the rows CTE keeps
+/// only codes that could match one of them (prefixes of the codelists' included patterns).
+fn prefilter(r: &Renderer, table: Table, frames: &[FrameRef]) -> Option<String> {
+    let per_frame: Vec<BTreeMap<&'static str, Arc<Codelist>>> = frames.iter().map(|f| code_conjuncts(table, f)).collect();
+    let column = table.columns().iter().map(|c| c.name).find(|c| per_frame.iter().all(|m| m.contains_key(c)))?;
+    let mut patterns = Vec::new();
+    for m in &per_frame {
+        included_prefixes(&m[column], &mut patterns);
+    }
+    patterns.sort();
+    patterns.dedup();
+    let system = per_frame[0][column].system();
+    let union = Codelist::Codes { system, patterns: patterns.into_iter().map(Pattern::Prefix).collect() };
+    Some(r.codelist(&format!("e.{}", ident(column)), &union))
+}
+
+/// The codelists a frame's conditions require (top-level conjuncts `column in codelist`).
+fn code_conjuncts(table: Table, frame: &Frame) -> BTreeMap<&'static str, Arc<Codelist>> {
+    let mut found = BTreeMap::new();
+    let mut node = frame;
+    loop {
+        match node {
+            Frame::Filter(inner, cond) => {
+                for c in conjuncts(cond) {
+                    if let Expr::InCodes(x, codes) = c
+                        && let Expr::Leaf(EventLeaf::Column(name)) = x.as_ref()
+                        && let Some(col) = table.column(name)
+                        && col.system.is_some()
+                    {
+                        found.entry(col.name).or_insert_with(|| codes.clone());
+                    }
+                }
+                node = inner;
+            }
+            Frame::With(inner, ..) => node = inner,
+            Frame::Table(_) | Frame::Joint(..) => return found,
+        }
+    }
+}
+
+fn conjuncts(e: &Expr<EventLeaf>) -> Vec<&Expr<EventLeaf>> {
+    match e {
+        Expr::Binary(BinOp::And, a, b) => {
+            let mut out = conjuncts(a);
+            out.extend(conjuncts(b));
+            out
+        }
+        other => vec![other],
+    }
+}
+
+/// Prefixes that every code the codelist matches begins with (a superset of its matches).
+fn included_prefixes(codes: &Codelist, out: &mut Vec<String>) {
+    match codes {
+        Codelist::Codes { patterns, .. } => out.extend(patterns.iter().map(|p| match p {
+            Pattern::Prefix(s) => s.clone(),
+            Pattern::Analyte { analyte_code, .. } => analyte_code.clone(),
+        })),
+        Codelist::Union(a, b) => {
+            included_prefixes(a, out);
+            included_prefixes(b, out);
+        }
+        Codelist::Minus(a, _) => included_prefixes(a, out),
+    }
+}
+
+fn cohort_cte(program: &Program, r: &Renderer) -> Cte {
+    let conditions: Vec<String> = program.rules.iter().map(|rule| passes(r, rule)).collect();
+    let deps = step_ids(rule_conditions(program).into_iter().flat_map(|e| refs_p(e, &mut Default::default())));
+    let body = format!("SELECT c.*\nFROM cohort_base c{}{}", dep_joins(r, &deps), where_clause(&conditions));
+    cte("cohort", "the cohort rows every rule keeps", body)
+}
+
+fn steps_at(r: &Renderer, level: Level) -> Vec<Cte> {
+    r.plan.steps.iter().filter(|s| s.level == level).flat_map(|s| step_ctes(r, s)).collect()
+}
+
+fn step_ctes(r: &Renderer, step: &Step) -> Vec<Cte> {
+    r.reset_aliases();
+    let cohort = match step.level {
+        Level::Base => "cohort_base",
+        Level::Final => "cohort",
+    };
+    let f = r.frame(step.node.frame(), Source::Rows, COHORT);
+    let from = format!("FROM {cohort} c{}\n{}", dep_joins(r, &step.deps), f.joins.join("\n"));
+    let key = "c.patient_key, c.entry_no";
+    match &step.node {
+        StepNode::Aggregate(a) => {
+            let value = match &a.kind {
+                AggKind::Exists => "true".to_string(),
+                AggKind::Count => "count(*)".to_string(),
+                AggKind::Sum(e) => r.dialect.cast(&format!("sum({})", r.event(e, &f.env, COHORT)), "BIGINT"),
+                AggKind::Min(e) => format!("min({})", r.event(e, &f.env, COHORT)),
+                AggKind::Max(e) => format!("max({})", r.event(e, &f.env, COHORT)),
+            };
+            let body = format!("SELECT {key}, {value} AS \"value\"\n{from}{}\nGROUP BY {key}", where_clause(&f.conditions));
+            vec![cte(&step.name, "per cohort row", body)]
+        }
+        StepNode::Pick(p) => {
+            let wanted = r.plan.pick_columns.get(&step.node.id()).cloned().unwrap_or_default();
+            let date_only = wanted.iter().all(|c| c == "date");
+            // The first event's date is the least date; the last one's the greatest unless a
+            // computed date can be missing (missing sorts last).
+            let aggregate = match p.order {
+                PickOrder::First if date_only => Some("min"),
+                PickOrder::Last if date_only && !overrides_date(&p.frame) => Some("max"),
+                _ => None,
+            };
+            if let Some(agg) = aggregate {
+                let body = format!(
+                    "SELECT {key}, {agg}({}) AS \"date\"\n{from}{}\nGROUP BY {key}",
+                    r.column(&f.env, "date"),
+                    where_clause(&f.conditions)
+                );
+                return vec![cte(&step.name, "per cohort row", body)];
+            }
+            let mut items: Vec<String> = vec!["c.patient_key".into(), "c.entry_no".into()];
+            items.extend(wanted.iter().map(|c| format!("{} AS {}", r.column(&f.env, c), ident(c))));
+            let mut conditions = f.conditions.clone();
+            let order = match &p.order {
+                PickOrder::First => r.order_by(&p.frame, &f.env, false),
+                PickOrder::Last => r.order_by(&p.frame, &f.env, true),
+                PickOrder::Highest(e) | PickOrder::Lowest(e) => {
+                    let v = r.event(e, &f.env, COHORT);
+                    conditions.push(format!("{v} IS NOT NULL"));
+                    let dir = if matches!(p.order, PickOrder::Highest(_)) { "DESC" } else { "ASC" };
+                    std::iter::once(format!("{v} {dir}")).chain(r.order_by(&p.frame, &f.env, true)).collect()
+                }
+            };
+            let body = format!(
+                "{}\n{from}{}\n{}",
+                select_list(&items),
+                where_clause(&conditions),
+                r.dialect.first_row_per(key, &order.join(", "))
+            );
+            vec![cte(&step.name, "the chosen event per cohort row", body)]
+        }
+        StepNode::Exposure(x) => exposure_ctes(r, step, x, &f, &from),
+    }
+}
+
+fn overrides_date(frame: &Frame) -> bool {
+    match frame {
+        Frame::With(_, name, ..) if name == "date" => true,
+        Frame::With(f, ..) | Frame::Filter(f, _) => overrides_date(f),
+        Frame::Table(_) | Frame::Joint(..) => false,
+    }
+}
+
+/// An exposure episode in four steps: supply per day of orders; the first day not covered after
+/// each order day (stockpiling decides how); where a gap exceeds the grace; the first episode.
+fn exposure_ctes(r: &Renderer, step: &Step, x: &Exposure, f: &render::FrameSql, from: &str) -> Vec<Cte> {
+    let d = r.dialect;
+    let name = &step.name;
+    let date = r.column(&f.env, "date");
+    let days = r.column(&f.env, "days_supply");
+    let mut conditions = f.conditions.clone();
+    conditions.push(format!("{date} >= c.index_date"));
+    let per_day = format!(
+        "SELECT c.patient_key, c.entry_no, {date} AS day, {} AS supply, max({}) AS reach\n{from}{}\nGROUP BY c.patient_key, c.entry_no, {date}",
+        d.cast(&format!("sum({days})"), "INTEGER"),
+        d.add_days(&date, &days),
+        where_clause(&conditions)
+    );
+    let window = "PARTITION BY patient_key, entry_no ORDER BY day ROWS UNBOUNDED PRECEDING";
+    let (cover, comment) = match x.stockpiling {
+        Stockpiling::None => (
+            format!("SELECT *, max(reach) OVER ({window}) AS uncovered\nFROM {}", ident(&format!("{name}_days"))),
+            "first day not covered after each order day: supply never carries over",
+        ),
+        // First uncovered day = max over earlier order days s of (s - supply before s) + supply so far.
+        Stockpiling::CarryOver => (
+            format!(
+                "SELECT *, {} AS uncovered\nFROM (\n    SELECT *, {} AS supplied\n    FROM {}\n)",
+                d.add_days(&format!("max({}) OVER ({window})", d.add_days("day", "supply - supplied")), "supplied"),
+                d.cast(&format!("sum(supply) OVER ({window})"), "INTEGER"),
+                ident(&format!("{name}_days"))
+            ),
+            "first day not covered after each order day: early refills carry over",
+        ),
+    };
+    let gaps = format!(
+        "SELECT *, sum(CASE WHEN gap > {grace} THEN 1 ELSE 0 END) OVER ({window}) AS episode\nFROM (\n    SELECT *, {} AS gap\n    FROM {}\n)",
+        d.days_between("day", "lag(uncovered) OVER (PARTITION BY patient_key, entry_no ORDER BY day)"),
+        ident(&format!("{name}_cover")),
+        grace = x.grace
+    );
+    let episode = format!(
+        "SELECT patient_key, entry_no, min(day) AS start, {} AS last_supplied\nFROM {}\nWHERE episode = 0\nGROUP BY patient_key, entry_no",
+        d.add_days("max(uncovered)", "(- 1)"),
+        ident(&format!("{name}_gaps"))
+    );
+    vec![
+        cte(format!("{name}_days"), "supply per order day on or after the index date", per_day),
+        cte(format!("{name}_cover"), comment, cover),
+        cte(format!("{name}_gaps"), "episodes: a gap longer than the grace period starts a new one", gaps),
+        cte(name.clone(), "the first episode of continuous use", episode),
+    ]
+}

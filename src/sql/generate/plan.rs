@@ -1,0 +1,273 @@
+//! Which steps a query needs and in what order. A step is a node of the query model that looks at
+//! events and gives patient-level values (an aggregation, a pick, an exposure episode); each
+//! becomes one CTE keyed by cohort row. Steps that a rule needs are computed for every entry
+//! (`cohort_base`, so the attrition table can count them); the others only for the cohort that
+//! the rules leave (`cohort`).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+use crate::query::model::*;
+
+#[derive(Debug, Clone)]
+pub enum StepNode {
+    Aggregate(Arc<Aggregate>),
+    Pick(Arc<Pick>),
+    Exposure(Arc<Exposure>),
+}
+
+impl StepNode {
+    pub fn id(&self) -> usize {
+        match self {
+            StepNode::Aggregate(a) => Arc::as_ptr(a) as *const () as usize,
+            StepNode::Pick(p) => Arc::as_ptr(p) as *const () as usize,
+            StepNode::Exposure(x) => Arc::as_ptr(x) as *const () as usize,
+        }
+    }
+
+    pub fn frame(&self) -> &FrameRef {
+        match self {
+            StepNode::Aggregate(a) => &a.frame,
+            StepNode::Pick(p) => &p.frame,
+            StepNode::Exposure(x) => &x.orders,
+        }
+    }
+
+    /// The script's name, or one that says what the step does (`exists_drug_order`).
+    fn name(&self) -> String {
+        let table = frame_noun(self.frame());
+        match self {
+            StepNode::Aggregate(a) => a.name.clone().unwrap_or_else(|| {
+                let kind = match a.kind {
+                    AggKind::Exists => "exists",
+                    AggKind::Count => "count",
+                    AggKind::Sum(_) => "sum",
+                    AggKind::Min(_) => "min",
+                    AggKind::Max(_) => "max",
+                };
+                format!("{kind}_{table}")
+            }),
+            StepNode::Pick(p) => p.name.clone().unwrap_or_else(|| {
+                let kind = match p.order {
+                    PickOrder::First => "first",
+                    PickOrder::Last => "last",
+                    PickOrder::Highest(_) => "highest",
+                    PickOrder::Lowest(_) => "lowest",
+                };
+                format!("{kind}_{table}")
+            }),
+            StepNode::Exposure(x) => x.name.clone(),
+        }
+    }
+}
+
+fn frame_noun(frame: &Frame) -> String {
+    match frame.root_table() {
+        Some(t) => t.name().to_string(),
+        None => "joint".to_string(),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Needed by a rule: computed for every entry.
+    Base,
+    /// Computed for the cohort the rules leave.
+    Final,
+}
+
+#[derive(Debug)]
+pub struct Step {
+    pub node: StepNode,
+    /// The CTE's name, unique in the query.
+    pub name: String,
+    pub level: Level,
+    /// Steps whose values this step's events are filtered or computed with.
+    pub deps: Vec<usize>,
+}
+
+/// The steps of one query in dependency order, and the columns of each pick that are read.
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+    index: HashMap<usize, usize>,
+    pub pick_columns: HashMap<usize, BTreeSet<String>>,
+    names: HashSet<String>,
+}
+
+/// Names the generated SQL uses itself; a step never takes one.
+const RESERVED: [&str; 8] = ["entry_events", "entry", "cohort_base", "cohort", "attrition_flags", "attrition_counts", "c", "p"];
+
+impl Plan {
+    /// The plan for a query that reads the values of `base` for every entry and `rest` for the cohort.
+    pub fn new(base: &[&PExpr], rest: &[Root<'_>]) -> Plan {
+        let mut plan = Plan::default();
+        plan.names.extend(RESERVED.iter().map(|s| s.to_string()));
+        for e in base {
+            for node in refs_p(e, &mut plan.pick_columns) {
+                plan.collect(node, Level::Base);
+            }
+        }
+        for root in rest {
+            let mut nodes = Vec::new();
+            match root {
+                Root::Patient(e) => nodes.extend(refs_p(e, &mut plan.pick_columns)),
+                Root::Event(e) => nodes.extend(refs_e(e, &mut plan.pick_columns)),
+                Root::Frame(f) => nodes.extend(refs_frame(f, &mut plan.pick_columns)),
+            }
+            for node in nodes {
+                plan.collect(node, Level::Final);
+            }
+        }
+        plan
+    }
+
+    fn collect(&mut self, node: StepNode, level: Level) {
+        if self.index.contains_key(&node.id()) {
+            return;
+        }
+        let deps = refs_node(&node, &mut self.pick_columns);
+        for dep in &deps {
+            self.collect(dep.clone(), level);
+        }
+        // An exposure's CTEs are `name`, `name_days`, `name_cover`, `name_gaps`.
+        let suffixes: &[&str] = match node {
+            StepNode::Exposure(_) => &["", "_days", "_cover", "_gaps"],
+            _ => &[""],
+        };
+        let name = self.unique_name(node.name(), suffixes);
+        self.index.insert(node.id(), self.steps.len());
+        self.steps.push(Step { name, level, deps: dedup(deps.iter().map(StepNode::id)), node });
+    }
+
+    fn unique_name(&mut self, wanted: String, suffixes: &[&str]) -> String {
+        let taken = |n: &str, names: &HashSet<String>| names.contains(n) || n.starts_with("rows_") || is_event_alias(n);
+        let mut name = wanted.clone();
+        let mut k = 2;
+        while suffixes.iter().any(|s| taken(&format!("{name}{s}"), &self.names)) {
+            name = format!("{wanted}_{k}");
+            k += 1;
+        }
+        for s in suffixes {
+            self.names.insert(format!("{name}{s}"));
+        }
+        name
+    }
+
+    pub fn step(&self, id: usize) -> &Step {
+        &self.steps[self.index[&id]]
+    }
+
+    pub fn name(&self, id: usize) -> &str {
+        &self.step(id).name
+    }
+
+}
+
+/// Event aliases in generated SELECTs are `e`, `e2`, `e3`, …
+pub fn is_event_alias(name: &str) -> bool {
+    name == "e" || (name.starts_with('e') && name.len() > 1 && name[1..].bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// What a query reads besides the rules.
+pub enum Root<'a> {
+    Patient(&'a PExpr),
+    Event(&'a EExpr),
+    Frame(&'a FrameRef),
+}
+
+fn dedup(ids: impl Iterator<Item = usize>) -> Vec<usize> {
+    let mut seen = Vec::new();
+    for id in ids {
+        if !seen.contains(&id) {
+            seen.push(id);
+        }
+    }
+    seen
+}
+
+type PickColumns = HashMap<usize, BTreeSet<String>>;
+
+/// The steps a patient-level expression reads directly (not the ones inside their frames).
+pub fn refs_p(e: &Expr<PatientLeaf>, cols: &mut PickColumns) -> Vec<StepNode> {
+    let mut out = Vec::new();
+    e.visit_leaves(&mut |leaf| match leaf {
+        PatientLeaf::Aggregate(a) => out.push(StepNode::Aggregate(a.clone())),
+        PatientLeaf::Pick(p, col) => {
+            cols.entry(Arc::as_ptr(p) as *const () as usize).or_default().insert(col.clone());
+            out.push(StepNode::Pick(p.clone()));
+        }
+        PatientLeaf::Exposure(x, _) => out.push(StepNode::Exposure(x.clone())),
+        PatientLeaf::Patient(_) | PatientLeaf::Index | PatientLeaf::Entry(_) => {}
+    });
+    out
+}
+
+pub fn refs_e(e: &Expr<EventLeaf>, cols: &mut PickColumns) -> Vec<StepNode> {
+    let mut patient = Vec::new();
+    e.visit_leaves(&mut |leaf| {
+        if let EventLeaf::Patient(p) = leaf {
+            patient.push(p.clone());
+        }
+    });
+    patient.iter().flat_map(|p| refs_p(p, cols)).collect()
+}
+
+pub fn refs_frame(frame: &Frame, cols: &mut PickColumns) -> Vec<StepNode> {
+    match frame {
+        Frame::Table(_) => Vec::new(),
+        Frame::Filter(f, e) | Frame::With(f, _, e, _) => {
+            let mut out = refs_frame(f, cols);
+            out.extend(refs_e(e, cols));
+            out
+        }
+        Frame::Joint(parts, _) => parts.iter().flat_map(|(_, f)| refs_frame(f, cols)).collect(),
+    }
+}
+
+fn refs_node(node: &StepNode, cols: &mut PickColumns) -> Vec<StepNode> {
+    let mut out = refs_frame(node.frame(), cols);
+    let extra = match node {
+        StepNode::Aggregate(a) => match &a.kind {
+            AggKind::Sum(e) | AggKind::Min(e) | AggKind::Max(e) => Some(e),
+            AggKind::Exists | AggKind::Count => None,
+        },
+        StepNode::Pick(p) => match &p.order {
+            PickOrder::Highest(e) | PickOrder::Lowest(e) => Some(e),
+            PickOrder::First | PickOrder::Last => None,
+        },
+        StepNode::Exposure(_) => None,
+    };
+    if let Some(e) = extra {
+        out.extend(refs_e(e, cols));
+    }
+    out
+}
+
+/// The plain frames (rooted at a table) inside a frame: itself, or each part of a joint.
+pub fn plain_frames(frame: &FrameRef) -> Vec<FrameRef> {
+    fn joint_parts(frame: &Frame) -> Option<&Vec<(String, FrameRef)>> {
+        match frame {
+            Frame::Joint(parts, _) => Some(parts),
+            Frame::Filter(f, _) | Frame::With(f, ..) => joint_parts(f),
+            Frame::Table(_) => None,
+        }
+    }
+    match joint_parts(frame) {
+        Some(parts) => parts.iter().flat_map(|(_, f)| plain_frames(f)).collect(),
+        None => vec![frame.clone()],
+    }
+}
+
+/// Group plain frames by their table.
+pub fn frames_by_table(frames: impl Iterator<Item = FrameRef>) -> BTreeMap<crate::query::tables::Table, Vec<FrameRef>> {
+    let mut by_table: BTreeMap<_, Vec<FrameRef>> = BTreeMap::new();
+    for frame in frames {
+        for plain in plain_frames(&frame) {
+            if let Some(t) = plain.root_table() {
+                by_table.entry(t).or_default().push(plain);
+            }
+        }
+    }
+    by_table
+}
