@@ -28,6 +28,9 @@ pub struct ScriptArgs {
     /// Print a machine-readable summary (check) as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Print only the query of this output (sql), or `attrition` for the attrition query.
+    #[arg(long, value_name = "NAME")]
+    pub output: Option<String>,
 }
 
 pub fn run(global: &Global, cmd: ScriptCommand) -> Result<()> {
@@ -92,6 +95,18 @@ fn sql(args: ScriptArgs) -> Result<()> {
     let script = Script::load(&args.file)?;
     let values = ParamValues::parse_args(&args.params)?;
     let compiled = script.compile(&values)?;
+    if let Some(name) = &args.output {
+        let sql = match compiled.queries.outputs.iter().find(|o| &o.name == name) {
+            Some(o) => &o.sql,
+            None if name == "attrition" => &compiled.queries.attrition,
+            None => {
+                let names: Vec<&str> = compiled.queries.outputs.iter().map(|o| o.name.as_str()).collect();
+                return Err(crate::bad_input!("{}: no output `{name}`; the outputs are: {}, and `attrition`", args.file.display(), names.join(", ")));
+            }
+        };
+        println!("{};", sql.trim_end());
+        return Ok(());
+    }
     let params: Vec<String> = compiled.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
     println!("-- midnet script {} (sha256 {})", args.file.display(), script.sha256());
     println!("-- parameters: {}", if params.is_empty() { "none".to_string() } else { params.join(" ") });

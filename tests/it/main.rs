@@ -4,3 +4,7 @@
 
 mod common;
 mod reference;
+mod script;
+mod script_props;
+mod script_spec;
+mod script_support;
