@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create (once) the Python virtual environment that the comparison and reference scripts use:
 # the peer tools midnet is measured against (lifelines, statsmodels, vigipy) and scipy for
-# independent reference values. Prints the path of the environment's python.
+# independent reference values, and duckdb pinned to the engine midnet bundles (1.5.6) for
+# same-engine baselines. Prints the path of the environment's python.
 #
 #   PY=$(scripts/python-env.sh) && "$PY" scripts/some_script.py
 set -euo pipefail
@@ -11,7 +12,8 @@ if [ ! -x "$VENV/bin/python" ] || [ ! -f "$VENV/.complete" ]; then
     "$VENV/bin/pip" install --quiet --upgrade pip >&2
     "$VENV/bin/pip" install --quiet \
         "numpy" "scipy" "pandas" "pyarrow" \
-        "statsmodels" "lifelines" "vigipy==3.5.1" >&2
+        "statsmodels" "lifelines" "vigipy==3.5.1" \
+        "duckdb==1.5.6" >&2
     touch "$VENV/.complete"
 fi
 echo "$VENV/bin/python"

@@ -40,6 +40,18 @@ impl CodeSystem {
         CodeSystem::ALL.into_iter().find(|s| s.name() == name)
     }
 
+    /// The code system's name as people write it.
+    pub fn label(self) -> &'static str {
+        match self {
+            CodeSystem::Yj => "YJ",
+            CodeSystem::Hot => "HOT",
+            CodeSystem::Icd10 => "ICD-10",
+            CodeSystem::Jlac10 => "JLAC10",
+            CodeSystem::Procedure => "claims procedure",
+            CodeSystem::Medis => "MEDIS",
+        }
+    }
+
     /// What a full code looks like, for error messages.
     pub fn shape(self) -> &'static str {
         match self {

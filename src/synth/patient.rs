@@ -370,7 +370,7 @@ fn test_days<R: Rng>(
     let mut days: Vec<(i32, bool)> = Vec::new();
     if chronic {
         let z: f64 = StandardNormal.sample(rng);
-        let mean = (75.0 * (0.45 * z).exp()).clamp(21.0, 365.0) * ctx.profile.test_interval_factor;
+        let mean = (130.0 * (0.45 * z).exp()).clamp(30.0, 365.0) * ctx.profile.test_interval_factor;
         let gamma = Gamma::new(2.0, mean / 2.0).expect("valid gamma");
         let mut day = start + (gamma.sample(rng) * rng.random::<f64>()) as i32;
         while day <= end {

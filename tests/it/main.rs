@@ -8,3 +8,4 @@ mod script;
 mod script_props;
 mod script_spec;
 mod script_support;
+mod site;

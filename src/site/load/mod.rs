@@ -130,9 +130,12 @@ impl From<duckdb::Error> for FileError {
 fn load_file(conn: &duckdb::Connection, input: &Input, version: i64, n: usize) -> Result<FileLoaded, FileError> {
     let spec = spec_for(input.table).expect("inputs resolve to clinical tables");
     let rejects = format!("midnet_rejects_{n}");
+    if input.format == Format::Csv {
+        require_utf8(&input.path)?;
+    }
     let scan = scan_sql(input, &rejects);
     let header = header_of(conn, &scan, input)?;
-    check_header(&header, spec, &input.path)?;
+    check_header(&header, spec)?;
     conn.execute_batch(&stage::staging_sql(spec, &scan, &header))
         .map_err(|e| FileError::Refused(format!("cannot be read: {}", first_line(&e.to_string()))))?;
     let loaded = conn.execute(&stage::insert_sql(spec), [])? as u64;
@@ -206,9 +209,10 @@ fn quarantine_rows(
 fn scan_sql(input: &Input, rejects: &str) -> String {
     let path = literal(&input.path.to_string_lossy());
     match input.format {
+        // ORDINALITY numbers the records as the reader produces them, in file order.
         Format::Csv => format!(
-            "(SELECT row_number() OVER () AS rn, * FROM read_csv({path}, header = true, all_varchar = true, \
-             store_rejects = true, rejects_table = {}, rejects_scan = {}))",
+            "(SELECT COLUMNS(* EXCLUDE (ordinality)), ordinality AS rn FROM read_csv({path}, header = true, \
+             all_varchar = true, store_rejects = true, rejects_table = {}, rejects_scan = {}) WITH ORDINALITY)",
             literal(rejects),
             literal(&format!("{rejects}_scan"))
         ),
@@ -226,16 +230,30 @@ fn header_of(conn: &duckdb::Connection, scan: &str, input: &Input) -> Result<Vec
         .and_then(|mut s| s.query_map([], |r| r.get::<_, String>(0))?.collect());
     names.map_err(|e| {
         let text = first_line(&e.to_string());
-        let hint = if text.contains("UTF") || text.contains("unicode") || text.contains("Unicode") {
-            "; the file must be UTF-8 (convert with `iconv -f SHIFT_JIS -t UTF-8`)"
-        } else {
-            ""
-        };
-        FileError::Refused(format!("cannot be read as {:?}: {text}{hint}", input.format))
+        FileError::Refused(format!("cannot be read as {:?}: {text}", input.format))
     })
 }
 
-fn check_header(header: &[String], spec: &spec::TableSpec, path: &Path) -> Result<(), FileError> {
+/// Refuse a CSV file whose beginning is not UTF-8 (Japanese hospital systems often export
+/// Shift_JIS); one clear refusal is better than every row with a kanji quarantined.
+fn require_utf8(path: &Path) -> Result<(), FileError> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(1 << 16);
+    let file = std::fs::File::open(path).map_err(|e| FileError::Fatal(Error::io(path, e)))?;
+    file.take(1 << 16).read_to_end(&mut head).map_err(|e| FileError::Fatal(Error::io(path, e)))?;
+    match std::str::from_utf8(&head) {
+        Ok(_) => Ok(()),
+        // A character cut by the 64 KiB window is not an error.
+        Err(e) if e.error_len().is_none() => Ok(()),
+        Err(e) => Err(FileError::Refused(format!(
+            "not UTF-8 text (invalid byte at offset {}); if it is Shift_JIS, convert it with \
+             `iconv -f SHIFT_JIS -t UTF-8 FILE > FILE.utf8.csv` and load that",
+            e.valid_up_to()
+        ))),
+    }
+}
+
+fn check_header(header: &[String], spec: &spec::TableSpec) -> Result<(), FileError> {
     if let Some((col, what)) = header.iter().find_map(|h| identifying(h).map(|w| (h, w))) {
         return Err(FileError::Refused(format!(
             "column `{col}` could identify a person ({what}); the integrated data source holds no such \
@@ -254,8 +272,7 @@ fn check_header(header: &[String], spec: &spec::TableSpec, path: &Path) -> Resul
         spec.fields.iter().filter(|f| f.required && !header.iter().any(|h| h == f.name)).map(|f| f.name).collect();
     if !missing.is_empty() {
         return Err(FileError::Refused(format!(
-            "{}: missing required column(s) {} of table `{}`",
-            path.display(),
+            "missing required column(s) {} of table `{}`",
             missing.join(", "),
             spec.table
         )));
@@ -328,9 +345,17 @@ fn top_reasons(conn: &duckdb::Connection, version: i64) -> Result<Vec<(String, u
 }
 
 fn sha256_of(path: &Path) -> Result<String> {
+    use std::io::Read;
     let mut file = std::fs::File::open(path).at(path)?;
     let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher).at(path)?;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buf).at(path)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
     Ok(hex::encode(hasher.finalize()))
 }
 

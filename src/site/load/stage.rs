@@ -1,71 +1,109 @@
-//! The SQL that validates and converts one input file in a single pass: every row gets its
-//! converted values and a `reason` (empty when the row is good, otherwise every problem found,
-//! joined by "; "). Good rows then go to the clinical table, bad rows to the quarantine.
+//! The SQL that validates and converts one input file in a single pass. The staged table holds,
+//! per record, the values exactly as the clinical table stores them (converted, lab values in the
+//! canonical unit), a `reason` (empty when the row is good, otherwise every problem found, joined
+//! by "; ") and, for bad rows only, the raw fields. Good rows then go to the clinical table by a
+//! plain projection, bad rows to the quarantine.
 //!
-//! The whole pass runs inside DuckDB (vectorised casts and regexes), so loading costs little more
-//! than DuckDB's own `read_csv` of the same file (BENCHMARKS.md, "Site load").
+//! The whole pass runs inside DuckDB (vectorised casts and regexes, record numbers from the scan's
+//! ordinality), so loading costs little more than DuckDB's own `read_csv` of the same file
+//! (BENCHMARKS.md, "Site load").
 
 use super::spec::{Field, Kind, TableSpec};
+use crate::schema::CodeSystem;
 use crate::sql::quote::{ident, literal};
 
-/// Date formats accepted in input files.
-const DATE_FORMATS: &str = "['%Y-%m-%d', '%Y/%m/%d', '%Y%m%d']";
-/// Date-time formats accepted for lab result times; a bare date means midnight.
-const TIMESTAMP_FORMATS: &str = "['%Y-%m-%d %H:%M:%S', '%Y-%m-%dT%H:%M:%S', '%Y-%m-%d %H:%M', '%Y-%m-%dT%H:%M', \
-     '%Y/%m/%d %H:%M:%S', '%Y/%m/%d %H:%M', '%Y%m%d%H%M%S', '%Y-%m-%d', '%Y/%m/%d', '%Y%m%d']";
+/// Dates: DuckDB's own cast reads `YYYY-MM-DD` and `YYYY/MM/DD` (fast); `YYYYMMDD` needs a format.
+const COMPACT_DATE: &str = "'%Y%m%d'";
+/// Date-times: the cast reads ISO and slashed forms with or without seconds, and a bare date.
+const COMPACT_TIMESTAMPS: &str = "['%Y%m%d%H%M%S', '%Y%m%d%H%M', '%Y%m%d']";
 /// Dates outside this range are implausible for a clinical record.
 const EARLIEST: &str = "DATE '1880-01-01'";
 const LATEST: &str = "DATE '2100-12-31'";
 
-/// `CREATE TEMP TABLE staged AS …` for one file read by `scan` (a `read_csv`/`read_parquet` call
-/// whose columns are all VARCHAR and which has a `line` column).
+/// A censored lab value such as `<0.1` or `>=1000`, kept as text with no numeric value.
+pub const CENSORED_VALUE: &str = r"(<|>|<=|>=|≦|≧|＜|＞)\s*[0-9]+(\.[0-9]+)?";
+
+/// One validation rule applied to a row: a SQL predicate true when the row breaks it, and the SQL
+/// expression of the message recorded in the quarantine.
+struct Check {
+    bad: String,
+    message: String,
+}
+
+impl Check {
+    fn new(bad: impl Into<String>, message: impl Into<String>) -> Check {
+        Check { bad: bad.into(), message: message.into() }
+    }
+}
+
+/// `CREATE TEMP TABLE staged AS …` for one file read by `scan`: a subquery whose columns are the
+/// file's (all VARCHAR) plus a record number `rn`. `present` lists the file's columns.
+///
+/// Fields are not trimmed: a value with stray spaces fails its check and is quarantined with the
+/// value shown in quotes, rather than silently changed (dates and numbers tolerate spaces anyway).
 pub fn staging_sql(spec: &TableSpec, scan: &str, present: &[String]) -> String {
-    let has = |f: &Field| present.iter().any(|p| p == f.name);
-    let trimmed: Vec<String> = spec
+    let text: Vec<String> = spec
         .fields
         .iter()
         .map(|f| {
-            if has(f) {
-                format!("NULLIF(trim({}), '') AS {}", ident(f.name), ident(&format!("t_{}", f.name)))
+            let t = ident(&format!("t_{}", f.name));
+            if present.iter().any(|p| p == f.name) {
+                format!("{} AS {t}", ident(f.name))
             } else {
-                format!("NULL::VARCHAR AS {}", ident(&format!("t_{}", f.name)))
+                format!("NULL::VARCHAR AS {t}")
             }
         })
         .collect();
     let converted: Vec<String> = spec.fields.iter().map(|f| format!("{} AS c_{}", convert(f), f.name)).collect();
-    let mut reasons: Vec<String> = spec.fields.iter().filter_map(field_reason).collect();
-    reasons.extend(
-        spec.row_checks.iter().map(|c| format!("CASE WHEN {} THEN {} END", c.bad_when, literal(c.reason))),
-    );
-    reasons.extend(table_reasons(spec.table));
-    let raw_fields: Vec<String> =
-        spec.fields.iter().map(|f| format!("coalesce(t_{}, '')", f.name)).collect();
-    let extra_joins = table_joins(spec.table);
+    let mut checks: Vec<Check> = spec.fields.iter().flat_map(field_checks).collect();
+    checks.extend(spec.row_checks.iter().map(|c| Check::new(c.bad_when, literal(c.reason))));
+    checks.extend(table_checks(spec.table));
+    let raw: Vec<String> = spec.fields.iter().map(|f| format!("coalesce(t_{}, '')", f.name)).collect();
+    let stored: Vec<String> = stored_columns(spec).iter().map(|(col, expr)| format!("{expr} AS {}", ident(col))).collect();
     format!(
         "CREATE OR REPLACE TEMP TABLE staged AS
-WITH trimmed AS (
-    SELECT line, {trimmed} FROM {scan}
+WITH text AS (
+    SELECT rn, {text} FROM {scan}
 ), converted AS (
-    SELECT *, {converted} FROM trimmed
+    SELECT *, {converted} FROM text
 ), checked AS (
-    SELECT converted.*, concat_ws('; ', {reasons}) AS reason
-    FROM converted {extra_joins}
+    SELECT converted.*, {lookups}, {reason} AS reason
+    FROM converted {joins}
 )
-SELECT *, CASE WHEN reason <> '' THEN concat_ws('|', {raw}) END AS raw FROM checked",
-        trimmed = trimmed.join(", "),
+SELECT rn, {stored}, reason, CASE WHEN reason <> '' THEN concat_ws('|', {raw}) END AS raw FROM checked",
+        text = text.join(", "),
         converted = converted.join(",\n           "),
-        reasons = reasons.join(",\n        "),
-        raw = raw_fields.join(", "),
+        lookups = table_lookups(spec.table),
+        reason = reason_sql(&checks),
+        joins = table_joins(spec.table),
+        stored = stored.join(", "),
+        raw = raw.join(", "),
     )
 }
 
-/// The SQL expression converting the trimmed text `t_<name>` to the stored value.
+/// Every message of the checks a row breaks, joined by "; ", or '' for a good row. The messages
+/// are built only for rows that break a check: most rows pay for the boolean tests alone.
+fn reason_sql(checks: &[Check]) -> String {
+    let bad: Vec<String> = checks.iter().map(|c| format!("coalesce({}, false)", c.bad)).collect();
+    let messages: Vec<String> =
+        checks.iter().zip(&bad).map(|(c, b)| format!("CASE WHEN {b} THEN {} END", c.message)).collect();
+    format!("CASE WHEN {} THEN concat_ws('; ',\n        {}) ELSE '' END", bad.join("\n        OR "), messages.join(",\n        "))
+}
+
+/// `INSERT` of the good staged rows into the clinical table.
+pub fn insert_sql(spec: &TableSpec) -> String {
+    let columns: Vec<String> = stored_columns(spec).iter().map(|(c, _)| ident(c)).collect();
+    let list = columns.join(", ");
+    format!("INSERT INTO {} ({list}) SELECT {list} FROM staged WHERE reason = ''", ident(spec.table))
+}
+
+/// The SQL expression converting the text `t_<name>` to a typed value.
 fn convert(f: &Field) -> String {
     let t = format!("t_{}", f.name);
     match f.kind {
-        Kind::Key | Kind::Text => t,
-        Kind::Date => format!("try_strptime({t}, {DATE_FORMATS})::DATE"),
-        Kind::Timestamp => format!("try_strptime({t}, {TIMESTAMP_FORMATS})"),
+        Kind::Key | Kind::Text | Kind::OneOf(_) => t,
+        Kind::Date => format!("coalesce(TRY_CAST({t} AS DATE), try_strptime({t}, {COMPACT_DATE})::DATE)"),
+        Kind::Timestamp => format!("coalesce(TRY_CAST({t} AS TIMESTAMP), try_strptime({t}, {COMPACT_TIMESTAMPS}))"),
         Kind::Sex => format!("CASE upper({t}) WHEN 'M' THEN 'M' WHEN '1' THEN 'M' WHEN 'F' THEN 'F' WHEN '2' THEN 'F' END"),
         Kind::Bool => format!(
             "CASE WHEN lower({t}) IN ('1', 'true', 't', 'y', 'yes') THEN true \
@@ -73,176 +111,150 @@ fn convert(f: &Field) -> String {
         ),
         Kind::PositiveInt => format!("TRY_CAST({t} AS INTEGER)"),
         Kind::Number | Kind::LabValue => format!("TRY_CAST({t} AS DOUBLE)"),
-        Kind::OneOf(_) => t,
-        Kind::Code(system) => match system {
-            crate::schema::CodeSystem::Icd10 => format!("upper(replace({t}, '.', ''))"),
-            _ => format!("upper({t})"),
-        },
+        Kind::Code(CodeSystem::Icd10) => format!("upper(replace({t}, '.', ''))"),
+        Kind::Code(_) => format!("upper({t})"),
     }
 }
 
-/// The SQL expression giving the problem with one field (NULL when there is none).
-fn field_reason(f: &Field) -> Option<String> {
+/// The checks of one field: present if required, then well formed for its kind.
+fn field_checks(f: &Field) -> Vec<Check> {
     let t = format!("t_{}", f.name);
     let c = format!("c_{}", f.name);
     let name = f.name;
-    let missing = if f.required {
-        format!("WHEN {t} IS NULL THEN {} ", literal(&format!("missing {name}")))
-    } else {
-        String::new()
-    };
-    let shown = format!("'''' || {t} || ''''");
-    let bad = match f.kind {
-        Kind::Key | Kind::Text => String::new(),
-        Kind::Date => format!(
-            "WHEN {c} IS NULL THEN '{name} ' || {shown} || ' is not a date (YYYY-MM-DD)' \
-             WHEN {c} < {EARLIEST} OR {c} > {LATEST} THEN '{name} ' || {shown} || ' is not a plausible date' "
-        ),
-        Kind::Timestamp => format!(
-            "WHEN {c} IS NULL THEN '{name} ' || {shown} || ' is not a date-time (YYYY-MM-DD HH:MM:SS)' \
-             WHEN {c} < {EARLIEST} OR {c} > {LATEST} THEN '{name} ' || {shown} || ' is not a plausible date' "
-        ),
-        Kind::Sex => format!("WHEN {c} IS NULL THEN 'sex ' || {shown} || ' is not M or F (or 1 or 2)' "),
-        Kind::Bool => format!("WHEN {c} IS NULL THEN '{name} ' || {shown} || ' is not true or false' "),
-        Kind::PositiveInt => {
-            format!("WHEN {c} IS NULL OR {c} <= 0 THEN '{name} ' || {shown} || ' is not a positive whole number' ")
+    let shown = |what: &str| format!("'{name} ''' || {t} || ''' {what}'");
+    let present = format!("{t} IS NOT NULL");
+    let unparsed = format!("{present} AND {c} IS NULL");
+    let implausible = format!("{present} AND ({c} < {EARLIEST} OR {c} > {LATEST})");
+    let mut checks = Vec::new();
+    if f.required {
+        checks.push(Check::new(format!("{t} IS NULL"), literal(&format!("missing {name}"))));
+    }
+    match f.kind {
+        Kind::Key | Kind::Text | Kind::LabValue => {}
+        Kind::Date => {
+            checks.push(Check::new(unparsed, shown("is not a date (YYYY-MM-DD)")));
+            checks.push(Check::new(implausible, shown("is not a plausible date")));
         }
-        Kind::Number => format!("WHEN {c} IS NULL THEN '{name} ' || {shown} || ' is not a number' "),
+        Kind::Timestamp => {
+            checks.push(Check::new(unparsed, shown("is not a date-time (YYYY-MM-DD HH:MM:SS)")));
+            checks.push(Check::new(implausible, shown("is not a plausible date")));
+        }
+        Kind::Sex => checks.push(Check::new(unparsed, shown("is not M or F (or 1 or 2)"))),
+        Kind::Bool => checks.push(Check::new(unparsed, shown("is not true or false"))),
+        Kind::PositiveInt => checks.push(Check::new(
+            format!("{present} AND ({c} IS NULL OR {c} <= 0)"),
+            shown("is not a positive whole number"),
+        )),
+        Kind::Number => checks.push(Check::new(unparsed, shown("is not a number"))),
         Kind::OneOf(values) => {
             let list: Vec<String> = values.iter().map(|v| literal(v)).collect();
-            format!(
-                "WHEN {c} NOT IN ({}) THEN '{name} ' || {shown} || ' is not one of {}' ",
-                list.join(", "),
-                values.join(", ")
-            )
+            checks.push(Check::new(
+                format!("{present} AND {c} NOT IN ({})", list.join(", ")),
+                shown(&format!("is not one of {}", values.join(", "))),
+            ));
         }
-        Kind::Code(system) => format!(
-            "WHEN NOT regexp_full_match({c}, {}) THEN '{name} ' || {shown} || {} ",
-            literal(system.full_regex()),
-            literal(&format!(" is not a {} code ({})", system.name(), system.shape()))
-        ),
-        // Whether a lab value parses depends on its analyte: see `table_reasons`.
-        Kind::LabValue => String::new(),
-    };
-    if missing.is_empty() && bad.is_empty() {
-        return None;
+        Kind::Code(system) => checks.push(Check::new(
+            format!("{present} AND NOT regexp_full_match({c}, {})", literal(system.full_regex())),
+            shown(&format!("is not a valid {} code: {}", system.label(), system.shape())),
+        )),
     }
-    let guard = if f.required { String::new() } else { format!("WHEN {t} IS NULL THEN NULL ") };
-    Some(format!("CASE {missing}{guard}{bad}END"))
+    checks
 }
 
-/// Joins that checks of some tables need: the patient table (every row must belong to a known
-/// patient) and, for lab results, the lab master and unit conversions.
 fn table_joins(table: &str) -> String {
-    let mut joins = String::new();
-    if table == "patient" {
-        joins.push_str(
-            "LEFT JOIN patient known ON known.patient_key = converted.c_patient_key \
-             LEFT JOIN (SELECT c_patient_key AS dup_key, min(line) AS first_line FROM converted \
-                        GROUP BY c_patient_key HAVING count(*) > 1) dup \
-                   ON dup.dup_key = converted.c_patient_key AND converted.line > dup.first_line",
-        );
-    } else {
-        joins.push_str("LEFT JOIN patient known ON known.patient_key = converted.c_patient_key");
+    let known = "LEFT JOIN patient known ON known.patient_key = converted.c_patient_key";
+    match table {
+        "patient" => format!(
+            "{known} LEFT JOIN (SELECT c_patient_key AS dup_key, min(rn) AS first_rn FROM converted \
+                               GROUP BY c_patient_key HAVING count(*) > 1) dup \
+                     ON dup.dup_key = converted.c_patient_key AND converted.rn > dup.first_rn"
+        ),
+        "lab_result" => format!(
+            "{known} LEFT JOIN lab_master lm ON lm.analyte_code = substr(converted.c_jlac10, 1, 5) \
+                                            AND lm.specimen_code = substr(converted.c_jlac10, 10, 3) \
+                     LEFT JOIN unit_conversion uc ON uc.analyte_code = lm.analyte_code AND uc.from_unit = converted.c_unit"
+        ),
+        _ => known.to_string(),
     }
-    if table == "lab_result" {
-        joins.push_str(
-            " LEFT JOIN lab_master lm ON lm.analyte_code = substr(converted.c_jlac10, 1, 5) \
-                                       AND lm.specimen_code = substr(converted.c_jlac10, 10, 3) \
-              LEFT JOIN unit_conversion uc ON uc.analyte_code = lm.analyte_code AND uc.from_unit = converted.t_unit",
-        );
-    }
-    joins
 }
+
+/// Columns the joins contribute to `checked` (so that the final projection needs no join).
+fn table_lookups(table: &str) -> &'static str {
+    match table {
+        // The factor from the reported unit to the canonical one: 1 for the canonical unit itself
+        // and for analytes the master does not know (kept as reported); NULL when no conversion
+        // exists, which the reasons quarantine.
+        "lab_result" => {
+            "lm.analyte AS analyte, lm.canonical_unit AS canonical_unit, \
+             CASE WHEN lm.analyte IS NULL OR converted.c_unit = lm.canonical_unit THEN 1.0 ELSE uc.factor END AS factor"
+        }
+        _ => "NULL AS no_lookup",
+    }
+}
+
 
 /// Checks of some tables that need the joins above.
-fn table_reasons(table: &str) -> Vec<String> {
-    let mut reasons = Vec::new();
+fn table_checks(table: &str) -> Vec<Check> {
+    let mut checks = Vec::new();
     if table == "patient" {
-        reasons.push("CASE WHEN known.patient_key IS NOT NULL THEN 'patient_key already loaded' END".to_string());
-        reasons.push(
-            "CASE WHEN dup.dup_key IS NOT NULL THEN 'duplicate patient_key (first at line ' || dup.first_line || ')' END"
-                .to_string(),
-        );
+        checks.push(Check::new("known.patient_key IS NOT NULL", "'patient_key already loaded'"));
+        checks.push(Check::new(
+            "dup.dup_key IS NOT NULL",
+            "'duplicate patient_key (first seen in data row ' || dup.first_rn || ')'",
+        ));
     } else {
-        reasons.push(
-            "CASE WHEN c_patient_key IS NOT NULL AND known.patient_key IS NULL \
-             THEN 'patient_key ''' || c_patient_key || ''' is not in the patient table' END"
-                .to_string(),
-        );
-    }
-    if table == "lab_result" {
-        reasons.push(format!(
-            "CASE WHEN t_value IS NOT NULL AND c_value IS NULL AND lm.analyte IS NOT NULL \
-                   AND NOT regexp_full_match(t_value, {censored}) \
-                  THEN 'value ''' || t_value || ''' of ' || lm.analyte || ' is not a number' \
-                  WHEN c_value IS NOT NULL AND lm.analyte IS NOT NULL AND t_unit IS NULL \
-                  THEN 'missing unit for a numeric ' || lm.analyte || ' result' \
-                  WHEN c_value IS NOT NULL AND lm.analyte IS NOT NULL AND t_unit <> lm.canonical_unit AND uc.factor IS NULL \
-                  THEN 'unit ''' || t_unit || ''' cannot be converted to ' || lm.canonical_unit || ' for ' || lm.analyte END",
-            censored = literal(CENSORED_VALUE)
+        checks.push(Check::new(
+            "c_patient_key IS NOT NULL AND known.patient_key IS NULL",
+            "'patient_key ''' || c_patient_key || ''' is not in the patient table'",
         ));
     }
-    reasons
+    if table == "lab_result" {
+        let known_analyte = "lm.analyte IS NOT NULL";
+        checks.push(Check::new(
+            format!(
+                "t_value IS NOT NULL AND c_value IS NULL AND {known_analyte} \
+                 AND NOT regexp_full_match(trim(t_value), {})",
+                literal(CENSORED_VALUE)
+            ),
+            "'value ''' || t_value || ''' of ' || lm.analyte || ' is not a number'",
+        ));
+        checks.push(Check::new(
+            format!("c_value IS NOT NULL AND {known_analyte} AND c_unit IS NULL"),
+            "'missing unit for a numeric ' || lm.analyte || ' result'",
+        ));
+        checks.push(Check::new(
+            format!("c_value IS NOT NULL AND {known_analyte} AND c_unit <> lm.canonical_unit AND uc.factor IS NULL"),
+            "'unit ''' || c_unit || ''' cannot be converted to ' || lm.canonical_unit || ' for ' || lm.analyte",
+        ));
+    }
+    checks
 }
 
-/// A censored lab value such as `<0.1` or `>=1000`, kept as text with no numeric value.
-pub const CENSORED_VALUE: &str = r"(<|>|<=|>=|≦|≧|＜|＞)\s*[0-9]+(\.[0-9]+)?";
-
-/// The SELECT list that inserts good staged rows into each table, converting lab values to the
-/// canonical unit.
-pub fn insert_sql(spec: &TableSpec) -> String {
-    let columns: Vec<String>;
-    let values: Vec<String>;
-    match spec.table {
-        "lab_result" => {
-            let factor = "CASE WHEN s.t_unit = lm.canonical_unit OR lm.analyte IS NULL THEN 1.0 ELSE uc.factor END";
-            columns = [
-                "patient_key", "jlac10", "result_time", "value", "unit", "ref_low", "ref_high", "abnormal_flag",
-                "value_text", "reported_value", "reported_unit", "source",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-            values = vec![
-                "s.c_patient_key".into(),
-                "s.c_jlac10".into(),
-                "s.c_result_time".into(),
-                format!("s.c_value * ({factor})"),
-                "coalesce(lm.canonical_unit, s.t_unit)".into(),
-                format!("s.c_ref_low * ({factor})"),
-                format!("s.c_ref_high * ({factor})"),
-                "s.c_abnormal_flag".into(),
-                "CASE WHEN s.c_value IS NULL THEN s.t_value END".into(),
-                "s.c_value".into(),
-                "s.t_unit".into(),
-                "s.c_source".into(),
-            ];
-            return format!(
-                "INSERT INTO lab_result ({}) SELECT {} FROM staged s \
-                 LEFT JOIN lab_master lm ON lm.analyte_code = substr(s.c_jlac10, 1, 5) \
-                                          AND lm.specimen_code = substr(s.c_jlac10, 10, 3) \
-                 LEFT JOIN unit_conversion uc ON uc.analyte_code = lm.analyte_code AND uc.from_unit = s.t_unit \
-                 WHERE s.reason = ''",
-                columns.join(", "),
-                values.join(", ")
-            );
-        }
-        _ => {
-            columns = spec.fields.iter().map(|f| f.name.to_string()).collect();
-            values = spec.fields.iter().map(|f| default_for(spec.table, f)).collect();
-        }
+fn stored_columns(spec: &TableSpec) -> Vec<(String, String)> {
+    if spec.table == "lab_result" {
+        return [
+            ("patient_key", "c_patient_key"),
+            ("jlac10", "c_jlac10"),
+            ("result_time", "c_result_time"),
+            ("value", "c_value * factor"),
+            ("unit", "coalesce(canonical_unit, c_unit)"),
+            ("ref_low", "c_ref_low * factor"),
+            ("ref_high", "c_ref_high * factor"),
+            ("abnormal_flag", "c_abnormal_flag"),
+            ("value_text", "CASE WHEN c_value IS NULL THEN trim(t_value) END"),
+            ("reported_value", "c_value"),
+            ("reported_unit", "c_unit"),
+            ("source", "c_source"),
+        ]
+        .iter()
+        .map(|(c, e)| (c.to_string(), e.to_string()))
+        .collect();
     }
-    format!(
-        "INSERT INTO {} ({}) SELECT {} FROM staged WHERE reason = ''",
-        ident(spec.table),
-        columns.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", "),
-        values.join(", ")
-    )
+    spec.fields.iter().map(|f| (f.name.to_string(), stored_value(spec.table, f))).collect()
 }
 
 /// The stored value of a field, with the defaults of optional fields that the schema requires.
-fn default_for(table: &str, f: &Field) -> String {
+fn stored_value(table: &str, f: &Field) -> String {
     match (table, f.name) {
         ("encounter", "end_date") => "coalesce(c_end_date, c_start_date)".into(),
         ("drug_order", "start_date") => "coalesce(c_start_date, c_order_date)".into(),

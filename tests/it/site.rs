@@ -1,0 +1,272 @@
+//! `midnet synth` and `midnet site init|load|check`, run as a hospital's operator would.
+
+use std::path::Path;
+
+use crate::common::{midnet, tempdir};
+
+fn query_i64(db: &Path, sql: &str) -> i64 {
+    let conn = duckdb::Connection::open(db).unwrap();
+    conn.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+fn quarantine_reasons(db: &Path) -> Vec<(String, i64, String)> {
+    let conn = duckdb::Connection::open(db).unwrap();
+    let mut stmt = conn.prepare("SELECT table_name, line, reason FROM quarantine ORDER BY table_name, line").unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(|r| r.unwrap()).collect()
+}
+
+const PATIENTS: &str = "patient_key,sex,birth_date,death_date\nA1,F,1950-03-04,\nA2,M,1961/12/01,2024-01-02\nA3,2,19700505,\n";
+
+fn site_with_patients(dir: &Path) -> std::path::PathBuf {
+    let site = dir.join("site");
+    midnet(dir, &["site", "init", "--site", site.to_str().unwrap()]).ok();
+    std::fs::write(dir.join("patient.csv"), PATIENTS).unwrap();
+    midnet(dir, &["site", "load", "--site", "site", "patient.csv"]).ok();
+    site
+}
+
+#[test]
+fn synth_is_deterministic_and_writes_registry_and_truth() {
+    let dir = tempdir();
+    let run = |out: &str, seed: &str| {
+        midnet(dir.path(), &["synth", "--sites", "2", "--patients", "300", "--seed", seed, "--out", out]).ok()
+    };
+    run("a", "5");
+    run("b", "5");
+    run("c", "6");
+    let files = ["truth.json", "sites.toml", "site01/import/lab_result.csv", "site02/import/drug_order.csv", "site02/import/patient.csv"];
+    for f in files {
+        let a = std::fs::read(dir.path().join("a").join(f)).unwrap();
+        let b = std::fs::read(dir.path().join("b").join(f)).unwrap();
+        assert!(a == b, "{f} differs between two runs with the same seed");
+    }
+    let a = std::fs::read(dir.path().join("a/site01/import/lab_result.csv")).unwrap();
+    let c = std::fs::read(dir.path().join("c/site01/import/lab_result.csv")).unwrap();
+    assert!(a != c, "another seed gives other data");
+
+    let registry: toml::Value = toml::from_str(&std::fs::read_to_string(dir.path().join("a/sites.toml")).unwrap()).unwrap();
+    let sites = registry["site"].as_array().unwrap();
+    assert_eq!(sites.len(), 2);
+    for s in sites {
+        assert!(s["name"].as_str().unwrap().chars().any(|c| !c.is_ascii()), "a Japanese institution name");
+        assert!(s["aliases"].as_array().unwrap().len() >= 2);
+        assert!(dir.path().join("a").join(s["path"].as_str().unwrap()).is_dir());
+    }
+
+    let truth: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("a/truth.json")).unwrap()).unwrap();
+    let effects = truth["effects"].as_array().unwrap();
+    let planted: Vec<_> = effects.iter().filter(|e| e["hazard_ratio"].as_f64().unwrap() > 1.0).collect();
+    let outcomes: Vec<&str> = planted.iter().map(|e| e["outcome"].as_str().unwrap()).collect();
+    for needed in ["alt_gt_3uln", "egfr_lt_60", "platelets_lt_75k"] {
+        assert!(outcomes.contains(&needed), "a planted effect on {needed}");
+    }
+    let null_pairs: std::collections::BTreeSet<(&str, &str)> = effects
+        .iter()
+        .filter(|e| e["hazard_ratio"].as_f64().unwrap() == 1.0)
+        .map(|e| (e["drug_yj"].as_str().unwrap(), e["comparator_yj"].as_str().unwrap()))
+        .collect();
+    assert!(null_pairs.len() >= 20, "at least 20 no-effect drug pairs, got {}", null_pairs.len());
+    let null_tests = effects.iter().filter(|e| e["hazard_ratio"].as_f64().unwrap() == 1.0).count();
+    assert!(null_tests >= 200, "at least 200 no-effect drug-outcome pairs, got {null_tests}");
+    for e in effects {
+        let yj = e["drug_yj"].as_str().unwrap();
+        assert_eq!(yj.len(), 7, "drug_yj is the 7-character ingredient prefix");
+    }
+}
+
+#[test]
+fn synthesised_network_loads_and_checks() {
+    let dir = tempdir();
+    midnet(dir.path(), &["synth", "--sites", "1", "--patients", "400", "--seed", "3", "--out", "net", "--dirty", "0.002"]).ok();
+    midnet(dir.path(), &["site", "init", "--site", "net/site01"]).ok();
+    let load = midnet(dir.path(), &["site", "load", "--site", "net/site01", "--json", "net/site01/import"]).ok();
+    let report = load.json();
+    assert_eq!(report["data_version"], 1);
+    assert_eq!(report["files"].as_array().unwrap().len(), 7);
+    let db = dir.path().join("net/site01/site.duckdb");
+    assert_eq!(query_i64(&db, "SELECT count(*) FROM patient"), 400);
+    assert!(query_i64(&db, "SELECT count(*) FROM quarantine") > 0, "planted faults are quarantined");
+    // Platelets reported in 10^4/uL are stored in 10^3/uL, keeping what was reported.
+    let converted = query_i64(
+        &db,
+        "SELECT count(*) FROM lab_result WHERE reported_unit <> unit AND value IS NOT NULL AND abs(value - reported_value) < 1e-9",
+    );
+    assert_eq!(converted, 0, "converted values differ from reported ones");
+    let check = midnet(dir.path(), &["site", "check", "--site", "net/site01"]).ok();
+    for section in ["rows per table and source", "codes unknown to the masters", "lab results per analyte", "quarantined rows"] {
+        assert!(check.stdout.contains(section), "check report has `{section}`:\n{}", check.stdout);
+    }
+    let json = midnet(dir.path(), &["site", "check", "--site", "net/site01", "--json"]).ok().json();
+    assert!(json["analytes"].as_array().unwrap().iter().any(|a| a["analyte"] == "alt"));
+}
+
+#[test]
+fn init_refuses_an_existing_site_and_commands_refuse_a_missing_one() {
+    let dir = tempdir();
+    midnet(dir.path(), &["site", "init", "--site", "s"]).ok();
+    midnet(dir.path(), &["site", "init", "--site", "s"]).fails(2, "already a site data source");
+    midnet(dir.path(), &["site", "check", "--site", "nowhere"]).fails(4, "midnet site init --site nowhere");
+}
+
+/// Each kind of bad row goes to the quarantine with its line and a reason naming the problem.
+#[test]
+fn bad_rows_are_quarantined_with_line_and_reason() {
+    let dir = tempdir();
+    let site = site_with_patients(dir.path());
+    let cases: &[(&str, &str)] = &[
+        (
+            "drug_order",
+            "patient_key,yj_code,order_date,days_supply,route,setting,source\n\
+             A1,3969010F1020,2023-02-30,28,oral,outpatient,EHR\n\
+             A1,3969010F1020,2023-02-01,0,oral,outpatient,EHR\n\
+             A1,39690-10F1020,2023-02-01,28,oral,outpatient,EHR\n\
+             A1,3969010F1020,2023-02-01,28,by mouth,outpatient,EHR\n\
+             ZZ,3969010F1020,2023-02-01,28,oral,outpatient,EHR\n\
+             A1,3969010F1020,2023-02-01,28,oral,outpatient,EHR\n",
+        ),
+        (
+            "lab_result",
+            "patient_key,jlac10,result_time,value,unit,ref_low,ref_high,abnormal_flag,source\n\
+             A1,3B045000002327101,2023-01-01 09:00,abc,U/L,10,42,N,EHR\n\
+             A1,3C015000002327101,2023-01-01 09:00,1.1,mg/L,0.6,1.1,N,EHR\n\
+             A1,3B045000002327101,2023-01-01 09:00,30,U/L,42,10,N,EHR\n\
+             A1,3B045000002327101,2023-01-01 09:00,30,,10,42,N,EHR\n\
+             A1,3B04500000232710,2023-01-01 09:00,30,U/L,10,42,N,EHR\n\
+             A1,2A050000001927101,2023-01-01 09:00,23.4,10^4/uL,15.8,34.8,N,EHR\n\
+             A1,3B045000002327101,2023-01-01 09:00,<5,U/L,10,42,L,EHR\n\
+             A1,3B045000002327101,2023-13-01 09:00,30,U/L,10,42,N,EHR\n",
+        ),
+        (
+            "diagnosis",
+            "patient_key,icd10,diagnosis_date,source\nA1,E11.9,2022-01-01,EHR\nA1,X,2022-01-01,EHR\nA1,E119,2022-01-01,LAB\n",
+        ),
+        ("patient", "patient_key,sex,birth_date\nA1,F,1950-01-01\nB1,X,1950-01-01\nB2,F,1950-01-01\nB2,M,1950-01-01\nB3,F,1890-02-01\n"),
+        ("observation_period", "patient_key,source,start_date,end_date\nA1,EHR,2020-01-01,2019-01-01\nA1,EHR,2020-01-01,\"2021-01-01\",extra\n"),
+    ];
+    for (table, text) in cases {
+        std::fs::write(dir.path().join(format!("{table}.csv")), text).unwrap();
+        // A file whose every row is bad loads nothing and exits 1; its rows are still quarantined.
+        let run = midnet(dir.path(), &["site", "load", "--site", "site", &format!("{table}.csv")]);
+        assert!(run.code == 0 || run.code == 1, "{}", run.stderr);
+    }
+    let db = site.join("site.duckdb");
+    let q = quarantine_reasons(&db);
+    let has = |table: &str, line: i64, needle: &str| {
+        assert!(
+            q.iter().any(|(t, l, r)| t == table && *l == line && r.contains(needle)),
+            "expected {table} line {line} quarantined for `{needle}`; quarantine: {q:#?}"
+        )
+    };
+    has("drug_order", 2, "order_date '2023-02-30' is not a date");
+    has("drug_order", 3, "days_supply '0' is not a positive whole number");
+    has("drug_order", 4, "is not a valid YJ code");
+    has("drug_order", 5, "route 'by mouth' is not one of oral, injection, topical, other");
+    has("drug_order", 6, "patient_key 'ZZ' is not in the patient table");
+    has("lab_result", 2, "value 'abc' of alt is not a number");
+    has("lab_result", 3, "unit 'mg/L' cannot be converted to mg/dL for creatinine");
+    has("lab_result", 4, "reference range inverted");
+    has("lab_result", 5, "missing unit for a numeric alt result");
+    has("lab_result", 6, "is not a valid JLAC10 code");
+    has("lab_result", 9, "is not a date-time");
+    has("diagnosis", 3, "icd10 'X' is not a valid ICD-10 code");
+    has("diagnosis", 4, "source 'LAB' is not one of EHR, CLAIMS, DPC");
+    has("patient", 2, "patient_key already loaded");
+    has("patient", 3, "sex 'X' is not M or F");
+    has("patient", 5, "duplicate patient_key");
+    has("observation_period", 2, "end_date before start_date");
+    has("observation_period", 3, "malformed CSV line");
+    // Good rows went in, converted.
+    assert_eq!(query_i64(&db, "SELECT count(*) FROM drug_order"), 1);
+    assert_eq!(query_i64(&db, "SELECT count(*) FROM diagnosis WHERE icd10 = 'E119'"), 1);
+    assert_eq!(query_i64(&db, "SELECT CAST(value AS BIGINT) FROM lab_result WHERE jlac10 LIKE '2A050%'"), 234);
+    assert_eq!(query_i64(&db, "SELECT count(*) FROM lab_result WHERE value_text = '<5' AND value IS NULL"), 1);
+    assert_eq!(query_i64(&db, "SELECT count(*) FROM patient WHERE patient_key = 'A3' AND sex = 'F'"), 1);
+    // 1890 is old but plausible (implausible dates are before 1880): B3 loads.
+    assert_eq!(query_i64(&db, "SELECT count(*) FROM patient WHERE patient_key = 'B3'"), 1);
+}
+
+#[test]
+fn a_file_with_an_identifying_column_is_refused_whole_and_the_others_load() {
+    let dir = tempdir();
+    let site = site_with_patients(dir.path());
+    std::fs::write(dir.path().join("diagnosis.csv"), "patient_key,icd10,diagnosis_date,source,氏名\nA1,E119,2022-01-01,EHR,山田太郎\n").unwrap();
+    std::fs::write(dir.path().join("procedure.csv"), "patient_key,procedure_code,procedure_date,source\nA1,160000310,2022-01-01,CLAIMS\n").unwrap();
+    let run = midnet(dir.path(), &["site", "load", "--site", "site", "diagnosis.csv", "procedure.csv"]).ok();
+    assert!(run.stdout.contains("column `氏名` could identify a person (a name)"), "{}", run.stdout);
+    let db = site.join("site.duckdb");
+    assert_eq!(query_i64(&db, "SELECT count(*) FROM diagnosis"), 0);
+    assert_eq!(query_i64(&db, "SELECT count(*) FROM procedure"), 1);
+}
+
+#[test]
+fn files_with_wrong_columns_names_or_encoding_are_refused() {
+    let dir = tempdir();
+    site_with_patients(dir.path());
+    std::fs::write(dir.path().join("procedure.csv"), "patient_key,procedure_date,source\nA1,2022-01-01,CLAIMS\n").unwrap();
+    std::fs::write(dir.path().join("encounter.csv"), "patient_key,encounter_type,start_date,source,colour\nA1,outpatient,2022-01-01,EHR,red\n").unwrap();
+    std::fs::write(dir.path().join("visits.csv"), "patient_key\nA1\n").unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "hello").unwrap();
+    let run = midnet(dir.path(), &["site", "load", "--site", "site", "procedure.csv", "encounter.csv", "visits.csv", "notes.txt"]);
+    run.fails(1, "nothing could be loaded");
+    // (the report is on stdout even when nothing loads)
+    let out = midnet(dir.path(), &["site", "load", "--site", "site", "procedure.csv", "encounter.csv", "visits.csv", "notes.txt"]).stdout;
+    assert!(out.contains("missing required column(s) procedure_code"), "{out}");
+    assert!(out.contains("column `colour` is not a column of table `encounter`"), "{out}");
+    assert!(out.contains("its name does not say which table it is for"), "{out}");
+    assert!(out.contains("not a .csv or .parquet file"), "{out}");
+    // Shift_JIS bytes are not UTF-8.
+    let mut bytes = b"patient_key,icd10,diagnosis_date,source\nA1,E119,2022-01-01,".to_vec();
+    bytes.extend_from_slice(&[0x83, 0x65, 0x83, 0x58, 0x83, 0x67, b'\n']);
+    std::fs::write(dir.path().join("diagnosis.csv"), bytes).unwrap();
+    let out = midnet(dir.path(), &["site", "load", "--site", "site", "diagnosis.csv"]).stdout;
+    assert!(out.contains("not UTF-8 text") && out.contains("iconv -f SHIFT_JIS"), "{out}");
+    midnet(dir.path(), &["site", "load", "--site", "site", "--table", "visits", "visits.csv"]).fails(2, "not a clinical table");
+    midnet(dir.path(), &["site", "load", "--site", "site", "missing.csv"]).fails(4, "no such file");
+}
+
+#[test]
+fn parquet_files_load_like_csv() {
+    let dir = tempdir();
+    let site = site_with_patients(dir.path());
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    let out = dir.path().join("procedure.parquet");
+    conn.execute_batch(&format!(
+        "COPY (SELECT 'A1' AS patient_key, '160000310' AS procedure_code, DATE '2022-01-01' AS procedure_date, 'CLAIMS' AS source \
+         UNION ALL SELECT 'A2', '12', DATE '2022-01-01', 'CLAIMS') TO '{}' (FORMAT parquet)",
+        out.display()
+    ))
+    .unwrap();
+    midnet(dir.path(), &["site", "load", "--site", "site", "procedure.parquet"]).ok();
+    let db = site.join("site.duckdb");
+    assert_eq!(query_i64(&db, "SELECT count(*) FROM procedure"), 1);
+    assert_eq!(query_i64(&db, "SELECT line FROM quarantine WHERE table_name = 'procedure'"), 2);
+}
+
+/// A load killed part way leaves the site exactly as before, or (if it had finished) fully loaded.
+#[test]
+fn an_interrupted_load_leaves_the_site_as_it_was() {
+    let dir = tempdir();
+    midnet(dir.path(), &["synth", "--sites", "1", "--patients", "3000", "--seed", "9", "--out", "net"]).ok();
+    midnet(dir.path(), &["site", "init", "--site", "net/site01"]).ok();
+    let db = dir.path().join("net/site01/site.duckdb");
+    let mut child = std::process::Command::new(crate::common::midnet_bin())
+        .args(["site", "load", "--site", "net/site01", "net/site01/import"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let _ = child.kill();
+    let _ = child.wait();
+    let versions = query_i64(&db, "SELECT count(*) FROM load_history");
+    let patients = query_i64(&db, "SELECT count(*) FROM patient");
+    let labs = query_i64(&db, "SELECT count(*) FROM lab_result");
+    if versions == 0 {
+        assert_eq!((patients, labs), (0, 0), "an interrupted load left rows behind");
+    } else {
+        assert_eq!(patients, 3000, "a finished load is complete");
+    }
+    // The site still works.
+    midnet(dir.path(), &["site", "check", "--site", "net/site01"]).ok();
+}
