@@ -50,7 +50,7 @@ fn explain_item(item: &Item, params: &[Param], out: &mut String, step: &mut usiz
         Item::Define(n, e) => {
             let _ = writeln!(out, "{}. `{}` is {}.", next(), n.name, words(e, params));
         }
-        Item::Cohort(items, _) => {
+        Item::Cohort(items) => {
             let _ = writeln!(out, "Cohort");
             for inner in items {
                 explain_item(inner, params, out, step);

@@ -15,7 +15,7 @@ const ITEMS: [&str; 10] = ["study", "parameters", "codelist", "events", "define"
 const COHORT_ITEMS: [&str; 7] = ["entry", "require", "exclude", "codelist", "events", "define", "exposure"];
 
 pub fn parse(tokens: Vec<Token>) -> PResult<Script> {
-    let mut p = Parser { toks: tokens, pos: 0 };
+    let mut p = Parser { toks: tokens, pos: 0, in_clause: false };
     let mut items = Vec::new();
     p.skip_newlines();
     while !p.at_eof() {
@@ -28,6 +28,9 @@ pub fn parse(tokens: Vec<Token>) -> PResult<Script> {
 struct Parser {
     toks: Vec<Token>,
     pos: usize,
+    /// Inside the condition of a `where` or the value of a `with`: a `where` or `with` that
+    /// follows belongs to the selection being filtered, not to the last operand.
+    in_clause: bool,
 }
 
 impl Parser {
@@ -278,7 +281,7 @@ impl Parser {
 
     fn cohort(&mut self) -> PResult<Item> {
         let opener = self.bump();
-        let (items, span) = self.block(&opener, &["codelist", "events", "define"], |p| {
+        let (items, _) = self.block(&opener, &["codelist", "events", "define"], |p| {
             let t = p.peek().clone();
             match &t.tok {
                 Tok::Word(w) if w == "entry" => {
@@ -308,7 +311,7 @@ impl Parser {
                 _ => Err(p.unexpected("a line of the cohort block").help(format!("a cohort block holds: {}", COHORT_ITEMS.join(", ")))),
             }
         })?;
-        Ok(Item::Cohort(items, span))
+        Ok(Item::Cohort(items))
     }
 
     /// `key: expression` lines of a block, each key at most once.
@@ -363,7 +366,7 @@ impl Parser {
         let opener = self.bump();
         let name = self.ident("the exposure's name")?;
         let (lines, span) = self.keyed_lines(&opener, &["orders", "grace", "stockpiling"])?;
-        let mut get = |k: &str| lines.iter().find(|(key, ..)| key == k).map(|(_, _, e)| e.clone());
+        let get = |k: &str| lines.iter().find(|(key, ..)| key == k).map(|(_, _, e)| e.clone());
         let missing = |k: &str, example: &str| {
             Diagnostic::new(span, format!("the exposure `{}` has no `{k}:` line", name.name)).help(format!("add `{k}: {example}`"))
         };
@@ -547,11 +550,28 @@ impl Parser {
         Ok(base)
     }
 
+    /// `f` with `in_clause` set as given, restored afterwards.
+    fn with_clause<T>(&mut self, in_clause: bool, f: impl FnOnce(&mut Self) -> PResult<T>) -> PResult<T> {
+        let outer = std::mem::replace(&mut self.in_clause, in_clause);
+        let result = f(self);
+        self.in_clause = outer;
+        result
+    }
+
+    /// A selection: the operand of `exists`, `first`, `… of`, `all of`, which takes its own
+    /// `where` and `with` even inside another selection's condition.
+    fn selection(&mut self) -> PResult<Expr> {
+        self.with_clause(false, |p| p.postfix())
+    }
+
     /// A primary followed by `.field`, `days`, `where …` and `with name = …`. The condition of
     /// `where` runs to the end of the expression: `exists x where a or b` tests `a or b`.
     fn postfix(&mut self) -> PResult<Expr> {
         let mut e = self.primary()?;
         loop {
+            if self.in_clause && (self.at_word("where") || self.at_word("with")) {
+                return Ok(e);
+            }
             if self.at_sym(".") {
                 self.bump();
                 let field = self.ident("a column name after `.`")?;
@@ -561,13 +581,13 @@ impl Parser {
                 let span = e.span.to(self.bump().span);
                 e = Expr { kind: ExprKind::Days(Box::new(e)), span };
             } else if self.eat_word("where") {
-                let cond = self.expr()?;
+                let cond = self.with_clause(true, |p| p.expr())?;
                 let span = e.span.to(cond.span);
                 e = Expr { kind: ExprKind::Where(Box::new(e), Box::new(cond)), span };
             } else if self.eat_word("with") {
                 let name = self.ident("a name for the computed column")?;
                 self.expect_sym("=", "write `with name = expression`")?;
-                let value = self.expr()?;
+                let value = self.with_clause(true, |p| p.expr())?;
                 let span = e.span.to(value.span);
                 e = Expr { kind: ExprKind::With(Box::new(e), name, Box::new(value)), span };
             } else {
@@ -598,7 +618,7 @@ impl Parser {
             }
             Tok::Sym("(") => {
                 self.bump();
-                let inner = self.expr()?;
+                let inner = self.with_clause(false, |p| p.expr())?;
                 let close = self.expect_sym(")", "close the parenthesis")?;
                 Ok(Expr { kind: inner.kind, span: t.span.to(close) })
             }
@@ -654,7 +674,7 @@ impl Parser {
                     "no" => AggOp::No,
                     _ => AggOp::Count,
                 };
-                let sel = self.postfix()?;
+                let sel = self.selection()?;
                 let end = sel.span;
                 at(ExprKind::Aggregate(op, None, Box::new(sel)), end)
             }
@@ -662,7 +682,7 @@ impl Parser {
                 self.bump();
                 let of = self.additive()?;
                 self.expect_word("of", &format!("write `{w} EXPRESSION of SELECTION`, e.g. `{w} value of alt`"))?;
-                let sel = self.postfix()?;
+                let sel = self.selection()?;
                 let end = sel.span;
                 let kind = match w.as_str() {
                     "sum" => ExprKind::Aggregate(AggOp::Sum, Some(Box::new(of)), Box::new(sel)),
@@ -676,7 +696,7 @@ impl Parser {
             "first" | "last" => {
                 self.bump();
                 let op = if w == "first" { PickOp::First } else { PickOp::Last };
-                let sel = self.postfix()?;
+                let sel = self.selection()?;
                 let end = sel.span;
                 at(ExprKind::Pick(op, None, Box::new(sel)), end)
             }
@@ -693,7 +713,7 @@ impl Parser {
                         }
                         _ => None,
                     };
-                    let sel = self.postfix()?;
+                    let sel = self.selection()?;
                     let name = match (name, &sel.kind) {
                         (Some(n), _) => n,
                         (None, ExprKind::Name(n)) => Ident { name: n.clone(), span: sel.span },

@@ -52,8 +52,8 @@ impl Gen {
         self.rng.random_bool(p)
     }
 
-    fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
-        xs[self.rng.random_range(0..xs.len())]
+    fn pick<T: Clone>(&mut self, xs: &[T]) -> T {
+        xs[self.rng.random_range(0..xs.len())].clone()
     }
 
     fn fresh(&mut self, stem: &str) -> String {

@@ -9,7 +9,7 @@ use crate::sql::quote;
 
 /// One patient: the patient table's row and the patient's events of every table, each event's
 /// values in the order of [`Table::columns`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PatientData {
     pub key: String,
     pub sex: Value,

@@ -129,7 +129,7 @@ pub enum Val {
     /// A literal list: `["EHR", "DPC"]`.
     List(Vec<(Value, Span)>, Type),
     /// A column of a named selection read outside it (`alt.value`): one value per event.
-    Detached { text: String, ty: Type },
+    Detached { text: String },
     /// The outcome-list parameter, which only selects outcomes.
     OutcomeList(String),
 }
@@ -142,7 +142,7 @@ impl Val {
             Val::Row(_) => "a whole event".into(),
             Val::Codes(_) => "a codelist".into(),
             Val::List(..) => "a list".into(),
-            Val::Detached { text, .. } => format!("`{text}`, one value per event"),
+            Val::Detached { text } => format!("`{text}`, one value per event"),
             Val::OutcomeList(n) => format!("the outcome list `{n}`"),
         }
     }
@@ -263,8 +263,8 @@ impl Checker<'_> {
                     }
                     _ => {}
                 }
-                if KEYWORDS.contains(&name.name.as_str()) && name.name != "date" {
-                    return Err(diag(name.span, format!("`{}` is a word of the language; choose another name", name.name)));
+                if (KEYWORDS.contains(&name.name.as_str()) || BUILTINS.contains(&name.name.as_str())) && name.name != "date" {
+                    return Err(diag(name.span, format!("`{}` already means something in scripts; choose another name", name.name)));
                 }
                 Ok(Val::Frame(Arc::new(Frame::With(frame, name.name.clone(), v.expr, v.ty))))
             }
@@ -304,9 +304,9 @@ impl Checker<'_> {
     pub(super) fn scalar(&self, v: Val, span: Span, cx: Cx) -> CResult<Sc> {
         let d = match v {
             Val::Scalar(sc) => return Ok(sc),
-            Val::Detached { text, .. } if cx.frame.is_some() => Diagnostic::new(span, format!("`{text}` belongs to another selection"))
+            Val::Detached { text } if cx.frame.is_some() => Diagnostic::new(span, format!("`{text}` belongs to another selection"))
                 .help("a condition on events reads their own columns and patient-level values; pick one event of the other selection, e.g. `(last …).column`"),
-            Val::Detached { text, .. } => Diagnostic::new(span, format!("`{text}` is event-level (one value per event), and a patient-level value (one per patient) is needed here"))
+            Val::Detached { text } => Diagnostic::new(span, format!("`{text}` is event-level (one value per event), and a patient-level value (one per patient) is needed here"))
                 .help("say which event with `(first …)`, `(last …)`, `(highest … of …)`, or ask whether any qualifies with `exists … where …`"),
             Val::Frame(_) => Diagnostic::new(span, "a selection of events is not a value")
                 .help("ask `exists …` or `count …`, or pick one event with `first …` / `last …` and read a column"),
@@ -323,7 +323,11 @@ impl Checker<'_> {
         match v {
             Val::Row(_) => Err(Some(Diagnostic::new(e.span, format!("{what} needs a value, and this is a whole event"))
                 .help("read one of its columns with `.`, e.g. `baseline_alt.value`"))),
-            other => self.scalar(other, e.span, Cx::patient()),
+            other => {
+                let sc = self.scalar(other, e.span, Cx::patient())?;
+                debug_assert!(!sc.event, "outside a selection no value reads an event column");
+                Ok(sc)
+            }
         }
     }
 
@@ -429,7 +433,7 @@ impl Checker<'_> {
                     return Err(Some(Diagnostic::new(span, format!("`{n}` needs the study block, which comes later")).help("put the `study` block first")));
                 };
                 let d = if n == "study_start" { *start } else { *end };
-                return Ok(Some(Val::Scalar(Sc::constant(Value::Date(d), Type::Date))));
+                return Ok(Some(Val::Scalar(Sc::constant(d.map(Value::Date).unwrap_or(Value::Missing), Type::Date))));
             }
             "index" | "entry" | "age" | "observation_start" | "observation_end" => {}
             _ => return Ok(None),
@@ -527,12 +531,12 @@ impl Checker<'_> {
         match self.expr(base, cx)? {
             Val::Row(r) => self.row_field(r, field),
             Val::Frame(f) => match column_type(&f, &field.name) {
-                Some(ColumnType::Value(ty)) => {
+                Some(ColumnType::Value(_)) => {
                     let base_text = match &base.kind {
                         K::Name(n) => n.clone(),
                         _ => "…".into(),
                     };
-                    Ok(Val::Detached { text: format!("{base_text}.{}", field.name), ty })
+                    Ok(Val::Detached { text: format!("{base_text}.{}", field.name) })
                 }
                 _ => Err(self.no_column(&f, field)),
             },
@@ -670,7 +674,7 @@ impl Checker<'_> {
         // A column of another selection compared with a patient-level value, outside any selection.
         if cx.frame.is_none() {
             for (x, y, xe) in [(&va, &vb, a), (&vb, &va, b)] {
-                if let (Val::Detached { text, .. }, Val::Scalar(other)) = (x, y)
+                if let (Val::Detached { text }, Val::Scalar(other)) = (x, y)
                     && !other.event
                 {
                     return Err(Some(Diagnostic::new(xe.span, format!(
@@ -969,7 +973,7 @@ impl Checker<'_> {
     fn aggregate(&mut self, op: AggOp, of: Option<&ast::Expr>, s: &ast::Expr, span: Span, cx: Cx) -> CResult<Val> {
         self.not_in_entry(span, cx)?;
         let frame = self.frame_of(s, cx)?;
-        let mut of_value = |this: &mut Self, what: &str, allowed: &dyn Fn(Type) -> bool| -> CResult<Sc> {
+        let of_value = |this: &mut Self, what: &str, allowed: &dyn Fn(Type) -> bool| -> CResult<Sc> {
             let e = of.expect("the parser gives sum, min and max an expression");
             let v = this.scalar_of(e, Cx::events(&frame))?;
             if !allowed(v.ty) {

@@ -78,7 +78,8 @@ struct Checker<'a> {
     names: HashMap<String, (Binding, Span)>,
     /// Every name the script defines somewhere, for "defined later" messages.
     all_definitions: HashMap<String, Span>,
-    study: Option<(String, i32, i32)>,
+    /// Name, start and end (`None` while only checking, for an unset date parameter).
+    study: Option<(String, Option<i32>, Option<i32>)>,
     entry: Option<Entry>,
     rules: Vec<Rule>,
     observation: Option<(Sc, Sc)>,
@@ -119,6 +120,8 @@ pub fn check(script: &ast::Script, source: &Source, dir: &Path, values: Option<&
     }
     let entry = c.entry.expect("finish reports a missing entry");
     let (name, start, end) = c.study.expect("finish reports a missing study");
+    // Only while checking can a date be unknown; the program is then never run.
+    let (start, end) = (start.unwrap_or(i32::MIN), end.unwrap_or(i32::MAX));
     Ok(Checked {
         program: Program { study: Study { name, start, end }, entry, rules: c.rules, outputs: c.outputs },
         outcomes: c.outcomes.iter().map(|o| o.id.clone()).collect(),
@@ -141,10 +144,10 @@ const BUILTINS: [&str; 12] = [
     "analyte",
     "patient_key",
 ];
-const KEYWORDS: [&str; 36] = [
+const KEYWORDS: [&str; 35] = [
     "and", "or", "not", "in", "between", "if", "then", "else", "exists", "no", "count", "sum", "min", "max", "first",
     "last", "highest", "lowest", "of", "where", "with", "within", "all", "days", "day", "true", "false", "end",
-    "to", "from", "column", "date", "outcomes", "every", "by", "until",
+    "to", "from", "column", "date", "every", "by", "until",
 ];
 
 impl<'a> Checker<'a> {
@@ -166,7 +169,7 @@ impl<'a> Checker<'a> {
                 Item::Outcome(o) => {
                     self.all_definitions.entry(o.name.name.clone()).or_insert(o.name.span);
                 }
-                Item::Cohort(inner, _) => self.collect_definitions(inner),
+                Item::Cohort(inner) => self.collect_definitions(inner),
                 _ => {}
             }
             self.leaks.record(item);
@@ -327,7 +330,7 @@ impl<'a> Checker<'a> {
                 let r = self.expr(e, expr::Cx::patient()).and_then(|v| self.definition_value(name, e, v));
                 self.define(name, r);
             }
-            Item::Cohort(items, _) => {
+            Item::Cohort(items) => {
                 for inner in items {
                     self.item(inner);
                 }
@@ -402,21 +405,23 @@ impl<'a> Checker<'a> {
         }
         let start = self.constant_date(&s.start, "the study period's start")?;
         let end = self.constant_date(&s.end, "the study period's end")?;
-        if start > end {
+        if let (Some(start), Some(end)) = (start, end)
+            && start > end
+        {
             return Err(Some(Diagnostic::new(s.start.span.to(s.end.span), "the study period ends before it starts")));
         }
         self.study = Some((s.name.text.clone(), start, end));
         Ok(())
     }
 
-    /// A date known before any data are read: a date or a date parameter. While only checking, an
-    /// unset parameter reads as day 0.
-    fn constant_date(&mut self, e: &ast::Expr, what: &str) -> CResult<i32> {
+    /// A date known before any data are read: a date or a date parameter (`None` while only
+    /// checking, for an unset parameter).
+    fn constant_date(&mut self, e: &ast::Expr, what: &str) -> CResult<Option<i32>> {
         let v = self.expr(e, expr::Cx::patient())?;
         match v {
             expr::Val::Scalar(sc) if sc.ty == Type::Date => match &*sc.expr {
-                Expr::Const(Value::Date(d)) => Ok(*d),
-                Expr::Const(Value::Missing) => Ok(0),
+                Expr::Const(Value::Date(d)) => Ok(Some(*d)),
+                Expr::Const(Value::Missing) => Ok(None),
                 _ => Err(Some(Diagnostic::new(e.span, format!("{what} must be a date written in the script or a date parameter")))),
             },
             _ => Err(Some(Diagnostic::new(e.span, format!("{what} must be a date")).help("write YYYY-MM-DD or a date parameter"))),
@@ -695,7 +700,7 @@ impl<'a> Checker<'a> {
         }
         let has_entry_line = |items: &[Item]| {
             items.iter().any(|i| match i {
-                Item::Cohort(inner, _) => inner.iter().any(|i| matches!(i, Item::Entry { .. })),
+                Item::Cohort(inner) => inner.iter().any(|i| matches!(i, Item::Entry { .. })),
                 _ => false,
             })
         };
