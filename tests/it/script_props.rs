@@ -64,11 +64,11 @@ impl Gen {
     // Data.
 
     fn day(&mut self) -> i32 {
-        parse_date("2020-01-01").unwrap() + self.int(-40, 100) as i32
+        parse_date("2020-01-01").unwrap() + self.int(-20, 90) as i32
     }
 
     fn data(&mut self) -> Vec<Rows> {
-        let n = self.int(1, 6);
+        let n = self.int(3, 10);
         let keys: Vec<String> = (1..=n).map(|i| format!("p{i}")).collect();
         let mut patient = Rows { table: "patient".into(), columns: cols(&["patient_key", "sex", "birth_date", "death_date"]), rows: vec![] };
         let mut drug = Rows {
@@ -103,7 +103,7 @@ impl Gen {
             let death = if self.chance(0.2) { Value::Date(self.day() + 30) } else { Value::Missing };
             let sex = if self.chance(0.5) { "F" } else { "M" };
             patient.rows.push(vec![text(key), text(sex), Value::Date(birth), death]);
-            for _ in 0..self.int(0, 5) {
+            for _ in 0..self.int(1, 6) {
                 let d = self.day();
                 let dose = if self.chance(0.3) { Value::Missing } else { Value::Float(self.pick(&[0.5, 1.0, 2.0])) };
                 drug.rows.push(vec![
@@ -118,7 +118,7 @@ impl Gen {
                     text(self.pick(&["EHR", "CLAIMS", "DPC"])),
                 ]);
             }
-            for _ in 0..self.int(0, 3) {
+            for _ in 0..self.int(0, 4) {
                 let d = self.day();
                 diagnosis.rows.push(vec![
                     text(key),
@@ -129,7 +129,7 @@ impl Gen {
                     text(self.pick(&["EHR", "CLAIMS"])),
                 ]);
             }
-            for _ in 0..self.int(0, 7) {
+            for _ in 0..self.int(1, 8) {
                 let d = self.day() as i64;
                 let hour = self.pick(&[0i64, 8, 13]);
                 let (low, high) = self.pick(&RANGES);
@@ -150,7 +150,7 @@ impl Gen {
                     text(self.pick(&["EHR", "DPC"])),
                 ]);
             }
-            for _ in 0..self.int(0, 2) {
+            for _ in 0..self.int(0, 3) {
                 let d = self.day();
                 let department = if self.chance(0.3) { Value::Missing } else { text(self.pick(&["01", "02"])) };
                 encounter.rows.push(vec![
@@ -318,7 +318,7 @@ impl Gen {
     }
 
     fn script(&mut self) -> String {
-        let mut s = String::from("study \"random\"\n  period: 2020-01-01 to 2020-03-01\nend\n\ncohort\n");
+        let mut s = String::from("study \"random\"\n  period: 2020-01-01 to 2020-03-15\nend\n\ncohort\n");
         let which = if self.chance(0.3) { "every" } else { "first" };
         let entry = match self.int(0, 5) {
             0 => format!("drug_order where yj_code in yj [\"3969\"]"),
@@ -332,7 +332,8 @@ impl Gen {
         for _ in 0..self.int(0, 2) {
             self.definition(&mut s, "  ");
         }
-        for k in 0..self.int(0, 3) {
+        let rules = if self.chance(0.4) { 0 } else { self.int(1, 2) };
+        for k in 0..rules {
             let verb = self.pick(&["require", "exclude"]);
             let cond = self.value("bool", 2);
             let _ = writeln!(s, "  {verb} \"rule {k}\": {cond}");
