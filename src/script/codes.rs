@@ -62,6 +62,20 @@ pub fn entry(system: CodeSystem, code: &str) -> Result<Pattern, String> {
     Ok(Pattern::Prefix(code.to_string()))
 }
 
+/// How a codelist entry of the system is written, for messages.
+pub fn entry_help(system: CodeSystem) -> String {
+    let lengths: Vec<String> = entry_lengths(system).iter().map(|l| l.to_string()).collect();
+    let example = match system {
+        CodeSystem::Yj => "\"3969099\" (an ingredient) or \"3969099F1020\"",
+        CodeSystem::Hot => "\"1234567\"",
+        CodeSystem::Icd10 => "\"E11\" (a category) or \"E119\"",
+        CodeSystem::Jlac10 => "\"3B045\" (an analyte); or select lab results with `analyte = \"alt\"`",
+        CodeSystem::Procedure => "\"160000310\"",
+        CodeSystem::Medis => "\"8846\"",
+    };
+    format!("a {} codelist entry has {} characters and matches every code it begins; e.g. {example}", system_title(system), join_or(&lengths))
+}
+
 fn join_or(items: &[String]) -> String {
     match items {
         [] => String::new(),

@@ -74,7 +74,7 @@ fn every_kind_of_error_names_the_place_and_the_fix() {
     let cases: [(&str, &str); 9] = [
         ("cohort\n  entry first drug_ordr where yj_code in yj [\"3969099\"]\nend\ndataset d\n  index_date = index\nend\n", "unknown table `drug_ordr`"),
         ("cohort\n  entry first drug_order where yj_code in icd10 [\"E11\"]\nend\ndataset d\n  index_date = index\nend\n", "holds yj codes, but this is a icd10 codelist"),
-        ("cohort\n  entry first drug_order where yj_code in yj [\"39690991\"]\nend\ndataset d\n  index_date = index\nend\n", "has 8 characters"),
+        ("cohort\n  entry first drug_order where yj_code in yj [\"3969099F\"]\nend\ndataset d\n  index_date = index\nend\n", "has 8 characters"),
         ("cohort\n  entry first drug_order where date > index\nend\ndataset d\n  index_date = index\nend\n", "the entry selection cannot use `index`"),
         ("cohort\n  entry first drug_order where yj_code in yj [\"3969099\"]\n  require \"r\": age >= \"18\"\nend\ndataset d\n  index_date = index\nend\n", "`>=` cannot combine a whole number and a text"),
         ("cohort\n  entry first drug_order where yj_code in yj [\"3969099\"]\n  require \"r\": later > 1\nend\ndefine later = 2\ndataset d\n  index_date = index\nend\n", "is defined further down"),

@@ -430,7 +430,10 @@ impl Checker<'_> {
             "death_date" => return patient("death_date", Type::Date),
             "study_start" | "study_end" => {
                 let Some((_, start, end)) = &self.study else {
-                    return Err(Some(Diagnostic::new(span, format!("`{n}` needs the study block, which comes later")).help("put the `study` block first")));
+                    return Err(self.missing(
+                        "study",
+                        Diagnostic::new(span, format!("`{n}` needs the study block, which comes later")).help("put the `study` block first"),
+                    ));
                 };
                 let d = if n == "study_start" { *start } else { *end };
                 return Ok(Some(Val::Scalar(Sc::constant(d.map(Value::Date).unwrap_or(Value::Missing), Type::Date))));
@@ -443,8 +446,11 @@ impl Checker<'_> {
                 .help("use the event's own columns and `age_at(date)`; put other conditions in `require` or `exclude` rules")));
         }
         if self.entry.is_none() {
-            return Err(Some(Diagnostic::new(span, format!("`{n}` needs the index date, which the cohort's `entry` line sets"))
-                .help("use it after `entry first …` (or `entry every …`)")));
+            return Err(self.missing(
+                "entry",
+                Diagnostic::new(span, format!("`{n}` needs the index date, which the cohort's `entry` line sets"))
+                    .help("use it after `entry first …` (or `entry every …`)"),
+            ));
         }
         let index = Sc::patient_leaf(PatientLeaf::Index, Type::Date);
         Ok(Some(match n {
@@ -631,7 +637,7 @@ impl Checker<'_> {
             let K::Str(code) = &item.kind else {
                 return Err(Some(Diagnostic::new(item.span, "codes are written in quotes").help("e.g. icd10 [\"E11\", \"E14\"]")));
             };
-            patterns.push(codes::entry(system, code).map_err(|why| diag(item.span, why))?);
+            patterns.push(codes::entry(system, code).map_err(|why| code_diag(item.span, why, system))?);
         }
         if patterns.is_empty() {
             return Err(diag(system_name.span, "a codelist needs at least one code"));
@@ -701,7 +707,7 @@ impl Checker<'_> {
                     let mut patterns = Vec::new();
                     for (v, span) in items {
                         let code = v.as_text().unwrap_or_default();
-                        patterns.push(codes::entry(system, code).map_err(|why| diag(*span, why))?);
+                        patterns.push(codes::entry(system, code).map_err(|why| code_diag(*span, why, system))?);
                     }
                     Ok(Some(Arc::new(Codelist::Codes { system, patterns })))
                 }
@@ -849,7 +855,7 @@ impl Checker<'_> {
                         let Some(code) = v.as_text() else {
                             return Err(diag(*span, "codes are written in quotes"));
                         };
-                        patterns.push(codes::entry(s, code).map_err(|why| diag(*span, why))?);
+                        patterns.push(codes::entry(s, code).map_err(|why| code_diag(*span, why, s))?);
                     }
                     Ok(in_codes(Arc::new(Codelist::Codes { system: s, patterns })))
                 }
@@ -1042,4 +1048,8 @@ fn analyte_pattern(id: &str, span: Span) -> CResult<Pattern> {
             Err(Some(d))
         }
     }
+}
+
+fn code_diag(span: Span, why: String, system: CodeSystem) -> Option<Diagnostic> {
+    Some(Diagnostic::new(span, why).help(codes::entry_help(system)))
 }

@@ -87,6 +87,9 @@ struct Checker<'a> {
     outcomes: Vec<Outcome>,
     outputs: Vec<Output>,
     leaks: leak::Definitions,
+    /// Blocks whose statement failed (`study`, `entry`, `follow-up`): what needs them is not
+    /// reported again.
+    failed: Vec<&'static str>,
     diags: Vec<Diagnostic>,
 }
 
@@ -107,6 +110,7 @@ pub fn check(script: &ast::Script, source: &Source, dir: &Path, values: Option<&
         outcomes: Vec::new(),
         outputs: Vec::new(),
         leaks: leak::Definitions::default(),
+        failed: Vec::new(),
         diags: Vec::new(),
     };
     c.collect_definitions(&script.items);
@@ -155,6 +159,18 @@ impl<'a> Checker<'a> {
         if let Err(Some(d)) = result {
             self.diags.push(d);
         }
+    }
+
+    fn report_block(&mut self, result: CResult<()>, block: &'static str) {
+        if result.is_err() {
+            self.failed.push(block);
+        }
+        self.report(result);
+    }
+
+    /// `Err(None)` when `block` failed (already reported), else the diagnostic.
+    pub(super) fn missing(&self, block: &'static str, d: Diagnostic) -> Option<Diagnostic> {
+        if self.failed.contains(&block) { None } else { Some(d) }
     }
 
     fn collect_definitions(&mut self, items: &[Item]) {
@@ -307,7 +323,7 @@ impl<'a> Checker<'a> {
             Item::Parameters(_) => {}
             Item::Study(s) => {
                 let r = self.study(s);
-                self.report(r);
+                self.report_block(r, "study");
             }
             Item::Codelist(name, e) => {
                 let r = self.expr(e, expr::Cx::patient()).and_then(|v| match v {
@@ -337,7 +353,7 @@ impl<'a> Checker<'a> {
             }
             Item::Entry { every, selection, span } => {
                 let r = self.entry(*every, selection, *span);
-                self.report(r);
+                self.report_block(r, "entry");
             }
             Item::Rule { exclude, label, condition, span } => {
                 let r = self.rule(*exclude, label, condition, *span);
@@ -349,7 +365,7 @@ impl<'a> Checker<'a> {
             }
             Item::FollowUp(f) => {
                 let r = self.follow_up(f);
-                self.report(r);
+                self.report_block(r, "follow-up");
             }
             Item::Outcome(o) => {
                 let r = self.outcome(o);
@@ -478,8 +494,11 @@ impl<'a> Checker<'a> {
 
     fn needs_entry(&self, span: Span, what: &str) -> CResult<()> {
         if self.entry.is_none() {
-            return Err(Some(Diagnostic::new(span, format!("{what} needs the index date, which the cohort's `entry` line sets"))
-                .help("put it after `entry first …` (or `entry every …`) in the cohort block")));
+            return Err(self.missing(
+                "entry",
+                Diagnostic::new(span, format!("{what} needs the index date, which the cohort's `entry` line sets"))
+                    .help("put it after `entry first …` (or `entry every …`) in the cohort block"),
+            ));
         }
         Ok(())
     }
@@ -538,8 +557,11 @@ impl<'a> Checker<'a> {
     /// it is on or before the follow-up's end. Days count from the index date.
     fn outcome(&mut self, o: &ast::OutcomeDecl) -> CResult<Binding> {
         let Some((from, until)) = self.follow_up.clone() else {
-            return Err(Some(Diagnostic::new(o.span, "an outcome needs the follow-up, which is not declared yet")
-                .help("put the `follow-up … end` block before the outcomes")));
+            return Err(self.missing(
+                "follow-up",
+                Diagnostic::new(o.span, "an outcome needs the follow-up, which is not declared yet")
+                    .help("put the `follow-up … end` block before the outcomes"),
+            ));
         };
         let v = self.expr(&o.event, expr::Cx::patient())?;
         let frame = match v {
