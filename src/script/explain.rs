@@ -42,7 +42,7 @@ fn explain_item(item: &Item, params: &[Param], out: &mut String, step: &mut usiz
             out.push('\n');
         }
         Item::Codelist(n, e) => {
-            let _ = writeln!(out, "{}. Codelist `{}`: {}.", next(), n.name, words(e, params));
+            let _ = writeln!(out, "{}. Codelist `{}`: {}.", next(), n.name, codelist_words(e, params));
         }
         Item::Events(n, e) => {
             let _ = writeln!(out, "{}. Events `{}`: {}.", next(), n.name, words(e, params));
@@ -77,11 +77,11 @@ fn explain_item(item: &Item, params: &[Param], out: &mut String, step: &mut usiz
             };
             let _ = writeln!(
                 out,
-                "{}. Exposure `{}`: the episode of continuous use of {}, starting with the first such order on or after the index date; each order covers its days supplied from its date; the episode goes on while the next order starts at most {} after the last covered day; {stock}. `{0}.end` is the last covered day plus the grace period.",
+                "{}. Exposure `{name}`: the episode of continuous use of {}, starting with the first such order on or after the index date; each order covers its days supplied from its date; the episode goes on while the next order starts at most {} after the last covered day; {stock}. `{name}.end` is the last covered day plus the grace period.",
                 next(),
-                x.name.name,
                 words(&x.orders, params),
                 words(&x.grace, params),
+                name = x.name.name,
             );
         }
         Item::FollowUp(f) => {
@@ -173,8 +173,8 @@ fn words(e: &ast::Expr, params: &[Param]) -> String {
         K::Not(a) => format!("not ({})", w(a)),
         K::Neg(a) => format!("-{}", w(a)),
         K::Binary(op, a, b) => match (op, &b.kind) {
-            (BinOp::Sub, K::Days(n)) => format!("{} day(s) before {}", w(n), w(a)),
-            (BinOp::Add, K::Days(n)) => format!("{} day(s) after {}", w(n), w(a)),
+            (BinOp::Sub, K::Days(n)) => format!("{} before {}", days(n, params), w(a)),
+            (BinOp::Add, K::Days(n)) => format!("{} after {}", days(n, params), w(a)),
             _ => {
                 let verb = match op {
                     BinOp::Or => "or",
@@ -202,7 +202,7 @@ fn words(e: &ast::Expr, params: &[Param]) -> String {
         K::Between(x, lo, hi) => format!("{} is from {} to {} (both included)", w(x), w(lo), w(hi)),
         K::In(x, rhs) => match &rhs.kind {
             K::List(_) => format!("{} is one of {}", w(x), w(rhs)),
-            _ => format!("{} is in {}", w(x), w(rhs)),
+            _ => format!("{} is in {}", w(x), codelist_words(rhs, params)),
         },
         K::If(c, a, b) => match b {
             Some(b) => format!("{} if {}, otherwise {}", w(a), w(c), w(b)),
@@ -222,7 +222,7 @@ fn words(e: &ast::Expr, params: &[Param]) -> String {
                 other => format!("{other}({})", args.join(", ")),
             }
         }
-        K::Days(n) => format!("{} day(s)", w(n)),
+        K::Days(n) => days(n, params),
         K::Where(s, c) => format!("{} where {}", w(s), w(c)),
         K::With(s, n, v) => format!("{}, with {} = {}", w(s), n.name, w(v)),
         K::Aggregate(op, of, s) => {
@@ -257,5 +257,22 @@ fn bare(e: &ast::Expr, params: &[Param]) -> String {
     match &e.kind {
         K::Name(n) => n.clone(),
         _ => format!("({})", words(e, params)),
+    }
+}
+
+/// `1 day`, `365 days`.
+fn days(n: &ast::Expr, params: &[Param]) -> String {
+    match n.kind {
+        K::Int(1) => "1 day".into(),
+        _ => format!("{} days", words(n, params)),
+    }
+}
+
+/// A codelist expression: `+` is a union, `-` a difference.
+fn codelist_words(e: &ast::Expr, params: &[Param]) -> String {
+    match &e.kind {
+        K::Binary(BinOp::Add, a, b) => format!("{} or {}", codelist_words(a, params), codelist_words(b, params)),
+        K::Binary(BinOp::Sub, a, b) => format!("{} but not {}", codelist_words(a, params), codelist_words(b, params)),
+        _ => words(e, params),
     }
 }

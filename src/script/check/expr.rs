@@ -536,6 +536,8 @@ impl Checker<'_> {
         }
         match self.expr(base, cx)? {
             Val::Row(r) => self.row_field(r, field),
+            // `alt.value` inside a selection of `alt`'s own events is just `value`.
+            Val::Frame(f) if cx.frame.is_some_and(|own| derives_from(own, &f)) => self.name(&field.name, field.span, cx),
             Val::Frame(f) => match column_type(&f, &field.name) {
                 Some(ColumnType::Value(_)) => {
                     let base_text = match &base.kind {
@@ -754,7 +756,9 @@ impl Checker<'_> {
                 if !comparable {
                     let help = match (a.ty, b.ty) {
                         (Date, Int) | (Int, Date) => "a date compares with a date: `index + 30 days`, or count days: `date - index`",
-                        (Text, Int) | (Text, Float) | (Int, Text) | (Float, Text) => "text and codes are written in quotes",
+                        (Text, Int) | (Text, Float) | (Int, Text) | (Float, Text) => {
+                            "numbers are written without quotes; text and codes with them"
+                        }
                         _ => "",
                     };
                     return mismatch(help);
@@ -896,7 +900,10 @@ impl Checker<'_> {
             Type::Float
         } else {
             let names: Vec<&str> = values.iter().map(|v| v.ty.name()).collect();
-            return Err(diag(span, format!("{what} must have one type, not {}", names.join(" and "))));
+            return Err(Some(
+                Diagnostic::new(span, format!("{what} must have one type, not {}", names.join(" and ")))
+                    .help("make them all texts, all numbers or all dates"),
+            ));
         };
         let values = values
             .into_iter()
@@ -1052,4 +1059,15 @@ fn analyte_pattern(id: &str, span: Span) -> CResult<Pattern> {
 
 fn code_diag(span: Span, why: String, system: CodeSystem) -> Option<Diagnostic> {
     Some(Diagnostic::new(span, why).help(codes::entry_help(system)))
+}
+
+/// Is `frame` the selection `base`, or `base` narrowed by `where` and `with`?
+fn derives_from(frame: &Frame, base: &FrameRef) -> bool {
+    if std::ptr::eq(frame, &**base) {
+        return true;
+    }
+    match frame {
+        Frame::Filter(inner, _) | Frame::With(inner, ..) => derives_from(inner, base),
+        Frame::Table(_) | Frame::Joint(..) => false,
+    }
 }

@@ -508,7 +508,10 @@ impl<'a> Checker<'a> {
         let v = self.expr(e, expr::Cx::patient())?;
         let sc = self.patient_scalar(v, e, what)?;
         if sc.ty != Type::Bool {
-            return Err(Some(Diagnostic::new(e.span, format!("{what} must be a condition (true or false), not a {}", sc.ty.name()))));
+            return Err(Some(
+                Diagnostic::new(e.span, format!("{what} must be a condition (true or false), not a {}", sc.ty.name()))
+                    .help("compare the value, e.g. `(count …) >= 2`; `exists …` asks whether there is any"),
+            ));
         }
         Ok(sc)
     }
