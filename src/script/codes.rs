@@ -114,7 +114,7 @@ mod tests {
     fn entries_fit_their_system() {
         assert_eq!(entry(CodeSystem::Yj, "3969099"), Ok(Pattern::Prefix("3969099".into())));
         assert!(entry(CodeSystem::Yj, "3969099F1").is_ok());
-        assert!(entry(CodeSystem::Yj, "39690991").unwrap_err().contains("4, 7, 9 or 12"));
+        assert!(entry(CodeSystem::Yj, "3969099F").unwrap_err().contains("4, 7, 9 or 12"));
         assert!(entry(CodeSystem::Yj, "396909O").unwrap_err().contains("is not a YJ code"));
         assert!(entry(CodeSystem::Icd10, "E11.9").unwrap_err().contains("without the dot (`E119`)"));
         assert!(entry(CodeSystem::Icd10, "e11").unwrap_err().contains("upper-case"));

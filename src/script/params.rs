@@ -118,7 +118,7 @@ mod tests {
     #[test]
     fn values_parse_by_kind() {
         assert_eq!(ParamValue::parse(&ParamKind::Cutoff, "2024-03-31").unwrap().canonical(), "2024-03-31");
-        assert!(ParamValue::parse(&ParamKind::Date, "2024-02-30").unwrap_err().contains("28 days"));
+        assert!(ParamValue::parse(&ParamKind::Date, "2023-02-30").unwrap_err().contains("28 days"));
         let codes = ParamValue::parse(&ParamKind::Codelist(CodeSystem::Yj), "3969099, 3969010").unwrap();
         assert_eq!(codes.canonical(), "3969099,3969010");
         assert!(ParamValue::parse(&ParamKind::Codelist(CodeSystem::Yj), "3969099,E11").is_err());
