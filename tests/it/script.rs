@@ -162,20 +162,23 @@ fn a_script_cannot_inject_sql() {
 }
 
 #[test]
-fn the_active_comparator_runs_the_same_on_a_synthetic_site_in_both_engines() {
+fn the_example_scripts_run_the_same_on_a_synthetic_site_in_both_engines() {
     let dir = tempdir();
     let out = dir.path().join("net");
     midnet(dir.path(), &["--quiet", "synth", "--sites", "1", "--patients", "1500", "--seed", "7", "--load", "--out", &out.display().to_string()]).ok();
     let site = std::fs::read_dir(&out).unwrap().filter_map(|e| e.ok()).map(|e| e.path()).find(|p| p.join("site.duckdb").is_file()).unwrap();
     let conn = duckdb::Connection::open(site.join("site.duckdb")).unwrap();
-    let script = Script::load(&testdata("scripts/active_comparator.midnet")).unwrap();
-    let mut values = ParamValues::new();
-    values.set("cutoff", "2025-09-30");
-    let compiled = script.compile(&values).unwrap();
-    let sql = support::run_sql(&conn, &compiled).unwrap();
-    let reference = support::run_eval(&conn, &compiled);
-    support::engines_agree(&sql, &reference).unwrap();
-    let cohort = &sql.outputs[0].2;
-    assert!(!cohort.is_empty(), "the synthetic site has new users of the pair");
-    assert_eq!(sql.attrition.last().unwrap()[5].as_int().unwrap() as usize, cohort.len());
+    for name in EXAMPLES {
+        let script = Script::load(&testdata(&format!("scripts/{name}"))).unwrap();
+        let mut values = ParamValues::new();
+        values.set("cutoff", "2025-09-30");
+        let compiled = script.compile(&values).unwrap();
+        let sql = support::run_sql(&conn, &compiled).unwrap();
+        let reference = support::run_eval(&conn, &compiled);
+        support::engines_agree(&sql, &reference).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let rows = &sql.outputs[0].2;
+        assert!(!rows.is_empty(), "{name}: the synthetic site has patients for it");
+        let distinct: std::collections::BTreeSet<String> = rows.iter().map(|r| r[0].to_string()).collect();
+        assert_eq!(sql.attrition.last().unwrap()[5].as_int().unwrap() as usize, distinct.len(), "{name}");
+    }
 }

@@ -673,7 +673,7 @@ impl<'a> Checker<'a> {
     fn dataset_column(&mut self, name: &ast::Ident, e: Option<&ast::Expr>) -> CResult<OutputColumn<PExpr>> {
         let e = e.cloned().unwrap_or(ast::Expr { kind: ast::ExprKind::Name(name.name.clone()), span: name.span });
         let v = self.expr(&e, expr::Cx::patient())?;
-        let sc = self.patient_scalar(v, &e, "a dataset column")?;
+        let sc = self.patient_scalar(v, &e, "a dataset column")?.named(&name.name);
         Ok(OutputColumn { name: name.name.clone(), expr: sc.patient(), ty: sc.ty, role: role_of(&e, sc.ty) })
     }
 

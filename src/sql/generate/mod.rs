@@ -438,7 +438,14 @@ fn step_ctes(r: &Renderer, step: &Step) -> Vec<Cte> {
                 AggKind::Max(e) => format!("max({})", r.event(e, &f.env, COHORT)),
             };
             let body = format!("SELECT {key}, {value} AS \"value\"\n{from}{}\nGROUP BY {key}", where_clause(&f.conditions));
-            vec![cte(&step.name, "per cohort row", body)]
+            let what = match a.kind {
+                AggKind::Exists => "whether each cohort row has such events",
+                AggKind::Count => "how many such events each cohort row has",
+                AggKind::Sum(_) => "the sum over each cohort row's events",
+                AggKind::Min(_) => "the least value among each cohort row's events",
+                AggKind::Max(_) => "the greatest value among each cohort row's events",
+            };
+            vec![cte(&step.name, what, body)]
         }
         StepNode::Pick(p) => {
             let wanted = r.plan.pick_columns.get(&step.node.id()).cloned().unwrap_or_default();
@@ -456,7 +463,8 @@ fn step_ctes(r: &Renderer, step: &Step) -> Vec<Cte> {
                     r.column(&f.env, "date"),
                     where_clause(&f.conditions)
                 );
-                return vec![cte(&step.name, "per cohort row", body)];
+                let what = if agg == "min" { "the date of each cohort row's first such event" } else { "the date of each cohort row's last such event" };
+                return vec![cte(&step.name, what, body)];
             }
             let mut items: Vec<String> = vec!["c.patient_key".into(), "c.entry_no".into()];
             items.extend(wanted.iter().map(|c| format!("{} AS {}", r.column(&f.env, c), ident(c))));
@@ -477,7 +485,13 @@ fn step_ctes(r: &Renderer, step: &Step) -> Vec<Cte> {
                 where_clause(&conditions),
                 r.dialect.first_row_per(key, &order.join(", "))
             );
-            vec![cte(&step.name, "the chosen event per cohort row", body)]
+            let what = match p.order {
+                PickOrder::First => "each cohort row's first such event (by date, then the other columns)",
+                PickOrder::Last => "each cohort row's last such event (by date, then the other columns)",
+                PickOrder::Highest(_) => "each cohort row's event with the highest value (ties: the latest)",
+                PickOrder::Lowest(_) => "each cohort row's event with the lowest value (ties: the latest)",
+            };
+            vec![cte(&step.name, what, body)]
         }
         StepNode::Exposure(x) => exposure_ctes(r, step, x, &f, &from),
     }
