@@ -37,6 +37,11 @@ pub trait Dialect {
     fn materialized(&self) -> &'static str;
     /// A clause after `WHERE` that keeps the first row per `partition` in `order`.
     fn first_row_per(&self, partition: &str, order: &str) -> String;
+    /// An aggregate: `value` of the group's first row in `order`.
+    fn first_in_order(&self, value: &str, order: &str) -> String;
+    /// A record of named values, and one value read back from it.
+    fn record(&self, fields: &[(String, String)]) -> String;
+    fn record_field(&self, record: &str, field: &str) -> String;
 }
 
 /// DuckDB, the engine compiled into `midnet`.
@@ -109,6 +114,19 @@ impl Dialect for DuckDb {
 
     fn first_row_per(&self, partition: &str, order: &str) -> String {
         format!("QUALIFY row_number() OVER (PARTITION BY {partition} ORDER BY {order}) = 1")
+    }
+
+    fn first_in_order(&self, value: &str, order: &str) -> String {
+        format!("first({value} ORDER BY {order})")
+    }
+
+    fn record(&self, fields: &[(String, String)]) -> String {
+        let fields: Vec<String> = fields.iter().map(|(name, value)| format!("{}: {value}", quote::literal(name))).collect();
+        format!("{{{}}}", fields.join(", "))
+    }
+
+    fn record_field(&self, record: &str, field: &str) -> String {
+        format!("struct_extract({record}, {})", quote::literal(field))
     }
 }
 

@@ -19,7 +19,7 @@ mod render;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use plan::{Level, Plan, Root, Step, StepNode, frames_by_table, refs_e, refs_frame, refs_p};
+use plan::{Group, Level, Plan, Root, Step, StepNode, frames_by_table, refs_e, refs_frame, refs_p};
 use render::{Renderer, Scope, Source, rows_cte};
 
 use super::dialect::{Dialect, DuckDb};
@@ -415,18 +415,173 @@ fn cohort_cte(program: &Program, r: &Renderer) -> Cte {
     cte("cohort", "the cohort rows every rule keeps", body)
 }
 
+/// The steps of a level, layer by layer: one pass over each table's rows for the aggregations and
+/// picks of a layer, then the steps that need their own query (joint events, exposures).
 fn steps_at(r: &Renderer, level: Level) -> Vec<Cte> {
-    r.plan.steps.iter().filter(|s| s.level == level).flat_map(|s| step_ctes(r, s)).collect()
+    let mut ctes = Vec::new();
+    for layer in r.plan.layers(level) {
+        for group in r.plan.groups.iter().filter(|g| g.level == level && g.layer == layer) {
+            ctes.extend(group_ctes(r, group));
+        }
+        for step in r.plan.steps.iter().filter(|s| s.level == level && s.layer == layer && s.shared_table().is_none()) {
+            ctes.extend(step_ctes(r, step));
+        }
+    }
+    ctes
 }
 
-fn step_ctes(r: &Renderer, step: &Step) -> Vec<Cte> {
-    r.reset_aliases();
-    let cohort = match step.level {
+fn cohort_of(level: Level) -> &'static str {
+    match level {
         Level::Base => "cohort_base",
         Level::Final => "cohort",
-    };
+    }
+}
+
+/// The aggregations and picks of one layer over one table as conditional aggregates of a single
+/// join of the cohort with the table's rows, then one small CTE per step under its own name.
+fn group_ctes(r: &Renderer, group: &Group) -> Vec<Cte> {
+    let steps: Vec<&Step> = group.steps.iter().map(|&i| &r.plan.steps[i]).collect();
+    let mut items = vec!["c.patient_key".to_string(), "c.entry_no".to_string()];
+    let mut join = String::new();
+    let mut projections = Vec::new();
+    for step in &steps {
+        r.reset_aliases();
+        let f = r.frame(step.node.frame(), Source::Rows, COHORT);
+        join = f.joins.join("\n");
+        let filter = |extra: Option<String>| {
+            let conditions: Vec<String> = f.conditions.iter().cloned().chain(extra).collect();
+            if conditions.is_empty() { String::new() } else { format!(" FILTER (WHERE {})", conditions.join(" AND ")) }
+        };
+        let name = ident(&step.name);
+        let (value, projection, comment) = match &step.node {
+            StepNode::Aggregate(a) => {
+                let value = match &a.kind {
+                    AggKind::Exists => format!("(count(*){} > 0)", filter(None)),
+                    AggKind::Count => format!("count(*){}", filter(None)),
+                    AggKind::Sum(e) => r.dialect.cast(&format!("sum({}){}", r.event(e, &f.env, COHORT), filter(None)), "BIGINT"),
+                    AggKind::Min(e) => format!("min({}){}", r.event(e, &f.env, COHORT), filter(None)),
+                    AggKind::Max(e) => format!("max({}){}", r.event(e, &f.env, COHORT), filter(None)),
+                };
+                (value, vec![format!("{name} AS \"value\"")], aggregate_comment(&a.kind))
+            }
+            StepNode::Pick(p) => {
+                let wanted = r.plan.pick_columns.get(&step.node.id()).cloned().unwrap_or_default();
+                if let Some(agg) = date_aggregate(p, &wanted) {
+                    let value = format!("{agg}({}){}", r.column(&f.env, "date"), filter(None));
+                    (value, vec![format!("{name} AS \"date\"")], pick_comment(&p.order))
+                } else {
+                    let fields: Vec<(String, String)> =
+                        wanted.iter().enumerate().map(|(i, c)| (format!("c{}", i + 1), r.column(&f.env, c))).collect();
+                    let key = pick_key(&p.frame, &wanted);
+                    let (order, extra) = match &p.order {
+                        PickOrder::First => (r.order_by_key(&key, &f.env, false), None),
+                        PickOrder::Last => (r.order_by_key(&key, &f.env, true), None),
+                        PickOrder::Highest(e) | PickOrder::Lowest(e) => {
+                            let v = r.event(e, &f.env, COHORT);
+                            let dir = if matches!(p.order, PickOrder::Highest(_)) { "DESC" } else { "ASC" };
+                            let order = std::iter::once(format!("{v} {dir}")).chain(r.order_by_key(&key, &f.env, true)).collect();
+                            (order, Some(format!("{v} IS NOT NULL")))
+                        }
+                    };
+                    let value = format!("{}{}", r.dialect.first_in_order(&r.dialect.record(&fields), &order.join(", ")), filter(extra));
+                    let projection = wanted
+                        .iter()
+                        .zip(&fields)
+                        .map(|(c, (field, _))| format!("{} AS {}", r.dialect.record_field(&name, field), ident(c)))
+                        .collect();
+                    (value, projection, pick_comment(&p.order))
+                }
+            }
+            StepNode::Exposure(_) => unreachable!("exposures are not grouped"),
+        };
+        items.push(format!("{value} AS {name}"));
+        let body = format!("SELECT patient_key, entry_no, {}\nFROM {}", projection.join(", "), ident(&group.name));
+        projections.push(cte(&step.name, comment, body));
+    }
+    let deps: Vec<usize> = step_ids_of(steps.iter().flat_map(|s| s.deps.iter().copied()));
+    let body = format!(
+        "{}\nFROM {} c{}\n{join}\nGROUP BY c.patient_key, c.entry_no",
+        select_list(&items),
+        cohort_of(group.level),
+        dep_joins(r, &deps)
+    );
+    let names: Vec<&str> = steps.iter().map(|s| s.name.as_str()).collect();
+    let comment = format!("one pass over the {} for: {}", group.table.plural(), names.join(", "));
+    std::iter::once(cte(&group.name, comment, body)).chain(projections).collect()
+}
+
+fn step_ids_of(ids: impl Iterator<Item = usize>) -> Vec<usize> {
+    let mut out: Vec<usize> = Vec::new();
+    for id in ids {
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    out
+}
+
+fn aggregate_comment(kind: &AggKind) -> &'static str {
+    match kind {
+        AggKind::Exists => "whether each cohort row has such events",
+        AggKind::Count => "how many such events each cohort row has",
+        AggKind::Sum(_) => "the sum over each cohort row's events",
+        AggKind::Min(_) => "the least value among each cohort row's events",
+        AggKind::Max(_) => "the greatest value among each cohort row's events",
+    }
+}
+
+fn pick_comment(order: &PickOrder) -> &'static str {
+    match order {
+        PickOrder::First => "each cohort row's first such event (by date, then the other columns)",
+        PickOrder::Last => "each cohort row's last such event (by date, then the other columns)",
+        PickOrder::Highest(_) => "each cohort row's event with the highest value (ties: the latest)",
+        PickOrder::Lowest(_) => "each cohort row's event with the lowest value (ties: the latest)",
+    }
+}
+
+/// When only the date of a first (last) event is read, it is the least (greatest) date; for the
+/// last event only when a computed date cannot be missing (missing sorts last).
+fn date_aggregate(p: &Pick, wanted: &std::collections::BTreeSet<String>) -> Option<&'static str> {
+    let date_only = wanted.iter().all(|c| c == "date");
+    match p.order {
+        PickOrder::First if date_only => Some("min"),
+        PickOrder::Last if date_only && !overrides_date(&p.frame) => Some("max"),
+        _ => None,
+    }
+}
+
+/// The part of the stated order a pick needs: up to the last key column that the read columns
+/// depend on. Events that tie on it agree on every column read, so which of them comes first in
+/// the full order does not change the result, and the rows CTE need not carry the rest.
+fn pick_key(frame: &Frame, wanted: &std::collections::BTreeSet<String>) -> Vec<String> {
+    let mut needed: Vec<String> = wanted.iter().cloned().collect();
+    let mut node = frame;
+    loop {
+        match node {
+            Frame::With(inner, name, expr, _) => {
+                if needed.contains(name) {
+                    expr.visit_leaves(&mut |leaf| {
+                        if let EventLeaf::Column(c) = leaf {
+                            needed.push(c.clone());
+                        }
+                    });
+                }
+                node = inner;
+            }
+            Frame::Filter(inner, _) => node = inner,
+            Frame::Table(_) | Frame::Joint(..) => break,
+        }
+    }
+    let key = frame.order_key();
+    let last = key.iter().rposition(|k| needed.contains(k)).unwrap_or(0);
+    key[..=last].to_vec()
+}
+
+/// A step with a query of its own: an aggregation or pick of joint events, or an exposure.
+fn step_ctes(r: &Renderer, step: &Step) -> Vec<Cte> {
+    r.reset_aliases();
     let f = r.frame(step.node.frame(), Source::Rows, COHORT);
-    let from = format!("FROM {cohort} c{}\n{}", dep_joins(r, &step.deps), f.joins.join("\n"));
+    let from = format!("FROM {} c{}\n{}", cohort_of(step.level), dep_joins(r, &step.deps), f.joins.join("\n"));
     let key = "c.patient_key, c.entry_no";
     match &step.node {
         StepNode::Aggregate(a) => {
@@ -438,33 +593,18 @@ fn step_ctes(r: &Renderer, step: &Step) -> Vec<Cte> {
                 AggKind::Max(e) => format!("max({})", r.event(e, &f.env, COHORT)),
             };
             let body = format!("SELECT {key}, {value} AS \"value\"\n{from}{}\nGROUP BY {key}", where_clause(&f.conditions));
-            let what = match a.kind {
-                AggKind::Exists => "whether each cohort row has such events",
-                AggKind::Count => "how many such events each cohort row has",
-                AggKind::Sum(_) => "the sum over each cohort row's events",
-                AggKind::Min(_) => "the least value among each cohort row's events",
-                AggKind::Max(_) => "the greatest value among each cohort row's events",
-            };
-            vec![cte(&step.name, what, body)]
+            vec![cte(&step.name, aggregate_comment(&a.kind), body)]
         }
         StepNode::Pick(p) => {
             let wanted = r.plan.pick_columns.get(&step.node.id()).cloned().unwrap_or_default();
-            let date_only = wanted.iter().all(|c| c == "date");
-            // The first event's date is the least date; the last one's the greatest unless a
-            // computed date can be missing (missing sorts last).
-            let aggregate = match p.order {
-                PickOrder::First if date_only => Some("min"),
-                PickOrder::Last if date_only && !overrides_date(&p.frame) => Some("max"),
-                _ => None,
-            };
+            let aggregate = date_aggregate(p, &wanted);
             if let Some(agg) = aggregate {
                 let body = format!(
                     "SELECT {key}, {agg}({}) AS \"date\"\n{from}{}\nGROUP BY {key}",
                     r.column(&f.env, "date"),
                     where_clause(&f.conditions)
                 );
-                let what = if agg == "min" { "the date of each cohort row's first such event" } else { "the date of each cohort row's last such event" };
-                return vec![cte(&step.name, what, body)];
+                return vec![cte(&step.name, pick_comment(&p.order), body)];
             }
             let mut items: Vec<String> = vec!["c.patient_key".into(), "c.entry_no".into()];
             items.extend(wanted.iter().map(|c| format!("{} AS {}", r.column(&f.env, c), ident(c))));
@@ -485,13 +625,7 @@ fn step_ctes(r: &Renderer, step: &Step) -> Vec<Cte> {
                 where_clause(&conditions),
                 r.dialect.first_row_per(key, &order.join(", "))
             );
-            let what = match p.order {
-                PickOrder::First => "each cohort row's first such event (by date, then the other columns)",
-                PickOrder::Last => "each cohort row's last such event (by date, then the other columns)",
-                PickOrder::Highest(_) => "each cohort row's event with the highest value (ties: the latest)",
-                PickOrder::Lowest(_) => "each cohort row's event with the lowest value (ties: the latest)",
-            };
-            vec![cte(&step.name, what, body)]
+            vec![cte(&step.name, pick_comment(&p.order), body)]
         }
         StepNode::Exposure(x) => exposure_ctes(r, step, x, &f, &from),
     }

@@ -84,12 +84,38 @@ pub struct Step {
     pub level: Level,
     /// Steps whose values this step's events are filtered or computed with.
     pub deps: Vec<usize>,
+    /// 0 for a step that needs no other step, else one more than its deepest dependency: steps of
+    /// one layer can be computed together.
+    pub layer: usize,
+}
+
+impl Step {
+    /// The table whose events an aggregation or pick reads, when it can share one pass over
+    /// that table with the other steps of its layer (joint events and exposures cannot).
+    pub fn shared_table(&self) -> Option<crate::query::tables::Table> {
+        match &self.node {
+            StepNode::Aggregate(_) | StepNode::Pick(_) => self.node.frame().root_table(),
+            StepNode::Exposure(_) => None,
+        }
+    }
+}
+
+/// Steps of one level and layer over one table, computed in one pass over its rows.
+#[derive(Debug)]
+pub struct Group {
+    pub name: String,
+    pub level: Level,
+    pub layer: usize,
+    pub table: crate::query::tables::Table,
+    /// Indices into [`Plan::steps`].
+    pub steps: Vec<usize>,
 }
 
 /// The steps of one query in dependency order, and the columns of each pick that are read.
 #[derive(Debug, Default)]
 pub struct Plan {
     pub steps: Vec<Step>,
+    pub groups: Vec<Group>,
     index: HashMap<usize, usize>,
     pub pick_columns: HashMap<usize, BTreeSet<String>>,
     names: HashSet<String>,
@@ -119,7 +145,28 @@ impl Plan {
                 plan.collect(node, Level::Final);
             }
         }
+        plan.group();
         plan
+    }
+
+    fn group(&mut self) {
+        for i in 0..self.steps.len() {
+            let Some(table) = self.steps[i].shared_table() else { continue };
+            let (level, layer) = (self.steps[i].level, self.steps[i].layer);
+            match self.groups.iter_mut().find(|g| g.level == level && g.layer == layer && g.table == table) {
+                Some(g) => g.steps.push(i),
+                None => {
+                    let name = self.unique_name(format!("{}_steps", table.name()), &[""]);
+                    self.groups.push(Group { name, level, layer, table, steps: vec![i] });
+                }
+            }
+        }
+    }
+
+    /// The highest layer of a level, if it has steps.
+    pub fn layers(&self, level: Level) -> impl Iterator<Item = usize> + use<> {
+        let top = self.steps.iter().filter(|s| s.level == level).map(|s| s.layer).max();
+        0..top.map_or(0, |t| t + 1)
     }
 
     fn collect(&mut self, node: StepNode, level: Level) {
@@ -136,11 +183,13 @@ impl Plan {
             _ => &[""],
         };
         let name = self.unique_name(node.name(), suffixes);
+        let deps = dedup(deps.iter().map(StepNode::id));
+        let layer = deps.iter().map(|d| self.step(*d).layer + 1).max().unwrap_or(0);
         self.index.insert(node.id(), self.steps.len());
-        self.steps.push(Step { name, level, deps: dedup(deps.iter().map(StepNode::id)), node });
+        self.steps.push(Step { name, level, deps, layer, node });
     }
 
-    fn unique_name(&mut self, wanted: String, suffixes: &[&str]) -> String {
+    pub fn unique_name(&mut self, wanted: String, suffixes: &[&str]) -> String {
         let taken = |n: &str, names: &HashSet<String>| names.contains(n) || n.starts_with("rows_") || is_event_alias(n);
         let mut name = wanted.clone();
         let mut k = 2;

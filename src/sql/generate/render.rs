@@ -331,9 +331,13 @@ impl<'a> Renderer<'a> {
 
     /// The ORDER BY of a frame's stated order (`reverse`: last first).
     pub fn order_by(&self, frame: &Frame, env: &Env, reverse: bool) -> Vec<String> {
-        frame
-            .order_key()
-            .iter()
+        self.order_by_key(&frame.order_key(), env, reverse)
+    }
+
+    /// The ORDER BY of these key columns, each ascending with missing last (`reverse`: the exact
+    /// reverse).
+    pub fn order_by_key(&self, key: &[String], env: &Env, reverse: bool) -> Vec<String> {
+        key.iter()
             .map(|c| {
                 let sql = self.column(env, c);
                 if reverse { format!("{sql} DESC NULLS FIRST") } else { format!("{sql} ASC NULLS LAST") }
