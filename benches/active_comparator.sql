@@ -107,7 +107,9 @@ baseline AS (
         arg_max_null(ref_high, result_time) FILTER (WHERE analyte = 'creatinine' AND d BETWEEN index_date - 90 AND index_date) AS cr_uln,
         arg_max_null(egfr, result_time) FILTER (WHERE analyte = 'creatinine' AND d BETWEEN index_date - 90 AND index_date) AS cr_egfr,
         min(value) FILTER (WHERE analyte = 'platelets' AND d BETWEEN index_date - 90 AND index_date) AS plt,
-        arg_min(ref_low, value) FILTER (WHERE analyte = 'platelets' AND d BETWEEN index_date - 90 AND index_date) AS plt_lln,
+        -- the lowest platelet count, ties going to the latest result
+        arg_min_null(ref_low, struct_pack(v := value, t := -epoch_us(result_time)))
+            FILTER (WHERE analyte = 'platelets' AND value IS NOT NULL AND d BETWEEN index_date - 90 AND index_date) AS plt_lln,
         arg_max_null(value, result_time) FILTER (WHERE analyte = 'neutrophils' AND d BETWEEN index_date - 90 AND index_date) AS neut,
         arg_max_null(ref_low, result_time) FILTER (WHERE analyte = 'neutrophils' AND d BETWEEN index_date - 90 AND index_date) AS neut_lln,
         arg_max_null(value, result_time) FILTER (WHERE analyte = 'hb' AND d BETWEEN index_date - 90 AND index_date) AS hb,

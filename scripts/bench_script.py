@@ -24,7 +24,8 @@ def main():
     compiled = open(compiled_path).read().strip().rstrip(";")
     hand = open(hand_path).read().strip().rstrip(";")
     con = duckdb.connect(site, read_only=True)
-    print(f"duckdb {duckdb.__version__}, {con.execute('SELECT current_setting(''threads'')').fetchone()[0]} threads")
+    threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
+    print(f"duckdb {duckdb.__version__}, {threads} threads")
     patients = con.execute("SELECT count(*) FROM patient").fetchone()[0]
     _, a = run(con, compiled)
     _, b = run(con, hand)

@@ -151,14 +151,15 @@ impl Table {
         }
     }
 
-    /// The stated order of a patient's events: by `date`, then by the time of day where there is
-    /// one (`result_time`), then by every other column in schema order, ascending, missing last.
-    /// Listed without `date`, which always comes first.
+    /// The stated order of a patient's events: by `date`, then by every other column in schema
+    /// order, ascending, missing last; for lab results the time of day, the code, the value and
+    /// the reference range come first. Listed without `date`, which always comes first.
     pub fn order_columns(self) -> Vec<&'static str> {
         let mut cols: Vec<&'static str> = self.columns().iter().map(|c| c.name).collect();
-        if let Some(pos) = cols.iter().position(|c| *c == "result_time") {
-            let time = cols.remove(pos);
-            cols.insert(0, time);
+        if self == Table::LabResult {
+            let first = ["result_time", "jlac10", "value", "ref_low", "ref_high"];
+            cols.retain(|c| !first.contains(c));
+            cols.splice(0..0, first);
         }
         cols
     }

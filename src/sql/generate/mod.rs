@@ -140,9 +140,10 @@ fn output_query(program: &Program, output: &Output, dialect: &dyn Dialect) -> Ou
             (sql, query_columns(columns), false, Some(frame.clone()))
         }
     };
-    head.extend(rows_ctes(&r, extra_frame));
+    head.extend(rows_ctes(&r, extra_frame.as_ref(), Level::Base));
     head.extend(base);
     head.push(cohort);
+    head.extend(rows_ctes(&r, extra_frame.as_ref(), Level::Final));
     head.extend(rest);
     OutputQuery { name: output.name().to_string(), patient_level, sql: assemble(dialect, head, &select), columns }
 }
@@ -179,7 +180,7 @@ fn attrition_query(program: &Program, dialect: &dyn Dialect) -> String {
             k + 1
         ));
     }
-    ctes.extend(rows_ctes(&r, None));
+    ctes.extend(rows_ctes(&r, None, Level::Base));
     ctes.extend(base);
     ctes.push(cte("attrition_flags", "whether each entry passes each rule", flags_sql));
     ctes.push(cte("attrition_counts", "patients left after each rule", select_list(&counts) + "\nFROM attrition_flags"));
@@ -264,7 +265,12 @@ fn entry_ctes(program: &Program, r: &Renderer) -> Vec<Cte> {
     r.reset_aliases();
     let frame = &program.entry.frame;
     let f = r.frame(frame, Source::Table, Scope::Entry { patient: "p" });
-    let columns: Vec<String> = frame.columns().into_iter().map(|(name, _)| name).collect();
+    // The entry event's columns that are read, and the part of the stated order that decides
+    // which event is first among those that differ in them.
+    let read: std::collections::BTreeSet<String> = std::iter::once("date".to_string()).chain(r.plan.reads.entry.iter().cloned()).collect();
+    let key = pick_key(frame, &read);
+    let columns: Vec<String> =
+        frame.columns().into_iter().map(|(name, _)| name).filter(|c| read.contains(c) || key.contains(c)).collect();
     let mut items = vec!["e.patient_key".to_string()];
     items.extend(columns.iter().map(|c| format!("{} AS {}", r.column(&f.env, c), ident(c))));
     items.extend(["p.sex", "p.birth_date", "p.death_date"].map(String::from));
@@ -281,7 +287,7 @@ fn entry_ctes(program: &Program, r: &Renderer) -> Vec<Cte> {
         f.joins.join("\n"),
         where_clause(&conditions)
     );
-    let order: Vec<String> = frame.order_key().iter().map(|c| format!("{} ASC NULLS LAST", ident(c))).collect();
+    let order: Vec<String> = key.iter().map(|c| format!("{} ASC NULLS LAST", ident(c))).collect();
     let window = format!("PARTITION BY patient_key ORDER BY {}", order.join(", "));
     let entry = match program.entry.which {
         Which::First => format!(
@@ -294,7 +300,7 @@ fn entry_ctes(program: &Program, r: &Renderer) -> Vec<Cte> {
         .into_iter()
         .map(String::from)
         .collect::<Vec<_>>();
-    base.extend(columns.iter().map(|c| format!("{} AS {}", ident(c), ident(&format!("entry.{c}")))));
+    base.extend(read.iter().map(|c| format!("{} AS {}", ident(c), ident(&format!("entry.{c}")))));
     let which = match program.entry.which {
         Which::First => "the first qualifying event of each patient",
         Which::Every => "every qualifying event, numbered per patient",
@@ -308,13 +314,17 @@ fn entry_ctes(program: &Program, r: &Renderer) -> Vec<Cte> {
     ]
 }
 
-/// `rows_<table>`: the events of the cohort's patients that the query's frames read.
-fn rows_ctes(r: &Renderer, extra: Option<FrameRef>) -> Vec<Cte> {
-    let frames = r.plan.steps.iter().map(|s| s.node.frame().clone()).chain(extra);
+/// `rows_<table>`: the events that the query's frames read, of the patients entered (for a table
+/// a rule reads: `Level::Base`) or of the patients the rules keep (for the other tables:
+/// `Level::Final`).
+fn rows_ctes(r: &Renderer, extra: Option<&FrameRef>, level: Level) -> Vec<Cte> {
+    let frames = r.plan.steps.iter().map(|s| s.node.frame().clone()).chain(extra.cloned());
     let by_table = frames_by_table(frames);
+    let base_tables = frames_by_table(r.plan.steps.iter().filter(|s| s.level == Level::Base).map(|s| s.node.frame().clone()));
     let used = r.used.borrow();
     by_table
         .into_iter()
+        .filter(|(table, _)| base_tables.contains_key(table) == (level == Level::Base))
         .map(|(table, frames)| {
             let mut items = vec!["e.patient_key".to_string()];
             let date_col = table.column(table.date_column()).expect("the date column is in the table");
@@ -329,7 +339,7 @@ fn rows_ctes(r: &Renderer, extra: Option<FrameRef>) -> Vec<Cte> {
                     items.push(format!("e.{}", ident(c.name)));
                 }
             }
-            let mut conditions = vec!["e.patient_key IN (SELECT patient_key FROM cohort_base)".to_string()];
+            let mut conditions = vec![format!("e.patient_key IN (SELECT patient_key FROM {})", cohort_of(level))];
             let narrowed = prefilter(r, table, &frames);
             conditions.extend(narrowed.clone());
             let comment = match narrowed {
@@ -358,21 +368,16 @@ fn prefilter(r: &Renderer, table: Table, frames: &[FrameRef]) -> Option<String> 
     Some(r.codelist(&format!("e.{}", ident(column)), &union))
 }
 
-/// The codelists a frame's conditions require (top-level conjuncts `column in codelist`).
+/// The codelists a frame's conditions imply for its code columns: an event passes only if its
+/// code matches them.
 fn code_conjuncts(table: Table, frame: &Frame) -> BTreeMap<&'static str, Arc<Codelist>> {
     let mut found = BTreeMap::new();
     let mut node = frame;
     loop {
         match node {
             Frame::Filter(inner, cond) => {
-                for c in conjuncts(cond) {
-                    if let Expr::InCodes(x, codes) = c
-                        && let Expr::Leaf(EventLeaf::Column(name)) = x.as_ref()
-                        && let Some(col) = table.column(name)
-                        && col.system.is_some()
-                    {
-                        found.entry(col.name).or_insert_with(|| codes.clone());
-                    }
+                for (column, codes) in implied_codes(table, cond) {
+                    found.entry(column).or_insert(codes);
                 }
                 node = inner;
             }
@@ -382,14 +387,32 @@ fn code_conjuncts(table: Table, frame: &Frame) -> BTreeMap<&'static str, Arc<Cod
     }
 }
 
-fn conjuncts(e: &Expr<EventLeaf>) -> Vec<&Expr<EventLeaf>> {
+/// `column in codes` implies the codes; `a and b` what either side implies; `a or b` the union of
+/// what both sides imply for the same column.
+fn implied_codes(table: Table, e: &Expr<EventLeaf>) -> BTreeMap<&'static str, Arc<Codelist>> {
     match e {
+        Expr::InCodes(x, codes) => match x.as_ref() {
+            Expr::Leaf(EventLeaf::Column(name)) => match table.column(name) {
+                Some(col) if col.system.is_some() => BTreeMap::from([(col.name, codes.clone())]),
+                _ => BTreeMap::new(),
+            },
+            _ => BTreeMap::new(),
+        },
         Expr::Binary(BinOp::And, a, b) => {
-            let mut out = conjuncts(a);
-            out.extend(conjuncts(b));
-            out
+            let mut found = implied_codes(table, a);
+            for (column, codes) in implied_codes(table, b) {
+                found.entry(column).or_insert(codes);
+            }
+            found
         }
-        other => vec![other],
+        Expr::Binary(BinOp::Or, a, b) => {
+            let right = implied_codes(table, b);
+            implied_codes(table, a)
+                .into_iter()
+                .filter_map(|(column, codes)| right.get(column).map(|other| (column, Arc::new(Codelist::Union(codes, other.clone())))))
+                .collect()
+        }
+        _ => BTreeMap::new(),
     }
 }
 
@@ -465,7 +488,7 @@ fn group_ctes(r: &Renderer, group: &Group) -> Vec<Cte> {
                 (value, vec![format!("{name} AS \"value\"")], aggregate_comment(&a.kind))
             }
             StepNode::Pick(p) => {
-                let wanted = r.plan.pick_columns.get(&step.node.id()).cloned().unwrap_or_default();
+                let wanted = r.plan.reads.picks.get(&step.node.id()).cloned().unwrap_or_default();
                 if let Some(agg) = date_aggregate(p, &wanted) {
                     let value = format!("{agg}({}){}", r.column(&f.env, "date"), filter(None));
                     (value, vec![format!("{name} AS \"date\"")], pick_comment(&p.order))
@@ -596,7 +619,7 @@ fn step_ctes(r: &Renderer, step: &Step) -> Vec<Cte> {
             vec![cte(&step.name, aggregate_comment(&a.kind), body)]
         }
         StepNode::Pick(p) => {
-            let wanted = r.plan.pick_columns.get(&step.node.id()).cloned().unwrap_or_default();
+            let wanted = r.plan.reads.picks.get(&step.node.id()).cloned().unwrap_or_default();
             let aggregate = date_aggregate(p, &wanted);
             if let Some(agg) = aggregate {
                 let body = format!(

@@ -117,7 +117,7 @@ pub struct Plan {
     pub steps: Vec<Step>,
     pub groups: Vec<Group>,
     index: HashMap<usize, usize>,
-    pub pick_columns: HashMap<usize, BTreeSet<String>>,
+    pub reads: Reads,
     names: HashSet<String>,
 }
 
@@ -130,16 +130,16 @@ impl Plan {
         let mut plan = Plan::default();
         plan.names.extend(RESERVED.iter().map(|s| s.to_string()));
         for e in base {
-            for node in refs_p(e, &mut plan.pick_columns) {
+            for node in refs_p(e, &mut plan.reads) {
                 plan.collect(node, Level::Base);
             }
         }
         for root in rest {
             let mut nodes = Vec::new();
             match root {
-                Root::Patient(e) => nodes.extend(refs_p(e, &mut plan.pick_columns)),
-                Root::Event(e) => nodes.extend(refs_e(e, &mut plan.pick_columns)),
-                Root::Frame(f) => nodes.extend(refs_frame(f, &mut plan.pick_columns)),
+                Root::Patient(e) => nodes.extend(refs_p(e, &mut plan.reads)),
+                Root::Event(e) => nodes.extend(refs_e(e, &mut plan.reads)),
+                Root::Frame(f) => nodes.extend(refs_frame(f, &mut plan.reads)),
             }
             for node in nodes {
                 plan.collect(node, Level::Final);
@@ -173,7 +173,7 @@ impl Plan {
         if self.index.contains_key(&node.id()) {
             return;
         }
-        let deps = refs_node(&node, &mut self.pick_columns);
+        let deps = refs_node(&node, &mut self.reads);
         for dep in &deps {
             self.collect(dep.clone(), level);
         }
@@ -235,7 +235,14 @@ fn dedup(ids: impl Iterator<Item = usize>) -> Vec<usize> {
     seen
 }
 
-type PickColumns = HashMap<usize, BTreeSet<String>>;
+/// The columns read of each pick (by node) and of the entry event.
+#[derive(Debug, Default)]
+pub struct Reads {
+    pub picks: HashMap<usize, BTreeSet<String>>,
+    pub entry: BTreeSet<String>,
+}
+
+type PickColumns = Reads;
 
 /// The steps a patient-level expression reads directly (not the ones inside their frames).
 pub fn refs_p(e: &Expr<PatientLeaf>, cols: &mut PickColumns) -> Vec<StepNode> {
@@ -243,11 +250,14 @@ pub fn refs_p(e: &Expr<PatientLeaf>, cols: &mut PickColumns) -> Vec<StepNode> {
     e.visit_leaves(&mut |leaf| match leaf {
         PatientLeaf::Aggregate(a) => out.push(StepNode::Aggregate(a.clone())),
         PatientLeaf::Pick(p, col) => {
-            cols.entry(Arc::as_ptr(p) as *const () as usize).or_default().insert(col.clone());
+            cols.picks.entry(Arc::as_ptr(p) as *const () as usize).or_default().insert(col.clone());
             out.push(StepNode::Pick(p.clone()));
         }
         PatientLeaf::Exposure(x, _) => out.push(StepNode::Exposure(x.clone())),
-        PatientLeaf::Patient(_) | PatientLeaf::Index | PatientLeaf::Entry(_) => {}
+        PatientLeaf::Entry(col) => {
+            cols.entry.insert(col.clone());
+        }
+        PatientLeaf::Patient(_) | PatientLeaf::Index => {}
     });
     out
 }

@@ -235,6 +235,13 @@ impl<'a> Renderer<'a> {
 
     /// Prefixes grouped by length, so a long codelist is a few `IN` lists.
     pub fn codelist(&self, x: &str, codes: &Codelist) -> String {
+        // A union of plain code lists is one list.
+        if let Codelist::Union(a, b) = codes
+            && let (Some(pa), Some(pb)) = (plain_patterns(a), plain_patterns(b))
+        {
+            let patterns = pa.into_iter().chain(pb).collect();
+            return self.codelist(x, &Codelist::Codes { system: codes.system(), patterns });
+        }
         match codes {
             Codelist::Codes { patterns, .. } => {
                 let mut by_length: BTreeMap<usize, Vec<String>> = BTreeMap::new();
@@ -343,5 +350,14 @@ impl<'a> Renderer<'a> {
                 if reverse { format!("{sql} DESC NULLS FIRST") } else { format!("{sql} ASC NULLS LAST") }
             })
             .collect()
+    }
+}
+
+/// The patterns of a codelist made of plain lists and their unions.
+fn plain_patterns(codes: &Codelist) -> Option<Vec<Pattern>> {
+    match codes {
+        Codelist::Codes { patterns, .. } => Some(patterns.clone()),
+        Codelist::Union(a, b) => Some(plain_patterns(a)?.into_iter().chain(plain_patterns(b)?).collect()),
+        Codelist::Minus(..) => None,
     }
 }
