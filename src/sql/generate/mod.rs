@@ -19,7 +19,7 @@ mod render;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use plan::{Group, Level, Plan, Root, Step, StepNode, frames_by_table, refs_e, refs_frame, refs_p};
+use plan::{Group, Level, Plan, Root, Step, StepNode, frames_by_table, overrides_date, refs_e, refs_frame, refs_p};
 use render::{Renderer, Scope, Source, rows_cte};
 
 use super::dialect::{Dialect, DuckDb};
@@ -467,6 +467,8 @@ fn group_ctes(r: &Renderer, group: &Group) -> Vec<Cte> {
     let mut items = vec!["c.patient_key".to_string(), "c.entry_no".to_string()];
     let mut join = String::new();
     let mut projections = Vec::new();
+    // For picks: the events any of them can choose (`None` once one takes any event).
+    let mut choosable: Option<Vec<String>> = Some(Vec::new());
     for step in &steps {
         r.reset_aliases();
         let f = r.frame(step.node.frame(), Source::Rows, COHORT);
@@ -506,6 +508,14 @@ fn group_ctes(r: &Renderer, group: &Group) -> Vec<Cte> {
                             (order, Some(format!("{v} IS NOT NULL")))
                         }
                     };
+                    let all: Vec<String> = f.conditions.iter().cloned().chain(extra.clone()).collect();
+                    choosable = match (choosable, all.is_empty()) {
+                        (Some(mut any), false) => {
+                            any.push(format!("({})", all.join(" AND ")));
+                            Some(any)
+                        }
+                        _ => None,
+                    };
                     let value = format!("{}{}", r.dialect.first_in_order(&r.dialect.record(&fields), &order.join(", ")), filter(extra));
                     let projection = wanted
                         .iter()
@@ -522,8 +532,15 @@ fn group_ctes(r: &Renderer, group: &Group) -> Vec<Cte> {
         projections.push(cte(&step.name, comment, body));
     }
     let deps: Vec<usize> = step_ids_of(steps.iter().flat_map(|s| s.deps.iter().copied()));
+    // Aggregations read every event, with no WHERE: a CTE whose readers all filter gets their
+    // filters pushed into it, which would undo the narrowing of the rows CTE. Picks sort, so only
+    // the events one of them can choose go in.
+    let choosable = match choosable {
+        Some(any) if group.picks && !any.is_empty() => format!("\nWHERE {}", any.join("\n   OR ")),
+        _ => String::new(),
+    };
     let body = format!(
-        "{}\nFROM {} c{}\n{join}\nGROUP BY c.patient_key, c.entry_no",
+        "{}\nFROM {} c{}\n{join}{choosable}\nGROUP BY c.patient_key, c.entry_no",
         select_list(&items),
         cohort_of(group.level),
         dep_joins(r, &deps)
@@ -654,13 +671,6 @@ fn step_ctes(r: &Renderer, step: &Step) -> Vec<Cte> {
     }
 }
 
-fn overrides_date(frame: &Frame) -> bool {
-    match frame {
-        Frame::With(_, name, ..) if name == "date" => true,
-        Frame::With(f, ..) | Frame::Filter(f, _) => overrides_date(f),
-        Frame::Table(_) | Frame::Joint(..) => false,
-    }
-}
 
 /// An exposure episode in four steps: supply per day of orders; the first day not covered after
 /// each order day (stockpiling decides how); where a gap exceeds the grace; the first episode.

@@ -107,6 +107,9 @@ pub struct Group {
     pub level: Level,
     pub layer: usize,
     pub table: crate::query::tables::Table,
+    /// Picks that read more than a date: they sort their events, so their pass first keeps only
+    /// the events some pick can choose. The other steps aggregate every event of the cohort.
+    pub picks: bool,
     /// Indices into [`Plan::steps`].
     pub steps: Vec<usize>,
 }
@@ -153,13 +156,32 @@ impl Plan {
         for i in 0..self.steps.len() {
             let Some(table) = self.steps[i].shared_table() else { continue };
             let (level, layer) = (self.steps[i].level, self.steps[i].layer);
-            match self.groups.iter_mut().find(|g| g.level == level && g.layer == layer && g.table == table) {
+            let picks = self.sorts(&self.steps[i]);
+            match self.groups.iter_mut().find(|g| g.level == level && g.layer == layer && g.table == table && g.picks == picks) {
                 Some(g) => g.steps.push(i),
                 None => {
-                    let name = self.unique_name(format!("{}_steps", table.name()), &[""]);
-                    self.groups.push(Group { name, level, layer, table, steps: vec![i] });
+                    let stem = if picks { "picks" } else { "steps" };
+                    let name = self.unique_name(format!("{}_{stem}", table.name()), &[""]);
+                    self.groups.push(Group { name, level, layer, table, picks, steps: vec![i] });
                 }
             }
+        }
+    }
+
+    /// Does the step choose an event by sorting (a pick that reads more than a first or last date)?
+    pub fn sorts(&self, step: &Step) -> bool {
+        match &step.node {
+            StepNode::Pick(p) => {
+                let read = self.reads.picks.get(&step.node.id());
+                let date_only = read.is_none_or(|cols| cols.iter().all(|c| c == "date"));
+                let by_date = match p.order {
+                    PickOrder::First => true,
+                    PickOrder::Last => !overrides_date(&p.frame),
+                    PickOrder::Highest(_) | PickOrder::Lowest(_) => false,
+                };
+                !(date_only && by_date)
+            }
+            _ => false,
         }
     }
 
@@ -329,4 +351,13 @@ pub fn frames_by_table(frames: impl Iterator<Item = FrameRef>) -> BTreeMap<crate
         }
     }
     by_table
+}
+
+/// Does the frame compute its own `date`?
+pub fn overrides_date(frame: &Frame) -> bool {
+    match frame {
+        Frame::With(_, name, ..) if name == "date" => true,
+        Frame::With(f, ..) | Frame::Filter(f, _) => overrides_date(f),
+        Frame::Table(_) | Frame::Joint(..) => false,
+    }
 }
