@@ -9,6 +9,9 @@ use crate::schema::CodeSystem;
 
 type PResult<T> = Result<T, Diagnostic>;
 
+/// A `key: expression` line of a block: the key, where it is, the expression.
+type KeyedLine = (String, Span, Expr);
+
 /// Words that open a top-level item.
 const ITEMS: [&str; 10] = ["study", "parameters", "codelist", "events", "define", "cohort", "outcome", "follow-up", "dataset", "table"];
 /// Words that open an item inside `cohort … end`.
@@ -315,7 +318,7 @@ impl Parser {
     }
 
     /// `key: expression` lines of a block, each key at most once.
-    fn keyed_lines(&mut self, opener: &Token, keys: &[&str]) -> PResult<(Vec<(String, Span, Expr)>, Span)> {
+    fn keyed_lines(&mut self, opener: &Token, keys: &[&str]) -> PResult<(Vec<KeyedLine>, Span)> {
         let mut seen: Vec<String> = Vec::new();
         let block_name = match &opener.tok {
             Tok::Word(w) => w.clone(),

@@ -188,7 +188,7 @@ impl Gen {
             let a = self.int(0, 60);
             return match self.int(0, 3) {
                 0 => format!("date between index - {a} days and index"),
-                1 => format!("date > index"),
+                1 => "date > index".to_string(),
                 2 => format!("date <= index - {} days", self.int(0, 5)),
                 _ => format!("date - index >= {}", self.int(-5, 30)),
             };
@@ -199,7 +199,7 @@ impl Gen {
                 0 => format!("yj_code in yj [\"{}\"]", self.pick(&["3969099", "3969", "3969010F1", "1190017"])),
                 1 => format!("days_supply {} {}", self.pick(&[">", ">=", "<", "="]), self.pick(&[7, 14, 28])),
                 2 => format!("daily_dose {} 1", self.pick(&[">", ">=", "!="])),
-                3 => format!("source in [\"EHR\", \"DPC\"]"),
+                3 => "source in [\"EHR\", \"DPC\"]".to_string(),
                 4 => format!("age_at(date) >= {}", self.int(20, 70)),
                 _ => "is_missing(daily_dose)".to_string(),
             },
@@ -207,7 +207,7 @@ impl Gen {
                 0 => format!("icd10 in [\"{}\"]", self.pick(&["E11", "E10", "I10", "E119"])),
                 1 => "suspected".to_string(),
                 2 => "not main_diagnosis".to_string(),
-                _ => format!("icd10 in icd10 [\"E11\", \"E14\"] - icd10 [\"E119\"]"),
+                _ => "icd10 in icd10 [\"E11\", \"E14\"] - icd10 [\"E119\"]".to_string(),
             },
             "lab_result" => match self.int(0, 6) {
                 0 => format!("analyte = \"{}\"", self.pick(&["alt", "ast", "creatinine", "platelets"])),
@@ -246,7 +246,7 @@ impl Gen {
             "int" => match self.int(0, if deeper { 6 } else { 2 }) {
                 0 => "age".into(),
                 1 => self.int(-3, 40).to_string(),
-                2 => format!("year(index)"),
+                2 => "year(index)".to_string(),
                 3 => {
                     let (s, _) = self.selection(depth - 1);
                     format!("(count {s})")
@@ -321,7 +321,7 @@ impl Gen {
         let mut s = String::from("study \"random\"\n  period: 2020-01-01 to 2020-03-15\nend\n\ncohort\n");
         let which = if self.chance(0.3) { "every" } else { "first" };
         let entry = match self.int(0, 5) {
-            0 => format!("drug_order where yj_code in yj [\"3969\"]"),
+            0 => "drug_order where yj_code in yj [\"3969\"]".to_string(),
             1 => format!("drug_order where {}", self.event_condition("drug_order", 1, false)),
             2 => format!("diagnosis where {}", self.event_condition("diagnosis", 1, false)),
             3 => format!("lab_result where {}", self.event_condition("lab_result", 1, false)),

@@ -84,7 +84,8 @@ fn table_rows(name: &str, header: &[String], cells: &[Vec<String>]) -> Rows {
     let mut rows: Vec<Vec<Value>> =
         cells.iter().map(|r| r.iter().zip(&types).map(|(c, t)| cell(c, *t)).collect()).collect();
     let date_of = |columns: &[String], row: &[Value]| row[columns.iter().position(|c| c == table.date_column()).unwrap()].clone();
-    let defaults: Vec<(&str, Box<dyn Fn(&[String], &[Value]) -> Value>)> = vec![
+    type Default<'a> = Box<dyn Fn(&[String], &[Value]) -> Value + 'a>;
+    let defaults: Vec<(&str, Default<'_>)> = vec![
         ("source", Box::new(|_, _| Value::Text("EHR".into()))),
         ("end_date", Box::new(move |c, r| date_of(c, r))),
         ("encounter_type", Box::new(|_, _| Value::Text("outpatient".into()))),

@@ -546,7 +546,7 @@ fn binary(op: BinOp, a: Value, b: Value) -> Value {
             (x, y) => float2(&x, &y, |x, y| x * y),
         },
         BinOp::Div => match (a.as_float(), b.as_float()) {
-            (Some(_), Some(y)) if y == 0.0 => Missing,
+            (Some(_), Some(0.0)) => Missing,
             (Some(x), Some(y)) => Float(x / y),
             _ => Missing,
         },

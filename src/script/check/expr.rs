@@ -72,7 +72,7 @@ impl Sc {
         Sc { expr: Arc::new(Expr::Not(a.expr.clone())), ty: Type::Bool, event: a.event }
     }
 
-    fn to_float(self) -> Sc {
+    fn into_float(self) -> Sc {
         match self.ty {
             Type::Int => match &*self.expr {
                 Expr::Const(Value::Int(i)) => Sc::constant(Value::Float(*i as f64), Type::Float),
@@ -812,7 +812,7 @@ impl Checker<'_> {
         if both_int {
             Ok(Sc::binary(model, a, b, Int))
         } else {
-            Ok(Sc::binary(model, &a.clone().to_float(), &b.clone().to_float(), Float))
+            Ok(Sc::binary(model, &a.clone().into_float(), &b.clone().into_float(), Float))
         }
     }
 
@@ -909,7 +909,7 @@ impl Checker<'_> {
             .into_iter()
             .map(|v| match v.const_value() {
                 Some(Value::Missing) => Sc { ty, ..v },
-                _ if ty == Type::Float => v.to_float(),
+                _ if ty == Type::Float => v.into_float(),
                 _ => v,
             })
             .collect();
