@@ -462,88 +462,109 @@ fn cohort_of(level: Level) -> &'static str {
 
 /// The aggregations and picks of one layer over one table as conditional aggregates of a single
 /// join of the cohort with the table's rows, then one small CTE per step under its own name.
+///
+/// The conditions all steps share become the pass's WHERE; the rest filter each aggregate. For
+/// picks, which sort, the WHERE also keeps only events that one of them can choose. (A pass of
+/// aggregations never narrows the rows CTE by conditions on its columns alone: when every reader
+/// of a CTE filters, DuckDB pushes the union of their filters into it, which costs more than it
+/// saves on a large table.)
 fn group_ctes(r: &Renderer, group: &Group) -> Vec<Cte> {
+    struct Part {
+        /// The aggregate, before its FILTER.
+        head: String,
+        conditions: Vec<String>,
+        projection: Vec<String>,
+        comment: &'static str,
+    }
     let steps: Vec<&Step> = group.steps.iter().map(|&i| &r.plan.steps[i]).collect();
-    let mut items = vec!["c.patient_key".to_string(), "c.entry_no".to_string()];
     let mut join = String::new();
-    let mut projections = Vec::new();
-    // For picks: the events any of them can choose (`None` once one takes any event).
-    let mut choosable: Option<Vec<String>> = Some(Vec::new());
+    let mut parts = Vec::new();
     for step in &steps {
         r.reset_aliases();
         let f = r.frame(step.node.frame(), Source::Rows, COHORT);
         join = f.joins.join("\n");
-        let filter = |extra: Option<String>| {
-            let conditions: Vec<String> = f.conditions.iter().cloned().chain(extra).collect();
-            if conditions.is_empty() { String::new() } else { format!(" FILTER (WHERE {})", conditions.join(" AND ")) }
-        };
+        let mut conditions = f.conditions.clone();
         let name = ident(&step.name);
-        let (value, projection, comment) = match &step.node {
+        let (head, projection, comment) = match &step.node {
             StepNode::Aggregate(a) => {
-                let value = match &a.kind {
-                    AggKind::Exists => format!("(count(*){} > 0)", filter(None)),
-                    AggKind::Count => format!("count(*){}", filter(None)),
-                    AggKind::Sum(e) => r.dialect.cast(&format!("sum({}){}", r.event(e, &f.env, COHORT), filter(None)), "BIGINT"),
-                    AggKind::Min(e) => format!("min({}){}", r.event(e, &f.env, COHORT), filter(None)),
-                    AggKind::Max(e) => format!("max({}){}", r.event(e, &f.env, COHORT), filter(None)),
+                let head = match &a.kind {
+                    AggKind::Exists | AggKind::Count => "count(*)".to_string(),
+                    AggKind::Sum(e) => format!("sum({})", r.event(e, &f.env, COHORT)),
+                    AggKind::Min(e) => format!("min({})", r.event(e, &f.env, COHORT)),
+                    AggKind::Max(e) => format!("max({})", r.event(e, &f.env, COHORT)),
                 };
-                (value, vec![format!("{name} AS \"value\"")], aggregate_comment(&a.kind))
+                (head, vec![format!("{name} AS \"value\"")], aggregate_comment(&a.kind))
             }
             StepNode::Pick(p) => {
                 let wanted = r.plan.reads.picks.get(&step.node.id()).cloned().unwrap_or_default();
                 if let Some(agg) = date_aggregate(p, &wanted) {
-                    let value = format!("{agg}({}){}", r.column(&f.env, "date"), filter(None));
-                    (value, vec![format!("{name} AS \"date\"")], pick_comment(&p.order))
+                    let head = format!("{agg}({})", r.column(&f.env, "date"));
+                    (head, vec![format!("{name} AS \"date\"")], pick_comment(&p.order))
                 } else {
                     let fields: Vec<(String, String)> =
                         wanted.iter().enumerate().map(|(i, c)| (format!("c{}", i + 1), r.column(&f.env, c))).collect();
                     let key = pick_key(&p.frame, &wanted);
-                    let (order, extra) = match &p.order {
-                        PickOrder::First => (r.order_by_key(&key, &f.env, false), None),
-                        PickOrder::Last => (r.order_by_key(&key, &f.env, true), None),
+                    let order = match &p.order {
+                        PickOrder::First => r.order_by_key(&key, &f.env, false),
+                        PickOrder::Last => r.order_by_key(&key, &f.env, true),
                         PickOrder::Highest(e) | PickOrder::Lowest(e) => {
                             let v = r.event(e, &f.env, COHORT);
+                            conditions.push(format!("{v} IS NOT NULL"));
                             let dir = if matches!(p.order, PickOrder::Highest(_)) { "DESC" } else { "ASC" };
-                            let order = std::iter::once(format!("{v} {dir}")).chain(r.order_by_key(&key, &f.env, true)).collect();
-                            (order, Some(format!("{v} IS NOT NULL")))
+                            std::iter::once(format!("{v} {dir}")).chain(r.order_by_key(&key, &f.env, true)).collect()
                         }
                     };
-                    let all: Vec<String> = f.conditions.iter().cloned().chain(extra.clone()).collect();
-                    choosable = match (choosable, all.is_empty()) {
-                        (Some(mut any), false) => {
-                            any.push(format!("({})", all.join(" AND ")));
-                            Some(any)
-                        }
-                        _ => None,
-                    };
-                    let value = format!("{}{}", r.dialect.first_in_order(&r.dialect.record(&fields), &order.join(", ")), filter(extra));
+                    let head = r.dialect.first_in_order(&r.dialect.record(&fields), &order.join(", "));
                     let projection = wanted
                         .iter()
                         .zip(&fields)
                         .map(|(c, (field, _))| format!("{} AS {}", r.dialect.record_field(&name, field), ident(c)))
                         .collect();
-                    (value, projection, pick_comment(&p.order))
+                    (head, projection, pick_comment(&p.order))
                 }
             }
             StepNode::Exposure(_) => unreachable!("exposures are not grouped"),
         };
-        items.push(format!("{value} AS {name}"));
-        let body = format!("SELECT patient_key, entry_no, {}\nFROM {}", projection.join(", "), ident(&group.name));
-        projections.push(cte(&step.name, comment, body));
+        parts.push(Part { head, conditions, projection, comment });
+    }
+    let common: Vec<String> = parts[0]
+        .conditions
+        .iter()
+        .filter(|c| parts.iter().all(|p| p.conditions.contains(c)))
+        .cloned()
+        .collect();
+    let mut items = vec!["c.patient_key".to_string(), "c.entry_no".to_string()];
+    let mut choosable = Vec::new();
+    let mut projections = Vec::new();
+    for (step, part) in steps.iter().zip(&parts) {
+        let own: Vec<&String> = part.conditions.iter().filter(|c| !common.contains(c)).collect();
+        let own_sql: Vec<&str> = own.iter().map(|c| c.as_str()).collect();
+        choosable.push(own_sql.join(" AND "));
+        let filter = if own.is_empty() { String::new() } else { format!(" FILTER (WHERE {})", own_sql.join(" AND ")) };
+        let value = match &step.node {
+            StepNode::Aggregate(a) => match &a.kind {
+                AggKind::Exists => format!("({}{filter} > 0)", part.head),
+                AggKind::Sum(_) => r.dialect.cast(&format!("{}{filter}", part.head), "BIGINT"),
+                _ => format!("{}{filter}", part.head),
+            },
+            _ => format!("{}{filter}", part.head),
+        };
+        items.push(format!("{value} AS {}", ident(&step.name)));
+        let body = format!("SELECT patient_key, entry_no, {}\nFROM {}", part.projection.join(", "), ident(&group.name));
+        projections.push(cte(&step.name, part.comment, body));
+    }
+    let mut conditions = common;
+    if group.picks && choosable.iter().all(|c| !c.is_empty()) {
+        let any: Vec<String> = choosable.iter().map(|c| format!("({c})")).collect();
+        conditions.push(format!("({})", any.join("\n     OR ")));
     }
     let deps: Vec<usize> = step_ids_of(steps.iter().flat_map(|s| s.deps.iter().copied()));
-    // Aggregations read every event, with no WHERE: a CTE whose readers all filter gets their
-    // filters pushed into it, which would undo the narrowing of the rows CTE. Picks sort, so only
-    // the events one of them can choose go in.
-    let choosable = match choosable {
-        Some(any) if group.picks && !any.is_empty() => format!("\nWHERE {}", any.join("\n   OR ")),
-        _ => String::new(),
-    };
     let body = format!(
-        "{}\nFROM {} c{}\n{join}{choosable}\nGROUP BY c.patient_key, c.entry_no",
+        "{}\nFROM {} c{}\n{join}{}\nGROUP BY c.patient_key, c.entry_no",
         select_list(&items),
         cohort_of(group.level),
-        dep_joins(r, &deps)
+        dep_joins(r, &deps),
+        where_clause(&conditions)
     );
     let names: Vec<&str> = steps.iter().map(|s| s.name.as_str()).collect();
     let comment = format!("one pass over the {} for: {}", group.table.plural(), names.join(", "));

@@ -300,8 +300,10 @@ impl<'a> Renderer<'a> {
             }
             Frame::Filter(inner, cond) => {
                 let mut f = self.frame(inner, source, scope);
-                let c = self.event(cond, &f.env, scope);
-                f.conditions.push(c);
+                for c in conjuncts(cond) {
+                    let sql = self.event(c, &f.env, scope);
+                    f.conditions.push(sql);
+                }
                 f
             }
             Frame::With(inner, name, expr, _) => {
@@ -359,5 +361,17 @@ fn plain_patterns(codes: &Codelist) -> Option<Vec<Pattern>> {
         Codelist::Codes { patterns, .. } => Some(patterns.clone()),
         Codelist::Union(a, b) => Some(plain_patterns(a)?.into_iter().chain(plain_patterns(b)?).collect()),
         Codelist::Minus(..) => None,
+    }
+}
+
+/// The conditions that must all hold: `a and b and c` is `[a, b, c]`.
+fn conjuncts(e: &Expr<EventLeaf>) -> Vec<&Expr<EventLeaf>> {
+    match e {
+        Expr::Binary(BinOp::And, a, b) => {
+            let mut out = conjuncts(a);
+            out.extend(conjuncts(b));
+            out
+        }
+        other => vec![other],
     }
 }
