@@ -463,11 +463,11 @@ fn cohort_of(level: Level) -> &'static str {
 /// The aggregations and picks of one layer over one table as conditional aggregates of a single
 /// join of the cohort with the table's rows, then one small CTE per step under its own name.
 ///
-/// The conditions all steps share become the pass's WHERE; the rest filter each aggregate. For
-/// picks, which sort, the WHERE also keeps only events that one of them can choose. (A pass of
-/// aggregations never narrows the rows CTE by conditions on its columns alone: when every reader
-/// of a CTE filters, DuckDB pushes the union of their filters into it, which costs more than it
-/// saves on a large table.)
+/// The conditions all steps share become the pass's WHERE; the rest filter each aggregate. Picks,
+/// which sort, have a pass of their own, so that their shared conditions (a baseline window)
+/// narrow the events before any sort key is made. (Conditions on the events' columns alone are
+/// never OR-ed into a WHERE: DuckDB would push such a union into the rows CTE, where it costs
+/// more than it saves.)
 fn group_ctes(r: &Renderer, group: &Group) -> Vec<Cte> {
     struct Part {
         /// The aggregate, before its FILTER.
@@ -534,12 +534,10 @@ fn group_ctes(r: &Renderer, group: &Group) -> Vec<Cte> {
         .cloned()
         .collect();
     let mut items = vec!["c.patient_key".to_string(), "c.entry_no".to_string()];
-    let mut choosable = Vec::new();
     let mut projections = Vec::new();
     for (step, part) in steps.iter().zip(&parts) {
         let own: Vec<&String> = part.conditions.iter().filter(|c| !common.contains(c)).collect();
         let own_sql: Vec<&str> = own.iter().map(|c| c.as_str()).collect();
-        choosable.push(own_sql.join(" AND "));
         let filter = if own.is_empty() { String::new() } else { format!(" FILTER (WHERE {})", own_sql.join(" AND ")) };
         let value = match &step.node {
             StepNode::Aggregate(a) => match &a.kind {
@@ -553,18 +551,13 @@ fn group_ctes(r: &Renderer, group: &Group) -> Vec<Cte> {
         let body = format!("SELECT patient_key, entry_no, {}\nFROM {}", part.projection.join(", "), ident(&group.name));
         projections.push(cte(&step.name, part.comment, body));
     }
-    let mut conditions = common;
-    if group.picks && choosable.iter().all(|c| !c.is_empty()) {
-        let any: Vec<String> = choosable.iter().map(|c| format!("({c})")).collect();
-        conditions.push(format!("({})", any.join("\n     OR ")));
-    }
     let deps: Vec<usize> = step_ids_of(steps.iter().flat_map(|s| s.deps.iter().copied()));
     let body = format!(
         "{}\nFROM {} c{}\n{join}{}\nGROUP BY c.patient_key, c.entry_no",
         select_list(&items),
         cohort_of(group.level),
         dep_joins(r, &deps),
-        where_clause(&conditions)
+        where_clause(&common)
     );
     let names: Vec<&str> = steps.iter().map(|s| s.name.as_str()).collect();
     let comment = format!("one pass over the {} for: {}", group.table.plural(), names.join(", "));
