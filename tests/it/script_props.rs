@@ -232,6 +232,11 @@ impl Gen {
     fn selection(&mut self, depth: u32) -> (String, &'static str) {
         let table = self.pick(&TABLES);
         let cond = self.event_condition(table, depth, true);
+        if table == "lab_result" && self.chance(0.3) {
+            // A computed column, used in the condition.
+            let k = self.pick(&["2.5", "0.5", "-1"]);
+            return (format!("(lab_result with w = value * {k} + 1 where {cond} and w > 2)"), table);
+        }
         (format!("({table} where {cond})"), table)
     }
 
@@ -265,8 +270,12 @@ impl Gen {
                     let c = self.event_condition("lab_result", depth - 1, true);
                     format!("({} value of lab_result where {c})", self.pick(&["min", "max"]))
                 }
-                3 => match self.rows.iter().filter(|(_, t)| *t == "lab_result").map(|(n, _)| n.clone()).collect::<Vec<_>>() {
-                    picks if !picks.is_empty() => format!("{}.{}", self.pick(&picks), self.pick(&["value", "ref_high", "ref_low"])),
+                3 => match self.rows.clone() {
+                    picks if !picks.is_empty() => {
+                        let (name, kind) = self.pick(&picks);
+                        let columns: &[&str] = if kind == "lab_result_w" { &["value", "ref_high", "ref_low", "w"] } else { &["value", "ref_high", "ref_low"] };
+                        format!("{name}.{}", self.pick(columns))
+                    }
                     _ => "0.25".into(),
                 },
                 4 => {
@@ -425,8 +434,13 @@ impl Gen {
                     2 => "highest value of".to_string(),
                     _ => "lowest value of".to_string(),
                 };
-                let _ = writeln!(s, "{indent}define {name} = {how} lab_result where {c}");
-                self.rows.push((name, "lab_result"));
+                if self.chance(0.4) {
+                    let _ = writeln!(s, "{indent}define {name} = {how} lab_result with w = value / 3 + ref_low where {c}");
+                    self.rows.push((name, "lab_result_w"));
+                } else {
+                    let _ = writeln!(s, "{indent}define {name} = {how} lab_result where {c}");
+                    self.rows.push((name, "lab_result"));
+                }
             }
             1 => {
                 let ty = self.pick(&["int", "float", "date", "bool"]);
