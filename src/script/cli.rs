@@ -11,9 +11,9 @@ use crate::error::Result;
 #[derive(Debug, Subcommand)]
 pub enum ScriptCommand {
     /// Parse and type-check a script; every error names file, line and column and says how to fix it.
-    Check(ScriptArgs),
+    Check(CheckArgs),
     /// Print the compiled SQL (DuckDB): one query per output and the attrition query.
-    Sql(ScriptArgs),
+    Sql(SqlArgs),
     /// The script in plain words, step by step.
     Explain(ScriptArgs),
 }
@@ -25,10 +25,22 @@ pub struct ScriptArgs {
     /// A parameter value, NAME=VALUE (repeat for each parameter).
     #[arg(long = "param", value_name = "NAME=VALUE")]
     pub params: Vec<String>,
-    /// Print a machine-readable summary (check) as JSON.
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub script: ScriptArgs,
+    /// Print the parameters, outcomes and outputs (columns, types, roles) as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Print only the query of this output (sql), or `attrition` for the attrition query.
+}
+
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    #[command(flatten)]
+    pub script: ScriptArgs,
+    /// Print only the query of this output, or `attrition` for the attrition query.
     #[arg(long, value_name = "NAME")]
     pub output: Option<String>,
 }
@@ -46,9 +58,9 @@ pub fn run(global: &Global, cmd: ScriptCommand) -> Result<()> {
     }
 }
 
-fn check(global: &Global, args: ScriptArgs) -> Result<()> {
-    let script = Script::load(&args.file)?;
-    let values = ParamValues::parse_args(&args.params)?;
+fn check(global: &Global, args: CheckArgs) -> Result<()> {
+    let script = Script::load(&args.script.file)?;
+    let values = ParamValues::parse_args(&args.script.params)?;
     // Values given are checked too; unset parameters are fine for a check.
     let all_set = script.parameters().iter().all(|p| p.default.is_some() || values.get(&p.name).is_some());
     let compiled = if all_set { Some(script.compile(&values)?) } else { None };
@@ -71,7 +83,7 @@ fn check(global: &Global, args: ScriptArgs) -> Result<()> {
             })
             .collect();
         let summary = serde_json::json!({
-            "file": args.file,
+            "file": args.script.file,
             "study": script.study(),
             "sha256": script.sha256(),
             "parameters": params,
@@ -81,7 +93,7 @@ fn check(global: &Global, args: ScriptArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&summary).expect("the summary serialises"));
         return Ok(());
     }
-    println!("{}: ok (study \"{}\", sha256 {})", args.file.display(), script.study(), &script.sha256()[..12]);
+    println!("{}: ok (study \"{}\", sha256 {})", args.script.file.display(), script.study(), &script.sha256()[..12]);
     if !global.quiet {
         let unset: Vec<&str> = script.parameters().iter().filter(|p| p.default.is_none() && values.get(&p.name).is_none()).map(|p| p.name.as_str()).collect();
         if !unset.is_empty() {
@@ -91,9 +103,10 @@ fn check(global: &Global, args: ScriptArgs) -> Result<()> {
     Ok(())
 }
 
-fn sql(args: ScriptArgs) -> Result<()> {
-    let script = Script::load(&args.file)?;
-    let values = ParamValues::parse_args(&args.params)?;
+fn sql(args: SqlArgs) -> Result<()> {
+    let file = &args.script.file;
+    let script = Script::load(file)?;
+    let values = ParamValues::parse_args(&args.script.params)?;
     let compiled = script.compile(&values)?;
     if let Some(name) = &args.output {
         let sql = match compiled.queries.outputs.iter().find(|o| &o.name == name) {
@@ -101,14 +114,14 @@ fn sql(args: ScriptArgs) -> Result<()> {
             None if name == "attrition" => &compiled.queries.attrition,
             None => {
                 let names: Vec<&str> = compiled.queries.outputs.iter().map(|o| o.name.as_str()).collect();
-                return Err(crate::bad_input!("{}: no output `{name}`; the outputs are: {}, and `attrition`", args.file.display(), names.join(", ")));
+                return Err(crate::bad_input!("{}: no output `{name}`; the outputs are: {}, and `attrition`", file.display(), names.join(", ")));
             }
         };
         println!("{};", sql.trim_end());
         return Ok(());
     }
     let params: Vec<String> = compiled.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    println!("-- midnet script {} (sha256 {})", args.file.display(), script.sha256());
+    println!("-- midnet script {} (sha256 {})", file.display(), script.sha256());
     println!("-- parameters: {}", if params.is_empty() { "none".to_string() } else { params.join(" ") });
     for output in &compiled.queries.outputs {
         let level = if output.patient_level { "one row per cohort row" } else { "one row per event" };
