@@ -5,7 +5,4 @@
 mod common;
 mod reference;
 mod script;
-mod script_props;
-mod script_spec;
-mod script_support;
 mod site;

@@ -14,7 +14,7 @@ use rand::{RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use crate::common::{proptest_cases, tempdir};
-use crate::script_support::{self as support, Rows};
+use super::support::{self, Rows};
 
 struct Gen {
     rng: Xoshiro256PlusPlus,

@@ -9,9 +9,9 @@ use midnet::query::value::{Type, Value, parse_date};
 use midnet::script::{ParamValues, Script};
 
 use crate::common::testdata;
-use crate::script_support::{self as support, Rows};
+use super::support::{self, Rows};
 
-const DOC: &str = include_str!("../../docs/script-language.md");
+const DOC: &str = include_str!("../../../docs/script-language.md");
 
 type Grid = (String, Vec<String>, Vec<Vec<String>>);
 

@@ -4,7 +4,7 @@
 use midnet::script::{ParamValues, Script};
 
 use crate::common::{midnet, tempdir, testdata};
-use crate::script_support as support;
+use super::support;
 
 const EXAMPLES: [&str; 3] = ["active_comparator.midnet", "incidence.midnet", "drug_utilisation.midnet"];
 
