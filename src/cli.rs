@@ -59,6 +59,9 @@ pub enum Command {
     /// Signal detection: disproportionality and MGPS over drug-event pairs, sequence symmetry.
     #[command(subcommand)]
     Signal(crate::signal::cli::SignalCommand),
+    /// Extraction scripts: check, compile to SQL, explain in plain words.
+    #[command(subcommand)]
+    Script(crate::script::cli::ScriptCommand),
 }
 
 /// Parse the command line and run the command.
@@ -77,5 +80,6 @@ fn run(global: Global, command: Command) -> Result<()> {
         Command::Publish(cmd) => crate::export::cli::publish::run(&global, cmd),
         Command::Stats(cmd) => crate::stats::cli::run(&global, cmd),
         Command::Signal(cmd) => crate::signal::cli::run(&global, cmd),
+        Command::Script(cmd) => crate::script::cli::run(&global, cmd),
     }
 }

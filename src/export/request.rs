@@ -636,7 +636,7 @@ pub fn show(actor: &Actor, project: &str, id: &str, file: Option<&str>) -> Resul
 /// A file as a reviewer reads it: text as it is, a Parquet table as CSV.
 fn file_text(path: &Path, name: &str) -> Result<String> {
     if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet")) {
-        let frame = crate::table::Frame::read_as_written(path)?;
+        let frame = crate::table::Frame::read_text_columns(path, &[])?;
         let mut out = csv::Writer::from_writer(Vec::new());
         let internal = |e: csv::Error| Error::Internal(format!("rendering {name}: {e}"));
         out.write_record(frame.names()).map_err(internal)?;

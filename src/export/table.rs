@@ -110,7 +110,7 @@ impl Table {
     /// declares are not counts (used only for columns the sidecar does not describe).
     pub fn read(path: &Path, rules: &Rules, not_counts: &[String]) -> Result<Table> {
         let sidecar = Sidecar::read_for(path)?;
-        let frame = Frame::read_as_written(path)?;
+        let frame = Frame::read_text_columns(path, &[])?;
         if frame.rows() == 0 {
             return Err(bad_input!(
                 "{}: the table has no rows; there is nothing to export (remove it from the request)",

@@ -62,27 +62,28 @@ impl Frame {
         Self::read_columns(path, &[])
     }
 
-    /// Read the whole file with every CSV cell as the text written: no type sniffing, so a `<10`
-    /// on line 30 000 of a column of numbers is read like any other cell, and `2000` stays `2000`.
-    /// Parquet columns keep their types (read them with [`Frame::texts`]).
-    pub fn read_as_written(path: &Path) -> Result<Frame> {
-        Self::read_scan(path, &[], true)
-    }
-
     /// Read only the named columns (all of them when `wanted` is empty). A missing column is an
     /// error that lists the columns the file has.
     pub fn read_columns(path: &Path, wanted: &[&str]) -> Result<Frame> {
         Self::read_scan(path, wanted, false)
     }
 
-    fn read_scan(path: &Path, wanted: &[&str], as_written: bool) -> Result<Frame> {
+    /// Read the named columns (all when `wanted` is empty) with every CSV cell as the text
+    /// written: no type sniffing, so codes keep their leading zeros, a `<10` on line 30 000 of a
+    /// column of numbers is read like any other cell, and `2000` stays `2000`. Parquet columns
+    /// keep their types (read them with [`Frame::texts`]).
+    pub fn read_text_columns(path: &Path, wanted: &[&str]) -> Result<Frame> {
+        Self::read_scan(path, wanted, true)
+    }
+
+    fn read_scan(path: &Path, wanted: &[&str], as_text: bool) -> Result<Frame> {
         if !path.is_file() {
             return Err(Error::NotFound(format!("{}: no such file", path.display())));
         }
         let format = Format::of(path)?;
         let conn = duckdb::Connection::open_in_memory()?;
         let scan = match format {
-            Format::Csv if as_written => {
+            Format::Csv if as_text => {
                 format!("read_csv({}, header = true, auto_detect = true, all_varchar = true)", quote_literal(&path.to_string_lossy()))
             }
             _ => format.scan_sql(path),

@@ -10,6 +10,7 @@ mod export;
 mod export_requests;
 mod projects;
 mod reference;
+mod script;
 mod signal;
 mod site;
 mod stats;

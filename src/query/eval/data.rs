@@ -1,0 +1,73 @@
+//! A site's clinical data in memory, grouped by patient: the input of the reference evaluator.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::error::Result;
+use crate::query::tables::Table;
+use crate::query::value::Value;
+use crate::sql::quote;
+
+/// One patient: the patient table's row and the patient's events of every table, each event's
+/// values in the order of [`Table::columns`].
+#[derive(Debug, Clone)]
+pub struct PatientData {
+    pub key: String,
+    pub sex: Value,
+    pub birth_date: Value,
+    pub death_date: Value,
+    pub events: BTreeMap<Table, Vec<Vec<Value>>>,
+}
+
+impl PatientData {
+    pub fn patient_column(&self, name: &str) -> Value {
+        match name {
+            "sex" => self.sex.clone(),
+            "birth_date" => self.birth_date.clone(),
+            "death_date" => self.death_date.clone(),
+            other => panic!("the patient table has no column {other}"),
+        }
+    }
+
+    pub fn events(&self, table: Table) -> &[Vec<Value>] {
+        self.events.get(&table).map(Vec::as_slice).unwrap_or(&[])
+    }
+}
+
+/// The patients of a site, in patient-key order.
+#[derive(Debug, Clone, Default)]
+pub struct SiteData {
+    pub patients: Vec<PatientData>,
+}
+
+impl SiteData {
+    /// Read every clinical table of a site database. Events of a patient key the patient table
+    /// does not hold are left out, as the compiled queries leave them out.
+    pub fn read(conn: &duckdb::Connection) -> Result<SiteData> {
+        let mut patients = Vec::new();
+        let mut stmt = conn.prepare("SELECT patient_key, sex, birth_date, death_date FROM patient ORDER BY patient_key")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            patients.push(PatientData {
+                key: row.get(0)?,
+                sex: Value::from_duckdb(row.get(1)?)?,
+                birth_date: Value::from_duckdb(row.get(2)?)?,
+                death_date: Value::from_duckdb(row.get(3)?)?,
+                events: BTreeMap::new(),
+            });
+        }
+        let index: HashMap<String, usize> = patients.iter().enumerate().map(|(i, p)| (p.key.clone(), i)).collect();
+        for table in Table::ALL {
+            let cols: Vec<String> = table.columns().iter().map(|c| quote::ident(c.name)).collect();
+            let sql = format!("SELECT patient_key, {} FROM {}", cols.join(", "), quote::ident(table.name()));
+            let mut stmt = conn.prepare(&sql)?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                let key: String = row.get(0)?;
+                let Some(&i) = index.get(&key) else { continue };
+                let values = (1..=cols.len()).map(|c| Value::from_duckdb(row.get(c)?)).collect::<Result<Vec<_>>>()?;
+                patients[i].events.entry(table).or_default().push(values);
+            }
+        }
+        Ok(SiteData { patients })
+    }
+}

@@ -1,0 +1,209 @@
+//! The extraction-script language: what an analyst writes, a site approves and runs.
+//!
+//! The flow is script text → tokens ([`lexer`]) → syntax tree ([`parser`], [`ast`]) → checked and
+//! lowered to the query model ([`check`], `crate::query::model`) → SQL (`crate::sql`). The
+//! language reference is `docs/script-language.md`; its examples are the spec tests.
+//!
+//! What extraction uses:
+//! ```no_run
+//! # use midnet::script::{Script, ParamValues};
+//! # fn main() -> midnet::Result<()> {
+//! let script = Script::load("study.midnet".as_ref())?;        // parse and check
+//! let hash = script.sha256();                                    // script + codelist files
+//! let cutoff = script.cutoff().map(|p| p.name.clone());          // the parameter --cutoff sets
+//! let mut values = ParamValues::new();
+//! values.set("cutoff", "2024-03-31");
+//! let compiled = script.compile(&values)?;                        // one SQL per output + attrition
+//! for output in &compiled.queries.outputs { /* output.sql, output.columns */ }
+//! let approved = compiled.approval_params();                      // every parameter but the cut-off
+//! # Ok(()) }
+//! ```
+
+mod ast;
+mod check;
+pub mod cli;
+mod codes;
+mod diagnostic;
+mod explain;
+mod lexer;
+mod params;
+mod parser;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+pub use ast::ParamKind;
+pub use diagnostic::{Diagnostic, Source, Span};
+pub use params::{ParamValue, ParamValues};
+
+use crate::error::{Error, IoContext, Result};
+use crate::query::model::Program;
+use crate::sql::Queries;
+
+/// A script that parses and type-checks, with the codelist files it reads.
+#[derive(Debug, Clone)]
+pub struct Script {
+    source: Source,
+    ast: ast::Script,
+    dir: PathBuf,
+    sha256: String,
+    parameters: Vec<Parameter>,
+    outcomes: Vec<String>,
+    study: String,
+}
+
+/// A parameter the script declares.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parameter {
+    pub name: String,
+    pub kind: ParamKind,
+    /// The default's canonical text, if the script gives one.
+    pub default: Option<String>,
+}
+
+impl Parameter {
+    pub fn is_cutoff(&self) -> bool {
+        self.kind == ParamKind::Cutoff
+    }
+}
+
+/// A script compiled with its parameter values.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    pub program: Program,
+    pub queries: Queries,
+    /// Every parameter's value (given or default), as canonical text.
+    pub params: BTreeMap<String, String>,
+    /// The name of the cut-off parameter, if the script has one.
+    pub cutoff: Option<String>,
+}
+
+impl Compiled {
+    /// The parameters a site's approval covers: all but the cut-off, whose later values need no
+    /// new approval.
+    pub fn approval_params(&self) -> BTreeMap<String, String> {
+        self.params.iter().filter(|(k, _)| Some(*k) != self.cutoff.as_ref()).map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+}
+
+impl Script {
+    /// Read, parse and check a script file (and the codelist files it names).
+    pub fn load(path: &Path) -> Result<Script> {
+        let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::NotFound(format!("{}: no such script", path.display())),
+            _ => Error::io(path, e),
+        })?;
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Script::from_text(&path.display().to_string(), &text, &dir)
+    }
+
+    /// Parse and check script text; `dir` is where relative codelist paths start.
+    pub fn from_text(name: &str, text: &str, dir: &Path) -> Result<Script> {
+        let source = Source::new(name, text);
+        let fail = |d: Vec<Diagnostic>| Error::BadInput(diagnostic::render_all(&d, &source));
+        let tokens = lexer::tokenize(text).map_err(|d| fail(vec![d]))?;
+        let ast = parser::parse(tokens).map_err(|d| fail(vec![d]))?;
+        let checked = check::check(&ast, &source, dir, None).map_err(fail)?;
+        let sha256 = bundle_hash(text, &ast, dir)?;
+        let parameters = checked
+            .params
+            .iter()
+            .map(|p| Parameter { name: p.name.clone(), kind: p.kind.clone(), default: p.value.as_ref().map(ParamValue::canonical) })
+            .collect();
+        Ok(Script {
+            study: checked.program.study.name.clone(),
+            source,
+            ast,
+            dir: dir.to_path_buf(),
+            sha256,
+            parameters,
+            outcomes: checked.outcomes,
+        })
+    }
+
+    /// SHA-256 of the script bundle: the script text and every codelist file it reads. A site
+    /// approves this hash; any change to the script or a codelist changes it.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    pub fn study(&self) -> &str {
+        &self.study
+    }
+
+    pub fn parameters(&self) -> &[Parameter] {
+        &self.parameters
+    }
+
+    /// The cut-off parameter (`midnet extract --cutoff` sets it).
+    pub fn cutoff(&self) -> Option<&Parameter> {
+        self.parameters.iter().find(|p| p.is_cutoff())
+    }
+
+    /// The ids of the script's outcomes, in order.
+    pub fn outcomes(&self) -> &[String] {
+        &self.outcomes
+    }
+
+    fn checked(&self, values: &ParamValues) -> Result<check::Checked> {
+        check::check(&self.ast, &self.source, &self.dir, Some(values))
+            .map_err(|d| Error::BadInput(diagnostic::render_all(&d, &self.source)))
+    }
+
+    /// Bind the parameters and compile: the query model and its SQL.
+    pub fn compile(&self, values: &ParamValues) -> Result<Compiled> {
+        let checked = self.checked(values)?;
+        let params = checked.params.iter().filter_map(|p| Some((p.name.clone(), p.value.as_ref()?.canonical()))).collect();
+        let queries = crate::sql::generate(&checked.program);
+        Ok(Compiled { program: checked.program, queries, params, cutoff: self.cutoff().map(|p| p.name.clone()) })
+    }
+
+    /// The script in plain words, with the values of the parameters that are set.
+    pub fn explain(&self, values: &ParamValues) -> Result<String> {
+        let params = match check::check(&self.ast, &self.source, &self.dir, None) {
+            Ok(c) => c.params,
+            Err(d) => return Err(Error::BadInput(diagnostic::render_all(&d, &self.source))),
+        };
+        // Values given on the command line replace the defaults (checked when compiling).
+        let params: Vec<check::Param> = params
+            .into_iter()
+            .map(|mut p| {
+                if let Some(v) = values.get(&p.name).and_then(|t| ParamValue::parse(&p.kind, t).ok()) {
+                    p.value = Some(v);
+                }
+                p
+            })
+            .collect();
+        Ok(explain::explain(&self.ast, &params))
+    }
+}
+
+/// The hash of the script and the codelist files it names, in the order it names them.
+fn bundle_hash(text: &str, script: &ast::Script, dir: &Path) -> Result<String> {
+    let mut files: Vec<String> = Vec::new();
+    for item in &script.items {
+        for e in item.exprs() {
+            e.walk(&mut |x| {
+                if let ast::ExprKind::CodeFile { path, .. } = &x.kind
+                    && !files.contains(&path.text)
+                {
+                    files.push(path.text.clone());
+                }
+            });
+        }
+    }
+    let mut h = Sha256::new();
+    h.update(b"midnet-script-bundle/1\n");
+    h.update(format!("script {}\n", text.len()).as_bytes());
+    h.update(text.as_bytes());
+    for f in files {
+        let path = dir.join(&f);
+        let bytes = std::fs::read(&path).at(&path)?;
+        h.update(format!("\nfile {} {}\n", f.len(), bytes.len()).as_bytes());
+        h.update(f.as_bytes());
+        h.update(&bytes);
+    }
+    Ok(hex::encode(h.finalize()))
+}

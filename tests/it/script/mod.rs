@@ -1,0 +1,8 @@
+//! Extraction scripts: the command line (`cli`), the language reference's examples as spec tests
+//! (`spec`), and differential property tests of the compiled SQL against the reference evaluator
+//! (`props`), on site databases built in memory (`support`).
+
+mod cli;
+mod props;
+mod spec;
+mod support;
