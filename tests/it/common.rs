@@ -75,14 +75,21 @@ pub fn tempdir() -> tempfile::TempDir {
     tempfile::Builder::new().prefix("midnet-test-").tempdir().unwrap()
 }
 
+/// The clone's root. Read when the tests run, not when they compile: a test binary built in one
+/// checkout and found fresh by cargo in another (a shared target directory) must read the files of
+/// the checkout it runs in.
+pub fn repo_root() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+}
+
 /// The reference values (`testdata/reference/`, a checked copy of `../shared/reference/`).
 pub fn reference_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/reference")
+    repo_root().join("testdata/reference")
 }
 
 /// A file of the repository's `testdata/`.
 pub fn testdata(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(rel)
+    repo_root().join("testdata").join(rel)
 }
 
 /// Number of proptest cases: bounded in CI, more on demand with MIDNET_PROPTEST_CASES.

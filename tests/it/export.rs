@@ -461,7 +461,7 @@ fn the_rules_file_sets_the_thresholds() {
     let dir = tempdir();
     write(dir.path(), "t.csv", "drug,patients\nA,12\n");
     passes(check(dir.path(), &["t.csv"]));
-    let rules = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("sql/export-rules.toml"))
+    let rules = std::fs::read_to_string(crate::common::repo_root().join("sql/export-rules.toml"))
         .unwrap()
         .replace("min_count = 10", "min_count = 20");
     write(dir.path(), "strict.toml", &rules);
