@@ -62,6 +62,10 @@ pub enum Command {
     /// Extraction scripts: check, compile to SQL, explain in plain words.
     #[command(subcommand)]
     Script(crate::script::cli::ScriptCommand),
+    /// Run a script at the sites and bring their analysis datasets into a project.
+    Extract(crate::extract::cli::ExtractArgs),
+    /// A project's extractions and analysis datasets, with attrition per site and summed.
+    Datasets(crate::extract::cli::DatasetsArgs),
 }
 
 /// Parse the command line and run the command.
@@ -81,5 +85,7 @@ fn run(global: Global, command: Command) -> Result<()> {
         Command::Stats(cmd) => crate::stats::cli::run(&global, cmd),
         Command::Signal(cmd) => crate::signal::cli::run(&global, cmd),
         Command::Script(cmd) => crate::script::cli::run(&global, cmd),
+        Command::Extract(args) => crate::extract::cli::run_extract(&global, args),
+        Command::Datasets(args) => crate::extract::cli::run_datasets(&global, args),
     }
 }

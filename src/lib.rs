@@ -14,6 +14,7 @@ pub mod demo;
 pub mod digest;
 pub mod error;
 pub mod export;
+pub mod extract;
 pub mod progress;
 pub mod project;
 pub mod query;

@@ -31,6 +31,19 @@ pub enum SiteCommand {
         #[arg(required = true, value_name = "FILE|DIR")]
         files: Vec<PathBuf>,
     },
+    /// Approve a script (by the hash of its text and codelist files) with its parameter values
+    /// other than the cut-off: the site runs only scripts it has approved.
+    Approve {
+        #[arg(long, value_name = "DIR")]
+        site: PathBuf,
+        /// The extraction script.
+        script: PathBuf,
+        /// A parameter value, NAME=VALUE (repeat for each parameter).
+        #[arg(long = "param", value_name = "NAME=VALUE")]
+        params: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the data-quality report of a site.
     Check {
         #[arg(long, value_name = "DIR")]
@@ -63,6 +76,20 @@ pub fn run(global: &Global, command: SiteCommand) -> Result<()> {
                     report.refused.len(),
                     report.rows_quarantined()
                 )));
+            }
+            Ok(())
+        }
+        SiteCommand::Approve { site, script, params, json } => {
+            let script = crate::script::Script::load(&script)?;
+            let values = crate::script::ParamValues::parse_args(&params)?;
+            let approval = super::approve::approve(&SiteDir::at(&site), &script, &values)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&approval).expect("approval serialises"));
+            } else {
+                println!("approved {} (script {})", approval.study, &approval.script_sha256[..12]);
+                for (name, value) in &approval.params {
+                    println!("  {name} = {value}");
+                }
             }
             Ok(())
         }

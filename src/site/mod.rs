@@ -2,6 +2,7 @@
 //! schema (`sql/schema.sql`). `init` creates it, `load` imports a hospital's files into it
 //! (validating every row, quarantining what fails), `check` reports its data quality.
 
+pub mod approve;
 pub mod check;
 pub mod cli;
 pub mod load;

@@ -8,6 +8,7 @@ mod common;
 mod demo;
 mod export;
 mod export_requests;
+mod extract;
 mod projects;
 mod reference;
 mod script;

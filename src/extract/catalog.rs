@@ -1,0 +1,304 @@
+//! The project's catalog of extractions and analysis datasets, kept in the project's DuckDB
+//! database beside the dataset tables themselves. Sites appear only by their per-project
+//! pseudonym: hospital ids and names never enter the work area.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::manifest::{AttritionStep, Manifest};
+use crate::error::Result;
+use crate::sql::quote::ident;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS extraction (
+    extraction      INTEGER PRIMARY KEY,
+    script_sha256   VARCHAR NOT NULL,
+    study           VARCHAR NOT NULL,
+    params_json     VARCHAR NOT NULL,
+    cutoff          VARCHAR,
+    sites_json      VARCHAR NOT NULL,   -- the pseudonyms of the sites asked
+    requested_by    VARCHAR NOT NULL,
+    started_at      TIMESTAMP NOT NULL,
+    completed_at    TIMESTAMP,          -- set when its datasets were unioned
+    partial         BOOLEAN NOT NULL DEFAULT false
+);
+CREATE TABLE IF NOT EXISTS extraction_site (
+    extraction      INTEGER NOT NULL,
+    site            VARCHAR NOT NULL,   -- pseudonym
+    status          VARCHAR NOT NULL,   -- accepted | failed
+    reason          VARCHAR,
+    data_version    INTEGER,
+    seconds         DOUBLE,
+    manifest_json   VARCHAR,
+    recorded_at     TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS attrition (
+    extraction      INTEGER NOT NULL,
+    site            VARCHAR NOT NULL,
+    step            INTEGER NOT NULL,
+    rule            VARCHAR NOT NULL,
+    kind            VARCHAR NOT NULL,
+    patients_before BIGINT NOT NULL,
+    removed         BIGINT NOT NULL,
+    patients_after  BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dataset (
+    name            VARCHAR NOT NULL,
+    version         INTEGER NOT NULL,
+    extraction      INTEGER NOT NULL,
+    file            VARCHAR NOT NULL,
+    sha256          VARCHAR NOT NULL,
+    rows            BIGINT NOT NULL,
+    patient_level   BOOLEAN NOT NULL,
+    sites_json      VARCHAR NOT NULL,
+    created_at      TIMESTAMP NOT NULL,
+    PRIMARY KEY (name, version)
+);
+";
+
+pub fn ensure(conn: &duckdb::Connection) -> Result<()> {
+    conn.execute_batch(SCHEMA)?;
+    Ok(())
+}
+
+/// An extraction of the project: a script with its parameters, run at a set of sites.
+#[derive(Debug, Clone, Serialize)]
+pub struct Extraction {
+    pub extraction: i64,
+    pub script_sha256: String,
+    pub study: String,
+    pub params: BTreeMap<String, String>,
+    pub cutoff: Option<String>,
+    pub sites: Vec<String>,
+    pub requested_by: String,
+    pub started_at: String,
+    pub completed_at: Option<String>,
+    pub partial: bool,
+}
+
+/// One version of an analysis dataset.
+#[derive(Debug, Clone, Serialize)]
+pub struct Dataset {
+    pub name: String,
+    pub version: i64,
+    pub extraction: i64,
+    pub file: String,
+    pub sha256: String,
+    pub rows: i64,
+    pub patient_level: bool,
+    pub sites: Vec<String>,
+    pub created_at: String,
+}
+
+impl Dataset {
+    /// `name@version`, as the table is named in the project database.
+    pub fn label(&self) -> String {
+        format!("{}@{}", self.name, self.version)
+    }
+}
+
+/// The unfinished extraction with this script, parameters and cut-off, if there is one: a rerun
+/// for the sites that failed completes it.
+pub fn open_extraction(
+    conn: &duckdb::Connection,
+    script_sha256: &str,
+    params: &BTreeMap<String, String>,
+) -> Result<Option<Extraction>> {
+    let params_json = serde_json::to_string(params).expect("params serialise");
+    let found = extractions(conn)?
+        .into_iter()
+        .rev()
+        .find(|e| e.completed_at.is_none() && e.script_sha256 == script_sha256 && serde_json::to_string(&e.params).ok() == Some(params_json.clone()));
+    Ok(found)
+}
+
+pub fn extractions(conn: &duckdb::Connection) -> Result<Vec<Extraction>> {
+    let mut stmt = conn.prepare(
+        "SELECT extraction, script_sha256, study, params_json, cutoff, sites_json, requested_by, \
+                started_at::VARCHAR, completed_at::VARCHAR, partial FROM extraction ORDER BY extraction",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        let params: String = r.get(3)?;
+        let sites: String = r.get(5)?;
+        Ok(Extraction {
+            extraction: r.get(0)?,
+            script_sha256: r.get(1)?,
+            study: r.get(2)?,
+            params: serde_json::from_str(&params).unwrap_or_default(),
+            cutoff: r.get(4)?,
+            sites: serde_json::from_str(&sites).unwrap_or_default(),
+            requested_by: r.get(6)?,
+            started_at: r.get(7)?,
+            completed_at: r.get(8)?,
+            partial: r.get(9)?,
+        })
+    })?;
+    Ok(rows.collect::<std::result::Result<_, _>>()?)
+}
+
+/// Record a new extraction and return its number.
+pub fn begin_extraction(
+    conn: &duckdb::Connection,
+    script_sha256: &str,
+    study: &str,
+    params: &BTreeMap<String, String>,
+    cutoff: Option<&str>,
+    sites: &[String],
+    user: &str,
+) -> Result<i64> {
+    let next: i64 = conn.query_row("SELECT coalesce(max(extraction), 0) + 1 FROM extraction", [], |r| r.get(0))?;
+    conn.execute(
+        "INSERT INTO extraction VALUES (?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP, NULL, false)",
+        duckdb::params![
+            next,
+            script_sha256,
+            study,
+            serde_json::to_string(params).expect("params serialise"),
+            cutoff,
+            serde_json::to_string(sites).expect("sites serialise"),
+            user
+        ],
+    )?;
+    Ok(next)
+}
+
+/// The sites whose results this extraction has accepted.
+pub fn accepted_sites(conn: &duckdb::Connection, extraction: i64) -> Result<Vec<String>> {
+    let mut stmt = conn
+        .prepare("SELECT DISTINCT site FROM extraction_site WHERE extraction = ? AND status = 'accepted' ORDER BY site")?;
+    let rows = stmt.query_map([extraction], |r| r.get::<_, String>(0))?;
+    Ok(rows.collect::<std::result::Result<_, _>>()?)
+}
+
+/// Record a site's accepted result (its manifest and attrition) in one transaction.
+pub fn record_accepted(conn: &duckdb::Connection, manifest: &Manifest) -> Result<()> {
+    conn.execute_batch("BEGIN TRANSACTION")?;
+    let done = (|| {
+        conn.execute(
+            "INSERT INTO extraction_site VALUES (?, ?, 'accepted', NULL, ?, ?, ?, now()::TIMESTAMP)",
+            duckdb::params![
+                manifest.extraction,
+                manifest.site,
+                manifest.data_version,
+                manifest.seconds,
+                serde_json::to_string(manifest).expect("manifest serialises")
+            ],
+        )?;
+        for a in &manifest.attrition {
+            conn.execute(
+                "INSERT INTO attrition VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                duckdb::params![manifest.extraction, manifest.site, a.step, a.rule, a.kind, a.patients_before, a.removed, a.patients_after],
+            )?;
+        }
+        Ok::<_, crate::Error>(())
+    })();
+    match done {
+        Ok(()) => Ok(conn.execute_batch("COMMIT")?),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+pub fn record_failed(conn: &duckdb::Connection, extraction: i64, site: &str, reason: &str) -> Result<()> {
+    conn.execute(
+        "INSERT INTO extraction_site VALUES (?, ?, 'failed', ?, NULL, NULL, NULL, now()::TIMESTAMP)",
+        duckdb::params![extraction, site, reason],
+    )?;
+    Ok(())
+}
+
+/// The next version number of a dataset.
+pub fn next_version(conn: &duckdb::Connection, name: &str) -> Result<i64> {
+    Ok(conn.query_row("SELECT coalesce(max(version), 0) + 1 FROM dataset WHERE name = ?", [name], |r| r.get(0))?)
+}
+
+pub fn datasets(conn: &duckdb::Connection) -> Result<Vec<Dataset>> {
+    let mut stmt = conn.prepare(
+        "SELECT name, version, extraction, file, sha256, rows, patient_level, sites_json, created_at::VARCHAR \
+         FROM dataset ORDER BY name, version",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        let sites: String = r.get(7)?;
+        Ok(Dataset {
+            name: r.get(0)?,
+            version: r.get(1)?,
+            extraction: r.get(2)?,
+            file: r.get(3)?,
+            sha256: r.get(4)?,
+            rows: r.get(5)?,
+            patient_level: r.get(6)?,
+            sites: serde_json::from_str(&sites).unwrap_or_default(),
+            created_at: r.get(8)?,
+        })
+    })?;
+    Ok(rows.collect::<std::result::Result<_, _>>()?)
+}
+
+/// The attrition of an extraction, per site and summed over sites (site `all`).
+pub fn attrition(conn: &duckdb::Connection, extraction: i64) -> Result<Vec<(String, AttritionStep)>> {
+    let mut stmt = conn.prepare(
+        "SELECT * FROM ( \
+           SELECT site, step, rule, kind, patients_before, removed, patients_after FROM attrition WHERE extraction = ? \
+           UNION ALL \
+           SELECT 'all', step, any_value(rule), any_value(kind), sum(patients_before)::BIGINT, sum(removed)::BIGINT, \
+                  sum(patients_after)::BIGINT FROM attrition WHERE extraction = ? GROUP BY step) \
+         ORDER BY site = 'all', site, step",
+    )?;
+    let rows = stmt.query_map([extraction, extraction], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            AttritionStep {
+                step: r.get(1)?,
+                rule: r.get(2)?,
+                kind: r.get(3)?,
+                patients_before: r.get(4)?,
+                removed: r.get(5)?,
+                patients_after: r.get(6)?,
+            },
+        ))
+    })?;
+    Ok(rows.collect::<std::result::Result<_, _>>()?)
+}
+
+/// Record a dataset version and create its table (`"name@version"`) from its Parquet file, in one
+/// transaction with marking the extraction complete.
+pub fn record_datasets(conn: &duckdb::Connection, extraction: i64, partial: bool, made: &[Dataset], files: &[std::path::PathBuf]) -> Result<()> {
+    conn.execute_batch("BEGIN TRANSACTION")?;
+    let done = (|| {
+        for (d, path) in made.iter().zip(files) {
+            conn.execute(
+                "INSERT INTO dataset VALUES (?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+                duckdb::params![
+                    d.name,
+                    d.version,
+                    d.extraction,
+                    d.file,
+                    d.sha256,
+                    d.rows,
+                    d.patient_level,
+                    serde_json::to_string(&d.sites).expect("sites serialise")
+                ],
+            )?;
+            conn.execute_batch(&format!(
+                "CREATE TABLE {} AS SELECT * FROM read_parquet({})",
+                ident(&d.label()),
+                crate::sql::quote::literal(&path.to_string_lossy())
+            ))?;
+        }
+        conn.execute(
+            "UPDATE extraction SET completed_at = now()::TIMESTAMP, partial = ? WHERE extraction = ?",
+            duckdb::params![partial, extraction],
+        )?;
+        Ok::<_, crate::Error>(())
+    })();
+    match done {
+        Ok(()) => Ok(conn.execute_batch("COMMIT")?),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! `midnet extract` and `midnet datasets`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{catalog, extract, ExtractOptions, ExtractReport};
+use crate::cli::Global;
+use crate::error::{Error, Result};
+use crate::project::Role;
+
+#[derive(Debug, Args)]
+pub struct ExtractArgs {
+    /// The project the datasets go to.
+    #[arg(long)]
+    pub project: String,
+    /// The extraction script.
+    pub script: PathBuf,
+    /// The data cut-off (sets the script's cut-off parameter).
+    #[arg(long, value_name = "DATE")]
+    pub cutoff: Option<String>,
+    /// A parameter value, NAME=VALUE (repeat for each parameter).
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Only these sites (registry ids or this project's pseudonyms), e.g. to complete an
+    /// extraction after a site failed.
+    #[arg(long, value_delimiter = ',')]
+    pub sites: Vec<String>,
+    /// How many sites run at the same time (each gets its share of threads and memory).
+    #[arg(long, default_value_t = 2)]
+    pub jobs: usize,
+    /// Union the sites that succeeded even if others failed (recorded as partial).
+    #[arg(long)]
+    pub partial: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DatasetsArgs {
+    #[arg(long)]
+    pub project: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run_extract(global: &Global, args: ExtractArgs) -> Result<()> {
+    let opts = ExtractOptions {
+        script: args.script.clone(),
+        params: args.params.clone(),
+        cutoff: args.cutoff.clone(),
+        sites: args.sites.clone(),
+        jobs: args.jobs,
+        partial: args.partial,
+    };
+    let progress = crate::progress::Progress::new(global.quiet);
+    let report = crate::center::as_user(global, "extract", Some(&args.project), |actor| extract(actor, &args.project, &opts, &progress))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report).expect("report serialises"));
+    } else {
+        print!("{}", render(&report));
+    }
+    let failed = report.failed();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        let names: Vec<&str> = failed.iter().map(|s| s.site.as_str()).collect();
+        Err(Error::Failed(format!(
+            "extraction {} is incomplete: {} failed; the others' results are kept. Fix the cause and run again \
+             with --sites {} to complete it",
+            report.extraction,
+            names.join(", "),
+            names.join(",")
+        )))
+    }
+}
+
+fn render(report: &ExtractReport) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let cutoff = report.cutoff.as_deref().unwrap_or("none");
+    let _ = writeln!(s, "extraction {} (script {}, cut-off {cutoff})", report.extraction, &report.script_sha256[..12]);
+    for site in &report.already_accepted {
+        let _ = writeln!(s, "  {site:<16} accepted earlier");
+    }
+    for site in &report.sites {
+        let rows: Vec<String> = site.rows.iter().map(|(k, v)| format!("{k} {v} rows")).collect();
+        match &site.reason {
+            None => {
+                let _ = writeln!(s, "  {:<16} accepted  {}  ({:.1} s)", site.site, rows.join(", "), site.seconds);
+            }
+            Some(reason) => {
+                let _ = writeln!(s, "  {:<16} FAILED    {reason}", site.site);
+            }
+        }
+    }
+    for d in &report.datasets {
+        let _ = writeln!(s, "dataset {} : {} rows from {} sites -> datasets/{}", d.label(), d.rows, d.sites.len(), d.file);
+    }
+    s
+}
+
+pub fn run_datasets(global: &Global, args: DatasetsArgs) -> Result<()> {
+    crate::center::as_user(global, "datasets", Some(&args.project), |actor| {
+        let project = actor.open_project(&args.project, &[Role::Analyst])?;
+        let config = duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly)?;
+        let db = project.layout().db();
+        let conn = duckdb::Connection::open_with_flags(&db, config)?;
+        let has_catalog: i64 =
+            conn.query_row("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'extraction'", [], |r| r.get(0))?;
+        if has_catalog == 0 {
+            println!("no extractions yet");
+            return Ok(());
+        }
+        let extractions = catalog::extractions(&conn)?;
+        let datasets = catalog::datasets(&conn)?;
+        let mut attrition = Vec::new();
+        for e in &extractions {
+            attrition.push((e.extraction, catalog::attrition(&conn, e.extraction)?));
+        }
+        if args.json {
+            let json = serde_json::json!({
+                "extractions": extractions,
+                "datasets": datasets,
+                "attrition": attrition.iter().map(|(e, rows)| serde_json::json!({
+                    "extraction": e,
+                    "steps": rows.iter().map(|(site, a)| serde_json::json!({"site": site, "step": a})).collect::<Vec<_>>(),
+                })).collect::<Vec<_>>(),
+            });
+            println!("{}", serde_json::to_string_pretty(&json).expect("serialises"));
+            return Ok(());
+        }
+        for e in &extractions {
+            let status = match (&e.completed_at, e.partial) {
+                (Some(_), true) => "complete (partial: some sites missing)",
+                (Some(_), false) => "complete",
+                (None, _) => "incomplete: some sites have not been accepted",
+            };
+            println!(
+                "extraction {}: {} (script {}), cut-off {}, by {} at {}: {status}",
+                e.extraction,
+                e.study,
+                &e.script_sha256[..12],
+                e.cutoff.as_deref().unwrap_or("none"),
+                e.requested_by,
+                e.started_at
+            );
+            for d in datasets.iter().filter(|d| d.extraction == e.extraction) {
+                println!("  {:<20} {:>10} rows  {} sites  sha256 {}", d.label(), d.rows, d.sites.len(), &d.sha256[..12]);
+            }
+            let rows = &attrition.iter().find(|(x, _)| *x == e.extraction).expect("every extraction").1;
+            if !rows.is_empty() {
+                println!("  attrition (patients):");
+                println!("    {:<16} {:>4}  {:<60} {:>9} {:>9} {:>9}", "site", "step", "rule", "before", "removed", "after");
+                for (site, a) in rows {
+                    println!(
+                        "    {:<16} {:>4}  {:<60} {:>9} {:>9} {:>9}",
+                        site, a.step, a.rule, a.patients_before, a.removed, a.patients_after
+                    );
+                }
+            }
+        }
+        Ok(())
+    })
+}

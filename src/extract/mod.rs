@@ -1,0 +1,259 @@
+//! Running a script across the sites and bringing the analysis datasets into the project
+//! (`midnet extract`, `midnet datasets`).
+//!
+//! The flow, per extraction: compile the script once; at every requested site in parallel
+//! (`--jobs`, each DuckDB with its share of threads and memory) check the site's approval and run
+//! it (`site_run`), writing Parquet and a manifest into the site's outbox; transfer the result into
+//! the project's `datasets/.incoming/` and verify every file against its manifest (`transfer`);
+//! record each site accepted or failed in the project's catalog (`catalog`). When every requested
+//! site is accepted, union each output into an immutable `NAME@VERSION` dataset (`union`). A site
+//! that fails leaves the others' results in place; running again for that site alone (same script,
+//! parameters and cut-off) completes the extraction.
+//!
+//! Every step writes under a temporary name and renames, and the catalog changes in transactions,
+//! so a kill at any moment leaves the project as it was or as it is after the step.
+
+pub mod catalog;
+pub mod cli;
+pub mod manifest;
+mod site_run;
+mod transfer;
+mod union;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::center::{Actor, Direction};
+use crate::error::{Error, Result};
+use crate::project::{Area, Project, Role};
+use crate::script::{ParamValues, Script};
+use crate::site::SiteDir;
+use crate::table::Provenance;
+
+pub use catalog::Dataset;
+pub use manifest::Manifest;
+
+#[derive(Debug, Clone)]
+pub struct ExtractOptions {
+    pub script: PathBuf,
+    /// NAME=VALUE parameter assignments.
+    pub params: Vec<String>,
+    pub cutoff: Option<String>,
+    /// Registry ids or this project's pseudonyms; all registered sites when empty.
+    pub sites: Vec<String>,
+    /// Sites run at the same time.
+    pub jobs: usize,
+    /// Union the accepted sites even if some failed (recorded as a partial extraction).
+    pub partial: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SiteOutcome {
+    /// The site's pseudonym in this project.
+    pub site: String,
+    pub status: String,
+    pub reason: Option<String>,
+    pub rows: BTreeMap<String, i64>,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExtractReport {
+    pub extraction: i64,
+    pub script_sha256: String,
+    pub cutoff: Option<String>,
+    pub sites: Vec<SiteOutcome>,
+    /// Sites of this extraction accepted in an earlier run.
+    pub already_accepted: Vec<String>,
+    /// The datasets this run created (empty until every requested site is accepted).
+    pub datasets: Vec<Dataset>,
+}
+
+impl ExtractReport {
+    pub fn failed(&self) -> Vec<&SiteOutcome> {
+        self.sites.iter().filter(|s| s.status != "accepted").collect()
+    }
+}
+
+/// A registered site as this project sees it.
+struct Target {
+    pseudonym: String,
+    site: SiteDir,
+    site_id: String,
+}
+
+pub fn extract(actor: &Actor, project_id: &str, opts: &ExtractOptions, progress: &crate::progress::Progress) -> Result<ExtractReport> {
+    let project = actor.open_project(project_id, &[Role::Analyst])?;
+    let script = Script::load(&opts.script)?;
+    let mut values = ParamValues::parse_args(&opts.params)?;
+    if let Some(cutoff) = &opts.cutoff {
+        let param = script
+            .cutoff()
+            .ok_or_else(|| Error::BadInput(format!("--cutoff: {} declares no cut-off parameter", opts.script.display())))?;
+        values.set(param.name.clone(), cutoff.clone());
+    }
+    let compiled = script.compile(&values)?;
+    let targets = targets(actor, &project, &opts.sites)?;
+    let conn = duckdb::Connection::open(project.layout().db())?;
+    catalog::ensure(&conn)?;
+    let requested: Vec<String> = targets.iter().map(|t| t.pseudonym.clone()).collect();
+    let extraction = match catalog::open_extraction(&conn, script.sha256(), &compiled.params)? {
+        Some(open) => open.extraction,
+        None => catalog::begin_extraction(
+            &conn,
+            script.sha256(),
+            script.study(),
+            &compiled.params,
+            compiled.cutoff.as_ref().and_then(|c| compiled.params.get(c)).map(String::as_str),
+            &requested,
+            &actor.user().id,
+        )?,
+    };
+    let already = catalog::accepted_sites(&conn, extraction)?;
+    let todo: Vec<&Target> = targets.iter().filter(|t| !already.contains(&t.pseudonym)).collect();
+    let incoming = project.layout().area(Area::Datasets).join(".incoming").join(format!("x{extraction}"));
+    let jobs = opts.jobs.clamp(1, todo.len().max(1));
+    let (threads, memory) = share_of_machine(jobs);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .map_err(|e| Error::Internal(format!("thread pool: {e}")))?;
+    let results: Vec<(String, Result<Manifest>)> = pool.install(|| {
+        todo.par_iter()
+            .map(|t| {
+                let bar = progress.bar(&t.pseudonym, compiled.queries.outputs.len() as u64 + 2);
+                let outbox = t.site.root().join("outbox").join(format!("{project_id}-x{extraction}"));
+                let request = site_run::SiteRequest {
+                    project: project_id,
+                    extraction,
+                    label: &t.pseudonym,
+                    site: &t.site,
+                    compiled: &compiled,
+                    script_sha256: script.sha256(),
+                    threads,
+                    memory_limit: &memory,
+                };
+                let step = |what: &str| {
+                    bar.set_message(what.to_string());
+                    bar.inc(1);
+                };
+                let result = site_run::run_at_site(&request, &outbox, &step)
+                    .and_then(|m| transfer::receive(&outbox, &incoming.join(&t.pseudonym), &m, &t.site_id));
+                bar.finish_with_message(if result.is_ok() { "accepted" } else { "failed" });
+                (t.pseudonym.clone(), result)
+            })
+            .collect()
+    });
+    let mut sites = Vec::new();
+    for (pseudonym, result) in results {
+        match result {
+            Ok(manifest) => {
+                catalog::record_accepted(&conn, &manifest)?;
+                for out in &manifest.outputs {
+                    let file = incoming.join(&pseudonym).join(&out.file);
+                    actor.record_file(&project, &file, &out.sha256, Direction::In)?;
+                }
+                sites.push(SiteOutcome {
+                    site: pseudonym,
+                    status: "accepted".into(),
+                    reason: None,
+                    rows: manifest.outputs.iter().map(|o| (o.name.clone(), o.rows)).collect(),
+                    seconds: manifest.seconds,
+                });
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                catalog::record_failed(&conn, extraction, &pseudonym, &reason)?;
+                sites.push(SiteOutcome { site: pseudonym, status: "failed".into(), reason: Some(reason), rows: BTreeMap::new(), seconds: 0.0 });
+            }
+        }
+    }
+    let accepted = catalog::accepted_sites(&conn, extraction)?;
+    let complete = requested.iter().all(|s| accepted.contains(s));
+    let datasets = if complete || (opts.partial && !accepted.is_empty()) {
+        union_all(actor, &project, &conn, extraction, &accepted, &incoming, !complete, &script, &compiled)?
+    } else {
+        Vec::new()
+    };
+    Ok(ExtractReport {
+        extraction,
+        script_sha256: script.sha256().to_string(),
+        cutoff: compiled.cutoff.as_ref().and_then(|c| compiled.params.get(c).cloned()),
+        sites,
+        already_accepted: already,
+        datasets,
+    })
+}
+
+/// The sites to run: all registered ones, or those named by registry id or by pseudonym.
+fn targets(actor: &Actor, project: &Project, named: &[String]) -> Result<Vec<Target>> {
+    let registry = actor.home().sites()?;
+    if registry.is_empty() {
+        return Err(Error::BadInput("the data center has no registered sites; import them with `midnet center sites add sites.toml`".into()));
+    }
+    let mut targets = Vec::new();
+    for site in registry {
+        let pseudonym = project.pseudonym(&site.id)?.to_string();
+        let wanted = named.is_empty() || named.iter().any(|n| *n == site.id || *n == pseudonym);
+        if wanted {
+            targets.push(Target { pseudonym, site: SiteDir::at(&site.path), site_id: site.id });
+        }
+    }
+    for n in named {
+        if !targets.iter().any(|t| *n == t.site_id || *n == t.pseudonym) {
+            return Err(Error::NotFound(format!("--sites {n}: not a registered site of this project")));
+        }
+    }
+    Ok(targets)
+}
+
+/// Threads and memory for each of `jobs` site databases run side by side: the machine's cores
+/// and 60% of its memory, shared out.
+fn share_of_machine(jobs: usize) -> (usize, String) {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let threads = (cores / jobs).max(1);
+    let total_mb = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| m.lines().find(|l| l.starts_with("MemTotal:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok()))
+        .map_or(4096, |kb| kb / 1024);
+    (threads, format!("{}MB", (total_mb * 6 / 10 / jobs as u64).max(256)))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn union_all(
+    actor: &Actor,
+    project: &Project,
+    conn: &duckdb::Connection,
+    extraction: i64,
+    accepted: &[String],
+    incoming: &std::path::Path,
+    partial: bool,
+    script: &Script,
+    compiled: &crate::script::Compiled,
+) -> Result<Vec<Dataset>> {
+    let sites: Vec<(String, PathBuf, Manifest)> = accepted
+        .iter()
+        .map(|p| Ok((p.clone(), incoming.join(p), Manifest::read(&incoming.join(p), p)?)))
+        .collect::<Result<_>>()?;
+    let datasets_dir = project.layout().area(Area::Datasets);
+    let mut made = Vec::new();
+    let mut files = Vec::new();
+    for out in &compiled.queries.outputs {
+        let version = catalog::next_version(conn, &out.name)?;
+        let mut provenance = Provenance::now(format!("midnet extract {}", script.study()));
+        provenance.project = Some(project.id().to_string());
+        provenance.script_sha256 = Some(script.sha256().to_string());
+        provenance.params = compiled.params.clone();
+        provenance.inputs = accepted.iter().map(|p| format!("site {p}")).collect();
+        let input = union::UnionInput { name: &out.name, patient_level: out.patient_level, sites: &sites };
+        let (dataset, file) = union::union_output(conn, &datasets_dir, &input, version, extraction, provenance)?;
+        actor.record_file(project, &file, &dataset.sha256, Direction::In)?;
+        made.push(dataset);
+        files.push(file);
+    }
+    catalog::record_datasets(conn, extraction, partial, &made, &files)?;
+    Ok(made)
+}
