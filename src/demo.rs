@@ -91,10 +91,46 @@ pub fn run(global: &Global, args: DemoArgs) -> Result<()> {
         project.title
     ));
 
+    say("5. every site approves the active-comparator script; the analyst extracts it across the sites");
+    let extraction = extract_cohort(root, &summary.sites, &project.id, global)?;
+    for site in &extraction.sites {
+        let rows: Vec<String> = site.rows.iter().map(|(name, n)| format!("{name} {n} rows")).collect();
+        say(&format!("   {}: {} ({:.1} s)", site.site, rows.join(", "), site.seconds));
+    }
+    for d in &extraction.datasets {
+        say(&format!("   dataset {}: {} rows from {} sites, in the project's non-exportable datasets/ area", d.label(), d.rows, d.sites.len()));
+    }
+
     if args.dir.is_none() {
         say("(the demo's temporary directory is removed; give --dir DIR to keep it)");
     }
     Ok(())
+}
+
+/// The example active-comparator study (novagliptin vs sitagliptin), as an analyst would write it.
+const ACTIVE_COMPARATOR: &str = include_str!("../testdata/scripts/active_comparator.midnet");
+
+/// Each site approves the example script; the analyst extracts it into the project.
+fn extract_cohort(root: &Path, sites: &[synth::SiteSummary], project: &str, global: &Global) -> Result<crate::extract::ExtractReport> {
+    let script_path = root.join("scripts").join("active_comparator.midnet");
+    std::fs::create_dir_all(root.join("scripts")).at(root.join("scripts"))?;
+    std::fs::write(&script_path, ACTIVE_COMPARATOR).at(&script_path)?;
+    let script = crate::script::Script::load(&script_path)?;
+    for site in sites {
+        crate::site::approve::approve(&SiteDir::at(&site.path), &script, &crate::script::ParamValues::new())?;
+    }
+    let home = Home::at(&root.join("center"))?;
+    let (analyst, _) = Actor::login(&home, "analyst", ANALYST_PASSWORD)?;
+    let options = crate::extract::ExtractOptions {
+        script: script_path,
+        params: Vec::new(),
+        cutoff: Some("2025-09-30".into()),
+        sites: Vec::new(),
+        jobs: 2,
+        partial: false,
+    };
+    let progress = Progress::new(global.quiet);
+    analyst.run("extract", Some(project), |a| crate::extract::extract(a, project, &options, &progress))
 }
 
 /// Demo passwords: long enough for the policy, never containing the user id.

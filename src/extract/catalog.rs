@@ -116,7 +116,7 @@ pub fn open_extraction(
 pub fn extractions(conn: &duckdb::Connection) -> Result<Vec<Extraction>> {
     let mut stmt = conn.prepare(
         "SELECT extraction, script_sha256, study, params_json, cutoff, sites_json, requested_by, \
-                started_at::VARCHAR, completed_at::VARCHAR, partial FROM extraction ORDER BY extraction",
+                strftime(started_at, '%Y-%m-%d %H:%M:%S'), strftime(completed_at, '%Y-%m-%d %H:%M:%S'), partial FROM extraction ORDER BY extraction",
     )?;
     let rows = stmt.query_map([], |r| {
         let params: String = r.get(3)?;
@@ -217,7 +217,7 @@ pub fn next_version(conn: &duckdb::Connection, name: &str) -> Result<i64> {
 
 pub fn datasets(conn: &duckdb::Connection) -> Result<Vec<Dataset>> {
     let mut stmt = conn.prepare(
-        "SELECT name, version, extraction, file, sha256, rows, patient_level, sites_json, created_at::VARCHAR \
+        "SELECT name, version, extraction, file, sha256, rows, patient_level, sites_json, strftime(created_at, '%Y-%m-%d %H:%M:%S') \
          FROM dataset ORDER BY name, version",
     )?;
     let rows = stmt.query_map([], |r| {

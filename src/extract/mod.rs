@@ -96,6 +96,7 @@ pub fn extract(actor: &Actor, project_id: &str, opts: &ExtractOptions, progress:
         values.set(param.name.clone(), cutoff.clone());
     }
     let compiled = script.compile(&values)?;
+    within_extraction_period(&project, &compiled)?;
     let targets = targets(actor, &project, &opts.sites)?;
     let conn = duckdb::Connection::open(project.layout().db())?;
     catalog::ensure(&conn)?;
@@ -186,6 +187,27 @@ pub fn extract(actor: &Actor, project_id: &str, opts: &ExtractOptions, progress:
         already_accepted: already,
         datasets,
     })
+}
+
+/// The script's study period (the days on which a cohort entry may fall) must lie within the
+/// extraction period the project was approved for (guideline 第5: the data a project may use).
+fn within_extraction_period(project: &Project, compiled: &crate::script::Compiled) -> Result<()> {
+    use crate::query::value::naive_date;
+    let record = project.record();
+    let (start, end) = (naive_date(compiled.program.study.start), naive_date(compiled.program.study.end));
+    if start < record.extraction_from || end > record.extraction_to {
+        return Err(Error::refused(
+            "extraction_period",
+            format!(
+                "the script's study period {start} to {end} is not within project {}'s approved extraction period \
+                 {} to {}; change the script's period or cut-off, or have the reviewer change the project's period",
+                project.id(),
+                record.extraction_from,
+                record.extraction_to
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The sites to run: all registered ones, or those named by registry id or by pseudonym.

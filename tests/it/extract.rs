@@ -332,6 +332,8 @@ fn extract_names_what_is_wrong_with_its_arguments() {
     n.c.run("alan", &["extract", "--project", "p1", "missing.midnet"]).fails(4, "no such script");
     n.c.run("stella", &["extract", "--project", "p1", &n.script, "--cutoff", "2025-09-30"]).fails(3, "refused (role)");
     n.extract("nope", &["--cutoff", "2025-09-30"]).fails(4, "no project nope");
+    n.extract("p1", &["--cutoff", "2026-03-31"])
+        .fails(3, "refused (extraction_period): the script's study period 2021-06-01 to 2026-03-31 is not within project p1's approved extraction period 2018-01-01 to 2025-12-31");
     let site = n.sites[0].display().to_string();
     n.c.run("rev", &["site", "approve", "--site", &site, &n.script, "--param", "drug=E11"]).fails(2, "is not a YJ code");
     n.c.run("rev", &["site", "approve", "--site", "/nonexistent/site", &n.script]).fails(4, "not a site data source");
