@@ -9,6 +9,7 @@ mod demo;
 mod export;
 mod export_requests;
 mod extract;
+mod network;
 mod projects;
 mod reference;
 mod script;
