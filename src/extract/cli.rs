@@ -97,6 +97,7 @@ fn render(report: &ExtractReport) -> String {
     for d in &report.datasets {
         let _ = writeln!(s, "dataset {} : {} rows from {} sites -> datasets/{}", d.label(), d.rows, d.sites.len(), d.file);
     }
+    let _ = writeln!(s, "{:.1} s in all, of which the union {:.1} s", report.seconds, report.union_seconds);
     s
 }
 

@@ -76,9 +76,12 @@ impl Manifest {
         Ok(manifest)
     }
 
-    pub fn write(&self, dir: &Path) -> Result<()> {
+    /// Write `manifest.json` into `dir`; returns the SHA-256 of the bytes written, which the site
+    /// reports beside the files so that the center can check the manifest itself arrived whole.
+    pub fn write(&self, dir: &Path) -> Result<String> {
         let text = serde_json::to_string_pretty(self).expect("a manifest serialises");
-        crate::table::write_atomically(&dir.join(MANIFEST_FILE), text.as_bytes())
+        crate::table::write_atomically(&dir.join(MANIFEST_FILE), text.as_bytes())?;
+        Ok(crate::digest::sha256_hex(text.as_bytes()))
     }
 
     /// Check that every file the manifest lists is in `dir` with the hash, rows and columns it

@@ -27,7 +27,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::center::{Actor, Direction};
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::project::{Area, Project, Role};
 use crate::script::{ParamValues, Script};
 use crate::site::SiteDir;
@@ -70,6 +70,9 @@ pub struct ExtractReport {
     pub already_accepted: Vec<String>,
     /// The datasets this run created (empty until every requested site is accepted).
     pub datasets: Vec<Dataset>,
+    /// Wall-clock seconds of the whole run, and of the union step within it.
+    pub seconds: f64,
+    pub union_seconds: f64,
 }
 
 impl ExtractReport {
@@ -86,6 +89,7 @@ struct Target {
 }
 
 pub fn extract(actor: &Actor, project_id: &str, opts: &ExtractOptions, progress: &crate::progress::Progress) -> Result<ExtractReport> {
+    let started = std::time::Instant::now();
     let project = actor.open_project(project_id, &[Role::Analyst])?;
     let script = Script::load(&opts.script)?;
     let mut values = ParamValues::parse_args(&opts.params)?;
@@ -100,6 +104,7 @@ pub fn extract(actor: &Actor, project_id: &str, opts: &ExtractOptions, progress:
     let targets = targets(actor, &project, &opts.sites)?;
     let conn = duckdb::Connection::open(project.layout().db())?;
     catalog::ensure(&conn)?;
+    sweep(&project.layout().area(Area::Datasets), &conn)?;
     let requested: Vec<String> = targets.iter().map(|t| t.pseudonym.clone()).collect();
     let extraction = match catalog::open_extraction(&conn, script.sha256(), &compiled.params)? {
         Some(open) => open.extraction,
@@ -142,7 +147,7 @@ pub fn extract(actor: &Actor, project_id: &str, opts: &ExtractOptions, progress:
                     bar.inc(1);
                 };
                 let result = site_run::run_at_site(&request, &outbox, &step)
-                    .and_then(|m| transfer::receive(&outbox, &incoming.join(&t.pseudonym), &m, &t.site_id));
+                    .and_then(|sent| transfer::receive(&outbox, &incoming.join(&t.pseudonym), &sent, &t.pseudonym, &t.site_id));
                 bar.finish_with_message(if result.is_ok() { "accepted" } else { "failed" });
                 (t.pseudonym.clone(), result)
             })
@@ -174,6 +179,7 @@ pub fn extract(actor: &Actor, project_id: &str, opts: &ExtractOptions, progress:
     }
     let accepted = catalog::accepted_sites(&conn, extraction)?;
     let complete = requested.iter().all(|s| accepted.contains(s));
+    let union_started = std::time::Instant::now();
     let datasets = if complete || (opts.partial && !accepted.is_empty()) {
         union_all(actor, &project, &conn, extraction, &accepted, &incoming, !complete, &script, &compiled)?
     } else {
@@ -186,7 +192,34 @@ pub fn extract(actor: &Actor, project_id: &str, opts: &ExtractOptions, progress:
         sites,
         already_accepted: already,
         datasets,
+        seconds: started.elapsed().as_secs_f64(),
+        union_seconds: union_started.elapsed().as_secs_f64(),
     })
+}
+
+/// Remove what an interrupted run left behind: files and directories under a temporary name
+/// (`.NAME.tmp-PID`), and the received site results of extractions already unioned. The caller
+/// holds the project's lock, so no other run is writing them.
+fn sweep(datasets: &std::path::Path, conn: &duckdb::Connection) -> Result<()> {
+    let incoming = datasets.join(".incoming");
+    let completed: Vec<String> =
+        catalog::extractions(conn)?.iter().filter(|e| e.completed_at.is_some()).map(|e| format!("x{}", e.extraction)).collect();
+    let mut dirs = vec![datasets.to_path_buf(), incoming.clone()];
+    if let Ok(entries) = std::fs::read_dir(&incoming) {
+        dirs.extend(entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()));
+    }
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.filter_map(|e| e.ok()) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let stale = (name.starts_with('.') && name.contains(".tmp-")) || (dir == incoming && completed.contains(&name));
+            if stale {
+                let path = entry.path();
+                if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) }.at(&path)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The script's study period (the days on which a cohort entry may fall) must lie within the
@@ -277,5 +310,7 @@ fn union_all(
         files.push(file);
     }
     catalog::record_datasets(conn, extraction, partial, &made, &files)?;
+    // The union is the record now; the sites' copies go (a kill here leaves them to `sweep`).
+    std::fs::remove_dir_all(incoming).at(incoming)?;
     Ok(made)
 }

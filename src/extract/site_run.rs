@@ -31,9 +31,14 @@ pub struct SiteRequest<'a> {
     pub memory_limit: &'a str,
 }
 
+/// What a site sends back: its result in the outbox, and the SHA-256 of its manifest.
+pub struct Sent {
+    pub manifest_sha256: String,
+}
+
 /// Run the request at the site, writing the result into `outbox` (created fresh). `step` is
 /// called with a short description of each step.
-pub fn run_at_site(req: &SiteRequest, outbox: &Path, step: &dyn Fn(&str)) -> Result<Manifest> {
+pub fn run_at_site(req: &SiteRequest, outbox: &Path, step: &dyn Fn(&str)) -> Result<Sent> {
     let started = Instant::now();
     let conn = open(req)?;
     step("checking approval");
@@ -82,8 +87,7 @@ pub fn run_at_site(req: &SiteRequest, outbox: &Path, step: &dyn Fn(&str)) -> Res
         outputs,
         attrition,
     };
-    manifest.write(outbox)?;
-    Ok(manifest)
+    Ok(Sent { manifest_sha256: manifest.write(outbox)? })
 }
 
 fn open(req: &SiteRequest) -> Result<duckdb::Connection> {

@@ -5,12 +5,14 @@
 
 use std::path::Path;
 
-use super::manifest::Manifest;
+use super::manifest::{MANIFEST_FILE, Manifest};
+use super::site_run::Sent;
 use crate::error::{Error, IoContext, Result};
 
-/// Copy `outbox` into `target`, verify it, and return the verified manifest. `site_id` names the
-/// site for the data center's fault drills (`MIDNET_FAULT`, see below).
-pub fn receive(outbox: &Path, target: &Path, sent: &Manifest, site_id: &str) -> Result<Manifest> {
+/// Copy `outbox` into `target`, verify it against what the site sent, and return the verified
+/// manifest. `label` is the site's pseudonym; `site_id` names it for the data center's fault drills
+/// (`MIDNET_FAULT`, see below).
+pub fn receive(outbox: &Path, target: &Path, sent: &Sent, label: &str, site_id: &str) -> Result<Manifest> {
     let parent = target.parent().expect("incoming directories have a parent");
     std::fs::create_dir_all(parent).at(parent)?;
     let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -24,21 +26,34 @@ pub fn receive(outbox: &Path, target: &Path, sent: &Manifest, site_id: &str) -> 
         let file = path.file_name().expect("directory entries have names");
         std::fs::copy(&path, tmp.join(file)).at(&path)?;
     }
-    inject_fault(&tmp, sent, site_id)?;
-    let received = Manifest::read(&tmp, &sent.site)?;
-    if received != *sent {
-        return Err(Error::Integrity(format!("site {}: its manifest changed in transfer", sent.site)));
-    }
-    let conn = duckdb::Connection::open_in_memory()?;
-    if let Err(e) = received.verify(&tmp, &conn) {
-        let _ = std::fs::remove_dir_all(&tmp);
-        return Err(e);
-    }
+    let received = verify(&tmp, sent, label, site_id);
+    let received = match received {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+    };
     if target.exists() {
         std::fs::remove_dir_all(target).at(target)?;
     }
     std::fs::rename(&tmp, target).at(target)?;
     std::fs::remove_dir_all(outbox).at(outbox)?;
+    Ok(received)
+}
+
+/// The received copy in `dir`: its manifest is the one the site sent (by hash), and every file
+/// matches the manifest.
+fn verify(dir: &Path, sent: &Sent, label: &str, site_id: &str) -> Result<Manifest> {
+    let manifest_file = dir.join(MANIFEST_FILE);
+    if crate::digest::sha256_file(&manifest_file)? != sent.manifest_sha256 {
+        return Err(Error::Integrity(format!(
+            "site {label}: its manifest was altered or truncated in transfer; extract again for this site"
+        )));
+    }
+    let received = Manifest::read(dir, label)?;
+    inject_fault(dir, &received, site_id)?;
+    received.verify(dir, &duckdb::Connection::open_in_memory()?)?;
     Ok(received)
 }
 

@@ -248,6 +248,10 @@ fn a_killed_extraction_leaves_the_project_as_it_was_or_as_it_is_after() {
     let done = n.extract("p1", &["--cutoff", "2025-09-30"]).ok().json();
     let last = done["datasets"][0]["version"].as_i64().unwrap();
     assert!(last >= 2);
+    // Nothing an interrupted run left behind survives a completed one.
+    let datasets = n.c.area("p1").join("datasets");
+    let leftovers: Vec<PathBuf> = walk(&datasets).into_iter().filter(|p| p.strip_prefix(&datasets).unwrap().to_string_lossy().contains(".tmp-") || p.starts_with(datasets.join(".incoming"))).collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
     n.c.run("rev", &["audit", "verify"]).ok();
 }
 

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Extraction benchmark (BENCHMARKS.md, "Extraction").
+#
+#   scripts/bench_extract.sh [SITES] [PATIENTS_PER_SITE] [WORKDIR] [REPEAT]
+#
+# A network of SITES synthetic hospitals (loaded), a data center with a project, and the example
+# active-comparator script approved at every site. Then, alternating, REPEAT times each:
+#   bare:    the compiled queries of the script run at each site one after another, results
+#            materialised (DuckDB 1.5.6 from the venv: the engine midnet bundles; scripts/bench_extract.py);
+#   extract: `midnet extract` of the same script at every site (compile, site runs with --jobs,
+#            Parquet + manifest, transfer, verification, union), its union time from its report.
+# The network is kept in WORKDIR/net between runs (remove WORKDIR to rebuild it).
+set -euo pipefail
+SITES=${1:-10}
+PATIENTS=${2:-100000}
+WORK=${3:-$HOME/.cache/midnet-bench/extract-$SITES-$PATIENTS}
+REPEAT=${4:-3}
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/midnet-target}"
+cargo build --release --quiet
+MIDNET="$CARGO_TARGET_DIR/release/midnet"
+PY=$(scripts/python-env.sh)
+SCRIPT=$PWD/testdata/scripts/active_comparator.midnet
+CUTOFF=2025-09-30
+PASSWORD=bench-correct-horse-1
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GB"
+mkdir -p "$WORK"
+if [ ! -f "$WORK/net/sites.toml" ]; then
+    rm -rf "$WORK/net"
+    "$MIDNET" --quiet synth --sites "$SITES" --patients "$PATIENTS" --seed 1 --out "$WORK/net" --load
+fi
+export MIDNET_HOME="$WORK/center" HOME="$WORK/os-home"
+rm -rf "$MIDNET_HOME" "$HOME"
+mkdir -p "$HOME"
+echo "$PASSWORD" | "$MIDNET" --quiet center init --reviewer rev --name "Bench Reviewer"
+echo "$PASSWORD" | "$MIDNET" --quiet login --user rev >/dev/null
+"$MIDNET" --quiet center sites add "$WORK/net/sites.toml"
+TODAY=$(date +%F)
+END=$(date -d "$TODAY + 11 months" +%F)
+"$MIDNET" --quiet project create BENCH --title "Extraction benchmark" --question "How long does an extraction take?" \
+    --purpose research --organization bench --contractor rev --start "$TODAY" --end "$END" \
+    --extraction-from 2016-04-01 --extraction-to 2025-09-30
+"$MIDNET" --quiet project grant BENCH rev analyst
+for site in "$WORK"/net/site*/; do
+    "$MIDNET" --quiet site approve --site "$site" "$SCRIPT" >/dev/null
+done
+"$MIDNET" --quiet script sql "$SCRIPT" --param cutoff=$CUTOFF --output cohort > "$WORK/queries.sql"
+
+for i in $(seq "$REPEAT"); do
+    "$PY" scripts/bench_extract.py --network "$WORK/net" --sql "$WORK/queries.sql"
+    "$MIDNET" --quiet extract --project BENCH "$SCRIPT" --cutoff $CUTOFF --jobs "${JOBS:-2}" --json > "$WORK/report.json"
+    "$PY" -c "import json,sys; r=json.load(open(sys.argv[1])); print(f'extract: {r[\"seconds\"]:.2f} s (union {r[\"union_seconds\"]:.2f} s, {r[\"datasets\"][0][\"rows\"]} rows)')" "$WORK/report.json"
+done
