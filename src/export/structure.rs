@@ -249,6 +249,11 @@ pub fn is_total_name(name: &str, rules: &Rules) -> bool {
     rules.is_total_label(name) || name_says(name, &["total", "totals", "overall", "all"], &["合計", "総数", "総計"])
 }
 
+/// Whether a cell of a count column is masked as written.
+pub fn written_masked(table: &Table, at: At) -> bool {
+    table.columns[at.col].use_ == Use::Count && table.columns[at.col].cells[at.row] == Cell::Masked
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,9 +266,4 @@ mod tests {
         assert_eq!(denominator("0 (0.0%)"), None);
         assert!(denominator("3 (1%)").unwrap().1 < 601.0);
     }
-}
-
-/// Whether a cell of a count column is masked as written.
-pub fn written_masked(table: &Table, at: At) -> bool {
-    table.columns[at.col].use_ == Use::Count && table.columns[at.col].cells[at.row] == Cell::Masked
 }

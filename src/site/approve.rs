@@ -22,10 +22,10 @@ pub struct Approval {
 /// no study period can end after) only to canonicalise the others.
 pub fn approval_params(script: &Script, values: &ParamValues) -> Result<BTreeMap<String, String>> {
     let mut values = values.clone();
-    if let Some(cutoff) = script.cutoff() {
-        if values.get(&cutoff.name).is_none() {
-            values.set(cutoff.name.clone(), "9999-12-31");
-        }
+    if let Some(cutoff) = script.cutoff()
+        && values.get(&cutoff.name).is_none()
+    {
+        values.set(cutoff.name.clone(), "9999-12-31");
     }
     Ok(script.compile(&values)?.approval_params())
 }

@@ -415,10 +415,10 @@ fn test_days<R: Rng>(
                 days.push(((c.start - before).max(start), false));
             }
         }
-    } else if let Some(&first) = visits.first() {
-        if rng.random_bool(0.5) {
-            days.push((first, false));
-        }
+    } else if let Some(&first) = visits.first()
+        && rng.random_bool(0.5)
+    {
+        days.push((first, false));
     }
     days.extend(admissions.iter().map(|&(from, _)| (from, true)));
     days.sort_unstable();

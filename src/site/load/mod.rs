@@ -282,13 +282,10 @@ fn check_header(header: &[String], spec: &spec::TableSpec) -> Result<(), FileErr
 /// Expand directories and name the table of each file: `--table`, or the file name up to its first
 /// dot (`lab_result.csv`, `lab_result.2024-04.parquet`).
 fn resolve_inputs(paths: &[PathBuf], table: Option<&str>) -> Result<(Vec<Input>, Vec<FileRefused>)> {
-    if let Some(t) = table {
-        if spec_for(t).is_none() {
-            return Err(Error::BadInput(format!(
-                "--table {t}: not a clinical table; the tables are: {}",
-                CLINICAL_TABLES.join(", ")
-            )));
-        }
+    if let Some(t) = table
+        && spec_for(t).is_none()
+    {
+        return Err(Error::BadInput(format!("--table {t}: not a clinical table; the tables are: {}", CLINICAL_TABLES.join(", "))));
     }
     let mut files = Vec::new();
     for path in paths {
