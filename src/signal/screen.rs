@@ -57,6 +57,107 @@ pub fn read_outcomes(path: &Path) -> Result<Outcomes> {
     })
 }
 
+/// Which columns of a table of episode rows hold what.
+#[derive(Debug, Clone)]
+pub struct EpisodeColumns {
+    /// The drug of each episode.
+    pub drug: String,
+    /// The columns that together identify a person (`site,person_id` in a project dataset).
+    pub person: Vec<String>,
+    /// The 0/1 outcome flags; empty means every column named `ID_event` (outcome `ID`).
+    pub events: Vec<String>,
+    /// Count a flag only when the outcome's `ID_days` is at most this many days.
+    pub risk_window_days: Option<i32>,
+}
+
+/// Read episode rows. Each person has at most one episode of each drug: a second row of the
+/// same person and drug is refused, naming both rows.
+pub fn read_episodes(path: &Path, columns: &EpisodeColumns) -> Result<EpisodeRows> {
+    let events = match columns.events.is_empty() {
+        false => columns.events.clone(),
+        true => {
+            let header = Frame::read_columns(path, &[])?;
+            let found: Vec<String> = header.names().iter().filter(|n| n.ends_with("_event")).cloned().collect();
+            if found.is_empty() {
+                return Err(bad_input!(
+                    "{}: no outcome flag columns (named ID_event); name them with --events COLS; the columns are: {}",
+                    path.display(),
+                    header.names().join(", ")
+                ));
+            }
+            found
+        }
+    };
+    let days: Vec<String> = match columns.risk_window_days {
+        Some(_) => events.iter().map(|e| format!("{}_days", outcome_name(e))).collect(),
+        None => Vec::new(),
+    };
+    let mut wanted: Vec<&str> = vec![columns.drug.as_str()];
+    wanted.extend(columns.person.iter().map(String::as_str));
+    wanted.extend(events.iter().chain(&days).map(String::as_str));
+    let mut unique: Vec<&str> = Vec::new();
+    for w in wanted {
+        if !unique.contains(&w) {
+            unique.push(w);
+        }
+    }
+    let frame = Frame::read_columns(path, &unique)?;
+    let drug = frame.strings(&columns.drug)?;
+    one_episode_per_person_and_drug(&frame, &columns.person, &columns.drug, &drug)?;
+    let mut outcomes = Vec::with_capacity(events.len());
+    for (i, column) in events.iter().enumerate() {
+        let values = frame.f64s(column)?;
+        let mut flags = crate::stats::check::flags(&values).map_err(|bad| frame.bad_row(column, bad.row, &bad.what))?;
+        if let Some(window) = columns.risk_window_days {
+            let days = frame.f64s(&days[i])?;
+            for (flag, d) in flags.iter_mut().zip(days) {
+                *flag &= d <= window as f64;
+            }
+        }
+        outcomes.push((outcome_name(column).to_string(), flags));
+    }
+    Ok(EpisodeRows { drug, outcomes })
+}
+
+/// Outcome `ID` of flag column `ID_event`.
+fn outcome_name(column: &str) -> &str {
+    column.strip_suffix("_event").unwrap_or(column)
+}
+
+fn one_episode_per_person_and_drug(frame: &Frame, person: &[String], drug_column: &str, drug: &[String]) -> Result<()> {
+    let keys = person_keys(frame, person)?;
+    let mut seen: HashMap<(&str, &str), usize> = HashMap::new();
+    for (row, (key, d)) in keys.iter().zip(drug).enumerate() {
+        if let Some(first) = seen.insert((key, d), row) {
+            return Err(frame.bad_row(
+                drug_column,
+                row,
+                &format!(
+                    "person {} has a second episode of `{d}` (the first is at row {}); give one row per person and drug, \
+                     their first new use",
+                    key.replace('\u{1f}', "/"),
+                    first + 1
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Each row's person, from one or more key columns (joined by a separator no text contains).
+pub fn person_keys(frame: &Frame, columns: &[String]) -> Result<Vec<String>> {
+    let mut keys = vec![String::new(); frame.rows()];
+    for (i, column) in columns.iter().enumerate() {
+        for (key, part) in keys.iter_mut().zip(frame.strings(column)?) {
+            if i > 0 {
+                key.push('\u{1f}');
+            }
+            key.push_str(&part);
+        }
+    }
+    Ok(keys)
+}
+
 fn intern<'a>(ids: &mut HashMap<&'a str, u32>, names: &mut Vec<&'a str>, s: &'a str) -> u32 {
     let next = names.len() as u32;
     *ids.entry(s).or_insert_with(|| {
@@ -117,24 +218,80 @@ pub fn pair_counts(exposures: &Exposures, outcomes: &Outcomes, risk_window_days:
             "no new-use episode has an outcome within {risk_window_days} days after its start; nothing to screen"
         ));
     }
-    let mut keys: Vec<(u32, u32)> = pairs.keys().copied().collect();
-    keys.sort_unstable_by(|x, y| {
-        (drugs[x.0 as usize], outcome_names[x.1 as usize]).cmp(&(drugs[y.0 as usize], outcome_names[y.1 as usize]))
-    });
-    let n_total = episodes.len() as f64;
-    let margins = Margins {
-        n_drug: keys.iter().map(|k| n_drug[k.0 as usize]).collect(),
-        n_event: keys.iter().map(|k| n_event[k.1 as usize]).collect(),
-        n_total,
-    };
-    Ok(PairCounts {
-        drug: keys.iter().map(|k| drugs[k.0 as usize].to_string()).collect(),
-        event: keys.iter().map(|k| outcome_names[k.1 as usize].to_string()).collect(),
-        n: keys.iter().map(|k| pairs[k]).collect(),
-        expected: margins.n_drug.iter().zip(&margins.n_event).map(|(i, j)| i * j / n_total).collect(),
-        margins: Some(margins),
-        source: CountSource::NewUseEpisodes { risk_window_days },
-    })
+    let tallies = Tallies { drugs, outcomes: outcome_names, n_drug, n_event, pairs, n_total: episodes.len() as f64 };
+    Ok(tallies.into_counts(CountSource::NewUseEpisodes { risk_window_days }))
+}
+
+/// New-use episodes as the rows of a table (a project's analysis dataset): each row is one
+/// person's new use of one drug, and each outcome has a 0/1 flag saying whether it occurred in
+/// that episode's risk window. The script that made the table decided the window.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EpisodeRows {
+    pub drug: Vec<String>,
+    /// (outcome, flag per row).
+    pub outcomes: Vec<(String, Vec<bool>)>,
+}
+
+/// Drug × outcome counts of episode rows: N counts rows, n_drug the rows of a drug, n_event the
+/// rows flagging the outcome, n the rows of the drug flagging it.
+pub fn episode_counts(rows: &EpisodeRows, risk_window_days: Option<i32>) -> Result<PairCounts> {
+    if rows.drug.is_empty() {
+        return Err(bad_input!("no episodes: the table has no rows, so there are no new users to screen"));
+    }
+    let (mut drug_ids, mut drugs) = (HashMap::new(), Vec::new());
+    let drug: Vec<u32> = rows.drug.iter().map(|d| intern(&mut drug_ids, &mut drugs, d)).collect();
+    let mut n_drug = vec![0.0; drugs.len()];
+    for &d in &drug {
+        n_drug[d as usize] += 1.0;
+    }
+    let mut n_event = vec![0.0; rows.outcomes.len()];
+    let mut pairs: HashMap<(u32, u32), f64> = HashMap::new();
+    for (o, (_, flags)) in rows.outcomes.iter().enumerate() {
+        for (&d, _) in drug.iter().zip(flags).filter(|(_, flagged)| **flagged) {
+            n_event[o] += 1.0;
+            *pairs.entry((d, o as u32)).or_default() += 1.0;
+        }
+    }
+    if pairs.is_empty() {
+        return Err(bad_input!("no episode has any of the {} outcomes; nothing to screen", rows.outcomes.len()));
+    }
+    let outcomes = rows.outcomes.iter().map(|(name, _)| name.as_str()).collect();
+    let tallies = Tallies { drugs, outcomes, n_drug, n_event, pairs, n_total: rows.drug.len() as f64 };
+    Ok(tallies.into_counts(CountSource::EpisodeRows { risk_window_days }))
+}
+
+/// Episodes tallied by drug, outcome and pair.
+struct Tallies<'a> {
+    drugs: Vec<&'a str>,
+    outcomes: Vec<&'a str>,
+    n_drug: Vec<f64>,
+    n_event: Vec<f64>,
+    pairs: HashMap<(u32, u32), f64>,
+    n_total: f64,
+}
+
+impl Tallies<'_> {
+    /// The pairs with at least one episode, sorted by drug then outcome, with their margins.
+    fn into_counts(self, source: CountSource) -> PairCounts {
+        let Tallies { drugs, outcomes, n_drug, n_event, pairs, n_total } = self;
+        let mut keys: Vec<(u32, u32)> = pairs.keys().copied().collect();
+        keys.sort_unstable_by(|x, y| {
+            (drugs[x.0 as usize], outcomes[x.1 as usize]).cmp(&(drugs[y.0 as usize], outcomes[y.1 as usize]))
+        });
+        let margins = Margins {
+            n_drug: keys.iter().map(|k| n_drug[k.0 as usize]).collect(),
+            n_event: keys.iter().map(|k| n_event[k.1 as usize]).collect(),
+            n_total,
+        };
+        PairCounts {
+            drug: keys.iter().map(|k| drugs[k.0 as usize].to_string()).collect(),
+            event: keys.iter().map(|k| outcomes[k.1 as usize].to_string()).collect(),
+            n: keys.iter().map(|k| pairs[k]).collect(),
+            expected: margins.n_drug.iter().zip(&margins.n_event).map(|(i, j)| i * j / n_total).collect(),
+            margins: Some(margins),
+            source,
+        }
+    }
 }
 
 /// Row order of a scored table from the strongest signal down: by EB05, then IC025, descending.
