@@ -310,14 +310,14 @@ fn run_screen(global: &Global, args: ScreenArgs) -> Result<()> {
             screen_counts(global, &args, counts, started, &target)
         }
         (None, None, Some(input), ..) => {
-            let counts = screen::episode_counts(&screen::read_episodes(input, &columns(false))?, args.risk_window)?;
+            let counts = episodes_counts(global, input, &columns(false), args.risk_window)?;
             let target = Target::File { out: args.out.clone(), inputs: vec![input.display().to_string()] };
             screen_counts(global, &args, counts, started, &target)
         }
         (None, None, None, Some(project), Some(dataset)) => {
             inputs::run(global, "signal screen", project, dataset, args.replace, |d| {
                 let target = Target::project(d, args.out.as_deref(), "screen")?;
-                let counts = screen::episode_counts(&screen::read_episodes(&d.path, &columns(true))?, args.risk_window)?;
+                let counts = episodes_counts(global, &d.path, &columns(true), args.risk_window)?;
                 screen_counts(global, &args, counts, started, &target)
             })
         }
@@ -325,6 +325,18 @@ fn run_screen(global: &Global, args: ScreenArgs) -> Result<()> {
             "signal screen: give one input: --exposures FILE --outcomes FILE, --input FILE (episode rows), or --project ID --dataset NAME"
         )),
     }
+}
+
+/// The counts of the episode rows of `path`.
+fn episodes_counts(global: &Global, path: &Path, columns: &screen::EpisodeColumns, window: Option<i32>) -> Result<PairCounts> {
+    let rows = screen::read_episodes(path, columns)?;
+    if rows.merged_rows > 0 {
+        note(
+            global,
+            &format!("{} rows repeat a person and drug of an earlier row: each person and drug is one episode", rows.merged_rows),
+        );
+    }
+    screen::episode_counts(&rows, window)
 }
 
 /// Score, rank and hand over the counts of `signal screen`.

@@ -70,8 +70,8 @@ pub struct EpisodeColumns {
     pub risk_window_days: Option<i32>,
 }
 
-/// Read episode rows. Each person has at most one episode of each drug: a second row of the
-/// same person and drug is refused, naming both rows.
+/// Read episode rows. Rows of the same person and drug are one episode (a script's same-day
+/// orders of an ingredient): it counts once, and an outcome counts when any of its rows flags it.
 pub fn read_episodes(path: &Path, columns: &EpisodeColumns) -> Result<EpisodeRows> {
     let events = match columns.events.is_empty() {
         false => columns.events.clone(),
@@ -92,56 +92,47 @@ pub fn read_episodes(path: &Path, columns: &EpisodeColumns) -> Result<EpisodeRow
         Some(_) => events.iter().map(|e| format!("{}_days", outcome_name(e))).collect(),
         None => Vec::new(),
     };
-    let mut wanted: Vec<&str> = vec![columns.drug.as_str()];
-    wanted.extend(columns.person.iter().map(String::as_str));
-    wanted.extend(events.iter().chain(&days).map(String::as_str));
-    let mut unique: Vec<&str> = Vec::new();
-    for w in wanted {
-        if !unique.contains(&w) {
-            unique.push(w);
+    let mut wanted: Vec<&str> = Vec::new();
+    for c in std::iter::once(&columns.drug).chain(&columns.person).chain(&events).chain(&days) {
+        if !wanted.contains(&c.as_str()) {
+            wanted.push(c);
         }
     }
-    let frame = Frame::read_columns(path, &unique)?;
+    let frame = Frame::read_columns(path, &wanted)?;
     let drug = frame.strings(&columns.drug)?;
-    one_episode_per_person_and_drug(&frame, &columns.person, &columns.drug, &drug)?;
+    let persons = person_keys(&frame, &columns.person)?;
+    // The episode of each row: the first row of its person and drug.
+    let mut first_row: HashMap<(&str, &str), usize> = HashMap::new();
+    let mut episode_of = Vec::with_capacity(drug.len());
+    let mut episode_drug = Vec::new();
+    for (person, d) in persons.iter().zip(&drug) {
+        let next = episode_drug.len();
+        let episode = *first_row.entry((person, d)).or_insert(next);
+        if episode == next {
+            episode_drug.push(d.clone());
+        }
+        episode_of.push(episode);
+    }
     let mut outcomes = Vec::with_capacity(events.len());
     for (i, column) in events.iter().enumerate() {
         let values = frame.f64s(column)?;
-        let mut flags = crate::stats::check::flags(&values).map_err(|bad| frame.bad_row(column, bad.row, &bad.what))?;
-        if let Some(window) = columns.risk_window_days {
-            let days = frame.f64s(&days[i])?;
-            for (flag, d) in flags.iter_mut().zip(days) {
-                *flag &= d <= window as f64;
-            }
+        let row_flags = crate::stats::check::flags(&values).map_err(|bad| frame.bad_row(column, bad.row, &bad.what))?;
+        let within: Vec<bool> = match columns.risk_window_days {
+            Some(window) => frame.f64s(&days[i])?.iter().map(|&d| d <= window as f64).collect(),
+            None => vec![true; frame.rows()],
+        };
+        let mut flags = vec![false; episode_drug.len()];
+        for row in 0..frame.rows() {
+            flags[episode_of[row]] |= row_flags[row] && within[row];
         }
         outcomes.push((outcome_name(column).to_string(), flags));
     }
-    Ok(EpisodeRows { drug, outcomes })
+    Ok(EpisodeRows { merged_rows: frame.rows() - episode_drug.len(), drug: episode_drug, outcomes })
 }
 
 /// Outcome `ID` of flag column `ID_event`.
 fn outcome_name(column: &str) -> &str {
     column.strip_suffix("_event").unwrap_or(column)
-}
-
-fn one_episode_per_person_and_drug(frame: &Frame, person: &[String], drug_column: &str, drug: &[String]) -> Result<()> {
-    let keys = person_keys(frame, person)?;
-    let mut seen: HashMap<(&str, &str), usize> = HashMap::new();
-    for (row, (key, d)) in keys.iter().zip(drug).enumerate() {
-        if let Some(first) = seen.insert((key, d), row) {
-            return Err(frame.bad_row(
-                drug_column,
-                row,
-                &format!(
-                    "person {} has a second episode of `{d}` (the first is at row {}); give one row per person and drug, \
-                     their first new use",
-                    key.replace('\u{1f}', "/"),
-                    first + 1
-                ),
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// Each row's person, from one or more key columns (joined by a separator no text contains).
@@ -228,6 +219,8 @@ pub fn pair_counts(exposures: &Exposures, outcomes: &Outcomes, risk_window_days:
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EpisodeRows {
     pub drug: Vec<String>,
+    /// Rows of a person and drug that were merged into an earlier row's episode.
+    pub merged_rows: usize,
     /// (outcome, flag per row).
     pub outcomes: Vec<(String, Vec<bool>)>,
 }
