@@ -8,8 +8,12 @@
 //! and n the episodes of the drug reporting the outcome: every episode falls in exactly one cell
 //! of each pair's 2×2 table. The counts are then scored like any other (see [`super::score`]).
 //!
-//! The functions take columns, not files or projects: `signal screen` reads them from files here,
-//! and a project's extraction results can be handed over the same way.
+//! A project's analysis dataset comes as episode rows instead ([`EpisodeRows`]): the extraction
+//! script made one row per person and drug new-use episode with a 0/1 flag per outcome in its risk
+//! window (`testdata/scripts/new_use_screen.midnet`), and [`episode_counts`] tallies the same 2×2
+//! tables from them.
+//!
+//! The counting functions take columns, not files or projects.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -293,4 +297,42 @@ pub fn ranking(table: &PairTable) -> Vec<usize> {
     let mut order: Vec<usize> = (0..table.rows()).collect();
     order.sort_by(|&i, &j| eb05[j].total_cmp(&eb05[i]).then(ic025[j].total_cmp(&ic025[i])));
     order
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(drug: &[&str], outcomes: &[(&str, &[bool])]) -> EpisodeRows {
+        EpisodeRows {
+            drug: drug.iter().map(|d| d.to_string()).collect(),
+            merged_rows: 0,
+            outcomes: outcomes.iter().map(|(o, f)| (o.to_string(), f.to_vec())).collect(),
+        }
+    }
+
+    #[test]
+    fn every_episode_is_in_one_cell_of_each_pairs_table() {
+        let r = rows(&["a", "a", "b", "b", "b"], &[("liver", &[true, false, true, true, false]), ("kidney", &[false; 5])]);
+        let c = episode_counts(&r, None).unwrap();
+        assert_eq!(c.drug, ["a", "b"]);
+        assert_eq!(c.event, ["liver", "liver"]);
+        assert_eq!(c.n, [1.0, 2.0]);
+        let m = c.margins.unwrap();
+        assert_eq!((m.n_drug, m.n_event, m.n_total), (vec![2.0, 3.0], vec![3.0, 3.0], 5.0));
+        assert_eq!(c.expected, [2.0 * 3.0 / 5.0, 3.0 * 3.0 / 5.0]);
+        assert_eq!(c.source, CountSource::EpisodeRows { risk_window_days: None });
+    }
+
+    #[test]
+    fn nothing_to_screen_is_an_error() {
+        assert!(episode_counts(&rows(&[], &[]), None).is_err());
+        assert!(episode_counts(&rows(&["a"], &[("liver", &[false])]), None).is_err());
+    }
+
+    #[test]
+    fn outcome_of_a_flag_column() {
+        assert_eq!(outcome_name("alt_gt_3uln_event"), "alt_gt_3uln");
+        assert_eq!(outcome_name("liver"), "liver");
+    }
 }
