@@ -54,8 +54,21 @@ pub fn run<T>(
             )));
         }
         let input = DatasetInput { actor, project: &project, label: dataset.label(), path, sha256, replace };
-        body(&input)
+        body(&input).map_err(|e| named_by_label(e, &input))
     })
+}
+
+/// The readers name a file by its path, which inside a project is a long path into the home; the
+/// analyst knows the file as the project's dataset, so a message about it says that instead.
+fn named_by_label(error: Error, input: &DatasetInput) -> Error {
+    match error {
+        Error::BadInput(message) => {
+            let path = input.path.display().to_string();
+            let name = format!("project {}, dataset {} ({})", input.project.id(), input.label, input.shown(&input.path).display());
+            Error::BadInput(message.replace(&path, &name))
+        }
+        other => other,
+    }
 }
 
 /// `NAME` (its latest version) or `NAME@VERSION` in the project's catalog.

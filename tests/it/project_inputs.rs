@@ -220,7 +220,7 @@ fn bad_project_inputs_are_refused_with_what_to_do() {
     cox(&["--project", "p1", "--dataset", "cohort@x"]).fails(2, "NAME or NAME@VERSION");
     // Unknown column: named, with the columns there are.
     alan(&n, &["stats", "cox", "--project", "p1", "--dataset", "cohort", "--time", "no_such", "--event", "alt_gt_3uln_event", "--covariates", "age"])
-        .fails(2, "no column `no_such`; the columns are: site, person_id");
+        .fails(2, "project p1, dataset cohort@1 (datasets/cohort@1.parquet): no column `no_such`; the columns are: site, person_id");
     // Both sources, or neither.
     let file = dataset_file(&n);
     cox(&["--input", &file, "--project", "p1", "--dataset", "cohort"]).fails(2, "cannot be used with");
@@ -254,7 +254,7 @@ fn bad_project_inputs_are_refused_with_what_to_do() {
     };
     screen(&["--dataset", "nope"]).fails(4, "its datasets are cohort@1");
     screen(&["--dataset", "cohort"]).fails(2, "no column `drug`");
-    screen(&["--dataset", "cohort", "--drug", "group", "--events", "age"]).fails(2, "not 0 or 1");
+    screen(&["--dataset", "cohort", "--drug", "group", "--events", "age"]).fails(2, "dataset cohort@1 (datasets/cohort@1.parquet): column `age`, row 1: value");
     screen(&["--dataset", "cohort", "--drug", "group", "--out", "../escape.csv"]).fails(3, "refused (path)");
     screen(&["--dataset", "cohort", "--drug", "group", "--risk-window", "30", "--events", "age"]).fails(2, "no column `age_days`");
     alan(&n, &["signal", "screen", "--input", &file, "--exposures", &file, "--outcomes", &file]).fails(2, "cannot be used with");

@@ -121,7 +121,7 @@ fn analyse(global: &Global, args: &CoxArgs, input: &Resolved) -> Result<()> {
     };
     args.output.print(&report, &render(&report));
     if let Some(out) = &out {
-        let writer = Writer { input, params: params(&args), quiet: global.quiet };
+        let writer = Writer { input, params: params(args), quiet: global.quiet };
         writer.write(out, &table(&report), TableKind::Statistics)?;
     }
     Ok(())

@@ -188,7 +188,7 @@ fn analyse(global: &Global, args: &IncidenceArgs, input: &Resolved) -> Result<()
     };
     args.output.print(&report, &render(&report, &args.time));
     if let Some(out) = &out {
-        let writer = Writer { input, params: params(&args), quiet: global.quiet };
+        let writer = Writer { input, params: params(args), quiet: global.quiet };
         writer.write(out, &rate_table(&report), TableKind::Statistics)?;
         if !report.comparisons.is_empty() {
             writer.write(&sibling(out, "compare"), &comparison_table(&report), TableKind::Statistics)?;

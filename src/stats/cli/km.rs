@@ -134,9 +134,9 @@ fn analyse(global: &Global, args: &KmArgs, input: &Resolved) -> Result<()> {
         logrank: if lines.len() > 1 { Some(logrank::from_timelines(&lines, &groups.labels)?) } else { None },
     };
     timing(global.quiet, frame.rows(), read, started.elapsed() - read);
-    args.output.print(&report, &render(&report, &args));
+    args.output.print(&report, &render(&report, args));
     if let Some(out) = &out {
-        let writer = Writer { input, params: params(&args), quiet: global.quiet };
+        let writer = Writer { input, params: params(args), quiet: global.quiet };
         let kind = if args.at.is_empty() { TableKind::FigureData } else { TableKind::Statistics };
         writer.write(out, &curve_table(&report, competing), kind)?;
         if let Some(test) = &report.logrank {
