@@ -330,6 +330,53 @@ mod tests {
         assert!(episode_counts(&rows(&["a"], &[("liver", &[false])]), None).is_err());
     }
 
+    fn cases() -> u32 {
+        std::env::var("MIDNET_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(48)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(cases()))]
+
+        /// Episode rows of distinct persons give the counts of the same episodes as event rows:
+        /// each row's drug started on day 0, each flagged outcome on day 1, in a 30-day window.
+        #[test]
+        fn episode_rows_count_like_event_rows(
+            episodes in proptest::collection::vec((0..4usize, proptest::collection::vec(proptest::bool::ANY, 3)), 1..60)
+        ) {
+            let outcome_names = ["liver", "kidney", "blood"];
+            let drug: Vec<String> = episodes.iter().map(|(d, _)| format!("drug{d}")).collect();
+            let outcomes: Vec<(String, Vec<bool>)> = outcome_names
+                .iter()
+                .enumerate()
+                .map(|(o, name)| (name.to_string(), episodes.iter().map(|(_, flags)| flags[o]).collect()))
+                .collect();
+            let from_rows = episode_counts(&EpisodeRows { drug: drug.clone(), merged_rows: 0, outcomes: outcomes.clone() }, None);
+            let exposures = Exposures {
+                person: (0..drug.len()).map(|p| p.to_string()).collect(),
+                drug,
+                day: vec![0; episodes.len()],
+            };
+            let mut events = Outcomes::default();
+            for (name, flags) in &outcomes {
+                for (person, _) in flags.iter().enumerate().filter(|(_, f)| **f) {
+                    events.person.push(person.to_string());
+                    events.outcome.push(name.clone());
+                    events.day.push(1);
+                }
+            }
+            let from_events = pair_counts(&exposures, &events, 30);
+            match (from_rows, from_events) {
+                (Ok(rows), Ok(events)) => {
+                    proptest::prop_assert_eq!((&rows.drug, &rows.event, &rows.n), (&events.drug, &events.event, &events.n));
+                    proptest::prop_assert_eq!(rows.margins, events.margins);
+                    proptest::prop_assert_eq!(rows.expected, events.expected);
+                }
+                (Err(_), Err(_)) => {}
+                (rows, events) => proptest::prop_assert!(false, "one failed: {:?} / {:?}", rows.err(), events.err()),
+            }
+        }
+    }
+
     #[test]
     fn outcome_of_a_flag_column() {
         assert_eq!(outcome_name("alt_gt_3uln_event"), "alt_gt_3uln");
