@@ -333,7 +333,11 @@ fn episodes_counts(global: &Global, path: &Path, columns: &screen::EpisodeColumn
     if rows.merged_rows > 0 {
         note(
             global,
-            &format!("{} rows repeat a person and drug of an earlier row: each person and drug is one episode", rows.merged_rows),
+            &format!(
+                "{} {} a person and drug of an earlier row: each person and drug is one episode",
+                rows.merged_rows,
+                if rows.merged_rows == 1 { "row repeats" } else { "rows repeat" }
+            ),
         );
     }
     screen::episode_counts(&rows, window)

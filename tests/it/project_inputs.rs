@@ -283,3 +283,50 @@ fn the_screening_script_extracts_episodes_that_signal_screen_scores() {
         assert!(table.lines().next().unwrap().contains(flag), "{table}");
     }
 }
+
+/// (drug, event) → n of a screen's CSV on stdout.
+fn pair_counts(csv: &str) -> std::collections::BTreeMap<(String, String), f64> {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let at = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (drug, event, n) = (at("drug"), at("event"), at("n"));
+    lines
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            ((cells[drug].to_string(), cells[event].to_string()), cells[n].parse().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn episode_rows_merge_a_person_and_drug_and_a_risk_window_reads_the_days() {
+    let dir = crate::common::tempdir();
+    let file = dir.path().join("episodes.csv");
+    std::fs::write(
+        &file,
+        "person,drug,liver_event,liver_days,kidney_event,kidney_days\n\
+         1,A,1,5,0,30\n1,A,0,30,0,30\n2,A,0,30,1,40\n3,B,1,20,0,30\n4,B,0,30,0,30\n5,B,1,45,1,10\n",
+    )
+    .unwrap();
+    let screen = |extra: &[&str]| {
+        let mut args = vec!["signal", "screen", "--input", "episodes.csv", "--prior", "0.2,0.1,2,4,0.3"];
+        args.extend_from_slice(extra);
+        crate::common::midnet(dir.path(), &args)
+    };
+    let all = screen(&[]).ok();
+    assert!(all.stderr.contains("1 row repeats a person and drug"), "{}", all.stderr);
+    let pair = |d: &str, e: &str| (d.to_string(), e.to_string());
+    let counts = pair_counts(&all.stdout);
+    let expected = [(pair("A", "kidney"), 1.0), (pair("A", "liver"), 1.0), (pair("B", "kidney"), 1.0), (pair("B", "liver"), 2.0)];
+    assert_eq!(counts, expected.into_iter().collect());
+    let summary = screen(&["--json"]).ok().json();
+    assert_eq!(summary["counts"]["n_total"], 5.0);
+
+    let within = pair_counts(&screen(&["--risk-window", "30"]).ok().stdout);
+    let expected = [(pair("A", "liver"), 1.0), (pair("B", "kidney"), 1.0), (pair("B", "liver"), 1.0)];
+    assert_eq!(within, expected.into_iter().collect());
+    // Only some outcomes, by name; a person key that is not there.
+    let liver = pair_counts(&screen(&["--events", "liver_event"]).ok().stdout);
+    assert_eq!(liver.len(), 2);
+    screen(&["--person", "patient"]).fails(2, "no column `patient`; the columns are: person, drug");
+}
