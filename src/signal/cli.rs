@@ -232,23 +232,32 @@ impl<'a> Target<'a> {
         }
     }
 
-    fn provenance(&self) -> Provenance {
+    /// The written table's name for people: its path, or inside a project its path there.
+    fn shown(&self) -> Option<String> {
         match self {
+            Target::File { out, .. } => out.as_ref().map(|p| p.display().to_string()),
+            Target::Project { out, dataset } => Some(dataset.shown(out).display().to_string()),
+        }
+    }
+
+    /// Write `table` with its sidecar (its provenance: the inputs, `params`, the command) and, in a
+    /// project, record both in the audit trail. Without a place to write it, hand it back.
+    fn save(&self, table: PairTable, params: BTreeMap<String, String>) -> Result<Option<PairTable>> {
+        let Some(path) = self.out() else { return Ok(Some(table)) };
+        let mut provenance = match self {
             Target::File { inputs, .. } => {
                 let mut provenance = Provenance::now(command_line());
                 provenance.inputs = inputs.clone();
                 provenance
             }
             Target::Project { dataset, .. } => dataset.provenance(command_line()),
+        };
+        provenance.params = params;
+        table.save(path, TableKind::Statistics, provenance)?;
+        if let Target::Project { out, dataset } = self {
+            dataset.record(out)?;
         }
-    }
-
-    /// After the table was written: record it in the project's audit trail.
-    fn written(&self) -> Result<()> {
-        match self {
-            Target::File { .. } => Ok(()),
-            Target::Project { out, dataset } => dataset.record(out),
-        }
+        Ok(None)
     }
 }
 
@@ -285,10 +294,8 @@ fn run_score(global: &Global, args: ScoreArgs) -> Result<()> {
     note(global, &format!("{}: {} pairs ({})", args.counts.display(), counts.len(), counts.source.describe()));
     let summary = CountsSummary::of(&counts);
     let Scored { table, mgps, timings } = score_counts(global, counts, &options)?;
-    let mut provenance = Provenance::now(command_line());
-    provenance.inputs.push(args.counts.display().to_string());
-    provenance.params = args.mgps.params();
-    emit(global, table, &mgps, &timings, &summary, read_s, args.json, args.out.as_deref(), provenance)
+    let target = Target::File { out: args.out.clone(), inputs: vec![args.counts.display().to_string()] };
+    emit(global, table, &mgps, &timings, &summary, read_s, args.json, &target, args.mgps.params())
 }
 
 fn run_screen(global: &Global, args: ScreenArgs) -> Result<()> {
@@ -368,16 +375,14 @@ fn screen_counts(global: &Global, args: &ScreenArgs, counts: PairCounts, started
     ranked
         .columns
         .insert(0, Column::number("rank", ColumnRole::Other, (1..=ranked.rows()).map(|r| r as f64).collect()));
-    let mut provenance = target.provenance();
-    provenance.params = args.mgps.params();
+    let mut params = args.mgps.params();
     if let Some(days) = args.risk_window.or(args.exposures.as_ref().map(|_| 30)) {
-        provenance.params.insert("risk_window_days".to_string(), days.to_string());
+        params.insert("risk_window_days".to_string(), days.to_string());
     }
     if args.exposures.is_none() {
-        provenance.params.insert("drug".to_string(), args.episodes.drug.clone());
+        params.insert("drug".to_string(), args.episodes.drug.clone());
     }
-    emit(global, ranked, &mgps, &timings, &summary, read_s, args.json, target.out(), provenance)?;
-    target.written()
+    emit(global, ranked, &mgps, &timings, &summary, read_s, args.json, target, params)
 }
 
 /// What the JSON output says about the counts.
@@ -467,26 +472,23 @@ fn emit(
     counts: &CountsSummary,
     read_s: f64,
     as_json: bool,
-    out: Option<&Path>,
-    provenance: Provenance,
+    target: &Target,
+    params: BTreeMap<String, String>,
 ) -> Result<()> {
     let started = Instant::now();
     let flags = flag_counts(&table);
     let rows = table.rows();
-    let table = match out {
-        Some(path) => {
-            table.save(path, TableKind::Statistics, provenance)?;
-            note(global, &format!("wrote {rows} rows to {}", path.display()));
-            None
-        }
-        None => Some(table),
-    };
+    let table = target.save(table, params)?;
+    let out = target.shown();
+    if let Some(out) = &out {
+        note(global, &format!("wrote {rows} rows to {out}"));
+    }
     if as_json {
         let mut doc = json!({
             "counts": counts,
             "mgps": mgps,
             "flags": flags,
-            "out": out.map(|p| p.display().to_string()),
+            "out": out,
         });
         if let Some(table) = &table {
             doc["rows"] = table.json_rows().into();
@@ -554,35 +556,15 @@ fn run_ssa(global: &Global, args: SsaArgs) -> Result<()> {
 fn ssa_of(global: &Global, args: &SsaArgs, path: &Path, person: &[String], target: &Target) -> Result<()> {
     let starts = read_starts(path, person, &args.first_a, &args.first_b)?;
     let result = ssa::analyse(&starts, &ssa::SsaOptions { window_days: args.window, level: args.level })?;
-    if let Some(path) = target.out() {
-        let r = &result;
-        use ColumnRole::*;
-        let n = |name, role, v: f64| Column::number(name, role, vec![v]);
-        let table = PairTable {
-            columns: vec![
-                n("window_days", Time, r.window_days as f64),
-                n("a_then_b", PersonCount, r.a_then_b as f64),
-                n("b_then_a", PersonCount, r.b_then_a as f64),
-                n("same_day", PersonCount, r.same_day as f64),
-                n("outside_window", PersonCount, r.outside_window as f64),
-                n("crude", Ratio, r.crude),
-                n("crude_lo", IntervalBound, r.crude_lo),
-                n("crude_hi", IntervalBound, r.crude_hi),
-                n("p_a_first", Proportion, r.p_a_first),
-                n("null_effect", Ratio, r.null_effect),
-                n("adjusted", Ratio, r.adjusted),
-                n("adjusted_lo", IntervalBound, r.adjusted_lo),
-                n("adjusted_hi", IntervalBound, r.adjusted_hi),
-            ],
-        };
-        let mut provenance = target.provenance();
-        provenance.params.insert("first_a".to_string(), args.first_a.clone());
-        provenance.params.insert("first_b".to_string(), args.first_b.clone());
-        provenance.params.insert("window_days".to_string(), args.window.to_string());
-        provenance.params.insert("level".to_string(), args.level.to_string());
-        table.save(path, TableKind::Statistics, provenance)?;
-        target.written()?;
-        note(global, &format!("wrote {}", path.display()));
+    let params = [
+        ("first_a", args.first_a.clone()),
+        ("first_b", args.first_b.clone()),
+        ("window_days", args.window.to_string()),
+        ("level", args.level.to_string()),
+    ];
+    target.save(ssa_table(&result), params.into_iter().map(|(k, v)| (k.to_string(), v)).collect())?;
+    if let Some(out) = target.shown() {
+        note(global, &format!("wrote {out}"));
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&result).expect("the result serialises"));
@@ -603,4 +585,27 @@ fn ssa_of(global: &Global, args: &SsaArgs, path: &Path, person: &[String], targe
         result.adjusted, result.adjusted_lo, result.adjusted_hi
     );
     Ok(())
+}
+
+/// The result of `signal ssa` as a one-row table.
+fn ssa_table(r: &ssa::SsaResult) -> PairTable {
+    use ColumnRole::*;
+    let n = |name, role, v: f64| Column::number(name, role, vec![v]);
+    PairTable {
+        columns: vec![
+            n("window_days", Time, r.window_days as f64),
+            n("a_then_b", PersonCount, r.a_then_b as f64),
+            n("b_then_a", PersonCount, r.b_then_a as f64),
+            n("same_day", PersonCount, r.same_day as f64),
+            n("outside_window", PersonCount, r.outside_window as f64),
+            n("crude", Ratio, r.crude),
+            n("crude_lo", IntervalBound, r.crude_lo),
+            n("crude_hi", IntervalBound, r.crude_hi),
+            n("p_a_first", Proportion, r.p_a_first),
+            n("null_effect", Ratio, r.null_effect),
+            n("adjusted", Ratio, r.adjusted),
+            n("adjusted_lo", IntervalBound, r.adjusted_lo),
+            n("adjusted_hi", IntervalBound, r.adjusted_hi),
+        ],
+    }
 }

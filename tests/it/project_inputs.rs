@@ -160,6 +160,7 @@ fn signal_screen_and_ssa_on_a_project_dataset() {
     for part in ["counts", "mgps", "flags"] {
         assert_eq!(screen[part], plain[part], "{part}");
     }
+    assert_eq!(screen["out"], "work/signal/screen-cohort@1.csv");
     let rows = std::fs::read_to_string(work(&n, "signal/screen-cohort@1.csv")).unwrap();
     assert_eq!(rows, std::fs::read_to_string(&copy).unwrap(), "the project's table and the file's differ");
     assert_eq!(screen["counts"]["source"]["episode_rows"]["risk_window_days"], Value::Null, "{screen}");
