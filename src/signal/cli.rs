@@ -16,7 +16,7 @@ use super::{dates, screen, ssa};
 use crate::bad_input;
 use crate::cli::Global;
 use crate::error::Result;
-use crate::project::inputs::{self, DatasetInput};
+use crate::project::inputs::{self, DatasetArgs, DatasetInput};
 use crate::table::{ColumnRole, Format, Frame, Provenance, TableKind};
 
 #[derive(Debug, Subcommand)]
@@ -126,9 +126,6 @@ pub struct ScreenArgs {
     /// With --project: a name inside the project's work/ (default signal/screen-DATASET.csv).
     #[arg(long, value_name = "F")]
     pub out: Option<PathBuf>,
-    /// With --project: overwrite a result of the same name in work/ (refused otherwise).
-    #[arg(long, requires = "project")]
-    pub replace: bool,
 }
 
 /// Episode rows, from a file or a project dataset: one row per person and drug new-use episode,
@@ -150,17 +147,6 @@ pub struct EpisodeArgs {
     /// The outcome flag columns [default: every column named ID_event; the outcome is ID].
     #[arg(long, value_name = "COLS", value_delimiter = ',')]
     pub events: Vec<String>,
-}
-
-/// A project's analysis dataset as the input (`--project ID --dataset NAME[@VERSION]`).
-#[derive(Debug, Args)]
-pub struct DatasetArgs {
-    /// Read a dataset of this project (with --dataset); results go into its work/.
-    #[arg(long, value_name = "ID", requires = "dataset")]
-    pub project: Option<String>,
-    /// The project's analysis dataset, NAME (its latest version) or NAME@VERSION.
-    #[arg(long, value_name = "NAME[@VERSION]", requires = "project")]
-    pub dataset: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -194,9 +180,6 @@ pub struct SsaArgs {
     /// --project: a name inside the project's work/ (default signal/ssa-DATASET.csv).
     #[arg(long, value_name = "F")]
     pub out: Option<PathBuf>,
-    /// With --project: overwrite a result of the same name in work/ (refused otherwise).
-    #[arg(long, requires = "project")]
-    pub replace: bool,
 }
 
 /// The person key columns: as given, else the project datasets' `site,person_id`, else `person`.
@@ -308,7 +291,7 @@ fn run_screen(global: &Global, args: ScreenArgs) -> Result<()> {
         events: episodes.events.clone(),
         risk_window_days: args.risk_window,
     };
-    match (&args.exposures, &args.outcomes, &episodes.input, &episodes.dataset.project, &episodes.dataset.dataset) {
+    match (&args.exposures, &args.outcomes, &episodes.input, episodes.dataset.given()) {
         (Some(exposures), Some(outcomes), ..) => {
             let window = args.risk_window.unwrap_or(30);
             let counts = screen::pair_counts(&screen::read_exposures(exposures)?, &screen::read_outcomes(outcomes)?, window)?;
@@ -321,8 +304,8 @@ fn run_screen(global: &Global, args: ScreenArgs) -> Result<()> {
             let target = Target::File { out: args.out.clone(), inputs: vec![input.display().to_string()] };
             screen_counts(global, &args, counts, started, &target)
         }
-        (None, None, None, Some(project), Some(dataset)) => {
-            inputs::run(global, "signal screen", project, dataset, args.replace, |d| {
+        (None, None, None, Some((project, dataset))) => {
+            inputs::run(global, "signal screen", project, dataset, episodes.dataset.replace, |d| {
                 let target = Target::project(d, args.out.as_deref(), "screen")?;
                 let counts = episodes_counts(global, &d.path, &columns(true), args.risk_window)?;
                 screen_counts(global, &args, counts, started, &target)
@@ -540,12 +523,12 @@ fn read_starts(path: &Path, person: &[String], first_a: &str, first_b: &str) -> 
 
 fn run_ssa(global: &Global, args: SsaArgs) -> Result<()> {
     check_out(&args.out)?;
-    match (&args.input, &args.dataset.project, &args.dataset.dataset) {
+    match (&args.input, args.dataset.given()) {
         (Some(input), ..) => {
             let target = Target::File { out: args.out.clone(), inputs: vec![input.display().to_string()] };
             ssa_of(global, &args, input, &person_columns(&args.person, false), &target)
         }
-        (None, Some(project), Some(dataset)) => inputs::run(global, "signal ssa", project, dataset, args.replace, |d| {
+        (None, Some((project, dataset))) => inputs::run(global, "signal ssa", project, dataset, args.dataset.replace, |d| {
             let target = Target::project(d, args.out.as_deref(), "ssa")?;
             ssa_of(global, &args, &d.path, &person_columns(&args.person, true), &target)
         }),

@@ -84,7 +84,7 @@ struct Report<'a> {
 
 pub fn run(global: &Global, args: CoxArgs) -> Result<()> {
     args.output.check()?;
-    Source::from_args(&args.input).run(global, "stats cox", args.output.replace, |input| analyse(global, &args, input))
+    Source::from_args(&args.input).run(global, "stats cox", |input| analyse(global, &args, input))
 }
 
 fn analyse(global: &Global, args: &CoxArgs, input: &Resolved) -> Result<()> {

@@ -118,7 +118,7 @@ struct Report {
 
 pub fn run(global: &Global, args: IncidenceArgs) -> Result<()> {
     args.output.check()?;
-    Source::from_args(&args.input).run(global, "stats incidence", args.output.replace, |input| analyse(global, &args, input))
+    Source::from_args(&args.input).run(global, "stats incidence", |input| analyse(global, &args, input))
 }
 
 fn analyse(global: &Global, args: &IncidenceArgs, input: &Resolved) -> Result<()> {

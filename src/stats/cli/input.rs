@@ -8,7 +8,7 @@ use clap::Args;
 use crate::bad_input;
 use crate::cli::Global;
 use crate::error::Result;
-use crate::project::inputs::{self, DatasetInput};
+use crate::project::inputs::{self, DatasetArgs, DatasetInput};
 use crate::stats::check::{self, BadValue};
 use crate::table::Frame;
 
@@ -18,19 +18,15 @@ pub struct InputArgs {
     /// The patient-level table, one row per patient: a CSV (with a header row) or Parquet file.
     #[arg(long, value_name = "FILE")]
     pub input: Option<PathBuf>,
-    /// Read a dataset of this project instead (with --dataset); results go into its work/.
-    #[arg(long, value_name = "ID", requires = "dataset")]
-    pub project: Option<String>,
-    /// The project's analysis dataset, NAME (its latest version) or NAME@VERSION.
-    #[arg(long, value_name = "NAME[@VERSION]", requires = "project")]
-    pub dataset: Option<String>,
+    #[command(flatten)]
+    pub dataset: DatasetArgs,
 }
 
 /// A source of rows: a file, or a dataset of a project.
 #[derive(Debug, Clone)]
 pub enum Source {
     File(PathBuf),
-    Dataset { project: String, dataset: String },
+    Dataset { project: String, dataset: String, replace: bool },
 }
 
 /// A source made concrete: the file to read, how to name it in provenance, and, for a project
@@ -43,19 +39,21 @@ pub struct Resolved<'a> {
 
 impl Source {
     pub fn from_args(args: &InputArgs) -> Source {
-        match (&args.input, &args.project, &args.dataset) {
-            (Some(path), _, _) => Source::File(path.clone()),
-            (None, Some(project), Some(dataset)) => Source::Dataset { project: project.clone(), dataset: dataset.clone() },
-            _ => unreachable!("clap requires --input or --project with --dataset"),
+        match (&args.input, args.dataset.given()) {
+            (Some(path), _) => Source::File(path.clone()),
+            (None, Some((project, dataset))) => {
+                Source::Dataset { project: project.to_string(), dataset: dataset.to_string(), replace: args.dataset.replace }
+            }
+            (None, None) => unreachable!("clap requires --input or --project with --dataset"),
         }
     }
 
     /// Run `body` on the resolved source. A project dataset is read inside the project's frame:
     /// as the logged-in analyst, audited as `command`, with the project locked until `body` ends.
-    pub fn run<T>(&self, global: &Global, command: &str, replace: bool, body: impl FnOnce(&Resolved) -> Result<T>) -> Result<T> {
+    pub fn run<T>(&self, global: &Global, command: &str, body: impl FnOnce(&Resolved) -> Result<T>) -> Result<T> {
         match self {
             Source::File(path) => body(&Resolved::file(path)),
-            Source::Dataset { project, dataset } => inputs::run(global, command, project, dataset, replace, |d| {
+            Source::Dataset { project, dataset, replace } => inputs::run(global, command, project, dataset, *replace, |d| {
                 body(&Resolved { path: d.path.clone(), name: d.label.clone(), project: Some(d) })
             }),
         }

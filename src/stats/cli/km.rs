@@ -96,7 +96,7 @@ struct Report {
 
 pub fn run(global: &Global, args: KmArgs) -> Result<()> {
     args.output.check()?;
-    Source::from_args(&args.input).run(global, "stats km", args.output.replace, |input| analyse(global, &args, input))
+    Source::from_args(&args.input).run(global, "stats km", |input| analyse(global, &args, input))
 }
 
 fn analyse(global: &Global, args: &KmArgs, input: &Resolved) -> Result<()> {

@@ -22,9 +22,6 @@ pub struct OutputArgs {
     /// --project, a name inside the project's work/ (default: stats/COMMAND-DATASET.csv).
     #[arg(long, value_name = "FILE.csv")]
     pub out: Option<PathBuf>,
-    /// With --project: overwrite a result of the same name in work/ (refused otherwise).
-    #[arg(long, requires = "project")]
-    pub replace: bool,
 }
 
 impl OutputArgs {
