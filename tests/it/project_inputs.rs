@@ -142,6 +142,17 @@ fn statistics_on_a_project_dataset_equal_those_on_its_file_and_are_kept_in_work(
     assert_eq!(cox_findings > 0, (1..10).contains(&events), "{events} events");
     count_findings("stats/km-cohort@1.csv", &["n_at_risk", "events", "censored", "deaths"]);
     count_findings("stats/incidence-cohort@1.csv", &["patients", "events"]);
+    // Rates by site: the column of site pseudonyms has the role `site`, so the gate finds a
+    // breakdown by hospital there, besides any small counts.
+    alan(&n, &["stats", "incidence", "--project", "p1", "--dataset", "cohort", "--events", "alt_gt_3uln_event", "--time", "alt_gt_3uln_days", "--by", "site", "--out", "stats/by-site.csv"]).ok();
+    let meta = sidecar(&work(&n, "stats/by-site.csv"));
+    assert_eq!(meta["columns"][0], serde_json::json!({"name": "site", "role": "site"}));
+    let report = alan(&n, &["export", "check", "--project", "p1", "--json", "stats/by-site.csv"]).fails(1, "").json();
+    let findings = report["files"][0]["findings"].as_array().unwrap().clone();
+    assert!(findings.iter().any(|f| f["rule"] == "site_breakdown" && f["column"] == "site"), "{report}");
+    for f in findings.iter().filter(|f| f["rule"] != "site_breakdown") {
+        assert!(f["rule"] == "small_cell" && ["patients", "events"].contains(&f["column"].as_str().unwrap()), "{f}");
+    }
 }
 
 #[test]
