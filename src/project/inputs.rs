@@ -65,6 +65,13 @@ pub fn run<T>(
         let project = actor.open_project(project_id, &[Role::Analyst])?;
         let dataset = find(&project, spec)?;
         let path = project.resolve(Area::Datasets, &dataset.file)?;
+        if !path.is_file() {
+            return Err(Error::Integrity(format!(
+                "project {project_id}: the file of dataset {} (datasets/{}) is missing; extract it again",
+                dataset.label(),
+                dataset.file
+            )));
+        }
         let sha256 = crate::digest::sha256_file(&path)?;
         if sha256 != dataset.sha256 {
             return Err(Error::Integrity(format!(

@@ -256,6 +256,8 @@ fn bad_project_inputs_are_refused_with_what_to_do() {
     altered[last] ^= 1;
     std::fs::write(&parquet, &altered).unwrap();
     cox(&["--project", "p1", "--dataset", "cohort"]).fails(6, "the file was changed after extraction");
+    std::fs::remove_file(&parquet).unwrap();
+    cox(&["--project", "p1", "--dataset", "cohort"]).fails(6, "the file of dataset cohort@1 (datasets/cohort@1.parquet) is missing");
     std::fs::write(&parquet, &original).unwrap();
 
     // Signal commands: the same checks, and their own columns.
