@@ -15,6 +15,7 @@
 //! project refuses every command but the contractor's termination and the reviewer's.
 
 pub mod cli;
+pub mod inputs;
 mod layout;
 pub mod lifecycle;
 mod open;

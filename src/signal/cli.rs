@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Subcommand, ValueEnum};
 use serde::Serialize;
 use serde_json::json;
 
@@ -16,6 +16,7 @@ use super::{dates, screen, ssa};
 use crate::bad_input;
 use crate::cli::Global;
 use crate::error::Result;
+use crate::project::inputs::{self, DatasetArgs, DatasetInput};
 use crate::table::{ColumnRole, Format, Frame, Provenance, TableKind};
 
 #[derive(Debug, Subcommand)]
@@ -100,32 +101,72 @@ pub struct ScoreArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(ArgGroup::new("source").args(["exposures", "input", "project"]).required(true)))]
 pub struct ScreenArgs {
     /// Drug exposures (CSV or Parquet): person,drug,date. Each person's first date of a drug
-    /// starts a new-use episode.
-    #[arg(long, value_name = "FILE")]
-    pub exposures: PathBuf,
+    /// starts a new-use episode. Needs --outcomes.
+    #[arg(long, value_name = "FILE", requires = "outcomes")]
+    pub exposures: Option<PathBuf>,
     /// Outcomes (CSV or Parquet): person,outcome,date. The first date of each outcome counts.
-    #[arg(long, value_name = "FILE")]
-    pub outcomes: PathBuf,
-    /// Days after the start of an episode in which an outcome is attributed to the drug.
-    #[arg(long, value_name = "DAYS", default_value_t = 30)]
-    pub risk_window: i32,
+    #[arg(long, value_name = "FILE", requires = "exposures")]
+    pub outcomes: Option<PathBuf>,
+    #[command(flatten)]
+    pub episodes: EpisodeArgs,
+    /// Days after the start of an episode in which an outcome is attributed to the drug (default
+    /// 30 with --exposures). On episode rows: count a flag only when the outcome's ID_days is at
+    /// most this.
+    #[arg(long, value_name = "DAYS")]
+    pub risk_window: Option<i32>,
     #[command(flatten)]
     pub mgps: MgpsArgs,
     /// Print JSON: the prior, the flag counts, and the ranked rows unless --out is given.
     #[arg(long)]
     pub json: bool,
     /// Write the ranked table here (.csv or .parquet, with its sidecar) instead of printing it.
+    /// With --project: a name inside the project's work/ (default signal/screen-DATASET.csv).
     #[arg(long, value_name = "F")]
     pub out: Option<PathBuf>,
 }
 
+/// Episode rows, from a file or a project dataset: one row per person and drug new-use episode,
+/// with a 0/1 flag per outcome (the shape of `testdata/scripts/new_use_screen.midnet`).
 #[derive(Debug, Args)]
+pub struct EpisodeArgs {
+    /// Episode rows (CSV or Parquet): one row per person and drug, a 0/1 column ID_event per outcome.
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    #[command(flatten)]
+    pub dataset: DatasetArgs,
+    /// The column naming each episode's drug.
+    #[arg(long, value_name = "COL", default_value = "drug")]
+    pub drug: String,
+    /// The columns that identify a person [default: site,person_id for a project dataset, person
+    /// for a file].
+    #[arg(long, value_name = "COLS", value_delimiter = ',')]
+    pub person: Vec<String>,
+    /// The outcome flag columns [default: every column named ID_event; the outcome is ID].
+    #[arg(long, value_name = "COLS", value_delimiter = ',')]
+    pub events: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("source").args(["input", "project"]).required(true)))]
 pub struct SsaArgs {
     /// One row per person (CSV or Parquet): person,first_a_date,first_b_date; a date may be empty.
     #[arg(long, value_name = "FILE")]
-    pub input: PathBuf,
+    pub input: Option<PathBuf>,
+    #[command(flatten)]
+    pub dataset: DatasetArgs,
+    /// The columns that identify a person [default: site,person_id for a project dataset, person
+    /// for a file].
+    #[arg(long, value_name = "COLS", value_delimiter = ',')]
+    pub person: Vec<String>,
+    /// The column of each person's first date of A (the index drug).
+    #[arg(long, value_name = "COL", default_value = "first_a_date")]
+    pub first_a: String,
+    /// The column of each person's first date of B (the marker drug or outcome).
+    #[arg(long, value_name = "COL", default_value = "first_b_date")]
+    pub first_b: String,
     /// Largest number of days between the two starts for a sequence to count.
     #[arg(long, value_name = "DAYS", default_value_t = 365)]
     pub window: i32,
@@ -135,9 +176,72 @@ pub struct SsaArgs {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Also write the result as a one-row table (.csv or .parquet) with its sidecar.
+    /// Also write the result as a one-row table (.csv or .parquet) with its sidecar. With
+    /// --project: a name inside the project's work/ (default signal/ssa-DATASET.csv).
     #[arg(long, value_name = "F")]
     pub out: Option<PathBuf>,
+}
+
+/// The person key columns: as given, else the project datasets' `site,person_id`, else `person`.
+fn person_columns(given: &[String], project: bool) -> Vec<String> {
+    match (given.is_empty(), project) {
+        (false, _) => given.to_vec(),
+        (true, true) => vec!["site".to_string(), "person_id".to_string()],
+        (true, false) => vec!["person".to_string()],
+    }
+}
+
+/// Where a table goes and what it records about its input: a plain file, or a project dataset.
+enum Target<'a> {
+    File { out: Option<PathBuf>, inputs: Vec<String> },
+    Project { out: PathBuf, dataset: &'a DatasetInput<'a> },
+}
+
+impl<'a> Target<'a> {
+    /// For a project dataset: `--out` (a name inside work/) or `signal/COMMAND-DATASET.csv`,
+    /// refused before any work when it exists (unless --replace) or leaves work/.
+    fn project(dataset: &'a DatasetInput<'a>, out: Option<&Path>, command: &str) -> Result<Target<'a>> {
+        let name = match out {
+            Some(out) => out.to_string_lossy().into_owned(),
+            None => format!("signal/{command}-{}.csv", dataset.label),
+        };
+        Ok(Target::Project { out: dataset.result_path(&name)?, dataset })
+    }
+
+    fn out(&self) -> Option<&Path> {
+        match self {
+            Target::File { out, .. } => out.as_deref(),
+            Target::Project { out, .. } => Some(out),
+        }
+    }
+
+    /// The written table's name for people: its path, or inside a project its path there.
+    fn shown(&self) -> Option<String> {
+        match self {
+            Target::File { out, .. } => out.as_ref().map(|p| p.display().to_string()),
+            Target::Project { out, dataset } => Some(dataset.shown(out).display().to_string()),
+        }
+    }
+
+    /// Write `table` with its sidecar (its provenance: the inputs, `params`, the command) and, in a
+    /// project, record both in the audit trail. Without a place to write it, hand it back.
+    fn save(&self, table: PairTable, params: BTreeMap<String, String>) -> Result<Option<PairTable>> {
+        let Some(path) = self.out() else { return Ok(Some(table)) };
+        let mut provenance = match self {
+            Target::File { inputs, .. } => {
+                let mut provenance = Provenance::now(command_line());
+                provenance.inputs = inputs.clone();
+                provenance
+            }
+            Target::Project { dataset, .. } => dataset.provenance(command_line()),
+        };
+        provenance.params = params;
+        table.save(path, TableKind::Statistics, provenance)?;
+        if let Target::Project { out, dataset } = self {
+            dataset.record(out)?;
+        }
+        Ok(None)
+    }
 }
 
 pub fn run(global: &Global, command: SignalCommand) -> Result<()> {
@@ -173,27 +277,78 @@ fn run_score(global: &Global, args: ScoreArgs) -> Result<()> {
     note(global, &format!("{}: {} pairs ({})", args.counts.display(), counts.len(), counts.source.describe()));
     let summary = CountsSummary::of(&counts);
     let Scored { table, mgps, timings } = score_counts(global, counts, &options)?;
-    let mut provenance = Provenance::now(command_line());
-    provenance.inputs.push(args.counts.display().to_string());
-    provenance.params = args.mgps.params();
-    emit(global, table, &mgps, &timings, &summary, read_s, args.json, args.out.as_deref(), provenance)
+    let target = Target::File { out: args.out.clone(), inputs: vec![args.counts.display().to_string()] };
+    emit(global, table, &mgps, &timings, &summary, read_s, args.json, &target, args.mgps.params())
 }
 
 fn run_screen(global: &Global, args: ScreenArgs) -> Result<()> {
     check_out(&args.out)?;
-    let options = args.mgps.options()?;
     let started = Instant::now();
-    let exposures = screen::read_exposures(&args.exposures)?;
-    let outcomes = screen::read_outcomes(&args.outcomes)?;
-    let counts = screen::pair_counts(&exposures, &outcomes, args.risk_window)?;
+    let episodes = &args.episodes;
+    let columns = |project: bool| screen::EpisodeColumns {
+        drug: episodes.drug.clone(),
+        person: person_columns(&episodes.person, project),
+        events: episodes.events.clone(),
+        risk_window_days: args.risk_window,
+    };
+    match (&args.exposures, &args.outcomes, &episodes.input, episodes.dataset.given()) {
+        (Some(exposures), Some(outcomes), ..) => {
+            let window = args.risk_window.unwrap_or(30);
+            let counts = screen::pair_counts(&screen::read_exposures(exposures)?, &screen::read_outcomes(outcomes)?, window)?;
+            let inputs = vec![exposures.display().to_string(), outcomes.display().to_string()];
+            let target = Target::File { out: args.out.clone(), inputs };
+            screen_counts(global, &args, counts, started, &target)
+        }
+        (None, None, Some(input), ..) => {
+            let counts = episodes_counts(global, input, &columns(false), args.risk_window)?;
+            let target = Target::File { out: args.out.clone(), inputs: vec![input.display().to_string()] };
+            screen_counts(global, &args, counts, started, &target)
+        }
+        (None, None, None, Some((project, dataset))) => {
+            inputs::run(global, "signal screen", project, dataset, episodes.dataset.replace, |d| {
+                let target = Target::project(d, args.out.as_deref(), "screen")?;
+                let counts = episodes_counts(global, &d.path, &columns(true), args.risk_window)?;
+                screen_counts(global, &args, counts, started, &target)
+            })
+        }
+        _ => Err(bad_input!(
+            "signal screen: give one input: --exposures FILE --outcomes FILE, --input FILE (episode rows), or --project ID --dataset NAME"
+        )),
+    }
+}
+
+/// The counts of the episode rows of `path`.
+fn episodes_counts(global: &Global, path: &Path, columns: &screen::EpisodeColumns, window: Option<i32>) -> Result<PairCounts> {
+    let rows = screen::read_episodes(path, columns)?;
+    if rows.merged_rows > 0 {
+        note(
+            global,
+            &format!(
+                "{} {} a person and drug of an earlier row: each person and drug is one episode",
+                rows.merged_rows,
+                if rows.merged_rows == 1 { "row repeats" } else { "rows repeat" }
+            ),
+        );
+    }
+    screen::episode_counts(&rows, window)
+}
+
+/// Score, rank and hand over the counts of `signal screen`.
+fn screen_counts(global: &Global, args: &ScreenArgs, counts: PairCounts, started: Instant, target: &Target) -> Result<()> {
+    let options = args.mgps.options()?;
     let read_s = started.elapsed().as_secs_f64();
+    let window = match counts.source {
+        CountSource::NewUseEpisodes { risk_window_days } | CountSource::EpisodeRows { risk_window_days: Some(risk_window_days) } => {
+            format!("within {risk_window_days} days")
+        }
+        _ => "in the risk window of the dataset".to_string(),
+    };
     note(
         global,
         &format!(
-            "{} new-use episodes, {} drug-outcome pairs with an outcome within {} days",
+            "{} new-use episodes, {} drug-outcome pairs with an outcome {window}",
             counts.margins.as_ref().map_or(0.0, |m| m.n_total),
             counts.len(),
-            args.risk_window
         ),
     );
     let summary = CountsSummary::of(&counts);
@@ -203,11 +358,14 @@ fn run_screen(global: &Global, args: ScreenArgs) -> Result<()> {
     ranked
         .columns
         .insert(0, Column::number("rank", ColumnRole::Other, (1..=ranked.rows()).map(|r| r as f64).collect()));
-    let mut provenance = Provenance::now(command_line());
-    provenance.inputs = vec![args.exposures.display().to_string(), args.outcomes.display().to_string()];
-    provenance.params = args.mgps.params();
-    provenance.params.insert("risk_window_days".to_string(), args.risk_window.to_string());
-    emit(global, ranked, &mgps, &timings, &summary, read_s, args.json, args.out.as_deref(), provenance)
+    let mut params = args.mgps.params();
+    if let Some(days) = args.risk_window.or(args.exposures.as_ref().map(|_| 30)) {
+        params.insert("risk_window_days".to_string(), days.to_string());
+    }
+    if args.exposures.is_none() {
+        params.insert("drug".to_string(), args.episodes.drug.clone());
+    }
+    emit(global, ranked, &mgps, &timings, &summary, read_s, args.json, target, params)
 }
 
 /// What the JSON output says about the counts.
@@ -297,26 +455,23 @@ fn emit(
     counts: &CountsSummary,
     read_s: f64,
     as_json: bool,
-    out: Option<&Path>,
-    provenance: Provenance,
+    target: &Target,
+    params: BTreeMap<String, String>,
 ) -> Result<()> {
     let started = Instant::now();
     let flags = flag_counts(&table);
     let rows = table.rows();
-    let table = match out {
-        Some(path) => {
-            table.save(path, TableKind::Statistics, provenance)?;
-            note(global, &format!("wrote {rows} rows to {}", path.display()));
-            None
-        }
-        None => Some(table),
-    };
+    let table = target.save(table, params)?;
+    let out = target.shown();
+    if let Some(out) = &out {
+        note(global, &format!("wrote {rows} rows to {out}"));
+    }
     if as_json {
         let mut doc = json!({
             "counts": counts,
             "mgps": mgps,
             "flags": flags,
-            "out": out.map(|p| p.display().to_string()),
+            "out": out,
         });
         if let Some(table) = &table {
             doc["rows"] = table.json_rows().into();
@@ -341,59 +496,58 @@ fn emit(
     Ok(())
 }
 
-fn read_starts(path: &Path) -> Result<ssa::Starts> {
-    let frame = Frame::read_columns(path, &["person", "first_a_date", "first_b_date"])?;
+fn read_starts(path: &Path, person: &[String], first_a: &str, first_b: &str) -> Result<ssa::Starts> {
+    let mut columns: Vec<&str> = person.iter().map(String::as_str).collect();
+    columns.extend([first_a, first_b]);
+    let frame = Frame::read_columns(path, &columns)?;
     if frame.rows() == 0 {
         return Err(bad_input!("{}: the table has no rows; give one row per person", path.display()));
     }
-    let persons = frame.strings("person")?;
+    let persons = screen::person_keys(&frame, person)?;
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for (row, p) in persons.iter().enumerate() {
         if let Some(first) = seen.insert(p, row) {
             return Err(frame.bad_row(
-                "person",
+                &person[0],
                 row,
                 &format!(
-                    "person `{p}` appears again (first at row {}); give each person once with their first dates",
+                    "person `{}` appears again (first at row {}); give each person once with their first dates",
+                    p.replace('\u{1f}', "/"),
                     first + 1
                 ),
             ));
         }
     }
-    Ok(ssa::Starts { first_a: dates::days(&frame, "first_a_date")?, first_b: dates::days(&frame, "first_b_date")? })
+    Ok(ssa::Starts { first_a: dates::days(&frame, first_a)?, first_b: dates::days(&frame, first_b)? })
 }
 
 fn run_ssa(global: &Global, args: SsaArgs) -> Result<()> {
     check_out(&args.out)?;
-    let starts = read_starts(&args.input)?;
+    match (&args.input, args.dataset.given()) {
+        (Some(input), ..) => {
+            let target = Target::File { out: args.out.clone(), inputs: vec![input.display().to_string()] };
+            ssa_of(global, &args, input, &person_columns(&args.person, false), &target)
+        }
+        (None, Some((project, dataset))) => inputs::run(global, "signal ssa", project, dataset, args.dataset.replace, |d| {
+            let target = Target::project(d, args.out.as_deref(), "ssa")?;
+            ssa_of(global, &args, &d.path, &person_columns(&args.person, true), &target)
+        }),
+        _ => Err(bad_input!("signal ssa: give one input: --input FILE or --project ID --dataset NAME")),
+    }
+}
+
+fn ssa_of(global: &Global, args: &SsaArgs, path: &Path, person: &[String], target: &Target) -> Result<()> {
+    let starts = read_starts(path, person, &args.first_a, &args.first_b)?;
     let result = ssa::analyse(&starts, &ssa::SsaOptions { window_days: args.window, level: args.level })?;
-    if let Some(path) = &args.out {
-        let r = &result;
-        use ColumnRole::*;
-        let n = |name, role, v: f64| Column::number(name, role, vec![v]);
-        let table = PairTable {
-            columns: vec![
-                n("window_days", Time, r.window_days as f64),
-                n("a_then_b", PersonCount, r.a_then_b as f64),
-                n("b_then_a", PersonCount, r.b_then_a as f64),
-                n("same_day", PersonCount, r.same_day as f64),
-                n("outside_window", PersonCount, r.outside_window as f64),
-                n("crude", Ratio, r.crude),
-                n("crude_lo", IntervalBound, r.crude_lo),
-                n("crude_hi", IntervalBound, r.crude_hi),
-                n("p_a_first", Proportion, r.p_a_first),
-                n("null_effect", Ratio, r.null_effect),
-                n("adjusted", Ratio, r.adjusted),
-                n("adjusted_lo", IntervalBound, r.adjusted_lo),
-                n("adjusted_hi", IntervalBound, r.adjusted_hi),
-            ],
-        };
-        let mut provenance = Provenance::now(command_line());
-        provenance.inputs.push(args.input.display().to_string());
-        provenance.params.insert("window_days".to_string(), args.window.to_string());
-        provenance.params.insert("level".to_string(), args.level.to_string());
-        table.save(path, TableKind::Statistics, provenance)?;
-        note(global, &format!("wrote {}", path.display()));
+    let params = [
+        ("first_a", args.first_a.clone()),
+        ("first_b", args.first_b.clone()),
+        ("window_days", args.window.to_string()),
+        ("level", args.level.to_string()),
+    ];
+    target.save(ssa_table(&result), params.into_iter().map(|(k, v)| (k.to_string(), v)).collect())?;
+    if let Some(out) = target.shown() {
+        note(global, &format!("wrote {out}"));
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&result).expect("the result serialises"));
@@ -414,4 +568,27 @@ fn run_ssa(global: &Global, args: SsaArgs) -> Result<()> {
         result.adjusted, result.adjusted_lo, result.adjusted_hi
     );
     Ok(())
+}
+
+/// The result of `signal ssa` as a one-row table.
+fn ssa_table(r: &ssa::SsaResult) -> PairTable {
+    use ColumnRole::*;
+    let n = |name, role, v: f64| Column::number(name, role, vec![v]);
+    PairTable {
+        columns: vec![
+            n("window_days", Time, r.window_days as f64),
+            n("a_then_b", PersonCount, r.a_then_b as f64),
+            n("b_then_a", PersonCount, r.b_then_a as f64),
+            n("same_day", PersonCount, r.same_day as f64),
+            n("outside_window", PersonCount, r.outside_window as f64),
+            n("crude", Ratio, r.crude),
+            n("crude_lo", IntervalBound, r.crude_lo),
+            n("crude_hi", IntervalBound, r.crude_hi),
+            n("p_a_first", Proportion, r.p_a_first),
+            n("null_effect", Ratio, r.null_effect),
+            n("adjusted", Ratio, r.adjusted),
+            n("adjusted_lo", IntervalBound, r.adjusted_lo),
+            n("adjusted_hi", IntervalBound, r.adjusted_hi),
+        ],
+    }
 }

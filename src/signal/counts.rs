@@ -35,6 +35,9 @@ pub enum CountSource {
     PairCountsWithExpected,
     /// Counts of new-use episodes with the outcome in a risk window (`signal screen`).
     NewUseEpisodes { risk_window_days: i32 },
+    /// Rows of new-use episodes with outcome flags (`signal screen --input` or `--dataset`); the
+    /// flags count only up to a risk window when one was given.
+    EpisodeRows { risk_window_days: Option<i32> },
 }
 
 impl CountSource {
@@ -48,6 +51,7 @@ impl CountSource {
             CountSource::PairCountsWithMargins => "pair counts with margins as given",
             CountSource::PairCountsWithExpected => "pair counts with expected counts as given",
             CountSource::NewUseEpisodes { .. } => "new-use episodes: N and margins count episodes",
+            CountSource::EpisodeRows { .. } => "rows of new-use episodes: N and margins count rows",
         }
     }
 }

@@ -63,6 +63,9 @@ pub struct Provenance {
     pub project: Option<String>,
     #[serde(default)]
     pub inputs: Vec<String>,
+    /// The SHA-256 of each input that is a project dataset, by its label (`cohort@1`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub input_sha256: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub script_sha256: Option<String>,
     #[serde(default)]
@@ -78,6 +81,7 @@ impl Provenance {
         Provenance {
             project: None,
             inputs: Vec::new(),
+            input_sha256: BTreeMap::new(),
             script_sha256: None,
             params: BTreeMap::new(),
             command: command.into(),

@@ -6,7 +6,7 @@ use clap::Args;
 use duckdb::arrow::datatypes::DataType;
 use serde::Serialize;
 
-use super::input::{self, InputArgs, Source};
+use super::input::{self, InputArgs, Resolved, Source};
 use super::output::{OutputArgs, Writer, human, human_p, text_table, timing};
 use crate::bad_input;
 use crate::cli::Global;
@@ -84,9 +84,13 @@ struct Report<'a> {
 
 pub fn run(global: &Global, args: CoxArgs) -> Result<()> {
     args.output.check()?;
+    Source::from_args(&args.input).run(global, "stats cox", |input| analyse(global, &args, input))
+}
+
+fn analyse(global: &Global, args: &CoxArgs, input: &Resolved) -> Result<()> {
     let specs: Vec<TermSpec> = args.covariates.iter().map(|c| TermSpec::parse(c)).collect::<Result<_>>()?;
     let references = parse_references(&args.reference, &specs)?;
-    let input = Source::from_args(&args.input).resolve()?;
+    let out = args.output.target(input, "cox")?;
     let started = Instant::now();
     let mut columns = vec![args.time.as_str(), args.event.as_str()];
     columns.extend(specs.iter().map(|s| s.column.as_str()));
@@ -116,8 +120,8 @@ pub fn run(global: &Global, args: CoxArgs) -> Result<()> {
         covariates: &fit.coefficients,
     };
     args.output.print(&report, &render(&report));
-    if let Some(out) = &args.output.out {
-        let writer = Writer { input: &input, params: params(&args), quiet: global.quiet };
+    if let Some(out) = &out {
+        let writer = Writer { input, params: params(args), quiet: global.quiet };
         writer.write(out, &table(&report), TableKind::Statistics)?;
     }
     Ok(())

@@ -118,6 +118,10 @@ struct Report {
 
 pub fn run(global: &Global, args: IncidenceArgs) -> Result<()> {
     args.output.check()?;
+    Source::from_args(&args.input).run(global, "stats incidence", |input| analyse(global, &args, input))
+}
+
+fn analyse(global: &Global, args: &IncidenceArgs, input: &Resolved) -> Result<()> {
     if !(args.per.is_finite() && args.per > 0.0) {
         return Err(bad_input!("--per {}: give a positive number of person-time units, e.g. 1000", args.per));
     }
@@ -139,7 +143,7 @@ pub fn run(global: &Global, args: IncidenceArgs) -> Result<()> {
     // The strata tallied: the reported ones, then the standardisation column.
     let fine: Vec<String> = by.iter().cloned().chain(args.standardize.clone()).collect();
 
-    let input = Source::from_args(&args.input).resolve()?;
+    let out = args.output.target(input, "incidence")?;
     let started = Instant::now();
     let mut columns = vec![args.events.as_str(), args.time.as_str()];
     columns.extend(fine.iter().map(String::as_str));
@@ -183,8 +187,8 @@ pub fn run(global: &Global, args: IncidenceArgs) -> Result<()> {
         comparisons,
     };
     args.output.print(&report, &render(&report, &args.time));
-    if let Some(out) = &args.output.out {
-        let writer = Writer { input: &input, params: params(&args), quiet: global.quiet };
+    if let Some(out) = &out {
+        let writer = Writer { input, params: params(args), quiet: global.quiet };
         writer.write(out, &rate_table(&report), TableKind::Statistics)?;
         if !report.comparisons.is_empty() {
             writer.write(&sibling(out, "compare"), &comparison_table(&report), TableKind::Statistics)?;
@@ -240,7 +244,7 @@ struct StandardPopulation {
 
 impl StandardPopulation {
     fn read(path: &std::path::Path, column: &str, data: &Categories) -> Result<StandardPopulation> {
-        let source = Resolved { path: path.to_path_buf(), name: path.display().to_string() };
+        let source = Resolved::file(path);
         let frame: Frame = source.read(&[column, "population"])?;
         let levels = frame.categories(column)?;
         let population = input::numbers(&frame, "population")?;

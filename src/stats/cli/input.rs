@@ -1,50 +1,71 @@
 //! Where a command's rows come from, resolved in one place, and the column readers that turn a
 //! bad value into an error naming the file, column and line.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
 use crate::bad_input;
+use crate::cli::Global;
 use crate::error::Result;
+use crate::project::inputs::{self, DatasetArgs, DatasetInput};
 use crate::stats::check::{self, BadValue};
 use crate::table::Frame;
 
 #[derive(Debug, Clone, Args)]
+#[command(group(clap::ArgGroup::new("source").args(["input", "project"]).required(true)))]
 pub struct InputArgs {
     /// The patient-level table, one row per patient: a CSV (with a header row) or Parquet file.
     #[arg(long, value_name = "FILE")]
-    pub input: PathBuf,
+    pub input: Option<PathBuf>,
+    #[command(flatten)]
+    pub dataset: DatasetArgs,
 }
 
-/// A source of rows. Project datasets (`--project ID --dataset NAME[@VERSION]`) become a second
-/// variant once projects exist: they resolve to the dataset's Parquet file and name it in the
-/// provenance of what the command writes.
+/// A source of rows: a file, or a dataset of a project.
 #[derive(Debug, Clone)]
 pub enum Source {
     File(PathBuf),
+    Dataset { project: String, dataset: String, replace: bool },
 }
 
-/// A source made concrete: the file to read and how to name it in provenance.
-#[derive(Debug, Clone)]
-pub struct Resolved {
+/// A source made concrete: the file to read, how to name it in provenance, and, for a project
+/// dataset, the project it belongs to (where results go).
+pub struct Resolved<'a> {
     pub path: PathBuf,
     pub name: String,
+    pub project: Option<&'a DatasetInput<'a>>,
 }
 
 impl Source {
     pub fn from_args(args: &InputArgs) -> Source {
-        Source::File(args.input.clone())
+        match (&args.input, args.dataset.given()) {
+            (Some(path), _) => Source::File(path.clone()),
+            (None, Some((project, dataset))) => {
+                Source::Dataset { project: project.to_string(), dataset: dataset.to_string(), replace: args.dataset.replace }
+            }
+            (None, None) => unreachable!("clap requires --input or --project with --dataset"),
+        }
     }
 
-    pub fn resolve(&self) -> Result<Resolved> {
+    /// Run `body` on the resolved source. A project dataset is read inside the project's frame:
+    /// as the logged-in analyst, audited as `command`, with the project locked until `body` ends.
+    pub fn run<T>(&self, global: &Global, command: &str, body: impl FnOnce(&Resolved) -> Result<T>) -> Result<T> {
         match self {
-            Source::File(path) => Ok(Resolved { path: path.clone(), name: path.display().to_string() }),
+            Source::File(path) => body(&Resolved::file(path)),
+            Source::Dataset { project, dataset, replace } => inputs::run(global, command, project, dataset, *replace, |d| {
+                body(&Resolved { path: d.path.clone(), name: d.label.clone(), project: Some(d) })
+            }),
         }
     }
 }
 
-impl Resolved {
+impl Resolved<'_> {
+    /// A plain file, named in provenance by its path.
+    pub fn file(path: &Path) -> Resolved<'static> {
+        Resolved { path: path.to_path_buf(), name: path.display().to_string(), project: None }
+    }
+
     /// Read `columns` (duplicates are read once). An empty file or one without data rows is an
     /// error: no statistic is computed from nothing.
     pub fn read(&self, columns: &[&str]) -> Result<Frame> {

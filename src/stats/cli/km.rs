@@ -6,7 +6,7 @@ use std::time::Instant;
 use clap::Args;
 use serde::Serialize;
 
-use super::input::{self, InputArgs, Source};
+use super::input::{self, InputArgs, Resolved, Source};
 use super::output::{OutputArgs, Writer, human, human_p, sibling, text_table, timing};
 use crate::bad_input;
 use crate::cli::Global;
@@ -96,10 +96,14 @@ struct Report {
 
 pub fn run(global: &Global, args: KmArgs) -> Result<()> {
     args.output.check()?;
+    Source::from_args(&args.input).run(global, "stats km", |input| analyse(global, &args, input))
+}
+
+fn analyse(global: &Global, args: &KmArgs, input: &Resolved) -> Result<()> {
     if let Some(t) = args.at.iter().find(|t| !(t.is_finite() && **t >= 0.0)) {
         return Err(bad_input!("--at {t}: times to read the curve at must be numbers ≥ 0"));
     }
-    let input = Source::from_args(&args.input).resolve()?;
+    let out = args.output.target(input, "km")?;
     let started = Instant::now();
     let mut columns = vec![args.time.as_str(), args.event.as_str()];
     columns.extend(args.group.as_deref());
@@ -130,9 +134,9 @@ pub fn run(global: &Global, args: KmArgs) -> Result<()> {
         logrank: if lines.len() > 1 { Some(logrank::from_timelines(&lines, &groups.labels)?) } else { None },
     };
     timing(global.quiet, frame.rows(), read, started.elapsed() - read);
-    args.output.print(&report, &render(&report, &args));
-    if let Some(out) = &args.output.out {
-        let writer = Writer { input: &input, params: params(&args), quiet: global.quiet };
+    args.output.print(&report, &render(&report, args));
+    if let Some(out) = &out {
+        let writer = Writer { input, params: params(args), quiet: global.quiet };
         let kind = if args.at.is_empty() { TableKind::FigureData } else { TableKind::Statistics };
         writer.write(out, &curve_table(&report, competing), kind)?;
         if let Some(test) = &report.logrank {

@@ -18,7 +18,8 @@ pub struct OutputArgs {
     /// Print the result as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Also write the result table to this CSV file, with its sidecar NAME.meta.json.
+    /// Also write the result table to this CSV file, with its sidecar NAME.meta.json. With
+    /// --project, a name inside the project's work/ (default: stats/COMMAND-DATASET.csv).
     #[arg(long, value_name = "FILE.csv")]
     pub out: Option<PathBuf>,
 }
@@ -36,6 +37,22 @@ impl OutputArgs {
         }
     }
 
+    /// Where the result table goes: `--out` for a file input (if given); for a project dataset,
+    /// `--out` or `stats/COMMAND-DATASET.csv` inside the project's `work/`, refused before any
+    /// work is done when it exists (unless `--replace`) or leaves `work/`.
+    pub fn target(&self, input: &Resolved, command: &str) -> Result<Option<PathBuf>> {
+        match input.project {
+            None => Ok(self.out.clone()),
+            Some(project) => {
+                let name = match &self.out {
+                    Some(out) => out.to_string_lossy().into_owned(),
+                    None => format!("stats/{command}-{}.csv", project.label),
+                };
+                project.result_path(&name).map(Some)
+            }
+        }
+    }
+
     /// Print `value` as JSON, or `text` for people.
     pub fn print(&self, value: &impl Serialize, text: &str) {
         if self.json {
@@ -48,20 +65,37 @@ impl OutputArgs {
 
 /// Where the commands write tables, and what they record about how each was made.
 pub struct Writer<'a> {
-    pub input: &'a Resolved,
+    pub input: &'a Resolved<'a>,
     pub params: Vec<(&'static str, String)>,
     pub quiet: bool,
 }
 
 impl Writer<'_> {
-    /// Write `table` to `path` with its sidecar.
+    /// Write `table` to `path` with its sidecar; into a project, also record both in the audit
+    /// trail.
     pub fn write(&self, path: &Path, table: &CsvTable, kind: TableKind) -> Result<()> {
-        let mut provenance = Provenance::now(command_line());
-        provenance.inputs.push(self.input.name.clone());
+        let mut provenance = match self.input.project {
+            Some(project) => {
+                project.ensure_new(path)?;
+                project.provenance(command_line())
+            }
+            None => {
+                let mut provenance = Provenance::now(command_line());
+                provenance.inputs.push(self.input.name.clone());
+                provenance
+            }
+        };
         provenance.params = self.params.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
         write_csv(path, table, kind, provenance)?;
+        let shown = match self.input.project {
+            Some(project) => {
+                project.record(path)?;
+                project.shown(path)
+            }
+            None => path,
+        };
         if !self.quiet {
-            eprintln!("wrote {} ({} rows) and its sidecar", path.display(), table.rows.len());
+            eprintln!("wrote {} ({} rows) and its sidecar", shown.display(), table.rows.len());
         }
         Ok(())
     }
