@@ -65,12 +65,26 @@ struct Input {
 
 /// Load `paths` (files, or directories whose files are named after their tables) into the site.
 /// `table` forces the table of every file.
+///
+/// Two phases: every file is first validated into a temporary table of its own (nothing of the
+/// site changes), then one transaction moves the good rows into the clinical tables and the bad ones
+/// into the quarantine. Staging outside the transaction matters for speed: DuckDB reads a
+/// temporary table created inside a transaction as transaction-local data, about twice as slowly
+/// (BENCHMARKS.md, "Site load").
 pub fn load(site: &SiteDir, paths: &[PathBuf], table: Option<&str>) -> Result<LoadReport> {
     let (mut inputs, mut refused) = resolve_inputs(paths, table)?;
     inputs.sort_by_key(|i| CLINICAL_TABLES.iter().position(|t| *t == i.table));
     let conn = site.open()?;
+    // The files' hashes are computed on a thread of their own while DuckDB validates.
+    let (staged, hashes) = std::thread::scope(|scope| {
+        let hashing = scope.spawn(|| inputs.iter().map(|i| crate::digest::sha256_file(&i.path)).collect::<Vec<_>>());
+        let staged = stage_inputs(&conn, &inputs, &mut refused);
+        (staged, hashing.join().expect("hashing a file does not panic"))
+    });
+    let staged = staged?;
+    let hashes = hashes.into_iter().collect::<Result<Vec<String>>>()?;
     conn.execute_batch("BEGIN TRANSACTION")?;
-    let outcome = load_inputs(&conn, &inputs, &mut refused);
+    let outcome = record_staged(&conn, &staged, &hashes, refused);
     match outcome {
         Ok(report) if report.data_version.is_some() => {
             conn.execute_batch("COMMIT")?;
@@ -88,17 +102,39 @@ pub fn load(site: &SiteDir, paths: &[PathBuf], table: Option<&str>) -> Result<Lo
     }
 }
 
-fn load_inputs(conn: &duckdb::Connection, inputs: &[Input], refused: &mut Vec<FileRefused>) -> Result<LoadReport> {
-    let version: i64 = conn.query_row("SELECT coalesce(max(data_version), 0) + 1 FROM load_history", [], |r| r.get(0))?;
-    let mut files = Vec::new();
+/// A file validated into its temporary tables: `staged_N` (every record, converted, with its
+/// reasons) and, for CSV, `rejects_N` (the lines the reader could not split).
+struct Staged<'a> {
+    /// The file's place in the load's inputs.
+    n: usize,
+    input: &'a Input,
+    staged: String,
+    rejects: String,
+}
+
+/// Phase one: validate every file into its temporary table. A file that cannot be read, or whose
+/// header is refused, is reported and left out; the others go on.
+fn stage_inputs<'a>(conn: &duckdb::Connection, inputs: &'a [Input], refused: &mut Vec<FileRefused>) -> Result<Vec<Staged<'a>>> {
+    let mut staged: Vec<Staged> = Vec::new();
     for (n, input) in inputs.iter().enumerate() {
-        match load_file(conn, input, version, n) {
-            Ok(done) => files.push(done),
-            Err(FileError::Refused(reason)) => {
-                refused.push(FileRefused { file: input.path.display().to_string(), reason })
-            }
+        let file = Staged { n, input, staged: format!("midnet_staged_{n}"), rejects: format!("midnet_rejects_{n}") };
+        let patients: Vec<String> = staged.iter().filter(|s| s.input.table == "patient").map(|s| s.staged.clone()).collect();
+        match stage_file(conn, &file, &stage::known_patients_sql(&patients)) {
+            Ok(()) => staged.push(file),
+            Err(FileError::Refused(reason)) => refused.push(FileRefused { file: input.path.display().to_string(), reason }),
             Err(FileError::Fatal(e)) => return Err(e),
         }
+    }
+    Ok(staged)
+}
+
+/// Phase two, inside the load's transaction: good rows to the clinical tables, bad rows to the
+/// quarantine, the files and the load to the history.
+fn record_staged(conn: &duckdb::Connection, staged: &[Staged], hashes: &[String], refused: Vec<FileRefused>) -> Result<LoadReport> {
+    let version: i64 = conn.query_row("SELECT coalesce(max(data_version), 0) + 1 FROM load_history", [], |r| r.get(0))?;
+    let mut files = Vec::new();
+    for file in staged {
+        files.push(record_file(conn, file, &hashes[file.n], version)?);
     }
     let loaded: u64 = files.iter().map(|f: &FileLoaded| f.rows_loaded).sum();
     let quarantined: u64 = files.iter().map(|f| f.rows_quarantined).sum();
@@ -110,7 +146,7 @@ fn load_inputs(conn: &duckdb::Connection, inputs: &[Input], refused: &mut Vec<Fi
         )?;
     }
     let top_reasons = top_reasons(conn, version)?;
-    Ok(LoadReport { data_version: recorded.then_some(version), files, refused: refused.clone(), top_reasons })
+    Ok(LoadReport { data_version: recorded.then_some(version), files, refused, top_reasons })
 }
 
 enum FileError {
@@ -126,41 +162,41 @@ impl From<duckdb::Error> for FileError {
     }
 }
 
-fn load_file(conn: &duckdb::Connection, input: &Input, version: i64, n: usize) -> Result<FileLoaded, FileError> {
+fn stage_file(conn: &duckdb::Connection, file: &Staged, known: &str) -> Result<(), FileError> {
+    let input = file.input;
     let spec = spec_for(input.table).expect("inputs resolve to clinical tables");
-    let rejects = format!("midnet_rejects_{n}");
     if input.format == Format::Csv {
         require_utf8(&input.path)?;
     }
-    let scan = scan_sql(input, &rejects);
+    let scan = scan_sql(input, &file.rejects);
     let header = header_of(conn, &scan, input)?;
     check_header(&header, spec)?;
-    conn.execute_batch(&stage::staging_sql(spec, &scan, &header))
-        .map_err(|e| FileError::Refused(format!("cannot be read: {}", first_line(&e.to_string()))))?;
-    let loaded = conn.execute(&stage::insert_sql(spec), [])? as u64;
-    let file = input.path.display().to_string();
-    let quarantined = quarantine_rows(conn, input, &rejects, version, &file)?;
-    let sha = crate::digest::sha256_file(&input.path).map_err(FileError::Fatal)?;
+    conn.execute_batch(&stage::staging_sql(spec, &file.staged, &scan, &header, known))
+        .map_err(|e| FileError::Refused(format!("cannot be read: {}", first_line(&e.to_string()))))
+}
+
+fn record_file(conn: &duckdb::Connection, file: &Staged, sha: &str, version: i64) -> Result<FileLoaded> {
+    let input = file.input;
+    let spec = spec_for(input.table).expect("inputs resolve to clinical tables");
+    let loaded = conn.execute(&stage::insert_sql(spec, &file.staged), [])? as u64;
+    let path = input.path.display().to_string();
+    let quarantined = quarantine_rows(conn, file, version, &path)?;
     conn.execute(
         "INSERT INTO load_file VALUES (?, ?, ?, ?, ?, ?)",
-        duckdb::params![version, input.table, file, sha, loaded as i64, quarantined as i64],
+        duckdb::params![version, input.table, path, sha, loaded as i64, quarantined as i64],
     )?;
-    conn.execute_batch("DROP TABLE staged")?;
-    Ok(FileLoaded { table: input.table.to_string(), file, rows_loaded: loaded, rows_quarantined: quarantined })
+    conn.execute_batch(&format!("DROP TABLE {}", ident(&file.staged)))?;
+    Ok(FileLoaded { table: input.table.to_string(), file: path, rows_loaded: loaded, rows_quarantined: quarantined })
 }
 
 /// Move the bad rows of the staged file, and the lines the CSV reader could not split into
 /// fields, to the quarantine. Returns how many rows were quarantined.
-fn quarantine_rows(
-    conn: &duckdb::Connection,
-    input: &Input,
-    rejects: &str,
-    version: i64,
-    file: &str,
-) -> Result<u64, FileError> {
+fn quarantine_rows(conn: &duckdb::Connection, staged: &Staged, version: i64, file: &str) -> Result<u64> {
     let file_lit = literal(file);
-    let table_lit = literal(input.table);
-    let bad = match input.format {
+    let table_lit = literal(staged.input.table);
+    let rejects = &staged.rejects;
+    let from = ident(&staged.staged);
+    let bad = match staged.input.format {
         Format::Csv => {
             // Records are numbered as read; a malformed line the reader skipped shifts the line
             // numbers of the records after it, which the count of earlier rejects restores.
@@ -174,7 +210,7 @@ fn quarantine_rows(
                     "INSERT INTO quarantine \
                      SELECT {version}, {table_lit}, {file_lit}, \
                             rn + 1 + (SELECT count(*) FROM reject_lines r WHERE r.good_before <= s.rn), reason, raw \
-                     FROM staged s WHERE reason <> ''"
+                     FROM {from} s WHERE reason <> ''"
                 ),
                 [],
             )? as u64;
@@ -196,7 +232,7 @@ fn quarantine_rows(
         Format::Parquet => conn.execute(
             &format!(
                 "INSERT INTO quarantine SELECT {version}, {table_lit}, {file_lit}, rn, reason, raw \
-                 FROM staged WHERE reason <> ''"
+                 FROM {from} WHERE reason <> ''"
             ),
             [],
         )? as u64,

@@ -36,12 +36,13 @@ impl Check {
     }
 }
 
-/// `CREATE TEMP TABLE staged AS …` for one file read by `scan`: a subquery whose columns are the
-/// file's (all VARCHAR) plus a record number `rn`. `present` lists the file's columns.
+/// `CREATE TEMP TABLE <staged> AS …` for one file read by `scan`: a subquery whose columns are the
+/// file's (all VARCHAR) plus a record number `rn`. `present` lists the file's columns; `known` is a
+/// relation of the patient keys already in the site or staged earlier in this load.
 ///
 /// Fields are not trimmed: a value with stray spaces fails its check and is quarantined with the
 /// value shown in quotes, rather than silently changed (dates and numbers tolerate spaces anyway).
-pub fn staging_sql(spec: &TableSpec, scan: &str, present: &[String]) -> String {
+pub fn staging_sql(spec: &TableSpec, staged: &str, scan: &str, present: &[String], known: &str) -> String {
     let text: Vec<String> = spec
         .fields
         .iter()
@@ -61,7 +62,7 @@ pub fn staging_sql(spec: &TableSpec, scan: &str, present: &[String]) -> String {
     let raw: Vec<String> = spec.fields.iter().map(|f| format!("coalesce(t_{}, '')", f.name)).collect();
     let stored: Vec<String> = stored_columns(spec).iter().map(|(col, expr)| format!("{expr} AS {}", ident(col))).collect();
     format!(
-        "CREATE OR REPLACE TEMP TABLE staged AS
+        "CREATE OR REPLACE TEMP TABLE {staged} AS
 WITH text AS (
     SELECT rn, {text} FROM {scan}
 ), converted AS (
@@ -73,9 +74,10 @@ WITH text AS (
 SELECT rn, {stored}, reason, CASE WHEN reason <> '' THEN concat_ws('|', {raw}) END AS raw FROM checked",
         text = text.join(", "),
         converted = converted.join(",\n           "),
+        staged = ident(staged),
         lookups = table_lookups(spec.table),
         reason = reason_sql(&checks),
-        joins = table_joins(spec.table),
+        joins = table_joins(spec.table, known),
         stored = stored.join(", "),
         raw = raw.join(", "),
     )
@@ -91,10 +93,18 @@ fn reason_sql(checks: &[Check]) -> String {
 }
 
 /// `INSERT` of the good staged rows into the clinical table.
-pub fn insert_sql(spec: &TableSpec) -> String {
+pub fn insert_sql(spec: &TableSpec, staged: &str) -> String {
     let columns: Vec<String> = stored_columns(spec).iter().map(|(c, _)| ident(c)).collect();
     let list = columns.join(", ");
-    format!("INSERT INTO {} ({list}) SELECT {list} FROM staged WHERE reason = ''", ident(spec.table))
+    format!("INSERT INTO {} ({list}) SELECT {list} FROM {} WHERE reason = ''", ident(spec.table), ident(staged))
+}
+
+/// The patient keys a row of this load may refer to: those of the site's patient table and the
+/// good rows of the patient files staged before (`staged_patients`, in load order).
+pub fn known_patients_sql(staged_patients: &[String]) -> String {
+    let mut parts = vec!["SELECT patient_key FROM patient".to_string()];
+    parts.extend(staged_patients.iter().map(|t| format!("SELECT patient_key FROM {} WHERE reason = ''", ident(t))));
+    format!("({})", parts.join(" UNION "))
 }
 
 /// The SQL expression converting the text `t_<name>` to a typed value.
@@ -161,8 +171,8 @@ fn field_checks(f: &Field) -> Vec<Check> {
     checks
 }
 
-fn table_joins(table: &str) -> String {
-    let known = "LEFT JOIN patient known ON known.patient_key = converted.c_patient_key";
+fn table_joins(table: &str, known: &str) -> String {
+    let known = format!("LEFT JOIN {known} known ON known.patient_key = converted.c_patient_key");
     match table {
         "patient" => format!(
             "{known} LEFT JOIN (SELECT c_patient_key AS dup_key, min(rn) AS first_rn FROM converted \
@@ -174,7 +184,7 @@ fn table_joins(table: &str) -> String {
                                             AND lm.specimen_code = substr(converted.c_jlac10, 10, 3) \
                      LEFT JOIN unit_conversion uc ON uc.analyte_code = lm.analyte_code AND uc.from_unit = converted.c_unit"
         ),
-        _ => known.to_string(),
+        _ => known,
     }
 }
 
