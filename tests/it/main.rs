@@ -11,6 +11,7 @@ mod export_requests;
 mod extract;
 mod network;
 mod projects;
+mod protocol;
 mod reference;
 mod script;
 mod signal;
