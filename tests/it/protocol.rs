@@ -183,3 +183,37 @@ fn report_errors_name_the_file() {
     midnet(dir.path(), &["report", "--out", &out, results.to_str().unwrap()]).fails(2, "no column `subgroup`");
     midnet(dir.path(), &["report", "--out", &out, "missing/results.csv"]).fails(4, "no such file");
 }
+
+/// Validity: on a fixed-seed network, every planted effect of truth.json is recovered — the 95% CI
+/// of the baseline-normal subgroup's hazard ratio contains the planted value, and it is flagged.
+/// One research project per drug pair, each refining the planted outcome.
+#[test]
+fn every_planted_effect_is_covered_and_flagged() {
+    let m = Monitoring::new(5, 20_000, 7, "research");
+    let truth = m.truth();
+    let planted: Vec<&Value> = truth["effects"].as_array().unwrap().iter().filter(|e| e["hazard_ratio"] != 1.0).collect();
+    assert!(planted.len() >= 4, "truth.json plants the four effects of docs/synth.md");
+    let mut failures = Vec::new();
+    for (k, effect) in planted.iter().enumerate() {
+        let (drug, comparator) = (effect["drug_yj"].as_str().unwrap(), effect["comparator_yj"].as_str().unwrap());
+        let (outcome, hr) = (effect["outcome"].as_str().unwrap(), effect["hazard_ratio"].as_f64().unwrap());
+        let project = format!("v{k}");
+        m.c.run("rev", &create_args(&project, "research", "2026-06-01", "2027-05-31", &[])).ok();
+        m.c.run("carol", &["project", "grant", &project, "alan", "analyst"]).ok();
+        m.approve(drug, comparator, Some(outcome));
+        let args = [
+            "protocol", "run", "--project", &project, "--drug", drug, "--comparator", comparator, "--cutoff", "2025-09-30",
+            "--outcomes", outcome, "--quiet",
+        ];
+        m.c.run("alan", &args).ok();
+        let results = csv_rows(&m.c.area(&project).join("work/protocol/analysis-1/results.csv"));
+        let row = results.iter().find(|r| r["outcome"] == outcome && r["subgroup"] == "baseline normal").unwrap();
+        let (lo, hi) = (row["hr_lo95"].parse::<f64>().unwrap(), row["hr_hi95"].parse::<f64>().unwrap());
+        let line = format!("{} {outcome}: planted {hr}, estimated {} ({lo}-{hi}), flagged {}", effect["drug"], row["hr"], row["flagged"]);
+        eprintln!("{line}");
+        if !(lo <= hr && hr <= hi && row["flagged"] == "yes") {
+            failures.push(line);
+        }
+    }
+    assert!(failures.is_empty(), "planted effects not recovered:\n{}", failures.join("\n"));
+}
