@@ -105,7 +105,13 @@ fn not_estimable(e: CoxError) -> String {
         CoxError::Separation { names } if names.iter().any(|n| n == "drug") => {
             "not estimable: no events in one group (monotone likelihood)".into()
         }
+        CoxError::Separation { names } => {
+            format!("not estimable: too few events to adjust for {} (monotone likelihood)", names.join(", "))
+        }
         CoxError::Constant { name, .. } if name == "drug" => "not estimable: one group only".into(),
+        CoxError::Constant { name, .. } | CoxError::Collinear { name, .. } => {
+            format!("not estimable: too few events to adjust for {name} (it does not vary among them)")
+        }
         other => format!("not estimable: {other}"),
     }
 }

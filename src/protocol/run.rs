@@ -142,7 +142,7 @@ pub fn run(actor: &Actor, project_id: &str, opts: &RunOptions, progress: &crate:
         .map(|(k, v)| (k.to_string(), v))
         .collect();
 
-    let mut written = vec![tables::RESULTS, tables::ATTRITION, tables::BASELINE, tables::CURVES];
+    let mut written = vec![tables::RESULTS, tables::ATTRITION, tables::BASELINE];
     tables::write(&dir, tables::RESULTS, &tables::results(&results, tests), TableKind::Statistics, &provenance)?;
     let conn = duckdb::Connection::open(project.layout().db())?;
     let attrition = attrition_rows(&conn, extraction.extraction, &data)?;
@@ -152,7 +152,11 @@ pub fn run(actor: &Actor, project_id: &str, opts: &RunOptions, progress: &crate:
     tables::write(&dir, tables::BASELINE, &tables::baseline(&rows, totals), TableKind::Statistics, &provenance)?;
     let flagged: Vec<&ResultRow> = results.iter().filter(|r| r.estimate.flagged()).collect();
     let points = curve_points(&data, &outcomes, &flagged);
-    tables::write(&dir, tables::CURVES, &tables::curves(&points), TableKind::FigureData, &provenance)?;
+    // Curves are drawn for flagged outcomes only: with no flag there is no curves table.
+    if !points.is_empty() {
+        tables::write(&dir, tables::CURVES, &tables::curves(&points), TableKind::FigureData, &provenance)?;
+        written.push(tables::CURVES);
+    }
     if plan == Plan::Refinement {
         tables::write(&dir, tables::ONSET, &tables::onset(&onset_rows(&data, &outcomes)), TableKind::Statistics, &provenance)?;
         tables::write(&dir, tables::DURATION, &tables::duration(&duration_rows(&data, &outcomes)), TableKind::Statistics, &provenance)?;
