@@ -88,6 +88,10 @@ def bench(args):
           f"tests, {len(r['flagged'])} flagged")
     print(f"midnet protocol run: {wall:.1f} s wall (extraction {r['extraction_seconds']:.1f} s, statistics and tables "
           f"{r['statistics_seconds']:.1f} s)")
+    print("flagged: " + ", ".join(r["flagged"]))
+    for x in report["results"]:
+        if x["outcome"].startswith("potassium"):
+            print(f"  {x['outcome']} {x['subgroup']}: events {x['events_drug']} + {x['events_comparator']}")
 
 
 def false_positives(args):
