@@ -116,10 +116,10 @@ pub fn render(tables: &Tables, title: &str) -> String {
     let first = r.rows.first();
     let tests = first.map_or("0", |row| r.cell(row, "tests"));
     let flagged: Vec<&Vec<String>> = r.rows.iter().filter(|row| r.cell(row, "flagged") == "yes").collect();
-    let _ = write!(
+    let _ = writeln!(
         h,
         "<p class=\"flags\"><strong>{} flagged</strong> (lower 95% bound of the hazard ratio above 1) among <strong>{}</strong> \
-         outcome &times; subgroup tests; at a one-sided 2.5% level about {:.1} would be flagged by chance alone.</p>\n",
+         outcome &times; subgroup tests; at a one-sided 2.5% level about {:.1} would be flagged by chance alone.</p>",
         flagged.len(),
         esc(tests),
         tests.parse::<f64>().unwrap_or(0.0) * 0.025
@@ -197,7 +197,7 @@ mod tests {
         let columns = ["outcome", "subgroup", "hr", "hr_lo95", "hr_hi95", "status", "flagged", "tests", "model"];
         Table {
             columns: columns.iter().map(|s| s.to_string()).collect(),
-            rows: vec![
+            rows: [
                 ["alt_gt_3uln", "baseline normal", "3.1", "2.0", "4.8", "estimated", "yes", "2", "Cox <model>"],
                 ["kl6_gt_500", "baseline normal", "", "", "", "not estimable: no events", "no", "2", "Cox <model>"],
             ]

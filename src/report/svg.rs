@@ -69,7 +69,9 @@ fn trim(v: f64) -> String {
 /// Cumulative-incidence step curves of one outcome and subgroup, drug (red) and comparator (blue).
 pub fn curves(c: &Table, outcome: &str, subgroup: &str) -> String {
     let (w, h, pad) = (480.0, 240.0, 40.0);
-    let mut series: Vec<(&str, &str, Vec<(f64, f64)>)> = vec![("drug", "#c0392b", Vec::new()), ("comparator", "#2c6fbb", Vec::new())];
+    // A group's name, colour and (day, cumulative incidence) points.
+    type Series<'a> = (&'a str, &'a str, Vec<(f64, f64)>);
+    let mut series: Vec<Series> = vec![("drug", "#c0392b", Vec::new()), ("comparator", "#2c6fbb", Vec::new())];
     for row in c.rows.iter().filter(|row| c.cell(row, "outcome") == outcome && c.cell(row, "subgroup") == subgroup) {
         let (Ok(day), Ok(ci)) = (c.cell(row, "day").parse::<f64>(), c.cell(row, "cumulative_incidence").parse::<f64>()) else { continue };
         if let Some(s) = series.iter_mut().find(|s| s.0 == c.cell(row, "group")) {
