@@ -317,20 +317,14 @@ impl Data {
     }
 }
 
-/// The script's attrition summed over the sites, then the patients without follow-up.
+/// The script's attrition summed over the sites (the catalog's `all` rows), then the patients
+/// without follow-up.
 fn attrition_rows(conn: &duckdb::Connection, extraction: i64, data: &Data) -> Result<Vec<AttritionRow>> {
-    let mut rows: Vec<AttritionRow> = Vec::new();
-    for (_site, step) in extract::catalog::attrition(conn, extraction)? {
-        let index = step.step as usize;
-        if rows.len() <= index {
-            rows.resize_with(index + 1, || AttritionRow { rule: String::new(), kind: String::new(), before: 0, removed: 0 });
-        }
-        let row = &mut rows[index];
-        row.rule = step.rule.clone();
-        row.kind = step.kind.clone();
-        row.before += step.patients_before;
-        row.removed += step.removed;
-    }
+    let mut rows: Vec<AttritionRow> = extract::catalog::attrition(conn, extraction)?
+        .into_iter()
+        .filter(|(site, _)| site == "all")
+        .map(|(_, step)| AttritionRow { rule: step.rule, kind: step.kind, before: step.patients_before, removed: step.removed })
+        .collect();
     let remaining = rows.last().map_or(0, |r| r.before - r.removed);
     rows.push(AttritionRow {
         rule: "follow-up after the index date".into(),
@@ -369,7 +363,8 @@ fn baseline_rows(data: &Data, outcomes: &[&Outcome]) -> (Vec<BaselineRow>, (u64,
     for (k, o) in outcomes.iter().enumerate() {
         if o.analytes.len() == 1 && !seen.contains(&o.baseline_normal.as_str()) {
             seen.push(&o.baseline_normal);
-            push("baseline normal", &o.analytes[0], count(&|i| data.baseline_normal[k][i]));
+            let level = format!("{} (subgroup of {})", o.analytes[0], o.id);
+            push("baseline normal", &level, count(&|i| data.baseline_normal[k][i]));
         }
     }
     (rows, totals)

@@ -103,6 +103,17 @@ fn a_run_writes_the_tables_and_a_later_cutoff_adds_an_analysis() {
         assert!(n(r, "patients_drug") <= n(whole, "patients_drug"));
     }
     assert!(results.iter().any(|r| r["status"] == "estimated"));
+    // Attrition, baseline table and results agree on the patients analysed.
+    let attrition = csv_rows(&dir.join("attrition.csv"));
+    let analysed: u64 = attrition.last().unwrap()["patients_after"].parse().unwrap();
+    let baseline = csv_rows(&dir.join("baseline.csv"));
+    let all = baseline.iter().find(|b| b["characteristic"] == "patients").unwrap();
+    let total = |row: &std::collections::BTreeMap<String, String>, a: &str, b: &str| {
+        row[a].parse::<u64>().unwrap() + row[b].parse::<u64>().unwrap()
+    };
+    assert_eq!(total(all, "drug_n", "comparator_n"), analysed);
+    assert_eq!(total(&results[0], "patients_drug", "patients_comparator"), analysed);
+    assert_eq!(attrition[0]["rule"], "entry");
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("Attrition") && html.contains("outcome &times; subgroup tests"));
 
