@@ -100,6 +100,7 @@ def false_positives(args):
     nulls = [e for e in truth["effects"] if e["hazard_ratio"] == 1.0]
     pairs = sorted({(e["drug"], e["drug_yj"], e["comparator_yj"]) for e in nulls})
     tested = flagged = not_estimable = 0
+    with_10 = flagged_10 = 0  # the tests with at least 10 events in the subgroup
     lines = []
     with tempfile.TemporaryDirectory() as work:
         home, script = center(net, work)
@@ -112,8 +113,11 @@ def false_positives(args):
                     not_estimable += 1
                     continue
                 tested += 1
+                enough = x["events_drug"] + x["events_comparator"] >= 10
+                with_10 += enough
                 if x["flagged"]:
                     flagged += 1
+                    flagged_10 += enough
                     h = x["hazard_ratio"]
                     lines.append(f"  flagged: {name} {e['outcome']} HR {h['hr']:.2f} ({h['lo']:.2f}-{h['hi']:.2f})")
             print(f"{name}: {wall:.0f} s; so far {flagged} flagged of {tested} estimated", file=sys.stderr)
@@ -121,6 +125,7 @@ def false_positives(args):
           f"(pair, outcome) entries in truth.json")
     print(f"baseline-normal subgroup: {tested} estimated, {not_estimable} not estimable (too few events)")
     print(f"flagged (lower 95% bound > 1): {flagged} of {tested} = {100.0 * flagged / max(tested, 1):.2f}% (nominal 2.5%)")
+    print(f"  of them with >= 10 events: {flagged_10} of {with_10} = {100.0 * flagged_10 / max(with_10, 1):.2f}%")
     print("\n".join(lines))
 
 
