@@ -209,7 +209,7 @@ fn render_released(root: &Path, project: &str, released: &[String]) -> Result<Pa
         let fetched = analyst.run("export fetch", Some(project), |a| crate::export::fetch(a, project, name, &outside))?;
         files.extend(fetched.into_iter().map(|f| f.to).filter(|p| p.extension().is_some_and(|e| e == "csv")));
     }
-    let html = crate::report::render(&crate::report::Tables::read_files(&files)?, "Novagliptin vs sitagliptin: early-safety analysis 1 (released)");
+    let html = crate::report::render(&crate::report::Tables::read_files(&files)?, "Novagliptin vs sitagliptin: early-safety analysis 1 (released)", &[]);
     let path = outside.join(crate::report::REPORT_FILE);
     crate::table::write_atomically(&path, html.as_bytes())?;
     Ok(path)

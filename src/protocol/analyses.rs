@@ -35,6 +35,9 @@ pub struct AnalysisRecord {
     pub extraction_seconds: f64,
     pub statistics_seconds: f64,
     pub created_by: String,
+    /// The export gate's findings in the tables at the export stage (file, rule, count): what a
+    /// reviewer must accept before they leave.
+    pub export_review: Vec<String>,
 }
 
 impl AnalysisRecord {

@@ -140,6 +140,12 @@ pub fn render(report: &RunReport) -> String {
         r.tests,
         r.tests as f64 * 0.025
     );
+    if !r.export_review.is_empty() {
+        let _ = writeln!(s, "export gate (export stage), for the reviewer to accept before the tables leave:");
+        for line in &r.export_review {
+            let _ = writeln!(s, "  {line}");
+        }
+    }
     s
 }
 
@@ -201,7 +207,7 @@ fn report(global: &Global, args: ReportArgs) -> Result<()> {
             })?,
         };
         let adir = dir.join(analyses::dir_name(record.analysis));
-        let html = crate::report::render(&crate::report::Tables::read_dir(&adir)?, &record.title());
+        let html = crate::report::render(&crate::report::Tables::read_dir(&adir)?, &record.title(), &record.export_review);
         let path = adir.join(crate::report::REPORT_FILE);
         crate::table::write_atomically(&path, html.as_bytes())?;
         actor.record_file(&project, &path, &crate::digest::sha256_file(&path)?, crate::center::Direction::In)?;

@@ -163,6 +163,10 @@ pub fn run(actor: &Actor, project_id: &str, opts: &RunOptions, progress: &crate:
         written.extend([tables::ONSET, tables::DURATION]);
     }
     let statistics_seconds = started.elapsed().as_secs_f64();
+    let names: Vec<String> = written.iter().map(|t| format!("protocol/{}/{t}", analyses::dir_name(analysis))).collect();
+    drop(project);
+    let gate = export_findings(actor, project_id, &names)?;
+    let project = actor.open_project(project_id, &[Role::Analyst])?;
     let record = AnalysisRecord {
         analysis,
         cutoff: opts.cutoff.clone(),
@@ -181,8 +185,9 @@ pub fn run(actor: &Actor, project_id: &str, opts: &RunOptions, progress: &crate:
         extraction_seconds: extract_seconds,
         statistics_seconds,
         created_by: actor.user().id.clone(),
+        export_review: gate,
     };
-    let html = crate::report::render(&crate::report::Tables::read_dir(&dir)?, &record.title());
+    let html = crate::report::render(&crate::report::Tables::read_dir(&dir)?, &record.title(), &record.export_review);
     crate::table::write_atomically(&dir.join(crate::report::REPORT_FILE), html.as_bytes())?;
     analyses::write_record(&dir, &record)?;
     for name in written.iter().chain([&crate::report::REPORT_FILE, &analyses::RECORD_FILE]) {
@@ -191,6 +196,26 @@ pub fn run(actor: &Actor, project_id: &str, opts: &RunOptions, progress: &crate:
     }
     let results = results.iter().map(summary).collect();
     Ok(RunReport { record, dir: format!("protocol/{}", analyses::dir_name(analysis)), results })
+}
+
+/// What the export gate finds in the tables at the export stage, one line per file and rule: what
+/// a reviewer must accept (or the analyst suppress) before they leave.
+fn export_findings(actor: &Actor, project: &str, names: &[String]) -> Result<Vec<String>> {
+    let report = crate::export::check_work(actor, project, names, crate::export::Stage::Export, &[])?;
+    let mut lines = Vec::new();
+    for file in &report.files {
+        let name = file.path.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned());
+        let mut rules: Vec<(String, String, usize)> = Vec::new();
+        for f in &file.findings {
+            let (rule, verdict) = (f.rule.code().to_string(), f.verdict.to_string());
+            match rules.iter_mut().find(|(r, v, _)| *r == rule && *v == verdict) {
+                Some(entry) => entry.2 += 1,
+                None => rules.push((rule, verdict, 1)),
+            }
+        }
+        lines.extend(rules.into_iter().map(|(rule, verdict, n)| format!("{name}: {n} finding(s) of `{rule}` ({verdict})")));
+    }
+    Ok(lines)
 }
 
 fn summary(r: &ResultRow) -> Summary {

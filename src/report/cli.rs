@@ -22,7 +22,7 @@ pub struct ReportArgs {
 
 pub fn run(global: &Global, args: ReportArgs) -> Result<()> {
     let tables = super::Tables::read_files(&args.files)?;
-    let html = super::render(&tables, &args.title);
+    let html = super::render(&tables, &args.title, &[]);
     crate::table::write_atomically(&args.out, html.as_bytes())?;
     if !global.quiet {
         eprintln!("wrote {}", args.out.display());

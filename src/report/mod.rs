@@ -103,7 +103,9 @@ fn esc(s: &str) -> String {
 }
 
 /// The report as one HTML document.
-pub fn render(tables: &Tables, title: &str) -> String {
+/// The report as one HTML document; `gate` lists what the export gate finds in the tables (empty
+/// outside the data center).
+pub fn render(tables: &Tables, title: &str, gate: &[String]) -> String {
     let r = &tables.results;
     let mut h = String::new();
     let _ = write!(
@@ -126,6 +128,13 @@ pub fn render(tables: &Tables, title: &str) -> String {
     );
     if let Some(row) = first {
         let _ = writeln!(h, "<p class=\"model\">Model: {}</p>", esc(r.cell(row, "model")));
+    }
+    if !gate.is_empty() {
+        h.push_str("<h2>Export gate</h2>\n<p>At the export stage the gate finds the following in these tables; a reviewer must accept each (or the cells be suppressed) before they leave the data center:</p>\n<ul>\n");
+        for line in gate {
+            let _ = writeln!(h, "<li>{}</li>", esc(line));
+        }
+        h.push_str("</ul>\n");
     }
     for subgroup in subgroups(r) {
         let _ = writeln!(h, "<h2>Hazard ratios: {}</h2>", esc(&subgroup));
@@ -209,11 +218,12 @@ mod tests {
 
     #[test]
     fn text_is_escaped_and_flags_are_counted() {
-        let html = render(&Tables { results: results(), ..Tables::default() }, "a <b> title");
+        let html = render(&Tables { results: results(), ..Tables::default() }, "a <b> title", &["results.csv: 2 finding(s) of `small_cell` (review)".into()]);
         assert!(html.contains("a &lt;b&gt; title"));
         assert!(html.contains("Cox &lt;model&gt;"));
         assert!(html.contains("<strong>1 flagged</strong>"));
         assert!(html.contains("not estimable: no events"));
         assert!(!html.contains("<script"));
+        assert!(html.contains("<li>results.csv: 2 finding(s) of `small_cell` (review)</li>"));
     }
 }

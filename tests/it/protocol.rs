@@ -116,6 +116,10 @@ fn a_run_writes_the_tables_and_a_later_cutoff_adds_an_analysis() {
     assert_eq!(attrition[0]["rule"], "entry");
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("Attrition") && html.contains("outcome &times; subgroup tests"));
+    // The run says what the gate will ask the reviewer to accept: small event counts.
+    let review = report["record"]["export_review"].as_array().unwrap();
+    assert!(review.iter().any(|l| l.as_str().unwrap().starts_with("results.csv:") && l.as_str().unwrap().contains("small_cell")), "{review:?}");
+    assert!(html.contains("Export gate"));
 
     // The export gate reads the sidecars: nothing patient-level, only statistics.
     let files: Vec<String> = ["results", "attrition", "baseline"].iter().map(|t| format!("protocol/analysis-1/{t}.csv")).collect();
