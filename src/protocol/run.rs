@@ -395,6 +395,9 @@ fn baseline_rows(data: &Data, outcomes: &[&Outcome]) -> (Vec<BaselineRow>, (u64,
     (rows, totals)
 }
 
+/// Curves are drawn while at least this many patients are at risk.
+const CURVE_MIN_AT_RISK: u64 = 10;
+
 /// Cumulative incidence (1 - Kaplan-Meier) per group of every flagged outcome and subgroup.
 fn curve_points(data: &Data, outcomes: &[&Outcome], flagged: &[&ResultRow]) -> Vec<CurvePoint> {
     let mut points = Vec::new();
@@ -407,7 +410,9 @@ fn curve_points(data: &Data, outcomes: &[&Outcome], flagged: &[&ResultRow]) -> V
             let event: Vec<bool> = rows.iter().map(|&i| data.events[k][i]).collect();
             let Ok(curve) = crate::stats::km::fit(&time, &event) else { continue };
             points.push(CurvePoint { outcome: r.outcome.id.clone(), subgroup: r.subgroup, group, day: 0.0, cumulative: 0.0, lo: 0.0, hi: 0.0 });
-            for s in curve.steps.iter().filter(|s| s.events > 0) {
+            // The curve stops where fewer than 10 patients remain at risk: the tail of a
+            // Kaplan-Meier curve on a handful of patients is noise, and its steps would show them.
+            for s in curve.steps.iter().take_while(|s| s.n_at_risk >= CURVE_MIN_AT_RISK).filter(|s| s.events > 0) {
                 points.push(CurvePoint {
                     outcome: r.outcome.id.clone(),
                     subgroup: r.subgroup,
