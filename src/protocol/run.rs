@@ -65,6 +65,7 @@ pub fn protocol_dir(project: &Project) -> PathBuf {
 pub const SCRIPT_FILE: &str = "protocol.midnet";
 
 pub fn run(actor: &Actor, project_id: &str, opts: &RunOptions, progress: &crate::progress::Progress) -> Result<RunReport> {
+    check_options(opts)?;
     let library = Library::builtin();
     let (plan, chosen, script_path) = {
         let project = actor.open_project(project_id, &[Role::Analyst])?;
@@ -229,6 +230,19 @@ fn summary(r: &ResultRow) -> Summary {
         status: e.hazard_ratio.as_ref().err().cloned().unwrap_or_else(|| "estimated".into()),
         flagged: e.flagged(),
     }
+}
+
+/// The command-line values, checked as the script's parameters will check them, so that a typo is
+/// reported once and by its flag.
+fn check_options(opts: &RunOptions) -> Result<()> {
+    use crate::script::{ParamKind, ParamValue};
+    let yj = ParamKind::Codelist(crate::schema::CodeSystem::Yj);
+    for (flag, kind, text) in
+        [("--drug", &yj, opts.drug.join(",")), ("--comparator", &yj, opts.comparator.join(",")), ("--cutoff", &ParamKind::Cutoff, opts.cutoff.clone())]
+    {
+        ParamValue::parse(kind, &text).map_err(|why| bad_input!("{flag} {text}: {why}"))?;
+    }
+    Ok(())
 }
 
 /// The plan the project's purpose decides, and the outcomes it runs.

@@ -163,6 +163,11 @@ fn the_purpose_decides_detection_or_refinement() {
     // Sites have not approved the script: nothing is analysed, and the run says why.
     m.run(NOVAGLIPTIN, SITAGLIPTIN, "2025-09-30", &[]).fails(1, "not approved");
     assert!(!m.work().join("protocol/analysis-1").exists());
+    // Bad values are named with where they go.
+    m.run(NOVAGLIPTIN, SITAGLIPTIN, "2025-13-01", &[]).fails(2, "--cutoff 2025-13-01: `2025-13-01` is not a date");
+    m.run("39690X9", SITAGLIPTIN, "2025-09-30", &[]).fails(2, "--drug 39690X9: `39690X9` is not a YJ code");
+    assert!(m.c.run("alan", &["protocol", "history", "--project", "p1"]).ok().stdout.contains("no analyses yet"));
+    m.c.run("alan", &["protocol", "report", "--project", "p1"]).fails(4, "no analyses yet");
 
     let r = Monitoring::new(2, 2000, 5, "signal_refinement");
     r.run(NOVAGLIPTIN, SITAGLIPTIN, "2025-09-30", &[]).fails(2, "name the outcomes to refine");
