@@ -18,7 +18,7 @@ use crate::table::Frame;
 pub const REPORT_FILE: &str = "report.html";
 
 /// The tables a report is made from, by their file names.
-const NAMES: [&str; 4] = ["results", "attrition", "baseline", "curves"];
+const NAMES: [&str; 6] = ["results", "attrition", "baseline", "curves", "onset", "duration"];
 
 /// A table as text cells.
 #[derive(Debug, Clone, Default)]
@@ -52,6 +52,9 @@ pub struct Tables {
     pub attrition: Option<Table>,
     pub baseline: Option<Table>,
     pub curves: Option<Table>,
+    /// Signal refinement: time to onset, and incidence by duration of use.
+    pub onset: Option<Table>,
+    pub duration: Option<Table>,
 }
 
 impl Tables {
@@ -61,8 +64,8 @@ impl Tables {
         Tables::read_files(&files)
     }
 
-    /// Tables named `results.csv` (required), `attrition.csv`, `baseline.csv`, `curves.csv` (CSV or
-    /// Parquet), wherever they are.
+    /// Tables named `results.csv` (required), `attrition.csv`, `baseline.csv`, `curves.csv`,
+    /// `onset.csv`, `duration.csv` (CSV or Parquet), wherever they are.
     pub fn read_files(files: &[PathBuf]) -> Result<Tables> {
         let mut tables = Tables::default();
         let mut results = None;
@@ -84,10 +87,12 @@ impl Tables {
                 "attrition" => tables.attrition = Some(table),
                 "baseline" => tables.baseline = Some(table),
                 "curves" => tables.curves = Some(table),
+                "onset" => tables.onset = Some(table),
+                "duration" => tables.duration = Some(table),
                 _ => {
                     return Err(bad_input!(
                         "{}: not a table of the protocol report; give results.csv and any of attrition.csv, \
-                         baseline.csv, curves.csv",
+                         baseline.csv, curves.csv, onset.csv, duration.csv",
                         file.display()
                     ));
                 }
@@ -153,7 +158,13 @@ pub fn render(tables: &Tables, title: &str, gate: &[String]) -> String {
             None => h.push_str("<p>(no curves table given)</p>\n"),
         }
     }
-    for (heading, table) in [("Attrition", &tables.attrition), ("Baseline characteristics", &tables.baseline)] {
+    let sections = [
+        ("Attrition", &tables.attrition),
+        ("Baseline characteristics", &tables.baseline),
+        ("Time to onset (signal refinement)", &tables.onset),
+        ("Incidence by days of use (signal refinement)", &tables.duration),
+    ];
+    for (heading, table) in sections {
         if let Some(t) = table {
             let _ = writeln!(h, "<h2>{heading}</h2>");
             h.push_str(&html_table(t));

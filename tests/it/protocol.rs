@@ -189,6 +189,8 @@ fn the_purpose_decides_detection_or_refinement() {
     let results = csv_rows(&dir.join("results.csv"));
     let whole = results.iter().find(|x| x["outcome"] == "alt_gt_3uln" && x["subgroup"] == "whole cohort").unwrap();
     assert_eq!(events.to_string(), whole["events_drug"]);
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("Time to onset (signal refinement)") && html.contains("Incidence by days of use"));
 }
 
 #[test]
