@@ -66,6 +66,11 @@ pub enum Command {
     Extract(crate::extract::cli::ExtractArgs),
     /// A project's extractions and analysis datasets, with attrition per site and summed.
     Datasets(crate::extract::cli::DatasetsArgs),
+    /// The shared early-safety protocol: its script, runs (analyses), history and report.
+    #[command(subcommand)]
+    Protocol(crate::protocol::cli::ProtocolCommand),
+    /// Render the early-safety report from released tables (outside the data center).
+    Report(crate::report::cli::ReportArgs),
 }
 
 /// Parse the command line and run the command.
@@ -87,5 +92,7 @@ fn run(global: Global, command: Command) -> Result<()> {
         Command::Script(cmd) => crate::script::cli::run(&global, cmd),
         Command::Extract(args) => crate::extract::cli::run_extract(&global, args),
         Command::Datasets(args) => crate::extract::cli::run_datasets(&global, args),
+        Command::Protocol(cmd) => crate::protocol::cli::run(&global, cmd),
+        Command::Report(args) => crate::report::cli::run(&global, args),
     }
 }

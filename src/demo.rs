@@ -1,7 +1,9 @@
 //! `midnet demo`: the main job end to end, in a fresh temporary directory, with no arguments.
 //! Each stage of the data flow that lands extends it; today it synthesises a small network of
-//! hospitals, creates each site's integrated data source, loads it and checks its quality, and sets
-//! up the data center: its home, the site registry, users and a project for the run.
+//! hospitals, creates each site's integrated data source, loads it and checks its quality, sets up
+//! the data center (its home, the site registry, users and a signal-detection project), extracts an
+//! active-comparator cohort, runs the shared early-safety protocol, releases its tables through the
+//! export gate and renders the HTML report from the released tables.
 
 use std::path::{Path, PathBuf};
 
@@ -101,6 +103,22 @@ pub fn run(global: &Global, args: DemoArgs) -> Result<()> {
         say(&format!("   dataset {}: {} rows from {} sites, in the project's non-exportable datasets/ area", d.label(), d.rows, d.sites.len()));
     }
 
+    say("6. the shared early-safety protocol: every site approves it; the analyst runs it for novagliptin vs sitagliptin");
+    let run = run_protocol(root, &summary.sites, &project.id, global)?;
+    for line in crate::protocol::cli::render(&run).lines() {
+        say(&format!("   {line}"));
+    }
+
+    say("7. the analyst requests the protocol's tables for export; the reviewer approves them");
+    let released = release_tables(root, &project.id, &run)?;
+    for file in &released {
+        say(&format!("   released {file}"));
+    }
+
+    say("8. outside the data center, the report is rendered from the released tables alone");
+    let report = render_released(root, &project.id, &released)?;
+    say(&format!("   {}", report.display()));
+
     if args.dir.is_none() {
         say("(the demo's temporary directory is removed; give --dir DIR to keep it)");
     }
@@ -131,6 +149,70 @@ fn extract_cohort(root: &Path, sites: &[synth::SiteSummary], project: &str, glob
     };
     let progress = Progress::new(global.quiet);
     analyst.run("extract", Some(project), |a| crate::extract::extract(a, project, &options, &progress))
+}
+
+/// The protocol script is written as `midnet protocol script` writes it; each site approves it for
+/// the demo's drug pair; the analyst runs analysis 1 at the network's data end.
+fn run_protocol(root: &Path, sites: &[synth::SiteSummary], project: &str, global: &Global) -> Result<crate::protocol::RunReport> {
+    let (drug, comparator) = ("3969099", "3969010");
+    let script_path = root.join("scripts").join("protocol.midnet");
+    std::fs::write(&script_path, crate::protocol::Library::builtin().script()).at(&script_path)?;
+    let script = crate::script::Script::load(&script_path)?;
+    let values = crate::script::ParamValues::parse_args(&[format!("drug={drug}"), format!("comparator={comparator}")])?;
+    for site in sites {
+        crate::site::approve::approve(&SiteDir::at(&site.path), &script, &values)?;
+    }
+    let home = Home::at(&root.join("center"))?;
+    let (analyst, _) = Actor::login(&home, "analyst", ANALYST_PASSWORD)?;
+    let options = crate::protocol::RunOptions {
+        drug: vec![drug.into()],
+        comparator: vec![comparator.into()],
+        cutoff: "2025-09-30".into(),
+        outcomes: Vec::new(),
+        jobs: 2,
+    };
+    let progress = Progress::new(global.quiet);
+    analyst.run("protocol run", Some(project), |a| crate::protocol::run(a, project, &options, &progress))
+}
+
+/// The protocol's tables through the export gate: the analyst files the request, naming what the
+/// reviewer must accept (event counts under 10 in an unpublished signal-detection analysis), and
+/// the reviewer approves it. Returns the released files' names.
+fn release_tables(root: &Path, project: &str, run: &crate::protocol::RunReport) -> Result<Vec<String>> {
+    use crate::export::{self, Decide, Exception, ExportSpec};
+    let home = Home::at(&root.join("center"))?;
+    let (analyst, _) = Actor::login(&home, "analyst", ANALYST_PASSWORD)?;
+    let names: Vec<String> = run.record.tables.iter().map(|t| format!("{}/{t}", run.dir)).collect();
+    let files: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut spec = ExportSpec::new(project, &files, "early-safety protocol analysis 1: incidence and hazard ratios per outcome");
+    spec.programs = vec![format!("protocol/{}", crate::protocol::run::SCRIPT_FILE)];
+    spec.exceptions = vec![Exception::parse(
+        "small_cell:*:*:counts of a signal-detection analysis released to the operator only; unpublished while monitoring \
+         continues (第11 6)",
+    )?];
+    let request = analyst.run("export request", Some(project), |a| export::file_export(a, &spec))?;
+    let (reviewer, _) = Actor::login(&home, "reviewer", REVIEWER_PASSWORD)?;
+    reviewer.run("export review", Some(project), |a| {
+        export::review(a, project, &request.id, Decide::Approve, "aggregate statistics; small counts accepted for internal monitoring")
+    })?;
+    Ok(names.iter().map(|n| format!("{}/files/{n}", request.id)).collect())
+}
+
+/// The analyst fetches the released tables out of the data center and renders the report there.
+fn render_released(root: &Path, project: &str, released: &[String]) -> Result<PathBuf> {
+    let home = Home::at(&root.join("center"))?;
+    let (analyst, _) = Actor::login(&home, "analyst", ANALYST_PASSWORD)?;
+    let outside = root.join("outside");
+    std::fs::create_dir_all(&outside).at(&outside)?;
+    let mut files = Vec::new();
+    for name in released {
+        let fetched = analyst.run("export fetch", Some(project), |a| crate::export::fetch(a, project, name, &outside))?;
+        files.extend(fetched.into_iter().map(|f| f.to).filter(|p| p.extension().is_some_and(|e| e == "csv")));
+    }
+    let html = crate::report::render(&crate::report::Tables::read_files(&files)?, "Novagliptin vs sitagliptin: early-safety analysis 1 (released)", &[]);
+    let path = outside.join(crate::report::REPORT_FILE);
+    crate::table::write_atomically(&path, html.as_bytes())?;
+    Ok(path)
 }
 
 /// Demo passwords: long enough for the policy, never containing the user id.

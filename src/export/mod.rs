@@ -47,7 +47,7 @@ pub use checks::{CheckOptions, check_files};
 pub use exception::Exception;
 pub use ledger::{Event, Ledger, LedgerView, fetch};
 pub use publish::{PublishSpec, file_publication};
-pub use request::{ExportSpec, Request, Status, file_export};
+pub use request::{ExportSpec, Request, Status, check_work, file_export};
 pub use review::{Decide, review};
 pub use fix::{Change, FixOptions, FixReport, fix_file};
 pub use registry::SiteRegistry;

@@ -12,6 +12,7 @@ mod extract;
 mod network;
 mod project_inputs;
 mod projects;
+mod protocol;
 mod reference;
 mod script;
 mod signal;

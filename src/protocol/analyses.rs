@@ -1,0 +1,167 @@
+//! The analyses of a project: each run of the protocol is analysis K, kept in
+//! `work/protocol/analysis-K/` with its record (`analysis.json`, written last: a directory without
+//! one is an interrupted run and is not an analysis). A later cut-off adds analysis K+1; nothing
+//! ever rewrites an earlier one.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::run::{Plan, RunOptions};
+use crate::bad_input;
+use crate::error::{Error, IoContext, Result};
+
+pub const RECORD_FILE: &str = "analysis.json";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AnalysisRecord {
+    pub analysis: u32,
+    pub cutoff: String,
+    pub drug: Vec<String>,
+    pub comparator: Vec<String>,
+    pub plan: Plan,
+    pub outcomes: Vec<String>,
+    pub extraction: i64,
+    pub dataset: String,
+    pub script_sha256: String,
+    /// Patients with follow-up.
+    pub patients: u64,
+    /// Outcome x subgroup hazard ratios attempted.
+    pub tests: usize,
+    /// `outcome (subgroup)` of each flag.
+    pub flagged: Vec<String>,
+    pub model: String,
+    pub tables: Vec<String>,
+    pub extraction_seconds: f64,
+    pub statistics_seconds: f64,
+    pub created_by: String,
+    /// The export gate's findings in the tables at the export stage (file, rule, count): what a
+    /// reviewer must accept before they leave.
+    pub export_review: Vec<String>,
+}
+
+impl AnalysisRecord {
+    pub fn title(&self) -> String {
+        format!(
+            "Early-safety protocol, analysis {}: drug {} vs comparator {}, cut-off {}",
+            self.analysis,
+            self.drug.join(","),
+            self.comparator.join(","),
+            self.cutoff
+        )
+    }
+}
+
+pub fn dir_name(analysis: u32) -> String {
+    format!("analysis-{analysis}")
+}
+
+/// The analysis number of `work/protocol/analysis-K`.
+pub fn number_of(dir: &Path) -> u32 {
+    dir.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_prefix("analysis-")).and_then(|k| k.parse().ok()).unwrap_or(0)
+}
+
+/// The completed analyses, in order.
+pub fn list(protocol: &Path) -> Result<Vec<AnalysisRecord>> {
+    let mut records = Vec::new();
+    if !protocol.is_dir() {
+        return Ok(records);
+    }
+    for entry in std::fs::read_dir(protocol).at(protocol)? {
+        let path = entry.at(protocol)?.path();
+        let file = path.join(RECORD_FILE);
+        if number_of(&path) > 0 && file.is_file() {
+            let text = std::fs::read_to_string(&file).at(&file)?;
+            let record: AnalysisRecord = serde_json::from_str(&text)
+                .map_err(|e| Error::Integrity(format!("{}: not an analysis record ({e}); it was changed by hand", file.display())))?;
+            records.push(record);
+        }
+    }
+    records.sort_by_key(|r| r.analysis);
+    Ok(records)
+}
+
+/// A run continues the project's monitoring: the same drug and comparator, a later cut-off.
+pub fn check_next(protocol: &Path, opts: &RunOptions) -> Result<()> {
+    let Some(last) = list(protocol)?.pop() else { return Ok(()) };
+    if last.drug != opts.drug || last.comparator != opts.comparator {
+        return Err(bad_input!(
+            "--drug/--comparator: this project monitors drug {} against comparator {} (analysis {}); a project follows \
+             one pair, so run the same pair or use another project",
+            last.drug.join(","),
+            last.comparator.join(","),
+            last.analysis
+        ));
+    }
+    if opts.cutoff.as_str() <= last.cutoff.as_str() {
+        return Err(bad_input!(
+            "--cutoff {}: analysis {} already has cut-off {}; the next analysis needs a later cut-off (earlier analyses \
+             are never changed)",
+            opts.cutoff,
+            last.analysis,
+            last.cutoff
+        ));
+    }
+    Ok(())
+}
+
+/// Make the directory of the next analysis (one past every existing directory, complete or not).
+pub fn new_dir(protocol: &Path) -> Result<PathBuf> {
+    std::fs::create_dir_all(protocol).at(protocol)?;
+    let mut next = 1;
+    for entry in std::fs::read_dir(protocol).at(protocol)? {
+        next = next.max(number_of(&entry.at(protocol)?.path()) + 1);
+    }
+    let dir = protocol.join(dir_name(next));
+    std::fs::create_dir(&dir).at(&dir)?;
+    Ok(dir)
+}
+
+pub fn write_record(dir: &Path, record: &AnalysisRecord) -> Result<()> {
+    let text = serde_json::to_string_pretty(record).expect("a record serialises");
+    crate::table::write_atomically(&dir.join(RECORD_FILE), text.as_bytes())
+}
+
+/// Each outcome's hazard ratio across the analyses: rows of (outcome, subgroup) and one cell per
+/// analysis.
+pub struct History {
+    pub analyses: Vec<AnalysisRecord>,
+    pub rows: Vec<HistoryRow>,
+}
+
+pub struct HistoryRow {
+    pub outcome: String,
+    pub subgroup: String,
+    /// Per analysis: `HR (lo-hi)`, the reason it was not estimated, or empty when not run.
+    pub cells: Vec<String>,
+    pub flagged: Vec<bool>,
+}
+
+pub fn history(protocol: &Path) -> Result<History> {
+    let analyses = list(protocol)?;
+    let mut rows: Vec<HistoryRow> = Vec::new();
+    for (k, record) in analyses.iter().enumerate() {
+        let path = protocol.join(dir_name(record.analysis)).join(super::tables::RESULTS);
+        let frame = crate::table::Frame::read_text_columns(&path, &["outcome", "subgroup", "hr", "hr_lo95", "hr_hi95", "status", "flagged"])?;
+        let col = |name: &str| frame.texts(name);
+        let (outcome, subgroup, hr, lo, hi, status, flagged) =
+            (col("outcome")?, col("subgroup")?, col("hr")?, col("hr_lo95")?, col("hr_hi95")?, col("status")?, col("flagged")?);
+        for i in 0..frame.rows() {
+            let (o, s) = (outcome[i].clone().unwrap_or_default(), subgroup[i].clone().unwrap_or_default());
+            let at = match rows.iter().position(|r| r.outcome == o && r.subgroup == s) {
+                Some(at) => at,
+                None => {
+                    rows.push(HistoryRow { outcome: o, subgroup: s, cells: vec![String::new(); analyses.len()], flagged: vec![false; analyses.len()] });
+                    rows.len() - 1
+                }
+            };
+            let number = |v: &Option<String>| v.as_deref().and_then(|x| x.parse::<f64>().ok());
+            rows[at].cells[k] = match (number(&hr[i]), number(&lo[i]), number(&hi[i])) {
+                (Some(h), Some(l), Some(u)) => format!("{h:.2} ({l:.2}-{u:.2})"),
+                _ => status[i].clone().unwrap_or_default(),
+            };
+            rows[at].flagged[k] = flagged[i].as_deref() == Some("yes");
+        }
+    }
+    Ok(History { analyses, rows })
+}

@@ -1,0 +1,218 @@
+//! `midnet protocol script | run | history | report`.
+
+use std::fmt::Write;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use super::analyses;
+use super::library::Library;
+use super::run::{self, protocol_dir, RunOptions, RunReport};
+use crate::cli::Global;
+use crate::error::{IoContext, Result};
+use crate::project::Role;
+
+#[derive(Debug, Subcommand)]
+pub enum ProtocolCommand {
+    /// Write the protocol script (from the outcome library) for sites to approve.
+    Script(ScriptArgs),
+    /// Extract across all sites and estimate every outcome: analysis K of the project.
+    Run(RunArgs),
+    /// Each outcome's hazard ratio across the project's analyses.
+    History(HistoryArgs),
+    /// Render the HTML report of an analysis again (into its directory in work/).
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScriptArgs {
+    /// Where to write the script (stdout when not given).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[arg(long)]
+    pub project: String,
+    /// YJ codes (or 4-, 7- or 9-character prefixes) of the monitored drug, comma-separated.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub drug: Vec<String>,
+    /// YJ codes of the active comparator.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub comparator: Vec<String>,
+    /// The data cut-off date (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub cutoff: String,
+    /// Signal refinement: the outcome ids to run (the project's purpose decides whether allowed).
+    #[arg(long, value_delimiter = ',')]
+    pub outcomes: Vec<String>,
+    /// How many sites extract at the same time.
+    #[arg(long, default_value_t = 2)]
+    pub jobs: usize,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[arg(long)]
+    pub project: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[arg(long)]
+    pub project: String,
+    /// The analysis number (the latest when not given).
+    #[arg(long)]
+    pub analysis: Option<u32>,
+}
+
+pub fn run(global: &Global, command: ProtocolCommand) -> Result<()> {
+    match command {
+        ProtocolCommand::Script(args) => script(args),
+        ProtocolCommand::Run(args) => run_protocol(global, args),
+        ProtocolCommand::History(args) => history(global, args),
+        ProtocolCommand::Report(args) => report(global, args),
+    }
+}
+
+fn script(args: ScriptArgs) -> Result<()> {
+    let text = Library::builtin().script();
+    match args.out {
+        Some(path) => std::fs::write(&path, text).at(&path),
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
+}
+
+fn run_protocol(global: &Global, args: RunArgs) -> Result<()> {
+    let opts = RunOptions {
+        drug: args.drug.clone(),
+        comparator: args.comparator.clone(),
+        cutoff: args.cutoff.clone(),
+        outcomes: args.outcomes.clone(),
+        jobs: args.jobs,
+    };
+    let progress = crate::progress::Progress::new(global.quiet);
+    let report = crate::center::as_user(global, "protocol run", Some(&args.project), |actor| {
+        run::run(actor, &args.project, &opts, &progress)
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report).expect("report serialises"));
+    } else {
+        print!("{}", render(&report));
+    }
+    Ok(())
+}
+
+pub fn render(report: &RunReport) -> String {
+    let r = &report.record;
+    let mut s = String::new();
+    let _ = writeln!(s, "{}", r.title());
+    let _ = writeln!(s, "{} patients with follow-up; {} (dataset {}); tables in work/{}", r.patients, plan_name(r.plan), r.dataset, report.dir);
+    let _ = writeln!(s, "model: {}", r.model);
+    let _ = writeln!(s, "{:<24} {:<16} {:>7} {:>7}  {:<22} ", "outcome", "subgroup", "ev drug", "ev comp", "HR (95% CI)");
+    for line in &report.results {
+        let hr = match &line.hazard_ratio {
+            Some(h) => format!("{:.2} ({:.2}-{:.2})", h.hr, h.lo, h.hi),
+            None => line.status.clone(),
+        };
+        let _ = writeln!(
+            s,
+            "{:<24} {:<16} {:>7} {:>7}  {hr}{}",
+            line.outcome,
+            line.subgroup,
+            line.events_drug,
+            line.events_comparator,
+            if line.flagged { "  FLAGGED" } else { "" }
+        );
+    }
+    let _ = writeln!(
+        s,
+        "{} flagged (lower 95% bound > 1) of {} outcome x subgroup tests; about {:.1} expected by chance at one-sided 2.5%",
+        r.flagged.len(),
+        r.tests,
+        r.tests as f64 * 0.025
+    );
+    if !r.export_review.is_empty() {
+        let _ = writeln!(s, "export gate (export stage), for the reviewer to accept before the tables leave:");
+        for line in &r.export_review {
+            let _ = writeln!(s, "  {line}");
+        }
+    }
+    s
+}
+
+fn plan_name(plan: run::Plan) -> &'static str {
+    match plan {
+        run::Plan::Detection => "signal detection (every outcome)",
+        run::Plan::Refinement => "signal refinement (chosen outcomes, time to onset, duration of use)",
+    }
+}
+
+fn history(global: &Global, args: HistoryArgs) -> Result<()> {
+    let history = crate::center::as_user(global, "protocol history", Some(&args.project), |actor| {
+        let project = actor.open_project(&args.project, &[Role::Analyst])?;
+        analyses::history(&protocol_dir(&project))
+    })?;
+    if args.json {
+        let rows: Vec<serde_json::Value> = history
+            .rows
+            .iter()
+            .map(|r| serde_json::json!({"outcome": r.outcome, "subgroup": r.subgroup, "analyses": r.cells, "flagged": r.flagged}))
+            .collect();
+        let value = serde_json::json!({"analyses": history.analyses, "rows": rows});
+        println!("{}", serde_json::to_string_pretty(&value).expect("history serialises"));
+        return Ok(());
+    }
+    if history.analyses.is_empty() {
+        println!("no analyses yet; run `midnet protocol run --project {}`", args.project);
+        return Ok(());
+    }
+    let mut s = String::new();
+    let _ = write!(s, "{:<24} {:<16}", "outcome", "subgroup");
+    for a in &history.analyses {
+        let _ = write!(s, " {:<28}", format!("{} (cut-off {})", a.analysis, a.cutoff));
+    }
+    s.push('\n');
+    for r in &history.rows {
+        let _ = write!(s, "{:<24} {:<16}", r.outcome, r.subgroup);
+        for (cell, flagged) in r.cells.iter().zip(&r.flagged) {
+            let _ = write!(s, " {:<28}", format!("{cell}{}", if *flagged { " *" } else { "" }));
+        }
+        s.push('\n');
+    }
+    s.push_str("* flagged: lower 95% bound above 1\n");
+    print!("{s}");
+    Ok(())
+}
+
+fn report(global: &Global, args: ReportArgs) -> Result<()> {
+    let path = crate::center::as_user(global, "protocol report", Some(&args.project), |actor| {
+        let project = actor.open_project(&args.project, &[Role::Analyst])?;
+        let dir = protocol_dir(&project);
+        let analyses = analyses::list(&dir)?;
+        let record = match args.analysis {
+            Some(k) => analyses.into_iter().find(|a| a.analysis == k).ok_or_else(|| {
+                crate::Error::NotFound(format!("--analysis {k}: project {} has no analysis {k}", args.project))
+            })?,
+            None => analyses.into_iter().last().ok_or_else(|| {
+                crate::Error::NotFound(format!("project {} has no analyses yet; run `midnet protocol run`", args.project))
+            })?,
+        };
+        let adir = dir.join(analyses::dir_name(record.analysis));
+        let html = crate::report::render(&crate::report::Tables::read_dir(&adir)?, &record.title(), &record.export_review);
+        let path = adir.join(crate::report::REPORT_FILE);
+        crate::table::write_atomically(&path, html.as_bytes())?;
+        actor.record_file(&project, &path, &crate::digest::sha256_file(&path)?, crate::center::Direction::In)?;
+        Ok(path)
+    })?;
+    println!("{}", path.display());
+    Ok(())
+}

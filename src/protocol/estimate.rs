@@ -1,0 +1,158 @@
+//! The statistics of one outcome in one subgroup: patients, events, person-years and incidence
+//! per group, and the Cox hazard ratio of the drug against the comparator adjusted for sex, age and
+//! age², stratified by site. A model that cannot be estimated says why, never gives a number.
+
+use serde::Serialize;
+
+use crate::stats::cox::{self, CoxError, CoxInput, CoxOptions, Term};
+use crate::stats::incidence::{self, PoissonCi, Rate, Tally};
+
+/// The model, as written beside every estimate.
+pub const MODEL: &str = "Cox proportional hazards (Efron ties): drug vs comparator, adjusted for sex, age and age^2 \
+                         (age as (age - 60)/10), stratified by site pseudonym; Wald 95% CI";
+/// Incidence rates are per this many person-years.
+pub const RATE_PER: f64 = 1000.0;
+pub const DAYS_PER_YEAR: f64 = 365.25;
+
+/// The patients of the cohort with follow-up, as the models read them.
+#[derive(Debug, Clone)]
+pub struct Cohort {
+    /// true: the monitored drug; false: the comparator.
+    pub treated: Vec<bool>,
+    pub male: Vec<f64>,
+    pub age: Vec<f64>,
+    /// Site pseudonym codes.
+    pub site: Vec<u32>,
+}
+
+/// One outcome's columns over the cohort's rows.
+#[derive(Debug, Clone, Copy)]
+pub struct OutcomeColumns<'a> {
+    pub event: &'a [bool],
+    pub days: &'a [f64],
+    /// The rows in the subgroup.
+    pub keep: &'a [bool],
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupResult {
+    pub patients: u64,
+    pub events: u64,
+    pub person_years: f64,
+    pub rate: Rate,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HazardRatio {
+    pub hr: f64,
+    pub lo: f64,
+    pub hi: f64,
+    pub p: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Estimate {
+    pub drug: GroupResult,
+    pub comparator: GroupResult,
+    /// The hazard ratio, or why the model cannot estimate it.
+    pub hazard_ratio: Result<HazardRatio, String>,
+}
+
+impl Estimate {
+    /// Flagged: the lower 95% bound of the hazard ratio is above 1.
+    pub fn flagged(&self) -> bool {
+        self.hazard_ratio.as_ref().is_ok_and(|h| h.lo > 1.0)
+    }
+}
+
+pub fn estimate(cohort: &Cohort, outcome: OutcomeColumns) -> Estimate {
+    let rows: Vec<usize> = (0..cohort.treated.len()).filter(|&i| outcome.keep[i]).collect();
+    let years: Vec<f64> = rows.iter().map(|&i| outcome.days[i] / DAYS_PER_YEAR).collect();
+    let events: Vec<u32> = rows.iter().map(|&i| outcome.event[i] as u32).collect();
+    let groups: Vec<u32> = rows.iter().map(|&i| if cohort.treated[i] { 0 } else { 1 }).collect();
+    let tallies = incidence::tally(&events, &years, &groups, 2);
+    let group = |t: Tally| GroupResult {
+        patients: t.patients,
+        events: t.events,
+        person_years: t.person_time,
+        rate: t.rate(RATE_PER, PoissonCi::Exact),
+    };
+    Estimate { drug: group(tallies[0]), comparator: group(tallies[1]), hazard_ratio: hazard_ratio(cohort, &rows, outcome) }
+}
+
+fn hazard_ratio(cohort: &Cohort, rows: &[usize], outcome: OutcomeColumns) -> Result<HazardRatio, String> {
+    let pick = |column: &[f64]| rows.iter().map(|&i| column[i]).collect::<Vec<f64>>();
+    let age10: Vec<f64> = rows.iter().map(|&i| (cohort.age[i] - 60.0) / 10.0).collect();
+    let terms = vec![
+        Term::numeric("drug", rows.iter().map(|&i| if cohort.treated[i] { 1.0 } else { 0.0 }).collect()),
+        Term::numeric("male", pick(&cohort.male)),
+        Term::numeric("age", age10.clone()),
+        Term::numeric("age^2", age10.iter().map(|a| a * a).collect()),
+    ];
+    let time = pick(outcome.days);
+    let event: Vec<bool> = rows.iter().map(|&i| outcome.event[i]).collect();
+    let strata: Vec<u32> = rows.iter().map(|&i| cohort.site[i]).collect();
+    let input = CoxInput { time: &time, event: &event, terms: &terms, strata: Some(&strata) };
+    let fit = cox::fit(&input, &CoxOptions::default()).map_err(not_estimable)?;
+    let c = fit.coefficients.iter().find(|c| c.name == "drug").expect("the drug term is in every fit");
+    Ok(HazardRatio { hr: c.hr, lo: c.hr_lo, hi: c.hr_hi, p: c.p })
+}
+
+/// Why a model could not be estimated, in the words of the results table.
+fn not_estimable(e: CoxError) -> String {
+    match e {
+        CoxError::NoEvents => "not estimable: no events".into(),
+        CoxError::Separation { names } if names.iter().any(|n| n == "drug") => {
+            "not estimable: no events in one group (monotone likelihood)".into()
+        }
+        CoxError::Separation { names } => {
+            format!("not estimable: too few events to adjust for {} (monotone likelihood)", names.join(", "))
+        }
+        CoxError::Constant { name, .. } if name == "drug" => "not estimable: one group only".into(),
+        CoxError::Constant { name, .. } | CoxError::Collinear { name, .. } => {
+            format!("not estimable: too few events to adjust for {name} (it does not vary among them)")
+        }
+        other => format!("not estimable: {other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cohort(n: usize) -> Cohort {
+        Cohort {
+            treated: (0..n).map(|i| i % 2 == 0).collect(),
+            male: (0..n).map(|i| ((i / 2) % 2) as f64).collect(),
+            age: (0..n).map(|i| 40.0 + (i % 37) as f64).collect(),
+            site: (0..n).map(|i| (i % 3) as u32).collect(),
+        }
+    }
+
+    #[test]
+    fn counts_and_person_years_per_group() {
+        let c = cohort(8);
+        let event = [true, false, false, true, false, false, false, false];
+        let days = [365.25; 8];
+        let keep = [true, true, true, true, true, true, false, false];
+        let e = estimate(&c, OutcomeColumns { event: &event, days: &days, keep: &keep });
+        assert_eq!((e.drug.patients, e.drug.events), (3, 1));
+        assert_eq!((e.comparator.patients, e.comparator.events), (3, 1));
+        assert!((e.drug.person_years - 3.0).abs() < 1e-12);
+        assert!((e.drug.rate.rate - 1000.0 / 3.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn no_events_and_one_sided_events_are_not_numbers() {
+        let c = cohort(200);
+        let days: Vec<f64> = (0..200).map(|i| 30.0 + i as f64).collect();
+        let keep = vec![true; 200];
+        let none = vec![false; 200];
+        let e = estimate(&c, OutcomeColumns { event: &none, days: &days, keep: &keep });
+        assert_eq!(e.hazard_ratio.unwrap_err(), "not estimable: no events");
+        let drug_only: Vec<bool> = (0..200).map(|i| i % 2 == 0 && i % 10 == 0).collect();
+        let e = estimate(&c, OutcomeColumns { event: &drug_only, days: &days, keep: &keep });
+        assert!(e.hazard_ratio.clone().unwrap_err().starts_with("not estimable"));
+        assert!(!e.flagged());
+    }
+}

@@ -1,0 +1,246 @@
+//! `midnet protocol` and `midnet report`: the shared early-safety protocol run as users of a data
+//! center on synthetic networks loaded with `midnet synth --load`, and its validity against the
+//! planted effects of truth.json.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::center::{create_args, Center};
+use crate::common::{midnet, Run};
+
+/// A data center with a synthetic network registered, a project of the given purpose with
+/// analyst alan, and the protocol script written for the sites to approve.
+struct Monitoring {
+    c: Center,
+    network: PathBuf,
+    sites: Vec<PathBuf>,
+    script: String,
+}
+
+impl Monitoring {
+    fn new(sites: usize, patients: u64, seed: u64, purpose: &str) -> Monitoring {
+        let c = Center::with_users();
+        let network = c.root.join("network");
+        let out = network.display().to_string();
+        let (n, p, s) = (sites.to_string(), patients.to_string(), seed.to_string());
+        c.run("rev", &["synth", "--sites", &n, "--patients", &p, "--seed", &s, "--out", &out, "--load", "--quiet"]).ok();
+        c.run("rev", &["center", "sites", "add", &network.join("sites.toml").display().to_string()]).ok();
+        c.set_today("2026-06-02");
+        let refinement: &[&str] = &["--drug", "novagliptin", "--disclose-drug-from", "2027-01-01"];
+        let extra = if purpose == "signal_refinement" { refinement } else { &[] };
+        c.run("rev", &create_args("p1", purpose, "2026-06-01", "2027-05-31", extra)).ok();
+        c.run("carol", &["project", "grant", "p1", "alan", "analyst"]).ok();
+        let script = c.root.join("protocol.midnet").display().to_string();
+        c.run("alan", &["protocol", "script", "--out", &script]).ok();
+        let sites = (1..=sites).map(|i| network.join(format!("site{i:02}"))).collect();
+        Monitoring { c, network, sites, script }
+    }
+
+    /// Every site approves the protocol script for a drug pair (and outcome list).
+    fn approve(&self, drug: &str, comparator: &str, outcomes: Option<&str>) {
+        let (d, k) = (format!("drug={drug}"), format!("comparator={comparator}"));
+        let o = outcomes.map(|o| format!("outcomes={o}"));
+        for site in &self.sites {
+            let dir = site.display().to_string();
+            let mut args = vec!["site", "approve", "--site", dir.as_str(), self.script.as_str(), "--param", &d, "--param", &k];
+            if let Some(o) = &o {
+                args.extend(["--param", o.as_str()]);
+            }
+            self.c.run("rev", &args).ok();
+        }
+    }
+
+    fn run(&self, drug: &str, comparator: &str, cutoff: &str, extra: &[&str]) -> Run {
+        let mut args = vec!["protocol", "run", "--project", "p1", "--drug", drug, "--comparator", comparator, "--cutoff", cutoff, "--quiet"];
+        args.extend_from_slice(extra);
+        self.c.run("alan", &args)
+    }
+
+    fn work(&self) -> PathBuf {
+        self.c.area("p1").join("work")
+    }
+
+    fn truth(&self) -> Value {
+        serde_json::from_str(&std::fs::read_to_string(self.network.join("truth.json")).unwrap()).unwrap()
+    }
+}
+
+/// Rows of a CSV file as maps of column name to cell.
+fn csv_rows(path: &std::path::Path) -> Vec<std::collections::BTreeMap<String, String>> {
+    let mut reader = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let headers = reader.headers().unwrap().clone();
+    reader.records().map(|r| headers.iter().zip(r.unwrap().iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect()).collect()
+}
+
+const NOVAGLIPTIN: &str = "3969099";
+const SITAGLIPTIN: &str = "3969010";
+
+#[test]
+fn a_run_writes_the_tables_and_a_later_cutoff_adds_an_analysis() {
+    let m = Monitoring::new(3, 3000, 11, "signal_detection");
+    m.approve(NOVAGLIPTIN, SITAGLIPTIN, None);
+    let report = m.run(NOVAGLIPTIN, SITAGLIPTIN, "2024-03-31", &["--json"]).ok().json();
+    assert_eq!(report["record"]["analysis"], 1);
+    assert_eq!(report["record"]["plan"], "detection");
+    let outcomes = midnet::synth::catalog::all_outcomes();
+    assert_eq!(report["record"]["tests"].as_u64().unwrap() as usize, 2 * outcomes.len());
+
+    let dir = m.work().join("protocol/analysis-1");
+    for table in ["results", "attrition", "baseline"] {
+        assert!(dir.join(format!("{table}.csv")).is_file(), "{table}.csv");
+        assert!(dir.join(format!("{table}.meta.json")).is_file(), "{table}.meta.json");
+    }
+    let results = csv_rows(&dir.join("results.csv"));
+    assert_eq!(results.len(), 2 * outcomes.len());
+    for r in &results {
+        // An estimate or the reason there is none; never both, never neither.
+        assert_eq!(r["hr"].is_empty(), r["status"] != "estimated", "{r:?}");
+        assert_eq!(r["flagged"] == "yes", r["hr_lo95"].parse::<f64>().is_ok_and(|lo| lo > 1.0), "{r:?}");
+        assert!(r["model"].contains("age^2") && r["model"].contains("site"));
+        let whole = results.iter().find(|w| w["outcome"] == r["outcome"] && w["subgroup"] == "whole cohort").unwrap();
+        let n = |row: &std::collections::BTreeMap<String, String>, c: &str| row[c].parse::<u64>().unwrap();
+        assert!(n(r, "patients_drug") <= n(whole, "patients_drug"));
+    }
+    assert!(results.iter().any(|r| r["status"] == "estimated"));
+    // Attrition, baseline table and results agree on the patients analysed.
+    let attrition = csv_rows(&dir.join("attrition.csv"));
+    let analysed: u64 = attrition.last().unwrap()["patients_after"].parse().unwrap();
+    let baseline = csv_rows(&dir.join("baseline.csv"));
+    let all = baseline.iter().find(|b| b["characteristic"] == "patients").unwrap();
+    let total = |row: &std::collections::BTreeMap<String, String>, a: &str, b: &str| {
+        row[a].parse::<u64>().unwrap() + row[b].parse::<u64>().unwrap()
+    };
+    assert_eq!(total(all, "drug_n", "comparator_n"), analysed);
+    assert_eq!(total(&results[0], "patients_drug", "patients_comparator"), analysed);
+    assert_eq!(attrition[0]["rule"], "entry");
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("Attrition") && html.contains("outcome &times; subgroup tests"));
+    // The run says what the gate will ask the reviewer to accept: small event counts.
+    let review = report["record"]["export_review"].as_array().unwrap();
+    assert!(review.iter().any(|l| l.as_str().unwrap().starts_with("results.csv:") && l.as_str().unwrap().contains("small_cell")), "{review:?}");
+    assert!(html.contains("Export gate"));
+
+    // The export gate reads the sidecars: nothing patient-level, only statistics.
+    let files: Vec<String> = ["results", "attrition", "baseline"].iter().map(|t| format!("protocol/analysis-1/{t}.csv")).collect();
+    let mut args = vec!["export", "check", "--project", "p1", "--stage", "export", "--json"];
+    args.extend(files.iter().map(String::as_str));
+    let check = m.c.run("alan", &args).json();
+    let text = check.to_string();
+    assert!(!text.contains("patient_level") && !text.contains("file_type"), "{text}");
+
+    // The same cut-off again, or an earlier one, would change the monitoring record: refused.
+    m.run(NOVAGLIPTIN, SITAGLIPTIN, "2024-03-31", &[]).fails(2, "needs a later cut-off");
+    m.run("3969010", "3969099", "2025-03-31", &[]).fails(2, "monitors drug 3969099");
+    let before = std::fs::read(dir.join("results.csv")).unwrap();
+    m.run(NOVAGLIPTIN, SITAGLIPTIN, "2025-09-30", &[]).ok();
+    assert_eq!(std::fs::read(dir.join("results.csv")).unwrap(), before, "analysis 1 is never rewritten");
+    assert!(m.work().join("protocol/analysis-2/analysis.json").is_file());
+
+    let history = m.c.run("alan", &["protocol", "history", "--project", "p1", "--json"]).ok().json();
+    assert_eq!(history["analyses"].as_array().unwrap().len(), 2);
+    let alt = history["rows"].as_array().unwrap().iter().find(|r| r["outcome"] == "alt_gt_3uln").unwrap();
+    assert_eq!(alt["analyses"].as_array().unwrap().len(), 2);
+    let text = m.c.run("alan", &["protocol", "history", "--project", "p1"]).ok().stdout;
+    assert!(text.contains("cut-off 2024-03-31") && text.contains("cut-off 2025-09-30"), "{text}");
+
+    // The report from the tables alone, outside the data center.
+    let out = m.c.root.join("released-report.html");
+    let names: Vec<String> = ["results", "attrition", "baseline"]
+        .iter()
+        .map(|t| m.work().join(format!("protocol/analysis-2/{t}.csv")).display().to_string())
+        .collect();
+    let mut args = vec!["report", "--out", out.to_str().unwrap()];
+    args.extend(names.iter().map(String::as_str));
+    midnet(&m.c.root, &args).ok();
+    assert!(std::fs::read_to_string(&out).unwrap().contains("Hazard ratios: baseline normal"));
+}
+
+#[test]
+fn the_purpose_decides_detection_or_refinement() {
+    let m = Monitoring::new(2, 2000, 5, "signal_detection");
+    m.run(NOVAGLIPTIN, SITAGLIPTIN, "2025-09-30", &["--outcomes", "alt_gt_3uln"]).fails(2, "runs every outcome");
+    // Sites have not approved the script: nothing is analysed, and the run says why.
+    m.run(NOVAGLIPTIN, SITAGLIPTIN, "2025-09-30", &[]).fails(1, "not approved");
+    assert!(!m.work().join("protocol/analysis-1").exists());
+    // Bad values are named with where they go.
+    m.run(NOVAGLIPTIN, SITAGLIPTIN, "2025-13-01", &[]).fails(2, "--cutoff 2025-13-01: `2025-13-01` is not a date");
+    m.run("39690X9", SITAGLIPTIN, "2025-09-30", &[]).fails(2, "--drug 39690X9: `39690X9` is not a YJ code");
+    assert!(m.c.run("alan", &["protocol", "history", "--project", "p1"]).ok().stdout.contains("no analyses yet"));
+    m.c.run("alan", &["protocol", "report", "--project", "p1"]).fails(4, "no analyses yet");
+
+    let r = Monitoring::new(2, 2000, 5, "signal_refinement");
+    r.run(NOVAGLIPTIN, SITAGLIPTIN, "2025-09-30", &[]).fails(2, "name the outcomes to refine");
+    r.run(NOVAGLIPTIN, SITAGLIPTIN, "2025-09-30", &["--outcomes", "alt_gt_3uln,nope"]).fails(2, "`nope` is not an outcome");
+    r.approve(NOVAGLIPTIN, SITAGLIPTIN, Some("alt_gt_3uln,egfr_lt_60"));
+    let report = r.run(NOVAGLIPTIN, SITAGLIPTIN, "2025-09-30", &["--outcomes", "alt_gt_3uln,egfr_lt_60", "--json"]).ok().json();
+    assert_eq!(report["record"]["plan"], "refinement");
+    assert_eq!(report["record"]["tests"], 4);
+    let dir = r.work().join("protocol/analysis-1");
+    let onset = csv_rows(&dir.join("onset.csv"));
+    assert_eq!(onset.len(), 2 * 2 * 2);
+    let duration = csv_rows(&dir.join("duration.csv"));
+    assert_eq!(duration.len(), 2 * 2 * 5 * 2);
+    let events: u64 = duration
+        .iter()
+        .filter(|d| d["outcome"] == "alt_gt_3uln" && d["subgroup"] == "whole cohort" && d["group"] == "drug")
+        .map(|d| d["events"].parse::<u64>().unwrap())
+        .sum();
+    let results = csv_rows(&dir.join("results.csv"));
+    let whole = results.iter().find(|x| x["outcome"] == "alt_gt_3uln" && x["subgroup"] == "whole cohort").unwrap();
+    assert_eq!(events.to_string(), whole["events_drug"]);
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("Time to onset (signal refinement)") && html.contains("Incidence by days of use"));
+}
+
+#[test]
+fn report_errors_name_the_file() {
+    let dir = crate::common::tempdir();
+    let bad = dir.path().join("other.csv");
+    std::fs::write(&bad, "a,b\n1,2\n").unwrap();
+    let out = dir.path().join("r.html").display().to_string();
+    midnet(dir.path(), &["report", "--out", &out, bad.to_str().unwrap()]).fails(2, "not a table of the protocol report");
+    let results = dir.path().join("results.csv");
+    std::fs::write(&results, "outcome,hr\nx,1\n").unwrap();
+    midnet(dir.path(), &["report", "--out", &out, results.to_str().unwrap()]).fails(2, "no column `subgroup`");
+    midnet(dir.path(), &["report", "--out", &out, "missing/results.csv"]).fails(4, "no such file");
+}
+
+/// Validity: on a fixed-seed network, every planted effect of truth.json is recovered — the 95% CI
+/// of the baseline-normal subgroup's hazard ratio contains the planted value, and it is flagged.
+/// One research project per drug pair, each refining the planted outcome.
+#[test]
+fn every_planted_effect_is_covered_and_flagged() {
+    let m = Monitoring::new(5, 20_000, 7, "research");
+    let truth = m.truth();
+    let planted: Vec<&Value> = truth["effects"].as_array().unwrap().iter().filter(|e| e["hazard_ratio"] != 1.0).collect();
+    assert!(planted.len() >= 4, "truth.json plants the four effects of docs/synth.md");
+    let mut failures = Vec::new();
+    for (k, effect) in planted.iter().enumerate() {
+        let (drug, comparator) = (effect["drug_yj"].as_str().unwrap(), effect["comparator_yj"].as_str().unwrap());
+        let (outcome, hr) = (effect["outcome"].as_str().unwrap(), effect["hazard_ratio"].as_f64().unwrap());
+        let project = format!("v{k}");
+        m.c.run("rev", &create_args(&project, "research", "2026-06-01", "2027-05-31", &[])).ok();
+        m.c.run("carol", &["project", "grant", &project, "alan", "analyst"]).ok();
+        m.approve(drug, comparator, Some(outcome));
+        let args = [
+            "protocol", "run", "--project", &project, "--drug", drug, "--comparator", comparator, "--cutoff", "2025-09-30",
+            "--outcomes", outcome, "--quiet",
+        ];
+        m.c.run("alan", &args).ok();
+        let results = csv_rows(&m.c.area(&project).join("work/protocol/analysis-1/results.csv"));
+        let row = results.iter().find(|r| r["outcome"] == outcome && r["subgroup"] == "baseline normal").unwrap();
+        let (lo, hi) = (row["hr_lo95"].parse::<f64>().unwrap(), row["hr_hi95"].parse::<f64>().unwrap());
+        let line = format!("{} {outcome}: planted {hr}, estimated {} ({lo}-{hi}), flagged {}", effect["drug"], row["hr"], row["flagged"]);
+        eprintln!("{line}");
+        if row["flagged"] == "yes" {
+            let curves = csv_rows(&m.c.area(&project).join("work/protocol/analysis-1/curves.csv"));
+            let mine = |g: &str| curves.iter().filter(|c| c["outcome"] == outcome && c["subgroup"] == "baseline normal" && c["group"] == g).count();
+            assert!(mine("drug") > 1 && mine("comparator") > 1, "curves of the flagged {outcome}");
+        }
+        if !(lo <= hr && hr <= hi && row["flagged"] == "yes") {
+            failures.push(line);
+        }
+    }
+    assert!(failures.is_empty(), "planted effects not recovered:\n{}", failures.join("\n"));
+}
