@@ -228,18 +228,21 @@ impl<'a> Checker<'a> {
                 self.diags.push(Diagnostic::new(decl.kind_span, "a script has one outcome list").help("keep one"));
                 continue;
             }
+            // A parameter whose value is wrong is still declared: its uses are not reported again
+            // as unknown names, and it is not reported as unset.
+            let errors_before = self.diags.len();
             let default = match &decl.default {
                 Some(e) => match default_text(&decl.kind, e) {
                     Ok(text) => match ParamValue::parse(&decl.kind, &text) {
                         Ok(v) => Some(v),
                         Err(why) => {
                             self.diags.push(Diagnostic::new(e.span, format!("the default of `{}`: {why}", name.name)));
-                            continue;
+                            None
                         }
                     },
                     Err(d) => {
                         self.diags.push(d);
-                        continue;
+                        None
                     }
                 },
                 None => None,
@@ -253,12 +256,12 @@ impl<'a> Checker<'a> {
                             Diagnostic::new(name.span, format!("--param {}={text}: {why}", name.name))
                                 .help(format!("`{}` is a {}", name.name, decl.kind.describe())),
                         );
-                        continue;
+                        None
                     }
                 },
                 None => default,
             };
-            if value.is_none() && values.is_some() {
+            if value.is_none() && values.is_some() && self.diags.len() == errors_before {
                 self.diags.push(
                     Diagnostic::new(name.span, format!("the parameter `{}` is not set", name.name))
                         .help(format!("add `--param {}={}` (a {})", name.name, example_value(&decl.kind), decl.kind.describe())),

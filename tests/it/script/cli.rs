@@ -52,7 +52,10 @@ fn parameters_select_outcomes_and_are_checked() {
     midnet(dir.path(), &["script", "sql", &file]).fails(2, "the parameter `cutoff` is not set");
     midnet(dir.path(), &["script", "sql", &file, "--param", "cutoff=2024-02-30"]).fails(2, "February 2024 has 29 days");
     midnet(dir.path(), &["script", "sql", &file, "--param", "cutof=2024-03-31"]).fails(2, "did you mean `cutoff`?");
-    midnet(dir.path(), &["script", "sql", &file, "--param", "cutoff=2024-03-31", "--param", "drug=E11"]).fails(2, "is not a YJ code");
+    let wrong = midnet(dir.path(), &["script", "sql", &file, "--param", "cutoff=2024-03-31", "--param", "drug=E11"]).fails(2, "is not a YJ code");
+    assert_eq!(wrong.stderr.matches("error:").count(), 1, "a wrong value is one error, not one per use:\n{}", wrong.stderr);
+    let wrong = midnet(dir.path(), &["script", "sql", &file, "--param", "cutoff=2024-02-30"]).fails(2, "February 2024 has 29 days");
+    assert_eq!(wrong.stderr.matches("error:").count(), 1, "{}", wrong.stderr);
     midnet(dir.path(), &["script", "sql", &file, "--param", "cutoff=2024-03-31", "--param", "outcomes=alt_gt_3ul"])
         .fails(2, "did you mean `alt_gt_3uln`?");
     let sql = midnet(dir.path(), &["script", "sql", &file, "--param", "cutoff=2024-03-31", "--param", "outcomes=egfr_lt_60"]).ok().stdout;
