@@ -12,9 +12,9 @@ use clap::Args;
 use crate::center::{self, Actor, Home, NewUser, Settings};
 use crate::cli::Global;
 use crate::error::{IoContext, Result};
+use crate::progress::Progress;
 use crate::project::lifecycle::{self, NewProject};
 use crate::project::{Purpose, Role};
-use crate::progress::Progress;
 use crate::site::SiteDir;
 use crate::synth::{self, SynthOptions};
 
@@ -100,10 +100,17 @@ pub fn run(global: &Global, args: DemoArgs) -> Result<()> {
         say(&format!("   {}: {} ({:.1} s)", site.site, rows.join(", "), site.seconds));
     }
     for d in &extraction.datasets {
-        say(&format!("   dataset {}: {} rows from {} sites, in the project's non-exportable datasets/ area", d.label(), d.rows, d.sites.len()));
+        say(&format!(
+            "   dataset {}: {} rows from {} sites, in the project's non-exportable datasets/ area",
+            d.label(),
+            d.rows,
+            d.sites.len()
+        ));
     }
 
-    say("6. the shared early-safety protocol: every site approves it; the analyst runs it for novagliptin vs sitagliptin");
+    say(
+        "6. the shared early-safety protocol: every site approves it; the analyst runs it for novagliptin vs sitagliptin",
+    );
     let run = run_protocol(root, &summary.sites, &project.id, global)?;
     for line in crate::protocol::cli::render(&run).lines() {
         say(&format!("   {line}"));
@@ -129,7 +136,12 @@ pub fn run(global: &Global, args: DemoArgs) -> Result<()> {
 const ACTIVE_COMPARATOR: &str = include_str!("../testdata/scripts/active_comparator.midnet");
 
 /// Each site approves the example script; the analyst extracts it into the project.
-fn extract_cohort(root: &Path, sites: &[synth::SiteSummary], project: &str, global: &Global) -> Result<crate::extract::ExtractReport> {
+fn extract_cohort(
+    root: &Path,
+    sites: &[synth::SiteSummary],
+    project: &str,
+    global: &Global,
+) -> Result<crate::extract::ExtractReport> {
     let script_path = root.join("scripts").join("active_comparator.midnet");
     std::fs::create_dir_all(root.join("scripts")).at(root.join("scripts"))?;
     std::fs::write(&script_path, ACTIVE_COMPARATOR).at(&script_path)?;
@@ -153,7 +165,12 @@ fn extract_cohort(root: &Path, sites: &[synth::SiteSummary], project: &str, glob
 
 /// The protocol script is written as `midnet protocol script` writes it; each site approves it for
 /// the demo's drug pair; the analyst runs analysis 1 at the network's data end.
-fn run_protocol(root: &Path, sites: &[synth::SiteSummary], project: &str, global: &Global) -> Result<crate::protocol::RunReport> {
+fn run_protocol(
+    root: &Path,
+    sites: &[synth::SiteSummary],
+    project: &str,
+    global: &Global,
+) -> Result<crate::protocol::RunReport> {
     let (drug, comparator) = ("3969099", "3969010");
     let script_path = root.join("scripts").join("protocol.midnet");
     std::fs::write(&script_path, crate::protocol::Library::builtin().script()).at(&script_path)?;
@@ -184,7 +201,8 @@ fn release_tables(root: &Path, project: &str, run: &crate::protocol::RunReport) 
     let (analyst, _) = Actor::login(&home, "analyst", ANALYST_PASSWORD)?;
     let names: Vec<String> = run.record.tables.iter().map(|t| format!("{}/{t}", run.dir)).collect();
     let files: Vec<&str> = names.iter().map(String::as_str).collect();
-    let mut spec = ExportSpec::new(project, &files, "early-safety protocol analysis 1: incidence and hazard ratios per outcome");
+    let mut spec =
+        ExportSpec::new(project, &files, "early-safety protocol analysis 1: incidence and hazard ratios per outcome");
     spec.programs = vec![format!("protocol/{}", crate::protocol::run::SCRIPT_FILE)];
     spec.exceptions = vec![Exception::parse(
         "small_cell:*:*:counts of a signal-detection analysis released to the operator only; unpublished while monitoring \
@@ -193,7 +211,13 @@ fn release_tables(root: &Path, project: &str, run: &crate::protocol::RunReport) 
     let request = analyst.run("export request", Some(project), |a| export::file_export(a, &spec))?;
     let (reviewer, _) = Actor::login(&home, "reviewer", REVIEWER_PASSWORD)?;
     reviewer.run("export review", Some(project), |a| {
-        export::review(a, project, &request.id, Decide::Approve, "aggregate statistics; small counts accepted for internal monitoring")
+        export::review(
+            a,
+            project,
+            &request.id,
+            Decide::Approve,
+            "aggregate statistics; small counts accepted for internal monitoring",
+        )
     })?;
     Ok(names.iter().map(|n| format!("{}/files/{n}", request.id)).collect())
 }
@@ -206,10 +230,15 @@ fn render_released(root: &Path, project: &str, released: &[String]) -> Result<Pa
     std::fs::create_dir_all(&outside).at(&outside)?;
     let mut files = Vec::new();
     for name in released {
-        let fetched = analyst.run("export fetch", Some(project), |a| crate::export::fetch(a, project, name, &outside))?;
+        let fetched =
+            analyst.run("export fetch", Some(project), |a| crate::export::fetch(a, project, name, &outside))?;
         files.extend(fetched.into_iter().map(|f| f.to).filter(|p| p.extension().is_some_and(|e| e == "csv")));
     }
-    let html = crate::report::render(&crate::report::Tables::read_files(&files)?, "Novagliptin vs sitagliptin: early-safety analysis 1 (released)", &[]);
+    let html = crate::report::render(
+        &crate::report::Tables::read_files(&files)?,
+        "Novagliptin vs sitagliptin: early-safety analysis 1 (released)",
+        &[],
+    );
     let path = outside.join(crate::report::REPORT_FILE);
     crate::table::write_atomically(&path, html.as_bytes())?;
     Ok(path)

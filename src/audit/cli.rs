@@ -71,7 +71,10 @@ pub fn run(global: &Global, command: AuditCommand) -> Result<()> {
                 return print_json(&records);
             }
             let rows: Vec<Vec<String>> = records.iter().map(show_row).collect();
-            print!("{}", text_table(&["seq", "time (UTC)", "user", "session", "command", "project", "result", "detail"], &rows));
+            print!(
+                "{}",
+                text_table(&["seq", "time (UTC)", "user", "session", "command", "project", "result", "detail"], &rows)
+            );
             Ok(())
         }),
         AuditCommand::Sessions { user, json } => as_user(global, "audit sessions", None, |actor| {
@@ -97,7 +100,10 @@ pub fn run(global: &Global, command: AuditCommand) -> Result<()> {
                     ]
                 })
                 .collect();
-            print!("{}", text_table(&["user", "session", "login (UTC)", "end (UTC)", "ended by", "length", "commands"], &rows));
+            print!(
+                "{}",
+                text_table(&["user", "session", "login (UTC)", "end (UTC)", "ended by", "length", "commands"], &rows)
+            );
             Ok(())
         }),
     }

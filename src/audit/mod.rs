@@ -231,7 +231,10 @@ impl Log {
         let bytes = std::fs::read(&self.log).at(&self.log)?;
         String::from_utf8(bytes).map_err(|e| {
             let line = e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
-            Error::Integrity(format!("audit log {} line {line}: not UTF-8 text: the line was altered", self.log.display()))
+            Error::Integrity(format!(
+                "audit log {} line {line}: not UTF-8 text: the line was altered",
+                self.log.display()
+            ))
         })
     }
 
@@ -287,7 +290,8 @@ mod tests {
         Log::create(dir.path()).unwrap();
         let log = Log::at(dir.path());
         for i in 0..n {
-            let outcome = if i % 3 == 2 { Outcome::Refused { rule: "role".into(), message: "no".into() } } else { Outcome::Ok };
+            let outcome =
+                if i % 3 == 2 { Outcome::Refused { rule: "role".into(), message: "no".into() } } else { Outcome::Ok };
             let entry = Entry {
                 user: format!("user{i}"),
                 session: Some("s".into()),

@@ -1,8 +1,6 @@
 //! `audit verify`: walk the chain from the first record, then compare its end with the sealed head.
 //! The first failing check names the line and record, and says which kind of tampering it shows.
 
-
-
 use super::{GENESIS, Log, Record, mac};
 use crate::error::{Error, Result};
 
@@ -15,9 +13,7 @@ pub struct Verified {
 
 pub(super) fn verify(log: &Log, key: &[u8]) -> Result<Verified> {
     let text = log.read_text()?;
-    let at = |line: usize, why: String| {
-        Error::Integrity(format!("audit log {} line {line}: {why}", log.log.display()))
-    };
+    let at = |line: usize, why: String| Error::Integrity(format!("audit log {} line {line}: {why}", log.log.display()));
     let mut prev = GENESIS.to_string();
     let mut count = 0u64;
     for (i, line) in text.split_terminator('\n').enumerate() {
@@ -29,7 +25,10 @@ pub(super) fn verify(log: &Log, key: &[u8]) -> Result<Verified> {
             .map(|(cut, record)| (&line[..cut], record))
             .filter(|(body, r)| line == format!("{body},\"hash\":\"{}\",\"mac\":\"{}\"}}", r.hash, r.mac))
         else {
-            return Err(at(n, format!("not an audit record (record {expected} expected): the line was altered or inserted")));
+            return Err(at(
+                n,
+                format!("not an audit record (record {expected} expected): the line was altered or inserted"),
+            ));
         };
         let hash = crate::digest::sha256_hex(body.as_bytes());
         if hash != record.hash {
@@ -80,7 +79,11 @@ pub(super) fn verify(log: &Log, key: &[u8]) -> Result<Verified> {
     if count > head.count {
         return Err(at(
             usize::try_from(head.count + 1).unwrap_or(usize::MAX),
-            format!("record {} comes after the sealed head ({} records): it was appended without the key", head.count + 1, head.count),
+            format!(
+                "record {} comes after the sealed head ({} records): it was appended without the key",
+                head.count + 1,
+                head.count
+            ),
         ));
     }
     if prev != head.last {

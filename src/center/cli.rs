@@ -284,7 +284,10 @@ fn logout(global: &Global) -> Result<()> {
 
 /// Print `value` as pretty JSON on stdout (`--json`).
 pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(value).map_err(|e| crate::Error::Internal(format!("JSON output: {e}")))?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).map_err(|e| crate::Error::Internal(format!("JSON output: {e}")))?
+    );
     Ok(())
 }
 

@@ -72,8 +72,8 @@ impl Home {
             )));
         }
         let text = std::fs::read_to_string(&settings_path).at(&settings_path)?;
-        let settings = toml::from_str(&text)
-            .map_err(|e| crate::bad_input!("{}: {}", settings_path.display(), e.message()))?;
+        let settings =
+            toml::from_str(&text).map_err(|e| crate::bad_input!("{}: {}", settings_path.display(), e.message()))?;
         let root = std::path::absolute(root).at(root)?;
         Ok(Home { root, settings })
     }

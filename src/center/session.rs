@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-
 use super::clock::{self, Today};
 use super::home::Home;
 use super::store;
@@ -98,7 +97,9 @@ impl Actor {
         if today.date >= expires {
             return Err(Error::refused(
                 "password_expired",
-                format!("the password of {user_id} expired on {expires}; set a new one with `midnet user passwd {user_id}`"),
+                format!(
+                    "the password of {user_id} expired on {expires}; set a new one with `midnet user passwd {user_id}`"
+                ),
             ));
         }
         let mut token = [0u8; 32];
@@ -146,12 +147,20 @@ impl Actor {
         let hash = sha256_hex(token.trim());
         let sessions = Sessions::load(home)?;
         let entry = sessions.sessions.iter().find(|s| s.token_sha256 == hash).ok_or_else(|| {
-            Error::refused("login", "the session is closed (logged out, or the user was disabled); run `midnet login --user ID`")
+            Error::refused(
+                "login",
+                "the session is closed (logged out, or the user was disabled); run `midnet login --user ID`",
+            )
         })?;
         if clock::now_utc() >= entry.expires {
             return Err(Error::refused(
                 "session_expired",
-                format!("the session of {} expired at {}; run `midnet login --user {}`", entry.user, clock::format_utc(&entry.expires), entry.user),
+                format!(
+                    "the session of {} expired at {}; run `midnet login --user {}`",
+                    entry.user,
+                    clock::format_utc(&entry.expires),
+                    entry.user
+                ),
             ));
         }
         let user = Users::load(home)?.get(&entry.user)?.clone();
@@ -179,7 +188,13 @@ impl Actor {
     /// Record a file entering or leaving `project`'s work area: its path (relative to the work
     /// area when inside it) and SHA-256, which the caller computed while writing or verifying it
     /// ([`store::sha256_file`] computes one).
-    pub fn record_file(&self, project: &crate::project::Project, path: &Path, sha256: &str, direction: Direction) -> Result<()> {
+    pub fn record_file(
+        &self,
+        project: &crate::project::Project,
+        path: &Path,
+        sha256: &str,
+        direction: Direction,
+    ) -> Result<()> {
         let root = project.layout().root();
         let shown = path.strip_prefix(root).unwrap_or(path).display().to_string();
         let command = match direction {
@@ -246,7 +261,12 @@ impl Actor {
 
 /// Run `command` as the logged-in user of the home named by `global`, auditing the result; see
 /// the module documentation. A missing or expired session is refused and audited as such.
-pub fn as_user<T>(global: &Global, command: &str, project: Option<&str>, f: impl FnOnce(&Actor) -> Result<T>) -> Result<T> {
+pub fn as_user<T>(
+    global: &Global,
+    command: &str,
+    project: Option<&str>,
+    f: impl FnOnce(&Actor) -> Result<T>,
+) -> Result<T> {
     let home = Home::open(global)?;
     match Actor::current(&home) {
         Ok(actor) => actor.run(command, project, f),
@@ -259,7 +279,14 @@ pub fn as_user<T>(global: &Global, command: &str, project: Option<&str>, f: impl
 
 /// Append the audit record of a command run without a session (`center init`, `login`, a
 /// password change authenticated by the old password, a refusal for want of a session).
-pub fn audit_as(home: &Home, user: &str, session: Option<&str>, command: &str, project: Option<&str>, outcome: Outcome) -> Result<()> {
+pub fn audit_as(
+    home: &Home,
+    user: &str,
+    session: Option<&str>,
+    command: &str,
+    project: Option<&str>,
+    outcome: Outcome,
+) -> Result<()> {
     let today = Today::from_env().ok().filter(|t| t.overridden).map(|t| t.date);
     home.audit().append(Entry {
         user: user.to_string(),
@@ -276,9 +303,9 @@ pub fn audit_as(home: &Home, user: &str, session: Option<&str>, command: &str, p
 
 /// Where `midnet login` keeps the token of the invoking OS user for `home`.
 pub fn token_file(home: &Home) -> Result<PathBuf> {
-    let dir = std::env::home_dir()
-        .filter(|d| !d.as_os_str().is_empty())
-        .ok_or_else(|| crate::bad_input!("no home directory for the session token: set HOME, or pass the token in {SESSION_VAR}"))?;
+    let dir = std::env::home_dir().filter(|d| !d.as_os_str().is_empty()).ok_or_else(|| {
+        crate::bad_input!("no home directory for the session token: set HOME, or pass the token in {SESSION_VAR}")
+    })?;
     let key = &sha256_hex(&home.root().display().to_string())[..16];
     Ok(dir.join(".midnet/sessions").join(key))
 }

@@ -24,7 +24,8 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
 
 /// Replace a JSON document atomically (temporary name, fsync, rename).
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| Error::Internal(format!("serialising {}: {e}", path.display())))?;
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::Internal(format!("serialising {}: {e}", path.display())))?;
     write_atomically(path, format!("{text}\n").as_bytes())
 }
 

@@ -81,9 +81,10 @@ impl Users {
     }
 
     pub fn get(&self, id: &str) -> Result<&User> {
-        self.users.iter().find(|u| u.id == id).ok_or_else(|| {
-            Error::NotFound(format!("no user {id:?} in this home; `midnet user list` shows the users"))
-        })
+        self.users
+            .iter()
+            .find(|u| u.id == id)
+            .ok_or_else(|| Error::NotFound(format!("no user {id:?} in this home; `midnet user list` shows the users")))
     }
 
     fn get_mut(&mut self, id: &str) -> Result<&mut User> {
@@ -188,7 +189,9 @@ pub fn read_password(prompt: &str) -> Result<String> {
         return rpassword::prompt_password(prompt).map_err(|e| crate::bad_input!("reading the password: {e}"));
     }
     let mut line = String::new();
-    std::io::stdin().read_line(&mut line).map_err(|e| crate::bad_input!("reading the password from standard input: {e}"))?;
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| crate::bad_input!("reading the password from standard input: {e}"))?;
     let password = line.trim_end_matches(['\n', '\r']).to_string();
     if password.is_empty() {
         return Err(crate::bad_input!("no password on standard input ({})", prompt.trim_end_matches([':', ' '])));

@@ -78,7 +78,9 @@ impl Exception {
             r => match r.parse::<usize>() {
                 Ok(n) if n >= 1 => Spec::One(n),
                 _ => {
-                    return Err(bad_input!("--exception {text:?}: row `{r}` is not a data row (1, 2, …), `*` or empty"));
+                    return Err(bad_input!(
+                        "--exception {text:?}: row `{r}` is not a data row (1, 2, …), `*` or empty"
+                    ));
                 }
             },
         };

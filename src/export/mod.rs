@@ -45,11 +45,11 @@ mod worklog;
 
 pub use checks::{CheckOptions, check_files};
 pub use exception::Exception;
+pub use fix::{Change, FixOptions, FixReport, fix_file};
 pub use ledger::{Event, Ledger, LedgerView, fetch};
 pub use publish::{PublishSpec, file_publication};
-pub use request::{ExportSpec, Request, Status, check_work, file_export};
-pub use review::{Decide, review};
-pub use fix::{Change, FixOptions, FixReport, fix_file};
 pub use registry::SiteRegistry;
 pub use report::{FileReport, Finding, Report, Skipped};
+pub use request::{ExportSpec, Request, Status, check_work, file_export};
+pub use review::{Decide, review};
 pub use rules::{Rule, Rules, Stage, Verdict};

@@ -22,7 +22,10 @@ pub struct At {
 pub enum Total {
     Cell(At),
     /// Known without a cell: the denominator that the percentages shown give, between `lo` and `hi`.
-    Implied { lo: f64, hi: f64 },
+    Implied {
+        lo: f64,
+        hi: f64,
+    },
 }
 
 impl Total {
@@ -223,7 +226,10 @@ fn implied_sums(table: &Table, rules: &Rules, masked: &dyn Fn(At) -> bool) -> Ve
             continue;
         }
         for (_, rows) in blocks.iter().filter(|(_, rows)| rows.len() >= 2) {
-            out.push(vec![Sum { total: Total::Implied { lo, hi }, parts: rows.iter().map(|&row| At { row, col }).collect() }]);
+            out.push(vec![Sum {
+                total: Total::Implied { lo, hi },
+                parts: rows.iter().map(|&row| At { row, col }).collect(),
+            }]);
         }
     }
     out

@@ -106,10 +106,11 @@ pub fn open_extraction(
     params: &BTreeMap<String, String>,
 ) -> Result<Option<Extraction>> {
     let params_json = serde_json::to_string(params).expect("params serialise");
-    let found = extractions(conn)?
-        .into_iter()
-        .rev()
-        .find(|e| e.completed_at.is_none() && e.script_sha256 == script_sha256 && serde_json::to_string(&e.params).ok() == Some(params_json.clone()));
+    let found = extractions(conn)?.into_iter().rev().find(|e| {
+        e.completed_at.is_none()
+            && e.script_sha256 == script_sha256
+            && serde_json::to_string(&e.params).ok() == Some(params_json.clone())
+    });
     Ok(found)
 }
 
@@ -165,8 +166,9 @@ pub fn begin_extraction(
 
 /// The sites whose results this extraction has accepted.
 pub fn accepted_sites(conn: &duckdb::Connection, extraction: i64) -> Result<Vec<String>> {
-    let mut stmt = conn
-        .prepare("SELECT DISTINCT site FROM extraction_site WHERE extraction = ? AND status = 'accepted' ORDER BY site")?;
+    let mut stmt = conn.prepare(
+        "SELECT DISTINCT site FROM extraction_site WHERE extraction = ? AND status = 'accepted' ORDER BY site",
+    )?;
     let rows = stmt.query_map([extraction], |r| r.get::<_, String>(0))?;
     Ok(rows.collect::<std::result::Result<_, _>>()?)
 }
@@ -188,7 +190,16 @@ pub fn record_accepted(conn: &duckdb::Connection, manifest: &Manifest) -> Result
         for a in &manifest.attrition {
             conn.execute(
                 "INSERT INTO attrition VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                duckdb::params![manifest.extraction, manifest.site, a.step, a.rule, a.kind, a.patients_before, a.removed, a.patients_after],
+                duckdb::params![
+                    manifest.extraction,
+                    manifest.site,
+                    a.step,
+                    a.rule,
+                    a.kind,
+                    a.patients_before,
+                    a.removed,
+                    a.patients_after
+                ],
             )?;
         }
         Ok::<_, crate::Error>(())
@@ -265,7 +276,13 @@ pub fn attrition(conn: &duckdb::Connection, extraction: i64) -> Result<Vec<(Stri
 
 /// Record a dataset version and create its table (`"name@version"`) from its Parquet file, in one
 /// transaction with marking the extraction complete.
-pub fn record_datasets(conn: &duckdb::Connection, extraction: i64, partial: bool, made: &[Dataset], files: &[std::path::PathBuf]) -> Result<()> {
+pub fn record_datasets(
+    conn: &duckdb::Connection,
+    extraction: i64,
+    partial: bool,
+    made: &[Dataset],
+    files: &[std::path::PathBuf],
+) -> Result<()> {
     conn.execute_batch("BEGIN TRANSACTION")?;
     let done = (|| {
         for (d, path) in made.iter().zip(files) {

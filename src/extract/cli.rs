@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{catalog, extract, ExtractOptions, ExtractReport};
+use super::{ExtractOptions, ExtractReport, catalog, extract};
 use crate::cli::Global;
 use crate::error::{Error, Result};
 use crate::project::Role;
@@ -54,7 +54,9 @@ pub fn run_extract(global: &Global, args: ExtractArgs) -> Result<()> {
         partial: args.partial,
     };
     let progress = crate::progress::Progress::new(global.quiet);
-    let report = crate::center::as_user(global, "extract", Some(&args.project), |actor| extract(actor, &args.project, &opts, &progress))?;
+    let report = crate::center::as_user(global, "extract", Some(&args.project), |actor| {
+        extract(actor, &args.project, &opts, &progress)
+    })?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report).expect("report serialises"));
     } else {
@@ -95,7 +97,8 @@ fn render(report: &ExtractReport) -> String {
         }
     }
     for d in &report.datasets {
-        let _ = writeln!(s, "dataset {} : {} rows from {} sites -> datasets/{}", d.label(), d.rows, d.sites.len(), d.file);
+        let _ =
+            writeln!(s, "dataset {} : {} rows from {} sites -> datasets/{}", d.label(), d.rows, d.sites.len(), d.file);
     }
     let _ = writeln!(s, "{:.1} s in all, of which the union {:.1} s", report.seconds, report.union_seconds);
     s
@@ -147,12 +150,21 @@ pub fn run_datasets(global: &Global, args: DatasetsArgs) -> Result<()> {
                 e.started_at
             );
             for d in datasets.iter().filter(|d| d.extraction == e.extraction) {
-                println!("  {:<20} {:>10} rows  {} sites  sha256 {}", d.label(), d.rows, d.sites.len(), &d.sha256[..12]);
+                println!(
+                    "  {:<20} {:>10} rows  {} sites  sha256 {}",
+                    d.label(),
+                    d.rows,
+                    d.sites.len(),
+                    &d.sha256[..12]
+                );
             }
             let rows = &attrition.iter().find(|(x, _)| *x == e.extraction).expect("every extraction").1;
             if !rows.is_empty() {
                 println!("  attrition (patients):");
-                println!("    {:<16} {:>4}  {:<60} {:>9} {:>9} {:>9}", "site", "step", "rule", "before", "removed", "after");
+                println!(
+                    "    {:<16} {:>4}  {:<60} {:>9} {:>9} {:>9}",
+                    "site", "step", "rule", "before", "removed", "after"
+                );
                 for (site, a) in rows {
                     println!(
                         "    {:<16} {:>4}  {:<60} {:>9} {:>9} {:>9}",

@@ -63,8 +63,9 @@ pub struct AttritionStep {
 impl Manifest {
     pub fn read(dir: &Path, site: &str) -> Result<Manifest> {
         let path = dir.join(MANIFEST_FILE);
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| Error::Integrity(format!("site {site}: its manifest cannot be read ({}): {e}", path.display())))?;
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            Error::Integrity(format!("site {site}: its manifest cannot be read ({}): {e}", path.display()))
+        })?;
         let manifest: Manifest = serde_json::from_str(&text)
             .map_err(|e| Error::Integrity(format!("site {site}: its manifest is not valid: {e}")))?;
         if manifest.format != MANIFEST_FORMAT {
@@ -104,9 +105,9 @@ impl Manifest {
                 )));
             }
             let scan = format!("read_parquet({})", crate::sql::quote::literal(&path.to_string_lossy()));
-            let rows: i64 = conn
-                .query_row(&format!("SELECT count(*) FROM {scan}"), [], |r| r.get(0))
-                .map_err(|e| Error::Integrity(format!("site {}: {} is not readable Parquet: {e}", self.site, out.file)))?;
+            let rows: i64 = conn.query_row(&format!("SELECT count(*) FROM {scan}"), [], |r| r.get(0)).map_err(|e| {
+                Error::Integrity(format!("site {}: {} is not readable Parquet: {e}", self.site, out.file))
+            })?;
             if rows != out.rows {
                 return Err(Error::Integrity(format!(
                     "site {}: {} has {rows} rows where its manifest says {}",

@@ -88,15 +88,20 @@ struct Target {
     site_id: String,
 }
 
-pub fn extract(actor: &Actor, project_id: &str, opts: &ExtractOptions, progress: &crate::progress::Progress) -> Result<ExtractReport> {
+pub fn extract(
+    actor: &Actor,
+    project_id: &str,
+    opts: &ExtractOptions,
+    progress: &crate::progress::Progress,
+) -> Result<ExtractReport> {
     let started = std::time::Instant::now();
     let project = actor.open_project(project_id, &[Role::Analyst])?;
     let script = Script::load(&opts.script)?;
     let mut values = ParamValues::parse_args(&opts.params)?;
     if let Some(cutoff) = &opts.cutoff {
-        let param = script
-            .cutoff()
-            .ok_or_else(|| Error::BadInput(format!("--cutoff: {} declares no cut-off parameter", opts.script.display())))?;
+        let param = script.cutoff().ok_or_else(|| {
+            Error::BadInput(format!("--cutoff: {} declares no cut-off parameter", opts.script.display()))
+        })?;
         values.set(param.name.clone(), cutoff.clone());
     }
     let compiled = script.compile(&values)?;
@@ -146,8 +151,9 @@ pub fn extract(actor: &Actor, project_id: &str, opts: &ExtractOptions, progress:
                     bar.set_message(what.to_string());
                     bar.inc(1);
                 };
-                let result = site_run::run_at_site(&request, &outbox, &step)
-                    .and_then(|sent| transfer::receive(&outbox, &incoming.join(&t.pseudonym), &sent, &t.pseudonym, &t.site_id));
+                let result = site_run::run_at_site(&request, &outbox, &step).and_then(|sent| {
+                    transfer::receive(&outbox, &incoming.join(&t.pseudonym), &sent, &t.pseudonym, &t.site_id)
+                });
                 bar.finish_with_message(if result.is_ok() { "accepted" } else { "failed" });
                 (t.pseudonym.clone(), result)
             })
@@ -173,7 +179,13 @@ pub fn extract(actor: &Actor, project_id: &str, opts: &ExtractOptions, progress:
             Err(e) => {
                 let reason = e.to_string();
                 catalog::record_failed(&conn, extraction, &pseudonym, &reason)?;
-                sites.push(SiteOutcome { site: pseudonym, status: "failed".into(), reason: Some(reason), rows: BTreeMap::new(), seconds: 0.0 });
+                sites.push(SiteOutcome {
+                    site: pseudonym,
+                    status: "failed".into(),
+                    reason: Some(reason),
+                    rows: BTreeMap::new(),
+                    seconds: 0.0,
+                });
             }
         }
     }
@@ -202,8 +214,11 @@ pub fn extract(actor: &Actor, project_id: &str, opts: &ExtractOptions, progress:
 /// holds the project's lock, so no other run is writing them.
 fn sweep(datasets: &std::path::Path, conn: &duckdb::Connection) -> Result<()> {
     let incoming = datasets.join(".incoming");
-    let completed: Vec<String> =
-        catalog::extractions(conn)?.iter().filter(|e| e.completed_at.is_some()).map(|e| format!("x{}", e.extraction)).collect();
+    let completed: Vec<String> = catalog::extractions(conn)?
+        .iter()
+        .filter(|e| e.completed_at.is_some())
+        .map(|e| format!("x{}", e.extraction))
+        .collect();
     let mut dirs = vec![datasets.to_path_buf(), incoming.clone()];
     if let Ok(entries) = std::fs::read_dir(&incoming) {
         dirs.extend(entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()));
@@ -212,7 +227,8 @@ fn sweep(datasets: &std::path::Path, conn: &duckdb::Connection) -> Result<()> {
         let Ok(entries) = std::fs::read_dir(&dir) else { continue };
         for entry in entries.filter_map(|e| e.ok()) {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let stale = (name.starts_with('.') && name.contains(".tmp-")) || (dir == incoming && completed.contains(&name));
+            let stale =
+                (name.starts_with('.') && name.contains(".tmp-")) || (dir == incoming && completed.contains(&name));
             if stale {
                 let path = entry.path();
                 if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) }.at(&path)?;
@@ -247,7 +263,9 @@ fn within_extraction_period(project: &Project, compiled: &crate::script::Compile
 fn targets(actor: &Actor, project: &Project, named: &[String]) -> Result<Vec<Target>> {
     let registry = actor.home().sites()?;
     if registry.is_empty() {
-        return Err(Error::BadInput("the data center has no registered sites; import them with `midnet center sites add sites.toml`".into()));
+        return Err(Error::BadInput(
+            "the data center has no registered sites; import them with `midnet center sites add sites.toml`".into(),
+        ));
     }
     let mut targets = Vec::new();
     for site in registry {
@@ -272,7 +290,11 @@ fn share_of_machine(jobs: usize) -> (usize, String) {
     let threads = (cores / jobs).max(1);
     let total_mb = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|m| m.lines().find(|l| l.starts_with("MemTotal:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok()))
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
         .map_or(4096, |kb| kb / 1024);
     (threads, format!("{}MB", (total_mb * 6 / 10 / jobs as u64).max(256)))
 }

@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use super::manifest::{AttritionStep, Manifest, OutputColumn, OutputFile, MANIFEST_FORMAT};
+use super::manifest::{AttritionStep, MANIFEST_FORMAT, Manifest, OutputColumn, OutputFile};
 use crate::digest::sha256_file;
 use crate::error::{Error, IoContext, Result};
 use crate::script::Compiled;
@@ -68,10 +68,18 @@ pub fn run_at_site(req: &SiteRequest, outbox: &Path, step: &dyn Fn(&str)) -> Res
         let columns = std::iter::once(OutputColumn { name: "person_id".into(), sql_type: "VARCHAR".into() })
             .chain(out.columns.iter().map(|c| OutputColumn { name: c.name.clone(), sql_type: c.sql_type.to_string() }))
             .collect();
-        outputs.push(OutputFile { name: out.name.clone(), file, rows, sha256: sha256_file(&path)?, patient_level: out.patient_level, columns });
+        outputs.push(OutputFile {
+            name: out.name.clone(),
+            file,
+            rows,
+            sha256: sha256_file(&path)?,
+            patient_level: out.patient_level,
+            columns,
+        });
     }
     step("counting attrition");
-    let attrition = attrition(&conn, &req.compiled.queries.attrition).map_err(|e| site_error(req.label, "attrition", e))?;
+    let attrition =
+        attrition(&conn, &req.compiled.queries.attrition).map_err(|e| site_error(req.label, "attrition", e))?;
     let manifest = Manifest {
         format: MANIFEST_FORMAT.to_string(),
         extraction: req.extraction,

@@ -35,7 +35,8 @@ pub fn union_output(
         .sites
         .iter()
         .map(|(pseudonym, dir, manifest)| {
-            let out = manifest.outputs.iter().find(|o| o.name == input.name).expect("verified manifests list every output");
+            let out =
+                manifest.outputs.iter().find(|o| o.name == input.name).expect("verified manifests list every output");
             format!(
                 "SELECT {} AS site, * FROM read_parquet({})",
                 literal(pseudonym),

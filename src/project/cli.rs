@@ -169,7 +169,9 @@ pub fn run(global: &Global, command: ProjectCommand) -> Result<()> {
             );
             Ok(())
         }),
-        ProjectCommand::Show { id, json } => as_user(global, "project show", Some(&id.clone()), |actor| show(actor, &id, json)),
+        ProjectCommand::Show { id, json } => {
+            as_user(global, "project show", Some(&id.clone()), |actor| show(actor, &id, json))
+        }
         ProjectCommand::List { json } => as_user(global, "project list", None, |actor| list(actor, json)),
         ProjectCommand::Grant { id, user, role } => as_user(global, "project grant", Some(&id.clone()), |actor| {
             lifecycle::grant(actor, &id, &user, role)?;
@@ -202,16 +204,18 @@ pub fn run(global: &Global, command: ProjectCommand) -> Result<()> {
             }
             Ok(())
         }),
-        ProjectCommand::Extend { id, to, reason, accept_late } => as_user(global, "project extend", Some(&id.clone()), |actor| {
-            let ext = lifecycle::extend(actor, &id, to, &reason, accept_late)?;
-            println!(
-                "extended project {id} from {} to {}{}",
-                ext.from,
-                ext.to,
-                if ext.late_accepted { " (late notification accepted)" } else { "" }
-            );
-            Ok(())
-        }),
+        ProjectCommand::Extend { id, to, reason, accept_late } => {
+            as_user(global, "project extend", Some(&id.clone()), |actor| {
+                let ext = lifecycle::extend(actor, &id, to, &reason, accept_late)?;
+                println!(
+                    "extended project {id} from {} to {}{}",
+                    ext.from,
+                    ext.to,
+                    if ext.late_accepted { " (late notification accepted)" } else { "" }
+                );
+                Ok(())
+            })
+        }
         ProjectCommand::Suspend { id, reason } => as_user(global, "project suspend", Some(&id.clone()), |actor| {
             lifecycle::suspend(actor, &id, &reason)?;
             println!("suspended project {id}");
@@ -249,7 +253,12 @@ pub fn run(global: &Global, command: ProjectCommand) -> Result<()> {
                 println!("nothing is past its retention date");
             }
             for p in purged {
-                println!("purged project {} (retained until {}): deleted {} files", p.project, p.retained_until, p.deleted.len());
+                println!(
+                    "purged project {} (retained until {}): deleted {} files",
+                    p.project,
+                    p.retained_until,
+                    p.deleted.len()
+                );
                 for f in p.deleted {
                     println!("  deleted {}", f.display());
                 }
@@ -276,7 +285,13 @@ pub fn run(global: &Global, command: ProjectCommand) -> Result<()> {
                     ]
                 })
                 .collect();
-            print!("{}", text_table(&["project", "organization", "contractor", "purpose", "drug", "period", "status", "title"], &rows));
+            print!(
+                "{}",
+                text_table(
+                    &["project", "organization", "contractor", "purpose", "drug", "period", "status", "title"],
+                    &rows
+                )
+            );
             Ok(())
         }),
     }
@@ -322,7 +337,14 @@ fn show(actor: &Actor, id: &str, json: bool) -> Result<()> {
     let members: Vec<String> = r.members.iter().map(|m| format!("{} ({})", m.user, m.role)).collect();
     println!("  members:      {}", members.join(", "));
     for e in &r.extensions {
-        println!("  extension:    {} -> {} filed {} by {}{}", e.from, e.to, e.filed, e.by, if e.late_accepted { " (late, accepted)" } else { "" });
+        println!(
+            "  extension:    {} -> {} filed {} by {}{}",
+            e.from,
+            e.to,
+            e.filed,
+            e.by,
+            if e.late_accepted { " (late, accepted)" } else { "" }
+        );
     }
     for c in &r.changes {
         println!("  change:       {} {} by {}: {:?} -> {:?}", c.date, c.field, c.by, c.from, c.to);

@@ -93,7 +93,12 @@ fn named_by_label(error: Error, input: &DatasetInput) -> Error {
     match error {
         Error::BadInput(message) => {
             let path = input.path.display().to_string();
-            let name = format!("project {}, dataset {} ({})", input.project.id(), input.label, input.shown(&input.path).display());
+            let name = format!(
+                "project {}, dataset {} ({})",
+                input.project.id(),
+                input.label,
+                input.shown(&input.path).display()
+            );
             Error::BadInput(message.replace(&path, &name))
         }
         other => other,
@@ -105,7 +110,10 @@ fn find(project: &Project, spec: &str) -> Result<Dataset> {
     let (name, version) = parse_spec(spec)?;
     let datasets = catalog_datasets(project)?;
     let labels: Vec<String> = datasets.iter().map(Dataset::label).collect();
-    let found = datasets.into_iter().filter(|d| d.name == name && version.is_none_or(|v| d.version == v)).max_by_key(|d| d.version);
+    let found = datasets
+        .into_iter()
+        .filter(|d| d.name == name && version.is_none_or(|v| d.version == v))
+        .max_by_key(|d| d.version);
     found.ok_or_else(|| {
         let there = if labels.is_empty() {
             "it has no datasets yet (`midnet extract` makes them)".to_string()
@@ -119,7 +127,9 @@ fn find(project: &Project, spec: &str) -> Result<Dataset> {
 /// `NAME` or `NAME@VERSION` (a whole number ≥ 1).
 fn parse_spec(spec: &str) -> Result<(&str, Option<i64>)> {
     let bad = || {
-        Error::BadInput(format!("--dataset `{spec}`: give a dataset name, optionally with a version: NAME or NAME@VERSION (e.g. cohort@1)"))
+        Error::BadInput(format!(
+            "--dataset `{spec}`: give a dataset name, optionally with a version: NAME or NAME@VERSION (e.g. cohort@1)"
+        ))
     };
     match spec.split_once('@') {
         None if !spec.is_empty() => Ok((spec, None)),

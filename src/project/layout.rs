@@ -74,7 +74,14 @@ impl Layout {
     /// reach outside the project. Subdirectories are allowed; the file need not exist yet.
     pub fn resolve(&self, area: Area, name: &str) -> Result<PathBuf> {
         resolve_inside(&self.area(area), name).map_err(|why| {
-            Error::refused("path", format!("{name:?} in {}/: {why}; give a file name inside the project's {}/ area", area.dir_name(), area.dir_name()))
+            Error::refused(
+                "path",
+                format!(
+                    "{name:?} in {}/: {why}; give a file name inside the project's {}/ area",
+                    area.dir_name(),
+                    area.dir_name()
+                ),
+            )
         })
     }
 

@@ -9,11 +9,13 @@ use chrono::NaiveDate;
 
 use super::layout::{Area, Layout};
 use super::open::{Gate, Project};
-use super::record::{self, Change, EndRule, Extension, Member, ProjectRecord, Purpose, Role, State, Status, Suspension};
+use super::record::{
+    self, Change, EndRule, Extension, Member, ProjectRecord, Purpose, Role, State, Status, Suspension,
+};
 use crate::audit::Direction;
+use crate::center::Actor;
 use crate::center::store::{self, require_identifier};
 use crate::center::users::Users;
-use crate::center::Actor;
 use crate::error::{Error, IoContext, Result};
 
 /// What a reviewer approves when creating a project.
@@ -46,9 +48,9 @@ pub fn create(actor: &Actor, new: &NewProject) -> Result<ProjectRecord> {
         return Err(crate::bad_input!("project {} already exists; choose another id", new.id));
     }
     let staging = Layout::at(home.areas_dir().join(format!(".new-{}-{}", new.id, std::process::id())));
-    let built = staging
-        .create()
-        .and_then(|()| std::fs::rename(staging.root(), home.areas_dir().join(&new.id)).at(home.areas_dir().join(&new.id)));
+    let built = staging.create().and_then(|()| {
+        std::fs::rename(staging.root(), home.areas_dir().join(&new.id)).at(home.areas_dir().join(&new.id))
+    });
     if let Err(e) = built {
         let _ = std::fs::remove_dir_all(staging.root());
         return Err(e);
@@ -63,7 +65,8 @@ pub fn create(actor: &Actor, new: &NewProject) -> Result<ProjectRecord> {
 /// Check a new project against the guideline's rules and build its registry entry.
 fn approve(actor: &Actor, new: &NewProject) -> Result<ProjectRecord> {
     require_identifier("project id", &new.id)?;
-    for (what, value) in [("--title", &new.title), ("--question", &new.question), ("--organization", &new.organization)] {
+    for (what, value) in [("--title", &new.title), ("--question", &new.question), ("--organization", &new.organization)]
+    {
         if value.trim().is_empty() {
             return Err(crate::bad_input!("project {}: {what} is empty", new.id));
         }
@@ -109,7 +112,9 @@ fn approve(actor: &Actor, new: &NewProject) -> Result<ProjectRecord> {
     if new.end > latest {
         let why = match new.end_rule {
             Some(rule) => format!("its end rule ({rule}) allows {latest} at the latest"),
-            None => format!("a {} project's usage period is at most 2 years: {latest} at the latest", new.purpose.name()),
+            None => {
+                format!("a {} project's usage period is at most 2 years: {latest} at the latest", new.purpose.name())
+            }
         };
         return Err(Error::refused("usage_period", format!("project {}: --end {}: {why}", new.id, new.end)));
     }
@@ -177,7 +182,9 @@ pub fn revoke(actor: &Actor, id: &str, user: &str, role: Role) -> Result<()> {
         return Err(Error::NotFound(format!("user {user} has no {role} role in project {id}")));
     }
     if role == Role::Contractor && project.record().members.iter().filter(|m| m.role == Role::Contractor).count() == 1 {
-        return Err(crate::bad_input!("project {id} keeps at least one contractor; grant another before revoking {user}"));
+        return Err(crate::bad_input!(
+            "project {id} keeps at least one contractor; grant another before revoking {user}"
+        ));
     }
     project.update(|r| {
         r.members.retain(|m| !(m.user == user && m.role == role));
@@ -190,10 +197,9 @@ fn check_grantable(project: &Project, role: Role) -> Result<()> {
         Role::Reviewer => Err(crate::bad_input!(
             "the reviewer role is center-wide: a reviewer creates reviewers with `midnet user add ID --reviewer`"
         )),
-        Role::Contractor if project.role() != Role::Reviewer => Err(Error::refused(
-            "role",
-            format!("only a reviewer names the contractors of project {}", project.id()),
-        )),
+        Role::Contractor if project.role() != Role::Reviewer => {
+            Err(Error::refused("role", format!("only a reviewer names the contractors of project {}", project.id())))
+        }
         _ => Ok(()),
     }
 }
@@ -237,7 +243,10 @@ pub fn change(actor: &Actor, id: &str, changes: &Changes) -> Result<Vec<Change>>
         if !others.is_empty() {
             return Err(Error::refused(
                 "extension_alone",
-                format!("project {id}: nothing else may change with an extension (also given: --{})", others.join(", --")),
+                format!(
+                    "project {id}: nothing else may change with an extension (also given: --{})",
+                    others.join(", --")
+                ),
             ));
         }
         return extend(actor, id, end, &changes.reason, false).map(|_| Vec::new());
@@ -262,7 +271,9 @@ pub fn change(actor: &Actor, id: &str, changes: &Changes) -> Result<Vec<Change>>
     let from = changes.extraction_from.unwrap_or(current.extraction_from);
     let to = changes.extraction_to.unwrap_or(current.extraction_to);
     if to < from {
-        return Err(crate::bad_input!("project {id}: the extraction period would end ({to}) before it starts ({from})"));
+        return Err(crate::bad_input!(
+            "project {id}: the extraction period would end ({to}) before it starts ({from})"
+        ));
     }
     let (date, by, reason) = (actor.today(), actor.user().id.clone(), changes.reason.clone());
     let entry = |field: &str, old: String, new: String| Change {
@@ -350,7 +361,10 @@ pub fn suspend(actor: &Actor, id: &str, reason: &str) -> Result<()> {
     let mut project = actor.open_project(id, &[Role::Reviewer])?;
     match project.record().state(actor.today()) {
         State::Terminated | State::Purged => {
-            return Err(Error::refused("terminated", format!("project {id} is terminated; there is nothing to suspend")));
+            return Err(Error::refused(
+                "terminated",
+                format!("project {id} is terminated; there is nothing to suspend"),
+            ));
         }
         State::Suspended => return Err(crate::bad_input!("project {id} is already suspended")),
         _ => {}
@@ -447,7 +461,10 @@ pub fn purge(actor: &Actor, only: Option<&str>) -> Result<Vec<Purged>> {
             if today <= record.retained_until() {
                 return Err(Error::refused(
                     "retention",
-                    format!("project {id} is retained until {}; nothing of it can be purged before then", record.retained_until()),
+                    format!(
+                        "project {id} is retained until {}; nothing of it can be purged before then",
+                        record.retained_until()
+                    ),
                 ));
             }
             vec![record]

@@ -20,8 +20,8 @@ mod layout;
 pub mod lifecycle;
 mod open;
 pub mod record;
-pub mod workbench;
 mod register;
+pub mod workbench;
 
 pub use layout::{Area, Layout};
 pub use open::Project;

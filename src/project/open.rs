@@ -53,9 +53,16 @@ impl Project {
         let home = actor.home();
         record::load(home, id)?;
         let mut lock = FileLock::try_take(&home.locks_dir().join(format!("project-{id}.lock")), |holder| {
-            format!("project {id} is busy: another midnet command is working on it ({holder}); run this one again when it has finished")
+            format!(
+                "project {id} is busy: another midnet command is working on it ({holder}); run this one again when it has finished"
+            )
         })?;
-        lock.describe(&format!("user {}, pid {}, since {}", actor.user().id, std::process::id(), crate::center::clock::format_utc(&crate::center::clock::now_utc())));
+        lock.describe(&format!(
+            "user {}, pid {}, since {}",
+            actor.user().id,
+            std::process::id(),
+            crate::center::clock::format_utc(&crate::center::clock::now_utc())
+        ));
         let record = record::load(home, id)?;
         let role = role_in(actor, &record, roles)?;
         if role != Role::Reviewer || record.state(actor.today()) == State::Purged {
@@ -127,7 +134,10 @@ fn role_in(actor: &Actor, record: &ProjectRecord, roles: &[Role]) -> Result<Role
             } else {
                 held.iter().map(Role::to_string).collect::<Vec<_>>().join(", ")
             };
-            Error::refused("role", format!("this needs the {need} role in project {}; {} has {has} there", record.id, actor.user().id))
+            Error::refused(
+                "role",
+                format!("this needs the {need} role in project {}; {} has {has} there", record.id, actor.user().id),
+            )
         })
 }
 
@@ -157,11 +167,17 @@ fn check_gate(record: &ProjectRecord, today: chrono::NaiveDate, gate: Gate) -> R
         )),
         State::Terminated => Err(Error::refused(
             "terminated",
-            format!("project {id} was terminated on {}; its work area is closed", record.terminated.map_or(String::new(), |d| d.to_string())),
+            format!(
+                "project {id} was terminated on {}; its work area is closed",
+                record.terminated.map_or(String::new(), |d| d.to_string())
+            ),
         )),
         State::Purged => Err(Error::refused(
             "terminated",
-            format!("project {id} was purged on {}; its work area no longer exists", record.purged.map_or(String::new(), |d| d.to_string())),
+            format!(
+                "project {id} was purged on {}; its work area no longer exists",
+                record.purged.map_or(String::new(), |d| d.to_string())
+            ),
         )),
     }
 }

@@ -283,9 +283,11 @@ pub fn check_extension(record: &ProjectRecord, to: NaiveDate, today: NaiveDate, 
     if record.extensions.len() >= 2 {
         return Err(Error::refused(
             "extension_limit",
-            format!("project {} was already extended twice ({}); a usage period is extended at most twice", record.id, {
-                record.extensions.iter().map(|e| format!("to {}", e.to)).collect::<Vec<_>>().join(", ")
-            }),
+            format!(
+                "project {} was already extended twice ({}); a usage period is extended at most twice",
+                record.id,
+                { record.extensions.iter().map(|e| format!("to {}", e.to)).collect::<Vec<_>>().join(", ") }
+            ),
         ));
     }
     if to <= record.end {
@@ -299,7 +301,10 @@ pub fn check_extension(record: &ProjectRecord, to: NaiveDate, today: NaiveDate, 
     if to > longest {
         return Err(Error::refused(
             "extension_length",
-            format!("project {}: an extension is at most 2 years: from {} to {longest} at the latest, not {to}", record.id, record.end),
+            format!(
+                "project {}: an extension is at most 2 years: from {} to {longest} at the latest, not {to}",
+                record.id, record.end
+            ),
         ));
     }
     let deadline = sub_months(record.end, 4);
@@ -352,7 +357,9 @@ pub fn load(home: &Home, id: &str) -> Result<ProjectRecord> {
     store::require_identifier("project id", id)?;
     let path = entry_path(home, id);
     if !path.is_file() {
-        return Err(Error::NotFound(format!("no project {id} in this home; `midnet project list` shows your projects")));
+        return Err(Error::NotFound(format!(
+            "no project {id} in this home; `midnet project list` shows your projects"
+        )));
     }
     store::read_json(&path)
 }
@@ -469,7 +476,14 @@ mod tests {
         assert!(check_extension(&r, d("2028-03-31"), d("2026-11-30"), false).is_ok());
         assert!(check_extension(&r, d("2028-03-31"), d("2027-03-01"), true).is_ok());
         assert_eq!(rule(check_extension(&r, d("2028-03-31"), d("2027-04-01"), true)), "extension_deadline");
-        let ext = Extension { filed: today, by: "c".into(), from: r.end, to: r.end, late_accepted: false, reason: String::new() };
+        let ext = Extension {
+            filed: today,
+            by: "c".into(),
+            from: r.end,
+            to: r.end,
+            late_accepted: false,
+            reason: String::new(),
+        };
         r.extensions = vec![ext.clone(), ext];
         assert_eq!(rule(check_extension(&r, d("2028-03-31"), today, false)), "extension_limit");
     }

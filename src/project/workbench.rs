@@ -24,15 +24,10 @@ pub const SHOWN_ROWS: usize = 50;
 /// Run a read-only query over the project's database; returns the result batches.
 pub fn query(project: &Project, sql: &str) -> Result<Vec<RecordBatch>> {
     let db = project.layout().db();
-    let config = duckdb::Config::default()
-        .access_mode(duckdb::AccessMode::ReadOnly)?
-        .enable_external_access(false)?;
+    let config = duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly)?.enable_external_access(false)?;
     let conn = duckdb::Connection::open_with_flags(&db, config)?;
     let mut stmt = conn.prepare(sql).map_err(|e| Error::BadInput(format!("the query does not run: {e}")))?;
-    let batches = stmt
-        .query_arrow([])
-        .map_err(|e| Error::BadInput(format!("the query does not run: {e}")))?
-        .collect();
+    let batches = stmt.query_arrow([]).map_err(|e| Error::BadInput(format!("the query does not run: {e}")))?.collect();
     Ok(batches)
 }
 
@@ -59,7 +54,12 @@ pub fn render(batches: &[RecordBatch], limit: usize) -> Result<String> {
 
 /// Write the result to `work/NAME` as CSV and record the file in the audit trail. A table made
 /// this way has no sidecar: the export gate treats it conservatively.
-pub fn write_result(actor: &Actor, project: &Project, name: &str, batches: &[RecordBatch]) -> Result<std::path::PathBuf> {
+pub fn write_result(
+    actor: &Actor,
+    project: &Project,
+    name: &str,
+    batches: &[RecordBatch],
+) -> Result<std::path::PathBuf> {
     if !name.ends_with(".csv") {
         return Err(Error::BadInput(format!("--out {name}: give a file name ending in .csv")));
     }
@@ -116,19 +116,25 @@ pub fn import(actor: &Actor, project: &Project, file: &Path, name: Option<&str>)
         ));
     }
     if ext == "csv" {
-        let text = std::fs::read_to_string(file).map_err(|e| Error::BadInput(format!("{}: not UTF-8 text: {e}", file.display())))?;
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| Error::BadInput(format!("{}: not UTF-8 text: {e}", file.display())))?;
         let header = text.lines().next().unwrap_or("");
         for column in header.split(',').map(|c| c.trim().trim_matches('"')) {
             let person = matches!(column.to_lowercase().as_str(), "person_id" | "patient_key" | "patient_id");
             if let Some(what) = crate::site::load::identifying(column).or(person.then_some("a person key")) {
                 return Err(Error::refused(
                     "work_import",
-                    format!("{}: column `{column}` could identify a person ({what}); codelists hold codes, not people", file.display()),
+                    format!(
+                        "{}: column `{column}` could identify a person ({what}); codelists hold codes, not people",
+                        file.display()
+                    ),
                 ));
             }
         }
     }
-    let name = name.map(str::to_string).unwrap_or_else(|| file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+    let name = name
+        .map(str::to_string)
+        .unwrap_or_else(|| file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
     let target = project.resolve(Area::Work, &name)?;
     let bytes = std::fs::read(file).at(file)?;
     crate::table::write_atomically(&target, &bytes)?;
@@ -164,24 +170,35 @@ pub enum WorkCommand {
 pub fn run(global: &crate::cli::Global, command: WorkCommand) -> Result<()> {
     use super::Role;
     match command {
-        WorkCommand::Sql { project, out, query: sql } => crate::center::as_user(global, "work sql", Some(&project), |actor| {
-            let p = actor.open_project(&project, &[Role::Analyst])?;
-            let batches = query(&p, &sql)?;
-            match out {
-                Some(name) => {
-                    let path = write_result(actor, &p, &name, &batches)?;
-                    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-                    println!("{rows} rows written to {}", path.strip_prefix(p.layout().root()).unwrap_or(&path).display());
+        WorkCommand::Sql { project, out, query: sql } => {
+            crate::center::as_user(global, "work sql", Some(&project), |actor| {
+                let p = actor.open_project(&project, &[Role::Analyst])?;
+                let batches = query(&p, &sql)?;
+                match out {
+                    Some(name) => {
+                        let path = write_result(actor, &p, &name, &batches)?;
+                        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+                        println!(
+                            "{rows} rows written to {}",
+                            path.strip_prefix(p.layout().root()).unwrap_or(&path).display()
+                        );
+                    }
+                    None => println!("{}", render(&batches, SHOWN_ROWS)?),
                 }
-                None => println!("{}", render(&batches, SHOWN_ROWS)?),
-            }
-            Ok(())
-        }),
-        WorkCommand::Import { project, name, file } => crate::center::as_user(global, "work import", Some(&project), |actor| {
-            let p = actor.open_project(&project, &[Role::Analyst])?;
-            let path = import(actor, &p, &file, name.as_deref())?;
-            println!("imported {} into {}", file.display(), path.strip_prefix(p.layout().root()).unwrap_or(&path).display());
-            Ok(())
-        }),
+                Ok(())
+            })
+        }
+        WorkCommand::Import { project, name, file } => {
+            crate::center::as_user(global, "work import", Some(&project), |actor| {
+                let p = actor.open_project(&project, &[Role::Analyst])?;
+                let path = import(actor, &p, &file, name.as_deref())?;
+                println!(
+                    "imported {} into {}",
+                    file.display(),
+                    path.strip_prefix(p.layout().root()).unwrap_or(&path).display()
+                );
+                Ok(())
+            })
+        }
     }
 }

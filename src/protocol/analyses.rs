@@ -58,7 +58,11 @@ pub fn dir_name(analysis: u32) -> String {
 
 /// The analysis number of `work/protocol/analysis-K`.
 pub fn number_of(dir: &Path) -> u32 {
-    dir.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_prefix("analysis-")).and_then(|k| k.parse().ok()).unwrap_or(0)
+    dir.file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix("analysis-"))
+        .and_then(|k| k.parse().ok())
+        .unwrap_or(0)
 }
 
 /// The completed analyses, in order.
@@ -72,8 +76,9 @@ pub fn list(protocol: &Path) -> Result<Vec<AnalysisRecord>> {
         let file = path.join(RECORD_FILE);
         if number_of(&path) > 0 && file.is_file() {
             let text = std::fs::read_to_string(&file).at(&file)?;
-            let record: AnalysisRecord = serde_json::from_str(&text)
-                .map_err(|e| Error::Integrity(format!("{}: not an analysis record ({e}); it was changed by hand", file.display())))?;
+            let record: AnalysisRecord = serde_json::from_str(&text).map_err(|e| {
+                Error::Integrity(format!("{}: not an analysis record ({e}); it was changed by hand", file.display()))
+            })?;
             records.push(record);
         }
     }
@@ -142,16 +147,31 @@ pub fn history(protocol: &Path) -> Result<History> {
     let mut rows: Vec<HistoryRow> = Vec::new();
     for (k, record) in analyses.iter().enumerate() {
         let path = protocol.join(dir_name(record.analysis)).join(super::tables::RESULTS);
-        let frame = crate::table::Frame::read_text_columns(&path, &["outcome", "subgroup", "hr", "hr_lo95", "hr_hi95", "status", "flagged"])?;
+        let frame = crate::table::Frame::read_text_columns(
+            &path,
+            &["outcome", "subgroup", "hr", "hr_lo95", "hr_hi95", "status", "flagged"],
+        )?;
         let col = |name: &str| frame.texts(name);
-        let (outcome, subgroup, hr, lo, hi, status, flagged) =
-            (col("outcome")?, col("subgroup")?, col("hr")?, col("hr_lo95")?, col("hr_hi95")?, col("status")?, col("flagged")?);
+        let (outcome, subgroup, hr, lo, hi, status, flagged) = (
+            col("outcome")?,
+            col("subgroup")?,
+            col("hr")?,
+            col("hr_lo95")?,
+            col("hr_hi95")?,
+            col("status")?,
+            col("flagged")?,
+        );
         for i in 0..frame.rows() {
             let (o, s) = (outcome[i].clone().unwrap_or_default(), subgroup[i].clone().unwrap_or_default());
             let at = match rows.iter().position(|r| r.outcome == o && r.subgroup == s) {
                 Some(at) => at,
                 None => {
-                    rows.push(HistoryRow { outcome: o, subgroup: s, cells: vec![String::new(); analyses.len()], flagged: vec![false; analyses.len()] });
+                    rows.push(HistoryRow {
+                        outcome: o,
+                        subgroup: s,
+                        cells: vec![String::new(); analyses.len()],
+                        flagged: vec![false; analyses.len()],
+                    });
                     rows.len() - 1
                 }
             };

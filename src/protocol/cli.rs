@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 
 use super::analyses;
 use super::library::Library;
-use super::run::{self, protocol_dir, RunOptions, RunReport};
+use super::run::{self, RunOptions, RunReport, protocol_dir};
 use crate::cli::Global;
 use crate::error::{IoContext, Result};
 use crate::project::Role;
@@ -115,9 +115,17 @@ pub fn render(report: &RunReport) -> String {
     let r = &report.record;
     let mut s = String::new();
     let _ = writeln!(s, "{}", r.title());
-    let _ = writeln!(s, "{} patients with follow-up; {} (dataset {}); tables in work/{}", r.patients, plan_name(r.plan), r.dataset, report.dir);
+    let _ = writeln!(
+        s,
+        "{} patients with follow-up; {} (dataset {}); tables in work/{}",
+        r.patients,
+        plan_name(r.plan),
+        r.dataset,
+        report.dir
+    );
     let _ = writeln!(s, "model: {}", r.model);
-    let _ = writeln!(s, "{:<24} {:<16} {:>7} {:>7}  {:<22} ", "outcome", "subgroup", "ev drug", "ev comp", "HR (95% CI)");
+    let _ =
+        writeln!(s, "{:<24} {:<16} {:>7} {:>7}  {:<22} ", "outcome", "subgroup", "ev drug", "ev comp", "HR (95% CI)");
     for line in &report.results {
         let hr = match &line.hazard_ratio {
             Some(h) => format!("{:.2} ({:.2}-{:.2})", h.hr, h.lo, h.hi),
@@ -203,11 +211,15 @@ fn report(global: &Global, args: ReportArgs) -> Result<()> {
                 crate::Error::NotFound(format!("--analysis {k}: project {} has no analysis {k}", args.project))
             })?,
             None => analyses.into_iter().last().ok_or_else(|| {
-                crate::Error::NotFound(format!("project {} has no analyses yet; run `midnet protocol run`", args.project))
+                crate::Error::NotFound(format!(
+                    "project {} has no analyses yet; run `midnet protocol run`",
+                    args.project
+                ))
             })?,
         };
         let adir = dir.join(analyses::dir_name(record.analysis));
-        let html = crate::report::render(&crate::report::Tables::read_dir(&adir)?, &record.title(), &record.export_review);
+        let html =
+            crate::report::render(&crate::report::Tables::read_dir(&adir)?, &record.title(), &record.export_review);
         let path = adir.join(crate::report::REPORT_FILE);
         crate::table::write_atomically(&path, html.as_bytes())?;
         actor.record_file(&project, &path, &crate::digest::sha256_file(&path)?, crate::center::Direction::In)?;

@@ -77,7 +77,11 @@ pub fn estimate(cohort: &Cohort, outcome: OutcomeColumns) -> Estimate {
         person_years: t.person_time,
         rate: t.rate(RATE_PER, PoissonCi::Exact),
     };
-    Estimate { drug: group(tallies[0]), comparator: group(tallies[1]), hazard_ratio: hazard_ratio(cohort, &rows, outcome) }
+    Estimate {
+        drug: group(tallies[0]),
+        comparator: group(tallies[1]),
+        hazard_ratio: hazard_ratio(cohort, &rows, outcome),
+    }
 }
 
 fn hazard_ratio(cohort: &Cohort, rows: &[usize], outcome: OutcomeColumns) -> Result<HazardRatio, String> {

@@ -59,7 +59,8 @@ impl Library {
     /// Parse and check a library: ids are names of the script language, unique, and every
     /// outcome's analytes are defined.
     pub fn parse(text: &str, origin: &str) -> Result<Library> {
-        let library: Library = toml::from_str(text).map_err(|e| bad_input!("{origin}: not a valid outcome library: {e}"))?;
+        let library: Library =
+            toml::from_str(text).map_err(|e| bad_input!("{origin}: not a valid outcome library: {e}"))?;
         let mut seen = std::collections::BTreeSet::new();
         for id in library.analytes.iter().map(|a| &a.id).chain(library.outcomes.iter().map(|o| &o.id)) {
             if !is_name(id) {
@@ -68,12 +69,17 @@ impl Library {
                 ));
             }
             if !seen.insert(id.as_str()) {
-                return Err(bad_input!("{origin}: id `{id}` is defined twice; give each analyte and outcome its own id"));
+                return Err(bad_input!(
+                    "{origin}: id `{id}` is defined twice; give each analyte and outcome its own id"
+                ));
             }
         }
         for o in &library.outcomes {
             if o.analytes.is_empty() {
-                return Err(bad_input!("{origin}: outcome `{}` names no analytes; list the analytes its rule reads", o.id));
+                return Err(bad_input!(
+                    "{origin}: outcome `{}` names no analytes; list the analytes its rule reads",
+                    o.id
+                ));
             }
             if let Some(a) = o.analytes.iter().find(|a| !library.analytes.iter().any(|x| &x.id == *a)) {
                 return Err(bad_input!(
@@ -100,7 +106,8 @@ impl Library {
 
     /// The full protocol script.
     pub fn script(&self) -> String {
-        let events: Vec<String> = self.analytes.iter().map(|a| format!("events {} = {}", a.id, a.events.trim())).collect();
+        let events: Vec<String> =
+            self.analytes.iter().map(|a| format!("events {} = {}", a.id, a.events.trim())).collect();
         let baselines: Vec<String> =
             self.analytes.iter().map(|a| format!("define baseline_{} = {}", a.id, a.baseline.trim())).collect();
         let outcomes: Vec<String> = self
@@ -148,8 +155,9 @@ mod tests {
         let path = dir.path().join("protocol.midnet");
         std::fs::write(&path, Library::builtin().script()).unwrap();
         let script = crate::script::Script::load(&path).unwrap();
-        let values = crate::script::ParamValues::parse_args(&["drug=3969099", "comparator=3969010", "cutoff=2025-09-30"])
-        .unwrap();
+        let values =
+            crate::script::ParamValues::parse_args(&["drug=3969099", "comparator=3969010", "cutoff=2025-09-30"])
+                .unwrap();
         script.compile(&values).unwrap();
     }
 

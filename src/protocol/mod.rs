@@ -18,4 +18,4 @@ pub mod run;
 pub mod tables;
 
 pub use library::Library;
-pub use run::{run, Plan, RunOptions, RunReport};
+pub use run::{Plan, RunOptions, RunReport, run};

@@ -7,7 +7,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::analyses::{self, AnalysisRecord};
-use super::estimate::{self, Cohort, Estimate, OutcomeColumns, DAYS_PER_YEAR};
+use super::estimate::{self, Cohort, DAYS_PER_YEAR, Estimate, OutcomeColumns};
 use super::library::{Library, Outcome};
 use super::tables::{self, AttritionRow, BaselineRow, CurvePoint, DurationRow, OnsetRow, ResultRow, SUBGROUPS};
 use crate::bad_input;
@@ -64,7 +64,12 @@ pub fn protocol_dir(project: &Project) -> PathBuf {
 
 pub const SCRIPT_FILE: &str = "protocol.midnet";
 
-pub fn run(actor: &Actor, project_id: &str, opts: &RunOptions, progress: &crate::progress::Progress) -> Result<RunReport> {
+pub fn run(
+    actor: &Actor,
+    project_id: &str,
+    opts: &RunOptions,
+    progress: &crate::progress::Progress,
+) -> Result<RunReport> {
     check_options(opts)?;
     let library = Library::builtin();
     let (plan, chosen, script_path) = {
@@ -91,8 +96,11 @@ pub fn run(actor: &Actor, project_id: &str, opts: &RunOptions, progress: &crate:
     };
     let extraction = extract::extract(actor, project_id, &options, progress)?;
     if !extraction.failed().is_empty() {
-        let failed: Vec<String> =
-            extraction.failed().iter().map(|s| format!("{} ({})", s.site, s.reason.as_deref().unwrap_or("failed"))).collect();
+        let failed: Vec<String> = extraction
+            .failed()
+            .iter()
+            .map(|s| format!("{} ({})", s.site, s.reason.as_deref().unwrap_or("failed")))
+            .collect();
         return Err(Error::Failed(format!(
             "extraction {} is incomplete, so no analysis was made: {}; fix the cause and run `midnet protocol run` again",
             extraction.extraction,
@@ -110,7 +118,8 @@ pub fn run(actor: &Actor, project_id: &str, opts: &RunOptions, progress: &crate:
         .cloned()
         .or_else(|| latest_cohort(&project, extraction.extraction))
         .ok_or_else(|| Error::Internal(format!("extraction {} made no cohort dataset", extraction.extraction)))?;
-    let outcomes: Vec<&Outcome> = chosen.iter().map(|id| library.outcome(id).expect("chosen ids are in the library")).collect();
+    let outcomes: Vec<&Outcome> =
+        chosen.iter().map(|id| library.outcome(id).expect("chosen ids are in the library")).collect();
     let data = Data::read(&project.layout().area(Area::Datasets).join(&dataset.file), &outcomes)?;
 
     let results: Vec<ResultRow> = outcomes
@@ -138,10 +147,11 @@ pub fn run(actor: &Actor, project_id: &str, opts: &RunOptions, progress: &crate:
     provenance.project = Some(project.id().to_string());
     provenance.inputs = vec![dataset.label()];
     provenance.script_sha256 = Some(extraction.script_sha256.clone());
-    provenance.params = [("drug", opts.drug.join(",")), ("comparator", opts.comparator.join(",")), ("cutoff", opts.cutoff.clone())]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
+    provenance.params =
+        [("drug", opts.drug.join(",")), ("comparator", opts.comparator.join(",")), ("cutoff", opts.cutoff.clone())]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
 
     let mut written = vec![tables::RESULTS, tables::ATTRITION, tables::BASELINE];
     tables::write(&dir, tables::RESULTS, &tables::results(&results, tests), TableKind::Statistics, &provenance)?;
@@ -159,8 +169,20 @@ pub fn run(actor: &Actor, project_id: &str, opts: &RunOptions, progress: &crate:
         written.push(tables::CURVES);
     }
     if plan == Plan::Refinement {
-        tables::write(&dir, tables::ONSET, &tables::onset(&onset_rows(&data, &outcomes)), TableKind::Statistics, &provenance)?;
-        tables::write(&dir, tables::DURATION, &tables::duration(&duration_rows(&data, &outcomes)), TableKind::Statistics, &provenance)?;
+        tables::write(
+            &dir,
+            tables::ONSET,
+            &tables::onset(&onset_rows(&data, &outcomes)),
+            TableKind::Statistics,
+            &provenance,
+        )?;
+        tables::write(
+            &dir,
+            tables::DURATION,
+            &tables::duration(&duration_rows(&data, &outcomes)),
+            TableKind::Statistics,
+            &provenance,
+        )?;
         written.extend([tables::ONSET, tables::DURATION]);
     }
     let statistics_seconds = started.elapsed().as_secs_f64();
@@ -214,7 +236,9 @@ fn export_findings(actor: &Actor, project: &str, names: &[String]) -> Result<Vec
                 None => rules.push((rule, verdict, 1)),
             }
         }
-        lines.extend(rules.into_iter().map(|(rule, verdict, n)| format!("{name}: {n} finding(s) of `{rule}` ({verdict})")));
+        lines.extend(
+            rules.into_iter().map(|(rule, verdict, n)| format!("{name}: {n} finding(s) of `{rule}` ({verdict})")),
+        );
     }
     Ok(lines)
 }
@@ -237,9 +261,11 @@ fn summary(r: &ResultRow) -> Summary {
 fn check_options(opts: &RunOptions) -> Result<()> {
     use crate::script::{ParamKind, ParamValue};
     let yj = ParamKind::Codelist(crate::schema::CodeSystem::Yj);
-    for (flag, kind, text) in
-        [("--drug", &yj, opts.drug.join(",")), ("--comparator", &yj, opts.comparator.join(",")), ("--cutoff", &ParamKind::Cutoff, opts.cutoff.clone())]
-    {
+    for (flag, kind, text) in [
+        ("--drug", &yj, opts.drug.join(",")),
+        ("--comparator", &yj, opts.comparator.join(",")),
+        ("--cutoff", &ParamKind::Cutoff, opts.cutoff.clone()),
+    ] {
         ParamValue::parse(kind, &text).map_err(|why| bad_input!("{flag} {text}: {why}"))?;
     }
     Ok(())
@@ -250,7 +276,10 @@ fn plan_of(project: &Project, library: &Library, chosen: &[String]) -> Result<(P
     for id in chosen {
         if library.outcome(id).is_none() {
             let ids: Vec<&str> = library.outcomes.iter().map(|o| o.id.as_str()).collect();
-            return Err(bad_input!("--outcomes: `{id}` is not an outcome of the library; the outcomes are: {}", ids.join(", ")));
+            return Err(bad_input!(
+                "--outcomes: `{id}` is not an outcome of the library; the outcomes are: {}",
+                ids.join(", ")
+            ));
         }
     }
     let every = || library.outcomes.iter().map(|o| o.id.clone()).collect::<Vec<_>>();
@@ -280,7 +309,8 @@ fn write_script(actor: &Actor, project: &Project, path: &Path, text: &str) -> Re
     if std::fs::read_to_string(path).ok().as_deref() == Some(text) {
         return Ok(());
     }
-    std::fs::create_dir_all(path.parent().expect("a file in a directory")).map_err(|e| Error::Internal(format!("{}: {e}", path.display())))?;
+    std::fs::create_dir_all(path.parent().expect("a file in a directory"))
+        .map_err(|e| Error::Internal(format!("{}: {e}", path.display())))?;
     crate::table::write_atomically(path, text.as_bytes())?;
     actor.record_file(project, path, &crate::digest::sha256_file(path)?, Direction::In)
 }
@@ -289,7 +319,11 @@ fn write_script(actor: &Actor, project: &Project, path: &Path, text: &str) -> Re
 /// cut-off reuses it).
 fn latest_cohort(project: &Project, extraction: i64) -> Option<extract::Dataset> {
     let conn = duckdb::Connection::open(project.layout().db()).ok()?;
-    extract::catalog::datasets(&conn).ok()?.into_iter().filter(|d| d.name == "cohort" && d.extraction == extraction).max_by_key(|d| d.version)
+    extract::catalog::datasets(&conn)
+        .ok()?
+        .into_iter()
+        .filter(|d| d.name == "cohort" && d.extraction == extraction)
+        .max_by_key(|d| d.version)
 }
 
 /// The cohort dataset in memory: patients with follow-up, and each outcome's columns.
@@ -348,7 +382,11 @@ impl Data {
     }
 
     fn keep(&self, outcome: usize, subgroup: &str) -> Vec<bool> {
-        if subgroup == SUBGROUPS[0] { vec![true; self.cohort.treated.len()] } else { self.baseline_normal[outcome].clone() }
+        if subgroup == SUBGROUPS[0] {
+            vec![true; self.cohort.treated.len()]
+        } else {
+            self.baseline_normal[outcome].clone()
+        }
     }
 
     fn group_label(&self, row: usize) -> &'static str {
@@ -362,7 +400,12 @@ fn attrition_rows(conn: &duckdb::Connection, extraction: i64, data: &Data) -> Re
     let mut rows: Vec<AttritionRow> = extract::catalog::attrition(conn, extraction)?
         .into_iter()
         .filter(|(site, _)| site == "all")
-        .map(|(_, step)| AttritionRow { rule: step.rule, kind: step.kind, before: step.patients_before, removed: step.removed })
+        .map(|(_, step)| AttritionRow {
+            rule: step.rule,
+            kind: step.kind,
+            before: step.patients_before,
+            removed: step.removed,
+        })
         .collect();
     let remaining = rows.last().map_or(0, |r| r.before - r.removed);
     rows.push(AttritionRow {
@@ -393,8 +436,15 @@ fn baseline_rows(data: &Data, outcomes: &[&Outcome]) -> (Vec<BaselineRow>, (u64,
     push("patients", "all", totals);
     push("sex", "women", count(&|i| data.female[i]));
     push("sex", "men", count(&|i| !data.female[i]));
-    const BANDS: [(f64, f64, &str); 7] =
-        [(0.0, 40.0, "18-39"), (40.0, 50.0, "40-49"), (50.0, 60.0, "50-59"), (60.0, 70.0, "60-69"), (70.0, 80.0, "70-79"), (80.0, 85.0, "80-84"), (85.0, f64::INFINITY, "85+")];
+    const BANDS: [(f64, f64, &str); 7] = [
+        (0.0, 40.0, "18-39"),
+        (40.0, 50.0, "40-49"),
+        (50.0, 60.0, "50-59"),
+        (60.0, 70.0, "60-69"),
+        (70.0, 80.0, "70-79"),
+        (80.0, 85.0, "80-84"),
+        (85.0, f64::INFINITY, "85+"),
+    ];
     for (lo, hi, label) in BANDS {
         push("age", label, count(&|i| data.cohort.age[i] >= lo && data.cohort.age[i] < hi));
     }
@@ -423,7 +473,15 @@ fn curve_points(data: &Data, outcomes: &[&Outcome], flagged: &[&ResultRow]) -> V
             let time: Vec<f64> = rows.iter().map(|&i| data.days[k][i]).collect();
             let event: Vec<bool> = rows.iter().map(|&i| data.events[k][i]).collect();
             let Ok(curve) = crate::stats::km::fit(&time, &event) else { continue };
-            points.push(CurvePoint { outcome: r.outcome.id.clone(), subgroup: r.subgroup, group, day: 0.0, cumulative: 0.0, lo: 0.0, hi: 0.0 });
+            points.push(CurvePoint {
+                outcome: r.outcome.id.clone(),
+                subgroup: r.subgroup,
+                group,
+                day: 0.0,
+                cumulative: 0.0,
+                lo: 0.0,
+                hi: 0.0,
+            });
             // The curve stops where fewer than 10 patients remain at risk: the tail of a
             // Kaplan-Meier curve on a handful of patients is noise, and its steps would show them.
             for s in curve.steps.iter().take_while(|s| s.n_at_risk >= CURVE_MIN_AT_RISK).filter(|s| s.events > 0) {
@@ -454,7 +512,8 @@ fn onset_rows(data: &Data, outcomes: &[&Outcome]) -> Vec<OnsetRow> {
                     .map(|i| data.days[k][i])
                     .collect();
                 days.sort_by(f64::total_cmp);
-                let quartiles = (!days.is_empty()).then(|| (quantile(&days, 0.25), quantile(&days, 0.5), quantile(&days, 0.75)));
+                let quartiles =
+                    (!days.is_empty()).then(|| (quantile(&days, 0.25), quantile(&days, 0.5), quantile(&days, 0.75)));
                 rows.push(OnsetRow { outcome: o.id.clone(), subgroup, group, events: days.len() as u64, quartiles });
             }
         }
@@ -463,8 +522,13 @@ fn onset_rows(data: &Data, outcomes: &[&Outcome]) -> Vec<OnsetRow> {
 }
 
 /// The bands of days of use (days since the index date) of the duration breakdown.
-const DURATION_BANDS: [(f64, f64, &str); 5] =
-    [(0.0, 30.0, "1-30"), (30.0, 90.0, "31-90"), (90.0, 180.0, "91-180"), (180.0, 365.0, "181-365"), (365.0, f64::INFINITY, "366+")];
+const DURATION_BANDS: [(f64, f64, &str); 5] = [
+    (0.0, 30.0, "1-30"),
+    (30.0, 90.0, "31-90"),
+    (90.0, 180.0, "91-180"),
+    (180.0, 365.0, "181-365"),
+    (365.0, f64::INFINITY, "366+"),
+];
 
 /// Signal refinement: patients at risk, events and person-years in each band of days of use.
 fn duration_rows(data: &Data, outcomes: &[&Outcome]) -> Vec<DurationRow> {
@@ -474,7 +538,15 @@ fn duration_rows(data: &Data, outcomes: &[&Outcome]) -> Vec<DurationRow> {
             let keep = data.keep(k, subgroup);
             for (lo, hi, band) in DURATION_BANDS {
                 for group in ["drug", "comparator"] {
-                    let mut row = DurationRow { outcome: o.id.clone(), subgroup, band: band.into(), group, at_risk: 0, events: 0, person_years: 0.0 };
+                    let mut row = DurationRow {
+                        outcome: o.id.clone(),
+                        subgroup,
+                        band: band.into(),
+                        group,
+                        at_risk: 0,
+                        events: 0,
+                        person_years: 0.0,
+                    };
                     for i in (0..keep.len()).filter(|&i| keep[i] && data.group_label(i) == group) {
                         let t = data.days[k][i];
                         if t > lo {

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use crate::error::Result;
-use crate::table::{float_cell, write_csv, ColumnRole as R, CsvTable, Provenance, TableKind};
+use crate::table::{ColumnRole as R, CsvTable, Provenance, TableKind, float_cell, write_csv};
 
 use super::estimate::{Estimate, MODEL};
 use super::library::Outcome;
@@ -140,7 +140,9 @@ pub fn baseline(rows: &[BaselineRow], totals: (u64, u64)) -> CsvTable {
         ("comparator_n", R::PersonCount),
         ("comparator_pct", R::Proportion),
     ]);
-    let pct = |n: u64, total: u64| if total == 0 { String::new() } else { float_cell(round(100.0 * n as f64 / total as f64, 1)) };
+    let pct = |n: u64, total: u64| {
+        if total == 0 { String::new() } else { float_cell(round(100.0 * n as f64 / total as f64, 1)) }
+    };
     for r in rows {
         t.push(vec![
             r.characteristic.clone(),
@@ -241,7 +243,11 @@ pub fn duration(rows: &[DurationRow]) -> CsvTable {
         ("rate", R::Rate),
     ]);
     for r in rows {
-        let rate = if r.person_years > 0.0 { float_cell(round(r.events as f64 * 1000.0 / r.person_years, 3)) } else { String::new() };
+        let rate = if r.person_years > 0.0 {
+            float_cell(round(r.events as f64 * 1000.0 / r.person_years, 3))
+        } else {
+            String::new()
+        };
         t.push(vec![
             r.outcome.clone(),
             r.subgroup.to_string(),

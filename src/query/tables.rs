@@ -95,8 +95,14 @@ const PROCEDURE: &[Column] = &[code("procedure_code", C::Procedure), col("proced
 pub const PATIENT_COLUMNS: [(&str, Type); 3] = [("sex", Text), ("birth_date", Date), ("death_date", Date)];
 
 impl Table {
-    pub const ALL: [Table; 6] =
-        [Table::ObservationPeriod, Table::Encounter, Table::Diagnosis, Table::DrugOrder, Table::LabResult, Table::Procedure];
+    pub const ALL: [Table; 6] = [
+        Table::ObservationPeriod,
+        Table::Encounter,
+        Table::Diagnosis,
+        Table::DrugOrder,
+        Table::LabResult,
+        Table::Procedure,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {

@@ -32,7 +32,8 @@ impl Table {
         let frame = Frame::read_text_columns(path, &[])?;
         let columns: Vec<String> = frame.names().to_vec();
         let cells: Vec<Vec<Option<String>>> = columns.iter().map(|c| frame.texts(c)).collect::<Result<_>>()?;
-        let rows = (0..frame.rows()).map(|i| cells.iter().map(|c| c[i].clone().unwrap_or_default()).collect()).collect();
+        let rows =
+            (0..frame.rows()).map(|i| cells.iter().map(|c| c[i].clone().unwrap_or_default()).collect()).collect();
         Ok(Table { columns, rows })
     }
 
@@ -98,7 +99,8 @@ impl Tables {
                 }
             }
         }
-        tables.results = results.ok_or_else(|| bad_input!("no results.csv among the files; the report needs the results table"))?;
+        tables.results =
+            results.ok_or_else(|| bad_input!("no results.csv among the files; the report needs the results table"))?;
         Ok(tables)
     }
 }
@@ -229,7 +231,11 @@ mod tests {
 
     #[test]
     fn text_is_escaped_and_flags_are_counted() {
-        let html = render(&Tables { results: results(), ..Tables::default() }, "a <b> title", &["results.csv: 2 finding(s) of `small_cell` (review)".into()]);
+        let html = render(
+            &Tables { results: results(), ..Tables::default() },
+            "a <b> title",
+            &["results.csv: 2 finding(s) of `small_cell` (review)".into()],
+        );
         assert!(html.contains("a &lt;b&gt; title"));
         assert!(html.contains("Cox &lt;model&gt;"));
         assert!(html.contains("<strong>1 flagged</strong>"));

@@ -21,8 +21,14 @@ pub enum CodeSystem {
 }
 
 impl CodeSystem {
-    pub const ALL: [CodeSystem; 6] =
-        [CodeSystem::Yj, CodeSystem::Hot, CodeSystem::Icd10, CodeSystem::Jlac10, CodeSystem::Procedure, CodeSystem::Medis];
+    pub const ALL: [CodeSystem; 6] = [
+        CodeSystem::Yj,
+        CodeSystem::Hot,
+        CodeSystem::Icd10,
+        CodeSystem::Jlac10,
+        CodeSystem::Procedure,
+        CodeSystem::Medis,
+    ];
 
     /// The name used in scripts and messages.
     pub fn name(self) -> &'static str {
@@ -58,7 +64,9 @@ impl CodeSystem {
             CodeSystem::Yj => "12 characters: 7 digits, a dosage-form letter, 4 digits or letters (e.g. 3969010F1020)",
             CodeSystem::Hot => "9 or 13 digits (HOT9 or HOT13)",
             CodeSystem::Icd10 => "a letter, 2 digits and up to 2 more characters, without the dot (e.g. E119)",
-            CodeSystem::Jlac10 => "17 characters: analyte 5, identification 4, specimen 3, method 3, result type 2 (e.g. 3B045000002327101)",
+            CodeSystem::Jlac10 => {
+                "17 characters: analyte 5, identification 4, specimen 3, method 3, result type 2 (e.g. 3B045000002327101)"
+            }
             CodeSystem::Procedure => "9 digits",
             CodeSystem::Medis => "4 letters or digits",
         }

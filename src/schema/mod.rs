@@ -6,7 +6,7 @@ pub mod codes;
 mod masters;
 
 pub use codes::CodeSystem;
-pub use masters::{load_masters, MASTERS};
+pub use masters::{MASTERS, load_masters};
 
 /// The DDL of a site database.
 pub const SCHEMA_SQL: &str = include_str!("../../sql/schema.sql");

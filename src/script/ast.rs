@@ -197,9 +197,16 @@ pub enum ExprKind {
     /// `["a", "b"]`
     List(Vec<Expr>),
     /// `icd10 ["E11", "E14"]`
-    Codes { system: Ident, codes: Vec<Expr> },
+    Codes {
+        system: Ident,
+        codes: Vec<Expr>,
+    },
     /// `icd10 from "file.csv" [column "code"]`
-    CodeFile { system: Ident, path: Text, column: Option<Text> },
+    CodeFile {
+        system: Ident,
+        path: Text,
+        column: Option<Text>,
+    },
     Not(Box<Expr>),
     Neg(Box<Expr>),
     Binary(BinOp, Box<Expr>, Box<Expr>),
@@ -234,11 +241,17 @@ impl Expr {
             | ExprKind::Bool(_)
             | ExprKind::CodeFile { .. } => Vec::new(),
             ExprKind::Field(e, _) | ExprKind::Not(e) | ExprKind::Neg(e) | ExprKind::Days(e) => vec![e],
-            ExprKind::List(items) | ExprKind::Codes { codes: items, .. } | ExprKind::Call(_, items) => items.iter().collect(),
-            ExprKind::Binary(_, a, b) | ExprKind::In(a, b) | ExprKind::Where(a, b) | ExprKind::With(a, _, b) => vec![a, b],
+            ExprKind::List(items) | ExprKind::Codes { codes: items, .. } | ExprKind::Call(_, items) => {
+                items.iter().collect()
+            }
+            ExprKind::Binary(_, a, b) | ExprKind::In(a, b) | ExprKind::Where(a, b) | ExprKind::With(a, _, b) => {
+                vec![a, b]
+            }
             ExprKind::Between(a, b, c) => vec![a, b, c],
             ExprKind::If(c, a, b) => [Some(&**c), Some(&**a), b.as_deref()].into_iter().flatten().collect(),
-            ExprKind::Aggregate(_, e, s) | ExprKind::Pick(_, e, s) => [e.as_deref(), Some(&**s)].into_iter().flatten().collect(),
+            ExprKind::Aggregate(_, e, s) | ExprKind::Pick(_, e, s) => {
+                [e.as_deref(), Some(&**s)].into_iter().flatten().collect()
+            }
             ExprKind::AllOf(parts, within) => parts.iter().map(|(_, e)| e).chain([&**within]).collect(),
         }
     }

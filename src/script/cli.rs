@@ -95,7 +95,12 @@ fn check(global: &Global, args: CheckArgs) -> Result<()> {
     }
     println!("{}: ok (study \"{}\", sha256 {})", args.script.file.display(), script.study(), &script.sha256()[..12]);
     if !global.quiet {
-        let unset: Vec<&str> = script.parameters().iter().filter(|p| p.default.is_none() && values.get(&p.name).is_none()).map(|p| p.name.as_str()).collect();
+        let unset: Vec<&str> = script
+            .parameters()
+            .iter()
+            .filter(|p| p.default.is_none() && values.get(&p.name).is_none())
+            .map(|p| p.name.as_str())
+            .collect();
         if !unset.is_empty() {
             eprintln!("note: parameters without a value, to set with --param when compiling: {}", unset.join(", "));
         }
@@ -114,7 +119,11 @@ fn sql(args: SqlArgs) -> Result<()> {
             None if name == "attrition" => &compiled.queries.attrition,
             None => {
                 let names: Vec<&str> = compiled.queries.outputs.iter().map(|o| o.name.as_str()).collect();
-                return Err(crate::bad_input!("{}: no output `{name}`; the outputs are: {}, and `attrition`", file.display(), names.join(", ")));
+                return Err(crate::bad_input!(
+                    "{}: no output `{name}`; the outputs are: {}, and `attrition`",
+                    file.display(),
+                    names.join(", ")
+                ));
             }
         };
         println!("{};", sql.trim_end());

@@ -73,7 +73,11 @@ pub fn entry_help(system: CodeSystem) -> String {
         CodeSystem::Procedure => "\"160000310\"",
         CodeSystem::Medis => "\"8846\"",
     };
-    format!("a {} codelist entry has {} characters and matches every code it begins; e.g. {example}", system_title(system), join_or(&lengths))
+    format!(
+        "a {} codelist entry has {} characters and matches every code it begins; e.g. {example}",
+        system_title(system),
+        join_or(&lengths)
+    )
 }
 
 fn join_or(items: &[String]) -> String {

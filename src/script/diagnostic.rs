@@ -146,7 +146,8 @@ mod tests {
     fn a_diagnostic_points_at_the_place() {
         let src = Source::new("s.midnet", "study \"x\"\n  entry first drug_ordr\n");
         let start = src.text.find("drug_ordr").unwrap();
-        let d = Diagnostic::new(Span::new(start, start + 9), "unknown table `drug_ordr`").help("did you mean `drug_order`?");
+        let d = Diagnostic::new(Span::new(start, start + 9), "unknown table `drug_ordr`")
+            .help("did you mean `drug_order`?");
         let text = d.render(&src);
         assert!(text.contains("--> s.midnet:2:15"), "{text}");
         assert!(text.contains("2 |   entry first drug_ordr"), "{text}");

@@ -25,7 +25,12 @@ fn explain_item(item: &Item, params: &[Param], out: &mut String, step: &mut usiz
     match item {
         Item::Study(s) => {
             let _ = writeln!(out, "Study \"{}\"", s.name.text);
-            let _ = writeln!(out, "  Index dates fall from {} to {} (both included).\n", words(&s.start, params), words(&s.end, params));
+            let _ = writeln!(
+                out,
+                "  Index dates fall from {} to {} (both included).\n",
+                words(&s.start, params),
+                words(&s.end, params)
+            );
         }
         Item::Parameters(decls) => {
             let _ = writeln!(out, "Parameters (set with --param NAME=VALUE)");
@@ -36,7 +41,11 @@ fn explain_item(item: &Item, params: &[Param], out: &mut String, step: &mut usiz
                     .and_then(|p| p.value.as_ref())
                     .map(|v| v.canonical())
                     .unwrap_or_else(|| "not set".into());
-                let note = if d.kind == ast::ParamKind::Cutoff { " (the data cut-off: `midnet extract --cutoff` sets it)" } else { "" };
+                let note = if d.kind == ast::ParamKind::Cutoff {
+                    " (the data cut-off: `midnet extract --cutoff` sets it)"
+                } else {
+                    ""
+                };
                 let _ = writeln!(out, "  {} ({}) = {value}{note}", d.name.name, d.kind.describe());
             }
             out.push('\n');
@@ -63,11 +72,24 @@ fn explain_item(item: &Item, params: &[Param], out: &mut String, step: &mut usiz
             } else {
                 "for each patient, the first of these events (earliest date; same-day events are ordered by time, then by their other columns) whose date falls in the study period"
             };
-            let _ = writeln!(out, "{}. Entry: {}: {}. Its date is the index date.", next(), which, words(selection, params));
+            let _ = writeln!(
+                out,
+                "{}. Entry: {}: {}. Its date is the index date.",
+                next(),
+                which,
+                words(selection, params)
+            );
         }
         Item::Rule { exclude, label, condition, .. } => {
-            let (verb, what) = if *exclude { ("Exclude", "remove the patient if") } else { ("Require", "keep the patient only if") };
-            let _ = writeln!(out, "{}. {verb} \"{}\": {what} {} (the attrition table counts who this removes).", next(), label.text, words(condition, params));
+            let (verb, what) =
+                if *exclude { ("Exclude", "remove the patient if") } else { ("Require", "keep the patient only if") };
+            let _ = writeln!(
+                out,
+                "{}. {verb} \"{}\": {what} {} (the attrition table counts who this removes).",
+                next(),
+                label.text,
+                words(condition, params)
+            );
         }
         Item::Exposure(x) => {
             let stock = if x.carry_over {
@@ -85,8 +107,16 @@ fn explain_item(item: &Item, params: &[Param], out: &mut String, step: &mut usiz
             );
         }
         Item::FollowUp(f) => {
-            let _ = writeln!(out, "Follow-up: from {} until {}. Days are counted from the index date.", words(&f.from, params), words(&f.until, params));
-            let _ = writeln!(out, "Each outcome is the first qualifying event on or after the start of follow-up; it counts as an event if it is on or before the end of follow-up, and the patient is censored at the end of follow-up otherwise.\n");
+            let _ = writeln!(
+                out,
+                "Follow-up: from {} until {}. Days are counted from the index date.",
+                words(&f.from, params),
+                words(&f.until, params)
+            );
+            let _ = writeln!(
+                out,
+                "Each outcome is the first qualifying event on or after the start of follow-up; it counts as an event if it is on or before the end of follow-up, and the patient is censored at the end of follow-up otherwise.\n"
+            );
         }
         Item::Outcome(o) => {
             let label = o.label.as_ref().map(|l| format!(" \"{}\"", l.text)).unwrap_or_default();
@@ -101,10 +131,18 @@ fn explain_item(item: &Item, params: &[Param], out: &mut String, step: &mut usiz
                     let _ = writeln!(out, "\nOutput `{}`: one row per cohort row, with the columns:", o.name.name);
                 }
                 Some(sel) => {
-                    let _ = writeln!(out, "\nOutput `{}`: one row per event of {} of each patient in the cohort, with the columns:", o.name.name, words(sel, params));
+                    let _ = writeln!(
+                        out,
+                        "\nOutput `{}`: one row per event of {} of each patient in the cohort, with the columns:",
+                        o.name.name,
+                        words(sel, params)
+                    );
                 }
             }
-            let _ = writeln!(out, "  patient_key: the site's patient key, which extraction replaces with a fresh random person id");
+            let _ = writeln!(
+                out,
+                "  patient_key: the site's patient key, which extraction replaces with a fresh random person id"
+            );
             for c in &o.columns {
                 match c {
                     ColumnDecl::Named { name, expr: Some(e) } => {
@@ -115,7 +153,10 @@ fn explain_item(item: &Item, params: &[Param], out: &mut String, step: &mut usiz
                         let _ = writeln!(out, "  {}: {}", name.name, words(&e, params));
                     }
                     ColumnDecl::Outcomes(_) => {
-                        let _ = writeln!(out, "  outcomes: for each selected outcome ID, ID_event (1 if the outcome happened in follow-up, else 0), ID_days (days from the index date to the event or to the end of follow-up) and, if it has one, ID_baseline_normal (1 if the baseline condition holds, else 0)");
+                        let _ = writeln!(
+                            out,
+                            "  outcomes: for each selected outcome ID, ID_event (1 if the outcome happened in follow-up, else 0), ID_days (days from the index date to the event or to the end of follow-up) and, if it has one, ID_baseline_normal (1 if the baseline condition holds, else 0)"
+                        );
                     }
                 }
             }
@@ -247,7 +288,11 @@ fn words(e: &ast::Expr, params: &[Param]) -> String {
         }
         K::AllOf(parts, within) => {
             let parts: Vec<String> = parts.iter().map(|(n, s)| format!("{} = {}", n.name, w(s))).collect();
-            format!("combinations of one event of each of ({}) all within {} of each other, dated by the latest of them", parts.join("; "), w(within))
+            format!(
+                "combinations of one event of each of ({}) all within {} of each other, dated by the latest of them",
+                parts.join("; "),
+                w(within)
+            )
         }
     }
 }

@@ -51,7 +51,8 @@ impl Token {
     }
 }
 
-const SYMBOLS: [&str; 18] = ["!=", "<=", ">=", "(", ")", "[", "]", ",", ":", ".", "=", "<", ">", "+", "-", "*", "/", "^"];
+const SYMBOLS: [&str; 18] =
+    ["!=", "<=", ">=", "(", ")", "[", "]", ",", ":", ".", "=", "<", ">", "+", "-", "*", "/", "^"];
 
 pub fn tokenize(text: &str) -> Result<Vec<Token>, Diagnostic> {
     let raw = Lexer { text, pos: 0 }.run()?;
@@ -140,7 +141,8 @@ impl Lexer<'_> {
             }
             let text = &self.text[start..self.pos];
             return parse_date(text).map(Tok::Date).map_err(|why| {
-                Diagnostic::new(Span::new(start, self.pos), why).help("dates are written YYYY-MM-DD and must exist in the calendar")
+                Diagnostic::new(Span::new(start, self.pos), why)
+                    .help("dates are written YYYY-MM-DD and must exist in the calendar")
             });
         }
         let mut float = false;
@@ -171,7 +173,9 @@ impl Lexer<'_> {
         if float {
             text.parse().map(Tok::Number).map_err(|_| Diagnostic::new(span, format!("`{text}` is not a number")))
         } else {
-            text.parse().map(Tok::Int).map_err(|_| Diagnostic::new(span, format!("`{text}` is too large a whole number")))
+            text.parse()
+                .map(Tok::Int)
+                .map_err(|_| Diagnostic::new(span, format!("`{text}` is too large a whole number")))
         }
     }
 
@@ -206,7 +210,8 @@ impl Lexer<'_> {
         for (wrong, right) in [("==", "="), ("<>", "!="), ("&&", "and"), ("||", "or")] {
             if rest.starts_with(wrong) {
                 let span = Span::new(self.pos, self.pos + wrong.len());
-                return Err(Diagnostic::new(span, format!("`{wrong}` is not an operator of the language")).help(format!("write `{right}`")));
+                return Err(Diagnostic::new(span, format!("`{wrong}` is not an operator of the language"))
+                    .help(format!("write `{right}`")));
             }
         }
         match SYMBOLS.iter().find(|s| rest.starts_with(**s)) {
@@ -232,7 +237,8 @@ impl Lexer<'_> {
 
 const CONTINUES_AFTER: [&str; 16] = ["(", "[", ",", ":", "=", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/", "^", "."];
 const CONTINUES_BEFORE_SYM: [&str; 12] = ["=", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/", "^", "."];
-const CONTINUATION_WORDS: [&str; 11] = ["and", "or", "where", "with", "then", "else", "within", "of", "by", "between", "in"];
+const CONTINUATION_WORDS: [&str; 11] =
+    ["and", "or", "where", "with", "then", "else", "within", "of", "by", "between", "in"];
 
 /// Drop the line breaks that do not end a statement, and repeated ones.
 fn join_continued_lines(tokens: Vec<Token>) -> Vec<Token> {

@@ -84,7 +84,11 @@ impl Compiled {
     /// The parameters a site's approval covers: all but the cut-off, whose later values need no
     /// new approval.
     pub fn approval_params(&self) -> BTreeMap<String, String> {
-        self.params.iter().filter(|(k, _)| Some(*k) != self.cutoff.as_ref()).map(|(k, v)| (k.clone(), v.clone())).collect()
+        self.params
+            .iter()
+            .filter(|(k, _)| Some(*k) != self.cutoff.as_ref())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
     }
 }
 
@@ -110,7 +114,11 @@ impl Script {
         let parameters = checked
             .params
             .iter()
-            .map(|p| Parameter { name: p.name.clone(), kind: p.kind.clone(), default: p.value.as_ref().map(ParamValue::canonical) })
+            .map(|p| Parameter {
+                name: p.name.clone(),
+                kind: p.kind.clone(),
+                default: p.value.as_ref().map(ParamValue::canonical),
+            })
             .collect();
         Ok(Script {
             study: checked.program.study.name.clone(),
@@ -155,7 +163,8 @@ impl Script {
     /// Bind the parameters and compile: the query model and its SQL.
     pub fn compile(&self, values: &ParamValues) -> Result<Compiled> {
         let checked = self.checked(values)?;
-        let params = checked.params.iter().filter_map(|p| Some((p.name.clone(), p.value.as_ref()?.canonical()))).collect();
+        let params =
+            checked.params.iter().filter_map(|p| Some((p.name.clone(), p.value.as_ref()?.canonical()))).collect();
         let queries = crate::sql::generate(&checked.program);
         Ok(Compiled { program: checked.program, queries, params, cutoff: self.cutoff().map(|p| p.name.clone()) })
     }

@@ -69,13 +69,16 @@ impl ParamValue {
         let text = text.trim();
         match kind {
             ParamKind::Date | ParamKind::Cutoff => parse_date(text).map(ParamValue::Date),
-            ParamKind::Integer => text.parse().map(ParamValue::Int).map_err(|_| format!("`{text}` is not a whole number")),
+            ParamKind::Integer => {
+                text.parse().map(ParamValue::Int).map_err(|_| format!("`{text}` is not a whole number"))
+            }
             ParamKind::Number => match text.parse::<f64>() {
                 Ok(x) if x.is_finite() => Ok(ParamValue::Float(x)),
                 _ => Err(format!("`{text}` is not a number")),
             },
             ParamKind::Codelist(system) => {
-                let list: Vec<String> = text.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect();
+                let list: Vec<String> =
+                    text.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect();
                 if list.is_empty() {
                     return Err("the codelist is empty; give codes separated by commas, e.g. 3969099,3969010".into());
                 }
@@ -88,7 +91,8 @@ impl ParamValue {
                 if text == "all" {
                     return Ok(ParamValue::Outcomes(None));
                 }
-                let ids: Vec<String> = text.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect();
+                let ids: Vec<String> =
+                    text.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect();
                 if ids.is_empty() {
                     return Err("give outcome ids separated by commas, or `all`".into());
                 }

@@ -13,7 +13,8 @@ type PResult<T> = Result<T, Diagnostic>;
 type KeyedLine = (String, Span, Expr);
 
 /// Words that open a top-level item.
-const ITEMS: [&str; 10] = ["study", "parameters", "codelist", "events", "define", "cohort", "outcome", "follow-up", "dataset", "table"];
+const ITEMS: [&str; 10] =
+    ["study", "parameters", "codelist", "events", "define", "cohort", "outcome", "follow-up", "dataset", "table"];
 /// Words that open an item inside `cohort … end`.
 const COHORT_ITEMS: [&str; 7] = ["entry", "require", "exclude", "codelist", "events", "define", "exposure"];
 
@@ -95,19 +96,11 @@ impl Parser {
     }
 
     fn expect_word(&mut self, w: &str, help: &str) -> PResult<Span> {
-        if self.at_word(w) {
-            Ok(self.bump().span)
-        } else {
-            Err(self.unexpected(&format!("`{w}`")).help(help))
-        }
+        if self.at_word(w) { Ok(self.bump().span) } else { Err(self.unexpected(&format!("`{w}`")).help(help)) }
     }
 
     fn expect_sym(&mut self, s: &str, help: &str) -> PResult<Span> {
-        if self.at_sym(s) {
-            Ok(self.bump().span)
-        } else {
-            Err(self.unexpected(&format!("`{s}`")).help(help))
-        }
+        if self.at_sym(s) { Ok(self.bump().span) } else { Err(self.unexpected(&format!("`{s}`")).help(help)) }
     }
 
     fn ident(&mut self, what: &str) -> PResult<Ident> {
@@ -175,7 +168,12 @@ impl Parser {
 
     /// Items of a block up to its `end`. A word that can only start a top-level item means the
     /// `end` is missing.
-    fn block<T>(&mut self, opener: &Token, allowed: &[&str], mut item: impl FnMut(&mut Self) -> PResult<T>) -> PResult<(Vec<T>, Span)> {
+    fn block<T>(
+        &mut self,
+        opener: &Token,
+        allowed: &[&str],
+        mut item: impl FnMut(&mut Self) -> PResult<T>,
+    ) -> PResult<(Vec<T>, Span)> {
         let name = match &opener.tok {
             Tok::Word(w) => w.clone(),
             _ => String::new(),
@@ -262,7 +260,8 @@ impl Parser {
                     ParamKind::Codelist(s)
                 }
                 None => {
-                    return Err(Diagnostic::new(word.span, format!("`{system}` is not a parameter type")).help(format!("the types are: {KINDS}")));
+                    return Err(Diagnostic::new(word.span, format!("`{system}` is not a parameter type"))
+                        .help(format!("the types are: {KINDS}")));
                 }
             },
         };
@@ -311,7 +310,9 @@ impl Parser {
                 }
                 Tok::Word(w) if w == "exposure" => p.exposure(),
                 Tok::Word(w) if ["codelist", "events", "define"].contains(&w.as_str()) => p.definition(),
-                _ => Err(p.unexpected("a line of the cohort block").help(format!("a cohort block holds: {}", COHORT_ITEMS.join(", ")))),
+                _ => Err(p
+                    .unexpected("a line of the cohort block")
+                    .help(format!("a cohort block holds: {}", COHORT_ITEMS.join(", ")))),
             }
         })?;
         Ok(Item::Cohort(items))
@@ -338,9 +339,14 @@ impl Parser {
             if !keys.contains(&key.as_str()) {
                 let help = match did_you_mean(&key, keys.iter().copied()) {
                     Some(s) => format!("did you mean `{s}:`?"),
-                    None => format!("a `{block_name}` block holds: {}", keys.iter().map(|k| format!("`{k}:`")).collect::<Vec<_>>().join(", ")),
+                    None => format!(
+                        "a `{block_name}` block holds: {}",
+                        keys.iter().map(|k| format!("`{k}:`")).collect::<Vec<_>>().join(", ")
+                    ),
                 };
-                return Err(Diagnostic::new(span, format!("`{key}` is not a line of a `{block_name}` block")).help(help));
+                return Err(
+                    Diagnostic::new(span, format!("`{key}` is not a line of a `{block_name}` block")).help(help)
+                );
             }
             if seen.contains(&key) {
                 return Err(Diagnostic::new(span, format!("`{key}:` is given twice")).help("keep one"));
@@ -371,7 +377,8 @@ impl Parser {
         let (lines, span) = self.keyed_lines(&opener, &["orders", "grace", "stockpiling"])?;
         let get = |k: &str| lines.iter().find(|(key, ..)| key == k).map(|(_, _, e)| e.clone());
         let missing = |k: &str, example: &str| {
-            Diagnostic::new(span, format!("the exposure `{}` has no `{k}:` line", name.name)).help(format!("add `{k}: {example}`"))
+            Diagnostic::new(span, format!("the exposure `{}` has no `{k}:` line", name.name))
+                .help(format!("add `{k}: {example}`"))
         };
         let orders = get("orders").ok_or_else(|| missing("orders", "drug_order where yj_code in drug"))?;
         let grace = get("grace").ok_or_else(|| missing("grace", "30 days"))?;
@@ -394,8 +401,9 @@ impl Parser {
         let (lines, span) = self.keyed_lines(&opener, &["event", "baseline normal"])?;
         let get = |k: &str| lines.iter().find(|(key, ..)| key == k).map(|(_, _, e)| e.clone());
         let event = get("event").ok_or_else(|| {
-            Diagnostic::new(span, format!("the outcome `{}` has no `event:` line", name.name))
-                .help("add `event: SELECTION`, e.g. `event: lab_result where analyte = \"alt\" and value > 3 * ref_high`")
+            Diagnostic::new(span, format!("the outcome `{}` has no `event:` line", name.name)).help(
+                "add `event: SELECTION`, e.g. `event: lab_result where analyte = \"alt\" and value > 3 * ref_high`",
+            )
         })?;
         Ok(Item::Outcome(OutcomeDecl { name, label, event, baseline_normal: get("baseline normal"), span }))
     }
@@ -500,8 +508,11 @@ impl Parser {
         self.bump();
         let right = self.additive()?;
         if let Tok::Sym(s @ ("=" | "!=" | "<" | "<=" | ">" | ">=")) = self.peek().tok {
-            return Err(Diagnostic::new(self.peek().span, format!("comparisons do not chain: `{s}` after a comparison"))
-                .help("combine two comparisons with `and`, or use `x between a and b`"));
+            return Err(Diagnostic::new(
+                self.peek().span,
+                format!("comparisons do not chain: `{s}` after a comparison"),
+            )
+            .help("combine two comparisons with `and`, or use `x between a and b`"));
         }
         Ok(binary(op, left, right))
     }

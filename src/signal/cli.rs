@@ -294,7 +294,8 @@ fn run_screen(global: &Global, args: ScreenArgs) -> Result<()> {
     match (&args.exposures, &args.outcomes, &episodes.input, episodes.dataset.given()) {
         (Some(exposures), Some(outcomes), ..) => {
             let window = args.risk_window.unwrap_or(30);
-            let counts = screen::pair_counts(&screen::read_exposures(exposures)?, &screen::read_outcomes(outcomes)?, window)?;
+            let counts =
+                screen::pair_counts(&screen::read_exposures(exposures)?, &screen::read_outcomes(outcomes)?, window)?;
             let inputs = vec![exposures.display().to_string(), outcomes.display().to_string()];
             let target = Target::File { out: args.out.clone(), inputs };
             screen_counts(global, &args, counts, started, &target)
@@ -318,7 +319,12 @@ fn run_screen(global: &Global, args: ScreenArgs) -> Result<()> {
 }
 
 /// The counts of the episode rows of `path`.
-fn episodes_counts(global: &Global, path: &Path, columns: &screen::EpisodeColumns, window: Option<i32>) -> Result<PairCounts> {
+fn episodes_counts(
+    global: &Global,
+    path: &Path,
+    columns: &screen::EpisodeColumns,
+    window: Option<i32>,
+) -> Result<PairCounts> {
     let rows = screen::read_episodes(path, columns)?;
     if rows.merged_rows > 0 {
         note(
@@ -334,11 +340,18 @@ fn episodes_counts(global: &Global, path: &Path, columns: &screen::EpisodeColumn
 }
 
 /// Score, rank and hand over the counts of `signal screen`.
-fn screen_counts(global: &Global, args: &ScreenArgs, counts: PairCounts, started: Instant, target: &Target) -> Result<()> {
+fn screen_counts(
+    global: &Global,
+    args: &ScreenArgs,
+    counts: PairCounts,
+    started: Instant,
+    target: &Target,
+) -> Result<()> {
     let options = args.mgps.options()?;
     let read_s = started.elapsed().as_secs_f64();
     let window = match counts.source {
-        CountSource::NewUseEpisodes { risk_window_days } | CountSource::EpisodeRows { risk_window_days: Some(risk_window_days) } => {
+        CountSource::NewUseEpisodes { risk_window_days }
+        | CountSource::EpisodeRows { risk_window_days: Some(risk_window_days) } => {
             format!("within {risk_window_days} days")
         }
         _ => "in the risk window of the dataset".to_string(),
@@ -528,10 +541,12 @@ fn run_ssa(global: &Global, args: SsaArgs) -> Result<()> {
             let target = Target::File { out: args.out.clone(), inputs: vec![input.display().to_string()] };
             ssa_of(global, &args, input, &person_columns(&args.person, false), &target)
         }
-        (None, Some((project, dataset))) => inputs::run(global, "signal ssa", project, dataset, args.dataset.replace, |d| {
-            let target = Target::project(d, args.out.as_deref(), "ssa")?;
-            ssa_of(global, &args, &d.path, &person_columns(&args.person, true), &target)
-        }),
+        (None, Some((project, dataset))) => {
+            inputs::run(global, "signal ssa", project, dataset, args.dataset.replace, |d| {
+                let target = Target::project(d, args.out.as_deref(), "ssa")?;
+                ssa_of(global, &args, &d.path, &person_columns(&args.person, true), &target)
+            })
+        }
         _ => Err(bad_input!("signal ssa: give one input: --input FILE or --project ID --dataset NAME")),
     }
 }

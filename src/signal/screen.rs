@@ -313,7 +313,8 @@ mod tests {
 
     #[test]
     fn every_episode_is_in_one_cell_of_each_pairs_table() {
-        let r = rows(&["a", "a", "b", "b", "b"], &[("liver", &[true, false, true, true, false]), ("kidney", &[false; 5])]);
+        let r =
+            rows(&["a", "a", "b", "b", "b"], &[("liver", &[true, false, true, true, false]), ("kidney", &[false; 5])]);
         let c = episode_counts(&r, None).unwrap();
         assert_eq!(c.drug, ["a", "b"]);
         assert_eq!(c.event, ["liver", "liver"]);

@@ -210,7 +210,11 @@ impl QualityReport {
         let version = self.data_version.map_or("none (nothing loaded yet)".to_string(), |v| v.to_string());
         let _ = writeln!(s, "data version: {version}\n");
         let _ = writeln!(s, "rows per table and source");
-        let _ = writeln!(s, "  {:<20} {:<7} {:>12} {:>10}  {:<10} {:<10}", "table", "source", "rows", "patients", "first", "last");
+        let _ = writeln!(
+            s,
+            "  {:<20} {:<7} {:>12} {:>10}  {:<10} {:<10}",
+            "table", "source", "rows", "patients", "first", "last"
+        );
         for t in &self.tables {
             let _ = writeln!(
                 s,
@@ -239,7 +243,16 @@ impl QualityReport {
         let _ = writeln!(
             s,
             "  {:<17} {:<8} {:>9} {:>8} {:>8} {:>8} {:>8}  {:<22} {:<16} {:<16}",
-            "analyte", "unit", "results", "coverage", "no value", "no range", "abnormal", "reported units", "ref low", "ref high"
+            "analyte",
+            "unit",
+            "results",
+            "coverage",
+            "no value",
+            "no range",
+            "abnormal",
+            "reported units",
+            "ref low",
+            "ref high"
         );
         for a in &self.analytes {
             let _ = writeln!(

@@ -120,13 +120,7 @@ fn render_load(report: &super::load::LoadReport) -> String {
     for f in &report.files {
         let _ = writeln!(s, "  {:<20} {:>12} {:>12}  {}", f.table, f.rows_loaded, f.rows_quarantined, f.file);
     }
-    let _ = writeln!(
-        s,
-        "  {:<20} {:>12} {:>12}",
-        "total",
-        report.rows_loaded(),
-        report.rows_quarantined()
-    );
+    let _ = writeln!(s, "  {:<20} {:>12} {:>12}", "total", report.rows_loaded(), report.rows_quarantined());
     for r in &report.refused {
         let _ = writeln!(s, "refused {}: {}", r.file, r.reason);
     }

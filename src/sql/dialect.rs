@@ -121,7 +121,8 @@ impl Dialect for DuckDb {
     }
 
     fn record(&self, fields: &[(String, String)]) -> String {
-        let fields: Vec<String> = fields.iter().map(|(name, value)| format!("{}: {value}", quote::literal(name))).collect();
+        let fields: Vec<String> =
+            fields.iter().map(|(name, value)| format!("{}: {value}", quote::literal(name))).collect();
         format!("{{{}}}", fields.join(", "))
     }
 

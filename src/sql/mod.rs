@@ -5,4 +5,4 @@ pub mod dialect;
 mod generate;
 pub mod quote;
 
-pub use generate::{generate, generate_for, sql_type, OutputQuery, Queries, QueryColumn};
+pub use generate::{OutputQuery, Queries, QueryColumn, generate, generate_for, sql_type};

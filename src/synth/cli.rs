@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{synthesize, SynthOptions, IMPORT_DIR};
+use super::{IMPORT_DIR, SynthOptions, synthesize};
 use crate::cli::Global;
 use crate::error::Result;
 use crate::progress::Progress;

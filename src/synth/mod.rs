@@ -145,7 +145,8 @@ fn drug_codes() -> Result<HashMap<String, Drug>> {
         let (yj, ingredient, route) = (&r[0], &r[1], &r[4]);
         let (dose, unit) = typical_dose(ingredient);
         let route = if route == "injection" { "injection" } else { "oral" };
-        drugs.insert(ingredient.to_string(), Drug { yj_code: yj.to_string(), daily_dose: dose, dose_unit: unit, route });
+        drugs
+            .insert(ingredient.to_string(), Drug { yj_code: yj.to_string(), daily_dose: dose, dose_unit: unit, route });
     }
     Ok(drugs)
 }
@@ -189,7 +190,12 @@ fn write_registry(out: &Path, contexts: &[SiteContext]) -> Result<()> {
     let registry = Registry {
         site: contexts
             .iter()
-            .map(|c| RegistryEntry { id: &c.profile.id, name: &c.profile.name, aliases: &c.profile.aliases, path: &c.profile.id })
+            .map(|c| RegistryEntry {
+                id: &c.profile.id,
+                name: &c.profile.name,
+                aliases: &c.profile.aliases,
+                path: &c.profile.id,
+            })
             .collect(),
     };
     let body = toml::to_string(&registry).map_err(|e| Error::Internal(format!("site registry: {e}")))?;

@@ -7,22 +7,54 @@
 
 use rand::{Rng, RngExt};
 
-use super::labs::{Analyte, ANALYTES};
+use super::labs::{ANALYTES, Analyte};
 
 /// (Japanese name, English name, other spellings of its hospitals)
 const INSTITUTIONS: [(&str, &str, &[&str]); 12] = [
-    ("北山大学病院", "Kitayama University Hospital", &["北山大学医学部附属病院", "北山大病院", "Kitayama Univ. Hospital"]),
-    ("東浜医療センター", "Higashihama Medical Center", &["東浜総合医療センター", "東浜医療C", "Higashihama Medical Centre"]),
+    (
+        "北山大学病院",
+        "Kitayama University Hospital",
+        &["北山大学医学部附属病院", "北山大病院", "Kitayama Univ. Hospital"],
+    ),
+    (
+        "東浜医療センター",
+        "Higashihama Medical Center",
+        &["東浜総合医療センター", "東浜医療C", "Higashihama Medical Centre"],
+    ),
     ("西陵大学附属病院", "Seiryo University Hospital", &["西陵大学病院", "西陵大附属病院", "Seiryo Univ. Hospital"]),
-    ("南郷記念病院グループ", "Nango Memorial Hospital Group", &["南郷記念病院", "南郷記念第二病院", "Nango Memorial Hospital", "Nango Memorial Second Hospital"]),
+    (
+        "南郷記念病院グループ",
+        "Nango Memorial Hospital Group",
+        &["南郷記念病院", "南郷記念第二病院", "Nango Memorial Hospital", "Nango Memorial Second Hospital"],
+    ),
     ("青葉台中央病院", "Aobadai Central Hospital", &["青葉台中央総合病院", "Aobadai Chuo Hospital"]),
-    ("桜川医科大学病院", "Sakuragawa Medical University Hospital", &["桜川医大病院", "桜川医科大学附属病院", "Sakuragawa Med. Univ. Hospital"]),
+    (
+        "桜川医科大学病院",
+        "Sakuragawa Medical University Hospital",
+        &["桜川医大病院", "桜川医科大学附属病院", "Sakuragawa Med. Univ. Hospital"],
+    ),
     ("若葉総合医療センター", "Wakaba General Medical Center", &["若葉総合病院", "Wakaba General Hospital"]),
-    ("緑ヶ丘大学病院", "Midorigaoka University Hospital", &["緑が丘大学病院", "緑ケ丘大学病院", "Midorigaoka Univ. Hospital"]),
-    ("瑞穂赤十字病院", "Mizuho Red Cross Hospital", &["瑞穂日赤", "日本赤十字社瑞穂病院", "Japanese Red Cross Mizuho Hospital"]),
+    (
+        "緑ヶ丘大学病院",
+        "Midorigaoka University Hospital",
+        &["緑が丘大学病院", "緑ケ丘大学病院", "Midorigaoka Univ. Hospital"],
+    ),
+    (
+        "瑞穂赤十字病院",
+        "Mizuho Red Cross Hospital",
+        &["瑞穂日赤", "日本赤十字社瑞穂病院", "Japanese Red Cross Mizuho Hospital"],
+    ),
     ("白鷺市民病院", "Shirasagi City Hospital", &["白鷺市立病院", "市立白鷺病院", "Shirasagi Municipal Hospital"]),
-    ("高砂医療生協病院グループ", "Takasago Co-op Hospital Group", &["高砂協同病院", "高砂生協病院", "Takasago Kyodo Hospital"]),
-    ("朝日ヶ浦大学医学部附属病院", "Asahigaura University Hospital", &["朝日ヶ浦大学病院", "朝日が浦大学病院", "Asahigaura Univ. Hospital"]),
+    (
+        "高砂医療生協病院グループ",
+        "Takasago Co-op Hospital Group",
+        &["高砂協同病院", "高砂生協病院", "Takasago Kyodo Hospital"],
+    ),
+    (
+        "朝日ヶ浦大学医学部附属病院",
+        "Asahigaura University Hospital",
+        &["朝日ヶ浦大学病院", "朝日が浦大学病院", "Asahigaura Univ. Hospital"],
+    ),
 ];
 
 /// How a site writes dates in the files it hands over.
@@ -79,10 +111,7 @@ pub fn site_profile<R: Rng>(index: usize, rng: &mut R) -> SiteProfile {
     aliases.extend(spellings.iter().map(|s| suffix(s)));
     let platelets_in_10k = rng.random_bool(0.6);
     let wbc_per_ul = rng.random_bool(0.4);
-    let analytes = ANALYTES
-        .iter()
-        .map(|a| site_analyte(a, platelets_in_10k, wbc_per_ul, rng))
-        .collect();
+    let analytes = ANALYTES.iter().map(|a| site_analyte(a, platelets_in_10k, wbc_per_ul, rng)).collect();
     SiteProfile {
         index,
         id: format!("site{:02}", index + 1),

@@ -5,8 +5,8 @@
 use rand::{Rng, RngExt};
 use rand_distr::{Distribution, Exp1, Gamma, StandardNormal};
 
-use super::catalog::{self, Process, PAIRS};
-use super::labs::{self, Episode, ANALYTES};
+use super::catalog::{self, PAIRS, Process};
+use super::labs::{self, ANALYTES, Episode};
 use super::site::{SiteContext, Tables};
 use crate::error::Result;
 
@@ -153,7 +153,20 @@ fn study_pair<R: Rng>(
     };
     let ingredient = if new_drug { pair.new_drug } else { pair.comparator };
     let drug = ctx.drug(ingredient);
-    let last = write_course(ctx, t, key, drug, pair.days_supply, pair.persistence_days, first, end, Some(pair.launch), new_drug, rng, visits)?;
+    let last = write_course(
+        ctx,
+        t,
+        key,
+        drug,
+        pair.days_supply,
+        pair.persistence_days,
+        first,
+        end,
+        Some(pair.launch),
+        new_drug,
+        rng,
+        visits,
+    )?;
     courses.push(Course { pair: p, new_drug, start: first, end: last });
     Ok(())
 }
@@ -213,13 +226,33 @@ fn background_drugs<R: Rng>(
         for _ in 0..courses {
             let first = start + rng.random_range(0..=(end - start).max(0));
             let persistence = if supplies[0] >= 28 { 180.0 } else { 10.0 };
-            write_course(ctx, t, key, ctx.drug(ingredient), supplies, persistence, first, end, None, false, rng, visits)?;
+            write_course(
+                ctx,
+                t,
+                key,
+                ctx.drug(ingredient),
+                supplies,
+                persistence,
+                first,
+                end,
+                None,
+                false,
+                rng,
+                visits,
+            )?;
         }
     }
     Ok(())
 }
 
-fn other_diagnoses<R: Rng>(ctx: &SiteContext, key: &str, start: i32, end: i32, rng: &mut R, t: &mut Tables) -> Result<()> {
+fn other_diagnoses<R: Rng>(
+    ctx: &SiteContext,
+    key: &str,
+    start: i32,
+    end: i32,
+    rng: &mut R,
+    t: &mut Tables,
+) -> Result<()> {
     let years = (end - start) as f64 / 365.25;
     for (code, yearly) in catalog::OTHER_DIAGNOSES {
         for _ in 0..poisson(rng, yearly * years) {
@@ -249,7 +282,20 @@ fn brief_care<R: Rng>(
     }
     if rng.random_bool(0.5) {
         let (ingredient, supplies, _) = catalog::BACKGROUND[rng.random_range(0..4)];
-        write_course(ctx, t, key, ctx.drug(ingredient), supplies, 7.0, start, end.max(start + 1), None, false, rng, visits)?;
+        write_course(
+            ctx,
+            t,
+            key,
+            ctx.drug(ingredient),
+            supplies,
+            7.0,
+            start,
+            end.max(start + 1),
+            None,
+            false,
+            rng,
+            visits,
+        )?;
     }
     Ok(())
 }
@@ -519,7 +565,8 @@ fn write_labs<R: Rng>(
         *taken = if admitted && p < 5 { true } else { rng.random_bool(chance[p]) };
     }
     // Albumin is needed to read calcium; compute it first.
-    let albumin = labs::well_value(&ANALYTES[labs::ALBUMIN], levels.level[labs::ALBUMIN], levels.band[labs::ALBUMIN], rng);
+    let albumin =
+        labs::well_value(&ANALYTES[labs::ALBUMIN], levels.level[labs::ALBUMIN], levels.band[labs::ALBUMIN], rng);
     for (i, a) in ANALYTES.iter().enumerate() {
         if !panels[a.panel.index()] {
             continue;
@@ -558,7 +605,13 @@ fn write_lab<R: Rng>(
     let site = &ctx.profile.analytes[i];
     let decimals = reported_decimals(a.decimals, site.factor);
     let (lo, hi) = (site.ref_low[sex], site.ref_high[sex]);
-    let flag = if value > hi { "H" } else if value < lo { "L" } else { "N" };
+    let flag = if value > hi {
+        "H"
+    } else if value < lo {
+        "L"
+    } else {
+        "N"
+    };
     let l = &mut t.lab_result;
     l.str(key);
     l.str(&site.jlac10);
@@ -594,7 +647,14 @@ fn reported_decimals(decimals: u32, factor: f64) -> u32 {
     (decimals as i32 + shift).max(0) as u32
 }
 
-fn write_patient(ctx: &SiteContext, t: &mut Tables, key: &str, female: bool, birth: i32, death: Option<i32>) -> Result<()> {
+fn write_patient(
+    ctx: &SiteContext,
+    t: &mut Tables,
+    key: &str,
+    female: bool,
+    birth: i32,
+    death: Option<i32>,
+) -> Result<()> {
     let p = &mut t.patient;
     p.str(key);
     p.str(match (ctx.profile.numeric_sex, female) {
@@ -660,7 +720,15 @@ fn write_diagnosis<R: Rng>(
     Ok(())
 }
 
-fn write_order<R: Rng>(ctx: &SiteContext, t: &mut Tables, key: &str, drug: &super::site::Drug, day: i32, supply: i32, rng: &mut R) -> Result<()> {
+fn write_order<R: Rng>(
+    ctx: &SiteContext,
+    t: &mut Tables,
+    key: &str,
+    drug: &super::site::Drug,
+    day: i32,
+    supply: i32,
+    rng: &mut R,
+) -> Result<()> {
     write_order_in(ctx, t, key, drug, day, supply, "outpatient", rng)
 }
 
@@ -703,7 +771,13 @@ fn write_procedure(t: &mut Tables, key: &str, code: &str, day: i32, source: &str
     p.end_row()
 }
 
-fn write_visits(ctx: &SiteContext, t: &mut Tables, key: &str, visits: &mut Vec<i32>, stays: &[(i32, i32)]) -> Result<()> {
+fn write_visits(
+    ctx: &SiteContext,
+    t: &mut Tables,
+    key: &str,
+    visits: &mut Vec<i32>,
+    stays: &[(i32, i32)],
+) -> Result<()> {
     visits.sort_unstable();
     visits.dedup();
     for &day in visits.iter() {

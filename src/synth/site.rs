@@ -62,7 +62,10 @@ impl Tables {
         Ok(Tables {
             patient: open("patient", &["patient_key", "sex", "birth_date", "death_date"])?,
             observation_period: open("observation_period", &["patient_key", "source", "start_date", "end_date"])?,
-            encounter: open("encounter", &["patient_key", "encounter_type", "start_date", "end_date", "department", "source"])?,
+            encounter: open(
+                "encounter",
+                &["patient_key", "encounter_type", "start_date", "end_date", "department", "source"],
+            )?,
             diagnosis: open(
                 "diagnosis",
                 &["patient_key", "icd10", "medis_code", "diagnosis_date", "suspected", "main_diagnosis", "source"],
@@ -70,13 +73,32 @@ impl Tables {
             drug_order: open(
                 "drug_order",
                 &[
-                    "patient_key", "yj_code", "hot_code", "order_date", "start_date", "days_supply", "daily_dose",
-                    "dose_unit", "route", "setting", "source",
+                    "patient_key",
+                    "yj_code",
+                    "hot_code",
+                    "order_date",
+                    "start_date",
+                    "days_supply",
+                    "daily_dose",
+                    "dose_unit",
+                    "route",
+                    "setting",
+                    "source",
                 ],
             )?,
             lab_result: open(
                 "lab_result",
-                &["patient_key", "jlac10", "result_time", "value", "unit", "ref_low", "ref_high", "abnormal_flag", "source"],
+                &[
+                    "patient_key",
+                    "jlac10",
+                    "result_time",
+                    "value",
+                    "unit",
+                    "ref_low",
+                    "ref_high",
+                    "abnormal_flag",
+                    "source",
+                ],
             )?,
             procedure: open("procedure", &["patient_key", "procedure_code", "procedure_date", "source"])?,
         })

@@ -67,7 +67,11 @@ impl Frame {
         let mut offset = 0;
         for text in &texts {
             if let Some(row) = (0..text.len()).find(|&i| text.is_null(i)) {
-                return Err(self.bad_row(name, offset + row, "missing value (a grouping column needs a value on every row)"));
+                return Err(self.bad_row(
+                    name,
+                    offset + row,
+                    "missing value (a grouping column needs a value on every row)",
+                ));
             }
             offset += text.len();
         }

@@ -26,10 +26,7 @@ impl Format {
         match ext.as_str() {
             "csv" => Ok(Format::Csv),
             "parquet" => Ok(Format::Parquet),
-            _ => Err(bad_input!(
-                "{}: not a table file; give a .csv or .parquet file",
-                path.display()
-            )),
+            _ => Err(bad_input!("{}: not a table file; give a .csv or .parquet file", path.display())),
         }
     }
 
@@ -84,7 +81,10 @@ impl Frame {
         let conn = duckdb::Connection::open_in_memory()?;
         let scan = match format {
             Format::Csv if as_text => {
-                format!("read_csv({}, header = true, auto_detect = true, all_varchar = true)", quote_literal(&path.to_string_lossy()))
+                format!(
+                    "read_csv({}, header = true, auto_detect = true, all_varchar = true)",
+                    quote_literal(&path.to_string_lossy())
+                )
             }
             _ => format.scan_sql(path),
         };
@@ -107,11 +107,8 @@ impl Frame {
         let sql = format!("SELECT {select} FROM {scan}");
         let mut stmt = conn.prepare(&sql).map_err(|e| unreadable(path, e))?;
         let batches: Vec<RecordBatch> = stmt.query_arrow([]).map_err(|e| unreadable(path, e))?.collect();
-        let names: Vec<String> = if wanted.is_empty() {
-            available
-        } else {
-            wanted.iter().map(|s| s.to_string()).collect()
-        };
+        let names: Vec<String> =
+            if wanted.is_empty() { available } else { wanted.iter().map(|s| s.to_string()).collect() };
         let schema = stmt.schema();
         let types: Vec<DataType> = (0..names.len()).map(|i| schema.field(i).data_type().clone()).collect();
         let chunks: Vec<Vec<ArrayRef>> =
@@ -214,9 +211,8 @@ impl Frame {
         self.chunks(name)?
             .iter()
             .map(|chunk| {
-                cast(chunk, &DataType::Utf8).map_err(|e| {
-                    bad_input!("{}: column `{}` cannot be read as text: {e}", self.path.display(), name)
-                })
+                cast(chunk, &DataType::Utf8)
+                    .map_err(|e| bad_input!("{}: column `{}` cannot be read as text: {e}", self.path.display(), name))
             })
             .collect()
     }
@@ -244,10 +240,8 @@ impl Frame {
         let ok = data_type.is_numeric() || matches!(data_type, DataType::Boolean | DataType::Null);
         if !ok {
             let texts = self.texts(name)?;
-            let row = texts
-                .iter()
-                .position(|t| t.as_deref().is_some_and(|s| s.trim().parse::<f64>().is_err()))
-                .unwrap_or(0);
+            let row =
+                texts.iter().position(|t| t.as_deref().is_some_and(|s| s.trim().parse::<f64>().is_err())).unwrap_or(0);
             let shown = texts.get(row).cloned().flatten().unwrap_or_default();
             return Err(self.bad_row(name, row, &format!("`{shown}` is not a number")));
         }

@@ -13,5 +13,5 @@ mod write;
 
 pub use categories::Categories;
 pub use frame::{Format, Frame};
-pub use sidecar::{ColumnRole, Provenance, Sidecar, SidecarColumn, TableKind, SIDECAR_FORMAT};
-pub use write::{float_cell, write_atomically, write_atomically_with, write_csv, write_parquet, CsvTable};
+pub use sidecar::{ColumnRole, Provenance, SIDECAR_FORMAT, Sidecar, SidecarColumn, TableKind};
+pub use write::{CsvTable, float_cell, write_atomically, write_atomically_with, write_csv, write_parquet};

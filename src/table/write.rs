@@ -22,10 +22,7 @@ pub struct CsvTable {
 impl CsvTable {
     pub fn new(columns: &[(&str, ColumnRole)]) -> CsvTable {
         CsvTable {
-            columns: columns
-                .iter()
-                .map(|(name, role)| SidecarColumn { name: name.to_string(), role: *role })
-                .collect(),
+            columns: columns.iter().map(|(name, role)| SidecarColumn { name: name.to_string(), role: *role }).collect(),
             rows: Vec::new(),
         }
     }

@@ -22,7 +22,10 @@ fn every_command_login_logout_and_refusal_is_recorded() {
     let records = c.run("rev", &["audit", "show", "--json"]).ok().json();
     let records = records.as_array().unwrap();
     let find = |command: &str, user: &str| {
-        records.iter().find(|r| r["command"] == command && r["user"] == user).unwrap_or_else(|| panic!("no {command} by {user}"))
+        records
+            .iter()
+            .find(|r| r["command"] == command && r["user"] == user)
+            .unwrap_or_else(|| panic!("no {command} by {user}"))
     };
     assert_eq!(find("center init", "rev")["result"], "ok");
     assert_eq!(find("login", "alan")["result"], "ok");
@@ -130,7 +133,8 @@ fn verify_names_the_first_record_of_each_kind_of_tampering() {
     let head = c.home.join("seal/head.json");
     let original_head = std::fs::read_to_string(&head).unwrap();
     let count = serde_json::from_str::<serde_json::Value>(&original_head).unwrap()["count"].as_u64().unwrap();
-    std::fs::write(&head, original_head.replace(&format!("\"count\": {count}"), &format!("\"count\": {}", count - 1))).unwrap();
+    std::fs::write(&head, original_head.replace(&format!("\"count\": {count}"), &format!("\"count\": {}", count - 1)))
+        .unwrap();
     c.run("rev", &["audit", "verify"]).fails(6, "the sealed head of the audit log does not verify");
     std::fs::write(&head, &original_head).unwrap();
     let other = Center::new();

@@ -23,7 +23,9 @@ impl Center {
         let dir = tempdir();
         let root = dir.path().to_path_buf();
         let center = Center { home: root.join("home"), root, _dir: dir, today: Mutex::new(TODAY.to_string()) };
-        center.run_with("rev", &["center", "init", "--reviewer", "rev", "--name", "Rita Reviewer"], Some(PASSWORD)).ok();
+        center
+            .run_with("rev", &["center", "init", "--reviewer", "rev", "--name", "Rita Reviewer"], Some(PASSWORD))
+            .ok();
         center.login("rev", PASSWORD).ok();
         center
     }
@@ -64,7 +66,8 @@ impl Center {
         let home = self.home.display().to_string();
         let os_home = os_home.display().to_string();
         let today = self.today.lock().unwrap().clone();
-        let mut env = vec![("MIDNET_HOME", home.as_str()), ("HOME", os_home.as_str()), ("MIDNET_TODAY", today.as_str())];
+        let mut env =
+            vec![("MIDNET_HOME", home.as_str()), ("HOME", os_home.as_str()), ("MIDNET_TODAY", today.as_str())];
         env.extend_from_slice(extra);
         midnet_with(&self.root, args, &env, stdin)
     }
@@ -101,10 +104,27 @@ impl Center {
 /// The arguments of `project create` with the usual fields, plus `extra`.
 pub fn create_args<'a>(id: &'a str, purpose: &'a str, start: &'a str, end: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
-        "project", "create", id, "--title", "Liver injury on drug A", "--question",
-        "Is drug A associated with more liver injury than drug B?", "--purpose", purpose, "--organization",
-        "Example University", "--contractor", "carol", "--start", start, "--end", end, "--extraction-from",
-        "2018-01-01", "--extraction-to", "2025-12-31",
+        "project",
+        "create",
+        id,
+        "--title",
+        "Liver injury on drug A",
+        "--question",
+        "Is drug A associated with more liver injury than drug B?",
+        "--purpose",
+        purpose,
+        "--organization",
+        "Example University",
+        "--contractor",
+        "carol",
+        "--start",
+        start,
+        "--end",
+        end,
+        "--extraction-from",
+        "2018-01-01",
+        "--extraction-to",
+        "2025-12-31",
     ];
     args.extend_from_slice(extra);
     args
@@ -146,7 +166,8 @@ fn commands_on_the_home_need_a_home_and_a_session() {
 #[test]
 fn init_refuses_a_used_directory_and_leaves_nothing_on_failure() {
     let c = Center::new();
-    c.run_with("rev", &["center", "init", "--reviewer", "rev2", "--name", "R"], Some(PASSWORD)).fails(2, "already a midnet home");
+    c.run_with("rev", &["center", "init", "--reviewer", "rev2", "--name", "R"], Some(PASSWORD))
+        .fails(2, "already a midnet home");
     let dir = tempdir();
     let home = dir.path().join("h").display().to_string();
     let env = [("MIDNET_HOME", home.as_str())];
@@ -184,7 +205,9 @@ fn password_policy_history_and_expiry() {
     c.run_with("dana", &["user", "add", "eve", "--name", "Eve"], Some("some-password-1\n")).fails(3, "refused (role)");
 
     // Changing one's password needs the current one; the last 5 cannot come back.
-    let passwd = |current: &str, new: &str| c.run_with("dana", &["user", "passwd", "dana"], Some(&format!("{current}\n{new}\n")));
+    let passwd = |current: &str, new: &str| {
+        c.run_with("dana", &["user", "passwd", "dana"], Some(&format!("{current}\n{new}\n")))
+    };
     passwd("wrong-current-pw", "second-password-2").fails(3, "refused (login)");
     passwd("first-password-1", "second-password-2").ok();
     passwd("second-password-2", "first-password-1").fails(3, "last 5 passwords");
@@ -224,7 +247,11 @@ fn sites_are_imported_with_absolute_paths_and_checked() {
     for site in ["s01", "s02", "s03"] {
         std::fs::create_dir_all(net.join(site)).unwrap();
     }
-    let entry = |id: &str| format!("[[site]]\nid = \"{id}\"\nname = \"{id} 大学病院\"\naliases = [\"{id} Univ. Hospital\"]\npath = \"{id}\"\n\n");
+    let entry = |id: &str| {
+        format!(
+            "[[site]]\nid = \"{id}\"\nname = \"{id} 大学病院\"\naliases = [\"{id} Univ. Hospital\"]\npath = \"{id}\"\n\n"
+        )
+    };
     write(&net.join("sites.toml"), &(entry("s01") + &entry("s02")));
     write(&net.join("bad.toml"), &(entry("s01") + &entry("s09")));
     write(&net.join("twice.toml"), &(entry("s01") + &entry("s01")));

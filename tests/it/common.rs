@@ -37,11 +37,7 @@ impl Run {
     #[track_caller]
     pub fn fails(self, code: i32, needle: &str) -> Run {
         assert_eq!(self.code, code, "expected exit code {code}\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
-        assert!(
-            self.stderr.contains(needle),
-            "expected stderr to contain {needle:?}\nstderr:\n{}",
-            self.stderr
-        );
+        assert!(self.stderr.contains(needle), "expected stderr to contain {needle:?}\nstderr:\n{}", self.stderr);
         self
     }
 

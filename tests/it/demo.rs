@@ -6,7 +6,16 @@ use crate::common::{midnet, midnet_with, tempdir};
 fn demo_runs_end_to_end() {
     let dir = tempdir();
     let run = midnet(dir.path(), &["demo", "--dir", "run", "--patients", "1500"]).ok();
-    for step in ["1. synthesise", "2. each site", "3. data quality", "4. the data center", "5. every site approves", "6. the shared early-safety protocol", "7. the analyst requests", "8. outside the data center"] {
+    for step in [
+        "1. synthesise",
+        "2. each site",
+        "3. data quality",
+        "4. the data center",
+        "5. every site approves",
+        "6. the shared early-safety protocol",
+        "7. the analyst requests",
+        "8. outside the data center",
+    ] {
         assert!(run.stdout.contains(step), "demo output lacks `{step}`:\n{}", run.stdout);
     }
     assert!(dir.path().join("run/center").is_dir());

@@ -622,14 +622,19 @@ fn table_one_blocks_each_sum_to_the_total() {
 fn percentages_give_the_denominator_away() {
     // No total row, but 22 (11.0%) says the column's denominator is 200: Female = 200 - 190.
     let dir = tempdir();
-    let text = "characteristic,level,drug_b\nSex,Male,190 (95.0%)\n,Female,<10\nAge,40-44,22 (11.0%)\n,45-49,178 (89.0%)\n";
+    let text =
+        "characteristic,level,drug_b\nSex,Male,190 (95.0%)\n,Female,<10\nAge,40-44,22 (11.0%)\n,45-49,178 (89.0%)\n";
     write(dir.path(), "t.csv", text);
     let run = fails_with(check(dir.path(), &["t.csv"]), "recoverable_suppression");
     assert!(run.stdout.contains("denominator (200)"), "{}", run.stdout);
     midnet(dir.path(), &["export", "fix", "t.csv", "--out", "fixed.csv"]).ok();
     passes(check(dir.path(), &["fixed.csv"]));
     // Without percentages the mask holds.
-    write(dir.path(), "plain.csv", "characteristic,level,drug_b\nSex,Male,190\n,Female,<10\nAge,40-44,22\n,45-49,178\n");
+    write(
+        dir.path(),
+        "plain.csv",
+        "characteristic,level,drug_b\nSex,Male,190\n,Female,<10\nAge,40-44,22\n,45-49,178\n",
+    );
     passes(check(dir.path(), &["plain.csv"]));
 }
 

@@ -9,7 +9,13 @@ use serde_json::Value;
 use crate::network::Network;
 
 fn status_of<'a>(report: &'a Value, status: &str) -> Vec<&'a str> {
-    report["sites"].as_array().unwrap().iter().filter(|s| s["status"] == status).map(|s| s["site"].as_str().unwrap()).collect()
+    report["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == status)
+        .map(|s| s["site"].as_str().unwrap())
+        .collect()
 }
 
 fn sha256(path: &Path) -> String {
@@ -27,9 +33,15 @@ fn a_site_runs_only_what_it_approved_and_a_rerun_completes_the_extraction() {
     assert_eq!(status_of(&report, "accepted").len(), 2);
     let failed = status_of(&report, "failed");
     assert_eq!(failed.len(), 1);
-    let reason = report["sites"].as_array().unwrap().iter().find(|s| s["status"] == "failed").unwrap()["reason"].as_str().unwrap();
+    let reason = report["sites"].as_array().unwrap().iter().find(|s| s["status"] == "failed").unwrap()["reason"]
+        .as_str()
+        .unwrap();
     assert!(reason.contains("refused (site_approval)") && reason.contains(failed[0]), "{reason}");
-    assert!(first.stderr.contains(&format!("--sites {}", failed[0])), "the error says how to complete: {}", first.stderr);
+    assert!(
+        first.stderr.contains(&format!("--sites {}", failed[0])),
+        "the error says how to complete: {}",
+        first.stderr
+    );
     assert!(report["datasets"].as_array().unwrap().is_empty(), "nothing is unioned while a site is missing");
     let listing = n.datasets("p1");
     assert!(listing["extractions"][0]["completed_at"].is_null());
@@ -56,16 +68,17 @@ fn a_site_runs_only_what_it_approved_and_a_rerun_completes_the_extraction() {
     assert_eq!(all.last().unwrap()["step"]["patients_after"].as_i64().unwrap(), rows);
     assert_eq!(all[0]["step"]["patients_before"], 6000);
     let text = n.c.run("alan", &["datasets", "--project", "p1"]).ok().stdout;
-    assert!(text.contains("cohort@1") && text.contains("new user: no study drug in the washout before index"), "{text}");
+    assert!(
+        text.contains("cohort@1") && text.contains("new user: no study drug in the washout before index"),
+        "{text}"
+    );
 }
 
 #[test]
 fn a_changed_parameter_needs_a_new_approval_and_a_later_cutoff_does_not() {
     let n = Network::new();
     n.approve_all();
-    n.extract("p1", &["--cutoff", "2024-12-31", "--param", "washout=180"])
-        .fails(1, "incomplete")
-        .json()["sites"]
+    n.extract("p1", &["--cutoff", "2024-12-31", "--param", "washout=180"]).fails(1, "incomplete").json()["sites"]
         .as_array()
         .unwrap()
         .iter()
@@ -77,7 +90,8 @@ fn a_changed_parameter_needs_a_new_approval_and_a_later_cutoff_does_not() {
     let late = n.extract("p1", &["--cutoff", "2025-09-30"]).ok().json();
     assert_eq!(late["datasets"][0]["version"], 2, "a new cut-off makes a new version");
     assert_eq!(sha256(&v1), v1_hash, "and never changes an old one");
-    let (rows1, rows2) = (early["datasets"][0]["rows"].as_i64().unwrap(), late["datasets"][0]["rows"].as_i64().unwrap());
+    let (rows1, rows2) =
+        (early["datasets"][0]["rows"].as_i64().unwrap(), late["datasets"][0]["rows"].as_i64().unwrap());
     assert!(rows2 >= rows1, "a later cut-off admits at least the patients of an earlier one: {rows1} then {rows2}");
     assert_eq!(n.count("p1", r#"SELECT count(*) FROM "cohort@1" WHERE index_date > DATE '2024-12-31'"#), 0);
 
@@ -127,11 +141,16 @@ fn nothing_leaves_a_site_that_leads_back_to_a_hospital_record() {
     for site in &n.sites {
         let conn = duckdb::Connection::open(site.join("site.duckdb")).unwrap();
         for id in &ids[1..] {
-            let hits: i64 = conn.query_row("SELECT count(*) FROM patient WHERE patient_key = ?", [id], |r| r.get(0)).unwrap();
+            let hits: i64 =
+                conn.query_row("SELECT count(*) FROM patient WHERE patient_key = ?", [id], |r| r.get(0)).unwrap();
             assert_eq!(hits, 0);
         }
         let tables: i64 = conn
-            .query_row("SELECT count(*) FROM duckdb_tables() WHERE table_name ILIKE '%person%' OR table_name ILIKE '%link%'", [], |r| r.get(0))
+            .query_row(
+                "SELECT count(*) FROM duckdb_tables() WHERE table_name ILIKE '%person%' OR table_name ILIKE '%link%'",
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
         assert_eq!(tables, 0, "the site keeps no linking table");
         let outbox = site.join("outbox");
@@ -143,7 +162,9 @@ fn nothing_leaves_a_site_that_leads_back_to_a_hospital_record() {
 
     // A script that outputs the birth date is refused before it reaches a site.
     let leaky = n.c.root.join("leaky.midnet");
-    let text = std::fs::read_to_string(&n.script).unwrap().replace("birth_year_month = year_month(birth_date)", "born = birth_date");
+    let text = std::fs::read_to_string(&n.script)
+        .unwrap()
+        .replace("birth_year_month = year_month(birth_date)", "born = birth_date");
     std::fs::write(&leaky, text).unwrap();
     n.c.run("alan", &["extract", "--project", "p1", &leaky.display().to_string(), "--cutoff", "2025-09-30"])
         .fails(2, "would let the birth date leave the site");
@@ -155,11 +176,14 @@ fn hospitals_appear_in_a_project_only_under_its_own_pseudonyms() {
     n.approve_all();
     n.c.research_project("p2");
     n.c.run("carol", &["project", "grant", "p2", "alan", "analyst"]).ok();
-    let one: BTreeSet<String> = Network::pseudonyms(&n.extract("p1", &["--cutoff", "2025-09-30"]).ok().json()).into_iter().collect();
-    let two: BTreeSet<String> = Network::pseudonyms(&n.extract("p2", &["--cutoff", "2025-09-30"]).ok().json()).into_iter().collect();
+    let one: BTreeSet<String> =
+        Network::pseudonyms(&n.extract("p1", &["--cutoff", "2025-09-30"]).ok().json()).into_iter().collect();
+    let two: BTreeSet<String> =
+        Network::pseudonyms(&n.extract("p2", &["--cutoff", "2025-09-30"]).ok().json()).into_iter().collect();
     assert_eq!((one.len(), two.len()), (3, 3));
     assert!(one.is_disjoint(&two), "{one:?} and {two:?}");
-    let in_data: BTreeSet<String> = n.sql("p1", r#"SELECT DISTINCT site FROM "cohort@1""#)[1..].iter().cloned().collect();
+    let in_data: BTreeSet<String> =
+        n.sql("p1", r#"SELECT DISTINCT site FROM "cohort@1""#)[1..].iter().cloned().collect();
     assert_eq!(in_data, one);
     // Neither the registry ids nor the hospitals' names are anywhere in the work area.
     let registry = std::fs::read_to_string(n.c.root.join("network/sites.toml")).unwrap();
@@ -198,7 +222,8 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 fn a_truncated_transfer_is_rejected_naming_the_site() {
     let n = Network::new();
     n.approve_all();
-    let run = n.extract_env("p1", &["--cutoff", "2025-09-30"], &[("MIDNET_FAULT", "truncate:site02")]).fails(1, "incomplete");
+    let run =
+        n.extract_env("p1", &["--cutoff", "2025-09-30"], &[("MIDNET_FAULT", "truncate:site02")]).fails(1, "incomplete");
     let report = run.json();
     let failed: Vec<&Value> = report["sites"].as_array().unwrap().iter().filter(|s| s["status"] == "failed").collect();
     assert_eq!(failed.len(), 1);
@@ -250,7 +275,13 @@ fn a_killed_extraction_leaves_the_project_as_it_was_or_as_it_is_after() {
     assert!(last >= 2);
     // Nothing an interrupted run left behind survives a completed one.
     let datasets = n.c.area("p1").join("datasets");
-    let leftovers: Vec<PathBuf> = walk(&datasets).into_iter().filter(|p| p.strip_prefix(&datasets).unwrap().to_string_lossy().contains(".tmp-") || p.starts_with(datasets.join(".incoming"))).collect();
+    let leftovers: Vec<PathBuf> = walk(&datasets)
+        .into_iter()
+        .filter(|p| {
+            p.strip_prefix(&datasets).unwrap().to_string_lossy().contains(".tmp-")
+                || p.starts_with(datasets.join(".incoming"))
+        })
+        .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
     n.c.run("rev", &["audit", "verify"]).ok();
 }
@@ -267,7 +298,8 @@ fn extract_names_what_is_wrong_with_its_arguments() {
     n.extract("p1", &["--cutoff", "2026-03-31"])
         .fails(3, "refused (extraction_period): the script's study period 2021-06-01 to 2026-03-31 is not within project p1's approved extraction period 2018-01-01 to 2025-12-31");
     let site = n.sites[0].display().to_string();
-    n.c.run("rev", &["site", "approve", "--site", &site, &n.script, "--param", "drug=E11"]).fails(2, "is not a YJ code");
+    n.c.run("rev", &["site", "approve", "--site", &site, &n.script, "--param", "drug=E11"])
+        .fails(2, "is not a YJ code");
     n.c.run("rev", &["site", "approve", "--site", "/nonexistent/site", &n.script]).fails(4, "not a site data source");
     let listing = n.c.run("alan", &["datasets", "--project", "p1"]).ok().stdout;
     assert!(listing.contains("no extractions yet"), "{listing}");
@@ -288,10 +320,24 @@ fn the_workbench_reads_the_datasets_and_nothing_else() {
     sql(&format!("ATTACH '{site}' AS s")).fails(2, "the query does not run");
     sql("SELEC 1").fails(2, "syntax error");
     n.c.run("stella", &["work", "sql", "--project", "p1", "SELECT 1"]).fails(3, "refused (role)");
-    n.c.run("alan", &["work", "sql", "--project", "p1", "--out", "../escape.csv", "SELECT 1"]).fails(3, "refused (path)");
+    n.c.run("alan", &["work", "sql", "--project", "p1", "--out", "../escape.csv", "SELECT 1"])
+        .fails(3, "refused (path)");
     n.c.run("alan", &["work", "sql", "--project", "p1", "--out", "x.parquet", "SELECT 1"]).fails(2, "ending in .csv");
 
-    let written = n.c.run("alan", &["work", "sql", "--project", "p1", "--out", "by_site.csv", r#"SELECT site, count(*) n FROM "cohort@1" GROUP BY 1"#]).ok();
+    let written =
+        n.c.run(
+            "alan",
+            &[
+                "work",
+                "sql",
+                "--project",
+                "p1",
+                "--out",
+                "by_site.csv",
+                r#"SELECT site, count(*) n FROM "cohort@1" GROUP BY 1"#,
+            ],
+        )
+        .ok();
     assert!(written.stdout.contains("3 rows written to work/by_site.csv"), "{}", written.stdout);
 
     let import = |file: &Path| n.c.run("alan", &["work", "import", "--project", "p1", &file.display().to_string()]);

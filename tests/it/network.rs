@@ -21,7 +21,11 @@ impl Network {
         let c = Center::with_users();
         let network = c.root.join("network");
         let out = network.display().to_string();
-        c.run("rev", &["synth", "--sites", "3", "--patients", "2000", "--seed", "11", "--out", &out, "--load", "--quiet"]).ok();
+        c.run(
+            "rev",
+            &["synth", "--sites", "3", "--patients", "2000", "--seed", "11", "--out", &out, "--load", "--quiet"],
+        )
+        .ok();
         c.run("rev", &["center", "sites", "add", &network.join("sites.toml").display().to_string()]).ok();
         c.set_today("2026-06-02");
         c.research_project("p1");
@@ -63,7 +67,8 @@ impl Network {
 
     /// The rows of a read-only query over the project's datasets, as CSV lines (header first).
     pub fn sql(&self, project: &str, query: &str) -> Vec<String> {
-        let out = format!("q{}.csv", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+        let out =
+            format!("q{}.csv", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
         self.c.run("alan", &["work", "sql", "--project", project, "--out", &out, query]).ok();
         let text = std::fs::read_to_string(self.c.area(project).join("work").join(&out)).unwrap();
         text.lines().map(str::to_string).collect()
@@ -78,4 +83,3 @@ impl Network {
         report["sites"].as_array().unwrap().iter().map(|s| s["site"].as_str().unwrap().to_string()).collect()
     }
 }
-

@@ -98,8 +98,12 @@ fn statistics_on_a_project_dataset_equal_those_on_its_file_and_are_kept_in_work(
     assert_eq!(meta["provenance"]["inputs"], serde_json::json!(["cohort@1"]));
     assert_eq!(meta["provenance"]["input_sha256"]["cohort@1"], sha);
     assert_eq!(meta["provenance"]["params"]["covariates"], "group,age,sex");
-    let roles: Vec<(&str, &str)> =
-        meta["columns"].as_array().unwrap().iter().map(|c| (c["name"].as_str().unwrap(), c["role"].as_str().unwrap())).collect();
+    let roles: Vec<(&str, &str)> = meta["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap(), c["role"].as_str().unwrap()))
+        .collect();
     assert!(roles.contains(&("n", "person_count")) && roles.contains(&("events", "event_count")), "{roles:?}");
 
     // The audit trail has the commands and every file they wrote, table and sidecar.
@@ -108,13 +112,29 @@ fn statistics_on_a_project_dataset_equal_those_on_its_file_and_are_kept_in_work(
         assert!(records.iter().any(|r| r["command"] == command && r["user"] == "alan"), "no audit record of {command}");
     }
     let files = recorded_files(&n);
-    for file in ["work/stats/cox-cohort@1.csv", "work/stats/cox-cohort@1.meta.json", "work/stats/km-cohort@1-logrank.csv"] {
+    for file in
+        ["work/stats/cox-cohort@1.csv", "work/stats/cox-cohort@1.meta.json", "work/stats/km-cohort@1-logrank.csv"]
+    {
         assert!(files.iter().any(|f| f == file), "{file} is not in the audit trail: {files:?}");
     }
 
     // A result is never overwritten silently; --replace says to; --out names another file in work/.
-    let cox_args = ["stats", "cox", "--project", "p1", "--dataset", "cohort", "--time", "alt_gt_3uln_days", "--event", "alt_gt_3uln_event", "--covariates", "age"];
-    alan(&n, &cox_args).fails(2, "work/stats/cox-cohort@1.csv exists already; give another name with --out NAME, or --replace");
+    let cox_args = [
+        "stats",
+        "cox",
+        "--project",
+        "p1",
+        "--dataset",
+        "cohort",
+        "--time",
+        "alt_gt_3uln_days",
+        "--event",
+        "alt_gt_3uln_event",
+        "--covariates",
+        "age",
+    ];
+    alan(&n, &cox_args)
+        .fails(2, "work/stats/cox-cohort@1.csv exists already; give another name with --out NAME, or --replace");
     let mut replace = cox_args.to_vec();
     replace.push("--replace");
     alan(&n, &replace).ok();
@@ -144,7 +164,26 @@ fn statistics_on_a_project_dataset_equal_those_on_its_file_and_are_kept_in_work(
     count_findings("stats/incidence-cohort@1.csv", &["patients", "events"]);
     // Rates by site: the column of site pseudonyms has the role `site`, so the gate finds a
     // breakdown by hospital there, besides any small counts.
-    alan(&n, &["stats", "incidence", "--project", "p1", "--dataset", "cohort", "--events", "alt_gt_3uln_event", "--time", "alt_gt_3uln_days", "--by", "site", "--out", "stats/by-site.csv"]).ok();
+    alan(
+        &n,
+        &[
+            "stats",
+            "incidence",
+            "--project",
+            "p1",
+            "--dataset",
+            "cohort",
+            "--events",
+            "alt_gt_3uln_event",
+            "--time",
+            "alt_gt_3uln_days",
+            "--by",
+            "site",
+            "--out",
+            "stats/by-site.csv",
+        ],
+    )
+    .ok();
     let meta = sidecar(&work(&n, "stats/by-site.csv"));
     assert_eq!(meta["columns"][0], serde_json::json!({"name": "site", "role": "site"}));
     let report = alan(&n, &["export", "check", "--project", "p1", "--json", "stats/by-site.csv"]).fails(1, "").json();
@@ -160,7 +199,8 @@ fn signal_screen_and_ssa_on_a_project_dataset() {
     let n = with_cohort();
     // The active-comparator cohort is one new-use episode per person: its drug is `group`. The
     // project run writes work/signal/screen-cohort@1.csv; the run on the file writes beside it.
-    let args = ["signal", "screen", "--drug", "group", "--person", "site,person_id", "--prior", "0.2,0.1,2,4,0.3", "--json"];
+    let args =
+        ["signal", "screen", "--drug", "group", "--person", "site,person_id", "--prior", "0.2,0.1,2,4,0.3", "--json"];
     let mut on_project = args.to_vec();
     on_project.extend(["--project", "p1", "--dataset", "cohort"]);
     let screen = alan(&n, &on_project).ok().json();
@@ -189,10 +229,32 @@ fn signal_screen_and_ssa_on_a_project_dataset() {
     assert!(recorded_files(&n).iter().any(|f| f == "work/signal/screen-cohort@1.csv"));
 
     // A risk window counts only flags with ID_days within it.
-    alan(&n, &["signal", "screen", "--project", "p1", "--dataset", "cohort", "--drug", "group", "--risk-window", "60", "--out", "signal/w60.csv", "--prior", "0.2,0.1,2,4,0.3"]).ok();
+    alan(
+        &n,
+        &[
+            "signal",
+            "screen",
+            "--project",
+            "p1",
+            "--dataset",
+            "cohort",
+            "--drug",
+            "group",
+            "--risk-window",
+            "60",
+            "--out",
+            "signal/w60.csv",
+            "--prior",
+            "0.2,0.1,2,4,0.3",
+        ],
+    )
+    .ok();
     let within = n.count("p1", r#"SELECT count(*) FROM "cohort@1" WHERE "group" = 'drug' AND alt_gt_3uln_event = 1 AND alt_gt_3uln_days <= 60"#);
     let w60 = std::fs::read_to_string(work(&n, "signal/w60.csv")).unwrap();
-    let n60 = w60.lines().find(|l| l.contains(",drug,alt_gt_3uln,")).map_or(0, |l| l.split(',').nth(3).unwrap().parse::<f64>().unwrap() as i64);
+    let n60 = w60
+        .lines()
+        .find(|l| l.contains(",drug,alt_gt_3uln,"))
+        .map_or(0, |l| l.split(',').nth(3).unwrap().parse::<f64>().unwrap() as i64);
     assert_eq!(n60, within);
 
     // The gate: the pair counts are counts (small ones are findings), the rank and scores are not.
@@ -207,7 +269,18 @@ fn signal_screen_and_ssa_on_a_project_dataset() {
     // SSA of the index date against the end of exposure: same numbers as on the file.
     let ssa = same_as_file(
         &n,
-        &["signal", "ssa", "--first-a", "index_date", "--first-b", "exposure_end", "--window", "730", "--person", "site,person_id"],
+        &[
+            "signal",
+            "ssa",
+            "--first-a",
+            "index_date",
+            "--first-b",
+            "exposure_end",
+            "--window",
+            "730",
+            "--person",
+            "site,person_id",
+        ],
         "cohort",
         "signal/ssa-cohort@1.csv",
     );
@@ -227,7 +300,8 @@ fn bad_project_inputs_are_refused_with_what_to_do() {
         alan(&n, &args)
     };
     // Unknown dataset or version: the message lists the datasets there are.
-    cox(&["--project", "p1", "--dataset", "cohrot"]).fails(4, "project p1: no dataset `cohrot`; its datasets are cohort@1");
+    cox(&["--project", "p1", "--dataset", "cohrot"])
+        .fails(4, "project p1: no dataset `cohrot`; its datasets are cohort@1");
     cox(&["--project", "p1", "--dataset", "cohort@2"]).fails(4, "its datasets are cohort@1");
     cox(&["--project", "p1", "--dataset", "cohort@x"]).fails(2, "NAME or NAME@VERSION");
     // Unknown column: named, with the columns there are.
@@ -245,8 +319,24 @@ fn bad_project_inputs_are_refused_with_what_to_do() {
     // --replace only means something in a project.
     cox(&["--input", &file, "--replace"]).fails(2, "--project");
     // Another user's project: the analyst role is required, and the refusal is audited.
-    n.c.run("stella", &["stats", "cox", "--project", "p1", "--dataset", "cohort", "--time", "alt_gt_3uln_days", "--event", "alt_gt_3uln_event", "--covariates", "age"])
-        .fails(3, "refused (role)");
+    n.c.run(
+        "stella",
+        &[
+            "stats",
+            "cox",
+            "--project",
+            "p1",
+            "--dataset",
+            "cohort",
+            "--time",
+            "alt_gt_3uln_days",
+            "--event",
+            "alt_gt_3uln_event",
+            "--covariates",
+            "age",
+        ],
+    )
+    .fails(3, "refused (role)");
     assert!(audit(&n).iter().any(|r| r["command"] == "stats cox" && r["user"] == "stella"));
     // A dataset whose file changed after extraction is not read.
     let parquet = n.c.area("p1").join("datasets/cohort@1.parquet");
@@ -257,7 +347,8 @@ fn bad_project_inputs_are_refused_with_what_to_do() {
     std::fs::write(&parquet, &altered).unwrap();
     cox(&["--project", "p1", "--dataset", "cohort"]).fails(6, "the file was changed after extraction");
     std::fs::remove_file(&parquet).unwrap();
-    cox(&["--project", "p1", "--dataset", "cohort"]).fails(6, "the file of dataset cohort@1 (datasets/cohort@1.parquet) is missing");
+    cox(&["--project", "p1", "--dataset", "cohort"])
+        .fails(6, "the file of dataset cohort@1 (datasets/cohort@1.parquet) is missing");
     std::fs::write(&parquet, &original).unwrap();
 
     // Signal commands: the same checks, and their own columns.
@@ -268,13 +359,32 @@ fn bad_project_inputs_are_refused_with_what_to_do() {
     };
     screen(&["--dataset", "nope"]).fails(4, "its datasets are cohort@1");
     screen(&["--dataset", "cohort"]).fails(2, "no column `drug`");
-    screen(&["--dataset", "cohort", "--drug", "group", "--events", "age"]).fails(2, "dataset cohort@1 (datasets/cohort@1.parquet): column `age`, row 1: value");
+    screen(&["--dataset", "cohort", "--drug", "group", "--events", "age"])
+        .fails(2, "dataset cohort@1 (datasets/cohort@1.parquet): column `age`, row 1: value");
     screen(&["--dataset", "cohort", "--drug", "group", "--out", "../escape.csv"]).fails(3, "refused (path)");
-    screen(&["--dataset", "cohort", "--drug", "group", "--risk-window", "30", "--events", "age"]).fails(2, "no column `age_days`");
-    alan(&n, &["signal", "screen", "--input", &file, "--exposures", &file, "--outcomes", &file]).fails(2, "cannot be used with");
+    screen(&["--dataset", "cohort", "--drug", "group", "--risk-window", "30", "--events", "age"])
+        .fails(2, "no column `age_days`");
+    alan(&n, &["signal", "screen", "--input", &file, "--exposures", &file, "--outcomes", &file])
+        .fails(2, "cannot be used with");
     alan(&n, &["signal", "ssa", "--project", "p1", "--dataset", "cohort"]).fails(2, "no column `first_a_date`");
-    alan(&n, &["signal", "ssa", "--project", "p1", "--dataset", "cohort", "--first-a", "index_date", "--first-b", "exposure_end", "--person", "sex"])
-        .fails(2, "appears again");
+    alan(
+        &n,
+        &[
+            "signal",
+            "ssa",
+            "--project",
+            "p1",
+            "--dataset",
+            "cohort",
+            "--first-a",
+            "index_date",
+            "--first-b",
+            "exposure_end",
+            "--person",
+            "sex",
+        ],
+    )
+    .fails(2, "appears again");
 }
 
 #[test]
@@ -284,10 +394,15 @@ fn the_screening_script_extracts_episodes_that_signal_screen_scores() {
     for site in &n.sites {
         n.c.run("rev", &["site", "approve", "--site", &site.display().to_string(), &script]).ok();
     }
-    let report = alan(&n, &["extract", "--project", "p1", &script, "--cutoff", "2025-09-30", "--json", "--quiet"]).ok().json();
+    let report =
+        alan(&n, &["extract", "--project", "p1", &script, "--cutoff", "2025-09-30", "--json", "--quiet"]).ok().json();
     assert_eq!(report["datasets"][0]["name"], "episodes", "{report}");
     // A few hundred episodes are too few to fit the MGPS prior; screening uses a given one.
-    let run = alan(&n, &["signal", "screen", "--project", "p1", "--dataset", "episodes", "--prior", "0.2,0.1,2,4,0.3", "--json"]).ok();
+    let run = alan(
+        &n,
+        &["signal", "screen", "--project", "p1", "--dataset", "episodes", "--prior", "0.2,0.1,2,4,0.3", "--json"],
+    )
+    .ok();
     let summary = run.json();
     let episodes = n.count("p1", r#"SELECT count(*) FROM (SELECT DISTINCT site, person_id, drug FROM "episodes@1")"#);
     assert_eq!(summary["counts"]["n_total"].as_f64().unwrap() as i64, episodes, "{summary}");
@@ -331,7 +446,8 @@ fn episode_rows_merge_a_person_and_drug_and_a_risk_window_reads_the_days() {
     assert!(all.stderr.contains("1 row repeats a person and drug"), "{}", all.stderr);
     let pair = |d: &str, e: &str| (d.to_string(), e.to_string());
     let counts = pair_counts(&all.stdout);
-    let expected = [(pair("A", "kidney"), 1.0), (pair("A", "liver"), 1.0), (pair("B", "kidney"), 1.0), (pair("B", "liver"), 2.0)];
+    let expected =
+        [(pair("A", "kidney"), 1.0), (pair("A", "liver"), 1.0), (pair("B", "kidney"), 1.0), (pair("B", "liver"), 2.0)];
     assert_eq!(counts, expected.into_iter().collect());
     let summary = screen(&["--json"]).ok().json();
     assert_eq!(summary["counts"]["n_total"], 5.0);

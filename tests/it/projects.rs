@@ -16,8 +16,10 @@ fn create_refuses_what_the_guideline_forbids_and_leaves_nothing() {
     c.run("rev", &create_args("p1", "signal_detection", "2026-06-01", "2028-06-01", &[])).fails(3, "at most 2 years");
     c.run("rev", &create_args("p1", "post_marketing", "2026-06-01", "2029-06-01", &[])).fails(3, "refused (end_rule)");
     let late = ["--end-rule", "reexamination:2029-01-31"];
-    c.run("rev", &create_args("p1", "post_marketing", "2026-06-01", "2029-06-01", &late)).fails(3, "2029-04-30 at the latest");
-    c.run("rev", &create_args("p1", "research", "2026-06-01", "2027-05-31", &late)).fails(2, "post-marketing studies only");
+    c.run("rev", &create_args("p1", "post_marketing", "2026-06-01", "2029-06-01", &late))
+        .fails(3, "2029-04-30 at the latest");
+    c.run("rev", &create_args("p1", "research", "2026-06-01", "2027-05-31", &late))
+        .fails(2, "post-marketing studies only");
     c.run("rev", &create_args("p1", "signal_refinement", "2026-06-01", "2027-05-31", &[])).fails(2, "--drug");
     c.run("rev", &create_args("p1", "research", "2026-06-01", "2026-05-31", &[])).fails(2, "before --start");
     c.run("rev", &create_args("../p1", "research", "2026-06-01", "2027-05-31", &[])).fails(2, "project id");
@@ -58,9 +60,11 @@ fn roles_are_granted_by_the_contractor_or_reviewer() {
     c.run("carol", &["project", "grant", "p1", "alan", "contractor"]).fails(3, "only a reviewer names the contractors");
     c.run("carol", &["project", "grant", "p1", "alan", "reviewer"]).fails(2, "center-wide");
     c.run("carol", &["project", "grant", "p1", "ghost", "analyst"]).fails(4, "no user");
-    c.run("alan", &["project", "grant", "p1", "stella", "analyst"]).fails(3, "needs the reviewer or contractor role in project p1; alan has analyst");
+    c.run("alan", &["project", "grant", "p1", "stella", "analyst"])
+        .fails(3, "needs the reviewer or contractor role in project p1; alan has analyst");
     c.run("stella", &["project", "show", "p1"]).ok();
-    c.run("carol", &["project", "revoke", "p1", "carol", "contractor"]).fails(3, "only a reviewer names the contractors");
+    c.run("carol", &["project", "revoke", "p1", "carol", "contractor"])
+        .fails(3, "only a reviewer names the contractors");
     c.run("rev", &["project", "revoke", "p1", "carol", "contractor"]).fails(2, "at least one contractor");
     c.run("carol", &["project", "revoke", "p1", "stella", "statistics_user"]).ok();
     c.run("carol", &["project", "revoke", "p1", "stella", "statistics_user"]).fails(4, "no statistics_user role");
@@ -76,11 +80,17 @@ fn changes_are_recorded_and_the_question_is_fixed_outside_post_marketing() {
     let rmp = ["--end-rule", "rmp-report:2028-03-31"];
     c.run("rev", &create_args("pms", "post_marketing", "2026-06-01", "2028-03-31", &rmp)).ok();
 
-    c.run("carol", &["project", "change", "p1", "--question", "Another question?"]).fails(3, "refused (research_question)");
-    c.run("carol", &["project", "change", "p1", "--end", "2027-12-31", "--title", "New"]).fails(3, "refused (extension_alone)");
+    c.run("carol", &["project", "change", "p1", "--question", "Another question?"])
+        .fails(3, "refused (research_question)");
+    c.run("carol", &["project", "change", "p1", "--end", "2027-12-31", "--title", "New"])
+        .fails(3, "refused (extension_alone)");
     c.run("carol", &["project", "change", "p1"]).fails(2, "nothing to change");
     c.run("carol", &["project", "change", "p1", "--extraction-from", "2026-01-01"]).fails(2, "before it starts");
-    c.run("carol", &["project", "change", "p1", "--title", "A better title", "--extraction-to", "2024-12-31", "--reason", "minor"]).ok();
+    c.run(
+        "carol",
+        &["project", "change", "p1", "--title", "A better title", "--extraction-to", "2024-12-31", "--reason", "minor"],
+    )
+    .ok();
     c.run("carol", &["project", "change", "pms", "--question", "A second question?"]).ok();
     c.run("carol", &["project", "change", "p1", "--end", "2027-12-31"]).ok();
 
@@ -89,7 +99,10 @@ fn changes_are_recorded_and_the_question_is_fixed_outside_post_marketing() {
     assert_eq!(p1["end"], "2027-12-31");
     let changes = p1["changes"].as_array().unwrap();
     assert_eq!(changes.len(), 2);
-    assert_eq!([&changes[0]["field"], &changes[0]["from"], &changes[0]["by"]], ["title", "Liver injury on drug A", "carol"]);
+    assert_eq!(
+        [&changes[0]["field"], &changes[0]["from"], &changes[0]["by"]],
+        ["title", "Liver injury on drug A", "carol"]
+    );
     assert_eq!(changes[1]["to"], "2024-12-31");
     let pms = c.run("rev", &["project", "show", "pms", "--json"]).ok().json();
     assert_eq!(pms["question"], "A second question?");
@@ -136,7 +149,8 @@ fn after_the_end_or_while_suspended_only_termination_and_the_reviewer_pass() {
     c.run("rev", &["project", "suspend", "p1", "--reason", "violation of 第14 1(3)"]).ok();
     c.run("rev", &["project", "suspend", "p1", "--reason", "again"]).fails(2, "already suspended");
     c.run("carol", &["project", "grant", "p1", "alan", "analyst"]).fails(3, "refused (suspended)");
-    c.run("carol", &["project", "extend", "p1", "--to", "2028-05-31"]).fails(3, "is suspended (since 2026-07-01: violation");
+    c.run("carol", &["project", "extend", "p1", "--to", "2028-05-31"])
+        .fails(3, "is suspended (since 2026-07-01: violation");
     c.run("rev", &["project", "grant", "p1", "alan", "analyst"]).ok();
     c.run("rev", &["project", "resume", "p1"]).ok();
     c.run("rev", &["project", "resume", "p1"]).fails(2, "not suspended");
@@ -217,7 +231,8 @@ fn terminate_keeps_datasets_and_statistics_and_purge_deletes_them_after_retentio
 fn the_register_withholds_a_signal_refinement_drug_until_its_date() {
     let c = Center::with_users();
     c.set_today("2026-06-15");
-    let refine = ["--drug", "drugzumab", "--disclose-drug-from", "2027-01-01", "--summary", "Refining a hepatic signal"];
+    let refine =
+        ["--drug", "drugzumab", "--disclose-drug-from", "2027-01-01", "--summary", "Refining a hepatic signal"];
     c.run("rev", &create_args("sr", "signal_refinement", "2026-06-01", "2027-05-31", &refine)).ok();
     c.run("rev", &create_args("rs", "research", "2026-06-01", "2027-05-31", &["--drug", "otherdrug"])).ok();
     let register = c.run("stella", &["project", "register", "--json"]).ok().json();
@@ -242,10 +257,12 @@ fn a_second_command_on_a_busy_project_is_refused_and_nothing_is_corrupted() {
 
     // While another midnet process holds the project (here: this test, through the same lock).
     let lock_path = c.home.join("locks/project-p1.lock");
-    let held = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&lock_path).unwrap();
+    let held =
+        std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&lock_path).unwrap();
     held.lock().unwrap();
     std::fs::write(&lock_path, "user alan, pid 1, since now").unwrap();
-    c.run("carol", &["project", "grant", "p1", "alan", "analyst"]).fails(5, "project p1 is busy: another midnet command is working on it (user alan");
+    c.run("carol", &["project", "grant", "p1", "alan", "analyst"])
+        .fails(5, "project p1 is busy: another midnet command is working on it (user alan");
     drop(held);
     c.run("carol", &["project", "grant", "p1", "alan", "analyst"]).ok();
 

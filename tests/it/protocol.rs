@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::center::{create_args, Center};
-use crate::common::{midnet, Run};
+use crate::center::{Center, create_args};
+use crate::common::{Run, midnet};
 
 /// A data center with a synthetic network registered, a project of the given purpose with
 /// analyst alan, and the protocol script written for the sites to approve.
@@ -24,7 +24,8 @@ impl Monitoring {
         let network = c.root.join("network");
         let out = network.display().to_string();
         let (n, p, s) = (sites.to_string(), patients.to_string(), seed.to_string());
-        c.run("rev", &["synth", "--sites", &n, "--patients", &p, "--seed", &s, "--out", &out, "--load", "--quiet"]).ok();
+        c.run("rev", &["synth", "--sites", &n, "--patients", &p, "--seed", &s, "--out", &out, "--load", "--quiet"])
+            .ok();
         c.run("rev", &["center", "sites", "add", &network.join("sites.toml").display().to_string()]).ok();
         c.set_today("2026-06-02");
         let refinement: &[&str] = &["--drug", "novagliptin", "--disclose-drug-from", "2027-01-01"];
@@ -43,7 +44,8 @@ impl Monitoring {
         let o = outcomes.map(|o| format!("outcomes={o}"));
         for site in &self.sites {
             let dir = site.display().to_string();
-            let mut args = vec!["site", "approve", "--site", dir.as_str(), self.script.as_str(), "--param", &d, "--param", &k];
+            let mut args =
+                vec!["site", "approve", "--site", dir.as_str(), self.script.as_str(), "--param", &d, "--param", &k];
             if let Some(o) = &o {
                 args.extend(["--param", o.as_str()]);
             }
@@ -52,7 +54,19 @@ impl Monitoring {
     }
 
     fn run(&self, drug: &str, comparator: &str, cutoff: &str, extra: &[&str]) -> Run {
-        let mut args = vec!["protocol", "run", "--project", "p1", "--drug", drug, "--comparator", comparator, "--cutoff", cutoff, "--quiet"];
+        let mut args = vec![
+            "protocol",
+            "run",
+            "--project",
+            "p1",
+            "--drug",
+            drug,
+            "--comparator",
+            comparator,
+            "--cutoff",
+            cutoff,
+            "--quiet",
+        ];
         args.extend_from_slice(extra);
         self.c.run("alan", &args)
     }
@@ -70,7 +84,10 @@ impl Monitoring {
 fn csv_rows(path: &std::path::Path) -> Vec<std::collections::BTreeMap<String, String>> {
     let mut reader = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let headers = reader.headers().unwrap().clone();
-    reader.records().map(|r| headers.iter().zip(r.unwrap().iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect()).collect()
+    reader
+        .records()
+        .map(|r| headers.iter().zip(r.unwrap().iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect())
+        .collect()
 }
 
 const NOVAGLIPTIN: &str = "3969099";
@@ -118,11 +135,17 @@ fn a_run_writes_the_tables_and_a_later_cutoff_adds_an_analysis() {
     assert!(html.contains("<svg") && html.contains("Attrition") && html.contains("outcome &times; subgroup tests"));
     // The run says what the gate will ask the reviewer to accept: small event counts.
     let review = report["record"]["export_review"].as_array().unwrap();
-    assert!(review.iter().any(|l| l.as_str().unwrap().starts_with("results.csv:") && l.as_str().unwrap().contains("small_cell")), "{review:?}");
+    assert!(
+        review
+            .iter()
+            .any(|l| l.as_str().unwrap().starts_with("results.csv:") && l.as_str().unwrap().contains("small_cell")),
+        "{review:?}"
+    );
     assert!(html.contains("Export gate"));
 
     // The export gate reads the sidecars: nothing patient-level, only statistics.
-    let files: Vec<String> = ["results", "attrition", "baseline"].iter().map(|t| format!("protocol/analysis-1/{t}.csv")).collect();
+    let files: Vec<String> =
+        ["results", "attrition", "baseline"].iter().map(|t| format!("protocol/analysis-1/{t}.csv")).collect();
     let mut args = vec!["export", "check", "--project", "p1", "--stage", "export", "--json"];
     args.extend(files.iter().map(String::as_str));
     let check = m.c.run("alan", &args).json();
@@ -171,9 +194,11 @@ fn the_purpose_decides_detection_or_refinement() {
 
     let r = Monitoring::new(2, 2000, 5, "signal_refinement");
     r.run(NOVAGLIPTIN, SITAGLIPTIN, "2025-09-30", &[]).fails(2, "name the outcomes to refine");
-    r.run(NOVAGLIPTIN, SITAGLIPTIN, "2025-09-30", &["--outcomes", "alt_gt_3uln,nope"]).fails(2, "`nope` is not an outcome");
+    r.run(NOVAGLIPTIN, SITAGLIPTIN, "2025-09-30", &["--outcomes", "alt_gt_3uln,nope"])
+        .fails(2, "`nope` is not an outcome");
     r.approve(NOVAGLIPTIN, SITAGLIPTIN, Some("alt_gt_3uln,egfr_lt_60"));
-    let report = r.run(NOVAGLIPTIN, SITAGLIPTIN, "2025-09-30", &["--outcomes", "alt_gt_3uln,egfr_lt_60", "--json"]).ok().json();
+    let report =
+        r.run(NOVAGLIPTIN, SITAGLIPTIN, "2025-09-30", &["--outcomes", "alt_gt_3uln,egfr_lt_60", "--json"]).ok().json();
     assert_eq!(report["record"]["plan"], "refinement");
     assert_eq!(report["record"]["tests"], 4);
     let dir = r.work().join("protocol/analysis-1");
@@ -199,7 +224,8 @@ fn report_errors_name_the_file() {
     let bad = dir.path().join("other.csv");
     std::fs::write(&bad, "a,b\n1,2\n").unwrap();
     let out = dir.path().join("r.html").display().to_string();
-    midnet(dir.path(), &["report", "--out", &out, bad.to_str().unwrap()]).fails(2, "not a table of the protocol report");
+    midnet(dir.path(), &["report", "--out", &out, bad.to_str().unwrap()])
+        .fails(2, "not a table of the protocol report");
     let results = dir.path().join("results.csv");
     std::fs::write(&results, "outcome,hr\nx,1\n").unwrap();
     midnet(dir.path(), &["report", "--out", &out, results.to_str().unwrap()]).fails(2, "no column `subgroup`");
@@ -213,7 +239,8 @@ fn report_errors_name_the_file() {
 fn every_planted_effect_is_covered_and_flagged() {
     let m = Monitoring::new(5, 20_000, 7, "research");
     let truth = m.truth();
-    let planted: Vec<&Value> = truth["effects"].as_array().unwrap().iter().filter(|e| e["hazard_ratio"] != 1.0).collect();
+    let planted: Vec<&Value> =
+        truth["effects"].as_array().unwrap().iter().filter(|e| e["hazard_ratio"] != 1.0).collect();
     assert!(planted.len() >= 4, "truth.json plants the four effects of docs/synth.md");
     let mut failures = Vec::new();
     for (k, effect) in planted.iter().enumerate() {
@@ -224,18 +251,37 @@ fn every_planted_effect_is_covered_and_flagged() {
         m.c.run("carol", &["project", "grant", &project, "alan", "analyst"]).ok();
         m.approve(drug, comparator, Some(outcome));
         let args = [
-            "protocol", "run", "--project", &project, "--drug", drug, "--comparator", comparator, "--cutoff", "2025-09-30",
-            "--outcomes", outcome, "--quiet",
+            "protocol",
+            "run",
+            "--project",
+            &project,
+            "--drug",
+            drug,
+            "--comparator",
+            comparator,
+            "--cutoff",
+            "2025-09-30",
+            "--outcomes",
+            outcome,
+            "--quiet",
         ];
         m.c.run("alan", &args).ok();
         let results = csv_rows(&m.c.area(&project).join("work/protocol/analysis-1/results.csv"));
         let row = results.iter().find(|r| r["outcome"] == outcome && r["subgroup"] == "baseline normal").unwrap();
         let (lo, hi) = (row["hr_lo95"].parse::<f64>().unwrap(), row["hr_hi95"].parse::<f64>().unwrap());
-        let line = format!("{} {outcome}: planted {hr}, estimated {} ({lo}-{hi}), flagged {}", effect["drug"], row["hr"], row["flagged"]);
+        let line = format!(
+            "{} {outcome}: planted {hr}, estimated {} ({lo}-{hi}), flagged {}",
+            effect["drug"], row["hr"], row["flagged"]
+        );
         eprintln!("{line}");
         if row["flagged"] == "yes" {
             let curves = csv_rows(&m.c.area(&project).join("work/protocol/analysis-1/curves.csv"));
-            let mine = |g: &str| curves.iter().filter(|c| c["outcome"] == outcome && c["subgroup"] == "baseline normal" && c["group"] == g).count();
+            let mine = |g: &str| {
+                curves
+                    .iter()
+                    .filter(|c| c["outcome"] == outcome && c["subgroup"] == "baseline normal" && c["group"] == g)
+                    .count()
+            };
             assert!(mine("drug") > 1 && mine("comparator") > 1, "curves of the flagged {outcome}");
         }
         if !(lo <= hr && hr <= hi && row["flagged"] == "yes") {

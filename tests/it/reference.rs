@@ -1,6 +1,5 @@
 //! The repository's copy of the shared reference values is the shared one.
 
-
 #[test]
 fn reference_copy_matches_shared() {
     let shared = crate::common::repo_root().join("../shared/reference");

@@ -15,7 +15,8 @@ fn quarantine_reasons(db: &Path) -> Vec<(String, i64, String)> {
     stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(|r| r.unwrap()).collect()
 }
 
-const PATIENTS: &str = "patient_key,sex,birth_date,death_date\nA1,F,1950-03-04,\nA2,M,1961/12/01,2024-01-02\nA3,2,19700505,\n";
+const PATIENTS: &str =
+    "patient_key,sex,birth_date,death_date\nA1,F,1950-03-04,\nA2,M,1961/12/01,2024-01-02\nA3,2,19700505,\n";
 
 fn site_with_patients(dir: &Path) -> std::path::PathBuf {
     let site = dir.join("site");
@@ -34,7 +35,13 @@ fn synth_is_deterministic_and_writes_registry_and_truth() {
     run("a", "5");
     run("b", "5");
     run("c", "6");
-    let files = ["truth.json", "sites.toml", "site01/import/lab_result.csv", "site02/import/drug_order.csv", "site02/import/patient.csv"];
+    let files = [
+        "truth.json",
+        "sites.toml",
+        "site01/import/lab_result.csv",
+        "site02/import/drug_order.csv",
+        "site02/import/patient.csv",
+    ];
     for f in files {
         let a = std::fs::read(dir.path().join("a").join(f)).unwrap();
         let b = std::fs::read(dir.path().join("b").join(f)).unwrap();
@@ -44,7 +51,8 @@ fn synth_is_deterministic_and_writes_registry_and_truth() {
     let c = std::fs::read(dir.path().join("c/site01/import/lab_result.csv")).unwrap();
     assert!(a != c, "another seed gives other data");
 
-    let registry: toml::Value = toml::from_str(&std::fs::read_to_string(dir.path().join("a/sites.toml")).unwrap()).unwrap();
+    let registry: toml::Value =
+        toml::from_str(&std::fs::read_to_string(dir.path().join("a/sites.toml")).unwrap()).unwrap();
     let sites = registry["site"].as_array().unwrap();
     assert_eq!(sites.len(), 2);
     for s in sites {
@@ -53,7 +61,8 @@ fn synth_is_deterministic_and_writes_registry_and_truth() {
         assert!(dir.path().join("a").join(s["path"].as_str().unwrap()).is_dir());
     }
 
-    let truth: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("a/truth.json")).unwrap()).unwrap();
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("a/truth.json")).unwrap()).unwrap();
     let effects = truth["effects"].as_array().unwrap();
     let planted: Vec<_> = effects.iter().filter(|e| e["hazard_ratio"].as_f64().unwrap() > 1.0).collect();
     let outcomes: Vec<&str> = planted.iter().map(|e| e["outcome"].as_str().unwrap()).collect();
@@ -77,7 +86,11 @@ fn synth_is_deterministic_and_writes_registry_and_truth() {
 #[test]
 fn synthesised_network_loads_and_checks() {
     let dir = tempdir();
-    midnet(dir.path(), &["synth", "--sites", "1", "--patients", "400", "--seed", "3", "--out", "net", "--dirty", "0.002"]).ok();
+    midnet(
+        dir.path(),
+        &["synth", "--sites", "1", "--patients", "400", "--seed", "3", "--out", "net", "--dirty", "0.002"],
+    )
+    .ok();
     midnet(dir.path(), &["site", "init", "--site", "net/site01"]).ok();
     let load = midnet(dir.path(), &["site", "load", "--site", "net/site01", "--json", "net/site01/import"]).ok();
     let report = load.json();
@@ -93,7 +106,9 @@ fn synthesised_network_loads_and_checks() {
     );
     assert_eq!(converted, 0, "converted values differ from reported ones");
     let check = midnet(dir.path(), &["site", "check", "--site", "net/site01"]).ok();
-    for section in ["rows per table and source", "codes unknown to the masters", "lab results per analyte", "quarantined rows"] {
+    for section in
+        ["rows per table and source", "codes unknown to the masters", "lab results per analyte", "quarantined rows"]
+    {
         assert!(check.stdout.contains(section), "check report has `{section}`:\n{}", check.stdout);
     }
     let json = midnet(dir.path(), &["site", "check", "--site", "net/site01", "--json"]).ok().json();
@@ -140,8 +155,14 @@ fn bad_rows_are_quarantined_with_line_and_reason() {
             "diagnosis",
             "patient_key,icd10,diagnosis_date,source\nA1,E11.9,2022-01-01,EHR\nA1,X,2022-01-01,EHR\nA1,E119,2022-01-01,LAB\n",
         ),
-        ("patient", "patient_key,sex,birth_date\nA1,F,1950-01-01\nB1,X,1950-01-01\nB2,F,1950-01-01\nB2,M,1950-01-01\nB3,F,1890-02-01\n"),
-        ("observation_period", "patient_key,source,start_date,end_date\nA1,EHR,2020-01-01,2019-01-01\nA1,EHR,2020-01-01,\"2021-01-01\",extra\n"),
+        (
+            "patient",
+            "patient_key,sex,birth_date\nA1,F,1950-01-01\nB1,X,1950-01-01\nB2,F,1950-01-01\nB2,M,1950-01-01\nB3,F,1890-02-01\n",
+        ),
+        (
+            "observation_period",
+            "patient_key,source,start_date,end_date\nA1,EHR,2020-01-01,2019-01-01\nA1,EHR,2020-01-01,\"2021-01-01\",extra\n",
+        ),
     ];
     for (table, text) in cases {
         std::fs::write(dir.path().join(format!("{table}.csv")), text).unwrap();
@@ -189,8 +210,16 @@ fn bad_rows_are_quarantined_with_line_and_reason() {
 fn a_file_with_an_identifying_column_is_refused_whole_and_the_others_load() {
     let dir = tempdir();
     let site = site_with_patients(dir.path());
-    std::fs::write(dir.path().join("diagnosis.csv"), "patient_key,icd10,diagnosis_date,source,氏名\nA1,E119,2022-01-01,EHR,山田太郎\n").unwrap();
-    std::fs::write(dir.path().join("procedure.csv"), "patient_key,procedure_code,procedure_date,source\nA1,160000310,2022-01-01,CLAIMS\n").unwrap();
+    std::fs::write(
+        dir.path().join("diagnosis.csv"),
+        "patient_key,icd10,diagnosis_date,source,氏名\nA1,E119,2022-01-01,EHR,山田太郎\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("procedure.csv"),
+        "patient_key,procedure_code,procedure_date,source\nA1,160000310,2022-01-01,CLAIMS\n",
+    )
+    .unwrap();
     let run = midnet(dir.path(), &["site", "load", "--site", "site", "diagnosis.csv", "procedure.csv"]).ok();
     assert!(run.stdout.contains("column `氏名` could identify a person (a name)"), "{}", run.stdout);
     let db = site.join("site.duckdb");
@@ -202,14 +231,26 @@ fn a_file_with_an_identifying_column_is_refused_whole_and_the_others_load() {
 fn files_with_wrong_columns_names_or_encoding_are_refused() {
     let dir = tempdir();
     site_with_patients(dir.path());
-    std::fs::write(dir.path().join("procedure.csv"), "patient_key,procedure_date,source\nA1,2022-01-01,CLAIMS\n").unwrap();
-    std::fs::write(dir.path().join("encounter.csv"), "patient_key,encounter_type,start_date,source,colour\nA1,outpatient,2022-01-01,EHR,red\n").unwrap();
+    std::fs::write(dir.path().join("procedure.csv"), "patient_key,procedure_date,source\nA1,2022-01-01,CLAIMS\n")
+        .unwrap();
+    std::fs::write(
+        dir.path().join("encounter.csv"),
+        "patient_key,encounter_type,start_date,source,colour\nA1,outpatient,2022-01-01,EHR,red\n",
+    )
+    .unwrap();
     std::fs::write(dir.path().join("visits.csv"), "patient_key\nA1\n").unwrap();
     std::fs::write(dir.path().join("notes.txt"), "hello").unwrap();
-    let run = midnet(dir.path(), &["site", "load", "--site", "site", "procedure.csv", "encounter.csv", "visits.csv", "notes.txt"]);
+    let run = midnet(
+        dir.path(),
+        &["site", "load", "--site", "site", "procedure.csv", "encounter.csv", "visits.csv", "notes.txt"],
+    );
     run.fails(1, "nothing could be loaded");
     // (the report is on stdout even when nothing loads)
-    let out = midnet(dir.path(), &["site", "load", "--site", "site", "procedure.csv", "encounter.csv", "visits.csv", "notes.txt"]).stdout;
+    let out = midnet(
+        dir.path(),
+        &["site", "load", "--site", "site", "procedure.csv", "encounter.csv", "visits.csv", "notes.txt"],
+    )
+    .stdout;
     assert!(out.contains("missing required column(s) procedure_code"), "{out}");
     assert!(out.contains("column `colour` is not a column of table `encounter`"), "{out}");
     assert!(out.contains("its name does not say which table it is for"), "{out}");
@@ -220,7 +261,8 @@ fn files_with_wrong_columns_names_or_encoding_are_refused() {
     std::fs::write(dir.path().join("diagnosis.csv"), bytes).unwrap();
     let out = midnet(dir.path(), &["site", "load", "--site", "site", "diagnosis.csv"]).stdout;
     assert!(out.contains("not UTF-8 text") && out.contains("iconv -f SHIFT_JIS"), "{out}");
-    midnet(dir.path(), &["site", "load", "--site", "site", "--table", "visits", "visits.csv"]).fails(2, "not a clinical table");
+    midnet(dir.path(), &["site", "load", "--site", "site", "--table", "visits", "visits.csv"])
+        .fails(2, "not a clinical table");
     midnet(dir.path(), &["site", "load", "--site", "site", "missing.csv"]).fails(4, "no such file");
 }
 

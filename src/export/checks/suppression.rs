@@ -63,11 +63,8 @@ pub fn check(table: &Table, rules: &Rules) -> Vec<Raw> {
 
 /// Masked cells determined by the sums, each with the sum that gives it directly (when one does).
 fn recoverable_from_sums<'a>(all_sums: &'a [Sum], masked: &dyn Fn(At) -> bool) -> Vec<(At, Option<&'a Sum>)> {
-    let mut unknowns: Vec<At> = all_sums
-        .iter()
-        .flat_map(|s| s.cells().map(|(at, _)| at))
-        .filter(|&at| masked(at))
-        .collect();
+    let mut unknowns: Vec<At> =
+        all_sums.iter().flat_map(|s| s.cells().map(|(at, _)| at)).filter(|&at| masked(at)).collect();
     unknowns.sort();
     unknowns.dedup();
     let index = |at: At| unknowns.binary_search(&at).ok();

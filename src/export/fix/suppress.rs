@@ -57,7 +57,11 @@ pub fn suppress(table: &mut Table, rules: &Rules, changes: &mut Vec<Change>) -> 
                 continue;
             }
             let choice = complement(table, &all_sums, target, &masked).ok_or_else(|| {
-                Error::Internal(format!("no cell left to mask that protects row {}, column {}", target.row + 1, target.col))
+                Error::Internal(format!(
+                    "no cell left to mask that protects row {}, column {}",
+                    target.row + 1,
+                    target.col
+                ))
             })?;
             masked.insert(choice);
             this_round.push(choice);
@@ -136,9 +140,10 @@ fn complement(table: &Table, all_sums: &[Sum], target: At, masked: &BTreeSet<At>
     };
     let mut sums_through_target: Vec<&Sum> = through(target).collect();
     sums_through_target.sort_by_key(|s| masked_in(s));
-    sums_through_target.into_iter().find_map(|s| pick(cells_of(s))).or_else(|| {
-        pick(all_sums.iter().filter(|s| masked_in(s) > 0).flat_map(cells_of).collect())
-    })
+    sums_through_target
+        .into_iter()
+        .find_map(|s| pick(cells_of(s)))
+        .or_else(|| pick(all_sums.iter().filter(|s| masked_in(s) > 0).flat_map(cells_of).collect()))
 }
 
 fn set_masked(table: &mut Table, at: At, rules: &Rules) {

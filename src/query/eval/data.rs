@@ -44,7 +44,8 @@ impl SiteData {
     /// does not hold are left out, as the compiled queries leave them out.
     pub fn read(conn: &duckdb::Connection) -> Result<SiteData> {
         let mut patients = Vec::new();
-        let mut stmt = conn.prepare("SELECT patient_key, sex, birth_date, death_date FROM patient ORDER BY patient_key")?;
+        let mut stmt =
+            conn.prepare("SELECT patient_key, sex, birth_date, death_date FROM patient ORDER BY patient_key")?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
             patients.push(PatientData {

@@ -85,7 +85,14 @@ pub fn run(program: &Program, data: &SiteData) -> Results {
             RuleKind::Require => "require",
             RuleKind::Exclude => "exclude",
         };
-        attrition.push(AttritionRow { step: k as i64 + 1, rule: rule.name.clone(), kind: kind.into(), before, removed: before - after, after });
+        attrition.push(AttritionRow {
+            step: k as i64 + 1,
+            rule: rule.name.clone(),
+            kind: kind.into(),
+            before,
+            removed: before - after,
+            after,
+        });
     }
     let kept: Vec<&(usize, CohortRow)> =
         cohort.iter().zip(&passes).filter(|(_, pass)| pass.iter().all(|&b| b)).map(|(row, _)| row).collect();

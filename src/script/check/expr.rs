@@ -65,7 +65,11 @@ impl Sc {
     }
 
     pub fn if_(c: &Sc, a: &Sc, b: &Sc, ty: Type) -> Sc {
-        Sc { expr: Arc::new(Expr::If(c.expr.clone(), a.expr.clone(), b.expr.clone())), ty, event: c.event || a.event || b.event }
+        Sc {
+            expr: Arc::new(Expr::If(c.expr.clone(), a.expr.clone(), b.expr.clone())),
+            ty,
+            event: c.event || a.event || b.event,
+        }
     }
 
     fn not(a: &Sc) -> Sc {
@@ -129,7 +133,9 @@ pub enum Val {
     /// A literal list: `["EHR", "DPC"]`.
     List(Vec<(Value, Span)>, Type),
     /// A column of a named selection read outside it (`alt.value`): one value per event.
-    Detached { text: String },
+    Detached {
+        text: String,
+    },
     /// The outcome-list parameter, which only selects outcomes.
     OutcomeList(String),
 }
@@ -255,16 +261,26 @@ impl Checker<'_> {
                 let v = self.scalar_of(value, cx.inside(&frame))?;
                 match column_type(&frame, &name.name) {
                     Some(_) if name.name == "date" && v.ty != Type::Date => {
-                        return Err(diag(value.span, format!("`date` must stay a date, and this is a {}", v.ty.name())));
+                        return Err(diag(
+                            value.span,
+                            format!("`date` must stay a date, and this is a {}", v.ty.name()),
+                        ));
                     }
                     Some(_) if name.name != "date" => {
-                        return Err(Some(Diagnostic::new(name.span, format!("the events already have a column `{}`", name.name))
-                            .help("give the computed column another name (only `date` may be replaced)")));
+                        return Err(Some(
+                            Diagnostic::new(name.span, format!("the events already have a column `{}`", name.name))
+                                .help("give the computed column another name (only `date` may be replaced)"),
+                        ));
                     }
                     _ => {}
                 }
-                if (KEYWORDS.contains(&name.name.as_str()) || BUILTINS.contains(&name.name.as_str())) && name.name != "date" {
-                    return Err(diag(name.span, format!("`{}` already means something in scripts; choose another name", name.name)));
+                if (KEYWORDS.contains(&name.name.as_str()) || BUILTINS.contains(&name.name.as_str()))
+                    && name.name != "date"
+                {
+                    return Err(diag(
+                        name.span,
+                        format!("`{}` already means something in scripts; choose another name", name.name),
+                    ));
                 }
                 Ok(Val::Frame(Arc::new(Frame::With(frame, name.name.clone(), v.expr, v.ty))))
             }
@@ -278,11 +294,16 @@ impl Checker<'_> {
                 for (name, sel) in parts {
                     let f = self.frame_of(sel, cx)?;
                     if f.root_table().is_none() {
-                        return Err(diag(sel.span, "a part of `all of` must be events of one table, not another combination"));
+                        return Err(diag(
+                            sel.span,
+                            "a part of `all of` must be events of one table, not another combination",
+                        ));
                     }
                     if frames.iter().any(|(n, _)| *n == name.name) {
-                        return Err(Some(Diagnostic::new(name.span, format!("two parts are named `{}`", name.name))
-                            .help("name them: `all of earlier = creatinine, later = creatinine within 2 days`")));
+                        return Err(Some(
+                            Diagnostic::new(name.span, format!("two parts are named `{}`", name.name))
+                                .help("name them: `all of earlier = creatinine, later = creatinine within 2 days`"),
+                        ));
                     }
                     frames.push((name.name.clone(), f));
                 }
@@ -321,8 +342,10 @@ impl Checker<'_> {
     /// A value that is patient-level, for a rule, a definition or a dataset column.
     pub(super) fn patient_scalar(&mut self, v: Val, e: &ast::Expr, what: &str) -> CResult<Sc> {
         match v {
-            Val::Row(_) => Err(Some(Diagnostic::new(e.span, format!("{what} needs a value, and this is a whole event"))
-                .help("read one of its columns with `.`, e.g. `baseline_alt.value`"))),
+            Val::Row(_) => Err(Some(
+                Diagnostic::new(e.span, format!("{what} needs a value, and this is a whole event"))
+                    .help("read one of its columns with `.`, e.g. `baseline_alt.value`"),
+            )),
             other => {
                 let sc = self.scalar(other, e.span, Cx::patient())?;
                 debug_assert!(!sc.event, "outside a selection no value reads an event column");
@@ -332,11 +355,7 @@ impl Checker<'_> {
     }
 
     fn expect_type(&self, s: &Sc, ty: Type, span: Span, what: &str) -> CResult<()> {
-        if s.ty == ty {
-            Ok(())
-        } else {
-            Err(diag(span, format!("{what}; this is a {}", s.ty.name())))
-        }
+        if s.ty == ty { Ok(()) } else { Err(diag(span, format!("{what}; this is a {}", s.ty.name()))) }
     }
 
     fn frame_of(&mut self, e: &ast::Expr, cx: Cx) -> CResult<FrameRef> {
@@ -357,7 +376,8 @@ impl Checker<'_> {
                 }
                 None => {}
             }
-            if n == "analyte" && column_type(frame, "jlac10").is_some() && frame.root_table() == Some(Table::LabResult) {
+            if n == "analyte" && column_type(frame, "jlac10").is_some() && frame.root_table() == Some(Table::LabResult)
+            {
                 let code = Sc::column("jlac10", Type::Text);
                 return Ok(Val::Scalar(Sc::patient_func(Func::Analyte, vec![code], Type::Text)));
             }
@@ -367,14 +387,17 @@ impl Checker<'_> {
         }
         if let Some((binding, _)) = self.names.get(n).cloned() {
             let entry_only = |what: &str| {
-                Some(Diagnostic::new(span, format!("the entry selection cannot use `{n}`, {what}"))
-                    .help("the entry decides the index date; put conditions on other values in a `require` or `exclude` rule"))
+                Some(Diagnostic::new(span, format!("the entry selection cannot use `{n}`, {what}")).help(
+                    "the entry decides the index date; put conditions on other values in a `require` or `exclude` rule",
+                ))
             };
             return match binding {
                 Binding::Param(i) => Ok(self.param_value(i)),
                 Binding::Codes(c) => Ok(Val::Codes(c)),
                 Binding::Events(f) => Ok(Val::Frame(f)),
-                Binding::Scalar(sc) if cx.entry && !sc.only_patient_columns() => Err(entry_only("which looks beyond the entry event")),
+                Binding::Scalar(sc) if cx.entry && !sc.only_patient_columns() => {
+                    Err(entry_only("which looks beyond the entry event"))
+                }
                 Binding::Scalar(sc) => Ok(Val::Scalar(sc)),
                 Binding::Row(_) if cx.entry => Err(entry_only("which looks beyond the entry event")),
                 Binding::Row(r) => Ok(Val::Row(r)),
@@ -398,10 +421,17 @@ impl Checker<'_> {
         if cx.frame.is_none()
             && let Some(t) = Table::ALL.iter().find(|t| t.column(n).is_some())
         {
-            return Diagnostic::new(span, format!("`{n}` is a column of {}, and there is no event here to read it from", t.plural()))
-                .help(format!("read it inside a selection, e.g. `exists {0} where {n} …`, or from one event: `(last {0}).{n}`", t.name()));
+            return Diagnostic::new(
+                span,
+                format!("`{n}` is a column of {}, and there is no event here to read it from", t.plural()),
+            )
+            .help(format!(
+                "read it inside a selection, e.g. `exists {0} where {n} …`, or from one event: `(last {0}).{n}`",
+                t.name()
+            ));
         }
-        let columns: Vec<String> = cx.frame.map(|f| f.columns().into_iter().map(|(c, _)| c).collect()).unwrap_or_default();
+        let columns: Vec<String> =
+            cx.frame.map(|f| f.columns().into_iter().map(|(c, _)| c).collect()).unwrap_or_default();
         let tables: Vec<&str> = Table::ALL.iter().map(|t| t.name()).collect();
         let mut known: Vec<&str> = columns.iter().map(String::as_str).collect();
         known.extend(self.names.keys().map(String::as_str));
@@ -432,7 +462,8 @@ impl Checker<'_> {
                 let Some((_, start, end)) = &self.study else {
                     return Err(self.missing(
                         "study",
-                        Diagnostic::new(span, format!("`{n}` needs the study block, which comes later")).help("put the `study` block first"),
+                        Diagnostic::new(span, format!("`{n}` needs the study block, which comes later"))
+                            .help("put the `study` block first"),
                     ));
                 };
                 let d = if n == "study_start" { *start } else { *end };
@@ -481,9 +512,15 @@ impl Checker<'_> {
         ));
         let frame = Arc::new(Frame::Filter(Arc::new(Frame::Table(Table::ObservationPeriod)), covers));
         let agg = |name: &str, kind| {
-            Sc::patient_leaf(PatientLeaf::Aggregate(Arc::new(Aggregate { name: Some(name.into()), frame: frame.clone(), kind })), Type::Date)
+            Sc::patient_leaf(
+                PatientLeaf::Aggregate(Arc::new(Aggregate { name: Some(name.into()), frame: frame.clone(), kind })),
+                Type::Date,
+            )
         };
-        let o = (agg("observation_start", AggKind::Min(col("start_date"))), agg("observation_end", AggKind::Max(col("end_date"))));
+        let o = (
+            agg("observation_start", AggKind::Min(col("start_date"))),
+            agg("observation_end", AggKind::Max(col("end_date"))),
+        );
         self.observation = Some(o.clone());
         o
     }
@@ -515,7 +552,9 @@ impl Checker<'_> {
             ),
             (ParamKind::Codelist(system), v) => {
                 let patterns = match v {
-                    Some(ParamValue::Codes(list)) => list.iter().filter_map(|c| codes::entry(*system, c).ok()).collect(),
+                    Some(ParamValue::Codes(list)) => {
+                        list.iter().filter_map(|c| codes::entry(*system, c).ok()).collect()
+                    }
                     _ => Vec::new(),
                 };
                 Val::Codes(Arc::new(Codelist::Codes { system: *system, patterns }))
@@ -531,13 +570,17 @@ impl Checker<'_> {
             let name = format!("{part}.{}", field.name);
             return match ty {
                 ColumnType::Value(t) => Ok(Val::Scalar(Sc::column(&name, t))),
-                ColumnType::Timestamp => Err(diag(field.span, format!("`{name}` is a time of day; compare `{part}.date`"))),
+                ColumnType::Timestamp => {
+                    Err(diag(field.span, format!("`{name}` is a time of day; compare `{part}.date`")))
+                }
             };
         }
         match self.expr(base, cx)? {
             Val::Row(r) => self.row_field(r, field),
             // `alt.value` inside a selection of `alt`'s own events is just `value`.
-            Val::Frame(f) if cx.frame.is_some_and(|own| derives_from(own, &f)) => self.name(&field.name, field.span, cx),
+            Val::Frame(f) if cx.frame.is_some_and(|own| derives_from(own, &f)) => {
+                self.name(&field.name, field.span, cx)
+            }
             Val::Frame(f) => match column_type(&f, &field.name) {
                 Some(ColumnType::Value(_)) => {
                     let base_text = match &base.kind {
@@ -548,13 +591,19 @@ impl Checker<'_> {
                 }
                 _ => Err(self.no_column(&f, field)),
             },
-            other => Err(Some(Diagnostic::new(field.span, format!("`.{}` reads a column of one event, and this is {}", field.name, other.describe()))
-                .help("pick an event first, e.g. `(last alt).value`, or use `entry.…`"))),
+            other => Err(Some(
+                Diagnostic::new(
+                    field.span,
+                    format!("`.{}` reads a column of one event, and this is {}", field.name, other.describe()),
+                )
+                .help("pick an event first, e.g. `(last alt).value`, or use `entry.…`"),
+            )),
         }
     }
 
     fn no_column(&self, frame: &Frame, field: &ast::Ident) -> Option<Diagnostic> {
-        let columns: Vec<String> = frame.columns().into_iter().filter(|(_, t)| *t != ColumnType::Timestamp).map(|(c, _)| c).collect();
+        let columns: Vec<String> =
+            frame.columns().into_iter().filter(|(_, t)| *t != ColumnType::Timestamp).map(|(c, _)| c).collect();
         let mut d = Diagnostic::new(field.span, format!("unknown column `{}`", field.name));
         d = match did_you_mean(&field.name, columns.iter().map(String::as_str)) {
             Some(g) => d.help(format!("did you mean `{g}`?")),
@@ -567,7 +616,9 @@ impl Checker<'_> {
         let f = field.name.as_str();
         let frame_column = |frame: &Frame, leaf: &dyn Fn(String) -> PatientLeaf| match column_type(frame, f) {
             Some(ColumnType::Value(ty)) => Ok(Val::Scalar(Sc::patient_leaf(leaf(f.to_string()), ty))),
-            Some(ColumnType::Timestamp) => Err(diag(field.span, format!("`{f}` is a time of day; read the event's `date`"))),
+            Some(ColumnType::Timestamp) => {
+                Err(diag(field.span, format!("`{f}` is a time of day; read the event's `date`")))
+            }
             None => Err(self.no_column(frame, field)),
         };
         match row {
@@ -619,13 +670,23 @@ impl Checker<'_> {
                     K::Number(x) => (Value::Float(-x), Type::Float),
                     _ => return Err(diag(item.span, "a list holds values written in the script")),
                 },
-                _ => return Err(Some(Diagnostic::new(item.span, "a list holds values written in the script").help("codes and text go in quotes: [\"E11\", \"E14\"]"))),
+                _ => {
+                    return Err(Some(
+                        Diagnostic::new(item.span, "a list holds values written in the script")
+                            .help("codes and text go in quotes: [\"E11\", \"E14\"]"),
+                    ));
+                }
             };
             ty = Some(match ty {
                 None => t,
                 Some(prev) if prev == t => prev,
                 Some(prev) if prev.is_numeric() && t.is_numeric() => Type::Float,
-                Some(prev) => return Err(diag(item.span, format!("a list holds values of one type: this is a {} after a {}", t.name(), prev.name()))),
+                Some(prev) => {
+                    return Err(diag(
+                        item.span,
+                        format!("a list holds values of one type: this is a {} after a {}", t.name(), prev.name()),
+                    ));
+                }
             });
             values.push((v, item.span));
         }
@@ -637,7 +698,9 @@ impl Checker<'_> {
         let mut patterns = Vec::new();
         for item in items {
             let K::Str(code) = &item.kind else {
-                return Err(Some(Diagnostic::new(item.span, "codes are written in quotes").help("e.g. icd10 [\"E11\", \"E14\"]")));
+                return Err(Some(
+                    Diagnostic::new(item.span, "codes are written in quotes").help("e.g. icd10 [\"E11\", \"E14\"]"),
+                ));
             };
             patterns.push(codes::entry(system, code).map_err(|why| code_diag(item.span, why, system))?);
         }
@@ -667,10 +730,18 @@ impl Checker<'_> {
             && is_analyte(sa)
         {
             let K::Str(id) = &b.kind else {
-                return Err(Some(Diagnostic::new(b.span, "`analyte` is compared with an analyte id in quotes").help("e.g. analyte = \"alt\"")));
+                return Err(Some(
+                    Diagnostic::new(b.span, "`analyte` is compared with an analyte id in quotes")
+                        .help("e.g. analyte = \"alt\""),
+                ));
             };
-            let codes = Arc::new(Codelist::Codes { system: CodeSystem::Jlac10, patterns: vec![analyte_pattern(id, b.span)?] });
-            let is = Sc { expr: Arc::new(Expr::InCodes(Sc::column("jlac10", Type::Text).expr, codes)), ty: Type::Bool, event: true };
+            let codes =
+                Arc::new(Codelist::Codes { system: CodeSystem::Jlac10, patterns: vec![analyte_pattern(id, b.span)?] });
+            let is = Sc {
+                expr: Arc::new(Expr::InCodes(Sc::column("jlac10", Type::Text).expr, codes)),
+                ty: Type::Bool,
+                event: true,
+            };
             return Ok(Val::Scalar(if op == ast::BinOp::Eq { is } else { Sc::not(&is) }));
         }
         let vb = self.expr(b, cx)?;
@@ -701,7 +772,14 @@ impl Checker<'_> {
         self.typed_binary(op, &sa, &sb, span).map(Val::Scalar)
     }
 
-    fn codelist_algebra(&mut self, op: ast::BinOp, va: &Val, vb: &Val, a: &ast::Expr, b: &ast::Expr) -> CResult<Option<Val>> {
+    fn codelist_algebra(
+        &mut self,
+        op: ast::BinOp,
+        va: &Val,
+        vb: &Val,
+        a: &ast::Expr,
+        b: &ast::Expr,
+    ) -> CResult<Option<Val>> {
         let as_codes = |v: &Val, system: Option<CodeSystem>| -> CResult<Option<Arc<Codelist>>> {
             match (v, system) {
                 (Val::Codes(c), _) => Ok(Some(c.clone())),
@@ -721,25 +799,35 @@ impl Checker<'_> {
             _ => return Ok(None),
         };
         let (Some(x), Some(y)) = (as_codes(va, system)?, as_codes(vb, system)?) else {
-            return Err(Some(Diagnostic::new(a.span.to(b.span), "a codelist combines with another codelist or a list of codes")
-                .help("e.g. `drug + comparator`, `diabetes - icd10 [\"E10\"]`")));
+            return Err(Some(
+                Diagnostic::new(a.span.to(b.span), "a codelist combines with another codelist or a list of codes")
+                    .help("e.g. `drug + comparator`, `diabetes - icd10 [\"E10\"]`"),
+            ));
         };
         if x.system() != y.system() {
-            return Err(Some(Diagnostic::new(a.span.to(b.span), format!(
-                "cannot combine a {} codelist with a {} codelist",
-                x.system(),
-                y.system()
-            ))
-            .help("codelists of one code system combine; keep separate codelists for separate columns")));
+            return Err(Some(
+                Diagnostic::new(
+                    a.span.to(b.span),
+                    format!("cannot combine a {} codelist with a {} codelist", x.system(), y.system()),
+                )
+                .help("codelists of one code system combine; keep separate codelists for separate columns"),
+            ));
         }
-        Ok(Some(Val::Codes(Arc::new(if op == ast::BinOp::Add { Codelist::Union(x, y) } else { Codelist::Minus(x, y) }))))
+        Ok(Some(Val::Codes(Arc::new(if op == ast::BinOp::Add {
+            Codelist::Union(x, y)
+        } else {
+            Codelist::Minus(x, y)
+        }))))
     }
 
     pub(super) fn typed_binary(&self, op: ast::BinOp, a: &Sc, b: &Sc, span: Span) -> CResult<Sc> {
-        use ast::BinOp as A;
         use Type::*;
+        use ast::BinOp as A;
         let mismatch = |help: &str| {
-            let d = Diagnostic::new(span, format!("`{}` cannot combine a {} and a {}", op.symbol(), a.ty.name(), b.ty.name()));
+            let d = Diagnostic::new(
+                span,
+                format!("`{}` cannot combine a {} and a {}", op.symbol(), a.ty.name(), b.ty.name()),
+            );
             Err(Some(if help.is_empty() { d } else { d.help(help) }))
         };
         let numeric = a.ty.is_numeric() && b.ty.is_numeric();
@@ -755,7 +843,9 @@ impl Checker<'_> {
                 let comparable = numeric || (a.ty == b.ty && (a.ty != Bool || matches!(op, A::Eq | A::Ne)));
                 if !comparable {
                     let help = match (a.ty, b.ty) {
-                        (Date, Int) | (Int, Date) => "a date compares with a date: `index + 30 days`, or count days: `date - index`",
+                        (Date, Int) | (Int, Date) => {
+                            "a date compares with a date: `index + 30 days`, or count days: `date - index`"
+                        }
                         (Text, Int) | (Text, Float) | (Int, Text) | (Float, Text) => {
                             "numbers are written without quotes; text and codes with them"
                         }
@@ -803,8 +893,10 @@ impl Checker<'_> {
                     return mismatch("");
                 }
                 if !matches!(b.const_value(), Some(Value::Int(_) | Value::Float(_) | Value::Missing)) {
-                    return Err(Some(Diagnostic::new(span, "the exponent of `^` must be a number written in the script")
-                        .help("e.g. `value ^ -1.094`")));
+                    return Err(Some(
+                        Diagnostic::new(span, "the exponent of `^` must be a number written in the script")
+                            .help("e.g. `value ^ -1.094`"),
+                    ));
                 }
                 return Ok(Sc::binary(BinOp::Pow, a, b, Float));
             }
@@ -820,7 +912,10 @@ impl Checker<'_> {
         let sx = self.scalar_of(x, cx)?;
         if is_analyte(&sx) {
             let K::List(items) = &rhs.kind else {
-                return Err(Some(Diagnostic::new(rhs.span, "`analyte in` takes a list of analyte ids").help("e.g. analyte in [\"alt\", \"ast\"]")));
+                return Err(Some(
+                    Diagnostic::new(rhs.span, "`analyte in` takes a list of analyte ids")
+                        .help("e.g. analyte in [\"alt\", \"ast\"]"),
+                ));
             };
             let mut patterns = Vec::new();
             for item in items {
@@ -830,25 +925,39 @@ impl Checker<'_> {
                 patterns.push(analyte_pattern(id, item.span)?);
             }
             let codes = Arc::new(Codelist::Codes { system: CodeSystem::Jlac10, patterns });
-            return Ok(Val::Scalar(Sc { expr: Arc::new(Expr::InCodes(Sc::column("jlac10", Type::Text).expr, codes)), ty: Type::Bool, event: true }));
+            return Ok(Val::Scalar(Sc {
+                expr: Arc::new(Expr::InCodes(Sc::column("jlac10", Type::Text).expr, codes)),
+                ty: Type::Bool,
+                event: true,
+            }));
         }
         let vr = self.expr(rhs, cx.outside())?;
         let system = self.code_system(&sx, cx);
-        let in_codes = |codes: Arc<Codelist>| Val::Scalar(Sc { expr: Arc::new(Expr::InCodes(sx.expr.clone(), codes)), ty: Type::Bool, event: sx.event });
+        let in_codes = |codes: Arc<Codelist>| {
+            Val::Scalar(Sc { expr: Arc::new(Expr::InCodes(sx.expr.clone(), codes)), ty: Type::Bool, event: sx.event })
+        };
         match vr {
             Val::Codes(codes) => {
                 if sx.ty != Type::Text {
-                    return Err(diag(x.span, format!("a codelist matches codes (text), and this is a {}", sx.ty.name())));
+                    return Err(diag(
+                        x.span,
+                        format!("a codelist matches codes (text), and this is a {}", sx.ty.name()),
+                    ));
                 }
                 if let Some(s) = system
                     && s != codes.system()
                 {
-                    return Err(Some(Diagnostic::new(x.span.to(rhs.span), format!(
-                        "`{}` holds {s} codes, but this is a {} codelist",
-                        self.source.slice(x.span),
-                        codes.system()
-                    ))
-                    .help("match each code column against a codelist of its own system")));
+                    return Err(Some(
+                        Diagnostic::new(
+                            x.span.to(rhs.span),
+                            format!(
+                                "`{}` holds {s} codes, but this is a {} codelist",
+                                self.source.slice(x.span),
+                                codes.system()
+                            ),
+                        )
+                        .help("match each code column against a codelist of its own system"),
+                    ));
                 }
                 Ok(in_codes(codes))
             }
@@ -866,14 +975,23 @@ impl Checker<'_> {
                 None => {
                     let fits = ty == sx.ty || (ty.is_numeric() && sx.ty.is_numeric());
                     if !fits {
-                        return Err(diag(rhs.span, format!("a list of {} values cannot hold a {}", ty.name(), sx.ty.name())));
+                        return Err(diag(
+                            rhs.span,
+                            format!("a list of {} values cannot hold a {}", ty.name(), sx.ty.name()),
+                        ));
                     }
                     let values = items.into_iter().map(|(v, _)| v).collect();
-                    Ok(Val::Scalar(Sc { expr: Arc::new(Expr::InList(sx.expr.clone(), values)), ty: Type::Bool, event: sx.event }))
+                    Ok(Val::Scalar(Sc {
+                        expr: Arc::new(Expr::InList(sx.expr.clone(), values)),
+                        ty: Type::Bool,
+                        event: sx.event,
+                    }))
                 }
             },
-            other => Err(Some(Diagnostic::new(rhs.span, format!("`in` takes a codelist or a list, not {}", other.describe()))
-                .help("e.g. `yj_code in drug`, `source in [\"EHR\", \"DPC\"]`"))),
+            other => Err(Some(
+                Diagnostic::new(rhs.span, format!("`in` takes a codelist or a list, not {}", other.describe()))
+                    .help("e.g. `yj_code in drug`, `source in [\"EHR\", \"DPC\"]`"),
+            )),
         }
     }
 
@@ -892,7 +1010,8 @@ impl Checker<'_> {
 
     /// One type for several values: equal types, or numbers (whole numbers become numbers).
     fn unify(&self, values: Vec<Sc>, span: Span, what: &str) -> CResult<(Vec<Sc>, Type)> {
-        let present: Vec<Type> = values.iter().filter(|v| v.const_value().is_none_or(|c| !c.is_missing())).map(|v| v.ty).collect();
+        let present: Vec<Type> =
+            values.iter().filter(|v| v.const_value().is_none_or(|c| !c.is_missing())).map(|v| v.ty).collect();
         let first = present.first().copied().unwrap_or(values[0].ty);
         let ty = if present.iter().all(|t| *t == first) {
             first
@@ -920,7 +1039,10 @@ impl Checker<'_> {
         let arity = |n: usize, exact: bool| -> CResult<()> {
             if (exact && args.len() != n) || (!exact && args.len() < n) {
                 let count = if exact { format!("{n}") } else { format!("{n} or more") };
-                return Err(diag(f.span, format!("`{}` takes {count} argument{}", f.name, if n == 1 && exact { "" } else { "s" })));
+                return Err(diag(
+                    f.span,
+                    format!("`{}` takes {count} argument{}", f.name, if n == 1 && exact { "" } else { "s" }),
+                ));
             }
             Ok(())
         };
@@ -948,7 +1070,11 @@ impl Checker<'_> {
             "year_month" | "year" => {
                 arity(1, true)?;
                 let d = date_arg(self, &args[0])?;
-                if f.name == "year" { Sc::patient_func(Func::Year, vec![d], Type::Int) } else { Sc::patient_func(Func::YearMonth, vec![d], Type::Text) }
+                if f.name == "year" {
+                    Sc::patient_func(Func::Year, vec![d], Type::Int)
+                } else {
+                    Sc::patient_func(Func::YearMonth, vec![d], Type::Text)
+                }
             }
             "age_at" => {
                 arity(1, true)?;
@@ -962,7 +1088,12 @@ impl Checker<'_> {
                 self.expect_type(&s, Type::Text, args[0].span, "`prefix` takes a text")?;
                 let n = match args[1].kind {
                     K::Int(n) if n > 0 => n as usize,
-                    _ => return Err(diag(args[1].span, "the length of `prefix` is a whole number above 0 written in the script")),
+                    _ => {
+                        return Err(diag(
+                            args[1].span,
+                            "the length of `prefix` is a whole number above 0 written in the script",
+                        ));
+                    }
                 };
                 Sc::patient_func(Func::Prefix(n), vec![s], Type::Text)
             }
@@ -1021,7 +1152,10 @@ impl Checker<'_> {
                 let e = by.expect("the parser gives highest and lowest an expression");
                 let v = self.scalar_of(e, Cx::events(&frame))?;
                 if !(v.ty.is_numeric() || v.ty == Type::Date || v.ty == Type::Text) {
-                    return Err(diag(e.span, format!("`highest` and `lowest` compare numbers, dates or text; this is a {}", v.ty.name())));
+                    return Err(diag(
+                        e.span,
+                        format!("`highest` and `lowest` compare numbers, dates or text; this is a {}", v.ty.name()),
+                    ));
                 }
                 if op == PickOp::Highest { PickOrder::Highest(v.expr) } else { PickOrder::Lowest(v.expr) }
             }
@@ -1031,8 +1165,10 @@ impl Checker<'_> {
 
     fn not_in_entry(&self, span: Span, cx: Cx) -> CResult<()> {
         if cx.entry {
-            return Err(Some(Diagnostic::new(span, "the entry selection cannot look at other events")
-                .help("enter on the events themselves, then add `require` or `exclude` rules that look at others")));
+            return Err(Some(
+                Diagnostic::new(span, "the entry selection cannot look at other events")
+                    .help("enter on the events themselves, then add `require` or `exclude` rules that look at others"),
+            ));
         }
         Ok(())
     }
@@ -1044,7 +1180,9 @@ fn is_analyte(sc: &Sc) -> bool {
 
 fn analyte_pattern(id: &str, span: Span) -> CResult<Pattern> {
     match tables::analyte(id) {
-        Some(a) => Ok(Pattern::Analyte { analyte_code: a.analyte_code.clone(), specimen_code: a.specimen_code.clone() }),
+        Some(a) => {
+            Ok(Pattern::Analyte { analyte_code: a.analyte_code.clone(), specimen_code: a.specimen_code.clone() })
+        }
         None => {
             let ids: Vec<&str> = tables::analytes().iter().map(|a| a.id.as_str()).collect();
             let mut d = Diagnostic::new(span, format!("`{id}` is not an analyte of the lab master"));

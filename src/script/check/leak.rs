@@ -85,7 +85,9 @@ impl Definitions {
                 if !seen.insert(n.clone()) {
                     return None;
                 }
-                body.iter().find_map(|b| self.find(b, seen)).map(|(span, via)| (span, Some(via.unwrap_or_else(|| n.clone()))))
+                body.iter()
+                    .find_map(|b| self.find(b, seen))
+                    .map(|(span, via)| (span, Some(via.unwrap_or_else(|| n.clone()))))
             }
             _ => e.children().into_iter().find_map(|c| self.find(c, seen)),
         }

@@ -95,7 +95,12 @@ struct Checker<'a> {
 
 /// Check a script and lower it to the query model. With `values` (compiling), every parameter
 /// must have a value; without (only checking), unset parameters are allowed.
-pub fn check(script: &ast::Script, source: &Source, dir: &Path, values: Option<&ParamValues>) -> Result<Checked, Vec<Diagnostic>> {
+pub fn check(
+    script: &ast::Script,
+    source: &Source,
+    dir: &Path,
+    values: Option<&ParamValues>,
+) -> Result<Checked, Vec<Diagnostic>> {
     let mut c = Checker {
         source,
         dir,
@@ -150,8 +155,8 @@ const BUILTINS: [&str; 12] = [
 ];
 const KEYWORDS: [&str; 35] = [
     "and", "or", "not", "in", "between", "if", "then", "else", "exists", "no", "count", "sum", "min", "max", "first",
-    "last", "highest", "lowest", "of", "where", "with", "within", "all", "days", "day", "true", "false", "end",
-    "to", "from", "column", "date", "every", "by", "until",
+    "last", "highest", "lowest", "of", "where", "with", "within", "all", "days", "day", "true", "false", "end", "to",
+    "from", "column", "date", "every", "by", "until",
 ];
 
 impl<'a> Checker<'a> {
@@ -211,14 +216,18 @@ impl<'a> Checker<'a> {
                 continue;
             }
             if self.params.iter().any(|p| p.name == name.name) {
-                self.diags.push(Diagnostic::new(name.span, format!("the parameter `{}` is declared twice", name.name)).help("keep one"));
+                self.diags.push(
+                    Diagnostic::new(name.span, format!("the parameter `{}` is declared twice", name.name))
+                        .help("keep one"),
+                );
                 continue;
             }
             if decl.kind == ParamKind::Cutoff {
                 if cutoff.is_some() {
                     self.diags.push(
-                        Diagnostic::new(decl.kind_span, "a script has one cut-off date")
-                            .help("make the other parameter a plain `date`; `midnet extract --cutoff` sets the cut-off"),
+                        Diagnostic::new(decl.kind_span, "a script has one cut-off date").help(
+                            "make the other parameter a plain `date`; `midnet extract --cutoff` sets the cut-off",
+                        ),
                     );
                     continue;
                 }
@@ -248,24 +257,24 @@ impl<'a> Checker<'a> {
                 None => None,
             };
             let given = values.and_then(|v| v.get(&name.name));
-            let value = match given {
-                Some(text) => match ParamValue::parse(&decl.kind, text) {
-                    Ok(v) => Some(v),
-                    Err(why) => {
-                        self.diags.push(
-                            Diagnostic::new(name.span, format!("--param {}={text}: {why}", name.name))
-                                .help(format!("`{}` is a {}", name.name, decl.kind.describe())),
-                        );
-                        None
-                    }
-                },
-                None => default,
-            };
+            let value =
+                match given {
+                    Some(text) => match ParamValue::parse(&decl.kind, text) {
+                        Ok(v) => Some(v),
+                        Err(why) => {
+                            self.diags.push(
+                                Diagnostic::new(name.span, format!("--param {}={text}: {why}", name.name))
+                                    .help(format!("`{}` is a {}", name.name, decl.kind.describe())),
+                            );
+                            None
+                        }
+                    },
+                    None => default,
+                };
             if value.is_none() && values.is_some() && self.diags.len() == errors_before {
-                self.diags.push(
-                    Diagnostic::new(name.span, format!("the parameter `{}` is not set", name.name))
-                        .help(format!("add `--param {}={}` (a {})", name.name, example_value(&decl.kind), decl.kind.describe())),
-                );
+                self.diags.push(Diagnostic::new(name.span, format!("the parameter `{}` is not set", name.name)).help(
+                    format!("add `--param {}={}` (a {})", name.name, example_value(&decl.kind), decl.kind.describe()),
+                ));
             }
             let index = self.params.len();
             self.params.push(Param { name: name.name.clone(), kind: decl.kind.clone(), span: name.span, value });
@@ -275,7 +284,10 @@ impl<'a> Checker<'a> {
             for given in values.names() {
                 if !self.params.iter().any(|p| p.name == given) {
                     let known: Vec<&str> = self.params.iter().map(|p| p.name.as_str()).collect();
-                    let mut d = Diagnostic::new(Span::default(), format!("--param {given}: the script has no parameter `{given}`"));
+                    let mut d = Diagnostic::new(
+                        Span::default(),
+                        format!("--param {given}: the script has no parameter `{given}`"),
+                    );
                     d = match did_you_mean(given, known.iter().copied()) {
                         Some(s) => d.help(format!("did you mean `{s}`?")),
                         None if known.is_empty() => d.help("the script declares no parameters"),
@@ -340,8 +352,13 @@ impl<'a> Checker<'a> {
             Item::Events(name, e) => {
                 let r = self.expr(e, expr::Cx::patient()).and_then(|v| match v {
                     expr::Val::Frame(f) => Ok(Binding::Events(f)),
-                    other => Err(Some(Diagnostic::new(e.span, format!("`{}` is not a selection of events but {}", name.name, other.describe()))
-                        .help("`events NAME = TABLE where CONDITION`; values are defined with `define`"))),
+                    other => Err(Some(
+                        Diagnostic::new(
+                            e.span,
+                            format!("`{}` is not a selection of events but {}", name.name, other.describe()),
+                        )
+                        .help("`events NAME = TABLE where CONDITION`; values are defined with `define`"),
+                    )),
                 });
                 self.define(name, r);
             }
@@ -400,19 +417,24 @@ impl<'a> Checker<'a> {
         match v {
             expr::Val::Scalar(sc) if sc.event => Err(Some(
                 Diagnostic::new(e.span, format!("`{}` would have one value per event, not one per patient", name.name))
-                    .help("pick one event (`first`, `last`, `highest … of`) or aggregate (`count`, `exists`, `min … of`)"),
+                    .help(
+                        "pick one event (`first`, `last`, `highest … of`) or aggregate (`count`, `exists`, `min … of`)",
+                    ),
             )),
             expr::Val::Scalar(sc) => Ok(Binding::Scalar(sc.named(&name.name))),
             expr::Val::Row(RowRef::Pick(p)) => {
-                let named = if p.name.is_none() { Arc::new(Pick { name: Some(name.name.clone()), ..(*p).clone() }) } else { p };
+                let named =
+                    if p.name.is_none() { Arc::new(Pick { name: Some(name.name.clone()), ..(*p).clone() }) } else { p };
                 Ok(Binding::Row(RowRef::Pick(named)))
             }
             expr::Val::Row(r) => Ok(Binding::Row(r)),
             expr::Val::Frame(_) => Err(Some(
-                Diagnostic::new(e.span, format!("`{}` is a selection of events", name.name)).help(format!("define it with `events {} = …`", name.name)),
+                Diagnostic::new(e.span, format!("`{}` is a selection of events", name.name))
+                    .help(format!("define it with `events {} = …`", name.name)),
             )),
             expr::Val::Codes(_) => Err(Some(
-                Diagnostic::new(e.span, format!("`{}` is a codelist", name.name)).help(format!("define it with `codelist {} = …`", name.name)),
+                Diagnostic::new(e.span, format!("`{}` is a codelist", name.name))
+                    .help(format!("define it with `codelist {} = …`", name.name)),
             )),
             other => Err(Some(Diagnostic::new(e.span, format!("`{}` cannot be {}", name.name, other.describe())))),
         }
@@ -441,9 +463,14 @@ impl<'a> Checker<'a> {
             expr::Val::Scalar(sc) if sc.ty == Type::Date => match &*sc.expr {
                 Expr::Const(Value::Date(d)) => Ok(Some(*d)),
                 Expr::Const(Value::Missing) => Ok(None),
-                _ => Err(Some(Diagnostic::new(e.span, format!("{what} must be a date written in the script or a date parameter")))),
+                _ => Err(Some(Diagnostic::new(
+                    e.span,
+                    format!("{what} must be a date written in the script or a date parameter"),
+                ))),
             },
-            _ => Err(Some(Diagnostic::new(e.span, format!("{what} must be a date")).help("write YYYY-MM-DD or a date parameter"))),
+            _ => Err(Some(
+                Diagnostic::new(e.span, format!("{what} must be a date")).help("write YYYY-MM-DD or a date parameter"),
+            )),
         }
     }
 
@@ -455,9 +482,16 @@ impl<'a> Checker<'a> {
             expr::Val::Scalar(sc) if sc.ty == Type::Int => match &*sc.expr {
                 Expr::Const(Value::Int(n)) if *n >= 0 => Ok(*n),
                 Expr::Const(Value::Missing) => Ok(0),
-                _ => Err(Some(Diagnostic::new(e.span, format!("{what} must be a whole number of days, 0 or more, written in the script or an integer parameter")))),
+                _ => Err(Some(Diagnostic::new(
+                    e.span,
+                    format!(
+                        "{what} must be a whole number of days, 0 or more, written in the script or an integer parameter"
+                    ),
+                ))),
             },
-            _ => Err(Some(Diagnostic::new(e.span, format!("{what} must be a whole number of days")).help("e.g. `30 days`"))),
+            _ => Err(Some(
+                Diagnostic::new(e.span, format!("{what} must be a whole number of days")).help("e.g. `30 days`"),
+            )),
         }
     }
 
@@ -469,12 +503,19 @@ impl<'a> Checker<'a> {
         let frame = match v {
             expr::Val::Frame(f) if f.root_table().is_some() => f,
             expr::Val::Frame(_) => {
-                return Err(Some(Diagnostic::new(selection.span, "an entry cannot be an `all of` combination")
-                    .help("enter on the events of one table; combinations belong in outcomes and rules")));
+                return Err(Some(
+                    Diagnostic::new(selection.span, "an entry cannot be an `all of` combination")
+                        .help("enter on the events of one table; combinations belong in outcomes and rules"),
+                ));
             }
             other => {
-                return Err(Some(Diagnostic::new(selection.span, format!("the entry must be a selection of events, not {}", other.describe()))
-                    .help("e.g. `entry first drug_order where yj_code in drug`")));
+                return Err(Some(
+                    Diagnostic::new(
+                        selection.span,
+                        format!("the entry must be a selection of events, not {}", other.describe()),
+                    )
+                    .help("e.g. `entry first drug_order where yj_code in drug`"),
+                ));
             }
         };
         self.entry = Some(Entry { frame, which: if every { Which::Every } else { Which::First } });
@@ -484,7 +525,10 @@ impl<'a> Checker<'a> {
     fn rule(&mut self, exclude: bool, label: &ast::Text, condition: &ast::Expr, span: Span) -> CResult<()> {
         self.needs_entry(span, "a rule")?;
         if label.text.trim().is_empty() || self.rules.iter().any(|r| r.name == label.text) {
-            return Err(Some(Diagnostic::new(label.span, "each rule needs a name of its own").help("the attrition table lists rules by name")));
+            return Err(Some(
+                Diagnostic::new(label.span, "each rule needs a name of its own")
+                    .help("the attrition table lists rules by name"),
+            ));
         }
         let sc = self.patient_condition(condition, "a rule")?;
         self.rules.push(Rule {
@@ -525,8 +569,10 @@ impl<'a> Checker<'a> {
         let orders = match v {
             expr::Val::Frame(f) if f.root_table() == Some(Table::DrugOrder) => f,
             _ => {
-                return Err(Some(Diagnostic::new(x.orders.span, "an exposure is built from drug orders")
-                    .help("write `orders: drug_order where …` (start date + days supplied make the episodes)")));
+                return Err(Some(
+                    Diagnostic::new(x.orders.span, "an exposure is built from drug orders")
+                        .help("write `orders: drug_order where …` (start date + days supplied make the episodes)"),
+                ));
             }
         };
         let grace = self.constant_days(&x.grace, "the grace period")?;
@@ -573,13 +619,22 @@ impl<'a> Checker<'a> {
         let frame = match v {
             expr::Val::Frame(f) => f,
             other => {
-                return Err(Some(Diagnostic::new(o.event.span, format!("an outcome's event must be a selection of events, not {}", other.describe()))
-                    .help("e.g. `event: lab_result where analyte = \"alt\" and value > 3 * ref_high`")));
+                return Err(Some(
+                    Diagnostic::new(
+                        o.event.span,
+                        format!("an outcome's event must be a selection of events, not {}", other.describe()),
+                    )
+                    .help("e.g. `event: lab_result where analyte = \"alt\" and value > 3 * ref_high`"),
+                ));
             }
         };
         let at_risk = Arc::new(Frame::Filter(
             frame,
-            Arc::new(Expr::Binary(BinOp::Ge, Arc::new(Expr::Leaf(EventLeaf::Column("date".into()))), from.expr.clone())),
+            Arc::new(Expr::Binary(
+                BinOp::Ge,
+                Arc::new(Expr::Leaf(EventLeaf::Column("date".into()))),
+                from.expr.clone(),
+            )),
         ));
         let pick = Arc::new(Pick { name: Some(o.name.name.clone()), frame: at_risk, order: PickOrder::First });
         let first = Sc::patient_leaf(PatientLeaf::Pick(pick, "date".into()), Type::Date);
@@ -599,7 +654,11 @@ impl<'a> Checker<'a> {
         let baseline_normal = match &o.baseline_normal {
             Some(e) => {
                 let cond = self.patient_condition(e, "a baseline condition")?;
-                Some(Sc::patient_func(Func::Coalesce, vec![cond, Sc::constant(Value::Bool(false), Type::Bool)], Type::Bool))
+                Some(Sc::patient_func(
+                    Func::Coalesce,
+                    vec![cond, Sc::constant(Value::Bool(false), Type::Bool)],
+                    Type::Bool,
+                ))
             }
             None => None,
         };
@@ -613,7 +672,9 @@ impl<'a> Checker<'a> {
             Some(ParamValue::Outcomes(Some(ids))) => Some(ids.clone()),
             _ => None,
         });
-        (0..self.outcomes.len()).filter(|&i| chosen.as_ref().is_none_or(|ids| ids.contains(&self.outcomes[i].id))).collect()
+        (0..self.outcomes.len())
+            .filter(|&i| chosen.as_ref().is_none_or(|ids| ids.contains(&self.outcomes[i].id)))
+            .collect()
     }
 
     fn dataset(&mut self, o: &ast::OutputDecl) -> CResult<()> {
@@ -630,8 +691,13 @@ impl<'a> Checker<'a> {
                 Ok(cols) => {
                     for c in cols {
                         if c.name == "patient_key" || columns.iter().any(|x| x.name == c.name) {
-                            problems.push(Diagnostic::new(column_span(col), format!("the column `{}` appears twice in `{}`", c.name, o.name.name))
-                                .help("every output already starts with patient_key; give each column its own name"));
+                            problems.push(
+                                Diagnostic::new(
+                                    column_span(col),
+                                    format!("the column `{}` appears twice in `{}`", c.name, o.name.name),
+                                )
+                                .help("every output already starts with patient_key; give each column its own name"),
+                            );
                         }
                         columns.push(c);
                     }
@@ -652,22 +718,43 @@ impl<'a> Checker<'a> {
 
     fn output_name(&self, name: &ast::Ident) -> CResult<()> {
         if self.outputs.iter().any(|o| o.name() == name.name) {
-            return Err(Some(Diagnostic::new(name.span, format!("there are two outputs named `{}`", name.name)).help("give each its own name")));
+            return Err(Some(
+                Diagnostic::new(name.span, format!("there are two outputs named `{}`", name.name))
+                    .help("give each its own name"),
+            ));
         }
         Ok(())
     }
 
     fn outcome_columns(&mut self, span: Span) -> CResult<Vec<OutputColumn<PExpr>>> {
         if self.outcomes.is_empty() {
-            return Err(Some(Diagnostic::new(span, "`outcomes` lists the script's outcomes, and it has none yet").help("declare outcomes before the dataset")));
+            return Err(Some(
+                Diagnostic::new(span, "`outcomes` lists the script's outcomes, and it has none yet")
+                    .help("declare outcomes before the dataset"),
+            ));
         }
         let mut cols = Vec::new();
         for i in self.selected_outcomes() {
             let o = &self.outcomes[i];
-            cols.push(OutputColumn { name: format!("{}_event", o.id), expr: o.event.patient(), ty: Type::Bool, role: ColumnRole::Other });
-            cols.push(OutputColumn { name: format!("{}_days", o.id), expr: o.days.patient(), ty: Type::Int, role: ColumnRole::Time });
+            cols.push(OutputColumn {
+                name: format!("{}_event", o.id),
+                expr: o.event.patient(),
+                ty: Type::Bool,
+                role: ColumnRole::Other,
+            });
+            cols.push(OutputColumn {
+                name: format!("{}_days", o.id),
+                expr: o.days.patient(),
+                ty: Type::Int,
+                role: ColumnRole::Time,
+            });
             if let Some(b) = &o.baseline_normal {
-                cols.push(OutputColumn { name: format!("{}_baseline_normal", o.id), expr: b.patient(), ty: Type::Bool, role: ColumnRole::Other });
+                cols.push(OutputColumn {
+                    name: format!("{}_baseline_normal", o.id),
+                    expr: b.patient(),
+                    ty: Type::Bool,
+                    role: ColumnRole::Other,
+                });
             }
         }
         Ok(cols)
@@ -687,8 +774,10 @@ impl<'a> Checker<'a> {
         let frame = match self.expr(selection, expr::Cx::patient())? {
             expr::Val::Frame(f) => f,
             other => {
-                return Err(Some(Diagnostic::new(selection.span, format!("a table lists events, and this is {}", other.describe()))
-                    .help("write `table NAME = SELECTION`")));
+                return Err(Some(
+                    Diagnostic::new(selection.span, format!("a table lists events, and this is {}", other.describe()))
+                        .help("write `table NAME = SELECTION`"),
+                ));
             }
         };
         let mut columns = Vec::new();
@@ -697,19 +786,33 @@ impl<'a> Checker<'a> {
                 ColumnDecl::Outcomes(span) => {
                     return Err(Some(Diagnostic::new(*span, "`outcomes` belongs in a dataset (one row per patient)")));
                 }
-                ColumnDecl::Named { name, expr } => {
-                    (name, expr.clone().unwrap_or(ast::Expr { kind: ast::ExprKind::Name(name.name.clone()), span: name.span }))
-                }
+                ColumnDecl::Named { name, expr } => (
+                    name,
+                    expr.clone().unwrap_or(ast::Expr { kind: ast::ExprKind::Name(name.name.clone()), span: name.span }),
+                ),
             };
             let v = self.expr(&e, expr::Cx::events(&frame))?;
             let sc = match v {
                 expr::Val::Scalar(sc) => sc,
-                other => return Err(Some(Diagnostic::new(e.span, format!("a table column needs a value, not {}", other.describe())))),
+                other => {
+                    return Err(Some(Diagnostic::new(
+                        e.span,
+                        format!("a table column needs a value, not {}", other.describe()),
+                    )));
+                }
             };
             if name.name == "patient_key" || columns.iter().any(|c: &OutputColumn<EExpr>| c.name == name.name) {
-                return Err(Some(Diagnostic::new(name.span, format!("the column `{}` appears twice in `{}`", name.name, o.name.name))));
+                return Err(Some(Diagnostic::new(
+                    name.span,
+                    format!("the column `{}` appears twice in `{}`", name.name, o.name.name),
+                )));
             }
-            columns.push(OutputColumn { name: name.name.clone(), expr: sc.expr.clone(), ty: sc.ty, role: role_of(&e, sc.ty) });
+            columns.push(OutputColumn {
+                name: name.name.clone(),
+                expr: sc.expr.clone(),
+                ty: sc.ty,
+                role: role_of(&e, sc.ty),
+            });
         }
         if let Some(d) = self.leaks.check_output(o) {
             return Err(Some(d));
@@ -740,7 +843,9 @@ impl<'a> Checker<'a> {
         }
         let has_output = script.items.iter().any(|i| matches!(i, Item::Dataset(_) | Item::Table(_)));
         if !has_output {
-            self.diags.push(Diagnostic::new(start, "the script has no output").help("add a `dataset NAME … end` (one row per patient) or a `table NAME = … end` (one row per event)"));
+            self.diags.push(Diagnostic::new(start, "the script has no output").help(
+                "add a `dataset NAME … end` (one row per patient) or a `table NAME = … end` (one row per event)",
+            ));
         }
         // The ids an outcome list names must be outcomes of the script.
         let ids: Vec<String> = self.outcomes.iter().map(|o| o.id.clone()).collect();
@@ -748,7 +853,10 @@ impl<'a> Checker<'a> {
             if let Some(ParamValue::Outcomes(Some(chosen))) = &p.value {
                 for id in chosen {
                     if !ids.contains(id) {
-                        let mut d = Diagnostic::new(p.span, format!("`{}` names the outcome `{id}`, which the script does not define", p.name));
+                        let mut d = Diagnostic::new(
+                            p.span,
+                            format!("`{}` names the outcome `{id}`, which the script does not define", p.name),
+                        );
                         d = match did_you_mean(id, ids.iter().map(String::as_str)) {
                             Some(s) => d.help(format!("did you mean `{s}`?")),
                             None => d.help(format!("the outcomes are: {}", ids.join(", "))),
@@ -784,7 +892,8 @@ fn role_of(e: &ast::Expr, ty: Type) -> ColumnRole {
 fn default_text(kind: &ParamKind, e: &ast::Expr) -> Result<String, Diagnostic> {
     use ast::ExprKind as K;
     let wrong = || {
-        Diagnostic::new(e.span, format!("this default does not fit a {}", kind.describe())).help(format!("e.g. `= {}`", example_default(kind)))
+        Diagnostic::new(e.span, format!("this default does not fit a {}", kind.describe()))
+            .help(format!("e.g. `= {}`", example_default(kind)))
     };
     Ok(match (kind, &e.kind) {
         (ParamKind::Date | ParamKind::Cutoff, K::Date(d)) => crate::query::value::format_date(*d),
@@ -801,7 +910,10 @@ fn default_text(kind: &ParamKind, e: &ast::Expr) -> Result<String, Diagnostic> {
             for item in items {
                 match &item.kind {
                     K::Str(s) => texts.push(s.clone()),
-                    _ => return Err(Diagnostic::new(item.span, "list items are written in quotes").help("e.g. [\"3969099\", \"3969010\"]")),
+                    _ => {
+                        return Err(Diagnostic::new(item.span, "list items are written in quotes")
+                            .help("e.g. [\"3969099\", \"3969010\"]"));
+                    }
                 }
             }
             texts.join(",")

@@ -19,7 +19,7 @@ use crate::schema::CLINICAL_TABLES;
 use crate::sql::quote::{ident, literal};
 use crate::table::Format;
 
-pub use spec::{identifying, spec_for, SPECS};
+pub use spec::{SPECS, identifying, spec_for};
 pub use stage::CENSORED_VALUE;
 
 #[derive(Debug, Clone, Serialize)]
@@ -114,14 +114,21 @@ struct Staged<'a> {
 
 /// Phase one: validate every file into its temporary table. A file that cannot be read, or whose
 /// header is refused, is reported and left out; the others go on.
-fn stage_inputs<'a>(conn: &duckdb::Connection, inputs: &'a [Input], refused: &mut Vec<FileRefused>) -> Result<Vec<Staged<'a>>> {
+fn stage_inputs<'a>(
+    conn: &duckdb::Connection,
+    inputs: &'a [Input],
+    refused: &mut Vec<FileRefused>,
+) -> Result<Vec<Staged<'a>>> {
     let mut staged: Vec<Staged> = Vec::new();
     for (n, input) in inputs.iter().enumerate() {
         let file = Staged { n, input, staged: format!("midnet_staged_{n}"), rejects: format!("midnet_rejects_{n}") };
-        let patients: Vec<String> = staged.iter().filter(|s| s.input.table == "patient").map(|s| s.staged.clone()).collect();
+        let patients: Vec<String> =
+            staged.iter().filter(|s| s.input.table == "patient").map(|s| s.staged.clone()).collect();
         match stage_file(conn, &file, &stage::known_patients_sql(&patients)) {
             Ok(()) => staged.push(file),
-            Err(FileError::Refused(reason)) => refused.push(FileRefused { file: input.path.display().to_string(), reason }),
+            Err(FileError::Refused(reason)) => {
+                refused.push(FileRefused { file: input.path.display().to_string(), reason })
+            }
             Err(FileError::Fatal(e)) => return Err(e),
         }
     }
@@ -130,8 +137,14 @@ fn stage_inputs<'a>(conn: &duckdb::Connection, inputs: &'a [Input], refused: &mu
 
 /// Phase two, inside the load's transaction: good rows to the clinical tables, bad rows to the
 /// quarantine, the files and the load to the history.
-fn record_staged(conn: &duckdb::Connection, staged: &[Staged], hashes: &[String], refused: Vec<FileRefused>) -> Result<LoadReport> {
-    let version: i64 = conn.query_row("SELECT coalesce(max(data_version), 0) + 1 FROM load_history", [], |r| r.get(0))?;
+fn record_staged(
+    conn: &duckdb::Connection,
+    staged: &[Staged],
+    hashes: &[String],
+    refused: Vec<FileRefused>,
+) -> Result<LoadReport> {
+    let version: i64 =
+        conn.query_row("SELECT coalesce(max(data_version), 0) + 1 FROM load_history", [], |r| r.get(0))?;
     let mut files = Vec::new();
     for file in staged {
         files.push(record_file(conn, file, &hashes[file.n], version)?);
@@ -260,9 +273,8 @@ fn scan_sql(input: &Input, rejects: &str) -> String {
 
 fn header_of(conn: &duckdb::Connection, scan: &str, input: &Input) -> Result<Vec<String>, FileError> {
     let sql = format!("SELECT column_name FROM (DESCRIBE SELECT * FROM {scan}) WHERE column_name <> 'rn'");
-    let names: std::result::Result<Vec<String>, duckdb::Error> = conn
-        .prepare(&sql)
-        .and_then(|mut s| s.query_map([], |r| r.get::<_, String>(0))?.collect());
+    let names: std::result::Result<Vec<String>, duckdb::Error> =
+        conn.prepare(&sql).and_then(|mut s| s.query_map([], |r| r.get::<_, String>(0))?.collect());
     names.map_err(|e| {
         let text = first_line(&e.to_string());
         FileError::Refused(format!("cannot be read as {:?}: {text}", input.format))
@@ -321,13 +333,19 @@ fn resolve_inputs(paths: &[PathBuf], table: Option<&str>) -> Result<(Vec<Input>,
     if let Some(t) = table
         && spec_for(t).is_none()
     {
-        return Err(Error::BadInput(format!("--table {t}: not a clinical table; the tables are: {}", CLINICAL_TABLES.join(", "))));
+        return Err(Error::BadInput(format!(
+            "--table {t}: not a clinical table; the tables are: {}",
+            CLINICAL_TABLES.join(", ")
+        )));
     }
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {
-            let mut entries: Vec<PathBuf> =
-                std::fs::read_dir(path).at(path)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect();
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+                .at(path)?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file())
+                .collect();
             entries.sort();
             files.extend(entries);
         } else if path.is_file() {
@@ -375,7 +393,6 @@ fn top_reasons(conn: &duckdb::Connection, version: i64) -> Result<Vec<(String, u
     let rows = stmt.query_map([version], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;
     Ok(rows.collect::<std::result::Result<Vec<_>, _>>()?)
 }
-
 
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or("").to_string()

@@ -62,7 +62,12 @@ pub const SOURCES: &[&str] = &["EHR", "CLAIMS", "DPC"];
 pub const SPECS: [TableSpec; 7] = [
     TableSpec {
         table: "patient",
-        fields: &[req("patient_key", Kind::Key), req("sex", Kind::Sex), req("birth_date", Kind::Date), opt("death_date", Kind::Date)],
+        fields: &[
+            req("patient_key", Kind::Key),
+            req("sex", Kind::Sex),
+            req("birth_date", Kind::Date),
+            opt("death_date", Kind::Date),
+        ],
         row_checks: &[RowCheck { bad_when: "c_death_date < c_birth_date", reason: "death_date before birth_date" }],
     },
     TableSpec {
@@ -210,7 +215,6 @@ pub const IDENTIFYING: &[(&str, &str)] = &[
 
 /// If a column header could identify a person, what it would identify.
 pub fn identifying(header: &str) -> Option<&'static str> {
-    let norm: String =
-        header.to_lowercase().chars().filter(|c| !matches!(c, ' ' | '_' | '-' | '　')).collect();
+    let norm: String = header.to_lowercase().chars().filter(|c| !matches!(c, ' ' | '_' | '-' | '　')).collect();
     IDENTIFYING.iter().find(|(n, _)| *n == norm).map(|(_, what)| *what)
 }

@@ -60,7 +60,8 @@ pub fn staging_sql(spec: &TableSpec, staged: &str, scan: &str, present: &[String
     checks.extend(spec.row_checks.iter().map(|c| Check::new(c.bad_when, literal(c.reason))));
     checks.extend(table_checks(spec.table));
     let raw: Vec<String> = spec.fields.iter().map(|f| format!("coalesce(t_{}, '')", f.name)).collect();
-    let stored: Vec<String> = stored_columns(spec).iter().map(|(col, expr)| format!("{expr} AS {}", ident(col))).collect();
+    let stored: Vec<String> =
+        stored_columns(spec).iter().map(|(col, expr)| format!("{expr} AS {}", ident(col))).collect();
     format!(
         "CREATE OR REPLACE TEMP TABLE {staged} AS
 WITH text AS (
@@ -89,7 +90,11 @@ fn reason_sql(checks: &[Check]) -> String {
     let bad: Vec<String> = checks.iter().map(|c| format!("coalesce({}, false)", c.bad)).collect();
     let messages: Vec<String> =
         checks.iter().zip(&bad).map(|(c, b)| format!("CASE WHEN {b} THEN {} END", c.message)).collect();
-    format!("CASE WHEN {} THEN concat_ws('; ',\n        {}) ELSE '' END", bad.join("\n        OR "), messages.join(",\n        "))
+    format!(
+        "CASE WHEN {} THEN concat_ws('; ',\n        {}) ELSE '' END",
+        bad.join("\n        OR "),
+        messages.join(",\n        ")
+    )
 }
 
 /// `INSERT` of the good staged rows into the clinical table.
@@ -114,7 +119,9 @@ fn convert(f: &Field) -> String {
         Kind::Key | Kind::Text | Kind::OneOf(_) => t,
         Kind::Date => format!("coalesce(TRY_CAST({t} AS DATE), try_strptime({t}, {COMPACT_DATE})::DATE)"),
         Kind::Timestamp => format!("coalesce(TRY_CAST({t} AS TIMESTAMP), try_strptime({t}, {COMPACT_TIMESTAMPS}))"),
-        Kind::Sex => format!("CASE upper({t}) WHEN 'M' THEN 'M' WHEN '1' THEN 'M' WHEN 'F' THEN 'F' WHEN '2' THEN 'F' END"),
+        Kind::Sex => {
+            format!("CASE upper({t}) WHEN 'M' THEN 'M' WHEN '1' THEN 'M' WHEN 'F' THEN 'F' WHEN '2' THEN 'F' END")
+        }
         Kind::Bool => format!(
             "CASE WHEN lower({t}) IN ('1', 'true', 't', 'y', 'yes') THEN true \
              WHEN lower({t}) IN ('0', 'false', 'f', 'n', 'no') THEN false END"
@@ -201,7 +208,6 @@ fn table_lookups(table: &str) -> &'static str {
         _ => "NULL AS no_lookup",
     }
 }
-
 
 /// Checks of some tables that need the joins above.
 fn table_checks(table: &str) -> Vec<Check> {

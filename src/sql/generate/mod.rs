@@ -183,7 +183,11 @@ fn attrition_query(program: &Program, dialect: &dyn Dialect) -> String {
     ctes.extend(rows_ctes(&r, None, Level::Base));
     ctes.extend(base);
     ctes.push(cte("attrition_flags", "whether each entry passes each rule", flags_sql));
-    ctes.push(cte("attrition_counts", "patients left after each rule", select_list(&counts) + "\nFROM attrition_flags"));
+    ctes.push(cte(
+        "attrition_counts",
+        "patients left after each rule",
+        select_list(&counts) + "\nFROM attrition_flags",
+    ));
     let select = format!(
         "SELECT step, rule, kind, patients_before, patients_before - patients_after AS removed, patients_after\nFROM (\n{}\n)\nORDER BY step",
         indent(&lines.join("\n"))
@@ -267,7 +271,8 @@ fn entry_ctes(program: &Program, r: &Renderer) -> Vec<Cte> {
     let f = r.frame(frame, Source::Table, Scope::Entry { patient: "p" });
     // The entry event's columns that are read, and the part of the stated order that decides
     // which event is first among those that differ in them.
-    let read: std::collections::BTreeSet<String> = std::iter::once("date".to_string()).chain(r.plan.reads.entry.iter().cloned()).collect();
+    let read: std::collections::BTreeSet<String> =
+        std::iter::once("date".to_string()).chain(r.plan.reads.entry.iter().cloned()).collect();
     let key = pick_key(frame, &read);
     let columns: Vec<String> =
         frame.columns().into_iter().map(|(name, _)| name).filter(|c| read.contains(c) || key.contains(c)).collect();
@@ -320,7 +325,8 @@ fn entry_ctes(program: &Program, r: &Renderer) -> Vec<Cte> {
 fn rows_ctes(r: &Renderer, extra: Option<&FrameRef>, level: Level) -> Vec<Cte> {
     let frames = r.plan.steps.iter().map(|s| s.node.frame().clone()).chain(extra.cloned());
     let by_table = frames_by_table(frames);
-    let base_tables = frames_by_table(r.plan.steps.iter().filter(|s| s.level == Level::Base).map(|s| s.node.frame().clone()));
+    let base_tables =
+        frames_by_table(r.plan.steps.iter().filter(|s| s.level == Level::Base).map(|s| s.node.frame().clone()));
     let used = r.used.borrow();
     by_table
         .into_iter()
@@ -355,7 +361,8 @@ fn rows_ctes(r: &Renderer, extra: Option<&FrameRef>, level: Level) -> Vec<Cte> {
 /// When every frame over a table requires a codelist on the same code column, the rows CTE keeps
 /// only codes that could match one of them (prefixes of the codelists' included patterns).
 fn prefilter(r: &Renderer, table: Table, frames: &[FrameRef]) -> Option<String> {
-    let per_frame: Vec<BTreeMap<&'static str, Arc<Codelist>>> = frames.iter().map(|f| code_conjuncts(table, f)).collect();
+    let per_frame: Vec<BTreeMap<&'static str, Arc<Codelist>>> =
+        frames.iter().map(|f| code_conjuncts(table, f)).collect();
     let column = table.columns().iter().map(|c| c.name).find(|c| per_frame.iter().all(|m| m.contains_key(c)))?;
     let mut patterns = Vec::new();
     for m in &per_frame {
@@ -409,7 +416,9 @@ fn implied_codes(table: Table, e: &Expr<EventLeaf>) -> BTreeMap<&'static str, Ar
             let right = implied_codes(table, b);
             implied_codes(table, a)
                 .into_iter()
-                .filter_map(|(column, codes)| right.get(column).map(|other| (column, Arc::new(Codelist::Union(codes, other.clone())))))
+                .filter_map(|(column, codes)| {
+                    right.get(column).map(|other| (column, Arc::new(Codelist::Union(codes, other.clone()))))
+                })
                 .collect()
         }
         _ => BTreeMap::new(),
@@ -527,12 +536,8 @@ fn group_ctes(r: &Renderer, group: &Group) -> Vec<Cte> {
         };
         parts.push(Part { head, conditions, projection, comment });
     }
-    let common: Vec<String> = parts[0]
-        .conditions
-        .iter()
-        .filter(|c| parts.iter().all(|p| p.conditions.contains(c)))
-        .cloned()
-        .collect();
+    let common: Vec<String> =
+        parts[0].conditions.iter().filter(|c| parts.iter().all(|p| p.conditions.contains(c))).cloned().collect();
     let mut items = vec!["c.patient_key".to_string(), "c.entry_no".to_string()];
     let mut projections = Vec::new();
     for (step, part) in steps.iter().zip(&parts) {
@@ -646,7 +651,8 @@ fn step_ctes(r: &Renderer, step: &Step) -> Vec<Cte> {
                 AggKind::Min(e) => format!("min({})", r.event(e, &f.env, COHORT)),
                 AggKind::Max(e) => format!("max({})", r.event(e, &f.env, COHORT)),
             };
-            let body = format!("SELECT {key}, {value} AS \"value\"\n{from}{}\nGROUP BY {key}", where_clause(&f.conditions));
+            let body =
+                format!("SELECT {key}, {value} AS \"value\"\n{from}{}\nGROUP BY {key}", where_clause(&f.conditions));
             vec![cte(&step.name, aggregate_comment(&a.kind), body)]
         }
         StepNode::Pick(p) => {
@@ -684,7 +690,6 @@ fn step_ctes(r: &Renderer, step: &Step) -> Vec<Cte> {
         StepNode::Exposure(x) => exposure_ctes(r, step, x, &f, &from),
     }
 }
-
 
 /// An exposure episode in four steps: supply per day of orders; the first day not covered after
 /// each order day (stockpiling decides how); where a gap exceeds the grace; the first episode.

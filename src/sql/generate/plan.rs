@@ -125,7 +125,8 @@ pub struct Plan {
 }
 
 /// Names the generated SQL uses itself; a step never takes one.
-const RESERVED: [&str; 8] = ["entry_events", "entry", "cohort_base", "cohort", "attrition_flags", "attrition_counts", "c", "p"];
+const RESERVED: [&str; 8] =
+    ["entry_events", "entry", "cohort_base", "cohort", "attrition_flags", "attrition_counts", "c", "p"];
 
 impl Plan {
     /// The plan for a query that reads the values of `base` for every entry and `rest` for the cohort.
@@ -157,7 +158,11 @@ impl Plan {
             let Some(table) = self.steps[i].shared_table() else { continue };
             let (level, layer) = (self.steps[i].level, self.steps[i].layer);
             let picks = self.sorts(&self.steps[i]);
-            match self.groups.iter_mut().find(|g| g.level == level && g.layer == layer && g.table == table && g.picks == picks) {
+            match self
+                .groups
+                .iter_mut()
+                .find(|g| g.level == level && g.layer == layer && g.table == table && g.picks == picks)
+            {
                 Some(g) => g.steps.push(i),
                 None => {
                     let stem = if picks { "picks" } else { "steps" };
@@ -232,7 +237,6 @@ impl Plan {
     pub fn name(&self, id: usize) -> &str {
         &self.step(id).name
     }
-
 }
 
 /// Event aliases in generated SELECTs are `e`, `e2`, `e3`, …

@@ -85,7 +85,8 @@ impl<'a> Renderer<'a> {
     }
 
     pub fn column(&self, env: &Env, name: &str) -> String {
-        let (_, col) = env.columns.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("column {name} is not in the frame"));
+        let (_, col) =
+            env.columns.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("column {name} is not in the frame"));
         match col {
             Col::Stored { alias, table, column } => self.stored(alias, *table, column),
             Col::Sql(sql) => sql.clone(),
@@ -212,7 +213,8 @@ impl<'a> Renderer<'a> {
         let whens: Vec<String> = tables::analytes()
             .iter()
             .map(|a| {
-                let pattern = Pattern::Analyte { analyte_code: a.analyte_code.clone(), specimen_code: a.specimen_code.clone() };
+                let pattern =
+                    Pattern::Analyte { analyte_code: a.analyte_code.clone(), specimen_code: a.specimen_code.clone() };
                 format!("WHEN {} THEN {}", self.pattern(code, &pattern), self.dialect.text_literal(&a.id))
             })
             .collect();
@@ -248,7 +250,9 @@ impl<'a> Renderer<'a> {
                 let mut others = Vec::new();
                 for p in patterns {
                     match p {
-                        Pattern::Prefix(s) => by_length.entry(s.chars().count()).or_default().push(self.dialect.text_literal(s)),
+                        Pattern::Prefix(s) => {
+                            by_length.entry(s.chars().count()).or_default().push(self.dialect.text_literal(s))
+                        }
                         analyte => others.push(self.pattern(x, analyte)),
                     }
                 }

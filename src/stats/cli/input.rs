@@ -41,9 +41,11 @@ impl Source {
     pub fn from_args(args: &InputArgs) -> Source {
         match (&args.input, args.dataset.given()) {
             (Some(path), _) => Source::File(path.clone()),
-            (None, Some((project, dataset))) => {
-                Source::Dataset { project: project.to_string(), dataset: dataset.to_string(), replace: args.dataset.replace }
-            }
+            (None, Some((project, dataset))) => Source::Dataset {
+                project: project.to_string(),
+                dataset: dataset.to_string(),
+                replace: args.dataset.replace,
+            },
             (None, None) => unreachable!("clap requires --input or --project with --dataset"),
         }
     }
@@ -53,9 +55,11 @@ impl Source {
     pub fn run<T>(&self, global: &Global, command: &str, body: impl FnOnce(&Resolved) -> Result<T>) -> Result<T> {
         match self {
             Source::File(path) => body(&Resolved::file(path)),
-            Source::Dataset { project, dataset, replace } => inputs::run(global, command, project, dataset, *replace, |d| {
-                body(&Resolved { path: d.path.clone(), name: d.label.clone(), project: Some(d) })
-            }),
+            Source::Dataset { project, dataset, replace } => {
+                inputs::run(global, command, project, dataset, *replace, |d| {
+                    body(&Resolved { path: d.path.clone(), name: d.label.clone(), project: Some(d) })
+                })
+            }
         }
     }
 }

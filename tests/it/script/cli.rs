@@ -3,8 +3,8 @@
 
 use midnet::script::{ParamValues, Script};
 
-use crate::common::{midnet, tempdir, testdata};
 use super::support;
+use crate::common::{midnet, tempdir, testdata};
 
 const EXAMPLES: [&str; 3] = ["active_comparator.midnet", "incidence.midnet", "drug_utilisation.midnet"];
 
@@ -28,12 +28,28 @@ fn the_example_scripts_check_compile_and_explain() {
 #[test]
 fn the_active_comparator_compiles_to_named_steps() {
     let dir = tempdir();
-    let sql = midnet(dir.path(), &["script", "sql", &example("active_comparator.midnet"), "--param", "cutoff=2024-03-31"]).ok().stdout;
-    for cte in ["\"entry_events\"", "\"cohort_base\"", "\"rows_lab_result\"", "\"baseline_alt\"", "\"treatment_days\"", "\"hys_law\"", "\"cohort\""] {
+    let sql =
+        midnet(dir.path(), &["script", "sql", &example("active_comparator.midnet"), "--param", "cutoff=2024-03-31"])
+            .ok()
+            .stdout;
+    for cte in [
+        "\"entry_events\"",
+        "\"cohort_base\"",
+        "\"rows_lab_result\"",
+        "\"baseline_alt\"",
+        "\"treatment_days\"",
+        "\"hys_law\"",
+        "\"cohort\"",
+    ] {
         assert!(sql.contains(cte), "no CTE {cte} in\n{sql}");
     }
     assert!(sql.contains("AS MATERIALIZED"), "the shared rows CTE is computed once");
-    let json = midnet(dir.path(), &["script", "check", "--json", &example("active_comparator.midnet"), "--param", "cutoff=2024-03-31"]).ok().json();
+    let json = midnet(
+        dir.path(),
+        &["script", "check", "--json", &example("active_comparator.midnet"), "--param", "cutoff=2024-03-31"],
+    )
+    .ok()
+    .json();
     let cutoff = json["parameters"].as_array().unwrap().iter().find(|p| p["cutoff"] == true).unwrap();
     assert_eq!(cutoff["name"], "cutoff");
     let columns = json["outputs"][0]["columns"].as_array().unwrap();
@@ -52,13 +68,23 @@ fn parameters_select_outcomes_and_are_checked() {
     midnet(dir.path(), &["script", "sql", &file]).fails(2, "the parameter `cutoff` is not set");
     midnet(dir.path(), &["script", "sql", &file, "--param", "cutoff=2024-02-30"]).fails(2, "February 2024 has 29 days");
     midnet(dir.path(), &["script", "sql", &file, "--param", "cutof=2024-03-31"]).fails(2, "did you mean `cutoff`?");
-    let wrong = midnet(dir.path(), &["script", "sql", &file, "--param", "cutoff=2024-03-31", "--param", "drug=E11"]).fails(2, "is not a YJ code");
-    assert_eq!(wrong.stderr.matches("error:").count(), 1, "a wrong value is one error, not one per use:\n{}", wrong.stderr);
-    let wrong = midnet(dir.path(), &["script", "sql", &file, "--param", "cutoff=2024-02-30"]).fails(2, "February 2024 has 29 days");
+    let wrong = midnet(dir.path(), &["script", "sql", &file, "--param", "cutoff=2024-03-31", "--param", "drug=E11"])
+        .fails(2, "is not a YJ code");
+    assert_eq!(
+        wrong.stderr.matches("error:").count(),
+        1,
+        "a wrong value is one error, not one per use:\n{}",
+        wrong.stderr
+    );
+    let wrong = midnet(dir.path(), &["script", "sql", &file, "--param", "cutoff=2024-02-30"])
+        .fails(2, "February 2024 has 29 days");
     assert_eq!(wrong.stderr.matches("error:").count(), 1, "{}", wrong.stderr);
     midnet(dir.path(), &["script", "sql", &file, "--param", "cutoff=2024-03-31", "--param", "outcomes=alt_gt_3ul"])
         .fails(2, "did you mean `alt_gt_3uln`?");
-    let sql = midnet(dir.path(), &["script", "sql", &file, "--param", "cutoff=2024-03-31", "--param", "outcomes=egfr_lt_60"]).ok().stdout;
+    let sql =
+        midnet(dir.path(), &["script", "sql", &file, "--param", "cutoff=2024-03-31", "--param", "outcomes=egfr_lt_60"])
+            .ok()
+            .stdout;
     assert!(sql.contains("egfr_lt_60_event") && !sql.contains("alt_gt_3uln_event"), "{sql}");
     midnet(dir.path(), &["script", "check", "/nonexistent/study.midnet"]).fails(4, "no such script");
 }
@@ -75,20 +101,53 @@ const HEAD: &str = "study \"s\"\n  period: 2020-01-01 to 2020-12-31\nend\n";
 fn every_kind_of_error_names_the_place_and_the_fix() {
     let dir = tempdir();
     let cases: [(&str, &str); 9] = [
-        ("cohort\n  entry first drug_ordr where yj_code in yj [\"3969099\"]\nend\ndataset d\n  index_date = index\nend\n", "unknown table `drug_ordr`"),
-        ("cohort\n  entry first drug_order where yj_code in icd10 [\"E11\"]\nend\ndataset d\n  index_date = index\nend\n", "holds yj codes, but this is a icd10 codelist"),
-        ("cohort\n  entry first drug_order where yj_code in yj [\"3969099F\"]\nend\ndataset d\n  index_date = index\nend\n", "has 8 characters"),
-        ("cohort\n  entry first drug_order where date > index\nend\ndataset d\n  index_date = index\nend\n", "the entry selection cannot use `index`"),
-        ("cohort\n  entry first drug_order where yj_code in yj [\"3969099\"]\n  require \"r\": age >= \"18\"\nend\ndataset d\n  index_date = index\nend\n", "`>=` cannot combine a whole number and a text"),
-        ("cohort\n  entry first drug_order where yj_code in yj [\"3969099\"]\n  require \"r\": later > 1\nend\ndefine later = 2\ndataset d\n  index_date = index\nend\n", "is defined further down"),
-        ("cohort\n  entry first drug_order where yj_code in yj [\"3969099\"]\nend\ndataset d\n  birth = birth_date + 0 days\nend\n", "would let the birth date leave the site"),
-        ("cohort\n  entry first lab_result where analyte = \"altt\"\nend\ndataset d\n  index_date = index\nend\n", "did you mean \"alt\"?"),
-        ("cohort\n  entry first drug_order where yj_code in yj [\"3969099\"]\nend\ndataset d\n  n = count drug_order\n  n = age\nend\n", "appears twice"),
+        (
+            "cohort\n  entry first drug_ordr where yj_code in yj [\"3969099\"]\nend\ndataset d\n  index_date = index\nend\n",
+            "unknown table `drug_ordr`",
+        ),
+        (
+            "cohort\n  entry first drug_order where yj_code in icd10 [\"E11\"]\nend\ndataset d\n  index_date = index\nend\n",
+            "holds yj codes, but this is a icd10 codelist",
+        ),
+        (
+            "cohort\n  entry first drug_order where yj_code in yj [\"3969099F\"]\nend\ndataset d\n  index_date = index\nend\n",
+            "has 8 characters",
+        ),
+        (
+            "cohort\n  entry first drug_order where date > index\nend\ndataset d\n  index_date = index\nend\n",
+            "the entry selection cannot use `index`",
+        ),
+        (
+            "cohort\n  entry first drug_order where yj_code in yj [\"3969099\"]\n  require \"r\": age >= \"18\"\nend\ndataset d\n  index_date = index\nend\n",
+            "`>=` cannot combine a whole number and a text",
+        ),
+        (
+            "cohort\n  entry first drug_order where yj_code in yj [\"3969099\"]\n  require \"r\": later > 1\nend\ndefine later = 2\ndataset d\n  index_date = index\nend\n",
+            "is defined further down",
+        ),
+        (
+            "cohort\n  entry first drug_order where yj_code in yj [\"3969099\"]\nend\ndataset d\n  birth = birth_date + 0 days\nend\n",
+            "would let the birth date leave the site",
+        ),
+        (
+            "cohort\n  entry first lab_result where analyte = \"altt\"\nend\ndataset d\n  index_date = index\nend\n",
+            "did you mean \"alt\"?",
+        ),
+        (
+            "cohort\n  entry first drug_order where yj_code in yj [\"3969099\"]\nend\ndataset d\n  n = count drug_order\n  n = age\nend\n",
+            "appears twice",
+        ),
     ];
     for (i, (body, needle)) in cases.iter().enumerate() {
         let file = write(dir.path(), &format!("bad{i}.midnet"), &format!("{HEAD}{body}"));
         let run = midnet(dir.path(), &["script", "check", &file]).fails(2, needle);
-        assert!(run.stderr.contains(&format!("bad{i}.midnet:")) && run.stderr.contains('^') && run.stderr.contains("= help:"), "{}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!("bad{i}.midnet:"))
+                && run.stderr.contains('^')
+                && run.stderr.contains("= help:"),
+            "{}",
+            run.stderr
+        );
     }
 }
 
@@ -112,7 +171,8 @@ fn the_hash_covers_the_script_and_its_codelist_files() {
     std::fs::write(dir.path().join("dx.csv"), "code\nE11\nE14\n").unwrap();
     let changed_file = Script::from_text("s.midnet", &text, dir.path()).unwrap().sha256().to_string();
     assert_ne!(first, changed_file, "a changed codelist file changes the hash");
-    let changed_text = Script::from_text("s.midnet", &text.replace("index_date", "entered"), dir.path()).unwrap().sha256().to_string();
+    let changed_text =
+        Script::from_text("s.midnet", &text.replace("index_date", "entered"), dir.path()).unwrap().sha256().to_string();
     assert_ne!(changed_file, changed_text);
     std::fs::write(dir.path().join("dx.csv"), "code\nE11\nE1.4\n").unwrap();
     let e = Script::from_text("s.midnet", &text, dir.path()).unwrap_err().to_string();
@@ -139,19 +199,32 @@ fn a_script_cannot_inject_sql() {
         },
         support::Rows {
             table: "drug_order".into(),
-            columns: ["patient_key", "yj_code", "order_date", "start_date", "days_supply", "route", "setting", "source"].map(String::from).to_vec(),
-            rows: vec![["p1", "3969099F1020"]
-                .iter()
-                .map(|s| midnet::query::value::Value::Text(s.to_string()))
-                .chain([
-                    midnet::query::value::Value::Date(18300),
-                    midnet::query::value::Value::Date(18300),
-                    midnet::query::value::Value::Int(30),
-                    midnet::query::value::Value::Text("oral".into()),
-                    midnet::query::value::Value::Text("outpatient".into()),
-                    midnet::query::value::Value::Text("EHR".into()),
-                ])
-                .collect()],
+            columns: [
+                "patient_key",
+                "yj_code",
+                "order_date",
+                "start_date",
+                "days_supply",
+                "route",
+                "setting",
+                "source",
+            ]
+            .map(String::from)
+            .to_vec(),
+            rows: vec![
+                ["p1", "3969099F1020"]
+                    .iter()
+                    .map(|s| midnet::query::value::Value::Text(s.to_string()))
+                    .chain([
+                        midnet::query::value::Value::Date(18300),
+                        midnet::query::value::Value::Date(18300),
+                        midnet::query::value::Value::Int(30),
+                        midnet::query::value::Value::Text("oral".into()),
+                        midnet::query::value::Value::Text("outpatient".into()),
+                        midnet::query::value::Value::Text("EHR".into()),
+                    ])
+                    .collect(),
+            ],
         },
     ]);
     let results = support::run_sql(&conn, &compiled).unwrap();
@@ -160,7 +233,9 @@ fn a_script_cannot_inject_sql() {
     let still: i64 = conn.query_row("SELECT count(*) FROM patient", [], |r| r.get(0)).unwrap();
     assert_eq!(still, 1, "the patient table is still there");
     // Codes cannot carry quotes at all: they must fit their code system.
-    let bad = format!("{HEAD}cohort\n  entry first diagnosis where icd10 in [\"E11'\"]\nend\ndataset d\n  index_date = index\nend\n");
+    let bad = format!(
+        "{HEAD}cohort\n  entry first diagnosis where icd10 in [\"E11'\"]\nend\ndataset d\n  index_date = index\nend\n"
+    );
     assert!(Script::from_text("bad.midnet", &bad, dir.path()).is_err());
 }
 
@@ -168,8 +243,29 @@ fn a_script_cannot_inject_sql() {
 fn the_example_scripts_run_the_same_on_a_synthetic_site_in_both_engines() {
     let dir = tempdir();
     let out = dir.path().join("net");
-    midnet(dir.path(), &["--quiet", "synth", "--sites", "1", "--patients", "1500", "--seed", "7", "--load", "--out", &out.display().to_string()]).ok();
-    let site = std::fs::read_dir(&out).unwrap().filter_map(|e| e.ok()).map(|e| e.path()).find(|p| p.join("site.duckdb").is_file()).unwrap();
+    midnet(
+        dir.path(),
+        &[
+            "--quiet",
+            "synth",
+            "--sites",
+            "1",
+            "--patients",
+            "1500",
+            "--seed",
+            "7",
+            "--load",
+            "--out",
+            &out.display().to_string(),
+        ],
+    )
+    .ok();
+    let site = std::fs::read_dir(&out)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.join("site.duckdb").is_file())
+        .unwrap();
     let conn = duckdb::Connection::open(site.join("site.duckdb")).unwrap();
     for name in EXAMPLES {
         let script = Script::load(&testdata(&format!("scripts/{name}"))).unwrap();

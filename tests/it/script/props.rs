@@ -13,8 +13,8 @@ use proptest::prelude::*;
 use rand::{RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-use crate::common::{proptest_cases, tempdir};
 use super::support::{self, Rows};
+use crate::common::{proptest_cases, tempdir};
 
 struct Gen {
     rng: Xoshiro256PlusPlus,
@@ -35,8 +35,10 @@ const JLAC: [&str; 6] = [
     "2A050000001927101", // platelets
     "9Z999000002327101", // not in the lab master
 ];
-const VALUES: [Option<f64>; 10] = [None, Some(0.5), Some(0.9), Some(1.0), Some(1.5), Some(30.0), Some(40.0), Some(45.0), Some(120.0), Some(200.0)];
-const RANGES: [(Option<f64>, Option<f64>); 5] = [(None, None), (None, Some(40.0)), (Some(10.0), Some(40.0)), (Some(0.5), Some(1.2)), (None, Some(1.2))];
+const VALUES: [Option<f64>; 10] =
+    [None, Some(0.5), Some(0.9), Some(1.0), Some(1.5), Some(30.0), Some(40.0), Some(45.0), Some(120.0), Some(200.0)];
+const RANGES: [(Option<f64>, Option<f64>); 5] =
+    [(None, None), (None, Some(40.0)), (Some(10.0), Some(40.0)), (Some(0.5), Some(1.2)), (None, Some(1.2))];
 const TABLES: [&str; 4] = ["drug_order", "diagnosis", "lab_result", "encounter"];
 
 impl Gen {
@@ -70,10 +72,24 @@ impl Gen {
     fn data(&mut self) -> Vec<Rows> {
         let n = self.int(3, 10);
         let keys: Vec<String> = (1..=n).map(|i| format!("p{i}")).collect();
-        let mut patient = Rows { table: "patient".into(), columns: cols(&["patient_key", "sex", "birth_date", "death_date"]), rows: vec![] };
+        let mut patient = Rows {
+            table: "patient".into(),
+            columns: cols(&["patient_key", "sex", "birth_date", "death_date"]),
+            rows: vec![],
+        };
         let mut drug = Rows {
             table: "drug_order".into(),
-            columns: cols(&["patient_key", "yj_code", "order_date", "start_date", "days_supply", "daily_dose", "route", "setting", "source"]),
+            columns: cols(&[
+                "patient_key",
+                "yj_code",
+                "order_date",
+                "start_date",
+                "days_supply",
+                "daily_dose",
+                "route",
+                "setting",
+                "source",
+            ]),
             rows: vec![],
         };
         let mut diagnosis = Rows {
@@ -83,7 +99,16 @@ impl Gen {
         };
         let mut lab = Rows {
             table: "lab_result".into(),
-            columns: cols(&["patient_key", "jlac10", "result_time", "value", "ref_low", "ref_high", "abnormal_flag", "source"]),
+            columns: cols(&[
+                "patient_key",
+                "jlac10",
+                "result_time",
+                "value",
+                "ref_low",
+                "ref_high",
+                "abnormal_flag",
+                "source",
+            ]),
             rows: vec![],
         };
         let mut encounter = Rows {
@@ -164,7 +189,12 @@ impl Gen {
             }
             for _ in 0..self.int(0, 2) {
                 let start = self.day() - self.int(0, 400) as i32;
-                observation.rows.push(vec![text(key), text(self.pick(&["EHR", "CLAIMS"])), Value::Date(start), Value::Date(start + self.int(0, 500) as i32)]);
+                observation.rows.push(vec![
+                    text(key),
+                    text(self.pick(&["EHR", "CLAIMS"])),
+                    Value::Date(start),
+                    Value::Date(start + self.int(0, 500) as i32),
+                ]);
             }
         }
         vec![patient, drug, diagnosis, lab, encounter, observation]
@@ -212,7 +242,11 @@ impl Gen {
             "lab_result" => match self.int(0, 6) {
                 0 => format!("analyte = \"{}\"", self.pick(&["alt", "ast", "creatinine", "platelets"])),
                 1 => "analyte in [\"alt\", \"ast\"]".to_string(),
-                2 => format!("value {} {}", self.pick(&[">", ">=", "<", "<=", "=", "!="]), self.pick(&["1", "40", "1.5", "0.5"])),
+                2 => format!(
+                    "value {} {}",
+                    self.pick(&[">", ">=", "<", "<=", "=", "!="]),
+                    self.pick(&["1", "40", "1.5", "0.5"])
+                ),
                 3 => format!("value > {} * ref_high", self.pick(&["1", "3", "1.5"])),
                 4 if !numeric.is_empty() => {
                     let n = self.pick(&numeric);
@@ -260,7 +294,12 @@ impl Gen {
                     let c = self.event_condition("drug_order", depth - 1, true);
                     format!("(sum days_supply of drug_order where {c})")
                 }
-                5 => format!("({} {} {})", self.value("int", depth - 1), self.pick(&["+", "-", "*"]), self.value("int", depth - 1)),
+                5 => format!(
+                    "({} {} {})",
+                    self.value("int", depth - 1),
+                    self.pick(&["+", "-", "*"]),
+                    self.value("int", depth - 1)
+                ),
                 _ => format!("(index - {})", self.value("date", depth - 1)),
             },
             "float" => match self.int(0, if deeper { 7 } else { 1 }) {
@@ -273,18 +312,32 @@ impl Gen {
                 3 => match self.rows.clone() {
                     picks if !picks.is_empty() => {
                         let (name, kind) = self.pick(&picks);
-                        let columns: &[&str] = if kind == "lab_result_w" { &["value", "ref_high", "ref_low", "w"] } else { &["value", "ref_high", "ref_low"] };
+                        let columns: &[&str] = if kind == "lab_result_w" {
+                            &["value", "ref_high", "ref_low", "w"]
+                        } else {
+                            &["value", "ref_high", "ref_low"]
+                        };
                         format!("{name}.{}", self.pick(columns))
                     }
                     _ => "0.25".into(),
                 },
                 4 => {
                     let other = self.pick(&["int", "float"]);
-                    format!("({} {} {})", self.value("float", depth - 1), self.pick(&["+", "-", "*", "/"]), self.value(other, depth - 1))
+                    format!(
+                        "({} {} {})",
+                        self.value("float", depth - 1),
+                        self.pick(&["+", "-", "*", "/"]),
+                        self.value(other, depth - 1)
+                    )
                 }
                 5 => format!("({} ^ {})", self.value("float", depth - 1), self.pick(&["2", "0.5", "-1.094"])),
                 6 => format!("coalesce({}, {})", self.value("float", depth - 1), self.value("float", depth - 1)),
-                _ => format!("(if {} then {} else {})", self.value("bool", depth - 1), self.value("float", depth - 1), self.value("int", depth - 1)),
+                _ => format!(
+                    "(if {} then {} else {})",
+                    self.value("bool", depth - 1),
+                    self.value("float", depth - 1),
+                    self.value("int", depth - 1)
+                ),
             },
             "date" => match self.int(0, if deeper { 6 } else { 1 }) {
                 0 => "index".into(),
@@ -295,7 +348,12 @@ impl Gen {
                     let (s, _) = self.selection(depth - 1);
                     format!("({} {s}).date", self.pick(&["first", "last"]))
                 }
-                5 => format!("{}({}, {})", self.pick(&["earliest", "latest"]), self.value("date", depth - 1), self.value("date", depth - 1)),
+                5 => format!(
+                    "{}({}, {})",
+                    self.pick(&["earliest", "latest"]),
+                    self.value("date", depth - 1),
+                    self.value("date", depth - 1)
+                ),
                 _ => {
                     let c = self.event_condition("drug_order", depth - 1, true);
                     format!("({} date of drug_order where {c})", self.pick(&["min", "max"]))
@@ -314,8 +372,18 @@ impl Gen {
                     let (s, _) = self.selection(depth - 1);
                     format!("{} {s}", self.pick(&["exists", "no"]))
                 }
-                3 => format!("({} {} {})", self.value("float", depth - 1), self.pick(&[">", ">=", "<", "="]), self.value("float", depth - 1)),
-                4 => format!("({} {} {})", self.value("bool", depth - 1), self.pick(&["and", "or"]), self.value("bool", depth - 1)),
+                3 => format!(
+                    "({} {} {})",
+                    self.value("float", depth - 1),
+                    self.pick(&[">", ">=", "<", "="]),
+                    self.value("float", depth - 1)
+                ),
+                4 => format!(
+                    "({} {} {})",
+                    self.value("bool", depth - 1),
+                    self.pick(&["and", "or"]),
+                    self.value("bool", depth - 1)
+                ),
                 5 => format!("not ({})", self.value("bool", depth - 1)),
                 6 => {
                     let ty = self.pick(&["float", "date"]);
@@ -335,7 +403,8 @@ impl Gen {
             2 => format!("diagnosis where {}", self.event_condition("diagnosis", 1, false)),
             3 => format!("lab_result where {}", self.event_condition("lab_result", 1, false)),
             4 => "encounter where encounter_type = \"inpatient\"".to_string(),
-            _ => "observation_period where end_date >= study_start with date = latest(start_date, study_start)".to_string(),
+            _ => "observation_period where end_date >= study_start with date = latest(start_date, study_start)"
+                .to_string(),
         };
         let _ = writeln!(s, "  entry {which} {entry}");
         for _ in 0..self.int(0, 2) {
@@ -377,14 +446,20 @@ impl Gen {
             if self.chance(0.5) {
                 until.push("death_date".into());
             }
-            let _ = writeln!(s, "follow-up\n  from: index + {from} days\n  until: earliest({}, study_end + 60 days)\nend", until.join(", "));
+            let _ = writeln!(
+                s,
+                "follow-up\n  from: index + {from} days\n  until: earliest({}, study_end + 60 days)\nend",
+                until.join(", ")
+            );
             for i in 0..self.int(1, 2) {
                 let event = if self.chance(0.3) {
                     let a = self.event_condition("lab_result", 1, false);
                     let b = self.event_condition("lab_result", 1, false);
                     let within = self.int(0, 20);
                     let compare = if self.chance(0.5) { " where b.value > a.value" } else { "" };
-                    format!("all of a = (lab_result where {a}), b = (lab_result where {b}) within {within} days{compare}")
+                    format!(
+                        "all of a = (lab_result where {a}), b = (lab_result where {b}) within {within} days{compare}"
+                    )
                 } else {
                     let (sel, _) = self.selection(1);
                     sel
@@ -411,7 +486,11 @@ impl Gen {
         if self.chance(0.4) {
             let table = self.pick(&["drug_order", "lab_result"]);
             let cond = self.event_condition(table, 1, true);
-            let _ = writeln!(s, "\ntable events = {table} where {cond}\n  date\n  since_index = date - index\n  patient_value = {}", self.value("int", 1));
+            let _ = writeln!(
+                s,
+                "\ntable events = {table} where {cond}\n  date\n  since_index = date - index\n  patient_value = {}",
+                self.value("int", 1)
+            );
             if table == "lab_result" {
                 s.push_str("  doubled = value * 2\n  flag = value > ref_high\n");
             } else {
@@ -435,7 +514,8 @@ impl Gen {
                     _ => "lowest value of".to_string(),
                 };
                 if self.chance(0.4) {
-                    let _ = writeln!(s, "{indent}define {name} = {how} lab_result with w = value / 3 + ref_low where {c}");
+                    let _ =
+                        writeln!(s, "{indent}define {name} = {how} lab_result with w = value / 3 + ref_low where {c}");
                     self.rows.push((name, "lab_result_w"));
                 } else {
                     let _ = writeln!(s, "{indent}define {name} = {how} lab_result where {c}");
@@ -471,13 +551,15 @@ fn check_case(seed: u64) -> Result<(), String> {
     let data = g.data();
     let text = g.script();
     let dir = tempdir();
-    let script = Script::from_text("random.midnet", &text, dir.path()).map_err(|e| format!("seed {seed}: the generated script does not check:\n{e}\n\n{text}"))?;
+    let script = Script::from_text("random.midnet", &text, dir.path())
+        .map_err(|e| format!("seed {seed}: the generated script does not check:\n{e}\n\n{text}"))?;
     let compiled = script.compile(&ParamValues::new()).map_err(|e| format!("seed {seed}: {e}\n\n{text}"))?;
     let conn = support::site(&data);
     let sql = support::run_sql(&conn, &compiled).map_err(|e| format!("seed {seed}: the SQL failed: {e}\n\n{text}"))?;
     let reference = support::run_eval(&conn, &compiled);
     support::engines_agree(&sql, &reference).map_err(|e| {
-        let data: String = data.iter().map(|t| format!("{}:\n{}", t.table, support::show(&t.columns, &t.rows))).collect();
+        let data: String =
+            data.iter().map(|t| format!("{}:\n{}", t.table, support::show(&t.columns, &t.rows))).collect();
         format!("seed {seed}: {e}\nscript:\n{text}\ndata:\n{data}")
     })
 }

@@ -8,8 +8,8 @@ use midnet::query::tables::{ColumnType, Table};
 use midnet::query::value::{Type, Value, parse_date};
 use midnet::script::{ParamValues, Script};
 
-use crate::common::testdata;
 use super::support::{self, Rows};
+use crate::common::testdata;
 
 const DOC: &str = include_str!("../../../docs/script-language.md");
 
@@ -83,7 +83,8 @@ fn table_rows(name: &str, header: &[String], cells: &[Vec<String>]) -> Rows {
     }
     let mut rows: Vec<Vec<Value>> =
         cells.iter().map(|r| r.iter().zip(&types).map(|(c, t)| cell(c, *t)).collect()).collect();
-    let date_of = |columns: &[String], row: &[Value]| row[columns.iter().position(|c| c == table.date_column()).unwrap()].clone();
+    let date_of =
+        |columns: &[String], row: &[Value]| row[columns.iter().position(|c| c == table.date_column()).unwrap()].clone();
     type Default<'a> = Box<dyn Fn(&[String], &[Value]) -> Value + 'a>;
     let defaults: Vec<(&str, Default<'_>)> = vec![
         ("source", Box::new(|_, _| Value::Text("EHR".into()))),
@@ -137,7 +138,12 @@ fn database(case: &Case) -> duckdb::Connection {
     }
     for key in keys {
         if !patients.iter().any(|p| p[0].to_string() == key) {
-            patients.push(vec![Value::Text(key), Value::Text("F".into()), Value::Date(parse_date("1960-01-01").unwrap()), Value::Missing]);
+            patients.push(vec![
+                Value::Text(key),
+                Value::Text("F".into()),
+                Value::Date(parse_date("1960-01-01").unwrap()),
+                Value::Missing,
+            ]);
         }
     }
     let patient_columns = ["patient_key", "sex", "birth_date", "death_date"].map(String::from).to_vec();
@@ -176,14 +182,26 @@ fn run_case(case: &Case) -> Result<(), String> {
         };
         let picks: Vec<usize> = header
             .iter()
-            .map(|h| columns.iter().position(|c| c == h).ok_or_else(|| format!("{at}: `{name}` has no column `{h}` (it has {columns:?})")))
+            .map(|h| {
+                columns
+                    .iter()
+                    .position(|c| c == h)
+                    .ok_or_else(|| format!("{at}: `{name}` has no column `{h}` (it has {columns:?})"))
+            })
             .collect::<Result<_, _>>()?;
         let actual = support::sorted(rows.iter().map(|r| picks.iter().map(|&i| r[i].clone()).collect()).collect());
         let expected = support::sorted(
-            cells.iter().map(|r| r.iter().zip(&picks).map(|(c, &i)| cell(c, ColumnType::Value(types[i]))).collect()).collect(),
+            cells
+                .iter()
+                .map(|r| r.iter().zip(&picks).map(|(c, &i)| cell(c, ColumnType::Value(types[i]))).collect())
+                .collect(),
         );
         if !support::same_rows(&actual, &expected) {
-            return Err(format!("{at}: `{name}` is\n{}expected\n{}", support::show(header, &actual), support::show(header, &expected)));
+            return Err(format!(
+                "{at}: `{name}` is\n{}expected\n{}",
+                support::show(header, &actual),
+                support::show(header, &expected)
+            ));
         }
     }
     Ok(())

@@ -30,7 +30,8 @@ pub fn site(tables: &[Rows]) -> Connection {
         let mut stmt = conn.prepare(&sql).unwrap();
         for row in &t.rows {
             let values: Vec<Db> = row.iter().map(to_duckdb).collect();
-            stmt.execute(duckdb::params_from_iter(values)).unwrap_or_else(|e| panic!("inserting {row:?} into {}: {e}", t.table));
+            stmt.execute(duckdb::params_from_iter(values))
+                .unwrap_or_else(|e| panic!("inserting {row:?} into {}: {e}", t.table));
         }
     }
     conn
@@ -74,7 +75,8 @@ fn query(conn: &Connection, sql: &str) -> Result<Vec<Vec<Value>>, String> {
 pub fn run_sql(conn: &Connection, compiled: &Compiled) -> Result<Results, String> {
     let mut outputs = Vec::new();
     for o in &compiled.queries.outputs {
-        let columns = std::iter::once("patient_key".to_string()).chain(o.columns.iter().map(|c| c.name.clone())).collect();
+        let columns =
+            std::iter::once("patient_key".to_string()).chain(o.columns.iter().map(|c| c.name.clone())).collect();
         outputs.push((o.name.clone(), columns, query(conn, &o.sql)?));
     }
     Ok(Results { outputs, attrition: query(conn, &compiled.queries.attrition)? })
@@ -89,7 +91,8 @@ pub fn run_eval(conn: &Connection, compiled: &Compiled) -> Results {
         .into_iter()
         .zip(&compiled.queries.outputs)
         .map(|((name, rows), q)| {
-            let columns = std::iter::once("patient_key".to_string()).chain(q.columns.iter().map(|c| c.name.clone())).collect();
+            let columns =
+                std::iter::once("patient_key".to_string()).chain(q.columns.iter().map(|c| c.name.clone())).collect();
             (name, columns, rows)
         })
         .collect();
@@ -124,7 +127,9 @@ pub fn output_types(compiled: &Compiled, name: &str) -> Option<Vec<Type>> {
 }
 
 pub fn sorted(mut rows: Vec<Vec<Value>>) -> Vec<Vec<Value>> {
-    rows.sort_by(|a, b| a.iter().zip(b).map(|(x, y)| x.order(y)).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal));
+    rows.sort_by(|a, b| {
+        a.iter().zip(b).map(|(x, y)| x.order(y)).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal)
+    });
     rows
 }
 
@@ -153,7 +158,11 @@ pub fn engines_agree(sql: &Results, reference: &Results) -> Result<(), String> {
     for ((name, columns, a), (_, _, b)) in sql.outputs.iter().zip(&reference.outputs) {
         let (a, b) = (sorted(a.clone()), sorted(b.clone()));
         if !same_rows(&a, &b) {
-            return Err(format!("output `{name}` differs\nSQL:\n{}\nreference:\n{}", show(columns, &a), show(columns, &b)));
+            return Err(format!(
+                "output `{name}` differs\nSQL:\n{}\nreference:\n{}",
+                show(columns, &a),
+                show(columns, &b)
+            ));
         }
     }
     if !same_rows(&sql.attrition, &reference.attrition) {
