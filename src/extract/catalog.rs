@@ -175,8 +175,7 @@ pub fn accepted_sites(conn: &duckdb::Connection, extraction: i64) -> Result<Vec<
 
 /// Record a site's accepted result (its manifest and attrition) in one transaction.
 pub fn record_accepted(conn: &duckdb::Connection, manifest: &Manifest) -> Result<()> {
-    conn.execute_batch("BEGIN TRANSACTION")?;
-    let done = (|| {
+    in_transaction(conn, || {
         conn.execute(
             "INSERT INTO extraction_site VALUES (?, ?, 'accepted', NULL, ?, ?, ?, now()::TIMESTAMP)",
             duckdb::params![
@@ -202,15 +201,8 @@ pub fn record_accepted(conn: &duckdb::Connection, manifest: &Manifest) -> Result
                 ],
             )?;
         }
-        Ok::<_, crate::Error>(())
-    })();
-    match done {
-        Ok(()) => Ok(conn.execute_batch("COMMIT")?),
-        Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK");
-            Err(e)
-        }
-    }
+        Ok(())
+    })
 }
 
 pub fn record_failed(conn: &duckdb::Connection, extraction: i64, site: &str, reason: &str) -> Result<()> {
@@ -283,8 +275,7 @@ pub fn record_datasets(
     made: &[Dataset],
     files: &[std::path::PathBuf],
 ) -> Result<()> {
-    conn.execute_batch("BEGIN TRANSACTION")?;
-    let done = (|| {
+    in_transaction(conn, || {
         for (d, path) in made.iter().zip(files) {
             conn.execute(
                 "INSERT INTO dataset VALUES (?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
@@ -309,9 +300,14 @@ pub fn record_datasets(
             "UPDATE extraction SET completed_at = now()::TIMESTAMP, partial = ? WHERE extraction = ?",
             duckdb::params![partial, extraction],
         )?;
-        Ok::<_, crate::Error>(())
-    })();
-    match done {
+        Ok(())
+    })
+}
+
+/// Run `f` in one transaction: committed if it succeeds, rolled back if it fails.
+fn in_transaction(conn: &duckdb::Connection, f: impl FnOnce() -> Result<()>) -> Result<()> {
+    conn.execute_batch("BEGIN TRANSACTION")?;
+    match f() {
         Ok(()) => Ok(conn.execute_batch("COMMIT")?),
         Err(e) => {
             let _ = conn.execute_batch("ROLLBACK");
