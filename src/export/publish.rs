@@ -18,9 +18,9 @@ use super::exception::Exception;
 use super::gate::{self, Context};
 use super::ledger::Ledger;
 use super::report::Report;
-use super::request::{self, Kind, Request, RequestFile, Status};
+use super::request::{self, Kind, Request, RequestFile};
 use super::rules::Stage;
-use crate::center::{Actor, clock, store};
+use crate::center::{Actor, store};
 use crate::error::{Error, IoContext, Result};
 use crate::project::{Area, Project, Purpose, Role};
 
@@ -103,26 +103,13 @@ pub fn file_publication(actor: &Actor, spec: &PublishSpec) -> Result<Request> {
     }
     let layout = project.layout();
     gate::ensure_records(layout)?;
-    let record = project.record();
+    let id = request::next_id(layout)?;
     let request = Request {
-        id: request::next_id(layout)?,
-        project: project.id().to_string(),
-        kind: Kind::Publication,
-        stage: Stage::Publish,
-        status: Status::Pending,
-        requester: actor.user().id.clone(),
-        filed: clock::format_utc(&clock::now_utc()),
-        note: spec.note.clone(),
-        purpose: record.purpose,
-        question: record.question.clone(),
-        provenance: request::provenance_of(&layout.area(Area::Released), &names)?,
         files,
-        not_counts: spec.not_counts.clone(),
-        exceptions: spec.exceptions.clone(),
+        provenance: request::provenance_of(&layout.area(Area::Released), &names)?,
         findings,
         skipped: report.skipped,
-        refused_approvals: Vec::new(),
-        decision: None,
+        ..Request::pending(actor, &project, id, Kind::Publication, &spec.note, &spec.not_counts, &spec.exceptions)
     };
     request::save(layout, &request)?;
     Ok(request)

@@ -181,6 +181,44 @@ pub struct Request {
 }
 
 impl Request {
+    /// A request filed now by `actor` in `project`, pending review, with no files yet: the caller
+    /// fills in what it checked. An export is checked at the export stage, a publication at the
+    /// publish stage.
+    pub fn pending(
+        actor: &Actor,
+        project: &Project,
+        id: String,
+        kind: Kind,
+        note: &str,
+        not_counts: &[String],
+        exceptions: &[Exception],
+    ) -> Request {
+        let record = project.record();
+        Request {
+            id,
+            project: project.id().to_string(),
+            kind,
+            stage: match kind {
+                Kind::Export => Stage::Export,
+                Kind::Publication => Stage::Publish,
+            },
+            status: Status::Pending,
+            requester: actor.user().id.clone(),
+            filed: clock::format_utc(&clock::now_utc()),
+            note: note.to_string(),
+            purpose: record.purpose,
+            question: record.question.clone(),
+            files: Vec::new(),
+            provenance: BTreeMap::new(),
+            not_counts: not_counts.to_vec(),
+            exceptions: exceptions.to_vec(),
+            findings: Vec::new(),
+            skipped: Vec::new(),
+            refused_approvals: Vec::new(),
+            decision: None,
+        }
+    }
+
     /// The directory the request's `path`s are relative to.
     pub fn root(&self, layout: &Layout) -> Result<PathBuf> {
         match self.kind {
@@ -335,27 +373,12 @@ fn file_into(
         check_all(&context, &dir.join("files"), statistics, &texts, Stage::Export, &spec.not_counts, operands)?;
     let findings = match_exceptions(&report, &spec.exceptions)?;
     set_verdicts(&mut files, &report);
-    let provenance = provenance_of(&dir.join("files"), carried)?;
-    let record = project.record();
     let request = Request {
-        id: id.to_string(),
-        project: project.id().to_string(),
-        kind: Kind::Export,
-        stage: Stage::Export,
-        status: Status::Pending,
-        requester: actor.user().id.clone(),
-        filed: clock::format_utc(&clock::now_utc()),
-        note: spec.note.clone(),
-        purpose: record.purpose,
-        question: record.question.clone(),
         files,
-        provenance,
-        not_counts: spec.not_counts.clone(),
-        exceptions: spec.exceptions.clone(),
+        provenance: provenance_of(&dir.join("files"), carried)?,
         findings,
         skipped: report.skipped,
-        refused_approvals: Vec::new(),
-        decision: None,
+        ..Request::pending(actor, project, id.to_string(), Kind::Export, &spec.note, &spec.not_counts, &spec.exceptions)
     };
     for f in &request.files {
         actor.record_file(project, &dir.join(&f.path), &f.sha256, Direction::In)?;

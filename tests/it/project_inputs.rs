@@ -11,6 +11,22 @@ use crate::common::Run;
 use crate::network::Network;
 
 /// A network whose project p1 has `cohort@1` from the active-comparator script.
+/// `stats cox` on the project's latest cohort: time to ALT > 3 × ULN by age.
+const COX_ON_COHORT: [&str; 12] = [
+    "stats",
+    "cox",
+    "--project",
+    "p1",
+    "--dataset",
+    "cohort",
+    "--time",
+    "alt_gt_3uln_days",
+    "--event",
+    "alt_gt_3uln_event",
+    "--covariates",
+    "age",
+];
+
 fn with_cohort() -> Network {
     let n = Network::new();
     n.approve_all();
@@ -119,27 +135,13 @@ fn statistics_on_a_project_dataset_equal_those_on_its_file_and_are_kept_in_work(
     }
 
     // A result is never overwritten silently; --replace says to; --out names another file in work/.
-    let cox_args = [
-        "stats",
-        "cox",
-        "--project",
-        "p1",
-        "--dataset",
-        "cohort",
-        "--time",
-        "alt_gt_3uln_days",
-        "--event",
-        "alt_gt_3uln_event",
-        "--covariates",
-        "age",
-    ];
-    alan(&n, &cox_args)
+    alan(&n, &COX_ON_COHORT)
         .fails(2, "work/stats/cox-cohort@1.csv exists already; give another name with --out NAME, or --replace");
-    let mut replace = cox_args.to_vec();
+    let mut replace = COX_ON_COHORT.to_vec();
     replace.push("--replace");
     alan(&n, &replace).ok();
     assert_eq!(sidecar(&work(&n, "stats/cox-cohort@1.csv"))["provenance"]["params"]["covariates"], "age");
-    let mut named = cox_args.to_vec();
+    let mut named = COX_ON_COHORT.to_vec();
     named.extend(["--out", "stats/age-only.csv"]);
     alan(&n, &named).ok();
     assert!(work(&n, "stats/age-only.csv").is_file());
@@ -319,24 +321,7 @@ fn bad_project_inputs_are_refused_with_what_to_do() {
     // --replace only means something in a project.
     cox(&["--input", &file, "--replace"]).fails(2, "--project");
     // Another user's project: the analyst role is required, and the refusal is audited.
-    n.c.run(
-        "stella",
-        &[
-            "stats",
-            "cox",
-            "--project",
-            "p1",
-            "--dataset",
-            "cohort",
-            "--time",
-            "alt_gt_3uln_days",
-            "--event",
-            "alt_gt_3uln_event",
-            "--covariates",
-            "age",
-        ],
-    )
-    .fails(3, "refused (role)");
+    n.c.run("stella", &COX_ON_COHORT).fails(3, "refused (role)");
     assert!(audit(&n).iter().any(|r| r["command"] == "stats cox" && r["user"] == "stella"));
     // A dataset whose file changed after extraction is not read.
     let parquet = n.c.area("p1").join("datasets/cohort@1.parquet");
