@@ -99,6 +99,12 @@ fn synthesised_network_loads_and_checks() {
     let db = dir.path().join("net/site01/site.duckdb");
     assert_eq!(query_i64(&db, "SELECT count(*) FROM patient"), 400);
     assert!(query_i64(&db, "SELECT count(*) FROM quarantine") > 0, "planted faults are quarantined");
+    for file in report["files"].as_array().unwrap() {
+        let path = dir.path().join(file["file"].as_str().unwrap());
+        let records = std::fs::read_to_string(&path).unwrap().lines().count() as u64 - 1;
+        let (loaded, quarantined) = (file["rows_loaded"].as_u64().unwrap(), file["rows_quarantined"].as_u64().unwrap());
+        assert_eq!(loaded + quarantined, records, "{}: every record is loaded or quarantined", path.display());
+    }
     // Platelets reported in 10^4/uL are stored in 10^3/uL, keeping what was reported.
     let converted = query_i64(
         &db,
@@ -311,4 +317,85 @@ fn an_interrupted_load_leaves_the_site_as_it_was() {
     }
     // The site still works.
     midnet(dir.path(), &["site", "check", "--site", "net/site01"]).ok();
+}
+
+/// A file large enough for DuckDB to read in parallel, with bad rows scattered through it (two of
+/// them identical, one after a malformed line): every record is loaded or quarantined, and every
+/// quarantined row names the line it is on.
+#[test]
+fn bad_rows_of_a_large_file_are_quarantined_at_their_lines() {
+    let dir = tempdir();
+    let site = site_with_patients(dir.path());
+    let good = "A1,3969010F1020,2023-02-01,28,oral,outpatient,EHR";
+    let mut lines = vec!["patient_key,yj_code,order_date,days_supply,route,setting,source".to_string()];
+    let mut expected_bad = Vec::new();
+    for n in 0..60_000usize {
+        let line = match n {
+            1_000 => "A1,3969010F1020,2023-02-01,28,oral,outpatient,EHR,extra".to_string(),
+            n if n % 7_919 == 0 => format!("A2,3969010F1020,2023-02-01,-{},oral,outpatient,EHR", n % 3),
+            17_000 | 45_000 => "ZZ,3969010F1020,2023-02-01,28,oral,outpatient,EHR".to_string(),
+            33_333 => "A3,3969010F1020,2023-02-31,28,oral,outpatient,EHR".to_string(),
+            _ => good.to_string(),
+        };
+        if line != good && !line.ends_with("extra") {
+            expected_bad.push((lines.len() as i64 + 1, line.replace(',', "|")));
+        }
+        lines.push(line);
+    }
+    std::fs::write(dir.path().join("drug_order.csv"), lines.join("\n") + "\n").unwrap();
+    let report = midnet(dir.path(), &["site", "load", "--site", "site", "--json", "drug_order.csv"]).ok().json();
+    let file = &report["files"][0];
+    let (loaded, quarantined) = (file["rows_loaded"].as_u64().unwrap(), file["rows_quarantined"].as_u64().unwrap());
+    assert_eq!(quarantined as usize, expected_bad.len() + 1, "the bad rows and the malformed line");
+    assert_eq!(loaded + quarantined, 60_000, "every record is loaded or quarantined");
+    let conn = duckdb::Connection::open(site.join("site.duckdb")).unwrap();
+    let mut stmt =
+        conn.prepare("SELECT line, raw FROM quarantine WHERE table_name = 'drug_order' AND reason NOT LIKE 'malformed%' ORDER BY line").unwrap();
+    // The raw fields are in the table's column order, the optional ones the file lacks empty.
+    let found: Vec<(i64, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get::<_, String>(1)?)))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .map(|(line, raw)| (line, raw.split('|').filter(|f| !f.is_empty()).collect::<Vec<_>>().join("|")))
+        .collect();
+    assert_eq!(found, expected_bad);
+    assert_eq!(
+        query_i64(&site.join("site.duckdb"), "SELECT line FROM quarantine WHERE reason LIKE 'malformed%'"),
+        1_002
+    );
+}
+
+/// Two patient files in one load: a key of the first is already loaded for the second, and a key
+/// twice in one file is loaded once (its first row).
+#[test]
+fn patient_files_check_keys_against_each_other() {
+    let dir = tempdir();
+    let site = dir.path().join("site");
+    midnet(dir.path(), &["site", "init", "--site", "site"]).ok();
+    std::fs::create_dir(dir.path().join("more")).unwrap();
+    std::fs::write(
+        dir.path().join("patient.csv"),
+        "patient_key,sex,birth_date\nP1,F,1950-01-01\nP2,M,1960-01-01\nP2,F,1961-01-01\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("more/patient.csv"),
+        "patient_key,sex,birth_date\nP3,F,1970-01-01\nP1,M,1950-01-01\n",
+    )
+    .unwrap();
+    midnet(dir.path(), &["site", "load", "--site", "site", "patient.csv", "more/patient.csv"]).ok();
+    let db = site.join("site.duckdb");
+    assert_eq!(query_i64(&db, "SELECT count(*) FROM patient"), 3);
+    assert_eq!(
+        query_i64(&db, "SELECT count(*) FROM patient WHERE patient_key = 'P2' AND sex = 'M'"),
+        1,
+        "the first row of P2"
+    );
+    let q = quarantine_reasons(&db);
+    assert_eq!(q.len(), 2, "{q:#?}");
+    assert!(
+        q.iter().any(|(_, line, r)| *line == 4 && r.contains("duplicate patient_key (first seen in data row 2)")),
+        "{q:#?}"
+    );
+    assert!(q.iter().any(|(_, line, r)| *line == 3 && r.contains("patient_key already loaded")), "{q:#?}");
 }

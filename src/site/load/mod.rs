@@ -6,6 +6,7 @@
 //! commit in one transaction: an interrupted load leaves the site as it was. A successful load adds
 //! a row to `load_history`, whose `data_version` extraction manifests cite.
 
+mod set_aside;
 mod spec;
 mod stage;
 
@@ -18,6 +19,8 @@ use crate::error::{Error, IoContext, Result};
 use crate::schema::CLINICAL_TABLES;
 use crate::sql::quote::{ident, literal};
 use crate::table::Format;
+use set_aside::{BadRow, SetAside};
+use stage::Numbering;
 
 pub use spec::{SPECS, identifying, spec_for};
 pub use stage::CENSORED_VALUE;
@@ -66,90 +69,121 @@ struct Input {
 /// Load `paths` (files, or directories whose files are named after their tables) into the site.
 /// `table` forces the table of every file.
 ///
-/// Two phases: every file is first validated into a temporary table of its own (nothing of the
-/// site changes), then one transaction moves the good rows into the clinical tables and the bad ones
-/// into the quarantine. Staging outside the transaction matters for speed: DuckDB reads a
-/// temporary table created inside a transaction as transaction-local data, about twice as slowly
-/// (BENCHMARKS.md, "Site load").
+/// Files whose header is refused are reported and left out before anything changes. The others
+/// load in one transaction, each by one statement that inserts its good rows and sets its bad ones
+/// aside for the quarantine; the bad rows' line numbers may take a second, light read.
 pub fn load(site: &SiteDir, paths: &[PathBuf], table: Option<&str>) -> Result<LoadReport> {
     let (mut inputs, mut refused) = resolve_inputs(paths, table)?;
-    inputs.sort_by_key(|i| CLINICAL_TABLES.iter().position(|t| *t == i.table));
+    // Patient files first (the others' rows refer to them), then the largest first: the line
+    // numbers of a file's bad rows are looked up on another thread while the next files load.
+    inputs
+        .sort_by_key(|i| (i.table != "patient", std::cmp::Reverse(std::fs::metadata(&i.path).map_or(0, |m| m.len()))));
     let conn = site.open()?;
-    // The files' hashes are computed on a thread of their own while DuckDB validates.
-    let (staged, hashes) = std::thread::scope(|scope| {
-        let hashing = scope.spawn(|| inputs.iter().map(|i| crate::digest::sha256_file(&i.path)).collect::<Vec<_>>());
-        let staged = stage_inputs(&conn, &inputs, &mut refused);
-        (staged, hashing.join().expect("hashing a file does not panic"))
-    });
-    let staged = staged?;
-    let hashes = hashes.into_iter().collect::<Result<Vec<String>>>()?;
-    conn.execute_batch("BEGIN TRANSACTION")?;
-    let outcome = record_staged(&conn, &staged, &hashes, refused);
-    match outcome {
-        Ok(report) if report.data_version.is_some() => {
-            conn.execute_batch("COMMIT")?;
-            conn.execute_batch("CHECKPOINT")?;
-            Ok(report)
+    let accepted = accept_inputs(&conn, &inputs, &mut refused)?;
+    let set_aside = SetAside::register(&conn)?;
+    // Files are hashed on a thread of their own while DuckDB reads them.
+    let report = std::thread::scope(|scope| {
+        let (sender, hashes) = std::sync::mpsc::channel();
+        let paths: Vec<&Path> = accepted.iter().map(|a| a.input.path.as_path()).collect();
+        scope.spawn(move || {
+            for path in paths {
+                if sender.send(crate::digest::sha256_file(path)).is_err() {
+                    break;
+                }
+            }
+        });
+        conn.execute_batch("BEGIN TRANSACTION")?;
+        match record_files(scope, &conn, &set_aside, &accepted, &hashes, refused) {
+            Ok(report) if report.data_version.is_some() => {
+                conn.execute_batch("COMMIT")?;
+                Ok(report)
+            }
+            Ok(report) => {
+                conn.execute_batch("ROLLBACK")?;
+                Ok(report)
+            }
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
         }
-        Ok(report) => {
-            conn.execute_batch("ROLLBACK")?;
-            Ok(report)
-        }
-        Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK");
-            Err(e)
-        }
+    })?;
+    if report.data_version.is_some() {
+        conn.execute_batch("CHECKPOINT")?;
+    }
+    Ok(report)
+}
+
+/// A file whose header was accepted: its place among the load's files and its columns.
+struct Accepted<'a> {
+    n: usize,
+    input: &'a Input,
+    header: Vec<String>,
+}
+
+impl Accepted<'_> {
+    fn spec(&self) -> &'static spec::TableSpec {
+        spec_for(self.input.table).expect("inputs resolve to clinical tables")
+    }
+
+    /// The CSV reader's table of lines it could not split into fields.
+    fn rejects(&self) -> String {
+        format!("midnet_rejects_{}", self.n)
     }
 }
 
-/// A file validated into its temporary tables: `staged_N` (every record, converted, with its
-/// reasons) and, for CSV, `rejects_N` (the lines the reader could not split).
-struct Staged<'a> {
-    /// The file's place in the load's inputs.
-    n: usize,
-    input: &'a Input,
-    staged: String,
-    rejects: String,
-}
-
-/// Phase one: validate every file into its temporary table. A file that cannot be read, or whose
-/// header is refused, is reported and left out; the others go on.
-fn stage_inputs<'a>(
+/// Check each file's encoding and header; a refused file is reported and left out.
+fn accept_inputs<'a>(
     conn: &duckdb::Connection,
     inputs: &'a [Input],
     refused: &mut Vec<FileRefused>,
-) -> Result<Vec<Staged<'a>>> {
-    let mut staged: Vec<Staged> = Vec::new();
+) -> Result<Vec<Accepted<'a>>> {
+    let mut accepted = Vec::new();
     for (n, input) in inputs.iter().enumerate() {
-        let file = Staged { n, input, staged: format!("midnet_staged_{n}"), rejects: format!("midnet_rejects_{n}") };
-        let patients: Vec<String> =
-            staged.iter().filter(|s| s.input.table == "patient").map(|s| s.staged.clone()).collect();
-        match stage_file(conn, &file, &stage::known_patients_sql(&patients)) {
-            Ok(()) => staged.push(file),
+        match accept(conn, input) {
+            Ok(header) => accepted.push(Accepted { n, input, header }),
             Err(FileError::Refused(reason)) => {
                 refused.push(FileRefused { file: input.path.display().to_string(), reason })
             }
             Err(FileError::Fatal(e)) => return Err(e),
         }
     }
-    Ok(staged)
+    Ok(accepted)
 }
 
-/// Phase two, inside the load's transaction: good rows to the clinical tables, bad rows to the
-/// quarantine, the files and the load to the history.
-fn record_staged(
+fn accept(conn: &duckdb::Connection, input: &Input) -> Result<Vec<String>, FileError> {
+    if input.format == Format::Csv {
+        require_utf8(&input.path)?;
+    }
+    let header = header_of(conn, &scan_sql(input, Numbering::Unnumbered, &RejectedLines::Skipped), input)?;
+    check_header(&header, spec_for(input.table).expect("inputs resolve to clinical tables"))?;
+    Ok(header)
+}
+
+/// Inside the load's transaction: each file's rows, then the load in the history.
+fn record_files<'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
     conn: &duckdb::Connection,
-    staged: &[Staged],
-    hashes: &[String],
+    set_aside: &SetAside,
+    accepted: &'scope [Accepted<'scope>],
+    hashes: &std::sync::mpsc::Receiver<Result<String>>,
     refused: Vec<FileRefused>,
 ) -> Result<LoadReport> {
     let version: i64 =
         conn.query_row("SELECT coalesce(max(data_version), 0) + 1 FROM load_history", [], |r| r.get(0))?;
-    let mut files = Vec::new();
-    for file in staged {
-        files.push(record_file(conn, file, &hashes[file.n], version)?);
+    let mut inserted = Vec::new();
+    for file in accepted {
+        let sha256 = hashes.recv().expect("the hashing thread sends one hash per file")?;
+        let loaded = insert_rows(conn, file)?;
+        inserted.push((file, sha256, loaded, Located::start(scope, file, set_aside.take())));
     }
-    let loaded: u64 = files.iter().map(|f: &FileLoaded| f.rows_loaded).sum();
+    let mut files = Vec::new();
+    for (file, sha256, loaded, located) in inserted {
+        let quarantined = quarantine_rows(conn, file, located.wait(file)?, version)?;
+        files.push(record_file(conn, file, &sha256, version, loaded, quarantined)?);
+    }
+    files.sort_by_key(|f: &FileLoaded| CLINICAL_TABLES.iter().position(|t| *t == f.table));
+    let loaded: u64 = files.iter().map(|f| f.rows_loaded).sum();
     let quarantined: u64 = files.iter().map(|f| f.rows_quarantined).sum();
     let recorded = !files.is_empty();
     if recorded {
@@ -160,6 +194,76 @@ fn record_staged(
     }
     let top_reasons = top_reasons(conn, version)?;
     Ok(LoadReport { data_version: recorded.then_some(version), files, refused, top_reasons })
+}
+
+/// A file's bad rows with their record numbers: known from the read that set them aside (a file
+/// read in order), or being looked up.
+enum Located<'scope> {
+    Known(Vec<BadRow>),
+    Looking { bad: Vec<BadRow>, lookup: std::thread::ScopedJoinHandle<'scope, duckdb::Result<Vec<(i64, String)>>> },
+}
+
+impl<'scope> Located<'scope> {
+    /// Look up the record numbers of bad rows set aside without one, on a thread with a DuckDB of
+    /// its own: the lookup reads the file in order, on one core, while the load's connection goes
+    /// on with the next files on the others.
+    fn start(scope: &'scope std::thread::Scope<'scope, '_>, file: &'scope Accepted<'scope>, bad: Vec<BadRow>) -> Self {
+        if bad.iter().all(|row| row.rn.is_some()) {
+            return Located::Known(bad);
+        }
+        let keys: Vec<String> = bad.iter().map(|row| row.key.clone()).collect();
+        let raws: Vec<String> = bad.iter().map(|row| row.raw.clone()).collect();
+        Located::Looking { bad, lookup: scope.spawn(move || find_records(file, &keys, &raws)) }
+    }
+
+    fn wait(self, file: &Accepted) -> Result<Vec<BadRow>> {
+        let (bad, lookup) = match self {
+            Located::Known(bad) => return Ok(bad),
+            Located::Looking { bad, lookup } => (bad, lookup),
+        };
+        let found = lookup.join().expect("looking up records does not panic")?;
+        // Every record with the content of a bad row is bad: the checks depend on the row alone.
+        let reasons: std::collections::HashMap<&str, &str> =
+            bad.iter().map(|row| (row.raw.as_str(), row.reason.as_str())).collect();
+        let located: Vec<BadRow> = found
+            .into_iter()
+            .map(|(rn, raw)| BadRow {
+                rn: Some(rn),
+                key: String::new(),
+                reason: reasons[raw.as_str()].to_string(),
+                raw,
+            })
+            .collect();
+        if located.len() != bad.len() {
+            return Err(Error::Integrity(format!(
+                "{}: {} bad rows were set aside but {} found again to quarantine; nothing was loaded",
+                file.input.path.display(),
+                bad.len(),
+                located.len()
+            )));
+        }
+        Ok(located)
+    }
+}
+
+/// The record numbers of the records of a file with the given raw fields, among those with the
+/// given patient keys.
+fn find_records(file: &Accepted, keys: &[String], raws: &[String]) -> duckdb::Result<Vec<(i64, String)>> {
+    let conn = duckdb::Connection::open_in_memory()?;
+    conn.execute_batch("CREATE TABLE bad (key VARCHAR, raw VARCHAR)")?;
+    let mut appender = conn.appender("bad")?;
+    for (key, raw) in keys.iter().zip(raws) {
+        appender.append_row([key, raw])?;
+    }
+    drop(appender);
+    let scan = scan_sql(file.input, Numbering::Numbered, &RejectedLines::Skipped);
+    let sql = format!(
+        "SELECT rn, raw FROM ({}) WHERE raw IN (SELECT raw FROM bad)",
+        stage::lines_sql(file.spec(), &scan, &file.header, "bad")
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+    rows.collect()
 }
 
 enum FileError {
@@ -175,99 +279,125 @@ impl From<duckdb::Error> for FileError {
     }
 }
 
-fn stage_file(conn: &duckdb::Connection, file: &Staged, known: &str) -> Result<(), FileError> {
+fn record_file(
+    conn: &duckdb::Connection,
+    file: &Accepted,
+    sha256: &str,
+    version: i64,
+    loaded: u64,
+    quarantined: u64,
+) -> Result<FileLoaded> {
     let input = file.input;
-    let spec = spec_for(input.table).expect("inputs resolve to clinical tables");
-    if input.format == Format::Csv {
-        require_utf8(&input.path)?;
-    }
-    let scan = scan_sql(input, &file.rejects);
-    let header = header_of(conn, &scan, input)?;
-    check_header(&header, spec)?;
-    conn.execute_batch(&stage::staging_sql(spec, &file.staged, &scan, &header, known))
-        .map_err(|e| FileError::Refused(format!("cannot be read: {}", first_line(&e.to_string()))))
-}
-
-fn record_file(conn: &duckdb::Connection, file: &Staged, sha: &str, version: i64) -> Result<FileLoaded> {
-    let input = file.input;
-    let spec = spec_for(input.table).expect("inputs resolve to clinical tables");
-    let loaded = conn.execute(&stage::insert_sql(spec, &file.staged), [])? as u64;
     let path = input.path.display().to_string();
-    let quarantined = quarantine_rows(conn, file, version, &path)?;
     conn.execute(
         "INSERT INTO load_file VALUES (?, ?, ?, ?, ?, ?)",
-        duckdb::params![version, input.table, path, sha, loaded as i64, quarantined as i64],
+        duckdb::params![version, input.table, path, sha256, loaded as i64, quarantined as i64],
     )?;
-    conn.execute_batch(&format!("DROP TABLE {}", ident(&file.staged)))?;
+    let rejects = file.rejects();
+    conn.execute_batch(&format!(
+        "DROP TABLE IF EXISTS {}; DROP TABLE IF EXISTS {}",
+        ident(&rejects),
+        ident(&format!("{rejects}_scan"))
+    ))?;
     Ok(FileLoaded { table: input.table.to_string(), file: path, rows_loaded: loaded, rows_quarantined: quarantined })
 }
 
-/// Move the bad rows of the staged file, and the lines the CSV reader could not split into
-/// fields, to the quarantine. Returns how many rows were quarantined.
-fn quarantine_rows(conn: &duckdb::Connection, staged: &Staged, version: i64, file: &str) -> Result<u64> {
-    let file_lit = literal(file);
-    let table_lit = literal(staged.input.table);
-    let rejects = &staged.rejects;
-    let from = ident(&staged.staged);
-    let bad = match staged.input.format {
-        Format::Csv => {
-            // Records are numbered as read; a malformed line the reader skipped shifts the line
-            // numbers of the records after it, which the count of earlier rejects restores.
-            conn.execute_batch(&format!(
-                "CREATE OR REPLACE TEMP TABLE reject_lines AS \
-                 SELECT line, line - row_number() OVER (ORDER BY line) AS good_before FROM {}",
-                ident(rejects)
-            ))?;
-            let bad = conn.execute(
-                &format!(
-                    "INSERT INTO quarantine \
-                     SELECT {version}, {table_lit}, {file_lit}, \
-                            rn + 1 + (SELECT count(*) FROM reject_lines r WHERE r.good_before <= s.rn), reason, raw \
-                     FROM {from} s WHERE reason <> ''"
-                ),
-                [],
-            )? as u64;
-            let malformed = conn.execute(
-                &format!(
-                    "INSERT INTO quarantine \
-                     SELECT {version}, {table_lit}, {file_lit}, line, \
-                            'malformed CSV line: ' || error_type || coalesce(' (' || column_name || ')', ''), \
-                            coalesce(csv_line, '') \
-                     FROM {}",
-                    ident(rejects)
-                ),
-                [],
-            )? as u64;
-            conn.execute_batch(&format!("DROP TABLE reject_lines; DROP TABLE {}", ident(rejects)))?;
-            conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", ident(&format!("{rejects}_scan"))))?;
-            bad + malformed
-        }
-        Format::Parquet => conn.execute(
-            &format!(
-                "INSERT INTO quarantine SELECT {version}, {table_lit}, {file_lit}, rn, reason, raw \
-                 FROM {from} WHERE reason <> ''"
-            ),
-            [],
-        )? as u64,
-    };
-    Ok(bad)
+/// The one full read of a file: good rows in, bad rows set aside, malformed CSV lines stored in
+/// the file's rejects table. Returns how many rows went in.
+fn insert_rows(conn: &duckdb::Connection, file: &Accepted) -> Result<u64> {
+    let spec = file.spec();
+    let numbering = if stage::read_in_order(spec) { Numbering::Numbered } else { Numbering::Unnumbered };
+    let scan = scan_sql(file.input, numbering, &RejectedLines::Stored(file.rejects()));
+    let inserted = conn.execute(&stage::insert_sql(spec, &scan, &file.header, numbering), []).map_err(|e| {
+        // The header was readable; a file that breaks further on (a truncated Parquet file, say)
+        // stops the whole load, which rolls back.
+        let path = file.input.path.display();
+        Error::BadInput(format!("{path}: cannot be read: {}; nothing was loaded", first_line(&e.to_string())))
+    })?;
+    Ok(inserted as u64)
 }
 
-/// The table scan of one input file: every column as text, with a record number `rn`.
-fn scan_sql(input: &Input, rejects: &str) -> String {
+/// Put a file's bad rows, and the lines the CSV reader could not split into fields, into the
+/// quarantine with their line numbers. Returns how many rows were quarantined.
+fn quarantine_rows(conn: &duckdb::Connection, file: &Accepted, bad: Vec<BadRow>, version: i64) -> Result<u64> {
+    let spec = file.spec();
+    let prefix = format!("{version}, {}, {}", literal(spec.table), literal(&file.input.path.display().to_string()));
+    conn.execute_batch(&format!("CREATE OR REPLACE TEMP TABLE {BAD_ROWS} (rn BIGINT, reason VARCHAR, raw VARCHAR)"))?;
+    let mut appender = conn.appender(BAD_ROWS)?;
+    for row in &bad {
+        appender.append_row(duckdb::params![row.rn, row.reason, row.raw])?;
+    }
+    drop(appender);
+    let line = match file.input.format {
+        // Records are numbered as read; a malformed line the reader skipped shifts the line
+        // numbers of the records after it, which the count of earlier rejects restores.
+        Format::Csv => format!(
+            "rn + 1 + (SELECT count(*) FROM (SELECT line - row_number() OVER (ORDER BY line) AS good_before \
+             FROM {}) r WHERE r.good_before <= rn)",
+            ident(&file.rejects())
+        ),
+        Format::Parquet => "rn".to_string(),
+    };
+    let quarantined =
+        conn.execute(&format!("INSERT INTO quarantine SELECT {prefix}, {line}, reason, raw FROM {BAD_ROWS}"), [])?;
+    conn.execute_batch(&format!("DROP TABLE {BAD_ROWS}"))?;
+    let malformed = match file.input.format {
+        Format::Csv => conn.execute(
+            &format!(
+                "INSERT INTO quarantine \
+                 SELECT {prefix}, line, \
+                        'malformed CSV line: ' || error_type || coalesce(' (' || column_name || ')', ''), \
+                        coalesce(csv_line, '') \
+                 FROM {}",
+                ident(&file.rejects())
+            ),
+            [],
+        )?,
+        Format::Parquet => 0,
+    };
+    Ok((quarantined + malformed) as u64)
+}
+
+/// The temporary table of one file's bad rows, on their way to the quarantine.
+const BAD_ROWS: &str = "midnet_bad_rows";
+
+/// What the CSV reader does with lines it cannot split into the file's fields.
+enum RejectedLines {
+    /// Records them in this table (DuckDB's `store_rejects`; a second read would record them twice).
+    Stored(String),
+    /// Skips them (an earlier read of the file recorded them).
+    Skipped,
+}
+
+/// The table scan of one input file: every column as text, with a record number `rn` if numbered.
+fn scan_sql(input: &Input, numbering: Numbering, rejected: &RejectedLines) -> String {
     let path = literal(&input.path.to_string_lossy());
     match input.format {
-        // ORDINALITY numbers the records as the reader produces them, in file order.
-        Format::Csv => format!(
-            "(SELECT COLUMNS(* EXCLUDE (ordinality)), ordinality AS rn FROM read_csv({path}, header = true, \
-             all_varchar = true, store_rejects = true, rejects_table = {}, rejects_scan = {}) WITH ORDINALITY)",
-            literal(rejects),
-            literal(&format!("{rejects}_scan"))
-        ),
-        Format::Parquet => format!(
-            "(SELECT file_row_number + 1 AS rn, COLUMNS(* EXCLUDE (file_row_number))::VARCHAR \
-             FROM read_parquet({path}, file_row_number = true))"
-        ),
+        Format::Csv => {
+            let rejects = match rejected {
+                RejectedLines::Stored(table) => format!(
+                    "store_rejects = true, rejects_table = {}, rejects_scan = {}",
+                    literal(table),
+                    literal(&format!("{table}_scan"))
+                ),
+                RejectedLines::Skipped => "ignore_errors = true".to_string(),
+            };
+            let read = format!("read_csv({path}, header = true, all_varchar = true, {rejects})");
+            match numbering {
+                // ORDINALITY numbers the records as the reader produces them, in file order.
+                Numbering::Numbered => {
+                    format!("(SELECT COLUMNS(* EXCLUDE (ordinality)), ordinality AS rn FROM {read} WITH ORDINALITY)")
+                }
+                Numbering::Unnumbered => read,
+            }
+        }
+        Format::Parquet => match numbering {
+            Numbering::Numbered => format!(
+                "(SELECT file_row_number + 1 AS rn, COLUMNS(* EXCLUDE (file_row_number))::VARCHAR \
+                 FROM read_parquet({path}, file_row_number = true))"
+            ),
+            Numbering::Unnumbered => format!("(SELECT COLUMNS(*)::VARCHAR FROM read_parquet({path}))"),
+        },
     }
 }
 

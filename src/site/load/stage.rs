@@ -1,12 +1,11 @@
-//! The SQL that validates and converts one input file in a single pass. The staged table holds,
-//! per record, the values exactly as the clinical table stores them (converted, lab values in the
-//! canonical unit), a `reason` (empty when the row is good, otherwise every problem found, joined
-//! by "; ") and, for bad rows only, the raw fields. Good rows then go to the clinical table by a
-//! plain projection, bad rows to the quarantine.
+//! The SQL that validates and converts one input file. One statement reads the file and inserts
+//! its good rows into the clinical table, converted (lab values in the canonical unit); each bad
+//! row goes instead to `midnet_set_aside` (see `set_aside.rs`) with every problem found, joined by
+//! "; ", and its raw fields, on its way to the quarantine.
 //!
-//! The whole pass runs inside DuckDB (vectorised casts and regexes, record numbers from the scan's
-//! ordinality), so loading costs little more than DuckDB's own `read_csv` of the same file
-//! (BENCHMARKS.md, "Site load").
+//! The checks run inside DuckDB (vectorised casts, regexes and joins in the same pass that reads
+//! the file), so loading costs little more than DuckDB's own `read_csv` of the same file
+//! (BENCHMARKS.md, "Issue 2").
 
 use super::spec::{Field, Kind, TableSpec};
 use crate::schema::CodeSystem;
@@ -36,80 +35,117 @@ impl Check {
     }
 }
 
-/// `CREATE TEMP TABLE <staged> AS …` for one file read by `scan`: a subquery whose columns are the
-/// file's (all VARCHAR) plus a record number `rn`. `present` lists the file's columns; `known` is a
-/// relation of the patient keys already in the site or staged earlier in this load.
+/// How the rows of a file are read: with or without their record numbers. Numbering costs: DuckDB
+/// reads a CSV file in parallel, and numbering its records in file order about halves the speed of
+/// a pass that writes them (BENCHMARKS.md, "Issue 2").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Numbering {
+    /// Every record carries `rn`, its number among the file's data records.
+    Numbered,
+    Unnumbered,
+}
+
+/// The patient file is the one whose rows depend on their order (of two rows with one key, the first
+/// is good) and on the table they go into (a key already loaded is bad, so its bad rows must be
+/// found before its good rows go in). Its files are small; they are read in order.
+pub fn read_in_order(spec: &TableSpec) -> bool {
+    spec.table == "patient"
+}
+
+/// `INSERT` of the good rows of the file read by `scan` into its clinical table, converted; its bad
+/// rows are set aside. `scan` is a subquery whose columns are the file's (all VARCHAR), plus `rn`
+/// when `numbering` says so; `present` lists the file's columns.
 ///
 /// Fields are not trimmed: a value with stray spaces fails its check and is quarantined with the
 /// value shown in quotes, rather than silently changed (dates and numbers tolerate spaces anyway).
-pub fn staging_sql(spec: &TableSpec, staged: &str, scan: &str, present: &[String], known: &str) -> String {
-    let text: Vec<String> = spec
-        .fields
-        .iter()
-        .map(|f| {
-            let t = ident(&format!("t_{}", f.name));
-            if present.iter().any(|p| p == f.name) {
-                format!("{} AS {t}", ident(f.name))
-            } else {
-                format!("NULL::VARCHAR AS {t}")
-            }
-        })
-        .collect();
-    let converted: Vec<String> = spec.fields.iter().map(|f| format!("{} AS c_{}", convert(f), f.name)).collect();
+pub fn insert_sql(spec: &TableSpec, scan: &str, present: &[String], numbering: Numbering) -> String {
+    assert!(numbering == Numbering::Numbered || !read_in_order(spec), "the {} file is read in order", spec.table);
+    let columns: Vec<String> = stored_columns(spec).iter().map(|(c, _)| ident(c)).collect();
+    let stored: Vec<String> = stored_columns(spec).iter().map(|(_, expr)| expr.clone()).collect();
+    // No argument of the function may be NULL: DuckDB would not call it, and the row would be
+    // neither kept nor set aside. Record numbers start at 1; 0 stands for "not numbered".
+    let rn = match numbering {
+        Numbering::Numbered => "rn",
+        Numbering::Unnumbered => "0",
+    };
+    let checks = checks(spec);
+    // A row is bad when one of its checks is true; a check that is NULL (about a missing value)
+    // does not make it bad, as `CASE WHEN` takes NULL for false. (A `WHEN` of ORs also skips the
+    // later checks of a row an earlier one found bad.) The messages are built for bad rows alone.
+    let bad: Vec<&str> = checks.iter().map(|c| c.bad.as_str()).collect();
+    let messages: Vec<String> = checks.iter().map(|c| format!("CASE WHEN {} THEN {} END", c.bad, c.message)).collect();
+    format!(
+        "INSERT INTO {table} ({columns})
+SELECT {stored} FROM (
+    WITH text AS (
+        SELECT {text} FROM {scan}
+    ), converted AS (
+        SELECT *, {converted} FROM text
+    )
+    SELECT converted.*, {lookups},
+           CASE WHEN ({bad})
+                THEN {set_aside}({rn}, coalesce(t_patient_key, ''), concat_ws('; ',
+                    {messages}), {raw})
+                ELSE true END AS kept
+    FROM converted {joins}
+) WHERE kept",
+        table = ident(spec.table),
+        columns = columns.join(", "),
+        stored = stored.join(", "),
+        text = text_columns(spec, present, numbering).join(", "),
+        converted = spec
+            .fields
+            .iter()
+            .map(|f| format!("{} AS c_{}", convert(f), f.name))
+            .collect::<Vec<_>>()
+            .join(",\n               "),
+        lookups = table_lookups(spec.table),
+        bad = bad.join(")\n             OR ("),
+        set_aside = super::set_aside::FUNCTION,
+        messages = messages.join(",\n                    "),
+        raw = raw_sql(spec),
+        joins = table_joins(spec.table),
+    )
+}
+
+/// The record numbers (`rn`) and raw fields (`raw`) of the records of the file read by the
+/// numbered `scan` whose patient key is among the `key` column of table `keys`.
+pub fn lines_sql(spec: &TableSpec, scan: &str, present: &[String], keys: &str) -> String {
+    format!(
+        "SELECT rn, {raw} AS raw FROM (SELECT {text} FROM {scan}) \
+         WHERE coalesce(t_patient_key, '') IN (SELECT key FROM {keys})",
+        raw = raw_sql(spec),
+        text = text_columns(spec, present, Numbering::Numbered).join(", "),
+        keys = ident(keys),
+    )
+}
+
+/// The file's fields as `t_<name>` (NULL for a column the file lacks), after `rn` if numbered.
+fn text_columns(spec: &TableSpec, present: &[String], numbering: Numbering) -> Vec<String> {
+    let fields = spec.fields.iter().map(|f| {
+        let t = ident(&format!("t_{}", f.name));
+        if present.iter().any(|p| p == f.name) {
+            format!("{} AS {t}", ident(f.name))
+        } else {
+            format!("NULL::VARCHAR AS {t}")
+        }
+    });
+    let rn = (numbering == Numbering::Numbered).then(|| "rn".to_string());
+    rn.into_iter().chain(fields).collect()
+}
+
+/// A row's fields as the quarantine shows them: joined by `|`, missing ones empty.
+fn raw_sql(spec: &TableSpec) -> String {
+    let fields: Vec<String> = spec.fields.iter().map(|f| format!("coalesce(t_{}, '')", f.name)).collect();
+    format!("concat_ws('|', {})", fields.join(", "))
+}
+
+/// Every check of a table's rows: of each field, across its fields, and against other tables.
+fn checks(spec: &TableSpec) -> Vec<Check> {
     let mut checks: Vec<Check> = spec.fields.iter().flat_map(field_checks).collect();
     checks.extend(spec.row_checks.iter().map(|c| Check::new(c.bad_when, literal(c.reason))));
     checks.extend(table_checks(spec.table));
-    let raw: Vec<String> = spec.fields.iter().map(|f| format!("coalesce(t_{}, '')", f.name)).collect();
-    let stored: Vec<String> =
-        stored_columns(spec).iter().map(|(col, expr)| format!("{expr} AS {}", ident(col))).collect();
-    format!(
-        "CREATE OR REPLACE TEMP TABLE {staged} AS
-WITH text AS (
-    SELECT rn, {text} FROM {scan}
-), converted AS (
-    SELECT *, {converted} FROM text
-), checked AS (
-    SELECT converted.*, {lookups}, {reason} AS reason
-    FROM converted {joins}
-)
-SELECT rn, {stored}, reason, CASE WHEN reason <> '' THEN concat_ws('|', {raw}) END AS raw FROM checked",
-        text = text.join(", "),
-        converted = converted.join(",\n           "),
-        staged = ident(staged),
-        lookups = table_lookups(spec.table),
-        reason = reason_sql(&checks),
-        joins = table_joins(spec.table, known),
-        stored = stored.join(", "),
-        raw = raw.join(", "),
-    )
-}
-
-/// Every message of the checks a row breaks, joined by "; ", or '' for a good row. The messages
-/// are built only for rows that break a check: most rows pay for the boolean tests alone.
-fn reason_sql(checks: &[Check]) -> String {
-    let bad: Vec<String> = checks.iter().map(|c| format!("coalesce({}, false)", c.bad)).collect();
-    let messages: Vec<String> =
-        checks.iter().zip(&bad).map(|(c, b)| format!("CASE WHEN {b} THEN {} END", c.message)).collect();
-    format!(
-        "CASE WHEN {} THEN concat_ws('; ',\n        {}) ELSE '' END",
-        bad.join("\n        OR "),
-        messages.join(",\n        ")
-    )
-}
-
-/// `INSERT` of the good staged rows into the clinical table.
-pub fn insert_sql(spec: &TableSpec, staged: &str) -> String {
-    let columns: Vec<String> = stored_columns(spec).iter().map(|(c, _)| ident(c)).collect();
-    let list = columns.join(", ");
-    format!("INSERT INTO {} ({list}) SELECT {list} FROM {} WHERE reason = ''", ident(spec.table), ident(staged))
-}
-
-/// The patient keys a row of this load may refer to: those of the site's patient table and the
-/// good rows of the patient files staged before (`staged_patients`, in load order).
-pub fn known_patients_sql(staged_patients: &[String]) -> String {
-    let mut parts = vec!["SELECT patient_key FROM patient".to_string()];
-    parts.extend(staged_patients.iter().map(|t| format!("SELECT patient_key FROM {} WHERE reason = ''", ident(t))));
-    format!("({})", parts.join(" UNION "))
+    checks
 }
 
 /// The SQL expression converting the text `t_<name>` to a typed value.
@@ -178,8 +214,10 @@ fn field_checks(f: &Field) -> Vec<Check> {
     checks
 }
 
-fn table_joins(table: &str, known: &str) -> String {
-    let known = format!("LEFT JOIN {known} known ON known.patient_key = converted.c_patient_key");
+/// The patient keys a row may refer to are those of the patient table: patient files load first,
+/// in the same transaction, and a statement reads the table as it was when the statement began.
+fn table_joins(table: &str) -> String {
+    let known = "LEFT JOIN patient known ON known.patient_key = converted.c_patient_key".to_string();
     match table {
         "patient" => format!(
             "{known} LEFT JOIN (SELECT c_patient_key AS dup_key, min(rn) AS first_rn FROM converted \
