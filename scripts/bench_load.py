@@ -2,7 +2,7 @@
 
 For each site directory of a synthesised network: the baseline creates a fresh DuckDB database and
 runs CREATE TABLE <t> AS SELECT * FROM read_csv(<file>) for each of its CSV files (DuckDB 1.5.6, the
-engine midnet bundles); midnet runs `site init` (not timed) and `site load` (timed, the whole command:
+engine midnet bundles; a file plain read_csv cannot load is timed as loaded with store_rejects); midnet runs `site init` (not timed) and `site load` (timed, the whole command:
 validation, conversion, quarantine, bookkeeping, commit). Runs alternate, best of --repeat each.
 
     PY=$(scripts/python-env.sh)
@@ -25,12 +25,21 @@ def baseline(site_dir, scratch):
         os.remove(db)
     start = time.perf_counter()
     con = duckdb.connect(db)
+    failed = 0.0
     for path in sorted(glob.glob(os.path.join(site_dir, "import", "*.csv"))):
         table = os.path.basename(path).split(".")[0]
-        con.execute(f"CREATE TABLE {table} AS SELECT * FROM read_csv('{path}')")
+        attempt = time.perf_counter()
+        try:
+            con.execute(f"CREATE TABLE {table} AS SELECT * FROM read_csv('{path}')")
+        except duckdb.ConversionException:
+            # The sniffer typed a column from a sample and a later row does not fit (a lab value
+            # `ERR` in a column of numbers): plain read_csv cannot load the file at all. Time the
+            # load a user would run next, with the bad rows set aside, and not the failed attempt.
+            failed += time.perf_counter() - attempt
+            con.execute(f"CREATE TABLE {table} AS SELECT * FROM read_csv('{path}', store_rejects = true)")
     con.execute("CHECKPOINT")
     con.close()
-    return time.perf_counter() - start
+    return time.perf_counter() - start - failed
 
 
 def midnet_load(midnet, site_dir, scratch):

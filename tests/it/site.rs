@@ -295,28 +295,36 @@ fn parquet_files_load_like_csv() {
 fn an_interrupted_load_leaves_the_site_as_it_was() {
     let dir = tempdir();
     midnet(dir.path(), &["synth", "--sites", "1", "--patients", "3000", "--seed", "9", "--out", "net"]).ok();
-    midnet(dir.path(), &["site", "init", "--site", "net/site01"]).ok();
-    let db = dir.path().join("net/site01/site.duckdb");
-    let mut child = std::process::Command::new(crate::common::midnet_bin())
-        .args(["site", "load", "--site", "net/site01", "net/site01/import"])
-        .current_dir(dir.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(400));
-    let _ = child.kill();
-    let _ = child.wait();
-    let versions = query_i64(&db, "SELECT count(*) FROM load_history");
-    let patients = query_i64(&db, "SELECT count(*) FROM patient");
-    let labs = query_i64(&db, "SELECT count(*) FROM lab_result");
-    if versions == 0 {
-        assert_eq!((patients, labs), (0, 0), "an interrupted load left rows behind");
-    } else {
-        assert_eq!(patients, 3000, "a finished load is complete");
+    let mut interrupted = 0;
+    for (n, delay_ms) in [20, 60, 120, 200, 300, 450].into_iter().enumerate() {
+        let site = format!("s{n}");
+        midnet(dir.path(), &["site", "init", "--site", &site]).ok();
+        let mut child = std::process::Command::new(crate::common::midnet_bin())
+            .args(["site", "load", "--site", &site, "net/site01/import"])
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        let db = dir.path().join(&site).join("site.duckdb");
+        let versions = query_i64(&db, "SELECT count(*) FROM load_history");
+        let counts = query_i64(
+            &db,
+            "SELECT (SELECT count(*) FROM patient) + (SELECT count(*) FROM lab_result) + (SELECT count(*) FROM quarantine)",
+        );
+        if versions == 0 {
+            interrupted += 1;
+            assert_eq!(counts, 0, "a load killed after {delay_ms} ms left rows behind");
+        } else {
+            assert_eq!(query_i64(&db, "SELECT count(*) FROM patient"), 3000, "a finished load is complete");
+        }
+        // The site still works.
+        midnet(dir.path(), &["site", "check", "--site", &site]).ok();
     }
-    // The site still works.
-    midnet(dir.path(), &["site", "check", "--site", "net/site01"]).ok();
+    assert!(interrupted > 0, "no kill came before the load finished");
 }
 
 /// A file large enough for DuckDB to read in parallel, with bad rows scattered through it (two of

@@ -62,6 +62,31 @@ pub fn insert_sql(spec: &TableSpec, scan: &str, present: &[String], numbering: N
     assert!(numbering == Numbering::Numbered || !read_in_order(spec), "the {} file is read in order", spec.table);
     let columns: Vec<String> = stored_columns(spec).iter().map(|(c, _)| ident(c)).collect();
     let stored: Vec<String> = stored_columns(spec).iter().map(|(_, expr)| expr.clone()).collect();
+    let converted: Vec<String> = spec.fields.iter().map(|f| format!("{} AS c_{}", convert(f), f.name)).collect();
+    format!(
+        "INSERT INTO {table} ({columns})
+SELECT {stored} FROM (
+    WITH text AS (
+        SELECT {text} FROM {scan}
+    ), converted AS (
+        SELECT *, {converted} FROM text
+    )
+    SELECT converted.*, {lookups}, {kept} AS kept
+    FROM converted {joins}
+) WHERE kept",
+        table = ident(spec.table),
+        columns = columns.join(", "),
+        stored = stored.join(", "),
+        text = text_columns(spec, present, numbering).join(", "),
+        converted = converted.join(",\n               "),
+        lookups = table_lookups(spec.table),
+        kept = kept_sql(spec, numbering),
+        joins = table_joins(spec.table),
+    )
+}
+
+/// True for a good row; for a bad row, the call that sets it aside (which returns false).
+fn kept_sql(spec: &TableSpec, numbering: Numbering) -> String {
     // No argument of the function may be NULL: DuckDB would not call it, and the row would be
     // neither kept nor set aside. Record numbers start at 1; 0 stands for "not numbered".
     let rn = match numbering {
@@ -75,36 +100,14 @@ pub fn insert_sql(spec: &TableSpec, scan: &str, present: &[String], numbering: N
     let bad: Vec<&str> = checks.iter().map(|c| c.bad.as_str()).collect();
     let messages: Vec<String> = checks.iter().map(|c| format!("CASE WHEN {} THEN {} END", c.bad, c.message)).collect();
     format!(
-        "INSERT INTO {table} ({columns})
-SELECT {stored} FROM (
-    WITH text AS (
-        SELECT {text} FROM {scan}
-    ), converted AS (
-        SELECT *, {converted} FROM text
-    )
-    SELECT converted.*, {lookups},
-           CASE WHEN ({bad})
+        "CASE WHEN ({bad})
                 THEN {set_aside}({rn}, coalesce(t_patient_key, ''), concat_ws('; ',
                     {messages}), {raw})
-                ELSE true END AS kept
-    FROM converted {joins}
-) WHERE kept",
-        table = ident(spec.table),
-        columns = columns.join(", "),
-        stored = stored.join(", "),
-        text = text_columns(spec, present, numbering).join(", "),
-        converted = spec
-            .fields
-            .iter()
-            .map(|f| format!("{} AS c_{}", convert(f), f.name))
-            .collect::<Vec<_>>()
-            .join(",\n               "),
-        lookups = table_lookups(spec.table),
+                ELSE true END",
         bad = bad.join(")\n             OR ("),
         set_aside = super::set_aside::FUNCTION,
         messages = messages.join(",\n                    "),
         raw = raw_sql(spec),
-        joins = table_joins(spec.table),
     )
 }
 
