@@ -407,3 +407,30 @@ fn patient_files_check_keys_against_each_other() {
     );
     assert!(q.iter().any(|(_, line, r)| *line == 3 && r.contains("patient_key already loaded")), "{q:#?}");
 }
+
+/// More bad rows than the load keeps in memory (a whole export with dates written day first, but
+/// for every tenth row): they are found again by SQL, each at its line, and the good rows load.
+#[test]
+fn a_file_with_more_bad_rows_than_kept_in_memory_is_quarantined_whole() {
+    let dir = tempdir();
+    let site = site_with_patients(dir.path());
+    let mut text = String::from("patient_key,yj_code,order_date,days_supply,route,setting,source\n");
+    for n in 0..150_000usize {
+        let date = if n % 10 == 0 { "2023-03-01".to_string() } else { format!("{:02}/03/2023", n % 28 + 1) };
+        text.push_str(&format!("A1,3969010F1020,{date},28,oral,outpatient,EHR\n"));
+    }
+    std::fs::write(dir.path().join("drug_order.csv"), text).unwrap();
+    let report = midnet(dir.path(), &["site", "load", "--site", "site", "--json", "drug_order.csv"]).ok().json();
+    assert_eq!(report["files"][0]["rows_loaded"], 15_000);
+    assert_eq!(report["files"][0]["rows_quarantined"], 135_000);
+    let db = site.join("site.duckdb");
+    assert_eq!(query_i64(&db, "SELECT count(DISTINCT line) FROM quarantine WHERE table_name = 'drug_order'"), 135_000);
+    // Data row n is on line n + 2; rows 1 and 149,999 are bad, row 0 is good.
+    for (line, date) in [(3, "02/03/2023"), (150_001, "04/03/2023")] {
+        let sql = format!(
+            "SELECT count(*) FROM quarantine WHERE line = {line} AND raw LIKE '%{date}%' AND reason LIKE 'order_date%'"
+        );
+        assert_eq!(query_i64(&db, &sql), 1, "line {line}");
+    }
+    assert_eq!(query_i64(&db, "SELECT count(*) FROM quarantine WHERE line = 2"), 0);
+}

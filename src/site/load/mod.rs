@@ -19,7 +19,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::schema::CLINICAL_TABLES;
 use crate::sql::quote::{ident, literal};
 use crate::table::Format;
-use set_aside::{BadRow, SetAside};
+use set_aside::{BadRow, BadRows, SetAside};
 use stage::Numbering;
 
 pub use spec::{SPECS, identifying, spec_for};
@@ -179,7 +179,7 @@ fn record_files<'scope>(
     }
     let mut files = Vec::new();
     for (file, sha256, loaded, located) in inserted {
-        let quarantined = quarantine_rows(conn, file, located.wait(file)?, version)?;
+        let quarantined = quarantine_rows(conn, file, located, version)?;
         files.push(record_file(conn, file, &sha256, version, loaded, quarantined)?);
     }
     files.sort_by_key(|f: &FileLoaded| CLINICAL_TABLES.iter().position(|t| *t == f.table));
@@ -197,53 +197,66 @@ fn record_files<'scope>(
 }
 
 /// A file's bad rows with their record numbers: known from the read that set them aside (a file
-/// read in order), or being looked up.
+/// read in order), being looked up, or too many to keep (found again in SQL).
 enum Located<'scope> {
     Known(Vec<BadRow>),
     Looking { bad: Vec<BadRow>, lookup: std::thread::ScopedJoinHandle<'scope, duckdb::Result<Vec<(i64, String)>>> },
+    TooMany(usize),
 }
 
 impl<'scope> Located<'scope> {
     /// Look up the record numbers of bad rows set aside without one, on a thread with a DuckDB of
     /// its own: the lookup reads the file in order, on one core, while the load's connection goes
     /// on with the next files on the others.
-    fn start(scope: &'scope std::thread::Scope<'scope, '_>, file: &'scope Accepted<'scope>, bad: Vec<BadRow>) -> Self {
-        if bad.iter().all(|row| row.rn.is_some()) {
-            return Located::Known(bad);
+    fn start(scope: &'scope std::thread::Scope<'scope, '_>, file: &'scope Accepted<'scope>, bad: BadRows) -> Self {
+        if !bad.all_kept() {
+            return Located::TooMany(bad.count);
         }
-        let keys: Vec<String> = bad.iter().map(|row| row.key.clone()).collect();
-        let raws: Vec<String> = bad.iter().map(|row| row.raw.clone()).collect();
-        Located::Looking { bad, lookup: scope.spawn(move || find_records(file, &keys, &raws)) }
+        if bad.kept.iter().all(|row| row.rn.is_some()) {
+            return Located::Known(bad.kept);
+        }
+        let keys: Vec<String> = bad.kept.iter().map(|row| row.key.clone()).collect();
+        let raws: Vec<String> = bad.kept.iter().map(|row| row.raw.clone()).collect();
+        Located::Looking { bad: bad.kept, lookup: scope.spawn(move || find_records(file, &keys, &raws)) }
     }
 
-    fn wait(self, file: &Accepted) -> Result<Vec<BadRow>> {
-        let (bad, lookup) = match self {
-            Located::Known(bad) => return Ok(bad),
-            Located::Looking { bad, lookup } => (bad, lookup),
+    /// Fill the temporary table `BAD_ROWS` with the file's bad rows: record number, reason, raw.
+    /// Returns how many rows were set aside, which the table must hold.
+    fn into_table(self, conn: &duckdb::Connection, file: &Accepted) -> Result<usize> {
+        let (set_aside, rows) = match self {
+            Located::Known(bad) => (bad.len(), bad),
+            Located::Looking { bad, lookup } => {
+                let found = lookup.join().expect("looking up records does not panic")?;
+                (bad.len(), numbered(&bad, found))
+            }
+            Located::TooMany(count) => {
+                let scan = scan_sql(file.input, Numbering::Numbered, &RejectedLines::Skipped);
+                let sql = stage::bad_rows_sql(file.spec(), &scan, &file.header);
+                conn.execute_batch(&format!("CREATE OR REPLACE TEMP TABLE {BAD_ROWS} AS {sql}"))?;
+                return Ok(count);
+            }
         };
-        let found = lookup.join().expect("looking up records does not panic")?;
-        // Every record with the content of a bad row is bad: the checks depend on the row alone.
-        let reasons: std::collections::HashMap<&str, &str> =
-            bad.iter().map(|row| (row.raw.as_str(), row.reason.as_str())).collect();
-        let located: Vec<BadRow> = found
-            .into_iter()
-            .map(|(rn, raw)| BadRow {
-                rn: Some(rn),
-                key: String::new(),
-                reason: reasons[raw.as_str()].to_string(),
-                raw,
-            })
-            .collect();
-        if located.len() != bad.len() {
-            return Err(Error::Integrity(format!(
-                "{}: {} bad rows were set aside but {} found again to quarantine; nothing was loaded",
-                file.input.path.display(),
-                bad.len(),
-                located.len()
-            )));
+        conn.execute_batch(&format!(
+            "CREATE OR REPLACE TEMP TABLE {BAD_ROWS} (rn BIGINT, reason VARCHAR, raw VARCHAR)"
+        ))?;
+        let mut appender = conn.appender(BAD_ROWS)?;
+        for row in &rows {
+            appender.append_row(duckdb::params![row.rn, row.reason, row.raw])?;
         }
-        Ok(located)
+        appender.flush()?;
+        Ok(set_aside)
     }
+}
+
+/// The bad rows at the record numbers found for their raw fields. Every record with the content of
+/// a bad row is bad: the checks depend on the row alone.
+fn numbered(bad: &[BadRow], found: Vec<(i64, String)>) -> Vec<BadRow> {
+    let reasons: std::collections::HashMap<&str, &str> =
+        bad.iter().map(|row| (row.raw.as_str(), row.reason.as_str())).collect();
+    found
+        .into_iter()
+        .map(|(rn, raw)| BadRow { rn: Some(rn), key: String::new(), reason: reasons[raw.as_str()].to_string(), raw })
+        .collect()
 }
 
 /// The record numbers of the records of a file with the given raw fields, among those with the
@@ -255,6 +268,7 @@ fn find_records(file: &Accepted, keys: &[String], raws: &[String]) -> duckdb::Re
     for (key, raw) in keys.iter().zip(raws) {
         appender.append_row([key, raw])?;
     }
+    appender.flush()?;
     drop(appender);
     let scan = scan_sql(file.input, Numbering::Numbered, &RejectedLines::Skipped);
     let sql = format!(
@@ -319,15 +333,10 @@ fn insert_rows(conn: &duckdb::Connection, file: &Accepted) -> Result<u64> {
 
 /// Put a file's bad rows, and the lines the CSV reader could not split into fields, into the
 /// quarantine with their line numbers. Returns how many rows were quarantined.
-fn quarantine_rows(conn: &duckdb::Connection, file: &Accepted, bad: Vec<BadRow>, version: i64) -> Result<u64> {
+fn quarantine_rows(conn: &duckdb::Connection, file: &Accepted, located: Located, version: i64) -> Result<u64> {
     let spec = file.spec();
     let prefix = format!("{version}, {}, {}", literal(spec.table), literal(&file.input.path.display().to_string()));
-    conn.execute_batch(&format!("CREATE OR REPLACE TEMP TABLE {BAD_ROWS} (rn BIGINT, reason VARCHAR, raw VARCHAR)"))?;
-    let mut appender = conn.appender(BAD_ROWS)?;
-    for row in &bad {
-        appender.append_row(duckdb::params![row.rn, row.reason, row.raw])?;
-    }
-    drop(appender);
+    let bad = located.into_table(conn, file)?;
     let line = match file.input.format {
         // Records are numbered as read; a malformed line the reader skipped shifts the line
         // numbers of the records after it, which the count of earlier rejects restores.
@@ -341,6 +350,14 @@ fn quarantine_rows(conn: &duckdb::Connection, file: &Accepted, bad: Vec<BadRow>,
     let quarantined =
         conn.execute(&format!("INSERT INTO quarantine SELECT {prefix}, {line}, reason, raw FROM {BAD_ROWS}"), [])?;
     conn.execute_batch(&format!("DROP TABLE {BAD_ROWS}"))?;
+    if quarantined != bad {
+        // The file changed while it was read, or the two reads disagree: better no load than a
+        // quarantine that lost rows.
+        return Err(Error::Integrity(format!(
+            "{}: {bad} bad rows were set aside but {quarantined} found again to quarantine; nothing was loaded",
+            file.input.path.display()
+        )));
+    }
     let malformed = match file.input.format {
         Format::Csv => conn.execute(
             &format!(

@@ -2,7 +2,8 @@
 //! file's good rows hands over its bad ones. It returns false, so the row is not inserted, and keeps
 //! the row's record number (0 when the file is read unnumbered), patient key, reasons and raw
 //! fields for the quarantine. One read of a file thus both loads and sorts out; only the line
-//! numbers of bad rows may need a second, light read (see `super::quarantine_rows`).
+//! numbers of bad rows may need a second read, which keeps the records with their patient keys
+//! (`super::Located`).
 
 use std::sync::{Arc, Mutex};
 
@@ -23,9 +24,28 @@ pub struct BadRow {
     pub raw: String,
 }
 
+/// At most this many bad rows of a file read unnumbered are kept in memory (a few hundred bytes
+/// each); a file with more (a whole export with a wrong date format, say) has its bad rows found
+/// again in SQL. The rows of a file read in order (the patient file, one row a patient) are all
+/// kept: found again after the insert, its good rows would look already loaded.
+pub const KEPT_AT_MOST: usize = 100_000;
+
+/// The bad rows of one file: the first `KEPT_AT_MOST`, and how many there were.
+#[derive(Debug, Default)]
+pub struct BadRows {
+    pub kept: Vec<BadRow>,
+    pub count: usize,
+}
+
+impl BadRows {
+    pub fn all_kept(&self) -> bool {
+        self.kept.len() == self.count
+    }
+}
+
 /// The rows set aside since the last `take`; shared with DuckDB's worker threads.
 #[derive(Debug, Clone, Default)]
-pub struct SetAside(Arc<Mutex<Vec<BadRow>>>);
+pub struct SetAside(Arc<Mutex<BadRows>>);
 
 impl SetAside {
     /// Register the function on the connection, collecting into this.
@@ -35,7 +55,7 @@ impl SetAside {
         Ok(set_aside)
     }
 
-    pub fn take(&self) -> Vec<BadRow> {
+    pub fn take(&self) -> BadRows {
         std::mem::take(&mut *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
     }
 }
@@ -54,13 +74,21 @@ impl VScalar for SetAsideFunction {
         let rn = input.flat_vector(0);
         let numbers = unsafe { rn.as_slice_with_len::<i64>(len) };
         let (keys, reasons, raws) = (input.flat_vector(1), input.flat_vector(2), input.flat_vector(3));
-        let rows = (0..len).map(|i| BadRow {
-            rn: (numbers[i] > 0).then_some(numbers[i]),
-            key: text(&keys, i, len),
-            reason: text(&reasons, i, len),
-            raw: text(&raws, i, len),
-        });
-        state.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).extend(rows);
+        let mut bad = state.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        bad.count += len;
+        for (i, &number) in numbers.iter().enumerate() {
+            let rn = (number > 0).then_some(number);
+            if rn.is_none() && bad.kept.len() >= KEPT_AT_MOST {
+                break;
+            }
+            bad.kept.push(BadRow {
+                rn,
+                key: text(&keys, i, len),
+                reason: text(&reasons, i, len),
+                raw: text(&raws, i, len),
+            });
+        }
+        drop(bad);
         let mut out = output.flat_vector();
         unsafe { out.as_mut_slice_with_len::<bool>(len) }.fill(false);
         Ok(())

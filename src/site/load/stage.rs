@@ -62,25 +62,43 @@ pub fn insert_sql(spec: &TableSpec, scan: &str, present: &[String], numbering: N
     assert!(numbering == Numbering::Numbered || !read_in_order(spec), "the {} file is read in order", spec.table);
     let columns: Vec<String> = stored_columns(spec).iter().map(|(c, _)| ident(c)).collect();
     let stored: Vec<String> = stored_columns(spec).iter().map(|(_, expr)| expr.clone()).collect();
-    let converted: Vec<String> = spec.fields.iter().map(|f| format!("{} AS c_{}", convert(f), f.name)).collect();
     format!(
-        "INSERT INTO {table} ({columns})
-SELECT {stored} FROM (
-    WITH text AS (
-        SELECT {text} FROM {scan}
-    ), converted AS (
-        SELECT *, {converted} FROM text
-    )
-    SELECT converted.*, {lookups}, {kept} AS kept
-    FROM converted {joins}
-) WHERE kept",
+        "INSERT INTO {table} ({columns})\nSELECT {stored} FROM ({rows}) WHERE kept",
         table = ident(spec.table),
         columns = columns.join(", "),
         stored = stored.join(", "),
+        rows = rows_sql(spec, scan, present, numbering, &format!("{} AS kept", kept_sql(spec, numbering))),
+    )
+}
+
+/// The bad rows of the file read by the numbered `scan`: record number `rn`, `reason`, `raw`. The
+/// way to the quarantine for a file with more bad rows than `midnet_set_aside` keeps.
+pub fn bad_rows_sql(spec: &TableSpec, scan: &str, present: &[String]) -> String {
+    let checks = checks(spec);
+    let bad = bad_sql(&checks);
+    let with_reasons =
+        format!("{bad} AS bad, CASE WHEN {bad} THEN {} END AS reason, {} AS raw", reasons_sql(&checks), raw_sql(spec));
+    format!(
+        "SELECT rn, reason, raw FROM ({}) WHERE bad",
+        rows_sql(spec, scan, present, Numbering::Numbered, &with_reasons)
+    )
+}
+
+/// The file's rows as text (`t_<name>`) and converted (`c_<name>`), with the columns the joins
+/// look up, and `tail`: further columns computed from those.
+fn rows_sql(spec: &TableSpec, scan: &str, present: &[String], numbering: Numbering, tail: &str) -> String {
+    let converted: Vec<String> = spec.fields.iter().map(|f| format!("{} AS c_{}", convert(f), f.name)).collect();
+    format!(
+        "WITH text AS (
+    SELECT {text} FROM {scan}
+), converted AS (
+    SELECT *, {converted} FROM text
+)
+SELECT converted.*, {lookups}, {tail}
+FROM converted {joins}",
         text = text_columns(spec, present, numbering).join(", "),
-        converted = converted.join(",\n               "),
+        converted = converted.join(",\n           "),
         lookups = table_lookups(spec.table),
-        kept = kept_sql(spec, numbering),
         joins = table_joins(spec.table),
     )
 }
@@ -94,21 +112,27 @@ fn kept_sql(spec: &TableSpec, numbering: Numbering) -> String {
         Numbering::Unnumbered => "0",
     };
     let checks = checks(spec);
-    // A row is bad when one of its checks is true; a check that is NULL (about a missing value)
-    // does not make it bad, as `CASE WHEN` takes NULL for false. (A `WHEN` of ORs also skips the
-    // later checks of a row an earlier one found bad.) The messages are built for bad rows alone.
-    let bad: Vec<&str> = checks.iter().map(|c| c.bad.as_str()).collect();
-    let messages: Vec<String> = checks.iter().map(|c| format!("CASE WHEN {} THEN {} END", c.bad, c.message)).collect();
     format!(
-        "CASE WHEN ({bad})
-                THEN {set_aside}({rn}, coalesce(t_patient_key, ''), concat_ws('; ',
-                    {messages}), {raw})
-                ELSE true END",
-        bad = bad.join(")\n             OR ("),
+        "CASE WHEN {bad}\n    THEN {set_aside}({rn}, coalesce(t_patient_key, ''), {reasons}, {raw})\n    ELSE true END",
+        bad = bad_sql(&checks),
         set_aside = super::set_aside::FUNCTION,
-        messages = messages.join(",\n                    "),
+        reasons = reasons_sql(&checks),
         raw = raw_sql(spec),
     )
+}
+
+/// True when one of the checks is true. A check that is NULL (about a missing value) does not make
+/// a row bad, as `CASE WHEN` and `WHERE` take NULL for false; and a `WHEN` of ORs skips the later
+/// checks of a row an earlier one found bad.
+fn bad_sql(checks: &[Check]) -> String {
+    let bad: Vec<&str> = checks.iter().map(|c| c.bad.as_str()).collect();
+    format!("(({}))", bad.join(")\n        OR ("))
+}
+
+/// Every message of the checks a row breaks, joined by "; ".
+fn reasons_sql(checks: &[Check]) -> String {
+    let messages: Vec<String> = checks.iter().map(|c| format!("CASE WHEN {} THEN {} END", c.bad, c.message)).collect();
+    format!("concat_ws('; ',\n        {})", messages.join(",\n        "))
 }
 
 /// The record numbers (`rn`) and raw fields (`raw`) of the records of the file read by the
