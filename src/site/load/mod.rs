@@ -263,7 +263,8 @@ fn numbered(bad: &[BadRow], found: Vec<(i64, String)>) -> Vec<BadRow> {
 /// given patient keys.
 fn find_records(file: &Accepted, keys: &[String], raws: &[String]) -> duckdb::Result<Vec<(i64, String)>> {
     let conn = duckdb::Connection::open_in_memory()?;
-    conn.execute_batch("CREATE TABLE bad (key VARCHAR, raw VARCHAR)")?;
+    // Numbered, the read runs on one thread anyway; the load's connection has the others.
+    conn.execute_batch("SET threads = 1; CREATE TABLE bad (key VARCHAR, raw VARCHAR)")?;
     let mut appender = conn.appender("bad")?;
     for (key, raw) in keys.iter().zip(raws) {
         appender.append_row([key, raw])?;
