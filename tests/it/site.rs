@@ -434,3 +434,33 @@ fn a_file_with_more_bad_rows_than_kept_in_memory_is_quarantined_whole() {
     }
     assert_eq!(query_i64(&db, "SELECT count(*) FROM quarantine WHERE line = 2"), 0);
 }
+
+/// A file whose header reads but whose body does not (a Parquet file damaged in the middle) stops
+/// the load, naming the file, and the site keeps what it had.
+#[test]
+fn a_file_damaged_after_its_header_stops_the_load_and_changes_nothing() {
+    let dir = tempdir();
+    let site = site_with_patients(dir.path());
+    let out = dir.path().join("procedure.parquet");
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    conn.execute_batch(&format!(
+        "COPY (SELECT 'A1' AS patient_key, '160000310' AS procedure_code, DATE '2022-01-01' + (i % 300)::INT AS procedure_date, \
+         'CLAIMS' AS source FROM range(200000) t(i)) TO '{}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 50000)",
+        out.display()
+    ))
+    .unwrap();
+    let mut bytes = std::fs::read(&out).unwrap();
+    let third = bytes.len() / 3;
+    bytes[third..third + 200].fill(0x5A);
+    std::fs::write(&out, bytes).unwrap();
+    std::fs::write(
+        dir.path().join("diagnosis.csv"),
+        "patient_key,icd10,diagnosis_date,source\nA1,E119,2022-01-01,EHR\n",
+    )
+    .unwrap();
+    midnet(dir.path(), &["site", "load", "--site", "site", "diagnosis.csv", "procedure.parquet"])
+        .fails(2, "procedure.parquet: cannot be read");
+    let db = site.join("site.duckdb");
+    assert_eq!(query_i64(&db, "SELECT count(*) FROM load_history"), 1, "only the patients' load");
+    assert_eq!(query_i64(&db, "SELECT count(*) FROM diagnosis") + query_i64(&db, "SELECT count(*) FROM procedure"), 0);
+}
