@@ -464,3 +464,28 @@ fn a_file_damaged_after_its_header_stops_the_load_and_changes_nothing() {
     assert_eq!(query_i64(&db, "SELECT count(*) FROM load_history"), 1, "only the patients' load");
     assert_eq!(query_i64(&db, "SELECT count(*) FROM diagnosis") + query_i64(&db, "SELECT count(*) FROM procedure"), 0);
 }
+
+/// A file in another dialect (semicolons, quoted fields): sniffed once, every read of it splits the
+/// same records, and a bad row is quarantined at its line.
+#[test]
+fn a_semicolon_file_with_quotes_loads_and_quarantines_at_the_right_line() {
+    let dir = tempdir();
+    let site = site_with_patients(dir.path());
+    std::fs::write(
+        dir.path().join("encounter.csv"),
+        "patient_key;encounter_type;start_date;department;source\n\
+         A1;outpatient;2022-01-01;\"Internal medicine; diabetes\";EHR\n\
+         A1;outpatient;2022-01-02;\"Surgery\";LAB\n\
+         A2;inpatient;2022-02-01;\"Cardiology\";EHR\n",
+    )
+    .unwrap();
+    let report = midnet(dir.path(), &["site", "load", "--site", "site", "--json", "encounter.csv"]).ok().json();
+    assert_eq!(
+        (report["files"][0]["rows_loaded"].as_u64(), report["files"][0]["rows_quarantined"].as_u64()),
+        (Some(2), Some(1))
+    );
+    let db = site.join("site.duckdb");
+    assert_eq!(query_i64(&db, "SELECT count(*) FROM encounter WHERE department = 'Internal medicine; diabetes'"), 1);
+    let q = quarantine_reasons(&db);
+    assert!(q.iter().any(|(t, line, r)| t == "encounter" && *line == 3 && r.contains("source 'LAB'")), "{q:#?}");
+}
