@@ -9,6 +9,11 @@ fn query_i64(db: &Path, sql: &str) -> i64 {
     conn.query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
+/// Rows loaded and quarantined of one file of a `site load --json` report.
+fn counts(file: &serde_json::Value) -> (u64, u64) {
+    (file["rows_loaded"].as_u64().unwrap(), file["rows_quarantined"].as_u64().unwrap())
+}
+
 fn quarantine_reasons(db: &Path) -> Vec<(String, i64, String)> {
     let conn = duckdb::Connection::open(db).unwrap();
     let mut stmt = conn.prepare("SELECT table_name, line, reason FROM quarantine ORDER BY table_name, line").unwrap();
@@ -102,7 +107,7 @@ fn synthesised_network_loads_and_checks() {
     for file in report["files"].as_array().unwrap() {
         let path = dir.path().join(file["file"].as_str().unwrap());
         let records = std::fs::read_to_string(&path).unwrap().lines().count() as u64 - 1;
-        let (loaded, quarantined) = (file["rows_loaded"].as_u64().unwrap(), file["rows_quarantined"].as_u64().unwrap());
+        let (loaded, quarantined) = counts(file);
         assert_eq!(loaded + quarantined, records, "{}: every record is loaded or quarantined", path.display());
     }
     // Platelets reported in 10^4/uL are stored in 10^3/uL, keeping what was reported.
@@ -353,7 +358,7 @@ fn bad_rows_of_a_large_file_are_quarantined_at_their_lines() {
     std::fs::write(dir.path().join("drug_order.csv"), lines.join("\n") + "\n").unwrap();
     let report = midnet(dir.path(), &["site", "load", "--site", "site", "--json", "drug_order.csv"]).ok().json();
     let file = &report["files"][0];
-    let (loaded, quarantined) = (file["rows_loaded"].as_u64().unwrap(), file["rows_quarantined"].as_u64().unwrap());
+    let (loaded, quarantined) = counts(file);
     assert_eq!(quarantined as usize, expected_bad.len() + 1, "the bad rows and the malformed line");
     assert_eq!(loaded + quarantined, 60_000, "every record is loaded or quarantined");
     let conn = duckdb::Connection::open(site.join("site.duckdb")).unwrap();
@@ -421,8 +426,7 @@ fn a_file_with_more_bad_rows_than_kept_in_memory_is_quarantined_whole() {
     }
     std::fs::write(dir.path().join("drug_order.csv"), text).unwrap();
     let report = midnet(dir.path(), &["site", "load", "--site", "site", "--json", "drug_order.csv"]).ok().json();
-    assert_eq!(report["files"][0]["rows_loaded"], 15_000);
-    assert_eq!(report["files"][0]["rows_quarantined"], 135_000);
+    assert_eq!(counts(&report["files"][0]), (15_000, 135_000));
     let db = site.join("site.duckdb");
     assert_eq!(query_i64(&db, "SELECT count(DISTINCT line) FROM quarantine WHERE table_name = 'drug_order'"), 135_000);
     // Data row n is on line n + 2; rows 1 and 149,999 are bad, row 0 is good.
@@ -480,10 +484,7 @@ fn a_semicolon_file_with_quotes_loads_and_quarantines_at_the_right_line() {
     )
     .unwrap();
     let report = midnet(dir.path(), &["site", "load", "--site", "site", "--json", "encounter.csv"]).ok().json();
-    assert_eq!(
-        (report["files"][0]["rows_loaded"].as_u64(), report["files"][0]["rows_quarantined"].as_u64()),
-        (Some(2), Some(1))
-    );
+    assert_eq!(counts(&report["files"][0]), (2, 1));
     let db = site.join("site.duckdb");
     assert_eq!(query_i64(&db, "SELECT count(*) FROM encounter WHERE department = 'Internal medicine; diabetes'"), 1);
     let q = quarantine_reasons(&db);

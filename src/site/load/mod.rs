@@ -200,7 +200,8 @@ fn record_files<'scope>(
 /// read in order), being looked up, or too many to keep (found again in SQL).
 enum Located<'scope> {
     Known(Vec<BadRow>),
-    Looking { bad: Vec<BadRow>, lookup: std::thread::ScopedJoinHandle<'scope, duckdb::Result<Vec<(i64, String)>>> },
+    /// The lookup hands the rows back with the records it found.
+    Looking(std::thread::ScopedJoinHandle<'scope, (Vec<BadRow>, duckdb::Result<Found>)>),
     TooMany(usize),
 }
 
@@ -215,9 +216,11 @@ impl<'scope> Located<'scope> {
         if bad.kept.iter().all(|row| row.rn.is_some()) {
             return Located::Known(bad.kept);
         }
-        let keys: Vec<String> = bad.kept.iter().map(|row| row.key.clone()).collect();
-        let raws: Vec<String> = bad.kept.iter().map(|row| row.raw.clone()).collect();
-        Located::Looking { bad: bad.kept, lookup: scope.spawn(move || find_records(file, &keys, &raws)) }
+        let bad = bad.kept;
+        Located::Looking(scope.spawn(move || {
+            let found = find_records(file, &bad);
+            (bad, found)
+        }))
     }
 
     /// Fill the temporary table `BAD_ROWS` with the file's bad rows: record number, reason, raw.
@@ -225,9 +228,9 @@ impl<'scope> Located<'scope> {
     fn into_table(self, conn: &duckdb::Connection, file: &Accepted) -> Result<usize> {
         let (set_aside, rows) = match self {
             Located::Known(bad) => (bad.len(), bad),
-            Located::Looking { bad, lookup } => {
-                let found = lookup.join().expect("looking up records does not panic")?;
-                (bad.len(), numbered(&bad, found))
+            Located::Looking(lookup) => {
+                let (bad, found) = lookup.join().expect("looking up records does not panic");
+                (bad.len(), numbered(&bad, found?))
             }
             Located::TooMany(count) => {
                 let scan = scan_sql(file.input, Numbering::Numbered, &RejectedLines::Skipped);
@@ -250,7 +253,7 @@ impl<'scope> Located<'scope> {
 
 /// The bad rows at the record numbers found for their raw fields. Every record with the content of
 /// a bad row is bad: the checks depend on the row alone.
-fn numbered(bad: &[BadRow], found: Vec<(i64, String)>) -> Vec<BadRow> {
+fn numbered(bad: &[BadRow], found: Found) -> Vec<BadRow> {
     let reasons: std::collections::HashMap<&str, &str> =
         bad.iter().map(|row| (row.raw.as_str(), row.reason.as_str())).collect();
     found
@@ -259,15 +262,18 @@ fn numbered(bad: &[BadRow], found: Vec<(i64, String)>) -> Vec<BadRow> {
         .collect()
 }
 
-/// The record numbers of the records of a file with the given raw fields, among those with the
-/// given patient keys.
-fn find_records(file: &Accepted, keys: &[String], raws: &[String]) -> duckdb::Result<Vec<(i64, String)>> {
+/// Records found in a file: record number and raw fields.
+type Found = Vec<(i64, String)>;
+
+/// The record numbers of the records of a file with the raw fields of bad rows, among those with
+/// their patient keys.
+fn find_records(file: &Accepted, bad: &[BadRow]) -> duckdb::Result<Found> {
     let conn = duckdb::Connection::open_in_memory()?;
     // Numbered, the read runs on one thread anyway; the load's connection has the others.
     conn.execute_batch("SET threads = 1; CREATE TABLE bad (key VARCHAR, raw VARCHAR)")?;
     let mut appender = conn.appender("bad")?;
-    for (key, raw) in keys.iter().zip(raws) {
-        appender.append_row([key, raw])?;
+    for row in bad {
+        appender.append_row([&row.key, &row.raw])?;
     }
     appender.flush()?;
     drop(appender);
@@ -286,12 +292,6 @@ enum FileError {
     Refused(String),
     /// The load stops and rolls back.
     Fatal(Error),
-}
-
-impl From<duckdb::Error> for FileError {
-    fn from(e: duckdb::Error) -> FileError {
-        FileError::Fatal(Error::Db(e))
-    }
 }
 
 fn record_file(
