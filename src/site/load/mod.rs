@@ -6,6 +6,7 @@
 //! commit in one transaction: an interrupted load leaves the site as it was. A successful load adds
 //! a row to `load_history`, whose `data_version` extraction manifests cite.
 
+mod lines;
 mod set_aside;
 mod spec;
 mod stage;
@@ -19,6 +20,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::schema::CLINICAL_TABLES;
 use crate::sql::quote::{ident, literal};
 use crate::table::Format;
+use lines::AtLine;
 use set_aside::{BadRow, BadRows, SetAside};
 use stage::Numbering;
 
@@ -196,95 +198,86 @@ fn record_files<'scope>(
     Ok(LoadReport { data_version: recorded.then_some(version), files, refused, top_reasons })
 }
 
-/// A file's bad rows with their record numbers: known from the read that set them aside (a file
-/// read in order), being looked up, or too many to keep (found again in SQL).
+/// A lookup hands the rows back with their lines, if it found them all.
+type Lookup = (Vec<BadRow>, Result<Option<Vec<AtLine>>>);
+
+/// Where a file's bad rows are in it: being looked up (a CSV file), known by their record numbers
+/// (a file read in order), or too many to keep (found again in SQL, numbered).
 enum Located<'scope> {
-    Known(Vec<BadRow>),
-    /// The lookup hands the rows back with the records it found.
-    Looking(std::thread::ScopedJoinHandle<'scope, (Vec<BadRow>, duckdb::Result<Found>)>),
-    TooMany(usize),
+    Looking(std::thread::ScopedJoinHandle<'scope, Lookup>),
+    Numbered(Vec<BadRow>),
+    FoundAgain(usize),
 }
 
 impl<'scope> Located<'scope> {
-    /// Look up the record numbers of bad rows set aside without one, on a thread with a DuckDB of
-    /// its own: the lookup reads the file in order, on one core, while the load's connection goes
-    /// on with the next files on the others.
+    /// Look up the lines of a CSV file's bad rows on a thread of their own (`lines.rs`), while the
+    /// load's connection goes on with the next files.
     fn start(scope: &'scope std::thread::Scope<'scope, '_>, file: &'scope Accepted<'scope>, bad: BadRows) -> Self {
         if !bad.all_kept() {
-            return Located::TooMany(bad.count);
+            return Located::FoundAgain(bad.count);
         }
-        if bad.kept.iter().all(|row| row.rn.is_some()) {
-            return Located::Known(bad.kept);
+        if file.input.format == Format::Csv && !bad.kept.is_empty() {
+            let bad = bad.kept;
+            return Located::Looking(scope.spawn(move || {
+                let lines = look_up_lines(file, &bad);
+                (bad, lines)
+            }));
         }
-        let bad = bad.kept;
-        Located::Looking(scope.spawn(move || {
-            let found = find_records(file, &bad);
-            (bad, found)
-        }))
+        Located::by_number(bad.kept)
     }
 
-    /// Fill the temporary table `BAD_ROWS` with the file's bad rows: record number, reason, raw.
-    /// Returns how many rows were set aside, which the table must hold.
+    /// Rows that carry their record numbers need no lookup; others are found again in SQL.
+    fn by_number(bad: Vec<BadRow>) -> Self {
+        if bad.iter().all(|row| row.rn.is_some()) { Located::Numbered(bad) } else { Located::FoundAgain(bad.len()) }
+    }
+
+    /// Fill the temporary table `BAD_ROWS` with the file's bad rows: `line` where known, else the
+    /// record number `rn`; reason; raw. Returns how many rows were set aside, which the table must
+    /// hold.
     fn into_table(self, conn: &duckdb::Connection, file: &Accepted) -> Result<usize> {
-        let (set_aside, rows) = match self {
-            Located::Known(bad) => (bad.len(), bad),
+        let rows: Vec<(Option<i64>, Option<i64>, String, String)> = match self {
             Located::Looking(lookup) => {
-                let (bad, found) = lookup.join().expect("looking up records does not panic");
-                (bad.len(), numbered(&bad, found?))
+                let (bad, lines) = lookup.join().expect("looking up lines does not panic");
+                match lines? {
+                    Some(lines) => {
+                        lines.into_iter().map(|(line, reason, raw)| (None, Some(line), reason, raw)).collect()
+                    }
+                    // The two reads of the file disagree (a dialect corner the `csv` crate reads
+                    // otherwise): fall back on DuckDB's own numbering.
+                    None => return Located::by_number(bad).into_table(conn, file),
+                }
             }
-            Located::TooMany(count) => {
+            Located::Numbered(bad) => bad.into_iter().map(|row| (row.rn, None, row.reason, row.raw)).collect(),
+            Located::FoundAgain(count) => {
                 let scan = scan_sql(file.input, Numbering::Numbered, &RejectedLines::Skipped);
                 let sql = stage::bad_rows_sql(file.spec(), &scan, &file.header);
-                conn.execute_batch(&format!("CREATE OR REPLACE TEMP TABLE {BAD_ROWS} AS {sql}"))?;
+                conn.execute_batch(&format!(
+                    "CREATE OR REPLACE TEMP TABLE {BAD_ROWS} AS SELECT rn, NULL::BIGINT AS line, reason, raw FROM ({sql})"
+                ))?;
                 return Ok(count);
             }
         };
         conn.execute_batch(&format!(
-            "CREATE OR REPLACE TEMP TABLE {BAD_ROWS} (rn BIGINT, reason VARCHAR, raw VARCHAR)"
+            "CREATE OR REPLACE TEMP TABLE {BAD_ROWS} (rn BIGINT, line BIGINT, reason VARCHAR, raw VARCHAR)"
         ))?;
         let mut appender = conn.appender(BAD_ROWS)?;
-        for row in &rows {
-            appender.append_row(duckdb::params![row.rn, row.reason, row.raw])?;
+        for (rn, line, reason, raw) in &rows {
+            appender.append_row(duckdb::params![rn, line, reason, raw])?;
         }
         appender.flush()?;
-        Ok(set_aside)
+        Ok(rows.len())
     }
 }
 
-/// The bad rows at the record numbers found for their raw fields. Every record with the content of
-/// a bad row is bad: the checks depend on the row alone.
-fn numbered(bad: &[BadRow], found: Found) -> Vec<BadRow> {
-    let reasons: std::collections::HashMap<&str, &str> =
-        bad.iter().map(|row| (row.raw.as_str(), row.reason.as_str())).collect();
-    found
-        .into_iter()
-        .map(|(rn, raw)| BadRow { rn: Some(rn), key: String::new(), reason: reasons[raw.as_str()].to_string(), raw })
-        .collect()
-}
-
-/// Records found in a file: record number and raw fields.
-type Found = Vec<(i64, String)>;
-
-/// The record numbers of the records of a file with the raw fields of bad rows, among those with
-/// their patient keys.
-fn find_records(file: &Accepted, bad: &[BadRow]) -> duckdb::Result<Found> {
-    let conn = duckdb::Connection::open_in_memory()?;
-    // Numbered, the read runs on one thread anyway; the load's connection has the others.
-    conn.execute_batch("SET threads = 1; CREATE TABLE bad (key VARCHAR, raw VARCHAR)")?;
-    let mut appender = conn.appender("bad")?;
-    for row in bad {
-        appender.append_row([&row.key, &row.raw])?;
-    }
-    appender.flush()?;
-    drop(appender);
-    let scan = scan_sql(file.input, Numbering::Numbered, &RejectedLines::Skipped);
-    let sql = format!(
-        "SELECT rn, raw FROM ({}) WHERE raw IN (SELECT raw FROM bad)",
-        stage::lines_sql(file.spec(), &scan, &file.header, "bad")
-    );
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
-    rows.collect()
+/// The lines of a CSV file's bad rows, read again in the dialect DuckDB read it in; None if that
+/// dialect is one the `csv` crate cannot read, or the two reads disagree.
+fn look_up_lines(file: &Accepted, bad: &[BadRow]) -> Result<Option<Vec<AtLine>>> {
+    let Some(dialect) = lines::Dialect::sniff(&duckdb::Connection::open_in_memory()?, &file.input.path)? else {
+        return Ok(None);
+    };
+    let fields: Vec<&str> = file.spec().fields.iter().map(|f| f.name).collect();
+    let found = lines::find(&file.input.path, &dialect, &file.header, &fields, bad)?;
+    Ok(lines::at_lines(bad, &found))
 }
 
 enum FileError {
@@ -338,9 +331,10 @@ fn quarantine_rows(conn: &duckdb::Connection, file: &Accepted, located: Located,
     let spec = file.spec();
     let prefix = format!("{version}, {}, {}", literal(spec.table), literal(&file.input.path.display().to_string()));
     let bad = located.into_table(conn, file)?;
-    let line = match file.input.format {
-        // Records are numbered as read; a malformed line the reader skipped shifts the line
-        // numbers of the records after it, which the count of earlier rejects restores.
+    let record_line = match file.input.format {
+        // A row known only by its record number (`Located`): records are numbered as read, and a
+        // malformed line the reader skipped shifts the numbers of the records after it, which the
+        // count of earlier rejects restores. Blank lines and quoted line breaks are not counted.
         Format::Csv => format!(
             "rn + 1 + (SELECT count(*) FROM (SELECT line - row_number() OVER (ORDER BY line) AS good_before \
              FROM {}) r WHERE r.good_before <= rn)",
@@ -348,6 +342,7 @@ fn quarantine_rows(conn: &duckdb::Connection, file: &Accepted, located: Located,
         ),
         Format::Parquet => "rn".to_string(),
     };
+    let line = format!("coalesce(line, {record_line})");
     let quarantined =
         conn.execute(&format!("INSERT INTO quarantine SELECT {prefix}, {line}, reason, raw FROM {BAD_ROWS}"), [])?;
     conn.execute_batch(&format!("DROP TABLE {BAD_ROWS}"))?;

@@ -2,8 +2,8 @@
 //! file's good rows hands over its bad ones. It returns false, so the row is not inserted, and keeps
 //! the row's record number (0 when the file is read unnumbered), patient key, reasons and raw
 //! fields for the quarantine. One read of a file thus both loads and sorts out; only the line
-//! numbers of bad rows may need a second read, which keeps the records with their patient keys
-//! (`super::Located`).
+//! numbers of bad rows need a second read (`super::lines`), which looks only at the records with
+//! their patient keys.
 
 use std::sync::{Arc, Mutex};
 

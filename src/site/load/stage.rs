@@ -135,18 +135,6 @@ fn reasons_sql(checks: &[Check]) -> String {
     format!("concat_ws('; ',\n        {})", messages.join(",\n        "))
 }
 
-/// The record numbers (`rn`) and raw fields (`raw`) of the records of the file read by the
-/// numbered `scan` whose patient key is among the `key` column of table `keys`.
-pub fn lines_sql(spec: &TableSpec, scan: &str, present: &[String], keys: &str) -> String {
-    format!(
-        "SELECT rn, {raw} AS raw FROM (SELECT {text} FROM {scan}) \
-         WHERE coalesce(t_patient_key, '') IN (SELECT key FROM {keys})",
-        raw = raw_sql(spec),
-        text = text_columns(spec, present, Numbering::Numbered).join(", "),
-        keys = ident(keys),
-    )
-}
-
 /// The file's fields as `t_<name>` (NULL for a column the file lacks), after `rn` if numbered.
 fn text_columns(spec: &TableSpec, present: &[String], numbering: Numbering) -> Vec<String> {
     let fields = spec.fields.iter().map(|f| {
@@ -161,7 +149,8 @@ fn text_columns(spec: &TableSpec, present: &[String], numbering: Numbering) -> V
     rn.into_iter().chain(fields).collect()
 }
 
-/// A row's fields as the quarantine shows them: joined by `|`, missing ones empty.
+/// A row's fields as the quarantine shows them: joined by `|`, missing ones empty. `lines::find`
+/// builds the same from the file's records to find the bad rows again.
 fn raw_sql(spec: &TableSpec) -> String {
     let fields: Vec<String> = spec.fields.iter().map(|f| format!("coalesce(t_{}, '')", f.name)).collect();
     format!("concat_ws('|', {})", fields.join(", "))
