@@ -2,8 +2,8 @@
 //! and cannot tell where in the file a row was; the few bad rows are found again by a second read
 //! in Rust (the `csv` crate, in the dialect DuckDB's sniffer chose), which looks at the fields of
 //! a record only when its patient key is that of a bad row. A record's line is the physical line
-//! it starts on, as an editor shows it: the header is line 1, and blank lines and line breaks
-//! inside quoted fields count.
+//! it starts on, as an editor shows it: the header is line 1, and blank lines, comment lines and
+//! line breaks inside quoted fields count.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
