@@ -15,8 +15,14 @@ fn counts(file: &serde_json::Value) -> (u64, u64) {
 }
 
 fn quarantine_reasons(db: &Path) -> Vec<(String, i64, String)> {
+    quarantine_by(db, "table_name")
+}
+
+/// The quarantine's rows as (`column`, line, reason), in that order; `column` names the place.
+fn quarantine_by(db: &Path, column: &str) -> Vec<(String, i64, String)> {
     let conn = duckdb::Connection::open(db).unwrap();
-    let mut stmt = conn.prepare("SELECT table_name, line, reason FROM quarantine ORDER BY table_name, line").unwrap();
+    let sql = format!("SELECT {column}, line, reason FROM quarantine ORDER BY {column}, line");
+    let mut stmt = conn.prepare(&sql).unwrap();
     stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(|r| r.unwrap()).collect()
 }
 
@@ -533,10 +539,7 @@ fn bad_rows_are_quarantined_at_the_line_an_editor_shows() {
     assert_eq!(counted, expected.map(|(f, c)| (f.to_string(), c)), "{report:#}");
     let db = site.join("site.duckdb");
     assert_eq!(query_i64(&db, "SELECT count(*) FROM encounter WHERE department = 'Internal medicine\nward 3'"), 1);
-    let conn = duckdb::Connection::open(&db).unwrap();
-    let mut stmt = conn.prepare("SELECT file, line, reason FROM quarantine ORDER BY file, line").unwrap();
-    let q: Vec<(String, i64, String)> =
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(|r| r.unwrap()).collect();
+    let q = quarantine_by(&db, "file");
     let at: Vec<(&str, i64, &str)> = q.iter().map(|(f, line, r)| (f.as_str(), *line, r.as_str())).collect();
     assert!(
         matches!(at[..], [
