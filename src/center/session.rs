@@ -340,3 +340,25 @@ fn sha256_hex(text: &str) -> String {
 fn invocation() -> Vec<String> {
     std::env::args().skip(1).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::center::{NewUser, Settings};
+
+    /// An unknown user costs what a known one does: one argon2 verification, so that the answer's
+    /// timing does not say which user ids exist. (Counted rather than timed: a timed test flakes.)
+    #[test]
+    fn an_unknown_user_costs_one_password_verification_like_a_known_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let reviewer = NewUser { id: "rev".into(), name: "Rita".into(), reviewer: true };
+        let home = Home::init(&dir.path().join("h"), &Settings::default(), &reviewer, "plum-orbit-kettle-42").unwrap();
+        let verifications = |user: &str| {
+            super::super::users::VERIFICATIONS.with(|n| n.set(0));
+            assert!(Actor::login(&home, user, "wrong-guess-1234").is_err());
+            super::super::users::VERIFICATIONS.with(|n| n.get())
+        };
+        assert_eq!(verifications("rev"), 1);
+        assert_eq!(verifications("ghost"), 1, "an unknown user is answered without verifying any hash");
+    }
+}

@@ -179,7 +179,15 @@ fn hash(password: &str) -> Result<String> {
 }
 
 fn verify(hash: &str, password: &str) -> bool {
+    #[cfg(test)]
+    VERIFICATIONS.with(|n| n.set(n.get() + 1));
     Argon2::default().verify_password(password.as_bytes(), hash).is_ok()
+}
+
+#[cfg(test)]
+thread_local! {
+    /// How many argon2 verifications this thread has run (tests count the work a login does).
+    pub(crate) static VERIFICATIONS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
 /// Read a password: prompted on a terminal, otherwise one line of standard input.

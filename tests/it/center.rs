@@ -130,6 +130,42 @@ pub fn create_args<'a>(id: &'a str, purpose: &'a str, start: &'a str, end: &'a s
     args
 }
 
+/// Whether the tests run as root (and so can act as other OS users).
+pub fn running_as_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Give `home` to a service account (uid and gid 65534) and let every OS user reach the temporary
+/// `root` above it, as a deployment has it. Only root can; otherwise the home stays the tests'.
+pub fn serve_home(root: &Path, home: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if !running_as_root() {
+        return;
+    }
+    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let chown = std::process::Command::new("chown").args(["-R", "65534:65534"]).arg(home).status().unwrap();
+    assert!(chown.success());
+}
+
+/// The environment of OS user `uid` running `midnet` on `home` through sudo, with `os_home` as HOME.
+pub fn sudo_env(home: &Path, uid: &str, os_home: &Path) -> Vec<(String, String)> {
+    std::fs::create_dir_all(os_home).unwrap();
+    vec![
+        ("MIDNET_HOME".into(), home.display().to_string()),
+        ("HOME".into(), os_home.display().to_string()),
+        ("SUDO_UID".into(), uid.into()),
+        ("SUDO_GID".into(), uid.into()),
+        ("MIDNET_TODAY".into(), TODAY.into()),
+    ]
+}
+
+/// `midnet ARGS` with the environment `env` (owned pairs).
+pub fn midnet_env(dir: &Path, args: &[&str], env: &[(String, String)], stdin: Option<&str>) -> Run {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    midnet_with(dir, args, &env, stdin)
+}
+
 pub fn write(path: &Path, text: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, text).unwrap();
@@ -283,4 +319,45 @@ fn sites_are_imported_with_absolute_paths_and_checked() {
     let shown = c.run("carol", &["project", "show", "p1", "--json"]).ok().json();
     assert!(shown["pseudonyms"].as_object().unwrap().is_empty());
     assert!(!c.area("p1").join("project.duckdb").display().to_string().contains("大学"));
+}
+
+#[test]
+fn a_session_serves_only_the_os_user_who_opened_it_even_with_a_shared_home() {
+    let c = Center::new();
+    serve_home(&c.root, &c.home);
+    let shared = c.root.join("service-account-home");
+    let (first, second) = (sudo_env(&c.home, "1001", &shared), sudo_env(&c.home, "1002", &shared));
+    let login = midnet_env(&c.root, &["login", "--user", "rev"], &first, Some(&format!("{PASSWORD}\n"))).ok();
+    midnet_env(&c.root, &["project", "list"], &first, None).ok();
+    midnet_env(&c.root, &["project", "list"], &second, None).fails(3, "refused (login)");
+    // Nor does the first person's token serve the second.
+    let token = login.stdout.lines().find_map(|l| l.strip_prefix("MIDNET_SESSION=")).expect("login prints the token");
+    let mut with_token = second.clone();
+    with_token.push(("MIDNET_SESSION".into(), token.to_string()));
+    midnet_env(&c.root, &["project", "list"], &with_token, None).fails(3, "another OS user");
+}
+
+#[test]
+fn repeated_wrong_passwords_lock_the_account_until_a_reviewer_unlocks_it() {
+    let c = Center::with_users();
+    for _ in 0..30 {
+        c.login("alan", "wrong-password-123").fails(3, "refused (login");
+    }
+    c.login("alan", PASSWORD).fails(3, "refused (login_locked)");
+    let records = c.run("rev", &["audit", "show", "--user", "alan", "--json"]).ok().json();
+    assert!(records.as_array().unwrap().iter().any(|r| r["rule"] == "login_locked"), "{records}");
+    c.run("alan", &["user", "unlock", "alan"]).fails(3, "refused (");
+    c.run("rev", &["user", "unlock", "alan"]).ok();
+    c.login("alan", PASSWORD).ok();
+}
+
+#[test]
+fn passwords_are_judged_by_how_easy_they_are_to_guess() {
+    let c = Center::new();
+    for weak in ["            ", "aaaaaaaaaaaa", "password1234"] {
+        c.run_with("rev", &["user", "add", "dana", "--name", "Dana"], Some(&format!("{weak}\n")))
+            .fails(3, "refused (password_policy)")
+            .fails(3, "easy to guess");
+    }
+    c.run_with("rev", &["user", "add", "dana", "--name", "Dana"], Some("plum-orbit-kettle-42\n")).ok();
 }

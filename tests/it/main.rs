@@ -11,6 +11,7 @@ mod export_requests;
 mod extract;
 mod network;
 mod project_inputs;
+mod privilege;
 mod projects;
 mod protocol;
 mod reference;
