@@ -298,9 +298,9 @@ fn a_production_home_takes_its_dates_from_the_system_clock_alone() {
     let env = [("MIDNET_HOME", home.to_str().unwrap())];
     crate::common::midnet_with(root, &init, &env, Some(&format!("{PASSWORD}\n"))).ok();
     serve_home(root, &home);
+    // `today` is what a user would slip in with MIDNET_TODAY, which older versions honoured: ignored.
     let person = |uid: &str, name: &str, today: Option<&str>| {
         let mut env = sudo_env(&home, uid, &root.join("os").join(name));
-        env.retain(|(k, _)| k != "MIDNET_TODAY");
         env.extend(today.map(|t| ("MIDNET_TODAY".to_string(), t.to_string())));
         env
     };
@@ -315,7 +315,9 @@ fn a_production_home_takes_its_dates_from_the_system_clock_alone() {
     // A project whose usage period ended a month ago and whose retention runs five more years.
     let today = chrono::Local::now().date_naive();
     let (start, end) = ((today - chrono::Days::new(400)).to_string(), (today - chrono::Days::new(30)).to_string());
-    run(&rev(None), &create_args("p1", "research", &start, &end, &[]), None).ok();
+    let mut create = create_args("p1", "research", &start, &end, &[]);
+    create[12] = "rev"; // the contractor
+    run(&rev(None), &create, None).ok();
     run(&rev(None), &["project", "grant", "p1", "alan", "analyst"], None).ok();
 
     // Nobody moves the date: not the analyst back into the usage period, nor the password expiry,
