@@ -87,7 +87,7 @@ pub fn run(global: &Global, args: DemoArgs) -> Result<()> {
     say("4. the data center: its home, the hospitals' registry, users, and a project for this run");
     let project = provision(root, &network)?;
     say(&format!(
-        "   home {}; users reviewer, analyst; project {} ({}), analyst granted",
+        "   home {} (on a simulated clock reading {DEMO_TODAY}); users reviewer, analyst; project {} ({}), analyst granted",
         root.join("center").display(),
         project.id,
         project.title
