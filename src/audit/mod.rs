@@ -107,8 +107,9 @@ pub struct Record {
     pub rule: Option<String>,
     pub message: Option<String>,
     pub file: Option<FileEvent>,
-    /// The simulated clock's date: every record of a home with a simulated clock says so.
-    #[serde(rename = "simulated_today")]
+    /// The simulated clock's date: every record of a home with a simulated clock says so. (Logs
+    /// written before it was named so call it `today`.)
+    #[serde(rename = "simulated_today", alias = "today")]
     pub today: Option<chrono::NaiveDate>,
     pub prev: String,
     #[serde(skip_serializing)]

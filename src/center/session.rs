@@ -37,10 +37,17 @@ pub struct SessionEntry {
     pub id: String,
     token_sha256: String,
     pub user: String,
-    /// The OS user who logged in; the session serves no other.
+    /// The OS user who logged in; the session serves no other. Sessions opened by versions that
+    /// did not record it serve nobody: their users log in again.
+    #[serde(default = "no_os_user")]
     pub os_uid: u32,
     pub opened: DateTime<Utc>,
     pub expires: DateTime<Utc>,
+}
+
+/// `(uid_t) -1`, which no OS user has.
+fn no_os_user() -> u32 {
+    u32::MAX
 }
 
 /// `sessions.json`.
