@@ -33,10 +33,11 @@ fi
 export MIDNET_HOME="$WORK/center" HOME="$WORK/os-home"
 rm -rf "$MIDNET_HOME" "$HOME"
 mkdir -p "$HOME"
-echo "$PASSWORD" | "$MIDNET" --quiet center init --reviewer rev --name "Bench Reviewer"
+# A home on a simulated clock, as for every test and script: the run does not depend on the day.
+TODAY=2026-06-02
+echo "$PASSWORD" | "$MIDNET" --quiet center init --reviewer rev --name "Bench Reviewer" --simulated-clock "$TODAY"
 echo "$PASSWORD" | "$MIDNET" --quiet login --user rev >/dev/null
 "$MIDNET" --quiet center sites add "$WORK/net/sites.toml"
-TODAY=$(date +%F)
 END=$(date -d "$TODAY + 11 months" +%F)
 "$MIDNET" --quiet project create BENCH --title "Extraction benchmark" --question "How long does an extraction take?" \
     --purpose research --organization bench --contractor rev --start "$TODAY" --end "$END" \

@@ -1,7 +1,8 @@
 """The early-safety protocol on a synthetic network, end to end through the `midnet` binary, as the
 data center's users would run it (docs/protocol.md): a home with a reviewer and an analyst, the
 network's sites registered and loaded, one project per drug pair, every site approving the protocol
-script for that pair, then `midnet protocol run`.
+script for that pair, then `midnet protocol run`. The home runs on a simulated clock (`center init
+--simulated-clock`), and each user acts through the session token `midnet login` printed.
 
     python3 scripts/protocol_network.py bench  --sites 10 --patients 100000 [--seed 1]
         the full plan (every outcome x 2 subgroups) for novagliptin vs sitagliptin; prints the
@@ -23,16 +24,21 @@ import time
 
 MIDNET = os.environ.get("MIDNET") or os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "release", "midnet")
 PASSWORD = "bench-correct-horse-7"
-TODAY = "2026-06-02"
+TODAY = "2026-06-02"  # the home's simulated clock: the run does not depend on the day it is made
+TOKENS = {}  # each user's session token, as `midnet login` prints it
 
 
 def midnet(args, home, user, stdin=None, check=True):
-    env = dict(os.environ, MIDNET_HOME=home, HOME=os.path.join(home, "..", "os-" + user), MIDNET_TODAY=TODAY)
-    os.makedirs(env["HOME"], exist_ok=True)
+    env = dict(os.environ, MIDNET_HOME=home, MIDNET_SESSION=TOKENS.get(user, ""))
     p = subprocess.run([MIDNET, *args], input=stdin, capture_output=True, text=True, env=env)
     if check and p.returncode != 0:
         sys.exit(f"midnet {' '.join(args)} failed ({p.returncode}):\n{p.stderr}")
     return p
+
+
+def login(home, user):
+    out = midnet(["login", "--user", user], home, user, PASSWORD + "\n").stdout
+    TOKENS[user] = next(line.split("=", 1)[1] for line in out.splitlines() if line.startswith("MIDNET_SESSION="))
 
 
 def network(sites, patients, seed):
@@ -51,11 +57,12 @@ def network(sites, patients, seed):
 
 def center(net, work):
     home = os.path.join(work, "home")
-    midnet(["center", "init", "--reviewer", "rev", "--name", "Rita Reviewer"], home, "rev", PASSWORD + "\n" + PASSWORD + "\n")
-    midnet(["login", "--user", "rev"], home, "rev", PASSWORD + "\n")
+    midnet(["center", "init", "--reviewer", "rev", "--name", "Rita Reviewer", "--simulated-clock", TODAY], home, "rev",
+           PASSWORD + "\n" + PASSWORD + "\n")
+    login(home, "rev")
     midnet(["center", "sites", "add", os.path.join(net, "sites.toml")], home, "rev")
     midnet(["user", "add", "alan", "--name", "Alan Analyst"], home, "rev", PASSWORD + "\n" + PASSWORD + "\n")
-    midnet(["login", "--user", "alan"], home, "alan", PASSWORD + "\n")
+    login(home, "alan")
     script = os.path.join(work, "protocol.midnet")
     midnet(["protocol", "script", "--out", script], home, "alan")
     return home, script

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::error::Result;
 
@@ -73,10 +73,35 @@ pub enum Command {
     Report(crate::report::cli::ReportArgs),
 }
 
-/// Parse the command line and run the command.
+/// Parse the command line, take the rights the command runs with, and run it.
 pub fn main() -> Result<()> {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if let Some(resolved) = crate::center::privilege::enter(class(&matches), cli.global.home.as_deref())? {
+        cli.global.home = Some(resolved);
+    }
     run(cli.global, cli.command)
+}
+
+/// The command groups that work on the home (all but `center init`, which creates one).
+const HOME_GROUPS: [&str; 7] = ["center", "user", "login", "logout", "project", "audit", "work"];
+
+/// Whether the parsed command works on the home: a command of the home's groups, or any command
+/// given a project (`--project`). Everything else needs no login. An error here errs on the safe
+/// side: a command wrongly taken for one without a login runs with the invoking person's rights.
+fn class(matches: &ArgMatches) -> crate::center::privilege::Class {
+    use crate::center::privilege::Class;
+    let in_home_group = match matches.subcommand() {
+        Some(("center", sub)) => sub.subcommand_name() != Some("init"),
+        Some((name, _)) => HOME_GROUPS.contains(&name),
+        None => false,
+    };
+    if in_home_group || names_a_project(matches) { Class::OnHome } else { Class::WithoutLogin }
+}
+
+fn names_a_project(matches: &ArgMatches) -> bool {
+    matches!(matches.try_get_raw("project"), Ok(Some(_)))
+        || matches.subcommand().is_some_and(|(_, sub)| names_a_project(sub))
 }
 
 fn run(global: Global, command: Command) -> Result<()> {

@@ -87,7 +87,7 @@ pub fn run(global: &Global, args: DemoArgs) -> Result<()> {
     say("4. the data center: its home, the hospitals' registry, users, and a project for this run");
     let project = provision(root, &network)?;
     say(&format!(
-        "   home {}; users reviewer, analyst; project {} ({}), analyst granted",
+        "   home {} (on a simulated clock reading {DEMO_TODAY}); users reviewer, analyst; project {} ({}), analyst granted",
         root.join("center").display(),
         project.id,
         project.title
@@ -150,7 +150,6 @@ fn extract_cohort(
         crate::site::approve::approve(&SiteDir::at(&site.path), &script, &crate::script::ParamValues::new())?;
     }
     let home = Home::at(&root.join("center"))?;
-    let (analyst, _) = Actor::login(&home, "analyst", ANALYST_PASSWORD)?;
     let options = crate::extract::ExtractOptions {
         script: script_path,
         params: Vec::new(),
@@ -160,7 +159,9 @@ fn extract_cohort(
         partial: false,
     };
     let progress = Progress::new(global.quiet);
-    analyst.run("extract", Some(project), |a| crate::extract::extract(a, project, &options, &progress))
+    session(&home, "analyst", ANALYST_PASSWORD, |analyst| {
+        analyst.run("extract", Some(project), |a| crate::extract::extract(a, project, &options, &progress))
+    })
 }
 
 /// The protocol script is written as `midnet protocol script` writes it; each site approves it for
@@ -180,7 +181,6 @@ fn run_protocol(
         crate::site::approve::approve(&SiteDir::at(&site.path), &script, &values)?;
     }
     let home = Home::at(&root.join("center"))?;
-    let (analyst, _) = Actor::login(&home, "analyst", ANALYST_PASSWORD)?;
     let options = crate::protocol::RunOptions {
         drug: vec![drug.into()],
         comparator: vec![comparator.into()],
@@ -189,7 +189,9 @@ fn run_protocol(
         jobs: 2,
     };
     let progress = Progress::new(global.quiet);
-    analyst.run("protocol run", Some(project), |a| crate::protocol::run(a, project, &options, &progress))
+    session(&home, "analyst", ANALYST_PASSWORD, |analyst| {
+        analyst.run("protocol run", Some(project), |a| crate::protocol::run(a, project, &options, &progress))
+    })
 }
 
 /// The protocol's tables through the export gate: the analyst files the request, naming what the
@@ -198,7 +200,6 @@ fn run_protocol(
 fn release_tables(root: &Path, project: &str, run: &crate::protocol::RunReport) -> Result<Vec<String>> {
     use crate::export::{self, Decide, Exception, ExportSpec};
     let home = Home::at(&root.join("center"))?;
-    let (analyst, _) = Actor::login(&home, "analyst", ANALYST_PASSWORD)?;
     let names: Vec<String> = run.record.tables.iter().map(|t| format!("{}/{t}", run.dir)).collect();
     let files: Vec<&str> = names.iter().map(String::as_str).collect();
     let mut spec =
@@ -208,16 +209,19 @@ fn release_tables(root: &Path, project: &str, run: &crate::protocol::RunReport) 
         "small_cell:*:*:counts of a signal-detection analysis released to the operator only; unpublished while monitoring \
          continues (第11 6)",
     )?];
-    let request = analyst.run("export request", Some(project), |a| export::file_export(a, &spec))?;
-    let (reviewer, _) = Actor::login(&home, "reviewer", REVIEWER_PASSWORD)?;
-    reviewer.run("export review", Some(project), |a| {
-        export::review(
-            a,
-            project,
-            &request.id,
-            Decide::Approve,
-            "aggregate statistics; small counts accepted for internal monitoring",
-        )
+    let request = session(&home, "analyst", ANALYST_PASSWORD, |analyst| {
+        analyst.run("export request", Some(project), |a| export::file_export(a, &spec))
+    })?;
+    session(&home, "reviewer", REVIEWER_PASSWORD, |reviewer| {
+        reviewer.run("export review", Some(project), |a| {
+            export::review(
+                a,
+                project,
+                &request.id,
+                Decide::Approve,
+                "aggregate statistics; small counts accepted for internal monitoring",
+            )
+        })
     })?;
     Ok(names.iter().map(|n| format!("{}/files/{n}", request.id)).collect())
 }
@@ -225,15 +229,17 @@ fn release_tables(root: &Path, project: &str, run: &crate::protocol::RunReport) 
 /// The analyst fetches the released tables out of the data center and renders the report there.
 fn render_released(root: &Path, project: &str, released: &[String]) -> Result<PathBuf> {
     let home = Home::at(&root.join("center"))?;
-    let (analyst, _) = Actor::login(&home, "analyst", ANALYST_PASSWORD)?;
     let outside = root.join("outside");
     std::fs::create_dir_all(&outside).at(&outside)?;
     let mut files = Vec::new();
-    for name in released {
-        let fetched =
-            analyst.run("export fetch", Some(project), |a| crate::export::fetch(a, project, name, &outside))?;
-        files.extend(fetched.into_iter().map(|f| f.to).filter(|p| p.extension().is_some_and(|e| e == "csv")));
-    }
+    session(&home, "analyst", ANALYST_PASSWORD, |analyst| {
+        for name in released {
+            let fetched =
+                analyst.run("export fetch", Some(project), |a| crate::export::fetch(a, project, name, &outside))?;
+            files.extend(fetched.into_iter().map(|f| f.to).filter(|p| p.extension().is_some_and(|e| e == "csv")));
+        }
+        Ok(())
+    })?;
     let html = crate::report::render(
         &crate::report::Tables::read_files(&files)?,
         "Novagliptin vs sitagliptin: early-safety analysis 1 (released)",
@@ -244,17 +250,34 @@ fn render_released(root: &Path, project: &str, released: &[String]) -> Result<Pa
     Ok(path)
 }
 
-/// Demo passwords: long enough for the policy, never containing the user id.
+/// Demo passwords: strong enough for the policy, never containing the user id.
 const REVIEWER_PASSWORD: &str = "demo-correct-horse-1";
 const ANALYST_PASSWORD: &str = "demo-correct-horse-2";
+
+/// The demo's home runs on a simulated clock that reads this date (a demo must not depend on the
+/// day it is run), as homes for tests do; production homes use the system clock.
+const DEMO_TODAY: chrono::NaiveDate = chrono::NaiveDate::from_ymd_opt(2026, 4, 1).expect("a valid date");
+
+/// Run `f` as demo user `id` in a session of its own, logged out (and audited) afterwards.
+fn session<T>(home: &Home, id: &str, password: &str, f: impl FnOnce(&Actor) -> Result<T>) -> Result<T> {
+    let (actor, _) = Actor::login(home, id, password)?;
+    let result = f(&actor);
+    actor.run("logout", None, Actor::close)?;
+    result
+}
 
 /// The data center for the demo: a home owned by a reviewer, the synthetic network's registry, an
 /// analyst, and a signal-detection project (the early-safety protocol's purpose) with the analyst
 /// granted.
 fn provision(root: &Path, network: &Path) -> Result<NewProject> {
     let reviewer = NewUser { id: "reviewer".into(), name: "Demo Reviewer".into(), reviewer: true };
-    let home = Home::init(&root.join("center"), &Settings::default(), &reviewer, REVIEWER_PASSWORD)?;
-    let (reviewer, _) = Actor::login(&home, "reviewer", REVIEWER_PASSWORD)?;
+    let settings = Settings { simulated_clock: Some(DEMO_TODAY), ..Settings::default() };
+    let home = Home::init(&root.join("center"), &settings, &reviewer, REVIEWER_PASSWORD)?;
+    session(&home, "reviewer", REVIEWER_PASSWORD, |reviewer| provision_project(reviewer, network))
+}
+
+/// The reviewer registers the sites, adds the analyst, creates the project and grants it.
+fn provision_project(reviewer: &Actor, network: &Path) -> Result<NewProject> {
     reviewer.run("center sites add", None, |a| center::sites::import(a, &network.join("sites.toml")))?;
     let analyst = NewUser { id: "analyst".into(), name: "Demo Analyst".into(), reviewer: false };
     reviewer.run("user add", None, |a| center::users::create(a, &analyst, ANALYST_PASSWORD))?;

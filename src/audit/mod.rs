@@ -84,7 +84,8 @@ pub struct Entry {
     pub args: Vec<String>,
     pub outcome: Outcome,
     pub file: Option<FileEvent>,
-    /// The `MIDNET_TODAY` override in force, if any.
+    /// The date of the home's simulated clock (homes made with `--simulated-clock` for tests and
+    /// the demo); `None` on a production home, whose dates are the system's.
     pub today: Option<chrono::NaiveDate>,
 }
 
@@ -106,6 +107,9 @@ pub struct Record {
     pub rule: Option<String>,
     pub message: Option<String>,
     pub file: Option<FileEvent>,
+    /// The simulated clock's date: every record of a home with a simulated clock says so. (Logs
+    /// written before it was named so call it `today`.)
+    #[serde(rename = "simulated_today", alias = "today")]
     pub today: Option<chrono::NaiveDate>,
     pub prev: String,
     #[serde(skip_serializing)]

@@ -44,6 +44,18 @@ pub enum HomeCommand {
     /// The site registry.
     #[command(subcommand)]
     Sites(SitesCommand),
+    /// The simulated clock of a home made for tests or the demo (reviewer).
+    #[command(subcommand)]
+    Clock(ClockCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClockCommand {
+    /// Move the simulated clock to DATE (audited); refused on a home that uses the system clock.
+    Set {
+        #[arg(value_parser = date_arg, value_name = "DATE")]
+        date: chrono::NaiveDate,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -60,6 +72,11 @@ pub struct InitArgs {
     pub password_expiry_days: u32,
     #[arg(long, default_value_t = Settings::default().session_minutes)]
     pub session_minutes: u32,
+    /// For tests and demonstrations only: the home's dates come from a clock that starts at DATE
+    /// and that only its reviewer moves (`center clock set`), marked in every audit record. A home
+    /// without it takes its dates from the system clock, and nothing moves them.
+    #[arg(long, value_parser = date_arg, value_name = "DATE")]
+    pub simulated_clock: Option<chrono::NaiveDate>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -86,6 +103,8 @@ pub enum UserCommand {
     },
     /// Disable a user and close their sessions (reviewer).
     Disable { id: String },
+    /// Lift the lock (and throttle) that failed logins put on a user (reviewer).
+    Unlock { id: String },
     /// Change a password: the current one, then the new one (two lines on standard input). With
     /// --reset, a reviewer sets a new password for another user (one line).
     Passwd {
@@ -110,6 +129,13 @@ pub fn run(global: &Global, command: CenterCommand) -> Result<()> {
     match command {
         CenterCommand::Center(HomeCommand::Init(args)) => init(global, args),
         CenterCommand::Center(HomeCommand::Sites(cmd)) => sites(global, cmd),
+        CenterCommand::Center(HomeCommand::Clock(ClockCommand::Set { date })) => {
+            as_user(global, "center clock set", None, |actor| {
+                let before = super::clock::set(actor, date)?;
+                println!("the simulated clock of {} reads {date} (it read {before})", actor.home().root().display());
+                Ok(())
+            })
+        }
         CenterCommand::User(cmd) => user(global, cmd),
         CenterCommand::Login(args) => login(global, args),
         CenterCommand::Logout => logout(global),
@@ -127,6 +153,7 @@ fn init(global: &Global, args: InitArgs) -> Result<()> {
         password_min_length: args.password_min_length,
         password_expiry_days: args.password_expiry_days,
         session_minutes: args.session_minutes,
+        simulated_clock: args.simulated_clock,
     };
     let reviewer = NewUser { id: args.reviewer, name: args.name, reviewer: true };
     let password = read_new_password(&format!("password for {}: ", reviewer.id))?;
@@ -181,6 +208,16 @@ fn user(global: &Global, command: UserCommand) -> Result<()> {
             println!("disabled user {id} and closed their sessions");
             Ok(())
         }),
+        UserCommand::Unlock { id } => as_user(global, "user unlock", None, |actor| {
+            actor.require_reviewer("unlocking users")?;
+            let home = actor.home();
+            let _lock = home.lock_documents()?;
+            let mut registry = Users::load(home)?;
+            registry.unlock(&id)?;
+            registry.save(home)?;
+            println!("unlocked user {id}");
+            Ok(())
+        }),
         UserCommand::Passwd { id, reset: true } => as_user(global, "user passwd --reset", None, |actor| {
             actor.require_reviewer("resetting another user's password")?;
             let password = read_new_password(&format!("new password for {id}: "))?;
@@ -194,7 +231,7 @@ fn user(global: &Global, command: UserCommand) -> Result<()> {
         }),
         UserCommand::Passwd { id, reset: false } => {
             let home = Home::open(global)?;
-            let today = super::clock::Today::from_env()?.date;
+            let today = super::clock::Today::of(&home)?.date;
             let changed = read_password(&format!("current password for {id}: ")).and_then(|current| {
                 let new = read_new_password(&format!("new password for {id}: "))?;
                 users::change_password(&home, &id, &current, &new, today)
@@ -257,27 +294,23 @@ fn login(global: &Global, args: LoginArgs) -> Result<()> {
     let home = Home::open(global)?;
     let password = read_password(&format!("password for {}: ", args.user))?;
     let (actor, token) = Actor::login(&home, &args.user, &password)?;
-    let file = session::store_token(&home, &token)?;
     println!(
-        "logged in as {} ({}) for {} minutes; session {} (token in {})",
+        "logged in as {} ({}) for {} minutes; session {}, for this OS user only. Commands of this OS user use it; \
+         if the OS account is shared, give each command the token:",
         actor.user().id,
         actor.user().name,
         home.settings().session_minutes,
-        actor.session(),
-        file.display()
+        actor.session()
     );
+    println!("{}={token}", session::SESSION_VAR);
     Ok(())
 }
 
 fn logout(global: &Global) -> Result<()> {
-    let home = Home::open(global)?;
     let user = as_user(global, "logout", None, |actor| {
         actor.close()?;
         Ok(actor.user().id.clone())
     })?;
-    if std::env::var(session::SESSION_VAR).is_err() {
-        session::forget_token(&home)?;
-    }
     println!("logged out {user}");
     Ok(())
 }

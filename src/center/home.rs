@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! HOME/                     owner-only (0700): the service account's
-//!   center.toml             settings (password policy, session length); marks an initialised home
+//!   center.toml             settings (password policy, session length, a simulated clock); marks an initialised home
+//!   clock.json              the date of a simulated clock (homes for tests and the demo only)
 //!   users.json              users, argon2 password hashes, password history
 //!   sessions.json           open sessions (SHA-256 of each token, never the token)
 //!   sites.json              the site registry: ids, hospital names and aliases, paths
@@ -34,11 +35,15 @@ pub struct Settings {
     pub password_expiry_days: u32,
     /// A session expires this many minutes after login.
     pub session_minutes: u32,
+    /// The date a simulated clock started at: set only on homes for tests and the demo, which
+    /// take their dates from `clock.json` instead of the system clock ([`super::clock`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub simulated_clock: Option<chrono::NaiveDate>,
 }
 
 impl Default for Settings {
     fn default() -> Settings {
-        Settings { password_min_length: 12, password_expiry_days: 90, session_minutes: 480 }
+        Settings { password_min_length: 12, password_expiry_days: 90, session_minutes: 480, simulated_clock: None }
     }
 }
 
@@ -115,7 +120,10 @@ impl Home {
         let header = "# midnet data-center home settings (written by `midnet center init`).\n";
         std::fs::write(dir.join(SETTINGS_FILE), format!("{header}{text}")).at(dir.join(SETTINGS_FILE))?;
         let home = Home { root: dir.to_path_buf(), settings: settings.clone() };
-        let users = super::users::Users::first(&home, reviewer, password, super::clock::Today::from_env()?.date)?;
+        if let Some(today) = settings.simulated_clock {
+            super::clock::SimulatedClock { today }.save(&home)?;
+        }
+        let users = super::users::Users::first(&home, reviewer, password, super::clock::Today::of(&home)?.date)?;
         users.save(&home)?;
         store::write_json(&home.sessions_path(), &super::session::Sessions::default())?;
         store::write_json(&home.sites_path(), &super::sites::SiteRegistry::default())?;
@@ -133,6 +141,10 @@ impl Home {
 
     pub(crate) fn users_path(&self) -> PathBuf {
         self.root.join("users.json")
+    }
+
+    pub(crate) fn clock_path(&self) -> PathBuf {
+        self.root.join("clock.json")
     }
 
     pub(crate) fn sessions_path(&self) -> PathBuf {

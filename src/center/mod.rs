@@ -27,14 +27,16 @@
 //! [`Actor::run`], which audits like `as_user`.
 //!
 //! Commands that touch neither the home nor a project (synth, site-side commands, script
-//! check/sql/explain, statistics and export checks on plain files, demo) do not use this module.
+//! check/sql/explain, statistics and export checks on plain files, demo) do not use this module;
+//! under sudo they run with the invoking person's rights ([`privilege`]).
 //!
-//! `MIDNET_TODAY=YYYY-MM-DD` overrides the current date for the lifecycle rules (tests,
-//! operations); audit records written under it carry it ([`clock`]).
+//! "Today" is the system's date, except on a home made with `--simulated-clock` for tests and the
+//! demo, whose reviewer alone moves it ([`clock`]); audit records written there carry it.
 
 pub mod cli;
 pub mod clock;
 mod home;
+pub mod privilege;
 pub mod session;
 pub mod sites;
 pub mod store;

@@ -1,26 +1,32 @@
 //! Login sessions and running a command as the logged-in user.
 //!
-//! `midnet login` checks the password, stores the SHA-256 of a fresh random token in the home
-//! (`sessions.json`) and the token itself for the invoking OS user in
-//! `~/.midnet/sessions/<home-key>` (owner-only); `MIDNET_SESSION=<token>` overrides that file. A
-//! session expires `session_minutes` after login (wall-clock time, never `MIDNET_TODAY`).
+//! A session belongs to the person who opened it: `midnet login` checks the password
+//! ([`users::authenticate`]: throttled, then locked) and keeps, in the home's `sessions.json`, the
+//! SHA-256 of a fresh random token and the OS user who logged in (the [`Invoker`]: `SUDO_UID` under
+//! sudo, else the real uid). It prints the token; the home never stores it. A command finds its
+//! session by the token in `MIDNET_SESSION` when that is set (set but empty: no session), else as
+//! the latest open session of its OS user, provided that OS user's open sessions are all one
+//! person's. Either way the session must have been opened by the same OS user: a session never
+//! serves another OS user, whatever `HOME` or token they have. A session expires `session_minutes`
+//! after login, in wall-clock time (also on a home with a simulated clock).
 //!
 //! [`as_user`] is the one wrapper every command on the home or a project goes through: it finds
 //! the session, runs the command, and appends the audit record with its result (ok, refused with
 //! the rule, or error), so refusals are audited too.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::clock::{self, Today};
 use super::home::Home;
+use super::privilege::{Invoker, invoker};
 use super::store;
-use super::users::{User, Users};
+use super::users::{self, User, Users};
 use crate::audit::{Direction, Entry, FileEvent, Outcome};
 use crate::cli::Global;
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 
 pub const SESSION_VAR: &str = "MIDNET_SESSION";
 
@@ -31,8 +37,17 @@ pub struct SessionEntry {
     pub id: String,
     token_sha256: String,
     pub user: String,
+    /// The OS user who logged in; the session serves no other. Sessions opened by versions that
+    /// did not record it serve nobody: their users log in again.
+    #[serde(default = "no_os_user")]
+    pub os_uid: u32,
     pub opened: DateTime<Utc>,
     pub expires: DateTime<Utc>,
+}
+
+/// `(uid_t) -1`, which no OS user has.
+fn no_os_user() -> u32 {
+    u32::MAX
 }
 
 /// `sessions.json`.
@@ -49,6 +64,53 @@ impl Sessions {
 
     fn save(&self, home: &Home) -> Result<()> {
         store::write_json(&home.sessions_path(), self)
+    }
+
+    /// The session whose token is `token`, opened by `invoker`'s OS user.
+    fn by_token(&self, home: &Home, token: &str, invoker: Invoker) -> Result<&SessionEntry> {
+        if token.is_empty() {
+            return Err(not_logged_in(home, invoker));
+        }
+        let hash = sha256_hex(token);
+        let entry = self.sessions.iter().find(|s| s.token_sha256 == hash).ok_or_else(|| {
+            Error::refused(
+                "login",
+                "the session is closed (logged out, or the user was disabled); run `midnet login --user ID`",
+            )
+        })?;
+        if entry.os_uid != invoker.uid {
+            return Err(Error::refused(
+                "login",
+                format!(
+                    "session {} was opened by another OS user; a session serves only the person who logged in: \
+                     run `midnet login --user ID` yourself",
+                    entry.id
+                ),
+            ));
+        }
+        Ok(entry)
+    }
+
+    /// The latest session opened by `invoker`'s OS user, when that OS user's open sessions are
+    /// all one person's (an OS account shared by several people must name its session).
+    fn latest_of(&self, home: &Home, invoker: Invoker) -> Result<&SessionEntry> {
+        let now = clock::now_utc();
+        let own: Vec<&SessionEntry> = self.sessions.iter().filter(|s| s.os_uid == invoker.uid).collect();
+        let mut people: Vec<&str> = own.iter().filter(|s| s.expires > now).map(|s| s.user.as_str()).collect();
+        people.sort_unstable();
+        people.dedup();
+        if people.len() > 1 {
+            return Err(Error::refused(
+                "login",
+                format!(
+                    "OS user {} has open sessions of several users ({}); say which is yours with \
+                     {SESSION_VAR}=<the token `midnet login` printed>",
+                    invoker.uid,
+                    people.join(", ")
+                ),
+            ));
+        }
+        own.into_iter().max_by_key(|s| s.opened).ok_or_else(|| not_logged_in(home, invoker))
     }
 
     /// Close every session of `user` (when the user is disabled).
@@ -70,29 +132,28 @@ pub struct Actor {
 }
 
 impl Actor {
-    /// Check `password`, open a session and audit the login (refused logins too). Returns the actor
-    /// and the session token, which the caller keeps (the home keeps only its hash).
+    /// Check `password`, open a session for the invoking OS user and audit the login (refused
+    /// logins too). Returns the actor and the session token, which the caller keeps (the home
+    /// keeps only its hash).
     pub fn login(home: &Home, user_id: &str, password: &str) -> Result<(Actor, String)> {
-        let today = Today::from_env()?;
-        let opened = Actor::open_session(home, user_id, password, today);
+        let invoker = invoker()?;
+        let opened = Actor::open_session(home, user_id, password, invoker);
         let (session, outcome) = match &opened {
             Ok((actor, _)) => (Some(actor.session.as_str()), Outcome::Ok),
+            // Who tried: the OS user behind a run of failed attempts is in the audit trail.
+            Err(Error::Refused { rule, message }) => {
+                let message = format!("{message} [attempt by OS user {}]", invoker.uid);
+                (None, Outcome::Refused { rule: rule.to_string(), message })
+            }
             Err(e) => (None, Outcome::of_error(e)),
         };
         audit_as(home, user_id, session, "login", None, outcome)?;
         opened
     }
 
-    fn open_session(home: &Home, user_id: &str, password: &str, today: Today) -> Result<(Actor, String)> {
-        let refused = || Error::refused("login", format!("user {user_id:?} or its password is wrong"));
-        let users = Users::load(home)?;
-        let user = users.get(user_id).map_err(|_| refused())?.clone();
-        if !user.password_matches(password) {
-            return Err(refused());
-        }
-        if user.disabled {
-            return Err(Error::refused("user_disabled", format!("user {user_id} is disabled; ask a reviewer")));
-        }
+    fn open_session(home: &Home, user_id: &str, password: &str, invoker: Invoker) -> Result<(Actor, String)> {
+        let user = users::authenticate(home, user_id, password)?;
+        let today = Today::of(home)?;
         let expires = user.password_expires(home.settings());
         if today.date >= expires {
             return Err(Error::refused(
@@ -112,6 +173,7 @@ impl Actor {
             id: hex::encode(id),
             token_sha256: sha256_hex(&token),
             user: user.id.clone(),
+            os_uid: invoker.uid,
             opened: now,
             expires: now + chrono::Duration::minutes(i64::from(home.settings().session_minutes)),
         };
@@ -126,32 +188,15 @@ impl Actor {
         Ok((Actor { home: home.clone(), user, session, today }, token))
     }
 
-    /// The actor of the current session: the token in `MIDNET_SESSION`, or the one `midnet login`
-    /// stored for this OS user and home. Refused (rule `login`) when there is none or it expired.
+    /// The actor of the current session (see the module documentation). Refused (rule `login`)
+    /// when there is none, or it belongs to another OS user; `session_expired` when it expired.
     pub fn current(home: &Home) -> Result<Actor> {
-        let token = match std::env::var(SESSION_VAR) {
-            Ok(token) => token,
-            Err(_) => {
-                let file = token_file(home)?;
-                match std::fs::read_to_string(&file) {
-                    Ok(token) => token,
-                    Err(_) => {
-                        return Err(Error::refused(
-                            "login",
-                            format!("not logged in to {}: run `midnet login --user ID` first", home.root().display()),
-                        ));
-                    }
-                }
-            }
-        };
-        let hash = sha256_hex(token.trim());
+        let invoker = invoker()?;
         let sessions = Sessions::load(home)?;
-        let entry = sessions.sessions.iter().find(|s| s.token_sha256 == hash).ok_or_else(|| {
-            Error::refused(
-                "login",
-                "the session is closed (logged out, or the user was disabled); run `midnet login --user ID`",
-            )
-        })?;
+        let entry = match std::env::var(SESSION_VAR) {
+            Ok(token) => sessions.by_token(home, token.trim(), invoker)?,
+            Err(_) => sessions.latest_of(home, invoker)?,
+        };
         if clock::now_utc() >= entry.expires {
             return Err(Error::refused(
                 "session_expired",
@@ -167,7 +212,7 @@ impl Actor {
         if user.disabled {
             return Err(Error::refused("user_disabled", format!("user {} is disabled; ask a reviewer", user.id)));
         }
-        Ok(Actor { home: home.clone(), user, session: entry.id.clone(), today: Today::from_env()? })
+        Ok(Actor { home: home.clone(), user, session: entry.id.clone(), today: Today::of(home)? })
     }
 
     /// Run `command` (on `project`, if any) as this user and append its audit record with the result.
@@ -215,7 +260,7 @@ impl Actor {
             args: invocation(),
             outcome,
             file,
-            today: self.today.overridden.then_some(self.today.date),
+            today: self.today.audited(),
         })?;
         Ok(())
     }
@@ -240,7 +285,7 @@ impl Actor {
         &self.session
     }
 
-    /// Today's date for the rules (`MIDNET_TODAY` when set).
+    /// Today's date for the rules: the system's, or the home's simulated clock's.
     pub fn today(&self) -> chrono::NaiveDate {
         self.today.date
     }
@@ -287,7 +332,7 @@ pub fn audit_as(
     project: Option<&str>,
     outcome: Outcome,
 ) -> Result<()> {
-    let today = Today::from_env().ok().filter(|t| t.overridden).map(|t| t.date);
+    let today = Today::of(home)?.audited();
     home.audit().append(Entry {
         user: user.to_string(),
         session: session.map(str::to_string),
@@ -301,35 +346,15 @@ pub fn audit_as(
     Ok(())
 }
 
-/// Where `midnet login` keeps the token of the invoking OS user for `home`.
-pub fn token_file(home: &Home) -> Result<PathBuf> {
-    let dir = std::env::home_dir().filter(|d| !d.as_os_str().is_empty()).ok_or_else(|| {
-        crate::bad_input!("no home directory for the session token: set HOME, or pass the token in {SESSION_VAR}")
-    })?;
-    let key = &sha256_hex(&home.root().display().to_string())[..16];
-    Ok(dir.join(".midnet/sessions").join(key))
-}
-
-/// Keep the token of a new session for the invoking OS user (owner-only file).
-pub fn store_token(home: &Home, token: &str) -> Result<PathBuf> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-    let file = token_file(home)?;
-    let dir = file.parent().expect("token file has a parent");
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).at(dir)?;
-    let _ = std::fs::remove_file(&file);
-    let mut out = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&file).at(&file)?;
-    std::io::Write::write_all(&mut out, token.as_bytes()).at(&file)?;
-    Ok(file)
-}
-
-/// Forget the stored token (after logout).
-pub fn forget_token(home: &Home) -> Result<()> {
-    let file = token_file(home)?;
-    match std::fs::remove_file(&file) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(Error::io(&file, e)),
-    }
+fn not_logged_in(home: &Home, invoker: Invoker) -> Error {
+    Error::refused(
+        "login",
+        format!(
+            "not logged in to {} (as OS user {}): run `midnet login --user ID` first",
+            home.root().display(),
+            invoker.uid
+        ),
+    )
 }
 
 fn sha256_hex(text: &str) -> String {
@@ -339,4 +364,26 @@ fn sha256_hex(text: &str) -> String {
 /// The command line as typed, for the audit record (passwords are never on it).
 fn invocation() -> Vec<String> {
     std::env::args().skip(1).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::center::{NewUser, Settings};
+
+    /// An unknown user costs what a known one does: one argon2 verification, so that the answer's
+    /// timing does not say which user ids exist. (Counted rather than timed: a timed test flakes.)
+    #[test]
+    fn an_unknown_user_costs_one_password_verification_like_a_known_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let reviewer = NewUser { id: "rev".into(), name: "Rita".into(), reviewer: true };
+        let home = Home::init(&dir.path().join("h"), &Settings::default(), &reviewer, "plum-orbit-kettle-42").unwrap();
+        let verifications = |user: &str| {
+            super::super::users::VERIFICATIONS.with(|n| n.set(0));
+            assert!(Actor::login(&home, user, "wrong-guess-1234").is_err());
+            super::super::users::VERIFICATIONS.with(|n| n.get())
+        };
+        assert_eq!(verifications("rev"), 1);
+        assert_eq!(verifications("ghost"), 1, "an unknown user is answered without verifying any hash");
+    }
 }

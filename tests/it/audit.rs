@@ -31,7 +31,10 @@ fn every_command_login_logout_and_refusal_is_recorded() {
     assert_eq!(find("login", "alan")["result"], "ok");
     let refusal = find("project grant", "alan");
     assert_eq!([&refusal["result"], &refusal["rule"], &refusal["project"]], ["refused", "role", "p1"]);
-    assert_eq!(refusal["today"], "2026-06-15", "the MIDNET_TODAY override is recorded");
+    assert_eq!(refusal["simulated_today"], "2026-06-15", "a record of a simulated home says so");
+    let set = find("center clock set", "rev");
+    assert_eq!([&set["result"], &set["args"][3]], ["ok", "2026-06-15"], "moving the clock is audited");
+    assert!(records.iter().all(|r| r["simulated_today"].is_string()), "every record of a simulated home is marked");
     assert_eq!(refusal["args"][0], "project");
     assert!(refusal["time"].as_str().unwrap().ends_with('Z'));
     let logout = find("logout", "alan");
@@ -144,6 +147,6 @@ fn verify_names_the_first_record_of_each_kind_of_tampering() {
 
     // After all that, restored, the log verifies again (the verify runs were recorded too).
     c.run("rev", &["audit", "verify"]).ok();
-    c.run_with("alan", &["login", "--user", "alan"], Some(PASSWORD)).ok();
+    c.login("alan", PASSWORD).ok();
     c.run("alan", &["audit", "verify"]).fails(3, "refused (role)");
 }

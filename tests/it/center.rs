@@ -1,31 +1,33 @@
 //! The data center's home: init, users and the password policy, login sessions, the site registry.
-//! Also the fixture the project and audit tests share: a home with a reviewer and a few users,
-//! each acting from their own OS home directory (where `midnet login` keeps their token).
+//! Also the fixture the project and audit tests share: a home on a simulated clock with a reviewer
+//! and a few users, each acting as a person of their own through their session token.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use crate::common::{Run, midnet_with, tempdir};
 
 pub const PASSWORD: &str = "battery-staple-9x";
+/// The date the fixture's simulated clock starts at.
 pub const TODAY: &str = "2026-05-01";
 
-/// A home in a temporary directory, its reviewer `rev` logged in.
+/// A home in a temporary directory, on a simulated clock, its reviewer `rev` logged in.
 pub struct Center {
     _dir: tempfile::TempDir,
     pub root: PathBuf,
     pub home: PathBuf,
-    today: Mutex<String>,
+    /// Each person's session token (all the tests' people are one OS user: tokens tell them apart).
+    tokens: Mutex<HashMap<String, String>>,
 }
 
 impl Center {
     pub fn new() -> Center {
         let dir = tempdir();
         let root = dir.path().to_path_buf();
-        let center = Center { home: root.join("home"), root, _dir: dir, today: Mutex::new(TODAY.to_string()) };
-        center
-            .run_with("rev", &["center", "init", "--reviewer", "rev", "--name", "Rita Reviewer"], Some(PASSWORD))
-            .ok();
+        let center = Center { home: root.join("home"), root, _dir: dir, tokens: Mutex::default() };
+        let init = ["center", "init", "--reviewer", "rev", "--name", "Rita Reviewer", "--simulated-clock", TODAY];
+        center.run_with("rev", &init, Some(PASSWORD)).ok();
         center.login("rev", PASSWORD).ok();
         center
     }
@@ -40,19 +42,19 @@ impl Center {
         center
     }
 
-    /// Set the date `MIDNET_TODAY` gives the commands that follow.
+    /// Move the home's simulated clock to `date` (as its reviewer, rev, who must be logged in).
     pub fn set_today(&self, date: &str) {
-        *self.today.lock().unwrap() = date.to_string();
+        self.run("rev", &["center", "clock", "set", date]).ok();
     }
 
-    /// The OS home directory of `user` (where their session token is kept).
+    /// The OS home directory of `user` (their `HOME`; no session is kept there).
     pub fn os_home(&self, user: &str) -> PathBuf {
         let dir = self.root.join("os-homes").join(user);
         std::fs::create_dir_all(&dir).unwrap();
         dir
     }
 
-    /// Run `midnet ARGS` as OS user `user` on this home.
+    /// Run `midnet ARGS` as person `user` on this home: with their session token, or none.
     pub fn run(&self, user: &str, args: &[&str]) -> Run {
         self.run_with(user, args, None)
     }
@@ -61,30 +63,33 @@ impl Center {
         self.run_env(user, args, &[], stdin)
     }
 
+    /// Like [`Center::run_with`], with extra environment variables (which may replace the session).
     pub fn run_env(&self, user: &str, args: &[&str], extra: &[(&str, &str)], stdin: Option<&str>) -> Run {
-        let os_home = self.os_home(user);
         let home = self.home.display().to_string();
-        let os_home = os_home.display().to_string();
-        let today = self.today.lock().unwrap().clone();
+        let os_home = self.os_home(user).display().to_string();
+        let token = self.tokens.lock().unwrap().get(user).cloned().unwrap_or_default();
         let mut env =
-            vec![("MIDNET_HOME", home.as_str()), ("HOME", os_home.as_str()), ("MIDNET_TODAY", today.as_str())];
+            vec![("MIDNET_HOME", home.as_str()), ("HOME", os_home.as_str()), ("MIDNET_SESSION", token.as_str())];
         env.extend_from_slice(extra);
         midnet_with(&self.root, args, &env, stdin)
     }
 
+    /// Log `user` in; on success the token `midnet login` printed becomes theirs.
     pub fn login(&self, user: &str, password: &str) -> Run {
-        self.run_with(user, &["login", "--user", user], Some(&format!("{password}\n")))
+        let run = self.run_with(user, &["login", "--user", user], Some(&format!("{password}\n")));
+        if let Some(token) = run.stdout.lines().find_map(|l| l.strip_prefix("MIDNET_SESSION=")) {
+            self.tokens.lock().unwrap().insert(user.to_string(), token.to_string());
+        }
+        run
     }
 
     pub fn add_user(&self, id: &str, name: &str) {
         self.run_with("rev", &["user", "add", id, "--name", name], Some(&format!("{PASSWORD}\n"))).ok();
     }
 
-    /// The token `midnet login` stored for OS user `user`.
+    /// The session token of person `user` (from their last successful login).
     pub fn token(&self, user: &str) -> String {
-        let dir = self.os_home(user).join(".midnet/sessions");
-        let file = std::fs::read_dir(&dir).unwrap().next().expect("a stored token").unwrap().path();
-        std::fs::read_to_string(file).unwrap()
+        self.tokens.lock().unwrap().get(user).cloned().unwrap_or_else(|| panic!("{user} never logged in"))
     }
 
     pub fn area(&self, project: &str) -> PathBuf {
@@ -130,6 +135,41 @@ pub fn create_args<'a>(id: &'a str, purpose: &'a str, start: &'a str, end: &'a s
     args
 }
 
+/// Whether the tests run as root (and so can act as other OS users).
+pub fn running_as_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Give `home` to a service account (uid and gid 65534) and let every OS user reach the temporary
+/// `root` above it, as a deployment has it. Only root can; otherwise the home stays the tests'.
+pub fn serve_home(root: &Path, home: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if !running_as_root() {
+        return;
+    }
+    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let chown = std::process::Command::new("chown").args(["-R", "65534:65534"]).arg(home).status().unwrap();
+    assert!(chown.success());
+}
+
+/// The environment of OS user `uid` running `midnet` on `home` through sudo, with `os_home` as HOME.
+pub fn sudo_env(home: &Path, uid: &str, os_home: &Path) -> Vec<(String, String)> {
+    std::fs::create_dir_all(os_home).unwrap();
+    vec![
+        ("MIDNET_HOME".into(), home.display().to_string()),
+        ("HOME".into(), os_home.display().to_string()),
+        ("SUDO_UID".into(), uid.into()),
+        ("SUDO_GID".into(), uid.into()),
+    ]
+}
+
+/// `midnet ARGS` with the environment `env` (owned pairs).
+pub fn midnet_env(dir: &Path, args: &[&str], env: &[(String, String)], stdin: Option<&str>) -> Run {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    midnet_with(dir, args, &env, stdin)
+}
+
 pub fn write(path: &Path, text: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, text).unwrap();
@@ -148,9 +188,9 @@ fn commands_on_the_home_need_a_home_and_a_session() {
     c.login("ghost", PASSWORD).fails(3, "refused (login)");
     c.run("rev", &["project", "list"]).ok();
     c.run("rev", &["logout"]).ok();
-    c.run("rev", &["project", "list"]).fails(3, "not logged in");
+    c.run("rev", &["project", "list"]).fails(3, "session is closed");
 
-    // A session token given in MIDNET_SESSION works from any OS account and survives a second login.
+    // A session token given in MIDNET_SESSION works whatever HOME the same OS user has.
     c.login("rev", PASSWORD).ok();
     let token = c.token("rev");
     c.run_env("nobody", &["project", "list"], &[("MIDNET_SESSION", &token)], None).ok();
@@ -283,4 +323,78 @@ fn sites_are_imported_with_absolute_paths_and_checked() {
     let shown = c.run("carol", &["project", "show", "p1", "--json"]).ok().json();
     assert!(shown["pseudonyms"].as_object().unwrap().is_empty());
     assert!(!c.area("p1").join("project.duckdb").display().to_string().contains("大学"));
+}
+
+#[test]
+fn a_session_serves_only_the_os_user_who_opened_it_even_with_a_shared_home() {
+    let c = Center::new();
+    serve_home(&c.root, &c.home);
+    let shared = c.root.join("service-account-home");
+    let (first, second) = (sudo_env(&c.home, "1001", &shared), sudo_env(&c.home, "1002", &shared));
+    let login = midnet_env(&c.root, &["login", "--user", "rev"], &first, Some(&format!("{PASSWORD}\n"))).ok();
+    midnet_env(&c.root, &["project", "list"], &first, None).ok();
+    midnet_env(&c.root, &["project", "list"], &second, None).fails(3, "refused (login)");
+    // Nor does the first person's token serve the second.
+    let token = login.stdout.lines().find_map(|l| l.strip_prefix("MIDNET_SESSION=")).expect("login prints the token");
+    let mut with_token = second.clone();
+    with_token.push(("MIDNET_SESSION".into(), token.to_string()));
+    midnet_env(&c.root, &["project", "list"], &with_token, None).fails(3, "another OS user");
+}
+
+#[test]
+fn repeated_wrong_passwords_lock_the_account_until_a_reviewer_unlocks_it() {
+    let c = Center::with_users();
+    for _ in 0..30 {
+        c.login("alan", "wrong-password-123").fails(3, "refused (login");
+    }
+    c.login("alan", PASSWORD).fails(3, "refused (login_locked)");
+    let records = c.run("rev", &["audit", "show", "--user", "alan", "--json"]).ok().json();
+    assert!(records.as_array().unwrap().iter().any(|r| r["rule"] == "login_locked"), "{records}");
+    c.run("alan", &["user", "unlock", "alan"]).fails(3, "refused (");
+    c.run("rev", &["user", "unlock", "alan"]).ok();
+    c.login("alan", PASSWORD).ok();
+}
+
+#[test]
+fn passwords_are_judged_by_how_easy_they_are_to_guess() {
+    let c = Center::new();
+    for weak in ["            ", "aaaaaaaaaaaa", "password1234"] {
+        c.run_with("rev", &["user", "add", "dana", "--name", "Dana"], Some(&format!("{weak}\n")))
+            .fails(3, "refused (password_policy)")
+            .fails(3, "easy to guess");
+    }
+    c.run_with("rev", &["user", "add", "dana", "--name", "Dana"], Some("plum-orbit-kettle-42\n")).ok();
+}
+
+#[test]
+fn a_lock_grows_but_never_keeps_the_last_reviewer_out_for_long() {
+    let c = Center::with_users();
+    c.run_with(
+        "rev",
+        &["user", "add", "rev2", "--name", "Second Reviewer", "--reviewer"],
+        Some(&format!("{PASSWORD}\n")),
+    )
+    .ok();
+    c.login("rev2", PASSWORD).ok();
+    // Five wrong passwords in a row; the seconds the lock has left, read from the home.
+    let lock = |user: &str| {
+        for _ in 0..5 {
+            c.login(user, "wrong-password-123").fails(3, "refused (login");
+        }
+        let users: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(c.home.join("users.json")).unwrap()).unwrap();
+        let entry = users["users"].as_array().unwrap().iter().find(|u| u["id"] == user).unwrap().clone();
+        let until = chrono::DateTime::parse_from_rfc3339(entry["locked_until"].as_str().unwrap()).unwrap();
+        (until.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_seconds()
+    };
+    let minutes = |seconds: i64| (seconds + 59) / 60;
+    assert_eq!(minutes(lock("alan")), 15);
+    c.run("rev", &["user", "unlock", "alan"]).ok();
+    assert_eq!(minutes(lock("alan")), 30, "each lock lasts twice the one before");
+    assert_eq!(minutes(lock("rev")), 15);
+    c.run("rev2", &["user", "unlock", "rev"]).ok();
+    assert_eq!(minutes(lock("rev2")), 15);
+    // rev's second lock would last 30 minutes, but the only other reviewer is locked too.
+    assert_eq!(minutes(lock("rev")), 15, "the last reviewer who could unlock the others is never locked long");
+    c.login("rev", PASSWORD).fails(3, "refused (login_locked)");
 }

@@ -47,7 +47,7 @@ impl Run {
     }
 }
 
-/// Run `midnet ARGS` in `dir` with no `MIDNET_HOME` from the environment.
+/// Run `midnet ARGS` in `dir` with no `MIDNET_HOME`, session or sudo identity from the environment.
 pub fn midnet(dir: &Path, args: &[&str]) -> Run {
     midnet_with(dir, args, &[], None)
 }
@@ -55,7 +55,12 @@ pub fn midnet(dir: &Path, args: &[&str]) -> Run {
 /// Run `midnet ARGS` in `dir` with extra environment variables and optional standard input.
 pub fn midnet_with(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Run {
     let mut cmd = Command::new(midnet_bin());
-    cmd.args(args).current_dir(dir).env_remove("MIDNET_HOME").envs(env.iter().copied());
+    cmd.args(args).current_dir(dir).envs(env.iter().copied());
+    for inherited in ["MIDNET_HOME", "MIDNET_SESSION", "SUDO_UID", "SUDO_GID", "SUDO_USER"] {
+        if !env.iter().any(|(k, _)| *k == inherited) {
+            cmd.env_remove(inherited);
+        }
+    }
     cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("the midnet binary starts");

@@ -251,7 +251,7 @@ fn a_killed_extraction_leaves_the_project_as_it_was_or_as_it_is_after() {
             .current_dir(&n.c.root)
             .env("MIDNET_HOME", &n.c.home)
             .env("HOME", n.c.os_home("alan"))
-            .env("MIDNET_TODAY", "2026-06-02")
+            .env("MIDNET_SESSION", n.c.token("alan"))
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()

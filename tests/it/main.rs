@@ -10,6 +10,7 @@ mod export;
 mod export_requests;
 mod extract;
 mod network;
+mod privilege;
 mod project_inputs;
 mod projects;
 mod protocol;

@@ -287,3 +287,49 @@ fn a_second_command_on_a_busy_project_is_refused_and_nothing_is_corrupted() {
     assert_eq!(summaries, finished);
     c.run("rev", &["audit", "verify"]).ok();
 }
+
+#[test]
+fn a_production_home_takes_its_dates_from_the_system_clock_alone() {
+    use crate::center::{PASSWORD, midnet_env, serve_home, sudo_env};
+    let dir = crate::common::tempdir();
+    let root = dir.path();
+    let home = root.join("home");
+    let init = ["center", "init", "--reviewer", "rev", "--name", "Rita Reviewer"];
+    let env = [("MIDNET_HOME", home.to_str().unwrap())];
+    crate::common::midnet_with(root, &init, &env, Some(&format!("{PASSWORD}\n"))).ok();
+    serve_home(root, &home);
+    // `today` is what a user would slip in with MIDNET_TODAY, which older versions honoured: ignored.
+    let person = |uid: &str, name: &str, today: Option<&str>| {
+        let mut env = sudo_env(&home, uid, &root.join("os").join(name));
+        env.extend(today.map(|t| ("MIDNET_TODAY".to_string(), t.to_string())));
+        env
+    };
+    let rev = |today: Option<&str>| person("1001", "rev", today);
+    let alan = |today: Option<&str>| person("1002", "alan", today);
+    let run = |env: &[(String, String)], args: &[&str], stdin: Option<&str>| midnet_env(root, args, env, stdin);
+    let password = format!("{PASSWORD}\n");
+    run(&rev(None), &["login", "--user", "rev"], Some(&password)).ok();
+    run(&rev(None), &["user", "add", "alan", "--name", "Alan Analyst"], Some(&password)).ok();
+    run(&alan(None), &["login", "--user", "alan"], Some(&password)).ok();
+
+    // A project whose usage period ended a month ago and whose retention runs five more years.
+    let today = chrono::Local::now().date_naive();
+    let (start, end) = ((today - chrono::Days::new(400)).to_string(), (today - chrono::Days::new(30)).to_string());
+    let mut create = create_args("p1", "research", &start, &end, &[]);
+    create[12] = "rev"; // the contractor
+    run(&rev(None), &create, None).ok();
+    run(&rev(None), &["project", "grant", "p1", "alan", "analyst"], None).ok();
+
+    // Nobody moves the date: not the analyst back into the usage period, nor the password expiry,
+    // nor the reviewer past the retention period.
+    let inside = (today - chrono::Days::new(60)).to_string();
+    run(&alan(Some(&inside)), &["datasets", "--project", "p1"], None).fails(3, "refused (usage_period)");
+    let new_password = format!("{PASSWORD}\nplum-orbit-kettle-42\n");
+    run(&alan(Some("2099-01-01")), &["user", "passwd", "alan"], Some(&new_password)).ok();
+    let users = run(&rev(None), &["user", "list", "--json"], None).ok().json();
+    let alan_entry = users.as_array().unwrap().iter().find(|u| u["id"] == "alan").unwrap().clone();
+    assert_eq!(alan_entry["password_expires"], (today + chrono::Days::new(90)).to_string(), "{alan_entry}");
+    let later = (today + chrono::Days::new(6 * 366)).to_string();
+    run(&rev(Some(&later)), &["project", "purge", "p1"], None).fails(3, "refused (retention)");
+    run(&rev(None), &["center", "clock", "set", "2030-01-01"], None).fails(3, "refused (clock)");
+}
