@@ -280,6 +280,7 @@ impl Log {
                 return Ok((sealed, None));
             }
             verify::Tail::Unsealed(record) => {
+                let record = *record;
                 let recovery = Recovery::Sealed { seq: record.seq, command: record.command, user: record.user };
                 let sealed = SealedHead { count: record.seq, last: record.hash, bytes: len };
                 self.write_head(key, &sealed)?;

@@ -20,7 +20,7 @@ pub(super) enum Tail {
     None,
     /// One whole record sealed by the key and chained to the last sealed one: written by `midnet`,
     /// which stopped before sealing the head.
-    Unsealed(Record),
+    Unsealed(Box<Record>),
     /// The start of the next record without its end: a write cut short.
     Torn(String),
 }
@@ -55,7 +55,12 @@ pub(super) fn walk(log: &Log, key: &[u8], text: &str, head: &Head) -> Result<Wal
                     ),
                 ));
             }
-            return Ok(Walk { records: count, last: prev, sealed_bytes: offset as u64, tail: Tail::Unsealed(record) });
+            return Ok(Walk {
+                records: count,
+                last: prev,
+                sealed_bytes: offset as u64,
+                tail: Tail::Unsealed(Box::new(record)),
+            });
         }
         prev = record.hash;
         count += 1;
