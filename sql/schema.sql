@@ -11,12 +11,16 @@
 -- month ever leave the site.
 --
 -- Codes are stored without dots or spaces (ICD-10 `E119`, not `E11.9`).
+--
+-- Every clinical table ends in `load_file_id`: the file (`load_file`) its row was loaded from.
+-- `site load` always sets it; it is NULL only in rows put in by other means (test fixtures).
 
 CREATE TABLE patient (
     patient_key     VARCHAR PRIMARY KEY,
     sex             VARCHAR NOT NULL CHECK (sex IN ('M', 'F')),
     birth_date      DATE NOT NULL,
-    death_date      DATE
+    death_date      DATE,
+    load_file_id    INTEGER
 );
 
 -- Periods in which a data source of the site observes the patient.
@@ -24,7 +28,8 @@ CREATE TABLE observation_period (
     patient_key     VARCHAR NOT NULL,
     source          VARCHAR NOT NULL CHECK (source IN ('EHR', 'CLAIMS', 'DPC')),
     start_date      DATE NOT NULL,
-    end_date        DATE NOT NULL CHECK (end_date >= start_date)
+    end_date        DATE NOT NULL CHECK (end_date >= start_date),
+    load_file_id    INTEGER
 );
 
 CREATE TABLE encounter (
@@ -34,6 +39,7 @@ CREATE TABLE encounter (
     end_date        DATE NOT NULL,          -- discharge date; the visit date for a visit
     department      VARCHAR,                -- department code (see docs/schema.md)
     source          VARCHAR NOT NULL CHECK (source IN ('EHR', 'CLAIMS', 'DPC')),
+    load_file_id    INTEGER,
     CHECK (end_date >= start_date)
 );
 
@@ -44,7 +50,8 @@ CREATE TABLE diagnosis (
     diagnosis_date  DATE NOT NULL,
     suspected       BOOLEAN NOT NULL,       -- 疑い病名: a suspected, not confirmed, diagnosis
     main_diagnosis  BOOLEAN NOT NULL,       -- 主病名
-    source          VARCHAR NOT NULL CHECK (source IN ('EHR', 'CLAIMS', 'DPC'))
+    source          VARCHAR NOT NULL CHECK (source IN ('EHR', 'CLAIMS', 'DPC')),
+    load_file_id    INTEGER
 );
 
 -- Prescriptions and injections.
@@ -59,7 +66,8 @@ CREATE TABLE drug_order (
     dose_unit       VARCHAR,
     route           VARCHAR NOT NULL CHECK (route IN ('oral', 'injection', 'topical', 'other')),
     setting         VARCHAR NOT NULL CHECK (setting IN ('outpatient', 'inpatient')),
-    source          VARCHAR NOT NULL CHECK (source IN ('EHR', 'CLAIMS', 'DPC'))
+    source          VARCHAR NOT NULL CHECK (source IN ('EHR', 'CLAIMS', 'DPC')),
+    load_file_id    INTEGER
 );
 
 -- Lab results. `value`, `unit`, `ref_low` and `ref_high` are in the lab master's canonical unit of
@@ -78,6 +86,7 @@ CREATE TABLE lab_result (
     reported_value  DOUBLE,
     reported_unit   VARCHAR,
     source          VARCHAR NOT NULL CHECK (source IN ('EHR', 'CLAIMS', 'DPC')),
+    load_file_id    INTEGER,
     CHECK (ref_low IS NULL OR ref_high IS NULL OR ref_low <= ref_high)
 );
 
@@ -85,7 +94,8 @@ CREATE TABLE procedure (
     patient_key     VARCHAR NOT NULL,
     procedure_code  VARCHAR NOT NULL,       -- 9-digit claims procedure code (診療行為コード)
     procedure_date  DATE NOT NULL,
-    source          VARCHAR NOT NULL CHECK (source IN ('EHR', 'CLAIMS', 'DPC'))
+    source          VARCHAR NOT NULL CHECK (source IN ('EHR', 'CLAIMS', 'DPC')),
+    load_file_id    INTEGER
 );
 
 -- Masters, distributed by the data center and loaded by `midnet site init`.
@@ -124,7 +134,8 @@ CREATE TABLE icd10_master (
 
 -- Bookkeeping.
 
--- One row per successful load; extraction manifests cite the latest data_version.
+-- One row per load that brought rows in: a data version, which extraction manifests cite. A load
+-- that brings in nothing new (every file loaded before, or every row bad) makes none.
 CREATE TABLE load_history (
     data_version    INTEGER PRIMARY KEY,
     loaded_at       TIMESTAMP NOT NULL,
@@ -133,18 +144,23 @@ CREATE TABLE load_history (
     rows_quarantined BIGINT NOT NULL
 );
 
+-- One row per file a load read. Every row of a clinical table and of the quarantine names its
+-- file by `load_file_id`. A file whose SHA-256 is here is skipped by later loads.
 CREATE TABLE load_file (
-    data_version    INTEGER NOT NULL,
+    load_file_id    INTEGER PRIMARY KEY,
+    data_version    INTEGER,                -- NULL when its load brought no row in
+    loaded_at       TIMESTAMP NOT NULL,
     table_name      VARCHAR NOT NULL,
-    file            VARCHAR NOT NULL,
-    sha256          VARCHAR NOT NULL,
+    file            VARCHAR NOT NULL,       -- the path as given to `site load`
+    sha256          VARCHAR NOT NULL UNIQUE,
     rows_loaded     BIGINT NOT NULL,
     rows_quarantined BIGINT NOT NULL
 );
 
 -- Rows that failed validation at load, with where they came from and why. Nothing is dropped silently.
 CREATE TABLE quarantine (
-    data_version    INTEGER NOT NULL,
+    data_version    INTEGER,                -- NULL when its load brought no row in
+    load_file_id    INTEGER NOT NULL,
     table_name      VARCHAR NOT NULL,
     file            VARCHAR NOT NULL,
     line            BIGINT NOT NULL,        -- line in the file, the header being line 1

@@ -10,6 +10,7 @@
 pub mod audit;
 pub mod center;
 pub mod cli;
+pub mod crash;
 pub mod demo;
 pub mod digest;
 pub mod error;

@@ -1,6 +1,7 @@
-//! `midnet audit verify|show|sessions` (reviewer).
+//! `midnet audit verify|anchor|show|sessions` (reviewer).
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::Subcommand;
@@ -10,12 +11,21 @@ use super::Record;
 use crate::center::as_user;
 use crate::center::cli::{date_arg, print_json, text_table};
 use crate::cli::Global;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Check the whole chain and its sealed head; name the first bad record (exit 6) if any.
-    Verify,
+    /// Check the whole chain and its sealed head; name the first bad record (exit 6) if any. A
+    /// record left unsealed or torn by a midnet that stopped part way is recovered first, and said.
+    Verify {
+        /// Also check that the trail reaches this anchor (`midnet audit anchor`) and holds its
+        /// record: a trail rolled back or rewritten since fails.
+        #[arg(long, value_name = "FILE")]
+        anchor: Option<PathBuf>,
+    },
+    /// Print a signed statement of the trail's head (sequence, hash, time) to keep outside the home,
+    /// for `audit verify --anchor`.
+    Anchor,
     /// The records, filtered by project, user and UTC date.
     Show {
         #[arg(long)]
@@ -42,16 +52,36 @@ pub enum AuditCommand {
 
 pub fn run(global: &Global, command: AuditCommand) -> Result<()> {
     match command {
-        AuditCommand::Verify => as_user(global, "audit verify", None, |actor| {
+        AuditCommand::Verify { anchor } => as_user(global, "audit verify", None, |actor| {
             actor.require_reviewer("verifying the audit log")?;
             let log = actor.home().audit();
-            let verified = log.verify()?;
+            let anchored =
+                anchor.as_deref().map(|file| Ok::<_, Error>((file, super::Anchor::read(file)?))).transpose()?;
+            let verified = match &anchored {
+                Some((file, statement)) => log.check_anchor(statement, file)?,
+                None => log.verify()?,
+            };
+            if let Some((recovery, seq)) = &verified.recovered {
+                println!("recovered: {recovery} (recorded as record {seq})");
+            }
             println!(
                 "{}: {} records verified: the chain is intact, every seal verifies, and it ends in the sealed head",
                 log.path().display(),
                 verified.records
             );
+            if let Some((file, statement)) = &anchored {
+                println!(
+                    "it agrees with the anchor of {} in {}: record {} is the one anchored",
+                    statement.time,
+                    file.display(),
+                    statement.seq
+                );
+            }
             Ok(())
+        }),
+        AuditCommand::Anchor => as_user(global, "audit anchor", None, |actor| {
+            actor.require_reviewer("anchoring the audit log")?;
+            print_json(&actor.home().audit().anchor()?)
         }),
         AuditCommand::Show { project, user, from, to, json } => as_user(global, "audit show", None, |actor| {
             actor.require_reviewer("reading the audit log")?;

@@ -13,6 +13,7 @@
 //! Appends are serialised by a lock (`HOME/locks/audit.lock`); `verify` proves all of the above
 //! and names the first bad record.
 
+mod anchor;
 pub mod cli;
 mod verify;
 
@@ -26,6 +27,7 @@ use sha2::Sha256;
 use crate::center::store::{self, FileLock};
 use crate::error::{Error, IoContext, Result};
 
+pub use anchor::Anchor;
 pub use verify::Verified;
 
 /// The `prev` of the first record.
@@ -126,13 +128,56 @@ impl Record {
     }
 }
 
-/// The sealed head of the chain (`seal/head.json`).
+/// The sealed head of the chain (`seal/head.json`): how many records the log holds, the hash of
+/// the last, and how many bytes they take. What lies past `bytes` is not sealed: the next append
+/// (or verify) recovers it ([`Log::settle`]) or refuses it as tampering.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Head {
     count: u64,
     last: String,
+    /// Absent in heads written before the length was sealed; the next append adds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    bytes: Option<u64>,
     mac: String,
+}
+
+/// The head as the log matches it: every byte of the log is sealed.
+#[derive(Debug, Clone)]
+struct SealedHead {
+    count: u64,
+    last: String,
+    bytes: u64,
+}
+
+/// What the next command found after the sealed head, left by a `midnet` that stopped part way
+/// through an append, and what it did about it.
+#[derive(Debug, Clone)]
+pub enum Recovery {
+    /// A whole record, sealed by the key (so written by `midnet`), that the head did not count yet:
+    /// `midnet` stopped between writing it and sealing it. The head now seals it.
+    Sealed { seq: u64, command: String, user: String },
+    /// The start of a record with no end (a write cut short: `midnet` stopped, or the disk was
+    /// full). Cut from the log and kept in `kept`.
+    Torn { seq: u64, bytes: usize, kept: PathBuf },
+}
+
+impl std::fmt::Display for Recovery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Recovery::Sealed { seq, command, user } => write!(
+                f,
+                "record {seq} ({command} by {user}) was complete but not sealed: midnet stopped between writing it \
+                 and sealing the head; it is sealed now"
+            ),
+            Recovery::Torn { seq, bytes, kept } => write!(
+                f,
+                "the log ended in {bytes} bytes of an unfinished record {seq} (a write midnet did not finish: it \
+                 was stopped, or the disk was full); they were cut from the log and kept in {}",
+                kept.display()
+            ),
+        }
+    }
 }
 
 /// The audit log of one home.
@@ -141,6 +186,7 @@ pub struct Log {
     log: PathBuf,
     key: PathBuf,
     head: PathBuf,
+    anchor_key: PathBuf,
     lock: PathBuf,
 }
 
@@ -150,6 +196,7 @@ impl Log {
             log: home_root.join("audit/log.jsonl"),
             key: home_root.join("seal/key"),
             head: home_root.join("seal/head.json"),
+            anchor_key: home_root.join("seal/anchor.key"),
             lock: home_root.join("locks/audit.lock"),
         }
     }
@@ -162,25 +209,31 @@ impl Log {
         store::write_private_file(&log.key, hex::encode(key).as_bytes())?;
         std::fs::File::create(&log.log).at(&log.log)?;
         let key = log.read_key()?;
-        log.write_head(&key, 0, GENESIS)
+        log.write_head(&key, &SealedHead { count: 0, last: GENESIS.to_string(), bytes: 0 })
     }
 
     pub fn path(&self) -> &Path {
         &self.log
     }
 
-    /// Append one record and reseal the head.
+    /// Append one record and reseal the head, after recovering what an interrupted append left.
     pub fn append(&self, entry: Entry) -> Result<Record> {
         let _lock = FileLock::wait(&self.lock)?;
         let key = self.read_key()?;
-        let head = self.read_head(&key)?;
+        let (sealed, _) = self.settle(&key)?;
+        Ok(self.write_record(&key, &sealed, entry)?.0)
+    }
+
+    /// Write `entry` as the record after `sealed`, then seal it. A kill between the two leaves a
+    /// whole record past the head, which [`Log::settle`] seals.
+    fn write_record(&self, key: &[u8], sealed: &SealedHead, entry: Entry) -> Result<(Record, SealedHead)> {
         let (result, rule, message) = match entry.outcome {
             Outcome::Ok => ("ok", None, None),
             Outcome::Refused { rule, message } => ("refused", Some(rule), Some(message)),
             Outcome::Error { message } => ("error", None, Some(message)),
         };
         let mut record = Record {
-            seq: head.count + 1,
+            seq: sealed.count + 1,
             time: crate::center::clock::format_utc(&crate::center::clock::now_utc()),
             user: entry.user,
             session: entry.session,
@@ -192,24 +245,72 @@ impl Log {
             message,
             file: entry.file,
             today: entry.today,
-            prev: head.last,
+            prev: sealed.last.clone(),
             hash: String::new(),
             mac: String::new(),
         };
         let body = record.body()?;
         record.hash = crate::digest::sha256_hex(body.as_bytes());
-        record.mac = mac(&key, record.hash.as_bytes());
+        record.mac = mac(key, record.hash.as_bytes());
         let line = format!("{body},\"hash\":\"{}\",\"mac\":\"{}\"}}\n", record.hash, record.mac);
         let mut file = std::fs::OpenOptions::new().append(true).open(&self.log).at(&self.log)?;
         file.write_all(line.as_bytes()).at(&self.log)?;
         file.sync_data().at(&self.log)?;
-        self.write_head(&key, record.seq, &record.hash)?;
-        Ok(record)
+        crate::crash::point("audit-appended");
+        let sealed =
+            SealedHead { count: record.seq, last: record.hash.clone(), bytes: sealed.bytes + line.len() as u64 };
+        self.write_head(key, &sealed)?;
+        Ok((record, sealed))
     }
 
-    /// Every record, in order. A line that does not parse is an integrity error (run `verify`).
-    pub fn records(&self) -> Result<Vec<Record>> {
+    /// Bring the log and its head into agreement, under the audit lock: when the log is longer
+    /// than the head seals, what follows is a record `midnet` wrote and did not seal (sealed now)
+    /// or a torn write (cut and kept aside); either is recorded as an `audit recover` record.
+    /// Anything else there, or a log shorter than the head, is tampering: an integrity error, and
+    /// nothing more is recorded until the home is restored.
+    fn settle(&self, key: &[u8]) -> Result<(SealedHead, Option<(Recovery, u64)>)> {
+        let head = self.read_head(key)?;
+        let len = std::fs::metadata(&self.log).at(&self.log)?.len();
+        if head.bytes == Some(len) {
+            return Ok((SealedHead { count: head.count, last: head.last, bytes: len }, None));
+        }
         let text = self.read_text()?;
+        let walk = verify::walk(self, key, &text, &head)?;
+        let sealed = SealedHead { count: walk.records, last: walk.last, bytes: walk.sealed_bytes };
+        let (recovery, sealed) = match walk.tail {
+            verify::Tail::None => {
+                // A head written before heads sealed the log's length.
+                self.write_head(key, &sealed)?;
+                return Ok((sealed, None));
+            }
+            verify::Tail::Unsealed(record) => {
+                let record = *record;
+                let recovery = Recovery::Sealed { seq: record.seq, command: record.command, user: record.user };
+                let sealed = SealedHead { count: record.seq, last: record.hash, bytes: len };
+                self.write_head(key, &sealed)?;
+                (recovery, sealed)
+            }
+            verify::Tail::Torn(fragment) => {
+                let kept = self.log.with_file_name(format!("torn-{}.part", sealed.count + 1));
+                crate::table::write_atomically(&kept, fragment.as_bytes())?;
+                let file = std::fs::OpenOptions::new().write(true).open(&self.log).at(&self.log)?;
+                file.set_len(sealed.bytes).at(&self.log)?;
+                file.sync_all().at(&self.log)?;
+                self.write_head(key, &sealed)?;
+                (Recovery::Torn { seq: sealed.count + 1, bytes: fragment.len(), kept }, sealed)
+            }
+        };
+        let (record, sealed) = self.write_record(key, &sealed, recovery_entry(&recovery))?;
+        Ok((sealed, Some((recovery, record.seq))))
+    }
+
+    /// Every record, in order (after recovering an interrupted append).
+    pub fn records(&self) -> Result<Vec<Record>> {
+        let text = {
+            let _lock = FileLock::wait(&self.lock)?;
+            self.settle(&self.read_key()?)?;
+            self.read_text()?
+        };
         text.split_terminator('\n')
             .enumerate()
             .map(|(i, line)| {
@@ -224,10 +325,18 @@ impl Log {
             .collect()
     }
 
-    /// Check the whole chain and the sealed head; see [`verify`](verify::verify).
+    /// Recover an interrupted append, then check the whole chain against the sealed head; see
+    /// [`verify::walk`].
     pub fn verify(&self) -> Result<Verified> {
+        let _lock = FileLock::wait(&self.lock)?;
         let key = self.read_key()?;
-        verify::verify(self, &key)
+        let (_, recovered) = self.settle(&key)?;
+        let head = self.read_head(&key)?;
+        let walk = verify::walk(self, &key, &self.read_text()?, &head)?;
+        if !matches!(walk.tail, verify::Tail::None) {
+            return Err(Error::Internal(format!("{}: unsealed bytes remain after recovery", self.log.display())));
+        }
+        Ok(Verified { records: walk.records, last: walk.last, recovered })
     }
 
     /// The log's text; bytes that are not UTF-8 were written by something other than `midnet`.
@@ -243,15 +352,32 @@ impl Log {
     }
 
     fn read_key(&self) -> Result<Vec<u8>> {
-        let text = std::fs::read_to_string(&self.key).at(&self.key)?;
+        let text = read_seal(
+            &self.key,
+            "the audit key",
+            "without it no record can be sealed or checked, so nothing more can be recorded until it is restored \
+             from a backup of the home",
+        )?;
         hex::decode(text.trim()).map_err(|_| {
             Error::Integrity(format!("{}: the audit key is not hex; it was changed outside midnet", self.key.display()))
         })
     }
 
     fn read_head(&self, key: &[u8]) -> Result<Head> {
-        let head: Head = store::read_json(&self.head)?;
-        if head.mac != mac(key, head_message(head.count, &head.last).as_bytes()) {
+        let text = read_seal(
+            &self.head,
+            "the sealed head of the audit log",
+            "without it a log cut short cannot be told from a whole one, so nothing more can be recorded until it \
+             is restored from a backup of the home; `midnet audit verify --anchor FILE` then shows whether the \
+             restored trail reaches your latest anchor",
+        )?;
+        let head: Head = serde_json::from_str(&text).map_err(|e| {
+            Error::Integrity(format!(
+                "{}: not a sealed head ({e}); it was changed outside midnet, restore it from a backup",
+                self.head.display()
+            ))
+        })?;
+        if head.mac != mac(key, head_message(head.count, &head.last, head.bytes).as_bytes()) {
             return Err(Error::Integrity(format!(
                 "{}: the sealed head of the audit log does not verify (its HMAC is wrong): it was altered; \
                  run `midnet audit verify` and restore the home from a backup",
@@ -261,14 +387,50 @@ impl Log {
         Ok(head)
     }
 
-    fn write_head(&self, key: &[u8], count: u64, last: &str) -> Result<()> {
-        let head = Head { count, last: last.to_string(), mac: mac(key, head_message(count, last).as_bytes()) };
+    fn write_head(&self, key: &[u8], sealed: &SealedHead) -> Result<()> {
+        let bytes = Some(sealed.bytes);
+        let head = Head {
+            count: sealed.count,
+            last: sealed.last.clone(),
+            bytes,
+            mac: mac(key, head_message(sealed.count, &sealed.last, bytes).as_bytes()),
+        };
         store::write_json(&self.head, &head)
     }
 }
 
-fn head_message(count: u64, last: &str) -> String {
-    format!("midnet-audit-head/1\n{count}\n{last}")
+/// A file of `seal/`, `what`; a missing one is an integrity error saying what its absence means
+/// (`consequence`): midnet never removes these files.
+fn read_seal(path: &Path, what: &str, consequence: &str) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::Integrity(format!(
+            "{}: {what} is missing: it was deleted or moved outside midnet, which never removes it; {consequence}",
+            path.display()
+        )),
+        _ => Error::io(path, e),
+    })
+}
+
+/// The record of a recovery: by no user, with what was found and done as its message.
+fn recovery_entry(recovery: &Recovery) -> Entry {
+    Entry {
+        user: "-".to_string(),
+        session: None,
+        command: "audit recover".to_string(),
+        project: None,
+        args: Vec::new(),
+        outcome: Outcome::Error { message: recovery.to_string() },
+        file: None,
+        today: None,
+    }
+}
+
+/// What the head's mac covers; `bytes` (the log's sealed length) since version 2.
+fn head_message(count: u64, last: &str, bytes: Option<u64>) -> String {
+    match bytes {
+        Some(bytes) => format!("midnet-audit-head/2\n{count}\n{last}\n{bytes}"),
+        None => format!("midnet-audit-head/1\n{count}\n{last}"),
+    }
 }
 
 fn mac(key: &[u8], message: &[u8]) -> String {
@@ -318,6 +480,32 @@ mod tests {
         let text = std::fs::read_to_string(log.path()).unwrap();
         std::fs::write(log.path(), text.replacen('\n', "\r\n", 1)).unwrap();
         assert!(matches!(log.verify(), Err(Error::Integrity(m)) if m.contains("line 1: not an audit record")));
+    }
+
+    /// A head written before heads sealed the log's length still verifies, and from then on the
+    /// head seals the length too.
+    #[test]
+    fn a_head_without_the_length_verifies_and_gets_it() {
+        let (_dir, log) = log_with(3);
+        let key = log.read_key().unwrap();
+        let head = log.read_head(&key).unwrap();
+        let old = Head { bytes: None, mac: mac(&key, head_message(head.count, &head.last, None).as_bytes()), ..head };
+        store::write_json(&log.head, &old).unwrap();
+        assert_eq!(log.verify().unwrap().records, 3);
+        let entry = Entry {
+            user: "u".into(),
+            session: None,
+            command: "project show".into(),
+            project: None,
+            args: Vec::new(),
+            outcome: Outcome::Ok,
+            file: None,
+            today: None,
+        };
+        log.append(entry).unwrap();
+        let head = log.read_head(&key).unwrap();
+        assert_eq!((head.count, head.bytes), (4, Some(std::fs::metadata(log.path()).unwrap().len())));
+        assert!(log.verify().unwrap().recovered.is_none());
     }
 
     proptest::proptest! {

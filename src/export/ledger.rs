@@ -378,7 +378,10 @@ pub struct CopyEvent {
 
 /// `midnet export report-loss` and `midnet export delete`: record that a copy taken out of the
 /// data center was lost or deleted. `copy` names the copy (the path `fetch` recorded) and may be
-/// left out when the file has one copy out. A loss is audited as a violation (第14 1(2)).
+/// left out when the file has one copy out (of the user's own, for a statistics user or analyst).
+/// A statistics user or analyst reports their own copies only; the contractor and a reviewer any.
+/// A deletion is recorded only when nothing is left where the copy was. A loss is audited as a
+/// violation (第14 1(2)).
 pub fn close_copy(
     actor: &Actor,
     project: &str,
@@ -389,7 +392,8 @@ pub fn close_copy(
 ) -> Result<CopyEvent> {
     debug_assert!(matches!(event, Event::Lost | Event::Deleted));
     let project =
-        actor.open_project(project, &[Role::StatisticsUser, Role::Analyst, Role::Contractor, Role::Reviewer])?;
+        actor.open_project(project, &[Role::Reviewer, Role::Contractor, Role::StatisticsUser, Role::Analyst])?;
+    let own_only = matches!(project.role(), Role::StatisticsUser | Role::Analyst);
     gate::require_note(
         if event == Event::Lost { "say what was lost, where and when" } else { "say how the copy was deleted" },
         note,
@@ -402,21 +406,43 @@ pub fn close_copy(
         .filter(|w| w.file == entry.file)
         .flat_map(|w| &w.copies)
         .filter(|c| c.status == CopyStatus::Held)
+        .filter(|c| copy.is_some() || !own_only || c.by == actor.user().id)
         .collect();
     let chosen = match copy {
         Some(path) => {
             let path = absolute(path)?;
-            held.iter().find(|c| Path::new(&c.to) == path).ok_or_else(|| {
+            let chosen = held.iter().find(|c| Path::new(&c.to) == path).ok_or_else(|| {
                 crate::bad_input!(
                     "--copy {}: no copy of {} is held there; the copies out are: {}",
                     path.display(),
                     entry.file,
                     copies_text(&held)
                 )
-            })?
+            })?;
+            if own_only && chosen.by != actor.user().id {
+                return Err(Error::refused(
+                    "role",
+                    format!(
+                        "the copy {} was fetched by {}: a {} reports the loss or deletion of their own copies only; \
+                         {} (or the contractor, or a reviewer) reports this one",
+                        chosen.to,
+                        chosen.by,
+                        project.role(),
+                        chosen.by
+                    ),
+                ));
+            }
+            chosen
         }
         None => match held.as_slice() {
             [one] => one,
+            [] if own_only => {
+                return Err(crate::bad_input!(
+                    "{} holds no copy of {} out of the data center (the ledger records none they fetched still held)",
+                    actor.user().id,
+                    entry.file
+                ));
+            }
             [] => {
                 return Err(crate::bad_input!(
                     "no copy of {} is out of the data center (the ledger records none held)",
@@ -434,6 +460,12 @@ pub fn close_copy(
         },
     };
     let copy = chosen.to.clone();
+    if event == Event::Deleted && Path::new(&copy).symlink_metadata().is_ok() {
+        return Err(crate::bad_input!(
+            "the copy {copy} is still there: delete it, then record the deletion (a copy is recorded as deleted \
+             only when nothing is left where it was fetched to)"
+        ));
+    }
     let mut e = Entry::new(event, &entry.file, &entry.sha256, entry.role, &actor.user().id);
     e.copy = Some(copy.clone());
     e.note = note.to_string();

@@ -57,9 +57,29 @@ CREATE TABLE IF NOT EXISTS dataset (
 );
 ";
 
+/// The catalog's tables, as `SCHEMA` creates them.
+const TABLES: [&str; 4] = ["extraction", "extraction_site", "attrition", "dataset"];
+
+/// Create the catalog if the project has none, in one transaction: a kill part way leaves none.
 pub fn ensure(conn: &duckdb::Connection) -> Result<()> {
-    conn.execute_batch(SCHEMA)?;
-    Ok(())
+    in_transaction(conn, || {
+        conn.execute_batch(SCHEMA)?;
+        crate::crash::point("extract-catalog");
+        Ok(())
+    })
+}
+
+/// Whether the project has its whole catalog. No extraction was recorded without one; a part of
+/// one is what an extraction killed while it made the catalog left before `ensure` made it in one
+/// transaction.
+pub fn exists(conn: &duckdb::Connection) -> Result<bool> {
+    let names: Vec<String> = TABLES.iter().map(|t| crate::sql::quote::literal(t)).collect();
+    let found: i64 = conn.query_row(
+        &format!("SELECT count(*) FROM duckdb_tables() WHERE table_name IN ({})", names.join(", ")),
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(found == TABLES.len() as i64)
 }
 
 /// An extraction of the project: a script with its parameters, run at a set of sites.

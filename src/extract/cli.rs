@@ -54,27 +54,33 @@ pub fn run_extract(global: &Global, args: ExtractArgs) -> Result<()> {
         partial: args.partial,
     };
     let progress = crate::progress::Progress::new(global.quiet);
-    let report = crate::center::as_user(global, "extract", Some(&args.project), |actor| {
-        extract(actor, &args.project, &opts, &progress)
-    })?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report).expect("report serialises"));
-    } else {
-        print!("{}", render(&report));
-    }
+    // The report is printed, and an incomplete extraction fails, inside the audited command: its
+    // audit record says whether every site was accepted.
+    crate::center::as_user(global, "extract", Some(&args.project), |actor| {
+        let report = extract(actor, &args.project, &opts, &progress)?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&report).expect("report serialises"));
+        } else {
+            print!("{}", render(&report));
+        }
+        require_complete(&report)
+    })
+}
+
+/// Exit 1 naming the failed sites and how to complete the extraction, if any site failed.
+fn require_complete(report: &ExtractReport) -> Result<()> {
     let failed = report.failed();
     if failed.is_empty() {
-        Ok(())
-    } else {
-        let names: Vec<&str> = failed.iter().map(|s| s.site.as_str()).collect();
-        Err(Error::Failed(format!(
-            "extraction {} is incomplete: {} failed; the others' results are kept. Fix the cause and run again \
-             with --sites {} to complete it",
-            report.extraction,
-            names.join(", "),
-            names.join(",")
-        )))
+        return Ok(());
     }
+    let names: Vec<&str> = failed.iter().map(|s| s.site.as_str()).collect();
+    Err(Error::Failed(format!(
+        "extraction {} is incomplete: {} failed; the others' results are kept. Fix the cause and run again \
+         with --sites {} to complete it",
+        report.extraction,
+        names.join(", "),
+        names.join(",")
+    )))
 }
 
 fn render(report: &ExtractReport) -> String {
@@ -110,14 +116,9 @@ pub fn run_datasets(global: &Global, args: DatasetsArgs) -> Result<()> {
         let config = duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly)?;
         let db = project.layout().db();
         let conn = duckdb::Connection::open_with_flags(&db, config)?;
-        let has_catalog: i64 =
-            conn.query_row("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'extraction'", [], |r| r.get(0))?;
-        if has_catalog == 0 {
-            println!("no extractions yet");
-            return Ok(());
-        }
-        let extractions = catalog::extractions(&conn)?;
-        let datasets = catalog::datasets(&conn)?;
+        let has_catalog = catalog::exists(&conn)?;
+        let extractions = if has_catalog { catalog::extractions(&conn)? } else { Vec::new() };
+        let datasets = if has_catalog { catalog::datasets(&conn)? } else { Vec::new() };
         let mut attrition = Vec::new();
         for e in &extractions {
             attrition.push((e.extraction, catalog::attrition(&conn, e.extraction)?));
@@ -133,6 +134,9 @@ pub fn run_datasets(global: &Global, args: DatasetsArgs) -> Result<()> {
             });
             println!("{}", serde_json::to_string_pretty(&json).expect("serialises"));
             return Ok(());
+        }
+        if extractions.is_empty() {
+            println!("no extractions yet");
         }
         for e in &extractions {
             let status = match (&e.completed_at, e.partial) {

@@ -123,6 +123,7 @@ pub fn extract(
             &actor.user().id,
         )?,
     };
+    crate::crash::point("extract-begun");
     let already = catalog::accepted_sites(&conn, extraction)?;
     let todo: Vec<&Target> = targets.iter().filter(|t| !already.contains(&t.pseudonym)).collect();
     let incoming = project.layout().area(Area::Datasets).join(".incoming").join(format!("x{extraction}"));
@@ -163,6 +164,7 @@ pub fn extract(
     for (pseudonym, result) in results {
         match result {
             Ok(manifest) => {
+                crate::crash::point("extract-received");
                 catalog::record_accepted(&conn, &manifest)?;
                 for out in &manifest.outputs {
                     let file = incoming.join(&pseudonym).join(&out.file);
@@ -331,7 +333,9 @@ fn union_all(
         made.push(dataset);
         files.push(file);
     }
+    crate::crash::point("extract-unioned");
     catalog::record_datasets(conn, extraction, partial, &made, &files)?;
+    crate::crash::point("extract-recorded");
     // The union is the record now; the sites' copies go (a kill here leaves them to `sweep`).
     std::fs::remove_dir_all(incoming).at(incoming)?;
     Ok(made)

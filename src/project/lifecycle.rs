@@ -495,8 +495,20 @@ pub fn purge(actor: &Actor, only: Option<&str>) -> Result<Vec<Purged>> {
     Ok(purged)
 }
 
+/// Audit the deletion of `file` (relative to the work area) with the SHA-256 of its content; a
+/// symbolic link is never followed out of the project: it is recorded by the SHA-256 of the path
+/// it points to, and anything else that is not a regular file (a FIFO, a socket) by that of no
+/// content.
 fn record_deletion(actor: &Actor, project: &Project, layout: &Layout, file: &std::path::Path) -> Result<()> {
     let path = layout.root().join(file);
-    let sha = store::sha256_file(&path)?;
+    let kind = std::fs::symlink_metadata(&path).at(&path)?.file_type();
+    let sha = if kind.is_file() {
+        store::sha256_file(&path)?
+    } else if kind.is_symlink() {
+        let target = std::fs::read_link(&path).at(&path)?;
+        crate::digest::sha256_hex(target.as_os_str().as_encoded_bytes())
+    } else {
+        crate::digest::sha256_hex(b"")
+    };
     actor.record_file(project, &path, &sha, Direction::Deleted)
 }

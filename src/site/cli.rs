@@ -69,7 +69,7 @@ pub fn run(global: &Global, command: SiteCommand) -> Result<()> {
             } else {
                 print!("{}", render_load(&report));
             }
-            if report.rows_loaded() == 0 {
+            if report.rows_loaded() == 0 && !report.nothing_new() {
                 return Err(Error::Failed(format!(
                     "{}: nothing could be loaded ({} files refused, {} rows quarantined)",
                     site.display(),
@@ -108,19 +108,27 @@ pub fn run(global: &Global, command: SiteCommand) -> Result<()> {
 fn render_load(report: &super::load::LoadReport) -> String {
     use std::fmt::Write;
     let mut s = String::new();
-    match report.data_version {
-        Some(v) => {
-            let _ = writeln!(s, "data version {v}");
-        }
-        None => {
-            let _ = writeln!(s, "nothing recorded");
-        }
-    }
+    let _ = match (report.data_version, report.files.is_empty()) {
+        (Some(v), _) => writeln!(s, "data version {v}"),
+        (None, true) => writeln!(s, "no new data version: nothing new to load"),
+        (None, false) => writeln!(s, "no new data version: no row could be loaded"),
+    };
     let _ = writeln!(s, "  {:<20} {:>12} {:>12}  file", "table", "loaded", "quarantined");
     for f in &report.files {
         let _ = writeln!(s, "  {:<20} {:>12} {:>12}  {}", f.table, f.rows_loaded, f.rows_quarantined, f.file);
     }
     let _ = writeln!(s, "  {:<20} {:>12} {:>12}", "total", report.rows_loaded(), report.rows_quarantined());
+    for k in &report.skipped {
+        let e = &k.earlier;
+        let what = match e.data_version {
+            Some(v) => {
+                format!("in data version {v} ({} rows loaded, {} quarantined)", e.rows_loaded, e.rows_quarantined)
+            }
+            None => format!("which made no data version (no row loaded, {} quarantined)", e.rows_quarantined),
+        };
+        let _ =
+            writeln!(s, "skipped {}: already loaded (same SHA-256) on {} as {}, {what}", k.file, e.loaded_at, e.file);
+    }
     for r in &report.refused {
         let _ = writeln!(s, "refused {}: {}", r.file, r.reason);
     }

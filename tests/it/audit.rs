@@ -150,3 +150,167 @@ fn verify_names_the_first_record_of_each_kind_of_tampering() {
     c.login("alan", PASSWORD).ok();
     c.run("alan", &["audit", "verify"]).fails(3, "refused (role)");
 }
+
+fn head_count(c: &Center) -> u64 {
+    let head: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(c.home.join("seal/head.json")).unwrap()).unwrap();
+    head["count"].as_u64().unwrap()
+}
+
+fn log_lines(c: &Center) -> Vec<String> {
+    std::fs::read_to_string(c.audit_log()).unwrap().lines().map(str::to_string).collect()
+}
+
+/// What a kill between the append and the seal leaves: the command's record in the log, the head
+/// as it was before. (tests/it/crash.rs kills the real binary at that moment.)
+#[test]
+fn a_record_the_head_never_sealed_is_sealed_by_the_next_command_and_verify_says_so() {
+    let c = center_with_history();
+    let head = c.home.join("seal/head.json");
+    let before = std::fs::read(&head).unwrap();
+    let sealed = head_count(&c);
+    c.run("carol", &["project", "show", "p1"]).ok();
+    std::fs::write(&head, before).unwrap();
+    assert_eq!(log_lines(&c).len() as u64, sealed + 1);
+
+    let verify = c.run("rev", &["audit", "verify"]).ok();
+    let unsealed = sealed + 1;
+    assert!(
+        verify.stdout.contains(&format!("record {unsealed} (project show by carol) was complete but not sealed")),
+        "{}",
+        verify.stdout
+    );
+    assert!(verify.stdout.contains("records verified"), "{}", verify.stdout);
+    // The recovery is itself a record, and the trail verifies from then on.
+    let records = c.run("rev", &["audit", "show", "--json"]).ok().json();
+    let recover = records.as_array().unwrap().iter().find(|r| r["command"] == "audit recover").unwrap();
+    assert_eq!(recover["seq"], unsealed + 1);
+    assert_eq!(recover["result"], "error");
+    assert!(recover["message"].as_str().unwrap().contains("not sealed"), "{recover}");
+    let again = c.run("rev", &["audit", "verify"]).ok();
+    assert!(!again.stdout.contains("recovered"), "{}", again.stdout);
+}
+
+/// A partial last line (a write cut short: a power cut, a full disk) is cut from the log and kept
+/// aside; verify says so. Bytes after the head that are not the start of the next record are not
+/// a torn write: they were put there by something else.
+#[test]
+fn a_torn_last_line_is_cut_kept_aside_and_reported() {
+    let c = center_with_history();
+    let sealed = head_count(&c);
+    let original = std::fs::read_to_string(c.audit_log()).unwrap();
+    let torn = format!("{{\"seq\":{},\"time\":\"2026-06-15T02:03:04.567Z\",\"user\":\"ca", sealed + 1);
+    std::fs::write(c.audit_log(), format!("{original}{torn}")).unwrap();
+
+    let verify = c.run("rev", &["audit", "verify"]).ok();
+    assert!(
+        verify.stdout.contains(&format!("ended in {} bytes of an unfinished record {}", torn.len(), sealed + 1)),
+        "{}",
+        verify.stdout
+    );
+    let kept = c.home.join(format!("audit/torn-{}.part", sealed + 1));
+    assert_eq!(std::fs::read_to_string(&kept).unwrap(), torn, "the cut bytes are kept");
+    let lines = log_lines(&c);
+    assert!(lines.iter().all(|l| l.ends_with('}')), "no partial line is left");
+    assert!(lines[sealed as usize].contains("\"command\":\"audit recover\""), "{}", lines[sealed as usize]);
+    c.run("rev", &["audit", "verify"]).ok();
+
+    // Anything else after the head is tampering, and stops every command until restored.
+    let log = std::fs::read_to_string(c.audit_log()).unwrap();
+    std::fs::write(c.audit_log(), format!("{log}{{\"seq\": 1")).unwrap();
+    c.run("rev", &["audit", "verify"]).fails(6, "not the start of record");
+    c.run("carol", &["project", "show", "p1"]).fails(6, "not the start of record");
+    std::fs::write(c.audit_log(), log).unwrap();
+    c.run("rev", &["audit", "verify"]).ok();
+}
+
+/// A whole record appended after the head by someone without the key: its mac does not verify.
+#[test]
+fn a_record_appended_without_the_key_is_caught() {
+    let c = center_with_history();
+    let lines = log_lines(&c);
+    let last = lines.last().unwrap();
+    let prev = {
+        let at = last.rfind(",\"hash\":\"").unwrap() + ",\"hash\":\"".len();
+        last[at..at + 64].to_string()
+    };
+    let seq = lines.len();
+    let forged = last.replacen(&format!("{{\"seq\":{seq},"), &format!("{{\"seq\":{},", seq + 1), 1);
+    let (forged, _) = rehash(&forged, &prev);
+    let run = verify_tampered(&c, |lines| lines.push(forged))
+        .fails(6, &format!("record {} comes after the sealed head ({seq} records)", seq + 1));
+    assert!(run.stderr.contains("appended without the key"), "{}", run.stderr);
+}
+
+/// `audit anchor` states the head, signed; `verify --anchor` catches a trail older than the
+/// anchor (log and head rolled back together, which plain verify cannot see) and one that
+/// diverges from it, and refuses an anchor that was altered or comes from another home.
+#[test]
+fn a_rollback_of_log_and_head_together_is_caught_by_an_anchor() {
+    let c = center_with_history();
+    let (log, head) = (c.audit_log(), c.home.join("seal/head.json"));
+    let (old_log, old_head) = (std::fs::read(&log).unwrap(), std::fs::read(&head).unwrap());
+    for _ in 0..3 {
+        c.run("carol", &["project", "show", "p1"]).ok();
+    }
+    let anchored = head_count(&c);
+    let anchor = c.run("rev", &["audit", "anchor"]).ok().stdout;
+    let statement: serde_json::Value = serde_json::from_str(&anchor).unwrap();
+    assert_eq!(statement["seq"], anchored);
+    assert_eq!(statement["format"], "midnet-audit-anchor/1");
+    assert_eq!(statement["public_key"].as_str().unwrap().len(), 64, "{statement}");
+    let file = c.root.join("anchor.json");
+    std::fs::write(&file, &anchor).unwrap();
+    let path = file.display().to_string();
+    let ok = c.run("rev", &["audit", "verify", "--anchor", &path]).ok();
+    assert!(
+        ok.stdout.contains(&format!("agrees with the anchor of {}", statement["time"].as_str().unwrap())),
+        "{}",
+        ok.stdout
+    );
+    c.run("carol", &["audit", "anchor"]).fails(3, "refused (role)");
+
+    // Rolled back: the log and its head restored together from an earlier copy. Both are genuine,
+    // so plain verify passes; the anchor says the trail was longer.
+    std::fs::write(&log, &old_log).unwrap();
+    std::fs::write(&head, &old_head).unwrap();
+    c.run("rev", &["audit", "verify"]).ok();
+    let run = c.run("rev", &["audit", "verify", "--anchor", &path]).fails(6, "but the anchor of");
+    assert!(run.stderr.contains("rolled back"), "{}", run.stderr);
+
+    // Diverged: past the anchor's length again, but with other records.
+    while head_count(&c) < anchored + 2 {
+        c.run("carol", &["project", "show", "p1"]).ok();
+    }
+    c.run("rev", &["audit", "verify", "--anchor", &path])
+        .fails(6, &format!("record {anchored} differs from the anchor"));
+
+    // An altered anchor, and one from another home.
+    let altered = anchor.replace(&format!("\"seq\": {anchored}"), &format!("\"seq\": {}", anchored - 1));
+    assert_ne!(altered, anchor);
+    std::fs::write(&file, altered).unwrap();
+    c.run("rev", &["audit", "verify", "--anchor", &path]).fails(6, "its signature does not verify");
+    let other = Center::new();
+    std::fs::write(&file, other.run("rev", &["audit", "anchor"]).ok().stdout).unwrap();
+    c.run("rev", &["audit", "verify", "--anchor", &path]).fails(6, "signed by another key");
+    std::fs::write(&file, "not an anchor").unwrap();
+    c.run("rev", &["audit", "verify", "--anchor", &path]).fails(2, "not an audit anchor");
+}
+
+/// A missing head or key is named, with what it means; the home refuses to record anything.
+#[test]
+fn a_deleted_head_or_key_is_named_with_what_it_means() {
+    let c = center_with_history();
+    for (file, needle) in
+        [("seal/head.json", "the sealed head of the audit log is missing"), ("seal/key", "the audit key is missing")]
+    {
+        let path = c.home.join(file);
+        let kept = std::fs::read(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let run = c.run("rev", &["audit", "verify"]).fails(6, needle);
+        assert!(run.stderr.contains("restore"), "{}", run.stderr);
+        c.run("carol", &["project", "show", "p1"]).fails(6, needle);
+        std::fs::write(&path, kept).unwrap();
+    }
+    c.run("rev", &["audit", "verify"]).ok();
+}

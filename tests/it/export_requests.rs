@@ -161,6 +161,7 @@ fn request_review_release_ledger_and_fetch() {
     assert_eq!(copy["to"], std::fs::canonicalize(&out).unwrap().join("incidence.csv").display().to_string());
 
     // Deletion and loss of the copies out.
+    std::fs::remove_file(out.join("incidence.meta.json")).unwrap();
     c.run("stella", &["export", "delete", "--project", "p1", "incidence.meta.json", "--note", "deleted with shred"])
         .ok();
     let copy_path = out.join("incidence.csv").display().to_string();
@@ -540,6 +541,7 @@ fn copies_still_held_after_the_end_of_a_research_project_are_overdue() {
     c.set_today("2027-06-01");
     ledger("stella").fails(3, "refused (usage_period)");
     assert_eq!(ledger("rev").ok().json()["overdue_copies"], 1);
+    std::fs::remove_file(out.join("t.csv")).unwrap();
     c.run(
         "rev",
         &["export", "delete", "--project", "p1", "t.csv", "--note", "deletion confirmed by stella's organisation"],

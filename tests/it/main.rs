@@ -5,10 +5,12 @@
 mod audit;
 mod center;
 mod common;
+mod crash;
 mod demo;
 mod export;
 mod export_requests;
 mod extract;
+mod mishaps;
 mod network;
 mod privilege;
 mod project_inputs;

@@ -570,3 +570,166 @@ fn a_bad_row_the_second_read_cannot_find_is_still_quarantined() {
     let q = quarantine_reasons(&site.join("site.duckdb"));
     assert!(matches!(&q[..], [(t, 3, r)] if t == "encounter" && r.contains("source 'LAB '")), "{q:#?}");
 }
+
+/// Rows of every clinical table and of the quarantine, and the data versions, of a site database.
+pub fn table_counts(db: &Path) -> Vec<(String, i64)> {
+    let tables = [
+        "patient",
+        "observation_period",
+        "encounter",
+        "diagnosis",
+        "drug_order",
+        "lab_result",
+        "procedure",
+        "quarantine",
+        "load_history",
+    ];
+    tables.iter().map(|t| (t.to_string(), query_i64(db, &format!("SELECT count(*) FROM {t}")))).collect()
+}
+
+/// Loading the same files again adds nothing and makes no data version: each is skipped, naming
+/// the load that brought it in. The same content under another name is the same file.
+#[test]
+fn a_second_load_of_the_same_files_changes_nothing_and_names_the_earlier_load() {
+    let dir = tempdir();
+    midnet(
+        dir.path(),
+        &["synth", "--sites", "1", "--patients", "400", "--seed", "3", "--out", "net", "--dirty", "0.002"],
+    )
+    .ok();
+    midnet(dir.path(), &["site", "init", "--site", "net/site01"]).ok();
+    midnet(dir.path(), &["site", "load", "--site", "net/site01", "net/site01/import"]).ok();
+    let db = dir.path().join("net/site01/site.duckdb");
+    let loaded = table_counts(&db);
+
+    let again =
+        midnet(dir.path(), &["site", "load", "--site", "net/site01", "--json", "net/site01/import"]).ok().json();
+    assert!(again["data_version"].is_null(), "{again}");
+    assert!(again["files"].as_array().unwrap().is_empty(), "{again}");
+    let skipped = again["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 7, "{again}");
+    for s in skipped {
+        assert_eq!(s["earlier"]["data_version"], 1, "{s}");
+        assert_eq!(s["earlier"]["file"], s["file"], "{s}");
+    }
+    assert_eq!(table_counts(&db), loaded, "nothing was added");
+
+    std::fs::copy(dir.path().join("net/site01/import/diagnosis.csv"), dir.path().join("diagnosis.copy.csv")).unwrap();
+    let text = midnet(dir.path(), &["site", "load", "--site", "net/site01", "diagnosis.copy.csv"]).ok().stdout;
+    assert!(
+        text.contains("skipped diagnosis.copy.csv: already loaded")
+            && text.contains("as net/site01/import/diagnosis.csv")
+            && text.contains("data version 1"),
+        "{text}"
+    );
+    assert!(text.contains("no new data version"), "{text}");
+    assert_eq!(table_counts(&db), loaded, "nothing was added");
+}
+
+/// A load in which no row goes in (every row bad) makes no data version: extraction manifests
+/// cite the same data as before. Its bad rows are still quarantined, with their file.
+#[test]
+fn a_load_that_brings_in_nothing_new_makes_no_data_version() {
+    let dir = tempdir();
+    let site = site_with_patients(dir.path());
+    std::fs::write(
+        dir.path().join("observation_period.csv"),
+        "patient_key,source,start_date,end_date\nA1,EHR,2020-01-01,2019-01-01\nZZ,EHR,2020-01-01,2021-01-01\n",
+    )
+    .unwrap();
+    let run = midnet(dir.path(), &["site", "load", "--site", "site", "observation_period.csv"])
+        .fails(1, "nothing could be loaded");
+    assert!(run.stdout.contains("no new data version"), "{}", run.stdout);
+    let db = site.join("site.duckdb");
+    assert_eq!(query_i64(&db, "SELECT count(*) FROM load_history"), 1, "only the patients' load");
+    assert_eq!(
+        query_i64(
+            &db,
+            "SELECT count(*) FROM quarantine q JOIN load_file f USING (load_file_id) \
+             WHERE f.file = 'observation_period.csv' AND q.data_version IS NULL AND f.data_version IS NULL"
+        ),
+        2
+    );
+    // The same file again is the same file: skipped, and it says what came of it.
+    let again = midnet(dir.path(), &["site", "load", "--site", "site", "observation_period.csv"]).ok();
+    assert!(again.stdout.contains("no row loaded, 2 quarantined"), "{}", again.stdout);
+    assert_eq!(query_i64(&db, "SELECT count(*) FROM quarantine"), 2);
+}
+
+/// Every row, loaded or quarantined, names the file it came from (`load_file_id`).
+#[test]
+fn every_row_records_the_file_it_came_from() {
+    let dir = tempdir();
+    let site = site_with_patients(dir.path());
+    std::fs::write(
+        dir.path().join("diagnosis.csv"),
+        "patient_key,icd10,diagnosis_date,source\nA1,E119,2022-01-01,EHR\nA2,K716,2022-02-01,EHR\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("diagnosis.2024.csv"),
+        "patient_key,icd10,diagnosis_date,source\nA3,I10,2024-01-01,CLAIMS\nA3,X,2024-01-01,CLAIMS\n",
+    )
+    .unwrap();
+    midnet(dir.path(), &["site", "load", "--site", "site", "diagnosis.csv", "diagnosis.2024.csv"]).ok();
+    let db = site.join("site.duckdb");
+    let from = |table: &str, file: &str| {
+        query_i64(
+            &db,
+            &format!("SELECT count(*) FROM {table} t JOIN load_file f USING (load_file_id) WHERE f.file = '{file}'"),
+        )
+    };
+    assert_eq!(from("patient", "patient.csv"), 3);
+    assert_eq!(from("diagnosis", "diagnosis.csv"), 2);
+    assert_eq!(from("diagnosis", "diagnosis.2024.csv"), 1);
+    assert_eq!(from("quarantine", "diagnosis.2024.csv"), 1);
+    for table in ["patient", "diagnosis", "quarantine"] {
+        assert_eq!(query_i64(&db, &format!("SELECT count(*) FROM {table} WHERE load_file_id IS NULL")), 0, "{table}");
+    }
+    let sha = query_i64(&db, "SELECT count(DISTINCT sha256) FROM load_file WHERE length(sha256) = 64");
+    assert_eq!(sha, 3);
+}
+
+/// An empty file, and a line too long for the CSV reader, are refused with a message naming the
+/// file and the line. A too-long line past the reader's sample is a malformed line, quarantined
+/// at its line.
+#[test]
+fn an_empty_file_and_a_very_long_line_are_refused_naming_file_and_line() {
+    let dir = tempdir();
+    let site = dir.path().join("site");
+    midnet(dir.path(), &["site", "init", "--site", "site"]).ok();
+    for empty in ["", "\n\n"] {
+        std::fs::write(dir.path().join("patient.csv"), empty).unwrap();
+        let run =
+            midnet(dir.path(), &["site", "load", "--site", "site", "patient.csv"]).fails(1, "nothing could be loaded");
+        assert!(run.stdout.contains("refused patient.csv: the file is empty: it has no header line"), "{}", run.stdout);
+    }
+
+    let mut text = String::from("patient_key,sex,birth_date,death_date\n");
+    for i in 0..5 {
+        text.push_str(&format!("P{i},F,1950-01-01,\n"));
+    }
+    text.push_str(&format!("P9,F,1950-01-01,{}\n", "x".repeat(3_000_000)));
+    text.push_str("P10,M,1960-01-01,\n");
+    std::fs::write(dir.path().join("patient.csv"), &text).unwrap();
+    let run =
+        midnet(dir.path(), &["site", "load", "--site", "site", "patient.csv"]).fails(1, "nothing could be loaded");
+    assert!(
+        run.stdout.contains("refused patient.csv: line 7 is 3000016 bytes long"),
+        "the message names the line: {}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("Line: 1"), "{}", run.stdout);
+
+    let mut text = String::from("patient_key,sex,birth_date,death_date\n");
+    for i in 0..30_000 {
+        text.push_str(&format!("P{i},F,1950-01-01,\n"));
+    }
+    text.push_str(&format!("Q1,F,1950-01-01,{}\n", "x".repeat(3_000_000)));
+    text.push_str("Q2,M,1960-01-01,\n");
+    std::fs::write(dir.path().join("patient.csv"), &text).unwrap();
+    midnet(dir.path(), &["site", "load", "--site", "site", "patient.csv"]).ok();
+    let db = site.join("site.duckdb");
+    assert_eq!(query_i64(&db, "SELECT count(*) FROM patient"), 30_001);
+    assert_eq!(query_i64(&db, "SELECT line FROM quarantine WHERE reason LIKE 'malformed CSV line%'"), 30_002);
+}

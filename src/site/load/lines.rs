@@ -186,6 +186,37 @@ pub fn at_lines(bad: &[BadRow], found: &[Record]) -> Option<Vec<AtLine>> {
     (lines.len() == bad.len() && unnumbered.values().all(|(_, left)| *left == 0)).then_some(lines)
 }
 
+/// The first physical line of `path` longer than `max` bytes (its line break not counted): its
+/// number (from 1) and length. For the message of a file the CSV reader's sniffer cannot read,
+/// which names the line wrongly (DuckDB counts from where its sample begins).
+pub fn first_longer_than(path: &Path, max: u64) -> std::io::Result<Option<(u64, u64)>> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut buffer = vec![0u8; 1 << 16];
+    let (mut line, mut length) = (1u64, 0u64);
+    let mut long: Option<u64> = None;
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            return Ok(long.map(|at| (at, length)));
+        }
+        for &byte in &buffer[..n] {
+            if byte != b'\n' {
+                length += 1;
+                if length > max && long.is_none() {
+                    long = Some(line);
+                }
+                continue;
+            }
+            if let Some(at) = long {
+                return Ok(Some((at, length)));
+            }
+            line += 1;
+            length = 0;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,14 +3,21 @@
 //! Every row is validated; a row that fails goes to the `quarantine` table with its file, line and
 //! every reason found, and nothing is dropped silently. A file with a column that could identify a
 //! person, a missing required column or an unknown column is refused whole. All files of one load
-//! commit in one transaction: an interrupted load leaves the site as it was. A successful load adds
-//! a row to `load_history`, whose `data_version` extraction manifests cite.
+//! commit in one transaction: an interrupted load leaves the site as it was.
+//!
+//! Loads are idempotent: every file read is recorded in `load_file` with its SHA-256, and every
+//! row (loaded or quarantined) names its file by `load_file_id`. A file whose SHA-256 is already
+//! there is skipped, naming the load that read it, so loading the same files again, or rerunning a
+//! load killed after its commit, adds nothing. A load that brings rows in adds a row to
+//! `load_history`, whose `data_version` extraction manifests cite; one that brings in nothing new
+//! makes no data version.
 
 mod lines;
 mod set_aside;
 mod spec;
 mod stage;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -41,11 +48,34 @@ pub struct FileRefused {
     pub reason: String,
 }
 
+/// A file whose content (SHA-256) an earlier load read: not read again.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileSkipped {
+    pub table: String,
+    pub file: String,
+    pub sha256: String,
+    pub earlier: EarlierFile,
+}
+
+/// How an earlier load recorded a file (`load_file`).
+#[derive(Debug, Clone, Serialize)]
+pub struct EarlierFile {
+    pub file: String,
+    /// None when that load brought no row in.
+    pub data_version: Option<i64>,
+    /// UTC, `YYYY-MM-DD HH:MM:SS`.
+    pub loaded_at: String,
+    pub rows_loaded: u64,
+    pub rows_quarantined: u64,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct LoadReport {
-    /// The data version this load created, if it recorded anything.
+    /// The data version this load created: None when it brought no row in.
     pub data_version: Option<i64>,
+    /// The files read (and recorded in `load_file`).
     pub files: Vec<FileLoaded>,
+    pub skipped: Vec<FileSkipped>,
     pub refused: Vec<FileRefused>,
     /// The most frequent quarantine reasons of this load, with their counts.
     pub top_reasons: Vec<(String, u64)>,
@@ -58,6 +88,11 @@ impl LoadReport {
 
     pub fn rows_quarantined(&self) -> u64 {
         self.files.iter().map(|f| f.rows_quarantined).sum()
+    }
+
+    /// Whether there was nothing to read: every file was skipped as loaded before.
+    pub fn nothing_new(&self) -> bool {
+        self.files.is_empty() && self.refused.is_empty() && !self.skipped.is_empty()
     }
 }
 
@@ -73,7 +108,8 @@ struct Input {
 ///
 /// Files whose header is refused are reported and left out before anything changes. The others
 /// load in one transaction, each by one statement that inserts its good rows and sets its bad ones
-/// aside for the quarantine; the bad rows' line numbers may take a second, light read.
+/// aside for the quarantine; the bad rows' line numbers may take a second, light read. A file
+/// loaded before (same SHA-256) is skipped.
 pub fn load(site: &SiteDir, paths: &[PathBuf], table: Option<&str>) -> Result<LoadReport> {
     let (mut inputs, mut refused) = resolve_inputs(paths, table)?;
     // Patient files first (the others' rows refer to them), then the largest first: the line
@@ -96,8 +132,9 @@ pub fn load(site: &SiteDir, paths: &[PathBuf], table: Option<&str>) -> Result<Lo
         });
         conn.execute_batch("BEGIN TRANSACTION")?;
         match record_files(scope, &conn, &set_aside, &accepted, &hashes, refused) {
-            Ok(report) if report.data_version.is_some() => {
+            Ok(report) if !report.files.is_empty() => {
                 conn.execute_batch("COMMIT")?;
+                crate::crash::point("load-committed");
                 Ok(report)
             }
             Ok(report) => {
@@ -110,7 +147,7 @@ pub fn load(site: &SiteDir, paths: &[PathBuf], table: Option<&str>) -> Result<Lo
             }
         }
     })?;
-    if report.data_version.is_some() {
+    if !report.files.is_empty() {
         conn.execute_batch("CHECKPOINT")?;
     }
     Ok(report)
@@ -155,47 +192,86 @@ fn accept_inputs<'a>(
 
 fn accept(conn: &duckdb::Connection, input: &Input) -> Result<Vec<String>, FileError> {
     if input.format == Format::Csv {
-        require_utf8(&input.path)?;
+        require_text(&input.path)?;
     }
     let header = header_of(conn, &scan_sql(input, Numbering::Unnumbered, &RejectedLines::Skipped), input)?;
     check_header(&header, spec_for(input.table).expect("inputs resolve to clinical tables"))?;
     Ok(header)
 }
 
-/// Inside the load's transaction: each file's rows, then the load in the history.
+/// Inside the load's transaction: each new file's rows, then the files and (if rows came in) the
+/// load in the history. A file loaded before is skipped; one with the content of another file of
+/// this load is refused.
 fn record_files<'scope>(
     scope: &'scope std::thread::Scope<'scope, '_>,
     conn: &duckdb::Connection,
     set_aside: &SetAside,
     accepted: &'scope [Accepted<'scope>],
     hashes: &std::sync::mpsc::Receiver<Result<String>>,
-    refused: Vec<FileRefused>,
+    mut refused: Vec<FileRefused>,
 ) -> Result<LoadReport> {
     let version: i64 =
         conn.query_row("SELECT coalesce(max(data_version), 0) + 1 FROM load_history", [], |r| r.get(0))?;
+    let first_id: i64 = conn.query_row("SELECT coalesce(max(load_file_id), 0) + 1 FROM load_file", [], |r| r.get(0))?;
     let mut inserted = Vec::new();
+    let mut skipped = Vec::new();
+    let mut read: HashMap<String, &Path> = HashMap::new();
     for file in accepted {
         let sha256 = hashes.recv().expect("the hashing thread sends one hash per file")?;
-        let loaded = insert_rows(conn, file)?;
-        inserted.push((file, sha256, loaded, Located::start(scope, file, set_aside.take())));
+        let path = file.input.path.display().to_string();
+        if let Some(earlier) = earlier_file(conn, &sha256)? {
+            skipped.push(FileSkipped { table: file.input.table.to_string(), file: path, sha256, earlier });
+            continue;
+        }
+        if let Some(first) = read.get(&sha256) {
+            let reason = format!(
+                "the same content (SHA-256) as {}, earlier in this load: it is loaded once, from there",
+                first.display()
+            );
+            refused.push(FileRefused { file: path, reason });
+            continue;
+        }
+        read.insert(sha256.clone(), &file.input.path);
+        let id = first_id + inserted.len() as i64;
+        let loaded = insert_rows(conn, file, id)?;
+        crate::crash::point("load-inserted");
+        inserted.push((file, id, sha256, loaded, Located::start(scope, file, set_aside.take())));
     }
+    let rows_in: u64 = inserted.iter().map(|(_, _, _, loaded, _)| loaded).sum();
+    let data_version = (rows_in > 0).then_some(version);
     let mut files = Vec::new();
-    for (file, sha256, loaded, located) in inserted {
-        let quarantined = quarantine_rows(conn, file, located, version)?;
-        files.push(record_file(conn, file, &sha256, version, loaded, quarantined)?);
+    for (file, id, sha256, loaded, located) in inserted {
+        let quarantined = quarantine_rows(conn, file, located, id, data_version)?;
+        files.push(record_file(conn, file, id, &sha256, data_version, loaded, quarantined)?);
     }
     files.sort_by_key(|f: &FileLoaded| CLINICAL_TABLES.iter().position(|t| *t == f.table));
-    let loaded: u64 = files.iter().map(|f| f.rows_loaded).sum();
     let quarantined: u64 = files.iter().map(|f| f.rows_quarantined).sum();
-    let recorded = !files.is_empty();
-    if recorded {
+    if data_version.is_some() {
         conn.execute(
             "INSERT INTO load_history VALUES (?, now()::TIMESTAMP, ?, ?, ?)",
-            duckdb::params![version, env!("CARGO_PKG_VERSION"), loaded as i64, quarantined as i64],
+            duckdb::params![version, env!("CARGO_PKG_VERSION"), rows_in as i64, quarantined as i64],
         )?;
     }
-    let top_reasons = top_reasons(conn, version)?;
-    Ok(LoadReport { data_version: recorded.then_some(version), files, refused, top_reasons })
+    let top_reasons = top_reasons(conn, first_id)?;
+    Ok(LoadReport { data_version, files, skipped, refused, top_reasons })
+}
+
+/// How an earlier load recorded the file with this SHA-256, if one did.
+fn earlier_file(conn: &duckdb::Connection, sha256: &str) -> Result<Option<EarlierFile>> {
+    let mut stmt = conn.prepare(
+        "SELECT file, data_version, strftime(loaded_at, '%Y-%m-%d %H:%M:%S'), rows_loaded, rows_quarantined \
+         FROM load_file WHERE sha256 = ?",
+    )?;
+    let mut rows = stmt.query_map([sha256], |r| {
+        Ok(EarlierFile {
+            file: r.get(0)?,
+            data_version: r.get(1)?,
+            loaded_at: r.get(2)?,
+            rows_loaded: r.get::<_, i64>(3)? as u64,
+            rows_quarantined: r.get::<_, i64>(4)? as u64,
+        })
+    })?;
+    Ok(rows.next().transpose()?)
 }
 
 /// A lookup hands the rows back with their lines, if it found them all.
@@ -287,19 +363,21 @@ enum FileError {
     Fatal(Error),
 }
 
+/// Record a file this load read in `load_file`, under `id`, which its rows carry.
 fn record_file(
     conn: &duckdb::Connection,
     file: &Accepted,
+    id: i64,
     sha256: &str,
-    version: i64,
+    data_version: Option<i64>,
     loaded: u64,
     quarantined: u64,
 ) -> Result<FileLoaded> {
     let input = file.input;
     let path = input.path.display().to_string();
     conn.execute(
-        "INSERT INTO load_file VALUES (?, ?, ?, ?, ?, ?)",
-        duckdb::params![version, input.table, path, sha256, loaded as i64, quarantined as i64],
+        "INSERT INTO load_file VALUES (?, ?, now()::TIMESTAMP, ?, ?, ?, ?, ?)",
+        duckdb::params![id, data_version, input.table, path, sha256, loaded as i64, quarantined as i64],
     )?;
     let rejects = file.rejects();
     conn.execute_batch(&format!(
@@ -312,11 +390,12 @@ fn record_file(
 
 /// The one full read of a file: good rows in, bad rows set aside, malformed CSV lines stored in
 /// the file's rejects table. Returns how many rows went in.
-fn insert_rows(conn: &duckdb::Connection, file: &Accepted) -> Result<u64> {
+fn insert_rows(conn: &duckdb::Connection, file: &Accepted, load_file_id: i64) -> Result<u64> {
     let spec = file.spec();
     let numbering = if stage::read_in_order(spec) { Numbering::Numbered } else { Numbering::Unnumbered };
     let scan = scan_sql(file.input, numbering, &RejectedLines::Stored(file.rejects()));
-    let inserted = conn.execute(&stage::insert_sql(spec, &scan, &file.header, numbering), []).map_err(|e| {
+    let sql = stage::insert_sql(spec, &scan, &file.header, numbering, load_file_id);
+    let inserted = conn.execute(&sql, []).map_err(|e| {
         // The header was readable; a file that breaks further on (a truncated Parquet file, say)
         // stops the whole load, which rolls back.
         let path = file.input.path.display();
@@ -327,9 +406,20 @@ fn insert_rows(conn: &duckdb::Connection, file: &Accepted) -> Result<u64> {
 
 /// Put a file's bad rows, and the lines the CSV reader could not split into fields, into the
 /// quarantine with their line numbers. Returns how many rows were quarantined.
-fn quarantine_rows(conn: &duckdb::Connection, file: &Accepted, located: Located, version: i64) -> Result<u64> {
+fn quarantine_rows(
+    conn: &duckdb::Connection,
+    file: &Accepted,
+    located: Located,
+    load_file_id: i64,
+    data_version: Option<i64>,
+) -> Result<u64> {
     let spec = file.spec();
-    let prefix = format!("{version}, {}, {}", literal(spec.table), literal(&file.input.path.display().to_string()));
+    let version = data_version.map_or("NULL".to_string(), |v| v.to_string());
+    let prefix = format!(
+        "{version}, {load_file_id}, {}, {}",
+        literal(spec.table),
+        literal(&file.input.path.display().to_string())
+    );
     let bad = located.into_table(conn, file)?;
     let record_line = match file.input.format {
         // A row known only by its record number (`Located`): records are numbered as read, and a
@@ -419,18 +509,41 @@ fn header_of(conn: &duckdb::Connection, scan: &str, input: &Input) -> Result<Vec
     let names: std::result::Result<Vec<String>, duckdb::Error> =
         conn.prepare(&sql).and_then(|mut s| s.query_map([], |r| r.get::<_, String>(0))?.collect());
     names.map_err(|e| {
-        let text = first_line(&e.to_string());
-        FileError::Refused(format!("cannot be read as {:?}: {text}", input.format))
+        let text = e.to_string();
+        FileError::Refused(
+            too_long_line(input, &text)
+                .unwrap_or_else(|| format!("cannot be read as {:?}: {}", input.format, first_line(&text))),
+        )
     })
 }
 
-/// Refuse a CSV file whose beginning is not UTF-8 (Japanese hospital systems often export
-/// Shift_JIS); one clear refusal is better than every row with a kanji quarantined.
-fn require_utf8(path: &Path) -> Result<(), FileError> {
+/// The reason for a CSV file whose header read failed on a line longer than the reader takes,
+/// naming the line (DuckDB's message names the line of its sample, not of the file).
+fn too_long_line(input: &Input, error: &str) -> Option<String> {
+    let max: u64 = error.split("Maximum line size of ").nth(1)?.split_whitespace().next()?.parse().ok()?;
+    let fix = "a line break is missing there, or the file is damaged: fix that line and load again";
+    Some(match lines::first_longer_than(&input.path, max) {
+        Ok(Some((line, length))) => {
+            format!("line {line} is {length} bytes long, longer than the {max} bytes a CSV line may have: {fix}")
+        }
+        _ => format!("a record is longer than the {max} bytes a CSV line may have: {fix}"),
+    })
+}
+
+/// Refuse a CSV file with no header line (empty, or blank lines only), or whose beginning is not
+/// UTF-8 (Japanese hospital systems often export Shift_JIS): one clear refusal is better than a
+/// header the reader makes up (`column0`) or every row with a kanji quarantined.
+fn require_text(path: &Path) -> Result<(), FileError> {
     use std::io::Read;
     let mut head = Vec::with_capacity(1 << 16);
     let file = std::fs::File::open(path).map_err(|e| FileError::Fatal(Error::io(path, e)))?;
+    let length = file.metadata().map_err(|e| FileError::Fatal(Error::io(path, e)))?.len();
     file.take(1 << 16).read_to_end(&mut head).map_err(|e| FileError::Fatal(Error::io(path, e)))?;
+    if head.len() as u64 == length && head.iter().all(u8::is_ascii_whitespace) {
+        return Err(FileError::Refused(
+            "the file is empty: it has no header line (the first line names the columns)".to_string(),
+        ));
+    }
     match std::str::from_utf8(&head) {
         Ok(_) => Ok(()),
         // A character cut by the 64 KiB window is not an error.
@@ -526,14 +639,15 @@ fn resolve_inputs(paths: &[PathBuf], table: Option<&str>) -> Result<(Vec<Input>,
     Ok((inputs, refused))
 }
 
-fn top_reasons(conn: &duckdb::Connection, version: i64) -> Result<Vec<(String, u64)>> {
+/// The most frequent reasons among the quarantined rows of this load's files (ids from `first_id`).
+fn top_reasons(conn: &duckdb::Connection, first_id: i64) -> Result<Vec<(String, u64)>> {
     // Group by the reason's first clause with quoted values removed, so that one kind of problem
     // counts once however many different values it hit.
     let mut stmt = conn.prepare(
         "SELECT regexp_replace(split_part(reason, '; ', 1), '''[^'']*''', '…', 'g') AS kind, count(*) AS n \
-         FROM quarantine WHERE data_version = ? GROUP BY kind ORDER BY n DESC, kind LIMIT 10",
+         FROM quarantine WHERE load_file_id >= ? GROUP BY kind ORDER BY n DESC, kind LIMIT 10",
     )?;
-    let rows = stmt.query_map([version], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;
+    let rows = stmt.query_map([first_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;
     Ok(rows.collect::<std::result::Result<Vec<_>, _>>()?)
 }
 

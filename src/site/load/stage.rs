@@ -52,16 +52,19 @@ pub fn read_in_order(spec: &TableSpec) -> bool {
     spec.table == "patient"
 }
 
-/// `INSERT` of the good rows of the file read by `scan` into its clinical table, converted; its bad
-/// rows are set aside. `scan` is a subquery whose columns are the file's (all VARCHAR), plus `rn`
-/// when `numbering` says so; `present` lists the file's columns.
+/// `INSERT` of the good rows of the file read by `scan` into its clinical table, converted, each
+/// with the file's `load_file_id`; its bad rows are set aside. `scan` is a subquery whose columns
+/// are the file's (all VARCHAR), plus `rn` when `numbering` says so; `present` lists the file's
+/// columns.
 ///
 /// Fields are not trimmed: a value with stray spaces fails its check and is quarantined with the
 /// value shown in quotes, rather than silently changed (dates and numbers tolerate spaces anyway).
-pub fn insert_sql(spec: &TableSpec, scan: &str, present: &[String], numbering: Numbering) -> String {
+pub fn insert_sql(spec: &TableSpec, scan: &str, present: &[String], numbering: Numbering, load_file_id: i64) -> String {
     assert!(numbering == Numbering::Numbered || !read_in_order(spec), "the {} file is read in order", spec.table);
-    let columns: Vec<String> = stored_columns(spec).iter().map(|(c, _)| ident(c)).collect();
-    let stored: Vec<String> = stored_columns(spec).iter().map(|(_, expr)| expr.clone()).collect();
+    let mut stored_columns = stored_columns(spec);
+    stored_columns.push(("load_file_id".to_string(), load_file_id.to_string()));
+    let columns: Vec<String> = stored_columns.iter().map(|(c, _)| ident(c)).collect();
+    let stored: Vec<String> = stored_columns.iter().map(|(_, expr)| expr.clone()).collect();
     format!(
         "INSERT INTO {table} ({columns})\nSELECT {stored} FROM ({rows}) WHERE kept",
         table = ident(spec.table),
