@@ -167,7 +167,7 @@ fn nothing_leaves_a_site_that_leads_back_to_a_hospital_record() {
         .replace("birth_year_month = year_month(birth_date)", "born = birth_date");
     std::fs::write(&leaky, text).unwrap();
     n.c.run("alan", &["extract", "--project", "p1", &leaky.display().to_string(), "--cutoff", "2025-09-30"])
-        .fails(2, "would let the birth date leave the site");
+        .fails(2, "would output the birth date");
 }
 
 #[test]
@@ -355,6 +355,44 @@ fn the_workbench_reads_the_datasets_and_nothing_else() {
 
     let log = std::fs::read_to_string(n.c.audit_log()).unwrap();
     assert!(log.contains("work sql") && log.contains("work import") && log.contains("by_site.csv"));
+}
+
+/// The attack of issue 16: a script with an age column for every day of a year after the index
+/// date. Were birth dates exact at the site, the day on which a person's age steps up would be
+/// their birthday; each site sees a birth date as the first day of its month, so every step falls
+/// on the first of a month and reveals the birth month, which the dataset may hold anyway.
+#[test]
+fn ages_step_up_on_the_first_of_the_birth_month_so_no_output_reveals_the_day_of_birth() {
+    let n = Network::new();
+    let mut script = String::from(
+        "study \"ages\"\n  period: 2021-06-01 to 2025-09-30\nend\ncohort\n  entry first drug_order where yj_code in yj [\"3969\"]\nend\n\
+         dataset ages\n  index_date = index\n  birth_year_month = year_month(birth_date)\n",
+    );
+    for k in 0..=366 {
+        script.push_str(&format!("  a{k} = age_at(index + {k} days)\n"));
+    }
+    script.push_str("end\n");
+    let path = n.c.root.join("ages.midnet");
+    std::fs::write(&path, script).unwrap();
+    let path = path.display().to_string();
+    for site in 0..n.sites.len() {
+        n.approve_script("p1", site, &path, &[]).ok();
+    }
+    let report = n.c.run("alan", &["extract", "--project", "p1", &path, "--json", "--quiet"]).ok().json();
+    let rows = report["datasets"][0]["rows"].as_i64().unwrap();
+    assert!(rows > 50, "{rows} people");
+    // The day each person's age steps up, as an attacker reads it off the columns.
+    let steps: Vec<String> = (1..=366).map(|k| format!("WHEN a{k} > a{} THEN index_date + {k}", k - 1)).collect();
+    let birthday = format!("CASE {} END", steps.join(" "));
+    let stepped = n.count("p1", &format!(r#"SELECT count(*) FROM "ages@1" WHERE {birthday} IS NOT NULL"#));
+    assert_eq!(stepped, rows, "every age steps up once in 367 days");
+    let day_revealed = n.count("p1", &format!(r#"SELECT count(*) FROM "ages@1" WHERE day({birthday}) <> 1"#));
+    assert_eq!(day_revealed, 0, "the day of birth of {day_revealed} of {rows} people is read off their ages");
+    let month_differs = n.count(
+        "p1",
+        &format!(r#"SELECT count(*) FROM "ages@1" WHERE strftime({birthday}, '%m') <> right(birth_year_month, 2)"#),
+    );
+    assert_eq!(month_differs, 0, "an age steps up on the first day of the birth month");
 }
 
 /// Issue 16: a script approved for one project ran in another (a study of another drug) with no

@@ -124,9 +124,20 @@ pub struct Plan {
     names: HashSet<String>,
 }
 
-/// Names the generated SQL uses itself; a step never takes one.
-const RESERVED: [&str; 8] =
-    ["entry_events", "entry", "cohort_base", "cohort", "attrition_flags", "attrition_counts", "c", "p"];
+/// Names the generated SQL uses itself; a step never takes one (nor the site's `patient` table,
+/// which a CTE of that name would hide).
+const RESERVED: [&str; 10] = [
+    super::PATIENTS,
+    "patient",
+    "entry_events",
+    "entry",
+    "cohort_base",
+    "cohort",
+    "attrition_flags",
+    "attrition_counts",
+    "c",
+    "p",
+];
 
 impl Plan {
     /// The plan for a query that reads the values of `base` for every entry and `rest` for the cohort.
