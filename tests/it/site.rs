@@ -570,3 +570,16 @@ fn a_bad_row_the_second_read_cannot_find_is_still_quarantined() {
     let q = quarantine_reasons(&site.join("site.duckdb"));
     assert!(matches!(&q[..], [(t, 3, r)] if t == "encounter" && r.contains("source 'LAB '")), "{q:#?}");
 }
+
+/// The data-quality report is for the data center: of the birth dates it shows the range by year
+/// and month, never the oldest and youngest patients' days of birth.
+#[test]
+fn the_quality_report_shows_birth_dates_by_month_only() {
+    let dir = tempdir();
+    site_with_patients(dir.path());
+    let json = midnet(dir.path(), &["site", "check", "--site", "site", "--json"]).ok().json();
+    let patient = json["tables"].as_array().unwrap().iter().find(|t| t["table"] == "patient").unwrap().clone();
+    assert_eq!((patient["first_date"].as_str(), patient["last_date"].as_str()), (Some("1950-03"), Some("1970-05")));
+    let text = midnet(dir.path(), &["site", "check", "--site", "site"]).ok().stdout;
+    assert!(!text.contains("1950-03-04") && !text.contains("1970-05-05"), "{text}");
+}
