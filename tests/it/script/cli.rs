@@ -298,7 +298,7 @@ fn reads_of(sql: &str, table: &str) -> usize {
 fn every_query_reads_the_patient_table_only_with_birth_dates_as_months() {
     let dir = tempdir();
     let own = format!(
-        "{HEAD}cohort\n  entry first drug_order where yj_code in yj [\"3969099\"]\n  define patients = count drug_order\n  define patient = first drug_order\n  require \"r\": patients > 0 and patient.date >= birth_date\nend\ndataset d\n  n = patients\n  age\nend\n"
+        "{HEAD}cohort\n  entry first drug_order where yj_code in yj [\"3969099\"]\n  define patients = count drug_order\n  define patient = first drug_order\n  define Patients = count diagnosis\n  require \"r\": patients > 0 and patient.date >= birth_date and Patients >= 0\nend\ndataset d\n  n = patients\n  age\nend\n"
     );
     let mut scripts: Vec<Script> =
         EXAMPLES.iter().map(|name| Script::load(&testdata(&format!("scripts/{name}"))).unwrap()).collect();
