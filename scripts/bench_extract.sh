@@ -44,7 +44,7 @@ END=$(date -d "$TODAY + 11 months" +%F)
     --extraction-from 2016-04-01 --extraction-to 2025-09-30
 "$MIDNET" --quiet project grant BENCH rev analyst
 for site in "$WORK"/net/site*/; do
-    "$MIDNET" --quiet site approve --site "$site" "$SCRIPT" >/dev/null
+    "$MIDNET" --quiet site approve --site "$site" --project BENCH --by "Bench site reviewer" "$SCRIPT" >/dev/null
 done
 "$MIDNET" --quiet script sql "$SCRIPT" --param cutoff=$CUTOFF --output cohort > "$WORK/queries.sql"
 

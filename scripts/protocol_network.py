@@ -76,8 +76,8 @@ def monitor(home, script, net, project, drug, comparator):
             "--extraction-from", "2016-04-01", "--extraction-to", "2025-12-31"], home, "rev")
     midnet(["project", "grant", project, "alan", "analyst"], home, "rev")
     for site in sorted(d for d in os.listdir(net) if d.startswith("site") and os.path.isdir(os.path.join(net, d))):
-        midnet(["site", "approve", "--site", os.path.join(net, site), script, "--param", f"drug={drug}",
-                "--param", f"comparator={comparator}"], home, "rev")
+        midnet(["site", "approve", "--site", os.path.join(net, site), "--project", project, "--by", "Bench site reviewer",
+                script, "--param", f"drug={drug}", "--param", f"comparator={comparator}"], home, "rev")
     t = time.time()
     run = midnet(["protocol", "run", "--project", project, "--drug", drug, "--comparator", comparator,
                   "--cutoff", "2025-09-30", "--json", "--quiet"], home, "alan")

@@ -168,11 +168,22 @@ CREATE TABLE quarantine (
     raw             VARCHAR NOT NULL        -- the row as read, fields joined by '|'
 );
 
--- Scripts this site has approved (by content hash), with the parameters approved.
+-- The site's approvals (src/site/approve.rs, docs/extraction.md): each covers one project, one
+-- script bundle (by content hash) and its parameters other than the cut-off. Rows are never
+-- deleted; a revocation is written onto the row. A site made by an older midnet, whose table has
+-- no `project`, keeps those rows in `script_approval_unbound` after its next `site approve`.
 CREATE TABLE script_approval (
+    approval_id     INTEGER PRIMARY KEY,
+    project         VARCHAR NOT NULL,       -- the data center's project id
     script_sha256   VARCHAR NOT NULL,
+    study           VARCHAR NOT NULL,
     params_json     VARCHAR NOT NULL,       -- parameters other than the cut-off, canonical JSON
-    midnet_version  VARCHAR NOT NULL,
-    approved_at     TIMESTAMP NOT NULL,
-    PRIMARY KEY (script_sha256, params_json)
+    approved_by     VARCHAR NOT NULL,       -- the site staff member who approved (`--by`)
+    os_user         VARCHAR NOT NULL,       -- the operating-system account that ran the command
+    approved_at     TIMESTAMP NOT NULL,     -- UTC
+    valid_until     DATE,                   -- the last day covered, by the site's calendar; NULL: until revoked
+    revoked_at      TIMESTAMP,              -- UTC
+    revoked_by      VARCHAR,
+    revoked_os_user VARCHAR,
+    midnet_version  VARCHAR NOT NULL
 );

@@ -135,7 +135,7 @@ pub fn run(global: &Global, args: DemoArgs) -> Result<()> {
 /// The example active-comparator study (novagliptin vs sitagliptin), as an analyst would write it.
 const ACTIVE_COMPARATOR: &str = include_str!("../testdata/scripts/active_comparator.midnet");
 
-/// Each site approves the example script; the analyst extracts it into the project.
+/// Each site approves the example script for the project; the analyst extracts it into the project.
 fn extract_cohort(
     root: &Path,
     sites: &[synth::SiteSummary],
@@ -147,7 +147,8 @@ fn extract_cohort(
     std::fs::write(&script_path, ACTIVE_COMPARATOR).at(&script_path)?;
     let script = crate::script::Script::load(&script_path)?;
     for site in sites {
-        crate::site::approve::approve(&SiteDir::at(&site.path), &script, &crate::script::ParamValues::new())?;
+        let values = crate::script::ParamValues::new();
+        approve_at_site(site, project, &script, &values)?;
     }
     let home = Home::at(&root.join("center"))?;
     let options = crate::extract::ExtractOptions {
@@ -164,6 +165,17 @@ fn extract_cohort(
     })
 }
 
+/// A site approves a script with these parameters for the demo's project, until revoked.
+fn approve_at_site(
+    site: &synth::SiteSummary,
+    project: &str,
+    script: &crate::script::Script,
+    values: &crate::script::ParamValues,
+) -> Result<()> {
+    let approver = crate::site::approve::Approver::new(&format!("Demo reviewer of {}", site.id))?;
+    crate::site::approve::approve(&SiteDir::at(&site.path), project, script, values, &approver, None).map(|_| ())
+}
+
 /// The protocol script is written as `midnet protocol script` writes it; each site approves it for
 /// the demo's drug pair; the analyst runs analysis 1 at the network's data end.
 fn run_protocol(
@@ -178,7 +190,7 @@ fn run_protocol(
     let script = crate::script::Script::load(&script_path)?;
     let values = crate::script::ParamValues::parse_args(&[format!("drug={drug}"), format!("comparator={comparator}")])?;
     for site in sites {
-        crate::site::approve::approve(&SiteDir::at(&site.path), &script, &values)?;
+        approve_at_site(site, project, &script, &values)?;
     }
     let home = Home::at(&root.join("center"))?;
     let options = crate::protocol::RunOptions {

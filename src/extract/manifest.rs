@@ -26,11 +26,25 @@ pub struct Manifest {
     /// Every parameter's value, the cut-off included.
     pub params: BTreeMap<String, String>,
     pub cutoff: Option<String>,
+    /// The site's approval the result was extracted under (absent in manifests of midnet versions
+    /// whose approvals named no project). The approver's name stays at the site: it could name the
+    /// hospital.
+    #[serde(default)]
+    pub approval: Option<ApprovalRef>,
     pub midnet_version: String,
     pub created_at: String,
     pub seconds: f64,
     pub outputs: Vec<OutputFile>,
     pub attrition: Vec<AttritionStep>,
+}
+
+/// Which of the site's approvals covered a result: its number at the site, when it was given
+/// (UTC) and its last day, if it has one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalRef {
+    pub id: i64,
+    pub approved_at: String,
+    pub until: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,6 +1,7 @@
-//! One site's part of an extraction, as the site runs it: check the approval, run each output's
-//! query on the integrated data source, replace the patient key by a person id drawn afresh for
-//! this extraction, write each output as Parquet (zstd) with a manifest.
+//! One site's part of an extraction, as the site runs it: find the site's approval for this
+//! project, script and parameters (`site::approve::covering`), run each output's query on the
+//! integrated data source, replace the patient key by a person id drawn afresh for this
+//! extraction, write each output as Parquet (zstd) with a manifest that names the approval.
 //!
 //! The person id is a keyed hash of the patient key under a random key that exists only in this
 //! process: the site keeps no table linking the two, and the same patient gets an unrelated id in
@@ -9,15 +10,16 @@
 use std::path::Path;
 use std::time::Instant;
 
-use super::manifest::{AttritionStep, MANIFEST_FORMAT, Manifest, OutputColumn, OutputFile};
+use super::manifest::{ApprovalRef, AttritionStep, MANIFEST_FORMAT, Manifest, OutputColumn, OutputFile};
 use crate::digest::sha256_file;
 use crate::error::{Error, IoContext, Result};
 use crate::script::Compiled;
-use crate::site::SiteDir;
+use crate::site::{SiteDir, approve};
 use crate::sql::quote::literal;
 
 /// What the data center asks of one site.
 pub struct SiteRequest<'a> {
+    /// The project the datasets are for: the site runs the script only under its approval for it.
     pub project: &'a str,
     pub extraction: i64,
     /// The site's pseudonym in this project: the only name of the site in its result.
@@ -42,9 +44,9 @@ pub fn run_at_site(req: &SiteRequest, outbox: &Path, step: &dyn Fn(&str)) -> Res
     let started = Instant::now();
     let conn = open(req)?;
     step("checking approval");
-    if !crate::site::approve::is_approved(&conn, req.script_sha256, &req.compiled.approval_params())? {
-        return Err(crate::site::approve::not_approved(req.label, req.script_sha256));
-    }
+    let params = req.compiled.approval_params();
+    let wanted = approve::Wanted { project: req.project, script_sha256: req.script_sha256, params: &params };
+    let approval = approve::covering(&conn, req.label, &wanted, approve::site_today())?;
     let data_version: Option<i64> = conn.query_row("SELECT max(data_version) FROM load_history", [], |r| r.get(0))?;
     let data_version = data_version.ok_or_else(|| Error::Failed(format!("site {}: no data loaded yet", req.label)))?;
     if outbox.exists() {
@@ -89,6 +91,11 @@ pub fn run_at_site(req: &SiteRequest, outbox: &Path, step: &dyn Fn(&str)) -> Res
         script_sha256: req.script_sha256.to_string(),
         params: req.compiled.params.clone(),
         cutoff: req.compiled.cutoff.as_ref().and_then(|c| req.compiled.params.get(c).cloned()),
+        approval: Some(ApprovalRef {
+            id: approval.id,
+            approved_at: approval.approved_at,
+            until: approval.until.map(|d| d.to_string()),
+        }),
         midnet_version: env!("CARGO_PKG_VERSION").to_string(),
         created_at: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
         seconds: started.elapsed().as_secs_f64(),

@@ -229,6 +229,12 @@ pub fn completed_years(birth: i32, at: i32) -> i64 {
     (a.year() - b.year()) as i64 - before_birthday as i64
 }
 
+/// The first day of the date's month.
+pub fn first_of_month(days: i32) -> i32 {
+    let date = naive_date(days);
+    days - (date.day() as i32 - 1)
+}
+
 /// `YYYY-MM` of a date.
 pub fn year_month(days: i32) -> String {
     naive_date(days).format("%Y-%m").to_string()
@@ -264,5 +270,15 @@ mod tests {
         assert_eq!(completed_years(d("2000-02-29"), d("2021-02-28")), 20);
         assert_eq!(completed_years(d("2000-02-29"), d("2021-03-01")), 21);
         assert_eq!(timestamp_date(-1), -1);
+    }
+
+    #[test]
+    fn first_of_month_keeps_year_and_month() {
+        let d = |s| parse_date(s).unwrap();
+        for (date, first) in [("1960-05-31", "1960-05-01"), ("1960-05-01", "1960-05-01"), ("1900-02-28", "1900-02-01")]
+        {
+            assert_eq!(first_of_month(d(date)), d(first), "{date}");
+        }
+        assert_eq!(first_of_month(d("1969-12-31")), d("1969-12-01"), "before the epoch");
     }
 }

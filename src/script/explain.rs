@@ -172,7 +172,7 @@ fn words(e: &ast::Expr, params: &[Param]) -> String {
         K::Name(n) => match n.as_str() {
             "index" => "the index date".into(),
             "age" => "the age at the index date (completed years)".into(),
-            "birth_date" => "the birth date".into(),
+            "birth_date" => "the birth date (the first day of the birth month)".into(),
             "death_date" => "the death date".into(),
             "observation_start" => "the start of observation around the index date".into(),
             "observation_end" => "the end of observation around the index date".into(),

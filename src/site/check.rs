@@ -85,14 +85,23 @@ pub fn check(site: &SiteDir) -> Result<QualityReport> {
     })
 }
 
+/// Rows, patients and the range of dates per table and source. The report is for the data center,
+/// so the range of birth dates is shown by year and month only: the oldest and youngest patients'
+/// days of birth stay at the site.
 fn table_counts(conn: &duckdb::Connection) -> Result<Vec<TableCounts>> {
     let mut out = Vec::new();
     for (table, date) in DATE_COLUMN {
-        let source = if table == "patient" { "'-'" } else { "source" };
+        let patients = table == "patient";
+        let source = if patients { "'-'" } else { "source" };
+        let shown = |aggregate: &str| match patients {
+            true => format!("strftime({aggregate}({date}), '%Y-%m')"),
+            false => format!("{aggregate}({date})::DATE::VARCHAR"),
+        };
         let sql = format!(
-            "SELECT {source} AS source, count(*), count(DISTINCT patient_key), \
-                    min({date})::DATE::VARCHAR, max({date})::DATE::VARCHAR \
-             FROM {table} GROUP BY ALL ORDER BY 1"
+            "SELECT {source} AS source, count(*), count(DISTINCT patient_key), {}, {} \
+             FROM {table} GROUP BY ALL ORDER BY 1",
+            shown("min"),
+            shown("max")
         );
         let mut stmt = conn.prepare(&sql)?;
         let rows = stmt.query_map([], |r| {

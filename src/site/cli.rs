@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Subcommand;
 
 use super::SiteDir;
+use super::approve::{self, Approver};
 use crate::cli::Global;
 use crate::error::{Error, Result};
 
@@ -31,16 +32,29 @@ pub enum SiteCommand {
         #[arg(required = true, value_name = "FILE|DIR")]
         files: Vec<PathBuf>,
     },
-    /// Approve a script (by the hash of its text and codelist files) with its parameter values
-    /// other than the cut-off: the site runs only scripts it has approved.
+    /// Approve a script (by the hash of its text and codelist files) for one project, with its
+    /// parameter values other than the cut-off: the site runs only what it has approved. With
+    /// --revoke, end the approvals of that script, project and parameters.
     Approve {
         #[arg(long, value_name = "DIR")]
         site: PathBuf,
+        /// The data center's project the approval is for (another project needs its own).
+        #[arg(long, value_name = "ID")]
+        project: String,
+        /// The site staff member who approves (or revokes), by name; recorded with the OS account.
+        #[arg(long, value_name = "NAME")]
+        by: String,
         /// The extraction script.
         script: PathBuf,
         /// A parameter value, NAME=VALUE (repeat for each parameter).
         #[arg(long = "param", value_name = "NAME=VALUE")]
         params: Vec<String>,
+        /// The last day the approval covers (YYYY-MM-DD, by the site's calendar); none: until revoked.
+        #[arg(long, value_name = "DATE", conflicts_with = "revoke")]
+        until: Option<String>,
+        /// Revoke the standing approvals of this script, project and parameters instead.
+        #[arg(long)]
+        revoke: bool,
         #[arg(long)]
         json: bool,
     },
@@ -79,17 +93,27 @@ pub fn run(global: &Global, command: SiteCommand) -> Result<()> {
             }
             Ok(())
         }
-        SiteCommand::Approve { site, script, params, json } => {
+        SiteCommand::Approve { site, project, by, script, params, until, revoke, json } => {
+            let approver = Approver::new(&by)?;
+            let until = until.map(|d| parse_until(&d)).transpose()?;
             let script = crate::script::Script::load(&script)?;
             let values = crate::script::ParamValues::parse_args(&params)?;
-            let approval = super::approve::approve(&SiteDir::at(&site), &script, &values)?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&approval).expect("approval serialises"));
+            let site = SiteDir::at(&site);
+            let approvals = if revoke {
+                approve::revoke(&site, &project, &script, &values, &approver)?
             } else {
-                println!("approved {} (script {})", approval.study, &approval.script_sha256[..12]);
-                for (name, value) in &approval.params {
-                    println!("  {name} = {value}");
-                }
+                vec![approve::approve(&site, &project, &script, &values, &approver, until)?]
+            };
+            if json {
+                // One approval given, or the list of those revoked.
+                let text = if revoke {
+                    serde_json::to_string_pretty(&approvals)
+                } else {
+                    serde_json::to_string_pretty(&approvals[0])
+                };
+                println!("{}", text.expect("approvals serialise"));
+            } else {
+                approvals.iter().for_each(|a| print!("{}", render_approval(a)));
             }
             Ok(())
         }
@@ -103,6 +127,36 @@ pub fn run(global: &Global, command: SiteCommand) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `--until`: a calendar date.
+fn parse_until(text: &str) -> Result<chrono::NaiveDate> {
+    crate::query::value::parse_date(text)
+        .map(crate::query::value::naive_date)
+        .map_err(|e| crate::bad_input!("--until {text}: {e}"))
+}
+
+fn render_approval(a: &approve::Approval) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let verb = if a.revoked.is_some() { "revoked" } else { "approved" };
+    let _ = writeln!(s, "{verb} {} (script {}) for project {}", a.study, &a.script_sha256[..12], a.project);
+    let _ = writeln!(s, "  approval {}: by {} ({}) at {} UTC", a.id, a.approved_by, a.os_user, a.approved_at);
+    match (&a.revoked, a.until) {
+        (Some(r), _) => {
+            let _ = writeln!(s, "  revoked by {} ({}) at {} UTC", r.by, r.os_user, r.at);
+        }
+        (None, Some(until)) => {
+            let _ = writeln!(s, "  covers runs until the end of {until}");
+        }
+        (None, None) => {
+            let _ = writeln!(s, "  covers runs until revoked");
+        }
+    }
+    for (name, value) in &a.params {
+        let _ = writeln!(s, "  {name} = {value}");
+    }
+    s
 }
 
 fn render_load(report: &super::load::LoadReport) -> String {

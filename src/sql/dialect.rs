@@ -20,6 +20,8 @@ pub trait Dialect {
     fn days_between(&self, a: &str, b: &str) -> String;
     /// Completed years from `birth` to `at`.
     fn age_at(&self, birth: &str, at: &str) -> String;
+    /// The first day of the date's month, as a date.
+    fn first_of_month(&self, date: &str) -> String;
     fn year_month(&self, date: &str) -> String;
     fn year(&self, date: &str) -> String;
     /// The least (greatest) of the present arguments, ignoring missing ones.
@@ -78,6 +80,10 @@ impl Dialect for DuckDb {
         format!(
             "(year({at}) - year({birth}) - CASE WHEN month({at}) * 100 + day({at}) < month({birth}) * 100 + day({birth}) THEN 1 ELSE 0 END)"
         )
+    }
+
+    fn first_of_month(&self, date: &str) -> String {
+        format!("CAST(date_trunc('month', {date}) AS DATE)")
     }
 
     fn year_month(&self, date: &str) -> String {

@@ -167,13 +167,14 @@ fn nothing_leaves_a_site_that_leads_back_to_a_hospital_record() {
         .replace("birth_year_month = year_month(birth_date)", "born = birth_date");
     std::fs::write(&leaky, text).unwrap();
     n.c.run("alan", &["extract", "--project", "p1", &leaky.display().to_string(), "--cutoff", "2025-09-30"])
-        .fails(2, "would let the birth date leave the site");
+        .fails(2, "would output the birth date");
 }
 
 #[test]
 fn hospitals_appear_in_a_project_only_under_its_own_pseudonyms() {
     let n = Network::new();
     n.approve_all();
+    n.approve_all_for("p2");
     n.c.research_project("p2");
     n.c.run("carol", &["project", "grant", "p2", "alan", "analyst"]).ok();
     let one: BTreeSet<String> =
@@ -297,10 +298,6 @@ fn extract_names_what_is_wrong_with_its_arguments() {
     n.extract("nope", &["--cutoff", "2025-09-30"]).fails(4, "no project nope");
     n.extract("p1", &["--cutoff", "2026-03-31"])
         .fails(3, "refused (extraction_period): the script's study period 2021-06-01 to 2026-03-31 is not within project p1's approved extraction period 2018-01-01 to 2025-12-31");
-    let site = n.sites[0].display().to_string();
-    n.c.run("rev", &["site", "approve", "--site", &site, &n.script, "--param", "drug=E11"])
-        .fails(2, "is not a YJ code");
-    n.c.run("rev", &["site", "approve", "--site", "/nonexistent/site", &n.script]).fails(4, "not a site data source");
     let listing = n.c.run("alan", &["datasets", "--project", "p1"]).ok().stdout;
     assert!(listing.contains("no extractions yet"), "{listing}");
 }
@@ -358,4 +355,211 @@ fn the_workbench_reads_the_datasets_and_nothing_else() {
 
     let log = std::fs::read_to_string(n.c.audit_log()).unwrap();
     assert!(log.contains("work sql") && log.contains("work import") && log.contains("by_site.csv"));
+}
+
+/// The attack of issue 16: a script with an age column for every day of a year after the index
+/// date. Were birth dates exact at the site, the day on which a person's age steps up would be
+/// their birthday; each site sees a birth date as the first day of its month, so every step falls
+/// on the first of a month and reveals the birth month, which the dataset may hold anyway.
+#[test]
+fn ages_step_up_on_the_first_of_the_birth_month_so_no_output_reveals_the_day_of_birth() {
+    let n = Network::new();
+    let mut script = String::from(
+        "study \"ages\"\n  period: 2021-06-01 to 2025-09-30\nend\ncohort\n  entry first drug_order where yj_code in yj [\"3969\"]\nend\n\
+         dataset ages\n  index_date = index\n  birth_year_month = year_month(birth_date)\n",
+    );
+    for k in 0..=366 {
+        script.push_str(&format!("  a{k} = age_at(index + {k} days)\n"));
+    }
+    script.push_str("end\n");
+    let path = n.c.root.join("ages.midnet");
+    std::fs::write(&path, script).unwrap();
+    let path = path.display().to_string();
+    for site in 0..n.sites.len() {
+        n.approve_script("p1", site, &path, &[]).ok();
+    }
+    let report = n.c.run("alan", &["extract", "--project", "p1", &path, "--json", "--quiet"]).ok().json();
+    let rows = report["datasets"][0]["rows"].as_i64().unwrap();
+    assert!(rows > 50, "{rows} people");
+    // The day each person's age steps up, as an attacker reads it off the columns.
+    let steps: Vec<String> = (1..=366).map(|k| format!("WHEN a{k} > a{} THEN index_date + {k}", k - 1)).collect();
+    let birthday = format!("CASE {} END", steps.join(" "));
+    let stepped = n.count("p1", &format!(r#"SELECT count(*) FROM "ages@1" WHERE {birthday} IS NOT NULL"#));
+    assert_eq!(stepped, rows, "every age steps up once in 367 days");
+    let day_revealed = n.count("p1", &format!(r#"SELECT count(*) FROM "ages@1" WHERE day({birthday}) <> 1"#));
+    assert_eq!(day_revealed, 0, "the day of birth of {day_revealed} of {rows} people is read off their ages");
+    let month_differs = n.count(
+        "p1",
+        &format!(r#"SELECT count(*) FROM "ages@1" WHERE strftime({birthday}, '%m') <> right(birth_year_month, 2)"#),
+    );
+    assert_eq!(month_differs, 0, "an age steps up on the first day of the birth month");
+}
+
+/// Issue 16: a script approved for one project ran in another (a study of another drug) with no
+/// new approval. An approval covers one project; another project's extraction is refused at every
+/// site until the site approves the script for that project too.
+#[test]
+fn an_approval_covers_one_project_and_another_project_needs_its_own() {
+    let n = Network::new();
+    n.approve_all();
+    n.c.research_project("p2");
+    n.c.run("carol", &["project", "grant", "p2", "alan", "analyst"]).ok();
+    n.extract("p1", &["--cutoff", "2025-09-30"]).ok();
+    let refused = n.extract("p2", &["--cutoff", "2025-09-30"]).fails(1, "incomplete").json();
+    for site in refused["sites"].as_array().unwrap() {
+        let reason = site["reason"].as_str().unwrap();
+        assert!(reason.contains("refused (site_approval)") && reason.contains("project p2"), "{reason}");
+        assert!(reason.contains("approved it for other projects only"), "{reason}");
+        assert!(reason.contains("--project p2"), "the refusal says how to approve: {reason}");
+    }
+    assert!(refused["datasets"].as_array().unwrap().is_empty(), "nothing reaches p2");
+
+    n.approve_all_for("p2");
+    let done = n.extract("p2", &["--cutoff", "2025-09-30"]).ok().json();
+    assert_eq!(done["datasets"][0]["sites"].as_array().unwrap().len(), 3);
+    // Each site's result names the approval it ran under (its number at the site, not the approver).
+    let conn = read_only(&n.c.area("p2").join("project.duckdb"));
+    let manifests: Vec<String> = conn
+        .prepare("SELECT manifest_json FROM extraction_site WHERE status = 'accepted'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|m| m.unwrap())
+        .collect();
+    assert_eq!(manifests.len(), 3);
+    for m in &manifests {
+        let manifest: Value = serde_json::from_str(m).unwrap();
+        assert_eq!(manifest["approval"]["id"], 2, "the second approval at each site, the one for p2: {m}");
+        assert!(!m.contains(crate::network::APPROVER), "{m}");
+    }
+}
+
+fn read_only(db: &Path) -> duckdb::Connection {
+    let config = duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly).unwrap();
+    duckdb::Connection::open_with_flags(db, config).unwrap()
+}
+
+/// The reason a site gave for refusing, in an extraction report.
+fn refusal<'a>(report: &'a Value, status: &str) -> Vec<&'a str> {
+    report["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == status)
+        .filter_map(|s| s["reason"].as_str())
+        .collect()
+}
+
+#[test]
+fn an_approval_records_who_gave_it_and_an_ended_or_revoked_one_is_refused() {
+    let n = Network::new();
+    let given = n.approve(0, &["--until", "2099-12-31", "--json"]).ok().json();
+    assert_eq!(given["project"], "p1");
+    assert_eq!(given["approved_by"], crate::network::APPROVER);
+    assert!(!given["os_user"].as_str().unwrap().is_empty(), "{given}");
+    assert_eq!(given["until"], "2099-12-31");
+    assert!(given["revoked"].is_null());
+    let text = n.approve(1, &[]).ok().stdout;
+    assert!(
+        text.contains("for project p1") && text.contains("by Sato Hanako (") && text.contains("until revoked"),
+        "{text}"
+    );
+    n.approve(2, &[]).ok();
+    n.extract("p1", &["--cutoff", "2024-12-31"]).ok();
+
+    // The site's calendar passes the approval's last day (the test cannot move the site's clock, so
+    // it moves the day back instead).
+    let site01 = duckdb::Connection::open(n.sites[0].join("site.duckdb")).unwrap();
+    site01.execute("UPDATE script_approval SET valid_until = DATE '2001-02-03'", []).unwrap();
+    drop(site01);
+    // Site 2 revokes its approval.
+    let revoked = n.approve(1, &["--revoke", "--json"]).ok().json();
+    assert_eq!(revoked[0]["revoked"]["by"], crate::network::APPROVER);
+    n.approve(1, &["--revoke"]).fails(4, "no standing approval of script");
+    let report = n.extract("p1", &["--cutoff", "2025-09-30"]).fails(1, "incomplete").json();
+    let reasons = refusal(&report, "failed");
+    assert_eq!(reasons.len(), 2, "{report}");
+    assert!(
+        reasons.iter().any(|r| r.contains("refused (site_approval)") && r.contains("ended on 2001-02-03")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("refused (site_approval)") && r.contains("revoked its approval")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().all(|r| !r.contains(crate::network::APPROVER)),
+        "no staff name reaches the project: {reasons:?}"
+    );
+
+    // Approving again covers the sites again; the refused extraction completes.
+    n.approve(0, &[]).ok();
+    n.approve(1, &[]).ok();
+    let sites: Vec<String> = status_of(&report, "failed").iter().map(|s| s.to_string()).collect();
+    n.extract("p1", &["--cutoff", "2025-09-30", "--sites", &sites.join(",")]).ok();
+}
+
+#[test]
+fn site_approve_names_what_is_wrong_with_its_arguments() {
+    let n = Network::new();
+    let site = n.sites[0].display().to_string();
+    let approve = |args: &[&str]| {
+        let mut all = vec!["site", "approve", "--site", site.as_str()];
+        all.extend_from_slice(args);
+        n.c.run("rev", &all)
+    };
+    approve(&["--project", "p1", &n.script]).fails(2, "--by");
+    approve(&["--by", "Sato", &n.script]).fails(2, "--project");
+    approve(&["--project", "p1", "--by", " ", &n.script]).fails(2, "--by \"\": name the site staff member");
+    approve(&["--project", "p 1", "--by", "Sato", &n.script]).fails(2, "is not valid");
+    approve(&["--project", "p1", "--by", "Sato", &n.script, "--until", "2001-01-01"])
+        .fails(2, "--until 2001-01-01: the day is past");
+    approve(&["--project", "p1", "--by", "Sato", &n.script, "--until", "2099-02-30"])
+        .fails(2, "February 2099 has 28 days");
+    approve(&["--project", "p1", "--by", "Sato", &n.script, "--until", "2099-01-01", "--revoke"])
+        .fails(2, "cannot be used with");
+    approve(&["--project", "p1", "--by", "Sato", &n.script, "--param", "drug=E11"]).fails(2, "is not a YJ code");
+    n.c.run("rev", &["site", "approve", "--site", "/nonexistent/site", "--project", "p1", "--by", "Sato", &n.script])
+        .fails(4, "not a site data source");
+    let conn = read_only(&n.sites[0].join("site.duckdb"));
+    let rows: i64 = conn.query_row("SELECT count(*) FROM script_approval", [], |r| r.get(0)).unwrap();
+    assert_eq!(rows, 0, "nothing was approved");
+}
+
+/// A site initialised by a midnet whose approvals named no project: a run there is refused, saying
+/// what to do, even for a script it approved then; its next `site approve` keeps the old rows aside
+/// and approves for the project.
+#[test]
+fn a_site_with_approvals_of_an_older_midnet_is_refused_until_it_approves_for_the_project() {
+    let n = Network::new();
+    n.approve_all();
+    let report = n.extract("p1", &["--cutoff", "2024-12-31"]).ok().json();
+    let sha = report["script_sha256"].as_str().unwrap().to_string();
+    let site01 = duckdb::Connection::open(n.sites[0].join("site.duckdb")).unwrap();
+    site01
+        .execute_batch(&format!(
+            "DROP TABLE script_approval;
+             CREATE TABLE script_approval (script_sha256 VARCHAR NOT NULL, params_json VARCHAR NOT NULL,
+                 midnet_version VARCHAR NOT NULL, approved_at TIMESTAMP NOT NULL, PRIMARY KEY (script_sha256, params_json));
+             INSERT INTO script_approval VALUES ('{sha}', '{{}}', '0.1.0', TIMESTAMP '2026-01-01 00:00:00');"
+        ))
+        .unwrap();
+    drop(site01);
+    let refused = n.extract("p1", &["--cutoff", "2025-09-30"]).fails(1, "incomplete").json();
+    let reasons = refusal(&refused, "failed");
+    assert_eq!(reasons.len(), 1);
+    assert!(
+        reasons[0].contains("refused (site_approval)")
+            && reasons[0].contains("older midnet")
+            && reasons[0].contains("--project p1"),
+        "{}",
+        reasons[0]
+    );
+    n.approve(0, &[]).ok();
+    let conn = read_only(&n.sites[0].join("site.duckdb"));
+    let kept: i64 = conn.query_row("SELECT count(*) FROM script_approval_unbound", [], |r| r.get(0)).unwrap();
+    assert_eq!(kept, 1, "the old approvals are kept aside, whole");
+    drop(conn);
+    let failed: Vec<&str> = status_of(&refused, "failed");
+    n.extract("p1", &["--cutoff", "2025-09-30", "--sites", failed[0]]).ok();
 }

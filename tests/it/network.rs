@@ -8,6 +8,9 @@ use serde_json::Value;
 use crate::center::Center;
 use crate::common::{Run, testdata};
 
+/// The site staff member who approves in the tests.
+pub const APPROVER: &str = "Sato Hanako";
+
 /// A data center with three synthetic hospitals loaded and registered, a research project `p1`
 /// with analyst alan, and today inside its usage period.
 pub struct Network {
@@ -35,19 +38,28 @@ impl Network {
         Network { c, sites, script }
     }
 
-    pub fn approve(&self, site: usize, params: &[&str]) -> Run {
+    /// One site approves the example script for `p1` (`extra`: more arguments, e.g. `--until DATE`).
+    pub fn approve(&self, site: usize, extra: &[&str]) -> Run {
+        self.approve_script("p1", site, &self.script, extra)
+    }
+
+    /// `midnet site approve --site SITE --project PROJECT --by APPROVER SCRIPT EXTRA…` at one site.
+    pub fn approve_script(&self, project: &str, site: usize, script: &str, extra: &[&str]) -> Run {
         let dir = self.sites[site].display().to_string();
-        let mut args = vec!["site", "approve", "--site", dir.as_str(), self.script.as_str()];
-        for p in params {
-            args.extend(["--param", p]);
-        }
+        let mut args = vec!["site", "approve", "--site", dir.as_str(), "--project", project, "--by", APPROVER, script];
+        args.extend_from_slice(extra);
         self.c.run("rev", &args)
     }
 
-    pub fn approve_all(&self) {
+    /// Every site approves the example script for `project`.
+    pub fn approve_all_for(&self, project: &str) {
         for site in 0..self.sites.len() {
-            self.approve(site, &[]).ok();
+            self.approve_script(project, site, &self.script, &[]).ok();
         }
+    }
+
+    pub fn approve_all(&self) {
+        self.approve_all_for("p1");
     }
 
     /// `midnet extract --project p1 SCRIPT --json ARGS` as alan.

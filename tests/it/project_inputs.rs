@@ -376,8 +376,8 @@ fn bad_project_inputs_are_refused_with_what_to_do() {
 fn the_screening_script_extracts_episodes_that_signal_screen_scores() {
     let n = Network::new();
     let script = crate::common::testdata("scripts/new_use_screen.midnet").display().to_string();
-    for site in &n.sites {
-        n.c.run("rev", &["site", "approve", "--site", &site.display().to_string(), &script]).ok();
+    for site in 0..n.sites.len() {
+        n.approve_script("p1", site, &script, &[]).ok();
     }
     let report =
         alan(&n, &["extract", "--project", "p1", &script, "--cutoff", "2025-09-30", "--json", "--quiet"]).ok().json();

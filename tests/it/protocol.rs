@@ -38,14 +38,19 @@ impl Monitoring {
         Monitoring { c, network, sites, script }
     }
 
-    /// Every site approves the protocol script for a drug pair (and outcome list).
+    /// Every site approves the protocol script for `p1` and a drug pair (and outcome list).
     fn approve(&self, drug: &str, comparator: &str, outcomes: Option<&str>) {
+        self.approve_for("p1", drug, comparator, outcomes);
+    }
+
+    /// Every site approves the protocol script for a project and a drug pair (and outcome list).
+    fn approve_for(&self, project: &str, drug: &str, comparator: &str, outcomes: Option<&str>) {
         let (d, k) = (format!("drug={drug}"), format!("comparator={comparator}"));
         let o = outcomes.map(|o| format!("outcomes={o}"));
         for site in &self.sites {
             let dir = site.display().to_string();
-            let mut args =
-                vec!["site", "approve", "--site", dir.as_str(), self.script.as_str(), "--param", &d, "--param", &k];
+            let mut args = vec!["site", "approve", "--site", dir.as_str(), "--project", project, "--by", "Sato Hanako"];
+            args.extend([self.script.as_str(), "--param", &d, "--param", &k]);
             if let Some(o) = &o {
                 args.extend(["--param", o.as_str()]);
             }
@@ -183,8 +188,10 @@ fn a_run_writes_the_tables_and_a_later_cutoff_adds_an_analysis() {
 fn the_purpose_decides_detection_or_refinement() {
     let m = Monitoring::new(2, 2000, 5, "signal_detection");
     m.run(NOVAGLIPTIN, SITAGLIPTIN, "2025-09-30", &["--outcomes", "alt_gt_3uln"]).fails(2, "runs every outcome");
-    // Sites have not approved the script: nothing is analysed, and the run says why.
-    m.run(NOVAGLIPTIN, SITAGLIPTIN, "2025-09-30", &[]).fails(1, "not approved");
+    // Sites have not approved the script for this project: nothing is analysed, and the run says why.
+    m.run(NOVAGLIPTIN, SITAGLIPTIN, "2025-09-30", &[]).fails(1, "has not approved");
+    m.approve_for("another-project", NOVAGLIPTIN, SITAGLIPTIN, None);
+    m.run(NOVAGLIPTIN, SITAGLIPTIN, "2025-09-30", &[]).fails(1, "approved it for other projects only");
     assert!(!m.work().join("protocol/analysis-1").exists());
     // Bad values are named with where they go.
     m.run(NOVAGLIPTIN, SITAGLIPTIN, "2025-13-01", &[]).fails(2, "--cutoff 2025-13-01: `2025-13-01` is not a date");
@@ -249,7 +256,7 @@ fn every_planted_effect_is_covered_and_flagged() {
         let project = format!("v{k}");
         m.c.run("rev", &create_args(&project, "research", "2026-06-01", "2027-05-31", &[])).ok();
         m.c.run("carol", &["project", "grant", &project, "alan", "analyst"]).ok();
-        m.approve(drug, comparator, Some(outcome));
+        m.approve_for(&project, drug, comparator, Some(outcome));
         let args = [
             "protocol",
             "run",

@@ -732,4 +732,15 @@ fn an_empty_file_and_a_very_long_line_are_refused_naming_file_and_line() {
     let db = site.join("site.duckdb");
     assert_eq!(query_i64(&db, "SELECT count(*) FROM patient"), 30_001);
     assert_eq!(query_i64(&db, "SELECT line FROM quarantine WHERE reason LIKE 'malformed CSV line%'"), 30_002);
+/// The data-quality report is for the data center: of the birth dates it shows the range by year
+/// and month, never the oldest and youngest patients' days of birth.
+#[test]
+fn the_quality_report_shows_birth_dates_by_month_only() {
+    let dir = tempdir();
+    site_with_patients(dir.path());
+    let json = midnet(dir.path(), &["site", "check", "--site", "site", "--json"]).ok().json();
+    let patient = json["tables"].as_array().unwrap().iter().find(|t| t["table"] == "patient").unwrap().clone();
+    assert_eq!((patient["first_date"].as_str(), patient["last_date"].as_str()), (Some("1950-03"), Some("1970-05")));
+    let text = midnet(dir.path(), &["site", "check", "--site", "site"]).ok().stdout;
+    assert!(!text.contains("1950-03-04") && !text.contains("1970-05-05"), "{text}");
 }

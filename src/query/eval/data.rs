@@ -13,16 +13,22 @@ use crate::sql::quote;
 pub struct PatientData {
     pub key: String,
     pub sex: Value,
+    /// As the site holds it; scripts see it through [`PatientData::patient_column`].
     pub birth_date: Value,
     pub death_date: Value,
     pub events: BTreeMap<Table, Vec<Vec<Value>>>,
 }
 
 impl PatientData {
+    /// A patient-level value as scripts see it: the birth date is the first day of its month, so
+    /// that nothing a script computes depends on the day of birth.
     pub fn patient_column(&self, name: &str) -> Value {
         match name {
             "sex" => self.sex.clone(),
-            "birth_date" => self.birth_date.clone(),
+            "birth_date" => match self.birth_date {
+                Value::Date(days) => Value::Date(crate::query::value::first_of_month(days)),
+                ref other => other.clone(),
+            },
             "death_date" => self.death_date.clone(),
             other => panic!("the patient table has no column {other}"),
         }

@@ -1,7 +1,14 @@
-//! A birth date never leaves the site: an output column may use `birth_date` only through
-//! `year_month()`, `year()` or `age_at()`. The check follows names to their definitions (and
-//! `index` to the entry, outcomes to the follow-up), so a date computed from the birth date
-//! elsewhere cannot slip out either. It is deliberately conservative.
+//! A birth date is output only as a year-month, a year or an age: an output column may use
+//! `birth_date` only through `year_month()`, `year()` or `age_at()`. The check follows names to
+//! their definitions (and `index` to the entry, outcomes to the follow-up). It is deliberately
+//! conservative.
+//!
+//! What keeps the day of birth at the site is not this check but the site itself: every query sees
+//! a birth date as the first day of its month (`sql::generate`'s `patients`, and the reference
+//! evaluator's `PatientData::patient_column`), so no output, however computed (ages stepping up
+//! day by day, filters, eGFR), can depend on the day. This check keeps that coarsened date from
+//! being output as a date, where it would read as a day of birth that it is not; `year_month`
+//! says what it is.
 
 use std::collections::{HashMap, HashSet};
 
@@ -96,6 +103,6 @@ impl Definitions {
 
 fn leak(span: Span, what: &str, via: Option<String>) -> Diagnostic {
     let through = via.map(|v| format!(" through `{v}`")).unwrap_or_default();
-    Diagnostic::new(span, format!("{what} would let the birth date leave the site: it uses `birth_date`{through}"))
-        .help("only the year and month of a birth date may be output: `year_month(birth_date)`, `year(…)`, or ages with `age` / `age_at(…)`")
+    Diagnostic::new(span, format!("{what} would output the birth date: it uses `birth_date`{through}"))
+        .help("a site knows a birth date only by its year and month (as the first day of the month): output `year_month(birth_date)`, `year(…)`, or ages with `age` / `age_at(…)`")
 }

@@ -2,8 +2,11 @@
 //! single `WITH` statement with one CTE per named step, so a reviewer can read what runs.
 //!
 //! The shape of every query:
+//! - `patients`: the patient table as every query reads it, each birth date moved to the first day
+//!   of its month ([`patients_cte`]), so that no output can depend on the day of birth. Nothing
+//!   else in a query reads the patient table;
 //! - `entry_events`, `entry`, `cohort_base`: qualifying events in the study period, the first (or
-//!   every) one per patient, joined with the patient table: one row per cohort row;
+//!   every) one per patient, joined with `patients`: one row per cohort row;
 //! - `rows_<table>`: the events of the cohort's patients that any step can use (narrowed by the
 //!   steps' codelists when they all name one), computed once;
 //! - one CTE per step that a rule reads, keyed by cohort row (`patient_key`, `entry_no`);
@@ -165,9 +168,9 @@ fn attrition_query(program: &Program, dialect: &dyn Dialect) -> String {
         let all: Vec<String> = (1..=k).map(|j| format!("r{j}")).collect();
         counts.push(format!("count(DISTINCT patient_key) FILTER (WHERE {}) AS after_{k}", all.join(" AND ")));
     }
-    let mut lines = vec![
-        "SELECT 0 AS step, 'entry' AS rule, 'entry' AS kind, (SELECT count(*) FROM patient) AS patients_before, after_0 AS patients_after FROM attrition_counts".to_string(),
-    ];
+    let mut lines = vec![format!(
+        "SELECT 0 AS step, 'entry' AS rule, 'entry' AS kind, (SELECT count(*) FROM {PATIENTS}) AS patients_before, after_0 AS patients_after FROM attrition_counts"
+    )];
     for (k, rule) in program.rules.iter().enumerate() {
         let kind = match rule.kind {
             RuleKind::Require => "require",
@@ -264,7 +267,22 @@ fn assemble(dialect: &dyn Dialect, ctes: Vec<Cte>, select: &str) -> String {
     format!("WITH\n{}\n{select}\n", parts.join(",\n"))
 }
 
-/// The cohort rows before the rules: `entry_events`, `entry`, `cohort_base`.
+/// The name under which every query reads the patient table (see [`patients_cte`]).
+const PATIENTS: &str = "patients";
+
+/// The patient table as every query reads it: each birth date is the first day of its month.
+/// Ages, rules, derived values and outputs all start from here, so that no script, whatever it
+/// computes, can make a result depend on the day of birth (only the birth year-month may leave a
+/// site). The query model has no other way to the patient table.
+fn patients_cte(dialect: &dyn Dialect) -> Cte {
+    let body = format!(
+        "SELECT patient_key, sex, {} AS birth_date, death_date\nFROM patient",
+        dialect.first_of_month("birth_date")
+    );
+    cte(PATIENTS, "the patient table with each birth date as the first day of its month", body)
+}
+
+/// The cohort rows before the rules: `patients`, `entry_events`, `entry`, `cohort_base`.
 fn entry_ctes(program: &Program, r: &Renderer) -> Vec<Cte> {
     r.reset_aliases();
     let frame = &program.entry.frame;
@@ -287,7 +305,7 @@ fn entry_ctes(program: &Program, r: &Renderer) -> Vec<Cte> {
         r.dialect.date_literal(program.study.end)
     ));
     let events = format!(
-        "{}\nFROM {}\nJOIN patient p ON p.patient_key = e.patient_key{}",
+        "{}\nFROM {}\nJOIN {PATIENTS} p ON p.patient_key = e.patient_key{}",
         select_list(&items),
         f.joins.join("\n"),
         where_clause(&conditions)
@@ -313,6 +331,7 @@ fn entry_ctes(program: &Program, r: &Renderer) -> Vec<Cte> {
     // Columns the entry frame used are the raw table's; the rows CTEs start afresh.
     r.used.borrow_mut().clear();
     vec![
+        patients_cte(r.dialect),
         cte("entry_events", "qualifying events in the study period", events),
         cte("entry", which, entry),
         cte("cohort_base", "one row per cohort entry, before the rules", format!("{}\nFROM entry", select_list(&base))),

@@ -124,9 +124,20 @@ pub struct Plan {
     names: HashSet<String>,
 }
 
-/// Names the generated SQL uses itself; a step never takes one.
-const RESERVED: [&str; 8] =
-    ["entry_events", "entry", "cohort_base", "cohort", "attrition_flags", "attrition_counts", "c", "p"];
+/// Names the generated SQL uses itself; a step never takes one (nor the site's `patient` table,
+/// which a CTE of that name would hide).
+const RESERVED: [&str; 10] = [
+    super::PATIENTS,
+    "patient",
+    "entry_events",
+    "entry",
+    "cohort_base",
+    "cohort",
+    "attrition_flags",
+    "attrition_counts",
+    "c",
+    "p",
+];
 
 impl Plan {
     /// The plan for a query that reads the values of `base` for every entry and `rest` for the cohort.
@@ -216,8 +227,14 @@ impl Plan {
         self.steps.push(Step { name, level, deps, layer, node });
     }
 
+    /// `wanted`, or `wanted_2`, `wanted_3`, … so that no name with any of the suffixes is taken.
+    /// DuckDB compares names without regard to case, and so does this (`names` holds them in
+    /// lower case).
     pub fn unique_name(&mut self, wanted: String, suffixes: &[&str]) -> String {
-        let taken = |n: &str, names: &HashSet<String>| names.contains(n) || n.starts_with("rows_") || is_event_alias(n);
+        let taken = |n: &str, names: &HashSet<String>| {
+            let n = n.to_lowercase();
+            names.contains(&n) || n.starts_with("rows_") || is_event_alias(&n)
+        };
         let mut name = wanted.clone();
         let mut k = 2;
         while suffixes.iter().any(|s| taken(&format!("{name}{s}"), &self.names)) {
@@ -225,7 +242,7 @@ impl Plan {
             k += 1;
         }
         for s in suffixes {
-            self.names.insert(format!("{name}{s}"));
+            self.names.insert(format!("{name}{s}").to_lowercase());
         }
         name
     }

@@ -127,7 +127,7 @@ fn every_kind_of_error_names_the_place_and_the_fix() {
         ),
         (
             "cohort\n  entry first drug_order where yj_code in yj [\"3969099\"]\nend\ndataset d\n  birth = birth_date + 0 days\nend\n",
-            "would let the birth date leave the site",
+            "would output the birth date",
         ),
         (
             "cohort\n  entry first lab_result where analyte = \"altt\"\nend\ndataset d\n  index_date = index\nend\n",
@@ -279,5 +279,51 @@ fn the_example_scripts_run_the_same_on_a_synthetic_site_in_both_engines() {
         assert!(!rows.is_empty(), "{name}: the synthetic site has patients for it");
         let distinct: std::collections::BTreeSet<String> = rows.iter().map(|r| r[0].to_string()).collect();
         assert_eq!(sql.attrition.last().unwrap()[5].as_int().unwrap() as usize, distinct.len(), "{name}");
+    }
+}
+
+/// How many times a query names `table` after FROM or JOIN, quoted or not.
+fn reads_of(sql: &str, table: &str) -> usize {
+    let words: Vec<&str> =
+        sql.split(|c: char| c.is_whitespace() || "(),".contains(c)).filter(|w| !w.is_empty()).collect();
+    words
+        .windows(2)
+        .filter(|w| ["FROM", "JOIN"].contains(&w[0].to_uppercase().as_str()) && w[1].trim_matches('"') == table)
+        .count()
+}
+
+/// Every compiled query reads the patient table once, in the `patients` CTE that moves each birth
+/// date to the first day of its month; a script cannot name a step so that it hides either.
+#[test]
+fn every_query_reads_the_patient_table_only_with_birth_dates_as_months() {
+    let dir = tempdir();
+    let own = format!(
+        "{HEAD}cohort\n  entry first drug_order where yj_code in yj [\"3969099\"]\n  define patients = count drug_order\n  define patient = first drug_order\n  define Patients = count diagnosis\n  require \"r\": patients > 0 and patient.date >= birth_date and Patients >= 0\nend\ndataset d\n  n = patients\n  age\nend\n"
+    );
+    let mut scripts: Vec<Script> =
+        EXAMPLES.iter().map(|name| Script::load(&testdata(&format!("scripts/{name}"))).unwrap()).collect();
+    scripts.push(Script::from_text("own.midnet", &own, dir.path()).unwrap());
+    let first_of_month = "SELECT patient_key, sex, CAST(date_trunc('month', birth_date) AS DATE) AS birth_date, death_date\n    FROM patient\n)";
+    for script in scripts {
+        let mut values = ParamValues::new();
+        if script.cutoff().is_some() {
+            values.set("cutoff", "2025-09-30");
+        }
+        let compiled = script.compile(&values).unwrap();
+        let queries =
+            compiled.queries.outputs.iter().map(|o| o.sql.as_str()).chain([compiled.queries.attrition.as_str()]);
+        let conn = support::site(&[]);
+        for sql in queries {
+            conn.prepare(sql).unwrap_or_else(|e| panic!("{e}\n{sql}"));
+            assert_eq!(reads_of(sql, "patient"), 1, "{sql}");
+            assert!(
+                sql.starts_with(
+                    "WITH\n-- the patient table with each birth date as the first day of its month\n\"patients\" AS (\n"
+                ),
+                "{sql}"
+            );
+            assert!(sql.contains(first_of_month), "{sql}");
+            assert!(reads_of(sql, "patients") >= 1, "{sql}");
+        }
     }
 }

@@ -155,22 +155,28 @@ pub fn show(columns: &[String], rows: &[Vec<Value>]) -> String {
 
 /// Both engines agree on every output and the attrition table; the message says where not.
 pub fn engines_agree(sql: &Results, reference: &Results) -> Result<(), String> {
-    for ((name, columns, a), (_, _, b)) in sql.outputs.iter().zip(&reference.outputs) {
-        let (a, b) = (sorted(a.clone()), sorted(b.clone()));
-        if !same_rows(&a, &b) {
+    same_results((sql, "SQL"), (reference, "reference"))
+}
+
+/// Two results are the same, output for output and in the attrition table; the message shows both
+/// under their labels where they differ.
+pub fn same_results((a, a_label): (&Results, &str), (b, b_label): (&Results, &str)) -> Result<(), String> {
+    for ((name, columns, x), (_, _, y)) in a.outputs.iter().zip(&b.outputs) {
+        let (x, y) = (sorted(x.clone()), sorted(y.clone()));
+        if !same_rows(&x, &y) {
             return Err(format!(
-                "output `{name}` differs\nSQL:\n{}\nreference:\n{}",
-                show(columns, &a),
-                show(columns, &b)
+                "output `{name}` differs\n{a_label}:\n{}\n{b_label}:\n{}",
+                show(columns, &x),
+                show(columns, &y)
             ));
         }
     }
-    if !same_rows(&sql.attrition, &reference.attrition) {
+    if !same_rows(&a.attrition, &b.attrition) {
         let cols: Vec<String> = ATTRITION_COLUMNS.iter().map(|s| s.to_string()).collect();
         return Err(format!(
-            "attrition differs\nSQL:\n{}\nreference:\n{}",
-            show(&cols, &sql.attrition),
-            show(&cols, &reference.attrition)
+            "attrition differs\n{a_label}:\n{}\n{b_label}:\n{}",
+            show(&cols, &a.attrition),
+            show(&cols, &b.attrition)
         ));
     }
     Ok(())
