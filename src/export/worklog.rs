@@ -1,6 +1,9 @@
 //! The work log (作業証跡) that travels with an export request (guideline 第9): the project's
 //! commands as the audit trail recorded them, one line each, as plain text a reviewer reads and
-//! the export checks can scan for hospital names.
+//! the export checks scan like any text (hospital names, person ids, lines of one person's values).
+//!
+//! It records what was run (the command line, or the file moved with its SHA-256), never what a
+//! command returned: an audit record's message (what a refusal or an error met) stays out of it.
 
 use std::fmt::Write;
 
@@ -56,5 +59,29 @@ mod tests {
         assert_eq!(quoted("two words"), "'two words'");
         assert_eq!(quoted("it's"), r"'it'\''s'");
         assert_eq!(quoted(""), "''");
+    }
+
+    #[test]
+    fn the_log_holds_command_lines_never_messages() {
+        let record = Record {
+            seq: 7,
+            time: "2026-06-02T00:00:00.000Z".into(),
+            user: "alan".into(),
+            session: None,
+            command: "work sql".into(),
+            project: Some("p1".into()),
+            args: vec!["work".into(), "sql".into(), "--project".into(), "p1".into(), "SELECT 1".into()],
+            result: "error".into(),
+            rule: None,
+            message: Some("what the command met".into()),
+            file: None,
+            today: None,
+            prev: String::new(),
+            hash: String::new(),
+            mac: String::new(),
+        };
+        let log = render("p1", &[record]);
+        assert!(log.contains("alan\twork sql\terror\tmidnet work sql --project p1 'SELECT 1'"), "{log}");
+        assert!(!log.contains("what the command met"), "{log}");
     }
 }
