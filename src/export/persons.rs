@@ -58,7 +58,8 @@ pub struct IdHit {
     pub form: IdForm,
 }
 
-/// The persons of a project's datasets.
+/// The persons of a project's datasets (none by default).
+#[derive(Default)]
 pub struct Persons {
     /// Lower-case ids (whole, and the hex part of a `P…` id) and hex digests of ids.
     ids: HashMap<String, IdHit>,

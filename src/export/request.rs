@@ -319,7 +319,7 @@ pub fn file_export(actor: &Actor, spec: &ExportSpec) -> Result<Request> {
         // Left by a request interrupted before its record was written: it was never filed.
         std::fs::remove_dir_all(&dir).at(&dir)?;
     }
-    let filed = file_into(actor, &project, spec, (id.as_str(), dir.as_path()), &names, &records);
+    let filed = file_into(actor, &project, spec, &id, &dir, &names, &records);
     if filed.is_err() {
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -339,7 +339,8 @@ fn file_into(
     actor: &Actor,
     project: &Project,
     spec: &ExportSpec,
-    (id, dir): (&str, &Path),
+    id: &str,
+    dir: &Path,
     names: &Names,
     records: &[crate::audit::Record],
 ) -> Result<Request> {
@@ -361,7 +362,8 @@ fn file_into(
         files.push(copy);
         texts.push((name.clone(), text));
     }
-    let log = worklog::render(project.id(), records);
+    let context = Context::of(actor, project)?;
+    let log = worklog::render(project.id(), records, &context.persons);
     let log_name = "worklog.txt".to_string();
     crate::table::write_atomically(&dir.join(&log_name), log.as_bytes())?;
     files.push(RequestFile {
@@ -375,7 +377,6 @@ fn file_into(
     });
     texts.push((log_name, log));
 
-    let context = Context::of(actor, project)?;
     let operands = Ledger::read(layout)?.released_tables(layout);
     let report =
         check_all(&context, &dir.join("files"), statistics, &texts, Stage::Export, &spec.not_counts, operands)?;

@@ -101,6 +101,22 @@ pub fn in_text(text: &str, persons: &Persons) -> Vec<Raw> {
     out
 }
 
+/// Which lines of a text hold a person id, or tie to one person as strongly as [`in_text`] needs of
+/// a single line: what the work log withholds.
+pub fn lines_of_persons(lines: &[&str], persons: &Persons) -> Vec<bool> {
+    let segments: Vec<Vec<Vec<String>>> = lines.iter().map(|line| windows(tokens(line))).collect();
+    let testable = segments.iter().flatten().filter(|t| persons.testable(t)).count();
+    let strong = STRONG / (testable.max(1) * persons.datasets.len().max(1)) as f64;
+    lines
+        .iter()
+        .zip(&segments)
+        .map(|(line, windows)| {
+            persons.id_in(line).is_some()
+                || windows.iter().any(|t| persons.link(t).is_some_and(|link| link.expected < strong))
+        })
+        .collect()
+}
+
 /// A column whose cells hold person ids: one finding per column, at its first such row.
 fn ids_in_columns(table: &Table, persons: &Persons) -> Vec<Raw> {
     let mut out = Vec::new();
