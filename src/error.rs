@@ -38,7 +38,9 @@ pub enum Error {
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
 
-    #[error("database error: {0}")]
+    /// Shown through `table::db_error`: once a command has read patient-level data, an error that
+    /// may quote a value keeps its class alone.
+    #[error("database error: {}", crate::table::db_error(.0))]
     Db(#[from] duckdb::Error),
 
     /// A bug: an invariant of `midnet` itself did not hold.

@@ -56,8 +56,17 @@ pub struct FileEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Ok,
-    Refused { rule: String, message: String },
-    Error { message: String },
+    /// Ok, with what happened (e.g. how many rows of datasets were shown on a terminal).
+    Noted {
+        message: String,
+    },
+    Refused {
+        rule: String,
+        message: String,
+    },
+    Error {
+        message: String,
+    },
 }
 
 impl Outcome {
@@ -229,6 +238,7 @@ impl Log {
     fn write_record(&self, key: &[u8], sealed: &SealedHead, entry: Entry) -> Result<(Record, SealedHead)> {
         let (result, rule, message) = match entry.outcome {
             Outcome::Ok => ("ok", None, None),
+            Outcome::Noted { message } => ("ok", None, Some(message)),
             Outcome::Refused { rule, message } => ("refused", Some(rule), Some(message)),
             Outcome::Error { message } => ("error", None, Some(message)),
         };

@@ -43,7 +43,7 @@ pub mod store;
 pub mod users;
 
 pub use crate::audit::Direction;
-pub use home::{Home, Settings};
+pub use home::{Home, SETTINGS_FILE, Settings};
 pub use session::{Actor, as_user};
 pub use sites::Site;
 pub use store::sha256_file;

@@ -12,7 +12,10 @@ use clap::Subcommand;
 
 pub use publish::PublishCommand;
 
-use super::{CheckOptions, FixOptions, FixReport, Report, Rules, SiteRegistry, Stage, Verdict, check_files, fix_file};
+use super::{
+    CheckOptions, FixOptions, FixReport, Report, Rules, SiteRegistry, Stage, Verdict, WorkFix, check_files, fix_file,
+    fix_work,
+};
 use crate::center::as_user;
 use crate::cli::Global;
 use crate::error::{Error, Result};
@@ -22,7 +25,7 @@ pub enum ExportCommand {
     /// Check tables and figures against the export rules; exits 0 only when every file passes.
     Check(CheckArgs),
     /// Rewrite a table so that it passes: re-band ages, sum over sites, suppress small counts and the
-    /// cells that would give them back.
+    /// cells that would give them back. With --project, a table of the project's work/ into work/.
     Fix(FixArgs),
     /// Ask for statistics of a project's work/ to leave, with their programs and work log (analyst).
     Request(requests::RequestArgs),
@@ -81,12 +84,20 @@ pub struct CheckArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct FixArgs {
-    /// The table to fix (CSV or Parquet).
+    /// The table to fix (CSV or Parquet): a path outside the data center, or with --project a name
+    /// in the project's work/.
     #[arg(value_name = "FILE")]
     file: PathBuf,
-    /// Where to write the fixed table (CSV, with its sidecar beside it).
-    #[arg(long, value_name = "FILE")]
-    out: PathBuf,
+    /// Where to write the fixed table (CSV, with its sidecar beside it): a new file outside the data
+    /// center, or with --project a name in work/ (default NAME-fixed.csv beside the input).
+    #[arg(long, value_name = "FILE", required_unless_present = "project")]
+    out: Option<PathBuf>,
+    /// Fix a table of this project's work/ into work/, with the project's checks (analyst; audited).
+    #[arg(long, value_name = "ID", conflicts_with_all = ["sites", "rules"])]
+    project: Option<String>,
+    /// With --project: write over a file of the same name in work/ (refused otherwise).
+    #[arg(long, requires = "project")]
+    replace: bool,
     /// Print what changed, and the check of the result, as JSON.
     #[arg(long)]
     json: bool,
@@ -119,6 +130,7 @@ pub fn run(global: &Global, command: ExportCommand) -> Result<()> {
                 sites,
                 not_counts: args.rule_args.not_counts,
                 released: args.released,
+                ..CheckOptions::default()
             };
             let report = check_files(&args.files, &options)?;
             if args.json {
@@ -130,9 +142,24 @@ pub fn run(global: &Global, command: ExportCommand) -> Result<()> {
             verdict(&report)
         }
         ExportCommand::Fix(args) => {
-            let (rules, sites) = rules_and_sites(&args.rule_args)?;
-            let options = FixOptions { rules, sites, not_counts: args.rule_args.not_counts };
-            let fixed = fix_file(&args.file, &args.out, &options)?;
+            let fixed = match &args.project {
+                Some(project) => {
+                    let spec = WorkFix {
+                        project: project.clone(),
+                        file: args.file.display().to_string(),
+                        out: args.out.as_ref().map(|o| o.display().to_string()),
+                        replace: args.replace,
+                        not_counts: args.rule_args.not_counts.clone(),
+                    };
+                    as_user(global, "export fix", Some(project), |actor| fix_work(actor, &spec))?
+                }
+                None => {
+                    let (rules, sites) = rules_and_sites(&args.rule_args)?;
+                    let options = FixOptions { rules, sites, not_counts: args.rule_args.not_counts };
+                    let out = args.out.as_deref().expect("clap requires --out without --project");
+                    fix_file(&args.file, out, &options)?
+                }
+            };
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&fixed).expect("a fix report serialises"));
             } else {

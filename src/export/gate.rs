@@ -17,14 +17,18 @@
 //! Termination deletes `work/` and `review/` and keeps `released/` and `export/`, so the ledger
 //! and the record of every request outlive the work files.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::checks::{CheckOptions, check_files};
+use super::persons::Persons;
 use super::{Report, Rule, Rules, SiteRegistry};
-use crate::audit::Outcome;
+use crate::audit::{Outcome, Record};
 use crate::center::{Actor, store};
 use crate::error::{Error, IoContext, Result};
 use crate::project::{Layout, Project};
+use crate::table::TableKey;
 
 /// A data center that applies stricter thresholds than the guideline's keeps its own copy of
 /// `sql/export-rules.toml` under this name in its home; checks inside a project use it.
@@ -58,10 +62,13 @@ pub fn ensure_records(layout: &Layout) -> Result<()> {
 }
 
 /// What the checks inside a project use: the home's rules (its `export-rules.toml`, or the
-/// guideline's) and the home's site registry with the project's pseudonyms.
+/// guideline's), the home's site registry with the project's pseudonyms, the home's table key (a
+/// sidecar is believed only when midnet sealed it) and the persons of the project's datasets.
 pub struct Context {
     pub rules: Rules,
     pub sites: SiteRegistry,
+    pub table_key: TableKey,
+    pub persons: Arc<Persons>,
 }
 
 impl Context {
@@ -71,7 +78,22 @@ impl Context {
         let rules = if custom.is_file() { Rules::read(&custom)? } else { Rules::default() };
         let sites =
             SiteRegistry::of_home(&home.sites()?, home.root())?.with_pseudonyms(project.pseudonyms().values().cloned());
-        Ok(Context { rules, sites })
+        let table_key = TableKey::of_home(home.root())?;
+        let persons = Arc::new(Persons::of_project(project.layout())?);
+        Ok(Context { rules, sites, table_key, persons })
+    }
+
+    /// The options of a check inside the project.
+    pub fn options(&self, stage: super::Stage, not_counts: &[String], operands: Vec<PathBuf>) -> CheckOptions {
+        CheckOptions {
+            stage,
+            rules: self.rules.clone(),
+            sites: self.sites.clone(),
+            not_counts: not_counts.to_vec(),
+            released: operands,
+            table_key: Some(self.table_key.clone()),
+            persons: Some(self.persons.clone()),
+        }
     }
 
     /// Check the files `names` under `root` and report each by its name (its path under
@@ -84,13 +106,7 @@ impl Context {
         not_counts: &[String],
         operands: Vec<PathBuf>,
     ) -> Result<Report> {
-        let options = CheckOptions {
-            stage,
-            rules: self.rules.clone(),
-            sites: self.sites.clone(),
-            not_counts: not_counts.to_vec(),
-            released: operands,
-        };
+        let options = self.options(stage, not_counts, operands);
         let paths: Vec<PathBuf> = names.iter().map(|n| root.join(n)).collect();
         let mut report = check_files(&paths, &options)?;
         let name_of = |path: &Path| path.strip_prefix(root).unwrap_or(path).to_path_buf();
@@ -105,6 +121,69 @@ impl Context {
         }
         Ok(report)
     }
+}
+
+/// The SHA-256 of every file brought into `project`'s work area with `midnet work import`: the
+/// audit trail's `file in` records made by a `work import` command line. Such files are reference
+/// material from outside; the gate refuses them by their content, whatever they are named.
+pub fn imported(records: &[Record], project: &str) -> HashSet<String> {
+    records
+        .iter()
+        .filter(|r| r.project.as_deref() == Some(project) && r.command == "file in")
+        .filter(|r| crate::project::workbench::is_import(&r.args))
+        .filter_map(|r| r.file.as_ref().map(|f| f.sha256.clone()))
+        .collect()
+}
+
+/// Refuse (rule `imported`) a file of `work/` whose content came in with `work import`.
+pub fn refuse_imported(project: &Project, names: &[String], imported: &HashSet<String>) -> Result<()> {
+    let work = project.layout().area(crate::project::Area::Work);
+    for name in names {
+        let path = work.join(name);
+        if path.is_file() && imported.contains(&store::sha256_file(&path)?) {
+            return Err(Error::refused(
+                "imported",
+                format!(
+                    "{name} came into work/ with `midnet work import`: files brought in from outside are reference \
+                     material and never leave through the gate, whatever they are named; export what midnet computed \
+                     from the project's datasets instead"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Refuse (rule `patient_level`) rows about to leave the work area other than through the gate
+/// (`work sql` to a pipe or a file of the user's): rows the `patient_level` rule finds to be
+/// person records, by the project's datasets. The refusal names what was found, never a value.
+pub fn refuse_person_records(
+    actor: &Actor,
+    project: &Project,
+    columns: crate::table::TextColumns,
+    rows: usize,
+) -> Result<()> {
+    let context = Context::of(actor, project)?;
+    let table =
+        super::table::Table::from_columns(Path::new("<standard output>"), None, columns, rows, &context.rules, &[]);
+    let found = super::checks::patient_level::check(
+        &table,
+        &crate::table::Trust::Absent,
+        &context.rules,
+        Some(&context.persons),
+    );
+    if found.is_empty() {
+        return Ok(());
+    }
+    let what: Vec<String> = found.iter().map(|raw| raw.message.clone()).collect();
+    Err(Error::refused(
+        "patient_level",
+        format!(
+            "the result is person records ({}); standard output is not a terminal, and rows of persons leave the work \
+             area only through the export gate: view them on a terminal, or write them into work/ with --out NAME.csv",
+            what.join("; ")
+        ),
+    ))
 }
 
 /// Copy `from` to `to` (creating `to`'s directories, owner-only) and return the SHA-256 of the

@@ -99,14 +99,20 @@ pub fn file_publication(actor: &Actor, spec: &PublishSpec) -> Result<Request> {
     let report = publication_report(actor, &project, &names, &spec.not_counts)?;
     let findings = request::match_exceptions(&report, &spec.exceptions)?;
     for f in &mut files {
-        f.verdict = report.files.iter().find(|r| r.path == std::path::Path::new(&f.name)).map(|r| r.verdict);
+        let checked = report.files.iter().find(|r| r.path == std::path::Path::new(&f.name));
+        f.verdict = checked.map(|r| r.verdict);
+        f.sidecar = checked.and_then(|r| r.sidecar.clone());
     }
     let layout = project.layout();
     gate::ensure_records(layout)?;
     let id = request::next_id(layout)?;
     let request = Request {
         files,
-        provenance: request::provenance_of(&layout.area(Area::Released), &names)?,
+        provenance: request::provenance_of(
+            &layout.area(Area::Released),
+            &names,
+            &crate::table::TableKey::of_home(actor.home().root())?,
+        )?,
         findings,
         skipped: report.skipped,
         ..Request::pending(actor, &project, id, Kind::Publication, &spec.note, &spec.not_counts, &spec.exceptions)
@@ -138,6 +144,7 @@ fn released_files(project: &Project, files: &[String]) -> Result<(Vec<String>, V
             sha256: entry.sha256.clone(),
             bytes: std::fs::metadata(&path).at(&path)?.len(),
             verdict: None,
+            sidecar: None,
         });
     }
     Ok((names, records))

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::rules::{Rule, Stage, Verdict};
+use crate::table::{Roles, Trust};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
@@ -86,7 +87,61 @@ pub struct FileReport {
     /// True for a table checked only because a figure listed stands on it.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub added_for_figure: bool,
+    /// For a table: what the gate believed of its sidecar.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sidecar: Option<SidecarNote>,
     pub findings: Vec<Finding>,
+}
+
+/// What the gate believed of a table's sidecar, and what that means, for the requester and the
+/// reviewer (kept in the request record).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SidecarNote {
+    pub status: SidecarStatus,
+    pub note: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SidecarStatus {
+    /// midnet wrote it, inside this data center, for exactly this table.
+    Verified,
+    /// A plain file's sidecar, read as declared.
+    Declared,
+    /// Not believed: its roles were ignored.
+    Unverified,
+    Absent,
+}
+
+impl SidecarNote {
+    pub fn of(trust: &Trust) -> SidecarNote {
+        let by_content = "every column is judged by its content";
+        let (status, note) = match trust {
+            Trust::Verified(s) => {
+                let command = &s.provenance.command;
+                let note = match s.binding.as_ref().map(|b| b.roles) {
+                    Some(Roles::Inferred) => format!(
+                        "verified: midnet wrote it for exactly this table (`{command}`); its column roles were \
+                         guessed from the content, so {by_content}"
+                    ),
+                    _ => format!(
+                        "verified: midnet wrote it for exactly this table (`{command}`); its column roles are read"
+                    ),
+                };
+                (SidecarStatus::Verified, note)
+            }
+            Trust::Declared(_) => (
+                SidecarStatus::Declared,
+                "read as declared: outside a project who wrote a sidecar cannot be known".to_string(),
+            ),
+            Trust::Unverified(_, why) => (
+                SidecarStatus::Unverified,
+                format!("not verified: {why}; its column roles are ignored and {by_content}"),
+            ),
+            Trust::Absent => (SidecarStatus::Absent, format!("no sidecar: {by_content}")),
+        };
+        SidecarNote { status, note }
+    }
 }
 
 /// A rule that could not be applied, and why (e.g. no site registry for `site_name`).
@@ -128,6 +183,9 @@ impl Report {
                 out.push_str(" (the data behind a figure)");
             }
             out.push('\n');
+            if let Some(note) = file.sidecar.as_ref().filter(|n| n.status == SidecarStatus::Unverified) {
+                let _ = writeln!(out, "  sidecar {}", note.note);
+            }
             for f in file.findings.iter().take(SHOWN_PER_FILE) {
                 let _ = writeln!(out, "  {:<6} {:<23} {}{}", f.verdict, f.rule.code(), place(f), f.message);
             }

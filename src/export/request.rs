@@ -13,18 +13,18 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::checks::site::names_in_text;
+use super::checks::check_text;
 use super::exception::Exception;
 use super::gate::{self, Context};
 use super::ledger::Ledger;
-use super::report::{FileReport, Finding, Report, Skipped};
+use super::report::{FileReport, Finding, Report, SidecarNote, Skipped};
 use super::rules::{Stage, Verdict};
 use super::worklog;
 use crate::audit::Direction;
 use crate::center::{Actor, clock, store};
 use crate::error::{Error, IoContext, Result};
 use crate::project::{Area, Layout, Project, Purpose, Role};
-use crate::table::{Provenance, Sidecar};
+use crate::table::{Provenance, Sidecar, TableKey, Trust};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -111,6 +111,10 @@ pub struct RequestFile {
     /// The check's verdict on the file (none for sidecars, checked with their table).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<Verdict>,
+    /// For a table: whether its sidecar verified (midnet wrote it for exactly this table) or its
+    /// columns were judged by content, and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sidecar: Option<SidecarNote>,
 }
 
 /// A finding of the check on a request's file, with the requester's exception.
@@ -169,7 +173,7 @@ pub struct Request {
     pub purpose: Purpose,
     pub question: String,
     pub files: Vec<RequestFile>,
-    /// The provenance of each table that has a sidecar (command, inputs, script hash), by name.
+    /// The provenance of each table whose sidecar verified (command, inputs, script hash), by name.
     pub provenance: BTreeMap<String, Provenance>,
     /// Columns the requester declared are not counts.
     pub not_counts: Vec<String>,
@@ -274,6 +278,7 @@ pub fn check_work(
 ) -> Result<Report> {
     let project = actor.open_project(project, &[Role::Analyst, Role::Reviewer])?;
     let names = work_names(&project, files)?;
+    gate::refuse_imported(&project, &names, &gate::imported(&actor.home().audit().records()?, project.id()))?;
     let context = Context::of(actor, &project)?;
     let layout = project.layout();
     context.check(&layout.area(Area::Work), &names, stage, not_counts, Ledger::read(layout)?.released_tables(layout))
@@ -304,6 +309,8 @@ pub fn file_export(actor: &Actor, spec: &ExportSpec) -> Result<Request> {
         programs: work_names(&project, &spec.programs)?,
         statistics,
     };
+    let records = actor.home().audit().records()?;
+    gate::refuse_imported(&project, &names.carried, &gate::imported(&records, project.id()))?;
     let layout = project.layout();
     gate::ensure_records(layout)?;
     let id = next_id(layout)?;
@@ -312,7 +319,7 @@ pub fn file_export(actor: &Actor, spec: &ExportSpec) -> Result<Request> {
         // Left by a request interrupted before its record was written: it was never filed.
         std::fs::remove_dir_all(&dir).at(&dir)?;
     }
-    let filed = file_into(actor, &project, spec, &id, &dir, &names);
+    let filed = file_into(actor, &project, spec, &id, &dir, &names, &records);
     if filed.is_err() {
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -335,6 +342,7 @@ fn file_into(
     id: &str,
     dir: &Path,
     names: &Names,
+    records: &[crate::audit::Record],
 ) -> Result<Request> {
     let Names { statistics, carried, programs } = names;
     let layout = project.layout();
@@ -354,7 +362,8 @@ fn file_into(
         files.push(copy);
         texts.push((name.clone(), text));
     }
-    let log = worklog::render(project.id(), &actor.home().audit().records()?);
+    let context = Context::of(actor, project)?;
+    let log = worklog::render(project.id(), records, &context.persons);
     let log_name = "worklog.txt".to_string();
     crate::table::write_atomically(&dir.join(&log_name), log.as_bytes())?;
     files.push(RequestFile {
@@ -364,10 +373,10 @@ fn file_into(
         sha256: store::sha256_file(&dir.join(&log_name))?,
         bytes: log.len() as u64,
         verdict: None,
+        sidecar: None,
     });
     texts.push((log_name, log));
 
-    let context = Context::of(actor, project)?;
     let operands = Ledger::read(layout)?.released_tables(layout);
     let report =
         check_all(&context, &dir.join("files"), statistics, &texts, Stage::Export, &spec.not_counts, operands)?;
@@ -375,7 +384,7 @@ fn file_into(
     set_verdicts(&mut files, &report);
     let request = Request {
         files,
-        provenance: provenance_of(&dir.join("files"), carried)?,
+        provenance: provenance_of(&dir.join("files"), carried, &context.table_key)?,
         findings,
         skipped: report.skipped,
         ..Request::pending(actor, project, id.to_string(), Kind::Export, &spec.note, &spec.not_counts, &spec.exceptions)
@@ -409,14 +418,15 @@ pub(crate) fn check_all(
     operands: Vec<PathBuf>,
 ) -> Result<Report> {
     let mut report = context.check(root, statistics, stage, not_counts, operands)?;
+    let options = context.options(stage, not_counts, Vec::new());
     for (name, text) in texts {
-        let findings: Vec<Finding> =
-            names_in_text(text, &context.sites).into_iter().map(|raw| raw.at_stage(stage)).collect();
+        let findings: Vec<Finding> = check_text(text, &options).into_iter().map(|raw| raw.at_stage(stage)).collect();
         report.files.push(FileReport {
             path: PathBuf::from(name),
             verdict: findings.iter().map(|f| f.verdict).max().unwrap_or(Verdict::Pass),
             data_table: None,
             added_for_figure: false,
+            sidecar: None,
             findings,
         });
     }
@@ -498,15 +508,18 @@ pub(crate) fn describe(findings: &[&RequestFinding]) -> String {
 
 fn set_verdicts(files: &mut [RequestFile], report: &Report) {
     for file in files {
-        file.verdict = report.files.iter().find(|r| r.path == Path::new(&file.name)).map(|r| r.verdict);
+        let checked = report.files.iter().find(|r| r.path == Path::new(&file.name));
+        file.verdict = checked.map(|r| r.verdict);
+        file.sidecar = checked.and_then(|r| r.sidecar.clone());
     }
 }
 
-/// The provenance of every table among `names` (under `root`) that has a sidecar.
-pub(crate) fn provenance_of(root: &Path, names: &[String]) -> Result<BTreeMap<String, Provenance>> {
+/// The provenance of every table among `names` (under `root`) whose sidecar verifies: what midnet
+/// recorded, never what a file of unknown origin claims.
+pub(crate) fn provenance_of(root: &Path, names: &[String], key: &TableKey) -> Result<BTreeMap<String, Provenance>> {
     let mut out = BTreeMap::new();
     for name in names.iter().filter(|n| FileRole::of_name(n) == FileRole::Table) {
-        if let Some(sidecar) = Sidecar::read_for(&root.join(name))? {
+        if let Trust::Verified(sidecar) = Sidecar::trust(&root.join(name), Some(key))? {
             out.insert(name.clone(), sidecar.provenance);
         }
     }
@@ -523,7 +536,15 @@ fn copy_in(source: &Path, dir: &Path, path: &str, name: &str, role: FileRole) ->
         e => e,
     })?;
     let bytes = std::fs::metadata(dir.join(path)).at(dir.join(path))?.len();
-    Ok(RequestFile { name: name.to_string(), path: path.to_string(), role, sha256: sha, bytes, verdict: None })
+    Ok(RequestFile {
+        name: name.to_string(),
+        path: path.to_string(),
+        role,
+        sha256: sha,
+        bytes,
+        verdict: None,
+        sidecar: None,
+    })
 }
 
 /// The names of `files` in `work/`, normalised (`./a.csv` → `a.csv`), each an existing file
@@ -636,7 +657,9 @@ pub fn list(actor: &Actor, project: &str) -> Result<Vec<Request>> {
 }
 
 /// `midnet export show`: one request, and optionally the text of one of its files (analyst,
-/// contractor, reviewer; statistics users see released files only).
+/// contractor, reviewer; statistics users see released files only). A file with a finding no
+/// reviewer may accept (patient-level data, a file that is not statistics) is printed to reviewers
+/// only: to anyone else it would be a way out of the work area around the gate.
 pub fn show(actor: &Actor, project: &str, id: &str, file: Option<&str>) -> Result<(Request, Option<String>)> {
     let project = actor.open_project(project, &[Role::Reviewer, Role::Contractor, Role::Analyst])?;
     let layout = project.layout();
@@ -646,6 +669,16 @@ pub fn show(actor: &Actor, project: &str, id: &str, file: Option<&str>) -> Resul
         let names: Vec<&str> = request.files.iter().map(|f| f.name.as_str()).collect();
         Error::NotFound(format!("request {id} has no file {name}; its files are {}", names.join(", ")))
     })?;
+    let never = request.never_exportable();
+    if !actor.is_reviewer() && never.iter().any(|f| f.file == entry.name) {
+        return Err(Error::refused(
+            "non_exportable",
+            format!(
+                "{name} of request {id} holds what may never leave the data center ({}); only a reviewer reads it",
+                describe(&never)
+            ),
+        ));
+    }
     let path = request.root(layout)?.join(&entry.path);
     if !path.is_file() {
         return Err(Error::NotFound(format!(

@@ -8,7 +8,7 @@ use super::rules::Rules;
 use super::text::{fold, name_says, words};
 use crate::bad_input;
 use crate::error::Result;
-use crate::table::{ColumnRole, Frame, Sidecar};
+use crate::table::{ColumnRole, Frame, Sidecar, TextColumns};
 
 /// A cell, parsed.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -106,10 +106,10 @@ pub struct Table {
 }
 
 impl Table {
-    /// Read a CSV or Parquet table and its sidecar. `not_counts` names columns the requester
-    /// declares are not counts (used only for columns the sidecar does not describe).
-    pub fn read(path: &Path, rules: &Rules, not_counts: &[String]) -> Result<Table> {
-        let sidecar = Sidecar::read_for(path)?;
+    /// Read a CSV or Parquet table, with the sidecar whose column roles the caller believes (see
+    /// `Sidecar::trust`). `not_counts` names columns the requester declares are not counts (used only
+    /// for columns the sidecar does not describe).
+    pub fn read(path: &Path, sidecar: Option<Sidecar>, rules: &Rules, not_counts: &[String]) -> Result<Table> {
         let frame = Frame::read_text_columns(path, &[])?;
         if frame.rows() == 0 {
             return Err(bad_input!(
@@ -131,13 +131,32 @@ impl Table {
         let mut columns = Vec::with_capacity(frame.names().len());
         for name in frame.names() {
             let raw: Vec<String> = frame.texts(name)?.into_iter().map(Option::unwrap_or_default).collect();
-            let cells: Vec<Cell> = raw.iter().map(|r| parse_cell(r, rules)).collect();
-            let role = sidecar.as_ref().and_then(|s| s.role_of(name));
-            let declared_not_count = not_counts.iter().any(|n| n == name);
-            let use_ = column_use(name, role, &raw, &cells, declared_not_count);
-            columns.push(Column { name: name.clone(), role, use_, raw, cells });
+            columns.push((name.clone(), raw));
         }
-        Ok(Table { path: path.to_path_buf(), sidecar, columns, rows: frame.rows() })
+        Ok(Table::from_columns(path, sidecar, columns, frame.rows(), rules, not_counts))
+    }
+
+    /// A table of `rows` rows from its columns' cells as written (e.g. a query's result), each
+    /// column's use decided as [`Table::read`] decides it.
+    pub fn from_columns(
+        path: &Path,
+        sidecar: Option<Sidecar>,
+        columns: TextColumns,
+        rows: usize,
+        rules: &Rules,
+        not_counts: &[String],
+    ) -> Table {
+        let columns = columns
+            .into_iter()
+            .map(|(name, raw)| {
+                let cells: Vec<Cell> = raw.iter().map(|r| parse_cell(r, rules)).collect();
+                let role = sidecar.as_ref().and_then(|s| s.role_of(&name));
+                let declared_not_count = not_counts.contains(&name);
+                let use_ = column_use(&name, role, &raw, &cells, declared_not_count);
+                Column { name, role, use_, raw, cells }
+            })
+            .collect();
+        Table { path: path.to_path_buf(), sidecar, columns, rows }
     }
 
     pub fn column(&self, name: &str) -> Option<&Column> {

@@ -94,6 +94,7 @@ pub fn extract(
     opts: &ExtractOptions,
     progress: &crate::progress::Progress,
 ) -> Result<ExtractReport> {
+    crate::table::withhold_values();
     let started = std::time::Instant::now();
     let project = actor.open_project(project_id, &[Role::Analyst])?;
     let script = Script::load(&opts.script)?;

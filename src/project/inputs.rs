@@ -62,6 +62,7 @@ pub fn run<T>(
     body: impl FnOnce(&DatasetInput) -> Result<T>,
 ) -> Result<T> {
     crate::center::as_user(global, command, Some(project_id), |actor| {
+        crate::table::withhold_values();
         let project = actor.open_project(project_id, &[Role::Analyst])?;
         let dataset = find(&project, spec)?;
         let path = project.resolve(Area::Datasets, &dataset.file)?;
@@ -193,8 +194,11 @@ impl DatasetInput<'_> {
         provenance
     }
 
-    /// Record a result table written into `work/`, and its sidecar, in the audit trail.
+    /// Seal a result table's sidecar (midnet named its columns' roles) and record both files in the
+    /// audit trail.
     pub fn record(&self, table: &Path) -> Result<()> {
+        let key = crate::table::TableKey::of_home(self.actor.home().root())?;
+        crate::table::seal(table, &key, crate::table::Roles::Declared)?;
         for file in [table.to_path_buf(), Sidecar::path_for(table)] {
             let sha = crate::digest::sha256_file(&file)?;
             self.actor.record_file(self.project, &file, &sha, Direction::In)?;

@@ -71,6 +71,7 @@ pub fn run(
     progress: &crate::progress::Progress,
 ) -> Result<RunReport> {
     check_options(opts)?;
+    crate::table::withhold_values();
     let library = Library::builtin();
     let (plan, chosen, script_path) = {
         let project = actor.open_project(project_id, &[Role::Analyst])?;
@@ -184,6 +185,10 @@ pub fn run(
             &provenance,
         )?;
         written.extend([tables::ONSET, tables::DURATION]);
+    }
+    let key = crate::table::TableKey::of_home(actor.home().root())?;
+    for table in &written {
+        crate::table::seal(&dir.join(table), &key, crate::table::Roles::Declared)?;
     }
     let statistics_seconds = started.elapsed().as_secs_f64();
     let names: Vec<String> = written.iter().map(|t| format!("protocol/{}/{t}", analyses::dir_name(analysis))).collect();

@@ -525,7 +525,7 @@ fn read_starts(path: &Path, person: &[String], first_a: &str, first_b: &str) -> 
                 row,
                 &format!(
                     "person `{}` appears again (first at row {}); give each person once with their first dates",
-                    p.replace('\u{1f}', "/"),
+                    crate::table::cell(p.replace('\u{1f}', "/")),
                     first + 1
                 ),
             ));

@@ -15,9 +15,13 @@ pub fn days(frame: &Frame, column: &str) -> Result<Vec<Option<i32>>> {
             None | Some("") => Ok(None),
             Some(t) => {
                 let date_part = t.split([' ', 'T']).next().unwrap_or(t);
-                NaiveDate::parse_from_str(date_part, "%Y-%m-%d")
-                    .map(|d| Some(d.num_days_from_ce()))
-                    .map_err(|_| frame.bad_row(column, row, &format!("`{t}` is not a date; write dates as YYYY-MM-DD")))
+                NaiveDate::parse_from_str(date_part, "%Y-%m-%d").map(|d| Some(d.num_days_from_ce())).map_err(|_| {
+                    frame.bad_row(
+                        column,
+                        row,
+                        &format!("`{}` is not a date; write dates as YYYY-MM-DD", crate::table::cell(t)),
+                    )
+                })
             }
         })
         .collect()

@@ -26,9 +26,12 @@ pub fn bad_time(time: &[f64]) -> Option<BadValue> {
     let what = if t.is_nan() {
         "missing time".to_string()
     } else if t < 0.0 {
-        format!("negative time {t} (follow-up time cannot be negative; check the start and end dates)")
+        format!(
+            "negative time {} (follow-up time cannot be negative; check the start and end dates)",
+            crate::table::cell(t)
+        )
     } else {
-        format!("time {t} is not a finite number")
+        format!("time {} is not a finite number", crate::table::cell(t))
     };
     Some(BadValue { row, what })
 }
@@ -36,7 +39,10 @@ pub fn bad_time(time: &[f64]) -> Option<BadValue> {
 /// The first value that is not a whole number ≥ 0 (an event count).
 pub fn bad_count(values: &[f64]) -> Option<BadValue> {
     let row = values.iter().position(|v| !(v.is_finite() && *v >= 0.0 && v.fract() == 0.0 && *v <= u32::MAX as f64))?;
-    Some(BadValue { row, what: format!("{} is not an event count (a whole number ≥ 0)", values[row]) })
+    Some(BadValue {
+        row,
+        what: format!("{} is not an event count (a whole number ≥ 0)", crate::table::cell(values[row])),
+    })
 }
 
 /// 0/1 values as flags; the first other value is an error.
@@ -50,7 +56,10 @@ pub fn flags(values: &[f64]) -> Result<Vec<bool>, BadValue> {
             } else if v == 0.0 {
                 Ok(false)
             } else {
-                Err(BadValue { row, what: format!("value {v} is not 0 or 1 (1 marks an event, 0 censoring)") })
+                Err(BadValue {
+                    row,
+                    what: format!("value {} is not 0 or 1 (1 marks an event, 0 censoring)", crate::table::cell(v)),
+                })
             }
         })
         .collect()

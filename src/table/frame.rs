@@ -157,7 +157,7 @@ impl Frame {
             offset += values.len();
         }
         if let Some(row) = out.iter().position(|v| !v.is_finite()) {
-            return Err(self.bad_row(name, row, &format!("value {} is not a finite number", out[row])));
+            return Err(self.bad_row(name, row, &format!("value {} is not a finite number", super::cell(out[row]))));
         }
         Ok(out)
     }
@@ -181,7 +181,7 @@ impl Frame {
                 if v.fract() == 0.0 && v.abs() < 9.0e15 {
                     Ok(v as i64)
                 } else {
-                    Err(self.bad_row(name, row, &format!("value {v} is not a whole number")))
+                    Err(self.bad_row(name, row, &format!("value {} is not a whole number", super::cell(v))))
                 }
             })
             .collect()
@@ -211,20 +211,23 @@ impl Frame {
         self.chunks(name)?
             .iter()
             .map(|chunk| {
-                cast(chunk, &DataType::Utf8)
-                    .map_err(|e| bad_input!("{}: column `{}` cannot be read as text: {e}", self.path.display(), name))
+                cast(chunk, &DataType::Utf8).map_err(|e| {
+                    bad_input!("{}: column `{}` cannot be read as text: {}", self.path.display(), name, super::cell(e))
+                })
             })
             .collect()
     }
 
     /// An error about one cell. Rows are numbered from 1 (the first data row); for CSV files the
-    /// line number is given too, counting the header as line 1.
+    /// line number is given too, counting the header as line 1. `what` shows the cell's value
+    /// through [`super::cell`], so that it is withheld when the file is a project's dataset.
     pub fn bad_row(&self, column: &str, row: usize, what: &str) -> Error {
         let line = match Format::of(&self.path) {
             Ok(Format::Csv) => format!(" (line {})", row + 2),
             _ => String::new(),
         };
-        bad_input!("{}: column `{}`, row {}{}: {}", self.path.display(), column, row + 1, line, what)
+        let withheld = if super::values_withheld() { " (values of a project's dataset are never shown)" } else { "" };
+        bad_input!("{}: column `{}`, row {}{}: {}{withheld}", self.path.display(), column, row + 1, line, what)
     }
 
     fn index(&self, name: &str) -> Result<usize> {
@@ -243,7 +246,7 @@ impl Frame {
             let row =
                 texts.iter().position(|t| t.as_deref().is_some_and(|s| s.trim().parse::<f64>().is_err())).unwrap_or(0);
             let shown = texts.get(row).cloned().flatten().unwrap_or_default();
-            return Err(self.bad_row(name, row, &format!("`{shown}` is not a number")));
+            return Err(self.bad_row(name, row, &format!("`{}` is not a number", super::cell(shown))));
         }
         self.chunks(name)?
             .iter()
@@ -252,7 +255,7 @@ impl Frame {
                     Ok(chunk.clone())
                 } else {
                     cast(chunk, &DataType::Float64)
-                        .map_err(|e| bad_input!("{}: column `{}`: {e}", self.path.display(), name))
+                        .map_err(|e| bad_input!("{}: column `{}`: {}", self.path.display(), name, super::cell(e)))
                 }
             })
             .collect()
@@ -271,5 +274,5 @@ fn column_names(conn: &duckdb::Connection, scan: &str, path: &Path) -> Result<Ve
 }
 
 fn unreadable(path: &Path, e: duckdb::Error) -> Error {
-    bad_input!("{}: cannot be read as a table: {e}", path.display())
+    bad_input!("{}: cannot be read as a table: {}", path.display(), super::db_error(&e))
 }

@@ -9,9 +9,18 @@
 mod categories;
 mod frame;
 mod sidecar;
+mod withhold;
 mod write;
 
 pub use categories::Categories;
 pub use frame::{Format, Frame};
-pub use sidecar::{ColumnRole, Provenance, SIDECAR_FORMAT, Sidecar, SidecarColumn, TableKind};
-pub use write::{CsvTable, float_cell, write_atomically, write_atomically_with, write_csv, write_parquet};
+pub use sidecar::{
+    Binding, ColumnRole, Provenance, Roles, SIDECAR_FORMAT, Sidecar, SidecarColumn, TableKey, TableKind, Trust, seal,
+};
+pub use withhold::{cell, db_error, values_withheld, withhold_values};
+pub use write::{
+    CsvTable, float_cell, write_atomically, write_atomically_with, write_csv, write_csv_new, write_parquet,
+};
+
+/// A table's columns as text: each column's name and its cells as written (missing values empty).
+pub type TextColumns = Vec<(String, Vec<String>)>;

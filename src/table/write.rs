@@ -52,6 +52,40 @@ pub fn write_csv(path: &Path, table: &CsvTable, kind: TableKind, provenance: Pro
     write_atomically(path, table.to_csv()?.as_bytes())
 }
 
+/// As [`write_csv`], as new files: neither the table nor its sidecar may exist. Each is written
+/// under a temporary name and linked into place, which fails when the name is taken, so nothing is
+/// ever written over (a sidecar placed before a refused table is removed again).
+pub fn write_csv_new(path: &Path, table: &CsvTable, kind: TableKind, provenance: Provenance) -> Result<()> {
+    let sidecar = Sidecar::path_for(path);
+    write_new(&sidecar, Sidecar::new(kind, table.columns.clone(), provenance).to_json().as_bytes())?;
+    write_new(path, table.to_csv()?.as_bytes()).inspect_err(|_| {
+        let _ = std::fs::remove_file(&sidecar);
+    })
+}
+
+/// Write a new file under a temporary name, flush it, and link it into place: an error, and
+/// nothing written, when `path` exists.
+fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = temporary_beside(path);
+    let written = std::fs::File::create(&tmp).and_then(|mut file| {
+        file.write_all(bytes)?;
+        file.sync_all()
+    });
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io(&tmp, e));
+    }
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Err(crate::bad_input!("{} exists already; nothing was written over it: give a new name", path.display()))
+        }
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
 /// Write a file under a temporary name in the same directory, flush it to disk, and rename it.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomically_with(path, |out| out.write_all(bytes)).at(path)

@@ -10,6 +10,7 @@ mod demo;
 mod export;
 mod export_requests;
 mod extract;
+mod gate_attacks;
 mod mishaps;
 mod network;
 mod privilege;

@@ -4,23 +4,25 @@
 mod age_band;
 mod differencing;
 mod file_type;
-mod patient_level;
+pub(crate) mod patient_level;
 pub(crate) mod site;
 mod small_cell;
 pub(crate) mod suppression;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub use differencing::Operand;
 pub use file_type::{FileKind, classify};
 
+use super::persons::Persons;
 use super::registry::SiteRegistry;
-use super::report::{FileReport, Place, Raw, Report, Skipped};
+use super::report::{FileReport, Place, Raw, Report, SidecarNote, Skipped};
 use super::rules::{Rule, Rules, Stage, Verdict};
 use super::table::Table;
 use crate::bad_input;
 use crate::error::{IoContext, Result};
-use crate::table::Sidecar;
+use crate::table::{Sidecar, TableKey, Trust};
 
 /// What a check needs besides the files.
 #[derive(Debug, Clone, Default)]
@@ -34,6 +36,12 @@ pub struct CheckOptions {
     pub not_counts: Vec<String>,
     /// Tables already released: further operands of the differencing check, never reported on.
     pub released: Vec<PathBuf>,
+    /// Inside a project, the home's table key: a sidecar is believed only when midnet sealed it
+    /// for exactly its table. None for plain files, whose sidecars are read as declared.
+    pub table_key: Option<TableKey>,
+    /// Inside a project, its datasets' persons: what `patient_level` looks for by content. None for
+    /// plain files (the report says those checks were not made).
+    pub persons: Option<Arc<Persons>>,
 }
 
 /// One file under check, as the check goes along.
@@ -42,6 +50,8 @@ struct Entry {
     kind: FileKind,
     added_for_figure: bool,
     table: Option<Table>,
+    /// For a table, what may be believed of its sidecar.
+    trust: Option<Trust>,
     findings: Vec<Raw>,
 }
 
@@ -72,11 +82,13 @@ pub fn check_files(paths: &[PathBuf], options: &CheckOptions) -> Result<Report> 
     for entry in &mut entries {
         match &entry.kind {
             FileKind::Table => {
-                let table = Table::read(&entry.path, rules, &options.not_counts)?;
-                entry.findings = check_table(&table, options)?;
+                let trust = Sidecar::trust(&entry.path, options.table_key.as_ref())?;
+                let table = Table::read(&entry.path, trust.roles().cloned(), rules, &options.not_counts)?;
+                entry.findings = check_table(&table, &trust, options)?;
                 entry.table = Some(table);
+                entry.trust = Some(trust);
             }
-            FileKind::Text(text) => entry.findings = site::names_in_text(text, &options.sites),
+            FileKind::Text(text) => entry.findings = check_text(text, options),
             FileKind::Figure { data, text } => {
                 if data.is_none() {
                     entry.findings.push(Raw::new(
@@ -94,8 +106,14 @@ pub fn check_files(paths: &[PathBuf], options: &CheckOptions) -> Result<Report> 
         }
     }
 
-    let released =
-        options.released.iter().map(|p| Table::read(p, rules, &options.not_counts)).collect::<Result<Vec<_>>>()?;
+    let released = options
+        .released
+        .iter()
+        .map(|p| {
+            let trust = Sidecar::trust(p, options.table_key.as_ref())?;
+            Table::read(p, trust.roles().cloned(), rules, &options.not_counts)
+        })
+        .collect::<Result<Vec<_>>>()?;
     check_declared_columns(&entries, &released, &options.not_counts)?;
     let with_tables: Vec<usize> = (0..entries.len()).filter(|&i| entries[i].table.is_some()).collect();
     let operands: Vec<Operand> = with_tables
@@ -116,7 +134,14 @@ fn add_entry(entries: &mut Vec<Entry>, path: &Path, added_for_figure: bool) -> R
         return Ok(());
     }
     let kind = classify(path)?;
-    entries.push(Entry { path: path.to_path_buf(), kind, added_for_figure, table: None, findings: Vec::new() });
+    entries.push(Entry {
+        path: path.to_path_buf(),
+        kind,
+        added_for_figure,
+        table: None,
+        trust: None,
+        findings: Vec::new(),
+    });
     Ok(())
 }
 
@@ -128,16 +153,16 @@ fn same_file(a: &Path, b: &Path) -> bool {
 }
 
 /// The checks of one table. A patient-level file gets that finding alone: the rest would be noise.
-fn check_table(table: &Table, options: &CheckOptions) -> Result<Vec<Raw>> {
+fn check_table(table: &Table, trust: &Trust, options: &CheckOptions) -> Result<Vec<Raw>> {
     let rules = &options.rules;
-    let patient_level = patient_level::check(table, rules);
+    let patient_level = patient_level::check(table, trust, rules, options.persons.as_deref());
     if !patient_level.is_empty() {
         return Ok(patient_level);
     }
     let sidecar_path = Sidecar::path_for(&table.path);
-    let sidecar_text = match table.sidecar {
-        Some(_) => Some(std::fs::read_to_string(&sidecar_path).at(&sidecar_path)?),
-        None => None,
+    let sidecar_text = match trust {
+        Trust::Absent => None,
+        _ => Some(std::fs::read_to_string(&sidecar_path).at(&sidecar_path)?),
     };
     let mut out = small_cell::check(table, rules);
     out.extend(suppression::check(table, rules));
@@ -145,6 +170,16 @@ fn check_table(table: &Table, options: &CheckOptions) -> Result<Vec<Raw>> {
     out.extend(site::breakdown(table, &options.sites, rules));
     out.extend(site::names(table, &options.sites, sidecar_text.as_deref()));
     Ok(out)
+}
+
+/// The checks of a plain text (a `.txt` or `.md` file, a program, the work log): hospital names,
+/// and inside a project person ids and lines of one person's values.
+pub(crate) fn check_text(text: &str, options: &CheckOptions) -> Vec<Raw> {
+    let mut out = site::names_in_text(text, &options.sites);
+    if let Some(persons) = &options.persons {
+        out.extend(patient_level::in_text(text, persons));
+    }
+    out
 }
 
 /// A column declared not to be a count must exist somewhere: a typo would silently leave it counted.
@@ -177,6 +212,7 @@ fn report(entries: Vec<Entry>, options: &CheckOptions) -> Report {
                     _ => None,
                 },
                 added_for_figure: e.added_for_figure,
+                sidecar: e.trust.as_ref().map(SidecarNote::of),
                 findings,
             }
         })
@@ -195,6 +231,15 @@ fn report(entries: Vec<Entry>, options: &CheckOptions) -> Report {
         skipped.push(Skipped {
             rule: Rule::SiteName,
             reason: "no site registry: give --sites sites.toml (inside a project the data center's registry is used)"
+                .into(),
+        });
+    }
+    if options.persons.is_none() {
+        skipped.push(Skipped {
+            rule: Rule::PatientLevel,
+            reason: "in part: outside a project there are no datasets to compare the files with, so person ids, \
+                     rows of one person's values and rows per person are looked for only by `export check --project`; \
+                     sidecars are read as declared"
                 .into(),
         });
     }

@@ -12,6 +12,7 @@ use crate::cli::Global;
 use crate::error::Result;
 use crate::export::exception::Exception;
 use crate::export::ledger::{self, CopyStatus, Event, LedgerView};
+use crate::export::report::SidecarStatus;
 use crate::export::request::{self, ExportSpec, Kind, Request};
 use crate::export::review::{self as decide, Decide};
 
@@ -262,6 +263,11 @@ fn render_request(r: &Request) -> String {
         .collect();
     for line in text_table(&["file", "role", "verdict", "bytes", "sha256"], &rows).lines() {
         let _ = writeln!(out, "  {line}");
+    }
+    for f in &r.files {
+        if let Some(note) = f.sidecar.as_ref().filter(|n| n.status != SidecarStatus::Verified) {
+            let _ = writeln!(out, "  {}: sidecar {}", f.name, note.note);
+        }
     }
     if r.findings.is_empty() {
         let _ = writeln!(out, "  no findings (stage {})", r.stage);
