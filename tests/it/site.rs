@@ -732,6 +732,8 @@ fn an_empty_file_and_a_very_long_line_are_refused_naming_file_and_line() {
     let db = site.join("site.duckdb");
     assert_eq!(query_i64(&db, "SELECT count(*) FROM patient"), 30_001);
     assert_eq!(query_i64(&db, "SELECT line FROM quarantine WHERE reason LIKE 'malformed CSV line%'"), 30_002);
+}
+
 /// The data-quality report is for the data center: of the birth dates it shows the range by year
 /// and month, never the oldest and youngest patients' days of birth.
 #[test]
