@@ -14,6 +14,7 @@ use duckdb::arrow::util::pretty::pretty_format_batches;
 use super::{Area, Project};
 use crate::center::{Actor, Direction};
 use crate::error::{Error, IoContext, Result};
+use crate::table::{Provenance, Sidecar, TableKind};
 
 /// Largest file `work import` brings in: codelists and small reference tables, not datasets.
 pub const IMPORT_LIMIT_BYTES: u64 = 10 * 1024 * 1024;
@@ -52,21 +53,30 @@ pub fn render(batches: &[RecordBatch], limit: usize) -> Result<String> {
     Ok(text)
 }
 
-/// Write the result to `work/NAME` as CSV and record the file in the audit trail. A table made
-/// this way has no sidecar: the export gate treats it conservatively.
+/// Write the result of `sql` to `work/NAME` as CSV, with a sidecar that gives no column roles (the
+/// export gate judges every column by content) and records the query's lineage, and record both
+/// files in the audit trail.
 pub fn write_result(
     actor: &Actor,
     project: &Project,
     name: &str,
+    sql: &str,
     batches: &[RecordBatch],
 ) -> Result<std::path::PathBuf> {
     if !name.ends_with(".csv") {
         return Err(Error::BadInput(format!("--out {name}: give a file name ending in .csv")));
     }
     let path = project.resolve(Area::Work, name)?;
+    let columns: Vec<String> =
+        batches.first().map(|b| b.schema().fields().iter().map(|f| f.name().clone()).collect()).unwrap_or_default();
+    let mut provenance = Provenance::now("midnet work sql");
+    provenance.project = Some(project.id().to_string());
+    provenance.lineage = Some(super::lineage::of_query(project, sql, &columns)?);
+    Sidecar::new(TableKind::Statistics, Vec::new(), provenance).write_beside(&path)?;
     crate::table::write_atomically(&path, &csv_bytes(batches)?)?;
-    let sha = crate::digest::sha256_file(&path)?;
-    actor.record_file(project, &path, &sha, Direction::In)?;
+    for file in [path.clone(), Sidecar::path_for(&path)] {
+        actor.record_file(project, &file, &crate::digest::sha256_file(&file)?, Direction::In)?;
+    }
     Ok(path)
 }
 
@@ -176,7 +186,7 @@ pub fn run(global: &crate::cli::Global, command: WorkCommand) -> Result<()> {
                 let batches = query(&p, &sql)?;
                 match out {
                     Some(name) => {
-                        let path = write_result(actor, &p, &name, &batches)?;
+                        let path = write_result(actor, &p, &name, &sql, &batches)?;
                         let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
                         println!(
                             "{rows} rows written to {}",

@@ -13,5 +13,7 @@ mod write;
 
 pub use categories::Categories;
 pub use frame::{Format, Frame};
-pub use sidecar::{ColumnRole, Provenance, SIDECAR_FORMAT, Sidecar, SidecarColumn, TableKind};
+pub use sidecar::{
+    ColumnLineage, ColumnRole, Lineage, Provenance, SIDECAR_FORMAT, Sidecar, SidecarColumn, SourceColumn, TableKind,
+};
 pub use write::{CsvTable, float_cell, write_atomically, write_atomically_with, write_csv, write_parquet};
