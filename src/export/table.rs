@@ -8,7 +8,7 @@ use super::rules::Rules;
 use super::text::{fold, name_says, words};
 use crate::bad_input;
 use crate::error::Result;
-use crate::table::{ColumnRole, Frame, Sidecar};
+use crate::table::{ColumnLineage, ColumnRole, Frame, Sidecar};
 
 /// A cell, parsed.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -38,6 +38,8 @@ pub struct Column {
     pub name: String,
     /// The role the sidecar gives, if any.
     pub role: Option<ColumnRole>,
+    /// Where the column comes from, for a `work sql` result whose sidecar records it.
+    pub lineage: Option<ColumnLineage>,
     pub use_: Use,
     /// The cells as written (missing values as empty strings).
     pub raw: Vec<String>,
@@ -48,7 +50,7 @@ impl Column {
     /// A column of cells as written, parsed with `rules`.
     pub fn new(name: String, role: Option<ColumnRole>, use_: Use, raw: Vec<String>, rules: &Rules) -> Column {
         let cells = raw.iter().map(|r| parse_cell(r, rules)).collect();
-        Column { name, role, use_, raw, cells }
+        Column { name, role, lineage: None, use_, raw, cells }
     }
 
     /// The number in a row, if the cell is one.
@@ -128,14 +130,19 @@ impl Table {
                 missing.name
             ));
         }
+        let query_lineage = sidecar.as_ref().and_then(|s| s.provenance.lineage.as_ref());
         let mut columns = Vec::with_capacity(frame.names().len());
         for name in frame.names() {
             let raw: Vec<String> = frame.texts(name)?.into_iter().map(Option::unwrap_or_default).collect();
             let cells: Vec<Cell> = raw.iter().map(|r| parse_cell(r, rules)).collect();
             let role = sidecar.as_ref().and_then(|s| s.role_of(name));
+            let lineage = query_lineage.and_then(|l| l.columns.iter().find(|c| &c.name == name)).cloned();
             let declared_not_count = not_counts.iter().any(|n| n == name);
-            let use_ = column_use(name, role, &raw, &cells, declared_not_count);
-            columns.push(Column { name: name.clone(), role, use_, raw, cells });
+            let use_ = match (role, &lineage) {
+                (None, Some(l)) if counted_by(l) && whole_numbers(&cells) => Use::Count,
+                _ => column_use(name, role, &raw, &cells, declared_not_count),
+            };
+            columns.push(Column { name: name.clone(), role, lineage, use_, raw, cells });
         }
         Ok(Table { path: path.to_path_buf(), sidecar, columns, rows: frame.rows() })
     }
@@ -196,9 +203,11 @@ fn parse_number(raw: &str) -> Option<f64> {
     if grouped { t.replace(',', "").parse().ok() } else { None }
 }
 
-/// What a column is for. The sidecar decides when it describes the column; otherwise every
-/// column of whole numbers counts people, unless it is named as ages or times, or the requester
-/// declared it is not a count.
+/// What a column is for. The sidecar decides when it describes the column; otherwise the content
+/// does: every column of whole numbers counts people, whatever its name, unless its values are
+/// calendar years or dates, it is a sex code column (named so, values 0, 1, 2, 9 only), it is
+/// named as ages (the age-band rule judges its values), or the requester declared it is not a count.
+/// Names alone never exempt a column: a count renamed `day`, `code` or `person_years` is a count.
 fn column_use(name: &str, role: Option<ColumnRole>, raw: &[String], cells: &[Cell], declared_not_count: bool) -> Use {
     if let Some(role) = role {
         return match role {
@@ -223,14 +232,53 @@ fn column_use(name: &str, role: Option<ColumnRole>, raw: &[String], cells: &[Cel
     // A few text cells among many numbers (`>100`, `n.a.`) do not make a count column a label; a
     // column of nothing but masks (`<10`, `*`) is a count column masked throughout.
     let numeric = numbers > texts || (texts == 0 && numbers == 0 && mask_marks > 0);
-    if is_label_name(name) || !numeric {
+    if !numeric || is_calendar(cells) || is_sex_code(name, cells) {
         return Use::Label;
     }
-    let whole = cells.iter().all(|c| match c {
+    if whole_numbers(cells) && !declared_not_count { Use::Count } else { Use::Measure }
+}
+
+fn whole_numbers(cells: &[Cell]) -> bool {
+    cells.iter().all(|c| match c {
         Cell::Number(v) => v.fract() == 0.0,
         _ => true,
-    });
-    if whole && !declared_not_count && !is_person_time_name(name) { Use::Count } else { Use::Measure }
+    })
+}
+
+/// A `work sql` column computed by counting or summing rows (`count(*)`, `sum(event)`): a count,
+/// whatever it is called.
+fn counted_by(lineage: &ColumnLineage) -> bool {
+    lineage
+        .functions
+        .iter()
+        .any(|f| matches!(f.as_str(), "count" | "count_star" | "sum" | "sum_no_overflow" | "count_if"))
+}
+
+/// Every number a calendar year (1900-2100), year-month (`202104`) or date (`20210401`).
+fn is_calendar(cells: &[Cell]) -> bool {
+    let mut any = false;
+    for c in cells {
+        if let Cell::Number(v) = *c {
+            let calendar = v.fract() == 0.0
+                && ((1900.0..=2100.0).contains(&v)
+                    || (190001.0..=210012.0).contains(&v) && (1..=12).contains(&((v as u64) % 100))
+                    || (19000101.0..=21001231.0).contains(&v) && (1..=12).contains(&((v as u64) / 100 % 100)));
+            if !calendar {
+                return false;
+            }
+            any = true;
+        }
+    }
+    any
+}
+
+/// A column named as sex whose numbers are the usual codes (0/1, 1/2, 9 unknown).
+fn is_sex_code(name: &str, cells: &[Cell]) -> bool {
+    name_says(name, &["sex", "gender"], &["性別"])
+        && cells.iter().all(|c| match *c {
+            Cell::Number(v) => [0.0, 1.0, 2.0, 9.0].contains(&v),
+            _ => true,
+        })
 }
 
 /// Columns named as ages (`age`, `age_group`, `ageBand`, `年齢階級`, `年代`), not statistics of
@@ -246,15 +294,6 @@ pub fn is_age_name(name: &str) -> bool {
         )
     }) || name_says(name, &[], &["年齢", "年代"]);
     aged && !ws.iter().any(|w| STATISTICS.contains(&w.as_str())) && !fold(name).contains("平均")
-}
-
-/// Columns of numbers that label rows rather than count: times, sex codes, codes.
-fn is_label_name(name: &str) -> bool {
-    name_says(
-        name,
-        &["year", "month", "week", "day", "days", "date", "time", "period", "quarter", "fy", "sex", "gender", "code"],
-        &["年度", "年月", "日付", "期間", "時点", "性別", "コード"],
-    ) || matches!(fold(name).as_str(), "年" | "月")
 }
 
 fn is_person_time_name(name: &str) -> bool {
@@ -293,14 +332,21 @@ mod tests {
         assert_eq!(use_of("patients", &["12", "<10"], false), Use::Count);
         assert_eq!(use_of("patients", &["<10", "*"], false), Use::Count);
         assert_eq!(use_of("notes", &["", ""], false), Use::Label);
-        assert_eq!(use_of("code", &["12", "30"], true), Use::Label);
+        assert_eq!(use_of("code", &["12", "30"], true), Use::Measure);
         assert_eq!(use_of("score", &["12", "30"], true), Use::Measure);
         assert_eq!(use_of("rate", &["1.5", "3"], false), Use::Measure);
         assert_eq!(use_of("year", &["2019", "2020"], false), Use::Label);
+        assert_eq!(use_of("month", &["202104", "202105"], false), Use::Label);
         assert_eq!(use_of("age", &["40", "41"], false), Use::Age);
-        assert_eq!(use_of("person_years", &["40", "41"], false), Use::Measure);
+        assert_eq!(use_of("person_years", &["40.5", "41.25"], false), Use::Measure);
         assert_eq!(use_of("drug", &["A", "B"], false), Use::Label);
         assert_eq!(use_of("sex", &["1", "2"], false), Use::Label);
+        // Counts by content, whatever the name says.
+        assert_eq!(use_of("person_years", &["4", "41"], false), Use::Count);
+        assert_eq!(use_of("day", &["3", "17"], false), Use::Count);
+        assert_eq!(use_of("code", &["7", "30"], false), Use::Count);
+        assert_eq!(use_of("sex", &["7", "30"], false), Use::Count);
+        assert_eq!(use_of("year", &["3", "2020"], false), Use::Count);
         assert_eq!(use_of("therapy", &["1", "2"], false), Use::Count);
         assert_eq!(use_of("patients", &["12", "40", ">100"], false), Use::Count);
     }
