@@ -119,6 +119,7 @@ pub fn run(global: &Global, command: ExportCommand) -> Result<()> {
                 sites,
                 not_counts: args.rule_args.not_counts,
                 released: args.released,
+                ..CheckOptions::default()
             };
             let report = check_files(&args.files, &options)?;
             if args.json {

@@ -19,6 +19,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::checks::site::ProjectSites;
 use super::checks::{CheckOptions, check_files};
 use super::{Report, Rule, Rules, SiteRegistry};
 use crate::audit::Outcome;
@@ -62,16 +63,20 @@ pub fn ensure_records(layout: &Layout) -> Result<()> {
 pub struct Context {
     pub rules: Rules,
     pub sites: SiteRegistry,
+    /// What the project's datasets say about sites (columns that identify one, rows per site).
+    pub project_sites: ProjectSites,
 }
 
 impl Context {
     pub fn of(actor: &Actor, project: &Project) -> Result<Context> {
         let home = actor.home();
-        let custom = home.root().join(HOME_RULES_FILE);
-        let rules = if custom.is_file() { Rules::read(&custom)? } else { Rules::default() };
+        let rules = Rules::of_home(home.root())?;
         let sites =
             SiteRegistry::of_home(&home.sites()?, home.root())?.with_pseudonyms(project.pseudonyms().values().cloned());
-        Ok(Context { rules, sites })
+        let db = project.layout().db();
+        let project_sites =
+            if db.is_file() { ProjectSites::of_database(&db, rules.min_count)? } else { ProjectSites::default() };
+        Ok(Context { rules, sites, project_sites })
     }
 
     /// Check the files `names` under `root` and report each by its name (its path under
@@ -90,6 +95,7 @@ impl Context {
             sites: self.sites.clone(),
             not_counts: not_counts.to_vec(),
             released: operands,
+            project_sites: self.project_sites.clone(),
         };
         let paths: Vec<PathBuf> = names.iter().map(|n| root.join(n)).collect();
         let mut report = check_files(&paths, &options)?;

@@ -4,6 +4,7 @@
 mod age_band;
 mod differencing;
 mod file_type;
+mod individual;
 mod patient_level;
 pub(crate) mod site;
 mod small_cell;
@@ -34,6 +35,9 @@ pub struct CheckOptions {
     pub not_counts: Vec<String>,
     /// Tables already released: further operands of the differencing check, never reported on.
     pub released: Vec<PathBuf>,
+    /// Inside a project: what its datasets say about sites (for `site_breakdown` by lineage and by
+    /// content); empty outside one.
+    pub project_sites: site::ProjectSites,
 }
 
 /// One file under check, as the check goes along.
@@ -142,7 +146,8 @@ fn check_table(table: &Table, options: &CheckOptions) -> Result<Vec<Raw>> {
     let mut out = small_cell::check(table, rules);
     out.extend(suppression::check(table, rules));
     out.extend(age_band::check(table, rules));
-    out.extend(site::breakdown(table, &options.sites, rules));
+    out.extend(individual::check(table, rules));
+    out.extend(site::breakdown(table, &options.sites, &options.project_sites, rules));
     out.extend(site::names(table, &options.sites, sidecar_text.as_deref()));
     Ok(out)
 }

@@ -79,7 +79,7 @@ pub fn fix_file(input: &Path, output: &Path, options: &FixOptions) -> Result<Fix
         rules: rules.clone(),
         sites: options.sites.clone(),
         not_counts: options.not_counts.clone(),
-        released: Vec::new(),
+        ..CheckOptions::default()
     };
     let before = check_files(&[input.to_path_buf()], &check_options)?;
     if let Some(f) = before.files[0].findings.iter().find(|f| f.rule == Rule::PatientLevel) {
