@@ -9,6 +9,7 @@ mod demo;
 mod export;
 mod export_requests;
 mod extract;
+mod gate_attacks;
 mod network;
 mod project_inputs;
 mod projects;
