@@ -76,23 +76,30 @@ impl ProjectSites {
 
 /// The columns of `table` that identify a site (see [`ProjectSites::of_database`]), in one pass.
 fn identifying_columns(conn: &duckdb::Connection, table: &str, min_count: u32) -> Result<Vec<(SourceColumn, String)>> {
-    let t = quote::ident(table);
+    let columns: Vec<String> = {
+        let mut stmt = conn.prepare(
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND column_name NOT IN ('site', 'person_id') \
+             ORDER BY column_index",
+        )?;
+        stmt.query_map([table], |r| r.get(0))?.collect::<std::result::Result<_, _>>()?
+    };
+    if columns.is_empty() {
+        return Ok(Vec::new());
+    }
+    let cells: Vec<String> = columns.iter().map(|c| format!("CAST({0} AS VARCHAR) AS {0}", quote::ident(c))).collect();
     let sql = format!(
-        "WITH cells AS (UNPIVOT (SELECT site, COLUMNS(* EXCLUDE (site, person_id))::VARCHAR FROM {t}) \
-                        ON COLUMNS(* EXCLUDE (site)) INTO NAME col VALUE v),
+        "WITH cells AS (UNPIVOT (SELECT site, {} FROM {}) ON COLUMNS(* EXCLUDE (site)) INTO NAME col VALUE v),
               per_value AS (SELECT col, v, count(DISTINCT site) AS sites, count(*) AS n, min(site) AS only_site
                             FROM cells GROUP BY col, v),
               exclusive AS (SELECT col, only_site AS site, sum(n) AS covered FROM per_value
                             WHERE sites = 1 AND n >= {min_count} GROUP BY col, only_site),
               totals AS (SELECT col, site, count(*) AS n FROM cells GROUP BY col, site)
          SELECT t.col, count(*) FROM totals t JOIN exclusive e ON e.col = t.col AND e.site = t.site
-         WHERE 2 * e.covered >= t.n GROUP BY t.col ORDER BY t.col"
+         WHERE 2 * e.covered >= t.n GROUP BY t.col ORDER BY t.col",
+        cells.join(", "),
+        quote::ident(table)
     );
-    let mut stmt = match conn.prepare(&sql) {
-        Ok(stmt) => stmt,
-        // A dataset with no column besides the site and the person: nothing identifies.
-        Err(_) => return Ok(Vec::new()),
-    };
+    let mut stmt = conn.prepare(&sql)?;
     let found = stmt
         .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
         .collect::<std::result::Result<Vec<_>, _>>()?;
