@@ -51,6 +51,16 @@ pub fn check(table: &Table, rules: &Rules) -> Vec<Raw> {
     out
 }
 
+/// The sidecar role of a column that holds individual values (for `export fix`, which writes the
+/// roles of the columns it judged: a fixed table keeps its individual values flagged).
+pub fn individual_role(table: &Table, col: &Column) -> Option<ColumnRole> {
+    kind_of(table, col).map(|kind| match kind {
+        Kind::Quantile(_) => ColumnRole::Quantile,
+        Kind::Extreme => ColumnRole::Extreme,
+        Kind::EventTime => ColumnRole::EventTime,
+    })
+}
+
 fn kind_of(table: &Table, col: &Column) -> Option<Kind> {
     if let Some(role) = col.role {
         return match role {

@@ -4,7 +4,7 @@
 mod age_band;
 mod differencing;
 mod file_type;
-mod individual;
+pub(crate) mod individual;
 mod patient_level;
 pub(crate) mod site;
 mod small_cell;

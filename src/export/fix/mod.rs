@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::checks::individual::individual_role;
 use super::checks::{CheckOptions, FileKind, check_files, classify};
 use super::registry::SiteRegistry;
 use super::report::Report;
@@ -106,7 +107,7 @@ fn write(table: &Table, input: &Path, output: &Path) -> Result<()> {
         columns: table
             .columns
             .iter()
-            .map(|c| SidecarColumn { name: c.name.clone(), role: c.role.unwrap_or_else(|| inferred_role(c)) })
+            .map(|c| SidecarColumn { name: c.name.clone(), role: c.role.unwrap_or_else(|| inferred_role(table, c)) })
             .collect(),
         rows: Vec::new(),
     };
@@ -118,12 +119,17 @@ fn write(table: &Table, input: &Path, output: &Path) -> Result<()> {
     if let Some(sc) = &table.sidecar {
         provenance.project = sc.provenance.project.clone();
         provenance.inputs = sc.provenance.inputs.clone();
+        // What the query grouped and filtered by still holds of the fixed table.
+        provenance.lineage = sc.provenance.lineage.clone();
     }
     provenance.inputs.push(input.display().to_string());
     write_csv(output, &csv, kind, provenance)
 }
 
-fn inferred_role(col: &super::table::Column) -> ColumnRole {
+fn inferred_role(table: &Table, col: &super::table::Column) -> ColumnRole {
+    if let Some(role) = individual_role(table, col) {
+        return role;
+    }
     match col.use_ {
         Use::Count => ColumnRole::PersonCount,
         Use::Age => ColumnRole::AgeBand,

@@ -153,6 +153,11 @@ fn one_persons_value_inside_a_statistic_needs_people_on_each_side() {
         assert!(found.contains(&("individual_value".into(), want.0, Some(want.1.into()))), "{want:?} in {found:?}");
     }
     assert!(!found.contains(&("individual_value".into(), Some(2), Some("median_days".into()))), "{found:?}");
+    // `export fix` cannot make them pass: the fixed table keeps them, under roles that say so.
+    let fixed = midnet(d, &["export", "fix", "summary.csv", "--out", "fixed.csv"]);
+    assert_eq!(fixed.code, 1, "{}\n{}", fixed.stdout, fixed.stderr);
+    let found = findings(&check(d, &["fixed.csv", "--stage", "export"]), 0);
+    assert!(found.contains(&("individual_value".into(), Some(1), Some("max_days".into()))), "{found:?}");
 
     // The steps of a Kaplan-Meier table: the first event time has nobody before it, the last
     // few have fewer than 10 after them.
