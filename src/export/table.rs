@@ -218,6 +218,7 @@ fn column_use(name: &str, role: Option<ColumnRole>, raw: &[String], cells: &[Cel
             | ColumnRole::Sex
             | ColumnRole::Site
             | ColumnRole::Time
+            | ColumnRole::EventTime
             | ColumnRole::Date
             | ColumnRole::Other => Use::Label,
             _ => Use::Measure,
