@@ -21,6 +21,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::checks::site::ProjectSites;
 use super::checks::{CheckOptions, check_files};
 use super::persons::Persons;
 use super::{Report, Rule, Rules, SiteRegistry};
@@ -69,18 +70,22 @@ pub struct Context {
     pub sites: SiteRegistry,
     pub table_key: TableKey,
     pub persons: Arc<Persons>,
+    /// What the project's datasets say about sites (columns that identify one, rows per site).
+    pub project_sites: ProjectSites,
 }
 
 impl Context {
     pub fn of(actor: &Actor, project: &Project) -> Result<Context> {
         let home = actor.home();
-        let custom = home.root().join(HOME_RULES_FILE);
-        let rules = if custom.is_file() { Rules::read(&custom)? } else { Rules::default() };
+        let rules = Rules::of_home(home.root())?;
         let sites =
             SiteRegistry::of_home(&home.sites()?, home.root())?.with_pseudonyms(project.pseudonyms().values().cloned());
         let table_key = TableKey::of_home(home.root())?;
         let persons = Arc::new(Persons::of_project(project.layout())?);
-        Ok(Context { rules, sites, table_key, persons })
+        let db = project.layout().db();
+        let project_sites =
+            if db.is_file() { ProjectSites::of_database(&db, rules.min_count)? } else { ProjectSites::default() };
+        Ok(Context { rules, sites, table_key, persons, project_sites })
     }
 
     /// The options of a check inside the project.
@@ -93,6 +98,7 @@ impl Context {
             released: operands,
             table_key: Some(self.table_key.clone()),
             persons: Some(self.persons.clone()),
+            project_sites: self.project_sites.clone(),
         }
     }
 
@@ -165,7 +171,7 @@ pub fn refuse_person_records(
 ) -> Result<()> {
     let context = Context::of(actor, project)?;
     let table =
-        super::table::Table::from_columns(Path::new("<standard output>"), None, columns, rows, &context.rules, &[]);
+        super::table::Table::from_columns(Path::new("<standard output>"), None, None, columns, rows, &context.rules, &[]);
     let found = super::checks::patient_level::check(
         &table,
         &crate::table::Trust::Absent,

@@ -25,10 +25,11 @@ pub enum Rule {
     AgeBand,
     SiteBreakdown,
     SiteName,
+    IndividualValue,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 8] = [
+    pub const ALL: [Rule; 9] = [
         Rule::PatientLevel,
         Rule::FileType,
         Rule::SmallCell,
@@ -37,6 +38,7 @@ impl Rule {
         Rule::AgeBand,
         Rule::SiteBreakdown,
         Rule::SiteName,
+        Rule::IndividualValue,
     ];
 
     /// The rule of a code as findings, requests and exceptions write it.
@@ -60,6 +62,7 @@ impl Rule {
             Rule::AgeBand => "age_band",
             Rule::SiteBreakdown => "site_breakdown",
             Rule::SiteName => "site_name",
+            Rule::IndividualValue => "individual_value",
         }
     }
 }
@@ -138,6 +141,13 @@ impl Default for Rules {
 }
 
 impl Rules {
+    /// The rules a data center applies: its own copy of this file in its home
+    /// (`HOME/export-rules.toml`, stricter values) when it keeps one, otherwise the guideline's.
+    pub fn of_home(home_root: &Path) -> Result<Rules> {
+        let custom = home_root.join(super::gate::HOME_RULES_FILE);
+        if custom.is_file() { Rules::read(&custom) } else { Ok(Rules::default()) }
+    }
+
     /// The rules of a file given with `--rules`.
     pub fn read(path: &Path) -> Result<Rules> {
         let text = std::fs::read_to_string(path).at(path)?;

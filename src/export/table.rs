@@ -8,7 +8,7 @@ use super::rules::Rules;
 use super::text::{fold, name_says, words};
 use crate::bad_input;
 use crate::error::Result;
-use crate::table::{ColumnRole, Frame, Sidecar, TextColumns};
+use crate::table::{ColumnLineage, ColumnRole, Frame, Lineage, Sidecar, TextColumns, Trust};
 
 /// A cell, parsed.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -38,6 +38,8 @@ pub struct Column {
     pub name: String,
     /// The role the sidecar gives, if any.
     pub role: Option<ColumnRole>,
+    /// Where the column comes from, for a `work sql` result whose sidecar records it.
+    pub lineage: Option<ColumnLineage>,
     pub use_: Use,
     /// The cells as written (missing values as empty strings).
     pub raw: Vec<String>,
@@ -48,7 +50,7 @@ impl Column {
     /// A column of cells as written, parsed with `rules`.
     pub fn new(name: String, role: Option<ColumnRole>, use_: Use, raw: Vec<String>, rules: &Rules) -> Column {
         let cells = raw.iter().map(|r| parse_cell(r, rules)).collect();
-        Column { name, role, use_, raw, cells }
+        Column { name, role, lineage: None, use_, raw, cells }
     }
 
     /// The number in a row, if the cell is one.
@@ -100,16 +102,22 @@ impl Column {
 #[derive(Debug, Clone)]
 pub struct Table {
     pub path: PathBuf,
+    /// The sidecar whose column roles the gate believes (see `Trust::roles`).
     pub sidecar: Option<Sidecar>,
+    /// What the query that made the table grouped, filtered and computed it from, when a sidecar
+    /// the gate may believe records it (`work sql --out`), whoever chose the roles.
+    pub lineage: Option<Lineage>,
     pub columns: Vec<Column>,
     pub rows: usize,
 }
 
 impl Table {
-    /// Read a CSV or Parquet table, with the sidecar whose column roles the caller believes (see
-    /// `Sidecar::trust`). `not_counts` names columns the requester declares are not counts (used only
-    /// for columns the sidecar does not describe).
-    pub fn read(path: &Path, sidecar: Option<Sidecar>, rules: &Rules, not_counts: &[String]) -> Result<Table> {
+    /// Read a CSV or Parquet table with what may be believed of its sidecar (see `Sidecar::trust`):
+    /// the column roles of `trust.roles()` and the query lineage of `trust.lineage()`. `not_counts`
+    /// names columns the requester declares are not counts (used only for columns the sidecar does
+    /// not describe).
+    pub fn read(path: &Path, trust: &Trust, rules: &Rules, not_counts: &[String]) -> Result<Table> {
+        let sidecar = trust.roles().cloned();
         let frame = Frame::read_text_columns(path, &[])?;
         if frame.rows() == 0 {
             return Err(bad_input!(
@@ -133,7 +141,8 @@ impl Table {
             let raw: Vec<String> = frame.texts(name)?.into_iter().map(Option::unwrap_or_default).collect();
             columns.push((name.clone(), raw));
         }
-        Ok(Table::from_columns(path, sidecar, columns, frame.rows(), rules, not_counts))
+        let lineage = trust.lineage().cloned();
+        Ok(Table::from_columns(path, sidecar, lineage, columns, frame.rows(), rules, not_counts))
     }
 
     /// A table of `rows` rows from its columns' cells as written (e.g. a query's result), each
@@ -141,6 +150,7 @@ impl Table {
     pub fn from_columns(
         path: &Path,
         sidecar: Option<Sidecar>,
+        lineage: Option<Lineage>,
         columns: TextColumns,
         rows: usize,
         rules: &Rules,
@@ -151,12 +161,17 @@ impl Table {
             .map(|(name, raw)| {
                 let cells: Vec<Cell> = raw.iter().map(|r| parse_cell(r, rules)).collect();
                 let role = sidecar.as_ref().and_then(|s| s.role_of(&name));
+                let column_lineage =
+                    lineage.as_ref().and_then(|l| l.columns.iter().find(|c| c.name == name)).cloned();
                 let declared_not_count = not_counts.contains(&name);
-                let use_ = column_use(&name, role, &raw, &cells, declared_not_count);
-                Column { name, role, use_, raw, cells }
+                let use_ = match (role, &column_lineage) {
+                    (None, Some(l)) if counted_by(l) && whole_numbers(&cells) => Use::Count,
+                    _ => column_use(&name, role, &raw, &cells, declared_not_count),
+                };
+                Column { name, role, lineage: column_lineage, use_, raw, cells }
             })
             .collect();
-        Table { path: path.to_path_buf(), sidecar, columns, rows }
+        Table { path: path.to_path_buf(), sidecar, lineage, columns, rows }
     }
 
     pub fn column(&self, name: &str) -> Option<&Column> {
@@ -215,9 +230,11 @@ fn parse_number(raw: &str) -> Option<f64> {
     if grouped { t.replace(',', "").parse().ok() } else { None }
 }
 
-/// What a column is for. The sidecar decides when it describes the column; otherwise every
-/// column of whole numbers counts people, unless it is named as ages or times, or the requester
-/// declared it is not a count.
+/// What a column is for. The sidecar decides when it describes the column; otherwise the content
+/// does: every column of whole numbers counts people, whatever its name, unless its values are
+/// calendar years or dates, it is a sex code column (named so, values 0, 1, 2, 9 only), it is
+/// named as ages (the age-band rule judges its values), or the requester declared it is not a count.
+/// Names alone never exempt a column: a count renamed `day`, `code` or `person_years` is a count.
 fn column_use(name: &str, role: Option<ColumnRole>, raw: &[String], cells: &[Cell], declared_not_count: bool) -> Use {
     if let Some(role) = role {
         return match role {
@@ -228,6 +245,7 @@ fn column_use(name: &str, role: Option<ColumnRole>, raw: &[String], cells: &[Cel
             | ColumnRole::Sex
             | ColumnRole::Site
             | ColumnRole::Time
+            | ColumnRole::EventTime
             | ColumnRole::Date
             | ColumnRole::Other => Use::Label,
             _ => Use::Measure,
@@ -242,14 +260,53 @@ fn column_use(name: &str, role: Option<ColumnRole>, raw: &[String], cells: &[Cel
     // A few text cells among many numbers (`>100`, `n.a.`) do not make a count column a label; a
     // column of nothing but masks (`<10`, `*`) is a count column masked throughout.
     let numeric = numbers > texts || (texts == 0 && numbers == 0 && mask_marks > 0);
-    if is_label_name(name) || !numeric {
+    if !numeric || is_calendar(cells) || is_sex_code(name, cells) {
         return Use::Label;
     }
-    let whole = cells.iter().all(|c| match c {
+    if whole_numbers(cells) && !declared_not_count { Use::Count } else { Use::Measure }
+}
+
+fn whole_numbers(cells: &[Cell]) -> bool {
+    cells.iter().all(|c| match c {
         Cell::Number(v) => v.fract() == 0.0,
         _ => true,
-    });
-    if whole && !declared_not_count && !is_person_time_name(name) { Use::Count } else { Use::Measure }
+    })
+}
+
+/// A `work sql` column computed by counting or summing rows (`count(*)`, `sum(event)`): a count,
+/// whatever it is called.
+fn counted_by(lineage: &ColumnLineage) -> bool {
+    lineage
+        .functions
+        .iter()
+        .any(|f| matches!(f.as_str(), "count" | "count_star" | "sum" | "sum_no_overflow" | "count_if"))
+}
+
+/// Every number a calendar year (1900-2100), year-month (`202104`) or date (`20210401`).
+fn is_calendar(cells: &[Cell]) -> bool {
+    let mut any = false;
+    for c in cells {
+        if let Cell::Number(v) = *c {
+            let calendar = v.fract() == 0.0
+                && ((1900.0..=2100.0).contains(&v)
+                    || (190001.0..=210012.0).contains(&v) && (1..=12).contains(&((v as u64) % 100))
+                    || (19000101.0..=21001231.0).contains(&v) && (1..=12).contains(&((v as u64) / 100 % 100)));
+            if !calendar {
+                return false;
+            }
+            any = true;
+        }
+    }
+    any
+}
+
+/// A column named as sex whose numbers are the usual codes (0/1, 1/2, 9 unknown).
+fn is_sex_code(name: &str, cells: &[Cell]) -> bool {
+    name_says(name, &["sex", "gender"], &["性別"])
+        && cells.iter().all(|c| match *c {
+            Cell::Number(v) => [0.0, 1.0, 2.0, 9.0].contains(&v),
+            _ => true,
+        })
 }
 
 /// Columns named as ages (`age`, `age_group`, `ageBand`, `年齢階級`, `年代`), not statistics of
@@ -265,15 +322,6 @@ pub fn is_age_name(name: &str) -> bool {
         )
     }) || name_says(name, &[], &["年齢", "年代"]);
     aged && !ws.iter().any(|w| STATISTICS.contains(&w.as_str())) && !fold(name).contains("平均")
-}
-
-/// Columns of numbers that label rows rather than count: times, sex codes, codes.
-fn is_label_name(name: &str) -> bool {
-    name_says(
-        name,
-        &["year", "month", "week", "day", "days", "date", "time", "period", "quarter", "fy", "sex", "gender", "code"],
-        &["年度", "年月", "日付", "期間", "時点", "性別", "コード"],
-    ) || matches!(fold(name).as_str(), "年" | "月")
 }
 
 fn is_person_time_name(name: &str) -> bool {
@@ -312,14 +360,21 @@ mod tests {
         assert_eq!(use_of("patients", &["12", "<10"], false), Use::Count);
         assert_eq!(use_of("patients", &["<10", "*"], false), Use::Count);
         assert_eq!(use_of("notes", &["", ""], false), Use::Label);
-        assert_eq!(use_of("code", &["12", "30"], true), Use::Label);
+        assert_eq!(use_of("code", &["12", "30"], true), Use::Measure);
         assert_eq!(use_of("score", &["12", "30"], true), Use::Measure);
         assert_eq!(use_of("rate", &["1.5", "3"], false), Use::Measure);
         assert_eq!(use_of("year", &["2019", "2020"], false), Use::Label);
+        assert_eq!(use_of("month", &["202104", "202105"], false), Use::Label);
         assert_eq!(use_of("age", &["40", "41"], false), Use::Age);
-        assert_eq!(use_of("person_years", &["40", "41"], false), Use::Measure);
+        assert_eq!(use_of("person_years", &["40.5", "41.25"], false), Use::Measure);
         assert_eq!(use_of("drug", &["A", "B"], false), Use::Label);
         assert_eq!(use_of("sex", &["1", "2"], false), Use::Label);
+        // Counts by content, whatever the name says.
+        assert_eq!(use_of("person_years", &["4", "41"], false), Use::Count);
+        assert_eq!(use_of("day", &["3", "17"], false), Use::Count);
+        assert_eq!(use_of("code", &["7", "30"], false), Use::Count);
+        assert_eq!(use_of("sex", &["7", "30"], false), Use::Count);
+        assert_eq!(use_of("year", &["3", "2020"], false), Use::Count);
         assert_eq!(use_of("therapy", &["1", "2"], false), Use::Count);
         assert_eq!(use_of("patients", &["12", "40", ">100"], false), Use::Count);
     }

@@ -155,6 +155,11 @@ fn catalog_datasets(project: &Project) -> Result<Vec<Dataset>> {
 }
 
 impl DatasetInput<'_> {
+    /// The logged-in analyst the command runs as.
+    pub fn actor(&self) -> &Actor {
+        self.actor
+    }
+
     pub fn project_id(&self) -> &str {
         self.project.id()
     }

@@ -18,6 +18,7 @@ pub mod cli;
 pub mod inputs;
 mod layout;
 pub mod lifecycle;
+mod lineage;
 mod open;
 pub mod record;
 mod register;

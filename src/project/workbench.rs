@@ -83,13 +83,14 @@ pub fn render(batches: &[RecordBatch], limit: usize) -> Result<String> {
     Ok(text)
 }
 
-/// Write the result to `work/NAME` as CSV with a sidecar: the columns' roles as the export gate
-/// would guess them from the content, sealed as guessed (so the gate judges every column by its
-/// content again). Both files are recorded in the audit trail.
+/// Write the result of `sql` to `work/NAME` as CSV with a sidecar: the columns' roles as the export
+/// gate would guess them from the content, sealed as guessed (so the gate judges every column by its
+/// content again), and the query's lineage. Both files are recorded in the audit trail.
 pub fn write_result(
     actor: &Actor,
     project: &Project,
     name: &str,
+    sql: &str,
     batches: &[RecordBatch],
 ) -> Result<std::path::PathBuf> {
     if !name.ends_with(".csv") {
@@ -98,8 +99,10 @@ pub fn write_result(
     let path = project.resolve(Area::Work, name)?;
     let (columns, rows) = text_columns(batches)?;
     let bytes = csv_bytes(&columns, rows)?;
+    let names: Vec<String> = columns.iter().map(|(name, _)| name.clone()).collect();
     let mut provenance = Provenance::now(format!("midnet work sql --out {name}"));
     provenance.project = Some(project.id().to_string());
+    provenance.lineage = Some(super::lineage::of_query(project, sql, &names)?);
     Sidecar::new(TableKind::Statistics, crate::export::roles_by_content(columns, rows), provenance)
         .write_beside(&path)?;
     crate::table::write_atomically(&path, &bytes)?;
@@ -263,7 +266,7 @@ pub fn run(global: &crate::cli::Global, command: WorkCommand) -> Result<()> {
                 let batches = query(&p, &sql)?;
                 match out {
                     Some(name) => {
-                        let path = write_result(actor, &p, &name, &batches)?;
+                        let path = write_result(actor, &p, &name, &sql, &batches)?;
                         let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
                         println!(
                             "{rows} rows written to {}",

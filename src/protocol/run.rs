@@ -163,7 +163,8 @@ pub fn run(
     let (rows, totals) = baseline_rows(&data, &outcomes);
     tables::write(&dir, tables::BASELINE, &tables::baseline(&rows, totals), TableKind::Statistics, &provenance)?;
     let flagged: Vec<&ResultRow> = results.iter().filter(|r| r.estimate.flagged()).collect();
-    let points = curve_points(&data, &outcomes, &flagged);
+    let min_count = u64::from(crate::export::Rules::of_home(actor.home().root())?.min_count);
+    let points = curve_points(&data, &outcomes, &flagged, min_count);
     // Curves are drawn for flagged outcomes only: with no flag there is no curves table.
     if !points.is_empty() {
         tables::write(&dir, tables::CURVES, &tables::curves(&points), TableKind::FigureData, &provenance)?;
@@ -173,7 +174,7 @@ pub fn run(
         tables::write(
             &dir,
             tables::ONSET,
-            &tables::onset(&onset_rows(&data, &outcomes)),
+            &tables::onset(&onset_rows(&data, &outcomes), min_count),
             TableKind::Statistics,
             &provenance,
         )?;
@@ -464,11 +465,9 @@ fn baseline_rows(data: &Data, outcomes: &[&Outcome]) -> (Vec<BaselineRow>, (u64,
     (rows, totals)
 }
 
-/// Curves are drawn while at least this many patients are at risk.
-const CURVE_MIN_AT_RISK: u64 = 10;
-
-/// Cumulative incidence (1 - Kaplan-Meier) per group of every flagged outcome and subgroup.
-fn curve_points(data: &Data, outcomes: &[&Outcome], flagged: &[&ResultRow]) -> Vec<CurvePoint> {
+/// Cumulative incidence (1 - Kaplan-Meier) per group of every flagged outcome and subgroup, on the
+/// coarse grid of days of [`tables::curve_points`].
+fn curve_points(data: &Data, outcomes: &[&Outcome], flagged: &[&ResultRow], min_count: u64) -> Vec<CurvePoint> {
     let mut points = Vec::new();
     for r in flagged {
         let k = outcomes.iter().position(|o| o.id == r.outcome.id).expect("a flagged outcome is in the run");
@@ -478,28 +477,7 @@ fn curve_points(data: &Data, outcomes: &[&Outcome], flagged: &[&ResultRow]) -> V
             let time: Vec<f64> = rows.iter().map(|&i| data.days[k][i]).collect();
             let event: Vec<bool> = rows.iter().map(|&i| data.events[k][i]).collect();
             let Ok(curve) = crate::stats::km::fit(&time, &event) else { continue };
-            points.push(CurvePoint {
-                outcome: r.outcome.id.clone(),
-                subgroup: r.subgroup,
-                group,
-                day: 0.0,
-                cumulative: 0.0,
-                lo: 0.0,
-                hi: 0.0,
-            });
-            // The curve stops where fewer than 10 patients remain at risk: the tail of a
-            // Kaplan-Meier curve on a handful of patients is noise, and its steps would show them.
-            for s in curve.steps.iter().take_while(|s| s.n_at_risk >= CURVE_MIN_AT_RISK).filter(|s| s.events > 0) {
-                points.push(CurvePoint {
-                    outcome: r.outcome.id.clone(),
-                    subgroup: r.subgroup,
-                    group,
-                    day: s.time,
-                    cumulative: 1.0 - s.survival,
-                    lo: 1.0 - s.hi,
-                    hi: 1.0 - s.lo,
-                });
-            }
+            points.extend(tables::curve_points(&r.outcome.id, r.subgroup, group, &curve, min_count));
         }
     }
     points

@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use crate::error::Result;
+use crate::stats::{individual, km};
 use crate::table::{ColumnRole as R, CsvTable, Provenance, TableKind, float_cell, write_csv};
 
 use super::estimate::{Estimate, MODEL};
@@ -156,15 +157,51 @@ pub fn baseline(rows: &[BaselineRow], totals: (u64, u64)) -> CsvTable {
     t
 }
 
+/// Curves are read every this many days from the index date: a coarse grid, so that no point of a
+/// curve is the day of one person's event (a step of the curve would be).
+pub const CURVE_GRID_DAYS: f64 = 30.0;
+
 /// A point of a cumulative-incidence curve (1 - Kaplan-Meier).
 pub struct CurvePoint {
     pub outcome: String,
     pub subgroup: &'static str,
     pub group: &'static str,
     pub day: f64,
+    pub n_at_risk: u64,
     pub cumulative: f64,
     pub lo: f64,
     pub hi: f64,
+}
+
+/// The cumulative incidence (1 − Kaplan-Meier, log-log interval) of one group read on the grid of
+/// [`CURVE_GRID_DAYS`], from day 0 while at least `min_count` patients are at risk: the tail of a
+/// curve on a handful of patients is noise, and would show them.
+pub fn curve_points(
+    outcome: &str,
+    subgroup: &'static str,
+    group: &'static str,
+    curve: &km::Curve,
+    min_count: u64,
+) -> Vec<CurvePoint> {
+    let mut points = Vec::new();
+    let mut day = 0.0;
+    loop {
+        let p = curve.at(day);
+        if p.n_at_risk < min_count.max(1) {
+            return points;
+        }
+        points.push(CurvePoint {
+            outcome: outcome.to_string(),
+            subgroup,
+            group,
+            day,
+            n_at_risk: p.n_at_risk,
+            cumulative: 1.0 - p.survival,
+            lo: 1.0 - p.hi,
+            hi: 1.0 - p.lo,
+        });
+        day += CURVE_GRID_DAYS;
+    }
 }
 
 pub fn curves(points: &[CurvePoint]) -> CsvTable {
@@ -173,6 +210,7 @@ pub fn curves(points: &[CurvePoint]) -> CsvTable {
         ("subgroup", R::Label),
         ("group", R::Label),
         ("day", R::Time),
+        ("n_at_risk", R::AtRisk),
         ("cumulative_incidence", R::Proportion),
         ("ci_lo95", R::IntervalBound),
         ("ci_hi95", R::IntervalBound),
@@ -183,6 +221,7 @@ pub fn curves(points: &[CurvePoint]) -> CsvTable {
             p.subgroup.to_string(),
             p.group.to_string(),
             float_cell(p.day),
+            p.n_at_risk.to_string(),
             float_cell(round(p.cumulative, 5)),
             float_cell(round(p.lo, 5)),
             float_cell(round(p.hi, 5)),
@@ -201,19 +240,25 @@ pub struct OnsetRow {
     pub quartiles: Option<(f64, f64, f64)>,
 }
 
-pub fn onset(rows: &[OnsetRow]) -> CsvTable {
+/// The onset table. A quartile is one or two patients' days to onset: it is given only when at
+/// least `min_count` events lie on each side of it (a median needs 21 events, a quartile 41, with
+/// the guideline's 10), and left empty otherwise.
+pub fn onset(rows: &[OnsetRow], min_count: u64) -> CsvTable {
     let mut t = CsvTable::new(&[
         ("outcome", R::Label),
         ("subgroup", R::Label),
         ("group", R::Label),
         ("events", R::EventCount),
-        ("onset_days_q1", R::Estimate),
-        ("onset_days_median", R::Estimate),
-        ("onset_days_q3", R::Estimate),
+        ("onset_days_q1", R::Quantile),
+        ("onset_days_median", R::Quantile),
+        ("onset_days_q3", R::Quantile),
     ]);
     for r in rows {
+        let cell = |value: f64, level: f64| {
+            if individual::quantile_shown(r.events, level, min_count) { float_cell(value) } else { String::new() }
+        };
         let (q1, m, q3) = r.quartiles.map_or((String::new(), String::new(), String::new()), |(a, b, c)| {
-            (float_cell(a), float_cell(b), float_cell(c))
+            (cell(a, 0.25), cell(b, 0.5), cell(c, 0.75))
         });
         t.push(vec![r.outcome.clone(), r.subgroup.to_string(), r.group.to_string(), r.events.to_string(), q1, m, q3]);
     }

@@ -148,7 +148,12 @@ pub fn render(tables: &Tables, title: &str, gate: &[String]) -> String {
         h.push_str(&svg::forest(r, &subgroup));
     }
     if !flagged.is_empty() {
-        h.push_str("<h2>Cumulative incidence of the flagged outcomes</h2>\n");
+        let _ = writeln!(
+            h,
+            "<h2>Cumulative incidence of the flagged outcomes</h2>\n<p>Read every {} days from the index date while \
+             enough patients remain at risk (no point of a curve is one patient's event day).</p>",
+            crate::protocol::tables::CURVE_GRID_DAYS
+        );
         match &tables.curves {
             Some(curves) => {
                 for row in &flagged {
@@ -160,15 +165,20 @@ pub fn render(tables: &Tables, title: &str, gate: &[String]) -> String {
             None => h.push_str("<p>(no curves table given)</p>\n"),
         }
     }
+    let onset_note = "A day to onset is one patient's value: a quartile is shown only when enough events (the export \
+                      gate's small-cell threshold) lie on each side of it, and is empty otherwise.";
     let sections = [
-        ("Attrition", &tables.attrition),
-        ("Baseline characteristics", &tables.baseline),
-        ("Time to onset (signal refinement)", &tables.onset),
-        ("Incidence by days of use (signal refinement)", &tables.duration),
+        ("Attrition", &tables.attrition, ""),
+        ("Baseline characteristics", &tables.baseline, ""),
+        ("Time to onset (signal refinement)", &tables.onset, onset_note),
+        ("Incidence by days of use (signal refinement)", &tables.duration, ""),
     ];
-    for (heading, table) in sections {
+    for (heading, table, note) in sections {
         if let Some(t) = table {
             let _ = writeln!(h, "<h2>{heading}</h2>");
+            if !note.is_empty() {
+                let _ = writeln!(h, "<p>{}</p>", esc(note));
+            }
             h.push_str(&html_table(t));
         }
     }

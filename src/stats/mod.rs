@@ -31,6 +31,7 @@ pub mod cli;
 pub mod cox;
 pub mod cuminc;
 pub mod incidence;
+pub mod individual;
 pub mod km;
 pub mod logrank;
 pub mod strata;

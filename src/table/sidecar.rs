@@ -50,12 +50,25 @@ pub enum ColumnRole {
     Time,
     Date,
     Other,
+    /// A quantile (median, quartile, percentile) of the values of the people counted in its row:
+    /// its level is read from the column name (`median`, `q1`, `p90`).
+    Quantile,
+    /// A minimum or maximum (or any one person's value picked from a group).
+    Extreme,
+    /// The time at which one person's event or censoring happened: a Kaplan-Meier step time, a time
+    /// to onset.
+    EventTime,
 }
 
 impl ColumnRole {
     /// The roles the small-cell rule applies to.
     pub fn counts_people(self) -> bool {
         matches!(self, ColumnRole::PersonCount | ColumnRole::EventCount | ColumnRole::AtRisk | ColumnRole::Denominator)
+    }
+
+    /// The roles of one person's value inside a statistic (the export gate's `individual_value`).
+    pub fn is_individual_value(self) -> bool {
+        matches!(self, ColumnRole::Quantile | ColumnRole::Extreme | ColumnRole::EventTime)
     }
 }
 
@@ -81,6 +94,51 @@ pub struct Provenance {
     pub command: String,
     pub midnet_version: String,
     pub created_at: String,
+    /// For a `work sql` result: where each column comes from, read from DuckDB's parse of the query.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lineage: Option<Lineage>,
+}
+
+/// Where the columns of a query's result come from (`midnet work sql --out`): for each output
+/// column, the dataset columns its values are computed from and the functions applied to them; and
+/// the dataset columns by which the rows were grouped, filtered or partitioned anywhere in the
+/// query (subqueries and CTEs included). The export gate reads it: a result grouped or filtered by
+/// a column that identifies a site is a site breakdown, an `min(...)` is one person's value.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Lineage {
+    pub columns: Vec<ColumnLineage>,
+    #[serde(default)]
+    pub grouped_by: Vec<SourceColumn>,
+    #[serde(default)]
+    pub filtered_by: Vec<SourceColumn>,
+    #[serde(default)]
+    pub partitioned_by: Vec<SourceColumn>,
+    /// What the lineage could not follow (a query DuckDB cannot serialise, a `COLUMNS(...)`
+    /// expression, columns that do not line up with the result): the gate says so.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unresolved: Vec<String>,
+}
+
+/// One output column of a query.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ColumnLineage {
+    pub name: String,
+    /// The dataset columns its values are computed from.
+    #[serde(default)]
+    pub from: Vec<SourceColumn>,
+    /// The functions applied (lower case, as DuckDB names them: `count_star`, `median`, `min`).
+    #[serde(default)]
+    pub functions: Vec<String>,
+    /// The constant levels given to quantile functions (`quantile_cont(x, 0.25)`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub levels: Vec<f64>,
+}
+
+/// A column of a table of the project's database (a dataset `cohort@1`, or a catalog table).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct SourceColumn {
+    pub table: String,
+    pub column: String,
 }
 
 impl Provenance {
@@ -95,6 +153,7 @@ impl Provenance {
             command: command.into(),
             midnet_version: env!("CARGO_PKG_VERSION").to_string(),
             created_at: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            lineage: None,
         }
     }
 }
@@ -156,6 +215,15 @@ impl Trust {
                 Some(s)
             }
             _ => None,
+        }
+    }
+
+    /// The lineage of the query that made the table, from a sidecar the gate may believe, whoever
+    /// chose its roles (a forged one could only hide what a query grouped by).
+    pub fn lineage(&self) -> Option<&Lineage> {
+        match self {
+            Trust::Verified(s) | Trust::Declared(s) => s.provenance.lineage.as_ref(),
+            Trust::Unverified(..) | Trust::Absent => None,
         }
     }
 

@@ -235,7 +235,11 @@ fn hospital_names_fail_in_any_spelling() {
     let run = fails_with(check(dir.path(), &["notes.txt", "--sites", "sites.toml"]), "site_name");
     assert_eq!(run.json()["files"][0]["findings"][0]["line"], 2);
 
-    write(dir.path(), "clean.csv", "note,patients\nKitayama-like town,120\n");
+    // The distinctive part of a name names the hospital on its own; a word that only shares its
+    // letters does not.
+    write(dir.path(), "part.csv", "note,patients\nKitayama-like town,120\n");
+    fails_with(check(dir.path(), &["part.csv", "--sites", "sites.toml"]), "site_name");
+    write(dir.path(), "clean.csv", "note,patients\nKitayamabashi station,120\n");
     passes(check(dir.path(), &["clean.csv", "--sites", "sites.toml"]));
 }
 

@@ -211,6 +211,28 @@ fn the_purpose_decides_detection_or_refinement() {
     let dir = r.work().join("protocol/analysis-1");
     let onset = csv_rows(&dir.join("onset.csv"));
     assert_eq!(onset.len(), 2 * 2 * 2);
+    // A day to onset is one patient's value: a quartile is shown only with 10 events on each side.
+    for o in &onset {
+        let events: u64 = o["events"].parse().unwrap();
+        for (column, needed) in [("onset_days_q1", 41), ("onset_days_median", 21), ("onset_days_q3", 41)] {
+            assert_eq!(o[column].is_empty(), events < needed, "{column}: {o:?}");
+        }
+    }
+    // The gate finds nothing in the protocol's tables but their small counts.
+    let tables: Vec<String> = report["record"]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| format!("protocol/analysis-1/{}", t.as_str().unwrap()))
+        .collect();
+    let mut args = vec!["export", "check", "--project", "p1", "--stage", "export", "--json"];
+    args.extend(tables.iter().map(String::as_str));
+    let check = r.c.run("alan", &args).json();
+    for file in check["files"].as_array().unwrap() {
+        for f in file["findings"].as_array().unwrap() {
+            assert_eq!(f["rule"], "small_cell", "{}: {f}", file["path"]);
+        }
+    }
     let duration = csv_rows(&dir.join("duration.csv"));
     assert_eq!(duration.len(), 2 * 2 * 5 * 2);
     let events: u64 = duration

@@ -4,6 +4,7 @@
 mod age_band;
 mod differencing;
 mod file_type;
+pub(crate) mod individual;
 pub(crate) mod patient_level;
 pub(crate) mod site;
 mod small_cell;
@@ -42,6 +43,9 @@ pub struct CheckOptions {
     /// Inside a project, its datasets' persons: what `patient_level` looks for by content. None for
     /// plain files (the report says those checks were not made).
     pub persons: Option<Arc<Persons>>,
+    /// Inside a project: what its datasets say about sites (for `site_breakdown` by lineage and by
+    /// content); empty outside one.
+    pub project_sites: site::ProjectSites,
 }
 
 /// One file under check, as the check goes along.
@@ -83,7 +87,7 @@ pub fn check_files(paths: &[PathBuf], options: &CheckOptions) -> Result<Report> 
         match &entry.kind {
             FileKind::Table => {
                 let trust = Sidecar::trust(&entry.path, options.table_key.as_ref())?;
-                let table = Table::read(&entry.path, trust.roles().cloned(), rules, &options.not_counts)?;
+                let table = Table::read(&entry.path, &trust, rules, &options.not_counts)?;
                 entry.findings = check_table(&table, &trust, options)?;
                 entry.table = Some(table);
                 entry.trust = Some(trust);
@@ -111,7 +115,7 @@ pub fn check_files(paths: &[PathBuf], options: &CheckOptions) -> Result<Report> 
         .iter()
         .map(|p| {
             let trust = Sidecar::trust(p, options.table_key.as_ref())?;
-            Table::read(p, trust.roles().cloned(), rules, &options.not_counts)
+            Table::read(p, &trust, rules, &options.not_counts)
         })
         .collect::<Result<Vec<_>>>()?;
     check_declared_columns(&entries, &released, &options.not_counts)?;
@@ -167,7 +171,8 @@ fn check_table(table: &Table, trust: &Trust, options: &CheckOptions) -> Result<V
     let mut out = small_cell::check(table, rules);
     out.extend(suppression::check(table, rules));
     out.extend(age_band::check(table, rules));
-    out.extend(site::breakdown(table, &options.sites, rules));
+    out.extend(individual::check(table, rules));
+    out.extend(site::breakdown(table, &options.sites, &options.project_sites, rules));
     out.extend(site::names(table, &options.sites, sidecar_text.as_deref()));
     Ok(out)
 }

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::checks::individual::individual_role;
 use super::checks::{CheckOptions, FileKind, check_files, classify};
 use super::gate::{self, Context};
 use super::registry::SiteRegistry;
@@ -180,7 +181,7 @@ fn fix_table(input: &Path, trust: &Trust, check: &CheckOptions) -> Result<(Table
         return Err(bad_input!("{}: export fix works on tables (CSV or Parquet)", input.display()));
     }
     let rules = &check.rules;
-    let table = Table::read(input, trust.roles().cloned(), rules, &check.not_counts)?;
+    let table = Table::read(input, trust, rules, &check.not_counts)?;
     let before = check_files(&[input.to_path_buf()], check)?;
     if let Some(f) = before.files[0].findings.iter().find(|f| f.rule == Rule::PatientLevel) {
         return Err(Error::refused(
@@ -236,7 +237,7 @@ fn fixed_csv(table: &Table) -> CsvTable {
         columns: table
             .columns
             .iter()
-            .map(|c| SidecarColumn { name: c.name.clone(), role: c.role.unwrap_or_else(|| inferred_role(c)) })
+            .map(|c| SidecarColumn { name: c.name.clone(), role: c.role.unwrap_or_else(|| inferred_role(table, c)) })
             .collect(),
         rows: Vec::new(),
     };
@@ -255,6 +256,8 @@ fn output_provenance(table: &Table, input: &str, output: &str) -> (TableKind, Pr
         provenance.project = sc.provenance.project.clone();
         provenance.inputs = sc.provenance.inputs.clone();
     }
+    // What the query grouped and filtered by still holds of the fixed table.
+    provenance.lineage = table.lineage.clone();
     provenance.inputs.push(input.to_string());
     (kind, provenance)
 }
@@ -262,11 +265,14 @@ fn output_provenance(table: &Table, input: &str, output: &str) -> (TableKind, Pr
 /// The roles the gate gives the columns of a table it knows nothing about, from their content
 /// (what `work sql --out` writes into its sidecar, sealed as guessed).
 pub fn roles_by_content(columns: crate::table::TextColumns, rows: usize) -> Vec<SidecarColumn> {
-    let table = Table::from_columns(Path::new(""), None, columns, rows, &Rules::default(), &[]);
+    let table = Table::from_columns(Path::new(""), None, None, columns, rows, &Rules::default(), &[]);
     table.columns.iter().map(|c| SidecarColumn { name: c.name.clone(), role: inferred_role(c) }).collect()
 }
 
-fn inferred_role(col: &super::table::Column) -> ColumnRole {
+fn inferred_role(table: &Table, col: &super::table::Column) -> ColumnRole {
+    if let Some(role) = individual_role(table, col) {
+        return role;
+    }
     match col.use_ {
         Use::Count => ColumnRole::PersonCount,
         Use::Age => ColumnRole::AgeBand,

@@ -11,9 +11,10 @@ use super::output::{OutputArgs, Writer, human, human_p, sibling, text_table, tim
 use crate::bad_input;
 use crate::cli::Global;
 use crate::error::Result;
+use crate::export::Rules;
 use crate::stats::cuminc::{self, statuses};
 use crate::stats::logrank::{self, LogRank};
-use crate::stats::{Status, Timeline, km};
+use crate::stats::{Status, Timeline, individual, km};
 use crate::table::{Categories, ColumnRole, CsvTable, TableKind, float_cell};
 
 #[derive(Debug, Args)]
@@ -125,11 +126,18 @@ fn analyse(global: &Global, args: &KmArgs, input: &Resolved) -> Result<()> {
     let read = started.elapsed();
     let lines = Timeline::grouped(&time, &status, Some(&groups.codes), groups.levels());
     let competing = args.death.is_some();
+    let min_count = u64::from(
+        match input.project {
+            Some(dataset) => Rules::of_home(dataset.actor().home().root())?,
+            None => Rules::default(),
+        }
+        .min_count,
+    );
     let report = Report {
         groups: lines
             .iter()
             .zip(&groups.labels)
-            .map(|(line, label)| group_report(line, label, &args.at, competing))
+            .map(|(line, label)| group_report(line, label, &args.at, competing, min_count))
             .collect(),
         logrank: if lines.len() > 1 { Some(logrank::from_timelines(&lines, &groups.labels)?) } else { None },
     };
@@ -146,15 +154,31 @@ fn analyse(global: &Global, args: &KmArgs, input: &Resolved) -> Result<()> {
     Ok(())
 }
 
-fn group_report(line: &Timeline, label: &str, at: &[f64], competing: bool) -> GroupReport {
+/// A group's curve read at `at`, or in full: from a row at time 0 with everyone at risk, the steps
+/// with at least `min_count` people on each side of their time (see [`individual`]); the value of
+/// the curve at a step shown includes the steps left out before it.
+fn group_report(line: &Timeline, label: &str, at: &[f64], competing: bool, min_count: u64) -> GroupReport {
     let curve = km::Curve::from_timeline(line);
     let incidence = competing.then(|| cuminc::Curve::from_timeline(line));
     let (at_rows, steps) = if at.is_empty() {
-        let steps = curve
-            .steps
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
+        let origin = StepRow {
+            time: 0.0,
+            n_at_risk: curve.n,
+            events: 0,
+            censored: 0,
+            deaths: competing.then_some(0),
+            survival: 1.0,
+            se: 0.0,
+            lo: 1.0,
+            hi: 1.0,
+            cuminc: competing.then_some(0.0),
+            cuminc_se: competing.then_some(0.0),
+        };
+        let shown = curve.steps.iter().enumerate().filter(|(_, s)| {
+            individual::step_shown(curve.n, s.n_at_risk, s.events + s.censored, min_count) && s.time > 0.0
+        });
+        let steps = std::iter::once(origin)
+            .chain(shown.map(|(i, s)| {
                 let ci = incidence.as_ref().map(|c| &c.steps[i]);
                 StepRow {
                     time: s.time,
@@ -169,7 +193,7 @@ fn group_report(line: &Timeline, label: &str, at: &[f64], competing: bool) -> Gr
                     cuminc: ci.map(|c| c.cuminc),
                     cuminc_se: ci.map(|c| c.se),
                 }
-            })
+            }))
             .collect();
         (None, Some(steps))
     } else {
@@ -277,7 +301,9 @@ fn interval(lo: f64, hi: f64) -> String {
 
 fn curve_table(report: &Report, competing: bool) -> CsvTable {
     let steps = report.groups.iter().any(|g| g.steps.is_some());
-    let mut columns = vec![("group", ColumnRole::Label), ("time", ColumnRole::Time), ("n_at_risk", ColumnRole::AtRisk)];
+    // The times of steps are people's event and censoring times; times given with --at are not.
+    let time_role = if steps { ColumnRole::EventTime } else { ColumnRole::Time };
+    let mut columns = vec![("group", ColumnRole::Label), ("time", time_role), ("n_at_risk", ColumnRole::AtRisk)];
     if steps {
         columns.extend([("events", ColumnRole::EventCount), ("censored", ColumnRole::PersonCount)]);
         if competing {

@@ -2,8 +2,12 @@
 //! one class of hole, tried through the real binary on a real project, and must stay shut.
 //! `content.rs`: what a file contains (person ids, quasi-identifiers, rows per person, sidecars,
 //! imports, the work log, `work sql` output and errors, `export fix`).
+//! `statistics.rs`: what a statistic gives away (differencing by content, site breakdowns by lineage
+//! and by content, hospital names in any spelling, counts by content, one person's value inside a
+//! statistic).
 
 mod content;
+mod statistics;
 
 use serde_json::Value;
 
