@@ -419,15 +419,13 @@ fn midnet_statistics_pass_the_gate() {
 
     let script = n.c.root.join("protocol.midnet").display().to_string();
     alan(&n, &["protocol", "script", "--out", &script]).ok();
-    for site in &n.sites {
-        let site = site.display().to_string();
+    for site in 0..n.sites.len() {
         for outcomes in [None, Some("outcomes=alt_gt_3uln,egfr_lt_60")] {
-            let mut args = vec!["site", "approve", "--site", &site, &script, "--param", "drug=3969099"];
-            args.extend(["--param", "comparator=3969010"]);
+            let mut params = vec!["--param", "drug=3969099", "--param", "comparator=3969010"];
             if let Some(o) = outcomes {
-                args.extend(["--param", o]);
+                params.extend(["--param", o]);
             }
-            n.c.run("rev", &args).ok();
+            n.approve_script("p1", site, &script, &params).ok();
         }
     }
     // Analysis 1 detects over every outcome; analysis 2, at a later cut-off, refines two of them.
