@@ -170,8 +170,15 @@ pub fn refuse_person_records(
     rows: usize,
 ) -> Result<()> {
     let context = Context::of(actor, project)?;
-    let table =
-        super::table::Table::from_columns(Path::new("<standard output>"), None, None, columns, rows, &context.rules, &[]);
+    let table = super::table::Table::from_columns(
+        Path::new("<standard output>"),
+        None,
+        None,
+        columns,
+        rows,
+        &context.rules,
+        &[],
+    );
     let found = super::checks::patient_level::check(
         &table,
         &crate::table::Trust::Absent,

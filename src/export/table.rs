@@ -161,8 +161,7 @@ impl Table {
             .map(|(name, raw)| {
                 let cells: Vec<Cell> = raw.iter().map(|r| parse_cell(r, rules)).collect();
                 let role = sidecar.as_ref().and_then(|s| s.role_of(&name));
-                let column_lineage =
-                    lineage.as_ref().and_then(|l| l.columns.iter().find(|c| c.name == name)).cloned();
+                let column_lineage = lineage.as_ref().and_then(|l| l.columns.iter().find(|c| c.name == name)).cloned();
                 let declared_not_count = not_counts.contains(&name);
                 let use_ = match (role, &column_lineage) {
                     (None, Some(l)) if counted_by(l) && whole_numbers(&cells) => Use::Count,

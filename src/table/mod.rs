@@ -15,7 +15,8 @@ mod write;
 pub use categories::Categories;
 pub use frame::{Format, Frame};
 pub use sidecar::{
-    Binding, ColumnLineage, ColumnRole, Lineage, Provenance, Roles, SIDECAR_FORMAT, Sidecar, SidecarColumn, SourceColumn, TableKey, TableKind, Trust, seal,
+    Binding, ColumnLineage, ColumnRole, Lineage, Provenance, Roles, SIDECAR_FORMAT, Sidecar, SidecarColumn,
+    SourceColumn, TableKey, TableKind, Trust, seal,
 };
 pub use withhold::{cell, db_error, values_withheld, withhold_values};
 pub use write::{

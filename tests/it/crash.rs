@@ -195,5 +195,9 @@ fn a_load_killed_at_any_moment_is_completed_by_a_rerun_without_duplicates() {
         }
     }
     assert!(before_commit > 0, "no kill came before the load committed");
-    assert!(after_commit > 0, "no kill (or end) came after the load committed, even after {} ms", delays.last().unwrap());
+    assert!(
+        after_commit > 0,
+        "no kill (or end) came after the load committed, even after {} ms",
+        delays.last().unwrap()
+    );
 }

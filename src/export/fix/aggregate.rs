@@ -145,7 +145,13 @@ fn sum_rows(
             format!("{} rows became {} (rows with the same labels were summed)", table.rows, groups.len()),
         ));
     }
-    Ok(Table { path: table.path.clone(), sidecar: table.sidecar.clone(), columns, rows: groups.len() })
+    Ok(Table {
+        path: table.path.clone(),
+        sidecar: table.sidecar.clone(),
+        lineage: table.lineage.clone(),
+        columns,
+        rows: groups.len(),
+    })
 }
 
 /// The sum of some cells, as written in the output; a masked or text cell cannot be summed.

@@ -266,7 +266,7 @@ fn output_provenance(table: &Table, input: &str, output: &str) -> (TableKind, Pr
 /// (what `work sql --out` writes into its sidecar, sealed as guessed).
 pub fn roles_by_content(columns: crate::table::TextColumns, rows: usize) -> Vec<SidecarColumn> {
     let table = Table::from_columns(Path::new(""), None, None, columns, rows, &Rules::default(), &[]);
-    table.columns.iter().map(|c| SidecarColumn { name: c.name.clone(), role: inferred_role(c) }).collect()
+    table.columns.iter().map(|c| SidecarColumn { name: c.name.clone(), role: inferred_role(&table, c) }).collect()
 }
 
 fn inferred_role(table: &Table, col: &super::table::Column) -> ColumnRole {

@@ -179,7 +179,7 @@ mod tests {
         let mut totals: Vec<String> = cells.iter().map(|row| row.iter().sum::<u32>().to_string()).collect();
         totals.push(cells.iter().flatten().sum::<u32>().to_string());
         columns.push(Column::new("total".into(), None, Use::Count, totals, rules));
-        Table { path: PathBuf::from("t.csv"), sidecar: None, columns, rows: cells.len() + 1 }
+        Table { path: PathBuf::from("t.csv"), sidecar: None, lineage: None, columns, rows: cells.len() + 1 }
     }
 
     fn cases() -> u32 {
