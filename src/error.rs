@@ -40,7 +40,7 @@ pub enum Error {
 
     /// Shown through `table::db_error`: once a command has read patient-level data, an error that
     /// may quote a value keeps its class alone.
-    #[error("database error: {}", crate::table::db_error(.0))]
+    #[error("database error: {}", crate::withhold::db_error(.0))]
     Db(#[from] duckdb::Error),
 
     /// A bug: an invariant of `midnet` itself did not hold.

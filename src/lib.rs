@@ -10,8 +10,8 @@
 pub mod audit;
 pub mod center;
 pub mod cli;
+pub mod clock;
 pub mod crash;
-pub mod demo;
 pub mod digest;
 pub mod error;
 pub mod export;
@@ -27,7 +27,10 @@ pub mod signal;
 pub mod site;
 pub mod sql;
 pub mod stats;
+pub mod store;
 pub mod synth;
 pub mod table;
+pub mod withhold;
+pub mod workbench;
 
 pub use error::{Error, Result};

@@ -14,8 +14,8 @@ use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
 use super::{Log, Verified};
-use crate::center::store::{self, FileLock};
 use crate::error::{Error, IoContext, Result};
+use crate::store::{self, FileLock};
 
 const FORMAT: &str = "midnet-audit-anchor/1";
 
@@ -100,7 +100,7 @@ impl Log {
                 SigningKey::from_bytes(&seed)
             }
         };
-        let time = crate::center::clock::format_utc(&crate::center::clock::now_utc());
+        let time = crate::clock::format_utc(&crate::clock::now_utc());
         let signature = signing.sign(Anchor::message(sealed.count, &sealed.last, &time).as_bytes());
         Ok(Anchor {
             format: FORMAT.to_string(),

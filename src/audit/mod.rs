@@ -14,7 +14,6 @@
 //! and names the first bad record.
 
 mod anchor;
-pub mod cli;
 mod verify;
 
 use std::io::Write;
@@ -24,8 +23,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use crate::center::store::{self, FileLock};
 use crate::error::{Error, IoContext, Result};
+use crate::store::{self, FileLock};
 
 pub use anchor::Anchor;
 pub use verify::Verified;
@@ -37,9 +36,25 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
+    /// Made inside the work area (an extraction, a statistic, a fix).
     In,
     Out,
     Deleted,
+    /// Brought in from outside (`work import`): reference material, which the export gate never
+    /// lets out, whatever it is named.
+    Imported,
+}
+
+impl Direction {
+    /// The word the audit trail and its listings use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Direction::In => "in",
+            Direction::Out => "out",
+            Direction::Deleted => "deleted",
+            Direction::Imported => "imported",
+        }
+    }
 }
 
 /// A file that entered or left a work area: its path (relative to the project's work area when
@@ -244,7 +259,7 @@ impl Log {
         };
         let mut record = Record {
             seq: sealed.count + 1,
-            time: crate::center::clock::format_utc(&crate::center::clock::now_utc()),
+            time: crate::clock::format_utc(&crate::clock::now_utc()),
             user: entry.user,
             session: entry.session,
             command: entry.command,
@@ -302,7 +317,7 @@ impl Log {
             }
             verify::Tail::Torn(fragment) => {
                 let kept = self.log.with_file_name(format!("torn-{}.part", sealed.count + 1));
-                crate::table::write_atomically(&kept, fragment.as_bytes())?;
+                crate::store::write_atomically(&kept, fragment.as_bytes())?;
                 let file = std::fs::OpenOptions::new().write(true).open(&self.log).at(&self.log)?;
                 file.set_len(sealed.bytes).at(&self.log)?;
                 file.sync_all().at(&self.log)?;

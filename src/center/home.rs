@@ -19,9 +19,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::store::{self, FileLock};
-use crate::cli::Global;
 use crate::error::{Error, IoContext, Result};
+use crate::store::{self, FileLock};
 
 pub const SETTINGS_FILE: &str = "center.toml";
 
@@ -36,7 +35,7 @@ pub struct Settings {
     /// A session expires this many minutes after login.
     pub session_minutes: u32,
     /// The date a simulated clock started at: set only on homes for tests and the demo, which
-    /// take their dates from `clock.json` instead of the system clock ([`super::clock`]).
+    /// take their dates from `clock.json` instead of the system clock ([`super::today`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub simulated_clock: Option<chrono::NaiveDate>,
 }
@@ -55,17 +54,6 @@ pub struct Home {
 }
 
 impl Home {
-    /// The home named by `--home` or `MIDNET_HOME`.
-    pub fn open(global: &Global) -> Result<Home> {
-        match &global.home {
-            Some(root) => Home::at(root),
-            None => Err(crate::bad_input!(
-                "this command works on the data center's home: give --home DIR or set MIDNET_HOME \
-                 (create a home with `midnet center init --home DIR`)"
-            )),
-        }
-    }
-
     /// The home at `root`, which `center init` must have created.
     pub fn at(root: &Path) -> Result<Home> {
         let settings_path = root.join(SETTINGS_FILE);
@@ -121,9 +109,9 @@ impl Home {
         std::fs::write(dir.join(SETTINGS_FILE), format!("{header}{text}")).at(dir.join(SETTINGS_FILE))?;
         let home = Home { root: dir.to_path_buf(), settings: settings.clone() };
         if let Some(today) = settings.simulated_clock {
-            super::clock::SimulatedClock { today }.save(&home)?;
+            super::today::SimulatedClock { today }.save(&home)?;
         }
-        let users = super::users::Users::first(&home, reviewer, password, super::clock::Today::of(&home)?.date)?;
+        let users = super::users::Users::first(&home, reviewer, password, super::today::Today::of(&home)?.date)?;
         users.save(&home)?;
         store::write_json(&home.sessions_path(), &super::session::Sessions::default())?;
         store::write_json(&home.sites_path(), &super::sites::SiteRegistry::default())?;

@@ -4,12 +4,13 @@
 //! # The API other commands build on
 //!
 //! ```ignore
-//! use midnet::center::{self, Direction};
+//! use midnet::audit::Direction;
+//! use midnet::center;
 //! use midnet::project::{Area, Role};
 //!
 //! // Every command on the home or a project runs inside `as_user`: it checks the session, runs the
 //! // closure, and appends the audit record with the result (ok / refused with the rule / error).
-//! center::as_user(global, "extract", Some(&args.project), |actor| {
+//! center::as_user(&home, "extract", Some(&args.project), |actor| {
 //!     // Checks the role, the lifecycle (ended / suspended / terminated) and takes the project
 //!     // lock (a second command on the project gets Error::Busy) until `project` is dropped.
 //!     let project = actor.open_project(&args.project, &[Role::Analyst])?;
@@ -18,7 +19,7 @@
 //!     let pseudonym = project.pseudonym("site01")?;              // per-project site pseudonym
 //!     let sites = actor.home().sites()?;                         // ids, names, aliases, paths
 //!     // ... write `out` ...
-//!     actor.record_file(&project, &out, &sha256, Direction::In)?; // audited file movement
+//!     project.record_file(actor, &out, &sha256, Direction::In)?; // audited file movement
 //!     Ok(())
 //! })
 //! ```
@@ -31,20 +32,16 @@
 //! under sudo they run with the invoking person's rights ([`privilege`]).
 //!
 //! "Today" is the system's date, except on a home made with `--simulated-clock` for tests and the
-//! demo, whose reviewer alone moves it ([`clock`]); audit records written there carry it.
+//! demo, whose reviewer alone moves it ([`today`]); audit records written there carry it.
 
-pub mod cli;
-pub mod clock;
-mod home;
+pub mod home;
 pub mod privilege;
 pub mod session;
 pub mod sites;
-pub mod store;
+pub mod today;
 pub mod users;
 
-pub use crate::audit::Direction;
 pub use home::{Home, SETTINGS_FILE, Settings};
 pub use session::{Actor, as_user};
 pub use sites::Site;
-pub use store::sha256_file;
 pub use users::NewUser;

@@ -19,14 +19,14 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::clock::{self, Today};
 use super::home::Home;
 use super::privilege::{Invoker, invoker};
-use super::store;
+use super::today::Today;
 use super::users::{self, User, Users};
 use crate::audit::{Direction, Entry, FileEvent, Outcome};
-use crate::cli::Global;
+use crate::clock;
 use crate::error::{Error, Result};
+use crate::store;
 
 pub const SESSION_VAR: &str = "MIDNET_SESSION";
 
@@ -230,25 +230,21 @@ impl Actor {
         }
     }
 
-    /// Record a file entering or leaving `project`'s work area: its path (relative to the work
-    /// area when inside it) and SHA-256, which the caller computed while writing or verifying it
-    /// ([`store::sha256_file`] computes one).
+    /// Record a file entering or leaving the work area of project `project` (rooted at `root`): its
+    /// path (relative to the work area when inside it) and SHA-256, which the caller computed while
+    /// writing or verifying it ([`crate::digest::sha256_file`] computes one).
     pub fn record_file(
         &self,
-        project: &crate::project::Project,
+        project: &str,
+        root: &Path,
         path: &Path,
         sha256: &str,
         direction: Direction,
     ) -> Result<()> {
-        let root = project.layout().root();
         let shown = path.strip_prefix(root).unwrap_or(path).display().to_string();
-        let command = match direction {
-            Direction::In => "file in",
-            Direction::Out => "file out",
-            Direction::Deleted => "file deleted",
-        };
+        let command = format!("file {}", direction.name());
         let file = FileEvent { path: shown, sha256: sha256.to_string(), direction };
-        self.audit(command, Some(project.id()), Outcome::Ok, Some(file))
+        self.audit(&command, Some(project), Outcome::Ok, Some(file))
     }
 
     fn audit(&self, command: &str, project: Option<&str>, outcome: Outcome, file: Option<FileEvent>) -> Result<()> {
@@ -304,19 +300,13 @@ impl Actor {
     }
 }
 
-/// Run `command` as the logged-in user of the home named by `global`, auditing the result; see
-/// the module documentation. A missing or expired session is refused and audited as such.
-pub fn as_user<T>(
-    global: &Global,
-    command: &str,
-    project: Option<&str>,
-    f: impl FnOnce(&Actor) -> Result<T>,
-) -> Result<T> {
-    let home = Home::open(global)?;
-    match Actor::current(&home) {
+/// Run `command` as the logged-in user of `home`, auditing the result; see the module
+/// documentation. A missing or expired session is refused and audited as such.
+pub fn as_user<T>(home: &Home, command: &str, project: Option<&str>, f: impl FnOnce(&Actor) -> Result<T>) -> Result<T> {
+    match Actor::current(home) {
         Ok(actor) => actor.run(command, project, f),
         Err(refusal) => {
-            audit_as(&home, "-", None, command, project, Outcome::of_error(&refusal))?;
+            audit_as(home, "-", None, command, project, Outcome::of_error(&refusal))?;
             Err(refusal)
         }
     }

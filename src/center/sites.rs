@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::home::Home;
-use super::store::{self, require_identifier};
 use crate::error::{IoContext, Result};
+use crate::store::{self, require_identifier};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -85,19 +85,4 @@ impl SiteRegistry {
         }
         added
     }
-}
-
-/// Import the registry in `file` into the home (reviewer): add or replace its sites, and give each
-/// new site a pseudonym in every project. Returns the number of registered sites and the new ids.
-pub fn import(actor: &super::Actor, file: &Path) -> Result<(usize, Vec<String>)> {
-    actor.require_reviewer("importing sites")?;
-    let incoming = SiteRegistry::read_toml(file)?;
-    let home = actor.home();
-    let _lock = home.lock_documents()?;
-    let mut registry = SiteRegistry::load(home)?;
-    let added = registry.merge(incoming);
-    registry.save(home)?;
-    let ids: Vec<String> = registry.sites.iter().map(|s| s.id.clone()).collect();
-    crate::project::assign_site_pseudonyms(home, &ids)?;
-    Ok((ids.len(), added))
 }

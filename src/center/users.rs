@@ -18,8 +18,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::home::{Home, Settings};
-use super::store::{self, require_identifier};
 use crate::error::{Error, Result};
+use crate::store::{self, require_identifier};
 
 /// How many past passwords (the current one included) a new password may not repeat.
 const HISTORY: usize = 5;
@@ -206,7 +206,7 @@ pub fn authenticate(home: &Home, id: &str, password: &str) -> Result<User> {
         users.save(home)?;
         return Err(wrong());
     };
-    let now = super::clock::now_utc();
+    let now = crate::clock::now_utc();
     if let Some(until) = user.locked_until.filter(|until| *until > now) {
         return Err(locked(id, until));
     }
@@ -233,7 +233,7 @@ fn locked(id: &str, until: DateTime<Utc>) -> Error {
         format!(
             "{id} is locked after {LOCK_AFTER} failed logins in a row, until {}; a reviewer can unlock it now \
              (`midnet user unlock {id}`)",
-            super::clock::format_utc(&until)
+            crate::clock::format_utc(&until)
         ),
     )
 }
@@ -271,7 +271,7 @@ impl Users {
                 format!(
                     "{} failed logins in a row for {id}: no attempt is accepted before {}; this one was not",
                     user.failed_logins - 1,
-                    super::clock::format_utc(&until)
+                    crate::clock::format_utc(&until)
                 ),
             )
         }))

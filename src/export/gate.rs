@@ -26,9 +26,10 @@ use super::checks::{CheckOptions, check_files};
 use super::persons::Persons;
 use super::{Report, Rule, Rules, SiteRegistry};
 use crate::audit::{Outcome, Record};
-use crate::center::{Actor, store};
+use crate::center::Actor;
 use crate::error::{Error, IoContext, Result};
 use crate::project::{Layout, Project};
+use crate::store;
 use crate::table::TableKey;
 
 /// A data center that applies stricter thresholds than the guideline's keeps its own copy of
@@ -130,14 +131,15 @@ impl Context {
 }
 
 /// The SHA-256 of every file brought into `project`'s work area with `midnet work import`: the
-/// audit trail's `file in` records made by a `work import` command line. Such files are reference
-/// material from outside; the gate refuses them by their content, whatever they are named.
+/// audit trail's `imported` file records. Such files are reference material from outside; the gate
+/// refuses them by their content, whatever they are named.
 pub fn imported(records: &[Record], project: &str) -> HashSet<String> {
     records
         .iter()
-        .filter(|r| r.project.as_deref() == Some(project) && r.command == "file in")
-        .filter(|r| crate::project::workbench::is_import(&r.args))
-        .filter_map(|r| r.file.as_ref().map(|f| f.sha256.clone()))
+        .filter(|r| r.project.as_deref() == Some(project))
+        .filter_map(|r| r.file.as_ref())
+        .filter(|f| f.direction == crate::audit::Direction::Imported)
+        .map(|f| f.sha256.clone())
         .collect()
 }
 
@@ -146,7 +148,7 @@ pub fn refuse_imported(project: &Project, names: &[String], imported: &HashSet<S
     let work = project.layout().area(crate::project::Area::Work);
     for name in names {
         let path = work.join(name);
-        if path.is_file() && imported.contains(&store::sha256_file(&path)?) {
+        if path.is_file() && imported.contains(&crate::digest::sha256_file(&path)?) {
             return Err(Error::refused(
                 "imported",
                 format!(
@@ -208,7 +210,7 @@ pub fn copy_verified(from: &Path, to: &Path, expected: Option<&str>) -> Result<S
         std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).at(dir)?;
     }
     std::fs::copy(from, to).at(to)?;
-    let sha = store::sha256_file(to)?;
+    let sha = crate::digest::sha256_file(to)?;
     if let Some(expected) = expected
         && sha != expected
     {
@@ -224,7 +226,7 @@ pub fn copy_verified(from: &Path, to: &Path, expected: Option<&str>) -> Result<S
 
 /// Check that a file still has the SHA-256 recorded for it.
 pub fn verify(path: &Path, expected: &str) -> Result<()> {
-    let sha = store::sha256_file(path)?;
+    let sha = crate::digest::sha256_file(path)?;
     if sha == expected {
         Ok(())
     } else {

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use super::gate;
 use super::request::FileRole;
 use crate::audit::Direction;
-use crate::center::{Actor, clock};
+use crate::center::Actor;
+use crate::clock;
 use crate::error::{Error, IoContext, Result};
 use crate::project::{Area, Layout, Role};
 
@@ -332,7 +333,7 @@ pub fn fetch(actor: &Actor, project: &str, name: &str, to: &Path) -> Result<Vec<
         gate::verify(&source, &e.sha256)?;
         let target = dir.join(Path::new(&e.file).file_name().expect("a released file has a name"));
         gate::copy_verified(&source, &target, Some(&e.sha256))?;
-        actor.record_file(&project, &source, &e.sha256, Direction::Out)?;
+        project.record_file(actor, &source, &e.sha256, Direction::Out)?;
         let mut event = Entry::new(Event::Fetched, &e.file, &e.sha256, e.role, &actor.user().id);
         event.copy = Some(target.display().to_string());
         events.push(event);

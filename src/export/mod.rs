@@ -26,17 +26,16 @@
 
 mod ageband;
 mod checks;
-pub mod cli;
-mod exception;
+pub mod exception;
 mod fix;
 mod gate;
-mod ledger;
+pub mod ledger;
 mod persons;
-mod publish;
+pub mod publish;
 mod registry;
-mod report;
-mod request;
-mod review;
+pub mod report;
+pub mod request;
+pub mod review;
 mod rules;
 mod solve;
 mod structure;

@@ -20,9 +20,10 @@ use super::ledger::Ledger;
 use super::report::Report;
 use super::request::{self, Kind, Request, RequestFile};
 use super::rules::Stage;
-use crate::center::{Actor, store};
+use crate::center::Actor;
 use crate::error::{Error, IoContext, Result};
 use crate::project::{Area, Project, Purpose, Role};
+use crate::store;
 
 /// The start of a follow-up study for signal evaluation, which ends the embargo of 第11 6.
 #[derive(Debug, Clone, Serialize, Deserialize)]

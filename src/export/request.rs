@@ -21,10 +21,11 @@ use super::report::{FileReport, Finding, Report, SidecarNote, Skipped};
 use super::rules::{Stage, Verdict};
 use super::worklog;
 use crate::audit::Direction;
-use crate::center::{Actor, clock, store};
+use crate::center::Actor;
 use crate::error::{Error, IoContext, Result};
 use crate::project::{Area, Layout, Project, Purpose, Role};
 use crate::table::{Provenance, Sidecar, TableKey, Trust};
+use crate::{clock, store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -365,12 +366,12 @@ fn file_into(
     let context = Context::of(actor, project)?;
     let log = worklog::render(project.id(), records, &context.persons);
     let log_name = "worklog.txt".to_string();
-    crate::table::write_atomically(&dir.join(&log_name), log.as_bytes())?;
+    crate::store::write_atomically(&dir.join(&log_name), log.as_bytes())?;
     files.push(RequestFile {
         name: log_name.clone(),
         path: log_name.clone(),
         role: FileRole::WorkLog,
-        sha256: store::sha256_file(&dir.join(&log_name))?,
+        sha256: crate::digest::sha256_file(&dir.join(&log_name))?,
         bytes: log.len() as u64,
         verdict: None,
         sidecar: None,
@@ -390,7 +391,7 @@ fn file_into(
         ..Request::pending(actor, project, id.to_string(), Kind::Export, &spec.note, &spec.not_counts, &spec.exceptions)
     };
     for f in &request.files {
-        actor.record_file(project, &dir.join(&f.path), &f.sha256, Direction::In)?;
+        project.record_file(actor, &dir.join(&f.path), &f.sha256, Direction::In)?;
     }
     save(layout, &request)?;
     let never = request.never_exportable();
@@ -528,7 +529,7 @@ pub(crate) fn provenance_of(root: &Path, names: &[String], key: &TableKey) -> Re
 
 /// Copy `source` to `dir/path`, verified by its SHA-256 taken before the copy.
 fn copy_in(source: &Path, dir: &Path, path: &str, name: &str, role: FileRole) -> Result<RequestFile> {
-    let sha = store::sha256_file(source)?;
+    let sha = crate::digest::sha256_file(source)?;
     gate::copy_verified(source, &dir.join(path), Some(&sha)).map_err(|e| match e {
         Error::Integrity(_) => {
             crate::bad_input!("{name} changed while it was being copied into review; file the request again")

@@ -12,7 +12,8 @@ use super::ledger::{Entry, Event, Ledger};
 use super::publish;
 use super::request::{self, FileRole, Kind, Refusal, Request, RequestFinding, Status};
 use crate::audit::Direction;
-use crate::center::{Actor, clock};
+use crate::center::Actor;
+use crate::clock;
 use crate::error::{Error, IoContext, Result};
 use crate::project::{Area, Project, Role};
 
@@ -192,7 +193,7 @@ fn release(actor: &Actor, project: &Project, request: &Request, ledger: &mut Led
     std::fs::rename(&staging, &target).at(&target)?;
     let mut events = Vec::new();
     for f in &request.files {
-        actor.record_file(project, &target.join(&f.path), &f.sha256, Direction::In)?;
+        project.record_file(actor, &target.join(&f.path), &f.sha256, Direction::In)?;
         let mut e =
             Entry::new(Event::Released, &format!("{}/{}", request.id, f.path), &f.sha256, f.role, &actor.user().id);
         e.request = Some(request.id.clone());

@@ -96,7 +96,7 @@ impl fmt::Display for Verdict {
 /// Where the statistics are going. The guideline is strictest for publication (第11 3); taking
 /// statistics out of the data center (第9) is a reviewed step where the reviewer may accept a
 /// finding, except that patient-level data and files that are not statistics never leave.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     #[default]

@@ -8,7 +8,8 @@ use super::rules::Rules;
 use super::text::{fold, name_says, words};
 use crate::bad_input;
 use crate::error::Result;
-use crate::table::{ColumnLineage, ColumnRole, Frame, Lineage, Sidecar, TextColumns, Trust};
+use crate::schema::ColumnRole;
+use crate::table::{ColumnLineage, Frame, Lineage, Sidecar, TextColumns, Trust};
 
 /// A cell, parsed.
 #[derive(Debug, Clone, Copy, PartialEq)]

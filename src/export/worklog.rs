@@ -12,7 +12,7 @@ use std::fmt::Write;
 
 use super::checks::patient_level::lines_of_persons;
 use super::persons::Persons;
-use crate::audit::{Direction, Record};
+use crate::audit::Record;
 
 /// The work log of `project`: every audit record about it, in order, each command line that ties
 /// to the persons of the project's datasets withheld.
@@ -53,11 +53,7 @@ pub fn render(project: &str, records: &[Record], persons: &Persons) -> String {
 fn detail(r: &Record) -> String {
     match &r.file {
         Some(f) => {
-            let direction = match f.direction {
-                Direction::In => "in",
-                Direction::Out => "out",
-                Direction::Deleted => "deleted",
-            };
+            let direction = f.direction.name();
             format!("{direction} {} sha256 {}", f.path, f.sha256)
         }
         None => {

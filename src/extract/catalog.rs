@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::manifest::{AttritionStep, Manifest};
 use crate::error::Result;
+use crate::project::datasets::Dataset;
 use crate::sql::quote::ident;
 
 const SCHEMA: &str = "
@@ -95,27 +96,6 @@ pub struct Extraction {
     pub started_at: String,
     pub completed_at: Option<String>,
     pub partial: bool,
-}
-
-/// One version of an analysis dataset.
-#[derive(Debug, Clone, Serialize)]
-pub struct Dataset {
-    pub name: String,
-    pub version: i64,
-    pub extraction: i64,
-    pub file: String,
-    pub sha256: String,
-    pub rows: i64,
-    pub patient_level: bool,
-    pub sites: Vec<String>,
-    pub created_at: String,
-}
-
-impl Dataset {
-    /// `name@version`, as the table is named in the project database.
-    pub fn label(&self) -> String {
-        format!("{}@{}", self.name, self.version)
-    }
 }
 
 /// The unfinished extraction with this script, parameters and cut-off, if there is one: a rerun
@@ -236,28 +216,6 @@ pub fn record_failed(conn: &duckdb::Connection, extraction: i64, site: &str, rea
 /// The next version number of a dataset.
 pub fn next_version(conn: &duckdb::Connection, name: &str) -> Result<i64> {
     Ok(conn.query_row("SELECT coalesce(max(version), 0) + 1 FROM dataset WHERE name = ?", [name], |r| r.get(0))?)
-}
-
-pub fn datasets(conn: &duckdb::Connection) -> Result<Vec<Dataset>> {
-    let mut stmt = conn.prepare(
-        "SELECT name, version, extraction, file, sha256, rows, patient_level, sites_json, strftime(created_at, '%Y-%m-%d %H:%M:%S') \
-         FROM dataset ORDER BY name, version",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        let sites: String = r.get(7)?;
-        Ok(Dataset {
-            name: r.get(0)?,
-            version: r.get(1)?,
-            extraction: r.get(2)?,
-            file: r.get(3)?,
-            sha256: r.get(4)?,
-            rows: r.get(5)?,
-            patient_level: r.get(6)?,
-            sites: serde_json::from_str(&sites).unwrap_or_default(),
-            created_at: r.get(8)?,
-        })
-    })?;
-    Ok(rows.collect::<std::result::Result<_, _>>()?)
 }
 
 /// The attrition of an extraction, per site and summed over sites (site `all`).

@@ -95,7 +95,7 @@ impl Manifest {
     /// reports beside the files so that the center can check the manifest itself arrived whole.
     pub fn write(&self, dir: &Path) -> Result<String> {
         let text = serde_json::to_string_pretty(self).expect("a manifest serialises");
-        crate::table::write_atomically(&dir.join(MANIFEST_FILE), text.as_bytes())?;
+        crate::store::write_atomically(&dir.join(MANIFEST_FILE), text.as_bytes())?;
         Ok(crate::digest::sha256_hex(text.as_bytes()))
     }
 

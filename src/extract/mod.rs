@@ -14,7 +14,6 @@
 //! so a kill at any moment leaves the project as it was or as it is after the step.
 
 pub mod catalog;
-pub mod cli;
 pub mod manifest;
 mod site_run;
 mod transfer;
@@ -26,14 +25,15 @@ use std::path::PathBuf;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::center::{Actor, Direction};
+use crate::audit::Direction;
+use crate::center::Actor;
 use crate::error::{Error, IoContext, Result};
+use crate::project::datasets::Dataset;
 use crate::project::{Area, Project, Role};
 use crate::script::{ParamValues, Script};
 use crate::site::SiteDir;
 use crate::table::Provenance;
 
-pub use catalog::Dataset;
 pub use manifest::Manifest;
 
 #[derive(Debug, Clone)]
@@ -94,7 +94,7 @@ pub fn extract(
     opts: &ExtractOptions,
     progress: &crate::progress::Progress,
 ) -> Result<ExtractReport> {
-    crate::table::withhold_values();
+    crate::withhold::withhold_values();
     let started = std::time::Instant::now();
     let project = actor.open_project(project_id, &[Role::Analyst])?;
     let script = Script::load(&opts.script)?;
@@ -169,7 +169,7 @@ pub fn extract(
                 catalog::record_accepted(&conn, &manifest)?;
                 for out in &manifest.outputs {
                     let file = incoming.join(&pseudonym).join(&out.file);
-                    actor.record_file(&project, &file, &out.sha256, Direction::In)?;
+                    project.record_file(actor, &file, &out.sha256, Direction::In)?;
                 }
                 sites.push(SiteOutcome {
                     site: pseudonym,
@@ -330,7 +330,7 @@ fn union_all(
         provenance.inputs = accepted.iter().map(|p| format!("site {p}")).collect();
         let input = union::UnionInput { name: &out.name, patient_level: out.patient_level, sites: &sites };
         let (dataset, file) = union::union_output(conn, &datasets_dir, &input, version, extraction, provenance)?;
-        actor.record_file(project, &file, &dataset.sha256, Direction::In)?;
+        project.record_file(actor, &file, &dataset.sha256, Direction::In)?;
         made.push(dataset);
         files.push(file);
     }

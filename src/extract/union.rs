@@ -5,11 +5,12 @@
 
 use std::path::{Path, PathBuf};
 
-use super::catalog::Dataset;
 use super::manifest::Manifest;
 use crate::error::{IoContext, Result};
+use crate::project::datasets::Dataset;
+use crate::schema::ColumnRole;
 use crate::sql::quote::literal;
-use crate::table::{ColumnRole, Provenance, Sidecar, SidecarColumn, TableKind};
+use crate::table::{Provenance, Sidecar, SidecarColumn, TableKind};
 
 /// One output to union: its name and, per accepted site, the directory of that site's result.
 pub struct UnionInput<'a> {

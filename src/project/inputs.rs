@@ -10,34 +10,12 @@
 
 use std::path::{Path, PathBuf};
 
+use super::datasets::{self, Dataset};
 use super::{Area, Project, Role};
-use crate::center::{Actor, Direction};
-use crate::cli::Global;
+use crate::audit::Direction;
+use crate::center::{Actor, Home};
 use crate::error::{Error, Result};
-use crate::extract::catalog::{self, Dataset};
 use crate::table::{Provenance, Sidecar};
-
-/// The options that name a project's dataset as a command's input, shared by every command that
-/// reads one. The command makes `--project` one of its alternative sources (a clap group).
-#[derive(Debug, Clone, clap::Args)]
-pub struct DatasetArgs {
-    /// Read a dataset of this project (with --dataset); results go into its work/.
-    #[arg(long, value_name = "ID", requires = "dataset")]
-    pub project: Option<String>,
-    /// The project's analysis dataset: NAME (its latest version) or NAME@VERSION.
-    #[arg(long, value_name = "NAME[@VERSION]", requires = "project")]
-    pub dataset: Option<String>,
-    /// With --project: overwrite a result of the same name in work/ (refused otherwise).
-    #[arg(long, requires = "project")]
-    pub replace: bool,
-}
-
-impl DatasetArgs {
-    /// The project and the dataset, when they were given.
-    pub fn given(&self) -> Option<(&str, &str)> {
-        self.project.as_deref().zip(self.dataset.as_deref())
-    }
-}
 
 /// A dataset of an opened project, ready to read, and where the command's results go.
 pub struct DatasetInput<'a> {
@@ -54,15 +32,15 @@ pub struct DatasetInput<'a> {
 /// Run `body` on dataset `spec` of project `project_id` as the logged-in analyst, audited as
 /// `command`. `replace` lets results overwrite files of the same name in `work/`.
 pub fn run<T>(
-    global: &Global,
+    home: &Home,
     command: &str,
     project_id: &str,
     spec: &str,
     replace: bool,
     body: impl FnOnce(&DatasetInput) -> Result<T>,
 ) -> Result<T> {
-    crate::center::as_user(global, command, Some(project_id), |actor| {
-        crate::table::withhold_values();
+    crate::center::as_user(home, command, Some(project_id), |actor| {
+        crate::withhold::withhold_values();
         let project = actor.open_project(project_id, &[Role::Analyst])?;
         let dataset = find(&project, spec)?;
         let path = project.resolve(Area::Datasets, &dataset.file)?;
@@ -151,7 +129,7 @@ fn catalog_datasets(project: &Project) -> Result<Vec<Dataset>> {
     if has_catalog == 0 {
         return Ok(Vec::new());
     }
-    catalog::datasets(&conn)
+    datasets::datasets(&conn)
 }
 
 impl DatasetInput<'_> {
@@ -206,7 +184,7 @@ impl DatasetInput<'_> {
         crate::table::seal(table, &key, crate::table::Roles::Declared)?;
         for file in [table.to_path_buf(), Sidecar::path_for(table)] {
             let sha = crate::digest::sha256_file(&file)?;
-            self.actor.record_file(self.project, &file, &sha, Direction::In)?;
+            self.project.record_file(self.actor, &file, &sha, Direction::In)?;
         }
         Ok(())
     }

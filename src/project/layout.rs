@@ -12,8 +12,8 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use crate::center::store;
 use crate::error::{Error, IoContext, Result};
+use crate::store;
 
 /// One of the four areas of a work area.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

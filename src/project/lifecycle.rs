@@ -14,9 +14,9 @@ use super::record::{
 };
 use crate::audit::Direction;
 use crate::center::Actor;
-use crate::center::store::{self, require_identifier};
 use crate::center::users::Users;
 use crate::error::{Error, IoContext, Result};
+use crate::store::{self, require_identifier};
 
 /// What a reviewer approves when creating a project.
 #[derive(Debug, Clone)]
@@ -344,7 +344,7 @@ pub fn extend(actor: &Actor, id: &str, to: NaiveDate, reason: &str, accept_late:
         by: actor.user().id.clone(),
         from: project.record().end,
         to,
-        late_accepted: actor.today() > crate::center::clock::sub_months(project.record().end, 4),
+        late_accepted: actor.today() > crate::clock::sub_months(project.record().end, 4),
         reason: reason.to_string(),
     };
     project.update(|r| {
@@ -503,12 +503,12 @@ fn record_deletion(actor: &Actor, project: &Project, layout: &Layout, file: &std
     let path = layout.root().join(file);
     let kind = std::fs::symlink_metadata(&path).at(&path)?.file_type();
     let sha = if kind.is_file() {
-        store::sha256_file(&path)?
+        crate::digest::sha256_file(&path)?
     } else if kind.is_symlink() {
         let target = std::fs::read_link(&path).at(&path)?;
         crate::digest::sha256_hex(target.as_os_str().as_encoded_bytes())
     } else {
         crate::digest::sha256_hex(b"")
     };
-    actor.record_file(project, &path, &sha, Direction::Deleted)
+    project.record_file(actor, &path, &sha, Direction::Deleted)
 }

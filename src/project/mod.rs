@@ -14,25 +14,43 @@
 //! (provisions, suspends and closes projects; reviews). After the end date, or while suspended, a
 //! project refuses every command but the contractor's termination and the reviewer's.
 
-pub mod cli;
+pub mod datasets;
 pub mod inputs;
 mod layout;
 pub mod lifecycle;
-mod lineage;
+pub mod lineage;
 mod open;
 pub mod record;
-mod register;
-pub mod workbench;
+pub mod register;
 
 pub use layout::{Area, Layout};
 pub use open::Project;
 pub use record::{ProjectRecord, Purpose, Role, State};
 
-use crate::center::Home;
+use std::path::Path;
+
+use crate::center::sites::SiteRegistry;
+use crate::center::{Actor, Home};
 use crate::error::Result;
 
+/// Import the site registry in `file` into the home (reviewer): add or replace its sites, and give
+/// each new site a pseudonym in every project. Returns the number of registered sites and the new
+/// ids.
+pub fn import_sites(actor: &Actor, file: &Path) -> Result<(usize, Vec<String>)> {
+    actor.require_reviewer("importing sites")?;
+    let incoming = SiteRegistry::read_toml(file)?;
+    let home = actor.home();
+    let _lock = home.lock_documents()?;
+    let mut registry = SiteRegistry::load(home)?;
+    let added = registry.merge(incoming);
+    registry.save(home)?;
+    let ids: Vec<String> = registry.sites.iter().map(|s| s.id.clone()).collect();
+    assign_site_pseudonyms(home, &ids)?;
+    Ok((ids.len(), added))
+}
+
 /// Give every project a pseudonym for each of `site_ids` it has none for (after a site import).
-pub(crate) fn assign_site_pseudonyms(home: &Home, site_ids: &[String]) -> Result<()> {
+fn assign_site_pseudonyms(home: &Home, site_ids: &[String]) -> Result<()> {
     for mut entry in record::all(home)? {
         let before = entry.pseudonyms.len();
         record::assign_pseudonyms(&mut entry, site_ids);

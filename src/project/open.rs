@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 
 use super::layout::{Area, Layout};
 use super::record::{self, ProjectRecord, Role, State};
-use crate::center::store::FileLock;
+use crate::audit::Direction;
 use crate::center::{Actor, Home};
 use crate::error::{Error, Result};
+use crate::store::FileLock;
 
 /// A project opened by [`Actor::open_project`]: its registry entry as of opening, the role the
 /// user acts in, its work area, and the project lock, held until this value is dropped.
@@ -61,7 +62,7 @@ impl Project {
             "user {}, pid {}, since {}",
             actor.user().id,
             std::process::id(),
-            crate::center::clock::format_utc(&crate::center::clock::now_utc())
+            crate::clock::format_utc(&crate::clock::now_utc())
         ));
         let record = record::load(home, id)?;
         let role = role_in(actor, &record, roles)?;
@@ -101,6 +102,13 @@ impl Project {
                 "site {site_id:?} is not in the home's site registry; a reviewer adds it with `midnet center sites add sites.toml`"
             ))
         })
+    }
+
+    /// Record a file entering, leaving or deleted from this project's work area in the audit trail,
+    /// as `actor`: its path (relative to the work area when inside it) and SHA-256, which the
+    /// caller computed while writing or verifying it ([`crate::digest::sha256_file`]).
+    pub fn record_file(&self, actor: &Actor, path: &std::path::Path, sha256: &str, direction: Direction) -> Result<()> {
+        actor.record_file(self.id(), self.layout.root(), path, sha256, direction)
     }
 
     /// Site id → pseudonym, for every registered site.

@@ -10,14 +10,13 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::center::Home;
-use crate::center::clock::{add_months, sub_months};
-use crate::center::store;
+use crate::clock::{add_months, sub_months};
 use crate::error::{Error, Result};
+use crate::store;
 
 /// The purpose category of a project (guideline 第5 2(1)).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[value(rename_all = "snake_case")]
 pub enum Purpose {
     /// A marketing-authorisation holder's post-marketing study (製造販売後調査).
     PostMarketing,
@@ -47,9 +46,8 @@ impl Purpose {
 }
 
 /// A role in a project; `Reviewer` is center-wide (a flag of the user), the others per project.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[value(rename_all = "snake_case")]
 pub enum Role {
     /// 利活用契約者: responsible for the project; files changes, extensions and termination.
     Contractor,
@@ -88,7 +86,7 @@ impl EndRule {
         let usage = "--end-rule: write reexamination:DATE (expected re-examination result) or rmp-report:DATE \
                      (report date in the risk-management plan)";
         let (kind, date) = text.split_once(':').ok_or_else(|| crate::bad_input!("{usage}; got {text:?}"))?;
-        let date = crate::center::clock::parse_date("--end-rule", date)?;
+        let date = crate::clock::parse_date("--end-rule", date)?;
         match kind {
             "reexamination" => Ok(EndRule::Reexamination { expected_result: date }),
             "rmp-report" => Ok(EndRule::RmpReport { report: date }),
@@ -406,7 +404,7 @@ mod tests {
     use super::*;
 
     fn d(s: &str) -> NaiveDate {
-        crate::center::clock::parse_date("test", s).unwrap()
+        crate::clock::parse_date("test", s).unwrap()
     }
 
     fn record(start: &str, end: &str) -> ProjectRecord {

@@ -124,7 +124,7 @@ pub fn new_dir(protocol: &Path) -> Result<PathBuf> {
 
 pub fn write_record(dir: &Path, record: &AnalysisRecord) -> Result<()> {
     let text = serde_json::to_string_pretty(record).expect("a record serialises");
-    crate::table::write_atomically(&dir.join(RECORD_FILE), text.as_bytes())
+    crate::store::write_atomically(&dir.join(RECORD_FILE), text.as_bytes())
 }
 
 /// Each outcome's hazard ratio across the analyses: rows of (outcome, subgroup) and one cell per

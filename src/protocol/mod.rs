@@ -11,7 +11,6 @@
 //! - [`analyses`]: analysis K of a project, and the history of hazard ratios across analyses.
 
 pub mod analyses;
-pub mod cli;
 pub mod estimate;
 pub mod library;
 pub mod run;

@@ -10,8 +10,9 @@ use super::analyses::{self, AnalysisRecord};
 use super::estimate::{self, Cohort, DAYS_PER_YEAR, Estimate, OutcomeColumns};
 use super::library::{Library, Outcome};
 use super::tables::{self, AttritionRow, BaselineRow, CurvePoint, DurationRow, OnsetRow, ResultRow, SUBGROUPS};
+use crate::audit::Direction;
 use crate::bad_input;
-use crate::center::{Actor, Direction};
+use crate::center::Actor;
 use crate::error::{Error, Result};
 use crate::extract::{self, ExtractOptions};
 use crate::project::{Area, Project, Purpose, Role};
@@ -71,7 +72,7 @@ pub fn run(
     progress: &crate::progress::Progress,
 ) -> Result<RunReport> {
     check_options(opts)?;
-    crate::table::withhold_values();
+    crate::withhold::withhold_values();
     let library = Library::builtin();
     let (plan, chosen, script_path) = {
         let project = actor.open_project(project_id, &[Role::Analyst])?;
@@ -217,11 +218,11 @@ pub fn run(
         export_review: gate,
     };
     let html = crate::report::render(&crate::report::Tables::read_dir(&dir)?, &record.title(), &record.export_review);
-    crate::table::write_atomically(&dir.join(crate::report::REPORT_FILE), html.as_bytes())?;
+    crate::store::write_atomically(&dir.join(crate::report::REPORT_FILE), html.as_bytes())?;
     analyses::write_record(&dir, &record)?;
     for name in written.iter().chain([&crate::report::REPORT_FILE, &analyses::RECORD_FILE]) {
         let path = dir.join(name);
-        actor.record_file(&project, &path, &crate::digest::sha256_file(&path)?, Direction::In)?;
+        project.record_file(actor, &path, &crate::digest::sha256_file(&path)?, Direction::In)?;
     }
     let results = results.iter().map(summary).collect();
     Ok(RunReport { record, dir: format!("protocol/{}", analyses::dir_name(analysis)), results })
@@ -317,15 +318,15 @@ fn write_script(actor: &Actor, project: &Project, path: &Path, text: &str) -> Re
     }
     std::fs::create_dir_all(path.parent().expect("a file in a directory"))
         .map_err(|e| Error::Internal(format!("{}: {e}", path.display())))?;
-    crate::table::write_atomically(path, text.as_bytes())?;
-    actor.record_file(project, path, &crate::digest::sha256_file(path)?, Direction::In)
+    crate::store::write_atomically(path, text.as_bytes())?;
+    project.record_file(actor, path, &crate::digest::sha256_file(path)?, Direction::In)
 }
 
 /// The cohort dataset of an extraction that had already completed (a run repeated with the same
 /// cut-off reuses it).
-fn latest_cohort(project: &Project, extraction: i64) -> Option<extract::Dataset> {
+fn latest_cohort(project: &Project, extraction: i64) -> Option<crate::project::datasets::Dataset> {
     let conn = duckdb::Connection::open(project.layout().db()).ok()?;
-    extract::catalog::datasets(&conn)
+    crate::project::datasets::datasets(&conn)
         .ok()?
         .into_iter()
         .filter(|d| d.name == "cohort" && d.extraction == extraction)
@@ -403,7 +404,7 @@ impl Data {
 /// The script's attrition summed over the sites (the catalog's `all` rows), then the patients
 /// without follow-up.
 fn attrition_rows(conn: &duckdb::Connection, extraction: i64, data: &Data) -> Result<Vec<AttritionRow>> {
-    let mut rows: Vec<AttritionRow> = extract::catalog::attrition(conn, extraction)?
+    let mut rows: Vec<AttritionRow> = crate::extract::catalog::attrition(conn, extraction)?
         .into_iter()
         .filter(|(site, _)| site == "all")
         .map(|(_, step)| AttritionRow {

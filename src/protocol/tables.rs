@@ -6,8 +6,9 @@
 use std::path::Path;
 
 use crate::error::Result;
+use crate::schema::ColumnRole as R;
 use crate::stats::{individual, km};
-use crate::table::{ColumnRole as R, CsvTable, Provenance, TableKind, float_cell, write_csv};
+use crate::table::{CsvTable, Provenance, TableKind, float_cell, write_csv};
 
 use super::estimate::{Estimate, MODEL};
 use super::library::Outcome;
@@ -157,10 +158,6 @@ pub fn baseline(rows: &[BaselineRow], totals: (u64, u64)) -> CsvTable {
     t
 }
 
-/// Curves are read every this many days from the index date: a coarse grid, so that no point of a
-/// curve is the day of one person's event (a step of the curve would be).
-pub const CURVE_GRID_DAYS: f64 = 30.0;
-
 /// A point of a cumulative-incidence curve (1 - Kaplan-Meier).
 pub struct CurvePoint {
     pub outcome: String,
@@ -174,7 +171,7 @@ pub struct CurvePoint {
 }
 
 /// The cumulative incidence (1 − Kaplan-Meier, log-log interval) of one group read on the grid of
-/// [`CURVE_GRID_DAYS`], from day 0 while at least `min_count` patients are at risk: the tail of a
+/// [`crate::stats::km::CURVE_GRID_DAYS`], from day 0 while at least `min_count` patients are at risk: the tail of a
 /// curve on a handful of patients is noise, and would show them.
 pub fn curve_points(
     outcome: &str,
@@ -200,7 +197,7 @@ pub fn curve_points(
             lo: 1.0 - p.hi,
             hi: 1.0 - p.lo,
         });
-        day += CURVE_GRID_DAYS;
+        day += crate::stats::km::CURVE_GRID_DAYS;
     }
 }
 

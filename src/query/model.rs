@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use crate::schema::CodeSystem;
-use crate::table::ColumnRole;
+use crate::schema::ColumnRole;
 
 use super::tables::{ColumnType, Table};
 use super::value::{Type, Value};

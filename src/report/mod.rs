@@ -5,7 +5,6 @@
 //! (inside the work area) and `midnet report FILES…` (outside the data center, on released
 //! tables), so a released report shows exactly what the reviewer released.
 
-pub mod cli;
 mod svg;
 
 use std::fmt::Write;
@@ -152,7 +151,7 @@ pub fn render(tables: &Tables, title: &str, gate: &[String]) -> String {
             h,
             "<h2>Cumulative incidence of the flagged outcomes</h2>\n<p>Read every {} days from the index date while \
              enough patients remain at risk (no point of a curve is one patient's event day).</p>",
-            crate::protocol::tables::CURVE_GRID_DAYS
+            crate::stats::km::CURVE_GRID_DAYS
         );
         match &tables.curves {
             Some(curves) => {

@@ -4,9 +4,11 @@
 
 pub mod codes;
 mod masters;
+mod role;
 
 pub use codes::CodeSystem;
 pub use masters::{MASTERS, load_masters};
+pub use role::ColumnRole;
 
 /// The DDL of a site database.
 pub const SCHEMA_SQL: &str = include_str!("../../sql/schema.sql");

@@ -21,7 +21,6 @@
 
 mod ast;
 mod check;
-pub mod cli;
 mod codes;
 mod diagnostic;
 mod explain;

@@ -388,9 +388,9 @@ fn check_one_stratum_per_id(
                 row,
                 &format!(
                     "id `{}` is in stratum `{}` here but in `{}` at row {}; each id belongs to one stratum",
-                    crate::table::cell(ids[row].as_deref().unwrap_or("")),
-                    crate::table::cell(&strata[row]),
-                    crate::table::cell(&strata[first]),
+                    crate::withhold::cell(ids[row].as_deref().unwrap_or("")),
+                    crate::withhold::cell(&strata[row]),
+                    crate::withhold::cell(&strata[first]),
                     first + 1
                 ),
             ));

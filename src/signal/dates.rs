@@ -19,7 +19,7 @@ pub fn days(frame: &Frame, column: &str) -> Result<Vec<Option<i32>>> {
                     frame.bad_row(
                         column,
                         row,
-                        &format!("`{}` is not a date; write dates as YYYY-MM-DD", crate::table::cell(t)),
+                        &format!("`{}` is not a date; write dates as YYYY-MM-DD", crate::withhold::cell(t)),
                     )
                 })
             }

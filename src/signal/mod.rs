@@ -6,7 +6,6 @@
 //! ([`screen`]); [`score`] computes every statistic for every pair into one table
 //! ([`pair_table`]); [`cli`] is the `midnet signal` command line.
 
-pub mod cli;
 pub mod contingency;
 pub mod counts;
 pub mod dates;

@@ -12,9 +12,9 @@ use duckdb::arrow::record_batch::RecordBatch;
 use rayon::prelude::*;
 
 use crate::error::{IoContext, Result};
-use crate::table::{
-    ColumnRole, Format, Provenance, Sidecar, TableKind, write_atomically, write_atomically_with, write_parquet,
-};
+use crate::schema::ColumnRole;
+use crate::store::{write_atomically, write_atomically_with};
+use crate::table::{Format, Provenance, Sidecar, TableKind, write_parquet};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Values {

@@ -16,7 +16,7 @@ use super::mgps::squash::{Weighted, auto_squash};
 use super::mgps::{Likelihood, Prior};
 use super::pair_table::{Column, PairTable};
 use crate::error::Result;
-use crate::table::ColumnRole;
+use crate::schema::ColumnRole;
 
 #[derive(Debug, Clone)]
 pub struct ScoreOptions {

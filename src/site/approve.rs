@@ -112,7 +112,7 @@ pub fn approve(
     approver: &Approver,
     until: Option<NaiveDate>,
 ) -> Result<Approval> {
-    crate::center::store::require_identifier("--project: the project id", project)?;
+    crate::store::require_identifier("--project: the project id", project)?;
     if let Some(until) = until
         && until < site_today()
     {

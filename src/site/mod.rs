@@ -4,7 +4,6 @@
 
 pub mod approve;
 pub mod check;
-pub mod cli;
 pub mod load;
 
 use std::path::{Path, PathBuf};

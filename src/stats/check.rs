@@ -28,10 +28,10 @@ pub fn bad_time(time: &[f64]) -> Option<BadValue> {
     } else if t < 0.0 {
         format!(
             "negative time {} (follow-up time cannot be negative; check the start and end dates)",
-            crate::table::cell(t)
+            crate::withhold::cell(t)
         )
     } else {
-        format!("time {} is not a finite number", crate::table::cell(t))
+        format!("time {} is not a finite number", crate::withhold::cell(t))
     };
     Some(BadValue { row, what })
 }
@@ -41,7 +41,7 @@ pub fn bad_count(values: &[f64]) -> Option<BadValue> {
     let row = values.iter().position(|v| !(v.is_finite() && *v >= 0.0 && v.fract() == 0.0 && *v <= u32::MAX as f64))?;
     Some(BadValue {
         row,
-        what: format!("{} is not an event count (a whole number ≥ 0)", crate::table::cell(values[row])),
+        what: format!("{} is not an event count (a whole number ≥ 0)", crate::withhold::cell(values[row])),
     })
 }
 
@@ -58,7 +58,7 @@ pub fn flags(values: &[f64]) -> Result<Vec<bool>, BadValue> {
             } else {
                 Err(BadValue {
                     row,
-                    what: format!("value {} is not 0 or 1 (1 marks an event, 0 censoring)", crate::table::cell(v)),
+                    what: format!("value {} is not 0 or 1 (1 marks an event, 0 censoring)", crate::withhold::cell(v)),
                 })
             }
         })

@@ -21,7 +21,7 @@ pub const RATIO_CI: &str = "exact conditional (Clopper-Pearson on the binomial s
 pub const DIFFERENCE_CI: &str = "Wald";
 
 /// How the interval of a Poisson count (and so of a rate) is computed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub enum PoissonCi {
     /// Exact (Garwood 1936): each tail of the Poisson distribution holds at most 2.5%;
     /// conservative.
@@ -29,7 +29,6 @@ pub enum PoissonCi {
     Exact,
     /// Mid-p exact (Lancaster 1961): the observed count's probability counts half in each tail;
     /// closer to the nominal coverage.
-    #[value(name = "mid-p")]
     #[serde(rename = "mid-p")]
     MidP,
     /// Byar's approximation to the exact interval (Rothman & Boice 1979): closed form, close to

@@ -15,6 +15,10 @@ use super::timeline::{Status, Timeline};
 use crate::error::Result;
 use crate::table::Categories;
 
+/// Curves are read every this many days from the index date: a coarse grid, so that no point of a
+/// curve is the day of one person's event (a step of the curve would be).
+pub const CURVE_GRID_DAYS: f64 = 30.0;
+
 /// One step of the curve.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Step {

@@ -27,7 +27,6 @@
 //! ```
 
 pub mod check;
-pub mod cli;
 pub mod cox;
 pub mod cuminc;
 pub mod incidence;

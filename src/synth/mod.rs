@@ -15,7 +15,6 @@
 //! latent event and a sex- and age-adjusted Cox model recovers the planted ratio.
 
 pub mod catalog;
-pub mod cli;
 mod csv_out;
 pub mod labs;
 pub mod network;

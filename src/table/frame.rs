@@ -157,7 +157,11 @@ impl Frame {
             offset += values.len();
         }
         if let Some(row) = out.iter().position(|v| !v.is_finite()) {
-            return Err(self.bad_row(name, row, &format!("value {} is not a finite number", super::cell(out[row]))));
+            return Err(self.bad_row(
+                name,
+                row,
+                &format!("value {} is not a finite number", crate::withhold::cell(out[row])),
+            ));
         }
         Ok(out)
     }
@@ -181,7 +185,7 @@ impl Frame {
                 if v.fract() == 0.0 && v.abs() < 9.0e15 {
                     Ok(v as i64)
                 } else {
-                    Err(self.bad_row(name, row, &format!("value {} is not a whole number", super::cell(v))))
+                    Err(self.bad_row(name, row, &format!("value {} is not a whole number", crate::withhold::cell(v))))
                 }
             })
             .collect()
@@ -212,7 +216,12 @@ impl Frame {
             .iter()
             .map(|chunk| {
                 cast(chunk, &DataType::Utf8).map_err(|e| {
-                    bad_input!("{}: column `{}` cannot be read as text: {}", self.path.display(), name, super::cell(e))
+                    bad_input!(
+                        "{}: column `{}` cannot be read as text: {}",
+                        self.path.display(),
+                        name,
+                        crate::withhold::cell(e)
+                    )
                 })
             })
             .collect()
@@ -226,7 +235,8 @@ impl Frame {
             Ok(Format::Csv) => format!(" (line {})", row + 2),
             _ => String::new(),
         };
-        let withheld = if super::values_withheld() { " (values of a project's dataset are never shown)" } else { "" };
+        let withheld =
+            if crate::withhold::values_withheld() { " (values of a project's dataset are never shown)" } else { "" };
         bad_input!("{}: column `{}`, row {}{}: {}{withheld}", self.path.display(), column, row + 1, line, what)
     }
 
@@ -246,7 +256,7 @@ impl Frame {
             let row =
                 texts.iter().position(|t| t.as_deref().is_some_and(|s| s.trim().parse::<f64>().is_err())).unwrap_or(0);
             let shown = texts.get(row).cloned().flatten().unwrap_or_default();
-            return Err(self.bad_row(name, row, &format!("`{}` is not a number", super::cell(shown))));
+            return Err(self.bad_row(name, row, &format!("`{}` is not a number", crate::withhold::cell(shown))));
         }
         self.chunks(name)?
             .iter()
@@ -254,8 +264,9 @@ impl Frame {
                 if chunk.data_type() == &DataType::Float64 {
                     Ok(chunk.clone())
                 } else {
-                    cast(chunk, &DataType::Float64)
-                        .map_err(|e| bad_input!("{}: column `{}`: {}", self.path.display(), name, super::cell(e)))
+                    cast(chunk, &DataType::Float64).map_err(|e| {
+                        bad_input!("{}: column `{}`: {}", self.path.display(), name, crate::withhold::cell(e))
+                    })
                 }
             })
             .collect()
@@ -274,5 +285,5 @@ fn column_names(conn: &duckdb::Connection, scan: &str, path: &Path) -> Result<Ve
 }
 
 fn unreadable(path: &Path, e: duckdb::Error) -> Error {
-    bad_input!("{}: cannot be read as a table: {}", path.display(), super::db_error(&e))
+    bad_input!("{}: cannot be read as a table: {}", path.display(), crate::withhold::db_error(&e))
 }

@@ -9,19 +9,15 @@
 mod categories;
 mod frame;
 mod sidecar;
-mod withhold;
 mod write;
 
 pub use categories::Categories;
 pub use frame::{Format, Frame};
 pub use sidecar::{
-    Binding, ColumnLineage, ColumnRole, Lineage, Provenance, Roles, SIDECAR_FORMAT, Sidecar, SidecarColumn,
-    SourceColumn, TableKey, TableKind, Trust, seal,
+    Binding, ColumnLineage, Lineage, Provenance, Roles, SIDECAR_FORMAT, Sidecar, SidecarColumn, SourceColumn, TableKey,
+    TableKind, Trust, seal,
 };
-pub use withhold::{cell, db_error, values_withheld, withhold_values};
-pub use write::{
-    CsvTable, float_cell, write_atomically, write_atomically_with, write_csv, write_csv_new, write_parquet,
-};
+pub use write::{CsvTable, float_cell, write_csv, write_csv_new, write_parquet};
 
 /// A table's columns as text: each column's name and its cells as written (missing values empty).
 pub type TextColumns = Vec<(String, Vec<String>)>;

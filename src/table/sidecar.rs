@@ -16,6 +16,7 @@ use sha2::Sha256;
 
 use crate::bad_input;
 use crate::error::{Error, IoContext, Result};
+use crate::schema::ColumnRole;
 
 /// The versioned format string; a reader refuses any other.
 pub const SIDECAR_FORMAT: &str = "midnet-table/1";
@@ -27,49 +28,6 @@ pub enum TableKind {
     FigureData,
     /// Patient-level: never exportable.
     AnalysisDataset,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ColumnRole {
-    PersonCount,
-    EventCount,
-    AtRisk,
-    Denominator,
-    PersonTime,
-    Rate,
-    Proportion,
-    Ratio,
-    IntervalBound,
-    PValue,
-    Estimate,
-    Label,
-    AgeBand,
-    Sex,
-    Site,
-    Time,
-    Date,
-    Other,
-    /// A quantile (median, quartile, percentile) of the values of the people counted in its row:
-    /// its level is read from the column name (`median`, `q1`, `p90`).
-    Quantile,
-    /// A minimum or maximum (or any one person's value picked from a group).
-    Extreme,
-    /// The time at which one person's event or censoring happened: a Kaplan-Meier step time, a time
-    /// to onset.
-    EventTime,
-}
-
-impl ColumnRole {
-    /// The roles the small-cell rule applies to.
-    pub fn counts_people(self) -> bool {
-        matches!(self, ColumnRole::PersonCount | ColumnRole::EventCount | ColumnRole::AtRisk | ColumnRole::Denominator)
-    }
-
-    /// The roles of one person's value inside a statistic (the export gate's `individual_value`).
-    pub fn is_individual_value(self) -> bool {
-        matches!(self, ColumnRole::Quantile | ColumnRole::Extreme | ColumnRole::EventTime)
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -263,7 +221,7 @@ impl TableKey {
         if !path.exists() {
             let mut key = [0u8; 32];
             rand::fill(&mut key);
-            match crate::center::store::write_private_file(&path, hex::encode(key).as_bytes()) {
+            match crate::store::write_private_file(&path, hex::encode(key).as_bytes()) {
                 Ok(()) => {}
                 // Another command made it first: use theirs.
                 Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::AlreadyExists => {}
@@ -382,7 +340,7 @@ impl Sidecar {
 
     /// Write this sidecar beside `table` (atomically).
     pub fn write_beside(&self, table: &Path) -> Result<()> {
-        super::write_atomically(&Self::path_for(table), self.to_json().as_bytes())
+        crate::store::write_atomically(&Self::path_for(table), self.to_json().as_bytes())
     }
 
     pub fn to_json(&self) -> String {

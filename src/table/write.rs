@@ -8,9 +8,11 @@ use std::path::Path;
 use duckdb::arrow::datatypes::DataType;
 use duckdb::arrow::record_batch::RecordBatch;
 
-use super::sidecar::{ColumnRole, Provenance, Sidecar, SidecarColumn, TableKind};
+use super::sidecar::{Provenance, Sidecar, SidecarColumn, TableKind};
 use crate::error::{Error, IoContext, Result};
+use crate::schema::ColumnRole;
 use crate::sql::quote;
+use crate::store::{temporary_beside, write_atomically};
 
 /// A small result table: named columns with roles, rows of already formatted cells.
 #[derive(Debug, Clone, Default)]
@@ -84,32 +86,6 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
         }
         Err(e) => Err(Error::io(path, e)),
     }
-}
-
-/// Write a file under a temporary name in the same directory, flush it to disk, and rename it.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_atomically_with(path, |out| out.write_all(bytes)).at(path)
-}
-
-/// As [`write_atomically`], for content too large to hold in memory: `fill` streams it into a
-/// buffered writer on the temporary file.
-pub fn write_atomically_with(
-    path: &Path,
-    fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    let tmp = temporary_beside(path);
-    let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-    fill(&mut out)?;
-    let file = out.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
-}
-
-/// The temporary name a file is written under before it is renamed into place.
-fn temporary_beside(path: &Path) -> std::path::PathBuf {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    dir.join(format!(".{name}.tmp-{}", std::process::id()))
 }
 
 /// Write `batch` to `path` as Parquet (DuckDB's writer, snappy) and its sidecar beside it, each

@@ -18,8 +18,8 @@ use crate::export::report::{Place, Raw};
 use crate::export::rules::{Rule, Rules};
 use crate::export::table::{Cell, Column, Table, Use};
 use crate::export::text::{compact, name_says, words};
+use crate::schema::ColumnRole;
 use crate::stats::individual::{around_quantile, around_step};
-use crate::table::ColumnRole;
 
 /// What kind of individual value a column holds.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -21,7 +21,8 @@ use crate::export::report::{Place, Raw};
 use crate::export::rules::{Rule, Rules};
 use crate::export::table::{Column, Table};
 use crate::export::text::{compact, name_says};
-use crate::table::{ColumnRole, Trust};
+use crate::schema::ColumnRole;
+use crate::table::Trust;
 
 /// A tie to one person counts alone when chance would give it less often than once in a hundred
 /// files of this many rows (Bonferroni over the rows that could tie at all).

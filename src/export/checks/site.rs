@@ -19,8 +19,9 @@ use crate::export::report::{Place, Raw};
 use crate::export::rules::{Rule, Rules};
 use crate::export::table::{Column, Table, Use};
 use crate::export::text::{compact, words};
+use crate::schema::ColumnRole;
 use crate::sql::quote;
-use crate::table::{ColumnRole, SourceColumn};
+use crate::table::SourceColumn;
 
 /// What the gate knows of a project's datasets (inside a project it may read them): the columns
 /// that identify a site besides `site` itself, and how many rows each site has in each dataset.

@@ -69,7 +69,7 @@ fn why_counted(col: &Column) -> String {
     }
 }
 
-fn role_name(role: crate::table::ColumnRole) -> String {
+fn role_name(role: crate::schema::ColumnRole) -> String {
     serde_json::to_value(role).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
 }
 

@@ -27,8 +27,9 @@ use crate::bad_input;
 use crate::center::Actor;
 use crate::error::{Error, Result};
 use crate::project::{Area, Role};
+use crate::schema::ColumnRole;
 use crate::table::{
-    ColumnRole, CsvTable, Provenance, Roles, Sidecar, SidecarColumn, TableKind, Trust, seal, write_csv, write_csv_new,
+    CsvTable, Provenance, Roles, Sidecar, SidecarColumn, TableKind, Trust, seal, write_csv, write_csv_new,
 };
 
 #[derive(Debug, Clone, Default)]
@@ -163,9 +164,9 @@ pub fn fix_work(actor: &Actor, spec: &WorkFix) -> Result<FixReport> {
     write_csv(&output, &fixed_csv(&table), kind, provenance)?;
     let roles = if trust.roles().is_some() { Roles::Declared } else { Roles::Inferred };
     let sha = seal(&output, &context.table_key, roles)?;
-    actor.record_file(&project, &output, &sha, Direction::In)?;
+    project.record_file(actor, &output, &sha, Direction::In)?;
     let sidecar = Sidecar::path_for(&output);
-    actor.record_file(&project, &sidecar, &crate::digest::sha256_file(&sidecar)?, Direction::In)?;
+    project.record_file(actor, &sidecar, &crate::digest::sha256_file(&sidecar)?, Direction::In)?;
     let after = CheckOptions { not_counts: Vec::new(), ..check };
     let mut report = check_files(std::slice::from_ref(&output), &after)?;
     for file in &mut report.files {

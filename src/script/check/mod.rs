@@ -16,7 +16,7 @@ use crate::query::model::*;
 use crate::query::tables::{ColumnType, Table};
 use crate::query::value::{Type, Value};
 use crate::schema::CodeSystem;
-use crate::table::ColumnRole;
+use crate::schema::ColumnRole;
 
 use expr::Sc;
 

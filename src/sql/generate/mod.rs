@@ -30,7 +30,7 @@ use super::quote::{ident, literal};
 use crate::query::model::*;
 use crate::query::tables::{ColumnType, Table};
 use crate::query::value::Type;
-use crate::table::ColumnRole;
+use crate::schema::ColumnRole;
 
 /// The compiled SQL of a program.
 #[derive(Debug, Clone)]

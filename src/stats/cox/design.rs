@@ -86,7 +86,7 @@ impl Design {
                     "covariate `{}`, row {}: value {} is not a finite number",
                     term.name,
                     row + 1,
-                    crate::table::cell(term.values[row])
+                    crate::withhold::cell(term.values[row])
                 )));
             }
             let m = term.values.iter().sum::<f64>() / n as f64;

@@ -24,7 +24,7 @@ use crate::error::Error;
 use design::Design;
 
 /// How tied event times share the risk set.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Ties {
     /// Efron (1977): the tied events leave the risk set a fraction at a time.

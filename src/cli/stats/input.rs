@@ -7,8 +7,9 @@ use clap::Args;
 
 use crate::bad_input;
 use crate::cli::Global;
+use crate::cli::io::DatasetArgs;
 use crate::error::Result;
-use crate::project::inputs::{self, DatasetArgs, DatasetInput};
+use crate::project::inputs::{self, DatasetInput};
 use crate::stats::check::{self, BadValue};
 use crate::table::Frame;
 
@@ -56,7 +57,7 @@ impl Source {
         match self {
             Source::File(path) => body(&Resolved::file(path)),
             Source::Dataset { project, dataset, replace } => {
-                inputs::run(global, command, project, dataset, *replace, |d| {
+                inputs::run(&global.home()?, command, project, dataset, *replace, |d| {
                     body(&Resolved { path: d.path.clone(), name: d.label.clone(), project: Some(d) })
                 })
             }

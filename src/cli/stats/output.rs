@@ -8,10 +8,11 @@ use std::time::Duration;
 use clap::Args;
 use serde::Serialize;
 
-use super::input::Resolved;
 use crate::bad_input;
+use crate::cli::stats::input::Resolved;
 use crate::error::Result;
-use crate::table::{ColumnRole, CsvTable, Provenance, TableKind, write_csv};
+use crate::schema::ColumnRole;
+use crate::table::{CsvTable, Provenance, TableKind, write_csv};
 
 #[derive(Debug, Clone, Args)]
 pub struct OutputArgs {

@@ -7,10 +7,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::Subcommand;
 use serde::Serialize;
 
-use super::Record;
-use crate::center::as_user;
-use crate::center::cli::{date_arg, print_json, text_table};
+use crate::audit::Record;
 use crate::cli::Global;
+use crate::cli::as_user;
+use crate::cli::center::{date_arg, print_json, text_table};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Subcommand)]
@@ -56,7 +56,7 @@ pub fn run(global: &Global, command: AuditCommand) -> Result<()> {
             actor.require_reviewer("verifying the audit log")?;
             let log = actor.home().audit();
             let anchored =
-                anchor.as_deref().map(|file| Ok::<_, Error>((file, super::Anchor::read(file)?))).transpose()?;
+                anchor.as_deref().map(|file| Ok::<_, Error>((file, crate::audit::Anchor::read(file)?))).transpose()?;
             let verified = match &anchored {
                 Some((file, statement)) => log.check_anchor(statement, file)?,
                 None => log.verify()?,
@@ -146,11 +146,7 @@ fn show_row(r: &Record) -> Vec<String> {
     };
     let detail = match (&r.file, &r.message) {
         (Some(f), _) => {
-            let direction = match f.direction {
-                super::Direction::In => "in",
-                super::Direction::Out => "out",
-                super::Direction::Deleted => "deleted",
-            };
+            let direction = f.direction.name();
             format!("{direction} {} sha256 {}", f.path, &f.sha256[..f.sha256.len().min(16)])
         }
         (None, Some(m)) => m.clone(),

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 
-use super::SiteDir;
-use super::approve::{self, Approver};
 use crate::cli::Global;
 use crate::error::{Error, Result};
+use crate::site::SiteDir;
+use crate::site::approve::{self, Approver};
 
 #[derive(Debug, Subcommand)]
 pub enum SiteCommand {
@@ -77,7 +77,7 @@ pub fn run(global: &Global, command: SiteCommand) -> Result<()> {
             Ok(())
         }
         SiteCommand::Load { site, table, json, files } => {
-            let report = super::load::load(&SiteDir::at(&site), &files, table.as_deref())?;
+            let report = crate::site::load::load(&SiteDir::at(&site), &files, table.as_deref())?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report).expect("report serialises"));
             } else {
@@ -118,7 +118,7 @@ pub fn run(global: &Global, command: SiteCommand) -> Result<()> {
             Ok(())
         }
         SiteCommand::Check { site, json } => {
-            let report = super::check::check(&SiteDir::at(&site))?;
+            let report = crate::site::check::check(&SiteDir::at(&site))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report).expect("report serialises"));
             } else {
@@ -159,7 +159,7 @@ fn render_approval(a: &approve::Approval) -> String {
     s
 }
 
-fn render_load(report: &super::load::LoadReport) -> String {
+fn render_load(report: &crate::site::load::LoadReport) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     let _ = match (report.data_version, report.files.is_empty()) {

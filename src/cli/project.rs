@@ -4,12 +4,13 @@ use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use super::lifecycle::{self, Changes, NewProject};
-use super::record::{EndRule, ProjectRecord, Purpose, Role};
-use crate::center::cli::{date_arg, print_json, text_table};
-use crate::center::{Actor, as_user};
+use crate::center::Actor;
 use crate::cli::Global;
+use crate::cli::as_user;
+use crate::cli::center::{date_arg, print_json, text_table};
 use crate::error::Result;
+use crate::project::lifecycle::{self, Changes, NewProject};
+use crate::project::record::{EndRule, ProjectRecord, Purpose, Role};
 
 #[derive(Debug, Subcommand)]
 pub enum ProjectCommand {
@@ -266,7 +267,7 @@ pub fn run(global: &Global, command: ProjectCommand) -> Result<()> {
             Ok(())
         }),
         ProjectCommand::Register { json } => as_user(global, "project register", None, |actor| {
-            let entries = super::register::register(actor.home(), actor.today())?;
+            let entries = crate::project::register::register(actor.home(), actor.today())?;
             if json {
                 return print_json(&entries);
             }
@@ -309,7 +310,7 @@ fn show(actor: &Actor, id: &str, json: bool) -> Result<()> {
         struct Shown<'a> {
             #[serde(flatten)]
             record: &'a ProjectRecord,
-            state: super::State,
+            state: crate::project::State,
             retained_until: NaiveDate,
             exported_statistics_delete_by: Option<NaiveDate>,
         }
@@ -370,7 +371,7 @@ fn show(actor: &Actor, id: &str, json: bool) -> Result<()> {
 
 fn list(actor: &Actor, json: bool) -> Result<()> {
     let user = &actor.user().id;
-    let visible: Vec<ProjectRecord> = super::record::all(actor.home())?
+    let visible: Vec<ProjectRecord> = crate::project::record::all(actor.home())?
         .into_iter()
         .filter(|r| actor.is_reviewer() || !r.roles_of(user).is_empty())
         .collect();

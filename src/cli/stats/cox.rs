@@ -6,13 +6,14 @@ use clap::Args;
 use duckdb::arrow::datatypes::DataType;
 use serde::Serialize;
 
-use super::input::{self, InputArgs, Resolved, Source};
-use super::output::{OutputArgs, Writer, human, human_p, text_table, timing};
 use crate::bad_input;
 use crate::cli::Global;
+use crate::cli::stats::input::{self, InputArgs, Resolved, Source};
+use crate::cli::stats::output::{OutputArgs, Writer, human, human_p, text_table, timing};
 use crate::error::Result;
+use crate::schema::ColumnRole;
 use crate::stats::cox::{self, Coefficient, CoxInput, CoxOptions, Term, Ties};
-use crate::table::{ColumnRole, CsvTable, Frame, TableKind, float_cell};
+use crate::table::{CsvTable, Frame, TableKind, float_cell};
 
 #[derive(Debug, Args)]
 pub struct CoxArgs {

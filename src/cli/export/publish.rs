@@ -3,9 +3,9 @@
 
 use clap::{Args, Subcommand};
 
-use super::requests::ExceptionArgs;
-use crate::center::as_user;
 use crate::cli::Global;
+use crate::cli::as_user;
+use crate::cli::export::requests::ExceptionArgs;
 use crate::error::Result;
 use crate::export::publish::{self, PublishSpec};
 
@@ -69,8 +69,8 @@ pub fn run(global: &Global, command: PublishCommand) -> Result<()> {
             } else {
                 print!("{}", report.render());
             }
-            super::notes(global, &report);
-            super::verdict(&report)
+            crate::cli::export::notes(global, &report);
+            crate::cli::export::verdict(&report)
         }
         PublishCommand::Request(args) => {
             let spec = PublishSpec {
@@ -83,7 +83,7 @@ pub fn run(global: &Global, command: PublishCommand) -> Result<()> {
             let filed = as_user(global, "publish request", Some(&args.project), |actor| {
                 publish::file_publication(actor, &spec)
             })?;
-            super::requests::print_request(&filed, args.json)
+            crate::cli::export::requests::print_request(&filed, args.json)
         }
         PublishCommand::FollowUp { project, note } => {
             let recorded = as_user(global, "publish follow-up", Some(&project), |actor| {

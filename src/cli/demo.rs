@@ -56,8 +56,8 @@ pub fn run(global: &Global, args: DemoArgs) -> Result<()> {
             patients: args.patients,
             seed: args.seed,
             out: network.clone(),
-            data_start: synth::cli::parse_day("2016-04-01").expect("valid"),
-            data_end: synth::cli::parse_day("2025-09-30").expect("valid"),
+            data_start: crate::cli::synth::parse_day("2016-04-01").expect("valid"),
+            data_end: crate::cli::synth::parse_day("2025-09-30").expect("valid"),
             dirty: 0.0002,
         },
         &Progress::new(global.quiet),
@@ -112,7 +112,7 @@ pub fn run(global: &Global, args: DemoArgs) -> Result<()> {
         "6. the shared early-safety protocol: every site approves it; the analyst runs it for novagliptin vs sitagliptin",
     );
     let run = run_protocol(root, &summary.sites, &project.id, global)?;
-    for line in crate::protocol::cli::render(&run).lines() {
+    for line in crate::cli::protocol::render(&run).lines() {
         say(&format!("   {line}"));
     }
 
@@ -133,7 +133,7 @@ pub fn run(global: &Global, args: DemoArgs) -> Result<()> {
 }
 
 /// The example active-comparator study (novagliptin vs sitagliptin), as an analyst would write it.
-const ACTIVE_COMPARATOR: &str = include_str!("../testdata/scripts/active_comparator.midnet");
+const ACTIVE_COMPARATOR: &str = include_str!("../../testdata/scripts/active_comparator.midnet");
 
 /// Each site approves the example script for the project; the analyst extracts it into the project.
 fn extract_cohort(
@@ -258,7 +258,7 @@ fn render_released(root: &Path, project: &str, released: &[String]) -> Result<Pa
         &[],
     );
     let path = outside.join(crate::report::REPORT_FILE);
-    crate::table::write_atomically(&path, html.as_bytes())?;
+    crate::store::write_atomically(&path, html.as_bytes())?;
     Ok(path)
 }
 
@@ -290,7 +290,7 @@ fn provision(root: &Path, network: &Path) -> Result<NewProject> {
 
 /// The reviewer registers the sites, adds the analyst, creates the project and grants it.
 fn provision_project(reviewer: &Actor, network: &Path) -> Result<NewProject> {
-    reviewer.run("center sites add", None, |a| center::sites::import(a, &network.join("sites.toml")))?;
+    reviewer.run("center sites add", None, |a| crate::project::import_sites(a, &network.join("sites.toml")))?;
     let analyst = NewUser { id: "analyst".into(), name: "Demo Analyst".into(), reviewer: false };
     reviewer.run("user add", None, |a| center::users::create(a, &analyst, ANALYST_PASSWORD))?;
     let today = reviewer.today();
@@ -305,7 +305,7 @@ fn provision_project(reviewer: &Actor, network: &Path) -> Result<NewProject> {
         organization: "midnet demo".into(),
         contractor: "analyst".into(),
         start: today,
-        end: center::clock::add_months(today, 12),
+        end: crate::clock::add_months(today, 12),
         end_rule: None,
         extraction_from: chrono::NaiveDate::from_ymd_opt(2019, 4, 1).expect("valid date"),
         extraction_to: chrono::NaiveDate::from_ymd_opt(2025, 9, 30).expect("valid date"),

@@ -21,9 +21,9 @@ pub struct ReportArgs {
 }
 
 pub fn run(global: &Global, args: ReportArgs) -> Result<()> {
-    let tables = super::Tables::read_files(&args.files)?;
-    let html = super::render(&tables, &args.title, &[]);
-    crate::table::write_atomically(&args.out, html.as_bytes())?;
+    let tables = crate::report::Tables::read_files(&args.files)?;
+    let html = crate::report::render(&tables, &args.title, &[]);
+    crate::store::write_atomically(&args.out, html.as_bytes())?;
     if !global.quiet {
         eprintln!("wrote {}", args.out.display());
     }

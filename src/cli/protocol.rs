@@ -5,12 +5,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use super::analyses;
-use super::library::Library;
-use super::run::{self, RunOptions, RunReport, protocol_dir};
 use crate::cli::Global;
 use crate::error::{IoContext, Result};
 use crate::project::Role;
+use crate::protocol::analyses;
+use crate::protocol::library::Library;
+use crate::protocol::run::{self, RunOptions, RunReport, protocol_dir};
 
 #[derive(Debug, Subcommand)]
 pub enum ProtocolCommand {
@@ -100,7 +100,7 @@ fn run_protocol(global: &Global, args: RunArgs) -> Result<()> {
         jobs: args.jobs,
     };
     let progress = crate::progress::Progress::new(global.quiet);
-    let report = crate::center::as_user(global, "protocol run", Some(&args.project), |actor| {
+    let report = crate::cli::as_user(global, "protocol run", Some(&args.project), |actor| {
         run::run(actor, &args.project, &opts, &progress)
     })?;
     if args.json {
@@ -165,7 +165,7 @@ fn plan_name(plan: run::Plan) -> &'static str {
 }
 
 fn history(global: &Global, args: HistoryArgs) -> Result<()> {
-    let history = crate::center::as_user(global, "protocol history", Some(&args.project), |actor| {
+    let history = crate::cli::as_user(global, "protocol history", Some(&args.project), |actor| {
         let project = actor.open_project(&args.project, &[Role::Analyst])?;
         analyses::history(&protocol_dir(&project))
     })?;
@@ -202,7 +202,7 @@ fn history(global: &Global, args: HistoryArgs) -> Result<()> {
 }
 
 fn report(global: &Global, args: ReportArgs) -> Result<()> {
-    let path = crate::center::as_user(global, "protocol report", Some(&args.project), |actor| {
+    let path = crate::cli::as_user(global, "protocol report", Some(&args.project), |actor| {
         let project = actor.open_project(&args.project, &[Role::Analyst])?;
         let dir = protocol_dir(&project);
         let analyses = analyses::list(&dir)?;
@@ -221,8 +221,8 @@ fn report(global: &Global, args: ReportArgs) -> Result<()> {
         let html =
             crate::report::render(&crate::report::Tables::read_dir(&adir)?, &record.title(), &record.export_review);
         let path = adir.join(crate::report::REPORT_FILE);
-        crate::table::write_atomically(&path, html.as_bytes())?;
-        actor.record_file(&project, &path, &crate::digest::sha256_file(&path)?, crate::center::Direction::In)?;
+        crate::store::write_atomically(&path, html.as_bytes())?;
+        project.record_file(actor, &path, &crate::digest::sha256_file(&path)?, crate::audit::Direction::In)?;
         Ok(path)
     })?;
     println!("{}", path.display());

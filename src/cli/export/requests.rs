@@ -6,9 +6,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::center::as_user;
-use crate::center::cli::{print_json, text_table};
 use crate::cli::Global;
+use crate::cli::as_user;
+use crate::cli::center::{print_json, text_table};
 use crate::error::Result;
 use crate::export::exception::Exception;
 use crate::export::ledger::{self, CopyStatus, Event, LedgerView};

@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use super::{ParamValues, Script};
 use crate::cli::Global;
 use crate::error::Result;
+use crate::script::{ParamValues, Script};
 
 #[derive(Debug, Subcommand)]
 pub enum ScriptCommand {

@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{ExtractOptions, ExtractReport, catalog, extract};
 use crate::cli::Global;
 use crate::error::{Error, Result};
+use crate::extract::{ExtractOptions, ExtractReport, catalog, extract};
 use crate::project::Role;
 
 #[derive(Debug, Args)]
@@ -56,7 +56,7 @@ pub fn run_extract(global: &Global, args: ExtractArgs) -> Result<()> {
     let progress = crate::progress::Progress::new(global.quiet);
     // The report is printed, and an incomplete extraction fails, inside the audited command: its
     // audit record says whether every site was accepted.
-    crate::center::as_user(global, "extract", Some(&args.project), |actor| {
+    crate::cli::as_user(global, "extract", Some(&args.project), |actor| {
         let report = extract(actor, &args.project, &opts, &progress)?;
         if args.json {
             println!("{}", serde_json::to_string_pretty(&report).expect("report serialises"));
@@ -111,14 +111,14 @@ fn render(report: &ExtractReport) -> String {
 }
 
 pub fn run_datasets(global: &Global, args: DatasetsArgs) -> Result<()> {
-    crate::center::as_user(global, "datasets", Some(&args.project), |actor| {
+    crate::cli::as_user(global, "datasets", Some(&args.project), |actor| {
         let project = actor.open_project(&args.project, &[Role::Analyst])?;
         let config = duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly)?;
         let db = project.layout().db();
         let conn = duckdb::Connection::open_with_flags(&db, config)?;
         let has_catalog = catalog::exists(&conn)?;
         let extractions = if has_catalog { catalog::extractions(&conn)? } else { Vec::new() };
-        let datasets = if has_catalog { catalog::datasets(&conn)? } else { Vec::new() };
+        let datasets = if has_catalog { crate::project::datasets::datasets(&conn)? } else { Vec::new() };
         let mut attrition = Vec::new();
         for e in &extractions {
             attrition.push((e.extraction, catalog::attrition(&conn, e.extraction)?));

@@ -8,14 +8,15 @@ use clap::Args;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::input::{self, InputArgs, Resolved, Source};
-use super::output::{OutputArgs, Writer, grouping_role, human, sibling, text_table, timing};
 use crate::bad_input;
 use crate::cli::Global;
+use crate::cli::stats::input::{self, InputArgs, Resolved, Source};
+use crate::cli::stats::output::{OutputArgs, Writer, grouping_role, human, sibling, text_table, timing};
 use crate::error::Result;
+use crate::schema::ColumnRole;
 use crate::stats::incidence::{self, Comparison, PoissonCi, Standardized, Tally};
 use crate::stats::strata::Strata;
-use crate::table::{Categories, ColumnRole, CsvTable, Frame, TableKind, float_cell};
+use crate::table::{Categories, CsvTable, Frame, TableKind, float_cell};
 
 #[derive(Debug, Args)]
 pub struct IncidenceArgs {

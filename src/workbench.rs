@@ -19,10 +19,10 @@ use duckdb::arrow::array::{Array, AsArray};
 use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::arrow::util::pretty::pretty_format_batches;
 
-use super::{Area, Project};
-use crate::audit::Outcome;
-use crate::center::{Actor, Direction};
+use crate::audit::{Direction, Outcome};
+use crate::center::Actor;
 use crate::error::{Error, IoContext, Result};
+use crate::project::{Area, Project};
 use crate::table::{Provenance, Roles, Sidecar, TableKey, TableKind, TextColumns};
 
 /// Largest file `work import` brings in: codelists and small reference tables, not datasets.
@@ -34,11 +34,12 @@ pub const SHOWN_ROWS: usize = 50;
 /// Run a read-only query over the project's database; returns the result batches. An error that
 /// may quote a value of the data keeps its class alone ([`crate::table::db_error`]).
 pub fn query(project: &Project, sql: &str) -> Result<Vec<RecordBatch>> {
-    crate::table::withhold_values();
+    crate::withhold::withhold_values();
     let db = project.layout().db();
     let config = duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly)?.enable_external_access(false)?;
     let conn = duckdb::Connection::open_with_flags(&db, config)?;
-    let failed = |e: duckdb::Error| Error::BadInput(format!("the query does not run: {}", crate::table::db_error(&e)));
+    let failed =
+        |e: duckdb::Error| Error::BadInput(format!("the query does not run: {}", crate::withhold::db_error(&e)));
     let mut stmt = conn.prepare(sql).map_err(failed)?;
     let batches = stmt.query_arrow([]).map_err(failed)?.collect();
     Ok(batches)
@@ -102,14 +103,14 @@ pub fn write_result(
     let names: Vec<String> = columns.iter().map(|(name, _)| name.clone()).collect();
     let mut provenance = Provenance::now(format!("midnet work sql --out {name}"));
     provenance.project = Some(project.id().to_string());
-    provenance.lineage = Some(super::lineage::of_query(project, sql, &names)?);
+    provenance.lineage = Some(crate::project::lineage::of_query(project, sql, &names)?);
     Sidecar::new(TableKind::Statistics, crate::export::roles_by_content(columns, rows), provenance)
         .write_beside(&path)?;
-    crate::table::write_atomically(&path, &bytes)?;
+    crate::store::write_atomically(&path, &bytes)?;
     let sha = crate::table::seal(&path, &TableKey::of_home(actor.home().root())?, Roles::Inferred)?;
-    actor.record_file(project, &path, &sha, Direction::In)?;
+    project.record_file(actor, &path, &sha, Direction::In)?;
     let sidecar = Sidecar::path_for(&path);
-    actor.record_file(project, &sidecar, &crate::digest::sha256_file(&sidecar)?, Direction::In)?;
+    project.record_file(actor, &sidecar, &crate::digest::sha256_file(&sidecar)?, Direction::In)?;
     Ok(path)
 }
 
@@ -129,7 +130,7 @@ fn csv_bytes(columns: &TextColumns, rows: usize) -> Result<Vec<u8>> {
 /// Show a result on standard output. On a terminal the analyst views rows of the datasets, and the
 /// audit trail records how many were shown; anything else (a pipe, a file) is refused (rule
 /// `patient_level`) when the gate finds the rows to be person records.
-fn show(actor: &Actor, project: &Project, batches: &[RecordBatch]) -> Result<()> {
+pub fn show(actor: &Actor, project: &Project, batches: &[RecordBatch]) -> Result<()> {
     let total: usize = batches.iter().map(|b| b.num_rows()).sum();
     if std::io::stdout().is_terminal() {
         let shown = total.min(SHOWN_ROWS);
@@ -153,7 +154,7 @@ fn show(actor: &Actor, project: &Project, batches: &[RecordBatch]) -> Result<()>
 /// CSV or plain text (by the file's name and by the name in `work/`: a `.meta.json` sidecar is
 /// midnet's alone to write), files over the size limit, tables with a column that could identify
 /// a person, and a name already taken. What comes in this way is reference material: the export
-/// gate never lets it out ([`is_import`]).
+/// gate never lets it out (the audit trail records it as [`Direction::Imported`]).
 pub fn import(actor: &Actor, project: &Project, file: &Path, name: Option<&str>) -> Result<std::path::PathBuf> {
     let meta = std::fs::metadata(file).map_err(|_| Error::NotFound(format!("{}: no such file", file.display())))?;
     let name = name
@@ -192,9 +193,9 @@ pub fn import(actor: &Actor, project: &Project, file: &Path, name: Option<&str>)
         ));
     }
     let bytes = std::fs::read(file).at(file)?;
-    crate::table::write_atomically(&target, &bytes)?;
+    crate::store::write_atomically(&target, &bytes)?;
     let sha = crate::digest::sha256_file(&target)?;
-    actor.record_file(project, &target, &sha, Direction::In)?;
+    project.record_file(actor, &target, &sha, Direction::Imported)?;
     Ok(target)
 }
 
@@ -220,75 +221,4 @@ fn refuse_identifying_header(file: &Path) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Whether a command line (an audit record's `args`) is `midnet work import`: the files it
-/// recorded entering a work area came from outside.
-pub fn is_import(args: &[String]) -> bool {
-    use clap::Parser;
-    let line = std::iter::once("midnet".to_string()).chain(args.iter().cloned());
-    matches!(
-        crate::cli::Cli::try_parse_from(line).map(|cli| cli.command),
-        Ok(crate::cli::Command::Center(crate::center::cli::CenterCommand::Work(WorkCommand::Import { .. })))
-    )
-}
-
-/// `midnet work …`: the analysts' workbench.
-#[derive(Debug, clap::Subcommand)]
-pub enum WorkCommand {
-    /// Read-only SQL over the project's datasets (tables named `NAME@VERSION`).
-    Sql {
-        #[arg(long)]
-        project: String,
-        /// Write every row to this CSV file in the project's work/ area.
-        #[arg(long, value_name = "NAME.csv")]
-        out: Option<String>,
-        /// The query, e.g. "SELECT grp, count(*) FROM \"cohort@1\" GROUP BY grp".
-        query: String,
-    },
-    /// Bring a codelist or a small reference table (CSV or text) into the project's work/ area.
-    Import {
-        #[arg(long)]
-        project: String,
-        /// The name in work/ (default: the file's own name).
-        #[arg(long = "as", value_name = "NAME")]
-        name: Option<String>,
-        file: std::path::PathBuf,
-    },
-}
-
-pub fn run(global: &crate::cli::Global, command: WorkCommand) -> Result<()> {
-    use super::Role;
-    match command {
-        WorkCommand::Sql { project, out, query: sql } => {
-            crate::center::as_user(global, "work sql", Some(&project), |actor| {
-                let p = actor.open_project(&project, &[Role::Analyst])?;
-                let batches = query(&p, &sql)?;
-                match out {
-                    Some(name) => {
-                        let path = write_result(actor, &p, &name, &sql, &batches)?;
-                        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-                        println!(
-                            "{rows} rows written to {}",
-                            path.strip_prefix(p.layout().root()).unwrap_or(&path).display()
-                        );
-                        Ok(())
-                    }
-                    None => show(actor, &p, &batches),
-                }
-            })
-        }
-        WorkCommand::Import { project, name, file } => {
-            crate::center::as_user(global, "work import", Some(&project), |actor| {
-                let p = actor.open_project(&project, &[Role::Analyst])?;
-                let path = import(actor, &p, &file, name.as_deref())?;
-                println!(
-                    "imported {} into {}",
-                    file.display(),
-                    path.strip_prefix(p.layout().root()).unwrap_or(&path).display()
-                );
-                Ok(())
-            })
-        }
-    }
 }

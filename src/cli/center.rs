@@ -6,11 +6,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use super::home::{Home, Settings};
-use super::session::{self, Actor, as_user};
-use super::users::{self, NewUser, Users, read_new_password, read_password};
 use crate::audit::Outcome;
+use crate::center::home::{Home, Settings};
+use crate::center::session::{self, Actor};
+use crate::center::users::{self, NewUser, Users, read_new_password, read_password};
 use crate::cli::Global;
+use crate::cli::as_user;
 use crate::error::Result;
 
 #[derive(Debug, Subcommand)]
@@ -27,13 +28,13 @@ pub enum CenterCommand {
     Logout,
     /// Projects: lifecycle, roles, the public register.
     #[command(subcommand)]
-    Project(crate::project::cli::ProjectCommand),
+    Project(crate::cli::project::ProjectCommand),
     /// The audit trail: verify, show, sessions.
     #[command(subcommand)]
-    Audit(crate::audit::cli::AuditCommand),
+    Audit(crate::cli::audit::AuditCommand),
     /// The analysts' workbench in a project: read-only SQL over its datasets, importing codelists.
     #[command(subcommand)]
-    Work(crate::project::workbench::WorkCommand),
+    Work(crate::cli::work::WorkCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -131,7 +132,7 @@ pub fn run(global: &Global, command: CenterCommand) -> Result<()> {
         CenterCommand::Center(HomeCommand::Sites(cmd)) => sites(global, cmd),
         CenterCommand::Center(HomeCommand::Clock(ClockCommand::Set { date })) => {
             as_user(global, "center clock set", None, |actor| {
-                let before = super::clock::set(actor, date)?;
+                let before = crate::center::today::set(actor, date)?;
                 println!("the simulated clock of {} reads {date} (it read {before})", actor.home().root().display());
                 Ok(())
             })
@@ -139,9 +140,9 @@ pub fn run(global: &Global, command: CenterCommand) -> Result<()> {
         CenterCommand::User(cmd) => user(global, cmd),
         CenterCommand::Login(args) => login(global, args),
         CenterCommand::Logout => logout(global),
-        CenterCommand::Project(cmd) => crate::project::cli::run(global, cmd),
-        CenterCommand::Audit(cmd) => crate::audit::cli::run(global, cmd),
-        CenterCommand::Work(cmd) => crate::project::workbench::run(global, cmd),
+        CenterCommand::Project(cmd) => crate::cli::project::run(global, cmd),
+        CenterCommand::Audit(cmd) => crate::cli::audit::run(global, cmd),
+        CenterCommand::Work(cmd) => crate::cli::work::run(global, cmd),
     }
 }
 
@@ -165,7 +166,7 @@ fn init(global: &Global, args: InitArgs) -> Result<()> {
 fn sites(global: &Global, command: SitesCommand) -> Result<()> {
     match command {
         SitesCommand::Add { file } => as_user(global, "center sites add", None, |actor| {
-            let (total, added) = super::sites::import(actor, &file)?;
+            let (total, added) = crate::project::import_sites(actor, &file)?;
             println!("{total} sites registered ({} new: {})", added.len(), added.join(", "));
             Ok(())
         }),
@@ -230,8 +231,8 @@ fn user(global: &Global, command: UserCommand) -> Result<()> {
             Ok(())
         }),
         UserCommand::Passwd { id, reset: false } => {
-            let home = Home::open(global)?;
-            let today = super::clock::Today::of(&home)?.date;
+            let home = global.home()?;
+            let today = crate::center::today::Today::of(&home)?.date;
             let changed = read_password(&format!("current password for {id}: ")).and_then(|current| {
                 let new = read_new_password(&format!("new password for {id}: "))?;
                 users::change_password(&home, &id, &current, &new, today)
@@ -291,7 +292,7 @@ fn user(global: &Global, command: UserCommand) -> Result<()> {
 }
 
 fn login(global: &Global, args: LoginArgs) -> Result<()> {
-    let home = Home::open(global)?;
+    let home = global.home()?;
     let password = read_password(&format!("password for {}: ", args.user))?;
     let (actor, token) = Actor::login(&home, &args.user, &password)?;
     println!(

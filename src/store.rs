@@ -1,5 +1,6 @@
-//! How the home keeps its state: small JSON documents replaced atomically, and advisory file locks
-//! (`flock`) that serialise the commands touching the same document or project.
+//! How midnet keeps its state on disk: files replaced atomically (temporary name, fsync, rename),
+//! small JSON documents, private files and directories, and advisory file locks (`flock`) that
+//! serialise the commands touching the same document or project.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
@@ -9,7 +10,6 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, IoContext, Result};
-use crate::table::write_atomically;
 
 /// Read a JSON document of the home. A document that does not parse was damaged outside `midnet`.
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
@@ -84,7 +84,6 @@ pub fn write_private_file(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// SHA-256 of a file's content, in hex, read in blocks.
-pub use crate::digest::sha256_file;
 
 /// Whether `name` is a safe identifier for a user, project, site or request: it becomes a file name.
 pub fn is_identifier(name: &str) -> bool {
@@ -120,4 +119,30 @@ mod tests {
         assert!(!is_identifier("a..b"));
         assert!(!is_identifier(&"a".repeat(65)));
     }
+}
+
+/// Write a file under a temporary name in the same directory, flush it to disk, and rename it.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomically_with(path, |out| out.write_all(bytes)).at(path)
+}
+
+/// As [`write_atomically`], for content too large to hold in memory: `fill` streams it into a
+/// buffered writer on the temporary file.
+pub fn write_atomically_with(
+    path: &Path,
+    fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let tmp = temporary_beside(path);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+    fill(&mut out)?;
+    let file = out.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+/// The temporary name a file is written under before it is renamed into place.
+pub fn temporary_beside(path: &Path) -> std::path::PathBuf {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    dir.join(format!(".{name}.tmp-{}", std::process::id()))
 }

@@ -4,11 +4,11 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{IMPORT_DIR, SynthOptions, synthesize};
 use crate::cli::Global;
 use crate::error::Result;
 use crate::progress::Progress;
 use crate::site::SiteDir;
+use crate::synth::{IMPORT_DIR, SynthOptions, synthesize};
 
 #[derive(Debug, Args)]
 pub struct SynthArgs {

@@ -6,16 +6,17 @@ use std::time::Instant;
 use clap::Args;
 use serde::Serialize;
 
-use super::input::{self, InputArgs, Resolved, Source};
-use super::output::{OutputArgs, Writer, human, human_p, sibling, text_table, timing};
 use crate::bad_input;
 use crate::cli::Global;
+use crate::cli::stats::input::{self, InputArgs, Resolved, Source};
+use crate::cli::stats::output::{OutputArgs, Writer, human, human_p, sibling, text_table, timing};
 use crate::error::Result;
 use crate::export::Rules;
+use crate::schema::ColumnRole;
 use crate::stats::cuminc::{self, statuses};
 use crate::stats::logrank::{self, LogRank};
 use crate::stats::{Status, Timeline, individual, km};
-use crate::table::{Categories, ColumnRole, CsvTable, TableKind, float_cell};
+use crate::table::{Categories, CsvTable, TableKind, float_cell};
 
 #[derive(Debug, Args)]
 pub struct KmArgs {

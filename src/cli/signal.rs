@@ -8,16 +8,18 @@ use clap::{ArgGroup, Args, Subcommand, ValueEnum};
 use serde::Serialize;
 use serde_json::json;
 
-use super::counts::{self, CountSource, PairCounts};
-use super::mgps::{Likelihood, Prior};
-use super::pair_table::{Column, PairTable};
-use super::score::{MgpsSummary, ScoreOptions, Scored, Timings, flag_counts, score};
-use super::{dates, screen, ssa};
 use crate::bad_input;
 use crate::cli::Global;
+use crate::cli::io::DatasetArgs;
 use crate::error::Result;
-use crate::project::inputs::{self, DatasetArgs, DatasetInput};
-use crate::table::{ColumnRole, Format, Frame, Provenance, TableKind};
+use crate::project::inputs::{self, DatasetInput};
+use crate::schema::ColumnRole;
+use crate::signal::counts::{self, CountSource, PairCounts};
+use crate::signal::mgps::{Likelihood, Prior};
+use crate::signal::pair_table::{Column, PairTable};
+use crate::signal::score::{MgpsSummary, ScoreOptions, Scored, Timings, flag_counts, score};
+use crate::signal::{dates, screen, ssa};
+use crate::table::{Format, Frame, Provenance, TableKind};
 
 #[derive(Debug, Subcommand)]
 pub enum SignalCommand {
@@ -306,7 +308,7 @@ fn run_screen(global: &Global, args: ScreenArgs) -> Result<()> {
             screen_counts(global, &args, counts, started, &target)
         }
         (None, None, None, Some((project, dataset))) => {
-            inputs::run(global, "signal screen", project, dataset, episodes.dataset.replace, |d| {
+            inputs::run(&global.home()?, "signal screen", project, dataset, episodes.dataset.replace, |d| {
                 let target = Target::project(d, args.out.as_deref(), "screen")?;
                 let counts = episodes_counts(global, &d.path, &columns(true), args.risk_window)?;
                 screen_counts(global, &args, counts, started, &target)
@@ -525,7 +527,7 @@ fn read_starts(path: &Path, person: &[String], first_a: &str, first_b: &str) -> 
                 row,
                 &format!(
                     "person `{}` appears again (first at row {}); give each person once with their first dates",
-                    crate::table::cell(p.replace('\u{1f}', "/")),
+                    crate::withhold::cell(p.replace('\u{1f}', "/")),
                     first + 1
                 ),
             ));
@@ -542,7 +544,7 @@ fn run_ssa(global: &Global, args: SsaArgs) -> Result<()> {
             ssa_of(global, &args, input, &person_columns(&args.person, false), &target)
         }
         (None, Some((project, dataset))) => {
-            inputs::run(global, "signal ssa", project, dataset, args.dataset.replace, |d| {
+            inputs::run(&global.home()?, "signal ssa", project, dataset, args.dataset.replace, |d| {
                 let target = Target::project(d, args.out.as_deref(), "ssa")?;
                 ssa_of(global, &args, &d.path, &person_columns(&args.person, true), &target)
             })

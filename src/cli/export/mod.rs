@@ -12,13 +12,13 @@ use clap::Subcommand;
 
 pub use publish::PublishCommand;
 
-use super::{
+use crate::cli::Global;
+use crate::cli::as_user;
+use crate::error::{Error, Result};
+use crate::export::{
     CheckOptions, FixOptions, FixReport, Report, Rules, SiteRegistry, Stage, Verdict, WorkFix, check_files, fix_file,
     fix_work,
 };
-use crate::center::as_user;
-use crate::cli::Global;
-use crate::error::{Error, Result};
 
 #[derive(Debug, Subcommand)]
 pub enum ExportCommand {
@@ -112,7 +112,7 @@ pub fn run(global: &Global, command: ExportCommand) -> Result<()> {
             let files: Vec<String> = args.files.iter().map(|f| f.display().to_string()).collect();
             let not_counts = args.rule_args.not_counts;
             let report = as_user(global, "export check", Some(&project), |actor| {
-                super::request::check_work(actor, &project, &files, args.stage, &not_counts)
+                crate::export::request::check_work(actor, &project, &files, args.stage, &not_counts)
             })?;
             if args.json {
                 println!("{}", report.to_json());
@@ -179,8 +179,8 @@ pub fn run(global: &Global, command: ExportCommand) -> Result<()> {
         ExportCommand::Show(args) => requests::show(global, args),
         ExportCommand::Ledger(args) => requests::ledger(global, args),
         ExportCommand::Fetch(args) => requests::fetch(global, args),
-        ExportCommand::ReportLoss(args) => requests::close_copy(global, args, super::Event::Lost),
-        ExportCommand::Delete(args) => requests::close_copy(global, args, super::Event::Deleted),
+        ExportCommand::ReportLoss(args) => requests::close_copy(global, args, crate::export::Event::Lost),
+        ExportCommand::Delete(args) => requests::close_copy(global, args, crate::export::Event::Deleted),
     }
 }
 

@@ -1,10 +1,30 @@
-//! The command tree. Each stage owns its subcommands (`<module>::cli`); this file only assembles
-//! them and carries the options every command shares.
+//! The command layer: the only module that knows the command line. Each file here holds one
+//! stage's subcommands (clap types and the `run` functions that call the library); this file
+//! assembles them and carries the options every command shares ([`Global`]). Library modules below
+//! take what they need (`&Home`, paths, options structs), never a clap type.
+
+pub mod audit;
+pub mod center;
+mod choices;
+pub mod demo;
+pub mod export;
+pub mod extract;
+pub mod io;
+pub mod project;
+pub mod protocol;
+pub mod report;
+pub mod script;
+pub mod signal;
+pub mod site;
+pub mod stats;
+pub mod synth;
+pub mod work;
 
 use std::path::PathBuf;
 
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
+use crate::center::{Actor, Home};
 use crate::error::Result;
 
 #[derive(Debug, Parser)]
@@ -36,41 +56,65 @@ pub struct Global {
     pub quiet: bool,
 }
 
+impl Global {
+    /// The home named by `--home` or `MIDNET_HOME`.
+    pub fn home(&self) -> Result<Home> {
+        match &self.home {
+            Some(root) => Home::at(root),
+            None => Err(crate::bad_input!(
+                "this command works on the data center's home: give --home DIR or set MIDNET_HOME \
+                 (create a home with `midnet center init --home DIR`)"
+            )),
+        }
+    }
+}
+
+/// Run `command` as the logged-in user of the home named by `global`, audited
+/// ([`crate::center::as_user`]).
+pub fn as_user<T>(
+    global: &Global,
+    command: &str,
+    project: Option<&str>,
+    f: impl FnOnce(&Actor) -> Result<T>,
+) -> Result<T> {
+    crate::center::as_user(&global.home()?, command, project, f)
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the whole flow end to end on a small synthetic network, in a temporary directory.
-    Demo(crate::demo::DemoArgs),
+    Demo(crate::cli::demo::DemoArgs),
     /// Synthesise a multi-site network of hospitals with known planted effects.
-    Synth(crate::synth::cli::SynthArgs),
+    Synth(crate::cli::synth::SynthArgs),
     /// A site's integrated data source: init, load, check.
     #[command(subcommand)]
-    Site(crate::site::cli::SiteCommand),
+    Site(crate::cli::site::SiteCommand),
     #[command(flatten)]
-    Center(crate::center::cli::CenterCommand),
+    Center(crate::cli::center::CenterCommand),
     /// The export gate: check and fix statistics before they leave.
     #[command(subcommand)]
-    Export(crate::export::cli::ExportCommand),
+    Export(crate::cli::export::ExportCommand),
     /// Publishing released results: the publication criteria and requests (guideline 第11).
     #[command(subcommand)]
-    Publish(crate::export::cli::PublishCommand),
+    Publish(crate::cli::export::PublishCommand),
     /// Statistics on a patient-level table: incidence, Kaplan-Meier, Cox regression.
     #[command(subcommand)]
-    Stats(crate::stats::cli::StatsCommand),
+    Stats(crate::cli::stats::StatsCommand),
     /// Signal detection: disproportionality and MGPS over drug-event pairs, sequence symmetry.
     #[command(subcommand)]
-    Signal(crate::signal::cli::SignalCommand),
+    Signal(crate::cli::signal::SignalCommand),
     /// Extraction scripts: check, compile to SQL, explain in plain words.
     #[command(subcommand)]
-    Script(crate::script::cli::ScriptCommand),
+    Script(crate::cli::script::ScriptCommand),
     /// Run a script at the sites and bring their analysis datasets into a project.
-    Extract(crate::extract::cli::ExtractArgs),
+    Extract(crate::cli::extract::ExtractArgs),
     /// A project's extractions and analysis datasets, with attrition per site and summed.
-    Datasets(crate::extract::cli::DatasetsArgs),
+    Datasets(crate::cli::extract::DatasetsArgs),
     /// The shared early-safety protocol: its script, runs (analyses), history and report.
     #[command(subcommand)]
-    Protocol(crate::protocol::cli::ProtocolCommand),
+    Protocol(crate::cli::protocol::ProtocolCommand),
     /// Render the early-safety report from released tables (outside the data center).
-    Report(crate::report::cli::ReportArgs),
+    Report(crate::cli::report::ReportArgs),
 }
 
 /// Parse the command line, take the rights the command runs with, and run it.
@@ -106,18 +150,18 @@ fn names_a_project(matches: &ArgMatches) -> bool {
 
 fn run(global: Global, command: Command) -> Result<()> {
     match command {
-        Command::Demo(args) => crate::demo::run(&global, args),
-        Command::Synth(args) => crate::synth::cli::run(&global, args),
-        Command::Site(cmd) => crate::site::cli::run(&global, cmd),
-        Command::Center(cmd) => crate::center::cli::run(&global, cmd),
-        Command::Export(cmd) => crate::export::cli::run(&global, cmd),
-        Command::Publish(cmd) => crate::export::cli::publish::run(&global, cmd),
-        Command::Stats(cmd) => crate::stats::cli::run(&global, cmd),
-        Command::Signal(cmd) => crate::signal::cli::run(&global, cmd),
-        Command::Script(cmd) => crate::script::cli::run(&global, cmd),
-        Command::Extract(args) => crate::extract::cli::run_extract(&global, args),
-        Command::Datasets(args) => crate::extract::cli::run_datasets(&global, args),
-        Command::Protocol(cmd) => crate::protocol::cli::run(&global, cmd),
-        Command::Report(args) => crate::report::cli::run(&global, args),
+        Command::Demo(args) => crate::cli::demo::run(&global, args),
+        Command::Synth(args) => crate::cli::synth::run(&global, args),
+        Command::Site(cmd) => crate::cli::site::run(&global, cmd),
+        Command::Center(cmd) => crate::cli::center::run(&global, cmd),
+        Command::Export(cmd) => crate::cli::export::run(&global, cmd),
+        Command::Publish(cmd) => crate::cli::export::publish::run(&global, cmd),
+        Command::Stats(cmd) => crate::cli::stats::run(&global, cmd),
+        Command::Signal(cmd) => crate::cli::signal::run(&global, cmd),
+        Command::Script(cmd) => crate::cli::script::run(&global, cmd),
+        Command::Extract(args) => crate::cli::extract::run_extract(&global, args),
+        Command::Datasets(args) => crate::cli::extract::run_datasets(&global, args),
+        Command::Protocol(cmd) => crate::cli::protocol::run(&global, cmd),
+        Command::Report(args) => crate::cli::report::run(&global, args),
     }
 }
