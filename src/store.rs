@@ -83,8 +83,6 @@ pub fn write_private_file(path: &Path, bytes: &[u8]) -> Result<()> {
     file.sync_all().at(path)
 }
 
-/// SHA-256 of a file's content, in hex, read in blocks.
-
 /// Whether `name` is a safe identifier for a user, project, site or request: it becomes a file name.
 pub fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
@@ -102,22 +100,6 @@ pub fn require_identifier(what: &str, name: &str) -> Result<()> {
         Err(crate::bad_input!(
             "{what} {name:?} is not valid: use 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit"
         ))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn identifiers() {
-        assert!(is_identifier("p-2026.01_a"));
-        assert!(!is_identifier(""));
-        assert!(!is_identifier("../x"));
-        assert!(!is_identifier(".hidden"));
-        assert!(!is_identifier("a/b"));
-        assert!(!is_identifier("a..b"));
-        assert!(!is_identifier(&"a".repeat(65)));
     }
 }
 
@@ -145,4 +127,20 @@ pub fn temporary_beside(path: &Path) -> std::path::PathBuf {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     dir.join(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers() {
+        assert!(is_identifier("p-2026.01_a"));
+        assert!(!is_identifier(""));
+        assert!(!is_identifier("../x"));
+        assert!(!is_identifier(".hidden"));
+        assert!(!is_identifier("a/b"));
+        assert!(!is_identifier("a..b"));
+        assert!(!is_identifier(&"a".repeat(65)));
+    }
 }

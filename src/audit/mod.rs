@@ -464,9 +464,30 @@ fn mac(key: &[u8], message: &[u8]) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
+/// A command line (`midnet` and the arguments an audit record holds) as a POSIX shell reads it
+/// back: each argument bare when it is plain, single-quoted otherwise.
+pub fn command_line(args: &[String]) -> String {
+    std::iter::once("midnet".to_string()).chain(args.iter().map(|a| quoted(a))).collect::<Vec<_>>().join(" ")
+}
+
+fn quoted(arg: &str) -> String {
+    let plain = !arg.is_empty() && arg.chars().all(|c| c.is_alphanumeric() || "-_./=:,@+%".contains(c));
+    if plain { arg.to_string() } else { format!("'{}'", arg.replace('\'', r"'\''")) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arguments_are_quoted_only_when_needed() {
+        assert_eq!(quoted("--project"), "--project");
+        assert_eq!(quoted("t1.csv"), "t1.csv");
+        assert_eq!(quoted("two words"), "'two words'");
+        assert_eq!(quoted("it's"), r"'it'\''s'");
+        assert_eq!(quoted(""), "''");
+        assert_eq!(command_line(&["work".into(), "sql".into(), "a b".into()]), "midnet work sql 'a b'");
+    }
 
     fn cases() -> u32 {
         std::env::var("MIDNET_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(48)

@@ -18,7 +18,8 @@ pub struct Site {
     pub name: String,
     #[serde(default)]
     pub aliases: Vec<String>,
-    /// Absolute once imported.
+    /// Absolute once imported; a registry read only for the hospitals' names may leave it out.
+    #[serde(default)]
     pub path: PathBuf,
 }
 
@@ -39,26 +40,43 @@ impl SiteRegistry {
         store::write_json(&home.sites_path(), self)
     }
 
-    /// Read a `sites.toml`, resolving each relative `path` against the file's directory and
-    /// checking every entry; errors name the file and the entry.
-    pub fn read_toml(file: &Path) -> Result<SiteRegistry> {
+    /// Read a `sites.toml` for its hospitals: each entry's id (unique), name and aliases are
+    /// checked, its `path` kept as written. Errors name the file and the entry.
+    pub fn parse_toml(file: &Path) -> Result<SiteRegistry> {
         let text = std::fs::read_to_string(file).at(file)?;
-        let mut registry: SiteRegistry =
-            toml::from_str(&text).map_err(|e| crate::bad_input!("{}: {}", file.display(), e.to_string().trim_end()))?;
+        let registry: SiteRegistry = toml::from_str(&text).map_err(|e| {
+            crate::bad_input!("{}: not a valid site registry: {}", file.display(), e.to_string().trim_end())
+        })?;
         if registry.sites.is_empty() {
-            return Err(crate::bad_input!("{}: no [[site]] entries", file.display()));
+            return Err(crate::bad_input!(
+                "{}: no [[site]] entries; a site registry lists each hospital with id, name, aliases and path",
+                file.display()
+            ));
         }
-        let base = std::path::absolute(file).at(file)?;
-        let base = base.parent().unwrap_or(Path::new("/"));
         let mut seen = std::collections::HashSet::new();
-        for (i, site) in registry.sites.iter_mut().enumerate() {
-            let at = format!("{}: site #{} ({:?})", file.display(), i + 1, site.id);
+        for (i, site) in registry.sites.iter().enumerate() {
+            let at = entry(file, i, site);
             require_identifier("site id", &site.id).map_err(|e| crate::bad_input!("{at}: {e}"))?;
             if !seen.insert(site.id.clone()) {
                 return Err(crate::bad_input!("{at}: the id appears twice"));
             }
             if site.name.trim().is_empty() {
                 return Err(crate::bad_input!("{at}: `name` is empty; give the institution's name"));
+            }
+        }
+        Ok(registry)
+    }
+
+    /// Read a `sites.toml` to import it: as [`SiteRegistry::parse_toml`], and each `path` made
+    /// absolute (relative to the file's directory) and required to be a directory.
+    pub fn read_toml(file: &Path) -> Result<SiteRegistry> {
+        let mut registry = SiteRegistry::parse_toml(file)?;
+        let base = std::path::absolute(file).at(file)?;
+        let base = base.parent().unwrap_or(Path::new("/"));
+        for (i, site) in registry.sites.iter_mut().enumerate() {
+            let at = entry(file, i, site);
+            if site.path.as_os_str().is_empty() {
+                return Err(crate::bad_input!("{at}: `path` is missing; give the site's data source directory"));
             }
             site.path = base.join(&site.path);
             if !site.path.is_dir() {
@@ -85,4 +103,9 @@ impl SiteRegistry {
         }
         added
     }
+}
+
+/// How messages name entry `i` of a registry file.
+fn entry(file: &Path, i: usize, site: &Site) -> String {
+    format!("{}: site #{} ({:?})", file.display(), i + 1, site.id)
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::audit::Record;
 use crate::cli::Global;
 use crate::cli::as_user;
-use crate::cli::center::{date_arg, print_json, text_table};
+use crate::cli::terminal::{ALL_TEXT, date_arg, print_json, text_table};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Subcommand)]
@@ -103,7 +103,11 @@ pub fn run(global: &Global, command: AuditCommand) -> Result<()> {
             let rows: Vec<Vec<String>> = records.iter().map(show_row).collect();
             print!(
                 "{}",
-                text_table(&["seq", "time (UTC)", "user", "session", "command", "project", "result", "detail"], &rows)
+                text_table(
+                    &["seq", "time (UTC)", "user", "session", "command", "project", "result", "detail"],
+                    &rows,
+                    ALL_TEXT
+                )
             );
             Ok(())
         }),
@@ -132,7 +136,11 @@ pub fn run(global: &Global, command: AuditCommand) -> Result<()> {
                 .collect();
             print!(
                 "{}",
-                text_table(&["user", "session", "login (UTC)", "end (UTC)", "ended by", "length", "commands"], &rows)
+                text_table(
+                    &["user", "session", "login (UTC)", "end (UTC)", "ended by", "length", "commands"],
+                    &rows,
+                    ALL_TEXT
+                )
             );
             Ok(())
         }),

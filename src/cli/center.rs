@@ -12,6 +12,7 @@ use crate::center::session::{self, Actor};
 use crate::center::users::{self, NewUser, Users, read_new_password, read_password};
 use crate::cli::Global;
 use crate::cli::as_user;
+use crate::cli::terminal::{ALL_TEXT, date_arg, print_json, text_table};
 use crate::error::Result;
 
 #[derive(Debug, Subcommand)]
@@ -180,7 +181,7 @@ fn sites(global: &Global, command: SitesCommand) -> Result<()> {
                     .iter()
                     .map(|s| vec![s.id.clone(), s.name.clone(), s.aliases.join("; "), s.path.display().to_string()])
                     .collect::<Vec<_>>();
-                print!("{}", text_table(&["site", "name", "aliases", "path"], &rows));
+                print!("{}", text_table(&["site", "name", "aliases", "path"], &rows, ALL_TEXT));
             }
             Ok(())
         }),
@@ -284,7 +285,7 @@ fn user(global: &Global, command: UserCommand) -> Result<()> {
                         ]
                     })
                     .collect();
-                print!("{}", text_table(&["user", "name", "status", "password expires", "roles"], &rows));
+                print!("{}", text_table(&["user", "name", "status", "password expires", "roles"], &rows, ALL_TEXT));
             }
             Ok(())
         }),
@@ -314,39 +315,4 @@ fn logout(global: &Global) -> Result<()> {
     })?;
     println!("logged out {user}");
     Ok(())
-}
-
-/// Print `value` as pretty JSON on stdout (`--json`).
-pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).map_err(|e| crate::Error::Internal(format!("JSON output: {e}")))?
-    );
-    Ok(())
-}
-
-/// A `YYYY-MM-DD` command-line value.
-pub(crate) fn date_arg(text: &str) -> std::result::Result<chrono::NaiveDate, String> {
-    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| format!("`{text}` is not a date (YYYY-MM-DD)"))
-}
-
-/// A plain text table: a header, then rows, columns padded to their widest cell.
-pub(crate) fn text_table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let width = |s: &str| s.chars().count();
-    let mut widths: Vec<usize> = header.iter().map(|h| width(h)).collect();
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(width(cell));
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let padded: Vec<String> =
-            cells.iter().zip(&widths).map(|(c, w)| format!("{c}{}", " ".repeat(w - width(c)))).collect();
-        format!("{}\n", padded.join("  ").trim_end())
-    };
-    let mut out = line(header.to_vec());
-    for row in rows {
-        out.push_str(&line(row.iter().map(String::as_str).collect()));
-    }
-    out
 }

@@ -18,6 +18,7 @@ pub mod signal;
 pub mod site;
 pub mod stats;
 pub mod synth;
+pub mod terminal;
 pub mod work;
 
 use std::path::PathBuf;

@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::center::Actor;
 use crate::cli::Global;
 use crate::cli::as_user;
-use crate::cli::center::{date_arg, print_json, text_table};
+use crate::cli::terminal::{ALL_TEXT, date_arg, print_json, text_table};
 use crate::error::Result;
 use crate::project::lifecycle::{self, Changes, NewProject};
 use crate::project::record::{EndRule, ProjectRecord, Purpose, Role};
@@ -290,7 +290,8 @@ pub fn run(global: &Global, command: ProjectCommand) -> Result<()> {
                 "{}",
                 text_table(
                     &["project", "organization", "contractor", "purpose", "drug", "period", "status", "title"],
-                    &rows
+                    &rows,
+                    ALL_TEXT
                 )
             );
             Ok(())
@@ -398,7 +399,7 @@ fn list(actor: &Actor, json: bool) -> Result<()> {
             .collect();
         return print_json(&list);
     }
-    print!("{}", text_table(&["project", "purpose", "state", "start", "end", "your roles", "title"], &rows));
+    print!("{}", text_table(&["project", "purpose", "state", "start", "end", "your roles", "title"], &rows, ALL_TEXT));
     Ok(())
 }
 

@@ -10,16 +10,16 @@ use serde_json::json;
 
 use crate::bad_input;
 use crate::cli::Global;
-use crate::cli::io::DatasetArgs;
+use crate::cli::io::{DatasetArgs, Destination};
 use crate::error::Result;
-use crate::project::inputs::{self, DatasetInput};
+use crate::project::inputs;
 use crate::schema::ColumnRole;
 use crate::signal::counts::{self, CountSource, PairCounts};
 use crate::signal::mgps::{Likelihood, Prior};
 use crate::signal::pair_table::{Column, PairTable};
 use crate::signal::score::{MgpsSummary, ScoreOptions, Scored, Timings, flag_counts, score};
 use crate::signal::{dates, screen, ssa};
-use crate::table::{Format, Frame, Provenance, TableKind};
+use crate::table::{Frame, TableKind};
 
 #[derive(Debug, Subcommand)]
 pub enum SignalCommand {
@@ -193,59 +193,6 @@ fn person_columns(given: &[String], project: bool) -> Vec<String> {
     }
 }
 
-/// Where a table goes and what it records about its input: a plain file, or a project dataset.
-enum Target<'a> {
-    File { out: Option<PathBuf>, inputs: Vec<String> },
-    Project { out: PathBuf, dataset: &'a DatasetInput<'a> },
-}
-
-impl<'a> Target<'a> {
-    /// For a project dataset: `--out` (a name inside work/) or `signal/COMMAND-DATASET.csv`,
-    /// refused before any work when it exists (unless --replace) or leaves work/.
-    fn project(dataset: &'a DatasetInput<'a>, out: Option<&Path>, command: &str) -> Result<Target<'a>> {
-        let name = match out {
-            Some(out) => out.to_string_lossy().into_owned(),
-            None => format!("signal/{command}-{}.csv", dataset.label),
-        };
-        Ok(Target::Project { out: dataset.result_path(&name)?, dataset })
-    }
-
-    fn out(&self) -> Option<&Path> {
-        match self {
-            Target::File { out, .. } => out.as_deref(),
-            Target::Project { out, .. } => Some(out),
-        }
-    }
-
-    /// The written table's name for people: its path, or inside a project its path there.
-    fn shown(&self) -> Option<String> {
-        match self {
-            Target::File { out, .. } => out.as_ref().map(|p| p.display().to_string()),
-            Target::Project { out, dataset } => Some(dataset.shown(out).display().to_string()),
-        }
-    }
-
-    /// Write `table` with its sidecar (its provenance: the inputs, `params`, the command) and, in a
-    /// project, record both in the audit trail. Without a place to write it, hand it back.
-    fn save(&self, table: PairTable, params: BTreeMap<String, String>) -> Result<Option<PairTable>> {
-        let Some(path) = self.out() else { return Ok(Some(table)) };
-        let mut provenance = match self {
-            Target::File { inputs, .. } => {
-                let mut provenance = Provenance::now(command_line());
-                provenance.inputs = inputs.clone();
-                provenance
-            }
-            Target::Project { dataset, .. } => dataset.provenance(command_line()),
-        };
-        provenance.params = params;
-        table.save(path, TableKind::Statistics, provenance)?;
-        if let Target::Project { out, dataset } = self {
-            dataset.record(out)?;
-        }
-        Ok(None)
-    }
-}
-
 pub fn run(global: &Global, command: SignalCommand) -> Result<()> {
     match command {
         SignalCommand::Score(args) => run_score(global, args),
@@ -260,18 +207,8 @@ fn note(global: &Global, text: &str) {
     }
 }
 
-fn check_out(out: &Option<PathBuf>) -> Result<()> {
-    match out {
-        Some(path) if Format::of(path).is_err() => Err(bad_input!(
-            "--out {}: give a .csv or .parquet file name (a sidecar .meta.json is written beside it)",
-            path.display()
-        )),
-        _ => Ok(()),
-    }
-}
-
 fn run_score(global: &Global, args: ScoreArgs) -> Result<()> {
-    check_out(&args.out)?;
+    Destination::check_out(args.out.as_deref())?;
     let options = args.mgps.options()?;
     let started = Instant::now();
     let counts = counts::read(&args.counts)?;
@@ -279,12 +216,12 @@ fn run_score(global: &Global, args: ScoreArgs) -> Result<()> {
     note(global, &format!("{}: {} pairs ({})", args.counts.display(), counts.len(), counts.source.describe()));
     let summary = CountsSummary::of(&counts);
     let Scored { table, mgps, timings } = score_counts(global, counts, &options)?;
-    let target = Target::File { out: args.out.clone(), inputs: vec![args.counts.display().to_string()] };
+    let target = Destination::file(args.out.as_deref(), vec![args.counts.display().to_string()])?;
     emit(global, table, &mgps, &timings, &summary, read_s, args.json, &target, args.mgps.params())
 }
 
 fn run_screen(global: &Global, args: ScreenArgs) -> Result<()> {
-    check_out(&args.out)?;
+    Destination::check_out(args.out.as_deref())?;
     let started = Instant::now();
     let episodes = &args.episodes;
     let columns = |project: bool| screen::EpisodeColumns {
@@ -299,17 +236,18 @@ fn run_screen(global: &Global, args: ScreenArgs) -> Result<()> {
             let counts =
                 screen::pair_counts(&screen::read_exposures(exposures)?, &screen::read_outcomes(outcomes)?, window)?;
             let inputs = vec![exposures.display().to_string(), outcomes.display().to_string()];
-            let target = Target::File { out: args.out.clone(), inputs };
+            let target = Destination::file(args.out.as_deref(), inputs)?;
             screen_counts(global, &args, counts, started, &target)
         }
         (None, None, Some(input), ..) => {
             let counts = episodes_counts(global, input, &columns(false), args.risk_window)?;
-            let target = Target::File { out: args.out.clone(), inputs: vec![input.display().to_string()] };
+            let target = Destination::file(args.out.as_deref(), vec![input.display().to_string()])?;
             screen_counts(global, &args, counts, started, &target)
         }
         (None, None, None, Some((project, dataset))) => {
             inputs::run(&global.home()?, "signal screen", project, dataset, episodes.dataset.replace, |d| {
-                let target = Target::project(d, args.out.as_deref(), "screen")?;
+                let target =
+                    Some(Destination::project(d, args.out.as_deref(), format!("signal/screen-{}.csv", d.label))?);
                 let counts = episodes_counts(global, &d.path, &columns(true), args.risk_window)?;
                 screen_counts(global, &args, counts, started, &target)
             })
@@ -347,7 +285,7 @@ fn screen_counts(
     args: &ScreenArgs,
     counts: PairCounts,
     started: Instant,
-    target: &Target,
+    target: &Option<Destination>,
 ) -> Result<()> {
     let options = args.mgps.options()?;
     let read_s = started.elapsed().as_secs_f64();
@@ -457,10 +395,6 @@ fn score_counts(global: &Global, counts: PairCounts, options: &ScoreOptions) -> 
     Ok(scored)
 }
 
-fn command_line() -> String {
-    std::iter::once("midnet".to_string()).chain(std::env::args().skip(1)).collect::<Vec<_>>().join(" ")
-}
-
 #[allow(clippy::too_many_arguments)]
 fn emit(
     global: &Global,
@@ -470,14 +404,20 @@ fn emit(
     counts: &CountsSummary,
     read_s: f64,
     as_json: bool,
-    target: &Target,
+    target: &Option<Destination>,
     params: BTreeMap<String, String>,
 ) -> Result<()> {
     let started = Instant::now();
     let flags = flag_counts(&table);
     let rows = table.rows();
-    let table = target.save(table, params)?;
-    let out = target.shown();
+    let out = target.as_ref().map(Destination::shown);
+    let table = match target {
+        Some(to) => {
+            to.write(table, TableKind::Statistics, params)?;
+            None
+        }
+        None => Some(table),
+    };
     if let Some(out) = &out {
         note(global, &format!("wrote {rows} rows to {out}"));
     }
@@ -537,15 +477,15 @@ fn read_starts(path: &Path, person: &[String], first_a: &str, first_b: &str) -> 
 }
 
 fn run_ssa(global: &Global, args: SsaArgs) -> Result<()> {
-    check_out(&args.out)?;
+    Destination::check_out(args.out.as_deref())?;
     match (&args.input, args.dataset.given()) {
         (Some(input), ..) => {
-            let target = Target::File { out: args.out.clone(), inputs: vec![input.display().to_string()] };
+            let target = Destination::file(args.out.as_deref(), vec![input.display().to_string()])?;
             ssa_of(global, &args, input, &person_columns(&args.person, false), &target)
         }
         (None, Some((project, dataset))) => {
             inputs::run(&global.home()?, "signal ssa", project, dataset, args.dataset.replace, |d| {
-                let target = Target::project(d, args.out.as_deref(), "ssa")?;
+                let target = Some(Destination::project(d, args.out.as_deref(), format!("signal/ssa-{}.csv", d.label))?);
                 ssa_of(global, &args, &d.path, &person_columns(&args.person, true), &target)
             })
         }
@@ -553,7 +493,7 @@ fn run_ssa(global: &Global, args: SsaArgs) -> Result<()> {
     }
 }
 
-fn ssa_of(global: &Global, args: &SsaArgs, path: &Path, person: &[String], target: &Target) -> Result<()> {
+fn ssa_of(global: &Global, args: &SsaArgs, path: &Path, person: &[String], target: &Option<Destination>) -> Result<()> {
     let starts = read_starts(path, person, &args.first_a, &args.first_b)?;
     let result = ssa::analyse(&starts, &ssa::SsaOptions { window_days: args.window, level: args.level })?;
     let params = [
@@ -562,9 +502,13 @@ fn ssa_of(global: &Global, args: &SsaArgs, path: &Path, person: &[String], targe
         ("window_days", args.window.to_string()),
         ("level", args.level.to_string()),
     ];
-    target.save(ssa_table(&result), params.into_iter().map(|(k, v)| (k.to_string(), v)).collect())?;
-    if let Some(out) = target.shown() {
-        note(global, &format!("wrote {out}"));
+    if let Some(to) = target {
+        to.write(
+            ssa_table(&result),
+            TableKind::Statistics,
+            params.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        )?;
+        note(global, &format!("wrote {}", to.shown()));
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&result).expect("the result serialises"));

@@ -25,10 +25,10 @@ pub struct SynthArgs {
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// First day of the sites' data.
-    #[arg(long, default_value = "2016-04-01", value_parser = parse_day)]
+    #[arg(long, default_value = "2016-04-01", value_parser = crate::query::value::parse_date)]
     pub data_start: i32,
     /// Last day of the sites' data.
-    #[arg(long, default_value = "2025-09-30", value_parser = parse_day)]
+    #[arg(long, default_value = "2025-09-30", value_parser = crate::query::value::parse_date)]
     pub data_end: i32,
     /// Share of rows that carry a realistic fault (quarantined when loaded).
     #[arg(long, default_value_t = 0.0002)]
@@ -84,12 +84,4 @@ pub fn run(global: &Global, args: SynthArgs) -> Result<()> {
         println!("  planted effects: {}", summary.out.join("truth.json").display());
     }
     Ok(())
-}
-
-/// A calendar date as days since 1970-01-01.
-pub fn parse_day(text: &str) -> Result<i32, String> {
-    let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .map_err(|_| format!("`{text}` is not a date (YYYY-MM-DD)"))?;
-    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid");
-    Ok((date - epoch).num_days() as i32)
 }

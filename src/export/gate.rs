@@ -24,7 +24,7 @@ use std::sync::Arc;
 use super::checks::site::ProjectSites;
 use super::checks::{CheckOptions, check_files};
 use super::persons::Persons;
-use super::{Report, Rule, Rules, SiteRegistry};
+use super::{HospitalNames, Report, Rule, Rules};
 use crate::audit::{Outcome, Record};
 use crate::center::Actor;
 use crate::error::{Error, IoContext, Result};
@@ -68,7 +68,7 @@ pub fn ensure_records(layout: &Layout) -> Result<()> {
 /// sidecar is believed only when midnet sealed it) and the persons of the project's datasets.
 pub struct Context {
     pub rules: Rules,
-    pub sites: SiteRegistry,
+    pub sites: HospitalNames,
     pub table_key: TableKey,
     pub persons: Arc<Persons>,
     /// What the project's datasets say about sites (columns that identify one, rows per site).
@@ -80,7 +80,8 @@ impl Context {
         let home = actor.home();
         let rules = Rules::of_home(home.root())?;
         let sites =
-            SiteRegistry::of_home(&home.sites()?, home.root())?.with_pseudonyms(project.pseudonyms().values().cloned());
+            HospitalNames::of_sites(&home.sites()?, &format!("the site registry of {}", home.root().display()))?
+                .with_pseudonyms(project.pseudonyms().values().cloned());
         let table_key = TableKey::of_home(home.root())?;
         let persons = Arc::new(Persons::of_project(project.layout())?);
         let db = project.layout().db();

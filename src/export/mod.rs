@@ -50,7 +50,7 @@ pub use gate::refuse_person_records;
 pub use ledger::{Event, Ledger, LedgerView, fetch};
 pub use persons::Persons;
 pub use publish::{PublishSpec, file_publication};
-pub use registry::SiteRegistry;
+pub use registry::HospitalNames;
 pub use report::{FileReport, Finding, Report, Skipped};
 pub use request::{ExportSpec, Request, Status, check_work, file_export};
 pub use review::{Decide, review};

@@ -1,6 +1,6 @@
-//! The cooperating hospitals the gate must not name or break results down by: the data center's
-//! site registry (`sites.toml`: `[[site]]` entries with `id`, `name`, `aliases`, `path`), plus the
-//! per-project pseudonyms a project's tables may carry instead of ids.
+//! The cooperating hospitals the gate must not name or break results down by, read from the data
+//! center's site registry (`center::sites`: ids, names, aliases), plus the per-project pseudonyms a
+//! project's tables may carry instead of ids.
 //!
 //! A hospital is named in many spellings: `北山大学病院`, `北山大病院`, `キタヤマ`, `ｷﾀﾔﾏ`,
 //! `Kitayama Univ Hosp`, `kitayama`. Every registered name and alias, and every text checked, is
@@ -14,46 +14,31 @@
 //! letters (2 for kanji) is not used alone: too many ordinary words would match it.
 
 use std::collections::HashSet;
-use std::path::Path;
 use std::sync::LazyLock;
 
-use serde::Deserialize;
 use unicode_normalization::UnicodeNormalization;
 use wana_kana::ConvertJapanese;
 
 use super::text::compact;
 use crate::bad_input;
-use crate::error::{IoContext, Result};
+use crate::center::Site;
+use crate::error::Result;
 
 #[derive(Debug, Clone, Default)]
-pub struct SiteRegistry {
-    sites: Vec<Site>,
+pub struct HospitalNames {
+    sites: Vec<Hospital>,
     /// Per-project pseudonyms of the sites (the projects module adds them), compacted.
     pseudonyms: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
-struct Site {
+struct Hospital {
     id: String,
     /// The name and every alias, compacted (see [`compact`]) for matching.
     spellings: Vec<String>,
     /// The distinctive parts of the name and aliases: romaji (Latin script) and kanji.
     latin_keys: Vec<String>,
     kanji_keys: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct RegistryFile {
-    #[serde(default)]
-    site: Vec<SiteEntry>,
-}
-
-#[derive(Deserialize)]
-struct SiteEntry {
-    id: String,
-    name: String,
-    #[serde(default)]
-    aliases: Vec<String>,
 }
 
 /// A registered hospital named in a text.
@@ -66,36 +51,19 @@ pub struct NameMatch {
 const MIN_LATIN_KEY: usize = 4;
 const MIN_KANJI_KEY: usize = 2;
 
-impl SiteRegistry {
-    /// Read a `sites.toml`. Fields other than `id`, `name` and `aliases` (such as `path`) are not
-    /// the gate's business and are ignored.
-    pub fn read(path: &Path) -> Result<SiteRegistry> {
-        let text = std::fs::read_to_string(path).at(path)?;
-        let file: RegistryFile =
-            toml::from_str(&text).map_err(|e| bad_input!("{}: not a valid site registry: {e}", path.display()))?;
-        if file.site.is_empty() {
-            return Err(bad_input!(
-                "{}: no [[site]] entries; a site registry lists each hospital with id, name and aliases",
-                path.display()
-            ));
-        }
-        SiteRegistry::from_entries(
-            file.site.into_iter().map(|e| (e.id, e.name, e.aliases)),
-            &path.display().to_string(),
-        )
-    }
-
-    /// The registry of the data center's home (inside a project, the gate checks against it).
-    pub fn of_home(sites: &[crate::center::Site], home: &Path) -> Result<SiteRegistry> {
+impl HospitalNames {
+    /// The hospitals of a site registry (the home's, or a `sites.toml` read with
+    /// `center::sites::HospitalNames::parse_toml`); `origin` names it in errors.
+    pub fn of_sites(sites: &[Site], origin: &str) -> Result<HospitalNames> {
         let entries = sites.iter().map(|s| (s.id.clone(), s.name.clone(), s.aliases.clone()));
-        SiteRegistry::from_entries(entries, &format!("the site registry of {}", home.display()))
+        HospitalNames::from_entries(entries, origin)
     }
 
     /// Sites given as (id, name, aliases); `origin` names where they came from, for errors.
     fn from_entries(
         entries: impl IntoIterator<Item = (String, String, Vec<String>)>,
         origin: &str,
-    ) -> Result<SiteRegistry> {
+    ) -> Result<HospitalNames> {
         let mut sites = Vec::new();
         for (i, (id, name, aliases)) in entries.into_iter().enumerate() {
             let names: Vec<&String> = std::iter::once(&name).chain(&aliases).collect();
@@ -117,13 +85,13 @@ impl SiteRegistry {
                 keys.sort();
                 keys.dedup();
             }
-            sites.push(Site { id, spellings, latin_keys, kanji_keys });
+            sites.push(Hospital { id, spellings, latin_keys, kanji_keys });
         }
-        Ok(SiteRegistry { sites, pseudonyms: Vec::new() })
+        Ok(HospitalNames { sites, pseudonyms: Vec::new() })
     }
 
     /// Add the pseudonyms under which the sites appear in one project's tables.
-    pub fn with_pseudonyms(mut self, pseudonyms: impl IntoIterator<Item = String>) -> SiteRegistry {
+    pub fn with_pseudonyms(mut self, pseudonyms: impl IntoIterator<Item = String>) -> HospitalNames {
         self.pseudonyms.extend(pseudonyms.into_iter().map(|p| compact(&p)));
         self
     }
@@ -266,13 +234,13 @@ impl Spelling {
     /// Whether the text names `site` by a distinctive part: one of the romaji `forms` of the text
     /// ([`Spelling::latin_candidates`]) equal to it, or kanji containing it at the start of a run or
     /// before a generic word.
-    fn names(&self, site: &Site, forms: &HashSet<String>) -> bool {
+    fn names(&self, site: &Hospital, forms: &HashSet<String>) -> bool {
         site.latin_keys.iter().any(|k| forms.contains(k))
             || self.kanji_runs().any(|run| site.kanji_keys.iter().any(|k| kanji_names(run, k)))
     }
 
     /// Whether the whole text is `site`'s distinctive part with generic words only.
-    fn is_label_of(&self, site: &Site) -> bool {
+    fn is_label_of(&self, site: &Hospital) -> bool {
         let latin: String = self.latin_words().filter(|w| !is_generic_word(w)).collect();
         let kanji: Vec<String> = self.kanji_keys().collect();
         let latin_ok = latin.is_empty() || latin_forms(&latin).iter().any(|f| site.latin_keys.contains(f));
@@ -562,7 +530,7 @@ fn split_camel_case(text: &str) -> String {
 mod tests {
     use super::*;
 
-    fn registry() -> SiteRegistry {
+    fn registry() -> HospitalNames {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sites.toml");
         std::fs::write(
@@ -573,10 +541,11 @@ mod tests {
              [[site]]\nid = \"site04\"\nname = \"西陵大学附属病院\"\naliases = [\"Seiryo University Hospital\"]\n",
         )
         .unwrap();
-        SiteRegistry::read(&path).unwrap()
+        let sites = crate::center::sites::SiteRegistry::parse_toml(&path).unwrap().sites;
+        HospitalNames::of_sites(&sites, "sites.toml").unwrap()
     }
 
-    fn ids(r: &SiteRegistry, text: &str) -> Vec<String> {
+    fn ids(r: &HospitalNames, text: &str) -> Vec<String> {
         r.names_in(text).into_iter().map(|m| m.site_id).collect()
     }
 

@@ -56,30 +56,13 @@ fn detail(r: &Record) -> String {
             let direction = f.direction.name();
             format!("{direction} {} sha256 {}", f.path, f.sha256)
         }
-        None => {
-            std::iter::once("midnet".to_string()).chain(r.args.iter().map(|a| quoted(a))).collect::<Vec<_>>().join(" ")
-        }
+        None => crate::audit::command_line(&r.args),
     }
-}
-
-/// An argument as a shell would need it: bare when it is plain, single-quoted otherwise.
-fn quoted(arg: &str) -> String {
-    let plain = !arg.is_empty() && arg.chars().all(|c| c.is_alphanumeric() || "-_./=:,@+%".contains(c));
-    if plain { arg.to_string() } else { format!("'{}'", arg.replace('\'', r"'\''")) }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn arguments_are_quoted_only_when_needed() {
-        assert_eq!(quoted("--project"), "--project");
-        assert_eq!(quoted("t1.csv"), "t1.csv");
-        assert_eq!(quoted("two words"), "'two words'");
-        assert_eq!(quoted("it's"), r"'it'\''s'");
-        assert_eq!(quoted(""), "''");
-    }
 
     #[test]
     fn the_log_holds_command_lines_never_messages() {

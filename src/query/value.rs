@@ -196,29 +196,10 @@ pub fn format_date(days: i32) -> String {
     naive_date(days).format("%Y-%m-%d").to_string()
 }
 
-/// Parse `YYYY-MM-DD`; `Err` says why the text is not a date (`2023-02-30`: February 2023 has 28 days).
+/// Parse `YYYY-MM-DD` as a day number; `Err` says why the text is not a date (`2023-02-30`:
+/// February 2023 has 28 days).
 pub fn parse_date(text: &str) -> Result<i32, String> {
-    let parts: Vec<&str> = text.split('-').collect();
-    let well_formed = parts.len() == 3
-        && parts[0].len() == 4
-        && parts[1].len() == 2
-        && parts[2].len() == 2
-        && parts.iter().all(|p| p.bytes().all(|b| b.is_ascii_digit()));
-    if !well_formed {
-        return Err(format!("`{text}` is not a date; write dates as YYYY-MM-DD"));
-    }
-    let (y, m, d): (i32, u32, u32) = (parts[0].parse().unwrap(), parts[1].parse().unwrap(), parts[2].parse().unwrap());
-    if !(1..=12).contains(&m) {
-        return Err(format!("`{text}` is not a date: there is no month {m}"));
-    }
-    match NaiveDate::from_ymd_opt(y, m, d) {
-        Some(date) => Ok(day_number(date)),
-        None => {
-            let days_in_month = (28..=31).rev().find(|&n| NaiveDate::from_ymd_opt(y, m, n).is_some()).unwrap_or(28);
-            let month = NaiveDate::from_ymd_opt(y, m, 1).map(|d| d.format("%B %Y").to_string()).unwrap_or_default();
-            Err(format!("`{text}` is not a date: {month} has {days_in_month} days"))
-        }
-    }
+    crate::clock::parse_ymd(text).map(day_number).map_err(|why| why.about(text))
 }
 
 /// Completed years from `birth` to `at`: the birthday counts as reached on its month and day (a

@@ -1,6 +1,6 @@
 //! Dates in input tables, as day numbers (days since 0001-01-01), so that intervals are integers.
 
-use chrono::{Datelike, NaiveDate};
+use chrono::Datelike;
 
 use crate::error::Result;
 use crate::table::Frame;
@@ -15,13 +15,9 @@ pub fn days(frame: &Frame, column: &str) -> Result<Vec<Option<i32>>> {
             None | Some("") => Ok(None),
             Some(t) => {
                 let date_part = t.split([' ', 'T']).next().unwrap_or(t);
-                NaiveDate::parse_from_str(date_part, "%Y-%m-%d").map(|d| Some(d.num_days_from_ce())).map_err(|_| {
-                    frame.bad_row(
-                        column,
-                        row,
-                        &format!("`{}` is not a date; write dates as YYYY-MM-DD", crate::withhold::cell(t)),
-                    )
-                })
+                crate::clock::parse_ymd(date_part)
+                    .map(|d| Some(d.num_days_from_ce()))
+                    .map_err(|why| frame.bad_row(column, row, &why.about(&crate::withhold::cell(t))))
             }
         })
         .collect()

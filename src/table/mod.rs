@@ -17,7 +17,7 @@ pub use sidecar::{
     Binding, ColumnLineage, Lineage, Provenance, Roles, SIDECAR_FORMAT, Sidecar, SidecarColumn, SourceColumn, TableKey,
     TableKind, Trust, seal,
 };
-pub use write::{CsvTable, float_cell, write_csv, write_csv_new, write_parquet};
+pub use write::{CsvTable, float_cell, write_csv, write_csv_new, write_parquet, write_table};
 
 /// A table's columns as text: each column's name and its cells as written (missing values empty).
 pub type TextColumns = Vec<(String, Vec<String>)>;

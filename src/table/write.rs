@@ -1,11 +1,13 @@
-//! Writing result tables as CSV (or, for large ones, Parquet) with their sidecar, atomically
+//! Writing result tables as CSV or Parquet with their sidecar, atomically
 //! (temporary name, then rename), so that a reader never sees half a table or a table without its
 //! sidecar's current version.
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 
-use duckdb::arrow::datatypes::DataType;
+use duckdb::arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
+use duckdb::arrow::datatypes::{DataType, Field, Schema};
 use duckdb::arrow::record_batch::RecordBatch;
 
 use super::sidecar::{Provenance, Sidecar, SidecarColumn, TableKind};
@@ -34,6 +36,34 @@ impl CsvTable {
         self.rows.push(row);
     }
 
+    /// The table as Arrow arrays, each column typed by its cells: whole numbers, numbers, or text
+    /// (empty cells are missing values).
+    pub fn to_record_batch(&self) -> RecordBatch {
+        let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) = self
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(c, column)| {
+                let cells: Vec<Option<&str>> =
+                    self.rows.iter().map(|row| Some(row[c].as_str()).filter(|v| !v.is_empty())).collect();
+                let parsed = |f: fn(&str) -> bool| cells.iter().flatten().all(|v| f(v));
+                let array: ArrayRef = if parsed(|v| v.parse::<i64>().is_ok()) {
+                    Arc::new(
+                        cells.iter().map(|v| v.map(|v| v.parse::<i64>().expect("checked"))).collect::<Int64Array>(),
+                    )
+                } else if parsed(|v| v.parse::<f64>().is_ok()) {
+                    Arc::new(
+                        cells.iter().map(|v| v.map(|v| v.parse::<f64>().expect("checked"))).collect::<Float64Array>(),
+                    )
+                } else {
+                    Arc::new(cells.iter().copied().collect::<StringArray>())
+                };
+                (Field::new(column.name.clone(), array.data_type().clone(), true), array)
+            })
+            .unzip();
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).expect("columns of equal length")
+    }
+
     /// The CSV text of the table.
     pub fn to_csv(&self) -> Result<String> {
         let mut w = csv::Writer::from_writer(Vec::new());
@@ -52,6 +82,17 @@ impl CsvTable {
 pub fn write_csv(path: &Path, table: &CsvTable, kind: TableKind, provenance: Provenance) -> Result<()> {
     Sidecar::new(kind, table.columns.clone(), provenance).write_beside(path)?;
     write_atomically(path, table.to_csv()?.as_bytes())
+}
+
+/// Write `table` to `path` as CSV or Parquet, by the path's extension, with its sidecar (as
+/// [`write_csv`] and [`write_parquet`]).
+pub fn write_table(path: &Path, table: &CsvTable, kind: TableKind, provenance: Provenance) -> Result<()> {
+    match super::Format::of(path)? {
+        super::Format::Csv => write_csv(path, table, kind, provenance),
+        super::Format::Parquet => {
+            write_parquet(path, table.to_record_batch(), &Sidecar::new(kind, table.columns.clone(), provenance))
+        }
+    }
 }
 
 /// As [`write_csv`], as new files: neither the table nor its sidecar may exist. Each is written

@@ -2,6 +2,7 @@
 //! Every test runs the real `midnet` binary against real files and DuckDB databases in a
 //! temporary directory.
 
+mod architecture;
 mod audit;
 mod center;
 mod common;

@@ -317,7 +317,7 @@ fn bad_project_inputs_are_refused_with_what_to_do() {
     // A name escaping work/, and one that is not a table.
     cox(&["--project", "p1", "--dataset", "cohort", "--out", "../datasets/x.csv"]).fails(3, "refused (path)");
     cox(&["--project", "p1", "--dataset", "cohort", "--out", "/tmp/x.csv"]).fails(3, "refused (path)");
-    cox(&["--project", "p1", "--dataset", "cohort", "--out", "x.txt"]).fails(2, "ending in .csv");
+    cox(&["--project", "p1", "--dataset", "cohort", "--out", "x.txt"]).fails(2, "give a .csv or .parquet file name");
     // --replace only means something in a project.
     cox(&["--input", &file, "--replace"]).fails(2, "--project");
     // Another user's project: the analyst role is required, and the refusal is audited.

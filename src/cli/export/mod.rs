@@ -12,11 +12,12 @@ use clap::Subcommand;
 
 pub use publish::PublishCommand;
 
+use crate::center::sites::SiteRegistry;
 use crate::cli::Global;
 use crate::cli::as_user;
 use crate::error::{Error, Result};
 use crate::export::{
-    CheckOptions, FixOptions, FixReport, Report, Rules, SiteRegistry, Stage, Verdict, WorkFix, check_files, fix_file,
+    CheckOptions, FixOptions, FixReport, HospitalNames, Report, Rules, Stage, Verdict, WorkFix, check_files, fix_file,
     fix_work,
 };
 
@@ -184,14 +185,14 @@ pub fn run(global: &Global, command: ExportCommand) -> Result<()> {
     }
 }
 
-fn rules_and_sites(args: &RuleArgs) -> Result<(Rules, SiteRegistry)> {
+fn rules_and_sites(args: &RuleArgs) -> Result<(Rules, HospitalNames)> {
     let rules = match &args.rules {
         Some(path) => Rules::read(path)?,
         None => Rules::default(),
     };
     let sites = match &args.sites {
-        Some(path) => SiteRegistry::read(path)?,
-        None => SiteRegistry::default(),
+        Some(path) => HospitalNames::of_sites(&SiteRegistry::parse_toml(path)?.sites, &path.display().to_string())?,
+        None => HospitalNames::default(),
     };
     Ok((rules, sites))
 }

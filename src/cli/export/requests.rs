@@ -8,7 +8,7 @@ use clap::Args;
 
 use crate::cli::Global;
 use crate::cli::as_user;
-use crate::cli::center::{print_json, text_table};
+use crate::cli::terminal::{ALL_TEXT, print_json, text_table};
 use crate::error::Result;
 use crate::export::exception::Exception;
 use crate::export::ledger::{self, CopyStatus, Event, LedgerView};
@@ -173,7 +173,11 @@ pub fn list(global: &Global, args: ProjectArgs) -> Result<()> {
         .collect();
     print!(
         "{}",
-        text_table(&["request", "kind", "status", "requester", "filed (UTC)", "files", "findings", "reviewer"], &rows)
+        text_table(
+            &["request", "kind", "status", "requester", "filed (UTC)", "files", "findings", "reviewer"],
+            &rows,
+            ALL_TEXT
+        )
     );
     Ok(())
 }
@@ -261,7 +265,7 @@ fn render_request(r: &Request) -> String {
             ]
         })
         .collect();
-    for line in text_table(&["file", "role", "verdict", "bytes", "sha256"], &rows).lines() {
+    for line in text_table(&["file", "role", "verdict", "bytes", "sha256"], &rows, ALL_TEXT).lines() {
         let _ = writeln!(out, "  {line}");
     }
     for f in &r.files {

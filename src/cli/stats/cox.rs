@@ -9,7 +9,8 @@ use serde::Serialize;
 use crate::bad_input;
 use crate::cli::Global;
 use crate::cli::stats::input::{self, InputArgs, Resolved, Source};
-use crate::cli::stats::output::{OutputArgs, Writer, human, human_p, text_table, timing};
+use crate::cli::stats::output::{OutputArgs, Writer, human, human_p, timing};
+use crate::cli::terminal::text_table;
 use crate::error::Result;
 use crate::schema::ColumnRole;
 use crate::stats::cox::{self, Coefficient, CoxInput, CoxOptions, Term, Ties};
@@ -122,7 +123,7 @@ fn analyse(global: &Global, args: &CoxArgs, input: &Resolved) -> Result<()> {
     };
     args.output.print(&report, &render(&report));
     if let Some(out) = &out {
-        let writer = Writer { input, params: params(args), quiet: global.quiet };
+        let writer = Writer { params: params(args), quiet: global.quiet };
         writer.write(out, &table(&report), TableKind::Statistics)?;
     }
     Ok(())

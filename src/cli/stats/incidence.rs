@@ -11,7 +11,8 @@ use serde_json::{Map, Value};
 use crate::bad_input;
 use crate::cli::Global;
 use crate::cli::stats::input::{self, InputArgs, Resolved, Source};
-use crate::cli::stats::output::{OutputArgs, Writer, grouping_role, human, sibling, text_table, timing};
+use crate::cli::stats::output::{OutputArgs, Writer, grouping_role, human, timing};
+use crate::cli::terminal::text_table;
 use crate::error::Result;
 use crate::schema::ColumnRole;
 use crate::stats::incidence::{self, Comparison, PoissonCi, Standardized, Tally};
@@ -189,10 +190,10 @@ fn analyse(global: &Global, args: &IncidenceArgs, input: &Resolved) -> Result<()
     };
     args.output.print(&report, &render(&report, &args.time));
     if let Some(out) = &out {
-        let writer = Writer { input, params: params(args), quiet: global.quiet };
+        let writer = Writer { params: params(args), quiet: global.quiet };
         writer.write(out, &rate_table(&report), TableKind::Statistics)?;
         if !report.comparisons.is_empty() {
-            writer.write(&sibling(out, "compare"), &comparison_table(&report), TableKind::Statistics)?;
+            writer.write(&out.sibling("compare"), &comparison_table(&report), TableKind::Statistics)?;
         }
     }
     Ok(())

@@ -9,7 +9,8 @@ use serde::Serialize;
 use crate::bad_input;
 use crate::cli::Global;
 use crate::cli::stats::input::{self, InputArgs, Resolved, Source};
-use crate::cli::stats::output::{OutputArgs, Writer, human, human_p, sibling, text_table, timing};
+use crate::cli::stats::output::{OutputArgs, Writer, human, human_p, timing};
+use crate::cli::terminal::text_table;
 use crate::error::Result;
 use crate::export::Rules;
 use crate::schema::ColumnRole;
@@ -145,11 +146,11 @@ fn analyse(global: &Global, args: &KmArgs, input: &Resolved) -> Result<()> {
     timing(global.quiet, frame.rows(), read, started.elapsed() - read);
     args.output.print(&report, &render(&report, args));
     if let Some(out) = &out {
-        let writer = Writer { input, params: params(args), quiet: global.quiet };
+        let writer = Writer { params: params(args), quiet: global.quiet };
         let kind = if args.at.is_empty() { TableKind::FigureData } else { TableKind::Statistics };
         writer.write(out, &curve_table(&report, competing), kind)?;
         if let Some(test) = &report.logrank {
-            writer.write(&sibling(out, "logrank"), &logrank_table(test), TableKind::Statistics)?;
+            writer.write(&out.sibling("logrank"), &logrank_table(test), TableKind::Statistics)?;
         }
     }
     Ok(())

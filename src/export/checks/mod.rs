@@ -17,7 +17,7 @@ pub use differencing::Operand;
 pub use file_type::{FileKind, classify};
 
 use super::persons::Persons;
-use super::registry::SiteRegistry;
+use super::registry::HospitalNames;
 use super::report::{FileReport, Place, Raw, Report, SidecarNote, Skipped};
 use super::rules::{Rule, Rules, Stage, Verdict};
 use super::table::Table;
@@ -32,7 +32,7 @@ pub struct CheckOptions {
     pub rules: Rules,
     /// The hospitals that must not be named or broken down by (empty: `site_name` is skipped and
     /// `site_breakdown` looks only at roles, names and site-like labels).
-    pub sites: SiteRegistry,
+    pub sites: HospitalNames,
     /// Columns the requester declares are not counts (for tables whose sidecar does not say).
     pub not_counts: Vec<String>,
     /// Tables already released: further operands of the differencing check, never reported on.

@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::error::Result;
-use crate::export::registry::SiteRegistry;
+use crate::export::registry::HospitalNames;
 use crate::export::report::{Place, Raw};
 use crate::export::rules::{Rule, Rules};
 use crate::export::table::{Column, Table, Use};
@@ -116,7 +116,7 @@ fn identifying_columns(conn: &duckdb::Connection, table: &str, min_count: u32) -
 }
 
 /// Why a column breaks results down by hospital, if it does. `export fix` aggregates over these.
-pub fn site_column_reason(col: &Column, registry: &SiteRegistry, rules: &Rules) -> Option<String> {
+pub fn site_column_reason(col: &Column, registry: &HospitalNames, rules: &Rules) -> Option<String> {
     if !matches!(col.use_, Use::Label) {
         return None;
     }
@@ -147,11 +147,11 @@ pub fn site_column_reason(col: &Column, registry: &SiteRegistry, rules: &Rules) 
 
 /// A column of numbers named after one hospital (`site01`, a pseudonym, a name): a wide table with
 /// one column per site.
-pub fn is_per_site_column(col: &Column, registry: &SiteRegistry) -> bool {
+pub fn is_per_site_column(col: &Column, registry: &HospitalNames) -> bool {
     col.use_ != Use::Label && (registry.is_site_label(&col.name) || looks_like_site_label(&compact(&col.name)))
 }
 
-pub fn breakdown(table: &Table, registry: &SiteRegistry, project: &ProjectSites, rules: &Rules) -> Vec<Raw> {
+pub fn breakdown(table: &Table, registry: &HospitalNames, project: &ProjectSites, rules: &Rules) -> Vec<Raw> {
     let mut out = by_column(table, registry, rules);
     let named: BTreeSet<String> = out.iter().filter_map(|r| r.place.column.clone()).collect();
     out.extend(by_lineage(table, project).into_iter().filter(|r| {
@@ -164,7 +164,7 @@ pub fn breakdown(table: &Table, registry: &SiteRegistry, project: &ProjectSites,
 }
 
 /// Columns that are per-site by their role, name or values.
-fn by_column(table: &Table, registry: &SiteRegistry, rules: &Rules) -> Vec<Raw> {
+fn by_column(table: &Table, registry: &HospitalNames, rules: &Rules) -> Vec<Raw> {
     let mut out = Vec::new();
     for col in &table.columns {
         if let Some(reason) = site_column_reason(col, registry, rules) {
@@ -301,7 +301,7 @@ fn each_a_site(sums: &[f64], sites: &[u64]) -> bool {
 }
 
 /// Every place a registered hospital's name or alias occurs. `sidecar_text` is the sidecar's JSON.
-pub fn names(table: &Table, registry: &SiteRegistry, sidecar_text: Option<&str>) -> Vec<Raw> {
+pub fn names(table: &Table, registry: &HospitalNames, sidecar_text: Option<&str>) -> Vec<Raw> {
     let mut out = Vec::new();
     let file_name = table.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     for m in registry.names_in(&file_name) {
@@ -329,7 +329,7 @@ pub fn names(table: &Table, registry: &SiteRegistry, sidecar_text: Option<&str>)
 }
 
 /// Names in a text file or an SVG, line by line.
-pub fn names_in_text(text: &str, registry: &SiteRegistry) -> Vec<Raw> {
+pub fn names_in_text(text: &str, registry: &HospitalNames) -> Vec<Raw> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         for m in registry.names_in(line) {

@@ -8,14 +8,14 @@ use crate::bad_input;
 use crate::error::Result;
 use crate::export::ageband::{parse_band, reband};
 use crate::export::checks::site::{is_per_site_column, site_column_reason};
-use crate::export::registry::SiteRegistry;
+use crate::export::registry::HospitalNames;
 use crate::export::rules::Rules;
 use crate::export::structure::is_total_name;
 use crate::export::table::{Cell, Column, Table, Use};
 use crate::table::float_cell;
 
 /// Re-band the age columns that need it and sum over sites; the table unchanged when neither applies.
-pub fn coarsen(table: Table, registry: &SiteRegistry, rules: &Rules, changes: &mut Vec<Change>) -> Result<Table> {
+pub fn coarsen(table: Table, registry: &HospitalNames, rules: &Rules, changes: &mut Vec<Change>) -> Result<Table> {
     let table = sum_site_columns(table, registry, rules, changes)?;
     let site_cols: Vec<(usize, String)> = table
         .columns
@@ -183,7 +183,7 @@ pub fn number_cell(v: f64) -> String {
 
 /// Columns holding one hospital each (`site01`, `北山大学病院`, …) are summed into one column
 /// `all_sites`, or simply dropped when the table already has a total column.
-fn sum_site_columns(table: Table, registry: &SiteRegistry, rules: &Rules, changes: &mut Vec<Change>) -> Result<Table> {
+fn sum_site_columns(table: Table, registry: &HospitalNames, rules: &Rules, changes: &mut Vec<Change>) -> Result<Table> {
     let per_site: Vec<usize> =
         (0..table.columns.len()).filter(|&c| is_per_site_column(&table.columns[c], registry)).collect();
     if per_site.is_empty() {

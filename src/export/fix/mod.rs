@@ -18,7 +18,7 @@ use serde::Serialize;
 use super::checks::individual::individual_role;
 use super::checks::{CheckOptions, FileKind, check_files, classify};
 use super::gate::{self, Context};
-use super::registry::SiteRegistry;
+use super::registry::HospitalNames;
 use super::report::Report;
 use super::rules::{Rule, Rules, Stage};
 use super::table::{Table, Use};
@@ -35,7 +35,7 @@ use crate::table::{
 #[derive(Debug, Clone, Default)]
 pub struct FixOptions {
     pub rules: Rules,
-    pub sites: SiteRegistry,
+    pub sites: HospitalNames,
     pub not_counts: Vec<String>,
 }
 

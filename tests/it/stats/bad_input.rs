@@ -215,11 +215,11 @@ fn bad_comparison_and_standard_population() {
 }
 
 #[test]
-fn out_must_be_a_csv_file() {
+fn out_must_be_a_csv_or_parquet_file() {
     let dir = tempdir();
     let f = write(dir.path(), "a.csv", "time,event\n1,1\n2,0\n");
     midnet(dir.path(), &["stats", "km", "--input", &f, "--time", "time", "--event", "event", "--out", "km.json"])
-        .fails(2, "give a file name ending in .csv");
+        .fails(2, "give a .csv or .parquet file name");
     assert!(!dir.path().join("km.json").exists());
 }
 

@@ -327,3 +327,44 @@ fn parquet_input_gives_the_same_fit_as_csv() {
     };
     assert_eq!(fit(&cohort()), fit(&parquet.display().to_string()));
 }
+
+/// Every analysis command writes its tables as CSV or Parquet through one adapter: the same rows
+/// either way, typed columns in Parquet, a sidecar beside each, and a second table (the log-rank
+/// test) in the format of the first.
+#[test]
+fn km_writes_the_same_tables_as_parquet_as_as_csv() {
+    let dir = tempdir();
+    let km = |out: &str| {
+        let args = ["stats", "km", "--input", &cohort(), "--time", "time", "--event", "event", "--group", "group"];
+        midnet(dir.path(), &[&args[..], &["--out", out]].concat()).ok();
+    };
+    km("km.csv");
+    km("curve.parquet");
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    let read = |sql: &str| -> Vec<String> {
+        let mut stmt = conn.prepare(sql).unwrap();
+        stmt.query_map([], |r| r.get::<_, String>(0)).unwrap().map(Result::unwrap).collect()
+    };
+    for (csv, parquet) in [("km.csv", "curve.parquet"), ("km-logrank.csv", "curve-logrank.parquet")] {
+        let (csv, parquet) = (dir.path().join(csv), dir.path().join(parquet));
+        assert!(parquet.with_extension("meta.json").is_file(), "{} has its sidecar", parquet.display());
+        let summary = |from: String| {
+            read(&format!(
+                "SELECT (SELECT string_agg(column_name, ',') FROM (DESCRIBE SELECT * FROM {from})) || ' ' || count(*) FROM {from}"
+            ))
+        };
+        let as_csv = summary(format!("read_csv('{}', header = true)", csv.display()));
+        assert_eq!(as_csv, summary(format!("read_parquet('{}')", parquet.display())));
+    }
+    let at_risk = |from: String| read(&format!("SELECT CAST(sum(n_at_risk) AS VARCHAR) FROM {from}"));
+    assert_eq!(
+        at_risk(format!("read_csv('{}', header = true)", dir.path().join("km.csv").display())),
+        at_risk(format!("read_parquet('{}')", dir.path().join("curve.parquet").display()))
+    );
+    let types = read(&format!(
+        "SELECT column_name || ' ' || column_type FROM (DESCRIBE SELECT * FROM read_parquet('{}'))",
+        dir.path().join("curve.parquet").display()
+    ));
+    assert!(types.contains(&"n_at_risk BIGINT".to_string()), "{types:?}");
+    assert!(types.contains(&"survival DOUBLE".to_string()), "{types:?}");
+}
