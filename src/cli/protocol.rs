@@ -10,7 +10,8 @@ use crate::error::{IoContext, Result};
 use crate::project::Role;
 use crate::protocol::analyses;
 use crate::protocol::library::Library;
-use crate::protocol::run::{self, RunOptions, RunReport, protocol_dir};
+use crate::protocol::plan::{self, RunOptions};
+use crate::protocol::run::{self, RunReport, protocol_dir};
 
 #[derive(Debug, Subcommand)]
 pub enum ProtocolCommand {
@@ -157,10 +158,10 @@ pub fn render(report: &RunReport) -> String {
     s
 }
 
-fn plan_name(plan: run::Plan) -> &'static str {
+fn plan_name(plan: plan::Plan) -> &'static str {
     match plan {
-        run::Plan::Detection => "signal detection (every outcome)",
-        run::Plan::Refinement => "signal refinement (chosen outcomes, time to onset, duration of use)",
+        plan::Plan::Detection => "signal detection (every outcome)",
+        plan::Plan::Refinement => "signal refinement (chosen outcomes, time to onset, duration of use)",
     }
 }
 

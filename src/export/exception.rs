@@ -15,7 +15,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::report::Finding;
+use super::findings::Finding;
 use super::rules::Rule;
 use crate::bad_input;
 use crate::error::Result;

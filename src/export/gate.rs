@@ -32,10 +32,6 @@ use crate::project::{Layout, Project};
 use crate::store;
 use crate::table::TableKey;
 
-/// A data center that applies stricter thresholds than the guideline's keeps its own copy of
-/// `sql/export-rules.toml` under this name in its home; checks inside a project use it.
-pub const HOME_RULES_FILE: &str = "export-rules.toml";
-
 /// The gate's records of a project: `export/`.
 pub fn records_dir(layout: &Layout) -> PathBuf {
     layout.root().join("export")

@@ -11,12 +11,53 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::gate;
-use super::request::FileRole;
 use crate::audit::Direction;
 use crate::center::Actor;
 use crate::clock;
 use crate::error::{Error, IoContext, Result};
 use crate::project::{Area, Layout, Role};
+
+/// What a file of a request is, for the reviewer and the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileRole {
+    Table,
+    /// A table's sidecar (`NAME.meta.json`): its columns' roles and its provenance.
+    Sidecar,
+    Figure,
+    Text,
+    /// A program that produced the statistics.
+    Program,
+    /// The project's commands from the audit trail.
+    WorkLog,
+    /// Anything else: never exportable (`file_type`).
+    Other,
+}
+
+display_as_serialized!(FileRole);
+
+impl FileRole {
+    /// The role of a statistics file by its name.
+    pub fn of_name(name: &str) -> FileRole {
+        let lower = name.to_lowercase();
+        let ext = Path::new(&lower).extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_default();
+        if lower.ends_with(".meta.json") {
+            return FileRole::Sidecar;
+        }
+        match ext.as_str() {
+            "csv" | "parquet" => FileRole::Table,
+            "png" | "svg" => FileRole::Figure,
+            "txt" | "md" => FileRole::Text,
+            _ => FileRole::Other,
+        }
+    }
+
+    /// Whether the gate's table, figure and file-type checks apply (programs and the work log are
+    /// checked as text, sidecars with their table).
+    pub(super) fn checked_as_statistics(self) -> bool {
+        matches!(self, FileRole::Table | FileRole::Figure | FileRole::Text | FileRole::Other)
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

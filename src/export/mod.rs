@@ -24,16 +24,28 @@
 //! })?;
 //! ```
 
+/// The snake_case names the records use, for people too.
+macro_rules! display_as_serialized {
+    ($($t:ty),*) => {$(
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                let value = serde_json::to_value(self).map_err(|_| std::fmt::Error)?;
+                f.write_str(value.as_str().unwrap_or_default())
+            }
+        }
+    )*};
+}
+
 mod ageband;
 mod checks;
 pub mod exception;
+pub mod findings;
 mod fix;
 mod gate;
 pub mod ledger;
 mod persons;
 pub mod publish;
 mod registry;
-pub mod report;
 pub mod request;
 pub mod review;
 mod rules;
@@ -45,13 +57,13 @@ mod worklog;
 
 pub use checks::{CheckOptions, check_files};
 pub use exception::Exception;
+pub use findings::{FileReport, Finding, Report, Skipped};
 pub use fix::{Change, FixOptions, FixReport, WorkFix, fix_file, fix_work, roles_by_content};
 pub use gate::refuse_person_records;
 pub use ledger::{Event, Ledger, LedgerView, fetch};
 pub use persons::Persons;
 pub use publish::{PublishSpec, file_publication};
 pub use registry::HospitalNames;
-pub use report::{FileReport, Finding, Report, Skipped};
 pub use request::{ExportSpec, Request, Status, check_work, file_export};
 pub use review::{Decide, review};
 pub use rules::{Rule, Rules, Stage, Verdict};

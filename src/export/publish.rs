@@ -15,9 +15,9 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::exception::Exception;
+use super::findings::Report;
 use super::gate::{self, Context};
 use super::ledger::Ledger;
-use super::report::Report;
 use super::request::{self, Kind, Request, RequestFile};
 use super::rules::Stage;
 use crate::center::Actor;

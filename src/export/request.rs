@@ -15,9 +15,9 @@ use serde::{Deserialize, Serialize};
 
 use super::checks::check_text;
 use super::exception::Exception;
+use super::findings::{FileReport, Finding, Report, SidecarNote, Skipped};
 use super::gate::{self, Context};
-use super::ledger::Ledger;
-use super::report::{FileReport, Finding, Report, SidecarNote, Skipped};
+use super::ledger::{FileRole, Ledger};
 use super::rules::{Stage, Verdict};
 use super::worklog;
 use crate::audit::Direction;
@@ -44,59 +44,7 @@ pub enum Status {
     Rejected,
 }
 
-/// What a file of a request is, for the reviewer and the ledger.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FileRole {
-    Table,
-    /// A table's sidecar (`NAME.meta.json`): its columns' roles and its provenance.
-    Sidecar,
-    Figure,
-    Text,
-    /// A program that produced the statistics.
-    Program,
-    /// The project's commands from the audit trail.
-    WorkLog,
-    /// Anything else: never exportable (`file_type`).
-    Other,
-}
-
-/// The snake_case names the records use, for people too.
-macro_rules! display_as_serialized {
-    ($($t:ty),*) => {$(
-        impl std::fmt::Display for $t {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                let value = serde_json::to_value(self).map_err(|_| std::fmt::Error)?;
-                f.write_str(value.as_str().unwrap_or_default())
-            }
-        }
-    )*};
-}
-
-display_as_serialized!(Kind, Status, FileRole);
-
-impl FileRole {
-    /// The role of a statistics file by its name.
-    pub fn of_name(name: &str) -> FileRole {
-        let lower = name.to_lowercase();
-        let ext = Path::new(&lower).extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_default();
-        if lower.ends_with(".meta.json") {
-            return FileRole::Sidecar;
-        }
-        match ext.as_str() {
-            "csv" | "parquet" => FileRole::Table,
-            "png" | "svg" => FileRole::Figure,
-            "txt" | "md" => FileRole::Text,
-            _ => FileRole::Other,
-        }
-    }
-
-    /// Whether the gate's table, figure and file-type checks apply (programs and the work log are
-    /// checked as text, sidecars with their table).
-    fn checked_as_statistics(self) -> bool {
-        matches!(self, FileRole::Table | FileRole::Figure | FileRole::Text | FileRole::Other)
-    }
-}
+display_as_serialized!(Kind, Status);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -8,9 +8,10 @@
 use std::path::PathBuf;
 
 use super::gate::{self, Context};
+use super::ledger::FileRole;
 use super::ledger::{Entry, Event, Ledger};
 use super::publish;
-use super::request::{self, FileRole, Kind, Refusal, Request, RequestFinding, Status};
+use super::request::{self, Kind, Refusal, Request, RequestFinding, Status};
 use crate::audit::Direction;
 use crate::center::Actor;
 use crate::clock;

@@ -13,6 +13,10 @@ use crate::error::{IoContext, Result};
 /// The guideline's values, readable by a reviewer in the repository.
 const GUIDELINE_RULES: &str = include_str!("../../sql/export-rules.toml");
 
+/// A data center that applies stricter thresholds than the guideline's keeps its own copy of
+/// `sql/export-rules.toml` under this name in its home; checks inside a project use it.
+pub const HOME_RULES_FILE: &str = "export-rules.toml";
+
 /// What a finding is about. The codes are stable: requests, reviews and the ledger record them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -144,7 +148,7 @@ impl Rules {
     /// The rules a data center applies: its own copy of this file in its home
     /// (`HOME/export-rules.toml`, stricter values) when it keeps one, otherwise the guideline's.
     pub fn of_home(home_root: &Path) -> Result<Rules> {
-        let custom = home_root.join(super::gate::HOME_RULES_FILE);
+        let custom = home_root.join(HOME_RULES_FILE);
         if custom.is_file() { Rules::read(&custom) } else { Ok(Rules::default()) }
     }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::run::{Plan, RunOptions};
+use super::plan::{Plan, RunOptions};
 use crate::bad_input;
 use crate::error::{Error, IoContext, Result};
 

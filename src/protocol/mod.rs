@@ -13,8 +13,10 @@
 pub mod analyses;
 pub mod estimate;
 pub mod library;
+pub mod plan;
 pub mod run;
 pub mod tables;
 
 pub use library::Library;
-pub use run::{Plan, RunOptions, RunReport, run};
+pub use plan::{Plan, RunOptions};
+pub use run::{RunReport, run};

@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::analyses::{self, AnalysisRecord};
 use super::estimate::{self, Cohort, DAYS_PER_YEAR, Estimate, OutcomeColumns};
 use super::library::{Library, Outcome};
+use super::plan::{Plan, RunOptions};
 use super::tables::{self, AttritionRow, BaselineRow, CurvePoint, DurationRow, OnsetRow, ResultRow, SUBGROUPS};
 use crate::audit::Direction;
 use crate::bad_input;
@@ -17,25 +18,6 @@ use crate::error::{Error, Result};
 use crate::extract::{self, ExtractOptions};
 use crate::project::{Area, Project, Purpose, Role};
 use crate::table::{Categories, Frame, Provenance, TableKind};
-
-/// Every outcome (signal detection) or chosen outcomes with time to onset and incidence by
-/// duration of use (signal refinement).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Plan {
-    Detection,
-    Refinement,
-}
-
-#[derive(Debug, Clone)]
-pub struct RunOptions {
-    pub drug: Vec<String>,
-    pub comparator: Vec<String>,
-    pub cutoff: String,
-    /// Chosen outcome ids (signal refinement); empty for every outcome.
-    pub outcomes: Vec<String>,
-    pub jobs: usize,
-}
 
 /// What a run did.
 #[derive(Debug, Clone, Serialize)]

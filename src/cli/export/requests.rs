@@ -11,8 +11,8 @@ use crate::cli::as_user;
 use crate::cli::terminal::{ALL_TEXT, print_json, text_table};
 use crate::error::Result;
 use crate::export::exception::Exception;
+use crate::export::findings::SidecarStatus;
 use crate::export::ledger::{self, CopyStatus, Event, LedgerView};
-use crate::export::report::SidecarStatus;
 use crate::export::request::{self, ExportSpec, Kind, Request};
 use crate::export::review::{self as decide, Decide};
 

@@ -3,7 +3,7 @@
 //! `85歳以上`), and to column names of a wide table with one column per band.
 
 use crate::export::ageband::{Band, parse_band};
-use crate::export::report::{Place, Raw};
+use crate::export::findings::{Place, Raw};
 use crate::export::rules::{Rule, Rules};
 use crate::export::table::{Cell, Table, Use};
 use crate::export::text::{fold, words};

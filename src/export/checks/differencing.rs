@@ -19,7 +19,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::export::report::{Place, Raw};
+use crate::export::findings::{Place, Raw};
 use crate::export::rules::{Rule, Rules};
 use crate::export::table::{Table, Use};
 use crate::export::text::fold;

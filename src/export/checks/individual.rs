@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 
-use crate::export::report::{Place, Raw};
+use crate::export::findings::{Place, Raw};
 use crate::export::rules::{Rule, Rules};
 use crate::export::table::{Cell, Column, Table, Use};
 use crate::export::text::{compact, name_says, words};

@@ -16,9 +16,9 @@ use std::sync::Arc;
 pub use differencing::Operand;
 pub use file_type::{FileKind, classify};
 
+use super::findings::{FileReport, Place, Raw, Report, SidecarNote, Skipped};
 use super::persons::Persons;
 use super::registry::HospitalNames;
-use super::report::{FileReport, Place, Raw, Report, SidecarNote, Skipped};
 use super::rules::{Rule, Rules, Stage, Verdict};
 use super::table::Table;
 use crate::bad_input;

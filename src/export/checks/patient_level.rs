@@ -16,8 +16,8 @@
 
 use std::collections::HashMap;
 
+use crate::export::findings::{Place, Raw};
 use crate::export::persons::{Link, Persons, WINDOW, tokens};
-use crate::export::report::{Place, Raw};
 use crate::export::rules::{Rule, Rules};
 use crate::export::table::{Column, Table};
 use crate::export::text::{compact, name_says};

@@ -14,8 +14,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::error::Result;
+use crate::export::findings::{Place, Raw};
 use crate::export::registry::HospitalNames;
-use crate::export::report::{Place, Raw};
 use crate::export::rules::{Rule, Rules};
 use crate::export::table::{Column, Table, Use};
 use crate::export::text::{compact, words};

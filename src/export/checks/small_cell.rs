@@ -2,7 +2,7 @@
 //! (from the sidecar's roles, or every column of whole numbers when there is no sidecar), nor in an
 //! `n=7` written into a label or a column name.
 
-use crate::export::report::{Place, Raw};
+use crate::export::findings::{Place, Raw};
 use crate::export::rules::{Rule, Rules};
 use crate::export::table::{Column, Table, Use};
 use crate::export::text::fold;

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::export::report::{Place, Raw};
+use crate::export::findings::{Place, Raw};
 use crate::export::rules::{Rule, Rules};
 use crate::export::solve::{Equation, determined};
 use crate::export::structure::{At, Sum, Total, sums, written_masked};

@@ -17,9 +17,9 @@ use serde::Serialize;
 
 use super::checks::individual::individual_role;
 use super::checks::{CheckOptions, FileKind, check_files, classify};
+use super::findings::Report;
 use super::gate::{self, Context};
 use super::registry::HospitalNames;
-use super::report::Report;
 use super::rules::{Rule, Rules, Stage};
 use super::table::{Table, Use};
 use crate::audit::Direction;

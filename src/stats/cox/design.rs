@@ -1,12 +1,8 @@
 //! The covariates of a model: numeric terms, indicators of categorical covariates against a
 //! reference level, their validation, and the centring and scaling the fit works in.
 
-use super::newton::Solution;
-use super::risk::Sorted;
-use super::{Coefficient, CoxError, CoxFit, CoxInput, Ties};
+use super::{CoxError, CoxInput};
 use crate::stats::check;
-use crate::stats::linalg::Cholesky;
-use crate::stats::{Z_975, normal_two_sided_p};
 use crate::table::Categories;
 
 /// One column of the model.
@@ -105,65 +101,5 @@ impl Design {
 
     pub fn p(&self) -> usize {
         self.names.len()
-    }
-
-    /// A term that is constant inside every stratum has nothing to estimate from within-stratum
-    /// comparisons (e.g. a site-level covariate stratified by site).
-    pub fn check_within_strata(&self, sorted: &Sorted) -> Result<(), CoxError> {
-        if sorted.n_strata < 2 {
-            return Ok(());
-        }
-        match (0..self.p()).find(|&j| !sorted.varies_within_a_stratum(j)) {
-            Some(j) => Err(CoxError::Constant {
-                name: self.names[j].clone(),
-                detail: "it has one value within each stratum".to_string(),
-            }),
-            None => Ok(()),
-        }
-    }
-
-    /// The fit on the original scale of the covariates.
-    pub fn report(
-        &self,
-        input: &CoxInput,
-        sorted: &Sorted,
-        solution: Solution,
-        ties: Ties,
-    ) -> Result<CoxFit, CoxError> {
-        let p = self.p();
-        let beta = &solution.beta;
-        let chol = Cholesky::new(&solution.information, p)
-            .map_err(|j| CoxError::Separation { names: vec![self.names[j].clone()] })?;
-        let inverse = chol.inverse();
-        let covariance: Vec<f64> = (0..p * p).map(|i| inverse[i] / (self.scale[i / p] * self.scale[i % p])).collect();
-        let coefficients = (0..p)
-            .map(|j| {
-                let coef = beta[j] / self.scale[j];
-                let se = covariance[j * p + j].sqrt();
-                let z = coef / se;
-                Coefficient {
-                    name: self.names[j].clone(),
-                    reference: input.terms[j].reference.clone(),
-                    coef,
-                    se,
-                    hr: coef.exp(),
-                    hr_lo: (coef - Z_975 * se).exp(),
-                    hr_hi: (coef + Z_975 * se).exp(),
-                    z,
-                    p: normal_two_sided_p(z),
-                }
-            })
-            .collect();
-        Ok(CoxFit {
-            n: input.time.len() as u64,
-            events: sorted.events,
-            loglik: solution.loglik,
-            loglik_null: solution.loglik_null,
-            iterations: solution.iterations,
-            ties,
-            strata: sorted.n_strata,
-            coefficients,
-            covariance,
-        })
     }
 }

@@ -21,6 +21,8 @@ use serde::Serialize;
 pub use design::Term;
 
 use crate::error::Error;
+use crate::stats::linalg::Cholesky;
+use crate::stats::{Z_975, normal_two_sided_p};
 use design::Design;
 
 /// How tied event times share the risk set.
@@ -187,7 +189,52 @@ impl From<CoxError> for Error {
 pub fn fit(input: &CoxInput, options: &CoxOptions) -> Result<CoxFit, CoxError> {
     let design = Design::new(input)?;
     let sorted = risk::Sorted::new(input, &design);
-    design.check_within_strata(&sorted)?;
+    sorted.check_within_strata(&design)?;
     let solution = newton::maximise(&sorted, &design.names, options)?;
-    design.report(input, &sorted, solution, options.ties)
+    report(&design, input, &sorted, solution, options.ties)
+}
+
+/// The fit on the original scale of the covariates.
+fn report(
+    design: &Design,
+    input: &CoxInput,
+    sorted: &risk::Sorted,
+    solution: newton::Solution,
+    ties: Ties,
+) -> Result<CoxFit, CoxError> {
+    let p = design.p();
+    let beta = &solution.beta;
+    let chol = Cholesky::new(&solution.information, p)
+        .map_err(|j| CoxError::Separation { names: vec![design.names[j].clone()] })?;
+    let inverse = chol.inverse();
+    let covariance: Vec<f64> = (0..p * p).map(|i| inverse[i] / (design.scale[i / p] * design.scale[i % p])).collect();
+    let coefficients = (0..p)
+        .map(|j| {
+            let coef = beta[j] / design.scale[j];
+            let se = covariance[j * p + j].sqrt();
+            let z = coef / se;
+            Coefficient {
+                name: design.names[j].clone(),
+                reference: input.terms[j].reference.clone(),
+                coef,
+                se,
+                hr: coef.exp(),
+                hr_lo: (coef - Z_975 * se).exp(),
+                hr_hi: (coef + Z_975 * se).exp(),
+                z,
+                p: normal_two_sided_p(z),
+            }
+        })
+        .collect();
+    Ok(CoxFit {
+        n: input.time.len() as u64,
+        events: sorted.events,
+        loglik: solution.loglik,
+        loglik_null: solution.loglik_null,
+        iterations: solution.iterations,
+        ties,
+        strata: sorted.n_strata,
+        coefficients,
+        covariance,
+    })
 }

@@ -16,7 +16,7 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 use super::design::Design;
-use super::{CoxInput, Ties};
+use super::{CoxError, CoxInput, Ties};
 
 /// A block of rows sharing a stratum and a time; its events are its first `events` rows.
 #[derive(Debug, Clone, Copy)]
@@ -113,6 +113,21 @@ impl Part {
 const MIN_CHUNK_ROWS: usize = 1 << 14;
 
 impl Sorted {
+    /// A term that is constant inside every stratum has nothing to estimate from within-stratum
+    /// comparisons (e.g. a site-level covariate stratified by site).
+    pub fn check_within_strata(&self, design: &Design) -> Result<(), CoxError> {
+        if self.n_strata < 2 {
+            return Ok(());
+        }
+        match (0..design.p()).find(|&j| !self.varies_within_a_stratum(j)) {
+            Some(j) => Err(CoxError::Constant {
+                name: design.names[j].clone(),
+                detail: "it has one value within each stratum".to_string(),
+            }),
+            None => Ok(()),
+        }
+    }
+
     pub fn new(input: &CoxInput, design: &Design) -> Sorted {
         let n = input.time.len();
         let p = design.p();
