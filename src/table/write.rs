@@ -10,7 +10,7 @@ use duckdb::arrow::record_batch::RecordBatch;
 
 use super::sidecar::{ColumnRole, Provenance, Sidecar, SidecarColumn, TableKind};
 use crate::error::{Error, IoContext, Result};
-use crate::sql::quote;
+use crate::sql::duckdb::{ident, string};
 
 /// A small result table: named columns with roles, rows of already formatted cells.
 #[derive(Debug, Clone, Default)]
@@ -130,7 +130,7 @@ pub fn write_parquet(path: &Path, batch: RecordBatch, sidecar: &Sidecar) -> Resu
                 DataType::Boolean => "BOOLEAN",
                 other => return Err(Error::Internal(format!("no Parquet column type for {other}"))),
             };
-            Ok(format!("{} {sql_type}", quote::ident(f.name())))
+            Ok(format!("{} {sql_type}", ident(f.name())))
         })
         .collect::<Result<Vec<_>>>()?;
     conn.execute_batch(&format!("CREATE TABLE result ({})", columns.join(", ")))?;
@@ -138,7 +138,7 @@ pub fn write_parquet(path: &Path, batch: RecordBatch, sidecar: &Sidecar) -> Resu
     let tmp = temporary_beside(path);
     conn.execute_batch(&format!(
         "COPY result TO {} (FORMAT parquet, COMPRESSION snappy)",
-        quote::literal(&tmp.to_string_lossy())
+        string(&tmp.to_string_lossy())
     ))?;
     std::fs::File::open(&tmp).and_then(|f| f.sync_all()).at(&tmp)?;
     std::fs::rename(&tmp, path).at(path)

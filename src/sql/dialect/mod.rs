@@ -1,99 +1,114 @@
-//! What is particular to DuckDB in the generated SQL: literals, the scalar functions the query
-//! model needs, and the clauses that pick one row per group. The generator (`super::generate`)
-//! writes everything else in portable SQL and asks the dialect for these pieces, so a second
-//! engine is a second implementation of [`Dialect`].
+//! Everything engine-specific in the generated SQL: quoting names and values, literals, type
+//! names, the date and text functions the query model needs, the clause that keeps one row per
+//! group, materialised steps and records. The generator (`super::generate`) writes everything else
+//! in SQL that every engine reads and asks the dialect for these pieces.
+//!
+//! The trait's default methods write portable SQL; a dialect overrides only what its engine writes
+//! differently, and implements the few pieces that have no portable form (date arithmetic, an
+//! aggregate that takes the first value in an order, records). An engine is one small file here:
+//! [`duckdb`], the engine compiled into `midnet`.
 
-use super::quote;
-use crate::query::value::format_date;
+pub mod duckdb;
 
-pub trait Dialect {
-    fn date_literal(&self, days: i32) -> String;
-    fn double_literal(&self, x: f64) -> String;
-    fn int_literal(&self, i: i64) -> String;
-    fn text_literal(&self, s: &str) -> String {
-        quote::literal(s)
-    }
-    /// The date of a timestamp column.
-    fn timestamp_date(&self, ts: &str) -> String;
-    fn add_days(&self, date: &str, days: &str) -> String;
-    /// Whole days from `b` to `a`.
-    fn days_between(&self, a: &str, b: &str) -> String;
-    /// Completed years from `birth` to `at`.
-    fn age_at(&self, birth: &str, at: &str) -> String;
-    /// The first day of the date's month, as a date.
-    fn first_of_month(&self, date: &str) -> String;
-    fn year_month(&self, date: &str) -> String;
-    fn year(&self, date: &str) -> String;
-    /// The least (greatest) of the present arguments, ignoring missing ones.
-    fn least(&self, args: &[String]) -> String;
-    fn greatest(&self, args: &[String]) -> String;
-    /// The first `n` characters.
-    fn left(&self, s: &str, n: usize) -> String;
-    /// `n` characters from position `from` (1-based).
-    fn substring(&self, s: &str, from: usize, n: usize) -> String;
-    fn power(&self, base: &str, exponent: &str) -> String;
-    fn cast(&self, expr: &str, sql_type: &str) -> String {
-        format!("CAST({expr} AS {sql_type})")
-    }
-    /// `AS MATERIALIZED` for a CTE that several steps read, so it is computed once.
-    fn materialized(&self) -> &'static str;
-    /// A clause after `WHERE` that keeps the first row per `partition` in `order`.
-    fn first_row_per(&self, partition: &str, order: &str) -> String;
-    /// An aggregate: `value` of the group's first row in `order`.
-    fn first_in_order(&self, value: &str, order: &str) -> String;
-    /// A record of named values, and one value read back from it.
-    fn record(&self, fields: &[(String, String)]) -> String;
-    fn record_field(&self, record: &str, field: &str) -> String;
+use crate::query::value::{Type, format_date};
+
+/// The SQL types that generated queries name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqlType {
+    /// A 32-bit integer: day counts added to dates, and conditions as 1/0 in results.
+    Int32,
+    Int64,
+    Double,
+    Text,
+    Date,
 }
 
-/// DuckDB, the engine compiled into `midnet`.
-pub struct DuckDb;
+impl SqlType {
+    /// The type of a result column of a script type; a condition is an `Int32` 1/0.
+    pub fn of(ty: Type) -> SqlType {
+        match ty {
+            Type::Bool => SqlType::Int32,
+            Type::Int => SqlType::Int64,
+            Type::Float => SqlType::Double,
+            Type::Text => SqlType::Text,
+            Type::Date => SqlType::Date,
+        }
+    }
+}
 
-impl Dialect for DuckDb {
-    fn date_literal(&self, days: i32) -> String {
-        format!("DATE '{}'", format_date(days))
+pub trait Dialect {
+    /// A name (of a table, column or CTE) as an identifier that means exactly that name, whatever
+    /// it holds: double quotes, embedded double quotes doubled (SQL standard).
+    fn ident(&self, name: &str) -> String {
+        format!("\"{}\"", name.replace('"', "\"\""))
     }
 
-    /// Through text, so the double is the one the script's decimal rounds to (a bare `0.1` would be a
-    /// DECIMAL in DuckDB).
-    fn double_literal(&self, x: f64) -> String {
-        format!("CAST('{x:?}' AS DOUBLE)")
+    /// A string literal that means exactly `value`, whatever it holds: single quotes, embedded
+    /// single quotes doubled (SQL standard: no backslash escapes).
+    fn string(&self, value: &str) -> String {
+        format!("'{}'", value.replace('\'', "''"))
     }
 
-    fn int_literal(&self, i: i64) -> String {
+    /// An integer literal; a negative one in parentheses, so that it follows any operator.
+    fn int(&self, i: i64) -> String {
         if i < 0 { format!("({i})") } else { i.to_string() }
     }
 
+    /// A double literal through text, so that the double is the one the script's decimal rounds
+    /// to (a bare `0.1` is an exact decimal in several engines).
+    fn double(&self, x: f64) -> String {
+        self.cast(&self.string(&format!("{x:?}")), SqlType::Double)
+    }
+
+    fn date(&self, days: i32) -> String {
+        format!("DATE {}", self.string(&format_date(days)))
+    }
+
+    fn type_name(&self, ty: SqlType) -> &'static str {
+        match ty {
+            SqlType::Int32 => "INTEGER",
+            SqlType::Int64 => "BIGINT",
+            SqlType::Double => "DOUBLE",
+            SqlType::Text => "VARCHAR",
+            SqlType::Date => "DATE",
+        }
+    }
+
+    fn cast(&self, expr: &str, ty: SqlType) -> String {
+        format!("CAST({expr} AS {})", self.type_name(ty))
+    }
+
+    /// The date of a timestamp column.
     fn timestamp_date(&self, ts: &str) -> String {
-        format!("CAST({ts} AS DATE)")
+        self.cast(ts, SqlType::Date)
     }
 
-    fn add_days(&self, date: &str, days: &str) -> String {
-        format!("({date} + CAST({days} AS INTEGER))")
-    }
+    /// `days` (an integer expression) days after `date`.
+    fn add_days(&self, date: &str, days: &str) -> String;
 
-    fn days_between(&self, a: &str, b: &str) -> String {
-        format!("date_diff('day', {b}, {a})")
-    }
+    /// Whole days from `b` to `a`.
+    fn days_between(&self, a: &str, b: &str) -> String;
 
+    /// Completed years from `birth` to `at`.
     fn age_at(&self, birth: &str, at: &str) -> String {
         format!(
             "(year({at}) - year({birth}) - CASE WHEN month({at}) * 100 + day({at}) < month({birth}) * 100 + day({birth}) THEN 1 ELSE 0 END)"
         )
     }
 
+    /// The first day of the date's month, as a date.
     fn first_of_month(&self, date: &str) -> String {
-        format!("CAST(date_trunc('month', {date}) AS DATE)")
+        self.cast(&format!("date_trunc({}, {date})", self.string("month")), SqlType::Date)
     }
 
-    fn year_month(&self, date: &str) -> String {
-        format!("strftime({date}, '%Y-%m')")
-    }
+    /// The date's year and month as text, `2024-05`.
+    fn year_month(&self, date: &str) -> String;
 
     fn year(&self, date: &str) -> String {
         format!("year({date})")
     }
 
+    /// The least (greatest) of the present arguments, ignoring missing ones.
     fn least(&self, args: &[String]) -> String {
         format!("least({})", args.join(", "))
     }
@@ -102,10 +117,12 @@ impl Dialect for DuckDb {
         format!("greatest({})", args.join(", "))
     }
 
+    /// The first `n` characters.
     fn left(&self, s: &str, n: usize) -> String {
         format!("left({s}, {n})")
     }
 
+    /// `n` characters from position `from` (1-based).
     fn substring(&self, s: &str, from: usize, n: usize) -> String {
         format!("substr({s}, {from}, {n})")
     }
@@ -114,37 +131,27 @@ impl Dialect for DuckDb {
         format!("pow({base}, {exponent})")
     }
 
+    /// What follows a CTE's name for a CTE that several steps read: a plain `AS` where the engine
+    /// has no way to compute it once.
     fn materialized(&self) -> &'static str {
-        "AS MATERIALIZED"
+        "AS"
     }
 
-    fn first_row_per(&self, partition: &str, order: &str) -> String {
-        format!("QUALIFY row_number() OVER (PARTITION BY {partition} ORDER BY {order}) = 1")
+    /// The query `select` (a SELECT list) `rest` (its FROM and WHERE) keeping only the first row
+    /// per `partition` in `order`. Portable: a window in a subquery, filtered outside; the
+    /// result carries the window's column, `_row_in_group`, beside the SELECT list (no script
+    /// name starts with `_`, so it cannot hide one of them).
+    fn first_row_per(&self, select: &str, rest: &str, partition: &str, order: &str) -> String {
+        let row = self.ident("_row_in_group");
+        format!(
+            "SELECT *\nFROM (\n{select}, row_number() OVER (PARTITION BY {partition} ORDER BY {order}) AS {row}\n{rest}\n) AS first_rows\nWHERE {row} = 1"
+        )
     }
 
-    fn first_in_order(&self, value: &str, order: &str) -> String {
-        format!("first({value} ORDER BY {order})")
-    }
+    /// An aggregate: `value` of the group's first row in `order`.
+    fn first_in_order(&self, value: &str, order: &str) -> String;
 
-    fn record(&self, fields: &[(String, String)]) -> String {
-        let fields: Vec<String> =
-            fields.iter().map(|(name, value)| format!("{}: {value}", quote::literal(name))).collect();
-        format!("{{{}}}", fields.join(", "))
-    }
-
-    fn record_field(&self, record: &str, field: &str) -> String {
-        format!("struct_extract({record}, {})", quote::literal(field))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn doubles_go_through_text() {
-        assert_eq!(DuckDb.double_literal(0.739), "CAST('0.739' AS DOUBLE)");
-        assert_eq!(DuckDb.double_literal(-1.094), "CAST('-1.094' AS DOUBLE)");
-        assert_eq!(DuckDb.double_literal(3.0), "CAST('3.0' AS DOUBLE)");
-    }
+    /// A record of named values (names are plain lowercase words), and one value read back from it.
+    fn record(&self, fields: &[(String, String)]) -> String;
+    fn record_field(&self, record: &str, field: &str) -> String;
 }
