@@ -36,6 +36,7 @@ impl SqlType {
     }
 }
 
+/// An engine's SQL, piece by piece, as the generator asks for it (`generate(program, &dialect)`).
 pub trait Dialect {
     /// A name (of a table, column or CTE) as an identifier that means exactly that name, whatever
     /// it holds: double quotes, embedded double quotes doubled (SQL standard).
