@@ -21,7 +21,7 @@ use duckdb::arrow::datatypes::DataType;
 
 use crate::error::{Error, IoContext, Result};
 use crate::project::{Area, Layout};
-use crate::sql::quote::{ident, literal};
+use crate::sql::duckdb::{ident, string};
 
 /// Columns of a dataset that are not compared as values: the person id (looked for as such) and
 /// the site pseudonym (the site rules' business).
@@ -105,7 +105,7 @@ impl Persons {
     /// Read the datasets of the project at `layout`.
     pub fn of_project(layout: &Layout) -> Result<Persons> {
         let conn = duckdb::Connection::open_in_memory()?;
-        conn.execute_batch(&format!("ATTACH {} AS p (READ_ONLY)", literal(&layout.db().to_string_lossy())))?;
+        conn.execute_batch(&format!("ATTACH {} AS p (READ_ONLY)", string(&layout.db().to_string_lossy())))?;
         let mut sources: Vec<(String, String)> = Vec::new();
         let mut stmt = conn.prepare(
             "SELECT DISTINCT table_name FROM duckdb_columns() \
@@ -118,7 +118,7 @@ impl Persons {
         for file in parquet_files(&layout.area(Area::Datasets))? {
             let label = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
             if !tables.contains(&label) {
-                sources.push((label, format!("read_parquet({})", literal(&file.to_string_lossy()))));
+                sources.push((label, format!("read_parquet({})", string(&file.to_string_lossy()))));
             }
         }
         let mut persons = Persons { ids: HashMap::new(), hex_lengths: Vec::new(), datasets: Vec::new() };
@@ -352,7 +352,7 @@ fn parquet_files(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
 }
 
 fn has_column(conn: &duckdb::Connection, scan: &str, column: &str) -> Result<bool> {
-    let sql = format!("SELECT count(*) FROM (DESCRIBE SELECT * FROM {scan}) WHERE column_name = {}", literal(column));
+    let sql = format!("SELECT count(*) FROM (DESCRIBE SELECT * FROM {scan}) WHERE column_name = {}", string(column));
     let n: i64 = conn.query_row(&sql, [], |r| r.get(0))?;
     Ok(n > 0)
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::manifest::{AttritionStep, Manifest};
 use crate::error::Result;
 use crate::project::datasets::Dataset;
-use crate::sql::quote::ident;
+use crate::sql::duckdb::{ident, string};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS extraction (
@@ -74,7 +74,7 @@ pub fn ensure(conn: &duckdb::Connection) -> Result<()> {
 /// one is what an extraction killed while it made the catalog left before `ensure` made it in one
 /// transaction.
 pub fn exists(conn: &duckdb::Connection) -> Result<bool> {
-    let names: Vec<String> = TABLES.iter().map(|t| crate::sql::quote::literal(t)).collect();
+    let names: Vec<String> = TABLES.iter().map(|t| string(t)).collect();
     let found: i64 = conn.query_row(
         &format!("SELECT count(*) FROM duckdb_tables() WHERE table_name IN ({})", names.join(", ")),
         [],
@@ -271,7 +271,7 @@ pub fn record_datasets(
             conn.execute_batch(&format!(
                 "CREATE TABLE {} AS SELECT * FROM read_parquet({})",
                 ident(&d.label()),
-                crate::sql::quote::literal(&path.to_string_lossy())
+                string(&path.to_string_lossy())
             ))?;
         }
         conn.execute(

@@ -118,7 +118,7 @@ impl Manifest {
                     &out.sha256[..12.min(out.sha256.len())]
                 )));
             }
-            let scan = format!("read_parquet({})", crate::sql::quote::literal(&path.to_string_lossy()));
+            let scan = format!("read_parquet({})", crate::sql::duckdb::string(&path.to_string_lossy()));
             let rows: i64 = conn.query_row(&format!("SELECT count(*) FROM {scan}"), [], |r| r.get(0)).map_err(|e| {
                 Error::Integrity(format!("site {}: {} is not readable Parquet: {e}", self.site, out.file))
             })?;

@@ -15,7 +15,7 @@ use crate::digest::sha256_file;
 use crate::error::{Error, IoContext, Result};
 use crate::script::Compiled;
 use crate::site::{SiteDir, approve};
-use crate::sql::quote::literal;
+use crate::sql::duckdb::string;
 
 /// What the data center asks of one site.
 pub struct SiteRequest<'a> {
@@ -62,9 +62,9 @@ pub fn run_at_site(req: &SiteRequest, outbox: &Path, step: &dyn Fn(&str)) -> Res
         let copy = format!(
             "COPY (SELECT 'P' || substr(sha256({key} || patient_key), 1, 24) AS person_id, * EXCLUDE (patient_key) \
                    FROM ({sql}) ORDER BY person_id) TO {to} (FORMAT parquet, COMPRESSION zstd)",
-            key = literal(&key),
+            key = string(&key),
             sql = out.sql,
-            to = literal(&path.to_string_lossy())
+            to = string(&path.to_string_lossy())
         );
         let rows = conn.execute(&copy, []).map_err(|e| site_error(req.label, &out.name, e))? as i64;
         let columns = std::iter::once(OutputColumn { name: "person_id".into(), sql_type: "VARCHAR".into() })

@@ -9,7 +9,7 @@ use super::manifest::Manifest;
 use crate::error::{IoContext, Result};
 use crate::project::datasets::Dataset;
 use crate::schema::ColumnRole;
-use crate::sql::quote::literal;
+use crate::sql::duckdb::string;
 use crate::table::{Provenance, Sidecar, SidecarColumn, TableKind};
 
 /// One output to union: its name and, per accepted site, the directory of that site's result.
@@ -40,15 +40,15 @@ pub fn union_output(
                 manifest.outputs.iter().find(|o| o.name == input.name).expect("verified manifests list every output");
             format!(
                 "SELECT {} AS site, * FROM read_parquet({})",
-                literal(pseudonym),
-                literal(&dir.join(&out.file).to_string_lossy())
+                string(pseudonym),
+                string(&dir.join(&out.file).to_string_lossy())
             )
         })
         .collect();
     let copy = format!(
         "COPY ({}) TO {} (FORMAT parquet, COMPRESSION zstd)",
         parts.join(" UNION ALL "),
-        literal(&tmp.to_string_lossy())
+        string(&tmp.to_string_lossy())
     );
     let rows = conn.execute(&copy, [])? as i64;
     std::fs::rename(&tmp, &file).at(&file)?;

@@ -164,7 +164,7 @@ impl Script {
         let checked = self.checked(values)?;
         let params =
             checked.params.iter().filter_map(|p| Some((p.name.clone(), p.value.as_ref()?.canonical()))).collect();
-        let queries = crate::sql::generate(&checked.program);
+        let queries = crate::sql::generate(&checked.program, &crate::sql::DuckDb);
         Ok(Compiled { program: checked.program, queries, params, cutoff: self.cutoff().map(|p| p.name.clone()) })
     }
 

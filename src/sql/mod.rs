@@ -1,8 +1,11 @@
-//! SQL: the layer that turns the query model into DuckDB SQL, and the quoting every piece of
-//! generated SQL goes through. The language (`crate::script`) never writes SQL itself.
+//! SQL: the layer that turns the query model into SQL for an engine (`generate`, given a
+//! [`Dialect`]), and the quoting every piece of SQL goes through: generated SQL through its
+//! dialect, the SQL `midnet` runs on its own DuckDB connections through [`duckdb::ident`] and
+//! [`duckdb::string`]. The language (`crate::script`) never writes SQL itself.
 
-pub mod dialect;
+mod dialect;
 mod generate;
-pub mod quote;
 
-pub use generate::{OutputQuery, Queries, QueryColumn, generate, generate_for, sql_type};
+pub use dialect::duckdb::{self, DuckDb};
+pub use dialect::{Dialect, SqlType};
+pub use generate::{OutputQuery, Queries, QueryColumn, generate};

@@ -10,7 +10,7 @@ use duckdb::arrow::record_batch::RecordBatch;
 
 use crate::bad_input;
 use crate::error::{Error, Result};
-use crate::sql::quote::{ident as quote_ident, literal as quote_literal};
+use crate::sql::duckdb::{ident, string};
 
 /// The file formats `midnet` reads tables from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +32,7 @@ impl Format {
 
     /// The DuckDB table function that reads a file of this format.
     pub fn scan_sql(self, path: &Path) -> String {
-        let lit = quote_literal(&path.to_string_lossy());
+        let lit = string(&path.to_string_lossy());
         match self {
             // all_varchar=false keeps DuckDB's type sniffing; a header row is required.
             Format::Csv => format!("read_csv({lit}, header = true, auto_detect = true)"),
@@ -83,7 +83,7 @@ impl Frame {
             Format::Csv if as_text => {
                 format!(
                     "read_csv({}, header = true, auto_detect = true, all_varchar = true)",
-                    quote_literal(&path.to_string_lossy())
+                    string(&path.to_string_lossy())
                 )
             }
             _ => format.scan_sql(path),
@@ -102,7 +102,7 @@ impl Frame {
         let select = if wanted.is_empty() {
             "*".to_string()
         } else {
-            wanted.iter().map(|c| quote_ident(c)).collect::<Vec<_>>().join(", ")
+            wanted.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ")
         };
         let sql = format!("SELECT {select} FROM {scan}");
         let mut stmt = conn.prepare(&sql).map_err(|e| unreadable(path, e))?;

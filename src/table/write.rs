@@ -13,7 +13,7 @@ use duckdb::arrow::record_batch::RecordBatch;
 use super::sidecar::{Provenance, Sidecar, SidecarColumn, TableKind};
 use crate::error::{Error, IoContext, Result};
 use crate::schema::ColumnRole;
-use crate::sql::quote;
+use crate::sql::duckdb::{ident, string};
 use crate::store::{temporary_beside, write_atomically};
 
 /// A small result table: named columns with roles, rows of already formatted cells.
@@ -147,7 +147,7 @@ pub fn write_parquet(path: &Path, batch: RecordBatch, sidecar: &Sidecar) -> Resu
                 DataType::Boolean => "BOOLEAN",
                 other => return Err(Error::Internal(format!("no Parquet column type for {other}"))),
             };
-            Ok(format!("{} {sql_type}", quote::ident(f.name())))
+            Ok(format!("{} {sql_type}", ident(f.name())))
         })
         .collect::<Result<Vec<_>>>()?;
     conn.execute_batch(&format!("CREATE TABLE result ({})", columns.join(", ")))?;
@@ -155,7 +155,7 @@ pub fn write_parquet(path: &Path, batch: RecordBatch, sidecar: &Sidecar) -> Resu
     let tmp = temporary_beside(path);
     conn.execute_batch(&format!(
         "COPY result TO {} (FORMAT parquet, COMPRESSION snappy)",
-        quote::literal(&tmp.to_string_lossy())
+        string(&tmp.to_string_lossy())
     ))?;
     std::fs::File::open(&tmp).and_then(|f| f.sync_all()).at(&tmp)?;
     std::fs::rename(&tmp, path).at(path)

@@ -20,7 +20,7 @@ use crate::export::rules::{Rule, Rules};
 use crate::export::table::{Column, Table, Use};
 use crate::export::text::{compact, words};
 use crate::schema::ColumnRole;
-use crate::sql::quote;
+use crate::sql::duckdb::ident;
 use crate::table::SourceColumn;
 
 /// What the gate knows of a project's datasets (inside a project it may read them): the columns
@@ -51,7 +51,7 @@ impl ProjectSites {
         };
         let mut out = ProjectSites::default();
         for table in tables {
-            let t = quote::ident(&table);
+            let t = ident(&table);
             let mut stmt = conn.prepare(&format!("SELECT count(*) FROM {t} GROUP BY site ORDER BY 1"))?;
             let rows: Vec<u64> = stmt
                 .query_map([], |r| r.get::<_, i64>(0))?
@@ -87,7 +87,7 @@ fn identifying_columns(conn: &duckdb::Connection, table: &str, min_count: u32) -
     if columns.is_empty() {
         return Ok(Vec::new());
     }
-    let cells: Vec<String> = columns.iter().map(|c| format!("CAST({0} AS VARCHAR) AS {0}", quote::ident(c))).collect();
+    let cells: Vec<String> = columns.iter().map(|c| format!("CAST({0} AS VARCHAR) AS {0}", ident(c))).collect();
     let sql = format!(
         "WITH cells AS (UNPIVOT (SELECT site, {} FROM {}) ON COLUMNS(* EXCLUDE (site)) INTO NAME col VALUE v),
               per_value AS (SELECT col, v, count(DISTINCT site) AS sites, count(*) AS n, min(site) AS only_site
@@ -98,7 +98,7 @@ fn identifying_columns(conn: &duckdb::Connection, table: &str, min_count: u32) -
          SELECT t.col, count(*) FROM totals t JOIN exclusive e ON e.col = t.col AND e.site = t.site
          WHERE 2 * e.covered >= t.n GROUP BY t.col ORDER BY t.col",
         cells.join(", "),
-        quote::ident(table)
+        ident(table)
     );
     let mut stmt = conn.prepare(&sql)?;
     let found = stmt

@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, HashMap};
 use crate::error::Result;
 use crate::query::tables::Table;
 use crate::query::value::Value;
-use crate::sql::quote;
 
 /// One patient: the patient table's row and the patient's events of every table, each event's
 /// values in the order of [`Table::columns`].
@@ -64,8 +63,10 @@ impl SiteData {
         }
         let index: HashMap<String, usize> = patients.iter().enumerate().map(|(i, p)| (p.key.clone(), i)).collect();
         for table in Table::ALL {
-            let cols: Vec<String> = table.columns().iter().map(|c| quote::ident(c.name)).collect();
-            let sql = format!("SELECT patient_key, {} FROM {}", cols.join(", "), quote::ident(table.name()));
+            // The schema's own names, plain lowercase words that are no keyword of DuckDB's (a test
+            // holds them so), need no quoting.
+            let cols: Vec<&str> = table.columns().iter().map(|c| c.name).collect();
+            let sql = format!("SELECT patient_key, {} FROM {}", cols.join(", "), table.name());
             let mut stmt = conn.prepare(&sql)?;
             let mut rows = stmt.query([])?;
             while let Some(row) = rows.next()? {
@@ -76,5 +77,30 @@ impl SiteData {
             }
         }
         Ok(SiteData { patients })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `SiteData::read` names the schema's tables and columns without quotes: each must be a plain
+    /// lowercase word that DuckDB reads as a name, never as a keyword.
+    #[test]
+    fn the_schema_names_read_without_quotes_are_plain_words() {
+        let conn = duckdb::Connection::open_in_memory().unwrap();
+        let mut keyword = conn
+            .prepare(
+                "SELECT count(*) FROM duckdb_keywords() WHERE keyword_name = ? AND keyword_category <> 'unreserved'",
+            )
+            .unwrap();
+        let names = Table::ALL.iter().flat_map(|t| std::iter::once(t.name()).chain(t.columns().iter().map(|c| c.name)));
+        for name in names.chain(["patient", "patient_key", "sex", "birth_date", "death_date"]) {
+            let plain = name.starts_with(|c: char| c.is_ascii_lowercase())
+                && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            assert!(plain, "{name} is not a plain lowercase word");
+            let reserved: i64 = keyword.query_row([name], |r| r.get(0)).unwrap();
+            assert_eq!(reserved, 0, "{name} is a keyword of DuckDB's");
+        }
     }
 }

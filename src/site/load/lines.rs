@@ -10,7 +10,7 @@ use std::path::Path;
 
 use super::set_aside::BadRow;
 use crate::error::{Error, Result};
-use crate::sql::quote::literal;
+use crate::sql::duckdb::string;
 
 /// How DuckDB splits a CSV file into records and fields, in terms the `csv` crate reads.
 #[derive(Debug, Clone, Copy)]
@@ -33,7 +33,7 @@ impl Dialect {
         let sql = format!(
             "SELECT Delimiter, Quote, Escape, Comment, SkipRows \
              FROM sniff_csv({}, header = true, all_varchar = true, ignore_errors = true)",
-            literal(&path.to_string_lossy())
+            string(&path.to_string_lossy())
         );
         let (delimiter, quote, escape, comment, skip_rows): (String, String, String, String, i64) =
             conn.query_row(&sql, [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;

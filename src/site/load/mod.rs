@@ -25,7 +25,7 @@ use serde::Serialize;
 use super::SiteDir;
 use crate::error::{Error, IoContext, Result};
 use crate::schema::CLINICAL_TABLES;
-use crate::sql::quote::{ident, literal};
+use crate::sql::duckdb::{ident, string};
 use crate::table::Format;
 use lines::AtLine;
 use set_aside::{BadRow, BadRows, SetAside};
@@ -417,8 +417,8 @@ fn quarantine_rows(
     let version = data_version.map_or("NULL".to_string(), |v| v.to_string());
     let prefix = format!(
         "{version}, {load_file_id}, {}, {}",
-        literal(spec.table),
-        literal(&file.input.path.display().to_string())
+        string(spec.table),
+        string(&file.input.path.display().to_string())
     );
     let bad = located.into_table(conn, file)?;
     let record_line = match file.input.format {
@@ -474,14 +474,14 @@ enum RejectedLines {
 
 /// The table scan of one input file: every column as text, with a record number `rn` if numbered.
 fn scan_sql(input: &Input, numbering: Numbering, rejected: &RejectedLines) -> String {
-    let path = literal(&input.path.to_string_lossy());
+    let path = string(&input.path.to_string_lossy());
     match input.format {
         Format::Csv => {
             let rejects = match rejected {
                 RejectedLines::Stored(table) => format!(
                     "store_rejects = true, rejects_table = {}, rejects_scan = {}",
-                    literal(table),
-                    literal(&format!("{table}_scan"))
+                    string(table),
+                    string(&format!("{table}_scan"))
                 ),
                 RejectedLines::Skipped => "ignore_errors = true".to_string(),
             };

@@ -9,7 +9,7 @@
 
 use super::spec::{Field, Kind, TableSpec};
 use crate::schema::CodeSystem;
-use crate::sql::quote::{ident, literal};
+use crate::sql::duckdb::{ident, string};
 
 /// Dates: DuckDB's own cast reads `YYYY-MM-DD` and `YYYY/MM/DD` (fast); `YYYYMMDD` needs a format.
 const COMPACT_DATE: &str = "'%Y%m%d'";
@@ -162,7 +162,7 @@ fn raw_sql(spec: &TableSpec) -> String {
 /// Every check of a table's rows: of each field, across its fields, and against other tables.
 fn checks(spec: &TableSpec) -> Vec<Check> {
     let mut checks: Vec<Check> = spec.fields.iter().flat_map(field_checks).collect();
-    checks.extend(spec.row_checks.iter().map(|c| Check::new(c.bad_when, literal(c.reason))));
+    checks.extend(spec.row_checks.iter().map(|c| Check::new(c.bad_when, string(c.reason))));
     checks.extend(table_checks(spec.table));
     checks
 }
@@ -199,7 +199,7 @@ fn field_checks(f: &Field) -> Vec<Check> {
     let implausible = format!("{present} AND ({c} < {EARLIEST} OR {c} > {LATEST})");
     let mut checks = Vec::new();
     if f.required {
-        checks.push(Check::new(format!("{t} IS NULL"), literal(&format!("missing {name}"))));
+        checks.push(Check::new(format!("{t} IS NULL"), string(&format!("missing {name}"))));
     }
     match f.kind {
         Kind::Key | Kind::Text | Kind::LabValue => {}
@@ -219,14 +219,14 @@ fn field_checks(f: &Field) -> Vec<Check> {
         )),
         Kind::Number => checks.push(Check::new(unparsed, shown("is not a number"))),
         Kind::OneOf(values) => {
-            let list: Vec<String> = values.iter().map(|v| literal(v)).collect();
+            let list: Vec<String> = values.iter().map(|v| string(v)).collect();
             checks.push(Check::new(
                 format!("{present} AND {c} NOT IN ({})", list.join(", ")),
                 shown(&format!("is not one of {}", values.join(", "))),
             ));
         }
         Kind::Code(system) => checks.push(Check::new(
-            format!("{present} AND NOT regexp_full_match({c}, {})", literal(system.full_regex())),
+            format!("{present} AND NOT regexp_full_match({c}, {})", string(system.full_regex())),
             shown(&format!("is not a valid {} code: {}", system.label(), system.shape())),
         )),
     }
@@ -287,7 +287,7 @@ fn table_checks(table: &str) -> Vec<Check> {
             format!(
                 "t_value IS NOT NULL AND c_value IS NULL AND {known_analyte} \
                  AND NOT regexp_full_match(trim(t_value), {})",
-                literal(CENSORED_VALUE)
+                string(CENSORED_VALUE)
             ),
             "'value ''' || t_value || ''' of ' || lm.analyte || ' is not a number'",
         ));

@@ -1,5 +1,6 @@
-//! The query model as DuckDB SQL: one query per output and one for the attrition table, each a
-//! single `WITH` statement with one CTE per named step, so a reviewer can read what runs.
+//! The query model as SQL, in an engine's dialect: one query per output and one for the attrition
+//! table, each a single `WITH` statement with one CTE per named step, so a reviewer can read what
+//! runs.
 //!
 //! The shape of every query:
 //! - `patients`: the patient table as every query reads it, each birth date moved to the first day
@@ -25,8 +26,7 @@ use std::sync::Arc;
 use plan::{Group, Level, Plan, Root, Step, StepNode, frames_by_table, overrides_date, refs_e, refs_frame, refs_p};
 use render::{Renderer, Scope, Source, rows_cte};
 
-use super::dialect::{Dialect, DuckDb};
-use super::quote::{ident, literal};
+use super::dialect::{Dialect, SqlType};
 use crate::query::model::*;
 use crate::query::tables::{ColumnType, Table};
 use crate::query::value::Type;
@@ -59,22 +59,8 @@ pub struct QueryColumn {
     pub role: ColumnRole,
 }
 
-pub fn sql_type(ty: Type) -> &'static str {
-    match ty {
-        Type::Bool => "INTEGER",
-        Type::Int => "BIGINT",
-        Type::Float => "DOUBLE",
-        Type::Text => "VARCHAR",
-        Type::Date => "DATE",
-    }
-}
-
-/// Compile a program to DuckDB SQL.
-pub fn generate(program: &Program) -> Queries {
-    generate_for(program, &DuckDb)
-}
-
-pub fn generate_for(program: &Program, dialect: &dyn Dialect) -> Queries {
+/// Compile a program to the SQL of an engine.
+pub fn generate(program: &Program, dialect: &dyn Dialect) -> Queries {
     Queries {
         outputs: program.outputs.iter().map(|o| output_query(program, o, dialect)).collect(),
         attrition: attrition_query(program, dialect),
@@ -114,7 +100,7 @@ fn output_query(program: &Program, output: &Output, dialect: &dyn Dialect) -> Ou
     let (select, columns, patient_level, extra_frame) = match output {
         Output::Patients { columns, .. } => {
             let items: Vec<String> = std::iter::once("c.patient_key".to_string())
-                .chain(columns.iter().map(|c| output_item(&r.patient(&c.expr, COHORT), c)))
+                .chain(columns.iter().map(|c| output_item(dialect, &r.patient(&c.expr, COHORT), c)))
                 .collect();
             let deps = step_ids(columns.iter().flat_map(|c| refs_p(&c.expr, &mut Default::default())));
             let sql = format!(
@@ -122,12 +108,12 @@ fn output_query(program: &Program, output: &Output, dialect: &dyn Dialect) -> Ou
                 select_list(&items),
                 dep_joins(&r, &deps)
             );
-            (sql, query_columns(columns), true, None)
+            (sql, query_columns(dialect, columns), true, None)
         }
         Output::Events { frame, columns, .. } => {
             let f = r.frame(frame, Source::Rows, COHORT);
             let items: Vec<String> = std::iter::once("c.patient_key".to_string())
-                .chain(columns.iter().map(|c| output_item(&r.event(&c.expr, &f.env, COHORT), c)))
+                .chain(columns.iter().map(|c| output_item(dialect, &r.event(&c.expr, &f.env, COHORT), c)))
                 .collect();
             let mut refs = refs_frame(frame, &mut Default::default());
             refs.extend(columns.iter().flat_map(|c| refs_e(&c.expr, &mut Default::default())));
@@ -140,7 +126,7 @@ fn output_query(program: &Program, output: &Output, dialect: &dyn Dialect) -> Ou
                 where_clause(&f.conditions),
                 order.join(", ")
             );
-            (sql, query_columns(columns), false, Some(frame.clone()))
+            (sql, query_columns(dialect, columns), false, Some(frame.clone()))
         }
     };
     head.extend(rows_ctes(&r, extra_frame.as_ref(), Level::Base));
@@ -168,8 +154,9 @@ fn attrition_query(program: &Program, dialect: &dyn Dialect) -> String {
         let all: Vec<String> = (1..=k).map(|j| format!("r{j}")).collect();
         counts.push(format!("count(DISTINCT patient_key) FILTER (WHERE {}) AS after_{k}", all.join(" AND ")));
     }
+    let entry = dialect.string("entry");
     let mut lines = vec![format!(
-        "SELECT 0 AS step, 'entry' AS rule, 'entry' AS kind, (SELECT count(*) FROM {PATIENTS}) AS patients_before, after_0 AS patients_after FROM attrition_counts"
+        "SELECT 0 AS step, {entry} AS rule, {entry} AS kind, (SELECT count(*) FROM {PATIENTS}) AS patients_before, after_0 AS patients_after FROM attrition_counts"
     )];
     for (k, rule) in program.rules.iter().enumerate() {
         let kind = match rule.kind {
@@ -177,9 +164,10 @@ fn attrition_query(program: &Program, dialect: &dyn Dialect) -> String {
             RuleKind::Exclude => "exclude",
         };
         lines.push(format!(
-            "UNION ALL SELECT {}, {}, '{kind}', after_{k}, after_{} FROM attrition_counts",
+            "UNION ALL SELECT {}, {}, {}, after_{k}, after_{} FROM attrition_counts",
             k + 1,
-            literal(&rule.name),
+            dialect.string(&rule.name),
+            dialect.string(kind),
             k + 1
         ));
     }
@@ -209,14 +197,19 @@ fn passes(r: &Renderer, rule: &Rule) -> String {
     }
 }
 
-fn output_item(sql: &str, column: &OutputColumn<impl Sized>) -> String {
-    format!("CAST({sql} AS {}) AS {}", sql_type(column.ty), ident(&column.name))
+fn output_item(dialect: &dyn Dialect, sql: &str, column: &OutputColumn<impl Sized>) -> String {
+    format!("{} AS {}", dialect.cast(sql, SqlType::of(column.ty)), dialect.ident(&column.name))
 }
 
-fn query_columns<E>(columns: &[OutputColumn<E>]) -> Vec<QueryColumn> {
+fn query_columns<E>(dialect: &dyn Dialect, columns: &[OutputColumn<E>]) -> Vec<QueryColumn> {
     columns
         .iter()
-        .map(|c| QueryColumn { name: c.name.clone(), ty: c.ty, sql_type: sql_type(c.ty), role: c.role })
+        .map(|c| QueryColumn {
+            name: c.name.clone(),
+            ty: c.ty,
+            sql_type: dialect.type_name(SqlType::of(c.ty)),
+            role: c.role,
+        })
         .collect()
 }
 
@@ -233,7 +226,7 @@ fn step_ids(nodes: impl Iterator<Item = StepNode>) -> Vec<usize> {
 fn dep_joins(r: &Renderer, deps: &[usize]) -> String {
     deps.iter()
         .map(|&id| {
-            let name = ident(r.plan.name(id));
+            let name = r.dialect.ident(r.plan.name(id));
             format!("\nLEFT JOIN {name} ON {name}.patient_key = c.patient_key AND {name}.entry_no = c.entry_no")
         })
         .collect()
@@ -259,7 +252,7 @@ fn assemble(dialect: &dyn Dialect, ctes: Vec<Cte>, select: &str) -> String {
     let parts: Vec<String> = ctes
         .into_iter()
         .map(|c| {
-            let name = ident(&c.name);
+            let name = dialect.ident(&c.name);
             let as_ = if c.materialized { dialect.materialized() } else { "AS" };
             format!("-- {}\n{name} {as_} (\n{}\n)", c.comment, indent(&c.body))
         })
@@ -295,14 +288,14 @@ fn entry_ctes(program: &Program, r: &Renderer) -> Vec<Cte> {
     let columns: Vec<String> =
         frame.columns().into_iter().map(|(name, _)| name).filter(|c| read.contains(c) || key.contains(c)).collect();
     let mut items = vec!["e.patient_key".to_string()];
-    items.extend(columns.iter().map(|c| format!("{} AS {}", r.column(&f.env, c), ident(c))));
+    items.extend(columns.iter().map(|c| format!("{} AS {}", r.column(&f.env, c), r.dialect.ident(c))));
     items.extend(["p.sex", "p.birth_date", "p.death_date"].map(String::from));
     let mut conditions = f.conditions.clone();
     let date = r.column(&f.env, "date");
     conditions.push(format!(
         "{date} BETWEEN {} AND {}",
-        r.dialect.date_literal(program.study.start),
-        r.dialect.date_literal(program.study.end)
+        r.dialect.date(program.study.start),
+        r.dialect.date(program.study.end)
     ));
     let events = format!(
         "{}\nFROM {}\nJOIN {PATIENTS} p ON p.patient_key = e.patient_key{}",
@@ -310,20 +303,20 @@ fn entry_ctes(program: &Program, r: &Renderer) -> Vec<Cte> {
         f.joins.join("\n"),
         where_clause(&conditions)
     );
-    let order: Vec<String> = key.iter().map(|c| format!("{} ASC NULLS LAST", ident(c))).collect();
+    let order: Vec<String> = key.iter().map(|c| format!("{} ASC NULLS LAST", r.dialect.ident(c))).collect();
     let window = format!("PARTITION BY patient_key ORDER BY {}", order.join(", "));
     let entry = match program.entry.which {
-        Which::First => format!(
-            "SELECT *, 1 AS entry_no\nFROM entry_events\n{}",
-            r.dialect.first_row_per("patient_key", &order.join(", "))
-        ),
+        Which::First => {
+            r.dialect.first_row_per("SELECT *, 1 AS entry_no", "FROM entry_events", "patient_key", &order.join(", "))
+        }
         Which::Every => format!("SELECT *, row_number() OVER ({window}) AS entry_no\nFROM entry_events"),
     };
-    let mut base = vec!["patient_key", "entry_no", "\"date\" AS index_date", "sex", "birth_date", "death_date"]
+    let index_date = format!("{} AS index_date", r.dialect.ident("date"));
+    let mut base = vec!["patient_key", "entry_no", &index_date, "sex", "birth_date", "death_date"]
         .into_iter()
         .map(String::from)
         .collect::<Vec<_>>();
-    base.extend(read.iter().map(|c| format!("{} AS {}", ident(c), ident(&format!("entry.{c}")))));
+    base.extend(read.iter().map(|c| format!("{} AS {}", r.dialect.ident(c), r.dialect.ident(&format!("entry.{c}")))));
     let which = match program.entry.which {
         Which::First => "the first qualifying event of each patient",
         Which::Every => "every qualifying event, numbered per patient",
@@ -354,14 +347,14 @@ fn rows_ctes(r: &Renderer, extra: Option<&FrameRef>, level: Level) -> Vec<Cte> {
             let mut items = vec!["e.patient_key".to_string()];
             let date_col = table.column(table.date_column()).expect("the date column is in the table");
             let date = match date_col.ty {
-                ColumnType::Timestamp => r.dialect.timestamp_date(&format!("e.{}", ident(date_col.name))),
-                ColumnType::Value(_) => format!("e.{}", ident(date_col.name)),
+                ColumnType::Timestamp => r.dialect.timestamp_date(&format!("e.{}", r.dialect.ident(date_col.name))),
+                ColumnType::Value(_) => format!("e.{}", r.dialect.ident(date_col.name)),
             };
-            items.push(format!("{date} AS \"date\""));
+            items.push(format!("{date} AS {}", r.dialect.ident("date")));
             let wanted = used.get(&table);
             for c in table.columns() {
                 if wanted.is_some_and(|w| w.contains(c.name)) {
-                    items.push(format!("e.{}", ident(c.name)));
+                    items.push(format!("e.{}", r.dialect.ident(c.name)));
                 }
             }
             let mut conditions = vec![format!("e.patient_key IN (SELECT patient_key FROM {})", cohort_of(level))];
@@ -371,7 +364,12 @@ fn rows_ctes(r: &Renderer, extra: Option<&FrameRef>, level: Level) -> Vec<Cte> {
                 Some(_) => format!("{} of the cohort's patients with codes any step can match", table.plural()),
                 None => format!("{} of the cohort's patients", table.plural()),
             };
-            let body = format!("{}\nFROM {} e{}", select_list(&items), ident(table.name()), where_clause(&conditions));
+            let body = format!(
+                "{}\nFROM {} e{}",
+                select_list(&items),
+                r.dialect.ident(table.name()),
+                where_clause(&conditions)
+            );
             Cte { name: rows_cte(table), comment, body, materialized: frames.len() > 1 }
         })
         .collect()
@@ -391,7 +389,7 @@ fn prefilter(r: &Renderer, table: Table, frames: &[FrameRef]) -> Option<String> 
     patterns.dedup();
     let system = per_frame[0][column].system();
     let union = Codelist::Codes { system, patterns: patterns.into_iter().map(Pattern::Prefix).collect() };
-    Some(r.codelist(&format!("e.{}", ident(column)), &union))
+    Some(r.codelist(&format!("e.{}", r.dialect.ident(column)), &union))
 }
 
 /// The codelists a frame's conditions imply for its code columns: an event passes only if its
@@ -512,7 +510,7 @@ fn group_ctes(r: &Renderer, group: &Group) -> Vec<Cte> {
         let f = r.frame(step.node.frame(), Source::Rows, COHORT);
         join = f.joins.join("\n");
         let mut conditions = f.conditions.clone();
-        let name = ident(&step.name);
+        let name = r.dialect.ident(&step.name);
         let (head, projection, comment) = match &step.node {
             StepNode::Aggregate(a) => {
                 let head = match &a.kind {
@@ -521,13 +519,13 @@ fn group_ctes(r: &Renderer, group: &Group) -> Vec<Cte> {
                     AggKind::Min(e) => format!("min({})", r.event(e, &f.env, COHORT)),
                     AggKind::Max(e) => format!("max({})", r.event(e, &f.env, COHORT)),
                 };
-                (head, vec![format!("{name} AS \"value\"")], aggregate_comment(&a.kind))
+                (head, vec![format!("{name} AS {}", r.dialect.ident("value"))], aggregate_comment(&a.kind))
             }
             StepNode::Pick(p) => {
                 let wanted = r.plan.reads.picks.get(&step.node.id()).cloned().unwrap_or_default();
                 if let Some(agg) = date_aggregate(p, &wanted) {
                     let head = format!("{agg}({})", r.column(&f.env, "date"));
-                    (head, vec![format!("{name} AS \"date\"")], pick_comment(&p.order))
+                    (head, vec![format!("{name} AS {}", r.dialect.ident("date"))], pick_comment(&p.order))
                 } else {
                     let fields: Vec<(String, String)> =
                         wanted.iter().enumerate().map(|(i, c)| (format!("c{}", i + 1), r.column(&f.env, c))).collect();
@@ -546,7 +544,9 @@ fn group_ctes(r: &Renderer, group: &Group) -> Vec<Cte> {
                     let projection = wanted
                         .iter()
                         .zip(&fields)
-                        .map(|(c, (field, _))| format!("{} AS {}", r.dialect.record_field(&name, field), ident(c)))
+                        .map(|(c, (field, _))| {
+                            format!("{} AS {}", r.dialect.record_field(&name, field), r.dialect.ident(c))
+                        })
                         .collect();
                     (head, projection, pick_comment(&p.order))
                 }
@@ -566,13 +566,17 @@ fn group_ctes(r: &Renderer, group: &Group) -> Vec<Cte> {
         let value = match &step.node {
             StepNode::Aggregate(a) => match &a.kind {
                 AggKind::Exists => format!("({}{filter} > 0)", part.head),
-                AggKind::Sum(_) => r.dialect.cast(&format!("{}{filter}", part.head), "BIGINT"),
+                AggKind::Sum(_) => r.dialect.cast(&format!("{}{filter}", part.head), SqlType::Int64),
                 _ => format!("{}{filter}", part.head),
             },
             _ => format!("{}{filter}", part.head),
         };
-        items.push(format!("{value} AS {}", ident(&step.name)));
-        let body = format!("SELECT patient_key, entry_no, {}\nFROM {}", part.projection.join(", "), ident(&group.name));
+        items.push(format!("{value} AS {}", r.dialect.ident(&step.name)));
+        let body = format!(
+            "SELECT patient_key, entry_no, {}\nFROM {}",
+            part.projection.join(", "),
+            r.dialect.ident(&group.name)
+        );
         projections.push(cte(&step.name, part.comment, body));
     }
     let deps: Vec<usize> = step_ids_of(steps.iter().flat_map(|s| s.deps.iter().copied()));
@@ -666,12 +670,15 @@ fn step_ctes(r: &Renderer, step: &Step) -> Vec<Cte> {
             let value = match &a.kind {
                 AggKind::Exists => "true".to_string(),
                 AggKind::Count => "count(*)".to_string(),
-                AggKind::Sum(e) => r.dialect.cast(&format!("sum({})", r.event(e, &f.env, COHORT)), "BIGINT"),
+                AggKind::Sum(e) => r.dialect.cast(&format!("sum({})", r.event(e, &f.env, COHORT)), SqlType::Int64),
                 AggKind::Min(e) => format!("min({})", r.event(e, &f.env, COHORT)),
                 AggKind::Max(e) => format!("max({})", r.event(e, &f.env, COHORT)),
             };
-            let body =
-                format!("SELECT {key}, {value} AS \"value\"\n{from}{}\nGROUP BY {key}", where_clause(&f.conditions));
+            let body = format!(
+                "SELECT {key}, {value} AS {}\n{from}{}\nGROUP BY {key}",
+                r.dialect.ident("value"),
+                where_clause(&f.conditions)
+            );
             vec![cte(&step.name, aggregate_comment(&a.kind), body)]
         }
         StepNode::Pick(p) => {
@@ -679,14 +686,15 @@ fn step_ctes(r: &Renderer, step: &Step) -> Vec<Cte> {
             let aggregate = date_aggregate(p, &wanted);
             if let Some(agg) = aggregate {
                 let body = format!(
-                    "SELECT {key}, {agg}({}) AS \"date\"\n{from}{}\nGROUP BY {key}",
+                    "SELECT {key}, {agg}({}) AS {}\n{from}{}\nGROUP BY {key}",
                     r.column(&f.env, "date"),
+                    r.dialect.ident("date"),
                     where_clause(&f.conditions)
                 );
                 return vec![cte(&step.name, pick_comment(&p.order), body)];
             }
             let mut items: Vec<String> = vec!["c.patient_key".into(), "c.entry_no".into()];
-            items.extend(wanted.iter().map(|c| format!("{} AS {}", r.column(&f.env, c), ident(c))));
+            items.extend(wanted.iter().map(|c| format!("{} AS {}", r.column(&f.env, c), r.dialect.ident(c))));
             let mut conditions = f.conditions.clone();
             let order = match &p.order {
                 PickOrder::First => r.order_by(&p.frame, &f.env, false),
@@ -698,11 +706,11 @@ fn step_ctes(r: &Renderer, step: &Step) -> Vec<Cte> {
                     std::iter::once(format!("{v} {dir}")).chain(r.order_by(&p.frame, &f.env, true)).collect()
                 }
             };
-            let body = format!(
-                "{}\n{from}{}\n{}",
-                select_list(&items),
-                where_clause(&conditions),
-                r.dialect.first_row_per(key, &order.join(", "))
+            let body = r.dialect.first_row_per(
+                &select_list(&items),
+                &format!("{from}{}", where_clause(&conditions)),
+                key,
+                &order.join(", "),
             );
             vec![cte(&step.name, pick_comment(&p.order), body)]
         }
@@ -721,14 +729,14 @@ fn exposure_ctes(r: &Renderer, step: &Step, x: &Exposure, f: &render::FrameSql, 
     conditions.push(format!("{date} >= c.index_date"));
     let per_day = format!(
         "SELECT c.patient_key, c.entry_no, {date} AS day, {} AS supply, max({}) AS reach\n{from}{}\nGROUP BY c.patient_key, c.entry_no, {date}",
-        d.cast(&format!("sum({days})"), "INTEGER"),
+        d.cast(&format!("sum({days})"), SqlType::Int32),
         d.add_days(&date, &days),
         where_clause(&conditions)
     );
     let window = "PARTITION BY patient_key, entry_no ORDER BY day ROWS UNBOUNDED PRECEDING";
     let (cover, comment) = match x.stockpiling {
         Stockpiling::None => (
-            format!("SELECT *, max(reach) OVER ({window}) AS uncovered\nFROM {}", ident(&format!("{name}_days"))),
+            format!("SELECT *, max(reach) OVER ({window}) AS uncovered\nFROM {}", d.ident(&format!("{name}_days"))),
             "first day not covered after each order day: supply never carries over",
         ),
         // First uncovered day = max over earlier order days s of (s - supply before s) + supply so far.
@@ -736,8 +744,8 @@ fn exposure_ctes(r: &Renderer, step: &Step, x: &Exposure, f: &render::FrameSql, 
             format!(
                 "SELECT *, {} AS uncovered\nFROM (\n    SELECT *, {} AS supplied\n    FROM {}\n)",
                 d.add_days(&format!("max({}) OVER ({window})", d.add_days("day", "supply - supplied")), "supplied"),
-                d.cast(&format!("sum(supply) OVER ({window})"), "INTEGER"),
-                ident(&format!("{name}_days"))
+                d.cast(&format!("sum(supply) OVER ({window})"), SqlType::Int32),
+                d.ident(&format!("{name}_days"))
             ),
             "first day not covered after each order day: early refills carry over",
         ),
@@ -745,13 +753,13 @@ fn exposure_ctes(r: &Renderer, step: &Step, x: &Exposure, f: &render::FrameSql, 
     let gaps = format!(
         "SELECT *, sum(CASE WHEN gap > {grace} THEN 1 ELSE 0 END) OVER ({window}) AS episode\nFROM (\n    SELECT *, {} AS gap\n    FROM {}\n)",
         d.days_between("day", "lag(uncovered) OVER (PARTITION BY patient_key, entry_no ORDER BY day)"),
-        ident(&format!("{name}_cover")),
+        d.ident(&format!("{name}_cover")),
         grace = x.grace
     );
     let episode = format!(
         "SELECT patient_key, entry_no, min(day) AS start, {} AS last_supplied\nFROM {}\nWHERE episode = 0\nGROUP BY patient_key, entry_no",
         d.add_days("max(uncovered)", "(- 1)"),
-        ident(&format!("{name}_gaps"))
+        d.ident(&format!("{name}_gaps"))
     );
     vec![
         cte(format!("{name}_days"), "supply per order day on or after the index date", per_day),

@@ -7,8 +7,7 @@ use super::plan::Plan;
 use crate::query::model::*;
 use crate::query::tables::{self, ColumnType, Table};
 use crate::query::value::Value;
-use crate::sql::dialect::Dialect;
-use crate::sql::quote::ident;
+use crate::sql::dialect::{Dialect, SqlType};
 
 /// Where patient-level values come from in the SELECT being written.
 #[derive(Clone, Copy)]
@@ -96,7 +95,7 @@ impl<'a> Renderer<'a> {
     /// A stored column, noted as one the table's rows CTE must carry.
     fn stored(&self, alias: &str, table: Table, column: &'static str) -> String {
         self.used.borrow_mut().entry(table).or_default().insert(column);
-        format!("{alias}.{}", ident(column))
+        format!("{alias}.{}", self.dialect.ident(column))
     }
 
     pub fn value(&self, v: &Value) -> String {
@@ -104,10 +103,10 @@ impl<'a> Renderer<'a> {
         match v {
             Value::Missing => "NULL".into(),
             Value::Bool(b) => b.to_string(),
-            Value::Int(i) => d.int_literal(*i),
-            Value::Float(x) => d.double_literal(*x),
-            Value::Text(s) => d.text_literal(s),
-            Value::Date(days) => d.date_literal(*days),
+            Value::Int(i) => d.int(*i),
+            Value::Float(x) => d.double(*x),
+            Value::Text(s) => d.string(s),
+            Value::Date(days) => d.date(*days),
             Value::Timestamp(_) => unreachable!("scripts have no timestamp values"),
         }
     }
@@ -125,14 +124,17 @@ impl<'a> Renderer<'a> {
 
     fn patient_leaf(&self, leaf: &PatientLeaf, scope: Scope) -> String {
         let cohort = match (scope, leaf) {
-            (Scope::Entry { patient }, PatientLeaf::Patient(col)) => return format!("{patient}.{}", ident(col)),
+            (Scope::Entry { patient }, PatientLeaf::Patient(col)) => {
+                return format!("{patient}.{}", self.dialect.ident(col));
+            }
             (Scope::Entry { .. }, _) => unreachable!("the compiler keeps cohort values out of the entry"),
             (Scope::Cohort { cohort }, _) => cohort,
         };
+        let ident = |name: &str| self.dialect.ident(name);
         let step = |id: usize, col: &str| format!("{}.{}", ident(self.plan.name(id)), ident(col));
         match leaf {
             PatientLeaf::Patient(col) => format!("{cohort}.{}", ident(col)),
-            PatientLeaf::Index => format!("{cohort}.\"index_date\""),
+            PatientLeaf::Index => format!("{cohort}.{}", ident("index_date")),
             PatientLeaf::Entry(col) => format!("{cohort}.{}", ident(&format!("entry.{col}"))),
             PatientLeaf::Aggregate(a) => {
                 let v = step(std::sync::Arc::as_ptr(a) as *const () as usize, "value");
@@ -176,9 +178,11 @@ impl<'a> Renderer<'a> {
                     BinOp::Sub => format!("({a} - {b})"),
                     BinOp::Mul => format!("({a} * {b})"),
                     BinOp::Div => {
-                        format!("({} / NULLIF({}, 0))", d.cast(&a, "DOUBLE"), d.cast(&b, "DOUBLE"))
+                        format!("({} / NULLIF({}, 0))", d.cast(&a, SqlType::Double), d.cast(&b, SqlType::Double))
                     }
-                    BinOp::Pow => format!("(CASE WHEN {a} > 0 THEN {} END)", d.power(&d.cast(&a, "DOUBLE"), &b)),
+                    BinOp::Pow => {
+                        format!("(CASE WHEN {a} > 0 THEN {} END)", d.power(&d.cast(&a, SqlType::Double), &b))
+                    }
                     BinOp::AddDays => d.add_days(&a, &b),
                     BinOp::SubDays => d.add_days(&a, &format!("(- {b})")),
                     BinOp::DaysBetween => d.days_between(&a, &b),
@@ -195,7 +199,7 @@ impl<'a> Renderer<'a> {
                     Func::Latest => d.greatest(&args),
                     Func::Coalesce => format!("coalesce({})", args.join(", ")),
                     Func::Prefix(n) => d.left(&args[0], *n),
-                    Func::ToFloat => d.cast(&args[0], "DOUBLE"),
+                    Func::ToFloat => d.cast(&args[0], SqlType::Double),
                     Func::Analyte => self.analyte_of(&args[0]),
                     Func::IsMissing => format!("({} IS NULL)", args[0]),
                 }
@@ -215,7 +219,7 @@ impl<'a> Renderer<'a> {
             .map(|a| {
                 let pattern =
                     Pattern::Analyte { analyte_code: a.analyte_code.clone(), specimen_code: a.specimen_code.clone() };
-                format!("WHEN {} THEN {}", self.pattern(code, &pattern), self.dialect.text_literal(&a.id))
+                format!("WHEN {} THEN {}", self.pattern(code, &pattern), self.dialect.string(&a.id))
             })
             .collect();
         format!("(CASE {} END)", whens.join(" "))
@@ -224,13 +228,13 @@ impl<'a> Renderer<'a> {
     fn pattern(&self, x: &str, pattern: &Pattern) -> String {
         let d = self.dialect;
         match pattern {
-            Pattern::Prefix(p) => format!("{} = {}", d.left(x, p.chars().count()), d.text_literal(p)),
+            Pattern::Prefix(p) => format!("{} = {}", d.left(x, p.chars().count()), d.string(p)),
             Pattern::Analyte { analyte_code, specimen_code } => format!(
                 "({} = {} AND {} = {})",
                 d.left(x, analyte_code.chars().count()),
-                d.text_literal(analyte_code),
+                d.string(analyte_code),
                 d.substring(x, 10, specimen_code.chars().count()),
-                d.text_literal(specimen_code)
+                d.string(specimen_code)
             ),
         }
     }
@@ -251,7 +255,7 @@ impl<'a> Renderer<'a> {
                 for p in patterns {
                     match p {
                         Pattern::Prefix(s) => {
-                            by_length.entry(s.chars().count()).or_default().push(self.dialect.text_literal(s))
+                            by_length.entry(s.chars().count()).or_default().push(self.dialect.string(s))
                         }
                         analyte => others.push(self.pattern(x, analyte)),
                     }
@@ -279,7 +283,7 @@ impl<'a> Renderer<'a> {
                 let alias = self.next_alias();
                 let mut env = Env::default();
                 let date = match source {
-                    Source::Rows => Col::Sql(format!("{alias}.\"date\"")),
+                    Source::Rows => Col::Sql(format!("{alias}.{}", self.dialect.ident("date"))),
                     Source::Table => {
                         let date_col = table.column(table.date_column()).expect("the date column is in the table");
                         let stored = self.stored(&alias, *table, date_col.name);
@@ -297,7 +301,7 @@ impl<'a> Renderer<'a> {
                     (Source::Rows, Scope::Cohort { cohort }) => {
                         vec![format!("JOIN {} {alias} ON {alias}.patient_key = {cohort}.patient_key", rows_cte(*table))]
                     }
-                    (Source::Table, _) => vec![format!("{} {alias}", ident(table.name()))],
+                    (Source::Table, _) => vec![format!("{} {alias}", self.dialect.ident(table.name()))],
                     (Source::Rows, Scope::Entry { .. }) => unreachable!("rows CTEs exist only for the cohort"),
                 };
                 FrameSql { joins, conditions: Vec::new(), env }

@@ -567,7 +567,9 @@ fn check_case(seed: u64) -> Result<(), String> {
     let conn = support::site(&data);
     let sql = support::run_sql(&conn, &compiled).map_err(|e| format!("seed {seed}: the SQL failed: {e}\n\n{text}"))?;
     let reference = support::run_eval(&conn, &compiled);
-    support::engines_agree(&sql, &reference).map_err(|e| {
+    let agree = support::engines_agree(&sql, &reference)
+        .and_then(|()| super::dialect::other_dialects_agree(&conn, &compiled, &sql));
+    agree.map_err(|e| {
         let data: String =
             data.iter().map(|t| format!("{}:\n{}", t.table, support::show(&t.columns, &t.rows))).collect();
         format!("seed {seed}: {e}\nscript:\n{text}\ndata:\n{data}")

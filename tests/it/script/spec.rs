@@ -172,6 +172,7 @@ fn run_case(case: &Case) -> Result<(), String> {
     let sql = support::run_sql(&conn, &compiled).map_err(|e| format!("{at}: {e}"))?;
     let reference = support::run_eval(&conn, &compiled);
     support::engines_agree(&sql, &reference).map_err(|e| format!("{at}: {e}"))?;
+    super::dialect::other_dialects_agree(&conn, &compiled, &sql).map_err(|e| format!("{at}: {e}"))?;
     for (name, header, cells) in &case.expects {
         let types = support::output_types(&compiled, name).ok_or_else(|| format!("{at}: no output `{name}`"))?;
         let (columns, rows) = if name == "attrition" {

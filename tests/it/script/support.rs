@@ -6,7 +6,7 @@ use duckdb::types::{TimeUnit, Value as Db};
 use midnet::query::eval;
 use midnet::query::value::{Type, Value};
 use midnet::script::Compiled;
-use midnet::sql::quote;
+use midnet::sql::duckdb::ident;
 
 /// Rows of one table of the schema.
 #[derive(Debug, Clone)]
@@ -24,9 +24,9 @@ pub fn site(tables: &[Rows]) -> Connection {
         if t.rows.is_empty() {
             continue;
         }
-        let cols: Vec<String> = t.columns.iter().map(|c| quote::ident(c)).collect();
+        let cols: Vec<String> = t.columns.iter().map(|c| ident(c)).collect();
         let marks = vec!["?"; cols.len()].join(", ");
-        let sql = format!("INSERT INTO {} ({}) VALUES ({marks})", quote::ident(&t.table), cols.join(", "));
+        let sql = format!("INSERT INTO {} ({}) VALUES ({marks})", ident(&t.table), cols.join(", "));
         let mut stmt = conn.prepare(&sql).unwrap();
         for row in &t.rows {
             let values: Vec<Db> = row.iter().map(to_duckdb).collect();
