@@ -91,7 +91,7 @@ pub fn synthesize(opts: &SynthOptions, progress: &crate::progress::Progress) -> 
         .zip(bars.par_iter())
         .map(|(ctx, bar)| {
             let dir = opts.out.join(&ctx.profile.id).join(IMPORT_DIR);
-            let counts = site::generate_site(ctx, opts.seed, opts.patients, &dir, &|n| bar.inc(n))?;
+            let counts = generate_site(ctx, opts.seed, opts.patients, &dir, &|n| bar.inc(n))?;
             bar.finish();
             Ok(counts)
         })
@@ -290,4 +290,29 @@ fn write_truth(out: &Path, opts: &SynthOptions, drugs: &HashMap<String, Drug>) -
     let path = out.join("truth.json");
     let text = serde_json::to_string_pretty(&truth).expect("truth serialises");
     std::fs::write(&path, text + "\n").at(&path)
+}
+
+/// Generate every patient of one site into `dir`, calling `tick` every 1,000 patients.
+pub fn generate_site(
+    ctx: &SiteContext,
+    seed: u64,
+    patients: u64,
+    dir: &Path,
+    tick: &dyn Fn(u64),
+) -> Result<site::RowCounts> {
+    let mut tables = site::Tables::create(dir, ctx)?;
+    for idx in 0..patients {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(site::mix(seed, ctx.profile.index as u64, idx));
+        patient::generate(ctx, idx, &mut rng, &mut tables)?;
+        if idx % 1000 == 999 {
+            tick(1000);
+        }
+    }
+    tick(patients % 1000);
+    let mut counts = [0u64; 7];
+    for (i, t) in tables.all().into_iter().enumerate() {
+        t.flush()?;
+        counts[i] = t.rows;
+    }
+    Ok(counts)
 }

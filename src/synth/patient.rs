@@ -1,13 +1,17 @@
 //! One synthetic patient: demographics, observation, indications and study-drug courses, latent lab
 //! abnormalities (whose hazards carry the planted effects), lab tests on a schedule that does not
 //! depend on any drug, visits, admissions, diagnoses and procedures.
+//!
+//! A patient is drawn first (sex, age, whether chronically ill, observation period: [`Person`]);
+//! then a [`Chart`] writes their rows into the site's tables. Every draw comes from the patient's
+//! own random stream, in a fixed order, so the same seed gives the same files.
 
 use rand::{Rng, RngExt};
 use rand_distr::{Distribution, Exp1, Gamma, StandardNormal};
 
 use super::catalog::{self, PAIRS, Process};
 use super::labs::{self, ANALYTES, Episode};
-use super::site::{SiteContext, Tables};
+use super::site::{Drug, SiteContext, Tables};
 use crate::error::Result;
 
 /// Days since 1970-01-01 of 2020-01-01, the reference for ages at generation.
@@ -20,6 +24,37 @@ const AGE_SLOPE: f64 = 0.25;
 const AGE_SQUARED: f64 = 0.04;
 const MALE: f64 = 0.15;
 
+/// Who the patient is and when the hospital sees them: what every part of their record depends on.
+struct Person<'a> {
+    ctx: &'a SiteContext,
+    key: String,
+    female: bool,
+    birth: i32,
+    /// The observation period, first and last day.
+    start: i32,
+    end: i32,
+}
+
+impl Person<'_> {
+    fn age_at(&self, day: i32) -> f64 {
+        (day - self.birth) as f64 / 365.25
+    }
+
+    /// The index of the patient's sex in the site's reference ranges.
+    fn sex(&self) -> usize {
+        if self.female { 0 } else { 1 }
+    }
+}
+
+/// A patient's record being written: the site's tables, the patient's random stream, and the days
+/// of outpatient visits so far (written last, without the days spent in hospital).
+struct Chart<'a, R> {
+    person: Person<'a>,
+    t: &'a mut Tables,
+    rng: &'a mut R,
+    visits: Vec<i32>,
+}
+
 /// A course of a study drug.
 struct Course {
     pair: usize,
@@ -27,6 +62,47 @@ struct Course {
     start: i32,
     /// Last day covered by a supply.
     end: i32,
+}
+
+/// How a course of a drug is prescribed.
+struct Prescribing<'d> {
+    drug: &'d Drug,
+    /// The supplies (days) a prescription may be for.
+    supplies: &'d [u16],
+    /// Mean days until the patient stops.
+    persistence: f64,
+    first: i32,
+    /// No prescription on or after this day (the patient leaves).
+    until: i32,
+    /// A newly listed drug is prescribed only 14 days at a time before this day (Japan's rule for
+    /// a new drug's first year).
+    limited_until: Option<i32>,
+}
+
+/// One drug order.
+struct Order<'d> {
+    drug: &'d Drug,
+    day: i32,
+    supply: i32,
+    setting: &'static str,
+}
+
+/// One diagnosis, recorded by every source of the site.
+struct Diagnosis<'c> {
+    code: &'c str,
+    day: i32,
+    main: bool,
+    suspected: bool,
+}
+
+/// One lab result.
+struct Measurement {
+    /// The index in [`ANALYTES`].
+    analyte: usize,
+    day: i32,
+    /// Minutes after midnight.
+    minutes: u32,
+    value: f64,
 }
 
 /// A window in which a drug multiplies the hazard of a process.
@@ -41,54 +117,23 @@ pub fn generate<R: Rng>(ctx: &SiteContext, idx: u64, rng: &mut R, t: &mut Tables
     let female = rng.random_bool(0.52);
     let age_2020 = draw_age(rng);
     let birth = REF_2020 - (age_2020 * 365.25) as i32 - rng.random_range(0..365);
-    let age_at = |day: i32| (day - birth) as f64 / 365.25;
     let chronic = rng.random_bool(0.12 + 0.43 * logistic((age_2020 - 55.0) / 8.0));
-    let (start, mut end) = observation(ctx, chronic, rng);
+    let (start, end) = observation(ctx, chronic, rng);
+    let key = format!("K{:08}", idx ^ ctx.key_mask);
+    let mut person = Person { ctx, key, female, birth, start, end };
     let mut death = None;
     if chronic {
-        let yearly = 0.004 * (0.085 * (age_at(start) - 60.0)).exp();
+        let yearly = 0.004 * (0.085 * (person.age_at(start) - 60.0)).exp();
         let at = start + (sample_exp(rng) / yearly * 365.25) as i32;
         if at < end {
             death = Some(at);
-            end = at;
+            person.end = at;
         }
     }
-    let key = format!("K{:08}", idx ^ ctx.key_mask);
-    write_patient(ctx, t, &key, female, birth, death)?;
-    write_observation(ctx, t, &key, start, end)?;
-
-    let mut visits: Vec<i32> = Vec::new();
-    let mut courses: Vec<Course> = Vec::new();
-    if chronic && age_at(start) >= 18.0 {
-        for (p, pair) in PAIRS.iter().enumerate() {
-            study_pair(ctx, p, pair, &key, female, start, end, &age_at, rng, t, &mut visits, &mut courses)?;
-        }
-        background_drugs(ctx, &key, start, end, rng, t, &mut visits)?;
-        other_diagnoses(ctx, &key, start, end, rng, t)?;
-    } else {
-        brief_care(ctx, &key, start, end, rng, t, &mut visits)?;
-    }
-
-    let modifiers: Vec<Modifier> = courses
-        .iter()
-        .filter_map(|c| {
-            let pair = &PAIRS[c.pair];
-            let (process, hr) = pair.effect?;
-            c.new_drug.then_some(Modifier { process, from: c.start, to: c.end + EFFECT_LAG_DAYS, hazard_ratio: hr })
-        })
-        .collect();
-    // Well levels are those of the age at the first study-drug course (or at the first visit).
-    let ref_day = courses.iter().map(|c| c.start).min().unwrap_or(start);
-    let levels = WellLevels::draw(ctx, female, age_at(ref_day), rng);
-    let episodes = episodes(ctx, female, &age_at, start, end, &modifiers, &levels, rng);
-    let admissions = if chronic { admissions(ctx, &key, start, end, rng, t, &mut visits)? } else { Vec::new() };
-    let tests = test_days(ctx, chronic, start, end, &courses, &admissions, &visits, rng);
-    for &(day, admitted) in &tests {
-        write_labs(ctx, t, &key, female, age_at(day), day, admitted, &levels, &episodes, rng)?;
-        visits.push(day);
-    }
-    write_visits(ctx, t, &key, &mut visits, &admissions)?;
-    Ok(())
+    let mut chart = Chart { person, t, rng, visits: Vec::new() };
+    chart.write_patient(death)?;
+    chart.write_observation()?;
+    chart.care(chronic)
 }
 
 fn draw_age<R: Rng>(rng: &mut R) -> f64 {
@@ -116,210 +161,442 @@ fn observation<R: Rng>(ctx: &SiteContext, chronic: bool, rng: &mut R) -> (i32, i
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn study_pair<R: Rng>(
-    ctx: &SiteContext,
-    p: usize,
-    pair: &catalog::Pair,
-    key: &str,
-    female: bool,
-    start: i32,
-    end: i32,
-    age_at: &dyn Fn(i32) -> f64,
-    rng: &mut R,
-    t: &mut Tables,
-    visits: &mut Vec<i32>,
-    courses: &mut Vec<Course>,
-) -> Result<()> {
-    let age = age_at(start);
-    let logit = (pair.prevalence / (1.0 - pair.prevalence)).ln() + pair.age_slope * (age - 60.0) / 10.0;
-    if !rng.random_bool(logistic(logit)) {
-        return Ok(());
-    }
-    let diagnosed = start + rng.random_range(0..=(end - start).max(0));
-    let code = pair.indication[rng.random_range(0..pair.indication.len())];
-    write_diagnosis(ctx, t, key, code, diagnosed, true, false, rng)?;
-    if !rng.random_bool(0.7) {
-        return Ok(());
-    }
-    // A quarter of treated patients were already on the drug when the hospital first saw them.
-    let first = if rng.random_bool(0.25) { start } else { diagnosed + rng.random_range(0..60) };
-    if first >= end {
-        return Ok(());
-    }
-    let new_drug = first >= pair.launch && {
-        let logit = ctx.profile.adoption - 0.35 * (age_at(first) - 60.0) / 10.0 + if female { 0.1 } else { 0.0 };
-        rng.random_bool(logistic(logit))
-    };
-    let ingredient = if new_drug { pair.new_drug } else { pair.comparator };
-    let drug = ctx.drug(ingredient);
-    let last = write_course(
-        ctx,
-        t,
-        key,
-        drug,
-        pair.days_supply,
-        pair.persistence_days,
-        first,
-        end,
-        Some(pair.launch),
-        new_drug,
-        rng,
-        visits,
-    )?;
-    courses.push(Course { pair: p, new_drug, start: first, end: last });
-    Ok(())
-}
-
-/// Write the orders of one course of a drug, from `first` until the patient stops (or leaves);
-/// returns the last day covered by a supply. In its first year a new drug may be prescribed only
-/// 14 days at a time (Japan's rule for newly listed drugs).
-#[allow(clippy::too_many_arguments)]
-fn write_course<R: Rng>(
-    ctx: &SiteContext,
-    t: &mut Tables,
-    key: &str,
-    drug: &super::site::Drug,
-    supplies: &[u16],
-    persistence: f64,
-    first: i32,
-    end: i32,
-    launch: Option<i32>,
-    new_drug: bool,
-    rng: &mut R,
-    visits: &mut Vec<i32>,
-) -> Result<i32> {
-    let stop = first + ((sample_exp(rng) * persistence) as i32).max(1);
-    let mut day = first;
-    let mut covered = first;
-    while day <= stop && day < end {
-        let limited = new_drug && launch.is_some_and(|l| day < l + 365);
-        let supply = if limited { 14 } else { supplies[rng.random_range(0..supplies.len())] } as i32;
-        write_order(ctx, t, key, drug, day, supply, rng)?;
-        visits.push(day);
-        covered = covered.max(day + supply - 1);
-        let u: f64 = rng.random();
-        let gap = if u < 0.70 {
-            rng.random_range(-5..=3)
-        } else if u < 0.95 {
-            rng.random_range(4..=20)
+impl<R: Rng> Chart<'_, R> {
+    /// Everything after demographics and observation: the care of a chronic patient (indications,
+    /// study drugs, other drugs and diagnoses, admissions) or a brief one, the latent
+    /// abnormalities, the lab tests that may catch them, and the visits.
+    fn care(&mut self, chronic: bool) -> Result<()> {
+        let p = &self.person;
+        let (ctx, female, start) = (p.ctx, p.female, p.start);
+        let mut courses: Vec<Course> = Vec::new();
+        if chronic && p.age_at(start) >= 18.0 {
+            for (i, pair) in PAIRS.iter().enumerate() {
+                if let Some(course) = self.study_pair(i, pair)? {
+                    courses.push(course);
+                }
+            }
+            self.background_drugs()?;
+            self.other_diagnoses()?;
         } else {
-            rng.random_range(21..=75)
+            self.brief_care()?;
+        }
+
+        let modifiers: Vec<Modifier> = courses
+            .iter()
+            .filter_map(|c| {
+                let pair = &PAIRS[c.pair];
+                let (process, hr) = pair.effect?;
+                c.new_drug.then_some(Modifier { process, from: c.start, to: c.end + EFFECT_LAG_DAYS, hazard_ratio: hr })
+            })
+            .collect();
+        // Well levels are those of the age at the first study-drug course (or at the first visit).
+        let ref_day = courses.iter().map(|c| c.start).min().unwrap_or(start);
+        let levels = WellLevels::draw(ctx, female, self.person.age_at(ref_day), self.rng);
+        let episodes = episodes(&self.person, &modifiers, &levels, self.rng);
+        let admissions = if chronic { self.admissions()? } else { Vec::new() };
+        let tests = self.test_days(chronic, &courses, &admissions);
+        for &(day, admitted) in &tests {
+            self.write_labs(day, admitted, &levels, &episodes)?;
+            self.visits.push(day);
+        }
+        self.write_visits(&admissions)
+    }
+
+    /// The indication of one study pair, perhaps, and perhaps a course of its new drug or its
+    /// comparator.
+    fn study_pair(&mut self, index: usize, pair: &catalog::Pair) -> Result<Option<Course>> {
+        let p = &self.person;
+        let (ctx, female, start, end) = (p.ctx, p.female, p.start, p.end);
+        let age = p.age_at(start);
+        let logit = (pair.prevalence / (1.0 - pair.prevalence)).ln() + pair.age_slope * (age - 60.0) / 10.0;
+        if !self.rng.random_bool(logistic(logit)) {
+            return Ok(None);
+        }
+        let diagnosed = start + self.rng.random_range(0..=(end - start).max(0));
+        let code = pair.indication[self.rng.random_range(0..pair.indication.len())];
+        self.write_diagnosis(&Diagnosis { code, day: diagnosed, main: true, suspected: false })?;
+        if !self.rng.random_bool(0.7) {
+            return Ok(None);
+        }
+        // A quarter of treated patients were already on the drug when the hospital first saw them.
+        let first = if self.rng.random_bool(0.25) { start } else { diagnosed + self.rng.random_range(0..60) };
+        if first >= end {
+            return Ok(None);
+        }
+        let new_drug = first >= pair.launch && {
+            let age = self.person.age_at(first);
+            let logit = ctx.profile.adoption - 0.35 * (age - 60.0) / 10.0 + if female { 0.1 } else { 0.0 };
+            self.rng.random_bool(logistic(logit))
         };
-        day += supply + gap;
+        let ingredient = if new_drug { pair.new_drug } else { pair.comparator };
+        let last = self.write_course(&Prescribing {
+            drug: ctx.drug(ingredient),
+            supplies: pair.days_supply,
+            persistence: pair.persistence_days,
+            first,
+            until: end,
+            limited_until: new_drug.then_some(pair.launch + 365),
+        })?;
+        Ok(Some(Course { pair: index, new_drug, start: first, end: last }))
     }
-    Ok(covered)
-}
 
-fn background_drugs<R: Rng>(
-    ctx: &SiteContext,
-    key: &str,
-    start: i32,
-    end: i32,
-    rng: &mut R,
-    t: &mut Tables,
-    visits: &mut Vec<i32>,
-) -> Result<()> {
-    let years = (end - start) as f64 / 365.25;
-    for (ingredient, supplies, yearly) in catalog::BACKGROUND {
-        let courses = poisson(rng, yearly * years);
-        for _ in 0..courses {
-            let first = start + rng.random_range(0..=(end - start).max(0));
-            let persistence = if supplies[0] >= 28 { 180.0 } else { 10.0 };
-            write_course(
-                ctx,
-                t,
-                key,
-                ctx.drug(ingredient),
+    /// Write the orders of one course of a drug, from its first day until the patient stops (or
+    /// leaves); returns the last day covered by a supply.
+    fn write_course(&mut self, course: &Prescribing) -> Result<i32> {
+        let stop = course.first + ((sample_exp(self.rng) * course.persistence) as i32).max(1);
+        let mut day = course.first;
+        let mut covered = course.first;
+        while day <= stop && day < course.until {
+            let limited = course.limited_until.is_some_and(|until| day < until);
+            let supplies = course.supplies;
+            let supply = if limited { 14 } else { supplies[self.rng.random_range(0..supplies.len())] } as i32;
+            self.write_order(&Order { drug: course.drug, day, supply, setting: "outpatient" })?;
+            self.visits.push(day);
+            covered = covered.max(day + supply - 1);
+            let u: f64 = self.rng.random();
+            let gap = if u < 0.70 {
+                self.rng.random_range(-5..=3)
+            } else if u < 0.95 {
+                self.rng.random_range(4..=20)
+            } else {
+                self.rng.random_range(21..=75)
+            };
+            day += supply + gap;
+        }
+        Ok(covered)
+    }
+
+    fn background_drugs(&mut self) -> Result<()> {
+        let (ctx, start, end) = (self.person.ctx, self.person.start, self.person.end);
+        let years = (end - start) as f64 / 365.25;
+        for (ingredient, supplies, yearly) in catalog::BACKGROUND {
+            let courses = poisson(self.rng, yearly * years);
+            for _ in 0..courses {
+                let first = start + self.rng.random_range(0..=(end - start).max(0));
+                let persistence = if supplies[0] >= 28 { 180.0 } else { 10.0 };
+                let drug = ctx.drug(ingredient);
+                self.write_course(&Prescribing {
+                    drug,
+                    supplies,
+                    persistence,
+                    first,
+                    until: end,
+                    limited_until: None,
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    fn other_diagnoses(&mut self) -> Result<()> {
+        let (start, end) = (self.person.start, self.person.end);
+        let years = (end - start) as f64 / 365.25;
+        for (code, yearly) in catalog::OTHER_DIAGNOSES {
+            for _ in 0..poisson(self.rng, yearly * years) {
+                let day = start + self.rng.random_range(0..=(end - start).max(0));
+                let suspected = self.rng.random_bool(0.12);
+                self.write_diagnosis(&Diagnosis { code, day, main: false, suspected })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A patient seen briefly: a few visits, an acute diagnosis, perhaps an acute prescription.
+    fn brief_care(&mut self) -> Result<()> {
+        let (ctx, start, end) = (self.person.ctx, self.person.start, self.person.end);
+        let (code, _) = catalog::OTHER_DIAGNOSES[self.rng.random_range(0..catalog::OTHER_DIAGNOSES.len())];
+        let suspected = self.rng.random_bool(0.1);
+        self.write_diagnosis(&Diagnosis { code, day: start, main: true, suspected })?;
+        self.visits.push(start);
+        if end > start {
+            let day = self.rng.random_range(start..=end);
+            self.visits.push(day);
+        }
+        if self.rng.random_bool(0.5) {
+            let (ingredient, supplies, _) = catalog::BACKGROUND[self.rng.random_range(0..4)];
+            self.write_course(&Prescribing {
+                drug: ctx.drug(ingredient),
                 supplies,
-                persistence,
-                first,
-                end,
-                None,
-                false,
-                rng,
-                visits,
-            )?;
+                persistence: 7.0,
+                first: start,
+                until: end.max(start + 1),
+                limited_until: None,
+            })?;
         }
+        Ok(())
     }
-    Ok(())
-}
 
-fn other_diagnoses<R: Rng>(
-    ctx: &SiteContext,
-    key: &str,
-    start: i32,
-    end: i32,
-    rng: &mut R,
-    t: &mut Tables,
-) -> Result<()> {
-    let years = (end - start) as f64 / 365.25;
-    for (code, yearly) in catalog::OTHER_DIAGNOSES {
-        for _ in 0..poisson(rng, yearly * years) {
-            let day = start + rng.random_range(0..=(end - start).max(0));
-            let suspected = rng.random_bool(0.12);
-            write_diagnosis(ctx, t, key, code, day, false, suspected, rng)?;
+    /// Hospital stays, independent of any drug; each starts with a full lab panel.
+    fn admissions(&mut self) -> Result<Vec<(i32, i32)>> {
+        let (ctx, start, end) = (self.person.ctx, self.person.start, self.person.end);
+        let years = (end - start) as f64 / 365.25;
+        let mut stays = Vec::new();
+        for _ in 0..poisson(self.rng, 0.07 * years) {
+            let from = start + self.rng.random_range(0..=(end - start).max(0));
+            let to = (from + self.rng.random_range(2..=20)).min(end.max(from));
+            let source = if ctx.profile.has_dpc { "DPC" } else { "EHR" };
+            let e = &mut self.t.encounter;
+            e.str(&self.person.key);
+            e.str("inpatient");
+            e.date(from);
+            e.date(to);
+            e.str("internal_medicine");
+            e.str(source);
+            e.end_row()?;
+            for ingredient in catalog::INPATIENT {
+                if self.rng.random_bool(0.4) {
+                    let drug = ctx.drug(ingredient);
+                    self.write_order(&Order { drug, day: from + 1, supply: (to - from).max(1), setting: "inpatient" })?;
+                }
+            }
+            if ctx.profile.has_claims {
+                self.write_procedure(catalog::PROCEDURE_ADMISSION, from, "CLAIMS")?;
+            }
+            self.visits.retain(|d| *d < from || *d > to);
+            stays.push((from, to));
         }
+        Ok(stays)
     }
-    Ok(())
-}
 
-/// A patient seen briefly: a few visits, an acute diagnosis, perhaps an acute prescription.
-fn brief_care<R: Rng>(
-    ctx: &SiteContext,
-    key: &str,
-    start: i32,
-    end: i32,
-    rng: &mut R,
-    t: &mut Tables,
-    visits: &mut Vec<i32>,
-) -> Result<()> {
-    let (code, _) = catalog::OTHER_DIAGNOSES[rng.random_range(0..catalog::OTHER_DIAGNOSES.len())];
-    write_diagnosis(ctx, t, key, code, start, true, rng.random_bool(0.1), rng)?;
-    visits.push(start);
-    if end > start {
-        visits.push(rng.random_range(start..=end));
+    /// The days on which the patient has lab tests: a renewal process whose pace depends on how
+    /// closely the patient is followed and on the site, never on a drug; a check before each course
+    /// begins (as clinicians do before most new treatments, whichever drug is chosen); the first day
+    /// of each hospital stay.
+    fn test_days(&mut self, chronic: bool, courses: &[Course], admissions: &[(i32, i32)]) -> Vec<(i32, bool)> {
+        let (ctx, start, end) = (self.person.ctx, self.person.start, self.person.end);
+        let rng = &mut *self.rng;
+        let mut days: Vec<(i32, bool)> = Vec::new();
+        if chronic {
+            // Patients under treatment for a study indication are monitored more closely than other
+            // chronic patients; which drug they take does not change it.
+            let typical = if courses.is_empty() { 260.0 } else { 75.0 };
+            let z: f64 = StandardNormal.sample(rng);
+            let mean = (typical * (0.45 * z).exp()).clamp(30.0, 540.0) * ctx.profile.test_interval_factor;
+            let gamma = Gamma::new(2.0, mean / 2.0).expect("valid gamma");
+            let mut day = start + (gamma.sample(rng) * rng.random::<f64>()) as i32;
+            while day <= end {
+                days.push((day, false));
+                day += gamma.sample(rng).max(1.0) as i32;
+            }
+            for c in courses {
+                if rng.random_bool(0.75) {
+                    // Mostly at the prescribing visit itself, otherwise in the fortnight before.
+                    let before = if rng.random_bool(0.6) { 0 } else { rng.random_range(1..=14) };
+                    days.push(((c.start - before).max(start), false));
+                }
+            }
+        } else if let Some(&first) = self.visits.first()
+            && rng.random_bool(0.5)
+        {
+            days.push((first, false));
+        }
+        days.extend(admissions.iter().map(|&(from, _)| (from, true)));
+        days.sort_unstable();
+        days.dedup_by_key(|d| d.0);
+        days
     }
-    if rng.random_bool(0.5) {
-        let (ingredient, supplies, _) = catalog::BACKGROUND[rng.random_range(0..4)];
-        write_course(
-            ctx,
-            t,
-            key,
-            ctx.drug(ingredient),
-            supplies,
-            7.0,
-            start,
-            end.max(start + 1),
-            None,
-            false,
-            rng,
-            visits,
-        )?;
+
+    fn write_labs(&mut self, day: i32, admitted: bool, levels: &WellLevels, episodes: &[Episode]) -> Result<()> {
+        let ctx = self.person.ctx;
+        let sex = self.person.sex();
+        let minutes = self.rng.random_range(8 * 60..17 * 60);
+        let chance = &ctx.profile.panel_chance;
+        let mut panels = [false; 6];
+        for (p, taken) in panels.iter_mut().enumerate() {
+            *taken = if admitted && p < 5 { true } else { self.rng.random_bool(chance[p]) };
+        }
+        // Albumin is needed to read calcium; compute it first.
+        let albumin = labs::well_value(
+            &ANALYTES[labs::ALBUMIN],
+            levels.level[labs::ALBUMIN],
+            levels.band[labs::ALBUMIN],
+            self.rng,
+        );
+        for (i, a) in ANALYTES.iter().enumerate() {
+            if !panels[a.panel.index()] {
+                continue;
+            }
+            let uln = ctx.profile.analytes[i].ref_high[sex];
+            let active = episodes.iter().filter(|e| e.onset <= day && day < e.end);
+            let abnormal = active.filter_map(|e| labs::episode_value(i, e, uln, levels.level[i], albumin)).next();
+            let value = match (i, abnormal) {
+                (_, Some(v)) => v,
+                (labs::ALBUMIN, None) => albumin,
+                (_, None) => labs::well_value(a, levels.level[i], levels.band[i], self.rng),
+            };
+            self.write_lab(&Measurement { analyte: i, day, minutes, value })?;
+        }
+        if ctx.profile.has_claims {
+            self.write_procedure(catalog::PROCEDURE_LAB_PANEL, day, "CLAIMS")?;
+        }
+        Ok(())
     }
-    Ok(())
+
+    fn write_lab(&mut self, m: &Measurement) -> Result<()> {
+        let ctx = self.person.ctx;
+        let a = &ANALYTES[m.analyte];
+        let site = &ctx.profile.analytes[m.analyte];
+        let decimals = reported_decimals(a.decimals, site.factor);
+        let sex = self.person.sex();
+        let (lo, hi) = (site.ref_low[sex], site.ref_high[sex]);
+        let flag = if m.value > hi {
+            "H"
+        } else if m.value < lo {
+            "L"
+        } else {
+            "N"
+        };
+        let l = &mut self.t.lab_result;
+        l.str(&self.person.key);
+        l.str(&site.jlac10);
+        l.date_time(m.day, m.minutes);
+        let fault = ctx.fault(self.rng);
+        match fault {
+            Some(0) => l.str("ERR"),
+            _ => l.fixed(m.value / site.factor, decimals),
+        }
+        match fault {
+            Some(1) => l.str("mg/L"),
+            _ => l.str(site.unit),
+        }
+        if self.rng.random_bool(ctx.profile.missing_range) {
+            l.empty();
+            l.empty();
+        } else if fault == Some(2) {
+            l.fixed(hi / site.factor, decimals);
+            l.fixed(lo / site.factor, decimals);
+        } else {
+            l.fixed(lo / site.factor, decimals);
+            l.fixed(hi / site.factor, decimals);
+        }
+        l.str(flag);
+        l.str("EHR");
+        l.end_row()
+    }
+
+    fn write_patient(&mut self, death: Option<i32>) -> Result<()> {
+        let person = &self.person;
+        let p = &mut self.t.patient;
+        p.str(&person.key);
+        p.str(match (person.ctx.profile.numeric_sex, person.female) {
+            (true, true) => "2",
+            (true, false) => "1",
+            (false, true) => "F",
+            (false, false) => "M",
+        });
+        p.date(person.birth);
+        match death {
+            Some(d) => p.date(d),
+            None => p.empty(),
+        }
+        p.end_row()
+    }
+
+    fn write_observation(&mut self) -> Result<()> {
+        let Person { ctx, key, start, end, .. } = &self.person;
+        let o = &mut self.t.observation_period;
+        o.str(key);
+        o.str("EHR");
+        o.date(*start);
+        o.date(*end);
+        o.end_row()?;
+        if ctx.profile.has_claims {
+            // Claims cover whole months.
+            let (first, last) = (month_start(*start), month_end(*end).min(ctx.data_end));
+            o.str(key);
+            o.str("CLAIMS");
+            o.date(first);
+            o.date(last.max(first));
+            o.end_row()?;
+        }
+        Ok(())
+    }
+
+    fn write_diagnosis(&mut self, diagnosis: &Diagnosis) -> Result<()> {
+        let ctx = self.person.ctx;
+        let sources: &[&str] = if ctx.profile.has_claims { &["EHR", "CLAIMS"] } else { &["EHR"] };
+        for source in sources {
+            let d = &mut self.t.diagnosis;
+            d.str(&self.person.key);
+            if ctx.fault(self.rng).is_some() {
+                d.str(&format!("{}X9", diagnosis.code)); // not an ICD-10 code: quarantined at load
+            } else {
+                d.str(diagnosis.code);
+            }
+            d.empty();
+            d.date(diagnosis.day);
+            d.str(if diagnosis.suspected { "1" } else { "0" });
+            d.str(if diagnosis.main { "1" } else { "0" });
+            d.str(source);
+            d.end_row()?;
+        }
+        Ok(())
+    }
+
+    fn write_order(&mut self, order: &Order) -> Result<()> {
+        let o = &mut self.t.drug_order;
+        o.str(&self.person.key);
+        o.str(&order.drug.yj_code);
+        o.empty();
+        o.date(order.day);
+        if self.person.ctx.fault(self.rng).is_some() {
+            o.str("2023-02-30"); // a date that does not exist: quarantined at load
+        } else {
+            o.date(order.day);
+        }
+        o.int(order.supply as i64);
+        o.fixed(order.drug.daily_dose, 1);
+        o.str(order.drug.dose_unit);
+        o.str(order.drug.route);
+        o.str(order.setting);
+        o.str("EHR");
+        o.end_row()
+    }
+
+    fn write_procedure(&mut self, code: &str, day: i32, source: &str) -> Result<()> {
+        let p = &mut self.t.procedure;
+        p.str(&self.person.key);
+        p.str(code);
+        p.date(day);
+        p.str(source);
+        p.end_row()
+    }
+
+    /// The outpatient visits: every day with an order, a test or a visit, but not within a stay.
+    fn write_visits(&mut self, stays: &[(i32, i32)]) -> Result<()> {
+        self.visits.sort_unstable();
+        self.visits.dedup();
+        for day in std::mem::take(&mut self.visits) {
+            if stays.iter().any(|&(from, to)| from <= day && day <= to) {
+                continue;
+            }
+            let e = &mut self.t.encounter;
+            e.str(&self.person.key);
+            e.str("outpatient");
+            e.date(day);
+            e.date(day);
+            e.str("internal_medicine");
+            e.str("EHR");
+            e.end_row()?;
+            if self.person.ctx.profile.has_claims {
+                self.write_procedure(catalog::PROCEDURE_OUTPATIENT_VISIT, day, "CLAIMS")?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Latent abnormalities: for each process, the onsets in the observation period under a hazard
 /// that depends on the patient's current age and sex, multiplied by the planted hazard ratio while
 /// the patient is exposed to a drug that has one.
-#[allow(clippy::too_many_arguments)]
-fn episodes<R: Rng>(
-    ctx: &SiteContext,
-    female: bool,
-    age_at: &dyn Fn(i32) -> f64,
-    start: i32,
-    end: i32,
-    modifiers: &[Modifier],
-    levels: &WellLevels,
-    rng: &mut R,
-) -> Vec<Episode> {
+fn episodes<R: Rng>(person: &Person, modifiers: &[Modifier], levels: &WellLevels, rng: &mut R) -> Vec<Episode> {
+    let Person { ctx, female, start, end, .. } = *person;
     let sex = if female { 0.0 } else { MALE };
     let mut out = Vec::new();
     for process in Process::ALL {
         let base = process.base_hazard() * ctx.profile.hazard_factor / 365.25;
         let daily = |day: i32| {
-            let decades = (age_at(day) - 60.0) / 10.0;
+            let decades = (person.age_at(day) - 60.0) / 10.0;
             base * (AGE_SLOPE * decades + AGE_SQUARED * decades * decades + sex).exp()
         };
         // Episodes recur: once one resolves the patient is at risk again, so the hazard after an
@@ -338,7 +615,7 @@ fn episodes<R: Rng>(
                     Process::Kidney => {
                         let target = labs::draw_severity(process, rng);
                         let creatinine = levels.level[labs::CREATININE];
-                        (creatinine / labs::creatinine_for(target, age_at(onset).max(18.0), female)).min(0.95)
+                        (creatinine / labs::creatinine_for(target, person.age_at(onset).max(18.0), female)).min(0.95)
                     }
                     _ => labs::draw_severity(process, rng),
                 },
@@ -386,90 +663,6 @@ fn onset<R: Rng>(
         budget -= rate * span;
     }
     None
-}
-
-/// Hospital stays, independent of any drug; each starts with a full lab panel.
-fn admissions<R: Rng>(
-    ctx: &SiteContext,
-    key: &str,
-    start: i32,
-    end: i32,
-    rng: &mut R,
-    t: &mut Tables,
-    visits: &mut Vec<i32>,
-) -> Result<Vec<(i32, i32)>> {
-    let years = (end - start) as f64 / 365.25;
-    let mut stays = Vec::new();
-    for _ in 0..poisson(rng, 0.07 * years) {
-        let from = start + rng.random_range(0..=(end - start).max(0));
-        let to = (from + rng.random_range(2..=20)).min(end.max(from));
-        let source = if ctx.profile.has_dpc { "DPC" } else { "EHR" };
-        t.encounter.str(key);
-        t.encounter.str("inpatient");
-        t.encounter.date(from);
-        t.encounter.date(to);
-        t.encounter.str("internal_medicine");
-        t.encounter.str(source);
-        t.encounter.end_row()?;
-        for ingredient in catalog::INPATIENT {
-            if rng.random_bool(0.4) {
-                let drug = ctx.drug(ingredient);
-                write_order_in(ctx, t, key, drug, from + 1, (to - from).max(1), "inpatient", rng)?;
-            }
-        }
-        if ctx.profile.has_claims {
-            write_procedure(t, key, catalog::PROCEDURE_ADMISSION, from, "CLAIMS")?;
-        }
-        visits.retain(|d| *d < from || *d > to);
-        stays.push((from, to));
-    }
-    Ok(stays)
-}
-
-/// The days on which the patient has lab tests: a renewal process whose pace depends on how
-/// closely the patient is followed and on the site, never on a drug; a check before each course
-/// begins (as clinicians do before most new treatments, whichever drug is chosen); the first day of
-/// each hospital stay.
-#[allow(clippy::too_many_arguments)]
-fn test_days<R: Rng>(
-    ctx: &SiteContext,
-    chronic: bool,
-    start: i32,
-    end: i32,
-    courses: &[Course],
-    admissions: &[(i32, i32)],
-    visits: &[i32],
-    rng: &mut R,
-) -> Vec<(i32, bool)> {
-    let mut days: Vec<(i32, bool)> = Vec::new();
-    if chronic {
-        // Patients under treatment for a study indication are monitored more closely than other
-        // chronic patients; which drug they take does not change it.
-        let typical = if courses.is_empty() { 260.0 } else { 75.0 };
-        let z: f64 = StandardNormal.sample(rng);
-        let mean = (typical * (0.45 * z).exp()).clamp(30.0, 540.0) * ctx.profile.test_interval_factor;
-        let gamma = Gamma::new(2.0, mean / 2.0).expect("valid gamma");
-        let mut day = start + (gamma.sample(rng) * rng.random::<f64>()) as i32;
-        while day <= end {
-            days.push((day, false));
-            day += gamma.sample(rng).max(1.0) as i32;
-        }
-        for c in courses {
-            if rng.random_bool(0.75) {
-                // Mostly at the prescribing visit itself, otherwise in the fortnight before.
-                let before = if rng.random_bool(0.6) { 0 } else { rng.random_range(1..=14) };
-                days.push(((c.start - before).max(start), false));
-            }
-        }
-    } else if let Some(&first) = visits.first()
-        && rng.random_bool(0.5)
-    {
-        days.push((first, false));
-    }
-    days.extend(admissions.iter().map(|&(from, _)| (from, true)));
-    days.sort_unstable();
-    days.dedup_by_key(|d| d.0);
-    days
 }
 
 /// A patient's well level of each analyte and the band well results stay in.
@@ -544,259 +737,11 @@ fn well_band(i: usize, lo: f64, hi: f64) -> (f64, f64) {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn write_labs<R: Rng>(
-    ctx: &SiteContext,
-    t: &mut Tables,
-    key: &str,
-    female: bool,
-    age: f64,
-    day: i32,
-    admitted: bool,
-    levels: &WellLevels,
-    episodes: &[Episode],
-    rng: &mut R,
-) -> Result<()> {
-    let sex = if female { 0 } else { 1 };
-    let minutes = rng.random_range(8 * 60..17 * 60);
-    let chance = &ctx.profile.panel_chance;
-    let mut panels = [false; 6];
-    for (p, taken) in panels.iter_mut().enumerate() {
-        *taken = if admitted && p < 5 { true } else { rng.random_bool(chance[p]) };
-    }
-    // Albumin is needed to read calcium; compute it first.
-    let albumin =
-        labs::well_value(&ANALYTES[labs::ALBUMIN], levels.level[labs::ALBUMIN], levels.band[labs::ALBUMIN], rng);
-    for (i, a) in ANALYTES.iter().enumerate() {
-        if !panels[a.panel.index()] {
-            continue;
-        }
-        let site = &ctx.profile.analytes[i];
-        let uln = site.ref_high[sex];
-        let active = episodes.iter().filter(|e| e.onset <= day && day < e.end);
-        let abnormal = active.filter_map(|e| labs::episode_value(i, e, uln, levels.level[i], albumin)).next();
-        let value = match (i, abnormal) {
-            (_, Some(v)) => v,
-            (labs::ALBUMIN, None) => albumin,
-            (_, None) => labs::well_value(a, levels.level[i], levels.band[i], rng),
-        };
-        let _ = age;
-        write_lab(ctx, t, key, i, sex, day, minutes, value, rng)?;
-    }
-    if ctx.profile.has_claims {
-        write_procedure(t, key, catalog::PROCEDURE_LAB_PANEL, day, "CLAIMS")?;
-    }
-    Ok(())
-}
-
-#[allow(clippy::too_many_arguments)]
-fn write_lab<R: Rng>(
-    ctx: &SiteContext,
-    t: &mut Tables,
-    key: &str,
-    i: usize,
-    sex: usize,
-    day: i32,
-    minutes: u32,
-    value: f64,
-    rng: &mut R,
-) -> Result<()> {
-    let a = &ANALYTES[i];
-    let site = &ctx.profile.analytes[i];
-    let decimals = reported_decimals(a.decimals, site.factor);
-    let (lo, hi) = (site.ref_low[sex], site.ref_high[sex]);
-    let flag = if value > hi {
-        "H"
-    } else if value < lo {
-        "L"
-    } else {
-        "N"
-    };
-    let l = &mut t.lab_result;
-    l.str(key);
-    l.str(&site.jlac10);
-    l.date_time(day, minutes);
-    let fault = ctx.fault(rng);
-    match fault {
-        Some(0) => l.str("ERR"),
-        _ => l.fixed(value / site.factor, decimals),
-    }
-    match fault {
-        Some(1) => l.str("mg/L"),
-        _ => l.str(site.unit),
-    }
-    if rng.random_bool(ctx.profile.missing_range) {
-        l.empty();
-        l.empty();
-    } else if fault == Some(2) {
-        l.fixed(hi / site.factor, decimals);
-        l.fixed(lo / site.factor, decimals);
-    } else {
-        l.fixed(lo / site.factor, decimals);
-        l.fixed(hi / site.factor, decimals);
-    }
-    l.str(flag);
-    l.str("EHR");
-    l.end_row()
-}
-
 /// Decimals of a reported value: the analyte's own, adjusted for a reporting unit 10^k times the
 /// canonical one.
 fn reported_decimals(decimals: u32, factor: f64) -> u32 {
     let shift = factor.log10().round() as i32;
     (decimals as i32 + shift).max(0) as u32
-}
-
-fn write_patient(
-    ctx: &SiteContext,
-    t: &mut Tables,
-    key: &str,
-    female: bool,
-    birth: i32,
-    death: Option<i32>,
-) -> Result<()> {
-    let p = &mut t.patient;
-    p.str(key);
-    p.str(match (ctx.profile.numeric_sex, female) {
-        (true, true) => "2",
-        (true, false) => "1",
-        (false, true) => "F",
-        (false, false) => "M",
-    });
-    p.date(birth);
-    match death {
-        Some(d) => p.date(d),
-        None => p.empty(),
-    }
-    p.end_row()
-}
-
-fn write_observation(ctx: &SiteContext, t: &mut Tables, key: &str, start: i32, end: i32) -> Result<()> {
-    let o = &mut t.observation_period;
-    o.str(key);
-    o.str("EHR");
-    o.date(start);
-    o.date(end);
-    o.end_row()?;
-    if ctx.profile.has_claims {
-        // Claims cover whole months.
-        let (first, last) = (month_start(start), month_end(end).min(ctx.data_end));
-        o.str(key);
-        o.str("CLAIMS");
-        o.date(first);
-        o.date(last.max(first));
-        o.end_row()?;
-    }
-    Ok(())
-}
-
-#[allow(clippy::too_many_arguments)]
-fn write_diagnosis<R: Rng>(
-    ctx: &SiteContext,
-    t: &mut Tables,
-    key: &str,
-    code: &str,
-    day: i32,
-    main: bool,
-    suspected: bool,
-    rng: &mut R,
-) -> Result<()> {
-    let sources: &[&str] = if ctx.profile.has_claims { &["EHR", "CLAIMS"] } else { &["EHR"] };
-    for source in sources {
-        let d = &mut t.diagnosis;
-        d.str(key);
-        if ctx.fault(rng).is_some() {
-            d.str(&format!("{code}X9")); // not an ICD-10 code: quarantined at load
-        } else {
-            d.str(code);
-        }
-        d.empty();
-        d.date(day);
-        d.str(if suspected { "1" } else { "0" });
-        d.str(if main { "1" } else { "0" });
-        d.str(source);
-        d.end_row()?;
-    }
-    Ok(())
-}
-
-fn write_order<R: Rng>(
-    ctx: &SiteContext,
-    t: &mut Tables,
-    key: &str,
-    drug: &super::site::Drug,
-    day: i32,
-    supply: i32,
-    rng: &mut R,
-) -> Result<()> {
-    write_order_in(ctx, t, key, drug, day, supply, "outpatient", rng)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn write_order_in<R: Rng>(
-    ctx: &SiteContext,
-    t: &mut Tables,
-    key: &str,
-    drug: &super::site::Drug,
-    day: i32,
-    supply: i32,
-    setting: &str,
-    rng: &mut R,
-) -> Result<()> {
-    let o = &mut t.drug_order;
-    o.str(key);
-    o.str(&drug.yj_code);
-    o.empty();
-    o.date(day);
-    if ctx.fault(rng).is_some() {
-        o.str("2023-02-30"); // a date that does not exist: quarantined at load
-    } else {
-        o.date(day);
-    }
-    o.int(supply as i64);
-    o.fixed(drug.daily_dose, 1);
-    o.str(drug.dose_unit);
-    o.str(drug.route);
-    o.str(setting);
-    o.str("EHR");
-    o.end_row()
-}
-
-fn write_procedure(t: &mut Tables, key: &str, code: &str, day: i32, source: &str) -> Result<()> {
-    let p = &mut t.procedure;
-    p.str(key);
-    p.str(code);
-    p.date(day);
-    p.str(source);
-    p.end_row()
-}
-
-fn write_visits(
-    ctx: &SiteContext,
-    t: &mut Tables,
-    key: &str,
-    visits: &mut Vec<i32>,
-    stays: &[(i32, i32)],
-) -> Result<()> {
-    visits.sort_unstable();
-    visits.dedup();
-    for &day in visits.iter() {
-        if stays.iter().any(|&(from, to)| from <= day && day <= to) {
-            continue;
-        }
-        let e = &mut t.encounter;
-        e.str(key);
-        e.str("outpatient");
-        e.date(day);
-        e.date(day);
-        e.str("internal_medicine");
-        e.str("EHR");
-        e.end_row()?;
-        if ctx.profile.has_claims {
-            write_procedure(t, key, catalog::PROCEDURE_OUTPATIENT_VISIT, day, "CLAIMS")?;
-        }
-    }
-    Ok(())
 }
 
 fn month_start(day: i32) -> i32 {

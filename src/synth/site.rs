@@ -3,12 +3,10 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use rand::{Rng, RngExt, SeedableRng};
-use rand_xoshiro::Xoshiro256PlusPlus;
+use rand::{Rng, RngExt};
 
 use super::csv_out::CsvOut;
 use super::network::SiteProfile;
-use super::patient;
 use crate::error::{IoContext, Result};
 
 /// A drug as a site prescribes it.
@@ -55,7 +53,7 @@ pub struct Tables {
 }
 
 impl Tables {
-    fn create(dir: &Path, ctx: &SiteContext) -> Result<Tables> {
+    pub fn create(dir: &Path, ctx: &SiteContext) -> Result<Tables> {
         std::fs::create_dir_all(dir).at(dir)?;
         let style = ctx.profile.date_style;
         let open = |name: &str, header: &[&str]| CsvOut::create(&dir.join(format!("{name}.csv")), header, style);
@@ -104,7 +102,7 @@ impl Tables {
         })
     }
 
-    fn all(&mut self) -> [&mut CsvOut; 7] {
+    pub fn all(&mut self) -> [&mut CsvOut; 7] {
         [
             &mut self.patient,
             &mut self.observation_period,
@@ -119,25 +117,6 @@ impl Tables {
 
 /// Rows written per table, in the order of `schema::CLINICAL_TABLES`.
 pub type RowCounts = [u64; 7];
-
-/// Generate every patient of one site into `dir`, calling `tick` every 1,000 patients.
-pub fn generate_site(ctx: &SiteContext, seed: u64, patients: u64, dir: &Path, tick: &dyn Fn(u64)) -> Result<RowCounts> {
-    let mut tables = Tables::create(dir, ctx)?;
-    for idx in 0..patients {
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(mix(seed, ctx.profile.index as u64, idx));
-        patient::generate(ctx, idx, &mut rng, &mut tables)?;
-        if idx % 1000 == 999 {
-            tick(1000);
-        }
-    }
-    tick(patients % 1000);
-    let mut counts = [0u64; 7];
-    for (i, t) in tables.all().into_iter().enumerate() {
-        t.flush()?;
-        counts[i] = t.rows;
-    }
-    Ok(counts)
-}
 
 /// A well-spread 64-bit seed for (network seed, site, patient), so that every patient's data
 /// depend only on these three numbers, whatever the order or parallelism of generation.
