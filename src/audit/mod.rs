@@ -248,6 +248,20 @@ impl Log {
         Ok(self.write_record(&key, &sealed, entry)?.0)
     }
 
+    /// Whether a record can be appended now: the key and the sealed head are there and verify, and
+    /// the log agrees with the head, or ends in what an interrupted append leaves (which the next
+    /// append recovers; this only reads). A command asks before it changes anything, so that
+    /// nothing runs that cannot be recorded (it fails closed).
+    pub fn ready(&self) -> Result<()> {
+        let _lock = FileLock::wait(&self.lock)?;
+        let key = self.read_key()?;
+        let head = self.read_head(&key)?;
+        if head.bytes == Some(std::fs::metadata(&self.log).at(&self.log)?.len()) {
+            return Ok(());
+        }
+        verify::walk(self, &key, &self.read_text()?, &head).map(drop)
+    }
+
     /// Write `entry` as the record after `sealed`, then seal it. A kill between the two leaves a
     /// whole record past the head, which [`Log::settle`] seals.
     fn write_record(&self, key: &[u8], sealed: &SealedHead, entry: Entry) -> Result<(Record, SealedHead)> {

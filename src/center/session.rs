@@ -216,7 +216,10 @@ impl Actor {
     }
 
     /// Run `command` (on `project`, if any) as this user and append its audit record with the result.
+    /// A command that could not be recorded does not run: an audit trail that cannot take a record
+    /// (its head or key gone, or altered) refuses every command before it changes anything.
     pub fn run<T>(&self, command: &str, project: Option<&str>, f: impl FnOnce(&Actor) -> Result<T>) -> Result<T> {
+        self.home.audit().ready()?;
         let result = f(self);
         let audited = self.audit(command, project, Outcome::of(&result), None);
         match (result, audited) {

@@ -297,6 +297,32 @@ fn a_rollback_of_log_and_head_together_is_caught_by_an_anchor() {
     c.run("rev", &["audit", "verify", "--anchor", &path]).fails(2, "not an audit anchor");
 }
 
+/// Nothing runs that cannot be recorded: with the head or the key gone, a command that would change
+/// the home is refused before it changes anything (it fails closed), not after.
+#[test]
+fn a_command_that_cannot_be_recorded_does_not_run() {
+    let c = center_with_history();
+    for (file, needle) in
+        [("seal/head.json", "the sealed head of the audit log is missing"), ("seal/key", "the audit key is missing")]
+    {
+        let path = c.home.join(file);
+        let kept = std::fs::read(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        c.run("carol", &["project", "grant", "p1", "stella", "analyst"]).fails(6, needle);
+        std::fs::write(&path, kept).unwrap();
+        let shown = c.run("rev", &["project", "show", "p1"]).ok().stdout;
+        assert!(!shown.contains("stella"), "the grant ran though it could not be recorded:\n{shown}");
+    }
+    // Lines written after the head by something other than midnet: refused the same way.
+    let log = std::fs::read_to_string(c.audit_log()).unwrap();
+    std::fs::write(c.audit_log(), format!("{log}not a record of midnet\n")).unwrap();
+    c.run("carol", &["project", "grant", "p1", "stella", "analyst"]).fails(6, "log.jsonl");
+    std::fs::write(c.audit_log(), log).unwrap();
+    let shown = c.run("rev", &["project", "show", "p1"]).ok().stdout;
+    assert!(!shown.contains("stella"), "the grant ran on a tampered trail:\n{shown}");
+    c.run("rev", &["audit", "verify"]).ok();
+}
+
 /// A missing head or key is named, with what it means; the home refuses to record anything.
 #[test]
 fn a_deleted_head_or_key_is_named_with_what_it_means() {
