@@ -55,6 +55,14 @@ fn demo_runs_end_to_end_and_keeps_its_report_in_a_new_directory() {
     let html = std::fs::read_to_string(&report).unwrap();
     assert!(html.contains("Hazard ratios: baseline normal") && html.contains("Attrition"));
     assert!(html.contains("How to read this report"), "the report lacks its reading note");
+    // The report's legend says "rate per 1,000 person-years": the released rates are.
+    let mut results = csv::Reader::from_path(root.join("outside/results.csv")).unwrap();
+    let header = results.headers().unwrap().clone();
+    let at = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let (events, years, rate) = (at("events_drug"), at("person_years_drug"), at("rate_drug"));
+    let row = results.records().map(Result::unwrap).find(|r| &r[events] != "0").expect("an outcome with events");
+    let per_1000 = row[events].parse::<f64>().unwrap() * 1000.0 / row[years].parse::<f64>().unwrap();
+    assert!((row[rate].parse::<f64>().unwrap() / per_1000 - 1.0).abs() < 0.01, "{row:?}");
     assert!(root.join("center").is_dir());
     assert!(root.join("network/site01/site.duckdb").is_file());
     assert!(run.stdout.contains("dataset cohort@1:") && run.stdout.contains("from 3 sites"), "{}", run.stdout);
