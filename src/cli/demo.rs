@@ -1,14 +1,17 @@
-//! `midnet demo`: the main job end to end, in a fresh temporary directory, with no arguments.
-//! Each stage of the data flow that lands extends it; today it synthesises a small network of
-//! hospitals, creates each site's integrated data source, loads it and checks its quality, sets up
-//! the data center (its home, the site registry, users and a signal-detection project), extracts an
-//! active-comparator cohort, runs the shared early-safety protocol, releases its tables through the
-//! export gate and renders the HTML report from the released tables.
+//! `midnet demo`: the main job end to end, with no arguments, in a directory it names and keeps
+//! (a new `./midnet-demo`, `./midnet-demo-2`, … or `--dir`) so that its report can be opened
+//! afterwards; `--clean` removes it at the end. Each stage of the data flow that lands extends it;
+//! today it synthesises a small network of hospitals, creates each site's integrated data source,
+//! loads it and checks its quality, sets up the data center (its home, the site registry, users and
+//! a signal-detection project), extracts an active-comparator cohort, runs the shared early-safety
+//! protocol, releases its tables through the export gate and renders the HTML report from the
+//! released tables.
 
 use std::path::{Path, PathBuf};
 
 use clap::Args;
 
+use crate::bad_input;
 use crate::center::{self, Actor, Home, NewUser, Settings};
 use crate::cli::Global;
 use crate::error::{IoContext, Result};
@@ -20,33 +23,101 @@ use crate::synth::{self, SynthOptions};
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Keep the demo's files in this directory instead of a temporary one.
+    /// Keep the demo's files in this directory (new, or empty) instead of a new `./midnet-demo`
+    /// (`./midnet-demo-2`, … when that exists).
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// Remove the demo's directory at the end (nothing is kept, not even the report).
+    #[arg(long)]
+    pub clean: bool,
     /// Sites in the synthetic network.
     #[arg(long, default_value_t = 3)]
     pub sites: usize,
     /// Patients per site.
     #[arg(long, default_value_t = 4000)]
     pub patients: u64,
+    /// Seed of the synthetic network (the same seed makes the same network).
     #[arg(long, default_value_t = 20261124)]
     pub seed: u64,
 }
 
+/// The default directory's name in the current directory; `-2`, `-3`, … are appended while taken.
+const DEFAULT_DIR: &str = "midnet-demo";
+
 pub fn run(global: &Global, args: DemoArgs) -> Result<()> {
-    let temp;
-    let root: &Path = match &args.dir {
-        Some(dir) => {
-            std::fs::create_dir_all(dir).at(dir)?;
-            dir
-        }
-        None => {
-            temp = tempfile::Builder::new().prefix("midnet-demo-").tempdir().at(std::env::temp_dir())?;
-            temp.path()
-        }
+    let root = match &args.dir {
+        Some(dir) => claim_given_dir(dir)?,
+        None => claim_new_dir(Path::new(DEFAULT_DIR))?,
     };
+    let root = std::path::absolute(&root).at(&root)?;
+    if args.clean {
+        println!("midnet demo in {} (removed at the end: --clean)", root.display());
+    } else {
+        println!("midnet demo in {} (kept: give --clean to remove it at the end)", root.display());
+    }
+    let outcome = run_in(&root, global, &args);
+    if args.clean {
+        std::fs::remove_dir_all(&root).at(&root)?;
+        println!("removed {} (--clean)", root.display());
+        return outcome.map(|_| ());
+    }
+    let report = outcome?;
+    println!("\nOpen the report:\n  xdg-open {}", shell_word(&report));
+    println!("{}", report.display());
+    Ok(())
+}
+
+/// A directory the user named: created when missing, used when empty, refused when it holds
+/// anything (the demo never writes among a user's files).
+fn claim_given_dir(dir: &Path) -> Result<PathBuf> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(bad_input!("--dir {}: not a directory; give a new or empty directory", dir.display()));
+    }
+    match std::fs::read_dir(dir) {
+        Ok(mut entries) => {
+            if entries.next().is_some() {
+                return Err(bad_input!(
+                    "--dir {}: the directory is not empty; give a new or empty directory (the demo never writes \
+                     among existing files)",
+                    dir.display()
+                ));
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir_all(dir).at(dir)?,
+        Err(e) => return Err(e).at(dir),
+    }
+    Ok(dir.to_path_buf())
+}
+
+/// A new directory `base`, or `base-2`, `base-3`, … : the first name nothing has taken, created
+/// here (never an existing directory, even an empty one).
+fn claim_new_dir(base: &Path) -> Result<PathBuf> {
+    let mut dir = base.to_path_buf();
+    for n in 2.. {
+        match std::fs::create_dir(&dir) {
+            Ok(()) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                dir = PathBuf::from(format!("{}-{n}", base.display()))
+            }
+            Err(e) => return Err(e).at(&dir),
+        }
+    }
+    Ok(dir)
+}
+
+/// The path as one shell word: quoted when it holds anything a shell would split or expand.
+fn shell_word(path: &Path) -> String {
+    let text = path.display().to_string();
+    if text.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+,:@%".contains(c)) {
+        text
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+/// The demo's stages in `root`; returns the report's path.
+fn run_in(root: &Path, global: &Global, args: &DemoArgs) -> Result<PathBuf> {
     let say = |line: &str| println!("{line}");
-    say(&format!("midnet demo in {}", root.display()));
 
     let network = root.join("network");
     say(&format!("1. synthesise {} hospitals x {} patients (seed {})", args.sites, args.patients, args.seed));
@@ -123,13 +194,7 @@ pub fn run(global: &Global, args: DemoArgs) -> Result<()> {
     }
 
     say("8. outside the data center, the report is rendered from the released tables alone");
-    let report = render_released(root, &project.id, &released)?;
-    say(&format!("   {}", report.display()));
-
-    if args.dir.is_none() {
-        say("(the demo's temporary directory is removed; give --dir DIR to keep it)");
-    }
-    Ok(())
+    render_released(root, &project.id, &released)
 }
 
 /// The example active-comparator study (novagliptin vs sitagliptin), as an analyst would write it.

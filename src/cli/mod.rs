@@ -35,7 +35,7 @@ use crate::error::Result;
     about = "The data center of a medical information database network, in one binary",
     long_about = "The data center of a medical information database network, in one binary.\n\n\
                   Start with `midnet demo`: it synthesises a small network of hospitals and runs the \
-                  whole flow end to end in a temporary directory."
+                  whole flow end to end in a new directory `./midnet-demo`, then prints how to open its report."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -83,7 +83,7 @@ pub fn as_user<T>(
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the whole flow end to end on a small synthetic network, in a temporary directory.
+    /// Run the whole flow end to end on a small synthetic network, in a new directory it keeps.
     Demo(crate::cli::demo::DemoArgs),
     /// Synthesise a multi-site network of hospitals with known planted effects.
     Synth(crate::cli::synth::SynthArgs),

@@ -108,7 +108,29 @@ fn esc(s: &str) -> String {
     html_escape::encode_text(s).into_owned()
 }
 
-/// The report as one HTML document.
+/// A statistic as the report shows it: two decimals under 10, one under 100, none under 10,000,
+/// then in scientific notation (an interval bound of a sparse outcome can run to millions).
+fn number(v: f64) -> String {
+    match v.abs() {
+        a if a >= 10_000.0 => format!("{v:.1e}"),
+        a if a >= 100.0 => format!("{v:.0}"),
+        a if a >= 10.0 => format!("{v:.1}"),
+        _ => format!("{v:.2}"),
+    }
+}
+
+/// A cell's text as a [`number`] when it is one, as it is otherwise.
+fn number_cell(cell: &str) -> String {
+    cell.parse::<f64>().ok().filter(|v| v.is_finite()).map_or_else(|| cell.to_string(), number)
+}
+
+/// Why a row has no hazard ratio (its status without the `not estimable: ` prefix), or `None`
+/// when it has one.
+fn unestimable(r: &Table, row: &[String]) -> Option<String> {
+    let status = r.cell(row, "status");
+    (status != "estimated").then(|| status.strip_prefix("not estimable: ").unwrap_or(status).to_string())
+}
+
 /// The report as one HTML document; `gate` lists what the export gate finds in the tables (empty
 /// outside the data center).
 pub fn render(tables: &Tables, title: &str, gate: &[String]) -> String {
@@ -135,6 +157,7 @@ pub fn render(tables: &Tables, title: &str, gate: &[String]) -> String {
     if let Some(row) = first {
         let _ = writeln!(h, "<p class=\"model\">Model: {}</p>", esc(r.cell(row, "model")));
     }
+    h.push_str(HOW_TO_READ);
     if !gate.is_empty() {
         h.push_str("<h2>Export gate</h2>\n<p>At the export stage the gate finds the following in these tables; a reviewer must accept each (or the cells be suppressed) before they leave the data center:</p>\n<ul>\n");
         for line in gate {
@@ -143,8 +166,13 @@ pub fn render(tables: &Tables, title: &str, gate: &[String]) -> String {
         h.push_str("</ul>\n");
     }
     for subgroup in subgroups(r) {
+        let rows: Vec<&Vec<String>> = r.rows.iter().filter(|row| r.cell(row, "subgroup") == subgroup).collect();
         let _ = writeln!(h, "<h2>Hazard ratios: {}</h2>", esc(&subgroup));
-        h.push_str(&svg::forest(r, &subgroup));
+        match svg::forest(r, &rows) {
+            Some(plot) => h.push_str(&plot),
+            None => h.push_str("<p>No hazard ratio could be estimated in this subgroup.</p>\n"),
+        }
+        h.push_str(&unestimable_list(r, &rows));
     }
     if !flagged.is_empty() {
         let _ = writeln!(
@@ -181,10 +209,150 @@ pub fn render(tables: &Tables, title: &str, gate: &[String]) -> String {
             h.push_str(&html_table(t));
         }
     }
-    h.push_str("<h2>Results</h2>\n");
-    h.push_str(&html_table(r));
+    h.push_str(&results_section(r));
     h.push_str("</body></html>\n");
     h
+}
+
+/// The reader's note: what a flag is, why an effect may go unflagged, and where small counts come
+/// from.
+const HOW_TO_READ: &str = "<div class=\"howto\"><h2>How to read this report</h2>\n<ul>\n\
+<li><strong>Flag.</strong> Each outcome is compared between new users of the drug and of the comparator by a hazard \
+ratio (HR; above 1: more events on the drug). An outcome is <strong>flagged</strong> when the lower bound of the HR's \
+95% confidence interval is above 1. In a forest plot the square is the HR, the line its 95% interval, the dashed \
+line HR&nbsp;=&nbsp;1; flagged rows are red. A flag is a signal to look into, not a finding: with many tests, a few \
+are flagged by chance.</li>\n\
+<li><strong>A real effect may not be flagged.</strong> With few patients and few events the interval is wide and its \
+lower bound stays below 1 even when the drug truly raises the risk, as for the effects planted in the demo's small \
+synthetic network; more patients and events narrow it. Not flagged does not mean no effect.</li>\n\
+<li><strong>Not estimable.</strong> Where no HR can be estimated (no events, or events in one group only, or too few \
+to adjust for the model's covariates), the outcome is listed under its plot with why.</li>\n\
+<li><strong>Counts of 1-9.</strong> The export gate holds back counts from 1 to 9 (a small cell could identify a \
+patient) unless a reviewer accepts them under an exception, such as counts of a signal-detection analysis released \
+to the operator for internal monitoring (the guideline's section 11, item 6). Such tables must not be published as they are: \
+<code>midnet export fix</code> suppresses those cells.</li>\n</ul></div>\n";
+
+/// The outcomes of `rows` without an estimate, grouped by why.
+fn unestimable_list(r: &Table, rows: &[&Vec<String>]) -> String {
+    let mut reasons: Vec<(String, Vec<&str>)> = Vec::new();
+    for row in rows {
+        if let Some(why) = unestimable(r, row) {
+            let outcome = r.cell(row, "outcome");
+            match reasons.iter_mut().find(|(w, _)| *w == why) {
+                Some((_, outcomes)) => outcomes.push(outcome),
+                None => reasons.push((why, vec![outcome])),
+            }
+        }
+    }
+    if reasons.is_empty() {
+        return String::new();
+    }
+    let mut h = String::from("<p class=\"note\">Not estimable:</p>\n<ul class=\"note\">\n");
+    for (why, outcomes) in reasons {
+        let _ = writeln!(h, "<li><em>{}</em>: {}</li>", esc(&why), esc(&outcomes.join(", ")));
+    }
+    h.push_str("</ul>\n");
+    h
+}
+
+/// The results, one row per outcome and subgroup with each group's counts, person-years and rate
+/// in three columns each, then the outcomes' definitions: a screen wide, every value of the
+/// results table but the run's model and test count (shown at the top) rounded for reading.
+fn results_section(r: &Table) -> String {
+    let mut reasons: Vec<String> = Vec::new();
+    let mut h = String::from(
+        "<h2>Results</h2>\n<p class=\"note\">Per group: events / patients, person-years of follow-up, and the incidence \
+         rate per 1,000 person-years (95% CI). HR: hazard ratio of the drug vs the comparator (95% CI), p its Wald test; \
+         flagged when the lower bound is above 1. Values are rounded; <code>results.csv</code> holds them in full. \
+         Outcomes are defined in the table after this one.</p>\n<div class=\"wide\"><table class=\"results\">\n\
+         <tr><th rowspan=\"2\">outcome</th><th rowspan=\"2\">subgroup</th><th colspan=\"3\">drug</th>\
+         <th colspan=\"3\">comparator</th><th rowspan=\"2\">HR (95% CI)</th><th rowspan=\"2\">p</th>\
+         <th rowspan=\"2\">result</th></tr>\n<tr><th>events / patients</th><th>person-years</th><th>rate (95% CI)</th>\
+         <th>events / patients</th><th>person-years</th><th>rate (95% CI)</th></tr>\n",
+    );
+    for row in &r.rows {
+        let flagged = r.cell(row, "flagged") == "yes";
+        let _ = write!(
+            h,
+            "<tr{}><td>{}</td><td>{}</td>",
+            if flagged { " class=\"flagged\"" } else { "" },
+            esc(r.cell(row, "outcome")),
+            esc(r.cell(row, "subgroup"))
+        );
+        for group in ["drug", "comparator"] {
+            let cell = |c: &str| esc(&number_cell(r.cell(row, &format!("{c}_{group}"))));
+            let rate = interval(r, row, &format!("rate_{group}"));
+            let _ = write!(
+                h,
+                "<td class=\"n\">{} / {}</td><td class=\"n\">{}</td><td class=\"n\">{rate}</td>",
+                esc(r.cell(row, &format!("events_{group}"))),
+                esc(r.cell(row, &format!("patients_{group}"))),
+                cell("person_years")
+            );
+        }
+        let result = match unestimable(r, row) {
+            Some(why) => {
+                let k = reasons.iter().position(|w| *w == why).unwrap_or_else(|| {
+                    reasons.push(why);
+                    reasons.len() - 1
+                });
+                format!("not estimable [{}]", k + 1)
+            }
+            None if flagged => "flagged".to_string(),
+            None => String::new(),
+        };
+        let _ = writeln!(
+            h,
+            "<td class=\"n\">{}</td><td class=\"n\">{}</td><td>{result}</td></tr>",
+            interval(r, row, "hr"),
+            p_value(r.cell(row, "p"))
+        );
+    }
+    h.push_str("</table></div>\n");
+    if !reasons.is_empty() {
+        h.push_str("<ol class=\"note\">\n");
+        for why in &reasons {
+            let _ = writeln!(h, "<li>not estimable: {}</li>", esc(why));
+        }
+        h.push_str("</ol>\n");
+    }
+    h.push_str("<h3>Outcomes</h3>\n<div class=\"wide\"><table>\n<tr><th>outcome</th><th>definition</th><th>system</th><th>severity</th></tr>\n");
+    let mut seen: Vec<&str> = Vec::new();
+    for row in &r.rows {
+        let outcome = r.cell(row, "outcome");
+        if !seen.contains(&outcome) {
+            seen.push(outcome);
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(outcome),
+                esc(r.cell(row, "label")),
+                esc(r.cell(row, "system")),
+                esc(r.cell(row, "severity"))
+            );
+        }
+    }
+    h.push_str("</table></div>\n");
+    h
+}
+
+/// `estimate (lo-hi)` of columns `name`, `name_lo95`, `name_hi95`; empty without an estimate.
+fn interval(r: &Table, row: &[String], name: &str) -> String {
+    let estimate = r.cell(row, name);
+    if estimate.is_empty() {
+        return String::new();
+    }
+    let (lo, hi) = (r.cell(row, &format!("{name}_lo95")), r.cell(row, &format!("{name}_hi95")));
+    esc(&format!("{} ({}-{})", number_cell(estimate), number_cell(lo), number_cell(hi)))
+}
+
+/// A p-value to three decimals, `<0.001` below.
+fn p_value(cell: &str) -> String {
+    match cell.parse::<f64>() {
+        Ok(p) if p < 0.001 => "&lt;0.001".to_string(),
+        Ok(p) => format!("{p:.3}"),
+        Err(_) => esc(cell),
+    }
 }
 
 /// The subgroups of the results, in order of appearance.
@@ -200,7 +368,7 @@ fn subgroups(r: &Table) -> Vec<String> {
 }
 
 fn html_table(t: &Table) -> String {
-    let mut h = String::from("<table>\n<tr>");
+    let mut h = String::from("<div class=\"wide\"><table>\n<tr>");
     for c in &t.columns {
         let _ = write!(h, "<th>{}</th>", esc(c));
     }
@@ -212,13 +380,18 @@ fn html_table(t: &Table) -> String {
         }
         h.push_str("</tr>\n");
     }
-    h.push_str("</table>\n");
+    h.push_str("</table></div>\n");
     h
 }
 
-const CSS: &str = "body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;font-size:12px;margin-bottom:2em}\
-td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}th{background:#f0f0f0}.flags{font-size:15px}\
-.model{color:#555}svg{display:block;margin-bottom:1.5em}";
+const CSS: &str = "body{font-family:sans-serif;margin:2em;color:#222;max-width:1200px}\
+table{border-collapse:collapse;font-size:12px;margin-bottom:1em}\
+td,th{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}th{background:#f0f0f0}\
+td.n{text-align:right;white-space:nowrap}table.results td{white-space:nowrap}tr.flagged td{color:#c0392b;font-weight:bold}\
+.wide{overflow-x:auto;margin-bottom:1.5em}.flags{font-size:15px}.model{color:#555}\
+.note{font-size:13px;color:#444}ul.note,ol.note{margin-top:0}\
+.howto{background:#f6f8fa;border:1px solid #dde;padding:0 1em;font-size:14px;margin-bottom:1.5em}\
+.howto h2{font-size:16px}svg{display:block;margin-bottom:0.5em}";
 
 #[cfg(test)]
 mod tests {
@@ -251,5 +424,33 @@ mod tests {
         assert!(html.contains("not estimable: no events"));
         assert!(!html.contains("<script"));
         assert!(html.contains("<li>results.csv: 2 finding(s) of `small_cell` (review)</li>"));
+    }
+
+    #[test]
+    fn the_results_table_fits_a_screen_and_the_note_explains_the_report() {
+        let html = render(&Tables { results: results(), ..Tables::default() }, "t", &[]);
+        let results = &html[html.find("<h2>Results</h2>").unwrap()..];
+        let header = &results[results.find("<table").unwrap()..results.find("</table>").unwrap()];
+        let first_header_row = header.split("</tr>").next().unwrap();
+        assert!(first_header_row.matches("<th").count() <= 7, "too many column groups: {first_header_row}");
+        assert!(header.contains("not estimable [1]") && results.contains("<li>not estimable: no events</li>"));
+        assert!(header.contains("3.10 (2.00-4.80)"), "{header}");
+        let note = &html[html.find("How to read this report").unwrap()..];
+        for needed in ["lower bound of the HR's", "planted", "Counts of 1-9", "exception"] {
+            assert!(note.contains(needed), "the reading note lacks `{needed}`");
+        }
+        // Without an estimate an outcome is listed under its plot, with why, and never drawn in it.
+        let listed = &html[html.find("Not estimable:").unwrap()..];
+        assert!(listed.contains("<em>no events</em>: kl6_gt_500"), "{listed}");
+    }
+
+    #[test]
+    fn numbers_are_rounded_for_reading() {
+        assert_eq!(number(1.8993457), "1.90");
+        assert_eq!(number(29.87), "29.9");
+        assert_eq!(number(812.135), "812");
+        assert_eq!(number(97531665.67), "9.8e7");
+        assert_eq!(number_cell("a"), "a");
+        assert_eq!(p_value("0.00001"), "&lt;0.001");
     }
 }

@@ -4,6 +4,7 @@
 
 mod architecture;
 mod audit;
+mod browser;
 mod center;
 mod common;
 mod crash;
