@@ -98,6 +98,7 @@ pub fn write_result(
         return Err(Error::BadInput(format!("--out {name}: give a file name ending in .csv")));
     }
     let path = project.resolve(Area::Work, name)?;
+    create_parents(&project.layout().area(Area::Work), &path)?;
     let (columns, rows) = text_columns(batches)?;
     let bytes = csv_bytes(&columns, rows)?;
     let names: Vec<String> = columns.iter().map(|(name, _)| name.clone()).collect();
@@ -112,6 +113,36 @@ pub fn write_result(
     let sidecar = Sidecar::path_for(&path);
     project.record_file(actor, &sidecar, &crate::digest::sha256_file(&sidecar)?, Direction::In)?;
     Ok(path)
+}
+
+/// Create the directories of `path` below `work` that do not exist yet, owner-only like the work
+/// area. `resolve` refused a name through a symbolic link; one made since is refused here too, as
+/// is a file in the way.
+fn create_parents(work: &std::path::Path, path: &std::path::Path) -> Result<()> {
+    let Some(relative) = path.parent().and_then(|p| p.strip_prefix(work).ok()) else { return Ok(()) };
+    let mut dir = work.to_path_buf();
+    for part in relative.components() {
+        dir.push(part);
+        match std::fs::symlink_metadata(&dir) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => {
+                return Err(Error::refused(
+                    "path",
+                    format!(
+                        "--out: {} is not a directory; give a name inside the project's work/ area",
+                        shown(work, &dir)
+                    ),
+                ));
+            }
+            Err(_) => crate::store::create_private_dir(&dir)?,
+        }
+    }
+    Ok(())
+}
+
+/// `dir` as the analyst names it: relative to `work/`.
+fn shown(work: &std::path::Path, dir: &std::path::Path) -> String {
+    dir.strip_prefix(work).unwrap_or(dir).display().to_string()
 }
 
 /// A result's columns as CSV with a header row (missing values as empty cells).

@@ -1,7 +1,9 @@
 //! The home's site registry: each cooperating hospital's id, institution name, the aliases its
 //! hospitals are known by, and the path of its integrated data source. Imported from a
 //! `sites.toml` (as `midnet synth` writes it) by `midnet center sites add`. Names and aliases stay
-//! here; projects see only per-project pseudonyms.
+//! here; projects see only per-project pseudonyms. A site that leaves the network is retired
+//! (`midnet center sites retire`): it stays in the registry, so that every record naming it still
+//! resolves, and is no longer asked by extractions.
 
 use std::path::{Path, PathBuf};
 
@@ -21,6 +23,19 @@ pub struct Site {
     /// Absolute once imported; a registry read only for the hospitals' names may leave it out.
     #[serde(default)]
     pub path: PathBuf,
+    /// When and by whom the site was retired; none while it is active.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired: Option<Retirement>,
+}
+
+/// The retirement of a site from the network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retirement {
+    /// The home's date when it was retired.
+    pub on: chrono::NaiveDate,
+    /// The reviewer who retired it.
+    pub by: String,
 }
 
 /// `sites.json` in the home, and the `sites.toml` import format (`[[site]]` entries).
@@ -63,6 +78,11 @@ impl SiteRegistry {
             if site.name.trim().is_empty() {
                 return Err(crate::bad_input!("{at}: `name` is empty; give the institution's name"));
             }
+            if site.retired.is_some() {
+                return Err(crate::bad_input!(
+                    "{at}: `retired` cannot be imported; retire a site with `midnet center sites retire ID` (audited)"
+                ));
+            }
         }
         Ok(registry)
     }
@@ -89,12 +109,13 @@ impl SiteRegistry {
         Ok(registry)
     }
 
-    /// Add or replace the entries of `other`; returns the ids that were new.
+    /// Add or replace the entries of `other`; returns the ids that were new. A retired site
+    /// stays retired.
     pub fn merge(&mut self, other: SiteRegistry) -> Vec<String> {
         let mut added = Vec::new();
         for site in other.sites {
             match self.sites.iter_mut().find(|s| s.id == site.id) {
-                Some(existing) => *existing = site,
+                Some(existing) => *existing = Site { retired: existing.retired.take(), ..site },
                 None => {
                     added.push(site.id.clone());
                     self.sites.push(site);
@@ -103,6 +124,26 @@ impl SiteRegistry {
         }
         added
     }
+}
+
+/// Retire site `id` (reviewer) on the home's today: it stays in the registry, marked, and is no
+/// longer asked by extractions.
+pub fn retire(actor: &super::Actor, id: &str) -> Result<Retirement> {
+    actor.require_reviewer("retiring a site")?;
+    let home = actor.home();
+    let on = super::today::Today::of(home)?.date;
+    let _lock = home.lock_documents()?;
+    let mut registry = SiteRegistry::load(home)?;
+    let site = registry.sites.iter_mut().find(|s| s.id == id).ok_or_else(|| {
+        crate::error::Error::NotFound(format!("{id}: not a registered site; `midnet center sites list` shows them"))
+    })?;
+    if let Some(earlier) = &site.retired {
+        return Err(crate::bad_input!("{id}: already retired on {} by {}", earlier.on, earlier.by));
+    }
+    let retirement = Retirement { on, by: actor.user().id.clone() };
+    site.retired = Some(retirement.clone());
+    registry.save(home)?;
+    Ok(retirement)
 }
 
 /// How messages name entry `i` of a registry file.

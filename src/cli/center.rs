@@ -85,7 +85,14 @@ pub struct InitArgs {
 pub enum SitesCommand {
     /// Import a site registry (`[[site]]` entries with id, name, aliases, path) into the home (reviewer).
     Add { file: PathBuf },
-    /// The registered sites (reviewer).
+    /// Retire a site that left the network (reviewer): it stays in the registry and in every record
+    /// that names it, marked retired with today's date; extractions no longer ask it.
+    Retire {
+        /// The site's registry id.
+        #[arg(value_name = "SITE")]
+        site: String,
+    },
+    /// The registered sites and whether each is active or retired (reviewer).
     List {
         #[arg(long)]
         json: bool,
@@ -171,6 +178,11 @@ fn sites(global: &Global, command: SitesCommand) -> Result<()> {
             println!("{total} sites registered ({} new: {})", added.len(), added.join(", "));
             Ok(())
         }),
+        SitesCommand::Retire { site } => as_user(global, "center sites retire", None, |actor| {
+            let retirement = crate::center::sites::retire(actor, &site)?;
+            println!("retired {site} on {} (kept in the registry; extractions no longer ask it)", retirement.on);
+            Ok(())
+        }),
         SitesCommand::List { json } => as_user(global, "center sites list", None, |actor| {
             actor.require_reviewer("listing the site registry")?;
             let sites = actor.home().sites()?;
@@ -179,9 +191,12 @@ fn sites(global: &Global, command: SitesCommand) -> Result<()> {
             } else {
                 let rows = sites
                     .iter()
-                    .map(|s| vec![s.id.clone(), s.name.clone(), s.aliases.join("; "), s.path.display().to_string()])
+                    .map(|s| {
+                        let state = s.retired.as_ref().map_or("active".to_string(), |r| format!("retired {}", r.on));
+                        vec![s.id.clone(), state, s.name.clone(), s.aliases.join("; "), s.path.display().to_string()]
+                    })
                     .collect::<Vec<_>>();
-                print!("{}", text_table(&["site", "name", "aliases", "path"], &rows, ALL_TEXT));
+                print!("{}", text_table(&["site", "state", "name", "aliases", "path"], &rows, ALL_TEXT));
             }
             Ok(())
         }),

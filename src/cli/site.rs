@@ -1,14 +1,16 @@
 //! `midnet site …`: the commands a cooperating hospital runs on its own integrated data source.
 //! They need no login: they touch no data-center home.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
 
 use crate::cli::Global;
+use crate::cli::terminal::{ALL_TEXT, print_json, text_table};
 use crate::error::{Error, Result};
 use crate::site::SiteDir;
 use crate::site::approve::{self, Approver};
+use crate::site::quarantine::{self, SetAsideRow};
 
 #[derive(Debug, Subcommand)]
 pub enum SiteCommand {
@@ -57,6 +59,23 @@ pub enum SiteCommand {
         revoke: bool,
         #[arg(long)]
         json: bool,
+    },
+    /// List the rows loads set aside, with file, line and every reason (values shown as …).
+    Quarantine {
+        #[arg(long, value_name = "DIR")]
+        site: PathBuf,
+        /// Only the rows of this file (as given to `site load`, or its name).
+        #[arg(long, value_name = "FILE")]
+        file: Option<String>,
+        /// Only the rows with a reason containing this text (any case).
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+        /// Print the rows as JSON.
+        #[arg(long, conflicts_with = "out")]
+        json: bool,
+        /// Write the rows to this new CSV file instead of printing them.
+        #[arg(long, value_name = "FILE.csv")]
+        out: Option<PathBuf>,
     },
     /// Print the data-quality report of a site.
     Check {
@@ -117,6 +136,26 @@ pub fn run(global: &Global, command: SiteCommand) -> Result<()> {
             }
             Ok(())
         }
+        SiteCommand::Quarantine { site, file, reason, json, out } => {
+            if let Some(out) = &out {
+                check_new_csv(out)?;
+            }
+            let rows = quarantine::list(&SiteDir::at(&site), &quarantine::Filter { file, reason })?;
+            match (json, out) {
+                (true, _) => print_json(&serde_json::json!({ "rows": rows })),
+                (false, Some(out)) => {
+                    write_quarantine_csv(&out, &rows)?;
+                    if !global.quiet {
+                        eprintln!("{} set-aside rows written to {}", rows.len(), out.display());
+                    }
+                    Ok(())
+                }
+                (false, None) => {
+                    print!("{}", render_quarantine(&rows));
+                    Ok(())
+                }
+            }
+        }
         SiteCommand::Check { site, json } => {
             let report = crate::site::check::check(&SiteDir::at(&site))?;
             if json {
@@ -127,6 +166,46 @@ pub fn run(global: &Global, command: SiteCommand) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `--out` of `site quarantine`: a CSV file that does not exist yet (nothing is overwritten).
+fn check_new_csv(out: &Path) -> Result<()> {
+    if out.extension().is_none_or(|e| !e.eq_ignore_ascii_case("csv")) {
+        return Err(crate::bad_input!("--out {}: give a .csv file name", out.display()));
+    }
+    if out.exists() {
+        return Err(crate::bad_input!("{}: exists; give a new file name (nothing is overwritten)", out.display()));
+    }
+    Ok(())
+}
+
+/// The rows as CSV, one line per row, its reasons joined by "; ".
+fn write_quarantine_csv(out: &Path, rows: &[SetAsideRow]) -> Result<()> {
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    let written = (|| {
+        csv.write_record(["table", "file", "line", "reasons"])?;
+        for row in rows {
+            csv.write_record([&row.table, &row.file, &row.line.to_string(), &row.reasons.join("; ")])?;
+        }
+        csv.into_inner().map_err(|e| e.into_error().into())
+    })();
+    let bytes = written.map_err(|e: csv::Error| Error::Internal(format!("CSV output: {e}")))?;
+    crate::store::write_atomically(out, &bytes)
+}
+
+fn render_quarantine(rows: &[SetAsideRow]) -> String {
+    if rows.is_empty() {
+        return "no set-aside rows\n".to_string();
+    }
+    let cells: Vec<Vec<String>> =
+        rows.iter().map(|r| vec![r.table.clone(), r.file.clone(), r.line.to_string(), r.reasons.join("; ")]).collect();
+    let mut text = text_table(&["table", "file", "line", "reasons"], &cells, ALL_TEXT);
+    text.push_str(&format!(
+        "{} rows (values of the rows are shown as {}; the file at its line holds them)\n",
+        rows.len(),
+        quarantine::WITHHELD_VALUE
+    ));
+    text
 }
 
 /// `--until`: a calendar date.

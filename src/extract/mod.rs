@@ -262,18 +262,29 @@ fn within_extraction_period(project: &Project, compiled: &crate::script::Compile
     Ok(())
 }
 
-/// The sites to run: all registered ones, or those named by registry id or by pseudonym.
+/// The sites to run: all active ones, or those named by registry id or by pseudonym. A retired
+/// site is not asked, and naming it is refused.
 fn targets(actor: &Actor, project: &Project, named: &[String]) -> Result<Vec<Target>> {
     let registry = actor.home().sites()?;
-    if registry.is_empty() {
+    if registry.iter().all(|s| s.retired.is_some()) {
         return Err(Error::BadInput(
-            "the data center has no registered sites; import them with `midnet center sites add sites.toml`".into(),
+            "the data center has no active sites; import them with `midnet center sites add sites.toml`".into(),
         ));
     }
     let mut targets = Vec::new();
     for site in registry {
         let pseudonym = project.pseudonym(&site.id)?.to_string();
-        let wanted = named.is_empty() || named.iter().any(|n| *n == site.id || *n == pseudonym);
+        let naming = named.iter().find(|n| **n == site.id || **n == pseudonym);
+        if let (Some(n), Some(retired)) = (naming, &site.retired) {
+            return Err(Error::refused(
+                "site_retired",
+                format!(
+                    "--sites {n}: this site was retired from the network on {}; extractions ask only the active sites",
+                    retired.on
+                ),
+            ));
+        }
+        let wanted = site.retired.is_none() && (named.is_empty() || naming.is_some());
         if wanted {
             targets.push(Target { pseudonym, site: SiteDir::at(&site.path), site_id: site.id });
         }

@@ -295,13 +295,17 @@ pub fn check_extension(record: &ProjectRecord, to: NaiveDate, today: NaiveDate, 
             record.end
         ));
     }
-    let longest = add_months(record.end, 24);
+    // The extension's own days run from the day after the current end, and like a usage period
+    // (`latest_end`) they may last 2 years: to the day before the second anniversary of that day.
+    let first_day = record.end.succ_opt().unwrap_or(record.end);
+    let longest = add_months(first_day, 24).pred_opt().unwrap_or(record.end);
     if to > longest {
         return Err(Error::refused(
             "extension_length",
             format!(
-                "project {}: an extension is at most 2 years: from {} to {longest} at the latest, not {to}",
-                record.id, record.end
+                "project {}: an extension adds at most 2 years, from {first_day} (the day after the current end) \
+                 to {longest} at the latest, not {to}",
+                record.id
             ),
         ));
     }
@@ -441,6 +445,22 @@ mod tests {
         match r {
             Err(Error::Refused { rule, .. }) => rule,
             other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    /// An extension's own days, from the day after the current end, may last exactly as long as a
+    /// usage period created on that day: the two 2-year rules agree on every day of a leap cycle.
+    #[test]
+    fn an_extension_lasts_at_most_as_long_as_a_new_period_would() {
+        let mut end = d("2027-01-01");
+        while end < d("2031-01-01") {
+            let longest = latest_end(Purpose::Research, end.succ_opt().unwrap(), None).unwrap();
+            let project = record("2026-01-01", &end.to_string());
+            let today = crate::clock::sub_months(end, 6);
+            assert!(check_extension(&project, longest, today, false).is_ok(), "end {end}: to {longest}");
+            let one_more = longest.succ_opt().unwrap();
+            assert_eq!(rule(check_extension(&project, one_more, today, false)), "extension_length", "end {end}");
+            end = end.succ_opt().unwrap();
         }
     }
 

@@ -1,10 +1,11 @@
 //! A site's integrated data source: a directory holding one DuckDB database with the standardized
 //! schema (`sql/schema.sql`). `init` creates it, `load` imports a hospital's files into it
-//! (validating every row, quarantining what fails), `check` reports its data quality.
+//! (validating every row, quarantining what fails), `check` reports its data quality, `quarantine` lists the rows loads set aside.
 
 pub mod approve;
 pub mod check;
 pub mod load;
+pub mod quarantine;
 
 use std::path::{Path, PathBuf};
 

@@ -563,3 +563,37 @@ fn a_site_with_approvals_of_an_older_midnet_is_refused_until_it_approves_for_the
     let failed: Vec<&str> = status_of(&refused, "failed");
     n.extract("p1", &["--cutoff", "2025-09-30", "--sites", failed[0]]).ok();
 }
+
+/// A site that leaves the network is retired: it stays in the registry (and in every record that
+/// names it), marked with the date, and extractions ask only the active sites; naming it is refused.
+#[test]
+fn a_retired_site_stays_in_the_registry_and_is_no_longer_asked() {
+    let n = Network::new();
+    n.approve(0, &[]).ok();
+    n.approve(1, &[]).ok();
+    n.c.run("alan", &["center", "sites", "retire", "site03"]).fails(3, "refused (role)");
+    n.c.run("rev", &["center", "sites", "retire", "site09"]).fails(4, "site09: not a registered site");
+    n.c.run("rev", &["center", "sites", "retire", "site03"]).ok();
+    n.c.run("rev", &["center", "sites", "retire", "site03"]).fails(2, "site03: already retired on 2026-06-02 by rev");
+    let retired =
+        |list: &Value| list.as_array().unwrap().iter().find(|s| s["id"] == "site03").unwrap()["retired"].clone();
+    let list = n.c.run("rev", &["center", "sites", "list", "--json"]).ok().json();
+    assert_eq!(list.as_array().unwrap().len(), 3, "the registry keeps the site");
+    assert_eq!(retired(&list)["on"], "2026-06-02");
+    assert_eq!(retired(&list)["by"], "rev");
+    let text = n.c.run("rev", &["center", "sites", "list"]).ok().stdout;
+    assert!(text.contains("retired 2026-06-02"), "{text}");
+    // Importing the registry again does not bring the site back, nor can a file retire one.
+    let toml = n.c.root.join("network/sites.toml");
+    n.c.run("rev", &["center", "sites", "add", &toml.display().to_string()]).ok();
+    assert_eq!(retired(&n.c.run("rev", &["center", "sites", "list", "--json"]).ok().json())["on"], "2026-06-02");
+
+    // Without --partial or --sites, the two active sites make a complete extraction.
+    let report = n.extract("p1", &["--cutoff", "2025-09-30"]).ok().json();
+    assert_eq!(report["sites"].as_array().unwrap().len(), 2);
+    assert_eq!(report["datasets"][0]["sites"].as_array().unwrap().len(), 2);
+    n.extract("p1", &["--cutoff", "2025-09-30", "--sites", "site03"])
+        .fails(3, "--sites site03: this site was retired from the network on 2026-06-02");
+    let log = std::fs::read_to_string(n.c.audit_log()).unwrap();
+    assert!(log.contains("center sites retire"), "the retirement is audited");
+}

@@ -333,3 +333,26 @@ fn a_production_home_takes_its_dates_from_the_system_clock_alone() {
     run(&rev(Some(&later)), &["project", "purge", "p1"], None).fails(3, "refused (retention)");
     run(&rev(None), &["center", "clock", "set", "2030-01-01"], None).fails(3, "refused (clock)");
 }
+
+/// `work sql --out sub/a.csv` writes into a subdirectory of `work/` it creates owner-only, as the
+/// docs say; a name that leaves `work/`, or passes through a file, is still refused.
+#[test]
+fn work_sql_out_creates_its_subdirectories_inside_work() {
+    use std::os::unix::fs::PermissionsExt;
+    let c = Center::with_users();
+    c.set_today("2026-06-02");
+    c.research_project("p1");
+    c.run("carol", &["project", "grant", "p1", "alan", "analyst"]).ok();
+    let sql = |out: &str| c.run("alan", &["work", "sql", "--project", "p1", "--out", out, "SELECT 42 AS answer"]);
+    sql("sub/deeper/a.csv").ok();
+    let work = c.area("p1").join("work");
+    let text = std::fs::read_to_string(work.join("sub/deeper/a.csv")).unwrap();
+    assert_eq!(text, "answer\n42\n");
+    for dir in ["sub", "sub/deeper"] {
+        assert_eq!(std::fs::metadata(work.join(dir)).unwrap().permissions().mode() & 0o777, 0o700, "{dir}");
+    }
+    sql("sub/b.csv").ok();
+    sql("../a.csv").fails(3, "refused (path)");
+    write(&work.join("plain"), "");
+    sql("plain/a.csv").fails(3, "plain is not a directory");
+}

@@ -195,7 +195,8 @@ fn bad_rows_are_quarantined_with_line_and_reason() {
             "expected {table} line {line} quarantined for `{needle}`; quarantine: {q:#?}"
         )
     };
-    has("drug_order", 2, "order_date '2023-02-30' is not a date");
+    // The reason names every form a date may take (YYYY/MM/DD is accepted too).
+    has("drug_order", 2, "order_date '2023-02-30' is not a date (YYYY-MM-DD, YYYY/MM/DD or YYYYMMDD)");
     has("drug_order", 3, "days_supply '0' is not a positive whole number");
     has("drug_order", 4, "is not a valid YJ code");
     has("drug_order", 5, "route 'by mouth' is not one of oral, injection, topical, other");
@@ -745,4 +746,69 @@ fn the_quality_report_shows_birth_dates_by_month_only() {
     assert_eq!((patient["first_date"].as_str(), patient["last_date"].as_str()), (Some("1950-03"), Some("1970-05")));
     let text = midnet(dir.path(), &["site", "check", "--site", "site"]).ok().stdout;
     assert!(!text.contains("1950-03-04") && !text.contains("1970-05-05"), "{text}");
+}
+
+/// `site quarantine` lists each set-aside row with its file, line and every reason, but never a
+/// value of the row: the reasons quote values (a name typed into the sex column, an unknown
+/// patient key), and a listing that reaches the data center must show neither.
+#[test]
+fn the_quarantine_lists_file_line_and_reasons_without_any_value() {
+    let dir = tempdir();
+    site_with_patients(dir.path());
+    std::fs::write(
+        dir.path().join("patient.2.csv"),
+        "patient_key,sex,birth_date\nB1,O'Brien Taro; sex 'x,1950/13/01\nB2,F,1950-01-01\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("diagnosis.csv"),
+        "patient_key,icd10,diagnosis_date,source\nA1,E11.9,2022-01-01,EHR\nMRN-0042,E11.9,2022-01-01,EHR\n",
+    )
+    .unwrap();
+    midnet(dir.path(), &["site", "load", "--site", "site", "--table", "patient", "patient.2.csv"]).ok();
+    midnet(dir.path(), &["site", "load", "--site", "site", "diagnosis.csv"]).ok();
+    let secrets = ["Brien", "Taro", "MRN-0042", "0042", "1950/13/01"];
+    let shows_nothing = |text: &str| {
+        for secret in secrets {
+            assert!(!text.contains(secret), "the listing shows `{secret}`:\n{text}");
+        }
+    };
+
+    let text = midnet(dir.path(), &["site", "quarantine", "--site", "site"]).ok().stdout;
+    shows_nothing(&text);
+    assert!(text.contains("patient.2.csv") && text.contains("diagnosis.csv"), "{text}");
+    assert!(text.contains("sex '…' is not M or F"), "{text}");
+    assert!(text.contains("patient_key '…' is not in the patient table"), "{text}");
+
+    let json = midnet(dir.path(), &["site", "quarantine", "--site", "site", "--json"]).ok();
+    shows_nothing(&json.stdout);
+    let rows = json.json()["rows"].as_array().unwrap().clone();
+    assert_eq!(rows.len(), 2, "{rows:#?}");
+    let patient = rows.iter().find(|r| r["table"] == "patient").unwrap();
+    assert_eq!(patient["file"], "patient.2.csv");
+    assert_eq!(patient["line"], 2);
+    let reasons: Vec<&str> = patient["reasons"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+    assert_eq!(reasons.len(), 2, "every reason of the row: {reasons:?}");
+    assert!(reasons.iter().any(|r| r.starts_with("birth_date '…' is not a date")), "{reasons:?}");
+
+    // Filters: by file (as given to the load, or its name) and by reason, never by a value.
+    let by_file = midnet(dir.path(), &["site", "quarantine", "--site", "site", "--file", "diagnosis.csv", "--json"]);
+    let by_file = by_file.ok().json()["rows"].as_array().unwrap().clone();
+    assert_eq!(by_file.len(), 1);
+    assert_eq!(by_file[0]["line"], 3);
+    let by_reason = midnet(dir.path(), &["site", "quarantine", "--site", "site", "--reason", "NOT A DATE", "--json"]);
+    assert_eq!(by_reason.ok().json()["rows"].as_array().unwrap().len(), 1);
+    let probe = midnet(dir.path(), &["site", "quarantine", "--site", "site", "--reason", "MRN-0042", "--json"]);
+    assert_eq!(probe.ok().json()["rows"].as_array().unwrap().len(), 0, "a reason filter must not match values");
+    midnet(dir.path(), &["site", "quarantine", "--site", "site", "--file", "lab.csv"])
+        .fails(2, "--file lab.csv: no file of that name was loaded into site");
+
+    // CSV out: the same rows; an existing file is not overwritten.
+    midnet(dir.path(), &["site", "quarantine", "--site", "site", "--out", "q.csv"]).ok();
+    let csv = std::fs::read_to_string(dir.path().join("q.csv")).unwrap();
+    shows_nothing(&csv);
+    assert!(csv.starts_with("table,file,line,reasons\n"), "{csv}");
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    midnet(dir.path(), &["site", "quarantine", "--site", "site", "--out", "q.csv"]).fails(2, "q.csv: exists");
+    midnet(dir.path(), &["site", "quarantine", "--site", "site", "--out", "q.txt"]).fails(2, "--out q.txt");
 }

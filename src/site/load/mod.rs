@@ -32,7 +32,17 @@ use set_aside::{BadRow, BadRows, SetAside};
 use stage::Numbering;
 
 pub use spec::{SPECS, identifying, spec_for};
-pub use stage::CENSORED_VALUE;
+pub use stage::{CENSORED_VALUE, Known, Piece};
+
+/// The messages a row of `table` can be quarantined with (none for a table midnet does not load).
+pub fn reason_messages(table: &str) -> Vec<Vec<Piece>> {
+    spec::spec_for(table).map(stage::messages).unwrap_or_default()
+}
+
+/// The columns of `table` a quarantine reason may name.
+pub fn reason_columns(table: &str) -> Vec<&'static str> {
+    spec::spec_for(table).map(|s| s.fields.iter().map(|f| f.name).collect()).unwrap_or_default()
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct FileLoaded {
@@ -448,10 +458,8 @@ fn quarantine_rows(
         Format::Csv => conn.execute(
             &format!(
                 "INSERT INTO quarantine \
-                 SELECT {prefix}, line, \
-                        'malformed CSV line: ' || error_type || coalesce(' (' || column_name || ')', ''), \
-                        coalesce(csv_line, '') \
-                 FROM {}",
+                 SELECT {prefix}, line, {}, coalesce(csv_line, '') FROM {}",
+                stage::malformed_line_sql(),
                 ident(&file.rejects())
             ),
             [],

@@ -22,18 +22,108 @@ const LATEST: &str = "DATE '2100-12-31'";
 /// A censored lab value such as `<0.1` or `>=1000`, kept as text with no numeric value.
 pub const CENSORED_VALUE: &str = r"(<|>|<=|>=|≦|≧|＜|＞)\s*[0-9]+(\.[0-9]+)?";
 
-/// One validation rule applied to a row: a SQL predicate true when the row breaks it, and the SQL
-/// expression of the message recorded in the quarantine.
+/// One validation rule applied to a row: a SQL predicate true when the row breaks it, and the
+/// message recorded in the quarantine.
 struct Check {
     bad: String,
-    message: String,
+    message: Vec<Piece>,
 }
 
 impl Check {
-    fn new(bad: impl Into<String>, message: impl Into<String>) -> Check {
-        Check { bad: bad.into(), message: message.into() }
+    fn new(bad: impl Into<String>, message: Vec<Piece>) -> Check {
+        Check { bad: bad.into(), message }
+    }
+
+    /// A message without a variable part.
+    fn fixed(bad: impl Into<String>, message: &str) -> Check {
+        Check::new(bad, vec![Piece::Text(message.to_string())])
+    }
+
+    /// `NAME 'VALUE' WHAT`: the field's value quoted, then what is wrong with it.
+    fn quoting(bad: impl Into<String>, field: &str, value: &str, what: &str) -> Check {
+        Check::new(
+            bad,
+            vec![Piece::Text(format!("{field} '")), Piece::Value(value.to_string()), Piece::Text(format!("' {what}"))],
+        )
+    }
+
+    /// The SQL expression of the message (its parts are not NULL when the check is true).
+    fn message_sql(&self) -> String {
+        let parts: Vec<String> = self
+            .message
+            .iter()
+            .map(|piece| match piece {
+                Piece::Text(text) => string(text),
+                Piece::Value(sql) | Piece::Known(_, sql) => sql.clone(),
+            })
+            .collect();
+        parts.join(" || ")
     }
 }
+
+/// A part of a quarantine reason. The listing (`site::quarantine`) shows the text and the known
+/// names but never a value of the row: a value may be anything the hospital's file held in that
+/// column, a name typed into the wrong one included.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    Text(String),
+    /// A value of the row (its SQL expression), quoted by the surrounding text.
+    Value(String),
+    /// A name from a list the site holds, not from the row (its SQL expression).
+    Known(Known, String),
+}
+
+/// The lists a [`Piece::Known`] comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Known {
+    /// An analyte of the lab master.
+    Analyte,
+    /// A canonical unit of the lab master.
+    Unit,
+    /// A data row's number.
+    RowNumber,
+    /// A kind of error of DuckDB's CSV reader (`CAST`, `TOO MANY COLUMNS`, …).
+    ReaderError,
+    /// A column of the table.
+    Column,
+}
+
+/// The messages a file of `spec`'s table can be quarantined with, each one a sequence of pieces;
+/// a row's reason is one or more of them joined by "; ".
+pub fn messages(spec: &TableSpec) -> Vec<Vec<Piece>> {
+    let mut messages: Vec<Vec<Piece>> = checks(spec).into_iter().map(|c| c.message).collect();
+    messages.extend([malformed_line(false), malformed_line(true)]);
+    messages
+}
+
+/// The message of a line the CSV reader could not split into the file's fields (one of its
+/// `store_rejects` rows), with or without the column it names.
+fn malformed_line(with_column: bool) -> Vec<Piece> {
+    let mut pieces = vec![
+        Piece::Text("malformed CSV line: ".to_string()),
+        Piece::Known(Known::ReaderError, "error_type".to_string()),
+    ];
+    if with_column {
+        pieces.extend([
+            Piece::Text(" (".to_string()),
+            Piece::Known(Known::Column, "column_name".to_string()),
+            Piece::Text(")".to_string()),
+        ]);
+    }
+    pieces
+}
+
+/// The SQL expression of the message of a rejected line (a row of DuckDB's `reject_errors`).
+pub fn malformed_line_sql() -> String {
+    let with_column = Check::new("true", malformed_line(true)).message_sql();
+    let without = Check::new("true", malformed_line(false)).message_sql();
+    format!("coalesce({with_column}, {without})")
+}
+
+/// What a date field accepts, as its quarantine message says.
+const DATE_FORMS: &str = "YYYY-MM-DD, YYYY/MM/DD or YYYYMMDD";
+/// What a date-time field accepts.
+const DATE_TIME_FORMS: &str = "YYYY-MM-DD[ HH:MM[:SS]] or YYYY/MM/DD[ HH:MM[:SS]] or YYYYMMDD[HHMM[SS]]";
 
 /// How the rows of a file are read: with or without their record numbers. Numbering costs: DuckDB
 /// reads a CSV file in parallel, and numbering its records in file order about halves the speed of
@@ -134,7 +224,8 @@ fn bad_sql(checks: &[Check]) -> String {
 
 /// Every message of the checks a row breaks, joined by "; ".
 fn reasons_sql(checks: &[Check]) -> String {
-    let messages: Vec<String> = checks.iter().map(|c| format!("CASE WHEN {} THEN {} END", c.bad, c.message)).collect();
+    let messages: Vec<String> =
+        checks.iter().map(|c| format!("CASE WHEN {} THEN {} END", c.bad, c.message_sql())).collect();
     format!("concat_ws('; ',\n        {})", messages.join(",\n        "))
 }
 
@@ -162,7 +253,7 @@ fn raw_sql(spec: &TableSpec) -> String {
 /// Every check of a table's rows: of each field, across its fields, and against other tables.
 fn checks(spec: &TableSpec) -> Vec<Check> {
     let mut checks: Vec<Check> = spec.fields.iter().flat_map(field_checks).collect();
-    checks.extend(spec.row_checks.iter().map(|c| Check::new(c.bad_when, string(c.reason))));
+    checks.extend(spec.row_checks.iter().map(|c| Check::fixed(c.bad_when, c.reason)));
     checks.extend(table_checks(spec.table));
     checks
 }
@@ -193,41 +284,40 @@ fn field_checks(f: &Field) -> Vec<Check> {
     let t = format!("t_{}", f.name);
     let c = format!("c_{}", f.name);
     let name = f.name;
-    let shown = |what: &str| format!("'{name} ''' || {t} || ''' {what}'");
+    let shown = |bad: String, what: &str| Check::quoting(bad, name, &t, what);
     let present = format!("{t} IS NOT NULL");
     let unparsed = format!("{present} AND {c} IS NULL");
     let implausible = format!("{present} AND ({c} < {EARLIEST} OR {c} > {LATEST})");
     let mut checks = Vec::new();
     if f.required {
-        checks.push(Check::new(format!("{t} IS NULL"), string(&format!("missing {name}"))));
+        checks.push(Check::fixed(format!("{t} IS NULL"), &format!("missing {name}")));
     }
     match f.kind {
         Kind::Key | Kind::Text | Kind::LabValue => {}
         Kind::Date => {
-            checks.push(Check::new(unparsed, shown("is not a date (YYYY-MM-DD)")));
-            checks.push(Check::new(implausible, shown("is not a plausible date")));
+            checks.push(shown(unparsed, &format!("is not a date ({DATE_FORMS})")));
+            checks.push(shown(implausible, "is not a plausible date"));
         }
         Kind::Timestamp => {
-            checks.push(Check::new(unparsed, shown("is not a date-time (YYYY-MM-DD HH:MM:SS)")));
-            checks.push(Check::new(implausible, shown("is not a plausible date")));
+            checks.push(shown(unparsed, &format!("is not a date-time ({DATE_TIME_FORMS})")));
+            checks.push(shown(implausible, "is not a plausible date"));
         }
-        Kind::Sex => checks.push(Check::new(unparsed, shown("is not M or F (or 1 or 2)"))),
-        Kind::Bool => checks.push(Check::new(unparsed, shown("is not true or false"))),
-        Kind::PositiveInt => checks.push(Check::new(
-            format!("{present} AND ({c} IS NULL OR {c} <= 0)"),
-            shown("is not a positive whole number"),
-        )),
-        Kind::Number => checks.push(Check::new(unparsed, shown("is not a number"))),
+        Kind::Sex => checks.push(shown(unparsed, "is not M or F (or 1 or 2)")),
+        Kind::Bool => checks.push(shown(unparsed, "is not true or false")),
+        Kind::PositiveInt => {
+            checks.push(shown(format!("{present} AND ({c} IS NULL OR {c} <= 0)"), "is not a positive whole number"))
+        }
+        Kind::Number => checks.push(shown(unparsed, "is not a number")),
         Kind::OneOf(values) => {
             let list: Vec<String> = values.iter().map(|v| string(v)).collect();
-            checks.push(Check::new(
+            checks.push(shown(
                 format!("{present} AND {c} NOT IN ({})", list.join(", ")),
-                shown(&format!("is not one of {}", values.join(", "))),
+                &format!("is not one of {}", values.join(", ")),
             ));
         }
-        Kind::Code(system) => checks.push(Check::new(
+        Kind::Code(system) => checks.push(shown(
             format!("{present} AND NOT regexp_full_match({c}, {})", string(system.full_regex())),
-            shown(&format!("is not a valid {} code: {}", system.label(), system.shape())),
+            &format!("is not a valid {} code: {}", system.label(), system.shape()),
         )),
     }
     checks
@@ -269,16 +359,24 @@ fn table_lookups(table: &str) -> &'static str {
 /// Checks of some tables that need the joins above.
 fn table_checks(table: &str) -> Vec<Check> {
     let mut checks = Vec::new();
+    let text = |t: &str| Piece::Text(t.to_string());
+    let analyte = || Piece::Known(Known::Analyte, "lm.analyte".to_string());
     if table == "patient" {
-        checks.push(Check::new("known.patient_key IS NOT NULL", "'patient_key already loaded'"));
+        checks.push(Check::fixed("known.patient_key IS NOT NULL", "patient_key already loaded"));
         checks.push(Check::new(
             "dup.dup_key IS NOT NULL",
-            "'duplicate patient_key (first seen in data row ' || dup.first_rn || ')'",
+            vec![
+                text("duplicate patient_key (first seen in data row "),
+                Piece::Known(Known::RowNumber, "dup.first_rn".to_string()),
+                text(")"),
+            ],
         ));
     } else {
-        checks.push(Check::new(
+        checks.push(Check::quoting(
             "c_patient_key IS NOT NULL AND known.patient_key IS NULL",
-            "'patient_key ''' || c_patient_key || ''' is not in the patient table'",
+            "patient_key",
+            "c_patient_key",
+            "is not in the patient table",
         ));
     }
     if table == "lab_result" {
@@ -289,15 +387,22 @@ fn table_checks(table: &str) -> Vec<Check> {
                  AND NOT regexp_full_match(trim(t_value), {})",
                 string(CENSORED_VALUE)
             ),
-            "'value ''' || t_value || ''' of ' || lm.analyte || ' is not a number'",
+            vec![text("value '"), Piece::Value("t_value".into()), text("' of "), analyte(), text(" is not a number")],
         ));
         checks.push(Check::new(
             format!("c_value IS NOT NULL AND {known_analyte} AND c_unit IS NULL"),
-            "'missing unit for a numeric ' || lm.analyte || ' result'",
+            vec![text("missing unit for a numeric "), analyte(), text(" result")],
         ));
         checks.push(Check::new(
             format!("c_value IS NOT NULL AND {known_analyte} AND c_unit <> lm.canonical_unit AND uc.factor IS NULL"),
-            "'unit ''' || c_unit || ''' cannot be converted to ' || lm.canonical_unit || ' for ' || lm.analyte",
+            vec![
+                text("unit '"),
+                Piece::Value("c_unit".into()),
+                text("' cannot be converted to "),
+                Piece::Known(Known::Unit, "lm.canonical_unit".into()),
+                text(" for "),
+                analyte(),
+            ],
         ));
     }
     checks
