@@ -12,6 +12,7 @@ mod export;
 mod export_requests;
 mod extract;
 mod gate_attacks;
+mod help;
 mod mishaps;
 mod network;
 mod privilege;
