@@ -13,6 +13,7 @@ mod export_requests;
 mod extract;
 mod gate_attacks;
 mod help;
+mod json_results;
 mod mishaps;
 mod network;
 mod privilege;
