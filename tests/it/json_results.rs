@@ -114,3 +114,18 @@ fn workbench_results_as_json() {
     let imported = c.run("alan", &import).ok().json();
     assert_eq!(imported, serde_json::json!({"file": codes.to_str().unwrap(), "imported_as": "work/liver.csv"}));
 }
+
+#[test]
+fn report_says_where_it_wrote_as_json() {
+    let dir = tempdir();
+    let results = dir.path().join("results.csv");
+    write(
+        &results,
+        "outcome,subgroup,hr,hr_lo95,hr_hi95,status,flagged\nalt_gt_3uln,whole cohort,1.2,0.9,1.6,estimated,no\n",
+    );
+    let out = dir.path().join("r.html");
+    let args = ["report", "--out", out.to_str().unwrap(), results.to_str().unwrap(), "--json"];
+    let written = crate::common::midnet(dir.path(), &args).ok().json();
+    assert_eq!(written, serde_json::json!({"report": out.to_str().unwrap()}));
+    assert!(std::fs::read_to_string(&out).unwrap().contains("<html"));
+}
