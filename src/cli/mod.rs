@@ -75,20 +75,22 @@ const HOME_COMMANDS: [&str; 17] = [
 ];
 
 /// The commands that show progress bars or notes on the terminal, by path: each, and every
-/// command under it, offers `--quiet`.
-const QUIET_COMMANDS: [&str; 12] = [
+/// command under it, offers `--quiet` (`site load` too, for the progress bar issue 25 gives it).
+const QUIET_COMMANDS: [&str; 14] = [
     "demo",
     "synth",
-    "site",
-    "export",
-    "publish",
+    "site init",
+    "site load",
+    "export check",
+    "export fix",
+    "export request",
+    "publish check",
     "stats",
     "signal",
     "script check",
     "extract",
     "protocol run",
     "report",
-    "work import",
 ];
 
 fn home_option() -> Arg {
