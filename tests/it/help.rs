@@ -230,3 +230,23 @@ fn the_parser_reads_short_and_long_help() {
     assert!(placeholders_allowed("--out", &["FILE", "DIR"].into()));
     assert!(!placeholders_allowed("--out", &["FILE", "F"].into()));
 }
+
+/// `--home` only where a home is used: the commands that never touch one do not offer it (nor read
+/// `MIDNET_HOME`), those on a home do.
+#[test]
+fn home_is_offered_only_where_a_home_is_used() {
+    let pages = all_pages();
+    let offers_home = |command: &str| {
+        let page = pages.iter().find(|p| p.command() == command).unwrap_or_else(|| panic!("no page {command}"));
+        page.entries.iter().any(|e| e.name == "--home")
+    };
+    for command in ["midnet", "midnet demo", "midnet synth", "midnet site load", "midnet script check", "midnet report"]
+    {
+        assert!(!offers_home(command), "{command} offers --home but never uses a home");
+    }
+    for command in ["midnet login", "midnet project create", "midnet work sql", "midnet extract", "midnet stats km"] {
+        assert!(offers_home(command), "{command} works on a home but does not offer --home");
+    }
+    let dir = tempdir();
+    midnet(dir.path(), &["synth", "--home", "h", "--out", "n"]).fails(2, "unexpected argument '--home'");
+}
