@@ -47,7 +47,7 @@ def midnet_load(midnet, site_dir, scratch):
     shutil.rmtree(site, ignore_errors=True)
     subprocess.run([midnet, "site", "init", "--site", site], check=True, capture_output=True)
     start = time.perf_counter()
-    subprocess.run([midnet, "--quiet", "site", "load", "--site", site, os.path.join(site_dir, "import")],
+    subprocess.run([midnet, "site", "load", "--quiet", "--site", site, os.path.join(site_dir, "import")],
                    check=True, capture_output=True)
     return time.perf_counter() - start
 

@@ -69,7 +69,7 @@ def run(cmd, **kw):
 
 def midnet_score(midnet, table, extra, work):
     out = work / "midnet-scores.parquet"
-    cmd = [midnet, "--quiet", "signal", "score", "--counts", str(table), "--json", "--out", str(out), *extra]
+    cmd = [midnet, "signal", "score", "--quiet", "--counts", str(table), "--json", "--out", str(out), *extra]
     out, wall = run(cmd)
     return json.loads(out.stdout), wall
 
@@ -198,7 +198,7 @@ def main():
     if not args.skip_large:
         big = work / "pairs_1m.csv"
         rows = generate(big, 5000, 1000, 1_000_000, SEED + 1)
-        cmd = [args.midnet, "--quiet", "signal", "score", "--counts", str(big), "--json", "--out", str(work / "big-scores.parquet")]
+        cmd = [args.midnet, "signal", "score", "--quiet", "--counts", str(big), "--json", "--out", str(work / "big-scores.parquet")]
         seconds, cpu, rss, stdout = timed_v(cmd)
         doc = json.loads(stdout)
         print(f"\n1M table: {big} ({rows} non-zero pairs, seed {SEED + 1}); load average {load()}")

@@ -48,7 +48,7 @@ def network(sites, patients, seed):
         subprocess.run(["rm", "-rf", out], check=True)
         print(f"synthesising {sites} x {patients} (seed {seed}) into {out} (once)...", file=sys.stderr)
         t = time.time()
-        subprocess.run([MIDNET, "--quiet", "synth", "--sites", str(sites), "--patients", str(patients), "--seed", str(seed),
+        subprocess.run([MIDNET, "synth", "--quiet", "--sites", str(sites), "--patients", str(patients), "--seed", str(seed),
                         "--out", out, "--load"], check=True)
         print(f"  {time.time() - t:.0f} s", file=sys.stderr)
         open(os.path.join(out, ".complete"), "w").close()

@@ -22,29 +22,39 @@ pub enum AuditCommand {
         /// record: a trail rolled back or rewritten since fails.
         #[arg(long, value_name = "FILE")]
         anchor: Option<PathBuf>,
+        /// Print the verification as JSON: {"log", "records", "last_hash", "recovered": null or
+        /// {"what", "record"}, "anchor": null or {"file", "time", "record"}}.
+        #[arg(long)]
+        json: bool,
     },
     /// Print a signed statement of the trail's head (sequence, hash, time) to keep outside the home,
     /// for `audit verify --anchor`.
     Anchor,
     /// The records, filtered by project, user and UTC date.
     Show {
-        #[arg(long)]
+        /// Only the records of this project (its id).
+        #[arg(long, value_name = "ID")]
         project: Option<String>,
-        #[arg(long)]
+        /// Only the records of this user (their id).
+        #[arg(long, value_name = "ID")]
         user: Option<String>,
-        /// From this UTC date (inclusive).
-        #[arg(long, value_parser = date_arg)]
+        /// From this UTC date (YYYY-MM-DD, inclusive).
+        #[arg(long, value_parser = date_arg, value_name = "DATE")]
         from: Option<NaiveDate>,
-        /// To this UTC date (inclusive).
-        #[arg(long, value_parser = date_arg)]
+        /// To this UTC date (YYYY-MM-DD, inclusive).
+        #[arg(long, value_parser = date_arg, value_name = "DATE")]
         to: Option<NaiveDate>,
+        /// Print the records as JSON, one object per record as the trail holds it.
         #[arg(long)]
         json: bool,
     },
     /// Login time and session length per user, and the commands run in each session.
     Sessions {
-        #[arg(long)]
+        /// Only the sessions of this user (their id).
+        #[arg(long, value_name = "ID")]
         user: Option<String>,
+        /// Print the sessions as JSON: [{"user", "session", "login", "end", "ended_by", "seconds",
+        /// "commands"}].
         #[arg(long)]
         json: bool,
     },
@@ -52,7 +62,7 @@ pub enum AuditCommand {
 
 pub fn run(global: &Global, command: AuditCommand) -> Result<()> {
     match command {
-        AuditCommand::Verify { anchor } => as_user(global, "audit verify", None, |actor| {
+        AuditCommand::Verify { anchor, json } => as_user(global, "audit verify", None, |actor| {
             actor.require_reviewer("verifying the audit log")?;
             let log = actor.home().audit();
             let anchored =
@@ -61,6 +71,19 @@ pub fn run(global: &Global, command: AuditCommand) -> Result<()> {
                 Some((file, statement)) => log.check_anchor(statement, file)?,
                 None => log.verify()?,
             };
+            if json {
+                return print_json(&serde_json::json!({
+                    "log": log.path(),
+                    "records": verified.records,
+                    "last_hash": verified.last,
+                    "recovered": verified.recovered.as_ref().map(|(what, seq)| {
+                        serde_json::json!({"what": what.to_string(), "record": seq})
+                    }),
+                    "anchor": anchored.as_ref().map(|(file, statement)| {
+                        serde_json::json!({"file": file, "time": statement.time, "record": statement.seq})
+                    }),
+                }));
+            }
             if let Some((recovery, seq)) = &verified.recovered {
                 println!("recovered: {recovery} (recorded as record {seq})");
             }

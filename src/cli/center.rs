@@ -12,7 +12,7 @@ use crate::center::session::{self, Actor};
 use crate::center::users::{self, NewUser, Users, read_new_password, read_password};
 use crate::cli::Global;
 use crate::cli::as_user;
-use crate::cli::terminal::{ALL_TEXT, date_arg, print_json, text_table};
+use crate::cli::terminal::{ALL_TEXT, date_arg, print_json, print_result, text_table};
 use crate::error::Result;
 
 #[derive(Debug, Subcommand)]
@@ -26,7 +26,7 @@ pub enum CenterCommand {
     /// Open a session (password from the terminal, or one line of standard input).
     Login(LoginArgs),
     /// Close the current session.
-    Logout,
+    Logout(LogoutArgs),
     /// Projects: lifecycle, roles, the public register.
     #[command(subcommand)]
     Project(crate::cli::project::ProjectCommand),
@@ -55,8 +55,12 @@ pub enum HomeCommand {
 pub enum ClockCommand {
     /// Move the simulated clock to DATE (audited); refused on a home that uses the system clock.
     Set {
+        /// The day the clock is to read (YYYY-MM-DD); never earlier than it reads now.
         #[arg(value_parser = date_arg, value_name = "DATE")]
         date: chrono::NaiveDate,
+        /// Print the clock's reading as JSON: {"home", "date", "before"}.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -68,23 +72,33 @@ pub struct InitArgs {
     /// The reviewer's name.
     #[arg(long)]
     pub name: String,
-    #[arg(long, default_value_t = Settings::default().password_min_length)]
+    /// The shortest password the home accepts, in characters.
+    #[arg(long, value_name = "N", default_value_t = Settings::default().password_min_length)]
     pub password_min_length: usize,
-    #[arg(long, default_value_t = Settings::default().password_expiry_days)]
+    /// Days after which a password must be changed.
+    #[arg(long, value_name = "DAYS", default_value_t = Settings::default().password_expiry_days)]
     pub password_expiry_days: u32,
-    #[arg(long, default_value_t = Settings::default().session_minutes)]
+    /// Minutes a login session lasts.
+    #[arg(long, value_name = "MINUTES", default_value_t = Settings::default().session_minutes)]
     pub session_minutes: u32,
     /// For tests and demonstrations only: the home's dates come from a clock that starts at DATE
-    /// and that only its reviewer moves (`center clock set`), marked in every audit record. A home
-    /// without it takes its dates from the system clock, and nothing moves them.
+    /// (YYYY-MM-DD) and that only its reviewer moves (`center clock set`), marked in every audit
+    /// record. A home without it takes its dates from the system clock, and nothing moves them.
     #[arg(long, value_parser = date_arg, value_name = "DATE")]
     pub simulated_clock: Option<chrono::NaiveDate>,
+    /// Print the new home as JSON: {"home", "reviewer"}.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum SitesCommand {
     /// Import a site registry (`[[site]]` entries with id, name, aliases, path) into the home (reviewer).
-    Add { file: PathBuf },
+    Add {
+        /// The registry file (sites.toml).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
     /// Retire a site that left the network (reviewer): it stays in the registry and in every record
     /// that names it, marked retired with today's date; extractions no longer ask it.
     Retire {
@@ -94,6 +108,7 @@ pub enum SitesCommand {
     },
     /// The registered sites and whether each is active or retired (reviewer).
     List {
+        /// Print the registry as JSON: [{"id", "name", "aliases", "path"}].
         #[arg(long)]
         json: bool,
     },
@@ -103,51 +118,101 @@ pub enum SitesCommand {
 pub enum UserCommand {
     /// Add a user (reviewer); the initial password is read from the terminal or standard input.
     Add {
+        /// The new user's id (what they log in as).
         id: String,
+        /// The user's name.
         #[arg(long)]
         name: String,
         /// Give the user the center-wide reviewer role.
         #[arg(long)]
         reviewer: bool,
+        /// Print the new user as JSON: {"user", "action": "added", "reviewer"}.
+        #[arg(long)]
+        json: bool,
     },
     /// Disable a user and close their sessions (reviewer).
-    Disable { id: String },
+    Disable(UserArgs),
     /// Lift the lock (and throttle) that failed logins put on a user (reviewer).
-    Unlock { id: String },
+    Unlock(UserArgs),
     /// Change a password: the current one, then the new one (two lines on standard input). With
     /// --reset, a reviewer sets a new password for another user (one line).
     Passwd {
+        /// The user's id.
         id: String,
+        /// Set another user's password without knowing the current one (reviewer).
         #[arg(long)]
         reset: bool,
+        /// Print what was done as JSON: {"user", "action": "password changed" or "password reset"}.
+        #[arg(long)]
+        json: bool,
     },
     /// The users and their roles (reviewer).
     List {
+        /// Print the users as JSON: [{"id", "name", "reviewer", "disabled", "password_set",
+        /// "password_expires", "roles"}].
         #[arg(long)]
         json: bool,
     },
 }
 
 #[derive(Debug, Args)]
+pub struct UserArgs {
+    /// The user's id.
+    pub id: String,
+    /// Print what was done as JSON: {"user", "action": "disabled" or "unlocked"}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What a `user` command did to a user, as `--json` prints it.
+#[derive(serde::Serialize)]
+struct UserAction<'a> {
+    user: &'a str,
+    action: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reviewer: Option<bool>,
+}
+
+impl UserAction<'_> {
+    /// Print the action: as JSON with `--json`, else as `text`.
+    fn print(&self, json: bool, text: String) -> Result<()> {
+        print_result(json, self, |_| text)
+    }
+}
+
+#[derive(Debug, Args)]
 pub struct LoginArgs {
+    /// Your user id.
     #[arg(long, value_name = "ID")]
     pub user: String,
+    /// Print the session as JSON: {"user", "name", "session", "minutes", "token_variable", "token"}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// Print who was logged out as JSON: {"user"}.
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(global: &Global, command: CenterCommand) -> Result<()> {
     match command {
         CenterCommand::Center(HomeCommand::Init(args)) => init(global, args),
         CenterCommand::Center(HomeCommand::Sites(cmd)) => sites(global, cmd),
-        CenterCommand::Center(HomeCommand::Clock(ClockCommand::Set { date })) => {
+        CenterCommand::Center(HomeCommand::Clock(ClockCommand::Set { date, json })) => {
             as_user(global, "center clock set", None, |actor| {
                 let before = crate::center::today::set(actor, date)?;
-                println!("the simulated clock of {} reads {date} (it read {before})", actor.home().root().display());
-                Ok(())
+                let reading = serde_json::json!({"home": actor.home().root(), "date": date, "before": before});
+                print_result(json, &reading, |_| {
+                    format!("the simulated clock of {} reads {date} (it read {before})", actor.home().root().display())
+                })
             })
         }
         CenterCommand::User(cmd) => user(global, cmd),
         CenterCommand::Login(args) => login(global, args),
-        CenterCommand::Logout => logout(global),
+        CenterCommand::Logout(args) => logout(global, args),
         CenterCommand::Project(cmd) => crate::cli::project::run(global, cmd),
         CenterCommand::Audit(cmd) => crate::cli::audit::run(global, cmd),
         CenterCommand::Work(cmd) => crate::cli::work::run(global, cmd),
@@ -167,8 +232,10 @@ fn init(global: &Global, args: InitArgs) -> Result<()> {
     let reviewer = NewUser { id: args.reviewer, name: args.name, reviewer: true };
     let password = read_new_password(&format!("password for {}: ", reviewer.id))?;
     let home = Home::init(root, &settings, &reviewer, &password)?;
-    println!("created the data-center home {} with reviewer {}", home.root().display(), reviewer.id);
-    Ok(())
+    let created = serde_json::json!({"home": home.root(), "reviewer": reviewer.id});
+    print_result(args.json, &created, |_| {
+        format!("created the data-center home {} with reviewer {}", home.root().display(), reviewer.id)
+    })
 }
 
 fn sites(global: &Global, command: SitesCommand) -> Result<()> {
@@ -205,14 +272,14 @@ fn sites(global: &Global, command: SitesCommand) -> Result<()> {
 
 fn user(global: &Global, command: UserCommand) -> Result<()> {
     match command {
-        UserCommand::Add { id, name, reviewer } => as_user(global, "user add", None, |actor| {
+        UserCommand::Add { id, name, reviewer, json } => as_user(global, "user add", None, |actor| {
             actor.require_reviewer("adding users")?;
             let password = read_new_password(&format!("initial password for {id}: "))?;
             users::create(actor, &NewUser { id: id.clone(), name, reviewer }, &password)?;
-            println!("added user {id}{}", if reviewer { " (reviewer)" } else { "" });
-            Ok(())
+            UserAction { user: &id, action: "added", reviewer: Some(reviewer) }
+                .print(json, format!("added user {id}{}", if reviewer { " (reviewer)" } else { "" }))
         }),
-        UserCommand::Disable { id } => as_user(global, "user disable", None, |actor| {
+        UserCommand::Disable(UserArgs { id, json }) => as_user(global, "user disable", None, |actor| {
             actor.require_reviewer("disabling users")?;
             let home = actor.home();
             {
@@ -222,20 +289,19 @@ fn user(global: &Global, command: UserCommand) -> Result<()> {
                 registry.save(home)?;
             }
             session::Sessions::close_all_of(home, &id)?;
-            println!("disabled user {id} and closed their sessions");
-            Ok(())
+            UserAction { user: &id, action: "disabled", reviewer: None }
+                .print(json, format!("disabled user {id} and closed their sessions"))
         }),
-        UserCommand::Unlock { id } => as_user(global, "user unlock", None, |actor| {
+        UserCommand::Unlock(UserArgs { id, json }) => as_user(global, "user unlock", None, |actor| {
             actor.require_reviewer("unlocking users")?;
             let home = actor.home();
             let _lock = home.lock_documents()?;
             let mut registry = Users::load(home)?;
             registry.unlock(&id)?;
             registry.save(home)?;
-            println!("unlocked user {id}");
-            Ok(())
+            UserAction { user: &id, action: "unlocked", reviewer: None }.print(json, format!("unlocked user {id}"))
         }),
-        UserCommand::Passwd { id, reset: true } => as_user(global, "user passwd --reset", None, |actor| {
+        UserCommand::Passwd { id, reset: true, json } => as_user(global, "user passwd --reset", None, |actor| {
             actor.require_reviewer("resetting another user's password")?;
             let password = read_new_password(&format!("new password for {id}: "))?;
             let home = actor.home();
@@ -243,10 +309,10 @@ fn user(global: &Global, command: UserCommand) -> Result<()> {
             let mut registry = Users::load(home)?;
             registry.set_password(home.settings(), &id, &password, actor.today())?;
             registry.save(home)?;
-            println!("set a new password for {id}");
-            Ok(())
+            UserAction { user: &id, action: "password reset", reviewer: None }
+                .print(json, format!("set a new password for {id}"))
         }),
-        UserCommand::Passwd { id, reset: false } => {
+        UserCommand::Passwd { id, reset: false, json } => {
             let home = global.home()?;
             let today = crate::center::today::Today::of(&home)?.date;
             let changed = read_password(&format!("current password for {id}: ")).and_then(|current| {
@@ -255,8 +321,8 @@ fn user(global: &Global, command: UserCommand) -> Result<()> {
             });
             session::audit_as(&home, &id, None, "user passwd", None, Outcome::of(&changed))?;
             changed?;
-            println!("changed the password of {id}");
-            Ok(())
+            UserAction { user: &id, action: "password changed", reviewer: None }
+                .print(json, format!("changed the password of {id}"))
         }
         UserCommand::List { json } => as_user(global, "user list", None, |actor| {
             actor.require_reviewer("listing users")?;
@@ -311,6 +377,16 @@ fn login(global: &Global, args: LoginArgs) -> Result<()> {
     let home = global.home()?;
     let password = read_password(&format!("password for {}: ", args.user))?;
     let (actor, token) = Actor::login(&home, &args.user, &password)?;
+    if args.json {
+        return print_json(&serde_json::json!({
+            "user": actor.user().id,
+            "name": actor.user().name,
+            "session": actor.session(),
+            "minutes": home.settings().session_minutes,
+            "token_variable": session::SESSION_VAR,
+            "token": token,
+        }));
+    }
     println!(
         "logged in as {} ({}) for {} minutes; session {}, for this OS user only. Commands of this OS user use it; \
          if the OS account is shared, give each command the token:",
@@ -323,11 +399,10 @@ fn login(global: &Global, args: LoginArgs) -> Result<()> {
     Ok(())
 }
 
-fn logout(global: &Global) -> Result<()> {
+fn logout(global: &Global, args: LogoutArgs) -> Result<()> {
     let user = as_user(global, "logout", None, |actor| {
         actor.close()?;
         Ok(actor.user().id.clone())
     })?;
-    println!("logged out {user}");
-    Ok(())
+    print_result(args.json, &serde_json::json!({ "user": user }), |_| format!("logged out {user}"))
 }

@@ -31,13 +31,13 @@ pub struct DemoArgs {
     #[arg(long)]
     pub clean: bool,
     /// Sites in the synthetic network.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, value_name = "N", default_value_t = 3)]
     pub sites: usize,
     /// Patients per site.
-    #[arg(long, default_value_t = 4000)]
+    #[arg(long, value_name = "N", default_value_t = 4000)]
     pub patients: u64,
-    /// Seed of the synthetic network (the same seed makes the same network).
-    #[arg(long, default_value_t = 20261124)]
+    /// Seed of the synthetic network: the same seed gives the same data and results.
+    #[arg(long, value_name = "N", default_value_t = 20261124)]
     pub seed: u64,
 }
 

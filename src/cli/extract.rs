@@ -11,12 +11,12 @@ use crate::project::Role;
 
 #[derive(Debug, Args)]
 pub struct ExtractArgs {
-    /// The project the datasets go to.
-    #[arg(long)]
+    /// The project the datasets go to, by its id.
+    #[arg(long, value_name = "ID")]
     pub project: String,
     /// The extraction script.
     pub script: PathBuf,
-    /// The data cut-off (sets the script's cut-off parameter).
+    /// The data cut-off (YYYY-MM-DD; sets the script's cut-off parameter).
     #[arg(long, value_name = "DATE")]
     pub cutoff: Option<String>,
     /// A parameter value, NAME=VALUE (repeat for each parameter).
@@ -24,22 +24,25 @@ pub struct ExtractArgs {
     pub params: Vec<String>,
     /// Only these sites (registry ids or this project's pseudonyms), e.g. to complete an
     /// extraction after a site failed.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_name = "SITE,…", value_delimiter = ',')]
     pub sites: Vec<String>,
     /// How many sites run at the same time (each gets its share of threads and memory).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, value_name = "N", default_value_t = 2)]
     pub jobs: usize,
     /// Union the sites that succeeded even if others failed (recorded as partial).
     #[arg(long)]
     pub partial: bool,
+    /// Print the extraction as JSON: its datasets, and per site what ran and what failed.
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct DatasetsArgs {
-    #[arg(long)]
+    /// The project, by its id.
+    #[arg(long, value_name = "ID")]
     pub project: String,
+    /// Print the extractions and datasets as JSON, with the attrition per site and summed.
     #[arg(long)]
     pub json: bool,
 }

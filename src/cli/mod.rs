@@ -1,7 +1,8 @@
 //! The command layer: the only module that knows the command line. Each file here holds one
 //! stage's subcommands (clap types and the `run` functions that call the library); this file
-//! assembles them and carries the options every command shares ([`Global`]). Library modules below
-//! take what they need (`&Home`, paths, options structs), never a clap type.
+//! assembles them and offers the shared options (`--home`, `--quiet`) on the commands that use
+//! them ([`Global`]). Library modules below take what they need (`&Home`, paths, options
+//! structs), never a clap type.
 
 pub mod audit;
 pub mod center;
@@ -23,7 +24,7 @@ pub mod work;
 
 use std::path::PathBuf;
 
-use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{Arg, ArgAction, ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::center::{Actor, Home};
 use crate::error::Result;
@@ -38,26 +39,112 @@ use crate::error::Result;
                   whole flow end to end in a new directory `./midnet-demo`, then prints how to open its report."
 )]
 pub struct Cli {
-    #[command(flatten)]
-    pub global: Global,
-
     #[command(subcommand)]
     pub command: Command,
 }
 
-/// Options every command accepts.
-#[derive(Debug, Clone, clap::Args)]
+/// The shared options as the command line gave them: `--home` (or `MIDNET_HOME`) on the commands
+/// of [`HOME_COMMANDS`], `--quiet` on those of [`QUIET_COMMANDS`]; unset elsewhere.
+#[derive(Debug, Clone)]
 pub struct Global {
-    /// The data center's home directory (site registry, users, projects, audit log).
-    #[arg(long, global = true, env = "MIDNET_HOME", value_name = "DIR")]
     pub home: Option<PathBuf>,
-
-    /// No progress bars or chatter on the terminal; results and errors only.
-    #[arg(long, short, global = true)]
     pub quiet: bool,
 }
 
+/// The commands that work on the data center's home (or may, given `--project`), by path: each,
+/// and every command under it, offers `--home DIR` and reads `MIDNET_HOME`. The others (synth,
+/// site, script, report, …) never touch a home, so their help does not offer one.
+const HOME_COMMANDS: [&str; 17] = [
+    "center",
+    "user",
+    "login",
+    "logout",
+    "project",
+    "audit",
+    "work",
+    "export",
+    "publish",
+    "extract",
+    "datasets",
+    "protocol run",
+    "protocol history",
+    "protocol report",
+    "stats",
+    "signal screen",
+    "signal ssa",
+];
+
+/// The commands that show progress bars or notes on the terminal, by path: each, and every
+/// command under it, offers `--quiet` (`site load` too, for the progress bar issue 25 gives it).
+const QUIET_COMMANDS: [&str; 14] = [
+    "demo",
+    "synth",
+    "site init",
+    "site load",
+    "export check",
+    "export fix",
+    "export request",
+    "publish check",
+    "stats",
+    "signal",
+    "script check",
+    "extract",
+    "protocol run",
+    "report",
+];
+
+fn home_option() -> Arg {
+    Arg::new("home")
+        .long("home")
+        .env("MIDNET_HOME")
+        .value_name("DIR")
+        .value_parser(clap::value_parser!(PathBuf))
+        .global(true)
+        .help("The data center's home directory (site registry, users, projects, audit log)")
+}
+
+fn quiet_option() -> Arg {
+    Arg::new("quiet")
+        .long("quiet")
+        .short('q')
+        .action(ArgAction::SetTrue)
+        .global(true)
+        .help("No progress bars or chatter on the terminal; results and errors only")
+}
+
+/// The whole command line: [`Cli`] with the shared options offered where they are used.
+pub fn command() -> clap::Command {
+    let mut command = Cli::command();
+    for path in HOME_COMMANDS {
+        command = offer(command, &path.split(' ').collect::<Vec<_>>(), home_option());
+    }
+    for path in QUIET_COMMANDS {
+        command = offer(command, &path.split(' ').collect::<Vec<_>>(), quiet_option());
+    }
+    command
+}
+
+/// `command` with `option` added to its subcommand at `path` (and, being global, to every command
+/// under that one).
+fn offer(command: clap::Command, path: &[&str], option: Arg) -> clap::Command {
+    match path.split_first() {
+        None => command.arg(option),
+        Some((name, rest)) => command.mut_subcommand(name, |sub| offer(sub, rest, option)),
+    }
+}
+
 impl Global {
+    /// The shared options of the command `matches` holds (the deepest subcommand sees them all).
+    fn of(matches: &ArgMatches) -> Global {
+        if let Some((_, sub)) = matches.subcommand() {
+            return Global::of(sub);
+        }
+        Global {
+            home: matches.try_get_one::<PathBuf>("home").ok().flatten().cloned(),
+            quiet: matches.try_get_one::<bool>("quiet").ok().flatten().copied().unwrap_or(false),
+        }
+    }
+
     /// The home named by `--home` or `MIDNET_HOME`.
     pub fn home(&self) -> Result<Home> {
         match &self.home {
@@ -120,12 +207,13 @@ pub enum Command {
 
 /// Parse the command line, take the rights the command runs with, and run it.
 pub fn main() -> Result<()> {
-    let matches = Cli::command().get_matches();
-    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    if let Some(resolved) = crate::center::privilege::enter(class(&matches), cli.global.home.as_deref())? {
-        cli.global.home = Some(resolved);
+    let matches = command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let mut global = Global::of(&matches);
+    if let Some(resolved) = crate::center::privilege::enter(class(&matches), global.home.as_deref())? {
+        global.home = Some(resolved);
     }
-    run(cli.global, cli.command)
+    run(global, cli.command)
 }
 
 /// The command groups that work on the home (all but `center init`, which creates one).
@@ -164,5 +252,15 @@ fn run(global: Global, command: Command) -> Result<()> {
         Command::Datasets(args) => crate::cli::extract::run_datasets(&global, args),
         Command::Protocol(cmd) => crate::cli::protocol::run(&global, cmd),
         Command::Report(args) => crate::cli::report::run(&global, args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every path of `HOME_COMMANDS` and `QUIET_COMMANDS` names a command (`offer` panics
+    /// otherwise), and the assembled command line passes clap's own checks.
+    #[test]
+    fn shared_options_name_real_commands() {
+        super::command().debug_assert();
     }
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use crate::cli::Global;
+use crate::cli::terminal::print_result;
 use crate::error::{IoContext, Result};
 use crate::project::Role;
 use crate::protocol::analyses;
@@ -34,42 +35,50 @@ pub struct ScriptArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    #[arg(long)]
+    /// The project, by its id (a signal-detection or signal-refinement project).
+    #[arg(long, value_name = "ID")]
     pub project: String,
     /// YJ codes (or 4-, 7- or 9-character prefixes) of the monitored drug, comma-separated.
-    #[arg(long, value_delimiter = ',', required = true)]
+    #[arg(long, value_name = "YJ,…", value_delimiter = ',', required = true)]
     pub drug: Vec<String>,
-    /// YJ codes of the active comparator.
-    #[arg(long, value_delimiter = ',', required = true)]
+    /// YJ codes (or prefixes) of the active comparator, comma-separated.
+    #[arg(long, value_name = "YJ,…", value_delimiter = ',', required = true)]
     pub comparator: Vec<String>,
     /// The data cut-off date (YYYY-MM-DD).
     #[arg(long, value_name = "DATE")]
     pub cutoff: String,
     /// Signal refinement: the outcome ids to run (the project's purpose decides whether allowed).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_name = "ID,…", value_delimiter = ',')]
     pub outcomes: Vec<String>,
     /// How many sites extract at the same time.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, value_name = "N", default_value_t = 2)]
     pub jobs: usize,
+    /// Print the analysis as JSON: its number, cut-off, sites, and each outcome's estimates.
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
-    #[arg(long)]
+    /// The project, by its id.
+    #[arg(long, value_name = "ID")]
     pub project: String,
+    /// Print the history as JSON: {"analyses", "rows": [{"outcome", "subgroup", "analyses", "flagged"}]}.
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    #[arg(long)]
+    /// The project, by its id.
+    #[arg(long, value_name = "ID")]
     pub project: String,
     /// The analysis number (the latest when not given).
-    #[arg(long)]
+    #[arg(long, value_name = "K")]
     pub analysis: Option<u32>,
+    /// Print where the report was written as JSON: {"report"}.
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(global: &Global, command: ProtocolCommand) -> Result<()> {
@@ -226,6 +235,5 @@ fn report(global: &Global, args: ReportArgs) -> Result<()> {
         project.record_file(actor, &path, &crate::digest::sha256_file(&path)?, crate::audit::Direction::In)?;
         Ok(path)
     })?;
-    println!("{}", path.display());
-    Ok(())
+    print_result(args.json, &serde_json::json!({ "report": path }), |_| path.display().to_string())
 }

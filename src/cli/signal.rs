@@ -98,7 +98,7 @@ pub struct ScoreArgs {
     #[arg(long)]
     pub json: bool,
     /// Write the table here (.csv or .parquet, with its sidecar NAME.meta.json) instead of printing it.
-    #[arg(long, value_name = "F")]
+    #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
 }
 
@@ -126,7 +126,7 @@ pub struct ScreenArgs {
     pub json: bool,
     /// Write the ranked table here (.csv or .parquet, with its sidecar) instead of printing it.
     /// With --project: a name inside the project's work/ (default signal/screen-DATASET.csv).
-    #[arg(long, value_name = "F")]
+    #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
 }
 
@@ -180,7 +180,7 @@ pub struct SsaArgs {
     pub json: bool,
     /// Also write the result as a one-row table (.csv or .parquet) with its sidecar. With
     /// --project: a name inside the project's work/ (default signal/ssa-DATASET.csv).
-    #[arg(long, value_name = "F")]
+    #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
 }
 

@@ -16,12 +16,13 @@ use crate::site::quarantine::{self, SetAsideRow};
 pub enum SiteCommand {
     /// Create a site's integrated data source (a directory holding one DuckDB database).
     Init {
-        /// The site's directory.
+        /// The site's data source directory to create (new or empty).
         #[arg(long, value_name = "DIR")]
         site: PathBuf,
     },
     /// Load a hospital's CSV or Parquet files; rows that fail validation are quarantined.
     Load {
+        /// The site's data source directory (made by `site init`).
         #[arg(long, value_name = "DIR")]
         site: PathBuf,
         /// The table every file is for (default: each file's name up to its first dot).
@@ -38,6 +39,7 @@ pub enum SiteCommand {
     /// parameter values other than the cut-off: the site runs only what it has approved. With
     /// --revoke, end the approvals of that script, project and parameters.
     Approve {
+        /// The site's data source directory (made by `site init`).
         #[arg(long, value_name = "DIR")]
         site: PathBuf,
         /// The data center's project the approval is for (another project needs its own).
@@ -57,6 +59,7 @@ pub enum SiteCommand {
         /// Revoke the standing approvals of this script, project and parameters instead.
         #[arg(long)]
         revoke: bool,
+        /// Print the approval (or the approvals revoked) as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -79,8 +82,10 @@ pub enum SiteCommand {
     },
     /// Print the data-quality report of a site.
     Check {
+        /// The site's data source directory (made by `site init`).
         #[arg(long, value_name = "DIR")]
         site: PathBuf,
+        /// Print the data-quality report as JSON.
         #[arg(long)]
         json: bool,
     },

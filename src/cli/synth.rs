@@ -13,25 +13,25 @@ use crate::synth::{IMPORT_DIR, SynthOptions, synthesize};
 #[derive(Debug, Args)]
 pub struct SynthArgs {
     /// Number of cooperating hospitals.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, value_name = "N", default_value_t = 3)]
     pub sites: usize,
     /// Patients per site.
-    #[arg(long, default_value_t = 5000)]
+    #[arg(long, value_name = "N", default_value_t = 5000)]
     pub patients: u64,
     /// Seed: the same seed gives the same files and the same truth.json.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, value_name = "N", default_value_t = 1)]
     pub seed: u64,
     /// Output directory (new or empty).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// First day of the sites' data.
-    #[arg(long, default_value = "2016-04-01", value_parser = crate::query::value::parse_date)]
+    /// First day of the sites' data (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE", default_value = "2016-04-01", value_parser = crate::query::value::parse_date)]
     pub data_start: i32,
-    /// Last day of the sites' data.
-    #[arg(long, default_value = "2025-09-30", value_parser = crate::query::value::parse_date)]
+    /// Last day of the sites' data (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE", default_value = "2025-09-30", value_parser = crate::query::value::parse_date)]
     pub data_end: i32,
     /// Share of rows that carry a realistic fault (quarantined when loaded).
-    #[arg(long, default_value_t = 0.0002)]
+    #[arg(long, value_name = "SHARE", default_value_t = 0.0002)]
     pub dirty: f64,
     /// Also create each site's data source and load its files (`site init` + `site load`).
     #[arg(long)]

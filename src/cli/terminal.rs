@@ -40,6 +40,15 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
     Ok(())
 }
 
+/// A command's result: with `--json`, `value` as pretty JSON; otherwise the text `text` makes of it.
+pub fn print_result<T: serde::Serialize>(json: bool, value: &T, text: impl FnOnce(&T) -> String) -> Result<()> {
+    if json {
+        return print_json(value);
+    }
+    println!("{}", text(value));
+    Ok(())
+}
+
 /// A `YYYY-MM-DD` command-line value.
 pub fn date_arg(text: &str) -> std::result::Result<chrono::NaiveDate, String> {
     crate::clock::parse_ymd(text).map_err(|why| why.about(text))

@@ -180,7 +180,7 @@ fn commands_on_the_home_need_a_home_and_a_session() {
     let dir = tempdir();
     crate::common::midnet(dir.path(), &["project", "list"]).fails(2, "--home");
     let missing = dir.path().join("nowhere").display().to_string();
-    crate::common::midnet(dir.path(), &["--home", &missing, "project", "list"]).fails(4, "not a midnet home");
+    crate::common::midnet(dir.path(), &["project", "list", "--home", &missing]).fails(4, "not a midnet home");
 
     let c = Center::new();
     c.run("nobody", &["project", "list"]).fails(3, "refused (login)");

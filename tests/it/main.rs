@@ -13,6 +13,8 @@ mod export;
 mod export_requests;
 mod extract;
 mod gate_attacks;
+mod help;
+mod json_results;
 mod mishaps;
 mod network;
 mod privilege;

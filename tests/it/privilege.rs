@@ -105,7 +105,7 @@ fn through_sudo_a_home_owned_by_root_is_refused() {
     }
     let (c, _, public) = home_with_a_dataset();
     let home = c.home.display().to_string();
-    sudo_for(NOBODY, &public, &["--home", &home, "project", "list"]).fails(3, "refused (privilege)");
+    sudo_for(NOBODY, &public, &["project", "list", "--home", &home]).fails(3, "refused (privilege)");
 }
 
 /// A copy of the binary every OS user may run (the build's own lies under root's home).

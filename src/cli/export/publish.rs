@@ -6,6 +6,7 @@ use clap::{Args, Subcommand};
 use crate::cli::Global;
 use crate::cli::as_user;
 use crate::cli::export::requests::ExceptionArgs;
+use crate::cli::terminal::print_result;
 use crate::error::Result;
 use crate::export::publish::{self, PublishSpec};
 
@@ -20,16 +21,21 @@ pub enum PublishCommand {
     /// Record that a follow-up study of a signal-refinement project has started, so that its
     /// results may be published (reviewer, 第11 6).
     FollowUp {
+        /// The project, by its id.
         #[arg(long, value_name = "ID")]
         project: String,
         /// The follow-up study and when it started.
         #[arg(long)]
         note: String,
+        /// Print the record as JSON: {"date", "by", "note"}.
+        #[arg(long)]
+        json: bool,
     },
 }
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
+    /// The project, by its id.
     #[arg(long, value_name = "ID")]
     project: String,
     /// Released files, named as in the ledger or by a tail naming one alone.
@@ -38,12 +44,14 @@ pub struct CheckArgs {
     /// Columns that are not counts, for tables whose sidecar does not describe them.
     #[arg(long, value_name = "COL,…", value_delimiter = ',')]
     not_counts: Vec<String>,
+    /// Print the report as JSON, as `export check --json` does.
     #[arg(long)]
     json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct RequestArgs {
+    /// The project, by its id.
     #[arg(long, value_name = "ID")]
     project: String,
     /// Released files, named as in the ledger or by a tail naming one alone.
@@ -54,6 +62,7 @@ pub struct RequestArgs {
     note: String,
     #[command(flatten)]
     exceptions: ExceptionArgs,
+    /// Print the filed request as JSON (as `export show --json`).
     #[arg(long)]
     json: bool,
 }
@@ -85,15 +94,16 @@ pub fn run(global: &Global, command: PublishCommand) -> Result<()> {
             })?;
             crate::cli::export::requests::print_request(&filed, args.json)
         }
-        PublishCommand::FollowUp { project, note } => {
+        PublishCommand::FollowUp { project, note, json } => {
             let recorded = as_user(global, "publish follow-up", Some(&project), |actor| {
                 publish::record_follow_up(actor, &project, &note)
             })?;
-            println!(
-                "project {project}: follow-up study recorded on {} by {}; its results may now be published",
-                recorded.date, recorded.by
-            );
-            Ok(())
+            print_result(json, &recorded, |r| {
+                format!(
+                    "project {project}: follow-up study recorded on {} by {}; its results may now be published",
+                    r.date, r.by
+                )
+            })
         }
     }
 }

@@ -18,8 +18,11 @@ use crate::export::review::{self as decide, Decide};
 
 #[derive(Debug, Args)]
 pub struct ProjectArgs {
+    /// The project, by its id.
     #[arg(long, value_name = "ID")]
     project: String,
+    /// Print as JSON: `requests`, one object per request (as `export show --json`); `ledger`, the
+    /// released files with their copies.
     #[arg(long)]
     json: bool,
 }
@@ -42,6 +45,7 @@ fn parse_exception(text: &str) -> std::result::Result<Exception, String> {
 
 #[derive(Debug, Args)]
 pub struct RequestArgs {
+    /// The project, by its id.
     #[arg(long, value_name = "ID")]
     project: String,
     /// Statistics, figures (with the table behind them) and text, named as in the project's work/.
@@ -55,6 +59,7 @@ pub struct RequestArgs {
     note: String,
     #[command(flatten)]
     exceptions: ExceptionArgs,
+    /// Print the filed request as JSON (as `export show --json`).
     #[arg(long)]
     json: bool,
 }
@@ -64,34 +69,41 @@ pub struct RequestArgs {
 pub struct ReviewArgs {
     /// The request (req-1, …).
     request: String,
+    /// The project, by its id.
     #[arg(long, value_name = "ID")]
     project: String,
     /// Release the files (export) or allow the publication.
     #[arg(long)]
     approve: bool,
+    /// Refuse the request: nothing is released or published.
     #[arg(long)]
     reject: bool,
     /// What was checked, and why the decision.
     #[arg(long)]
     note: String,
+    /// Print the decided request as JSON (as `export show --json`).
     #[arg(long)]
     json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
+    /// The request (req-1, …).
     request: String,
+    /// The project, by its id.
     #[arg(long, value_name = "ID")]
     project: String,
     /// Print this file of the request (a Parquet table as CSV).
     #[arg(long, value_name = "NAME")]
     file: Option<String>,
+    /// Print the request as JSON: its id, kind, files, findings, exceptions and decision.
     #[arg(long)]
     json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct FetchArgs {
+    /// The project, by its id.
     #[arg(long, value_name = "ID")]
     project: String,
     /// A released file: its name in the ledger (req-1/files/t1.csv) or a tail naming it alone (t1.csv).
@@ -100,12 +112,14 @@ pub struct FetchArgs {
     /// An existing directory outside the data center to copy it into.
     #[arg(long, value_name = "DIR")]
     to: PathBuf,
+    /// Print the copy as JSON: {"file", "to", "sha256", …} as the ledger records it.
     #[arg(long)]
     json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct CopyArgs {
+    /// The project, by its id.
     #[arg(long, value_name = "ID")]
     project: String,
     /// The released file whose copy this is.
@@ -117,6 +131,7 @@ pub struct CopyArgs {
     /// What happened: where, when, how.
     #[arg(long)]
     note: String,
+    /// Print the recorded event as JSON, as the ledger records it.
     #[arg(long)]
     json: bool,
 }

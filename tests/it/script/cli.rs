@@ -246,8 +246,8 @@ fn the_example_scripts_run_the_same_on_a_synthetic_site_in_both_engines() {
     midnet(
         dir.path(),
         &[
-            "--quiet",
             "synth",
+            "--quiet",
             "--sites",
             "1",
             "--patients",
