@@ -65,19 +65,20 @@ pub enum SiteCommand {
     },
     /// List the rows loads set aside, with file, line and every reason (values shown as …).
     Quarantine {
+        /// The site's data source directory (made by `site init`).
         #[arg(long, value_name = "DIR")]
         site: PathBuf,
         /// Only the rows of this file (as given to `site load`, or its name).
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "NAME")]
         file: Option<String>,
         /// Only the rows with a reason containing this text (any case).
-        #[arg(long, value_name = "TEXT")]
+        #[arg(long, value_name = "REASON")]
         reason: Option<String>,
         /// Print the rows as JSON.
         #[arg(long, conflicts_with = "out")]
         json: bool,
-        /// Write the rows to this new CSV file instead of printing them.
-        #[arg(long, value_name = "FILE.csv")]
+        /// Write the rows to this new CSV file (.csv) instead of printing them.
+        #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
     /// Print the data-quality report of a site.
