@@ -115,13 +115,7 @@ pub fn run(global: &Global, command: ExportCommand) -> Result<()> {
             let report = as_user(global, "export check", Some(&project), |actor| {
                 crate::export::request::check_work(actor, &project, &files, args.stage, &not_counts)
             })?;
-            if args.json {
-                println!("{}", report.to_json());
-            } else {
-                print!("{}", report.render());
-            }
-            notes(global, &report);
-            verdict(&report)
+            conclude(global, &report, args.json)
         }
         ExportCommand::Check(args) => {
             let (rules, sites) = rules_and_sites(&args.rule_args)?;
@@ -134,13 +128,7 @@ pub fn run(global: &Global, command: ExportCommand) -> Result<()> {
                 ..CheckOptions::default()
             };
             let report = check_files(&args.files, &options)?;
-            if args.json {
-                println!("{}", report.to_json());
-            } else {
-                print!("{}", report.render());
-            }
-            notes(global, &report);
-            verdict(&report)
+            conclude(global, &report, args.json)
         }
         ExportCommand::Fix(args) => {
             let fixed = match &args.project {
@@ -197,7 +185,20 @@ fn rules_and_sites(args: &RuleArgs) -> Result<(Rules, HospitalNames)> {
     Ok((rules, sites))
 }
 
-pub(crate) fn notes(global: &Global, report: &Report) {
+/// Print a check's report (JSON or text), note on stderr what was not checked, and fail unless
+/// every file passed.
+pub(crate) fn conclude(global: &Global, report: &Report, json: bool) -> Result<()> {
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.render());
+    }
+    notes(global, report);
+    verdict(report)
+}
+
+/// What a check skipped, on stderr.
+fn notes(global: &Global, report: &Report) {
     if !global.quiet {
         for s in &report.skipped {
             eprintln!("note: {} not checked: {}", s.rule, s.reason);
@@ -205,7 +206,7 @@ pub(crate) fn notes(global: &Global, report: &Report) {
     }
 }
 
-pub(crate) fn verdict(report: &Report) -> Result<()> {
+fn verdict(report: &Report) -> Result<()> {
     if report.passed() {
         return Ok(());
     }

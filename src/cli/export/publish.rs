@@ -73,13 +73,7 @@ pub fn run(global: &Global, command: PublishCommand) -> Result<()> {
             let report = as_user(global, "publish check", Some(&args.project), |actor| {
                 publish::check_publication(actor, &args.project, &args.files, &args.not_counts)
             })?;
-            if args.json {
-                println!("{}", report.to_json());
-            } else {
-                print!("{}", report.render());
-            }
-            crate::cli::export::notes(global, &report);
-            crate::cli::export::verdict(&report)
+            crate::cli::export::conclude(global, &report, args.json)
         }
         PublishCommand::Request(args) => {
             let spec = PublishSpec {
