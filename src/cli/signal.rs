@@ -347,22 +347,24 @@ fn score_counts(global: &Global, counts: PairCounts, options: &ScoreOptions) -> 
     }
     let scored = score(counts, options)?;
     let m = &scored.mgps;
-    let t = m.prior;
-    note(
-        global,
-        &format!(
-            "MGPS prior ({:.6}, {:.6}, {:.6}, {:.6}, {:.6}) {}, negLL {:.6} over {} points; {}",
-            t.alpha1,
-            t.beta1,
-            t.alpha2,
-            t.beta2,
-            t.p,
-            if m.fitted { "fitted" } else { "given" },
-            m.neg_log_likelihood,
-            m.points,
-            m.likelihood_description
+    match (&m.neg_log_likelihood, &m.not_fitted) {
+        (Some(neg_ll), _) => note(
+            global,
+            &format!(
+                "MGPS prior {}, negLL {neg_ll:.6} over {} points; {}",
+                m.describe(),
+                m.points,
+                m.likelihood_description
+            ),
         ),
-    );
+        // A result, not progress: said even with --quiet, as the MGPS columns are empty.
+        (None, Some(why)) => eprintln!(
+            "MGPS prior not fitted: {}\nqn, ebgm, eb05, eb95, p_le1 and eb05_ge2 are left empty; every other statistic is \
+             computed. To score with a prior, give one with --prior a1,b1,a2,b2,p (or try --truncate, --squash)",
+            why.describe()
+        ),
+        (None, None) => unreachable!("a prior without a likelihood is one that was not fitted"),
+    }
     if let Some(fit) = &m.fit {
         note(
             global,
@@ -405,12 +407,13 @@ fn emit(
     read_s: f64,
     as_json: bool,
     target: &Option<Destination>,
-    params: BTreeMap<String, String>,
+    mut params: BTreeMap<String, String>,
 ) -> Result<()> {
     let started = Instant::now();
     let flags = flag_counts(&table);
     let rows = table.rows();
     let out = target.as_ref().map(Destination::shown);
+    params.insert("mgps_prior".to_string(), mgps.describe());
     let table = match target {
         Some(to) => {
             to.write(table, TableKind::Statistics, params)?;
@@ -443,9 +446,14 @@ fn emit(
         let stdout = std::io::stdout();
         table.write_csv(&mut stdout.lock()).map_err(|e| crate::error::Error::io("<stdout>", e))?;
     } else {
+        let count = |flagged: Option<usize>| flagged.map_or("none (undefined)".to_string(), |n| n.to_string());
         println!(
-            "{rows} pairs; flagged: Evans {}, ROR025>1 {}, IC025>0 {}, EB05>=2 {}",
-            flags.evans, flags.ror025_gt1, flags.ic025_gt0, flags.eb05_ge2
+            "{rows} pairs; flagged: Evans {}, ROR025>1 {}, IC025>0 {}, EB05>=2 {}{}",
+            count(flags.evans),
+            count(flags.ror025_gt1),
+            count(flags.ic025_gt0),
+            count(flags.eb05_ge2),
+            if mgps.prior.is_none() { "; MGPS prior not fitted" } else { "" }
         );
     }
     Ok(())
@@ -515,19 +523,26 @@ fn ssa_of(global: &Global, args: &SsaArgs, path: &Path, person: &[String], targe
         return Ok(());
     }
     let pct = (args.level * 100.0).round();
+    let number = |v: Option<f64>| v.map_or("not estimable".to_string(), |v| format!("{v:.4}"));
+    let interval = |lo: Option<f64>, hi: Option<f64>| match (lo, hi) {
+        (Some(lo), Some(hi)) => format!("  ({pct}% CI {lo:.4} to {hi:.4}, exact)"),
+        (Some(lo), None) => format!("  ({pct}% CI from {lo:.4}, no upper limit)"),
+        _ => String::new(),
+    };
     println!(
         "sequences within {} days: A then B {}, B then A {} (same day {}, further apart {})",
         result.window_days, result.a_then_b, result.b_then_a, result.same_day, result.outside_window
     );
+    println!("crude sequence ratio        {}{}", number(result.crude), interval(result.crude_lo, result.crude_hi));
+    println!("null-effect sequence ratio  {}  (P(A first) = {})", number(result.null_effect), number(result.p_a_first));
     println!(
-        "crude sequence ratio        {:.4}  ({pct}% CI {:.4} to {:.4}, exact)",
-        result.crude, result.crude_lo, result.crude_hi
+        "adjusted sequence ratio     {}{}",
+        number(result.adjusted),
+        interval(result.adjusted_lo, result.adjusted_hi)
     );
-    println!("null-effect sequence ratio  {:.4}  (P(A first) = {:.4})", result.null_effect, result.p_a_first);
-    println!(
-        "adjusted sequence ratio     {:.4}  ({pct}% CI {:.4} to {:.4})",
-        result.adjusted, result.adjusted_lo, result.adjusted_hi
-    );
+    for why in &result.not_estimable {
+        println!("not estimable: {why}");
+    }
     Ok(())
 }
 
@@ -535,6 +550,7 @@ fn ssa_of(global: &Global, args: &SsaArgs, path: &Path, person: &[String], targe
 fn ssa_table(r: &ssa::SsaResult) -> PairTable {
     use ColumnRole::*;
     let n = |name, role, v: f64| Column::number(name, role, vec![v]);
+    let estimate = |name, role, v: Option<f64>| n(name, role, v.unwrap_or(f64::NAN));
     PairTable {
         columns: vec![
             n("window_days", Time, r.window_days as f64),
@@ -542,14 +558,15 @@ fn ssa_table(r: &ssa::SsaResult) -> PairTable {
             n("b_then_a", PersonCount, r.b_then_a as f64),
             n("same_day", PersonCount, r.same_day as f64),
             n("outside_window", PersonCount, r.outside_window as f64),
-            n("crude", Ratio, r.crude),
-            n("crude_lo", IntervalBound, r.crude_lo),
-            n("crude_hi", IntervalBound, r.crude_hi),
-            n("p_a_first", Proportion, r.p_a_first),
-            n("null_effect", Ratio, r.null_effect),
-            n("adjusted", Ratio, r.adjusted),
-            n("adjusted_lo", IntervalBound, r.adjusted_lo),
-            n("adjusted_hi", IntervalBound, r.adjusted_hi),
+            estimate("crude", Ratio, r.crude),
+            estimate("crude_lo", IntervalBound, r.crude_lo),
+            estimate("crude_hi", IntervalBound, r.crude_hi),
+            estimate("p_a_first", Proportion, r.p_a_first),
+            estimate("null_effect", Ratio, r.null_effect),
+            estimate("adjusted", Ratio, r.adjusted),
+            estimate("adjusted_lo", IntervalBound, r.adjusted_lo),
+            estimate("adjusted_hi", IntervalBound, r.adjusted_hi),
+            Column::text("not_estimable", Other, vec![r.not_estimable.join("; ")]),
         ],
     }
 }

@@ -21,7 +21,8 @@ pub enum Values {
     Text(Vec<String>),
     /// Non-finite values (undefined statistics) are written as empty cells and JSON nulls.
     Number(Vec<f64>),
-    Flag(Vec<bool>),
+    /// A signal rule; None (an empty cell, JSON null) where its statistic is undefined.
+    Flag(Vec<Option<bool>>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -40,7 +41,7 @@ impl Column {
         Column { name, role, values: Values::Number(values) }
     }
 
-    pub fn flag(name: &'static str, values: Vec<bool>) -> Column {
+    pub fn flag(name: &'static str, values: Vec<Option<bool>>) -> Column {
         Column { name, role: ColumnRole::Other, values: Values::Flag(values) }
     }
 
@@ -53,7 +54,11 @@ impl Column {
             Values::Text(v) => out.push_str(&v[row]),
             Values::Number(v) if v[row].is_finite() => write!(out, "{}", v[row]).expect("writing to a String"),
             Values::Number(_) => {}
-            Values::Flag(v) => out.push_str(if v[row] { "true" } else { "false" }),
+            Values::Flag(v) => out.push_str(match v[row] {
+                Some(true) => "true",
+                Some(false) => "false",
+                None => "",
+            }),
         }
     }
 
@@ -184,7 +189,7 @@ impl PairTable {
                     (Field::new(c.name, DataType::Float64, true), Arc::new(array) as ArrayRef)
                 }
                 Values::Flag(v) => {
-                    (Field::new(c.name, DataType::Boolean, false), Arc::new(BooleanArray::from(v)) as ArrayRef)
+                    (Field::new(c.name, DataType::Boolean, true), Arc::new(BooleanArray::from(v)) as ArrayRef)
                 }
             })
             .unzip();

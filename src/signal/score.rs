@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::contingency::{Table2x2, bcpnn_gould, ic_noren_all};
 use super::counts::PairCounts;
-use super::mgps::fit::{Fit, FitOptions, fit};
+use super::mgps::fit::{Fit, FitOptions, NotFitted, fit};
 use super::mgps::likelihood::neg_log_likelihood;
 use super::mgps::points::Points;
 use super::mgps::posterior;
@@ -30,12 +30,14 @@ pub struct ScoreOptions {
     pub min_count: u32,
 }
 
-/// The prior used and where it came from.
+/// The prior used and where it came from, or why there is none.
 #[derive(Debug, Clone, Serialize)]
 pub struct MgpsSummary {
-    pub prior: Prior,
+    /// The prior the pairs were scored with; None when it could not be fitted (see `not_fitted`):
+    /// the MGPS columns are then empty and every other statistic is computed as usual.
+    pub prior: Option<Prior>,
     /// The negative log-likelihood of the prior over the fitted points (given priors too).
-    pub neg_log_likelihood: f64,
+    pub neg_log_likelihood: Option<f64>,
     pub likelihood: Likelihood,
     pub likelihood_description: String,
     pub fitted: bool,
@@ -45,6 +47,27 @@ pub struct MgpsSummary {
     pub pairs: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fit: Option<Fit>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_fitted: Option<NotFitted>,
+}
+
+impl MgpsSummary {
+    /// How the prior came about, in one line: the sidecar's `mgps_prior` and the notes.
+    pub fn describe(&self) -> String {
+        match (&self.prior, &self.not_fitted) {
+            (Some(t), _) => format!(
+                "{} ({}, {}, {}, {}, {})",
+                if self.fitted { "fitted" } else { "given" },
+                t.alpha1,
+                t.beta1,
+                t.alpha2,
+                t.beta2,
+                t.p
+            ),
+            (None, Some(why)) => format!("not fitted: {}", why.reason),
+            (None, None) => unreachable!("a summary without a prior says why"),
+        }
+    }
 }
 
 /// Wall-clock seconds of each stage, for the benchmark and for the curious.
@@ -84,12 +107,12 @@ pub fn prior_for(counts: &PairCounts, options: &ScoreOptions) -> Result<MgpsSumm
         ));
     }
     let points = fit_points(counts, options.likelihood, options.squash)?;
-    let (prior, neg_ll, fit) = match options.prior {
-        Some(prior) => (prior, neg_log_likelihood(&points, &prior, options.likelihood), None),
-        None => {
-            let fit = fit(&points, &FitOptions::new(options.likelihood))?;
-            (fit.prior, fit.neg_log_likelihood, Some(fit))
-        }
+    let (prior, neg_ll, fit, not_fitted) = match options.prior {
+        Some(prior) => (Some(prior), Some(neg_log_likelihood(&points, &prior, options.likelihood)), None, None),
+        None => match fit(&points, &FitOptions::new(options.likelihood)) {
+            Ok(fit) => (Some(fit.prior), Some(fit.neg_log_likelihood), Some(fit), None),
+            Err(why) => (None, None, None, Some(why)),
+        },
     };
     Ok(MgpsSummary {
         prior,
@@ -101,6 +124,7 @@ pub fn prior_for(counts: &PairCounts, options: &ScoreOptions) -> Result<MgpsSumm
         points: points.len(),
         pairs: points.total_weight(),
         fit,
+        not_fitted,
     })
 }
 
@@ -119,11 +143,14 @@ pub fn score(counts: PairCounts, options: &ScoreOptions) -> Result<Scored> {
     };
 
     let started = Instant::now();
-    let post = posterior::score(&mgps.prior, &counts.n, &counts.expected);
+    let post = match &mgps.prior {
+        Some(prior) => posterior::score(prior, &counts.n, &counts.expected),
+        None => posterior::Posterior::undefined(counts.len()),
+    };
     timings.eb_scores = started.elapsed().as_secs_f64();
 
     let started = Instant::now();
-    let table = pair_table(counts, post);
+    let table = pair_table(counts, post, mgps.prior.is_some());
     timings.disproportionality = started.elapsed().as_secs_f64();
     Ok(Scored { table, mgps, timings })
 }
@@ -139,7 +166,10 @@ fn pair_stats(t: Option<Table2x2>) -> [f64; STATS] {
     let p = |x: f64| if x.is_finite() { super::special::normal::chi2_1_sf(x) } else { f64::NAN };
     let bcpnn = bcpnn_gould(&t);
     let (lo, hi) = bcpnn.limits_95();
-    let evans = if t.evans() { 1.0 } else { 0.0 };
+    let evans = match (prr.estimate.is_nan() || chi2_yates.is_nan(), t.evans()) {
+        (true, _) => f64::NAN,
+        (false, flagged) => flagged as u8 as f64,
+    };
     [
         prr.estimate,
         prr.lo,
@@ -206,7 +236,11 @@ fn columns<const K: usize>(rows: usize, row: impl Fn(usize) -> [f64; K] + Sync) 
     })
 }
 
-fn pair_table(counts: PairCounts, post: posterior::Posterior) -> PairTable {
+/// The MGPS posterior columns, empty when there is no prior.
+const MGPS_COLUMNS: [&str; 5] = ["qn", "ebgm", "eb05", "eb95", "p_le1"];
+const IC_COLUMNS: [&str; 3] = ["ic", "ic025", "ic975"];
+
+fn pair_table(counts: PairCounts, post: posterior::Posterior, prior: bool) -> PairTable {
     let rows = counts.len();
     let table = |i: usize| {
         counts.margins.as_ref().map(|m| Table2x2::from_margins(counts.n[i], m.n_drug[i], m.n_event[i], m.n_total))
@@ -216,7 +250,9 @@ fn pair_table(counts: PairCounts, post: posterior::Posterior) -> PairTable {
         let ics = ic_noren_all(&counts.n, &counts.expected);
         columns(rows, |i| [ics[i].ic, ics[i].lo, ics[i].hi])
     };
-    let flags = |values: &[f64], rule: fn(f64) -> bool| values.iter().map(|&v| rule(v)).collect::<Vec<bool>>();
+    let flags = |values: &[f64], rule: fn(f64) -> bool| {
+        values.iter().map(|&v| (!v.is_nan()).then(|| rule(v))).collect::<Vec<Option<bool>>>()
+    };
     let ror_lo = &stats[4];
     let (ror025_gt1, ic025_gt0, eb05_ge2) =
         (flags(ror_lo, |v| v > 1.0), flags(&ic025, |v| v > 0.0), flags(&post.eb05, |v| v >= 2.0));
@@ -239,41 +275,102 @@ fn pair_table(counts: PairCounts, post: posterior::Posterior) -> PairTable {
         STAT_COLUMNS[..11].iter().map(|&(name, role)| Column::number(name, role, stats.next().expect("a column"))),
     );
     all.extend([
-        Column::number("ic", Estimate, ic),
-        Column::number("ic025", IntervalBound, ic025),
-        Column::number("ic975", IntervalBound, ic975),
+        Column::number(IC_COLUMNS[0], Estimate, ic),
+        Column::number(IC_COLUMNS[1], IntervalBound, ic025),
+        Column::number(IC_COLUMNS[2], IntervalBound, ic975),
     ]);
     all.extend(
         STAT_COLUMNS[11..].iter().map(|&(name, role)| Column::number(name, role, stats.next().expect("a column"))),
     );
-    let evans = stats.next().expect("the Evans column").iter().map(|&v| v == 1.0).collect();
+    let evans = stats.next().expect("the Evans column").iter().map(|&v| (!v.is_nan()).then_some(v == 1.0)).collect();
     all.extend([
-        Column::number("qn", Proportion, post.qn),
-        Column::number("ebgm", Ratio, post.ebgm),
-        Column::number("eb05", IntervalBound, post.eb05),
-        Column::number("eb95", IntervalBound, post.eb95),
-        Column::number("p_le1", Proportion, post.p_le1),
+        Column::number(MGPS_COLUMNS[0], Proportion, post.qn),
+        Column::number(MGPS_COLUMNS[1], Ratio, post.ebgm),
+        Column::number(MGPS_COLUMNS[2], IntervalBound, post.eb05),
+        Column::number(MGPS_COLUMNS[3], IntervalBound, post.eb95),
+        Column::number(MGPS_COLUMNS[4], Proportion, post.p_le1),
         Column::flag("evans", evans),
         Column::flag("ror025_gt1", ror025_gt1),
         Column::flag("ic025_gt0", ic025_gt0),
         Column::flag("eb05_ge2", eb05_ge2),
     ]);
-    PairTable { columns: all }
+    let mut table = PairTable { columns: all };
+    let why = not_estimable(&table, prior);
+    table.columns.push(Column::text("not_estimable", Other, why));
+    table
 }
 
-/// How many pairs each signal rule flags.
+/// Per row, why the statistics left empty could not be estimated, as `names: reason` joined by
+/// `; ` (empty when every statistic is defined). With every cell of the 2×2 table positive all of
+/// them are; a zero cell leaves some undefined (ROR with b = 0, PRR with c = 0, a chi-square with
+/// an empty margin), and without a prior the MGPS posterior is undefined for every pair.
+fn not_estimable(table: &PairTable, prior: bool) -> Vec<String> {
+    let group = |names: &[&'static str]| -> Vec<(&'static str, &[f64])> {
+        names.iter().map(|&name| (name, table.numbers(name))).collect()
+    };
+    let groups = [group(&STAT_COLUMNS.map(|(name, _)| name)), group(&IC_COLUMNS), group(&MGPS_COLUMNS)];
+    let [n, n_drug, n_event, n_total] = ["n", "n_drug", "n_event", "n_total"].map(|name| table.numbers(name));
+    let why = |group: usize, row: usize| match group {
+        0 => cells_reason(
+            (!n_drug[row].is_nan()).then(|| Table2x2::from_margins(n[row], n_drug[row], n_event[row], n_total[row])),
+        ),
+        1 => "not computable from n and e".to_string(),
+        _ if prior => "not computable under the prior".to_string(),
+        _ => "the MGPS prior was not fitted".to_string(),
+    };
+    (0..table.rows())
+        .into_par_iter()
+        .map(|row| {
+            let said: Vec<String> = groups
+                .iter()
+                .enumerate()
+                .filter_map(|(k, statistics)| {
+                    let names: Vec<&str> = statistics
+                        .iter()
+                        .filter(|(_, values)| !values[row].is_finite())
+                        .map(|&(name, _)| name)
+                        .collect();
+                    (!names.is_empty()).then(|| format!("{}: {}", names.join(", "), why(k, row)))
+                })
+                .collect();
+            said.join("; ")
+        })
+        .collect()
+}
+
+/// Why a 2×2 statistic of this table is undefined: no table, or its zero cells.
+fn cells_reason(cells: Option<Table2x2>) -> String {
+    let Some(t) = cells else {
+        return "no margins (n_drug, n_event, n_total) to build the 2x2 table".to_string();
+    };
+    let zero: Vec<String> = [("a", t.a), ("b", t.b), ("c", t.c), ("d", t.d)]
+        .iter()
+        .filter(|(_, v)| *v == 0.0)
+        .map(|(c, _)| format!("{c} = 0"))
+        .collect();
+    match zero.len() {
+        0 => "not computable from this 2x2 table".to_string(),
+        1 => format!("a zero cell ({})", zero[0]),
+        _ => format!("zero cells ({})", zero.join(", ")),
+    }
+}
+
+/// How many pairs each signal rule flags; None for a rule undefined for every pair (EB05 without a
+/// prior, the 2×2 rules without margins), which flags nothing because it was not applied.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct FlagCounts {
-    pub evans: usize,
-    pub ror025_gt1: usize,
-    pub ic025_gt0: usize,
-    pub eb05_ge2: usize,
+    pub evans: Option<usize>,
+    pub ror025_gt1: Option<usize>,
+    pub ic025_gt0: Option<usize>,
+    pub eb05_ge2: Option<usize>,
 }
 
 pub fn flag_counts(table: &PairTable) -> FlagCounts {
     let count = |name: &str| match table.column(name).map(|c| &c.values) {
-        Some(super::pair_table::Values::Flag(v)) => v.iter().filter(|&&b| b).count(),
-        _ => 0,
+        Some(super::pair_table::Values::Flag(v)) if v.iter().any(Option::is_some) => {
+            Some(v.iter().filter(|&&b| b == Some(true)).count())
+        }
+        _ => None,
     };
     FlagCounts {
         evans: count("evans"),

@@ -291,11 +291,13 @@ impl Tallies<'_> {
     }
 }
 
-/// Row order of a scored table from the strongest signal down: by EB05, then IC025, descending.
+/// Row order of a scored table from the strongest signal down: by EB05, then IC025, descending; an
+/// undefined value (no MGPS prior) ranks below every defined one.
 pub fn ranking(table: &PairTable) -> Vec<usize> {
     let (eb05, ic025) = (table.numbers("eb05"), table.numbers("ic025"));
+    let key = |v: f64| if v.is_nan() { f64::NEG_INFINITY } else { v };
     let mut order: Vec<usize> = (0..table.rows()).collect();
-    order.sort_by(|&i, &j| eb05[j].total_cmp(&eb05[i]).then(ic025[j].total_cmp(&ic025[i])));
+    order.sort_by(|&i, &j| key(eb05[j]).total_cmp(&key(eb05[i])).then(key(ic025[j]).total_cmp(&key(ic025[i]))));
     order
 }
 

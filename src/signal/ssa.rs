@@ -13,6 +13,9 @@
 //!
 //! Confidence limits are exact: Clopper-Pearson limits for the proportion of A-first sequences,
 //! mapped to the ratio p/(1−p), and divided by the NSR for the adjusted ratio.
+//!
+//! A ratio that cannot be estimated (no sequence at all, no B-then-A sequence, a null-effect ratio
+//! of 0 or infinity) is None, and `not_estimable` says why; the counts are always given.
 
 use serde::Serialize;
 
@@ -35,7 +38,7 @@ pub struct SsaOptions {
     pub level: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SsaResult {
     pub window_days: i32,
     pub level: f64,
@@ -46,15 +49,17 @@ pub struct SsaResult {
     pub same_day: u64,
     /// Persons starting both further apart than the window.
     pub outside_window: u64,
-    pub crude: f64,
-    pub crude_lo: f64,
-    pub crude_hi: f64,
+    pub crude: Option<f64>,
+    pub crude_lo: Option<f64>,
+    pub crude_hi: Option<f64>,
     /// P_A of the null-effect model.
-    pub p_a_first: f64,
-    pub null_effect: f64,
-    pub adjusted: f64,
-    pub adjusted_lo: f64,
-    pub adjusted_hi: f64,
+    pub p_a_first: Option<f64>,
+    pub null_effect: Option<f64>,
+    pub adjusted: Option<f64>,
+    pub adjusted_lo: Option<f64>,
+    pub adjusted_hi: Option<f64>,
+    /// Why each statistic that is None could not be estimated: `names: reason`.
+    pub not_estimable: Vec<String>,
 }
 
 /// Analyse the starts with the given window.
@@ -78,19 +83,43 @@ pub fn analyse(starts: &Starts, options: &SsaOptions) -> Result<SsaResult> {
             }
         }
     }
-    let sequences = a_then_b + b_then_a;
-    if sequences == 0 {
-        return Err(bad_input!(
-            "no person starts both A and B on different days within {d} days of each other; there is no sequence to analyse"
-        ));
-    }
+    let (k, n) = (a_then_b as f64, (a_then_b + b_then_a) as f64);
+    let odds = |p: f64| p / (1.0 - p);
+    let (p_lo, p_hi) = if n > 0.0 { clopper_pearson(k, n, options.level) } else { (f64::NAN, f64::NAN) };
+    let crude = [k / (n - k), odds(p_lo), odds(p_hi)];
     let p_a_first = null_effect_probability(starts, d);
     let null_effect = p_a_first / (1.0 - p_a_first);
-    let (k, n) = (a_then_b as f64, sequences as f64);
-    let odds = |p: f64| p / (1.0 - p);
-    let (p_lo, p_hi) = clopper_pearson(k, n, options.level);
-    let crude = k / (n - k);
-    let (crude_lo, crude_hi) = (odds(p_lo), odds(p_hi));
+    // An infinite or zero null-effect ratio adjusts nothing: the adjusted ratio is undefined then.
+    let adjusting = if null_effect.is_finite() && null_effect > 0.0 { null_effect } else { f64::NAN };
+    let adjusted = crude.map(|c| c / adjusting);
+    let defined = |v: f64| v.is_finite().then_some(v);
+    let crude_why = if n == 0.0 {
+        format!("no person starts both A and B on different days within {d} days of each other: there is no sequence")
+    } else {
+        "no person starts B before A within the window (b_then_a = 0): the ratio is infinite".to_string()
+    };
+    let null_why = if p_a_first.is_nan() {
+        format!("no A start has a B start within {d} days of it")
+    } else {
+        format!(
+            "every B start within {d} days of an A start comes {} it (p_a_first = {p_a_first}): the null-effect ratio is {}",
+            if p_a_first == 1.0 { "after" } else { "before" },
+            if p_a_first == 1.0 { "infinite" } else { "zero" }
+        )
+    };
+    let adjusted_why = if adjusting.is_nan() { &null_why } else { &crude_why };
+    let groups: [(&[(&str, f64)], &String); 3] = [
+        (&[("crude", crude[0]), ("crude_lo", crude[1]), ("crude_hi", crude[2])], &crude_why),
+        (&[("p_a_first", p_a_first), ("null_effect", null_effect)], &null_why),
+        (&[("adjusted", adjusted[0]), ("adjusted_lo", adjusted[1]), ("adjusted_hi", adjusted[2])], adjusted_why),
+    ];
+    let not_estimable = groups
+        .iter()
+        .filter_map(|(statistics, why)| {
+            let names: Vec<&str> = statistics.iter().filter(|(_, v)| !v.is_finite()).map(|(name, _)| *name).collect();
+            (!names.is_empty()).then(|| format!("{}: {why}", names.join(", ")))
+        })
+        .collect();
     Ok(SsaResult {
         window_days: d,
         level: options.level,
@@ -98,14 +127,15 @@ pub fn analyse(starts: &Starts, options: &SsaOptions) -> Result<SsaResult> {
         b_then_a,
         same_day,
         outside_window,
-        crude,
-        crude_lo,
-        crude_hi,
-        p_a_first,
-        null_effect,
-        adjusted: crude / null_effect,
-        adjusted_lo: crude_lo / null_effect,
-        adjusted_hi: crude_hi / null_effect,
+        crude: defined(crude[0]),
+        crude_lo: defined(crude[1]),
+        crude_hi: defined(crude[2]),
+        p_a_first: defined(p_a_first),
+        null_effect: defined(null_effect),
+        adjusted: defined(adjusted[0]),
+        adjusted_lo: defined(adjusted[1]),
+        adjusted_hi: defined(adjusted[2]),
+        not_estimable,
     })
 }
 

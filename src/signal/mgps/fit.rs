@@ -1,7 +1,7 @@
 //! Maximum-likelihood fit of the prior from several starting points, checked for agreement as
 //! openEBGM's `autoHyper` does: the estimate used is the best convergent one within bounds that at
-//! least one other convergent estimate confirms (lies close to); without one the fit is refused
-//! rather than trusted. The likelihood can have several modes (openEBGM's CAERS table has a second,
+//! least one other convergent estimate confirms (lies close to); without one the prior is not
+//! fitted ([`NotFitted`] says why) rather than trusted. The likelihood can have several modes (openEBGM's CAERS table has a second,
 //! lower one that only one of the default starts reaches); a lower estimate that no other start
 //! confirms is reported, not used.
 
@@ -12,7 +12,7 @@ use super::optimize::{self, minimize};
 use super::points::Points;
 use super::squash::{Weighted, auto_squash};
 use super::{Likelihood, Prior};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// The default starting points.
 pub const DEFAULT_STARTS: [Prior; 5] = [
@@ -88,6 +88,52 @@ pub struct Fit {
     pub standard_errors: Option<[f64; 5]>,
 }
 
+/// Why the prior could not be fitted, with the estimate each start reached (none when there was
+/// nothing to fit on). The pairs are still scored with everything that does not need the prior.
+#[derive(Debug, Clone, Serialize)]
+pub struct NotFitted {
+    pub reason: String,
+    pub starts: Vec<StartResult>,
+}
+
+impl NotFitted {
+    fn new(reason: String, points: &Points, starts: Vec<StartResult>) -> NotFitted {
+        let pairs = points.total_weight();
+        let reason = if starts.is_empty() { reason } else { format!("fitting on {pairs} {}, {reason}", plural(pairs)) };
+        NotFitted { reason, starts }
+    }
+
+    /// The reason and the estimate of each start, one per line, for a note on the terminal.
+    pub fn describe(&self) -> String {
+        let mut text = self.reason.clone();
+        for s in &self.starts {
+            let t = s.estimate;
+            text.push_str(&format!(
+                "
+  start ({:.4}, {:.4}, {:.4}, {:.4}, {:.4}) ended at ({:.4}, {:.4}, {:.4}, {:.4}, {:.4}) negLL {:.4}{}{}",
+                s.start.alpha1,
+                s.start.beta1,
+                s.start.alpha2,
+                s.start.beta2,
+                s.start.p,
+                t.alpha1,
+                t.beta1,
+                t.alpha2,
+                t.beta2,
+                t.p,
+                s.neg_log_likelihood,
+                if s.converged { "" } else { ", not converged" },
+                if s.in_bounds { "" } else { ", out of bounds" }
+            ));
+        }
+        text
+    }
+}
+
+fn plural(pairs: f64) -> &'static str {
+    if pairs == 1.0 { "pair" } else { "pairs" }
+}
+
 /// θ from the unconstrained parameters (ln α1, ln β1, ln α2, ln β2, logit P).
 fn prior_of(x: &[f64; 5]) -> Prior {
     Prior {
@@ -161,14 +207,16 @@ pub fn pilot_points(points: &Points, likelihood: Likelihood) -> Result<Option<Po
 }
 
 /// Fit the prior by maximum likelihood from every start and check that the best is confirmed.
-pub fn fit(points: &Points, options: &FitOptions) -> Result<Fit> {
+pub fn fit(points: &Points, options: &FitOptions) -> std::result::Result<Fit, NotFitted> {
     if points.is_empty() {
-        return Err(crate::bad_input!(
-            "no pair has a count of at least N* = {}; nothing to fit the prior on (lower --truncate or give --prior)",
+        let reason = format!(
+            "no pair has a count of at least N* = {}: there is nothing to fit the prior on (lower --truncate or give --prior)",
             options.likelihood.n_star()
-        ));
+        );
+        return Err(NotFitted::new(reason, points, Vec::new()));
     }
-    let pilot = pilot_points(points, options.likelihood)?;
+    // The pilot only speeds the fit up: without one (squashing refused) every start runs on all points.
+    let pilot = pilot_points(points, options.likelihood).ok().flatten();
     let starts: Vec<StartResult> = options
         .starts
         .iter()
@@ -195,7 +243,7 @@ pub fn fit(points: &Points, options: &FitOptions) -> Result<Fit> {
         .collect();
     let usable: Vec<usize> = (0..starts.len()).filter(|&i| starts[i].converged && starts[i].in_bounds).collect();
     if usable.is_empty() {
-        return Err(refusal("no start converged to an estimate within bounds", &starts));
+        return Err(NotFitted::new("no start converged to an estimate within bounds".to_string(), points, starts));
     }
     let close = |i: usize, j: usize| {
         let (a, b) = (starts[i].estimate.to_array(), starts[j].estimate.to_array());
@@ -204,10 +252,8 @@ pub fn fit(points: &Points, options: &FitOptions) -> Result<Fit> {
     let agreeing_with = |i: usize| usable.iter().filter(|&&j| j != i && close(i, j)).count();
     let by_value = |&&i: &&usize, &&j: &&usize| starts[i].neg_log_likelihood.total_cmp(&starts[j].neg_log_likelihood);
     let Some(&best) = usable.iter().filter(|&&i| agreeing_with(i) >= options.min_agreeing).min_by(by_value) else {
-        return Err(refusal(
-            &format!("no estimate was confirmed by {} other convergent start(s)", options.min_agreeing),
-            &starts,
-        ));
+        let reason = format!("no estimate was confirmed by {} other convergent start(s)", options.min_agreeing);
+        return Err(NotFitted::new(reason, points, starts));
     };
     let unconfirmed_lower: Vec<usize> = usable
         .iter()
@@ -226,31 +272,6 @@ pub fn fit(points: &Points, options: &FitOptions) -> Result<Fit> {
         unconfirmed_lower,
         starts,
     })
-}
-
-fn refusal(why: &str, starts: &[StartResult]) -> Error {
-    let tried: Vec<String> = starts
-        .iter()
-        .map(|s| {
-            let t = s.estimate;
-            format!(
-                "  ({:.4}, {:.4}, {:.4}, {:.4}, {:.4}) negLL {:.4}{}{}",
-                t.alpha1,
-                t.beta1,
-                t.alpha2,
-                t.beta2,
-                t.p,
-                s.neg_log_likelihood,
-                if s.converged { "" } else { ", not converged" },
-                if s.in_bounds { "" } else { ", out of bounds" }
-            )
-        })
-        .collect();
-    Error::Failed(format!(
-        "the MGPS prior fit is not reliable: {why}. Estimates from each start:\n{}\n\
-         Try another likelihood (--truncate), --squash, or give the prior with --prior a1,b1,a2,b2,p",
-        tried.join("\n")
-    ))
 }
 
 /// Standard errors from the inverse of the observed information, the Hessian of the negative

@@ -23,6 +23,14 @@ pub struct Posterior {
     pub p_le1: Vec<f64>,
 }
 
+impl Posterior {
+    /// The summaries of `pairs` pairs without a prior: all undefined (empty cells, JSON nulls).
+    pub fn undefined(pairs: usize) -> Posterior {
+        let nan = || vec![f64::NAN; pairs];
+        Posterior { qn: nan(), ebgm: nan(), eb05: nan(), eb95: nan(), p_le1: nan() }
+    }
+}
+
 /// What depends on the count alone, for one component.
 #[derive(Debug, Clone, Copy)]
 struct CountTerms {

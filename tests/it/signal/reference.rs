@@ -16,6 +16,8 @@ use midnet::signal::mgps::{Likelihood, Prior};
 use midnet::signal::special::normal::chi2_1_sf;
 
 use super::{Csv, assert_abs, assert_rel, signal, signal_json};
+use serde_json::Value;
+
 use crate::common::{reference_dir, tempdir};
 
 #[derive(Debug, Clone)]
@@ -176,35 +178,37 @@ fn every_two_by_two_row_passes_in_the_library() {
     assert!(checked >= 130, "only {checked} 2x2 rows");
 }
 
+/// The output column of `signal score` that holds a 2×2 reference row's output, if one does.
+fn column_of(method: &str, output: &str) -> Option<&'static str> {
+    Some(match (method, output) {
+        ("expected", _) => "e",
+        ("PRR/ROR Wald-log", "PRR") => "prr",
+        ("PRR/ROR Wald-log", "PRR_L95") => "prr_lo",
+        ("PRR/ROR Wald-log", "PRR_U95") => "prr_hi",
+        ("PRR/ROR Wald-log", "ROR") => "ror",
+        ("PRR/ROR Wald-log", "ROR_L95") => "ror_lo",
+        ("PRR/ROR Wald-log", "ROR_U95") => "ror_hi",
+        ("chi-square", "chi2_pearson") => "chi2",
+        ("chi-square", "p_pearson") => "chi2_p",
+        ("chi-square", "chi2_yates") => "chi2_yates",
+        ("chi-square", "p_yates") => "chi2_yates_p",
+        ("fisher", "fisher_p_two_sided") => "fisher_p",
+        ("IC Noren2013 (+0.5)", "IC") => "ic",
+        ("IC Noren2013 (+0.5)", "IC025_exact_gamma") => "ic025",
+        ("IC Noren2013 (+0.5)", "IC975_exact_gamma") => "ic975",
+        (m, "E_IC") if m.starts_with("BCPNN beta-prior") => "bcpnn_ic",
+        (m, "IC025_normal") if m.starts_with("BCPNN beta-prior") => "bcpnn_ic025",
+        (m, "IC975_normal") if m.starts_with("BCPNN beta-prior") => "bcpnn_ic975",
+        ("Evans 2001", _) => "evans",
+        _ => return None,
+    })
+}
+
 /// The same rows through `signal score`: one pair with its margins, scored with a fixed prior.
 #[test]
 fn two_by_two_rows_pass_through_the_command() {
     let dir = tempdir();
     let all = rows();
-    let column_of = |method: &str, output: &str| -> Option<&'static str> {
-        Some(match (method, output) {
-            ("expected", _) => "e",
-            ("PRR/ROR Wald-log", "PRR") => "prr",
-            ("PRR/ROR Wald-log", "PRR_L95") => "prr_lo",
-            ("PRR/ROR Wald-log", "PRR_U95") => "prr_hi",
-            ("PRR/ROR Wald-log", "ROR") => "ror",
-            ("PRR/ROR Wald-log", "ROR_L95") => "ror_lo",
-            ("PRR/ROR Wald-log", "ROR_U95") => "ror_hi",
-            ("chi-square", "chi2_pearson") => "chi2",
-            ("chi-square", "p_pearson") => "chi2_p",
-            ("chi-square", "chi2_yates") => "chi2_yates",
-            ("chi-square", "p_yates") => "chi2_yates_p",
-            ("fisher", "fisher_p_two_sided") => "fisher_p",
-            ("IC Noren2013 (+0.5)", "IC") => "ic",
-            ("IC Noren2013 (+0.5)", "IC025_exact_gamma") => "ic025",
-            ("IC Noren2013 (+0.5)", "IC975_exact_gamma") => "ic975",
-            (m, "E_IC") if m.starts_with("BCPNN beta-prior") => "bcpnn_ic",
-            (m, "IC025_normal") if m.starts_with("BCPNN beta-prior") => "bcpnn_ic025",
-            (m, "IC975_normal") if m.starts_with("BCPNN beta-prior") => "bcpnn_ic975",
-            ("Evans 2001", _) => "evans",
-            _ => return None,
-        })
-    };
     let cases: Vec<String> = {
         let mut ids: Vec<String> = all.iter().filter(|r| r.category == "2x2").map(|r| r.case_id.clone()).collect();
         ids.dedup();
@@ -246,6 +250,80 @@ fn two_by_two_rows_pass_through_the_command() {
         }
         assert_eq!(checked, 19, "{case}: every output column checked");
     }
+}
+
+/// A single 2×2 table given as its four pairs (the drug and the other drugs, the event and the
+/// other events): the MGPS prior cannot be fitted on four points, and everything else is still
+/// written, with the values of the reference, the MGPS columns empty and the reason said per row,
+/// in the JSON, in the `--out` table's sidecar and on the terminal.
+#[test]
+fn a_single_two_by_two_table_gets_every_statistic_but_mgps() {
+    let dir = tempdir();
+    let all = rows();
+    let t1: Vec<&Row> = all.iter().filter(|r| r.case_id == "T1" && r.method != "description").collect();
+    let t = table_of(&t1[0].inputs);
+    let (n_drug, n_event, n) = (t.a + t.b, t.a + t.c, t.total());
+    let pairs = format!(
+        "drug,event,n,n_drug,n_event,n_total\nD,E,{},{n_drug},{n_event},{n}\nD,other,{},{n_drug},{},{n}\n\
+         others,E,{},{},{n_event},{n}\nothers,other,{},{},{},{n}\n",
+        t.a,
+        t.b,
+        n - n_event,
+        t.c,
+        n - n_drug,
+        t.d,
+        n - n_drug,
+        n - n_event
+    );
+    std::fs::write(dir.path().join("t1.csv"), pairs).unwrap();
+
+    let run = signal(dir.path(), &["score", "--counts", "t1.csv", "--out", "t1-scores.csv"]).ok();
+    assert!(run.stdout.contains("4 pairs") && run.stdout.contains("MGPS prior not fitted"), "{}", run.stdout);
+    assert!(run.stdout.contains("EB05>=2 none (undefined)"), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("MGPS prior not fitted: fitting on 4 pairs, no start converged"),
+        "the terminal says why: {}",
+        run.stderr
+    );
+    let table = Csv::read(&dir.path().join("t1-scores.csv"));
+    assert_eq!(table.rows, 4);
+    let pair = table.row_of("D", "E");
+    let mut checked = 0;
+    for row in &t1 {
+        let Some(column) = column_of(&row.method, &row.output) else { continue };
+        if column == "evans" {
+            assert_eq!(table.text("evans", pair), row.value.to_lowercase(), "{row:?}");
+        } else {
+            check(row, &[table.number(column, pair)]);
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 19, "every computable statistic checked against the reference");
+    for r in 0..table.rows {
+        for column in ["qn", "ebgm", "eb05", "eb95", "p_le1", "eb05_ge2"] {
+            assert_eq!(table.text(column, r), "", "{column} is empty, not 0 or NaN");
+        }
+        assert_eq!(table.text("not_estimable", r), "qn, ebgm, eb05, eb95, p_le1: the MGPS prior was not fitted");
+    }
+    let sidecar: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("t1-scores.meta.json")).unwrap()).unwrap();
+    let said = sidecar["provenance"]["params"]["mgps_prior"].as_str().unwrap();
+    assert!(said.starts_with("not fitted: fitting on 4 pairs, no start converged"), "{said}");
+
+    let doc = signal_json(dir.path(), &["score", "--counts", "t1.csv"]);
+    let mgps = &doc["mgps"];
+    assert_eq!(
+        (&mgps["fitted"], &mgps["prior"], &mgps["neg_log_likelihood"]),
+        (&false.into(), &Value::Null, &Value::Null)
+    );
+    assert!(mgps["not_fitted"]["reason"].as_str().unwrap().contains("no start converged"), "{mgps}");
+    assert_eq!(mgps["not_fitted"]["starts"].as_array().unwrap().len(), 5, "each start's estimate is listed");
+    assert_eq!(doc["flags"]["eb05_ge2"], Value::Null);
+    assert_eq!(doc["flags"]["evans"], 1);
+    let rows = doc["rows"].as_array().unwrap();
+    let first = rows.iter().find(|r| r["drug"] == "D" && r["event"] == "E").unwrap();
+    assert_eq!((&first["ebgm"], &first["eb05"], &first["eb05_ge2"]), (&Value::Null, &Value::Null, &Value::Null));
+    assert_eq!(first["prr"], 19.8);
 }
 
 fn mgps_rows(case: &str) -> Vec<Row> {

@@ -86,3 +86,26 @@ fn bad_screen_input_is_refused() {
     signal(dir.path(), &["screen", "--exposures", "e.csv", "--outcomes", "o.csv", "--risk-window", "0"])
         .fails(2, "at least 1 day");
 }
+
+/// Four episodes cannot fit an MGPS prior: the pairs are still scored, ranked by IC025, with the
+/// MGPS columns empty and why on each row (it used to print nothing and fail).
+#[test]
+fn a_tiny_screen_is_ranked_without_mgps() {
+    let dir = tempdir();
+    std::fs::write(
+        dir.path().join("exposures.csv"),
+        "person,drug,date\np1,A,2020-01-01\np2,A,2020-01-01\np3,B,2020-05-01\np4,B,2020-05-01\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("outcomes.csv"), "person,outcome,date\np1,x,2020-01-11\np3,y,2020-05-10\n").unwrap();
+    let run = signal(dir.path(), &["screen", "--exposures", "exposures.csv", "--outcomes", "outcomes.csv"]).ok();
+    assert!(run.stderr.contains("MGPS prior not fitted"), "{}", run.stderr);
+    let t = Csv::parse(&run.stdout);
+    assert_eq!(t.rows, 2, "{}", run.stdout);
+    for r in 0..t.rows {
+        assert_eq!((t.text("eb05", r), t.text("eb05_ge2", r)), ("", ""));
+        assert!(t.text("not_estimable", r).contains("the MGPS prior was not fitted"), "{}", run.stdout);
+        assert!(!t.text("ic025", r).is_empty() && !t.text("fisher_p", r).is_empty());
+    }
+    assert!(t.number("ic025", 0) >= t.number("ic025", 1), "ranked by IC025 without EB05");
+}
