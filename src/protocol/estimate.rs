@@ -97,22 +97,68 @@ fn hazard_ratio(cohort: &Cohort, rows: &[usize], outcome: OutcomeColumns) -> Res
     let event: Vec<bool> = rows.iter().map(|&i| outcome.event[i]).collect();
     let strata: Vec<u32> = rows.iter().map(|&i| cohort.site[i]).collect();
     let input = CoxInput { time: &time, event: &event, terms: &terms, strata: Some(&strata) };
-    let fit = cox::fit(&input, &CoxOptions::default()).map_err(not_estimable)?;
+    let fit =
+        cox::fit(&input, &CoxOptions::default()).map_err(|e| not_estimable(e, &Spread::of(cohort, rows, outcome)))?;
     let c = fit.coefficients.iter().find(|c| c.name == "drug").expect("the drug term is in every fit");
     Ok(HazardRatio { hr: c.hr, lo: c.hr_lo, hi: c.hr_hi, p: c.p })
 }
 
-/// Why a model could not be estimated, in the words of the results table.
-fn not_estimable(e: CoxError) -> String {
+/// Where the patients and events of each group are: what a model stratified by site can compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Spread {
+    /// Patients and events of the drug and of the comparator group, over every site.
+    patients: [u64; 2],
+    events: [u64; 2],
+    /// Sites with events in both groups.
+    sites_with_events_in_both: usize,
+}
+
+impl Spread {
+    fn of(cohort: &Cohort, rows: &[usize], outcome: OutcomeColumns) -> Spread {
+        // Per site: [patients, events] of [drug, comparator].
+        let mut sites: std::collections::BTreeMap<u32, [[u64; 2]; 2]> = Default::default();
+        for &i in rows {
+            let group = if cohort.treated[i] { 0 } else { 1 };
+            let site = sites.entry(cohort.site[i]).or_default();
+            site[0][group] += 1;
+            site[1][group] += outcome.event[i] as u64;
+        }
+        let total = |k: usize, group: usize| sites.values().map(|s| s[k][group]).sum();
+        Spread {
+            patients: [total(0, 0), total(0, 1)],
+            events: [total(1, 0), total(1, 1)],
+            sites_with_events_in_both: sites.values().filter(|s| s[1][0] > 0 && s[1][1] > 0).count(),
+        }
+    }
+}
+
+/// Why a model could not be estimated, in the words of the results table: what is true of these
+/// patients, told apart from what is true of the site-stratified model alone.
+fn not_estimable(e: CoxError, spread: &Spread) -> String {
+    const GROUPS: [&str; 2] = ["drug", "comparator"];
     match e {
         CoxError::NoEvents => "not estimable: no events".into(),
         CoxError::Separation { names } if names.iter().any(|n| n == "drug") => {
-            "not estimable: no events in one group (monotone likelihood)".into()
+            match spread.events.iter().position(|&n| n == 0) {
+                Some(group) => format!("not estimable: no events in the {} group", GROUPS[group]),
+                None if spread.sites_with_events_in_both == 0 => "not estimable: events in both groups, but never \
+                    in both within one site, so the site-stratified model cannot compare them (monotone likelihood)"
+                    .into(),
+                None => "not estimable: events in both groups, but within each site the events the model can compare \
+                         fall in one group only (monotone likelihood)"
+                    .into(),
+            }
         }
         CoxError::Separation { names } => {
             format!("not estimable: too few events to adjust for {} (monotone likelihood)", names.join(", "))
         }
-        CoxError::Constant { name, .. } if name == "drug" => "not estimable: one group only".into(),
+        CoxError::Constant { name, .. } if name == "drug" => match spread.patients.iter().position(|&n| n == 0) {
+            Some(group) => format!("not estimable: one group only (no patients in the {} group)", GROUPS[group]),
+            // The drug varies within no site (cox's check of the strata).
+            None => "not estimable: patients of both groups, but never of both at one site, so the site-stratified \
+                     model cannot compare them"
+                .into(),
+        },
         CoxError::Constant { name, .. } | CoxError::Collinear { name, .. } => {
             format!("not estimable: too few events to adjust for {name} (it does not vary among them)")
         }
@@ -156,7 +202,37 @@ mod tests {
         assert_eq!(e.hazard_ratio.unwrap_err(), "not estimable: no events");
         let drug_only: Vec<bool> = (0..200).map(|i| i % 2 == 0 && i % 10 == 0).collect();
         let e = estimate(&c, OutcomeColumns { event: &drug_only, days: &days, keep: &keep });
-        assert!(e.hazard_ratio.clone().unwrap_err().starts_with("not estimable"));
+        assert_eq!(e.hazard_ratio.clone().unwrap_err(), "not estimable: no events in the comparator group");
         assert!(!e.flagged());
+    }
+
+    #[test]
+    fn events_of_each_group_at_different_sites_are_told_from_no_events_in_a_group() {
+        // Site 0 has both groups and events among the drug's patients only; site 1 has comparator
+        // patients only, some with events: both groups have events, no site compares them.
+        let n = 200;
+        let c = Cohort {
+            treated: (0..n).map(|i| i < 100 && i % 2 == 0).collect(),
+            male: (0..n).map(|i| ((i / 2) % 2) as f64).collect(),
+            age: (0..n).map(|i| 40.0 + (i % 37) as f64).collect(),
+            site: (0..n).map(|i| (i >= 100) as u32).collect(),
+        };
+        let days: Vec<f64> = (0..n).map(|i| 30.0 + i as f64).collect();
+        let event: Vec<bool> = (0..n).map(|i| (i < 100 && i % 10 == 0) || (i >= 100 && i % 10 == 5)).collect();
+        let e = estimate(&c, OutcomeColumns { event: &event, days: &days, keep: &vec![true; n] });
+        assert!(e.drug.events > 0 && e.comparator.events > 0);
+        assert_eq!(
+            e.hazard_ratio.unwrap_err(),
+            "not estimable: events in both groups, but never in both within one site, so the site-stratified model \
+             cannot compare them (monotone likelihood)"
+        );
+        // Each group at a site of its own: the groups never meet.
+        let apart = Cohort { site: (0..n).map(|i| !c.treated[i] as u32).collect(), ..c.clone() };
+        let e = estimate(&apart, OutcomeColumns { event: &event, days: &days, keep: &vec![true; n] });
+        assert_eq!(
+            e.hazard_ratio.unwrap_err(),
+            "not estimable: patients of both groups, but never of both at one site, so the site-stratified model \
+             cannot compare them"
+        );
     }
 }

@@ -225,8 +225,9 @@ are flagged by chance.</li>\n\
 <li><strong>A real effect may not be flagged.</strong> With few patients and few events the interval is wide and its \
 lower bound stays below 1 even when the drug truly raises the risk, as for the effects planted in the demo's small \
 synthetic network; more patients and events narrow it. Not flagged does not mean no effect.</li>\n\
-<li><strong>Not estimable.</strong> Where no HR can be estimated (no events, or events in one group only, or too few \
-to adjust for the model's covariates), the outcome is listed under its plot with why.</li>\n\
+<li><strong>Not estimable.</strong> Where no HR can be estimated (no events, or events in one group only, or events \
+in both groups but never in both at one site, which the model, comparing patients within each site, cannot use, or \
+too few events to adjust for the model's covariates), the outcome is listed under its plot with why.</li>\n\
 <li><strong>Counts of 1-9.</strong> The export gate holds back counts from 1 to 9 (a small cell could identify a \
 patient) unless a reviewer accepts them under an exception, such as counts of a signal-detection analysis released \
 to the operator for internal monitoring (the guideline's section 11, item 6). Such tables must not be published as they are: \

@@ -2,7 +2,7 @@
 //! center on synthetic networks loaded with `midnet synth --load`, and its validity against the
 //! planted effects of truth.json.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
@@ -20,12 +20,24 @@ struct Monitoring {
 
 impl Monitoring {
     fn new(sites: usize, patients: u64, seed: u64, purpose: &str) -> Monitoring {
+        Monitoring::with_files(sites, patients, seed, purpose, |_, _| {})
+    }
+
+    /// As [`Monitoring::new`], with each hospital's files changed by `edit` (given the site's number,
+    /// from 1, and its import directory) before the site loads them.
+    fn with_files(sites: usize, patients: u64, seed: u64, purpose: &str, edit: impl Fn(usize, &Path)) -> Monitoring {
         let c = Center::with_users();
         let network = c.root.join("network");
         let out = network.display().to_string();
         let (n, p, s) = (sites.to_string(), patients.to_string(), seed.to_string());
-        c.run("rev", &["synth", "--sites", &n, "--patients", &p, "--seed", &s, "--out", &out, "--load", "--quiet"])
-            .ok();
+        c.run("rev", &["synth", "--sites", &n, "--patients", &p, "--seed", &s, "--out", &out, "--quiet"]).ok();
+        for i in 1..=sites {
+            let site = network.join(format!("site{i:02}"));
+            edit(i, &site.join("import"));
+            let (dir, import) = (site.display().to_string(), site.join("import").display().to_string());
+            c.run("rev", &["site", "init", "--site", &dir, "--quiet"]).ok();
+            c.run("rev", &["site", "load", "--site", &dir, &import, "--quiet"]).ok();
+        }
         c.run("rev", &["center", "sites", "add", &network.join("sites.toml").display().to_string()]).ok();
         c.set_today("2026-06-02");
         let refinement: &[&str] = &["--drug", "novagliptin", "--disclose-drug-from", "2027-01-01"];
@@ -318,4 +330,60 @@ fn every_planted_effect_is_covered_and_flagged() {
         }
     }
     assert!(failures.is_empty(), "planted effects not recovered:\n{}", failures.join("\n"));
+}
+
+/// Keep the lines of a hospital file (header first) for which `keep` holds of their fields.
+fn filter_lines(path: &Path, keep: impl Fn(&[&str]) -> bool) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let mut kept = vec![lines.next().unwrap()];
+    kept.extend(lines.filter(|l| keep(&l.split(',').collect::<Vec<_>>())));
+    std::fs::write(path, kept.join("\n") + "\n").unwrap();
+}
+
+/// Novagliptin's new users are all at site01, where no sitagliptin user has an ALT result, and
+/// sitagliptin's users at site02 have ALT rises: both groups have events, but never both within
+/// one site, so the site-stratified model cannot compare them. The words say so (they said "no
+/// events in one group") in the results table, the run's JSON and the report.
+#[test]
+fn events_in_both_groups_but_never_at_one_site_are_said_as_such() {
+    const WORDS: &str = "not estimable: events in both groups, but never in both within one site, so the \
+                         site-stratified model cannot compare them (monotone likelihood)";
+    let m = Monitoring::with_files(2, 4000, 7, "signal_detection", |site, import| {
+        let orders = import.join("drug_order.csv");
+        if site == 2 {
+            filter_lines(&orders, |f| !f[1].starts_with(NOVAGLIPTIN));
+            return;
+        }
+        let text = std::fs::read_to_string(&orders).unwrap();
+        let comparators: std::collections::HashSet<&str> = text
+            .lines()
+            .map(|l| l.split(',').collect::<Vec<_>>())
+            .filter(|f| f[1].starts_with(SITAGLIPTIN))
+            .map(|f| f[0])
+            .collect();
+        const ALT: &str = "3B045";
+        filter_lines(&import.join("lab_result.csv"), |f| !(comparators.contains(f[0]) && f[1].starts_with(ALT)));
+    });
+    m.approve(NOVAGLIPTIN, SITAGLIPTIN, None);
+    let report = m.run(NOVAGLIPTIN, SITAGLIPTIN, "2025-09-30", &["--json"]).ok().json();
+    let line = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["outcome"] == "alt_gt_3uln" && r["subgroup"] == "whole cohort")
+        .unwrap()
+        .clone();
+    assert!(line["events_drug"].as_u64().unwrap() > 0 && line["events_comparator"].as_u64().unwrap() > 0, "{line}");
+    assert_eq!(line["status"], WORDS, "{line}");
+    let dir = m.work().join("protocol/analysis-1");
+    let results = csv_rows(&dir.join("results.csv"));
+    let row = results.iter().find(|r| r["outcome"] == "alt_gt_3uln" && r["subgroup"] == "whole cohort").unwrap();
+    assert_eq!(row["status"], WORDS);
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(
+        html.contains("events in both groups, but never in both within one site, so the site-stratified model"),
+        "the report gives the reason"
+    );
+    assert!(!results.iter().any(|r| r["status"].contains("no events in one group")), "{results:?}");
 }
