@@ -1,10 +1,18 @@
 //! How midnet keeps its state on disk: files replaced atomically (temporary name, fsync, rename),
 //! small JSON documents, private files and directories, and advisory file locks (`flock`) that
 //! serialise the commands touching the same document or project.
+//!
+//! Everything under the data center's home is owner-only: a command on the home makes every file
+//! and directory it creates private ([`create_private_from_now_on`], a umask of 077, so DuckDB's
+//! files and the audit log too), the home's JSON documents are written 0600 whatever the umask,
+//! and the one copy that leaves the home for a person ([`hand_over`]) gets the mode their umask
+//! gives.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
+use std::sync::OnceLock;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -22,11 +30,12 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
     })
 }
 
-/// Replace a JSON document atomically (temporary name, fsync, rename).
+/// Replace a JSON document of the home atomically (temporary name, fsync, rename), owner-only: the
+/// home's documents are users, sessions, project records, requests and the audit head.
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| Error::Internal(format!("serialising {}: {e}", path.display())))?;
-    write_atomically(path, format!("{text}\n").as_bytes())
+    write_private_atomically(path, format!("{text}\n").as_bytes())
 }
 
 /// An exclusive advisory lock on a file, released when dropped (the file is closed).
@@ -77,10 +86,35 @@ pub fn create_private_dir(path: &Path) -> Result<()> {
 
 /// Write a file readable by its owner alone (a key), failing if it exists.
 pub fn write_private_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).at(path)?;
+    let mut file = OpenOptions::new().write(true).create_new(true).mode(PRIVATE_FILE).open(path).at(path)?;
     file.write_all(bytes).at(path)?;
     file.sync_all().at(path)
+}
+
+/// The umask the process started with, kept when it made what it creates private.
+static STARTING_UMASK: OnceLock<u32> = OnceLock::new();
+
+/// From now on, every file and directory this process creates is owner-only (umask 077): called
+/// once where a command on the home starts (`cli::main`), so that users, sessions, the audit log,
+/// work areas, DuckDB's files and exports are private however they are written.
+pub fn create_private_from_now_on() {
+    // SAFETY: umask swaps the process's file-creation mask and cannot fail.
+    let started_with = unsafe { libc::umask(0o077) };
+    let _ = STARTING_UMASK.set(started_with as u32);
+}
+
+/// Give a copy written out of the home for a person (`export fetch --to`) the mode their umask
+/// gives a new file, instead of the owner-only mode it was copied with.
+pub fn hand_over(path: &Path) -> Result<()> {
+    let umask = STARTING_UMASK.get().copied().unwrap_or_else(current_umask);
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666 & !umask)).at(path)
+}
+
+fn current_umask() -> u32 {
+    // SAFETY: umask swaps the process's file-creation mask; the second call puts it back.
+    let mask = unsafe { libc::umask(0o077) };
+    unsafe { libc::umask(mask) };
+    mask as u32
 }
 
 /// Whether `name` is a safe identifier for a user, project, site or request: it becomes a file name.
@@ -108,14 +142,32 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomically_with(path, |out| out.write_all(bytes)).at(path)
 }
 
+/// As [`write_atomically`], readable by its owner alone whatever the umask (0600).
+pub fn write_private_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_with_mode(path, PRIVATE_FILE, |out| out.write_all(bytes)).at(path)
+}
+
 /// As [`write_atomically`], for content too large to hold in memory: `fill` streams it into a
 /// buffered writer on the temporary file.
 pub fn write_atomically_with(
     path: &Path,
     fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
+    write_with_mode(path, 0o666, fill)
+}
+
+/// The mode of a private file.
+const PRIVATE_FILE: u32 = 0o600;
+
+/// The atomic write, creating the temporary file with `mode` (less the umask).
+fn write_with_mode(
+    path: &Path,
+    mode: u32,
+    fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let tmp = temporary_beside(path);
-    let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+    let file = OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(&tmp)?;
+    let mut out = std::io::BufWriter::new(file);
     fill(&mut out)?;
     let file = out.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()?;

@@ -210,7 +210,11 @@ pub fn main() -> Result<()> {
     let matches = command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let mut global = Global::of(&matches);
-    if let Some(resolved) = crate::center::privilege::enter(class(&matches), global.home.as_deref())? {
+    let class = class(&matches);
+    if class == crate::center::privilege::Class::OnHome || makes_a_home(&matches) {
+        crate::store::create_private_from_now_on();
+    }
+    if let Some(resolved) = crate::center::privilege::enter(class, global.home.as_deref())? {
         global.home = Some(resolved);
     }
     run(global, cli.command)
@@ -230,6 +234,15 @@ fn class(matches: &ArgMatches) -> crate::center::privilege::Class {
         None => false,
     };
     if in_home_group || names_a_project(matches) { Class::OnHome } else { Class::WithoutLogin }
+}
+
+/// Whether the command creates a home: `center init`, and the demo, which makes one for its run.
+fn makes_a_home(matches: &ArgMatches) -> bool {
+    match matches.subcommand() {
+        Some(("center", sub)) => sub.subcommand_name() == Some("init"),
+        Some((name, _)) => name == "demo",
+        None => false,
+    }
 }
 
 fn names_a_project(matches: &ArgMatches) -> bool {

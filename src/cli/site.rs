@@ -196,7 +196,8 @@ fn write_quarantine_csv(out: &Path, rows: &[SetAsideRow]) -> Result<()> {
         csv.into_inner().map_err(|e| e.into_error().into())
     })();
     let bytes = written.map_err(|e: csv::Error| Error::Internal(format!("CSV output: {e}")))?;
-    crate::store::write_atomically(out, &bytes)
+    // Quarantined rows are the site's private data, even with their values withheld.
+    crate::store::write_private_atomically(out, &bytes)
 }
 
 fn render_quarantine(rows: &[SetAsideRow]) -> String {

@@ -374,6 +374,7 @@ pub fn fetch(actor: &Actor, project: &str, name: &str, to: &Path) -> Result<Vec<
         gate::verify(&source, &e.sha256)?;
         let target = dir.join(Path::new(&e.file).file_name().expect("a released file has a name"));
         gate::copy_verified(&source, &target, Some(&e.sha256))?;
+        crate::store::hand_over(&target)?;
         project.record_file(actor, &source, &e.sha256, Direction::Out)?;
         let mut event = Entry::new(Event::Fetched, &e.file, &e.sha256, e.role, &actor.user().id);
         event.copy = Some(target.display().to_string());

@@ -52,6 +52,8 @@ fn demo_runs_end_to_end_and_keeps_its_report_in_a_new_directory() {
 
     let report = printed_report(&run.stdout);
     assert_eq!(report, root.join("outside/report.html"), "{}", run.stdout);
+    // The demo's data center keeps its home owner-only, as every home is.
+    crate::owner_only::assert_owner_only(&root.join("center"));
     let html = std::fs::read_to_string(&report).unwrap();
     assert!(html.contains("Hazard ratios: baseline normal") && html.contains("Attrition"));
     assert!(html.contains("How to read this report"), "the report lacks its reading note");

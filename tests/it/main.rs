@@ -17,6 +17,7 @@ mod help;
 mod json_results;
 mod mishaps;
 mod network;
+mod owner_only;
 mod privilege;
 mod project_inputs;
 mod projects;

@@ -809,6 +809,10 @@ fn the_quarantine_lists_file_line_and_reasons_without_any_value() {
     shows_nothing(&csv);
     assert!(csv.starts_with("table,file,line,reasons\n"), "{csv}");
     assert_eq!(csv.lines().count(), 3, "{csv}");
+    // Quarantined rows are the site's private data: the listing is written owner-only.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.path().join("q.csv")).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "q.csv is written {mode:o}");
     midnet(dir.path(), &["site", "quarantine", "--site", "site", "--out", "q.csv"]).fails(2, "q.csv: exists");
     midnet(dir.path(), &["site", "quarantine", "--site", "site", "--out", "q.txt"]).fails(2, "--out q.txt");
 }
