@@ -274,8 +274,8 @@ fn render_load(report: &crate::site::load::LoadReport) -> String {
     }
     if !report.top_reasons.is_empty() {
         let _ = writeln!(s, "quarantine reasons (the rows are in the site's `quarantine` table, with file and line):");
-        for (reason, n) in &report.top_reasons {
-            let _ = writeln!(s, "  {n:>10}  {reason}");
+        for top in &report.top_reasons {
+            let _ = writeln!(s, "  {:>10}  {}: {}", top.rows, top.table, top.reason);
         }
     }
     s

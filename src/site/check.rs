@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 use super::SiteDir;
+use super::load::reasons::{self, ReasonCount};
 use crate::error::Result;
 
 #[derive(Debug, Serialize)]
@@ -14,7 +15,8 @@ pub struct QualityReport {
     pub tables: Vec<TableCounts>,
     pub unknown_codes: Vec<UnknownCodes>,
     pub analytes: Vec<AnalyteQuality>,
-    pub quarantine: Vec<QuarantineCount>,
+    /// How many set-aside rows have each first reason, values withheld (`load::reasons`).
+    pub quarantine: Vec<ReasonCount>,
 }
 
 #[derive(Debug, Serialize)]
@@ -56,13 +58,6 @@ pub struct AnalyteQuality {
     pub abnormal: f64,
 }
 
-#[derive(Debug, Serialize)]
-pub struct QuarantineCount {
-    pub table: String,
-    pub reason: String,
-    pub rows: i64,
-}
-
 /// Where the date of each clinical table is.
 const DATE_COLUMN: [(&str, &str); 7] = [
     ("patient", "birth_date"),
@@ -81,7 +76,7 @@ pub fn check(site: &SiteDir) -> Result<QualityReport> {
         tables: table_counts(&conn)?,
         unknown_codes: unknown_codes(&conn)?,
         analytes: analytes(&conn)?,
-        quarantine: quarantine(&conn)?,
+        quarantine: reasons::counts(&conn, None)?,
     })
 }
 
@@ -199,15 +194,6 @@ fn analytes(conn: &duckdb::Connection) -> Result<Vec<AnalyteQuality>> {
             abnormal: r.get(10)?,
         })
     })?;
-    Ok(rows.collect::<std::result::Result<_, _>>()?)
-}
-
-fn quarantine(conn: &duckdb::Connection) -> Result<Vec<QuarantineCount>> {
-    let mut stmt = conn.prepare(
-        "SELECT table_name, regexp_replace(split_part(reason, '; ', 1), '''[^'']*''', '…', 'g') AS kind, count(*) \
-         FROM quarantine GROUP BY ALL ORDER BY 3 DESC, 1, 2",
-    )?;
-    let rows = stmt.query_map([], |r| Ok(QuarantineCount { table: r.get(0)?, reason: r.get(1)?, rows: r.get(2)? }))?;
     Ok(rows.collect::<std::result::Result<_, _>>()?)
 }
 

@@ -816,3 +816,34 @@ fn the_quarantine_lists_file_line_and_reasons_without_any_value() {
     midnet(dir.path(), &["site", "quarantine", "--site", "site", "--out", "q.csv"]).fails(2, "q.csv: exists");
     midnet(dir.path(), &["site", "quarantine", "--site", "site", "--out", "q.txt"]).fails(2, "--out q.txt");
 }
+
+/// `site load` and `site check` count the quarantine's reasons by kind with every value withheld,
+/// read as the listing reads them: a pattern that cut quoted values left the middle of a value with
+/// apostrophes (`O'Brien's`) in both outputs.
+#[test]
+fn load_and_check_show_no_part_of_a_value_with_apostrophes() {
+    let dir = tempdir();
+    site_with_patients(dir.path());
+    let patients = |bad: &str, good: &str| {
+        format!("patient_key,sex,birth_date\n{bad},O'Brien's,1950-01-01\n{good},F,1950-01-01\n")
+    };
+    std::fs::write(dir.path().join("patient.2.csv"), patients("B1", "B2")).unwrap();
+    std::fs::write(dir.path().join("patient.3.csv"), patients("B3", "B4")).unwrap();
+    let load = |file: &str, extra: &[&str]| {
+        let mut args = vec!["site", "load", "--site", "site", "--table", "patient", file];
+        args.extend_from_slice(extra);
+        midnet(dir.path(), &args).ok().stdout
+    };
+    let outputs = [
+        load("patient.2.csv", &[]),
+        load("patient.3.csv", &["--json"]),
+        midnet(dir.path(), &["site", "check", "--site", "site"]).ok().stdout,
+        midnet(dir.path(), &["site", "check", "--site", "site", "--json"]).ok().stdout,
+    ];
+    for text in &outputs {
+        for part in ["Brien", "O'", "'s'"] {
+            assert!(!text.contains(part), "`{part}` of the value is shown:\n{text}");
+        }
+        assert!(text.contains("sex '…' is not M or F"), "the kind of problem is shown:\n{text}");
+    }
+}

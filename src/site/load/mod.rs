@@ -13,6 +13,7 @@
 //! makes no data version.
 
 mod lines;
+pub mod reasons;
 mod set_aside;
 mod spec;
 mod stage;
@@ -32,17 +33,7 @@ use set_aside::{BadRow, BadRows, SetAside};
 use stage::Numbering;
 
 pub use spec::{SPECS, identifying, spec_for};
-pub use stage::{CENSORED_VALUE, Known, Piece};
-
-/// The messages a row of `table` can be quarantined with (none for a table midnet does not load).
-pub fn reason_messages(table: &str) -> Vec<Vec<Piece>> {
-    spec::spec_for(table).map(stage::messages).unwrap_or_default()
-}
-
-/// The columns of `table` a quarantine reason may name.
-pub fn reason_columns(table: &str) -> Vec<&'static str> {
-    spec::spec_for(table).map(|s| s.fields.iter().map(|f| f.name).collect()).unwrap_or_default()
-}
+pub use stage::CENSORED_VALUE;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct FileLoaded {
@@ -87,8 +78,8 @@ pub struct LoadReport {
     pub files: Vec<FileLoaded>,
     pub skipped: Vec<FileSkipped>,
     pub refused: Vec<FileRefused>,
-    /// The most frequent quarantine reasons of this load, with their counts.
-    pub top_reasons: Vec<(String, u64)>,
+    /// The most frequent quarantine reasons of this load (values withheld), with their counts.
+    pub top_reasons: Vec<reasons::ReasonCount>,
 }
 
 impl LoadReport {
@@ -262,7 +253,8 @@ fn record_files<'scope>(
             duckdb::params![version, env!("CARGO_PKG_VERSION"), rows_in as i64, quarantined as i64],
         )?;
     }
-    let top_reasons = top_reasons(conn, first_id)?;
+    let mut top_reasons = reasons::counts(conn, Some(first_id))?;
+    top_reasons.truncate(TOP_REASONS);
     Ok(LoadReport { data_version, files, skipped, refused, top_reasons })
 }
 
@@ -647,17 +639,8 @@ fn resolve_inputs(paths: &[PathBuf], table: Option<&str>) -> Result<(Vec<Input>,
     Ok((inputs, refused))
 }
 
-/// The most frequent reasons among the quarantined rows of this load's files (ids from `first_id`).
-fn top_reasons(conn: &duckdb::Connection, first_id: i64) -> Result<Vec<(String, u64)>> {
-    // Group by the reason's first clause with quoted values removed, so that one kind of problem
-    // counts once however many different values it hit.
-    let mut stmt = conn.prepare(
-        "SELECT regexp_replace(split_part(reason, '; ', 1), '''[^'']*''', '…', 'g') AS kind, count(*) AS n \
-         FROM quarantine WHERE load_file_id >= ? GROUP BY kind ORDER BY n DESC, kind LIMIT 10",
-    )?;
-    let rows = stmt.query_map([first_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;
-    Ok(rows.collect::<std::result::Result<Vec<_>, _>>()?)
-}
+/// How many of a load's most frequent quarantine reasons its report lists.
+const TOP_REASONS: usize = 10;
 
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or("").to_string()

@@ -1,0 +1,226 @@
+//! Reading a quarantine reason back as the load's own messages, with every value of the row
+//! replaced by `…`: the one way a reason is shown (`site quarantine`, the top reasons of `site load`
+//! and `site check`).
+//!
+//! A stored reason quotes the offending values (`sex 'X' is not M or F`), and a value may be
+//! anything the hospital's file held in that column, quotes and "; " included (`O'Brien's`). So a
+//! reason is never cut by a pattern: it is matched against the messages a load writes
+//! ([`messages`]) and shown with only their text and the names the site holds; a reason that
+//! matches none is withheld whole.
+
+use std::collections::{BTreeSet, HashMap};
+
+use super::spec::spec_for;
+use super::stage::{self, Known, Piece};
+use crate::error::Result;
+
+/// What replaces a value of the row in a reason.
+pub const WITHHELD_VALUE: &str = "…";
+/// What is shown of a reason that matches none of the messages this midnet writes.
+pub const WITHHELD_REASON: &str = "(reason withheld: not in a form this midnet writes)";
+
+/// The messages a row of `table` can be quarantined with (none for a table midnet does not load).
+pub fn messages(table: &str) -> Vec<Vec<Piece>> {
+    spec_for(table).map(stage::messages).unwrap_or_default()
+}
+
+/// The columns of `table` a quarantine reason may name.
+pub fn columns(table: &str) -> Vec<&'static str> {
+    spec_for(table).map(|s| s.fields.iter().map(|f| f.name).collect()).unwrap_or_default()
+}
+
+/// Shows the reasons of one site's quarantine, reading each table's messages once.
+pub struct ReasonReader {
+    names: KnownNames,
+    messages: HashMap<String, Vec<Vec<Piece>>>,
+}
+
+impl ReasonReader {
+    pub fn new(conn: &duckdb::Connection) -> Result<ReasonReader> {
+        Ok(ReasonReader { names: KnownNames::of(conn)?, messages: HashMap::new() })
+    }
+
+    /// The reasons of a row of `table` (messages joined by "; "), each with its values replaced.
+    pub fn shown(&mut self, table: &str, reason: &str) -> Vec<String> {
+        let messages = self.messages.entry(table.to_string()).or_insert_with(|| messages(table));
+        shown_reasons(reason, messages, &self.names, table)
+    }
+}
+
+/// One kind of problem and how many set-aside rows have it first.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReasonCount {
+    pub table: String,
+    /// The row's first reason as shown (values replaced).
+    pub reason: String,
+    pub rows: u64,
+}
+
+/// How many set-aside rows (of the files from `first_load_file_id` on, or all) have each first
+/// reason as shown, most frequent first: one kind of problem counts once however many different
+/// values it hit.
+pub fn counts(conn: &duckdb::Connection, first_load_file_id: Option<i64>) -> Result<Vec<ReasonCount>> {
+    let mut stmt = conn.prepare(
+        "SELECT table_name, reason, count(*) FROM quarantine WHERE load_file_id >= ? GROUP BY ALL ORDER BY ALL",
+    )?;
+    let stored = stmt.query_map([first_load_file_id.unwrap_or(0)], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)? as u64))
+    })?;
+    let mut reader = ReasonReader::new(conn)?;
+    let mut by_kind: HashMap<(String, String), u64> = HashMap::new();
+    for row in stored {
+        let (table, reason, rows) = row?;
+        let first = reader.shown(&table, &reason).into_iter().next().expect("a reason is shown, or withheld whole");
+        *by_kind.entry((table, first)).or_default() += rows;
+    }
+    let mut counts: Vec<ReasonCount> =
+        by_kind.into_iter().map(|((table, reason), rows)| ReasonCount { table, reason, rows }).collect();
+    counts.sort_by(|a, b| b.rows.cmp(&a.rows).then_with(|| (&a.table, &a.reason).cmp(&(&b.table, &b.reason))));
+    Ok(counts)
+}
+
+/// The names a [`Piece::Known`] may take on this site.
+struct KnownNames {
+    analytes: BTreeSet<String>,
+    units: BTreeSet<String>,
+}
+
+/// The kinds of error DuckDB's CSV reader records for a line it rejects.
+const READER_ERRORS: &[&str] = &[
+    "CAST",
+    "MISSING COLUMNS",
+    "TOO MANY COLUMNS",
+    "UNQUOTED VALUE",
+    "LINE SIZE OVER MAXIMUM",
+    "INVALID UNICODE",
+    "INVALID STATE",
+];
+
+impl KnownNames {
+    fn of(conn: &duckdb::Connection) -> Result<KnownNames> {
+        let column = |sql: &str| -> Result<BTreeSet<String>> {
+            let mut stmt = conn.prepare(sql)?;
+            Ok(stmt.query_map([], |r| r.get(0))?.collect::<std::result::Result<_, _>>()?)
+        };
+        Ok(KnownNames {
+            analytes: column("SELECT DISTINCT analyte FROM lab_master")?,
+            units: column("SELECT DISTINCT canonical_unit FROM lab_master")?,
+        })
+    }
+
+    fn holds(&self, known: Known, table: &str, text: &str) -> bool {
+        match known {
+            Known::Analyte => self.analytes.contains(text),
+            Known::Unit => self.units.contains(text),
+            Known::RowNumber => !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()),
+            Known::ReaderError => READER_ERRORS.contains(&text),
+            Known::Column => columns(table).contains(&text),
+        }
+    }
+}
+
+/// The reasons of a row (messages joined by "; "), each with its values replaced.
+fn shown_reasons(reason: &str, messages: &[Vec<Piece>], names: &KnownNames, table: &str) -> Vec<String> {
+    let matcher = Matcher { reason, messages, names, table, memo: HashMap::new() };
+    matcher.reasons_from(0).unwrap_or_else(|| vec![WITHHELD_REASON.to_string()])
+}
+
+/// Reads a stored reason as a sequence of known messages. A value may contain anything, "; " and
+/// quotes included, so every way of reading it is tried; whichever reading succeeds shows only the
+/// messages' text and known names, never a character of a value.
+struct Matcher<'a> {
+    reason: &'a str,
+    messages: &'a [Vec<Piece>],
+    names: &'a KnownNames,
+    table: &'a str,
+    /// Readings of the rest of the reason from a message's start.
+    memo: HashMap<usize, Option<Vec<String>>>,
+}
+
+impl Matcher<'_> {
+    /// The messages from byte `start` to the end, shown; `None` if the rest reads as none.
+    fn reasons_from(mut self, start: usize) -> Option<Vec<String>> {
+        self.from(start)
+    }
+
+    fn from(&mut self, start: usize) -> Option<Vec<String>> {
+        if let Some(done) = self.memo.get(&start) {
+            return done.clone();
+        }
+        let mut found = None;
+        'messages: for message in self.messages {
+            for (end, shown) in self.ends(message, start) {
+                if end == self.reason.len() {
+                    found = Some(vec![shown]);
+                    break 'messages;
+                }
+                if self.reason[end..].starts_with("; ")
+                    && let Some(mut rest) = self.from(end + 2)
+                {
+                    rest.insert(0, shown);
+                    found = Some(rest);
+                    break 'messages;
+                }
+            }
+        }
+        self.memo.insert(start, found.clone());
+        found
+    }
+
+    /// Every byte where `pieces` can end when read from `start`, with what is shown of them.
+    fn ends(&self, pieces: &[Piece], start: usize) -> Vec<(usize, String)> {
+        let Some((first, rest)) = pieces.split_first() else { return vec![(start, String::new())] };
+        let tail = &self.reason[start..];
+        let heads: Vec<(usize, String)> = match first {
+            Piece::Text(text) => match tail.starts_with(text.as_str()) {
+                true => vec![(start + text.len(), text.clone())],
+                false => Vec::new(),
+            },
+            Piece::Value(_) => boundaries(tail).map(|n| (start + n, WITHHELD_VALUE.to_string())).collect(),
+            Piece::Known(known, _) => boundaries(tail)
+                .filter(|&n| self.names.holds(*known, self.table, &tail[..n]))
+                .map(|n| (start + n, tail[..n].to_string()))
+                .collect(),
+        };
+        heads
+            .into_iter()
+            .flat_map(|(at, head)| {
+                self.ends(rest, at).into_iter().map(move |(end, shown)| (end, format!("{head}{shown}")))
+            })
+            .collect()
+    }
+}
+
+/// The byte lengths of `text`'s prefixes that end on a character boundary, the empty one included.
+fn boundaries(text: &str) -> impl Iterator<Item = usize> + '_ {
+    text.char_indices().map(|(i, _)| i).chain(std::iter::once(text.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shown(table: &str, reason: &str) -> Vec<String> {
+        let names = KnownNames { analytes: ["alt".to_string()].into(), units: ["U/L".to_string()].into() };
+        shown_reasons(reason, &messages(table), &names, table)
+    }
+
+    #[test]
+    fn values_are_replaced_however_they_are_spelt() {
+        assert_eq!(shown("patient", "sex 'X' is not M or F (or 1 or 2)"), ["sex '…' is not M or F (or 1 or 2)"]);
+        let tricky = "sex 'O'Brien; sex 'x' is not M or F (or 1 or 2); missing birth_date";
+        assert_eq!(shown("patient", tricky), ["sex '…' is not M or F (or 1 or 2)", "missing birth_date"]);
+        assert_eq!(shown("lab_result", "value 'Taro' of alt is not a number"), ["value '…' of alt is not a number"]);
+        assert_eq!(shown("patient", "duplicate patient_key (first seen in data row 12)").len(), 1);
+        assert_eq!(
+            shown("observation_period", "malformed CSV line: TOO MANY COLUMNS"),
+            ["malformed CSV line: TOO MANY COLUMNS"]
+        );
+    }
+
+    #[test]
+    fn a_reason_of_no_known_form_is_withheld_whole() {
+        assert_eq!(shown("patient", "Yamada Taro"), [WITHHELD_REASON]);
+        assert_eq!(shown("lab_result", "value 'x' of Yamada is not a number"), [WITHHELD_REASON]);
+    }
+}
