@@ -102,7 +102,8 @@ pub fn run(global: &Global, command: SiteCommand) -> Result<()> {
             Ok(())
         }
         SiteCommand::Load { site, table, json, files } => {
-            let report = crate::site::load::load(&SiteDir::at(&site), &files, table.as_deref())?;
+            let progress = crate::progress::Progress::new(global.quiet);
+            let report = crate::site::load::load(&SiteDir::at(&site), &files, table.as_deref(), &progress)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report).expect("report serialises"));
             } else {

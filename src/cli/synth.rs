@@ -52,13 +52,14 @@ pub fn run(global: &Global, args: SynthArgs) -> Result<()> {
         dirty: args.dirty,
     };
     let started = std::time::Instant::now();
-    let summary = synthesize(&opts, &Progress::new(global.quiet))?;
+    let progress = Progress::new(global.quiet);
+    let summary = synthesize(&opts, &progress)?;
     let seconds = started.elapsed().as_secs_f64();
     if args.load {
         for site in &summary.sites {
             let dir = SiteDir::at(&site.path);
             dir.init()?;
-            let report = crate::site::load::load(&dir, &[site.path.join(IMPORT_DIR)], None)?;
+            let report = crate::site::load::load(&dir, &[site.path.join(IMPORT_DIR)], None, &progress)?;
             if !global.quiet {
                 eprintln!(
                     "{}: loaded {} rows, quarantined {}",

@@ -106,6 +106,8 @@ pub fn run(
         chosen.iter().map(|id| library.outcome(id).expect("chosen ids are in the library")).collect();
     let data = Data::read(&project.layout().area(Area::Datasets).join(&dataset.file), &outcomes)?;
 
+    // One bar over the estimates (each outcome in each subgroup), after the sites' extraction bars.
+    let bar = progress.bar("estimate", (outcomes.len() * SUBGROUPS.len()) as u64);
     let results: Vec<ResultRow> = outcomes
         .iter()
         .enumerate()
@@ -113,11 +115,15 @@ pub fn run(
         .collect::<Vec<_>>()
         .into_iter()
         .map(|(k, outcome, subgroup)| {
+            bar.set_message(format!("{} ({subgroup})", outcome.id));
             let keep = data.keep(k, subgroup);
             let columns = OutcomeColumns { event: &data.events[k], days: &data.days[k], keep: &keep };
-            ResultRow { outcome, subgroup, estimate: estimate::estimate(&data.cohort, columns) }
+            let row = ResultRow { outcome, subgroup, estimate: estimate::estimate(&data.cohort, columns) };
+            bar.inc(1);
+            row
         })
         .collect();
+    bar.finish_with_message("done");
     let tests = results.len();
 
     let dir = analyses::new_dir(&protocol_dir(&project))?;

@@ -18,6 +18,7 @@ mod json_results;
 mod mishaps;
 mod network;
 mod privilege;
+mod progress;
 mod project_inputs;
 mod projects;
 mod protocol;

@@ -11,15 +11,15 @@ use crate::common::{Run, midnet};
 
 /// A data center with a synthetic network registered, a project of the given purpose with
 /// analyst alan, and the protocol script written for the sites to approve.
-struct Monitoring {
-    c: Center,
+pub struct Monitoring {
+    pub c: Center,
     network: PathBuf,
     sites: Vec<PathBuf>,
     script: String,
 }
 
 impl Monitoring {
-    fn new(sites: usize, patients: u64, seed: u64, purpose: &str) -> Monitoring {
+    pub fn new(sites: usize, patients: u64, seed: u64, purpose: &str) -> Monitoring {
         let c = Center::with_users();
         let network = c.root.join("network");
         let out = network.display().to_string();
@@ -39,7 +39,7 @@ impl Monitoring {
     }
 
     /// Every site approves the protocol script for `p1` and a drug pair (and outcome list).
-    fn approve(&self, drug: &str, comparator: &str, outcomes: Option<&str>) {
+    pub fn approve(&self, drug: &str, comparator: &str, outcomes: Option<&str>) {
         self.approve_for("p1", drug, comparator, outcomes);
     }
 
@@ -95,8 +95,8 @@ fn csv_rows(path: &std::path::Path) -> Vec<std::collections::BTreeMap<String, St
         .collect()
 }
 
-const NOVAGLIPTIN: &str = "3969099";
-const SITAGLIPTIN: &str = "3969010";
+pub const NOVAGLIPTIN: &str = "3969099";
+pub const SITAGLIPTIN: &str = "3969010";
 
 #[test]
 fn a_run_writes_the_tables_and_a_later_cutoff_adds_an_analysis() {
