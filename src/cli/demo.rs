@@ -32,7 +32,7 @@ pub struct DemoArgs {
     pub clean: bool,
     /// Sites in the synthetic network.
     #[arg(long, value_name = "N", default_value_t = 3)]
-    pub sites: usize,
+    pub site_count: usize,
     /// Patients per site.
     #[arg(long, value_name = "N", default_value_t = 4000)]
     pub patients: u64,
@@ -121,10 +121,10 @@ fn run_in(root: &Path, global: &Global, args: &DemoArgs) -> Result<PathBuf> {
 
     let network = root.join("network");
     let progress = Progress::new(global.quiet);
-    say(&format!("1. synthesise {} hospitals x {} patients (seed {})", args.sites, args.patients, args.seed));
+    say(&format!("1. synthesise {} hospitals x {} patients (seed {})", args.site_count, args.patients, args.seed));
     let summary = synth::synthesize(
         &SynthOptions {
-            sites: args.sites,
+            sites: args.site_count,
             patients: args.patients,
             seed: args.seed,
             out: network.clone(),

@@ -77,8 +77,8 @@ pub enum SiteCommand {
         #[arg(long, value_name = "NAME")]
         file: Option<String>,
         /// Only the rows with a reason containing this text (any case).
-        #[arg(long, value_name = "REASON")]
-        reason: Option<String>,
+        #[arg(long, value_name = "TEXT")]
+        reason_contains: Option<String>,
         /// Print the rows as JSON.
         #[arg(long, conflicts_with = "out")]
         json: bool,
@@ -157,11 +157,11 @@ pub fn run(global: &Global, command: SiteCommand) -> Result<()> {
             }
             Ok(())
         }
-        SiteCommand::Quarantine { site, file, reason, json, out } => {
+        SiteCommand::Quarantine { site, file, reason_contains, json, out } => {
             if let Some(out) = &out {
                 check_new_csv(out)?;
             }
-            let rows = quarantine::list(&SiteDir::at(&site), &quarantine::Filter { file, reason })?;
+            let rows = quarantine::list(&SiteDir::at(&site), &quarantine::Filter { file, reason: reason_contains })?;
             match (json, out) {
                 (true, _) => print_json(&serde_json::json!({ "rows": rows })),
                 (false, Some(out)) => {

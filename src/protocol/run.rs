@@ -272,7 +272,7 @@ fn plan_of(project: &Project, library: &Library, chosen: &[String]) -> Result<(P
         if library.outcome(id).is_none() {
             let ids: Vec<&str> = library.outcomes.iter().map(|o| o.id.as_str()).collect();
             return Err(bad_input!(
-                "--outcomes: `{id}` is not an outcome of the library; the outcomes are: {}",
+                "--outcome-ids: `{id}` is not an outcome of the library; the outcomes are: {}",
                 ids.join(", ")
             ));
         }
@@ -281,12 +281,12 @@ fn plan_of(project: &Project, library: &Library, chosen: &[String]) -> Result<(P
     match (project.record().purpose, chosen.is_empty()) {
         (Purpose::SignalDetection, true) => Ok((Plan::Detection, every())),
         (Purpose::SignalDetection, false) => Err(bad_input!(
-            "--outcomes: project {} is for signal detection, which runs every outcome of the library; leave out \
-             --outcomes (signal refinement of chosen outcomes needs a signal-refinement project)",
+            "--outcome-ids: project {} is for signal detection, which runs every outcome of the library; leave out \
+             --outcome-ids (signal refinement of chosen outcomes needs a signal-refinement project)",
             project.id()
         )),
         (Purpose::SignalRefinement, true) => Err(bad_input!(
-            "project {} is for signal refinement: name the outcomes to refine with --outcomes ID,ID",
+            "project {} is for signal refinement: name the outcomes to refine with --outcome-ids ID,ID",
             project.id()
         )),
         (_, true) => Ok((Plan::Detection, every())),

@@ -12,7 +12,7 @@ fn with_password(password: &str) -> Option<String> {
 fn home_commands_print_their_results_as_json() {
     let dir = tempdir();
     let home = dir.path().join("new-home");
-    let init = ["center", "init", "--reviewer", "rev", "--name", "Rita", "--simulated-clock", TODAY, "--json"];
+    let init = ["center", "init", "--user", "rev", "--name", "Rita", "--simulated-clock", TODAY, "--json"];
     let env = [("MIDNET_HOME", home.to_str().unwrap())];
     let created = midnet_with(dir.path(), &init, &env, Some(PASSWORD)).ok().json();
     assert_eq!(created["home"], home.to_str().unwrap());
@@ -72,7 +72,7 @@ fn project_lifecycle_results_as_json() {
     let resumed = c.run("rev", &["project", "resume", "p1", "--json"]).ok().json();
     assert_eq!(resumed, serde_json::json!({"project": "p1", "state": "active"}));
 
-    let refine = ["--drug", "drugzumab", "--disclose-drug-from", "2027-01-01"];
+    let refine = ["--drug-name", "drugzumab", "--disclose-drug-from", "2027-01-01"];
     c.run("rev", &create_args("sr", "signal_refinement", TODAY, "2027-04-30", &refine)).ok();
     let follow_up = c.run("rev", &["publish", "follow-up", "--project", "sr", "--note", "cohort study", "--json"]);
     let follow_up = follow_up.ok().json();

@@ -67,7 +67,7 @@ fn bar_line(terminal: &str, label: &str) -> Option<String> {
 
 /// A site with a synthesised hospital's files to load.
 fn site_to_load(dir: &Path) {
-    midnet(dir, &["synth", "--sites", "1", "--patients", "300", "--seed", "4", "--out", "net", "--quiet"]).ok();
+    midnet(dir, &["synth", "--site-count", "1", "--patients", "300", "--seed", "4", "--dir", "net", "--quiet"]).ok();
     midnet(dir, &["site", "init", "--site", "net/site01", "--quiet"]).ok();
 }
 

@@ -24,11 +24,14 @@ impl Monitoring {
         let network = c.root.join("network");
         let out = network.display().to_string();
         let (n, p, s) = (sites.to_string(), patients.to_string(), seed.to_string());
-        c.run("rev", &["synth", "--sites", &n, "--patients", &p, "--seed", &s, "--out", &out, "--load", "--quiet"])
-            .ok();
+        c.run(
+            "rev",
+            &["synth", "--site-count", &n, "--patients", &p, "--seed", &s, "--dir", &out, "--load", "--quiet"],
+        )
+        .ok();
         c.run("rev", &["center", "sites", "add", &network.join("sites.toml").display().to_string()]).ok();
         c.set_today("2026-06-02");
-        let refinement: &[&str] = &["--drug", "novagliptin", "--disclose-drug-from", "2027-01-01"];
+        let refinement: &[&str] = &["--drug-name", "novagliptin", "--disclose-drug-from", "2027-01-01"];
         let extra = if purpose == "signal_refinement" { refinement } else { &[] };
         c.run("rev", &create_args("p1", purpose, "2026-06-01", "2027-05-31", extra)).ok();
         c.run("carol", &["project", "grant", "p1", "alan", "analyst"]).ok();
@@ -187,7 +190,7 @@ fn a_run_writes_the_tables_and_a_later_cutoff_adds_an_analysis() {
 #[test]
 fn the_purpose_decides_detection_or_refinement() {
     let m = Monitoring::new(2, 2000, 5, "signal_detection");
-    m.run(NOVAGLIPTIN, SITAGLIPTIN, "2025-09-30", &["--outcomes", "alt_gt_3uln"]).fails(2, "runs every outcome");
+    m.run(NOVAGLIPTIN, SITAGLIPTIN, "2025-09-30", &["--outcome-ids", "alt_gt_3uln"]).fails(2, "runs every outcome");
     // Sites have not approved the script for this project: nothing is analysed, and the run says why.
     m.run(NOVAGLIPTIN, SITAGLIPTIN, "2025-09-30", &[]).fails(1, "has not approved");
     m.approve_for("another-project", NOVAGLIPTIN, SITAGLIPTIN, None);
@@ -201,11 +204,13 @@ fn the_purpose_decides_detection_or_refinement() {
 
     let r = Monitoring::new(2, 2000, 5, "signal_refinement");
     r.run(NOVAGLIPTIN, SITAGLIPTIN, "2025-09-30", &[]).fails(2, "name the outcomes to refine");
-    r.run(NOVAGLIPTIN, SITAGLIPTIN, "2025-09-30", &["--outcomes", "alt_gt_3uln,nope"])
+    r.run(NOVAGLIPTIN, SITAGLIPTIN, "2025-09-30", &["--outcome-ids", "alt_gt_3uln,nope"])
         .fails(2, "`nope` is not an outcome");
     r.approve(NOVAGLIPTIN, SITAGLIPTIN, Some("alt_gt_3uln,egfr_lt_60"));
-    let report =
-        r.run(NOVAGLIPTIN, SITAGLIPTIN, "2025-09-30", &["--outcomes", "alt_gt_3uln,egfr_lt_60", "--json"]).ok().json();
+    let report = r
+        .run(NOVAGLIPTIN, SITAGLIPTIN, "2025-09-30", &["--outcome-ids", "alt_gt_3uln,egfr_lt_60", "--json"])
+        .ok()
+        .json();
     assert_eq!(report["record"]["plan"], "refinement");
     assert_eq!(report["record"]["tests"], 4);
     let dir = r.work().join("protocol/analysis-1");
@@ -290,7 +295,7 @@ fn every_planted_effect_is_covered_and_flagged() {
             comparator,
             "--cutoff",
             "2025-09-30",
-            "--outcomes",
+            "--outcome-ids",
             outcome,
             "--quiet",
         ];
