@@ -19,7 +19,7 @@ PY=$(scripts/python-env.sh)
 if [ ! -f "$DATA/.complete" ]; then
     rm -rf "$DATA"
     echo "synthesising one site of $PATIENTS patients into $DATA (once)…" >&2
-    "$MIDNET" --quiet synth --sites 1 --patients "$PATIENTS" --seed 3 --load --out "$DATA" >&2
+    "$MIDNET" synth --quiet --site-count 1 --patients "$PATIENTS" --seed 3 --load --dir "$DATA" >&2
     touch "$DATA/.complete"
 fi
 SITE_DB=$(find "$DATA" -name site.duckdb | head -n 1)

@@ -38,7 +38,7 @@ def cohort(path: Path, rows: int) -> None:
 COMMANDS = {
     "stats cox": ["stats", "cox", "--time", "time", "--event", "event", "--covariates", "x1,x2,x3"],
     "stats km": ["stats", "km", "--time", "time", "--event", "event", "--group", "group", "--at", "30,90,365"],
-    "stats incidence": ["stats", "incidence", "--events", "event", "--time", "person_years", "--by", "group"],
+    "stats incidence": ["stats", "incidence", "--events", "event", "--time", "person_years", "--group-by", "group"],
 }
 
 

@@ -32,9 +32,9 @@ with open(path, "w") as f:
     f.write("Total," + ",".join(map(str, col_sums)) + f",{sum(col_sums)}\n")
 PY
     start=$(date +%s.%N)
-    "$MIDNET" --quiet export check "$table" --json > "$WORK/check_$size.json" || true
+    "$MIDNET" export check --quiet "$table" --json > "$WORK/check_$size.json" || true
     mid=$(date +%s.%N)
-    "$MIDNET" --quiet export fix "$table" --out "$WORK/fixed_$size.csv" --json > "$WORK/fix_$size.json"
+    "$MIDNET" export fix --quiet "$table" --out "$WORK/fixed_$size.csv" --json > "$WORK/fix_$size.json"
     end=$(date +%s.%N)
     python3 - "$WORK/check_$size.json" "$WORK/fix_$size.json" "$size" "$start" "$mid" "$end" <<'PY'
 import json, sys

@@ -28,28 +28,28 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 mkdir -p "$WORK"
 if [ ! -f "$WORK/net/sites.toml" ]; then
     rm -rf "$WORK/net"
-    "$MIDNET" --quiet synth --sites "$SITES" --patients "$PATIENTS" --seed 1 --out "$WORK/net" --load
+    "$MIDNET" synth --quiet --site-count "$SITES" --patients "$PATIENTS" --seed 1 --dir "$WORK/net" --load
 fi
 export MIDNET_HOME="$WORK/center" HOME="$WORK/os-home"
 rm -rf "$MIDNET_HOME" "$HOME"
 mkdir -p "$HOME"
 # A home on a simulated clock, as for every test and script: the run does not depend on the day.
 TODAY=2026-06-02
-echo "$PASSWORD" | "$MIDNET" --quiet center init --reviewer rev --name "Bench Reviewer" --simulated-clock "$TODAY"
-echo "$PASSWORD" | "$MIDNET" --quiet login --user rev >/dev/null
-"$MIDNET" --quiet center sites add "$WORK/net/sites.toml"
+echo "$PASSWORD" | "$MIDNET" center init --user rev --name "Bench Reviewer" --simulated-clock "$TODAY"
+echo "$PASSWORD" | "$MIDNET" login --user rev >/dev/null
+"$MIDNET" center sites add "$WORK/net/sites.toml"
 END=$(date -d "$TODAY + 11 months" +%F)
-"$MIDNET" --quiet project create BENCH --title "Extraction benchmark" --question "How long does an extraction take?" \
+"$MIDNET" project create BENCH --title "Extraction benchmark" --question "How long does an extraction take?" \
     --purpose research --organization bench --contractor rev --start "$TODAY" --end "$END" \
     --extraction-from 2016-04-01 --extraction-to 2025-09-30
-"$MIDNET" --quiet project grant BENCH rev analyst
+"$MIDNET" project grant BENCH rev analyst
 for site in "$WORK"/net/site*/; do
-    "$MIDNET" --quiet site approve --site "$site" --project BENCH --by "Bench site reviewer" "$SCRIPT" >/dev/null
+    "$MIDNET" site approve --site "$site" --project BENCH --by "Bench site reviewer" "$SCRIPT" >/dev/null
 done
-"$MIDNET" --quiet script sql "$SCRIPT" --param cutoff=$CUTOFF --output cohort > "$WORK/queries.sql"
+"$MIDNET" script sql "$SCRIPT" --param cutoff=$CUTOFF --output cohort > "$WORK/queries.sql"
 
 for i in $(seq "$REPEAT"); do
     "$PY" scripts/bench_extract.py --network "$WORK/net" --sql "$WORK/queries.sql"
-    "$MIDNET" --quiet extract --project BENCH "$SCRIPT" --cutoff $CUTOFF --jobs "${JOBS:-2}" --json > "$WORK/report.json"
+    "$MIDNET" extract --quiet --project BENCH "$SCRIPT" --cutoff $CUTOFF --jobs "${JOBS:-2}" --json > "$WORK/report.json"
     "$PY" -c "import json,sys; r=json.load(open(sys.argv[1])); print(f'extract: {r[\"seconds\"]:.2f} s (union {r[\"union_seconds\"]:.2f} s, {r[\"datasets\"][0][\"rows\"]} rows)')" "$WORK/report.json"
 done

@@ -142,10 +142,10 @@ def bench_survival(midnet, path: Path):
     print(f"midnet stats km --group --at (whole command): wall {km_wall:.3f} s = {km_wall / km_read:.2f}x the read, CPU {km_cpu:.3f} s   [{km_note}]")
     inc_read, inc_read_cpu = duck_read(["event", "person_years", "group"])
     inc_wall, inc_cpu, _, inc_note = median_midnet(
-        midnet, ["stats", "incidence", "--input", str(path), "--events", "event", "--time", "person_years", "--by", "group", "--json"]
+        midnet, ["stats", "incidence", "--input", str(path), "--events", "event", "--time", "person_years", "--group-by", "group", "--json"]
     )
     print(f"DuckDB alone, read event,person_years,group into Arrow: wall {inc_read:.3f} s, CPU {inc_read_cpu:.3f} s")
-    print(f"midnet stats incidence --by (whole command): wall {inc_wall:.3f} s = {inc_wall / inc_read:.2f}x the read, CPU {inc_cpu:.3f} s   [{inc_note}]")
+    print(f"midnet stats incidence --group-by (whole command): wall {inc_wall:.3f} s = {inc_wall / inc_read:.2f}x the read, CPU {inc_cpu:.3f} s   [{inc_note}]")
     print()
 
 

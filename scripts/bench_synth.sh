@@ -19,7 +19,7 @@ PY=$(scripts/python-env.sh)
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 rm -rf "$WORK/net"
 /usr/bin/time -f "synth: %e s wall, %M KB peak RSS" \
-    "$MIDNET" --quiet synth --sites "$SITES" --patients "$PATIENTS" --seed 1 --out "$WORK/net"
+    "$MIDNET" synth --quiet --site-count "$SITES" --patients "$PATIENTS" --seed 1 --dir "$WORK/net"
 echo "rows: $(cat "$WORK"/net/site*/import/*.csv | wc -l) lines (incl. headers), $(du -sh "$WORK/net" | cut -f1) on disk"
 "$PY" scripts/bench_load.py --midnet "$MIDNET" --network "$WORK/net" --repeat "${REPEAT:-1}"
 echo "work directory: $WORK (remove it when done)"

@@ -48,8 +48,8 @@ def network(sites, patients, seed):
         subprocess.run(["rm", "-rf", out], check=True)
         print(f"synthesising {sites} x {patients} (seed {seed}) into {out} (once)...", file=sys.stderr)
         t = time.time()
-        subprocess.run([MIDNET, "synth", "--quiet", "--sites", str(sites), "--patients", str(patients), "--seed", str(seed),
-                        "--out", out, "--load"], check=True)
+        subprocess.run([MIDNET, "synth", "--quiet", "--site-count", str(sites), "--patients", str(patients), "--seed", str(seed),
+                        "--dir", out, "--load"], check=True)
         print(f"  {time.time() - t:.0f} s", file=sys.stderr)
         open(os.path.join(out, ".complete"), "w").close()
     return out
@@ -57,7 +57,7 @@ def network(sites, patients, seed):
 
 def center(net, work):
     home = os.path.join(work, "home")
-    midnet(["center", "init", "--reviewer", "rev", "--name", "Rita Reviewer", "--simulated-clock", TODAY], home, "rev",
+    midnet(["center", "init", "--user", "rev", "--name", "Rita Reviewer", "--simulated-clock", TODAY], home, "rev",
            PASSWORD + "\n" + PASSWORD + "\n")
     login(home, "rev")
     midnet(["center", "sites", "add", os.path.join(net, "sites.toml")], home, "rev")

@@ -232,7 +232,7 @@ def fay_feuer(d, pt, std, alpha=0.05):
 def incidence_rows(df, standard):
     per = 1000.0
     args = (
-        "incidence --input cohort.csv --events event --time person_years --by group --per 1000 "
+        "incidence --input cohort.csv --events event --time person_years --group-by group --per 1000 "
         "--standardize age_band --standard standard.csv --compare group=drug:comparator --json"
     )
     groups = sorted(df.groupby("group"), key=lambda x: x[0])

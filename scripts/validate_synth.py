@@ -8,7 +8,7 @@ use (gaps up to 30 days, plus 30 days), observation end, death or data end; base
 outcome = first result past the threshold after index; Cox with group, age, age^2 and sex,
 stratified by site. Prints the estimate, its 95% CI and whether it covers the planted hazard ratio.
 
-    PY=$(scripts/python-env.sh); midnet synth --sites 10 --patients 20000 --seed 1 --out /tmp/v
+    PY=$(scripts/python-env.sh); midnet synth --site-count 10 --patients 20000 --seed 1 --dir /tmp/v
     $PY scripts/validate_synth.py /tmp/v [--nulls 20]
 """
 import argparse

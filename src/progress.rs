@@ -18,14 +18,19 @@ impl Progress {
 
     /// A bar counting `total` steps, labelled `name`.
     pub fn bar(&self, name: &str, total: u64) -> ProgressBar {
+        self.add(name, total, "{prefix:>10} [{bar:30}] {pos}/{len} {msg}")
+    }
+
+    /// A bar counting `total` bytes (shown as KiB, MiB, …), labelled `name`.
+    pub fn bytes(&self, name: &str, total: u64) -> ProgressBar {
+        self.add(name, total, "{prefix:>10} [{bar:30}] {bytes}/{total_bytes} {msg}")
+    }
+
+    fn add(&self, name: &str, total: u64, template: &str) -> ProgressBar {
         match &self.multi {
             Some(multi) => {
                 let bar = multi.add(ProgressBar::new(total));
-                bar.set_style(
-                    ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos}/{len} {msg}")
-                        .expect("valid template")
-                        .progress_chars("=> "),
-                );
+                bar.set_style(ProgressStyle::with_template(template).expect("valid template").progress_chars("=> "));
                 bar.set_prefix(name.to_string());
                 bar
             }

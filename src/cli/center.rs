@@ -68,7 +68,7 @@ pub enum ClockCommand {
 pub struct InitArgs {
     /// User id of the first reviewer.
     #[arg(long, value_name = "ID")]
-    pub reviewer: String,
+    pub user: String,
     /// The reviewer's name.
     #[arg(long)]
     pub name: String,
@@ -229,7 +229,7 @@ fn init(global: &Global, args: InitArgs) -> Result<()> {
         session_minutes: args.session_minutes,
         simulated_clock: args.simulated_clock,
     };
-    let reviewer = NewUser { id: args.reviewer, name: args.name, reviewer: true };
+    let reviewer = NewUser { id: args.user, name: args.name, reviewer: true };
     let password = read_new_password(&format!("password for {}: ", reviewer.id))?;
     let home = Home::init(root, &settings, &reviewer, &password)?;
     let created = serde_json::json!({"home": home.root(), "reviewer": reviewer.id});

@@ -32,7 +32,7 @@ pub struct DemoArgs {
     pub clean: bool,
     /// Sites in the synthetic network.
     #[arg(long, value_name = "N", default_value_t = 3)]
-    pub sites: usize,
+    pub site_count: usize,
     /// Patients per site.
     #[arg(long, value_name = "N", default_value_t = 4000)]
     pub patients: u64,
@@ -120,10 +120,11 @@ fn run_in(root: &Path, global: &Global, args: &DemoArgs) -> Result<PathBuf> {
     let say = |line: &str| println!("{line}");
 
     let network = root.join("network");
-    say(&format!("1. synthesise {} hospitals x {} patients (seed {})", args.sites, args.patients, args.seed));
+    let progress = Progress::new(global.quiet);
+    say(&format!("1. synthesise {} hospitals x {} patients (seed {})", args.site_count, args.patients, args.seed));
     let summary = synth::synthesize(
         &SynthOptions {
-            sites: args.sites,
+            sites: args.site_count,
             patients: args.patients,
             seed: args.seed,
             out: network.clone(),
@@ -131,7 +132,7 @@ fn run_in(root: &Path, global: &Global, args: &DemoArgs) -> Result<PathBuf> {
             data_end: crate::query::value::parse_date("2025-09-30").expect("valid"),
             dirty: 0.0002,
         },
-        &Progress::new(global.quiet),
+        &progress,
     )?;
     say(&format!("   {} rows of hospital files, registry {}", summary.rows, network.join("sites.toml").display()));
 
@@ -139,7 +140,7 @@ fn run_in(root: &Path, global: &Global, args: &DemoArgs) -> Result<PathBuf> {
     for site in &summary.sites {
         let dir = SiteDir::at(&site.path);
         dir.init()?;
-        let report = crate::site::load::load(&dir, &[site.path.join(synth::IMPORT_DIR)], None)?;
+        let report = crate::site::load::load(&dir, &[site.path.join(synth::IMPORT_DIR)], None, &progress)?;
         say(&format!(
             "   {}: {} rows loaded, {} quarantined (data version {})",
             site.id,

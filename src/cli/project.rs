@@ -167,7 +167,7 @@ pub struct CreateArgs {
     pub extraction_to: NaiveDate,
     /// The drug the project studies, as the public register names it.
     #[arg(long, value_name = "NAME")]
-    pub drug: Option<String>,
+    pub drug_name: Option<String>,
     /// Signal refinement: the register shows the drug from this day on (YYYY-MM-DD).
     #[arg(long, value_parser = date_arg, value_name = "DATE")]
     pub disclose_drug_from: Option<NaiveDate>,
@@ -197,7 +197,7 @@ pub struct ChangeArgs {
     pub extraction_to: Option<NaiveDate>,
     /// A new drug name for the public register.
     #[arg(long, value_name = "NAME")]
-    pub drug: Option<String>,
+    pub drug_name: Option<String>,
     /// Keep datasets and statistics this many years after the end (5-10), requested at least 6
     /// months before the end.
     #[arg(long, value_name = "YEARS")]
@@ -237,7 +237,7 @@ pub fn run(global: &Global, command: ProjectCommand) -> Result<()> {
                 end_rule: a.end_rule,
                 extraction_from: a.extraction_from,
                 extraction_to: a.extraction_to,
-                drug: a.drug,
+                drug: a.drug_name,
                 disclose_drug_from: a.disclose_drug_from,
             };
             let record = lifecycle::create(actor, &new)?;
@@ -274,7 +274,7 @@ pub fn run(global: &Global, command: ProjectCommand) -> Result<()> {
                 summary: a.summary,
                 extraction_from: a.extraction_from,
                 extraction_to: a.extraction_to,
-                drug: a.drug,
+                drug: a.drug_name,
                 retention_years: a.retention_years,
                 end: a.end,
                 reason: a.reason,

@@ -49,7 +49,7 @@ pub struct RunArgs {
     pub cutoff: String,
     /// Signal refinement: the outcome ids to run (the project's purpose decides whether allowed).
     #[arg(long, value_name = "ID,…", value_delimiter = ',')]
-    pub outcomes: Vec<String>,
+    pub outcome_ids: Vec<String>,
     /// How many sites extract at the same time.
     #[arg(long, value_name = "N", default_value_t = 2)]
     pub jobs: usize,
@@ -106,7 +106,7 @@ fn run_protocol(global: &Global, args: RunArgs) -> Result<()> {
         drug: args.drug.clone(),
         comparator: args.comparator.clone(),
         cutoff: args.cutoff.clone(),
-        outcomes: args.outcomes.clone(),
+        outcomes: args.outcome_ids.clone(),
         jobs: args.jobs,
     };
     let progress = crate::progress::Progress::new(global.quiet);

@@ -141,14 +141,14 @@ pub struct EpisodeArgs {
     pub dataset: DatasetArgs,
     /// The column naming each episode's drug.
     #[arg(long, value_name = "COL", default_value = "drug")]
-    pub drug: String,
+    pub drug_column: String,
     /// The columns that identify a person [default: site,person_id for a project dataset, person
     /// for a file].
     #[arg(long, value_name = "COLS", value_delimiter = ',')]
     pub person: Vec<String>,
     /// The outcome flag columns [default: every column named ID_event; the outcome is ID].
     #[arg(long, value_name = "COLS", value_delimiter = ',')]
-    pub events: Vec<String>,
+    pub event_columns: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -225,9 +225,9 @@ fn run_screen(global: &Global, args: ScreenArgs) -> Result<()> {
     let started = Instant::now();
     let episodes = &args.episodes;
     let columns = |project: bool| screen::EpisodeColumns {
-        drug: episodes.drug.clone(),
+        drug: episodes.drug_column.clone(),
         person: person_columns(&episodes.person, project),
-        events: episodes.events.clone(),
+        events: episodes.event_columns.clone(),
         risk_window_days: args.risk_window,
     };
     match (&args.exposures, &args.outcomes, &episodes.input, episodes.dataset.given()) {
@@ -316,7 +316,7 @@ fn screen_counts(
         params.insert("risk_window_days".to_string(), days.to_string());
     }
     if args.exposures.is_none() {
-        params.insert("drug".to_string(), args.episodes.drug.clone());
+        params.insert("drug_column".to_string(), args.episodes.drug_column.clone());
     }
     emit(global, ranked, &mgps, &timings, &summary, read_s, args.json, target, params)
 }

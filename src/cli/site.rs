@@ -7,7 +7,7 @@ use clap::Subcommand;
 
 use crate::cli::Global;
 use crate::cli::terminal::{ALL_TEXT, print_json, text_table};
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::site::SiteDir;
 use crate::site::approve::{self, Approver};
 use crate::site::quarantine::{self, SetAsideRow};
@@ -19,6 +19,11 @@ pub enum SiteCommand {
         /// The site's data source directory to create (new or empty).
         #[arg(long, value_name = "DIR")]
         site: PathBuf,
+        /// Print what was created as JSON: {"site", "database", "data_version": null (the first load
+        /// that brings rows in makes version 1), "tables": [{"table", "rows"}]}. A site has no id of
+        /// its own: the data center's registry names it.
+        #[arg(long)]
+        json: bool,
     },
     /// Load a hospital's CSV or Parquet files; rows that fail validation are quarantined.
     Load {
@@ -72,8 +77,8 @@ pub enum SiteCommand {
         #[arg(long, value_name = "NAME")]
         file: Option<String>,
         /// Only the rows with a reason containing this text (any case).
-        #[arg(long, value_name = "REASON")]
-        reason: Option<String>,
+        #[arg(long, value_name = "TEXT")]
+        reason_contains: Option<String>,
         /// Print the rows as JSON.
         #[arg(long, conflicts_with = "out")]
         json: bool,
@@ -94,15 +99,25 @@ pub enum SiteCommand {
 
 pub fn run(global: &Global, command: SiteCommand) -> Result<()> {
     match command {
-        SiteCommand::Init { site } => {
-            SiteDir::at(&site).init()?;
-            if !global.quiet {
-                eprintln!("created site data source {}", site.display());
+        SiteCommand::Init { site, json } => {
+            let created = SiteDir::at(&site).init()?;
+            if json {
+                let site = std::path::absolute(&site).at(&site)?;
+                let database = std::path::absolute(&created.database).at(&created.database)?;
+                let tables = &created.tables;
+                print_json(
+                    &serde_json::json!({"site": site, "database": database, "data_version": null, "tables": tables}),
+                )
+            } else {
+                if !global.quiet {
+                    eprintln!("created site data source {}", site.display());
+                }
+                Ok(())
             }
-            Ok(())
         }
         SiteCommand::Load { site, table, json, files } => {
-            let report = crate::site::load::load(&SiteDir::at(&site), &files, table.as_deref())?;
+            let progress = crate::progress::Progress::new(global.quiet);
+            let report = crate::site::load::load(&SiteDir::at(&site), &files, table.as_deref(), &progress)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report).expect("report serialises"));
             } else {
@@ -142,11 +157,11 @@ pub fn run(global: &Global, command: SiteCommand) -> Result<()> {
             }
             Ok(())
         }
-        SiteCommand::Quarantine { site, file, reason, json, out } => {
+        SiteCommand::Quarantine { site, file, reason_contains, json, out } => {
             if let Some(out) = &out {
                 check_new_csv(out)?;
             }
-            let rows = quarantine::list(&SiteDir::at(&site), &quarantine::Filter { file, reason })?;
+            let rows = quarantine::list(&SiteDir::at(&site), &quarantine::Filter { file, reason: reason_contains })?;
             match (json, out) {
                 (true, _) => print_json(&serde_json::json!({ "rows": rows })),
                 (false, Some(out)) => {

@@ -14,16 +14,16 @@ use crate::synth::{IMPORT_DIR, SynthOptions, synthesize};
 pub struct SynthArgs {
     /// Number of cooperating hospitals.
     #[arg(long, value_name = "N", default_value_t = 3)]
-    pub sites: usize,
+    pub site_count: usize,
     /// Patients per site.
     #[arg(long, value_name = "N", default_value_t = 5000)]
     pub patients: u64,
     /// Seed: the same seed gives the same files and the same truth.json.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub seed: u64,
-    /// Output directory (new or empty).
+    /// The directory to write the network into (new or empty).
     #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
+    pub dir: PathBuf,
     /// First day of the sites' data (YYYY-MM-DD).
     #[arg(long, value_name = "DATE", default_value = "2016-04-01", value_parser = crate::query::value::parse_date)]
     pub data_start: i32,
@@ -43,22 +43,23 @@ pub struct SynthArgs {
 
 pub fn run(global: &Global, args: SynthArgs) -> Result<()> {
     let opts = SynthOptions {
-        sites: args.sites,
+        sites: args.site_count,
         patients: args.patients,
         seed: args.seed,
-        out: args.out.clone(),
+        out: args.dir.clone(),
         data_start: args.data_start,
         data_end: args.data_end,
         dirty: args.dirty,
     };
     let started = std::time::Instant::now();
-    let summary = synthesize(&opts, &Progress::new(global.quiet))?;
+    let progress = Progress::new(global.quiet);
+    let summary = synthesize(&opts, &progress)?;
     let seconds = started.elapsed().as_secs_f64();
     if args.load {
         for site in &summary.sites {
             let dir = SiteDir::at(&site.path);
             dir.init()?;
-            let report = crate::site::load::load(&dir, &[site.path.join(IMPORT_DIR)], None)?;
+            let report = crate::site::load::load(&dir, &[site.path.join(IMPORT_DIR)], None, &progress)?;
             if !global.quiet {
                 eprintln!(
                     "{}: loaded {} rows, quarantined {}",

@@ -363,7 +363,7 @@ pub fn fetch(actor: &Actor, project: &str, name: &str, to: &Path) -> Result<Vec<
         let target = dir.join(Path::new(&e.file).file_name().expect("a released file has a name"));
         if target.symlink_metadata().is_ok() {
             return Err(crate::bad_input!(
-                "{} exists already; fetch never overwrites: choose another --to",
+                "{} exists already; fetch never overwrites: choose another --into",
                 target.display()
             ));
         }
@@ -390,7 +390,7 @@ pub fn fetch(actor: &Actor, project: &str, name: &str, to: &Path) -> Result<Vec<
 fn destination(actor: &Actor, to: &Path) -> Result<PathBuf> {
     if !to.is_dir() {
         return Err(crate::bad_input!(
-            "--to {}: not a directory; give an existing directory to copy into",
+            "--into {}: not a directory; give an existing directory to copy into",
             to.display()
         ));
     }
@@ -400,7 +400,7 @@ fn destination(actor: &Actor, to: &Path) -> Result<PathBuf> {
         return Err(Error::refused(
             "path",
             format!(
-                "--to {}: the directory is inside the data center's home; fetch copies files out of it",
+                "--into {}: the directory is inside the data center's home; fetch copies files out of it",
                 to.display()
             ),
         ));

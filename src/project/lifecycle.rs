@@ -120,7 +120,7 @@ fn approve(actor: &Actor, new: &NewProject) -> Result<ProjectRecord> {
     }
     if new.purpose == Purpose::SignalRefinement && (new.drug.is_none() || new.disclose_drug_from.is_none()) {
         return Err(crate::bad_input!(
-            "project {}: a signal-refinement project names its --drug and the day the register may show it \
+            "project {}: a signal-refinement project names its --drug-name and the day the register may show it \
              (--disclose-drug-from DATE); until then the register withholds it",
             new.id
         ));

@@ -106,6 +106,8 @@ pub fn run(
         chosen.iter().map(|id| library.outcome(id).expect("chosen ids are in the library")).collect();
     let data = Data::read(&project.layout().area(Area::Datasets).join(&dataset.file), &outcomes)?;
 
+    // One bar over the estimates (each outcome in each subgroup), after the sites' extraction bars.
+    let bar = progress.bar("estimate", (outcomes.len() * SUBGROUPS.len()) as u64);
     let results: Vec<ResultRow> = outcomes
         .iter()
         .enumerate()
@@ -113,11 +115,15 @@ pub fn run(
         .collect::<Vec<_>>()
         .into_iter()
         .map(|(k, outcome, subgroup)| {
+            bar.set_message(format!("{} ({subgroup})", outcome.id));
             let keep = data.keep(k, subgroup);
             let columns = OutcomeColumns { event: &data.events[k], days: &data.days[k], keep: &keep };
-            ResultRow { outcome, subgroup, estimate: estimate::estimate(&data.cohort, columns) }
+            let row = ResultRow { outcome, subgroup, estimate: estimate::estimate(&data.cohort, columns) };
+            bar.inc(1);
+            row
         })
         .collect();
+    bar.finish_with_message("done");
     let tests = results.len();
 
     let dir = analyses::new_dir(&protocol_dir(&project))?;
@@ -266,7 +272,7 @@ fn plan_of(project: &Project, library: &Library, chosen: &[String]) -> Result<(P
         if library.outcome(id).is_none() {
             let ids: Vec<&str> = library.outcomes.iter().map(|o| o.id.as_str()).collect();
             return Err(bad_input!(
-                "--outcomes: `{id}` is not an outcome of the library; the outcomes are: {}",
+                "--outcome-ids: `{id}` is not an outcome of the library; the outcomes are: {}",
                 ids.join(", ")
             ));
         }
@@ -275,12 +281,12 @@ fn plan_of(project: &Project, library: &Library, chosen: &[String]) -> Result<(P
     match (project.record().purpose, chosen.is_empty()) {
         (Purpose::SignalDetection, true) => Ok((Plan::Detection, every())),
         (Purpose::SignalDetection, false) => Err(bad_input!(
-            "--outcomes: project {} is for signal detection, which runs every outcome of the library; leave out \
-             --outcomes (signal refinement of chosen outcomes needs a signal-refinement project)",
+            "--outcome-ids: project {} is for signal detection, which runs every outcome of the library; leave out \
+             --outcome-ids (signal refinement of chosen outcomes needs a signal-refinement project)",
             project.id()
         )),
         (Purpose::SignalRefinement, true) => Err(bad_input!(
-            "project {} is for signal refinement: name the outcomes to refine with --outcomes ID,ID",
+            "project {} is for signal refinement: name the outcomes to refine with --outcome-ids ID,ID",
             project.id()
         )),
         (_, true) => Ok((Plan::Detection, every())),

@@ -84,7 +84,7 @@ pub fn read_episodes(path: &Path, columns: &EpisodeColumns) -> Result<EpisodeRow
             let found: Vec<String> = header.names().iter().filter(|n| n.ends_with("_event")).cloned().collect();
             if found.is_empty() {
                 return Err(bad_input!(
-                    "{}: no outcome flag columns (named ID_event); name them with --events COLS; the columns are: {}",
+                    "{}: no outcome flag columns (named ID_event); name them with --event-columns COLS; the columns are: {}",
                     path.display(),
                     header.names().join(", ")
                 ));

@@ -9,7 +9,41 @@ pub mod quarantine;
 
 use std::path::{Path, PathBuf};
 
+use serde::Serialize;
+
 use crate::error::{Error, IoContext, Result};
+use crate::sql::duckdb::ident;
+
+/// What [`SiteDir::init`] made.
+#[derive(Debug, Clone, Serialize)]
+pub struct Created {
+    /// The database file.
+    pub database: PathBuf,
+    /// Every table of the schema, in its order, with its rows: the masters come filled, the
+    /// clinical and bookkeeping tables empty.
+    pub tables: Vec<TableRows>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TableRows {
+    pub table: String,
+    pub rows: u64,
+}
+
+/// Each table of the database with its rows, in the order the schema creates them.
+fn table_rows(conn: &duckdb::Connection) -> Result<Vec<TableRows>> {
+    let names: Vec<String> = conn
+        .prepare("SELECT table_name FROM duckdb_tables() ORDER BY table_oid")?
+        .query_map([], |r| r.get(0))?
+        .collect::<std::result::Result<_, _>>()?;
+    names
+        .into_iter()
+        .map(|table| {
+            let rows: i64 = conn.query_row(&format!("SELECT count(*) FROM {}", ident(&table)), [], |r| r.get(0))?;
+            Ok(TableRows { table, rows: rows as u64 })
+        })
+        .collect()
+}
 
 /// The directory of one site's integrated data source.
 #[derive(Debug, Clone)]
@@ -37,7 +71,7 @@ impl SiteDir {
     }
 
     /// Create the directory and its database with the schema and the masters.
-    pub fn init(&self) -> Result<()> {
+    pub fn init(&self) -> Result<Created> {
         if self.exists() {
             return Err(Error::BadInput(format!(
                 "{}: already a site data source; `midnet site load` adds data to it",
@@ -51,13 +85,13 @@ impl SiteDir {
             let conn = duckdb::Connection::open(&tmp)?;
             crate::schema::create_site_tables(&conn)?;
             conn.execute_batch("CHECKPOINT")?;
-            Ok::<_, Error>(())
+            table_rows(&conn)
         })();
-        if let Err(e) = built {
+        let tables = built.inspect_err(|_| {
             let _ = std::fs::remove_file(&tmp);
-            return Err(e);
-        }
-        std::fs::rename(&tmp, self.db_path()).at(self.db_path())
+        })?;
+        std::fs::rename(&tmp, self.db_path()).at(self.db_path())?;
+        Ok(Created { database: self.db_path(), tables })
     }
 
     /// Open the database for reading and writing. A database locked by another process is `Busy`.

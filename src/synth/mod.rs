@@ -114,7 +114,7 @@ pub fn synthesize(opts: &SynthOptions, progress: &crate::progress::Progress) -> 
 
 fn validate(opts: &SynthOptions) -> Result<()> {
     if opts.sites == 0 || opts.sites > 999 {
-        return Err(Error::BadInput(format!("--sites {}: give between 1 and 999 sites", opts.sites)));
+        return Err(Error::BadInput(format!("--site-count {}: give between 1 and 999 sites", opts.sites)));
     }
     if opts.patients == 0 {
         return Err(Error::BadInput("--patients 0: give at least one patient per site".into()));

@@ -62,7 +62,7 @@ fn pixels(png: &Path) -> (u32, u32, Vec<[u8; 3]>) {
 fn the_demo_report_renders_in_chromium() {
     let Some(chromium) = chromium() else { return };
     let dir = tempdir();
-    let run = midnet(dir.path(), &["demo", "--dir", "run", "--sites", "2", "--patients", "1500"]).ok();
+    let run = midnet(dir.path(), &["demo", "--dir", "run", "--site-count", "2", "--patients", "1500"]).ok();
     let report = printed_report(&run.stdout);
     let png = dir.path().join("report.png");
     screenshot(&chromium, &report, &png, 1280);

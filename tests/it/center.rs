@@ -26,7 +26,7 @@ impl Center {
         let dir = tempdir();
         let root = dir.path().to_path_buf();
         let center = Center { home: root.join("home"), root, _dir: dir, tokens: Mutex::default() };
-        let init = ["center", "init", "--reviewer", "rev", "--name", "Rita Reviewer", "--simulated-clock", TODAY];
+        let init = ["center", "init", "--user", "rev", "--name", "Rita Reviewer", "--simulated-clock", TODAY];
         center.run_with("rev", &init, Some(PASSWORD)).ok();
         center.login("rev", PASSWORD).ok();
         center
@@ -206,15 +206,15 @@ fn commands_on_the_home_need_a_home_and_a_session() {
 #[test]
 fn init_refuses_a_used_directory_and_leaves_nothing_on_failure() {
     let c = Center::new();
-    c.run_with("rev", &["center", "init", "--reviewer", "rev2", "--name", "R"], Some(PASSWORD))
+    c.run_with("rev", &["center", "init", "--user", "rev2", "--name", "R"], Some(PASSWORD))
         .fails(2, "already a midnet home");
     let dir = tempdir();
     let home = dir.path().join("h").display().to_string();
     let env = [("MIDNET_HOME", home.as_str())];
-    midnet_with(dir.path(), &["center", "init", "--reviewer", "rev", "--name", "R"], &env, Some("short\n"))
+    midnet_with(dir.path(), &["center", "init", "--user", "rev", "--name", "R"], &env, Some("short\n"))
         .fails(3, "refused (password_policy)");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "a failed init leaves nothing behind");
-    midnet_with(dir.path(), &["center", "init", "--reviewer", "rev", "--name", "R"], &env, None)
+    midnet_with(dir.path(), &["center", "init", "--user", "rev", "--name", "R"], &env, None)
         .fails(2, "no password on standard input");
 }
 
@@ -274,7 +274,7 @@ fn an_expired_session_is_refused() {
     let home = dir.path().join("h").display().to_string();
     let os_home = dir.path().display().to_string();
     let env = [("MIDNET_HOME", home.as_str()), ("HOME", os_home.as_str())];
-    let init = ["center", "init", "--reviewer", "rev", "--name", "R", "--session-minutes", "0"];
+    let init = ["center", "init", "--user", "rev", "--name", "R", "--session-minutes", "0"];
     midnet_with(dir.path(), &init, &env, Some(PASSWORD)).ok();
     midnet_with(dir.path(), &["login", "--user", "rev"], &env, Some(PASSWORD)).ok();
     midnet_with(dir.path(), &["project", "list"], &env, None).fails(3, "refused (session_expired)");

@@ -142,7 +142,7 @@ fn clean_load(dir: &Path, import: &str) -> Vec<(String, i64)> {
 #[test]
 fn a_load_killed_at_any_moment_is_completed_by_a_rerun_without_duplicates() {
     let dir = tempdir();
-    midnet(dir.path(), &["synth", "--sites", "1", "--patients", "3000", "--seed", "9", "--out", "net"]).ok();
+    midnet(dir.path(), &["synth", "--site-count", "1", "--patients", "3000", "--seed", "9", "--dir", "net"]).ok();
     let import = "net/site01/import";
     let expected = clean_load(dir.path(), import);
     let versions = |site: &str| {

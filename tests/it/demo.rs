@@ -82,7 +82,7 @@ fn demo_runs_end_to_end_and_keeps_its_report_in_a_new_directory() {
 #[test]
 fn demo_clean_leaves_nothing() {
     let dir = tempdir();
-    let run = midnet(dir.path(), &["demo", "--clean", "--sites", "2", "--patients", "1000"]).ok();
+    let run = midnet(dir.path(), &["demo", "--clean", "--site-count", "2", "--patients", "1000"]).ok();
     assert!(names(dir.path()).is_empty(), "--clean left {:?}:\n{}", names(dir.path()), run.stdout);
     assert!(run.stdout.contains("removed ") && run.stdout.contains("(--clean)"), "{}", run.stdout);
     assert!(!run.stdout.contains("xdg-open") && !run.stdout.contains("report.html"), "{}", run.stdout);

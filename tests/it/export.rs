@@ -188,12 +188,12 @@ fn results_per_site_fail() {
     let dir = tempdir();
     write(dir.path(), "sites.toml", SITES);
     write(dir.path(), "by_site.csv", "site,patients\nsite01,120\nsite02,140\n");
-    let run = fails_with(check(dir.path(), &["by_site.csv", "--sites", "sites.toml"]), "site_breakdown");
+    let run = fails_with(check(dir.path(), &["by_site.csv", "--registry", "sites.toml"]), "site_breakdown");
     assert_eq!(findings(&run), vec![("site_breakdown".into(), None, Some("site".into()))]);
 
     // Registry ids in a column of any name.
     write(dir.path(), "group.csv", "group,patients\nsite01,120\nsite02,140\n");
-    fails_with(check(dir.path(), &["group.csv", "--sites", "sites.toml"]), "site_breakdown");
+    fails_with(check(dir.path(), &["group.csv", "--registry", "sites.toml"]), "site_breakdown");
 
     // Pseudonym-like labels without a registry.
     write(dir.path(), "pseudo.csv", "where,patients\nHospital A,120\nHospital B,140\n");
@@ -206,10 +206,10 @@ fn results_per_site_fail() {
 
     // One column per site.
     write(dir.path(), "wide.csv", "age_band,site01,site02,total\n40-44,120,140,260\n");
-    fails_with(check(dir.path(), &["wide.csv", "--sites", "sites.toml"]), "site_breakdown");
+    fails_with(check(dir.path(), &["wide.csv", "--registry", "sites.toml"]), "site_breakdown");
 
     write(dir.path(), "pooled.csv", "drug,patients\nA,260\nB,140\n");
-    passes(check(dir.path(), &["pooled.csv", "--sites", "sites.toml"]));
+    passes(check(dir.path(), &["pooled.csv", "--registry", "sites.toml"]));
 }
 
 #[test]
@@ -218,29 +218,29 @@ fn hospital_names_fail_in_any_spelling() {
     write(dir.path(), "sites.toml", SITES);
     // Half-width katakana for the registered full-width katakana alias.
     write(dir.path(), "kana.csv", "note,patients\nｷﾀﾔﾏ大学病院 data,120\nother,140\n");
-    let run = fails_with(check(dir.path(), &["kana.csv", "--sites", "sites.toml"]), "site_name");
+    let run = fails_with(check(dir.path(), &["kana.csv", "--registry", "sites.toml"]), "site_name");
     assert!(findings(&run).contains(&("site_name".into(), Some(1), Some("note".into()))));
     assert!(run.stdout.contains("site01"), "{}", run.stdout);
 
     // Full-width Latin letters, other case and spacing.
     write(dir.path(), "latin.csv", "note,patients\nfrom ＫＩＴＡＹＡＭＡ　university  hospital,120\n");
-    fails_with(check(dir.path(), &["latin.csv", "--sites", "sites.toml"]), "site_name");
+    fails_with(check(dir.path(), &["latin.csv", "--registry", "sites.toml"]), "site_name");
 
     // In a column name.
     write(dir.path(), "header.csv", "drug,東浜医療センター\nA,120\n");
-    fails_with(check(dir.path(), &["header.csv", "--sites", "sites.toml"]), "site_name");
+    fails_with(check(dir.path(), &["header.csv", "--registry", "sites.toml"]), "site_name");
 
     // In a text file, by line.
     write(dir.path(), "notes.txt", "Results\nData from Higashihama Medical Center.\n");
-    let run = fails_with(check(dir.path(), &["notes.txt", "--sites", "sites.toml"]), "site_name");
+    let run = fails_with(check(dir.path(), &["notes.txt", "--registry", "sites.toml"]), "site_name");
     assert_eq!(run.json()["files"][0]["findings"][0]["line"], 2);
 
     // The distinctive part of a name names the hospital on its own; a word that only shares its
     // letters does not.
     write(dir.path(), "part.csv", "note,patients\nKitayama-like town,120\n");
-    fails_with(check(dir.path(), &["part.csv", "--sites", "sites.toml"]), "site_name");
+    fails_with(check(dir.path(), &["part.csv", "--registry", "sites.toml"]), "site_name");
     write(dir.path(), "clean.csv", "note,patients\nKitayamabashi station,120\n");
-    passes(check(dir.path(), &["clean.csv", "--sites", "sites.toml"]));
+    passes(check(dir.path(), &["clean.csv", "--registry", "sites.toml"]));
 }
 
 #[test]
@@ -490,7 +490,8 @@ fn fix_rebands_aggregates_over_sites_suppresses_and_passes() {
          Total,All,146,27,0.18\n",
     );
     let run =
-        midnet(dir.path(), &["export", "fix", "t.csv", "--out", "fixed.csv", "--sites", "sites.toml", "--json"]).ok();
+        midnet(dir.path(), &["export", "fix", "t.csv", "--out", "fixed.csv", "--registry", "sites.toml", "--json"])
+            .ok();
     let json = run.json();
     let actions: Vec<&str> =
         json["changes"].as_array().unwrap().iter().map(|c| c["action"].as_str().unwrap()).collect();
@@ -508,7 +509,7 @@ fn fix_rebands_aggregates_over_sites_suppresses_and_passes() {
         json["changes"].as_array().unwrap().iter().filter(|c| c["action"] == "suppressed_complementary").count();
     assert_eq!(complementary, 1, "{}", run.stdout);
     assert!(dir.path().join("fixed.meta.json").is_file());
-    passes(check(dir.path(), &["fixed.csv", "--sites", "sites.toml"]));
+    passes(check(dir.path(), &["fixed.csv", "--registry", "sites.toml"]));
 }
 
 #[test]
@@ -593,7 +594,7 @@ fn bad_inputs_get_clear_errors() {
     midnet(dir.path(), &["export", "check", "folder.csv"]).fails(2, "is a directory");
 
     write(dir.path(), "sites.toml", "[[site]]\nid = \"s1\"\n");
-    midnet(dir.path(), &["export", "check", "u.csv", "--sites", "sites.toml"])
+    midnet(dir.path(), &["export", "check", "u.csv", "--registry", "sites.toml"])
         .fails(2, "sites.toml: not a valid site registry");
 
     write(dir.path(), "ok.csv", "drug,patients\nA,120\n");
@@ -698,9 +699,9 @@ mod fix_property {
             let dir = tempdir();
             write(dir.path(), "sites.toml", SITES);
             write(dir.path(), "t.csv", &text);
-            let run = midnet(dir.path(), &["export", "fix", "t.csv", "--out", "fixed.csv", "--sites", "sites.toml", "-q"]);
+            let run = midnet(dir.path(), &["export", "fix", "t.csv", "--out", "fixed.csv", "--registry", "sites.toml", "-q"]);
             prop_assert_eq!(run.code, 0, "input:\n{}\nstdout:\n{}\nstderr:\n{}", text, run.stdout, run.stderr);
-            let run = check(dir.path(), &["fixed.csv", "--sites", "sites.toml"]);
+            let run = check(dir.path(), &["fixed.csv", "--registry", "sites.toml"]);
             prop_assert_eq!(run.code, 0, "input:\n{}\nfixed:\n{}\n{}", text,
                 std::fs::read_to_string(dir.path().join("fixed.csv")).unwrap(), run.stdout);
         }

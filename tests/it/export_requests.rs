@@ -149,12 +149,12 @@ fn request_review_release_ledger_and_fetch() {
     std::fs::create_dir_all(&out).unwrap();
     let to = out.display().to_string();
     let fetched =
-        c.run("stella", &["export", "fetch", "--project", "p1", "incidence.csv", "--to", &to, "--json"]).ok().json();
+        c.run("stella", &["export", "fetch", "--project", "p1", "incidence.csv", "--into", &to, "--json"]).ok().json();
     assert_eq!(fetched.as_array().unwrap().len(), 2);
     assert_eq!(std::fs::read_to_string(out.join("incidence.csv")).unwrap(), INCIDENCE);
     assert!(out.join("incidence.meta.json").is_file());
-    c.run("stella", &["export", "fetch", "--project", "p1", "incidence.csv", "--to", &to]).fails(2, "exists already");
-    c.run("carol", &["export", "fetch", "--project", "p1", "incidence.csv", "--to", &to]).fails(3, "refused (role)");
+    c.run("stella", &["export", "fetch", "--project", "p1", "incidence.csv", "--into", &to]).fails(2, "exists already");
+    c.run("carol", &["export", "fetch", "--project", "p1", "incidence.csv", "--into", &to]).fails(3, "refused (role)");
     let outs: Vec<Value> = audit(&c).into_iter().filter(|r| r["command"] == "file out").collect();
     assert_eq!(outs[0]["user"], "stella");
     assert_eq!(outs[0]["file"]["path"], "released/req-1/files/incidence.csv");
@@ -398,11 +398,11 @@ fn names_that_escape_the_work_area_are_refused() {
     review(&c, "rev", "req-1", "--approve").ok();
 
     let into_home = c.area("p1").join("work").display().to_string();
-    c.run("stella", &["export", "fetch", "--project", "p1", "t.csv", "--to", &into_home])
+    c.run("stella", &["export", "fetch", "--project", "p1", "t.csv", "--into", &into_home])
         .fails(3, "inside the data center's home");
-    c.run("stella", &["export", "fetch", "--project", "p1", "../work/t.csv", "--to", "/tmp"])
+    c.run("stella", &["export", "fetch", "--project", "p1", "../work/t.csv", "--into", "/tmp"])
         .fails(3, "refused (path)");
-    c.run("stella", &["export", "fetch", "--project", "p1", "nothing.csv", "--to", "/tmp"])
+    c.run("stella", &["export", "fetch", "--project", "p1", "nothing.csv", "--into", "/tmp"])
         .fails(4, "no released file nothing.csv");
     c.run("rev", &["export", "show", "req-1", "--project", "p1", "--file", "../../datasets/cohort@1.csv"])
         .fails(4, "has no file");
@@ -444,7 +444,7 @@ fn publication_is_checked_reviewed_and_withheld_for_signal_refinement() {
     assert_eq!(ledger["files"][0]["published"][0]["request"], "req-3");
 
     // Signal refinement: unpublished while monitoring continues (第11 6).
-    let refine = ["--drug", "drugzumab", "--disclose-drug-from", "2027-01-01"];
+    let refine = ["--drug-name", "drugzumab", "--disclose-drug-from", "2027-01-01"];
     c.run("rev", &create_args("sr", "signal_refinement", "2026-06-01", "2027-05-31", &refine)).ok();
     c.run("carol", &["project", "grant", "sr", "alan", "analyst"]).ok();
     write(&c.area("sr").join("work/hr.csv"), "outcome,patients,events\nliver,1200,40\nkidney,1300,35\n");
@@ -537,7 +537,7 @@ fn copies_still_held_after_the_end_of_a_research_project_are_overdue() {
     review(&c, "rev", "req-1", "--approve").ok();
     let out = c.root.join("desk");
     std::fs::create_dir_all(&out).unwrap();
-    c.run("stella", &["export", "fetch", "--project", "p1", "t.csv", "--to", &out.display().to_string()]).ok();
+    c.run("stella", &["export", "fetch", "--project", "p1", "t.csv", "--into", &out.display().to_string()]).ok();
     let ledger = |who: &str| c.run(who, &["export", "ledger", "--project", "p1", "--json"]);
     assert_eq!(ledger("stella").ok().json()["overdue_copies"], 0);
 

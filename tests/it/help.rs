@@ -1,6 +1,7 @@
 //! Every `--help` page of the real binary, walked from `midnet --help` down through every
-//! subcommand: each option and argument has a description, one option name has one placeholder
-//! everywhere, and a date option names its format.
+//! subcommand: each option and argument has a description, one long option name means one thing
+//! everywhere (given the same way, its placeholder saying what the value is), and a date option
+//! names its format.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -144,40 +145,54 @@ fn is_date_option(entry: &Entry) -> bool {
     placeholder.contains("DATE") || (DATE_WORDS.contains(&last_word) && !path)
 }
 
-/// Option names that mean different things in different commands, each thing with its own
-/// placeholder; every other option name has one placeholder wherever it appears.
-const NAMES_OF_DIFFERENT_THINGS: [(&str, &[&str]); 7] = [
-    // A file written; synth's directory of a whole network.
-    ("--out", &["FILE", "DIR"]),
-    // How many sites synth and demo make; the registry whose hospital names must not leave; which sites extract runs.
-    ("--sites", &["N", "FILE", "SITE,…"]),
-    // A date a period ends (audit show, project extend); the directory a released file is fetched into.
-    ("--to", &["DATE", "DIR"]),
-    // Who approves a script at a site; the columns incidence is broken down by.
-    ("--by", &["NAME", "COLS"]),
-    // A project's drug by name; the protocol's drug by YJ codes; the episode rows' drug column.
-    ("--drug", &["NAME", "YJ,…", "COL"]),
-    // Incidence's event column; the screen's outcome flag columns.
-    ("--events", &["COL", "COLS"]),
-    // The screen's outcomes file; the protocol's outcome ids.
-    ("--outcomes", &["FILE", "ID,…"]),
-];
+/// What a value of each of these placeholders is, as a word every description of an option taking
+/// it must say: the placeholder names one kind of thing wherever it appears (a `--reason <REASON>`
+/// is why something is done, never a text to search for; a `<DIR>` is a directory, never a file).
+const PLACEHOLDER_MEANINGS: [(&str, &str); 4] =
+    [("DIR", "directory"), ("COL", "column"), ("COLS", "columns"), ("REASON", "why")];
 
-/// Whether the placeholders seen for option `name` are allowed: one, or each one of the things
-/// [`NAMES_OF_DIFFERENT_THINGS`] lists for the name.
-fn placeholders_allowed(name: &str, seen: &BTreeSet<&str>) -> bool {
-    match NAMES_OF_DIFFERENT_THINGS.iter().find(|(n, _)| *n == name) {
-        Some((_, things)) => seen.iter().all(|p| things.contains(p)),
-        None => seen.len() == 1,
+/// How an option is given: as a flag, or with a value named by its placeholder.
+fn kind(entry: &Entry) -> &str {
+    entry.placeholder.as_deref().unwrap_or("a flag")
+}
+
+/// Each long option name means one thing across the binary: it is given the same way (a flag, or
+/// one placeholder) on every page, and each placeholder says what [`PLACEHOLDER_MEANINGS`] asks.
+/// Returns the problems found.
+fn one_meaning_per_name(pages: &[Page]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut kinds: BTreeMap<&str, BTreeMap<&str, BTreeSet<String>>> = BTreeMap::new();
+    for page in pages {
+        for entry in page.entries.iter().filter(|e| e.name.starts_with("--")) {
+            kinds.entry(&entry.name).or_default().entry(kind(entry)).or_default().insert(page.command());
+            let said = PLACEHOLDER_MEANINGS.iter().find(|(p, _)| entry.placeholder.as_deref() == Some(*p));
+            if let Some((placeholder, word)) = said
+                && !entry.description.to_lowercase().contains(word)
+            {
+                problems.push(format!(
+                    "{}: {} <{placeholder}> does not say {word:?}: {:?}",
+                    page.command(),
+                    entry.name,
+                    entry.description
+                ));
+            }
+        }
     }
+    for (name, seen) in &kinds {
+        if seen.len() > 1 {
+            let each: Vec<String> =
+                seen.iter().map(|(k, commands)| format!("{k} in {}", commands.iter().next().unwrap())).collect();
+            problems.push(format!("{name} means {} things: {}", seen.len(), each.join("; ")));
+        }
+    }
+    problems
 }
 
 #[test]
 fn every_help_page_explains_every_option_and_argument() {
     let pages = all_pages();
     assert!(pages.len() > 50, "the walk found only {} help pages", pages.len());
-    let mut problems = Vec::new();
-    let mut placeholders: BTreeMap<&str, BTreeMap<&str, BTreeSet<String>>> = BTreeMap::new();
+    let mut problems = one_meaning_per_name(&pages);
     for page in &pages {
         let command = page.command();
         for entry in &page.entries {
@@ -187,16 +202,6 @@ fn every_help_page_explains_every_option_and_argument() {
             if is_date_option(entry) && !entry.description.contains("YYYY-MM-DD") {
                 problems.push(format!("{command}: date option {} does not name its format (YYYY-MM-DD)", entry.name));
             }
-            if let Some(placeholder) = &entry.placeholder {
-                placeholders.entry(&entry.name).or_default().entry(placeholder).or_default().insert(command.clone());
-            }
-        }
-    }
-    for (name, seen) in &placeholders {
-        if !placeholders_allowed(name, &seen.keys().copied().collect()) {
-            let each: Vec<String> =
-                seen.iter().map(|(p, commands)| format!("<{p}> in {}", commands.iter().next().unwrap())).collect();
-            problems.push(format!("{name} has {} placeholders: {}", seen.len(), each.join("; ")));
         }
     }
     assert!(problems.is_empty(), "{} problems in the help pages:\n{}", problems.len(), problems.join("\n"));
@@ -226,9 +231,47 @@ fn the_parser_reads_short_and_long_help() {
     assert!(is_date_option(&undescribed_date));
     let directory = Entry { name: "--to".into(), placeholder: Some("DIR".into()), description: String::new() };
     assert!(!is_date_option(&directory));
-    assert!(!placeholders_allowed("--project", &["ID", "PROJECT"].into()));
-    assert!(placeholders_allowed("--out", &["FILE", "DIR"].into()));
-    assert!(!placeholders_allowed("--out", &["FILE", "F"].into()));
+}
+
+/// The rule of one meaning per option name catches a name given two ways, a name with two
+/// placeholders, and a placeholder whose description says another thing.
+#[test]
+fn the_one_meaning_rule_catches_each_way_a_name_can_mean_two_things() {
+    let page = |command: &str, entries: Vec<Entry>| Page {
+        path: command.split(' ').map(String::from).collect(),
+        entries,
+        subcommands: Vec::new(),
+    };
+    let option = |name: &str, placeholder: Option<&str>, description: &str| Entry {
+        name: name.into(),
+        placeholder: placeholder.map(String::from),
+        description: description.into(),
+    };
+    let agreeing = [
+        page("a", vec![option("--out", Some("FILE"), "A file"), option("--reason", Some("REASON"), "Why it ends")]),
+        page("b", vec![option("--out", Some("FILE"), "Another file"), option("--json", None, "Print JSON")]),
+        page(
+            "c",
+            vec![option("--json", None, "Print it as JSON"), option("--home", Some("DIR"), "The home directory")],
+        ),
+    ];
+    assert_eq!(one_meaning_per_name(&agreeing), Vec::<String>::new());
+    let two_placeholders = [
+        page("a", vec![option("--by", Some("NAME"), "Who")]),
+        page("b", vec![option("--by", Some("COLS"), "The columns")]),
+    ];
+    assert_eq!(one_meaning_per_name(&two_placeholders), ["--by means 2 things: COLS in midnet b; NAME in midnet a"]);
+    let flag_and_value = [
+        page("a", vec![option("--reviewer", Some("ID"), "Its id")]),
+        page("b", vec![option("--reviewer", None, "A role")]),
+    ];
+    assert_eq!(one_meaning_per_name(&flag_and_value).len(), 1);
+    let filter_as_reason =
+        [page("a", vec![option("--reason", Some("REASON"), "Only rows whose reason contains this")])];
+    assert_eq!(
+        one_meaning_per_name(&filter_as_reason),
+        ["midnet a: --reason <REASON> does not say \"why\": \"Only rows whose reason contains this\""]
+    );
 }
 
 /// `--home` only where a home is used: the commands that never touch one do not offer it (nor read
@@ -248,5 +291,5 @@ fn home_is_offered_only_where_a_home_is_used() {
         assert!(offers_home(command), "{command} works on a home but does not offer --home");
     }
     let dir = tempdir();
-    midnet(dir.path(), &["synth", "--home", "h", "--out", "n"]).fails(2, "unexpected argument '--home'");
+    midnet(dir.path(), &["synth", "--home", "h", "--dir", "n"]).fails(2, "unexpected argument '--home'");
 }

@@ -12,7 +12,7 @@ fn with_password(password: &str) -> Option<String> {
 fn home_commands_print_their_results_as_json() {
     let dir = tempdir();
     let home = dir.path().join("new-home");
-    let init = ["center", "init", "--reviewer", "rev", "--name", "Rita", "--simulated-clock", TODAY, "--json"];
+    let init = ["center", "init", "--user", "rev", "--name", "Rita", "--simulated-clock", TODAY, "--json"];
     let env = [("MIDNET_HOME", home.to_str().unwrap())];
     let created = midnet_with(dir.path(), &init, &env, Some(PASSWORD)).ok().json();
     assert_eq!(created["home"], home.to_str().unwrap());
@@ -72,7 +72,7 @@ fn project_lifecycle_results_as_json() {
     let resumed = c.run("rev", &["project", "resume", "p1", "--json"]).ok().json();
     assert_eq!(resumed, serde_json::json!({"project": "p1", "state": "active"}));
 
-    let refine = ["--drug", "drugzumab", "--disclose-drug-from", "2027-01-01"];
+    let refine = ["--drug-name", "drugzumab", "--disclose-drug-from", "2027-01-01"];
     c.run("rev", &create_args("sr", "signal_refinement", TODAY, "2027-04-30", &refine)).ok();
     let follow_up = c.run("rev", &["publish", "follow-up", "--project", "sr", "--note", "cohort study", "--json"]);
     let follow_up = follow_up.ok().json();
@@ -128,4 +128,35 @@ fn report_says_where_it_wrote_as_json() {
     let written = crate::common::midnet(dir.path(), &args).ok().json();
     assert_eq!(written, serde_json::json!({"report": out.to_str().unwrap()}));
     assert!(std::fs::read_to_string(&out).unwrap().contains("<html"));
+}
+
+/// `site init --json`: the directory and database made, no data version before the first load, and
+/// every table with its rows, as the new database holds them (the masters filled, the rest empty).
+#[test]
+fn site_init_says_what_it_created_as_json() {
+    let dir = tempdir();
+    let site = dir.path().join("hospital-a");
+    let created = crate::common::midnet(dir.path(), &["site", "init", "--site", "hospital-a", "--json"]).ok().json();
+    assert_eq!(created["site"], site.to_str().unwrap());
+    assert_eq!(created["database"], site.join("site.duckdb").to_str().unwrap());
+    assert!(created["data_version"].is_null(), "no data version before a load: {created}");
+    let conn = duckdb::Connection::open(site.join("site.duckdb")).unwrap();
+    let rows_of = |table: &str| -> u64 {
+        conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get::<_, i64>(0)).unwrap() as u64
+    };
+    let tables = created["tables"].as_array().unwrap();
+    let named: Vec<(&str, u64)> =
+        tables.iter().map(|t| (t["table"].as_str().unwrap(), t["rows"].as_u64().unwrap())).collect();
+    for (table, rows) in &named {
+        assert_eq!(*rows, rows_of(table), "{table}");
+    }
+    let names: Vec<&str> = named.iter().map(|(t, _)| *t).collect();
+    for table in ["patient", "lab_result", "drug_master", "load_history", "quarantine"] {
+        assert!(names.contains(&table), "{table} missing from {names:?}");
+    }
+    assert!(named.iter().any(|(t, rows)| *t == "drug_master" && *rows > 0), "the masters come filled: {named:?}");
+    assert!(named.iter().all(|(t, rows)| t.ends_with("master") || *t == "unit_conversion" || *rows == 0));
+
+    let again = crate::common::midnet(dir.path(), &["site", "init", "--site", "hospital-a", "--json"]);
+    again.fails(2, "already a site data source");
 }

@@ -19,6 +19,7 @@ mod mishaps;
 mod network;
 mod owner_only;
 mod privilege;
+mod progress;
 mod project_inputs;
 mod projects;
 mod protocol;

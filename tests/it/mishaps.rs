@@ -96,7 +96,7 @@ fn released_with_copies() -> (Center, PathBuf, PathBuf) {
     for user in ["stella", "alan"] {
         let desk = c.root.join(format!("{user}-desk"));
         std::fs::create_dir_all(&desk).unwrap();
-        c.run(user, &["export", "fetch", "--project", "p1", "t.csv", "--to", &desk.display().to_string()]).ok();
+        c.run(user, &["export", "fetch", "--project", "p1", "t.csv", "--into", &desk.display().to_string()]).ok();
         copies.push(std::fs::canonicalize(&desk).unwrap().join("t.csv"));
     }
     let alan = copies.pop().unwrap();

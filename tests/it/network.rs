@@ -26,7 +26,7 @@ impl Network {
         let out = network.display().to_string();
         c.run(
             "rev",
-            &["synth", "--sites", "3", "--patients", "2000", "--seed", "11", "--out", &out, "--load", "--quiet"],
+            &["synth", "--site-count", "3", "--patients", "2000", "--seed", "11", "--dir", &out, "--load", "--quiet"],
         )
         .ok();
         c.run("rev", &["center", "sites", "add", &network.join("sites.toml").display().to_string()]).ok();

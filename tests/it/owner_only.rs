@@ -70,7 +70,7 @@ fn every_file_under_the_home_is_owner_only_and_a_fetched_copy_keeps_the_umask() 
     n.c.run("rev", &["export", "review", id, "--project", "p1", "--approve", "--note", "checked every cell"]).ok();
     let desk = n.c.root.join("stella-desk");
     std::fs::create_dir(&desk).unwrap();
-    n.c.run("stella", &["export", "fetch", "--project", "p1", "patients.csv", "--to", desk.to_str().unwrap()]).ok();
+    n.c.run("stella", &["export", "fetch", "--project", "p1", "patients.csv", "--into", desk.to_str().unwrap()]).ok();
 
     let found = assert_owner_only(&n.c.home);
     let area = n.c.area("p1");

@@ -92,7 +92,18 @@ fn statistics_on_a_project_dataset_equal_those_on_its_file_and_are_kept_in_work(
     assert!(cox["n"].as_u64().unwrap() > 50 && cox["events"].as_u64().unwrap() > 0, "{cox}");
     let incidence = same_as_file(
         &n,
-        &["stats", "incidence", "--events", "alt_gt_3uln_event", time[0], time[1], "--by", "group", "--per", "365"],
+        &[
+            "stats",
+            "incidence",
+            "--events",
+            "alt_gt_3uln_event",
+            time[0],
+            time[1],
+            "--group-by",
+            "group",
+            "--per",
+            "365",
+        ],
         "cohort@1",
         "stats/incidence-cohort@1.csv",
     );
@@ -179,7 +190,7 @@ fn statistics_on_a_project_dataset_equal_those_on_its_file_and_are_kept_in_work(
             "alt_gt_3uln_event",
             "--time",
             "alt_gt_3uln_days",
-            "--by",
+            "--group-by",
             "site",
             "--out",
             "stats/by-site.csv",
@@ -201,8 +212,17 @@ fn signal_screen_and_ssa_on_a_project_dataset() {
     let n = with_cohort();
     // The active-comparator cohort is one new-use episode per person: its drug is `group`. The
     // project run writes work/signal/screen-cohort@1.csv; the run on the file writes beside it.
-    let args =
-        ["signal", "screen", "--drug", "group", "--person", "site,person_id", "--prior", "0.2,0.1,2,4,0.3", "--json"];
+    let args = [
+        "signal",
+        "screen",
+        "--drug-column",
+        "group",
+        "--person",
+        "site,person_id",
+        "--prior",
+        "0.2,0.1,2,4,0.3",
+        "--json",
+    ];
     let mut on_project = args.to_vec();
     on_project.extend(["--project", "p1", "--dataset", "cohort"]);
     let screen = alan(&n, &on_project).ok().json();
@@ -240,7 +260,7 @@ fn signal_screen_and_ssa_on_a_project_dataset() {
             "p1",
             "--dataset",
             "cohort",
-            "--drug",
+            "--drug-column",
             "group",
             "--risk-window",
             "60",
@@ -344,10 +364,10 @@ fn bad_project_inputs_are_refused_with_what_to_do() {
     };
     screen(&["--dataset", "nope"]).fails(4, "its datasets are cohort@1");
     screen(&["--dataset", "cohort"]).fails(2, "no column `drug`");
-    screen(&["--dataset", "cohort", "--drug", "group", "--events", "age"])
+    screen(&["--dataset", "cohort", "--drug-column", "group", "--event-columns", "age"])
         .fails(2, "dataset cohort@1 (datasets/cohort@1.parquet): column `age`, row 1: value");
-    screen(&["--dataset", "cohort", "--drug", "group", "--out", "../escape.csv"]).fails(3, "refused (path)");
-    screen(&["--dataset", "cohort", "--drug", "group", "--risk-window", "30", "--events", "age"])
+    screen(&["--dataset", "cohort", "--drug-column", "group", "--out", "../escape.csv"]).fails(3, "refused (path)");
+    screen(&["--dataset", "cohort", "--drug-column", "group", "--risk-window", "30", "--event-columns", "age"])
         .fails(2, "no column `age_days`");
     alan(&n, &["signal", "screen", "--input", &file, "--exposures", &file, "--outcomes", &file])
         .fails(2, "cannot be used with");
@@ -441,7 +461,7 @@ fn episode_rows_merge_a_person_and_drug_and_a_risk_window_reads_the_days() {
     let expected = [(pair("A", "liver"), 1.0), (pair("B", "kidney"), 1.0), (pair("B", "liver"), 1.0)];
     assert_eq!(within, expected.into_iter().collect());
     // Only some outcomes, by name; a person key that is not there.
-    let liver = pair_counts(&screen(&["--events", "liver_event"]).ok().stdout);
+    let liver = pair_counts(&screen(&["--event-columns", "liver_event"]).ok().stdout);
     assert_eq!(liver.len(), 2);
     screen(&["--person", "patient"]).fails(2, "no column `patient`; the columns are: person, drug");
 }

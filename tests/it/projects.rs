@@ -20,7 +20,7 @@ fn create_refuses_what_the_guideline_forbids_and_leaves_nothing() {
         .fails(3, "2029-04-30 at the latest");
     c.run("rev", &create_args("p1", "research", "2026-06-01", "2027-05-31", &late))
         .fails(2, "post-marketing studies only");
-    c.run("rev", &create_args("p1", "signal_refinement", "2026-06-01", "2027-05-31", &[])).fails(2, "--drug");
+    c.run("rev", &create_args("p1", "signal_refinement", "2026-06-01", "2027-05-31", &[])).fails(2, "--drug-name");
     c.run("rev", &create_args("p1", "research", "2026-06-01", "2026-05-31", &[])).fails(2, "before --start");
     c.run("rev", &create_args("../p1", "research", "2026-06-01", "2027-05-31", &[])).fails(2, "project id");
     let mut nobody = create_args("p1", "research", "2026-06-01", "2027-05-31", &[]);
@@ -232,9 +232,9 @@ fn the_register_withholds_a_signal_refinement_drug_until_its_date() {
     let c = Center::with_users();
     c.set_today("2026-06-15");
     let refine =
-        ["--drug", "drugzumab", "--disclose-drug-from", "2027-01-01", "--summary", "Refining a hepatic signal"];
+        ["--drug-name", "drugzumab", "--disclose-drug-from", "2027-01-01", "--summary", "Refining a hepatic signal"];
     c.run("rev", &create_args("sr", "signal_refinement", "2026-06-01", "2027-05-31", &refine)).ok();
-    c.run("rev", &create_args("rs", "research", "2026-06-01", "2027-05-31", &["--drug", "otherdrug"])).ok();
+    c.run("rev", &create_args("rs", "research", "2026-06-01", "2027-05-31", &["--drug-name", "otherdrug"])).ok();
     let register = c.run("stella", &["project", "register", "--json"]).ok().json();
     assert_eq!(register[1]["project"], "sr");
     assert_eq!(register[1]["drug"], "(withheld until 2027-01-01)");
@@ -294,7 +294,7 @@ fn a_production_home_takes_its_dates_from_the_system_clock_alone() {
     let dir = crate::common::tempdir();
     let root = dir.path();
     let home = root.join("home");
-    let init = ["center", "init", "--reviewer", "rev", "--name", "Rita Reviewer"];
+    let init = ["center", "init", "--user", "rev", "--name", "Rita Reviewer"];
     let env = [("MIDNET_HOME", home.to_str().unwrap())];
     crate::common::midnet_with(root, &init, &env, Some(&format!("{PASSWORD}\n"))).ok();
     serve_home(root, &home);

@@ -11,15 +11,15 @@ use crate::common::{Run, midnet};
 
 /// A data center with a synthetic network registered, a project of the given purpose with
 /// analyst alan, and the protocol script written for the sites to approve.
-struct Monitoring {
-    c: Center,
+pub struct Monitoring {
+    pub c: Center,
     network: PathBuf,
     sites: Vec<PathBuf>,
     script: String,
 }
 
 impl Monitoring {
-    fn new(sites: usize, patients: u64, seed: u64, purpose: &str) -> Monitoring {
+    pub fn new(sites: usize, patients: u64, seed: u64, purpose: &str) -> Monitoring {
         Monitoring::with_files(sites, patients, seed, purpose, |_, _| {})
     }
 
@@ -30,7 +30,7 @@ impl Monitoring {
         let network = c.root.join("network");
         let out = network.display().to_string();
         let (n, p, s) = (sites.to_string(), patients.to_string(), seed.to_string());
-        c.run("rev", &["synth", "--sites", &n, "--patients", &p, "--seed", &s, "--out", &out, "--quiet"]).ok();
+        c.run("rev", &["synth", "--site-count", &n, "--patients", &p, "--seed", &s, "--dir", &out, "--quiet"]).ok();
         for i in 1..=sites {
             let site = network.join(format!("site{i:02}"));
             edit(i, &site.join("import"));
@@ -40,7 +40,7 @@ impl Monitoring {
         }
         c.run("rev", &["center", "sites", "add", &network.join("sites.toml").display().to_string()]).ok();
         c.set_today("2026-06-02");
-        let refinement: &[&str] = &["--drug", "novagliptin", "--disclose-drug-from", "2027-01-01"];
+        let refinement: &[&str] = &["--drug-name", "novagliptin", "--disclose-drug-from", "2027-01-01"];
         let extra = if purpose == "signal_refinement" { refinement } else { &[] };
         c.run("rev", &create_args("p1", purpose, "2026-06-01", "2027-05-31", extra)).ok();
         c.run("carol", &["project", "grant", "p1", "alan", "analyst"]).ok();
@@ -51,7 +51,7 @@ impl Monitoring {
     }
 
     /// Every site approves the protocol script for `p1` and a drug pair (and outcome list).
-    fn approve(&self, drug: &str, comparator: &str, outcomes: Option<&str>) {
+    pub fn approve(&self, drug: &str, comparator: &str, outcomes: Option<&str>) {
         self.approve_for("p1", drug, comparator, outcomes);
     }
 
@@ -107,8 +107,8 @@ fn csv_rows(path: &std::path::Path) -> Vec<std::collections::BTreeMap<String, St
         .collect()
 }
 
-const NOVAGLIPTIN: &str = "3969099";
-const SITAGLIPTIN: &str = "3969010";
+pub const NOVAGLIPTIN: &str = "3969099";
+pub const SITAGLIPTIN: &str = "3969010";
 
 #[test]
 fn a_run_writes_the_tables_and_a_later_cutoff_adds_an_analysis() {
@@ -199,7 +199,7 @@ fn a_run_writes_the_tables_and_a_later_cutoff_adds_an_analysis() {
 #[test]
 fn the_purpose_decides_detection_or_refinement() {
     let m = Monitoring::new(2, 2000, 5, "signal_detection");
-    m.run(NOVAGLIPTIN, SITAGLIPTIN, "2025-09-30", &["--outcomes", "alt_gt_3uln"]).fails(2, "runs every outcome");
+    m.run(NOVAGLIPTIN, SITAGLIPTIN, "2025-09-30", &["--outcome-ids", "alt_gt_3uln"]).fails(2, "runs every outcome");
     // Sites have not approved the script for this project: nothing is analysed, and the run says why.
     m.run(NOVAGLIPTIN, SITAGLIPTIN, "2025-09-30", &[]).fails(1, "has not approved");
     m.approve_for("another-project", NOVAGLIPTIN, SITAGLIPTIN, None);
@@ -213,11 +213,13 @@ fn the_purpose_decides_detection_or_refinement() {
 
     let r = Monitoring::new(2, 2000, 5, "signal_refinement");
     r.run(NOVAGLIPTIN, SITAGLIPTIN, "2025-09-30", &[]).fails(2, "name the outcomes to refine");
-    r.run(NOVAGLIPTIN, SITAGLIPTIN, "2025-09-30", &["--outcomes", "alt_gt_3uln,nope"])
+    r.run(NOVAGLIPTIN, SITAGLIPTIN, "2025-09-30", &["--outcome-ids", "alt_gt_3uln,nope"])
         .fails(2, "`nope` is not an outcome");
     r.approve(NOVAGLIPTIN, SITAGLIPTIN, Some("alt_gt_3uln,egfr_lt_60"));
-    let report =
-        r.run(NOVAGLIPTIN, SITAGLIPTIN, "2025-09-30", &["--outcomes", "alt_gt_3uln,egfr_lt_60", "--json"]).ok().json();
+    let report = r
+        .run(NOVAGLIPTIN, SITAGLIPTIN, "2025-09-30", &["--outcome-ids", "alt_gt_3uln,egfr_lt_60", "--json"])
+        .ok()
+        .json();
     assert_eq!(report["record"]["plan"], "refinement");
     assert_eq!(report["record"]["tests"], 4);
     let dir = r.work().join("protocol/analysis-1");
@@ -302,7 +304,7 @@ fn every_planted_effect_is_covered_and_flagged() {
             comparator,
             "--cutoff",
             "2025-09-30",
-            "--outcomes",
+            "--outcome-ids",
             outcome,
             "--quiet",
         ];

@@ -41,7 +41,7 @@ fn site_with_patients(dir: &Path) -> std::path::PathBuf {
 fn synth_is_deterministic_and_writes_registry_and_truth() {
     let dir = tempdir();
     let run = |out: &str, seed: &str| {
-        midnet(dir.path(), &["synth", "--sites", "2", "--patients", "300", "--seed", seed, "--out", out]).ok()
+        midnet(dir.path(), &["synth", "--site-count", "2", "--patients", "300", "--seed", seed, "--dir", out]).ok()
     };
     run("a", "5");
     run("b", "5");
@@ -99,7 +99,7 @@ fn synthesised_network_loads_and_checks() {
     let dir = tempdir();
     midnet(
         dir.path(),
-        &["synth", "--sites", "1", "--patients", "400", "--seed", "3", "--out", "net", "--dirty", "0.002"],
+        &["synth", "--site-count", "1", "--patients", "400", "--seed", "3", "--dir", "net", "--dirty", "0.002"],
     )
     .ok();
     midnet(dir.path(), &["site", "init", "--site", "net/site01"]).ok();
@@ -306,7 +306,7 @@ fn parquet_files_load_like_csv() {
 #[test]
 fn an_interrupted_load_leaves_the_site_as_it_was() {
     let dir = tempdir();
-    midnet(dir.path(), &["synth", "--sites", "1", "--patients", "3000", "--seed", "9", "--out", "net"]).ok();
+    midnet(dir.path(), &["synth", "--site-count", "1", "--patients", "3000", "--seed", "9", "--dir", "net"]).ok();
     let mut interrupted = 0;
     for (n, delay_ms) in [20, 60, 120, 200, 300, 450].into_iter().enumerate() {
         let site = format!("s{n}");
@@ -595,7 +595,7 @@ fn a_second_load_of_the_same_files_changes_nothing_and_names_the_earlier_load() 
     let dir = tempdir();
     midnet(
         dir.path(),
-        &["synth", "--sites", "1", "--patients", "400", "--seed", "3", "--out", "net", "--dirty", "0.002"],
+        &["synth", "--site-count", "1", "--patients", "400", "--seed", "3", "--dir", "net", "--dirty", "0.002"],
     )
     .ok();
     midnet(dir.path(), &["site", "init", "--site", "net/site01"]).ok();
@@ -796,9 +796,11 @@ fn the_quarantine_lists_file_line_and_reasons_without_any_value() {
     let by_file = by_file.ok().json()["rows"].as_array().unwrap().clone();
     assert_eq!(by_file.len(), 1);
     assert_eq!(by_file[0]["line"], 3);
-    let by_reason = midnet(dir.path(), &["site", "quarantine", "--site", "site", "--reason", "NOT A DATE", "--json"]);
+    let by_reason =
+        midnet(dir.path(), &["site", "quarantine", "--site", "site", "--reason-contains", "NOT A DATE", "--json"]);
     assert_eq!(by_reason.ok().json()["rows"].as_array().unwrap().len(), 1);
-    let probe = midnet(dir.path(), &["site", "quarantine", "--site", "site", "--reason", "MRN-0042", "--json"]);
+    let probe =
+        midnet(dir.path(), &["site", "quarantine", "--site", "site", "--reason-contains", "MRN-0042", "--json"]);
     assert_eq!(probe.ok().json()["rows"].as_array().unwrap().len(), 0, "a reason filter must not match values");
     midnet(dir.path(), &["site", "quarantine", "--site", "site", "--file", "lab.csv"])
         .fails(2, "--file lab.csv: no file of that name was loaded into site");

@@ -54,7 +54,7 @@ pub struct RuleArgs {
     rules: Option<PathBuf>,
     /// The site registry (sites.toml) whose hospital names, aliases and ids must not appear.
     #[arg(long, value_name = "FILE")]
-    sites: Option<PathBuf>,
+    registry: Option<PathBuf>,
     /// Columns that are not counts, for tables whose sidecar does not describe them.
     #[arg(long, value_name = "COL,…", value_delimiter = ',')]
     not_counts: Vec<String>,
@@ -74,7 +74,7 @@ pub struct CheckArgs {
     released: Vec<PathBuf>,
     /// Check files of this project's work/ (named as there), with the home's site registry, the
     /// project's pseudonyms and the tables it has released (analyst or reviewer).
-    #[arg(long, value_name = "ID", conflicts_with_all = ["released", "sites", "rules"])]
+    #[arg(long, value_name = "ID", conflicts_with_all = ["released", "registry", "rules"])]
     project: Option<String>,
     /// Print the report as JSON.
     #[arg(long)]
@@ -94,7 +94,7 @@ pub struct FixArgs {
     #[arg(long, value_name = "FILE", required_unless_present = "project")]
     out: Option<PathBuf>,
     /// Fix a table of this project's work/ into work/, with the project's checks (analyst; audited).
-    #[arg(long, value_name = "ID", conflicts_with_all = ["sites", "rules"])]
+    #[arg(long, value_name = "ID", conflicts_with_all = ["registry", "rules"])]
     project: Option<String>,
     /// With --project: write over a file of the same name in work/ (refused otherwise).
     #[arg(long, requires = "project")]
@@ -178,7 +178,7 @@ fn rules_and_sites(args: &RuleArgs) -> Result<(Rules, HospitalNames)> {
         Some(path) => Rules::read(path)?,
         None => Rules::default(),
     };
-    let sites = match &args.sites {
+    let sites = match &args.registry {
         Some(path) => HospitalNames::of_sites(&SiteRegistry::parse_toml(path)?.sites, &path.display().to_string())?,
         None => HospitalNames::default(),
     };

@@ -111,7 +111,7 @@ pub struct FetchArgs {
     file: String,
     /// An existing directory outside the data center to copy it into.
     #[arg(long, value_name = "DIR")]
-    to: PathBuf,
+    into: PathBuf,
     /// Print the copy as JSON: {"file", "to", "sha256", …} as the ledger records it.
     #[arg(long)]
     json: bool,
@@ -221,7 +221,7 @@ pub fn ledger(global: &Global, args: ProjectArgs) -> Result<()> {
 
 pub fn fetch(global: &Global, args: FetchArgs) -> Result<()> {
     let fetched = as_user(global, "export fetch", Some(&args.project), |actor| {
-        ledger::fetch(actor, &args.project, &args.file, &args.to)
+        ledger::fetch(actor, &args.project, &args.file, &args.into)
     })?;
     if args.json {
         return print_json(&fetched);

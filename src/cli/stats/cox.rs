@@ -26,7 +26,7 @@ pub struct CoxArgs {
     /// Column that is 1 when the event ended follow-up and 0 when it was censored.
     #[arg(long, value_name = "COL")]
     event: String,
-    /// The covariates, comma-separated. A text column is categorical (one indicator per level
+    /// The covariate columns, comma-separated. A text column is categorical (one indicator per level
     /// against a reference level); `COL^2` is the square of a numeric column.
     #[arg(long, value_name = "COLS", value_delimiter = ',', required = true)]
     covariates: Vec<String>,

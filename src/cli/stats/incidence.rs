@@ -31,7 +31,7 @@ pub struct IncidenceArgs {
     time: String,
     /// Rates in each stratum of these columns (comma-separated), e.g. age_band,sex,group.
     #[arg(long, value_name = "COLS", value_delimiter = ',')]
-    by: Vec<String>,
+    group_by: Vec<String>,
     /// Rates per this many units of person-time.
     #[arg(long, default_value_t = 1000.0)]
     per: f64,
@@ -39,7 +39,7 @@ pub struct IncidenceArgs {
     #[arg(long, value_enum, default_value_t = PoissonCi::Exact)]
     ci: PoissonCi,
     /// Rate ratio and rate difference of level A against level B of column COL (in each
-    /// stratum of the other `--by` columns).
+    /// stratum of the other `--group-by` columns).
     #[arg(long, value_name = "COL=A:B")]
     compare: Option<String>,
     /// Directly standardise the rates over this column (e.g. age_band) to `--standard`.
@@ -128,8 +128,8 @@ fn analyse(global: &Global, args: &IncidenceArgs, input: &Resolved) -> Result<()
         return Err(bad_input!("--per {}: give a positive number of person-time units, e.g. 1000", args.per));
     }
     let compare = args.compare.as_deref().map(CompareSpec::parse).transpose()?;
-    // The strata reported: --by, plus the compared column if --by lacks it.
-    let mut by = args.by.clone();
+    // The strata reported: --group-by, plus the compared column if --group-by lacks it.
+    let mut by = args.group_by.clone();
     if let Some(c) = &compare
         && !by.contains(&c.column)
     {
@@ -139,7 +139,7 @@ fn analyse(global: &Global, args: &IncidenceArgs, input: &Resolved) -> Result<()
         && by.contains(s)
     {
         return Err(bad_input!(
-            "--standardize {s}: `{s}` is also a stratum (--by or --compare); standardising over a column averages over it, so leave it out of the strata"
+            "--standardize {s}: `{s}` is also a stratum (--group-by or --compare); standardising over a column averages over it, so leave it out of the strata"
         ));
     }
     // The strata tallied: the reported ones, then the standardisation column.
@@ -519,8 +519,8 @@ fn params(args: &IncidenceArgs) -> Vec<(&'static str, String)> {
         ("per", args.per.to_string()),
         ("ci", args.ci.name().to_string()),
     ];
-    if !args.by.is_empty() {
-        p.push(("by", args.by.join(",")));
+    if !args.group_by.is_empty() {
+        p.push(("group_by", args.group_by.join(",")));
     }
     if let Some(c) = &args.compare {
         p.push(("compare", c.clone()));

@@ -235,8 +235,9 @@ fn report(entries: Vec<Entry>, options: &CheckOptions) -> Report {
     if !options.sites.has_names() {
         skipped.push(Skipped {
             rule: Rule::SiteName,
-            reason: "no site registry: give --sites sites.toml (inside a project the data center's registry is used)"
-                .into(),
+            reason:
+                "no site registry: give --registry sites.toml (inside a project the data center's registry is used)"
+                    .into(),
         });
     }
     if options.persons.is_none() {

@@ -102,6 +102,8 @@ struct Input {
     path: PathBuf,
     table: &'static str,
     format: Format,
+    /// The file's size, which the progress bar counts.
+    bytes: u64,
 }
 
 /// Load `paths` (files, or directories whose files are named after their tables) into the site.
@@ -110,16 +112,25 @@ struct Input {
 /// Files whose header is refused are reported and left out before anything changes. The others
 /// load in one transaction, each by one statement that inserts its good rows and sets its bad ones
 /// aside for the quarantine; the bad rows' line numbers may take a second, light read. A file
-/// loaded before (same SHA-256) is skipped.
-pub fn load(site: &SiteDir, paths: &[PathBuf], table: Option<&str>) -> Result<LoadReport> {
+/// loaded before (same SHA-256) is skipped. `progress` shows one bar, labelled with the site
+/// directory's name, over the bytes of the
+/// accepted files, advanced as each file is read whole (one statement reads a file, so a file is
+/// the finest step that can be counted honestly).
+pub fn load(
+    site: &SiteDir,
+    paths: &[PathBuf],
+    table: Option<&str>,
+    progress: &crate::progress::Progress,
+) -> Result<LoadReport> {
     let (mut inputs, mut refused) = resolve_inputs(paths, table)?;
     // Patient files first (the others' rows refer to them), then the largest first: the line
     // numbers of a file's bad rows are looked up on another thread while the next files load.
-    inputs
-        .sort_by_key(|i| (i.table != "patient", std::cmp::Reverse(std::fs::metadata(&i.path).map_or(0, |m| m.len()))));
+    inputs.sort_by_key(|i| (i.table != "patient", std::cmp::Reverse(i.bytes)));
     let conn = site.open()?;
     let accepted = accept_inputs(&conn, &inputs, &mut refused)?;
     let set_aside = SetAside::register(&conn)?;
+    let label = site.root().file_name().map_or("load".into(), |n| n.to_string_lossy());
+    let bar = progress.bytes(&label, accepted.iter().map(|a| a.input.bytes).sum());
     // Files are hashed on a thread of their own while DuckDB reads them.
     let report = std::thread::scope(|scope| {
         let (sender, hashes) = std::sync::mpsc::channel();
@@ -132,7 +143,9 @@ pub fn load(site: &SiteDir, paths: &[PathBuf], table: Option<&str>) -> Result<Lo
             }
         });
         conn.execute_batch("BEGIN TRANSACTION")?;
-        match record_files(scope, &conn, &set_aside, &accepted, &hashes, refused) {
+        let recorded = record_files(scope, &conn, &set_aside, &accepted, &hashes, refused, &bar);
+        bar.finish_with_message(if recorded.is_ok() { "done" } else { "failed: nothing loaded" });
+        match recorded {
             Ok(report) if !report.files.is_empty() => {
                 conn.execute_batch("COMMIT")?;
                 crate::crash::point("load-committed");
@@ -202,7 +215,7 @@ fn accept(conn: &duckdb::Connection, input: &Input) -> Result<Vec<String>, FileE
 
 /// Inside the load's transaction: each new file's rows, then the files and (if rows came in) the
 /// load in the history. A file loaded before is skipped; one with the content of another file of
-/// this load is refused.
+/// this load is refused. `bar` advances by each file's bytes once it is read (or skipped).
 fn record_files<'scope>(
     scope: &'scope std::thread::Scope<'scope, '_>,
     conn: &duckdb::Connection,
@@ -210,6 +223,7 @@ fn record_files<'scope>(
     accepted: &'scope [Accepted<'scope>],
     hashes: &std::sync::mpsc::Receiver<Result<String>>,
     mut refused: Vec<FileRefused>,
+    bar: &indicatif::ProgressBar,
 ) -> Result<LoadReport> {
     let version: i64 =
         conn.query_row("SELECT coalesce(max(data_version), 0) + 1 FROM load_history", [], |r| r.get(0))?;
@@ -218,10 +232,12 @@ fn record_files<'scope>(
     let mut skipped = Vec::new();
     let mut read: HashMap<String, &Path> = HashMap::new();
     for file in accepted {
-        let sha256 = hashes.recv().expect("the hashing thread sends one hash per file")?;
         let path = file.input.path.display().to_string();
+        bar.set_message(file.input.path.file_name().unwrap_or_default().to_string_lossy().into_owned());
+        let sha256 = hashes.recv().expect("the hashing thread sends one hash per file")?;
         if let Some(earlier) = earlier_file(conn, &sha256)? {
             skipped.push(FileSkipped { table: file.input.table.to_string(), file: path, sha256, earlier });
+            bar.inc(file.input.bytes);
             continue;
         }
         if let Some(first) = read.get(&sha256) {
@@ -230,16 +246,19 @@ fn record_files<'scope>(
                 first.display()
             );
             refused.push(FileRefused { file: path, reason });
+            bar.inc(file.input.bytes);
             continue;
         }
         read.insert(sha256.clone(), &file.input.path);
         let id = first_id + inserted.len() as i64;
         let loaded = insert_rows(conn, file, id)?;
+        bar.inc(file.input.bytes);
         crate::crash::point("load-inserted");
         inserted.push((file, id, sha256, loaded, Located::start(scope, file, set_aside.take())));
     }
     let rows_in: u64 = inserted.iter().map(|(_, _, _, loaded, _)| loaded).sum();
     let data_version = (rows_in > 0).then_some(version);
+    bar.set_message("quarantine");
     let mut files = Vec::new();
     for (file, id, sha256, loaded, located) in inserted {
         let quarantined = quarantine_rows(conn, file, located, id, data_version)?;
@@ -626,7 +645,10 @@ fn resolve_inputs(paths: &[PathBuf], table: Option<&str>) -> Result<(Vec<Input>,
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let stem = name.split('.').next().unwrap_or("");
         match table.or_else(|| CLINICAL_TABLES.iter().copied().find(|t| *t == stem)) {
-            Some(t) => inputs.push(Input { path, table: spec_for(t).map(|s| s.table).unwrap(), format }),
+            Some(t) => {
+                let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
+                inputs.push(Input { path, table: spec_for(t).map(|s| s.table).unwrap(), format, bytes })
+            }
             None => refused.push(FileRefused {
                 file: path.display().to_string(),
                 reason: format!(

@@ -184,7 +184,7 @@ fn a_table_whose_sidecar_no_longer_matches_is_judged_by_content() {
         "alt_gt_3uln_event",
         "--time",
         "alt_gt_3uln_days",
-        "--by",
+        "--group-by",
         "group",
         "--per",
         "365",
@@ -385,7 +385,7 @@ fn export_fix_by_path_never_writes_into_a_home_or_over_a_file() {
 
     let to = n.c.root.join("fetched");
     std::fs::create_dir_all(&to).unwrap();
-    n.c.run("alan", &["export", "fetch", "--project", "p1", "t.csv", "--to", &to.display().to_string()]).ok();
+    n.c.run("alan", &["export", "fetch", "--project", "p1", "t.csv", "--into", &to.display().to_string()]).ok();
 }
 
 /// Every table midnet's own analyses write passes the gate, or is flagged only for the small
@@ -400,10 +400,30 @@ fn midnet_statistics_pass_the_gate() {
         alan(&n, &all).ok();
     };
     let (time, event) = (["--time", "alt_gt_3uln_days"], ["--event", "alt_gt_3uln_event"]);
-    on_cohort(&["stats", "incidence", "--events", event[1], time[0], time[1], "--by", "group,sex", "--per", "365"]);
+    on_cohort(&[
+        "stats",
+        "incidence",
+        "--events",
+        event[1],
+        time[0],
+        time[1],
+        "--group-by",
+        "group,sex",
+        "--per",
+        "365",
+    ]);
     on_cohort(&["stats", "km", time[0], time[1], event[0], event[1], "--group", "group", "--at", "30,90,365"]);
     on_cohort(&["stats", "cox", time[0], time[1], event[0], event[1], "--covariates", "group,age,sex"]);
-    on_cohort(&["signal", "screen", "--drug", "group", "--person", "site,person_id", "--prior", "0.2,0.1,2,4,0.3"]);
+    on_cohort(&[
+        "signal",
+        "screen",
+        "--drug-column",
+        "group",
+        "--person",
+        "site,person_id",
+        "--prior",
+        "0.2,0.1,2,4,0.3",
+    ]);
     on_cohort(&[
         "signal",
         "ssa",
@@ -434,7 +454,7 @@ fn midnet_statistics_pass_the_gate() {
     detection.extend(["--cutoff", "2025-06-30"]);
     alan(&n, &detection).ok();
     let mut refinement = protocol.to_vec();
-    refinement.extend(["--cutoff", "2025-09-30", "--outcomes", "alt_gt_3uln,egfr_lt_60"]);
+    refinement.extend(["--cutoff", "2025-09-30", "--outcome-ids", "alt_gt_3uln,egfr_lt_60"]);
     alan(&n, &refinement).ok();
 
     let work = n.c.area("p1").join("work");

@@ -123,7 +123,7 @@ fn hospital_names_match_in_kana_romaji_abbreviations_and_by_their_distinctive_pa
         csv.push_str(&format!("{s},120\n"));
     }
     write(d, "names.csv", &csv);
-    let run = check(d, &["names.csv", "--sites", "sites.toml"]);
+    let run = check(d, &["names.csv", "--registry", "sites.toml"]);
     let found = findings(&run, 0);
     for (i, s) in spellings.iter().enumerate() {
         assert!(
@@ -138,7 +138,7 @@ fn hospital_names_match_in_kana_romaji_abbreviations_and_by_their_distinctive_pa
         "words.csv",
         "note,patients\nmedian (中央値),120\n東北山形,130\nUniversity Hospital patients,140\nkitayamabashi,150\n",
     );
-    let run = check(d, &["words.csv", "--sites", "sites.toml"]);
+    let run = check(d, &["words.csv", "--registry", "sites.toml"]);
     assert!(!rules_of(&findings(&run, 0)).contains(&"site_name"), "{}", run.stdout);
 }
 

@@ -248,14 +248,14 @@ fn the_example_scripts_run_the_same_on_a_synthetic_site_in_both_engines() {
         &[
             "synth",
             "--quiet",
-            "--sites",
+            "--site-count",
             "1",
             "--patients",
             "1500",
             "--seed",
             "7",
             "--load",
-            "--out",
+            "--dir",
             &out.display().to_string(),
         ],
     )

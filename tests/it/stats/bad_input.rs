@@ -205,12 +205,12 @@ fn bad_comparison_and_standard_population() {
     with(&["--compare", "group"]).fails(2, "expected COL=A:B");
     with(&["--compare", "group=a:c"]).fails(2, "column `group` has no level `c`; its levels are: a, b");
     let std_missing = write(dir.path(), "std1.csv", "band,population\nx,10\n");
-    with(&["--by", "group", "--standardize", "band", "--standard", &std_missing])
+    with(&["--group-by", "group", "--standardize", "band", "--standard", &std_missing])
         .fails(2, "`band` level `y` is in the data but not in the standard population");
     let std_extra = write(dir.path(), "std2.csv", "band,population\nx,10\ny,20\n");
-    with(&["--by", "group", "--standardize", "band", "--standard", &std_extra])
+    with(&["--group-by", "group", "--standardize", "band", "--standard", &std_extra])
         .fails(2, "`band` level `x` has standard population but no person-time in stratum group = b");
-    with(&["--by", "band", "--standardize", "band", "--standard", &std_extra]).fails(2, "is also a stratum");
+    with(&["--group-by", "band", "--standardize", "band", "--standard", &std_extra]).fails(2, "is also a stratum");
     with(&["--per", "0"]).fails(2, "--per 0");
 }
 
