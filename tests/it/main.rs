@@ -25,4 +25,5 @@ mod reference;
 mod script;
 mod signal;
 mod site;
+mod spark;
 mod stats;
