@@ -19,7 +19,8 @@ use midnet::spark::Session;
 use midnet::sql::{Dialect, Spark};
 use proptest::prelude::*;
 
-use crate::common::{proptest_cases, repo_root, tempdir};
+use crate::common::{midnet, proptest_cases, repo_root, tempdir, testdata};
+use crate::script::support;
 
 static SERVER: OnceLock<Result<String, String>> = OnceLock::new();
 
@@ -185,6 +186,31 @@ fn sessions_keep_their_views_apart_and_release_them() {
     let mut other = session();
     let err = other.sql("SELECT x FROM mine").unwrap_err().to_string();
     assert!(err.contains("TABLE_OR_VIEW_NOT_FOUND"), "{err}");
+}
+
+/// The example scripts, the benchmark's active-comparator cohort among them (its outputs are single
+/// statements of ~40 CTEs, the protocol's shape), give on Spark the rows they give on DuckDB, on a
+/// synthetic site of 1,000 patients.
+#[test]
+#[ignore = "issue 23, not yet: on Spark local[2] with a 2 GB driver the active-comparator cohort runs out of memory in a sort (UNABLE_TO_ACQUIRE_MEMORY); docs/spark.md, limits"]
+fn the_example_scripts_give_duckdbs_rows_on_a_synthetic_site() {
+    use midnet::script::{ParamValues, Script};
+    let dir = tempdir();
+    let synth = ["synth", "--sites", "1", "--patients", "1000", "--seed", "5", "--out", "net", "--load", "--quiet"];
+    midnet(dir.path(), &synth).ok();
+    let conn = Connection::open(dir.path().join("net/site01/site.duckdb")).unwrap();
+    for name in ["active_comparator", "drug_utilisation", "incidence", "new_use_screen"] {
+        let path = testdata(&format!("scripts/{name}.midnet"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let script = Script::from_text(&format!("{name}.midnet"), &text, path.parent().unwrap()).unwrap();
+        let mut values = ParamValues::new();
+        values.set("cutoff", "2026-06-01");
+        let compiled = script.compile(&values).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let duckdb = support::run_sql(&conn, &compiled).unwrap_or_else(|e| panic!("{name} on DuckDB: {e}"));
+        let rows: usize = duckdb.outputs.iter().map(|(_, _, r)| r.len()).sum();
+        assert!(rows > 0, "{name}: no rows on DuckDB, nothing compared");
+        support::spark_agrees(&conn, &compiled, &duckdb).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
 }
 
 /// Text of every kind, weighted towards what breaks Spark's quoting: quotes, backslashes before
