@@ -25,6 +25,7 @@ pub mod schema;
 pub mod script;
 pub mod signal;
 pub mod site;
+pub mod spark;
 pub mod sql;
 pub mod stats;
 pub mod store;

@@ -7,5 +7,6 @@ mod dialect;
 mod generate;
 
 pub use dialect::duckdb::{self, DuckDb};
-pub use dialect::{Dialect, SqlType};
+pub use dialect::spark::Spark;
+pub use dialect::{Dialect, SortKey, SqlType};
 pub use generate::{OutputQuery, Queries, QueryColumn, generate};

@@ -27,4 +27,5 @@ mod reference;
 mod script;
 mod signal;
 mod site;
+mod spark;
 mod stats;

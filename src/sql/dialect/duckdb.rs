@@ -2,7 +2,7 @@
 //! SQL that `midnet` runs on its own DuckDB connections (site loads, the project database, reading
 //! tables), which quotes through [`ident`] and [`string`].
 
-use super::Dialect;
+use super::{Dialect, SortKey};
 
 /// DuckDB's dialect. Its quoting is the SQL standard's (DuckDB's string literals have no
 /// backslash escapes, so doubling the quote is the whole escape).
@@ -35,12 +35,16 @@ impl Dialect for DuckDb {
         "AS MATERIALIZED"
     }
 
-    fn first_row_per(&self, select: &str, rest: &str, partition: &str, order: &str) -> String {
-        format!("{select}\n{rest}\nQUALIFY row_number() OVER (PARTITION BY {partition} ORDER BY {order}) = 1")
+    fn first_row_per(&self, select: &str, rest: &str, partition: &str, order: &[SortKey]) -> String {
+        format!(
+            "{select}\n{rest}\nQUALIFY row_number() OVER (PARTITION BY {partition} ORDER BY {}) = 1",
+            self.order_by(order)
+        )
     }
 
-    fn first_in_order(&self, value: &str, order: &str) -> String {
-        format!("first({value} ORDER BY {order})")
+    fn first_in_order(&self, value: &str, order: &[SortKey], filter: Option<&str>) -> String {
+        let filter = filter.map(|f| format!(" FILTER (WHERE {f})")).unwrap_or_default();
+        format!("first({value} ORDER BY {}){filter}", self.order_by(order))
     }
 
     fn record(&self, fields: &[(String, String)]) -> String {

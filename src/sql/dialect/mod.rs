@@ -6,9 +6,10 @@
 //! The trait's default methods write portable SQL; a dialect overrides only what its engine writes
 //! differently, and implements the few pieces that have no portable form (date arithmetic, an
 //! aggregate that takes the first value in an order, records). An engine is one small file here:
-//! [`duckdb`], the engine compiled into `midnet`.
+//! [`duckdb`], the engine compiled into `midnet`; [`spark`], Apache Spark SQL through Spark Connect.
 
 pub mod duckdb;
+pub mod spark;
 
 use crate::query::value::{Type, format_date};
 
@@ -33,6 +34,24 @@ impl SqlType {
             Type::Text => SqlType::Text,
             Type::Date => SqlType::Date,
         }
+    }
+}
+
+/// One key of an ORDER BY: ascending with missing values last, or the exact reverse (descending,
+/// missing values first). These are the only two orders generated queries sort in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortKey {
+    pub expr: String,
+    pub descending: bool,
+}
+
+impl SortKey {
+    pub fn ascending(expr: impl Into<String>) -> SortKey {
+        SortKey { expr: expr.into(), descending: false }
+    }
+
+    pub fn descending(expr: impl Into<String>) -> SortKey {
+        SortKey { expr: expr.into(), descending: true }
     }
 }
 
@@ -132,6 +151,17 @@ pub trait Dialect {
         format!("pow({base}, {exponent})")
     }
 
+    /// The keys of an ORDER BY, in SQL (the standard's `NULLS LAST`/`NULLS FIRST`).
+    fn order_by(&self, keys: &[SortKey]) -> String {
+        let keys: Vec<String> = keys
+            .iter()
+            .map(|k| {
+                if k.descending { format!("{} DESC NULLS FIRST", k.expr) } else { format!("{} ASC NULLS LAST", k.expr) }
+            })
+            .collect();
+        keys.join(", ")
+    }
+
     /// What follows a CTE's name for a CTE that several steps read: a plain `AS` where the engine
     /// has no way to compute it once.
     fn materialized(&self) -> &'static str {
@@ -142,15 +172,17 @@ pub trait Dialect {
     /// per `partition` in `order`. Portable: a window in a subquery, filtered outside; the
     /// result carries the window's column, `_row_in_group`, beside the SELECT list (no script
     /// name starts with `_`, so it cannot hide one of them).
-    fn first_row_per(&self, select: &str, rest: &str, partition: &str, order: &str) -> String {
+    fn first_row_per(&self, select: &str, rest: &str, partition: &str, order: &[SortKey]) -> String {
         let row = self.ident("_row_in_group");
         format!(
-            "SELECT *\nFROM (\n{select}, row_number() OVER (PARTITION BY {partition} ORDER BY {order}) AS {row}\n{rest}\n) AS first_rows\nWHERE {row} = 1"
+            "SELECT *\nFROM (\n{select}, row_number() OVER (PARTITION BY {partition} ORDER BY {}) AS {row}\n{rest}\n) AS first_rows\nWHERE {row} = 1",
+            self.order_by(order)
         )
     }
 
-    /// An aggregate: `value` of the group's first row in `order`.
-    fn first_in_order(&self, value: &str, order: &str) -> String;
+    /// An aggregate: `value` of the group's first row in `order`, among the rows where `filter`
+    /// (a condition) holds when there is one; missing when no row is left.
+    fn first_in_order(&self, value: &str, order: &[SortKey], filter: Option<&str>) -> String;
 
     /// A record of named values (names are plain lowercase words), and one value read back from it.
     fn record(&self, fields: &[(String, String)]) -> String;

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use plan::{Group, Level, Plan, Root, Step, StepNode, frames_by_table, overrides_date, refs_e, refs_frame, refs_p};
 use render::{Renderer, Scope, Source, rows_cte};
 
-use super::dialect::{Dialect, SqlType};
+use super::dialect::{Dialect, SortKey, SqlType};
 use crate::query::model::*;
 use crate::query::tables::{ColumnType, Table};
 use crate::query::value::Type;
@@ -124,7 +124,7 @@ fn output_query(program: &Program, output: &Output, dialect: &dyn Dialect) -> Ou
                 dep_joins(&r, &step_ids(refs.into_iter())),
                 f.joins.join("\n"),
                 where_clause(&f.conditions),
-                order.join(", ")
+                dialect.order_by(&order)
             );
             (sql, query_columns(dialect, columns), false, Some(frame.clone()))
         }
@@ -303,12 +303,10 @@ fn entry_ctes(program: &Program, r: &Renderer) -> Vec<Cte> {
         f.joins.join("\n"),
         where_clause(&conditions)
     );
-    let order: Vec<String> = key.iter().map(|c| format!("{} ASC NULLS LAST", r.dialect.ident(c))).collect();
-    let window = format!("PARTITION BY patient_key ORDER BY {}", order.join(", "));
+    let order: Vec<SortKey> = key.iter().map(|c| SortKey::ascending(r.dialect.ident(c))).collect();
+    let window = format!("PARTITION BY patient_key ORDER BY {}", r.dialect.order_by(&order));
     let entry = match program.entry.which {
-        Which::First => {
-            r.dialect.first_row_per("SELECT *, 1 AS entry_no", "FROM entry_events", "patient_key", &order.join(", "))
-        }
+        Which::First => r.dialect.first_row_per("SELECT *, 1 AS entry_no", "FROM entry_events", "patient_key", &order),
         Which::Every => format!("SELECT *, row_number() OVER ({window}) AS entry_no\nFROM entry_events"),
     };
     let index_date = format!("{} AS index_date", r.dialect.ident("date"));
@@ -495,9 +493,15 @@ fn cohort_of(level: Level) -> &'static str {
 /// never OR-ed into a WHERE: DuckDB would push such a union into the rows CTE, where it costs
 /// more than it saves.)
 fn group_ctes(r: &Renderer, group: &Group) -> Vec<Cte> {
+    /// A step's aggregate, before the conditions that are its own.
+    enum Head {
+        /// An aggregate call, which a FILTER clause follows.
+        Call(String),
+        /// A record of the group's first row in this order (the dialect applies the conditions).
+        FirstInOrder(String, Vec<SortKey>),
+    }
     struct Part {
-        /// The aggregate, before its FILTER.
-        head: String,
+        head: Head,
         conditions: Vec<String>,
         projection: Vec<String>,
         comment: &'static str,
@@ -519,12 +523,12 @@ fn group_ctes(r: &Renderer, group: &Group) -> Vec<Cte> {
                     AggKind::Min(e) => format!("min({})", r.event(e, &f.env, COHORT)),
                     AggKind::Max(e) => format!("max({})", r.event(e, &f.env, COHORT)),
                 };
-                (head, vec![format!("{name} AS {}", r.dialect.ident("value"))], aggregate_comment(&a.kind))
+                (Head::Call(head), vec![format!("{name} AS {}", r.dialect.ident("value"))], aggregate_comment(&a.kind))
             }
             StepNode::Pick(p) => {
                 let wanted = r.plan.reads.picks.get(&step.node.id()).cloned().unwrap_or_default();
                 if let Some(agg) = date_aggregate(p, &wanted) {
-                    let head = format!("{agg}({})", r.column(&f.env, "date"));
+                    let head = Head::Call(format!("{agg}({})", r.column(&f.env, "date")));
                     (head, vec![format!("{name} AS {}", r.dialect.ident("date"))], pick_comment(&p.order))
                 } else {
                     let fields: Vec<(String, String)> =
@@ -536,11 +540,11 @@ fn group_ctes(r: &Renderer, group: &Group) -> Vec<Cte> {
                         PickOrder::Highest(e) | PickOrder::Lowest(e) => {
                             let v = r.event(e, &f.env, COHORT);
                             conditions.push(format!("{v} IS NOT NULL"));
-                            let dir = if matches!(p.order, PickOrder::Highest(_)) { "DESC" } else { "ASC" };
-                            std::iter::once(format!("{v} {dir}")).chain(r.order_by_key(&key, &f.env, true)).collect()
+                            let first = SortKey { expr: v, descending: matches!(p.order, PickOrder::Highest(_)) };
+                            std::iter::once(first).chain(r.order_by_key(&key, &f.env, true)).collect()
                         }
                     };
-                    let head = r.dialect.first_in_order(&r.dialect.record(&fields), &order.join(", "));
+                    let head = Head::FirstInOrder(r.dialect.record(&fields), order);
                     let projection = wanted
                         .iter()
                         .zip(&fields)
@@ -561,15 +565,16 @@ fn group_ctes(r: &Renderer, group: &Group) -> Vec<Cte> {
     let mut projections = Vec::new();
     for (step, part) in steps.iter().zip(&parts) {
         let own: Vec<&String> = part.conditions.iter().filter(|c| !common.contains(c)).collect();
-        let own_sql: Vec<&str> = own.iter().map(|c| c.as_str()).collect();
-        let filter = if own.is_empty() { String::new() } else { format!(" FILTER (WHERE {})", own_sql.join(" AND ")) };
-        let value = match &step.node {
-            StepNode::Aggregate(a) => match &a.kind {
-                AggKind::Exists => format!("({}{filter} > 0)", part.head),
-                AggKind::Sum(_) => r.dialect.cast(&format!("{}{filter}", part.head), SqlType::Int64),
-                _ => format!("{}{filter}", part.head),
+        let condition = (!own.is_empty()).then(|| own.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(" AND "));
+        let filter = condition.as_ref().map(|c| format!(" FILTER (WHERE {c})")).unwrap_or_default();
+        let value = match (&part.head, &step.node) {
+            (Head::FirstInOrder(record, order), _) => r.dialect.first_in_order(record, order, condition.as_deref()),
+            (Head::Call(head), StepNode::Aggregate(a)) => match &a.kind {
+                AggKind::Exists => format!("({head}{filter} > 0)"),
+                AggKind::Sum(_) => r.dialect.cast(&format!("{head}{filter}"), SqlType::Int64),
+                _ => format!("{head}{filter}"),
             },
-            _ => format!("{}{filter}", part.head),
+            (Head::Call(head), _) => format!("{head}{filter}"),
         };
         items.push(format!("{value} AS {}", r.dialect.ident(&step.name)));
         let body = format!(
@@ -702,15 +707,15 @@ fn step_ctes(r: &Renderer, step: &Step) -> Vec<Cte> {
                 PickOrder::Highest(e) | PickOrder::Lowest(e) => {
                     let v = r.event(e, &f.env, COHORT);
                     conditions.push(format!("{v} IS NOT NULL"));
-                    let dir = if matches!(p.order, PickOrder::Highest(_)) { "DESC" } else { "ASC" };
-                    std::iter::once(format!("{v} {dir}")).chain(r.order_by(&p.frame, &f.env, true)).collect()
+                    let first = SortKey { expr: v, descending: matches!(p.order, PickOrder::Highest(_)) };
+                    std::iter::once(first).chain(r.order_by(&p.frame, &f.env, true)).collect()
                 }
             };
             let body = r.dialect.first_row_per(
                 &select_list(&items),
                 &format!("{from}{}", where_clause(&conditions)),
                 key,
-                &order.join(", "),
+                &order,
             );
             vec![cte(&step.name, pick_comment(&p.order), body)]
         }

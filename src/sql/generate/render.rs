@@ -7,7 +7,7 @@ use super::plan::Plan;
 use crate::query::model::*;
 use crate::query::tables::{self, ColumnType, Table};
 use crate::query::value::Value;
-use crate::sql::dialect::{Dialect, SqlType};
+use crate::sql::dialect::{Dialect, SortKey, SqlType};
 
 /// Where patient-level values come from in the SELECT being written.
 #[derive(Clone, Copy)]
@@ -347,19 +347,14 @@ impl<'a> Renderer<'a> {
     }
 
     /// The ORDER BY of a frame's stated order (`reverse`: last first).
-    pub fn order_by(&self, frame: &Frame, env: &Env, reverse: bool) -> Vec<String> {
+    pub fn order_by(&self, frame: &Frame, env: &Env, reverse: bool) -> Vec<SortKey> {
         self.order_by_key(&frame.order_key(), env, reverse)
     }
 
     /// The ORDER BY of these key columns, each ascending with missing last (`reverse`: the exact
     /// reverse).
-    pub fn order_by_key(&self, key: &[String], env: &Env, reverse: bool) -> Vec<String> {
-        key.iter()
-            .map(|c| {
-                let sql = self.column(env, c);
-                if reverse { format!("{sql} DESC NULLS FIRST") } else { format!("{sql} ASC NULLS LAST") }
-            })
-            .collect()
+    pub fn order_by_key(&self, key: &[String], env: &Env, reverse: bool) -> Vec<SortKey> {
+        key.iter().map(|c| SortKey { expr: self.column(env, c), descending: reverse }).collect()
     }
 }
 

@@ -6,7 +6,7 @@
 
 use duckdb::Connection;
 use midnet::script::Compiled;
-use midnet::sql::{Dialect, DuckDb};
+use midnet::sql::{Dialect, DuckDb, SortKey};
 use proptest::prelude::*;
 
 use super::support::{self, Results};
@@ -26,8 +26,8 @@ impl Dialect for PortableOnDuckDb {
     fn year_month(&self, date: &str) -> String {
         DuckDb.year_month(date)
     }
-    fn first_in_order(&self, value: &str, order: &str) -> String {
-        DuckDb.first_in_order(value, order)
+    fn first_in_order(&self, value: &str, order: &[SortKey], filter: Option<&str>) -> String {
+        DuckDb.first_in_order(value, order, filter)
     }
     fn record(&self, fields: &[(String, String)]) -> String {
         DuckDb.record(fields)
@@ -57,8 +57,9 @@ impl Dialect for Marked {
     fn year_month(&self, date: &str) -> String {
         format!("year_month({date})")
     }
-    fn first_in_order(&self, value: &str, order: &str) -> String {
-        format!("first_by({value}, {order})")
+    fn first_in_order(&self, value: &str, order: &[SortKey], filter: Option<&str>) -> String {
+        let filter = filter.map(|f| format!(" FILTER (WHERE {f})")).unwrap_or_default();
+        format!("first_by({value}, {}){filter}", self.order_by(order))
     }
     fn record(&self, fields: &[(String, String)]) -> String {
         let fields: Vec<String> = fields.iter().map(|(n, v)| format!("{}, {v}", self.string(n))).collect();

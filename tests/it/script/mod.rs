@@ -7,4 +7,4 @@ mod cli;
 mod dialect;
 mod props;
 mod spec;
-mod support;
+pub mod support;

@@ -1,6 +1,7 @@
 //! The examples of the language reference (`docs/script-language.md`) are the spec tests: each
-//! script runs on the tables written under it, through the compiled SQL and through the reference
-//! evaluator, and both must give the expected rows; each `error` block must match the message.
+//! script runs on the tables written under it, through the compiled SQL on DuckDB and on Spark and
+//! through the reference evaluator, and all three must give the expected rows; each `error` block
+//! must match the message.
 
 use std::collections::BTreeSet;
 
@@ -173,6 +174,7 @@ fn run_case(case: &Case) -> Result<(), String> {
     let reference = support::run_eval(&conn, &compiled);
     support::engines_agree(&sql, &reference).map_err(|e| format!("{at}: {e}"))?;
     super::dialect::other_dialects_agree(&conn, &compiled, &sql).map_err(|e| format!("{at}: {e}"))?;
+    support::spark_agrees(&conn, &compiled, &sql).map_err(|e| format!("{at}: {e}"))?;
     for (name, header, cells) in &case.expects {
         let types = support::output_types(&compiled, name).ok_or_else(|| format!("{at}: no output `{name}`"))?;
         let (columns, rows) = if name == "attrition" {

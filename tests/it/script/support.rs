@@ -1,12 +1,16 @@
-//! Site databases built from rows held in memory, and both engines (the compiled SQL on DuckDB,
-//! the reference evaluator) run on them, for the spec and property tests of the script language.
+//! Site databases built from rows held in memory, and the three engines (the compiled SQL on
+//! DuckDB, the same program compiled for Spark and run on the test run's Spark Connect server, the
+//! reference evaluator) run on them, for the spec and property tests of the script language.
 
 use duckdb::Connection;
 use duckdb::types::{TimeUnit, Value as Db};
 use midnet::query::eval;
 use midnet::query::value::{Type, Value};
 use midnet::script::Compiled;
+use midnet::sql::Spark;
 use midnet::sql::duckdb::ident;
+
+use crate::spark::SparkSite;
 
 /// Rows of one table of the schema.
 #[derive(Debug, Clone)]
@@ -82,6 +86,39 @@ pub fn run_sql(conn: &Connection, compiled: &Compiled) -> Result<Results, String
     Ok(Results { outputs, attrition: query(conn, &compiled.queries.attrition)? })
 }
 
+/// The program compiled for Spark, run on a Spark session that reads the same database's tables.
+pub fn run_spark(conn: &Connection, compiled: &Compiled) -> Result<Results, String> {
+    let queries = midnet::sql::generate(&compiled.program, &Spark);
+    let mut site = SparkSite::of(conn)?;
+    let mut outputs = Vec::new();
+    for o in &queries.outputs {
+        let columns =
+            std::iter::once("patient_key".to_string()).chain(o.columns.iter().map(|c| c.name.clone())).collect();
+        outputs.push((o.name.clone(), columns, site.query(&o.sql)?));
+    }
+    Ok(Results { outputs, attrition: site.query(&queries.attrition)? })
+}
+
+/// Spark gives DuckDB's rows (`duckdb`, which the reference evaluator has already matched), doubles
+/// within [`SPARK_DOUBLE_TOLERANCE`]: Spark adds a group's doubles in another order than DuckDB
+/// (partial sums per partition), which may change the last bits.
+pub fn spark_agrees(conn: &Connection, compiled: &Compiled, duckdb: &Results) -> Result<(), String> {
+    let spark = run_spark(conn, compiled).map_err(|e| format!("Spark failed: {e}"))?;
+    compare_results((duckdb, "DuckDB"), (&spark, "Spark"), close)
+}
+
+/// The relative difference two engines' doubles may have (and an absolute one near zero).
+pub const SPARK_DOUBLE_TOLERANCE: f64 = 1e-12;
+
+fn close(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Float(x), Value::Float(y)) => {
+            a.same(b) || (x - y).abs() <= SPARK_DOUBLE_TOLERANCE * x.abs().max(y.abs()).max(1.0)
+        }
+        _ => a.same(b),
+    }
+}
+
 /// Run the reference evaluator on the same database's rows.
 pub fn run_eval(conn: &Connection, compiled: &Compiled) -> Results {
     let data = eval::SiteData::read(conn).unwrap();
@@ -134,7 +171,11 @@ pub fn sorted(mut rows: Vec<Vec<Value>>) -> Vec<Vec<Value>> {
 }
 
 pub fn same_rows(a: &[Vec<Value>], b: &[Vec<Value>]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.len() == y.len() && x.iter().zip(y).all(|(u, v)| u.same(v)))
+    rows_match(a, b, Value::same)
+}
+
+fn rows_match(a: &[Vec<Value>], b: &[Vec<Value>], equal: impl Fn(&Value, &Value) -> bool) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.len() == y.len() && x.iter().zip(y).all(|(u, v)| equal(u, v)))
 }
 
 pub fn show(columns: &[String], rows: &[Vec<Value>]) -> String {
@@ -160,10 +201,18 @@ pub fn engines_agree(sql: &Results, reference: &Results) -> Result<(), String> {
 
 /// Two results are the same, output for output and in the attrition table; the message shows both
 /// under their labels where they differ.
-pub fn same_results((a, a_label): (&Results, &str), (b, b_label): (&Results, &str)) -> Result<(), String> {
+pub fn same_results(a: (&Results, &str), b: (&Results, &str)) -> Result<(), String> {
+    compare_results(a, b, Value::same)
+}
+
+fn compare_results(
+    (a, a_label): (&Results, &str),
+    (b, b_label): (&Results, &str),
+    equal: impl Fn(&Value, &Value) -> bool + Copy,
+) -> Result<(), String> {
     for ((name, columns, x), (_, _, y)) in a.outputs.iter().zip(&b.outputs) {
         let (x, y) = (sorted(x.clone()), sorted(y.clone()));
-        if !same_rows(&x, &y) {
+        if !rows_match(&x, &y, equal) {
             return Err(format!(
                 "output `{name}` differs\n{a_label}:\n{}\n{b_label}:\n{}",
                 show(columns, &x),
@@ -171,7 +220,7 @@ pub fn same_results((a, a_label): (&Results, &str), (b, b_label): (&Results, &st
             ));
         }
     }
-    if !same_rows(&a.attrition, &b.attrition) {
+    if !rows_match(&a.attrition, &b.attrition, equal) {
         let cols: Vec<String> = ATTRITION_COLUMNS.iter().map(|s| s.to_string()).collect();
         return Err(format!(
             "attrition differs\n{a_label}:\n{}\n{b_label}:\n{}",
