@@ -31,6 +31,7 @@ pub mod stats;
 pub mod store;
 pub mod synth;
 pub mod table;
+pub mod wire;
 pub mod withhold;
 pub mod workbench;
 

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::manifest::{AttritionStep, Manifest};
 use crate::error::Result;
 use crate::project::datasets::Dataset;
+use crate::site::manifest::{AttritionStep, Manifest};
 use crate::sql::duckdb::{ident, string};
 
 const SCHEMA: &str = "

@@ -3,7 +3,7 @@
 //!
 //! The flow, per extraction: compile the script once; at every requested site in parallel
 //! (`--jobs`, each DuckDB with its share of threads and memory) check the site's approval and run
-//! it (`site_run`), writing Parquet and a manifest into the site's outbox; transfer the result into
+//! it (`site::run`), writing Parquet and a manifest into the site's outbox; transfer the result into
 //! the project's `datasets/.incoming/` and verify every file against its manifest (`transfer`);
 //! record each site accepted or failed in the project's catalog (`catalog`). When every requested
 //! site is accepted, union each output into an immutable `NAME@VERSION` dataset (`union`). A site
@@ -14,8 +14,6 @@
 //! so a kill at any moment leaves the project as it was or as it is after the step.
 
 pub mod catalog;
-pub mod manifest;
-mod site_run;
 mod transfer;
 mod union;
 
@@ -31,10 +29,10 @@ use crate::error::{Error, IoContext, Result};
 use crate::project::datasets::Dataset;
 use crate::project::{Area, Project, Role};
 use crate::script::{ParamValues, Script};
-use crate::site::SiteDir;
+use crate::site::{self, SiteDir};
 use crate::table::Provenance;
 
-pub use manifest::Manifest;
+use crate::site::manifest::Manifest;
 
 #[derive(Debug, Clone)]
 pub struct ExtractOptions {
@@ -139,7 +137,7 @@ pub fn extract(
             .map(|t| {
                 let bar = progress.bar(&t.pseudonym, compiled.queries.outputs.len() as u64 + 2);
                 let outbox = t.site.root().join("outbox").join(format!("{project_id}-x{extraction}"));
-                let request = site_run::SiteRequest {
+                let request = site::run::SiteRequest {
                     project: project_id,
                     extraction,
                     label: &t.pseudonym,
@@ -153,7 +151,7 @@ pub fn extract(
                     bar.set_message(what.to_string());
                     bar.inc(1);
                 };
-                let result = site_run::run_at_site(&request, &outbox, &step).and_then(|sent| {
+                let result = site::run::run_at_site(&request, &outbox, &step).and_then(|sent| {
                     transfer::receive(&outbox, &incoming.join(&t.pseudonym), &sent, &t.pseudonym, &t.site_id)
                 });
                 bar.finish_with_message(if result.is_ok() { "accepted" } else { "failed" });

@@ -5,9 +5,9 @@
 
 use std::path::Path;
 
-use super::manifest::{MANIFEST_FILE, Manifest};
-use super::site_run::Sent;
 use crate::error::{Error, IoContext, Result};
+use crate::site::manifest::{MANIFEST_FILE, Manifest};
+use crate::site::run::Sent;
 
 /// Copy `outbox` into `target`, verify it against what the site sent, and return the verified
 /// manifest. `label` is the site's pseudonym; `site_id` names it for the data center's fault drills

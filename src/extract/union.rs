@@ -5,10 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
-use super::manifest::Manifest;
 use crate::error::{IoContext, Result};
 use crate::project::datasets::Dataset;
 use crate::schema::ColumnRole;
+use crate::site::manifest::Manifest;
 use crate::sql::duckdb::string;
 use crate::table::{Provenance, Sidecar, SidecarColumn, TableKind};
 

@@ -1,11 +1,15 @@
 //! A site's integrated data source: a directory holding one DuckDB database with the standardized
 //! schema (`sql/schema.sql`). `init` creates it, `load` imports a hospital's files into it
 //! (validating every row, quarantining what fails), `check` reports its data quality, `quarantine` lists the rows loads set aside.
+//! `run` is the site's half of an extraction (approval, query, Parquet) and `manifest` what the site
+//! sends beside its result: both live here so that a site's agent depends on nothing of the center.
 
 pub mod approve;
 pub mod check;
 pub mod load;
+pub mod manifest;
 pub mod quarantine;
+pub mod run;
 
 use std::path::{Path, PathBuf};
 

@@ -11,10 +11,10 @@ use std::path::Path;
 use std::time::Instant;
 
 use super::manifest::{ApprovalRef, AttritionStep, MANIFEST_FORMAT, Manifest, OutputColumn, OutputFile};
+use super::{SiteDir, approve};
 use crate::digest::sha256_file;
 use crate::error::{Error, IoContext, Result};
 use crate::script::Compiled;
-use crate::site::{SiteDir, approve};
 use crate::sql::duckdb::string;
 
 /// What the data center asks of one site.

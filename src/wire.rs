@@ -1,0 +1,406 @@
+//! Signed messages between the data center and its sites: the one envelope that both the in-process
+//! transport and the network will carry (docs/network.md).
+//!
+//! An envelope holds the payload's JSON text exactly as it was signed, the signer's key id and an
+//! Ed25519 signature over a fixed domain prefix and those bytes. The receiver checks the signature
+//! over the bytes it received before it parses anything but the protocol version, so no
+//! canonical re-encoding of JSON is needed on either side (key order, number and escape spellings
+//! can differ between encoders; signed bytes cannot). The payload carries, inside what is signed:
+//! the protocol version, the message's kind, the request it belongs to, a nonce, and when it was
+//! issued and expires. A version below [`MIN_VERSION`] is refused, and there is no older way of
+//! verifying to fall back to: an attacker cannot downgrade a message by editing its version, as the
+//! version is signed.
+
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The protocol version this binary speaks.
+pub const VERSION: u32 = 1;
+/// The oldest version accepted: messages below it are refused, whoever signed them.
+pub const MIN_VERSION: u32 = 1;
+/// Prefixed to the payload before signing, so that a signature made for a midnet message can never
+/// be passed off as one over anything else signed with the same key (e.g. an audit anchor).
+const DOMAIN: &[u8] = b"midnet-wire\n";
+/// How far ahead of the receiver's clock a message may say it was issued (clocks differ).
+pub const CLOCK_SKEW_SECONDS: i64 = 300;
+
+/// What a message is; a message of one kind is never accepted as another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// The center asks a site to run a script (center → site).
+    WorkRequest,
+    /// A site's manifest of the result it returns (site → center).
+    ResultManifest,
+}
+
+impl Kind {
+    fn words(self) -> &'static str {
+        match self {
+            Kind::WorkRequest => "work request",
+            Kind::ResultManifest => "result manifest",
+        }
+    }
+}
+
+/// A signed message as it travels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Envelope {
+    /// [`key_id`] of the key that signed: which key to check is the receiver's decision, this only
+    /// lets it say whose key was used when it is not the one expected.
+    pub signer: String,
+    /// The payload's JSON text, byte for byte as signed.
+    pub payload: String,
+    /// Ed25519 over [`DOMAIN`] followed by the payload's bytes, as hex.
+    pub signature: String,
+}
+
+/// Everything signed beside the body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Header {
+    pub version: u32,
+    pub kind: Kind,
+    /// The id of the work request this message is, or answers.
+    pub request: String,
+    /// Fresh for each work request; an answer repeats its request's nonce, binding it to that request.
+    pub nonce: String,
+    /// Unix seconds, UTC.
+    pub issued_at: i64,
+    pub expires_at: i64,
+}
+
+impl Header {
+    /// A header for a new work request: a fresh nonce, issued `now`, valid for `lifetime_seconds`.
+    pub fn request(request: &str, now: i64, lifetime_seconds: i64) -> Header {
+        let mut nonce = [0u8; 16];
+        rand::fill(&mut nonce);
+        Header {
+            version: VERSION,
+            kind: Kind::WorkRequest,
+            request: request.to_string(),
+            nonce: hex::encode(nonce),
+            issued_at: now,
+            expires_at: now + lifetime_seconds,
+        }
+    }
+
+    /// The header of the answer of `kind` to the work request `to`, issued `now` and valid as long
+    /// as the request is.
+    pub fn answer(to: &Header, kind: Kind, now: i64) -> Header {
+        Header {
+            version: VERSION,
+            kind,
+            request: to.request.clone(),
+            nonce: to.nonce.clone(),
+            issued_at: now,
+            expires_at: to.expires_at,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Payload<T> {
+    header: Header,
+    body: T,
+}
+
+/// Only the version, read before anything else so that a message of another version is refused
+/// for its version, whatever shape the rest has.
+#[derive(Deserialize)]
+struct VersionOnly {
+    header: VersionField,
+}
+
+#[derive(Deserialize)]
+struct VersionField {
+    version: u32,
+}
+
+/// What the receiver expects of a message before it believes it.
+pub struct Expect<'a> {
+    pub kind: Kind,
+    /// The only key whose signature is accepted, and who holds it in words ("site S01", "the data
+    /// center"), for the messages.
+    pub signer: &'a VerifyingKey,
+    pub signer_name: &'a str,
+    /// For an answer: the id and nonce of the work request it must answer.
+    pub answers: Option<(&'a str, &'a str)>,
+}
+
+/// A verified message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Opened<T> {
+    pub header: Header,
+    pub body: T,
+}
+
+/// The short id of a public key: the first 16 hex digits of the SHA-256 of its bytes.
+pub fn key_id(key: &VerifyingKey) -> String {
+    format!("ed25519:{}", &crate::digest::sha256_hex(key.as_bytes())[..16])
+}
+
+/// Sign `body` under `header` with `key`.
+pub fn seal<T: Serialize>(key: &SigningKey, header: Header, body: &T) -> Envelope {
+    let payload = serde_json::to_string(&Payload { header, body }).expect("a message serialises");
+    let signature = key.sign(&signed_bytes(&payload));
+    Envelope { signer: key_id(&key.verifying_key()), payload, signature: hex::encode(signature.to_bytes()) }
+}
+
+/// Verify `envelope` as `expect` says at time `now` (unix seconds) and return its header and body.
+/// The checks, in order: the version (nothing else is read from a message of another version),
+/// the signer's key, the signature over the bytes received, the kind, the request answered, the
+/// times.
+pub fn open<T: DeserializeOwned>(envelope: &Envelope, expect: &Expect, now: i64) -> Result<Opened<T>> {
+    let what = expect.kind.words();
+    let from = expect.signer_name;
+    let version = serde_json::from_str::<VersionOnly>(&envelope.payload)
+        .map_err(|e| Error::Integrity(format!("{what} from {from}: no protocol version can be read in it: {e}")))?
+        .header
+        .version;
+    if version < MIN_VERSION {
+        return Err(Error::refused(
+            "protocol_version",
+            format!(
+                "{what} from {from}: protocol version {version} is below the minimum {MIN_VERSION} this center and its \
+                 sites accept; the sender must upgrade midnet"
+            ),
+        ));
+    }
+    if version > VERSION {
+        return Err(Error::refused(
+            "protocol_version",
+            format!("{what} from {from}: protocol version {version} is newer than this midnet's {VERSION}; upgrade it"),
+        ));
+    }
+    let expected_id = key_id(expect.signer);
+    if envelope.signer != expected_id {
+        return Err(Error::Integrity(format!(
+            "{what} from {from}: signed by key {}, not by {from}'s key {expected_id}: a foreign key",
+            envelope.signer
+        )));
+    }
+    let signature = hex::decode(&envelope.signature)
+        .ok()
+        .and_then(|bytes| <[u8; 64]>::try_from(bytes).ok())
+        .map(|bytes| Signature::from_bytes(&bytes));
+    let verified = signature.is_some_and(|s| expect.signer.verify_strict(&signed_bytes(&envelope.payload), &s).is_ok());
+    if !verified {
+        return Err(Error::Integrity(format!(
+            "{what} from {from}: its signature does not verify under {from}'s key {expected_id}: the message was \
+             altered after it was signed, or signed by another key under this key's name"
+        )));
+    }
+    let payload: Payload<T> = serde_json::from_str(&envelope.payload)
+        .map_err(|e| Error::Integrity(format!("{what} from {from}: signed, but not a {what}: {e}")))?;
+    check_header(&payload.header, expect, now)?;
+    Ok(Opened { header: payload.header, body: payload.body })
+}
+
+fn check_header(header: &Header, expect: &Expect, now: i64) -> Result<()> {
+    let what = expect.kind.words();
+    let from = expect.signer_name;
+    if header.kind != expect.kind {
+        return Err(Error::Integrity(format!(
+            "{what} from {from}: the message is a {}, not a {what}",
+            header.kind.words()
+        )));
+    }
+    if let Some((request, nonce)) = expect.answers
+        && (header.request != request || header.nonce != nonce)
+    {
+        return Err(Error::Integrity(format!(
+            "{what} from {from}: it answers request {} (nonce {}), not request {request} (nonce {nonce})",
+            header.request, header.nonce
+        )));
+    }
+    if header.issued_at > now + CLOCK_SKEW_SECONDS {
+        return Err(Error::refused(
+            "not_yet_valid",
+            format!(
+                "{what} {} from {from}: issued at {}, {} seconds ahead of this clock ({}); check both clocks",
+                header.request,
+                utc(header.issued_at),
+                header.issued_at - now,
+                utc(now)
+            ),
+        ));
+    }
+    if now >= header.expires_at {
+        return Err(Error::refused(
+            "expired",
+            format!(
+                "{what} {} from {from}: expired at {} (it is {}); an expired request is issued again when the analyst \
+                 resumes the extraction, never run late",
+                header.request,
+                utc(header.expires_at),
+                utc(now)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn signed_bytes(payload: &str) -> Vec<u8> {
+    [DOMAIN, payload.as_bytes()].concat()
+}
+
+fn utc(seconds: i64) -> String {
+    chrono::DateTime::from_timestamp(seconds, 0)
+        .map_or_else(|| format!("{seconds} (unix seconds)"), |t| crate::clock::format_utc(&t))
+}
+
+/// A signing key from 32 bytes of the operating system's generator.
+pub fn new_signing_key() -> SigningKey {
+    let mut seed = [0u8; 32];
+    rand::fill(&mut seed);
+    SigningKey::from_bytes(&seed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_780_000_000;
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    struct Body {
+        script_sha256: String,
+        rows: i64,
+    }
+
+    fn body() -> Body {
+        Body { script_sha256: "ab".repeat(32), rows: 120 }
+    }
+
+    fn expect(key: &VerifyingKey) -> Expect<'_> {
+        Expect { kind: Kind::WorkRequest, signer: key, signer_name: "the data center", answers: None }
+    }
+
+    fn sealed(key: &SigningKey) -> Envelope {
+        seal(key, Header::request("p1-x1-S01", NOW, 3600), &body())
+    }
+
+    fn refusal(envelope: &Envelope, expect: &Expect, now: i64) -> String {
+        open::<Body>(envelope, expect, now).expect_err("the message must be refused").to_string()
+    }
+
+    #[test]
+    fn a_sealed_message_opens_with_its_header_and_body() {
+        let key = new_signing_key();
+        let opened = open::<Body>(&sealed(&key), &expect(&key.verifying_key()), NOW + 10).unwrap();
+        assert_eq!(opened.body, body());
+        assert_eq!((opened.header.version, opened.header.kind), (VERSION, Kind::WorkRequest));
+        assert_eq!(opened.header.request, "p1-x1-S01");
+        assert_eq!(opened.header.nonce.len(), 32);
+    }
+
+    #[test]
+    fn a_tampered_body_is_refused() {
+        let key = new_signing_key();
+        let mut envelope = sealed(&key);
+        envelope.payload = envelope.payload.replace("\"rows\":120", "\"rows\":121");
+        assert!(envelope.payload.contains("121"), "the test altered the body");
+        let m = refusal(&envelope, &expect(&key.verifying_key()), NOW);
+        assert!(m.contains("work request from the data center: its signature does not verify"), "{m}");
+        assert!(m.contains("altered"), "{m}");
+    }
+
+    #[test]
+    fn a_tampered_signature_is_refused() {
+        let key = new_signing_key();
+        let mut envelope = sealed(&key);
+        let flipped = if envelope.signature.starts_with('0') { "1" } else { "0" };
+        envelope.signature.replace_range(0..1, flipped);
+        let m = refusal(&envelope, &expect(&key.verifying_key()), NOW);
+        assert!(m.contains("its signature does not verify"), "{m}");
+    }
+
+    #[test]
+    fn a_message_signed_by_a_foreign_key_is_refused() {
+        let (ours, foreign) = (new_signing_key(), new_signing_key());
+        let envelope = sealed(&foreign);
+        let m = refusal(&envelope, &expect(&ours.verifying_key()), NOW);
+        assert!(m.contains(&format!("signed by key {}", key_id(&foreign.verifying_key()))), "{m}");
+        assert!(m.contains(&format!("the data center's key {}", key_id(&ours.verifying_key()))), "{m}");
+        assert!(m.contains("a foreign key"), "{m}");
+    }
+
+    #[test]
+    fn a_foreign_signature_under_our_key_id_is_refused() {
+        let (ours, foreign) = (new_signing_key(), new_signing_key());
+        let mut envelope = sealed(&foreign);
+        envelope.signer = key_id(&ours.verifying_key());
+        let m = refusal(&envelope, &expect(&ours.verifying_key()), NOW);
+        assert!(m.contains("its signature does not verify"), "{m}");
+    }
+
+    #[test]
+    fn an_old_version_is_refused_even_when_signed_by_the_right_key() {
+        let key = new_signing_key();
+        let mut header = Header::request("p1-x1-S01", NOW, 3600);
+        header.version = MIN_VERSION - 1;
+        let envelope = seal(&key, header, &body());
+        let m = refusal(&envelope, &expect(&key.verifying_key()), NOW);
+        assert!(m.starts_with("refused (protocol_version)"), "{m}");
+        assert!(m.contains(&format!("protocol version {} is below the minimum {MIN_VERSION}", MIN_VERSION - 1)), "{m}");
+    }
+
+    #[test]
+    fn a_newer_version_is_refused() {
+        let key = new_signing_key();
+        let mut header = Header::request("p1-x1-S01", NOW, 3600);
+        header.version = VERSION + 1;
+        let m = refusal(&seal(&key, header, &body()), &expect(&key.verifying_key()), NOW);
+        assert!(m.contains(&format!("protocol version {} is newer than this midnet's {VERSION}", VERSION + 1)), "{m}");
+    }
+
+    #[test]
+    fn an_expired_message_is_refused() {
+        let key = new_signing_key();
+        let envelope = sealed(&key);
+        assert!(open::<Body>(&envelope, &expect(&key.verifying_key()), NOW + 3599).is_ok());
+        let m = refusal(&envelope, &expect(&key.verifying_key()), NOW + 3600);
+        assert!(m.starts_with("refused (expired): work request p1-x1-S01 from the data center: expired at"), "{m}");
+    }
+
+    #[test]
+    fn a_message_from_the_future_is_refused() {
+        let key = new_signing_key();
+        let envelope = seal(&key, Header::request("p1-x1-S01", NOW + CLOCK_SKEW_SECONDS + 1, 3600), &body());
+        let m = refusal(&envelope, &expect(&key.verifying_key()), NOW);
+        assert!(m.starts_with("refused (not_yet_valid)"), "{m}");
+    }
+
+    #[test]
+    fn a_message_of_another_kind_is_refused() {
+        let key = new_signing_key();
+        let request = Header::request("p1-x1-S01", NOW, 3600);
+        let answer = seal(&key, Header::answer(&request, Kind::ResultManifest, NOW), &body());
+        let m = refusal(&answer, &expect(&key.verifying_key()), NOW);
+        assert!(m.contains("the message is a result manifest, not a work request"), "{m}");
+    }
+
+    #[test]
+    fn an_answer_to_another_request_is_refused() {
+        let key = new_signing_key();
+        let (asked, other) = (Header::request("p1-x1-S01", NOW, 3600), Header::request("p1-x1-S01", NOW, 3600));
+        let answer = seal(&key, Header::answer(&other, Kind::ResultManifest, NOW), &body());
+        let verifying = key.verifying_key();
+        let expect = Expect {
+            kind: Kind::ResultManifest,
+            signer: &verifying,
+            signer_name: "site S01",
+            answers: Some((&asked.request, &asked.nonce)),
+        };
+        let m = refusal(&answer, &expect, NOW);
+        assert!(m.contains(&format!("not request p1-x1-S01 (nonce {})", asked.nonce)), "{m}");
+        let expect = Expect { answers: Some((&other.request, &other.nonce)), ..expect };
+        assert!(open::<Body>(&answer, &expect, NOW).is_ok());
+    }
+}
