@@ -89,6 +89,8 @@ pub struct LoadReport {
     pub refused: Vec<FileRefused>,
     /// The most frequent quarantine reasons of this load, with their counts.
     pub top_reasons: Vec<(String, u64)>,
+    /// The migration of the site's database to the current schema, if this load made one first.
+    pub migration: Option<super::migrate::Migration>,
 }
 
 impl LoadReport {
@@ -126,7 +128,7 @@ pub fn load(site: &SiteDir, paths: &[PathBuf], table: Option<&str>) -> Result<Lo
     // numbers of a file's bad rows are looked up on another thread while the next files load.
     inputs
         .sort_by_key(|i| (i.table != "patient", std::cmp::Reverse(std::fs::metadata(&i.path).map_or(0, |m| m.len()))));
-    let conn = site.open()?;
+    let (conn, migration) = site.open_migrated()?;
     let accepted = accept_inputs(&conn, &inputs, &mut refused)?;
     let set_aside = SetAside::register(&conn)?;
     // Files are hashed on a thread of their own while DuckDB reads them.
@@ -160,7 +162,7 @@ pub fn load(site: &SiteDir, paths: &[PathBuf], table: Option<&str>) -> Result<Lo
     if !report.files.is_empty() {
         conn.execute_batch("CHECKPOINT")?;
     }
-    Ok(report)
+    Ok(LoadReport { migration, ..report })
 }
 
 /// A file whose header was accepted: its place among the load's files and its columns.
@@ -258,12 +260,13 @@ fn record_files<'scope>(
     let quarantined: u64 = files.iter().map(|f| f.rows_quarantined).sum();
     if data_version.is_some() {
         conn.execute(
-            "INSERT INTO load_history VALUES (?, now()::TIMESTAMP, ?, ?, ?)",
+            "INSERT INTO load_history (data_version, loaded_at, midnet_version, rows_loaded, rows_quarantined, change) \
+             VALUES (?, now()::TIMESTAMP, ?, ?, ?, 'load')",
             duckdb::params![version, env!("CARGO_PKG_VERSION"), rows_in as i64, quarantined as i64],
         )?;
     }
     let top_reasons = top_reasons(conn, first_id)?;
-    Ok(LoadReport { data_version, files, skipped, refused, top_reasons })
+    Ok(LoadReport { data_version, files, skipped, refused, top_reasons, migration: None })
 }
 
 /// How an earlier load recorded the file with this SHA-256, if one did.
@@ -404,7 +407,10 @@ fn insert_rows(conn: &duckdb::Connection, file: &Accepted, load_file_id: i64) ->
     let spec = file.spec();
     let numbering = if stage::read_in_order(spec) { Numbering::Numbered } else { Numbering::Unnumbered };
     let scan = scan_sql(file.input, numbering, &RejectedLines::Stored(file.rejects()));
-    let sql = stage::insert_sql(spec, &scan, &file.header, numbering, load_file_id);
+    // The row's source file: the name of the file loaded (a path given to `site load` may name the
+    // site's own directories, which are not the hospital export's).
+    let name = file.input.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let sql = stage::insert_sql(spec, &scan, &file.header, numbering, (&name, load_file_id));
     let inserted = conn.execute(&sql, []).map_err(|e| {
         // The header was readable; a file that breaks further on (a truncated Parquet file, say)
         // stops the whole load, which rolls back.
