@@ -232,3 +232,28 @@ fn a_newer_database_is_refused_by_every_command() {
     }
     assert_eq!(row_counts(&site), before);
 }
+
+/// A site older still, whose approvals named no project: the migration keeps that table whole, and
+/// the site's next `site approve` sets its rows aside as before (src/site/approve.rs).
+#[test]
+fn approvals_that_name_no_project_survive_the_migration_whole() {
+    let dir = tempdir();
+    let site = old_site(dir.path());
+    {
+        let conn = duckdb::Connection::open(site.join("site.duckdb")).unwrap();
+        conn.execute_batch(
+            "DROP TABLE script_approval;
+             CREATE TABLE script_approval (script_sha256 VARCHAR NOT NULL, params_json VARCHAR NOT NULL,
+                 midnet_version VARCHAR NOT NULL, approved_at TIMESTAMP NOT NULL, PRIMARY KEY (script_sha256, params_json));
+             INSERT INTO script_approval VALUES ('abc', '{}', '0.1.0', TIMESTAMP '2026-01-01 00:00:00');",
+        )
+        .unwrap();
+    }
+    midnet(dir.path(), &["site", "migrate", "--site", "site"]).ok();
+    assert_eq!(query_i64(&site, "SELECT max(version) FROM schema_version"), 2);
+    assert_eq!(query_i64(&site, "SELECT count(*) FROM script_approval WHERE script_sha256 = 'abc'"), 1);
+    let script = testdata("scripts/active_comparator.midnet").display().to_string();
+    midnet(dir.path(), &["site", "approve", "--site", "site", "--project", "p1", "--by", "Sato Hanako", &script]).ok();
+    assert_eq!(query_i64(&site, "SELECT count(*) FROM script_approval_unbound WHERE script_sha256 = 'abc'"), 1);
+    assert_eq!(query_i64(&site, "SELECT count(*) FROM script_approval WHERE project = 'p1'"), 1);
+}
