@@ -12,14 +12,23 @@
 --
 -- Codes are stored without dots or spaces (ICD-10 `E119`, not `E11.9`).
 --
--- Every clinical table ends in `load_file_id`: the file (`load_file`) its row was loaded from.
--- `site load` always sets it; it is NULL only in rows put in by other means (test fixtures).
+-- Every clinical table ends in `source_file` and `load_file_id`. `source_file` is the hospital
+-- file the row came from, as a path relative to the export's root with any hospital patient id in
+-- it replaced by the site's `patient_key` (for `site load`, the loaded file's name); `load_file_id`
+-- is the file (`load_file`) its row was loaded from. `site load` always sets both; they are NULL
+-- only in rows put in by other means (test fixtures).
+--
+-- The schema's version is in `schema_version` (docs/schema.md, "Versions and migration"); a site
+-- of an older version is migrated in place by `midnet site migrate` (src/site/migrate.rs).
+
+-- The vocabularies below are the schema's own; docs/site-inputs.md maps each source's codes to them.
 
 CREATE TABLE patient (
     patient_key     VARCHAR PRIMARY KEY,
     sex             VARCHAR NOT NULL CHECK (sex IN ('M', 'F')),
     birth_date      DATE NOT NULL,
     death_date      DATE,
+    source_file     VARCHAR,
     load_file_id    INTEGER
 );
 
@@ -29,6 +38,7 @@ CREATE TABLE observation_period (
     source          VARCHAR NOT NULL CHECK (source IN ('EHR', 'CLAIMS', 'DPC')),
     start_date      DATE NOT NULL,
     end_date        DATE NOT NULL CHECK (end_date >= start_date),
+    source_file     VARCHAR,
     load_file_id    INTEGER
 );
 
@@ -38,36 +48,79 @@ CREATE TABLE encounter (
     start_date      DATE NOT NULL,          -- visit date, or admission date
     end_date        DATE NOT NULL,          -- discharge date; the visit date for a visit
     department      VARCHAR,                -- department code (see docs/schema.md)
+    -- Inpatient stays only (DPC 様式1 A000020/A000030, SS-MIX2 PV1-36), when the source carries them.
+    admission_route VARCHAR CHECK (admission_route IN ('home', 'other_hospital', 'care_facility', 'ward_transfer', 'other')),
+    discharge_destination VARCHAR
+                    CHECK (discharge_destination IN ('home', 'other_hospital', 'care_facility', 'died', 'other')),
+    discharge_outcome VARCHAR CHECK (discharge_outcome IN ('continuing', 'cured', 'improving', 'remission',
+                    'unchanged', 'worsening', 'sequelae', 'died', 'discontinued', 'unknown')),
     source          VARCHAR NOT NULL CHECK (source IN ('EHR', 'CLAIMS', 'DPC')),
+    source_file     VARCHAR,
     load_file_id    INTEGER,
-    CHECK (end_date >= start_date)
+    CHECK (end_date >= start_date),
+    CHECK (encounter_type = 'inpatient'
+           OR (admission_route IS NULL AND discharge_destination IS NULL AND discharge_outcome IS NULL)),
+    CHECK ((discharge_destination = 'died') = (discharge_outcome = 'died'))
 );
 
 CREATE TABLE diagnosis (
     patient_key     VARCHAR NOT NULL,
     icd10           VARCHAR NOT NULL,       -- ICD-10 without the dot: E119, K716
     medis_code      VARCHAR,                -- MEDIS standard disease code (病名交換用コード), when known
-    diagnosis_date  DATE NOT NULL,
+    diagnosis_date  DATE NOT NULL,          -- established (SS-MIX2 PRB-7), start of care (claims SY-3)
+    end_date        DATE,                   -- resolved, or the date of its outcome, when known
+    outcome         VARCHAR CHECK (outcome IN ('continuing', 'cured', 'improving', 'remission', 'unchanged',
+                    'worsening', 'sequelae', 'died', 'discontinued', 'unknown')),    -- 転帰
     suspected       BOOLEAN NOT NULL,       -- 疑い病名: a suspected, not confirmed, diagnosis
     main_diagnosis  BOOLEAN NOT NULL,       -- 主病名
+    diagnosis_kind  VARCHAR CHECK (diagnosis_kind IN ('admission', 'discharge', 'outpatient', 'preoperative',
+                    'postoperative', 'final', 'billing', 'principal', 'admission_trigger', 'most_resources',
+                    'second_most_resources', 'comorbidity_at_admission', 'onset_after_admission')),
     source          VARCHAR NOT NULL CHECK (source IN ('EHR', 'CLAIMS', 'DPC')),
-    load_file_id    INTEGER
+    source_file     VARCHAR,
+    load_file_id    INTEGER,
+    CHECK (end_date >= diagnosis_date)
 );
 
--- Prescriptions and injections.
+-- Prescriptions and injection orders: what was ordered. An injection order may have no days
+-- supplied; what was given, and when, is in `drug_administration`.
 CREATE TABLE drug_order (
     patient_key     VARCHAR NOT NULL,
     yj_code         VARCHAR NOT NULL,       -- 12-character YJ code (薬価基準収載医薬品コード)
     hot_code        VARCHAR,                -- HOT9 or HOT13 code, when known
     order_date      DATE NOT NULL,
     start_date      DATE NOT NULL,
-    days_supply     INTEGER NOT NULL CHECK (days_supply > 0),
+    days_supply     INTEGER CHECK (days_supply > 0),    -- NULL only for an injection
     daily_dose      DOUBLE,
     dose_unit       VARCHAR,
     route           VARCHAR NOT NULL CHECK (route IN ('oral', 'injection', 'topical', 'other')),
     setting         VARCHAR NOT NULL CHECK (setting IN ('outpatient', 'inpatient')),
     source          VARCHAR NOT NULL CHECK (source IN ('EHR', 'CLAIMS', 'DPC')),
-    load_file_id    INTEGER
+    source_file     VARCHAR,
+    load_file_id    INTEGER,
+    CHECK (days_supply IS NOT NULL OR route = 'injection')
+);
+
+-- Drug administrations: a dose actually given (SS-MIX2 OMP-11/12 RXA, an injection day of the
+-- claims or the DPC EF file), with its amount, infusion rate and times; no days supplied.
+CREATE TABLE drug_administration (
+    patient_key     VARCHAR NOT NULL,
+    yj_code         VARCHAR NOT NULL,
+    hot_code        VARCHAR,
+    start_time      TIMESTAMP NOT NULL,
+    end_time        TIMESTAMP,              -- the end of an infusion, when recorded
+    amount          DOUBLE CHECK (amount > 0),
+    amount_unit     VARCHAR,
+    rate            DOUBLE CHECK (rate > 0),    -- infusion rate
+    rate_unit       VARCHAR,                -- e.g. mL/h
+    route           VARCHAR NOT NULL CHECK (route IN ('oral', 'injection', 'topical', 'other')),
+    setting         VARCHAR NOT NULL CHECK (setting IN ('outpatient', 'inpatient')),
+    source          VARCHAR NOT NULL CHECK (source IN ('EHR', 'CLAIMS', 'DPC')),
+    source_file     VARCHAR,
+    load_file_id    INTEGER,
+    CHECK (end_time >= start_time),
+    CHECK (amount IS NULL OR amount_unit IS NOT NULL),
+    CHECK (rate IS NULL OR rate_unit IS NOT NULL)
 );
 
 -- Lab results. `value`, `unit`, `ref_low` and `ref_high` are in the lab master's canonical unit of
@@ -76,6 +129,7 @@ CREATE TABLE drug_order (
 CREATE TABLE lab_result (
     patient_key     VARCHAR NOT NULL,
     jlac10          VARCHAR NOT NULL CHECK (length(jlac10) = 17),
+    specimen        VARCHAR CHECK (specimen = substr(jlac10, 10, 3)),   -- JLAC10 material code (SS-MIX2 SPM-4)
     result_time     TIMESTAMP NOT NULL,
     value           DOUBLE,                 -- NULL when the result is not numeric
     unit            VARCHAR,
@@ -85,7 +139,9 @@ CREATE TABLE lab_result (
     value_text      VARCHAR,                -- the raw text where the value is not numeric
     reported_value  DOUBLE,
     reported_unit   VARCHAR,
+    result_status   VARCHAR CHECK (result_status IN ('final', 'preliminary', 'corrected', 'cancelled')),
     source          VARCHAR NOT NULL CHECK (source IN ('EHR', 'CLAIMS', 'DPC')),
+    source_file     VARCHAR,
     load_file_id    INTEGER,
     CHECK (ref_low IS NULL OR ref_high IS NULL OR ref_low <= ref_high)
 );
@@ -95,6 +151,7 @@ CREATE TABLE procedure (
     procedure_code  VARCHAR NOT NULL,       -- 9-digit claims procedure code (診療行為コード)
     procedure_date  DATE NOT NULL,
     source          VARCHAR NOT NULL CHECK (source IN ('EHR', 'CLAIMS', 'DPC')),
+    source_file     VARCHAR,
     load_file_id    INTEGER
 );
 
@@ -134,14 +191,25 @@ CREATE TABLE icd10_master (
 
 -- Bookkeeping.
 
--- One row per load that brought rows in: a data version, which extraction manifests cite. A load
--- that brings in nothing new (every file loaded before, or every row bad) makes none.
+-- The version of this schema the database holds: one row. A database without the table is of
+-- version 1 (the schema before versions were kept).
+CREATE TABLE schema_version (
+    version         INTEGER NOT NULL
+);
+INSERT INTO schema_version VALUES (2);
+
+-- One row per change of the data: a data version, which extraction manifests cite. A load that
+-- brought rows in (`change` = 'load'), or a migration to a new schema version ('migration', with
+-- the versions in `note`). A load that brings in nothing new (every file loaded before, or every
+-- row bad) makes none.
 CREATE TABLE load_history (
     data_version    INTEGER PRIMARY KEY,
     loaded_at       TIMESTAMP NOT NULL,
     midnet_version  VARCHAR NOT NULL,
     rows_loaded     BIGINT NOT NULL,
-    rows_quarantined BIGINT NOT NULL
+    rows_quarantined BIGINT NOT NULL,
+    change          VARCHAR NOT NULL DEFAULT 'load' CHECK (change IN ('load', 'migration')),
+    note            VARCHAR
 );
 
 -- One row per file a load read. Every row of a clinical table and of the quarantine names its

@@ -96,6 +96,13 @@ impl Library {
             if o.label.contains('"') {
                 return Err(bad_input!("{origin}: outcome `{}`: a label cannot contain a double quote", o.id));
             }
+            if reads_suspected_diagnoses(&o.event) {
+                return Err(bad_input!(
+                    "{origin}: outcome `{}` counts diagnoses without excluding suspected ones (疑い病名); an outcome is \
+                     a confirmed diagnosis: write `diagnosis where … and not suspected`",
+                    o.id
+                ));
+            }
         }
         Ok(library)
     }
@@ -131,6 +138,14 @@ impl Library {
             .replace("{{analyte_baselines}}", &baselines.join("\n"))
             .replace("{{outcomes}}", &outcomes.join("\n"))
     }
+}
+
+/// Whether an event selection reads the `diagnosis` table without `not suspected`: a suspected
+/// diagnosis (疑い病名, often recorded to bill a test that then rules it out) is no outcome.
+fn reads_suspected_diagnoses(event: &str) -> bool {
+    let words: Vec<&str> =
+        event.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| !w.is_empty()).collect();
+    words.contains(&"diagnosis") && !words.windows(2).any(|pair| pair == ["not", "suspected"])
 }
 
 fn is_name(s: &str) -> bool {
@@ -169,5 +184,22 @@ mod tests {
         assert!(Library::parse(&unknown, "lib.toml").unwrap_err().to_string().contains("analyte `altt`"));
         let field = OUTCOMES_TOML.replacen("severity =", "severty =", 1);
         assert!(Library::parse(&field, "lib.toml").unwrap_err().to_string().contains("lib.toml"));
+    }
+
+    #[test]
+    fn an_outcome_of_diagnoses_excludes_suspected_ones() {
+        let event = |text: &str| OUTCOMES_TOML.replacen("event = 'alt where value > 3 * ref_high'", text, 1);
+        let suspected = event("event = 'diagnosis where icd10 in icd10 [\"K71\"]'");
+        let refused = Library::parse(&suspected, "lib.toml").unwrap_err().to_string();
+        assert!(refused.contains("without excluding suspected ones") && refused.contains("not suspected"), "{refused}");
+        let confirmed = event("event = 'diagnosis where icd10 in icd10 [\"K71\"] and not suspected'");
+        let library = Library::parse(&confirmed, "lib.toml").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("protocol.midnet");
+        std::fs::write(&path, library.script()).unwrap();
+        let values =
+            crate::script::ParamValues::parse_args(&["drug=3969099", "comparator=3969010", "cutoff=2025-09-30"])
+                .unwrap();
+        crate::script::Script::load(&path).unwrap().compile(&values).unwrap();
     }
 }

@@ -14,6 +14,7 @@ pub enum Table {
     Encounter,
     Diagnosis,
     DrugOrder,
+    DrugAdministration,
     LabResult,
     Procedure,
 }
@@ -54,14 +55,20 @@ const ENCOUNTER: &[Column] = &[
     col("start_date", Date),
     col("end_date", Date),
     col("department", Text),
+    col("admission_route", Text),
+    col("discharge_destination", Text),
+    col("discharge_outcome", Text),
     col("source", Text),
 ];
 const DIAGNOSIS: &[Column] = &[
     code("icd10", C::Icd10),
     code("medis_code", C::Medis),
     col("diagnosis_date", Date),
+    col("end_date", Date),
+    col("outcome", Text),
     col("suspected", Bool),
     col("main_diagnosis", Bool),
+    col("diagnosis_kind", Text),
     col("source", Text),
 ];
 const DRUG_ORDER: &[Column] = &[
@@ -76,8 +83,22 @@ const DRUG_ORDER: &[Column] = &[
     col("setting", Text),
     col("source", Text),
 ];
+const DRUG_ADMINISTRATION: &[Column] = &[
+    code("yj_code", C::Yj),
+    code("hot_code", C::Hot),
+    timestamp("start_time"),
+    timestamp("end_time"),
+    col("amount", Float),
+    col("amount_unit", Text),
+    col("rate", Float),
+    col("rate_unit", Text),
+    col("route", Text),
+    col("setting", Text),
+    col("source", Text),
+];
 const LAB_RESULT: &[Column] = &[
     code("jlac10", C::Jlac10),
+    col("specimen", Text),
     timestamp("result_time"),
     col("value", Float),
     col("unit", Text),
@@ -87,6 +108,7 @@ const LAB_RESULT: &[Column] = &[
     col("value_text", Text),
     col("reported_value", Float),
     col("reported_unit", Text),
+    col("result_status", Text),
     col("source", Text),
 ];
 const PROCEDURE: &[Column] = &[code("procedure_code", C::Procedure), col("procedure_date", Date), col("source", Text)];
@@ -95,11 +117,12 @@ const PROCEDURE: &[Column] = &[code("procedure_code", C::Procedure), col("proced
 pub const PATIENT_COLUMNS: [(&str, Type); 3] = [("sex", Text), ("birth_date", Date), ("death_date", Date)];
 
 impl Table {
-    pub const ALL: [Table; 6] = [
+    pub const ALL: [Table; 7] = [
         Table::ObservationPeriod,
         Table::Encounter,
         Table::Diagnosis,
         Table::DrugOrder,
+        Table::DrugAdministration,
         Table::LabResult,
         Table::Procedure,
     ];
@@ -110,6 +133,7 @@ impl Table {
             Table::Encounter => "encounter",
             Table::Diagnosis => "diagnosis",
             Table::DrugOrder => "drug_order",
+            Table::DrugAdministration => "drug_administration",
             Table::LabResult => "lab_result",
             Table::Procedure => "procedure",
         }
@@ -126,6 +150,7 @@ impl Table {
             Table::Encounter => "encounters",
             Table::Diagnosis => "diagnoses",
             Table::DrugOrder => "drug orders",
+            Table::DrugAdministration => "drug administrations",
             Table::LabResult => "lab results",
             Table::Procedure => "procedures",
         }
@@ -138,6 +163,7 @@ impl Table {
             Table::Encounter => ENCOUNTER,
             Table::Diagnosis => DIAGNOSIS,
             Table::DrugOrder => DRUG_ORDER,
+            Table::DrugAdministration => DRUG_ADMINISTRATION,
             Table::LabResult => LAB_RESULT,
             Table::Procedure => PROCEDURE,
         }
@@ -147,10 +173,12 @@ impl Table {
         self.columns().iter().find(|c| c.name == name)
     }
 
-    /// The column an event's `date` comes from (for `lab_result`, the date of `result_time`).
+    /// The column an event's `date` comes from (for `lab_result`, the date of `result_time`; for
+    /// `drug_administration`, of `start_time`).
     pub fn date_column(self) -> &'static str {
         match self {
             Table::ObservationPeriod | Table::Encounter | Table::DrugOrder => "start_date",
+            Table::DrugAdministration => "start_time",
             Table::Diagnosis => "diagnosis_date",
             Table::LabResult => "result_time",
             Table::Procedure => "procedure_date",
@@ -159,14 +187,17 @@ impl Table {
 
     /// The stated order of a patient's events: by `date`, then by every other column in schema
     /// order, ascending, missing last; for lab results the time of day, the code, the value and
-    /// the reference range come first. Listed without `date`, which always comes first.
+    /// the reference range come first, for drug administrations the time of day. Listed without
+    /// `date`, which always comes first.
     pub fn order_columns(self) -> Vec<&'static str> {
         let mut cols: Vec<&'static str> = self.columns().iter().map(|c| c.name).collect();
-        if self == Table::LabResult {
-            let first = ["result_time", "jlac10", "value", "ref_low", "ref_high"];
-            cols.retain(|c| !first.contains(c));
-            cols.splice(0..0, first);
-        }
+        let first: &[&'static str] = match self {
+            Table::LabResult => &["result_time", "jlac10", "value", "ref_low", "ref_high"],
+            Table::DrugAdministration => &["start_time"],
+            _ => &[],
+        };
+        cols.retain(|c| !first.contains(c));
+        cols.splice(0..0, first.iter().copied());
         cols
     }
 }
@@ -222,6 +253,25 @@ mod tests {
     #[test]
     fn lab_results_order_by_time_first() {
         assert_eq!(Table::LabResult.order_columns()[0], "result_time");
+        assert_eq!(Table::DrugAdministration.order_columns()[0], "start_time");
         assert_eq!(Table::DrugOrder.order_columns()[0], "yj_code");
+    }
+
+    /// Scripts see every stored column of the DDL but the patient key and the row's provenance.
+    #[test]
+    fn the_catalog_is_the_schemas_tables() {
+        let conn = duckdb::Connection::open_in_memory().unwrap();
+        conn.execute_batch(crate::schema::SCHEMA_SQL).unwrap();
+        for table in Table::ALL {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT column_name FROM duckdb_columns() WHERE table_name = ? \
+                     AND column_name NOT IN ('patient_key', 'source_file', 'load_file_id') ORDER BY column_index",
+                )
+                .unwrap();
+            let ddl: Vec<String> = stmt.query_map([table.name()], |r| r.get(0)).unwrap().map(|c| c.unwrap()).collect();
+            let catalog: Vec<&str> = table.columns().iter().map(|c| c.name).collect();
+            assert_eq!(ddl, catalog, "{}", table.name());
+        }
     }
 }

@@ -59,12 +59,13 @@ pub struct AnalyteQuality {
 }
 
 /// Where the date of each clinical table is.
-const DATE_COLUMN: [(&str, &str); 7] = [
+const DATE_COLUMN: [(&str, &str); 8] = [
     ("patient", "birth_date"),
     ("observation_period", "start_date"),
     ("encounter", "start_date"),
     ("diagnosis", "diagnosis_date"),
     ("drug_order", "start_date"),
+    ("drug_administration", "start_time"),
     ("lab_result", "result_time"),
     ("procedure", "procedure_date"),
 ];
@@ -129,6 +130,7 @@ fn unknown_codes(conn: &duckdb::Connection) -> Result<Vec<UnknownCodes>> {
     // (table, code system, SQL for "this row's code is known to the masters")
     let checks = [
         ("drug_order", "yj", "yj_code IN (SELECT yj_code FROM drug_master)", "yj_code"),
+        ("drug_administration", "yj", "yj_code IN (SELECT yj_code FROM drug_master)", "yj_code"),
         (
             "lab_result",
             "jlac10",
@@ -226,7 +228,7 @@ impl QualityReport {
         for u in &self.unknown_codes {
             let _ = writeln!(
                 s,
-                "  {:<12} {:<7} {:>6.2}% of {} rows ({} distinct codes)",
+                "  {:<20} {:<7} {:>6.2}% of {} rows ({} distinct codes)",
                 u.table,
                 u.code_system,
                 100.0 * u.share_unknown,

@@ -3,11 +3,15 @@
 //! (validating every row, quarantining what fails), `check` reports its data quality, `quarantine` lists the rows loads set aside.
 //! `run` is the site's half of an extraction (approval, query, Parquet) and `manifest` what the site
 //! sends beside its result: both live here so that a site's agent depends on nothing of the center.
+//! `migrate` brings a database of an older schema version to the current one: every command that
+//! writes opens the database through [`SiteDir::open`], which migrates it; those that only read
+//! refuse it, naming `midnet site migrate`.
 
 pub mod approve;
 pub mod check;
 pub mod load;
 pub mod manifest;
+pub mod migrate;
 pub mod quarantine;
 pub mod run;
 
@@ -98,17 +102,33 @@ impl SiteDir {
         Ok(Created { database: self.db_path(), tables })
     }
 
-    /// Open the database for reading and writing. A database locked by another process is `Busy`.
+    /// Open the database for reading and writing, migrated to the current schema version first if
+    /// it is older (see `migrate`). A database locked by another process is `Busy`.
     pub fn open(&self) -> Result<duckdb::Connection> {
+        Ok(self.open_migrated()?.0)
+    }
+
+    /// Open the database for writing and migrate it if it is of an older schema version: the
+    /// connection, and the migration if one was made.
+    pub fn open_migrated(&self) -> Result<(duckdb::Connection, Option<migrate::Migration>)> {
         self.require()?;
-        duckdb::Connection::open(self.db_path()).map_err(|e| self.open_error(e))
+        let conn = duckdb::Connection::open(self.db_path()).map_err(|e| self.open_error(e))?;
+        let version = migrate::version_of(&conn)?;
+        migrate::refuse_newer(self, &conn, version)?;
+        if version == crate::schema::SCHEMA_VERSION {
+            return Ok((conn, None));
+        }
+        let migration = migrate::migrate(self, conn, version)?;
+        let conn = duckdb::Connection::open(self.db_path()).map_err(|e| self.open_error(e))?;
+        Ok((conn, Some(migration)))
     }
 
     /// Open the database read-only (several readers may share it).
     pub fn open_read_only(&self) -> Result<duckdb::Connection> {
         self.require()?;
         let config = duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly)?;
-        duckdb::Connection::open_with_flags(self.db_path(), config).map_err(|e| self.open_error(e))
+        let conn = duckdb::Connection::open_with_flags(self.db_path(), config).map_err(|e| self.open_error(e))?;
+        self.require_current(conn)
     }
 
     /// Open read-only with a share of the machine: `threads` DuckDB threads and at most
@@ -119,7 +139,29 @@ impl SiteDir {
             .access_mode(duckdb::AccessMode::ReadOnly)?
             .threads(threads as i64)?
             .max_memory(memory_limit)?;
-        duckdb::Connection::open_with_flags(self.db_path(), config).map_err(|e| self.open_error(e))
+        let conn = duckdb::Connection::open_with_flags(self.db_path(), config).map_err(|e| self.open_error(e))?;
+        self.require_current(conn)
+    }
+
+    /// A read-only connection, if its database has the current schema version: an older one is
+    /// migrated by a command of the site's (a read never changes the database), a newer one refused.
+    fn require_current(&self, conn: duckdb::Connection) -> Result<duckdb::Connection> {
+        let version = migrate::version_of(&conn)?;
+        migrate::refuse_newer(self, &conn, version)?;
+        if version < crate::schema::SCHEMA_VERSION {
+            return Err(Error::refused(
+                "site_schema",
+                format!(
+                    "{}: the site database has schema version {version}, older than this midnet's ({}); the site \
+                     migrates it in place, keeping every row, with `midnet site migrate --site {}` (a `site load` or \
+                     `site approve` does it too)",
+                    self.root.display(),
+                    crate::schema::SCHEMA_VERSION,
+                    self.root.display()
+                ),
+            ));
+        }
+        Ok(conn)
     }
 
     fn require(&self) -> Result<()> {

@@ -303,13 +303,14 @@ pub fn generate_site(
     let mut tables = site::Tables::create(dir, ctx)?;
     for idx in 0..patients {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(site::mix(seed, ctx.profile.index as u64, idx));
-        patient::generate(ctx, idx, &mut rng, &mut tables)?;
+        let mut details = Xoshiro256PlusPlus::seed_from_u64(site::mix(!seed, ctx.profile.index as u64, idx));
+        patient::generate(ctx, idx, &mut rng, &mut details, &mut tables)?;
         if idx % 1000 == 999 {
             tick(1000);
         }
     }
     tick(patients % 1000);
-    let mut counts = [0u64; 7];
+    let mut counts = [0u64; 8];
     for (i, t) in tables.all().into_iter().enumerate() {
         t.flush()?;
         counts[i] = t.rows;

@@ -4,7 +4,10 @@
 //!
 //! A patient is drawn first (sex, age, whether chronically ill, observation period: [`Person`]);
 //! then a [`Chart`] writes their rows into the site's tables. Every draw comes from the patient's
-//! own random stream, in a fixed order, so the same seed gives the same files.
+//! own random stream, in a fixed order, so the same seed gives the same files. The details that
+//! no study effect depends on (a diagnosis's end and outcome, an inpatient stay's route and
+//! destination, the doses given by injection, a lab result's status) come from a second stream of
+//! the patient's, so that adding one changes none of the other draws.
 
 use rand::{Rng, RngExt};
 use rand_distr::{Distribution, Exp1, Gamma, StandardNormal};
@@ -52,6 +55,8 @@ struct Chart<'a, R> {
     person: Person<'a>,
     t: &'a mut Tables,
     rng: &'a mut R,
+    /// The stream of the details no study effect depends on.
+    details: &'a mut R,
     visits: Vec<i32>,
 }
 
@@ -93,6 +98,16 @@ struct Diagnosis<'c> {
     day: i32,
     main: bool,
     suspected: bool,
+    /// An indication of a study drug: chronic, it does not end.
+    chronic: bool,
+}
+
+/// How a diagnosis ended: its last day and its outcome, as the EHR (HL7 table 0241) and the
+/// claims (転帰区分) code it; none while it continues.
+struct Ending {
+    day: i32,
+    ehr: &'static str,
+    claims: &'static str,
 }
 
 /// One lab result.
@@ -113,7 +128,7 @@ struct Modifier {
     hazard_ratio: f64,
 }
 
-pub fn generate<R: Rng>(ctx: &SiteContext, idx: u64, rng: &mut R, t: &mut Tables) -> Result<()> {
+pub fn generate<R: Rng>(ctx: &SiteContext, idx: u64, rng: &mut R, details: &mut R, t: &mut Tables) -> Result<()> {
     let female = rng.random_bool(0.52);
     let age_2020 = draw_age(rng);
     let birth = REF_2020 - (age_2020 * 365.25) as i32 - rng.random_range(0..365);
@@ -130,7 +145,7 @@ pub fn generate<R: Rng>(ctx: &SiteContext, idx: u64, rng: &mut R, t: &mut Tables
             person.end = at;
         }
     }
-    let mut chart = Chart { person, t, rng, visits: Vec::new() };
+    let mut chart = Chart { person, t, rng, details, visits: Vec::new() };
     chart.write_patient(death)?;
     chart.write_observation()?;
     chart.care(chronic)
@@ -214,7 +229,7 @@ impl<R: Rng> Chart<'_, R> {
         }
         let diagnosed = start + self.rng.random_range(0..=(end - start).max(0));
         let code = pair.indication[self.rng.random_range(0..pair.indication.len())];
-        self.write_diagnosis(&Diagnosis { code, day: diagnosed, main: true, suspected: false })?;
+        self.write_diagnosis(&Diagnosis { code, day: diagnosed, main: true, suspected: false, chronic: true })?;
         if !self.rng.random_bool(0.7) {
             return Ok(None);
         }
@@ -295,7 +310,7 @@ impl<R: Rng> Chart<'_, R> {
             for _ in 0..poisson(self.rng, yearly * years) {
                 let day = start + self.rng.random_range(0..=(end - start).max(0));
                 let suspected = self.rng.random_bool(0.12);
-                self.write_diagnosis(&Diagnosis { code, day, main: false, suspected })?;
+                self.write_diagnosis(&Diagnosis { code, day, main: false, suspected, chronic: false })?;
             }
         }
         Ok(())
@@ -306,7 +321,7 @@ impl<R: Rng> Chart<'_, R> {
         let (ctx, start, end) = (self.person.ctx, self.person.start, self.person.end);
         let (code, _) = catalog::OTHER_DIAGNOSES[self.rng.random_range(0..catalog::OTHER_DIAGNOSES.len())];
         let suspected = self.rng.random_bool(0.1);
-        self.write_diagnosis(&Diagnosis { code, day: start, main: true, suspected })?;
+        self.write_diagnosis(&Diagnosis { code, day: start, main: true, suspected, chronic: false })?;
         self.visits.push(start);
         if end > start {
             let day = self.rng.random_range(start..=end);
@@ -341,12 +356,14 @@ impl<R: Rng> Chart<'_, R> {
             e.date(from);
             e.date(to);
             e.str("internal_medicine");
-            e.str(source);
-            e.end_row()?;
+            self.write_stay_details();
+            self.t.encounter.str(source);
+            self.t.encounter.end_row()?;
             for ingredient in catalog::INPATIENT {
                 if self.rng.random_bool(0.4) {
                     let drug = ctx.drug(ingredient);
                     self.write_order(&Order { drug, day: from + 1, supply: (to - from).max(1), setting: "inpatient" })?;
+                    self.write_administrations(drug, from + 1, to.max(from + 1), source)?;
                 }
             }
             if ctx.profile.has_claims {
@@ -449,6 +466,7 @@ impl<R: Rng> Chart<'_, R> {
         let l = &mut self.t.lab_result;
         l.str(&self.person.key);
         l.str(&site.jlac10);
+        l.str(&site.jlac10[9..12]);
         l.date_time(m.day, m.minutes);
         let fault = ctx.fault(self.rng);
         match fault {
@@ -470,6 +488,8 @@ impl<R: Rng> Chart<'_, R> {
             l.fixed(hi / site.factor, decimals);
         }
         l.str(flag);
+        // Nearly every result is final; a few were corrected after their first report.
+        l.str(if self.details.random_bool(0.01) { "C" } else { "F" });
         l.str("EHR");
         l.end_row()
     }
@@ -515,6 +535,7 @@ impl<R: Rng> Chart<'_, R> {
     fn write_diagnosis(&mut self, diagnosis: &Diagnosis) -> Result<()> {
         let ctx = self.person.ctx;
         let sources: &[&str] = if ctx.profile.has_claims { &["EHR", "CLAIMS"] } else { &["EHR"] };
+        let ending = self.ending(diagnosis);
         for source in sources {
             let d = &mut self.t.diagnosis;
             d.str(&self.person.key);
@@ -525,10 +546,87 @@ impl<R: Rng> Chart<'_, R> {
             }
             d.empty();
             d.date(diagnosis.day);
+            let claims = *source == "CLAIMS";
+            match &ending {
+                Some(e) => {
+                    d.date(e.day);
+                    d.str(if claims { e.claims } else { e.ehr });
+                }
+                None => {
+                    d.empty();
+                    d.str(if claims { "1" } else { "N" });
+                }
+            }
             d.str(if diagnosis.suspected { "1" } else { "0" });
             d.str(if diagnosis.main { "1" } else { "0" });
+            // The EHR records the diagnosis at the outpatient visit (JHSD0004 `O`); a claim's
+            // diagnosis is a billing one.
+            d.str(if claims { "billing" } else { "O" });
             d.str(source);
             d.end_row()?;
+        }
+        Ok(())
+    }
+
+    /// How a diagnosis ends: a suspected one is ruled out (discontinued) within a month; another
+    /// that is not an indication is cured, as often as not, within three months; an indication
+    /// continues.
+    fn ending(&mut self, diagnosis: &Diagnosis) -> Option<Ending> {
+        if diagnosis.chronic {
+            return None;
+        }
+        if diagnosis.suspected {
+            let day = diagnosis.day + self.details.random_range(3..=30);
+            return Some(Ending { day, ehr: "U", claims: "4" });
+        }
+        self.details.random_bool(0.5).then(|| Ending {
+            day: diagnosis.day + self.details.random_range(7..=90),
+            ehr: "F",
+            claims: "2",
+        })
+    }
+
+    /// An inpatient stay's admission route, discharge destination and outcome, after its department.
+    fn write_stay_details(&mut self) {
+        let e = &mut self.t.encounter;
+        e.str(if self.details.random_bool(0.9) { "home" } else { "other_hospital" });
+        let u: f64 = self.details.random();
+        let (destination, outcome) = if u < 0.85 {
+            ("home", "improving")
+        } else if u < 0.95 {
+            ("other_hospital", "unchanged")
+        } else {
+            ("care_facility", "unchanged")
+        };
+        e.str(destination);
+        e.str(outcome);
+    }
+
+    /// The doses of an injection given once a day during a stay, from `first` to `last`: the
+    /// order's daily dose, some by infusion at a rate over an hour.
+    fn write_administrations(&mut self, drug: &Drug, first: i32, last: i32, source: &str) -> Result<()> {
+        let infused = self.details.random_bool(0.5);
+        for day in first..=last {
+            let minutes = self.details.random_range(9 * 60..11 * 60);
+            let a = &mut self.t.drug_administration;
+            a.str(&self.person.key);
+            a.str(&drug.yj_code);
+            a.empty();
+            a.date_time(day, minutes);
+            a.date_time(day, minutes + if infused { 60 } else { 5 });
+            a.fixed(drug.daily_dose, 1);
+            a.str(drug.dose_unit);
+            if infused {
+                a.int(100);
+                a.str("mL/h");
+            } else {
+                a.empty();
+                a.empty();
+            }
+            a.str(drug.route);
+            a.str("inpatient");
+            a.str(source);
+            a.end_row()?;
         }
         Ok(())
     }
@@ -544,7 +642,12 @@ impl<R: Rng> Chart<'_, R> {
         } else {
             o.date(order.day);
         }
-        o.int(order.supply as i64);
+        // An injection order in hospital has no days supplied: its doses are administrations.
+        if order.drug.route == "injection" && order.setting == "inpatient" {
+            o.empty();
+        } else {
+            o.int(order.supply as i64);
+        }
         o.fixed(order.drug.daily_dose, 1);
         o.str(order.drug.dose_unit);
         o.str(order.drug.route);
@@ -576,6 +679,9 @@ impl<R: Rng> Chart<'_, R> {
             e.date(day);
             e.date(day);
             e.str("internal_medicine");
+            e.empty();
+            e.empty();
+            e.empty();
             e.str("EHR");
             e.end_row()?;
             if self.person.ctx.profile.has_claims {

@@ -41,13 +41,14 @@ impl SiteContext {
     }
 }
 
-/// The seven clinical tables of one site's import directory.
+/// The eight clinical tables of one site's import directory.
 pub struct Tables {
     pub patient: CsvOut,
     pub observation_period: CsvOut,
     pub encounter: CsvOut,
     pub diagnosis: CsvOut,
     pub drug_order: CsvOut,
+    pub drug_administration: CsvOut,
     pub lab_result: CsvOut,
     pub procedure: CsvOut,
 }
@@ -62,11 +63,32 @@ impl Tables {
             observation_period: open("observation_period", &["patient_key", "source", "start_date", "end_date"])?,
             encounter: open(
                 "encounter",
-                &["patient_key", "encounter_type", "start_date", "end_date", "department", "source"],
+                &[
+                    "patient_key",
+                    "encounter_type",
+                    "start_date",
+                    "end_date",
+                    "department",
+                    "admission_route",
+                    "discharge_destination",
+                    "discharge_outcome",
+                    "source",
+                ],
             )?,
             diagnosis: open(
                 "diagnosis",
-                &["patient_key", "icd10", "medis_code", "diagnosis_date", "suspected", "main_diagnosis", "source"],
+                &[
+                    "patient_key",
+                    "icd10",
+                    "medis_code",
+                    "diagnosis_date",
+                    "end_date",
+                    "outcome",
+                    "suspected",
+                    "main_diagnosis",
+                    "diagnosis_kind",
+                    "source",
+                ],
             )?,
             drug_order: open(
                 "drug_order",
@@ -84,17 +106,36 @@ impl Tables {
                     "source",
                 ],
             )?,
+            drug_administration: open(
+                "drug_administration",
+                &[
+                    "patient_key",
+                    "yj_code",
+                    "hot_code",
+                    "start_time",
+                    "end_time",
+                    "amount",
+                    "amount_unit",
+                    "rate",
+                    "rate_unit",
+                    "route",
+                    "setting",
+                    "source",
+                ],
+            )?,
             lab_result: open(
                 "lab_result",
                 &[
                     "patient_key",
                     "jlac10",
+                    "specimen",
                     "result_time",
                     "value",
                     "unit",
                     "ref_low",
                     "ref_high",
                     "abnormal_flag",
+                    "result_status",
                     "source",
                 ],
             )?,
@@ -102,13 +143,14 @@ impl Tables {
         })
     }
 
-    pub fn all(&mut self) -> [&mut CsvOut; 7] {
+    pub fn all(&mut self) -> [&mut CsvOut; 8] {
         [
             &mut self.patient,
             &mut self.observation_period,
             &mut self.encounter,
             &mut self.diagnosis,
             &mut self.drug_order,
+            &mut self.drug_administration,
             &mut self.lab_result,
             &mut self.procedure,
         ]
@@ -116,7 +158,7 @@ impl Tables {
 }
 
 /// Rows written per table, in the order of `schema::CLINICAL_TABLES`.
-pub type RowCounts = [u64; 7];
+pub type RowCounts = [u64; 8];
 
 /// A well-spread 64-bit seed for (network seed, site, patient), so that every patient's data
 /// depend only on these three numbers, whatever the order or parallelism of generation.

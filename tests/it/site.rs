@@ -106,7 +106,7 @@ fn synthesised_network_loads_and_checks() {
     let load = midnet(dir.path(), &["site", "load", "--site", "net/site01", "--json", "net/site01/import"]).ok();
     let report = load.json();
     assert_eq!(report["data_version"], 1);
-    assert_eq!(report["files"].as_array().unwrap().len(), 7);
+    assert_eq!(report["files"].as_array().unwrap().len(), 8, "one file per clinical table");
     let db = dir.path().join("net/site01/site.duckdb");
     assert_eq!(query_i64(&db, "SELECT count(*) FROM patient"), 400);
     assert!(query_i64(&db, "SELECT count(*) FROM quarantine") > 0, "planted faults are quarantined");
@@ -608,7 +608,7 @@ fn a_second_load_of_the_same_files_changes_nothing_and_names_the_earlier_load() 
     assert!(again["data_version"].is_null(), "{again}");
     assert!(again["files"].as_array().unwrap().is_empty(), "{again}");
     let skipped = again["skipped"].as_array().unwrap();
-    assert_eq!(skipped.len(), 7, "{again}");
+    assert_eq!(skipped.len(), 8, "{again}");
     for s in skipped {
         assert_eq!(s["earlier"]["data_version"], 1, "{s}");
         assert_eq!(s["earlier"]["file"], s["file"], "{s}");
@@ -847,5 +847,108 @@ fn load_and_check_show_no_part_of_a_value_with_apostrophes() {
             assert!(!text.contains(part), "`{part}` of the value is shown:\n{text}");
         }
         assert!(text.contains("sex '…' is not M or F"), "the kind of problem is shown:\n{text}");
+    }
+}
+
+/// The schema's new fields load (source codes mapped to the schema's words, defaults filled in),
+/// and each kind of nonsense in them is quarantined with its reason; every row records its file.
+#[test]
+fn new_fields_load_and_each_kind_of_bad_value_is_quarantined() {
+    let dir = tempdir();
+    let site = site_with_patients(dir.path());
+    let files: &[(&str, &str)] = &[
+        (
+            "diagnosis",
+            "patient_key,icd10,diagnosis_date,end_date,outcome,suspected,diagnosis_kind,source\n\
+             A1,K297,2024-04-15,2024-05-01,F,1,O,EHR\n\
+             A1,K297,2024-04-15,2024-04-01,cured,0,outpatient,EHR\n\
+             A1,K297,2024-04-15,,healed,0,outpatient,EHR\n\
+             A1,E119,2024-04-15,,1,0,billing,CLAIMS\n\
+             A1,E119,2024-04-15,,,0,resource,DPC\n",
+        ),
+        (
+            "drug_order",
+            "patient_key,yj_code,order_date,days_supply,route,setting,source\n\
+             A1,6132419A1020,2024-04-16,,injection,inpatient,EHR\n\
+             A1,3969010F1020,2024-04-16,,oral,outpatient,EHR\n",
+        ),
+        (
+            "drug_administration",
+            "patient_key,yj_code,start_time,end_time,amount,amount_unit,rate,rate_unit,route,setting,source\n\
+             A1,6132419A1020,2024-04-16 09:00,2024-04-16 10:00,1,g,100,mL/h,injection,inpatient,EHR\n\
+             A1,6132419A1020,2024-04-16 09:00,2024-04-16 08:00,1,g,,,injection,inpatient,EHR\n\
+             A1,6132419A1020,2024-04-16 09:00,,1,,,,injection,inpatient,EHR\n\
+             A1,6132419A1020,2024-04-16 09:00,,1,g,-5,mL/h,injection,inpatient,EHR\n\
+             A1,6132419A1020,2024-04-16 09:00,,0,g,100,,injection,inpatient,EHR\n\
+             ZZ,6132419A1020,2024-04-16 09:00,,1,g,,,drip,inpatient,EHR\n",
+        ),
+        (
+            "lab_result",
+            "patient_key,jlac10,specimen,result_time,value,unit,result_status,source\n\
+             A1,3B045000002327101,023,2024-04-15 08:45,30,U/L,F,EHR\n\
+             A1,3B045000002327101,,2024-04-15 08:45,31,U/L,corrected,EHR\n\
+             A1,3B045000002327101,001,2024-04-15 08:45,32,U/L,F,EHR\n\
+             A1,3B045000002327101,023,2024-04-15 08:45,33,U/L,Q,EHR\n",
+        ),
+        (
+            "encounter",
+            "patient_key,encounter_type,start_date,end_date,admission_route,discharge_destination,discharge_outcome,source\n\
+             A1,inpatient,2024-04-15,2024-04-25,home,home,R,DPC\n\
+             A2,inpatient,2023-12-20,2024-01-02,other_hospital,died,D,DPC\n\
+             A1,outpatient,2024-05-01,2024-05-01,home,,,EHR\n\
+             A1,inpatient,2024-06-01,2024-06-10,home,died,improving,DPC\n\
+             A1,inpatient,2024-06-01,2024-06-10,ambulance,home,cured,DPC\n",
+        ),
+    ];
+    for (table, text) in files {
+        std::fs::write(dir.path().join(format!("{table}.csv")), text).unwrap();
+        midnet(dir.path(), &["site", "load", "--site", "site", &format!("{table}.csv")]).ok();
+    }
+    let db = site.join("site.duckdb");
+    let q = quarantine_reasons(&db);
+    let has = |table: &str, line: i64, needle: &str| {
+        assert!(
+            q.iter().any(|(t, l, r)| t == table && *l == line && r.contains(needle)),
+            "expected {table} line {line} quarantined for `{needle}`; quarantine: {q:#?}"
+        )
+    };
+    has("diagnosis", 3, "end_date before diagnosis_date");
+    has("diagnosis", 4, "outcome 'healed' is not one of continuing, cured, improving");
+    has("diagnosis", 6, "diagnosis_kind 'resource' is not one of admission, discharge");
+    has("drug_order", 3, "missing days_supply (only an injection order may have none)");
+    has("drug_administration", 3, "end_time before start_time");
+    has("drug_administration", 4, "amount without amount_unit");
+    has("drug_administration", 5, "rate '-5' is not a positive number");
+    has("drug_administration", 6, "amount '0' is not a positive number");
+    has("drug_administration", 6, "rate without rate_unit");
+    has("drug_administration", 7, "route 'drip' is not one of oral, injection, topical, other");
+    has("drug_administration", 7, "patient_key 'ZZ' is not in the patient table");
+    has("lab_result", 4, "specimen is not the material code of jlac10");
+    has("lab_result", 5, "result_status 'Q' is not one of final, preliminary, corrected, cancelled");
+    has("encounter", 4, "for inpatient stays only");
+    has("encounter", 5, "disagree on whether the patient died");
+    has("encounter", 6, "admission_route 'ambulance' is not one of home, other_hospital");
+    assert_eq!(q.len(), 14, "no other row set aside: {q:#?}");
+    // Source codes become the schema's words; what a file leaves out is filled in.
+    let one = |sql: &str| query_i64(&db, sql);
+    assert_eq!(
+        one("SELECT count(*) FROM diagnosis WHERE outcome = 'cured' AND suspected AND diagnosis_kind = 'outpatient'"),
+        1
+    );
+    assert_eq!(one("SELECT count(*) FROM diagnosis WHERE outcome = 'continuing' AND diagnosis_kind = 'billing'"), 1);
+    assert_eq!(one("SELECT count(*) FROM drug_order WHERE days_supply IS NULL AND route = 'injection'"), 1);
+    assert_eq!(one("SELECT count(*) FROM drug_administration WHERE rate = 100 AND rate_unit = 'mL/h'"), 1);
+    assert_eq!(
+        one("SELECT count(*) FROM lab_result WHERE specimen = '023' AND result_status IN ('final', 'corrected')"),
+        2
+    );
+    assert_eq!(
+        one("SELECT count(*) FROM encounter WHERE discharge_outcome = 'died' AND discharge_destination = 'died'"),
+        1
+    );
+    assert_eq!(one("SELECT count(*) FROM encounter WHERE discharge_outcome = 'improving'"), 1);
+    for table in ["patient", "diagnosis", "drug_order", "drug_administration", "lab_result", "encounter"] {
+        let sql = format!("SELECT count(*) FROM {table} WHERE source_file IS DISTINCT FROM '{table}.csv'");
+        assert_eq!(one(&sql), 0, "{table}");
     }
 }

@@ -425,6 +425,7 @@ impl<'a> Ctx<'a> {
         let events = self.frame(&exposure.orders);
         let (date, days) = (events.col("date"), events.col("days_supply"));
         let index = self.row().index;
+        // An order without days supplied (an injection order) covers no days: it is not used.
         let mut orders: Vec<(i32, i64)> = events
             .rows
             .iter()

@@ -80,6 +80,8 @@ pub struct LoadReport {
     pub refused: Vec<FileRefused>,
     /// The most frequent quarantine reasons of this load (values withheld), with their counts.
     pub top_reasons: Vec<reasons::ReasonCount>,
+    /// The migration of the site's database to the current schema, if this load made one first.
+    pub migration: Option<super::migrate::Migration>,
 }
 
 impl LoadReport {
@@ -126,7 +128,7 @@ pub fn load(
     // Patient files first (the others' rows refer to them), then the largest first: the line
     // numbers of a file's bad rows are looked up on another thread while the next files load.
     inputs.sort_by_key(|i| (i.table != "patient", std::cmp::Reverse(i.bytes)));
-    let conn = site.open()?;
+    let (conn, migration) = site.open_migrated()?;
     let accepted = accept_inputs(&conn, &inputs, &mut refused)?;
     let set_aside = SetAside::register(&conn)?;
     let label = site.root().file_name().map_or("load".into(), |n| n.to_string_lossy());
@@ -164,7 +166,7 @@ pub fn load(
     if !report.files.is_empty() {
         conn.execute_batch("CHECKPOINT")?;
     }
-    Ok(report)
+    Ok(LoadReport { migration, ..report })
 }
 
 /// A file whose header was accepted: its place among the load's files and its columns.
@@ -268,13 +270,14 @@ fn record_files<'scope>(
     let quarantined: u64 = files.iter().map(|f| f.rows_quarantined).sum();
     if data_version.is_some() {
         conn.execute(
-            "INSERT INTO load_history VALUES (?, now()::TIMESTAMP, ?, ?, ?)",
+            "INSERT INTO load_history (data_version, loaded_at, midnet_version, rows_loaded, rows_quarantined, change) \
+             VALUES (?, now()::TIMESTAMP, ?, ?, ?, 'load')",
             duckdb::params![version, env!("CARGO_PKG_VERSION"), rows_in as i64, quarantined as i64],
         )?;
     }
     let mut top_reasons = reasons::counts(conn, Some(first_id))?;
     top_reasons.truncate(TOP_REASONS);
-    Ok(LoadReport { data_version, files, skipped, refused, top_reasons })
+    Ok(LoadReport { data_version, files, skipped, refused, top_reasons, migration: None })
 }
 
 /// How an earlier load recorded the file with this SHA-256, if one did.
@@ -415,7 +418,10 @@ fn insert_rows(conn: &duckdb::Connection, file: &Accepted, load_file_id: i64) ->
     let spec = file.spec();
     let numbering = if stage::read_in_order(spec) { Numbering::Numbered } else { Numbering::Unnumbered };
     let scan = scan_sql(file.input, numbering, &RejectedLines::Stored(file.rejects()));
-    let sql = stage::insert_sql(spec, &scan, &file.header, numbering, load_file_id);
+    // The row's source file: the name of the file loaded (a path given to `site load` may name the
+    // site's own directories, which are not the hospital export's).
+    let name = file.input.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let sql = stage::insert_sql(spec, &scan, &file.header, numbering, (&name, load_file_id));
     let inserted = conn.execute(&sql, []).map_err(|e| {
         // The header was readable; a file that breaks further on (a truncated Parquet file, say)
         // stops the whole load, which rolls back.

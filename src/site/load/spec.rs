@@ -19,13 +19,117 @@ pub enum Kind {
     Bool,
     PositiveInt,
     Number,
+    /// A number greater than zero (an amount, a rate).
+    PositiveNumber,
     /// One of the listed values (case-sensitive, as the schema stores them).
     OneOf(&'static [&'static str]),
+    /// A value of one of the schema's vocabularies, or a source's code for one.
+    Vocabulary(&'static Vocabulary),
     /// A code of a code system; ICD-10 codes may come with a dot, which is removed.
     Code(CodeSystem),
     /// A lab value: a number, or a censored or qualitative text (see `stage.rs`).
     LabValue,
 }
+
+/// A vocabulary of the schema (a diagnosis's outcome, a lab result's status, …): the values it
+/// stores, and the codes of the hospital formats a file may give instead, each standing for one
+/// of them (docs/site-inputs.md). Values and codes are case-sensitive.
+#[derive(Debug)]
+pub struct Vocabulary {
+    pub values: &'static [&'static str],
+    pub codes: &'static [(&'static str, &'static str)],
+    /// The codes as a quarantine message names them.
+    pub codes_named: &'static str,
+}
+
+/// 転帰, of a diagnosis and of an inpatient stay: HL7 table 0241 (SS-MIX2 PRB-14) and the claims'
+/// 転帰区分 (UKE SY-4, 別表18; DPC EF-17). DPC 様式1's 退院時転帰 codes are not confirmed; an
+/// importer maps them to these words.
+pub const OUTCOMES: Vocabulary = Vocabulary {
+    values: &[
+        "continuing",
+        "cured",
+        "improving",
+        "remission",
+        "unchanged",
+        "worsening",
+        "sequelae",
+        "died",
+        "discontinued",
+        "unknown",
+    ],
+    codes: &[
+        ("F", "cured"),
+        ("R", "improving"),
+        ("N", "unchanged"),
+        ("W", "worsening"),
+        ("S", "sequelae"),
+        ("D", "died"),
+        ("U", "unknown"),
+        ("1", "continuing"),
+        ("2", "cured"),
+        ("3", "died"),
+        ("4", "discontinued"),
+    ],
+    codes_named: "HL7 0241 D, F, N, R, S, U, W or claims 転帰区分 1-4",
+};
+
+/// What kind of diagnosis a record is: SS-MIX2 診断種別 (JHSD0004, PRB-10.4), a claim's diagnosis,
+/// or one of the diagnoses of a DPC discharge abstract (様式1 A006010-A006050).
+pub const DIAGNOSIS_KINDS: Vocabulary = Vocabulary {
+    values: &[
+        "admission",
+        "discharge",
+        "outpatient",
+        "preoperative",
+        "postoperative",
+        "final",
+        "billing",
+        "principal",
+        "admission_trigger",
+        "most_resources",
+        "second_most_resources",
+        "comorbidity_at_admission",
+        "onset_after_admission",
+    ],
+    codes: &[
+        ("H", "admission"),
+        ("L", "discharge"),
+        ("O", "outpatient"),
+        ("B", "preoperative"),
+        ("A", "postoperative"),
+        ("F", "final"),
+        ("A006010", "principal"),
+        ("A006020", "admission_trigger"),
+        ("A006030", "most_resources"),
+        ("A006031", "second_most_resources"),
+        ("A006040", "comorbidity_at_admission"),
+        ("A006050", "onset_after_admission"),
+    ],
+    codes_named: "JHSD0004 H, L, O, B, A, F or DPC 様式1 A006010-A006050",
+};
+
+/// A lab result's status: HL7 table 0085 (SS-MIX2 OBX-11).
+pub const RESULT_STATUSES: Vocabulary = Vocabulary {
+    values: &["final", "preliminary", "corrected", "cancelled"],
+    codes: &[
+        ("F", "final"),
+        ("C", "corrected"),
+        ("P", "preliminary"),
+        ("R", "preliminary"),
+        ("S", "preliminary"),
+        ("I", "preliminary"),
+        ("X", "cancelled"),
+        ("D", "cancelled"),
+        ("W", "cancelled"),
+    ],
+    codes_named: "HL7 0085 F, C, P, R, S, I, X, D, W",
+};
+
+/// Where an inpatient came from (DPC 様式1 入院経路; its codes are not confirmed: an importer maps them).
+pub const ADMISSION_ROUTES: &[&str] = &["home", "other_hospital", "care_facility", "ward_transfer", "other"];
+/// Where an inpatient went (DPC 様式1 退院先, SS-MIX2 PV1-36 退院区分).
+pub const DISCHARGE_DESTINATIONS: &[&str] = &["home", "other_hospital", "care_facility", "died", "other"];
 
 #[derive(Debug, Clone, Copy)]
 pub struct Field {
@@ -59,7 +163,10 @@ pub struct TableSpec {
 
 pub const SOURCES: &[&str] = &["EHR", "CLAIMS", "DPC"];
 
-pub const SPECS: [TableSpec; 7] = [
+const ROUTES: &[&str] = &["oral", "injection", "topical", "other"];
+const SETTINGS: &[&str] = &["outpatient", "inpatient"];
+
+pub const SPECS: [TableSpec; 8] = [
     TableSpec {
         table: "patient",
         fields: &[
@@ -88,9 +195,23 @@ pub const SPECS: [TableSpec; 7] = [
             req("start_date", Kind::Date),
             opt("end_date", Kind::Date),
             opt("department", Kind::Text),
+            opt("admission_route", Kind::OneOf(ADMISSION_ROUTES)),
+            opt("discharge_destination", Kind::OneOf(DISCHARGE_DESTINATIONS)),
+            opt("discharge_outcome", Kind::Vocabulary(&OUTCOMES)),
             req("source", Kind::OneOf(SOURCES)),
         ],
-        row_checks: &[RowCheck { bad_when: "c_end_date < c_start_date", reason: "end_date before start_date" }],
+        row_checks: &[
+            RowCheck { bad_when: "c_end_date < c_start_date", reason: "end_date before start_date" },
+            RowCheck {
+                bad_when: "c_encounter_type <> 'inpatient' AND (c_admission_route IS NOT NULL \
+                           OR c_discharge_destination IS NOT NULL OR c_discharge_outcome IS NOT NULL)",
+                reason: "admission_route, discharge_destination and discharge_outcome are for inpatient stays only",
+            },
+            RowCheck {
+                bad_when: "(c_discharge_destination = 'died') <> (c_discharge_outcome = 'died')",
+                reason: "discharge_destination and discharge_outcome disagree on whether the patient died",
+            },
+        ],
     },
     TableSpec {
         table: "diagnosis",
@@ -99,11 +220,14 @@ pub const SPECS: [TableSpec; 7] = [
             req("icd10", Kind::Code(CodeSystem::Icd10)),
             opt("medis_code", Kind::Code(CodeSystem::Medis)),
             req("diagnosis_date", Kind::Date),
+            opt("end_date", Kind::Date),
+            opt("outcome", Kind::Vocabulary(&OUTCOMES)),
             opt("suspected", Kind::Bool),
             opt("main_diagnosis", Kind::Bool),
+            opt("diagnosis_kind", Kind::Vocabulary(&DIAGNOSIS_KINDS)),
             req("source", Kind::OneOf(SOURCES)),
         ],
-        row_checks: &[],
+        row_checks: &[RowCheck { bad_when: "c_end_date < c_diagnosis_date", reason: "end_date before diagnosis_date" }],
     },
     TableSpec {
         table: "drug_order",
@@ -113,32 +237,68 @@ pub const SPECS: [TableSpec; 7] = [
             opt("hot_code", Kind::Code(CodeSystem::Hot)),
             req("order_date", Kind::Date),
             opt("start_date", Kind::Date),
-            req("days_supply", Kind::PositiveInt),
+            opt("days_supply", Kind::PositiveInt),
             opt("daily_dose", Kind::Number),
             opt("dose_unit", Kind::Text),
-            req("route", Kind::OneOf(&["oral", "injection", "topical", "other"])),
-            req("setting", Kind::OneOf(&["outpatient", "inpatient"])),
+            req("route", Kind::OneOf(ROUTES)),
+            req("setting", Kind::OneOf(SETTINGS)),
             req("source", Kind::OneOf(SOURCES)),
         ],
-        row_checks: &[RowCheck { bad_when: "c_start_date < c_order_date", reason: "start_date before order_date" }],
+        row_checks: &[
+            RowCheck { bad_when: "c_start_date < c_order_date", reason: "start_date before order_date" },
+            RowCheck {
+                bad_when: "t_days_supply IS NULL AND c_route <> 'injection'",
+                reason: "missing days_supply (only an injection order may have none)",
+            },
+        ],
+    },
+    TableSpec {
+        table: "drug_administration",
+        fields: &[
+            req("patient_key", Kind::Key),
+            req("yj_code", Kind::Code(CodeSystem::Yj)),
+            opt("hot_code", Kind::Code(CodeSystem::Hot)),
+            req("start_time", Kind::Timestamp),
+            opt("end_time", Kind::Timestamp),
+            opt("amount", Kind::PositiveNumber),
+            opt("amount_unit", Kind::Text),
+            opt("rate", Kind::PositiveNumber),
+            opt("rate_unit", Kind::Text),
+            req("route", Kind::OneOf(ROUTES)),
+            req("setting", Kind::OneOf(SETTINGS)),
+            req("source", Kind::OneOf(SOURCES)),
+        ],
+        row_checks: &[
+            RowCheck { bad_when: "c_end_time < c_start_time", reason: "end_time before start_time" },
+            RowCheck {
+                bad_when: "c_amount IS NOT NULL AND c_amount_unit IS NULL",
+                reason: "amount without amount_unit",
+            },
+            RowCheck { bad_when: "c_rate IS NOT NULL AND c_rate_unit IS NULL", reason: "rate without rate_unit" },
+        ],
     },
     TableSpec {
         table: "lab_result",
         fields: &[
             req("patient_key", Kind::Key),
             req("jlac10", Kind::Code(CodeSystem::Jlac10)),
+            opt("specimen", Kind::Text),
             req("result_time", Kind::Timestamp),
             req("value", Kind::LabValue),
             opt("unit", Kind::Text),
             opt("ref_low", Kind::Number),
             opt("ref_high", Kind::Number),
             opt("abnormal_flag", Kind::OneOf(&["H", "L", "N"])),
+            opt("result_status", Kind::Vocabulary(&RESULT_STATUSES)),
             req("source", Kind::OneOf(SOURCES)),
         ],
-        row_checks: &[RowCheck {
-            bad_when: "c_ref_low > c_ref_high",
-            reason: "reference range inverted (ref_low > ref_high)",
-        }],
+        row_checks: &[
+            RowCheck { bad_when: "c_ref_low > c_ref_high", reason: "reference range inverted (ref_low > ref_high)" },
+            RowCheck {
+                bad_when: "c_specimen <> substr(c_jlac10, 10, 3)",
+                reason: "specimen is not the material code of jlac10 (its characters 10-12)",
+            },
+        ],
     },
     TableSpec {
         table: "procedure",

@@ -143,15 +143,18 @@ pub fn read_in_order(spec: &TableSpec) -> bool {
 }
 
 /// `INSERT` of the good rows of the file read by `scan` into its clinical table, converted, each
-/// with the file's `load_file_id`; its bad rows are set aside. `scan` is a subquery whose columns
+/// with the file's name as its `source_file` and the file's `load_file_id`; its bad rows are set
+/// aside. `scan` is a subquery whose columns
 /// are the file's (all VARCHAR), plus `rn` when `numbering` says so; `present` lists the file's
 /// columns.
 ///
 /// Fields are not trimmed: a value with stray spaces fails its check and is quarantined with the
 /// value shown in quotes, rather than silently changed (dates and numbers tolerate spaces anyway).
-pub fn insert_sql(spec: &TableSpec, scan: &str, present: &[String], numbering: Numbering, load_file_id: i64) -> String {
+pub fn insert_sql(spec: &TableSpec, scan: &str, present: &[String], numbering: Numbering, file: (&str, i64)) -> String {
     assert!(numbering == Numbering::Numbered || !read_in_order(spec), "the {} file is read in order", spec.table);
+    let (source_file, load_file_id) = file;
     let mut stored_columns = stored_columns(spec);
+    stored_columns.push(("source_file".to_string(), string(source_file)));
     stored_columns.push(("load_file_id".to_string(), load_file_id.to_string()));
     let columns: Vec<String> = stored_columns.iter().map(|(c, _)| ident(c)).collect();
     let stored: Vec<String> = stored_columns.iter().map(|(_, expr)| expr.clone()).collect();
@@ -273,7 +276,15 @@ fn convert(f: &Field) -> String {
              WHEN lower({t}) IN ('0', 'false', 'f', 'n', 'no') THEN false END"
         ),
         Kind::PositiveInt => format!("TRY_CAST({t} AS INTEGER)"),
-        Kind::Number | Kind::LabValue => format!("TRY_CAST({t} AS DOUBLE)"),
+        Kind::Number | Kind::PositiveNumber | Kind::LabValue => format!("TRY_CAST({t} AS DOUBLE)"),
+        Kind::Vocabulary(vocabulary) => {
+            let values = vocabulary.values.iter().map(|v| (*v, *v));
+            let whens: Vec<String> = values
+                .chain(vocabulary.codes.iter().copied())
+                .map(|(text, value)| format!("WHEN {} THEN {}", string(text), string(value)))
+                .collect();
+            format!("CASE {t} {} END", whens.join(" "))
+        }
         Kind::Code(CodeSystem::Icd10) => format!("upper(replace({t}, '.', ''))"),
         Kind::Code(_) => format!("upper({t})"),
     }
@@ -308,6 +319,13 @@ fn field_checks(f: &Field) -> Vec<Check> {
             checks.push(shown(format!("{present} AND ({c} IS NULL OR {c} <= 0)"), "is not a positive whole number"))
         }
         Kind::Number => checks.push(shown(unparsed, "is not a number")),
+        Kind::PositiveNumber => {
+            checks.push(shown(format!("{present} AND ({c} IS NULL OR {c} <= 0)"), "is not a positive number"))
+        }
+        Kind::Vocabulary(vocabulary) => checks.push(shown(
+            unparsed,
+            &format!("is not one of {} (or {})", vocabulary.values.join(", "), vocabulary.codes_named),
+        )),
         Kind::OneOf(values) => {
             let list: Vec<String> = values.iter().map(|v| string(v)).collect();
             checks.push(shown(
@@ -413,6 +431,7 @@ fn stored_columns(spec: &TableSpec) -> Vec<(String, String)> {
         return [
             ("patient_key", "c_patient_key"),
             ("jlac10", "c_jlac10"),
+            ("specimen", "coalesce(c_specimen, substr(c_jlac10, 10, 3))"),
             ("result_time", "c_result_time"),
             ("value", "c_value * factor"),
             ("unit", "coalesce(canonical_unit, c_unit)"),
@@ -422,6 +441,7 @@ fn stored_columns(spec: &TableSpec) -> Vec<(String, String)> {
             ("value_text", "CASE WHEN c_value IS NULL THEN trim(t_value) END"),
             ("reported_value", "c_value"),
             ("reported_unit", "c_unit"),
+            ("result_status", "c_result_status"),
             ("source", "c_source"),
         ]
         .iter()

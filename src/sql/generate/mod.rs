@@ -732,6 +732,8 @@ fn exposure_ctes(r: &Renderer, step: &Step, x: &Exposure, f: &render::FrameSql, 
     let days = r.column(&f.env, "days_supply");
     let mut conditions = f.conditions.clone();
     conditions.push(format!("{date} >= c.index_date"));
+    // An order without days supplied (an injection order) covers no days: it is not used.
+    conditions.push(format!("{days} IS NOT NULL"));
     let per_day = format!(
         "SELECT c.patient_key, c.entry_no, {date} AS day, {} AS supply, max({}) AS reach\n{from}{}\nGROUP BY c.patient_key, c.entry_no, {date}",
         d.cast(&format!("sum({days})"), SqlType::Int32),
