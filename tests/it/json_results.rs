@@ -155,7 +155,9 @@ fn site_init_says_what_it_created_as_json() {
         assert!(names.contains(&table), "{table} missing from {names:?}");
     }
     assert!(named.iter().any(|(t, rows)| *t == "drug_master" && *rows > 0), "the masters come filled: {named:?}");
-    assert!(named.iter().all(|(t, rows)| t.ends_with("master") || *t == "unit_conversion" || *rows == 0));
+    assert!(named.contains(&("schema_version", 1)), "the schema records its version: {named:?}");
+    let filled = |t: &str| t.ends_with("master") || t == "unit_conversion" || t == "schema_version";
+    assert!(named.iter().all(|(t, rows)| filled(t) || *rows == 0), "every other table empty: {named:?}");
 
     let again = crate::common::midnet(dir.path(), &["site", "init", "--site", "hospital-a", "--json"]);
     again.fails(2, "already a site data source");

@@ -196,7 +196,8 @@ fn sessions_keep_their_views_apart_and_release_them() {
 fn the_example_scripts_give_duckdbs_rows_on_a_synthetic_site() {
     use midnet::script::{ParamValues, Script};
     let dir = tempdir();
-    let synth = ["synth", "--site-count", "1", "--patients", "1000", "--seed", "5", "--dir", "net", "--load", "--quiet"];
+    let synth =
+        ["synth", "--site-count", "1", "--patients", "1000", "--seed", "5", "--dir", "net", "--load", "--quiet"];
     midnet(dir.path(), &synth).ok();
     let conn = Connection::open(dir.path().join("net/site01/site.duckdb")).unwrap();
     for name in ["active_comparator", "drug_utilisation", "incidence", "new_use_screen"] {
