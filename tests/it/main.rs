@@ -26,3 +26,4 @@ mod script;
 mod signal;
 mod site;
 mod stats;
+mod surveillance;
