@@ -192,6 +192,15 @@ pub fn read(protocol: &Path) -> Result<Option<SurveillancePlan>> {
     if plan.format != FORMAT {
         return Err(Error::Integrity(format!("{}: format `{}`, expected `{FORMAT}`", path.display(), plan.format)));
     }
+    // A plan changed by hand must still be one `protocol plan` would have written.
+    let opts = PlanOptions {
+        looks: plan.looks.clone(),
+        alpha: plan.alpha,
+        spending: plan.spending,
+        start: plan.start.clone(),
+    };
+    SurveillancePlan::new(&opts, &plan.set_by)
+        .map_err(|e| Error::Integrity(format!("{}: not a valid plan ({e}); it was changed by hand", path.display())))?;
     Ok(Some(plan))
 }
 
