@@ -8,6 +8,7 @@ use crate::export::Stage;
 use crate::project::{Purpose, Role};
 use crate::stats::cox::Ties;
 use crate::stats::incidence::PoissonCi;
+use crate::stats::sequential::Spending;
 
 /// `impl ValueEnum for TYPE { Variant => "name" ("help"), … }`.
 macro_rules! choices {
@@ -46,6 +47,12 @@ choices!(Stage { Publish => "publish", Export => "export" });
 choices!(Ties {
     Efron => "efron" ("Efron (1977): the tied events leave the risk set a fraction at a time"),
     Breslow => "breslow" ("Breslow (1974): every tied event sees the full risk set"),
+});
+
+choices!(Spending {
+    OBrienFleming => "obrien_fleming"
+        ("O'Brien-Fleming type: spends almost nothing early, the last look keeps nearly the single test's level"),
+    Pocock => "pocock" ("Pocock type: spends evenly over the plan, so early looks can cross sooner"),
 });
 
 choices!(PoissonCi {

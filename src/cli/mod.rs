@@ -54,7 +54,7 @@ pub struct Global {
 /// The commands that work on the data center's home (or may, given `--project`), by path: each,
 /// and every command under it, offers `--home DIR` and reads `MIDNET_HOME`. The others (synth,
 /// site, script, report, …) never touch a home, so their help does not offer one.
-const HOME_COMMANDS: [&str; 17] = [
+const HOME_COMMANDS: [&str; 18] = [
     "center",
     "user",
     "login",
@@ -66,6 +66,7 @@ const HOME_COMMANDS: [&str; 17] = [
     "publish",
     "extract",
     "datasets",
+    "protocol plan",
     "protocol run",
     "protocol history",
     "protocol report",

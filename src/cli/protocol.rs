@@ -11,13 +11,18 @@ use crate::error::{IoContext, Result};
 use crate::project::Role;
 use crate::protocol::analyses;
 use crate::protocol::library::Library;
+use crate::protocol::monitor::Monitoring;
 use crate::protocol::plan::{self, RunOptions};
 use crate::protocol::run::{self, RunReport, protocol_dir};
+use crate::protocol::surveillance::{self, PlanOptions};
+use crate::stats::sequential::Spending;
 
 #[derive(Debug, Subcommand)]
 pub enum ProtocolCommand {
     /// Write the protocol script (from the outcome library) for sites to approve.
     Script(ScriptArgs),
+    /// Set the project's surveillance plan (looks, level, alpha spending) before its first analysis.
+    Plan(PlanArgs),
     /// Extract across all sites and estimate every outcome: analysis K of the project.
     Run(RunArgs),
     /// Each outcome's hazard ratio across the project's analyses.
@@ -31,6 +36,28 @@ pub struct ScriptArgs {
     /// Where to write the script (stdout when not given).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The project, by its id (before its first `protocol run`; the plan is fixed from then on).
+    #[arg(long, value_name = "ID")]
+    pub project: String,
+    /// The planned data cut-offs (YYYY-MM-DD), comma-separated, in increasing order.
+    #[arg(long, value_name = "DATE,…", value_delimiter = ',', required = true)]
+    pub looks: Vec<String>,
+    /// The alpha-spending function (Lan-DeMets).
+    #[arg(long, value_name = "FUNCTION", default_value = "obrien_fleming")]
+    pub spending: Spending,
+    /// The overall one-sided level of each outcome x subgroup over all looks.
+    #[arg(long, value_name = "LEVEL", default_value_t = surveillance::DEFAULT_ALPHA)]
+    pub alpha: f64,
+    /// The day data start to accrue (YYYY-MM-DD; the protocol's study start): calendar time's origin.
+    #[arg(long, value_name = "DATE", default_value = surveillance::STUDY_START)]
+    pub start: String,
+    /// Print the plan as JSON: {"format", "looks", "alpha", "spending", "timescale", "start", "overrun", "short_look", "set_by"}.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -63,7 +90,8 @@ pub struct HistoryArgs {
     /// The project, by its id.
     #[arg(long, value_name = "ID")]
     pub project: String,
-    /// Print the history as JSON: {"analyses", "rows": [{"outcome", "subgroup", "analyses", "flagged"}]}.
+    /// Print the history as JSON: {"analyses", "rows": [{"outcome", "subgroup", "analyses", "flagged_unadjusted",
+    /// "looks": [{"z", "information", "boundary", "alpha_spent", "crossed", "first_crossed"}], "first_crossed"}]}.
     #[arg(long)]
     pub json: bool,
 }
@@ -84,6 +112,7 @@ pub struct ReportArgs {
 pub fn run(global: &Global, command: ProtocolCommand) -> Result<()> {
     match command {
         ProtocolCommand::Script(args) => script(args),
+        ProtocolCommand::Plan(args) => set_plan(global, args),
         ProtocolCommand::Run(args) => run_protocol(global, args),
         ProtocolCommand::History(args) => history(global, args),
         ProtocolCommand::Report(args) => report(global, args),
@@ -99,6 +128,31 @@ fn script(args: ScriptArgs) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn set_plan(global: &Global, args: PlanArgs) -> Result<()> {
+    let opts = PlanOptions {
+        looks: args.looks.clone(),
+        alpha: args.alpha,
+        spending: args.spending,
+        start: args.start.clone(),
+    };
+    let plan = crate::cli::as_user(global, "protocol plan", Some(&args.project), |actor| {
+        surveillance::set(actor, &args.project, &opts)
+    })?;
+    print_result(args.json, &plan, |p| {
+        format!(
+            "surveillance plan of project {}: {} looks ({} to {}), one-sided level {} per outcome x subgroup, {} \
+             spending over calendar time from {}",
+            args.project,
+            p.looks.len(),
+            p.looks[0],
+            p.looks[p.looks.len() - 1],
+            p.alpha,
+            p.spending.name(),
+            p.start
+        )
+    })
 }
 
 fn run_protocol(global: &Global, args: RunArgs) -> Result<()> {
@@ -143,20 +197,33 @@ pub fn render(report: &RunReport) -> String {
         };
         let _ = writeln!(
             s,
-            "{:<24} {:<16} {:>7} {:>7}  {hr}{}",
+            "{:<24} {:<16} {:>7} {:>7}  {hr}{}{}",
             line.outcome,
             line.subgroup,
             line.events_drug,
             line.events_comparator,
-            if line.flagged { "  FLAGGED" } else { "" }
+            if line.flagged { "  flagged unadjusted" } else { "" },
+            if line.crossed { "  CROSSED" } else { "" }
         );
     }
     let _ = writeln!(
         s,
-        "{} flagged (lower 95% bound > 1) of {} outcome x subgroup tests; about {:.1} expected by chance at one-sided 2.5%",
+        "{} flagged unadjusted (lower 95% bound > 1 at this look alone) of {} outcome x subgroup tests; about {:.1} \
+         expected by chance at one-sided 2.5%",
         r.flagged.len(),
         r.tests,
         r.tests as f64 * 0.025
+    );
+    let _ = writeln!(
+        s,
+        "{} crossed the sequential boundary at this look (surveillance plan: {})",
+        r.crossed.len(),
+        r.surveillance.as_ref().map_or("none".to_string(), |p| format!(
+            "{} at one-sided {} over {} planned looks",
+            p.spending.name(),
+            p.alpha,
+            p.looks.len()
+        ))
     );
     if !r.export_review.is_empty() {
         let _ = writeln!(s, "export gate (export stage), for the reviewer to accept before the tables leave:");
@@ -183,7 +250,12 @@ fn history(global: &Global, args: HistoryArgs) -> Result<()> {
         let rows: Vec<serde_json::Value> = history
             .rows
             .iter()
-            .map(|r| serde_json::json!({"outcome": r.outcome, "subgroup": r.subgroup, "analyses": r.cells, "flagged": r.flagged}))
+            .map(|r| {
+                let looks: Vec<serde_json::Value> = r.looks.iter().map(look_json).collect();
+                serde_json::json!({"outcome": r.outcome, "subgroup": r.subgroup, "analyses": r.cells,
+                    "flagged_unadjusted": r.flagged, "looks": looks,
+                    "first_crossed": r.looks.iter().flatten().find_map(|m| m.first_crossed)})
+            })
             .collect();
         let value = serde_json::json!({"analyses": history.analyses, "rows": rows});
         println!("{}", serde_json::to_string_pretty(&value).expect("history serialises"));
@@ -206,9 +278,42 @@ fn history(global: &Global, args: HistoryArgs) -> Result<()> {
         }
         s.push('\n');
     }
-    s.push_str("* flagged: lower 95% bound above 1\n");
+    s.push_str("* flagged unadjusted: lower 95% bound above 1 at that look, as if it were the only one\n\n");
+    s.push_str("sequential monitoring: z / boundary (alpha spent); CROSSED when z reaches the boundary\n");
+    let _ = write!(s, "{:<24} {:<16}", "outcome", "subgroup");
+    for a in &history.analyses {
+        let _ = write!(s, " {:<28}", format!("{} (cut-off {})", a.analysis, a.cutoff));
+    }
+    let _ = writeln!(s, " first crossed");
+    for r in &history.rows {
+        let _ = write!(s, "{:<24} {:<16}", r.outcome, r.subgroup);
+        for look in &r.looks {
+            let _ = write!(s, " {:<28}", look.as_ref().map_or(String::new(), look_cell));
+        }
+        let first = r.looks.iter().flatten().find_map(|m| m.first_crossed);
+        let _ = writeln!(s, " {}", first.map_or("-".to_string(), |k| format!("analysis {k}")));
+    }
     print!("{s}");
     Ok(())
+}
+
+/// One look in the history's text: `z / boundary (alpha spent)`, CROSSED when it did.
+fn look_cell(m: &Monitoring) -> String {
+    let z = m.statistic.map_or("-".to_string(), |(z, _)| format!("{z:.2}"));
+    let boundary = m.boundary.as_ref().map_or("none".to_string(), |b| format!("{b:.2}"));
+    format!("{z} / {boundary} ({:.4}){}", m.alpha_spent, if m.crossed { " CROSSED" } else { "" })
+}
+
+fn look_json(look: &Option<Monitoring>) -> serde_json::Value {
+    let Some(m) = look else { return serde_json::Value::Null };
+    serde_json::json!({
+        "z": m.statistic.map(|(z, _)| z),
+        "information": m.statistic.map(|(_, i)| i),
+        "boundary": m.boundary.as_ref().ok(),
+        "alpha_spent": m.alpha_spent,
+        "crossed": m.crossed,
+        "first_crossed": m.first_crossed,
+    })
 }
 
 fn report(global: &Global, args: ReportArgs) -> Result<()> {

@@ -28,8 +28,11 @@ pub struct AnalysisRecord {
     pub patients: u64,
     /// Outcome x subgroup hazard ratios attempted.
     pub tests: usize,
-    /// `outcome (subgroup)` of each flag.
+    /// `outcome (subgroup)` of each per-look unadjusted flag (lower 95% bound above 1).
     pub flagged: Vec<String>,
+    /// `outcome (subgroup)` of each statistic that crossed its sequential boundary at this look.
+    #[serde(default)]
+    pub crossed: Vec<String>,
     pub model: String,
     pub tables: Vec<String>,
     pub extraction_seconds: f64,
@@ -38,6 +41,9 @@ pub struct AnalysisRecord {
     /// The export gate's findings in the tables at the export stage (file, rule, count): what a
     /// reviewer must accept before they leave.
     pub export_review: Vec<String>,
+    /// The surveillance plan this analysis ran under (absent in analyses made before plans).
+    #[serde(default)]
+    pub surveillance: Option<super::surveillance::SurveillancePlan>,
 }
 
 impl AnalysisRecord {
@@ -139,7 +145,10 @@ pub struct HistoryRow {
     pub subgroup: String,
     /// Per analysis: `HR (lo-hi)`, the reason it was not estimated, or empty when not run.
     pub cells: Vec<String>,
+    /// Per analysis: the per-look unadjusted flag.
     pub flagged: Vec<bool>,
+    /// Per analysis made under a surveillance plan: the sequential look.
+    pub looks: Vec<Option<super::monitor::Monitoring>>,
 }
 
 pub fn history(protocol: &Path) -> Result<History> {
@@ -171,6 +180,7 @@ pub fn history(protocol: &Path) -> Result<History> {
                         subgroup: s,
                         cells: vec![String::new(); analyses.len()],
                         flagged: vec![false; analyses.len()],
+                        looks: vec![None; analyses.len()],
                     });
                     rows.len() - 1
                 }
@@ -181,6 +191,13 @@ pub fn history(protocol: &Path) -> Result<History> {
                 _ => status[i].clone().unwrap_or_default(),
             };
             rows[at].flagged[k] = flagged[i].as_deref() == Some("yes");
+        }
+        if record.surveillance.is_some() {
+            for ((o, s), monitoring) in super::monitor::recorded(protocol, record.analysis)? {
+                if let Some(row) = rows.iter_mut().find(|r| r.outcome == o && r.subgroup == s) {
+                    row.looks[k] = Some(monitoring);
+                }
+            }
         }
     }
     Ok(History { analyses, rows })

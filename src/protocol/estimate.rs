@@ -48,6 +48,11 @@ pub struct HazardRatio {
     pub lo: f64,
     pub hi: f64,
     pub p: f64,
+    /// The Wald statistic of the drug coefficient (log HR / its standard error): the statistic
+    /// the sequential boundary is applied to.
+    pub z: f64,
+    /// Its information, 1 / variance of the log HR.
+    pub information: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -59,7 +64,8 @@ pub struct Estimate {
 }
 
 impl Estimate {
-    /// Flagged: the lower 95% bound of the hazard ratio is above 1.
+    /// The per-look unadjusted flag: the lower 95% bound of the hazard ratio is above 1, as if
+    /// this look were the only one.
     pub fn flagged(&self) -> bool {
         self.hazard_ratio.as_ref().is_ok_and(|h| h.lo > 1.0)
     }
@@ -100,7 +106,7 @@ fn hazard_ratio(cohort: &Cohort, rows: &[usize], outcome: OutcomeColumns) -> Res
     let fit =
         cox::fit(&input, &CoxOptions::default()).map_err(|e| not_estimable(e, &Spread::of(cohort, rows, outcome)))?;
     let c = fit.coefficients.iter().find(|c| c.name == "drug").expect("the drug term is in every fit");
-    Ok(HazardRatio { hr: c.hr, lo: c.hr_lo, hi: c.hr_hi, p: c.p })
+    Ok(HazardRatio { hr: c.hr, lo: c.hr_lo, hi: c.hr_hi, p: c.p, z: c.z, information: 1.0 / (c.se * c.se) })
 }
 
 /// Where the patients and events of each group are: what a model stratified by site can compare.

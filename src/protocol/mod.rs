@@ -7,14 +7,18 @@
 //! - [`library`]: the outcome library and the protocol script written from it;
 //! - [`run`]: extraction across the sites, then the statistics of every outcome and subgroup;
 //! - [`estimate`]: the statistics of one outcome in one subgroup;
+//! - [`monitor`]: the sequential boundary of each outcome × subgroup at this look;
 //! - [`tables`]: the result tables with their sidecars;
-//! - [`analyses`]: analysis K of a project, and the history of hazard ratios across analyses.
+//! - [`analyses`]: analysis K of a project, and the history of hazard ratios across analyses;
+//! - [`surveillance`]: the plan of the looks, fixed before the first one.
 
 pub mod analyses;
 pub mod estimate;
 pub mod library;
+pub mod monitor;
 pub mod plan;
 pub mod run;
+pub mod surveillance;
 pub mod tables;
 
 pub use library::Library;

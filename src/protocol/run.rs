@@ -9,7 +9,9 @@ use serde::Serialize;
 use super::analyses::{self, AnalysisRecord};
 use super::estimate::{self, Cohort, DAYS_PER_YEAR, Estimate, OutcomeColumns};
 use super::library::{Library, Outcome};
+use super::monitor;
 use super::plan::{Plan, RunOptions};
+use super::surveillance;
 use super::tables::{self, AttritionRow, BaselineRow, CurvePoint, DurationRow, OnsetRow, ResultRow, SUBGROUPS};
 use crate::audit::Direction;
 use crate::bad_input;
@@ -37,7 +39,16 @@ pub struct Summary {
     pub events_comparator: u64,
     pub hazard_ratio: Option<estimate::HazardRatio>,
     pub status: String,
+    /// The per-look unadjusted flag (lower 95% bound above 1).
     pub flagged: bool,
+    /// This look's sequential boundary of z (None: why is in `no_boundary`).
+    pub boundary: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub no_boundary: Option<String>,
+    pub alpha_spent: f64,
+    /// The statistic crossed the boundary at this look.
+    pub crossed: bool,
+    pub first_crossed: Option<u32>,
 }
 
 /// The protocol directory of a project's work area.
@@ -56,13 +67,14 @@ pub fn run(
     check_options(opts)?;
     crate::withhold::withhold_values();
     let library = Library::builtin();
-    let (plan, chosen, script_path) = {
+    let (plan, chosen, script_path, surveillance) = {
         let project = actor.open_project(project_id, &[Role::Analyst])?;
         let (plan, chosen) = plan_of(&project, &library, &opts.outcomes)?;
         analyses::check_next(&protocol_dir(&project), opts)?;
+        let surveillance = surveillance::for_run(actor, &project, crate::clock::parse_date("--cutoff", &opts.cutoff)?)?;
         let script_path = protocol_dir(&project).join(SCRIPT_FILE);
         write_script(actor, &project, &script_path, &library.script())?;
-        (plan, chosen, script_path)
+        (plan, chosen, script_path, surveillance)
     };
     let started = Instant::now();
     let outcomes_param = if plan == Plan::Detection { "all".to_string() } else { chosen.join(",") };
@@ -106,6 +118,10 @@ pub fn run(
         chosen.iter().map(|id| library.outcome(id).expect("chosen ids are in the library")).collect();
     let data = Data::read(&project.layout().area(Area::Datasets).join(&dataset.file), &outcomes)?;
 
+    let earlier = monitor::earlier(&protocol_dir(&project), &analyses::list(&protocol_dir(&project))?)?;
+    let dir = analyses::new_dir(&protocol_dir(&project))?;
+    let analysis = analyses::number_of(&dir);
+    let fraction = surveillance.fraction(crate::clock::parse_date("--cutoff", &opts.cutoff)?);
     // One bar over the estimates (each outcome in each subgroup), after the sites' extraction bars.
     let bar = progress.bar("estimate", (outcomes.len() * SUBGROUPS.len()) as u64);
     let results: Vec<ResultRow> = outcomes
@@ -118,16 +134,16 @@ pub fn run(
             bar.set_message(format!("{} ({subgroup})", outcome.id));
             let keep = data.keep(k, subgroup);
             let columns = OutcomeColumns { event: &data.events[k], days: &data.days[k], keep: &keep };
-            let row = ResultRow { outcome, subgroup, estimate: estimate::estimate(&data.cohort, columns) };
+            let estimate = estimate::estimate(&data.cohort, columns);
+            let before = earlier.get(&(outcome.id.clone(), subgroup.to_string())).map_or(&[][..], Vec::as_slice);
+            let monitoring = monitor::look(&surveillance, fraction, analysis, before, &estimate);
             bar.inc(1);
-            row
+            ResultRow { outcome, subgroup, estimate, monitoring }
         })
         .collect();
     bar.finish_with_message("done");
     let tests = results.len();
 
-    let dir = analyses::new_dir(&protocol_dir(&project))?;
-    let analysis = analyses::number_of(&dir);
     let mut provenance = Provenance::now(format!(
         "midnet protocol run --drug {} --comparator {} --cutoff {}",
         opts.drug.join(","),
@@ -198,12 +214,18 @@ pub fn run(
         patients: data.cohort.treated.len() as u64,
         tests,
         flagged: flagged.iter().map(|r| format!("{} ({})", r.outcome.id, r.subgroup)).collect(),
+        crossed: results
+            .iter()
+            .filter(|r| r.monitoring.crossed)
+            .map(|r| format!("{} ({})", r.outcome.id, r.subgroup))
+            .collect(),
         model: estimate::MODEL.to_string(),
         tables: written.iter().map(|s| s.to_string()).collect(),
         extraction_seconds: extract_seconds,
         statistics_seconds,
         created_by: actor.user().id.clone(),
         export_review: gate,
+        surveillance: Some(surveillance),
     };
     let html = crate::report::render(&crate::report::Tables::read_dir(&dir)?, &record.title(), &record.export_review);
     crate::store::write_atomically(&dir.join(crate::report::REPORT_FILE), html.as_bytes())?;
@@ -239,7 +261,7 @@ fn export_findings(actor: &Actor, project: &str, names: &[String]) -> Result<Vec
 }
 
 fn summary(r: &ResultRow) -> Summary {
-    let e: &Estimate = &r.estimate;
+    let (e, m): (&Estimate, &monitor::Monitoring) = (&r.estimate, &r.monitoring);
     Summary {
         outcome: r.outcome.id.clone(),
         subgroup: r.subgroup.to_string(),
@@ -248,6 +270,11 @@ fn summary(r: &ResultRow) -> Summary {
         hazard_ratio: e.hazard_ratio.clone().ok(),
         status: e.hazard_ratio.as_ref().err().cloned().unwrap_or_else(|| "estimated".into()),
         flagged: e.flagged(),
+        boundary: m.boundary.as_ref().ok().copied(),
+        no_boundary: m.boundary.as_ref().err().cloned(),
+        alpha_spent: m.alpha_spent,
+        crossed: m.crossed,
+        first_crossed: m.first_crossed,
     }
 }
 

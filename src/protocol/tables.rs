@@ -12,6 +12,7 @@ use crate::table::{CsvTable, Provenance, TableKind, float_cell, write_csv};
 
 use super::estimate::{Estimate, MODEL};
 use super::library::Outcome;
+use super::monitor::Monitoring;
 
 pub const RESULTS: &str = "results.csv";
 pub const ATTRITION: &str = "attrition.csv";
@@ -28,6 +29,7 @@ pub struct ResultRow<'a> {
     pub outcome: &'a Outcome,
     pub subgroup: &'static str,
     pub estimate: Estimate,
+    pub monitoring: Monitoring,
 }
 
 pub fn results(rows: &[ResultRow], tests: usize) -> CsvTable {
@@ -57,9 +59,15 @@ pub fn results(rows: &[ResultRow], tests: usize) -> CsvTable {
         ("flagged", R::Label),
         ("tests", R::Other),
         ("model", R::Label),
+        ("z", R::Estimate),
+        ("information", R::Estimate),
+        ("boundary", R::Estimate),
+        ("alpha_spent", R::Other),
+        ("crossed", R::Label),
+        ("first_crossed", R::Other),
     ]);
     for r in rows {
-        let e = &r.estimate;
+        let (e, m) = (&r.estimate, &r.monitoring);
         let (hr, lo, hi, p, status) = match &e.hazard_ratio {
             Ok(h) => (float_cell(h.hr), float_cell(h.lo), float_cell(h.hi), float_cell(h.p), "estimated".to_string()),
             Err(why) => (String::new(), String::new(), String::new(), String::new(), why.clone()),
@@ -90,6 +98,12 @@ pub fn results(rows: &[ResultRow], tests: usize) -> CsvTable {
             if e.flagged() { "yes" } else { "no" }.to_string(),
             tests.to_string(),
             MODEL.to_string(),
+            m.statistic.map_or(String::new(), |(z, _)| float_cell(z)),
+            m.statistic.map_or(String::new(), |(_, information)| float_cell(information)),
+            m.boundary.as_ref().map_or(String::new(), |&z| float_cell(z)),
+            float_cell(m.alpha_spent),
+            if m.crossed { "yes" } else { "no" }.to_string(),
+            m.first_crossed.map_or(String::new(), |k| k.to_string()),
         ]);
     }
     t

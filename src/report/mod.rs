@@ -154,6 +154,15 @@ pub fn render(tables: &Tables, title: &str, gate: &[String]) -> String {
         esc(tests),
         tests.parse::<f64>().unwrap_or(0.0) * 0.025
     );
+    if r.column("boundary").is_some() {
+        let crossed = r.rows.iter().filter(|row| r.cell(row, "crossed") == "yes").count();
+        let _ = writeln!(
+            h,
+            "<p class=\"flags\"><strong>{crossed} crossed</strong> the sequential boundary of the project's surveillance \
+             plan at this look (the statistic z of the HR reached the boundary set by the alpha left after the earlier \
+             looks); the flag above is the per-look unadjusted one, as if this look were the only one.</p>"
+        );
+    }
     if let Some(row) = first {
         let _ = writeln!(h, "<p class=\"model\">Model: {}</p>", esc(r.cell(row, "model")));
     }
@@ -260,16 +269,22 @@ fn unestimable_list(r: &Table, rows: &[&Vec<String>]) -> String {
 /// in three columns each, then the outcomes' definitions: a screen wide, every value of the
 /// results table but the run's model and test count (shown at the top) rounded for reading.
 fn results_section(r: &Table) -> String {
+    let sequential = r.column("boundary").is_some();
     let mut reasons: Vec<String> = Vec::new();
-    let mut h = String::from(
+    let sequential_header = if sequential {
+        "<th rowspan=\"2\">z / boundary (alpha spent)</th><th rowspan=\"2\">sequential</th>"
+    } else {
+        ""
+    };
+    let mut h = format!(
         "<h2>Results</h2>\n<p class=\"note\">Per group: events / patients, person-years of follow-up, and the incidence \
          rate per 1,000 person-years (95% CI). HR: hazard ratio of the drug vs the comparator (95% CI), p its Wald test; \
          flagged when the lower bound is above 1. Values are rounded; <code>results.csv</code> holds them in full. \
          Outcomes are defined in the table after this one.</p>\n<div class=\"wide\"><table class=\"results\">\n\
          <tr><th rowspan=\"2\">outcome</th><th rowspan=\"2\">subgroup</th><th colspan=\"3\">drug</th>\
          <th colspan=\"3\">comparator</th><th rowspan=\"2\">HR (95% CI)</th><th rowspan=\"2\">p</th>\
-         <th rowspan=\"2\">result</th></tr>\n<tr><th>events / patients</th><th>person-years</th><th>rate (95% CI)</th>\
-         <th>events / patients</th><th>person-years</th><th>rate (95% CI)</th></tr>\n",
+         <th rowspan=\"2\">result</th>{sequential_header}</tr>\n<tr><th>events / patients</th><th>person-years</th><th>rate (95% CI)</th>\
+         <th>events / patients</th><th>person-years</th><th>rate (95% CI)</th></tr>\n"
     );
     for row in &r.rows {
         let flagged = r.cell(row, "flagged") == "yes";
@@ -302,12 +317,16 @@ fn results_section(r: &Table) -> String {
             None if flagged => "flagged".to_string(),
             None => String::new(),
         };
-        let _ = writeln!(
+        let _ = write!(
             h,
-            "<td class=\"n\">{}</td><td class=\"n\">{}</td><td>{result}</td></tr>",
+            "<td class=\"n\">{}</td><td class=\"n\">{}</td><td>{result}</td>",
             interval(r, row, "hr"),
             p_value(r.cell(row, "p"))
         );
+        if sequential {
+            h.push_str(&sequential_cells(r, row));
+        }
+        h.push_str("</tr>\n");
     }
     h.push_str("</table></div>\n");
     if !reasons.is_empty() {
@@ -335,6 +354,21 @@ fn results_section(r: &Table) -> String {
     }
     h.push_str("</table></div>\n");
     h
+}
+
+/// The sequential look of a results row: `z / boundary (alpha spent)`, and crossed with the
+/// analysis where the statistic first crossed.
+fn sequential_cells(r: &Table, row: &[String]) -> String {
+    let rounded = |name: &str, digits: usize| {
+        r.cell(row, name).parse::<f64>().map_or("-".to_string(), |v| format!("{v:.digits$}"))
+    };
+    let look = format!("{} / {} ({})", rounded("z", 2), rounded("boundary", 2), rounded("alpha_spent", 4));
+    let state = match (r.cell(row, "crossed"), r.cell(row, "first_crossed")) {
+        ("yes", _) => "crossed".to_string(),
+        (_, "") => String::new(),
+        (_, first) => format!("crossed at analysis {first}"),
+    };
+    format!("<td class=\"n\">{}</td><td>{}</td>", esc(&look), esc(&state))
 }
 
 /// `estimate (lo-hi)` of columns `name`, `name_lo95`, `name_hi95`; empty without an estimate.

@@ -33,6 +33,7 @@ pub mod incidence;
 pub mod individual;
 pub mod km;
 pub mod logrank;
+pub mod sequential;
 pub mod strata;
 
 mod linalg;

@@ -30,3 +30,4 @@ mod signal;
 mod site;
 mod spark;
 mod stats;
+mod surveillance;
