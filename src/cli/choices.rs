@@ -6,6 +6,7 @@ use clap::builder::PossibleValue;
 
 use crate::export::Stage;
 use crate::project::{Purpose, Role};
+use crate::protocol::surveillance::Timescale;
 use crate::stats::cox::Ties;
 use crate::stats::incidence::PoissonCi;
 use crate::stats::sequential::Spending;
@@ -53,6 +54,11 @@ choices!(Spending {
     OBrienFleming => "obrien_fleming"
         ("O'Brien-Fleming type: spends almost nothing early, the last look keeps nearly the single test's level"),
     Pocock => "pocock" ("Pocock type: spends evenly over the plan, so early looks can cross sooner"),
+});
+
+choices!(Timescale {
+    Calendar => "calendar" ("the share of the plan's calendar time reached, the same for every test"),
+    Information => "information" ("each test's information over the plan's --max-information"),
 });
 
 choices!(PoissonCi {

@@ -14,7 +14,7 @@ use crate::protocol::library::Library;
 use crate::protocol::monitor::Monitoring;
 use crate::protocol::plan::{self, RunOptions};
 use crate::protocol::run::{self, RunReport, protocol_dir};
-use crate::protocol::surveillance::{self, PlanOptions};
+use crate::protocol::surveillance::{self, PlanOptions, Timescale};
 use crate::stats::sequential::Spending;
 
 #[derive(Debug, Subcommand)]
@@ -52,10 +52,19 @@ pub struct PlanArgs {
     /// The overall one-sided level of each outcome x subgroup over all looks.
     #[arg(long, value_name = "LEVEL", default_value_t = surveillance::DEFAULT_ALPHA)]
     pub alpha: f64,
+    /// What alpha is spent over: `calendar` time (the same fraction for every test) or each test's
+    /// `information` (needs --max-information).
+    #[arg(long, value_name = "SCALE", default_value = "calendar")]
+    pub timescale: Timescale,
+    /// Over information: the information (1 / variance of the log HR; about events / 4 with groups
+    /// of equal size) at which a test has spent all of alpha.
+    #[arg(long, value_name = "I")]
+    pub max_information: Option<f64>,
     /// The day data start to accrue (YYYY-MM-DD; the protocol's study start): calendar time's origin.
     #[arg(long, value_name = "DATE", default_value = surveillance::STUDY_START)]
     pub start: String,
-    /// Print the plan as JSON: {"format", "looks", "alpha", "spending", "timescale", "start", "overrun", "short_look", "set_by"}.
+    /// Print the plan as JSON: {"format", "looks", "alpha", "spending", "timescale", "max_information" (over
+    /// information), "start", "overrun", "short_look", "set_by"}.
     #[arg(long)]
     pub json: bool,
 }
@@ -91,7 +100,8 @@ pub struct HistoryArgs {
     #[arg(long, value_name = "ID")]
     pub project: String,
     /// Print the history as JSON: {"analyses", "rows": [{"outcome", "subgroup", "analyses", "flagged_unadjusted",
-    /// "looks": [{"z", "information", "boundary", "alpha_spent", "crossed", "first_crossed"}], "first_crossed"}]}.
+    /// "looks": [{"z", "information", "boundary", "alpha_spent", "crossed", "first_crossed", "flagged_sequential"}],
+    /// "first_crossed", "flagged_sequential"}]}.
     #[arg(long)]
     pub json: bool,
 }
@@ -135,6 +145,8 @@ fn set_plan(global: &Global, args: PlanArgs) -> Result<()> {
         looks: args.looks.clone(),
         alpha: args.alpha,
         spending: args.spending,
+        timescale: args.timescale,
+        max_information: args.max_information,
         start: args.start.clone(),
     };
     let plan = crate::cli::as_user(global, "protocol plan", Some(&args.project), |actor| {
@@ -143,14 +155,17 @@ fn set_plan(global: &Global, args: PlanArgs) -> Result<()> {
     print_result(args.json, &plan, |p| {
         format!(
             "surveillance plan of project {}: {} looks ({} to {}), one-sided level {} per outcome x subgroup, {} \
-             spending over calendar time from {}",
+             spending over {}",
             args.project,
             p.looks.len(),
             p.looks[0],
             p.looks[p.looks.len() - 1],
             p.alpha,
             p.spending.name(),
-            p.start
+            match p.max_information {
+                Some(max) => format!("information up to {max} (the last planned look spends what is left)"),
+                None => format!("calendar time from {}", p.start),
+            }
         )
     })
 }
@@ -202,28 +217,31 @@ pub fn render(report: &RunReport) -> String {
             line.subgroup,
             line.events_drug,
             line.events_comparator,
-            if line.flagged { "  flagged unadjusted" } else { "" },
-            if line.crossed { "  CROSSED" } else { "" }
+            match (line.flagged_sequential, line.crossed) {
+                (true, true) => "  FLAGGED (crossed the sequential boundary now)".to_string(),
+                (true, false) => format!("  FLAGGED (crossed at analysis {})", line.first_crossed.unwrap_or_default()),
+                (false, _) => String::new(),
+            },
+            if line.flagged_unadjusted { "  [unadjusted per-look flag]" } else { "" }
         );
     }
+    let plan = r.surveillance.as_ref().map_or("none".to_string(), |p| {
+        format!("{} at one-sided {} over {} planned looks", p.spending.name(), p.alpha, p.looks.len())
+    });
     let _ = writeln!(
         s,
-        "{} flagged unadjusted (lower 95% bound > 1 at this look alone) of {} outcome x subgroup tests; about {:.1} \
-         expected by chance at one-sided 2.5%",
-        r.flagged.len(),
+        "{} FLAGGED of {} outcome x subgroup tests: the statistic crossed the sequential boundary at this look or an \
+         earlier one ({} at this look); surveillance plan: {plan}",
+        r.flagged_sequential.len(),
         r.tests,
-        r.tests as f64 * 0.025
+        r.crossed.len()
     );
     let _ = writeln!(
         s,
-        "{} crossed the sequential boundary at this look (surveillance plan: {})",
-        r.crossed.len(),
-        r.surveillance.as_ref().map_or("none".to_string(), |p| format!(
-            "{} at one-sided {} over {} planned looks",
-            p.spending.name(),
-            p.alpha,
-            p.looks.len()
-        ))
+        "{} unadjusted per-look flags, for comparison only (lower 95% Wald bound > 1 at this look alone; about {:.1} \
+         expected by chance at every look)",
+        r.flagged_unadjusted.len(),
+        r.tests as f64 * 0.025
     );
     if !r.export_review.is_empty() {
         let _ = writeln!(s, "export gate (export stage), for the reviewer to accept before the tables leave:");
@@ -253,8 +271,9 @@ fn history(global: &Global, args: HistoryArgs) -> Result<()> {
             .map(|r| {
                 let looks: Vec<serde_json::Value> = r.looks.iter().map(look_json).collect();
                 serde_json::json!({"outcome": r.outcome, "subgroup": r.subgroup, "analyses": r.cells,
-                    "flagged_unadjusted": r.flagged, "looks": looks,
-                    "first_crossed": r.looks.iter().flatten().find_map(|m| m.first_crossed)})
+                    "flagged_unadjusted": r.flagged_unadjusted, "looks": looks,
+                    "first_crossed": first_crossed(r),
+                    "flagged_sequential": first_crossed(r).is_some()})
             })
             .collect();
         let value = serde_json::json!({"analyses": history.analyses, "rows": rows});
@@ -268,33 +287,45 @@ fn history(global: &Global, args: HistoryArgs) -> Result<()> {
     let mut s = String::new();
     let _ = write!(s, "{:<24} {:<16}", "outcome", "subgroup");
     for a in &history.analyses {
-        let _ = write!(s, " {:<28}", format!("{} (cut-off {})", a.analysis, a.cutoff));
+        let _ = write!(s, " {:<44}", format!("{} (cut-off {})", a.analysis, a.cutoff));
     }
     s.push('\n');
     for r in &history.rows {
         let _ = write!(s, "{:<24} {:<16}", r.outcome, r.subgroup);
-        for (cell, flagged) in r.cells.iter().zip(&r.flagged) {
-            let _ = write!(s, " {:<28}", format!("{cell}{}", if *flagged { " *" } else { "" }));
+        for (cell, flagged) in r.cells.iter().zip(&r.flagged_unadjusted) {
+            let _ = write!(s, " {:<44}", format!("{cell}{}", if *flagged { " u" } else { "" }));
         }
         s.push('\n');
     }
-    s.push_str("* flagged unadjusted: lower 95% bound above 1 at that look, as if it were the only one\n\n");
-    s.push_str("sequential monitoring: z / boundary (alpha spent); CROSSED when z reaches the boundary\n");
+    s.push_str("HR (95% Wald CI), with [profile lo-hi], the 95% profile-likelihood CI, below 40 events\n");
+    s.push_str(
+        "u: unadjusted per-look flag (lower 95% Wald bound above 1 at that look, as if it were the only one), for \
+         comparison only; it is not the flag\n\n",
+    );
+    s.push_str(
+        "the flag: z / boundary (alpha spent) per look; CROSSED when z reaches the boundary; FLAGGED from the first \
+         crossing on\n",
+    );
     let _ = write!(s, "{:<24} {:<16}", "outcome", "subgroup");
     for a in &history.analyses {
         let _ = write!(s, " {:<28}", format!("{} (cut-off {})", a.analysis, a.cutoff));
     }
-    let _ = writeln!(s, " first crossed");
+    let _ = writeln!(s, " flag");
     for r in &history.rows {
         let _ = write!(s, "{:<24} {:<16}", r.outcome, r.subgroup);
         for look in &r.looks {
             let _ = write!(s, " {:<28}", look.as_ref().map_or(String::new(), look_cell));
         }
-        let first = r.looks.iter().flatten().find_map(|m| m.first_crossed);
-        let _ = writeln!(s, " {}", first.map_or("-".to_string(), |k| format!("analysis {k}")));
+        let flag = first_crossed(r).map_or("-".to_string(), |k| format!("FLAGGED (first crossed at analysis {k})"));
+        let _ = writeln!(s, " {flag}");
     }
     print!("{s}");
     Ok(())
+}
+
+/// The analysis at which the row's statistic first crossed its boundary: the flag.
+fn first_crossed(r: &analyses::HistoryRow) -> Option<u32> {
+    r.looks.iter().flatten().find_map(|m| m.first_crossed)
 }
 
 /// One look in the history's text: `z / boundary (alpha spent)`, CROSSED when it did.
@@ -313,6 +344,7 @@ fn look_json(look: &Option<Monitoring>) -> serde_json::Value {
         "alpha_spent": m.alpha_spent,
         "crossed": m.crossed,
         "first_crossed": m.first_crossed,
+        "flagged_sequential": m.flagged(),
     })
 }
 

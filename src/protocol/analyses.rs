@@ -28,11 +28,17 @@ pub struct AnalysisRecord {
     pub patients: u64,
     /// Outcome x subgroup hazard ratios attempted.
     pub tests: usize,
-    /// `outcome (subgroup)` of each per-look unadjusted flag (lower 95% bound above 1).
-    pub flagged: Vec<String>,
+    /// `outcome (subgroup)` of each flag: its statistic crossed the sequential boundary at this
+    /// look or an earlier one.
+    #[serde(default)]
+    pub flagged_sequential: Vec<String>,
     /// `outcome (subgroup)` of each statistic that crossed its sequential boundary at this look.
     #[serde(default)]
     pub crossed: Vec<String>,
+    /// `outcome (subgroup)` of each per-look unadjusted flag (lower 95% Wald bound above 1, as if
+    /// this look were the only one). Records written before the sequential flag call it `flagged`.
+    #[serde(alias = "flagged")]
+    pub flagged_unadjusted: Vec<String>,
     pub model: String,
     pub tables: Vec<String>,
     pub extraction_seconds: f64,
@@ -143,10 +149,11 @@ pub struct History {
 pub struct HistoryRow {
     pub outcome: String,
     pub subgroup: String,
-    /// Per analysis: `HR (lo-hi)`, the reason it was not estimated, or empty when not run.
+    /// Per analysis: `HR (lo-hi)` (Wald) with `[profile lo-hi]` when events were few, the reason it
+    /// was not estimated, or empty when not run.
     pub cells: Vec<String>,
     /// Per analysis: the per-look unadjusted flag.
-    pub flagged: Vec<bool>,
+    pub flagged_unadjusted: Vec<bool>,
     /// Per analysis made under a surveillance plan: the sequential look.
     pub looks: Vec<Option<super::monitor::Monitoring>>,
 }
@@ -156,10 +163,7 @@ pub fn history(protocol: &Path) -> Result<History> {
     let mut rows: Vec<HistoryRow> = Vec::new();
     for (k, record) in analyses.iter().enumerate() {
         let path = protocol.join(dir_name(record.analysis)).join(super::tables::RESULTS);
-        let frame = crate::table::Frame::read_text_columns(
-            &path,
-            &["outcome", "subgroup", "hr", "hr_lo95", "hr_hi95", "status", "flagged"],
-        )?;
+        let frame = crate::table::Frame::read_text_columns(&path, &[])?;
         let col = |name: &str| frame.texts(name);
         let (outcome, subgroup, hr, lo, hi, status, flagged) = (
             col("outcome")?,
@@ -168,8 +172,12 @@ pub fn history(protocol: &Path) -> Result<History> {
             col("hr_lo95")?,
             col("hr_hi95")?,
             col("status")?,
-            col("flagged")?,
+            col(crate::report::unadjusted_flag_column(frame.names()))?,
         );
+        // Tables written before the profile-likelihood intervals have none.
+        let optional =
+            |name: &str| if frame.names().iter().any(|n| n == name) { col(name) } else { Ok(vec![None; frame.rows()]) };
+        let (profile_lo, profile_hi) = (optional("hr_profile_lo95")?, optional("hr_profile_hi95")?);
         for i in 0..frame.rows() {
             let (o, s) = (outcome[i].clone().unwrap_or_default(), subgroup[i].clone().unwrap_or_default());
             let at = match rows.iter().position(|r| r.outcome == o && r.subgroup == s) {
@@ -179,18 +187,22 @@ pub fn history(protocol: &Path) -> Result<History> {
                         outcome: o,
                         subgroup: s,
                         cells: vec![String::new(); analyses.len()],
-                        flagged: vec![false; analyses.len()],
+                        flagged_unadjusted: vec![false; analyses.len()],
                         looks: vec![None; analyses.len()],
                     });
                     rows.len() - 1
                 }
             };
             let number = |v: &Option<String>| v.as_deref().and_then(|x| x.parse::<f64>().ok());
+            let profile = match (number(&profile_lo[i]), number(&profile_hi[i])) {
+                (Some(l), Some(u)) => format!(" [profile {l:.2}-{u:.2}]"),
+                _ => String::new(),
+            };
             rows[at].cells[k] = match (number(&hr[i]), number(&lo[i]), number(&hi[i])) {
-                (Some(h), Some(l), Some(u)) => format!("{h:.2} ({l:.2}-{u:.2})"),
+                (Some(h), Some(l), Some(u)) => format!("{h:.2} ({l:.2}-{u:.2}){profile}"),
                 _ => status[i].clone().unwrap_or_default(),
             };
-            rows[at].flagged[k] = flagged[i].as_deref() == Some("yes");
+            rows[at].flagged_unadjusted[k] = flagged[i].as_deref() == Some("yes");
         }
         if record.surveillance.is_some() {
             for ((o, s), monitoring) in super::monitor::recorded(protocol, record.analysis)? {

@@ -9,7 +9,17 @@ use crate::stats::incidence::{self, PoissonCi, Rate, Tally};
 
 /// The model, as written beside every estimate.
 pub const MODEL: &str = "Cox proportional hazards (Efron ties): drug vs comparator, adjusted for sex, age and age^2 \
-                         (age as (age - 60)/10), stratified by site pseudonym; Wald 95% CI";
+                         (age as (age - 60)/10), stratified by site pseudonym; Wald 95% CI, and the profile-likelihood \
+                         95% CI below 40 events; not estimated below 5 events";
+/// The fewest events (both groups together) with which a hazard ratio is called estimable. Below
+/// it no HR is given (when the model cannot be fitted, its own reason is given instead): with a
+/// handful of events the estimate, its Wald interval and its z rest on one or two patients
+/// (VALIDATION.md, issue 9: HR 66 (1.5-2887) flagged).
+pub const MIN_EVENTS: u64 = 5;
+/// Below this many events (both groups together) the profile-likelihood interval is given beside
+/// the Wald one: about 10 events per coefficient of the model (drug, sex, age, age²; Peduzzi et al.
+/// 1995), under which the likelihood is too far from the parabola the Wald interval assumes.
+pub const FEW_EVENTS: u64 = 40;
 /// Incidence rates are per this many person-years.
 pub const RATE_PER: f64 = 1000.0;
 pub const DAYS_PER_YEAR: f64 = 365.25;
@@ -53,6 +63,11 @@ pub struct HazardRatio {
     pub z: f64,
     /// Its information, 1 / variance of the log HR.
     pub information: f64,
+    /// With fewer than [`FEW_EVENTS`] events: the 95% profile-likelihood interval of the HR (an
+    /// infinite bound when the likelihood never falls that far), for reading the estimate; the
+    /// flags use z and the Wald bound as at every look.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<(f64, f64)>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -64,9 +79,9 @@ pub struct Estimate {
 }
 
 impl Estimate {
-    /// The per-look unadjusted flag: the lower 95% bound of the hazard ratio is above 1, as if
-    /// this look were the only one.
-    pub fn flagged(&self) -> bool {
+    /// The per-look unadjusted flag: the lower 95% Wald bound of the hazard ratio is above 1, as
+    /// if this look were the only one (the flag before sequential monitoring, kept for comparison).
+    pub fn flagged_unadjusted(&self) -> bool {
         self.hazard_ratio.as_ref().is_ok_and(|h| h.lo > 1.0)
     }
 }
@@ -83,11 +98,8 @@ pub fn estimate(cohort: &Cohort, outcome: OutcomeColumns) -> Estimate {
         person_years: t.person_time,
         rate: t.rate(RATE_PER, PoissonCi::Exact),
     };
-    Estimate {
-        drug: group(tallies[0]),
-        comparator: group(tallies[1]),
-        hazard_ratio: hazard_ratio(cohort, &rows, outcome),
-    }
+    let hazard_ratio = hazard_ratio(cohort, &rows, outcome);
+    Estimate { drug: group(tallies[0]), comparator: group(tallies[1]), hazard_ratio }
 }
 
 fn hazard_ratio(cohort: &Cohort, rows: &[usize], outcome: OutcomeColumns) -> Result<HazardRatio, String> {
@@ -103,10 +115,23 @@ fn hazard_ratio(cohort: &Cohort, rows: &[usize], outcome: OutcomeColumns) -> Res
     let event: Vec<bool> = rows.iter().map(|&i| outcome.event[i]).collect();
     let strata: Vec<u32> = rows.iter().map(|&i| cohort.site[i]).collect();
     let input = CoxInput { time: &time, event: &event, terms: &terms, strata: Some(&strata) };
-    let fit =
-        cox::fit(&input, &CoxOptions::default()).map_err(|e| not_estimable(e, &Spread::of(cohort, rows, outcome)))?;
+    let why = |e| not_estimable(e, &Spread::of(cohort, rows, outcome));
+    let fit = cox::fit(&input, &CoxOptions::default()).map_err(why)?;
+    // After the fit: the model's own reasons say what is true of the patients, and come first.
+    if fit.events < MIN_EVENTS {
+        return Err(format!(
+            "not estimable: {} event(s), fewer than the {MIN_EVENTS} a hazard ratio needs (the minimum-events rule)",
+            fit.events
+        ));
+    }
     let c = fit.coefficients.iter().find(|c| c.name == "drug").expect("the drug term is in every fit");
-    Ok(HazardRatio { hr: c.hr, lo: c.hr_lo, hi: c.hr_hi, p: c.p, z: c.z, information: 1.0 / (c.se * c.se) })
+    let profile = if fit.events < FEW_EVENTS {
+        let interval = cox::profile_interval(&input, &CoxOptions::default(), "drug").map_err(why)?;
+        Some((interval.lo.exp(), interval.hi.exp()))
+    } else {
+        None
+    };
+    Ok(HazardRatio { hr: c.hr, lo: c.hr_lo, hi: c.hr_hi, p: c.p, z: c.z, information: 1.0 / (c.se * c.se), profile })
 }
 
 /// Where the patients and events of each group are: what a model stratified by site can compare.
@@ -206,10 +231,19 @@ mod tests {
         let none = vec![false; 200];
         let e = estimate(&c, OutcomeColumns { event: &none, days: &days, keep: &keep });
         assert_eq!(e.hazard_ratio.unwrap_err(), "not estimable: no events");
+        // Two events in each group, early, with both groups at risk: a model that converges, on
+        // four events, one short of the minimum.
+        let few: Vec<bool> = (0..200).map(|i| i < 4).collect();
+        let e = estimate(&c, OutcomeColumns { event: &few, days: &days, keep: &keep });
+        assert_eq!((e.drug.events, e.comparator.events), (2, 2));
+        assert_eq!(
+            e.hazard_ratio.unwrap_err(),
+            "not estimable: 4 event(s), fewer than the 5 a hazard ratio needs (the minimum-events rule)"
+        );
         let drug_only: Vec<bool> = (0..200).map(|i| i % 2 == 0 && i % 10 == 0).collect();
         let e = estimate(&c, OutcomeColumns { event: &drug_only, days: &days, keep: &keep });
         assert_eq!(e.hazard_ratio.clone().unwrap_err(), "not estimable: no events in the comparator group");
-        assert!(!e.flagged());
+        assert!(!e.flagged_unadjusted());
     }
 
     #[test]

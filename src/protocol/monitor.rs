@@ -6,6 +6,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use chrono::NaiveDate;
+
 use super::analyses::{self, AnalysisRecord};
 use super::estimate::Estimate;
 use super::surveillance::SurveillancePlan;
@@ -26,11 +28,25 @@ pub struct Monitoring {
     pub first_crossed: Option<u32>,
 }
 
+impl Monitoring {
+    /// The flag: the statistic crossed the sequential boundary at this look or an earlier one. Over
+    /// all the looks of the plan a no-effect outcome x subgroup gets it with probability alpha.
+    pub fn flagged(&self) -> bool {
+        self.first_crossed.is_some()
+    }
+}
+
 /// The earlier looks of every (outcome, subgroup), in order.
 pub type Earlier = HashMap<(String, String), Vec<Monitoring>>;
 
-/// This look of one outcome × subgroup, after its earlier looks.
-pub fn look(plan: &SurveillancePlan, fraction: f64, analysis: u32, earlier: &[Monitoring], e: &Estimate) -> Monitoring {
+/// This look at `cutoff` of one outcome × subgroup, after its earlier looks.
+pub fn look(
+    plan: &SurveillancePlan,
+    cutoff: NaiveDate,
+    analysis: u32,
+    earlier: &[Monitoring],
+    e: &Estimate,
+) -> Monitoring {
     let made: Vec<Made> = earlier
         .iter()
         .filter_map(|m| m.statistic.map(|(_, information)| Made { information, z: m.boundary.as_ref().ok().copied() }))
@@ -48,6 +64,7 @@ pub fn look(plan: &SurveillancePlan, fraction: f64, analysis: u32, earlier: &[Mo
         };
     };
     let mut sequence = Sequence::resume(plan.alpha, plan.spending, &made, spent);
+    let fraction = plan.fraction(cutoff, hr.information);
     let boundary = sequence.look(Look { information: hr.information, fraction });
     let crossed = boundary.z.is_ok_and(|z| hr.z >= z);
     Monitoring {

@@ -39,8 +39,10 @@ pub struct Summary {
     pub events_comparator: u64,
     pub hazard_ratio: Option<estimate::HazardRatio>,
     pub status: String,
-    /// The per-look unadjusted flag (lower 95% bound above 1).
-    pub flagged: bool,
+    /// The flag: the statistic crossed the sequential boundary at this look or an earlier one.
+    pub flagged_sequential: bool,
+    /// The per-look unadjusted flag (lower 95% Wald bound above 1, as if this look were the only one).
+    pub flagged_unadjusted: bool,
     /// This look's sequential boundary of z (None: why is in `no_boundary`).
     pub boundary: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -121,7 +123,7 @@ pub fn run(
     let earlier = monitor::earlier(&protocol_dir(&project), &analyses::list(&protocol_dir(&project))?)?;
     let dir = analyses::new_dir(&protocol_dir(&project))?;
     let analysis = analyses::number_of(&dir);
-    let fraction = surveillance.fraction(crate::clock::parse_date("--cutoff", &opts.cutoff)?);
+    let cutoff = crate::clock::parse_date("--cutoff", &opts.cutoff)?;
     // One bar over the estimates (each outcome in each subgroup), after the sites' extraction bars.
     let bar = progress.bar("estimate", (outcomes.len() * SUBGROUPS.len()) as u64);
     let results: Vec<ResultRow> = outcomes
@@ -136,7 +138,7 @@ pub fn run(
             let columns = OutcomeColumns { event: &data.events[k], days: &data.days[k], keep: &keep };
             let estimate = estimate::estimate(&data.cohort, columns);
             let before = earlier.get(&(outcome.id.clone(), subgroup.to_string())).map_or(&[][..], Vec::as_slice);
-            let monitoring = monitor::look(&surveillance, fraction, analysis, before, &estimate);
+            let monitoring = monitor::look(&surveillance, cutoff, analysis, before, &estimate);
             bar.inc(1);
             ResultRow { outcome, subgroup, estimate, monitoring }
         })
@@ -167,10 +169,11 @@ pub fn run(
     tables::write(&dir, tables::ATTRITION, &tables::attrition(&attrition), TableKind::Statistics, &provenance)?;
     let (rows, totals) = baseline_rows(&data, &outcomes);
     tables::write(&dir, tables::BASELINE, &tables::baseline(&rows, totals), TableKind::Statistics, &provenance)?;
-    let flagged: Vec<&ResultRow> = results.iter().filter(|r| r.estimate.flagged()).collect();
+    // Curves are drawn for the outcomes flagged either way only: with no flag there is no curves table.
+    let flagged: Vec<&ResultRow> =
+        results.iter().filter(|r| r.monitoring.flagged() || r.estimate.flagged_unadjusted()).collect();
     let min_count = u64::from(crate::export::Rules::of_home(actor.home().root())?.min_count);
     let points = curve_points(&data, &outcomes, &flagged, min_count);
-    // Curves are drawn for flagged outcomes only: with no flag there is no curves table.
     if !points.is_empty() {
         tables::write(&dir, tables::CURVES, &tables::curves(&points), TableKind::FigureData, &provenance)?;
         written.push(tables::CURVES);
@@ -213,12 +216,9 @@ pub fn run(
         script_sha256: extraction.script_sha256.clone(),
         patients: data.cohort.treated.len() as u64,
         tests,
-        flagged: flagged.iter().map(|r| format!("{} ({})", r.outcome.id, r.subgroup)).collect(),
-        crossed: results
-            .iter()
-            .filter(|r| r.monitoring.crossed)
-            .map(|r| format!("{} ({})", r.outcome.id, r.subgroup))
-            .collect(),
+        flagged_sequential: names_where(&results, |r| r.monitoring.flagged()),
+        crossed: names_where(&results, |r| r.monitoring.crossed),
+        flagged_unadjusted: names_where(&results, |r| r.estimate.flagged_unadjusted()),
         model: estimate::MODEL.to_string(),
         tables: written.iter().map(|s| s.to_string()).collect(),
         extraction_seconds: extract_seconds,
@@ -236,6 +236,11 @@ pub fn run(
     }
     let results = results.iter().map(summary).collect();
     Ok(RunReport { record, dir: format!("protocol/{}", analyses::dir_name(analysis)), results })
+}
+
+/// `outcome (subgroup)` of the results for which `which` holds.
+fn names_where(results: &[ResultRow], which: impl Fn(&ResultRow) -> bool) -> Vec<String> {
+    results.iter().filter(|r| which(r)).map(|r| format!("{} ({})", r.outcome.id, r.subgroup)).collect()
 }
 
 /// What the export gate finds in the tables at the export stage, one line per file and rule: what
@@ -269,7 +274,8 @@ fn summary(r: &ResultRow) -> Summary {
         events_comparator: e.comparator.events,
         hazard_ratio: e.hazard_ratio.clone().ok(),
         status: e.hazard_ratio.as_ref().err().cloned().unwrap_or_else(|| "estimated".into()),
-        flagged: e.flagged(),
+        flagged_sequential: m.flagged(),
+        flagged_unadjusted: e.flagged_unadjusted(),
         boundary: m.boundary.as_ref().ok().copied(),
         no_boundary: m.boundary.as_ref().err().cloned(),
         alpha_spent: m.alpha_spent,
@@ -481,7 +487,7 @@ fn baseline_rows(data: &Data, outcomes: &[&Outcome]) -> (Vec<BaselineRow>, (u64,
     (rows, totals)
 }
 
-/// Cumulative incidence (1 - Kaplan-Meier) per group of every flagged outcome and subgroup, on the
+/// Cumulative incidence (1 - Kaplan-Meier) per group of every flagged outcome and subgroup (either flag), on the
 /// coarse grid of days of [`tables::curve_points`].
 fn curve_points(data: &Data, outcomes: &[&Outcome], flagged: &[&ResultRow], min_count: u64) -> Vec<CurvePoint> {
     let mut points = Vec::new();

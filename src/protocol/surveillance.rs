@@ -34,6 +34,19 @@ pub enum Timescale {
     /// The fraction of a look is the share of the plan's calendar time (from the study start to the
     /// last planned cut-off) that its cut-off has reached: the same for every outcome × subgroup.
     Calendar,
+    /// The fraction of a look is the test's information over the plan's `max_information`, for each
+    /// outcome × subgroup; a look at or after the last planned cut-off has fraction 1 (it spends
+    /// what is left), and one reaching `max_information` before it overruns the plan.
+    Information,
+}
+
+impl Timescale {
+    pub fn name(self) -> &'static str {
+        match self {
+            Timescale::Calendar => "calendar time",
+            Timescale::Information => "information",
+        }
+    }
 }
 
 /// A look whose cut-off is after the last planned one.
@@ -62,6 +75,10 @@ pub struct SurveillancePlan {
     pub alpha: f64,
     pub spending: Spending,
     pub timescale: Timescale,
+    /// Over information: the information (1 / variance of the log HR) at which a test has spent
+    /// all of alpha; none over calendar time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_information: Option<f64>,
     /// The origin of calendar time (YYYY-MM-DD).
     pub start: String,
     pub overrun: Overrun,
@@ -76,6 +93,8 @@ pub struct PlanOptions {
     pub looks: Vec<String>,
     pub alpha: f64,
     pub spending: Spending,
+    pub timescale: Timescale,
+    pub max_information: Option<f64>,
     pub start: String,
 }
 
@@ -87,6 +106,27 @@ impl SurveillancePlan {
                 "--alpha {}: the one-sided level must be above 0 and below 0.5 (e.g. 0.025)",
                 opts.alpha
             ));
+        }
+        match (opts.timescale, opts.max_information) {
+            (Timescale::Information, Some(i)) if i.is_finite() && i > 0.0 => {}
+            (Timescale::Information, Some(i)) => {
+                return Err(bad_input!(
+                    "--max-information {i}: the information at the plan's end must be a number above 0 (e.g. 25 for \
+                     about 100 events split evenly between the groups)"
+                ));
+            }
+            (Timescale::Information, None) => {
+                return Err(bad_input!(
+                    "--timescale information needs --max-information: the information (1 / variance of the log HR) at \
+                     which a test has spent all of alpha"
+                ));
+            }
+            (Timescale::Calendar, Some(_)) => {
+                return Err(bad_input!(
+                    "--max-information applies to --timescale information only; calendar time needs none"
+                ));
+            }
+            (Timescale::Calendar, None) => {}
         }
         let start = crate::clock::parse_date("--start", &opts.start)?;
         if opts.looks.is_empty() {
@@ -109,7 +149,8 @@ impl SurveillancePlan {
             looks: opts.looks.iter().map(|l| l.trim().to_string()).collect(),
             alpha: opts.alpha,
             spending: opts.spending,
-            timescale: Timescale::Calendar,
+            timescale: opts.timescale,
+            max_information: opts.max_information,
             start: start.to_string(),
             overrun: Overrun::SpendRemaining,
             short_look: ShortLook::SpendNothing,
@@ -124,18 +165,34 @@ impl SurveillancePlan {
         let looks = (0..DEFAULT_LOOKS)
             .map(|k| crate::clock::add_months(first_cutoff, k * DEFAULT_MONTHS_APART).to_string())
             .collect();
-        let opts =
-            PlanOptions { looks, alpha: DEFAULT_ALPHA, spending: Spending::OBrienFleming, start: STUDY_START.into() };
+        let opts = PlanOptions {
+            looks,
+            alpha: DEFAULT_ALPHA,
+            spending: Spending::OBrienFleming,
+            timescale: Timescale::Calendar,
+            max_information: None,
+            start: STUDY_START.into(),
+        };
         SurveillancePlan::new(&opts, "default").expect("the default plan is valid")
     }
 
-    /// The fraction of the plan that a look at `cutoff` has reached: calendar days from the start
-    /// to the cut-off over those to the last planned look (above 1 for a look that overruns).
-    pub fn fraction(&self, cutoff: NaiveDate) -> f64 {
+    /// The fraction of the plan that a look at `cutoff` of a test with this `information` has
+    /// reached (above 1 for a look that overruns). Calendar time: days from the start to the
+    /// cut-off over those to the last planned look. Information: the information over the plan's
+    /// maximum, and 1 at or after the last planned cut-off, the plan's end.
+    pub fn fraction(&self, cutoff: NaiveDate, information: f64) -> f64 {
         let day = |text: &str| crate::clock::parse_ymd(text).expect("a checked plan's dates");
-        let start = day(&self.start);
         let end = day(self.looks.last().expect("a plan has looks"));
-        (cutoff - start).num_days() as f64 / (end - start).num_days() as f64
+        match self.timescale {
+            Timescale::Information => {
+                let max = self.max_information.expect("a checked plan over information has its maximum");
+                if cutoff < end { information / max } else { (information / max).max(1.0) }
+            }
+            Timescale::Calendar => {
+                let start = day(&self.start);
+                (cutoff - start).num_days() as f64 / (end - start).num_days() as f64
+            }
+        }
     }
 }
 
@@ -197,6 +254,8 @@ pub fn read(protocol: &Path) -> Result<Option<SurveillancePlan>> {
         looks: plan.looks.clone(),
         alpha: plan.alpha,
         spending: plan.spending,
+        timescale: plan.timescale,
+        max_information: plan.max_information,
         start: plan.start.clone(),
     };
     SurveillancePlan::new(&opts, &plan.set_by)
@@ -221,6 +280,8 @@ mod tests {
             looks: looks.iter().map(|s| s.to_string()).collect(),
             alpha: 0.025,
             spending: Spending::Pocock,
+            timescale: Timescale::Calendar,
+            max_information: None,
             start: "2024-01-01".into(),
         }
     }
@@ -228,10 +289,32 @@ mod tests {
     #[test]
     fn calendar_fraction_runs_from_the_start_to_the_last_look() {
         let plan = SurveillancePlan::new(&opts(&["2024-07-01", "2025-01-01"]), "ana").unwrap();
-        let at = |d: &str| plan.fraction(crate::clock::parse_ymd(d).unwrap());
+        let at = |d: &str| plan.fraction(crate::clock::parse_ymd(d).unwrap(), 3.0);
         assert!((at("2024-07-01") - 182.0 / 366.0).abs() < 1e-12);
         assert_eq!(at("2025-01-01"), 1.0);
         assert!(at("2025-04-01") > 1.0);
+    }
+
+    #[test]
+    fn information_fraction_is_the_test_s_over_the_plan_s_and_the_last_planned_look_ends_the_plan() {
+        let information = PlanOptions {
+            timescale: Timescale::Information,
+            max_information: Some(20.0),
+            ..opts(&["2024-07-01", "2025-01-01"])
+        };
+        let plan = SurveillancePlan::new(&information, "ana").unwrap();
+        let at = |d: &str, i: f64| plan.fraction(crate::clock::parse_ymd(d).unwrap(), i);
+        assert_eq!(at("2024-07-01", 5.0), 0.25);
+        assert_eq!(at("2024-07-01", 30.0), 1.5, "more information than planned before the end overruns");
+        assert_eq!(at("2025-01-01", 5.0), 1.0, "the last planned look spends what is left");
+        assert_eq!(at("2025-04-01", 30.0), 1.5);
+        let e =
+            SurveillancePlan::new(&PlanOptions { max_information: None, ..information.clone() }, "ana").unwrap_err();
+        assert!(e.to_string().contains("--timescale information needs --max-information"), "{e}");
+        let e = SurveillancePlan::new(&PlanOptions { max_information: Some(-1.0), ..information.clone() }, "ana");
+        assert!(e.unwrap_err().to_string().contains("--max-information -1: "));
+        let e = SurveillancePlan::new(&PlanOptions { max_information: Some(9.0), ..opts(&["2024-07-01"]) }, "ana");
+        assert!(e.unwrap_err().to_string().contains("--max-information applies to --timescale information only"));
     }
 
     #[test]

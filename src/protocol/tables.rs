@@ -54,9 +54,11 @@ pub fn results(rows: &[ResultRow], tests: usize) -> CsvTable {
         ("hr", R::Ratio),
         ("hr_lo95", R::IntervalBound),
         ("hr_hi95", R::IntervalBound),
+        ("hr_profile_lo95", R::IntervalBound),
+        ("hr_profile_hi95", R::IntervalBound),
         ("p", R::PValue),
         ("status", R::Label),
-        ("flagged", R::Label),
+        ("flagged_unadjusted", R::Label),
         ("tests", R::Other),
         ("model", R::Label),
         ("z", R::Estimate),
@@ -65,6 +67,7 @@ pub fn results(rows: &[ResultRow], tests: usize) -> CsvTable {
         ("alpha_spent", R::Other),
         ("crossed", R::Label),
         ("first_crossed", R::Other),
+        ("flagged_sequential", R::Label),
     ]);
     for r in rows {
         let (e, m) = (&r.estimate, &r.monitoring);
@@ -72,6 +75,9 @@ pub fn results(rows: &[ResultRow], tests: usize) -> CsvTable {
             Ok(h) => (float_cell(h.hr), float_cell(h.lo), float_cell(h.hi), float_cell(h.p), "estimated".to_string()),
             Err(why) => (String::new(), String::new(), String::new(), String::new(), why.clone()),
         };
+        let profile = e.hazard_ratio.as_ref().ok().and_then(|h| h.profile);
+        let (profile_lo, profile_hi) =
+            profile.map_or((String::new(), String::new()), |(lo, hi)| (bound(lo), bound(hi)));
         t.push(vec![
             r.outcome.id.clone(),
             r.outcome.label.clone(),
@@ -93,20 +99,32 @@ pub fn results(rows: &[ResultRow], tests: usize) -> CsvTable {
             hr,
             lo,
             hi,
+            profile_lo,
+            profile_hi,
             p,
             status,
-            if e.flagged() { "yes" } else { "no" }.to_string(),
+            yes_no(e.flagged_unadjusted()),
             tests.to_string(),
             MODEL.to_string(),
             m.statistic.map_or(String::new(), |(z, _)| float_cell(z)),
             m.statistic.map_or(String::new(), |(_, information)| float_cell(information)),
             m.boundary.as_ref().map_or(String::new(), |&z| float_cell(z)),
             float_cell(m.alpha_spent),
-            if m.crossed { "yes" } else { "no" }.to_string(),
+            yes_no(m.crossed),
             m.first_crossed.map_or(String::new(), |k| k.to_string()),
+            yes_no(m.flagged()),
         ]);
     }
     t
+}
+
+/// An interval bound; an infinite one (the profile likelihood never falls that far) as `inf`.
+fn bound(v: f64) -> String {
+    if v == f64::INFINITY { "inf".to_string() } else { float_cell(v) }
+}
+
+fn yes_no(value: bool) -> String {
+    if value { "yes" } else { "no" }.to_string()
 }
 
 /// Attrition summed over the sites (never per site), then the patients without follow-up.

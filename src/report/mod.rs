@@ -74,7 +74,8 @@ impl Tables {
             let table = Table::read(file)?;
             match stem {
                 "results" => {
-                    for needed in ["outcome", "subgroup", "hr", "hr_lo95", "hr_hi95", "status", "flagged"] {
+                    let flag = unadjusted_flag_column(&table.columns);
+                    for needed in ["outcome", "subgroup", "hr", "hr_lo95", "hr_hi95", "status", flag] {
                         if table.column(needed).is_none() {
                             return Err(bad_input!(
                                 "{}: no column `{needed}`; give the results table of `midnet protocol run`",
@@ -101,6 +102,44 @@ impl Tables {
         tables.results =
             results.ok_or_else(|| bad_input!("no results.csv among the files; the report needs the results table"))?;
         Ok(tables)
+    }
+}
+
+/// The column of a results table that holds the per-look unadjusted flag: `flagged_unadjusted`, or
+/// `flagged` in tables written before the flag became the sequential one (issue 24), where that was
+/// its name.
+pub fn unadjusted_flag_column(columns: &[String]) -> &'static str {
+    if columns.iter().any(|c| c == "flagged") && !columns.iter().any(|c| c == "flagged_unadjusted") {
+        "flagged"
+    } else {
+        "flagged_unadjusted"
+    }
+}
+
+/// How a results row is flagged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flag {
+    /// The statistic crossed the sequential boundary at this look or an earlier one.
+    Sequential,
+    /// Only the per-look unadjusted flag (lower 95% Wald bound above 1 at this look alone).
+    UnadjustedOnly,
+    None,
+}
+
+impl Table {
+    pub(crate) fn flag(&self, row: &[String]) -> Flag {
+        if self.cell(row, "flagged_sequential") == "yes" {
+            Flag::Sequential
+        } else if self.cell(row, unadjusted_flag_column(&self.columns)) == "yes" {
+            Flag::UnadjustedOnly
+        } else {
+            Flag::None
+        }
+    }
+
+    /// The table has the sequential flag (tables written before issue 24 have the unadjusted one only).
+    fn sequential(&self) -> bool {
+        self.column("flagged_sequential").is_some()
     }
 }
 
@@ -145,24 +184,28 @@ pub fn render(tables: &Tables, title: &str, gate: &[String]) -> String {
     );
     let first = r.rows.first();
     let tests = first.map_or("0", |row| r.cell(row, "tests"));
-    let flagged: Vec<&Vec<String>> = r.rows.iter().filter(|row| r.cell(row, "flagged") == "yes").collect();
-    let _ = writeln!(
-        h,
-        "<p class=\"flags\"><strong>{} flagged</strong> (lower 95% bound of the hazard ratio above 1) among <strong>{}</strong> \
-         outcome &times; subgroup tests; at a one-sided 2.5% level about {:.1} would be flagged by chance alone.</p>",
-        flagged.len(),
-        esc(tests),
-        tests.parse::<f64>().unwrap_or(0.0) * 0.025
-    );
-    if r.column("boundary").is_some() {
+    let flagged: Vec<&Vec<String>> = r.rows.iter().filter(|row| r.flag(row) != Flag::None).collect();
+    let unadjusted = r.rows.iter().filter(|row| r.cell(row, unadjusted_flag_column(&r.columns)) == "yes").count();
+    if r.sequential() {
+        let sequential = flagged.iter().filter(|row| r.flag(row) == Flag::Sequential).count();
         let crossed = r.rows.iter().filter(|row| r.cell(row, "crossed") == "yes").count();
         let _ = writeln!(
             h,
-            "<p class=\"flags\"><strong>{crossed} crossed</strong> the sequential boundary of the project's surveillance \
-             plan at this look (the statistic z of the HR reached the boundary set by the alpha left after the earlier \
-             looks); the flag above is the per-look unadjusted one, as if this look were the only one.</p>"
+            "<p class=\"flags\"><strong>{sequential} flagged</strong> among <strong>{}</strong> outcome &times; subgroup \
+             tests: the statistic z of the hazard ratio crossed the sequential boundary of the project's surveillance plan \
+             ({crossed} at this look, the others earlier); over all the looks of the plan chance alone flags a \
+             no-effect test with the plan's one-sided level.</p>",
+            esc(tests)
         );
     }
+    let _ = writeln!(
+        h,
+        "<p class=\"flags\">{unadjusted} <strong>unadjusted per-look flag(s)</strong> (lower 95% Wald bound of the hazard \
+         ratio above 1 at this look, as if it were the only one; about {:.1} of {} tests by chance at every look){}.</p>",
+        tests.parse::<f64>().unwrap_or(0.0) * 0.025,
+        esc(tests),
+        if r.sequential() { ", for comparison only: this is not the flag" } else { "" }
+    );
     if let Some(row) = first {
         let _ = writeln!(h, "<p class=\"model\">Model: {}</p>", esc(r.cell(row, "model")));
     }
@@ -186,7 +229,7 @@ pub fn render(tables: &Tables, title: &str, gate: &[String]) -> String {
     if !flagged.is_empty() {
         let _ = writeln!(
             h,
-            "<h2>Cumulative incidence of the flagged outcomes</h2>\n<p>Read every {} days from the index date while \
+            "<h2>Cumulative incidence of the flagged outcomes (either flag)</h2>\n<p>Read every {} days from the index date while \
              enough patients remain at risk (no point of a curve is one patient's event day).</p>",
             crate::stats::km::CURVE_GRID_DAYS
         );
@@ -227,10 +270,15 @@ pub fn render(tables: &Tables, title: &str, gate: &[String]) -> String {
 /// from.
 const HOW_TO_READ: &str = "<div class=\"howto\"><h2>How to read this report</h2>\n<ul>\n\
 <li><strong>Flag.</strong> Each outcome is compared between new users of the drug and of the comparator by a hazard \
-ratio (HR; above 1: more events on the drug). An outcome is <strong>flagged</strong> when the lower bound of the HR's \
-95% confidence interval is above 1. In a forest plot the square is the HR, the line its 95% interval, the dashed \
-line HR&nbsp;=&nbsp;1; flagged rows are red. A flag is a signal to look into, not a finding: with many tests, a few \
-are flagged by chance.</li>\n\
+ratio (HR; above 1: more events on the drug). The protocol is run again at every data cut-off, so each outcome \
+&times; subgroup is monitored as one sequential test over the looks of the project's surveillance plan: it is \
+<strong>flagged</strong> when the statistic z of its HR (log HR over its standard error) reaches the look's \
+boundary, which spends the plan's one-sided level over the looks, and stays flagged from that look on. The \
+<strong>unadjusted per-look flag</strong> (the lower bound of the HR's 95% Wald interval above 1 at one look, as if \
+it were the only one) is shown for comparison: repeated at every look it flags a no-effect outcome far more often \
+than 2.5%. In a forest plot the square is the HR, the line its 95% interval, the dashed line HR&nbsp;=&nbsp;1; \
+flagged rows are red, rows with the unadjusted flag only orange. A flag is a signal to look into, not a finding: \
+with many tests, a few are flagged by chance.</li>\n\
 <li><strong>A real effect may not be flagged.</strong> With few patients and few events the interval is wide and its \
 lower bound stays below 1 even when the drug truly raises the risk, as for the effects planted in the demo's small \
 synthetic network; more patients and events narrow it. Not flagged does not mean no effect.</li>\n\
@@ -278,8 +326,10 @@ fn results_section(r: &Table) -> String {
     };
     let mut h = format!(
         "<h2>Results</h2>\n<p class=\"note\">Per group: events / patients, person-years of follow-up, and the incidence \
-         rate per 1,000 person-years (95% CI). HR: hazard ratio of the drug vs the comparator (95% CI), p its Wald test; \
-         flagged when the lower bound is above 1. Values are rounded; <code>results.csv</code> holds them in full. \
+         rate per 1,000 person-years (95% CI). HR: hazard ratio of the drug vs the comparator (95% Wald CI), p its Wald \
+         test; with fewer than 40 events also its 95% profile-likelihood CI (<em>profile</em>), which follows the \
+         likelihood where few events make the Wald interval unreliable. Fewer than 5 events: not estimated. Result: FLAGGED when z crossed the sequential boundary (at this look or earlier); unadjusted flag only \
+         when the lower Wald bound is above 1 at this look without a crossing. Values are rounded; <code>results.csv</code> holds them in full. \
          Outcomes are defined in the table after this one.</p>\n<div class=\"wide\"><table class=\"results\">\n\
          <tr><th rowspan=\"2\">outcome</th><th rowspan=\"2\">subgroup</th><th colspan=\"3\">drug</th>\
          <th colspan=\"3\">comparator</th><th rowspan=\"2\">HR (95% CI)</th><th rowspan=\"2\">p</th>\
@@ -287,11 +337,15 @@ fn results_section(r: &Table) -> String {
          <th>events / patients</th><th>person-years</th><th>rate (95% CI)</th></tr>\n"
     );
     for row in &r.rows {
-        let flagged = r.cell(row, "flagged") == "yes";
+        let flag = r.flag(row);
         let _ = write!(
             h,
             "<tr{}><td>{}</td><td>{}</td>",
-            if flagged { " class=\"flagged\"" } else { "" },
+            match flag {
+                Flag::Sequential => " class=\"flagged\"",
+                Flag::UnadjustedOnly => " class=\"unadjusted\"",
+                Flag::None => "",
+            },
             esc(r.cell(row, "outcome")),
             esc(r.cell(row, "subgroup"))
         );
@@ -314,13 +368,17 @@ fn results_section(r: &Table) -> String {
                 });
                 format!("not estimable [{}]", k + 1)
             }
-            None if flagged => "flagged".to_string(),
-            None => String::new(),
+            None => match flag {
+                Flag::Sequential => "FLAGGED".to_string(),
+                Flag::UnadjustedOnly => "unadjusted flag only".to_string(),
+                Flag::None => String::new(),
+            },
         };
         let _ = write!(
             h,
-            "<td class=\"n\">{}</td><td class=\"n\">{}</td><td>{result}</td>",
+            "<td class=\"n\">{}{}</td><td class=\"n\">{}</td><td>{result}</td>",
             interval(r, row, "hr"),
+            profile_interval(r, row),
             p_value(r.cell(row, "p"))
         );
         if sequential {
@@ -381,6 +439,16 @@ fn interval(r: &Table, row: &[String], name: &str) -> String {
     esc(&format!("{} ({}-{})", number_cell(estimate), number_cell(lo), number_cell(hi)))
 }
 
+/// The profile-likelihood interval of the HR, when the results give one (few events), on a line of
+/// its own and named.
+fn profile_interval(r: &Table, row: &[String]) -> String {
+    let (lo, hi) = (r.cell(row, "hr_profile_lo95"), r.cell(row, "hr_profile_hi95"));
+    if lo.is_empty() {
+        return String::new();
+    }
+    format!("<br><span class=\"note\">profile {}</span>", esc(&format!("{}-{}", number_cell(lo), number_cell(hi))))
+}
+
 /// A p-value to three decimals, `<0.001` below.
 fn p_value(cell: &str) -> String {
     match cell.parse::<f64>() {
@@ -423,6 +491,7 @@ const CSS: &str = "body{font-family:sans-serif;margin:2em;color:#222;max-width:1
 table{border-collapse:collapse;font-size:12px;margin-bottom:1em}\
 td,th{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}th{background:#f0f0f0}\
 td.n{text-align:right;white-space:nowrap}table.results td{white-space:nowrap}tr.flagged td{color:#c0392b;font-weight:bold}\
+tr.unadjusted td{color:#b9770e}\
 .wide{overflow-x:auto;margin-bottom:1.5em}.flags{font-size:15px}.model{color:#555}\
 .note{font-size:13px;color:#444}ul.note,ol.note{margin-top:0}\
 .howto{background:#f6f8fa;border:1px solid #dde;padding:0 1em;font-size:14px;margin-bottom:1.5em}\
@@ -432,18 +501,78 @@ td.n{text-align:right;white-space:nowrap}table.results td{white-space:nowrap}tr.
 mod tests {
     use super::*;
 
-    fn results() -> Table {
-        let columns = ["outcome", "subgroup", "hr", "hr_lo95", "hr_hi95", "status", "flagged", "tests", "model"];
+    fn table(columns: &[&str], rows: &[&[&str]]) -> Table {
         Table {
             columns: columns.iter().map(|s| s.to_string()).collect(),
-            rows: [
-                ["alt_gt_3uln", "baseline normal", "3.1", "2.0", "4.8", "estimated", "yes", "2", "Cox <model>"],
-                ["kl6_gt_500", "baseline normal", "", "", "", "not estimable: no events", "no", "2", "Cox <model>"],
-            ]
-            .iter()
-            .map(|r| r.iter().map(|s| s.to_string()).collect())
-            .collect(),
+            rows: rows.iter().map(|r| r.iter().map(|s| s.to_string()).collect()).collect(),
         }
+    }
+
+    fn results() -> Table {
+        let columns = ["outcome", "subgroup", "hr", "hr_lo95", "hr_hi95", "status", "flagged", "tests", "model"];
+        table(
+            &columns,
+            &[
+                &["alt_gt_3uln", "baseline normal", "3.1", "2.0", "4.8", "estimated", "yes", "2", "Cox <model>"],
+                &["kl6_gt_500", "baseline normal", "", "", "", "not estimable: no events", "no", "2", "Cox <model>"],
+            ],
+        )
+    }
+
+    #[test]
+    fn the_flag_is_the_sequential_one_and_the_unadjusted_flag_is_named_as_such() {
+        let columns = [
+            "outcome",
+            "subgroup",
+            "hr",
+            "hr_lo95",
+            "hr_hi95",
+            "status",
+            "flagged_unadjusted",
+            "tests",
+            "model",
+            "z",
+            "boundary",
+            "alpha_spent",
+            "crossed",
+            "first_crossed",
+            "flagged_sequential",
+        ];
+        let rows: [&[&str]; 3] = [
+            &[
+                "alt",
+                "whole cohort",
+                "3",
+                "2",
+                "4",
+                "estimated",
+                "yes",
+                "3",
+                "m",
+                "5",
+                "2.5",
+                "0.01",
+                "yes",
+                "2",
+                "yes",
+            ],
+            &["ast", "whole cohort", "2", "1.1", "4", "estimated", "yes", "3", "m", "2", "2.5", "0.01", "no", "", "no"],
+            &["alp", "whole cohort", "1", "0.5", "2", "estimated", "no", "3", "m", "0", "2.5", "0.01", "no", "", "no"],
+        ];
+        let html = render(&Tables { results: table(&columns, &rows), ..Tables::default() }, "t", &[]);
+        assert!(html.contains("<strong>1 flagged</strong> among <strong>3</strong>"), "{html}");
+        assert!(html.contains("2 <strong>unadjusted per-look flag(s)</strong>"), "{html}");
+        assert!(html.contains("for comparison only: this is not the flag"));
+        let section = &html[html.find("<h2>Results</h2>").unwrap()..];
+        let row = |outcome: &str| section.split("<tr").find(|r| r.contains(&format!("<td>{outcome}</td>"))).unwrap();
+        assert!(row("alt").contains("class=\"flagged\"") && row("alt").contains(">FLAGGED<"));
+        assert!(row("ast").contains("class=\"unadjusted\"") && row("ast").contains(">unadjusted flag only<"));
+        assert!(!row("alp").contains("flag"), "{}", row("alp"));
+        // A table written before the sequential flag: its `flagged` is the unadjusted one, named so.
+        let html = render(&Tables { results: results(), ..Tables::default() }, "t", &[]);
+        assert!(
+            html.contains("1 <strong>unadjusted per-look flag(s)</strong>") && !html.contains("1 flagged</strong>")
+        );
     }
 
     #[test]
@@ -455,7 +584,7 @@ mod tests {
         );
         assert!(html.contains("a &lt;b&gt; title"));
         assert!(html.contains("Cox &lt;model&gt;"));
-        assert!(html.contains("<strong>1 flagged</strong>"));
+        assert!(html.contains("1 <strong>unadjusted per-look flag(s)</strong>"));
         assert!(html.contains("not estimable: no events"));
         assert!(!html.contains("<script"));
         assert!(html.contains("<li>results.csv: 2 finding(s) of `small_cell` (review)</li>"));

@@ -78,8 +78,12 @@ pub fn forest(r: &Table, rows: &[&Vec<String>]) -> Option<String> {
     for (i, (row, [h, l, u])) in estimated.iter().enumerate() {
         let cy = top + ROW * (i as f64 + 0.5);
         let y = cy + FONT / 2.0 - 1.5;
-        let flagged = r.cell(row, "flagged") == "yes";
-        let colour = if flagged { "#c0392b" } else { "#222" };
+        let flag = r.flag(row);
+        let (colour, mark) = match flag {
+            super::Flag::Sequential => ("#c0392b", " FLAGGED"),
+            super::Flag::UnadjustedOnly => ("#b9770e", " unadjusted flag only"),
+            super::Flag::None => ("#222", ""),
+        };
         let _ = writeln!(s, "<text x=\"4\" y=\"{y}\" fill=\"{colour}\">{}</text>", esc(r.cell(row, "outcome")));
         let _ =
             writeln!(s, "<line x1=\"{:.1}\" y1=\"{cy}\" x2=\"{:.1}\" y2=\"{cy}\" stroke=\"{colour}\"/>", x(*l), x(*u));
@@ -102,7 +106,7 @@ pub fn forest(r: &Table, rows: &[&Vec<String>]) -> Option<String> {
             number(*h),
             number(*l),
             number(*u),
-            if flagged { " flagged" } else { "" }
+            mark
         );
     }
     let _ =

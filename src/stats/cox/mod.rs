@@ -14,11 +14,13 @@
 
 mod design;
 mod newton;
+mod profile;
 mod risk;
 
 use serde::Serialize;
 
 pub use design::Term;
+pub use profile::{CHI2_1_95, ProfileInterval, profile_interval};
 
 use crate::error::Error;
 use crate::stats::linalg::Cholesky;
