@@ -36,15 +36,30 @@ fn script() -> std::path::PathBuf {
     repo_root().join("scripts/spark.sh")
 }
 
+/// A run's own server keeps its state (pid, port, log) here. Other test runs of the same user (in
+/// other checkouts, at the same time) must not reuse it: the first of them to end would stop it
+/// under the others, whose Spark tests would then fail at random (which lost a random case of
+/// `script::props::compiled_sql_on_spark_agrees` once). `MIDNET_SPARK_KEEP` shares the script's
+/// default state on purpose, to reuse the server from one run to the next.
+fn own_state() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("midnet-spark-test-{}", std::process::id()))
+}
+
 fn start() -> Result<String, String> {
     if let Ok(url) = std::env::var("MIDNET_SPARK_CONNECT") {
         return Ok(url);
     }
-    let out = Command::new(script()).arg("start").output().map_err(|e| format!("running scripts/spark.sh: {e}"))?;
+    let keep = std::env::var_os("MIDNET_SPARK_KEEP").is_some();
+    let mut command = Command::new(script());
+    command.arg("start");
+    if !keep {
+        command.env("MIDNET_SPARK_STATE", own_state());
+    }
+    let out = command.output().map_err(|e| format!("running scripts/spark.sh: {e}"))?;
     if !out.status.success() {
         return Err(format!("scripts/spark.sh failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr)));
     }
-    if std::env::var_os("MIDNET_SPARK_KEEP").is_none() {
+    if !keep {
         // SAFETY: registers a plain function without arguments, run once at the process's exit.
         unsafe { libc::atexit(stop) };
     }
@@ -52,7 +67,8 @@ fn start() -> Result<String, String> {
 }
 
 extern "C" fn stop() {
-    let _ = Command::new(script()).arg("stop").status();
+    let _ = Command::new(script()).arg("stop").env("MIDNET_SPARK_STATE", own_state()).status();
+    let _ = std::fs::remove_dir_all(own_state());
 }
 
 /// A new session on the test server.
