@@ -14,6 +14,8 @@
 mod address;
 mod grpc;
 mod proto;
+mod quote;
+mod steps;
 
 use std::io::Cursor;
 
@@ -22,6 +24,7 @@ use duckdb::arrow::record_batch::RecordBatch;
 pub use address::Address;
 use grpc::{Channel, Status};
 use proto::*;
+pub use quote::{ident, string};
 
 use crate::error::{Error, Result};
 
@@ -127,17 +130,31 @@ fn unreachable(address: &Address, error: &dyn std::fmt::Display) -> Error {
     ))
 }
 
-/// A statement Spark did not run: its message names the error class, and where the SQL is wrong.
+/// A statement Spark did not run: the first line of its message, which names the error class and
+/// where the SQL is wrong. The lines after it are for Spark's developers (the statement quoted back,
+/// a plan, a Java stack trace) and may quote values of the statement.
 fn refused_by_spark(address: &Address, status: &Status) -> Error {
     match status.code {
         grpc::UNAVAILABLE => unreachable(address, &status.message),
-        _ => Error::Failed(format!("Spark at {address} did not run the statement: {}", status.message)),
+        _ => Error::Failed(format!("Spark at {address} did not run the statement: {}", first_line(&status.message))),
     }
+}
+
+fn first_line(message: &str) -> &str {
+    message.lines().map(str::trim).find(|line| !line.is_empty()).unwrap_or("(no message)")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_first_line_of_a_message_is_kept() {
+        let message =
+            "\n[PARSE_SYNTAX_ERROR] Syntax error at or near 'FROM'. (line 2, pos 0)\n\n== SQL ==\nSELECT 'x'\n";
+        assert_eq!(first_line(message), "[PARSE_SYNTAX_ERROR] Syntax error at or near 'FROM'. (line 2, pos 0)");
+        assert_eq!(first_line(" \n"), "(no message)");
+    }
 
     #[test]
     fn session_ids_are_version_4_uuids() {

@@ -9,4 +9,4 @@ mod generate;
 pub use dialect::duckdb::{self, DuckDb};
 pub use dialect::spark::Spark;
 pub use dialect::{Dialect, SortKey, SqlType};
-pub use generate::{OutputQuery, Queries, QueryColumn, generate};
+pub use generate::{OutputQuery, Queries, QueryColumn, Steps, generate};

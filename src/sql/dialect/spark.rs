@@ -13,8 +13,9 @@
 //! - records as `named_struct`, fields read with `.`;
 //! - the first record of a group in an order, which Spark has no aggregate for: the group's
 //!   records (those the step's conditions keep) sorted with a comparator, the first one taken;
-//! - no materialised CTE (Spark has no hint for one; a CTE that several steps read is planned once
-//!   per reference, the shuffles of its scan reused).
+//! - no materialised CTE (Spark has no hint for one, and plans a CTE again at each reference): a
+//!   Spark site runs a query as its steps instead (`crate::spark::Session::query_in_steps`), each
+//!   step that later ones read more than once computed once.
 
 use super::{Dialect, SortKey, SqlType};
 
@@ -22,22 +23,11 @@ pub struct Spark;
 
 impl Dialect for Spark {
     fn ident(&self, name: &str) -> String {
-        format!("`{}`", name.replace('`', "``"))
+        crate::spark::ident(name)
     }
 
     fn string(&self, value: &str) -> String {
-        let mut out = String::with_capacity(value.len() + 2);
-        out.push('\'');
-        for c in value.chars() {
-            match c {
-                '\\' => out.push_str("\\\\"),
-                '\'' => out.push_str("\\'"),
-                '$' => out.push_str("\\u0024"),
-                c => out.push(c),
-            }
-        }
-        out.push('\'');
-        out
+        crate::spark::string(value)
     }
 
     fn type_name(&self, ty: SqlType) -> &'static str {

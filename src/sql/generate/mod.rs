@@ -38,6 +38,19 @@ pub struct Queries {
     pub outputs: Vec<OutputQuery>,
     /// Rows (step, rule, kind, patients_before, removed, patients_after), step 0 being the entry.
     pub attrition: String,
+    /// The attrition query as its steps.
+    pub attrition_steps: Steps,
+}
+
+/// A query as its named steps, in order, and its final SELECT: each step a SELECT that reads the
+/// tables and the earlier steps by name. The same query as the one `WITH` statement, for an engine
+/// that runs the steps one at a time (Spark, which plans a CTE again at each reference:
+/// `crate::spark::Session::query_in_steps`).
+#[derive(Debug, Clone)]
+pub struct Steps {
+    /// (name, SELECT)
+    pub steps: Vec<(String, String)>,
+    pub select: String,
 }
 
 #[derive(Debug, Clone)]
@@ -46,6 +59,8 @@ pub struct OutputQuery {
     /// One row per cohort row (`true`) or per event.
     pub patient_level: bool,
     pub sql: String,
+    /// The same query as its steps.
+    pub steps: Steps,
     /// The columns after `patient_key`, which always comes first.
     pub columns: Vec<QueryColumn>,
 }
@@ -61,9 +76,11 @@ pub struct QueryColumn {
 
 /// Compile a program to the SQL of an engine.
 pub fn generate(program: &Program, dialect: &dyn Dialect) -> Queries {
+    let (attrition, attrition_steps) = attrition_query(program, dialect);
     Queries {
         outputs: program.outputs.iter().map(|o| output_query(program, o, dialect)).collect(),
-        attrition: attrition_query(program, dialect),
+        attrition,
+        attrition_steps,
     }
 }
 
@@ -134,10 +151,11 @@ fn output_query(program: &Program, output: &Output, dialect: &dyn Dialect) -> Ou
     head.push(cohort);
     head.extend(rows_ctes(&r, extra_frame.as_ref(), Level::Final));
     head.extend(rest);
-    OutputQuery { name: output.name().to_string(), patient_level, sql: assemble(dialect, head, &select), columns }
+    let (sql, steps) = assemble(dialect, head, &select);
+    OutputQuery { name: output.name().to_string(), patient_level, sql, steps, columns }
 }
 
-fn attrition_query(program: &Program, dialect: &dyn Dialect) -> String {
+fn attrition_query(program: &Program, dialect: &dyn Dialect) -> (String, Steps) {
     let rules = rule_conditions(program);
     let plan = Plan::new(&rules, &[]);
     let r = Renderer::new(dialect, &plan);
@@ -248,7 +266,9 @@ fn indent(text: &str) -> String {
     text.lines().map(|l| if l.is_empty() { String::new() } else { format!("    {l}") }).collect::<Vec<_>>().join("\n")
 }
 
-fn assemble(dialect: &dyn Dialect, ctes: Vec<Cte>, select: &str) -> String {
+/// The query as one `WITH` statement, and as its steps.
+fn assemble(dialect: &dyn Dialect, ctes: Vec<Cte>, select: &str) -> (String, Steps) {
+    let steps = Steps { steps: ctes.iter().map(|c| (c.name.clone(), c.body.clone())).collect(), select: select.into() };
     let parts: Vec<String> = ctes
         .into_iter()
         .map(|c| {
@@ -257,7 +277,7 @@ fn assemble(dialect: &dyn Dialect, ctes: Vec<Cte>, select: &str) -> String {
             format!("-- {}\n{name} {as_} (\n{}\n)", c.comment, indent(&c.body))
         })
         .collect();
-    format!("WITH\n{}\n{select}\n", parts.join(",\n"))
+    (format!("WITH\n{}\n{select}\n", parts.join(",\n")), steps)
 }
 
 /// The name under which every query reads the patient table (see [`patients_cte`]).

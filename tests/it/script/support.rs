@@ -94,9 +94,9 @@ pub fn run_spark(conn: &Connection, compiled: &Compiled) -> Result<Results, Stri
     for o in &queries.outputs {
         let columns =
             std::iter::once("patient_key".to_string()).chain(o.columns.iter().map(|c| c.name.clone())).collect();
-        outputs.push((o.name.clone(), columns, site.query(&o.sql)?));
+        outputs.push((o.name.clone(), columns, site.query(&o.steps)?));
     }
-    Ok(Results { outputs, attrition: site.query(&queries.attrition)? })
+    Ok(Results { outputs, attrition: site.query(&queries.attrition_steps)? })
 }
 
 /// Spark gives DuckDB's rows (`duckdb`, which the reference evaluator has already matched), doubles
