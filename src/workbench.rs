@@ -21,7 +21,7 @@ use duckdb::arrow::util::pretty::pretty_format_batches;
 
 use crate::audit::{Direction, Outcome};
 use crate::center::Actor;
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 use crate::project::{Area, Project};
 use crate::table::{Provenance, Roles, Sidecar, TableKey, TableKind, TextColumns};
 
@@ -186,8 +186,14 @@ pub fn show(actor: &Actor, project: &Project, batches: &[RecordBatch]) -> Result
 /// midnet's alone to write), files over the size limit, tables with a column that could identify
 /// a person, and a name already taken. What comes in this way is reference material: the export
 /// gate never lets it out (the audit trail records it as [`Direction::Imported`]).
-pub fn import(actor: &Actor, project: &Project, file: &Path, name: Option<&str>) -> Result<std::path::PathBuf> {
-    let meta = std::fs::metadata(file).map_err(|_| Error::NotFound(format!("{}: no such file", file.display())))?;
+/// `bytes` are the file's, read by the caller with the rights of the person who named it.
+pub fn import(
+    actor: &Actor,
+    project: &Project,
+    file: &Path,
+    bytes: &[u8],
+    name: Option<&str>,
+) -> Result<std::path::PathBuf> {
     let name = name
         .map(str::to_string)
         .unwrap_or_else(|| file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
@@ -202,19 +208,19 @@ pub fn import(actor: &Actor, project: &Project, file: &Path, name: Option<&str>)
             ),
         ));
     }
-    if meta.len() > IMPORT_LIMIT_BYTES {
+    if bytes.len() as u64 > IMPORT_LIMIT_BYTES {
         return Err(Error::refused(
             "work_import",
             format!(
                 "{}: {} bytes is more than a codelist or reference table ({} bytes at most)",
                 file.display(),
-                meta.len(),
+                bytes.len(),
                 IMPORT_LIMIT_BYTES
             ),
         ));
     }
     if kinds.iter().any(|ext| ext == "csv") {
-        refuse_identifying_header(file)?;
+        refuse_identifying_header(file, bytes)?;
     }
     let target = project.resolve(Area::Work, &name)?;
     if target.symlink_metadata().is_ok() {
@@ -223,8 +229,7 @@ pub fn import(actor: &Actor, project: &Project, file: &Path, name: Option<&str>)
             format!("work/{name} exists already; an import never replaces a file: import under another name with --as"),
         ));
     }
-    let bytes = std::fs::read(file).at(file)?;
-    crate::store::write_atomically(&target, &bytes)?;
+    crate::store::write_atomically(&target, bytes)?;
     let sha = crate::digest::sha256_file(&target)?;
     project.record_file(actor, &target, &sha, Direction::Imported)?;
     Ok(target)
@@ -235,9 +240,9 @@ fn extension(path: &Path) -> String {
 }
 
 /// Refuse a CSV whose header names a column that could identify a person.
-fn refuse_identifying_header(file: &Path) -> Result<()> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| Error::BadInput(format!("{}: not UTF-8 text: {e}", file.display())))?;
+fn refuse_identifying_header(file: &Path, bytes: &[u8]) -> Result<()> {
+    let text =
+        std::str::from_utf8(bytes).map_err(|e| Error::BadInput(format!("{}: not UTF-8 text: {e}", file.display())))?;
     let header = text.lines().next().unwrap_or("");
     for column in header.split(',').map(|c| c.trim().trim_matches('"')) {
         let person = matches!(column.to_lowercase().as_str(), "person_id" | "patient_key" | "patient_id");

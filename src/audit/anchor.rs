@@ -14,7 +14,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
 use super::{Log, Verified};
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 use crate::store::{self, FileLock};
 
 const FORMAT: &str = "midnet-audit-anchor/1";
@@ -40,15 +40,14 @@ impl Anchor {
     }
 
     /// An anchor file as `audit anchor` wrote it; anything else is bad input.
-    pub fn read(path: &Path) -> Result<Anchor> {
-        let text = std::fs::read_to_string(path).at(path)?;
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Anchor> {
         let not_anchor = |why: String| {
             crate::bad_input!(
                 "{}: not an audit anchor ({why}); give a file `midnet audit anchor` wrote",
                 path.display()
             )
         };
-        let anchor: Anchor = serde_json::from_str(&text).map_err(|e| not_anchor(e.to_string()))?;
+        let anchor: Anchor = serde_json::from_slice(bytes).map_err(|e| not_anchor(e.to_string()))?;
         if anchor.format != FORMAT {
             return Err(not_anchor(format!("its format is {:?}, not {FORMAT}", anchor.format)));
         }

@@ -98,6 +98,19 @@ pub fn enter(class: Class, home: Option<&Path>) -> Result<Option<PathBuf>> {
     }
 }
 
+/// Run `f` with the rights of the person who invoked `midnet`, before [`enter`] gives a command on
+/// the home the service account's: the files a person names on such a command (a script and its
+/// codelists, a file to import, an anchor) are read this way, so that the service account, which
+/// can read every project of the home and, in local mode, every site, never reads a file for
+/// someone who could not. As root through sudo for another person, the effective ids are theirs
+/// while `f` runs (supplementary groups cleared); otherwise `midnet` already runs as the person.
+pub fn with_invokers_rights<T>(f: impl FnOnce() -> T) -> Result<T> {
+    let invoker = invoker()?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let as_root = unsafe { libc::geteuid() } == 0;
+    if as_root && invoker.via_sudo && invoker.uid != 0 { as_person(invoker, f) } else { Ok(f()) }
+}
+
 /// Refuse a command without a login that runs through sudo as another account than the person's.
 fn require_running_as(invoker: Invoker) -> Result<()> {
     // SAFETY: these getters have no preconditions and cannot fail.

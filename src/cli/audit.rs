@@ -1,7 +1,6 @@
 //! `midnet audit verify|anchor|show|sessions` (reviewer).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::Subcommand;
@@ -10,6 +9,7 @@ use serde::Serialize;
 use crate::audit::Record;
 use crate::cli::Global;
 use crate::cli::as_user;
+use crate::cli::named::NamedFile;
 use crate::cli::terminal::{ALL_TEXT, date_arg, print_json, text_table};
 use crate::error::{Error, Result};
 
@@ -20,8 +20,8 @@ pub enum AuditCommand {
     Verify {
         /// Also check that the trail reaches this anchor (`midnet audit anchor`) and holds its
         /// record: a trail rolled back or rewritten since fails.
-        #[arg(long, value_name = "FILE")]
-        anchor: Option<PathBuf>,
+        #[arg(long, value_name = "FILE", value_parser = NamedFile::parse)]
+        anchor: Option<NamedFile>,
         /// Print the verification as JSON: {"log", "records", "last_hash", "recovered": null or
         /// {"what", "record"}, "anchor": null or {"file", "time", "record"}}.
         #[arg(long)]
@@ -65,8 +65,10 @@ pub fn run(global: &Global, command: AuditCommand) -> Result<()> {
         AuditCommand::Verify { anchor, json } => as_user(global, "audit verify", None, |actor| {
             actor.require_reviewer("verifying the audit log")?;
             let log = actor.home().audit();
-            let anchored =
-                anchor.as_deref().map(|file| Ok::<_, Error>((file, crate::audit::Anchor::read(file)?))).transpose()?;
+            let anchored = anchor
+                .as_ref()
+                .map(|file| Ok::<_, Error>((file.path(), crate::audit::Anchor::parse(file.bytes(), file.path())?)))
+                .transpose()?;
             let verified = match &anchored {
                 Some((file, statement)) => log.check_anchor(statement, file)?,
                 None => log.verify()?,

@@ -218,7 +218,7 @@ fn extract_cohort(
     }
     let home = Home::at(&root.join("center"))?;
     let options = crate::extract::ExtractOptions {
-        script: script_path,
+        script: crate::script::Bundle::read(&script_path)?,
         params: Vec::new(),
         cutoff: Some("2025-09-30".into()),
         sites: Vec::new(),

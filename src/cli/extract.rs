@@ -1,10 +1,9 @@
 //! `midnet extract` and `midnet datasets`.
 
-use std::path::PathBuf;
-
 use clap::Args;
 
 use crate::cli::Global;
+use crate::cli::named::NamedScript;
 use crate::error::{Error, Result};
 use crate::extract::{ExtractOptions, ExtractReport, catalog, extract};
 use crate::project::Role;
@@ -15,7 +14,8 @@ pub struct ExtractArgs {
     #[arg(long, value_name = "ID")]
     pub project: String,
     /// The extraction script.
-    pub script: PathBuf,
+    #[arg(value_parser = NamedScript::parse)]
+    pub script: NamedScript,
     /// The data cut-off (YYYY-MM-DD; sets the script's cut-off parameter).
     #[arg(long, value_name = "DATE")]
     pub cutoff: Option<String>,
@@ -49,7 +49,7 @@ pub struct DatasetsArgs {
 
 pub fn run_extract(global: &Global, args: ExtractArgs) -> Result<()> {
     let opts = ExtractOptions {
-        script: args.script.clone(),
+        script: args.script.bundle().clone(),
         params: args.params.clone(),
         cutoff: args.cutoff.clone(),
         sites: args.sites.clone(),

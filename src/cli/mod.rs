@@ -11,6 +11,7 @@ pub mod demo;
 pub mod export;
 pub mod extract;
 pub mod io;
+pub mod named;
 pub mod project;
 pub mod protocol;
 pub mod report;
@@ -51,29 +52,39 @@ pub struct Global {
     pub quiet: bool,
 }
 
-/// The commands that work on the data center's home (or may, given `--project`), by path: each,
-/// and every command under it, offers `--home DIR` and reads `MIDNET_HOME`. The others (synth,
-/// site, script, report, …) never touch a home, so their help does not offer one.
-const HOME_COMMANDS: [&str; 18] = [
-    "center",
-    "user",
-    "login",
-    "logout",
-    "project",
-    "audit",
-    "work",
-    "export",
-    "publish",
-    "extract",
-    "datasets",
-    "protocol plan",
-    "protocol run",
-    "protocol history",
-    "protocol report",
-    "stats",
-    "signal screen",
-    "signal ssa",
+/// The commands that work on the data center's home, by path, and when: each, and every command
+/// under it, offers `--home DIR` and reads `MIDNET_HOME`, and runs as a command on the home (a
+/// login, audited, with the service account's rights: `center::privilege`) always or when given a
+/// project. The others (synth, site, script, report, …) never touch a home, so their help does not
+/// offer one and they run with the rights of the person who runs them.
+const HOME_COMMANDS: [(&str, OnHome); 18] = [
+    ("center", OnHome::Always),
+    ("user", OnHome::Always),
+    ("login", OnHome::Always),
+    ("logout", OnHome::Always),
+    ("project", OnHome::Always),
+    ("audit", OnHome::Always),
+    ("work", OnHome::Always),
+    ("export", OnHome::GivenAProject),
+    ("publish", OnHome::GivenAProject),
+    ("extract", OnHome::GivenAProject),
+    ("datasets", OnHome::GivenAProject),
+    ("protocol plan", OnHome::GivenAProject),
+    ("protocol run", OnHome::GivenAProject),
+    ("protocol history", OnHome::GivenAProject),
+    ("protocol report", OnHome::GivenAProject),
+    ("stats", OnHome::GivenAProject),
+    ("signal screen", OnHome::GivenAProject),
+    ("signal ssa", OnHome::GivenAProject),
 ];
+
+/// When a command of [`HOME_COMMANDS`] works on the home.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OnHome {
+    Always,
+    /// With `--project` (the others work on files and need no login).
+    GivenAProject,
+}
 
 /// The commands that show progress bars or notes on the terminal, by path: each, and every
 /// command under it, offers `--quiet` (`site load` too, for the progress bar issue 25 gives it).
@@ -116,7 +127,7 @@ fn quiet_option() -> Arg {
 /// The whole command line: [`Cli`] with the shared options offered where they are used.
 pub fn command() -> clap::Command {
     let mut command = Cli::command();
-    for path in HOME_COMMANDS {
+    for (path, _) in HOME_COMMANDS {
         command = offer(command, &path.split(' ').collect::<Vec<_>>(), home_option());
     }
     for path in QUIET_COMMANDS {
@@ -209,32 +220,66 @@ pub enum Command {
 /// Parse the command line, take the rights the command runs with, and run it.
 pub fn main() -> Result<()> {
     let matches = command().get_matches();
-    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let mut global = Global::of(&matches);
     let class = class(&matches);
     if class == crate::center::privilege::Class::OnHome || makes_a_home(&matches) {
         crate::store::create_private_from_now_on();
     }
+    crate::center::privilege::with_invokers_rights(|| cli.command.read_named_files())??;
     if let Some(resolved) = crate::center::privilege::enter(class, global.home.as_deref())? {
         global.home = Some(resolved);
     }
     run(global, cli.command)
 }
 
-/// The command groups that work on the home (all but `center init`, which creates one).
-const HOME_GROUPS: [&str; 7] = ["center", "user", "login", "logout", "project", "audit", "work"];
+impl Command {
+    /// Read the files the person named (`cli::named`): called with their rights, before the
+    /// command takes the home's.
+    fn read_named_files(&mut self) -> Result<()> {
+        use crate::cli::audit::AuditCommand;
+        use crate::cli::center::CenterCommand;
+        use crate::cli::named::NamedFile;
+        use crate::cli::work::WorkCommand;
+        match self {
+            Command::Extract(args) => args.script.read(),
+            Command::Stats(crate::cli::stats::StatsCommand::Incidence(args)) => {
+                args.standard.as_mut().map_or(Ok(()), NamedFile::read)
+            }
+            Command::Center(CenterCommand::Work(WorkCommand::Import { file, .. })) => file.read(),
+            Command::Center(CenterCommand::Audit(AuditCommand::Verify { anchor: Some(file), .. })) => file.read(),
+            _ => Ok(()),
+        }
+    }
+}
 
-/// Whether the parsed command works on the home: a command of the home's groups, or any command
-/// given a project (`--project`). Everything else needs no login. An error here errs on the safe
-/// side: a command wrongly taken for one without a login runs with the invoking person's rights.
+/// Whether the parsed command works on the home (see [`HOME_COMMANDS`]); `center init` creates
+/// one. An error here errs on the safe side: a command wrongly taken for one without a login runs
+/// with the invoking person's rights.
 fn class(matches: &ArgMatches) -> crate::center::privilege::Class {
     use crate::center::privilege::Class;
-    let in_home_group = match matches.subcommand() {
-        Some(("center", sub)) => sub.subcommand_name() != Some("init"),
-        Some((name, _)) => HOME_GROUPS.contains(&name),
-        None => false,
-    };
-    if in_home_group || names_a_project(matches) { Class::OnHome } else { Class::WithoutLogin }
+    let path = command_path(matches);
+    let on_home = HOME_COMMANDS.iter().find(|(prefix, _)| {
+        let prefix: Vec<&str> = prefix.split(' ').collect();
+        path.starts_with(&prefix)
+    });
+    match on_home {
+        Some(_) if makes_a_home(matches) => Class::WithoutLogin,
+        Some((_, OnHome::Always)) => Class::OnHome,
+        Some((_, OnHome::GivenAProject)) if names_a_project(matches) => Class::OnHome,
+        _ => Class::WithoutLogin,
+    }
+}
+
+/// The names of the command and its subcommands, outermost first (`["protocol", "run"]`).
+fn command_path(matches: &ArgMatches) -> Vec<&str> {
+    let mut path = Vec::new();
+    let mut current = matches;
+    while let Some((name, sub)) = current.subcommand() {
+        path.push(name);
+        current = sub;
+    }
+    path
 }
 
 /// Whether the command creates a home: `center init`, and the demo, which makes one for its run.
@@ -276,5 +321,29 @@ mod tests {
     #[test]
     fn shared_options_name_real_commands() {
         super::command().debug_assert();
+    }
+
+    /// A command works on the home as `HOME_COMMANDS` says, and only then: a site's approval for a
+    /// project (`site approve --project`) is the hospital's own command, which needs no login.
+    #[test]
+    fn a_command_works_on_the_home_as_the_one_list_says() {
+        use crate::center::privilege::Class;
+        let class = |line: &str| {
+            let matches =
+                super::command().try_get_matches_from(line.split(' ')).unwrap_or_else(|e| panic!("{line}: {e}"));
+            super::class(&matches)
+        };
+        for (line, expected) in [
+            ("midnet project list", Class::OnHome),
+            ("midnet center sites list", Class::OnHome),
+            ("midnet center init --user rev --name R", Class::WithoutLogin),
+            ("midnet stats incidence --project p1 --dataset cohort@1 --events e --time t", Class::OnHome),
+            ("midnet stats incidence --input f.csv --events e --time t", Class::WithoutLogin),
+            ("midnet protocol run --project p1 --cutoff 2026-03-31 --drug a --comparator b", Class::OnHome),
+            ("midnet site approve --site s --project p1 --by nurse s.midnet", Class::WithoutLogin),
+            ("midnet script check s.midnet", Class::WithoutLogin),
+        ] {
+            assert_eq!(class(line), expected, "{line}");
+        }
     }
 }

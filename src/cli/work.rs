@@ -1,5 +1,6 @@
 //! `midnet work …`: the analysts' workbench inside a project ([`crate::workbench`]).
 
+use crate::cli::named::NamedFile;
 use crate::cli::terminal::print_result;
 use crate::cli::{Global, as_user};
 use crate::error::Result;
@@ -32,8 +33,8 @@ pub enum WorkCommand {
         #[arg(long = "as", value_name = "NAME")]
         name: Option<String>,
         /// The codelist or reference table to bring in (.csv or .txt).
-        #[arg(value_name = "FILE")]
-        file: std::path::PathBuf,
+        #[arg(value_name = "FILE", value_parser = NamedFile::parse)]
+        file: NamedFile,
         /// Print what was imported as JSON: {"file", "imported_as"}.
         #[arg(long)]
         json: bool,
@@ -62,10 +63,12 @@ pub fn run(global: &Global, command: WorkCommand) -> Result<()> {
         }),
         WorkCommand::Import { project, name, file, json } => as_user(global, "work import", Some(&project), |actor| {
             let p = actor.open_project(&project, &[Role::Analyst])?;
-            let path = workbench::import(actor, &p, &file, name.as_deref())?;
+            let path = workbench::import(actor, &p, file.path(), file.bytes(), name.as_deref())?;
             let imported_as = path.strip_prefix(p.layout().root()).unwrap_or(&path);
-            let imported = serde_json::json!({"file": file, "imported_as": imported_as});
-            print_result(json, &imported, |_| format!("imported {} into {}", file.display(), imported_as.display()))
+            let imported = serde_json::json!({"file": file.path(), "imported_as": imported_as});
+            print_result(json, &imported, |_| {
+                format!("imported {} into {}", file.path().display(), imported_as.display())
+            })
         }),
     }
 }

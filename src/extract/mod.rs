@@ -28,7 +28,7 @@ use crate::center::Actor;
 use crate::error::{Error, IoContext, Result};
 use crate::project::datasets::Dataset;
 use crate::project::{Area, Project, Role};
-use crate::script::{ParamValues, Script};
+use crate::script::{Bundle, ParamValues, Script};
 use crate::site::{self, SiteDir};
 use crate::table::Provenance;
 
@@ -36,7 +36,8 @@ use crate::site::manifest::Manifest;
 
 #[derive(Debug, Clone)]
 pub struct ExtractOptions {
-    pub script: PathBuf,
+    /// The script with its codelist files, read by whoever named it (see `script::Bundle`).
+    pub script: Bundle,
     /// NAME=VALUE parameter assignments.
     pub params: Vec<String>,
     pub cutoff: Option<String>,
@@ -95,11 +96,11 @@ pub fn extract(
     crate::withhold::withhold_values();
     let started = std::time::Instant::now();
     let project = actor.open_project(project_id, &[Role::Analyst])?;
-    let script = Script::load(&opts.script)?;
+    let script = Script::from_bundle(opts.script.clone())?;
     let mut values = ParamValues::parse_args(&opts.params)?;
     if let Some(cutoff) = &opts.cutoff {
         let param = script.cutoff().ok_or_else(|| {
-            Error::BadInput(format!("--cutoff: {} declares no cut-off parameter", opts.script.display()))
+            Error::BadInput(format!("--cutoff: {} declares no cut-off parameter", opts.script.name()))
         })?;
         values.set(param.name.clone(), cutoff.clone());
     }

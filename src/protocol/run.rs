@@ -81,7 +81,7 @@ pub fn run(
     let started = Instant::now();
     let outcomes_param = if plan == Plan::Detection { "all".to_string() } else { chosen.join(",") };
     let options = ExtractOptions {
-        script: script_path,
+        script: crate::script::Bundle::read(&script_path)?,
         params: vec![
             format!("drug={}", opts.drug.join(",")),
             format!("comparator={}", opts.comparator.join(",")),

@@ -88,11 +88,11 @@ fn join_or(items: &[String]) -> String {
     }
 }
 
-/// The codes of a codelist file: column `column` (or `code`) of a CSV or Parquet file, each
-/// checked. Errors name the file, the line and the code.
-pub fn read_file(path: &Path, column: Option<&str>, system: CodeSystem) -> Result<Vec<Pattern>, String> {
+/// The codes of a codelist file read earlier (`bytes`, read from `path`): column `column` (or
+/// `code`) of a CSV or Parquet file, each checked. Errors name the file, the line and the code.
+pub fn read_file(bytes: &[u8], path: &Path, column: Option<&str>, system: CodeSystem) -> Result<Vec<Pattern>, String> {
     let column = column.unwrap_or("code");
-    let frame = Frame::read_text_columns(path, &[column]).map_err(|e| e.to_string())?;
+    let frame = Frame::read_text_columns_of(bytes, path, &[column]).map_err(|e| e.to_string())?;
     let codes = frame.texts(column).map_err(|e| e.to_string())?;
     let mut patterns = Vec::new();
     for (row, code) in codes.into_iter().enumerate() {

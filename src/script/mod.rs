@@ -20,6 +20,7 @@
 //! ```
 
 mod ast;
+mod bundle;
 mod check;
 mod codes;
 mod diagnostic;
@@ -29,15 +30,14 @@ mod params;
 mod parser;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-
-use sha2::{Digest, Sha256};
+use std::path::Path;
 
 pub use ast::ParamKind;
+pub use bundle::Bundle;
 pub use diagnostic::{Diagnostic, Source, Span};
 pub use params::{ParamValue, ParamValues};
 
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 use crate::query::model::Program;
 use crate::sql::Queries;
 
@@ -46,7 +46,7 @@ use crate::sql::Queries;
 pub struct Script {
     source: Source,
     ast: ast::Script,
-    dir: PathBuf,
+    bundle: Bundle,
     sha256: String,
     parameters: Vec<Parameter>,
     outcomes: Vec<String>,
@@ -94,22 +94,22 @@ impl Compiled {
 impl Script {
     /// Read, parse and check a script file (and the codelist files it names).
     pub fn load(path: &Path) -> Result<Script> {
-        let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Error::NotFound(format!("{}: no such script", path.display())),
-            _ => Error::io(path, e),
-        })?;
-        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Script::from_text(&path.display().to_string(), &text, &dir)
+        Script::from_bundle(Bundle::read(path)?)
     }
 
     /// Parse and check script text; `dir` is where relative codelist paths start.
     pub fn from_text(name: &str, text: &str, dir: &Path) -> Result<Script> {
-        let source = Source::new(name, text);
+        Script::from_bundle(Bundle::of_text(name, text, dir))
+    }
+
+    /// Parse and check a script read with its codelist files.
+    pub fn from_bundle(bundle: Bundle) -> Result<Script> {
+        let source = Source::new(&bundle.name, &bundle.text);
         let fail = |d: Vec<Diagnostic>| Error::BadInput(diagnostic::render_all(&d, &source));
-        let tokens = lexer::tokenize(text).map_err(|d| fail(vec![d]))?;
+        let tokens = lexer::tokenize(&bundle.text).map_err(|d| fail(vec![d]))?;
         let ast = parser::parse(tokens).map_err(|d| fail(vec![d]))?;
-        let checked = check::check(&ast, &source, dir, None).map_err(fail)?;
-        let sha256 = bundle_hash(text, &ast, dir)?;
+        let checked = check::check(&ast, &source, &bundle, None).map_err(fail)?;
+        let sha256 = bundle.sha256()?;
         let parameters = checked
             .params
             .iter()
@@ -123,7 +123,7 @@ impl Script {
             study: checked.program.study.name.clone(),
             source,
             ast,
-            dir: dir.to_path_buf(),
+            bundle,
             sha256,
             parameters,
             outcomes: checked.outcomes,
@@ -155,7 +155,7 @@ impl Script {
     }
 
     fn checked(&self, values: &ParamValues) -> Result<check::Checked> {
-        check::check(&self.ast, &self.source, &self.dir, Some(values))
+        check::check(&self.ast, &self.source, &self.bundle, Some(values))
             .map_err(|d| Error::BadInput(diagnostic::render_all(&d, &self.source)))
     }
 
@@ -170,7 +170,7 @@ impl Script {
 
     /// The script in plain words, with the values of the parameters that are set.
     pub fn explain(&self, values: &ParamValues) -> Result<String> {
-        let params = match check::check(&self.ast, &self.source, &self.dir, None) {
+        let params = match check::check(&self.ast, &self.source, &self.bundle, None) {
             Ok(c) => c.params,
             Err(d) => return Err(Error::BadInput(diagnostic::render_all(&d, &self.source))),
         };
@@ -186,32 +186,4 @@ impl Script {
             .collect();
         Ok(explain::explain(&self.ast, &params))
     }
-}
-
-/// The hash of the script and the codelist files it names, in the order it names them.
-fn bundle_hash(text: &str, script: &ast::Script, dir: &Path) -> Result<String> {
-    let mut files: Vec<String> = Vec::new();
-    for item in &script.items {
-        for e in item.exprs() {
-            e.walk(&mut |x| {
-                if let ast::ExprKind::CodeFile { path, .. } = &x.kind
-                    && !files.contains(&path.text)
-                {
-                    files.push(path.text.clone());
-                }
-            });
-        }
-    }
-    let mut h = Sha256::new();
-    h.update(b"midnet-script-bundle/1\n");
-    h.update(format!("script {}\n", text.len()).as_bytes());
-    h.update(text.as_bytes());
-    for f in files {
-        let path = dir.join(&f);
-        let bytes = std::fs::read(&path).at(&path)?;
-        h.update(format!("\nfile {} {}\n", f.len(), bytes.len()).as_bytes());
-        h.update(f.as_bytes());
-        h.update(&bytes);
-    }
-    Ok(hex::encode(h.finalize()))
 }

@@ -73,20 +73,45 @@ impl Frame {
         Self::read_scan(path, wanted, true)
     }
 
+    /// Like [`Frame::read_text_columns`], from the bytes of a file read earlier: `name` (the file
+    /// they were read from) gives the format by its extension and names the file in every message.
+    /// The bytes are scanned from an anonymous in-memory file, so nothing is written to disk and
+    /// nobody can change them between the read and the scan.
+    pub fn read_text_columns_of(bytes: &[u8], name: &Path, wanted: &[&str]) -> Result<Frame> {
+        Self::scan_bytes(bytes, name, wanted, true)
+    }
+
+    /// Like [`Frame::read_columns`], from the bytes of a file read earlier (see
+    /// [`Frame::read_text_columns_of`]).
+    pub fn read_columns_of(bytes: &[u8], name: &Path, wanted: &[&str]) -> Result<Frame> {
+        Self::scan_bytes(bytes, name, wanted, false)
+    }
+
+    fn scan_bytes(bytes: &[u8], name: &Path, wanted: &[&str], as_text: bool) -> Result<Frame> {
+        let format = Format::of(name)?;
+        let memory = in_memory_file(bytes).map_err(|e| Error::io(name, e))?;
+        let source = PathBuf::from(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&memory)));
+        Self::scan(&source, name, format, wanted, as_text)
+    }
+
     fn read_scan(path: &Path, wanted: &[&str], as_text: bool) -> Result<Frame> {
         if !path.is_file() {
             return Err(Error::NotFound(format!("{}: no such file", path.display())));
         }
-        let format = Format::of(path)?;
+        Self::scan(path, path, Format::of(path)?, wanted, as_text)
+    }
+
+    /// Scan the file at `source` (in `format`), named `path` in messages and in the frame.
+    fn scan(source: &Path, path: &Path, format: Format, wanted: &[&str], as_text: bool) -> Result<Frame> {
         let conn = duckdb::Connection::open_in_memory()?;
         let scan = match format {
             Format::Csv if as_text => {
                 format!(
                     "read_csv({}, header = true, auto_detect = true, all_varchar = true)",
-                    string(&path.to_string_lossy())
+                    string(&source.to_string_lossy())
                 )
             }
-            _ => format.scan_sql(path),
+            _ => format.scan_sql(source),
         };
         let available = column_names(&conn, &scan, path)?;
         for w in wanted {
@@ -282,6 +307,21 @@ fn column_names(conn: &duckdb::Connection, scan: &str, path: &Path) -> Result<Ve
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| unreadable(path, e))?;
     Ok(names)
+}
+
+/// An anonymous file in memory holding `bytes` (Linux `memfd_create`), closed with the process.
+fn in_memory_file(bytes: &[u8]) -> std::io::Result<std::fs::File> {
+    use std::io::Write;
+    use std::os::fd::FromRawFd;
+    // SAFETY: the name is a NUL-terminated literal; the descriptor returned is new and ours alone.
+    let fd = unsafe { libc::memfd_create(c"midnet-named-file".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a valid descriptor owned by nothing else.
+    let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
+    file.write_all(bytes)?;
+    Ok(file)
 }
 
 fn unreadable(path: &Path, e: duckdb::Error) -> Error {

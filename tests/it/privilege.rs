@@ -155,3 +155,48 @@ fn through_sudo_as_an_account_that_cannot_switch_a_command_without_a_login_is_re
     let (code, stderr) = as_service(&[]);
     assert_eq!(code, 0, "{stderr}");
 }
+
+/// The attack: an analyst of project p2 names, on a command on the home, a file of project p1
+/// (whose work area only the service account can read). The command must read it with the
+/// person's rights, so it fails, naming the file and showing nothing of it, and p2 gains nothing.
+#[test]
+fn a_file_named_on_a_command_on_the_home_is_read_with_the_persons_rights() {
+    use crate::center::{PASSWORD, midnet_env, serve_home, sudo_env, write};
+    if skipped("a_file_named_on_a_command_on_the_home_is_read_with_the_persons_rights") {
+        return;
+    }
+    let c = Center::with_users();
+    c.set_today("2026-06-15");
+    c.research_project("p1");
+    c.research_project("p2");
+    c.run("carol", &["project", "grant", "p2", "alan", "analyst"]).ok();
+    let other = c.area("p1").join("work/by_site.csv");
+    write(&other, &format!("code,n\n{SECRET},3\n"));
+    let public = c.root.join("public");
+    std::fs::create_dir_all(&public).unwrap();
+    std::fs::set_permissions(&public, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let script = script_reading(&public, &other);
+    serve_home(&c.root, &c.home);
+    let alan = sudo_env(&c.home, "1001", &c.os_home("alan"));
+    midnet_env(&c.root, &["login", "--user", "alan"], &alan, Some(&format!("{PASSWORD}\n"))).ok();
+
+    let path = other.display().to_string();
+    let import = midnet_env(&c.root, &["work", "import", "--project", "p2", &path], &alan, None);
+    assert_named_file_denied(&import, "work import of p1's table", &other);
+    assert!(!c.area("p2").join("work/by_site.csv").exists(), "p1's table came into p2");
+    let extract = midnet_env(&c.root, &["extract", "--project", "p2", &script], &alan, None);
+    assert_named_file_denied(&extract, "extract with a codelist of p1's", &other);
+}
+
+/// The run failed because the person cannot read `file`, and showed nothing of what it holds.
+#[track_caller]
+fn assert_named_file_denied(run: &Run, what: &str, file: &Path) {
+    assert_ne!(run.code, 0, "{what} succeeded\nstdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    let output = format!("{}{}", run.stdout, run.stderr);
+    assert!(!output.contains(SECRET), "{what} showed what the file holds\n{output}");
+    assert!(
+        run.stderr.to_lowercase().contains("permission denied") && run.stderr.contains(&file.display().to_string()),
+        "{what}: {}",
+        run.stderr
+    );
+}

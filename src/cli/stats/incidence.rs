@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::bad_input;
 use crate::cli::Global;
+use crate::cli::named::NamedFile;
 use crate::cli::stats::input::{self, InputArgs, Resolved, Source};
 use crate::cli::stats::output::{OutputArgs, Writer, grouping_role, human, timing};
 use crate::cli::terminal::text_table;
@@ -47,8 +48,8 @@ pub struct IncidenceArgs {
     standardize: Option<String>,
     /// The standard population: a CSV or Parquet file with the `--standardize` column and a
     /// `population` column (counts or weights; only their proportions matter).
-    #[arg(long, value_name = "FILE", requires = "standardize")]
-    standard: Option<PathBuf>,
+    #[arg(long, value_name = "FILE", requires = "standardize", value_parser = NamedFile::parse)]
+    pub(crate) standard: Option<NamedFile>,
     #[command(flatten)]
     output: OutputArgs,
 }
@@ -80,6 +81,8 @@ impl CompareSpec {
 
 #[derive(Debug, Serialize)]
 struct RateRow {
+    /// The row's level of each `--group-by` column.
+    #[serde(rename = "group")]
     by: Map<String, Value>,
     patients: u64,
     events: u64,
@@ -93,6 +96,7 @@ struct RateRow {
 
 #[derive(Debug, Serialize)]
 struct ComparisonRow {
+    #[serde(rename = "group")]
     by: Map<String, Value>,
     column: String,
     a: String,
@@ -106,6 +110,8 @@ struct ComparisonRow {
 #[derive(Debug, Serialize)]
 struct Report {
     per: f64,
+    /// The `--group-by` columns, named as the option names them.
+    #[serde(rename = "group_by")]
     by: Vec<String>,
     ci: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -154,8 +160,8 @@ fn analyse(global: &Global, args: &IncidenceArgs, input: &Resolved) -> Result<()
     let person_time = input::times(&frame, &args.time)?;
     let categories: Vec<Categories> = fine.iter().map(|c| frame.categories(c)).collect::<Result<_>>()?;
     let standard = match (&args.standardize, &args.standard) {
-        (Some(column), Some(path)) => {
-            Some(StandardPopulation::read(path, column, categories.last().expect("standardisation column"))?)
+        (Some(column), Some(file)) => {
+            Some(StandardPopulation::read(file, column, categories.last().expect("standardisation column"))?)
         }
         _ => None,
     };
@@ -245,9 +251,23 @@ struct StandardPopulation {
 }
 
 impl StandardPopulation {
-    fn read(path: &std::path::Path, column: &str, data: &Categories) -> Result<StandardPopulation> {
-        let source = Resolved::file(path);
-        let frame: Frame = source.read(&[column, "population"])?;
+    /// The standard population of `file`, read (like every file named on a statistics command) by
+    /// `cli::main` with the rights of the person who named it.
+    fn read(file: &NamedFile, column: &str, data: &Categories) -> Result<StandardPopulation> {
+        let path = file.path();
+        if file.bytes().is_empty() {
+            return Err(bad_input!(
+                "{}: the file is empty (0 bytes); give a table with a header row and data",
+                path.display()
+            ));
+        }
+        let frame = Frame::read_columns_of(file.bytes(), path, &[column, "population"])?;
+        if frame.rows() == 0 {
+            return Err(bad_input!(
+                "{}: the table has no rows (a header only); give the standard population",
+                path.display()
+            ));
+        }
         let levels = frame.categories(column)?;
         let population = input::numbers(&frame, "population")?;
         if let Some(row) = population.iter().position(|&p| p < 0.0) {
@@ -527,7 +547,7 @@ fn params(args: &IncidenceArgs) -> Vec<(&'static str, String)> {
     }
     if let (Some(s), Some(f)) = (&args.standardize, &args.standard) {
         p.push(("standardize", s.clone()));
-        p.push(("standard", f.display().to_string()));
+        p.push(("standard", f.path().display().to_string()));
     }
     p
 }

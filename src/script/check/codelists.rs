@@ -59,13 +59,15 @@ impl Checker<'_> {
         column: Option<&ast::Text>,
     ) -> CResult<Val> {
         let system = CodeSystem::from_name(&system.name).expect("the parser only reads code systems here");
-        let file = self.dir.join(&path.text);
-        let patterns = codes::read_file(&file, column.map(|c| c.text.as_str()), system).map_err(|why| {
-            Some(Diagnostic::new(path.span, why).help(format!(
-                "a codelist file has a header and a column `{}` with one {system} code per line (paths are relative to the script)",
-                column.map_or("code", |c| c.text.as_str())
-            )))
-        })?;
+        let (file, content) = self.bundle.codelist(&path.text);
+        let patterns = content
+            .and_then(|bytes| codes::read_file(bytes, &file, column.map(|c| c.text.as_str()), system))
+            .map_err(|why| {
+                Some(Diagnostic::new(path.span, why).help(format!(
+                    "a codelist file has a header and a column `{}` with one {system} code per line (paths are relative to the script)",
+                    column.map_or("code", |c| c.text.as_str())
+                )))
+            })?;
         Ok(Val::Codes(Arc::new(Codelist::Codes { system, patterns })))
     }
 

@@ -32,9 +32,9 @@ mod statements;
 mod values;
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Arc;
 
+use super::Bundle;
 use super::ast::{self, ColumnDecl, Item, ParamKind};
 use super::diagnostic::{Diagnostic, Source, Span, did_you_mean};
 use super::params::{ParamValue, ParamValues};
@@ -99,7 +99,8 @@ struct Outcome {
 
 struct Checker<'a> {
     source: &'a Source,
-    dir: &'a Path,
+    /// The script's codelist files, read with it.
+    bundle: &'a Bundle,
     params: Vec<Param>,
     names: HashMap<String, (Binding, Span)>,
     /// Every name the script defines somewhere, for "defined later" messages.
@@ -124,12 +125,12 @@ struct Checker<'a> {
 pub fn check(
     script: &ast::Script,
     source: &Source,
-    dir: &Path,
+    bundle: &Bundle,
     values: Option<&ParamValues>,
 ) -> Result<Checked, Vec<Diagnostic>> {
     let mut c = Checker {
         source,
-        dir,
+        bundle,
         params: Vec::new(),
         names: HashMap::new(),
         all_definitions: HashMap::new(),

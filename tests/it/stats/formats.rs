@@ -222,6 +222,25 @@ fn out_writes_tables_with_sidecars_whose_roles_count_people() {
     assert!(cox.starts_with("covariate,reference,coef,se,hr,hr_lo,hr_hi,p,n,events\n"), "{cox}");
 }
 
+/// The JSON names the strata as the option does (`--group-by`), each row's levels as `group`.
+#[test]
+fn incidence_json_names_its_strata_as_the_option_does() {
+    let dir = tempdir();
+    let args =
+        ["--events", "event", "--time", "person_years", "--group-by", "group", "--compare", "group=drug:comparator"];
+    let mut line = vec!["stats", "incidence", "--input"];
+    let cohort = cohort();
+    line.push(&cohort);
+    line.extend(args);
+    line.push("--json");
+    let json = midnet(dir.path(), &line).ok().json();
+    assert_eq!(json["group_by"], serde_json::json!(["group"]), "{json}");
+    assert!(json.get("by").is_none(), "{json}");
+    let levels: Vec<&Value> = json["rows"].as_array().unwrap().iter().map(|r| &r["group"]["group"]).collect();
+    assert_eq!(levels, ["comparator", "drug"], "{json}");
+    assert_eq!(json["comparisons"][0]["group"], serde_json::json!({}), "{json}");
+}
+
 #[test]
 fn human_output_names_the_methods() {
     let dir = tempdir();
