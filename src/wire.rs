@@ -250,7 +250,7 @@ fn signed_bytes(payload: &str) -> Vec<u8> {
     [DOMAIN, payload.as_bytes()].concat()
 }
 
-fn utc(seconds: i64) -> String {
+pub(crate) fn utc(seconds: i64) -> String {
     chrono::DateTime::from_timestamp(seconds, 0)
         .map_or_else(|| format!("{seconds} (unix seconds)"), |t| crate::clock::format_utc(&t))
 }
@@ -260,6 +260,45 @@ pub fn new_signing_key() -> SigningKey {
     let mut seed = [0u8; 32];
     rand::fill(&mut seed);
     SigningKey::from_bytes(&seed)
+}
+
+/// A public key as its file holds it: 64 hex digits and a newline (`site.pub`, `center.pub`).
+pub fn public_key_text(key: &VerifyingKey) -> String {
+    format!("{}\n", hex::encode(key.as_bytes()))
+}
+
+/// Read a public key file written by [`public_key_text`]; errors name the file and what it holds.
+pub fn read_public_key(path: &std::path::Path) -> Result<VerifyingKey> {
+    use crate::error::IoContext;
+    let text = std::fs::read_to_string(path).at(path)?;
+    parse_public_key(text.trim())
+        .map_err(|why| crate::bad_input!("{}: not an Ed25519 public key of midnet ({why})", path.display()))
+}
+
+/// A public key from its 64 hex digits.
+pub fn parse_public_key(text: &str) -> std::result::Result<VerifyingKey, String> {
+    let bytes = hex::decode(text).map_err(|_| "expected 64 hex digits".to_string())?;
+    let bytes = <[u8; 32]>::try_from(bytes).map_err(|b| format!("{} bytes where a key has 32", b.len()))?;
+    VerifyingKey::from_bytes(&bytes).map_err(|_| "not a point of the curve".to_string())
+}
+
+/// Create the private key file `path` (owner-only, 0600; refused if it exists) holding a new
+/// signing key's seed as hex, and its public key beside it as `public`.
+pub fn create_key_pair(path: &std::path::Path, public: &std::path::Path) -> Result<VerifyingKey> {
+    let key = new_signing_key();
+    crate::store::write_private_file(path, format!("{}\n", hex::encode(key.to_bytes())).as_bytes())?;
+    crate::store::write_atomically(public, public_key_text(&key.verifying_key()).as_bytes())?;
+    Ok(key.verifying_key())
+}
+
+/// Read a private key file written by [`create_key_pair`].
+pub fn read_signing_key(path: &std::path::Path) -> Result<SigningKey> {
+    use crate::error::IoContext;
+    let text = std::fs::read_to_string(path).at(path)?;
+    let seed = hex::decode(text.trim()).ok().and_then(|b| <[u8; 32]>::try_from(b).ok()).ok_or_else(|| {
+        Error::Integrity(format!("{}: not a midnet signing key (64 hex digits); was it edited?", path.display()))
+    })?;
+    Ok(SigningKey::from_bytes(&seed))
 }
 
 #[cfg(test)]

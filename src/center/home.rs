@@ -12,6 +12,8 @@
 //!   areas/ID/               each project's work area (see `project::Layout`)
 //!   audit/log.jsonl         the audit trail, one hash-chained record per line
 //!   seal/key, seal/head.json  the HMAC key and the sealed head of the chain, kept apart from the log
+//!   keys/center.key, center.pub  the center's Ed25519 signing key (0600) and its public key (`center::keys`)
+//!   network/requests/ID.json  each work request sent to a site, signed, and the site's signed answer
 //!   locks/                  advisory locks (home documents, the audit log, each project)
 //! ```
 
@@ -116,6 +118,7 @@ impl Home {
         store::write_json(&home.sessions_path(), &super::session::Sessions::default())?;
         store::write_json(&home.sites_path(), &super::sites::SiteRegistry::default())?;
         crate::audit::Log::create(&home.root)?;
+        super::keys::create(&home)?;
         Ok(())
     }
 

@@ -35,6 +35,7 @@
 //! demo, whose reviewer alone moves it ([`today`]); audit records written there carry it.
 
 pub mod home;
+pub mod keys;
 pub mod privilege;
 pub mod session;
 pub mod sites;

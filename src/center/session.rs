@@ -250,6 +250,12 @@ impl Actor {
         self.audit(&command, Some(project), Outcome::Ok, Some(file))
     }
 
+    /// Append an audit record of something that happened within this user's command (a key made at
+    /// first need, a site's answer refused), beside the command's own record.
+    pub fn record(&self, command: &str, project: Option<&str>, outcome: Outcome) -> Result<()> {
+        self.audit(command, project, outcome, None)
+    }
+
     fn audit(&self, command: &str, project: Option<&str>, outcome: Outcome, file: Option<FileEvent>) -> Result<()> {
         self.home.audit().append(Entry {
             user: self.user.id.clone(),

@@ -23,6 +23,15 @@ pub struct Site {
     /// Absolute once imported; a registry read only for the hospitals' names may leave it out.
     #[serde(default)]
     pub path: PathBuf,
+    /// The site's Ed25519 public key (64 hex digits): the only key whose signature the center
+    /// accepts on the site's results. None for a site registered before keys existed (extractions
+    /// refuse it until `midnet center sites key` gives it one) and for a retired site (revoked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// In `sites.toml` only: the file holding the site's public key, relative to the file (the
+    /// site's `keys/site.pub`, given by the hospital); read into `key` when imported.
+    #[serde(default, skip_serializing)]
+    pub key_file: Option<PathBuf>,
     /// When and by whom the site was retired; none while it is active.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retired: Option<Retirement>,
@@ -36,6 +45,9 @@ pub struct Retirement {
     pub on: chrono::NaiveDate,
     /// The reviewer who retired it.
     pub by: String,
+    /// The site's public key, revoked by the retirement: no result signed with it is accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_key: Option<String>,
 }
 
 /// `sites.json` in the home, and the `sites.toml` import format (`[[site]]` entries).
@@ -83,6 +95,11 @@ impl SiteRegistry {
                     "{at}: `retired` cannot be imported; retire a site with `midnet center sites retire ID` (audited)"
                 ));
             }
+            if site.key.is_some() {
+                return Err(crate::bad_input!(
+                    "{at}: `key` cannot be imported; give `key_file`, the site's public key file (its keys/site.pub)"
+                ));
+            }
         }
         Ok(registry)
     }
@@ -99,6 +116,10 @@ impl SiteRegistry {
                 return Err(crate::bad_input!("{at}: `path` is missing; give the site's data source directory"));
             }
             site.path = base.join(&site.path);
+            if let Some(file) = site.key_file.take() {
+                let key = crate::wire::read_public_key(&base.join(file)).map_err(|e| crate::bad_input!("{at}: {e}"))?;
+                site.key = Some(hex::encode(key.as_bytes()));
+            }
             if !site.path.is_dir() {
                 return Err(crate::bad_input!(
                     "{at}: path {} is not a directory; give the site's data source directory (relative to the file)",
@@ -110,12 +131,15 @@ impl SiteRegistry {
     }
 
     /// Add or replace the entries of `other`; returns the ids that were new. A retired site
-    /// stays retired.
+    /// stays retired, its key revoked; an entry without a key keeps the key registered before.
     pub fn merge(&mut self, other: SiteRegistry) -> Vec<String> {
         let mut added = Vec::new();
         for site in other.sites {
             match self.sites.iter_mut().find(|s| s.id == site.id) {
-                Some(existing) => *existing = Site { retired: existing.retired.take(), ..site },
+                Some(existing) => {
+                    let key = if existing.retired.is_some() { None } else { site.key.or(existing.key.take()) };
+                    *existing = Site { retired: existing.retired.take(), key, ..site }
+                }
                 None => {
                     added.push(site.id.clone());
                     self.sites.push(site);
@@ -140,10 +164,55 @@ pub fn retire(actor: &super::Actor, id: &str) -> Result<Retirement> {
     if let Some(earlier) = &site.retired {
         return Err(crate::bad_input!("{id}: already retired on {} by {}", earlier.on, earlier.by));
     }
-    let retirement = Retirement { on, by: actor.user().id.clone() };
+    let retirement = Retirement { on, by: actor.user().id.clone(), revoked_key: site.key.take() };
     site.retired = Some(retirement.clone());
     registry.save(home)?;
     Ok(retirement)
+}
+
+/// Register `file`'s public key as site `id`'s (reviewer), replacing the one it had: for a site
+/// registered before keys existed, or a site that made a new key pair. Returns the key's id and
+/// the id of the key it replaced.
+pub fn set_key(actor: &super::Actor, id: &str, file: &Path) -> Result<(String, Option<String>)> {
+    actor.require_reviewer("registering a site's key")?;
+    let key = crate::wire::read_public_key(file)?;
+    let home = actor.home();
+    let _lock = home.lock_documents()?;
+    let mut registry = SiteRegistry::load(home)?;
+    let site = registry.sites.iter_mut().find(|s| s.id == id).ok_or_else(|| {
+        crate::error::Error::NotFound(format!("{id}: not a registered site; `midnet center sites list` shows them"))
+    })?;
+    if let Some(retired) = &site.retired {
+        return Err(crate::error::Error::refused(
+            "site_retired",
+            format!("{id}: retired on {} by {}, its key revoked; a retired site gets no key", retired.on, retired.by),
+        ));
+    }
+    let replaced = site.key.replace(hex::encode(key.as_bytes()));
+    registry.save(home)?;
+    let shown =
+        |hex: &str| crate::wire::parse_public_key(hex).map_or_else(|_| hex.to_string(), |k| crate::wire::key_id(&k));
+    Ok((crate::wire::key_id(&key), replaced.as_deref().map(shown)))
+}
+
+impl Site {
+    /// The site's registered public key: refused when it has none (registered before keys existed).
+    pub fn public_key(&self) -> Result<ed25519_dalek::VerifyingKey> {
+        let hex = self.key.as_deref().ok_or_else(|| {
+            crate::error::Error::refused(
+                "site_key",
+                format!(
+                    "site {}: no public key is registered for it (it was registered before midnet signed results), so \
+                     no result of it can be believed; register the key the site gives (its keys/site.pub) with \
+                     `midnet center sites key {} FILE`",
+                    self.id, self.id
+                ),
+            )
+        })?;
+        crate::wire::parse_public_key(hex).map_err(|why| {
+            crate::error::Error::Integrity(format!("site {}: its registered key is not a public key ({why})", self.id))
+        })
+    }
 }
 
 /// How messages name entry `i` of a registry file.

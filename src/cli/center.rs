@@ -49,6 +49,13 @@ pub enum HomeCommand {
     /// The simulated clock of a home made for tests or the demo (reviewer).
     #[command(subcommand)]
     Clock(ClockCommand),
+    /// The data center's public key, which every site pins (`midnet site trust-center`): the
+    /// center signs each work request with its private key, kept in the home.
+    Key {
+        /// Print the key as JSON: {"key", "key_id", "file"}.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -93,7 +100,9 @@ pub struct InitArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum SitesCommand {
-    /// Import a site registry (`[[site]]` entries with id, name, aliases, path) into the home (reviewer).
+    /// Import a site registry (`[[site]]` entries with id, name, aliases, path, key_file: the site's
+    /// public key file, relative to the registry) into the home (reviewer). A site without a key is
+    /// registered, but no extraction asks it until `center sites key` gives it one.
     Add {
         /// The registry file (sites.toml).
         #[arg(value_name = "FILE")]
@@ -106,9 +115,20 @@ pub enum SitesCommand {
         #[arg(value_name = "SITE")]
         site: String,
     },
+    /// Register a site's public key (reviewer): the key file the site gives (its keys/site.pub), for
+    /// a site registered before midnet signed results or one that made a new key pair. The center
+    /// believes only results signed by the registered key; retiring a site revokes it.
+    Key {
+        /// The site's registry id.
+        #[arg(value_name = "SITE")]
+        site: String,
+        /// The site's public key file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
     /// The registered sites and whether each is active or retired (reviewer).
     List {
-        /// Print the registry as JSON: [{"id", "name", "aliases", "path"}].
+        /// Print the registry as JSON: [{"id", "name", "aliases", "path", "key", "retired"}].
         #[arg(long)]
         json: bool,
     },
@@ -210,6 +230,19 @@ pub fn run(global: &Global, command: CenterCommand) -> Result<()> {
                 })
             })
         }
+        CenterCommand::Center(HomeCommand::Key { json }) => as_user(global, "center key", None, |actor| {
+            let key = crate::center::keys::signing(actor)?.verifying_key();
+            let file = crate::center::keys::public_path(actor.home());
+            let shown = serde_json::json!({"key": hex::encode(key.as_bytes()), "key_id": crate::wire::key_id(&key), "file": file});
+            print_result(json, &shown, |_| {
+                format!(
+                    "{}  {}\n(the file {}: give it to each site out of band; it runs `midnet site trust-center`)",
+                    crate::wire::key_id(&key),
+                    hex::encode(key.as_bytes()),
+                    file.display()
+                )
+            })
+        }),
         CenterCommand::User(cmd) => user(global, cmd),
         CenterCommand::Login(args) => login(global, args),
         CenterCommand::Logout(args) => logout(global, args),
@@ -247,7 +280,19 @@ fn sites(global: &Global, command: SitesCommand) -> Result<()> {
         }),
         SitesCommand::Retire { site } => as_user(global, "center sites retire", None, |actor| {
             let retirement = crate::center::sites::retire(actor, &site)?;
-            println!("retired {site} on {} (kept in the registry; extractions no longer ask it)", retirement.on);
+            let revoked = if retirement.revoked_key.is_some() { "; its key is revoked" } else { "" };
+            println!(
+                "retired {site} on {} (kept in the registry; extractions no longer ask it{revoked})",
+                retirement.on
+            );
+            Ok(())
+        }),
+        SitesCommand::Key { site, file } => as_user(global, "center sites key", None, |actor| {
+            let (key, replaced) = crate::center::sites::set_key(actor, &site, &file)?;
+            match replaced {
+                Some(old) => println!("{site}: key {key} registered, replacing {old}"),
+                None => println!("{site}: key {key} registered"),
+            }
             Ok(())
         }),
         SitesCommand::List { json } => as_user(global, "center sites list", None, |actor| {

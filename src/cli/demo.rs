@@ -164,6 +164,11 @@ fn run_in(root: &Path, global: &Global, args: &DemoArgs) -> Result<PathBuf> {
         project.id,
         project.title
     ));
+    let center_key = crate::center::keys::public_path(&Home::at(&root.join("center"))?);
+    for site in &summary.sites {
+        crate::site::keys::trust_center(&SiteDir::at(&site.path), &center_key)?;
+    }
+    say("   every site pinned the data center's public key, given to it out of band (midnet site trust-center)");
 
     say("5. every site approves the active-comparator script; the analyst extracts it across the sites");
     let extraction = extract_cohort(root, &summary.sites, &project.id, global)?;

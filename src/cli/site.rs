@@ -14,14 +14,15 @@ use crate::site::quarantine::{self, SetAsideRow};
 
 #[derive(Debug, Subcommand)]
 pub enum SiteCommand {
-    /// Create a site's integrated data source (a directory holding one DuckDB database).
+    /// Create a site's integrated data source (a directory holding one DuckDB database) and the
+    /// site's key pair (keys/site.key, owner-only; keys/site.pub for the data center).
     Init {
         /// The site's data source directory to create (new or empty).
         #[arg(long, value_name = "DIR")]
         site: PathBuf,
         /// Print what was created as JSON: {"site", "database", "data_version": null (the first load
-        /// that brings rows in makes version 1), "tables": [{"table", "rows"}]}. A site has no id of
-        /// its own: the data center's registry names it.
+        /// that brings rows in makes version 1), "tables": [{"table", "rows"}], "public_key": {"key",
+        /// "key_id"}}. A site has no id of its own: the data center's registry names it.
         #[arg(long)]
         json: bool,
     },
@@ -105,6 +106,37 @@ pub enum SiteCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The site's public key, which the data center registers (`midnet center sites key`); made
+    /// now for a site created before midnet signed results. The private key never leaves the site.
+    Key {
+        /// The site's data source directory (made by `site init`).
+        #[arg(long, value_name = "DIR")]
+        site: PathBuf,
+        /// Print the key as JSON: {"site", "key", "key_id", "file", "made"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pin the data center's public key, given out of band (the center's `midnet center key`): the
+    /// site believes only work requests signed with it.
+    TrustCenter {
+        /// The site's data source directory (made by `site init`).
+        #[arg(long, value_name = "DIR")]
+        site: PathBuf,
+        /// The data center's public key file (its keys/center.pub).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+    },
+    /// The site's own record of what it was asked, approved, refused and sent, with its hash chain
+    /// verified (an edited, removed or reordered line is named, exit 6).
+    Log {
+        /// The site's data source directory (made by `site init`).
+        #[arg(long, value_name = "DIR")]
+        site: PathBuf,
+        /// Print the records as JSON: {"site", "records": [{"seq", "time", "event", "request", "nonce",
+        /// "project", "script_sha256", "detail", "prev", "hash"}], "verified": true}.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub fn run(global: &Global, command: SiteCommand) -> Result<()> {
@@ -115,12 +147,17 @@ pub fn run(global: &Global, command: SiteCommand) -> Result<()> {
                 let site = std::path::absolute(&site).at(&site)?;
                 let database = std::path::absolute(&created.database).at(&created.database)?;
                 let tables = &created.tables;
-                print_json(
-                    &serde_json::json!({"site": site, "database": database, "data_version": null, "tables": tables}),
-                )
+                let key = serde_json::json!({"key": hex::encode(created.key.as_bytes()), "key_id": crate::wire::key_id(&created.key)});
+                print_json(&serde_json::json!({
+                    "site": site, "database": database, "data_version": null, "tables": tables, "public_key": key,
+                }))
             } else {
                 if !global.quiet {
-                    eprintln!("created site data source {}", site.display());
+                    eprintln!(
+                        "created site data source {} (its public key {}: keys/site.pub)",
+                        site.display(),
+                        crate::wire::key_id(&created.key)
+                    );
                 }
                 Ok(())
             }
@@ -212,7 +249,76 @@ pub fn run(global: &Global, command: SiteCommand) -> Result<()> {
             }
             Ok(())
         }
+        SiteCommand::Key { site, json } => site_key(global, &site, json),
+        SiteCommand::TrustCenter { site, key } => trust_center(&site, &key),
+        SiteCommand::Log { site, json } => site_log(&site, json),
     }
+}
+
+fn site_key(global: &Global, site: &Path, json: bool) -> Result<()> {
+    let dir = SiteDir::at(site);
+    dir.require()?;
+    let (key, made) = crate::site::keys::ensure(&dir)?;
+    let file = std::path::absolute(crate::site::keys::public_path(&dir)).at(site)?;
+    if json {
+        let shown = serde_json::json!({
+            "site": std::path::absolute(site).at(site)?,
+            "key": hex::encode(key.as_bytes()),
+            "key_id": crate::wire::key_id(&key),
+            "file": file,
+            "made": made,
+        });
+        return print_json(&shown);
+    }
+    if made && !global.quiet {
+        eprintln!("made the site's key pair (the private key stays in {})", site.join("keys").display());
+    }
+    println!("{}  {}", crate::wire::key_id(&key), hex::encode(key.as_bytes()));
+    println!("(the file {}: give it to the data center, which runs `midnet center sites key`)", file.display());
+    Ok(())
+}
+
+fn trust_center(site: &Path, file: &Path) -> Result<()> {
+    let key = crate::site::keys::trust_center(&SiteDir::at(site), file)?;
+    println!(
+        "{}: pinned the data center's key {}; the site believes only work requests signed with it",
+        site.display(),
+        crate::wire::key_id(&key)
+    );
+    Ok(())
+}
+
+fn site_log(site: &Path, json: bool) -> Result<()> {
+    let dir = SiteDir::at(site);
+    dir.require()?;
+    let records = crate::site::log::read(&dir)?;
+    if json {
+        let shown: Vec<serde_json::Value> = records
+            .iter()
+            .map(|r| {
+                let mut value = serde_json::to_value(r).expect("a log record serialises");
+                value["hash"] = serde_json::Value::String(r.hash.clone());
+                value
+            })
+            .collect();
+        return print_json(&serde_json::json!({"site": site, "records": shown, "verified": true}));
+    }
+    let rows: Vec<Vec<String>> = records
+        .iter()
+        .map(|r| {
+            let event = serde_json::to_value(r.event).expect("an event serialises");
+            vec![
+                r.seq.to_string(),
+                r.time.clone(),
+                event.as_str().unwrap_or_default().to_string(),
+                r.request.clone().unwrap_or_default(),
+                r.detail.clone(),
+            ]
+        })
+        .collect();
+    print!("{}", text_table(&["seq", "time", "event", "request", "detail"], &rows, ALL_TEXT));
+    println!("{} records; the hash chain verifies", records.len());
+    Ok(())
 }
 
 /// `--out` of `site quarantine`: a CSV file that does not exist yet (nothing is overwritten).

@@ -2,9 +2,13 @@
 //! (`midnet extract`, `midnet datasets`).
 //!
 //! The flow, per extraction: compile the script once; at every requested site in parallel
-//! (`--jobs`, each DuckDB with its share of threads and memory) check the site's approval and run
-//! it (`site::run`), writing Parquet and a manifest into the site's outbox; transfer the result into
-//! the project's `datasets/.incoming/` and verify every file against its manifest (`transfer`);
+//! (`--jobs`, each DuckDB with its share of threads and memory) sign a work request with the
+//! center's key and keep it (`exchange`); the site verifies it against its pinned center key,
+//! checks its approval and runs it (`site::run`), writing Parquet and a manifest into the site's
+//! outbox, and signs its answer over the request id, nonce and manifest hash; the center believes
+//! the answer only under the site's registered key (`exchange`), then transfers the result into
+//! the project's `datasets/.incoming/` and verifies the manifest against the signed hash and every
+//! file against the manifest (`transfer`);
 //! record each site accepted or failed in the project's catalog (`catalog`). When every requested
 //! site is accepted, union each output into an immutable `NAME@VERSION` dataset (`union`). A site
 //! that fails leaves the others' results in place; running again for that site alone (same script,
@@ -14,6 +18,7 @@
 //! so a kill at any moment leaves the project as it was or as it is after the step.
 
 pub mod catalog;
+mod exchange;
 mod transfer;
 mod union;
 
@@ -23,7 +28,7 @@ use std::path::PathBuf;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::audit::Direction;
+use crate::audit::{Direction, Outcome};
 use crate::center::Actor;
 use crate::error::{Error, IoContext, Result};
 use crate::project::datasets::Dataset;
@@ -85,6 +90,8 @@ struct Target {
     pseudonym: String,
     site: SiteDir,
     site_id: String,
+    /// The site's registered public key: only its signature is believed on the site's answer.
+    key: ed25519_dalek::VerifyingKey,
 }
 
 pub fn extract(
@@ -127,6 +134,7 @@ pub fn extract(
     let already = catalog::accepted_sites(&conn, extraction)?;
     let todo: Vec<&Target> = targets.iter().filter(|t| !already.contains(&t.pseudonym)).collect();
     let incoming = project.layout().area(Area::Datasets).join(".incoming").join(format!("x{extraction}"));
+    let center_key = crate::center::keys::signing(actor)?;
     let jobs = opts.jobs.clamp(1, todo.len().max(1));
     let (threads, memory) = share_of_machine(jobs);
     let pool = rayon::ThreadPoolBuilder::new()
@@ -152,8 +160,19 @@ pub fn extract(
                     bar.set_message(what.to_string());
                     bar.inc(1);
                 };
-                let result = site::run::run_at_site(&request, &outbox, &step).and_then(|sent| {
-                    transfer::receive(&outbox, &incoming.join(&t.pseudonym), &sent, &t.pseudonym, &t.site_id)
+                let exchange = exchange::Exchange {
+                    home: actor.home(),
+                    center_key: &center_key,
+                    site_id: &t.site_id,
+                    site_key: &t.key,
+                };
+                let result = exchange.issue(&request).and_then(|(header, envelope)| {
+                    let answer = exchange::deliver(&exchange, &header, envelope, |envelope, now| {
+                        site::run::answer(&request, envelope, &outbox, &step, now)
+                    })?;
+                    let answer = exchange.accept(&header, &t.pseudonym, &answer)?;
+                    let target = incoming.join(&t.pseudonym);
+                    transfer::receive(&outbox, &target, &answer.manifest_sha256, &t.pseudonym, &t.site_id)
                 });
                 bar.finish_with_message(if result.is_ok() { "accepted" } else { "failed" });
                 (t.pseudonym.clone(), result)
@@ -180,6 +199,13 @@ pub fn extract(
             }
             Err(e) => {
                 let reason = e.to_string();
+                if matches!(e, Error::Refused { .. } | Error::Integrity(_)) {
+                    actor.record(
+                        &format!("extract: site {pseudonym} refused"),
+                        Some(project_id),
+                        Outcome::of_error(&e),
+                    )?;
+                }
                 catalog::record_failed(&conn, extraction, &pseudonym, &reason)?;
                 sites.push(SiteOutcome {
                     site: pseudonym,
@@ -285,7 +311,8 @@ fn targets(actor: &Actor, project: &Project, named: &[String]) -> Result<Vec<Tar
         }
         let wanted = site.retired.is_none() && (named.is_empty() || naming.is_some());
         if wanted {
-            targets.push(Target { pseudonym, site: SiteDir::at(&site.path), site_id: site.id });
+            let key = site.public_key()?;
+            targets.push(Target { pseudonym, site: SiteDir::at(&site.path), site_id: site.id, key });
         }
     }
     for n in named {

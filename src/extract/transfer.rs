@@ -7,12 +7,11 @@ use std::path::Path;
 
 use crate::error::{Error, IoContext, Result};
 use crate::site::manifest::{MANIFEST_FILE, Manifest};
-use crate::site::run::Sent;
 
-/// Copy `outbox` into `target`, verify it against what the site sent, and return the verified
-/// manifest. `label` is the site's pseudonym; `site_id` names it for the data center's fault drills
+/// Copy `outbox` into `target`, verify it against the manifest SHA-256 the site signed, and
+/// return the verified manifest. `label` is the site's pseudonym; `site_id` names it for the data center's fault drills
 /// (`MIDNET_FAULT`, see below).
-pub fn receive(outbox: &Path, target: &Path, sent: &Sent, label: &str, site_id: &str) -> Result<Manifest> {
+pub fn receive(outbox: &Path, target: &Path, manifest_sha256: &str, label: &str, site_id: &str) -> Result<Manifest> {
     let parent = target.parent().expect("incoming directories have a parent");
     std::fs::create_dir_all(parent).at(parent)?;
     let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -26,7 +25,7 @@ pub fn receive(outbox: &Path, target: &Path, sent: &Sent, label: &str, site_id: 
         let file = path.file_name().expect("directory entries have names");
         std::fs::copy(&path, tmp.join(file)).at(&path)?;
     }
-    let received = verify(&tmp, sent, label, site_id);
+    let received = verify(&tmp, manifest_sha256, label, site_id);
     let received = match received {
         Ok(m) => m,
         Err(e) => {
@@ -42,33 +41,45 @@ pub fn receive(outbox: &Path, target: &Path, sent: &Sent, label: &str, site_id: 
     Ok(received)
 }
 
-/// The received copy in `dir`: its manifest is the one the site sent (by hash), and every file
+/// The received copy in `dir`: its manifest is the one the site signed (by hash), and every file
 /// matches the manifest.
-fn verify(dir: &Path, sent: &Sent, label: &str, site_id: &str) -> Result<Manifest> {
+fn verify(dir: &Path, manifest_sha256: &str, label: &str, site_id: &str) -> Result<Manifest> {
     let manifest_file = dir.join(MANIFEST_FILE);
-    if crate::digest::sha256_file(&manifest_file)? != sent.manifest_sha256 {
+    inject_fault(dir, site_id)?;
+    let found = crate::digest::sha256_file(&manifest_file)?;
+    if found != manifest_sha256 {
         return Err(Error::Integrity(format!(
-            "site {label}: its manifest was altered or truncated in transfer; extract again for this site"
+            "site {label}: its manifest was altered or truncated in transfer (SHA-256 {} where the site signed {}); \
+             extract again for this site",
+            &found[..12],
+            &manifest_sha256[..12.min(manifest_sha256.len())]
         )));
     }
     let received = Manifest::read(dir, label)?;
-    inject_fault(dir, &received, site_id)?;
     received.verify(dir, &duckdb::Connection::open_in_memory()?)?;
     Ok(received)
 }
 
-/// Fault drills for operators and tests: `MIDNET_FAULT=truncate:SITE_ID` truncates the first file
-/// of that site's result in transfer, as a broken line would; verification must then refuse it.
-fn inject_fault(dir: &Path, manifest: &Manifest, site_id: &str) -> Result<()> {
+/// Fault drills for operators and tests (more in `exchange::deliver`): `MIDNET_FAULT=truncate:SITE_ID`
+/// truncates the first file of that site's result in transfer, as a broken line would;
+/// `alter-manifest:SITE_ID` changes the rows its manifest states. Verification must refuse both.
+fn inject_fault(dir: &Path, site_id: &str) -> Result<()> {
     let Ok(fault) = std::env::var("MIDNET_FAULT") else { return Ok(()) };
-    if fault != format!("truncate:{site_id}") {
-        return Ok(());
-    }
-    if let Some(out) = manifest.outputs.first() {
-        let path = dir.join(&out.file);
-        let len = std::fs::metadata(&path).at(&path)?.len();
-        let file = std::fs::OpenOptions::new().write(true).open(&path).at(&path)?;
-        file.set_len(len / 2).at(&path)?;
+    let manifest_file = dir.join(MANIFEST_FILE);
+    if fault == format!("alter-manifest:{site_id}") {
+        let text = std::fs::read_to_string(&manifest_file).at(&manifest_file)?;
+        std::fs::write(&manifest_file, text.replacen("\"rows\": ", "\"rows\": 1", 1)).at(&manifest_file)?;
+    } else if fault == format!("truncate:{site_id}") {
+        let first = std::fs::read_dir(dir)
+            .at(dir)?
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "parquet"));
+        if let Some(path) = first {
+            let len = std::fs::metadata(&path).at(&path)?.len();
+            let file = std::fs::OpenOptions::new().write(true).open(&path).at(&path)?;
+            file.set_len(len / 2).at(&path)?;
+        }
     }
     Ok(())
 }

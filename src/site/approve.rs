@@ -140,6 +140,19 @@ pub fn approve(
         ],
         |r| r.get(0),
     )?;
+    let entry = super::log::Entry {
+        project: Some(project.to_string()),
+        script_sha256: Some(script.sha256().to_string()),
+        detail: format!(
+            "approval #{id} of {} with {params:?} by {} (OS user {}){}",
+            script.study(),
+            approver.name,
+            approver.os_user,
+            until.map_or(String::new(), |d| format!(", until {d}"))
+        ),
+        ..Default::default()
+    };
+    super::log::append(site, super::log::Event::Approved, entry)?;
     Ok(Approval {
         id,
         project: project.to_string(),
@@ -186,6 +199,14 @@ pub fn revoke(
         )?;
     }
     tx.commit()?;
+    let ids: Vec<String> = standing.iter().map(|a| format!("#{}", a.id)).collect();
+    let entry = super::log::Entry {
+        project: Some(project.to_string()),
+        script_sha256: Some(script.sha256().to_string()),
+        detail: format!("revoked approvals {} by {} (OS user {})", ids.join(", "), approver.name, approver.os_user),
+        ..Default::default()
+    };
+    super::log::append(site, super::log::Event::Revoked, entry)?;
     Ok(standing.into_iter().map(|a| Approval { revoked: Some(revocation.clone()), ..a }).collect())
 }
 

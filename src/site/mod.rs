@@ -1,15 +1,19 @@
 //! A site's integrated data source: a directory holding one DuckDB database with the standardized
 //! schema (`sql/schema.sql`). `init` creates it, `load` imports a hospital's files into it
 //! (validating every row, quarantining what fails), `check` reports its data quality, `quarantine` lists the rows loads set aside.
-//! `run` is the site's half of an extraction (approval, query, Parquet) and `manifest` what the site
-//! sends beside its result: both live here so that a site's agent depends on nothing of the center.
+//! `run` is the site's half of an extraction (the signed request verified, approval, query,
+//! Parquet, the signed answer) and `manifest` what the site sends beside its result; `keys` holds
+//! the site's key pair and the data center's pinned key, `log` the site's own hash-chained record:
+//! all live here so that a site's agent depends on nothing of the center.
 //! `migrate` brings a database of an older schema version to the current one: every command that
 //! writes opens the database through [`SiteDir::open`], which migrates it; those that only read
 //! refuse it, naming `midnet site migrate`.
 
 pub mod approve;
 pub mod check;
+pub mod keys;
 pub mod load;
+pub mod log;
 pub mod manifest;
 pub mod migrate;
 pub mod quarantine;
@@ -30,6 +34,9 @@ pub struct Created {
     /// Every table of the schema, in its order, with its rows: the masters come filled, the
     /// clinical and bookkeeping tables empty.
     pub tables: Vec<TableRows>,
+    /// The site's new public key (its private key stays in `keys/site.key`).
+    #[serde(skip)]
+    pub key: ed25519_dalek::VerifyingKey,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -99,7 +106,8 @@ impl SiteDir {
             let _ = std::fs::remove_file(&tmp);
         })?;
         std::fs::rename(&tmp, self.db_path()).at(self.db_path())?;
-        Ok(Created { database: self.db_path(), tables })
+        let (key, _) = keys::ensure(self)?;
+        Ok(Created { database: self.db_path(), tables, key })
     }
 
     /// Open the database for reading and writing, migrated to the current schema version first if
@@ -164,7 +172,7 @@ impl SiteDir {
         Ok(conn)
     }
 
-    fn require(&self) -> Result<()> {
+    pub(crate) fn require(&self) -> Result<()> {
         if self.exists() {
             Ok(())
         } else {

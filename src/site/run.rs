@@ -1,21 +1,30 @@
-//! One site's part of an extraction, as the site runs it: find the site's approval for this
+//! One site's part of an extraction, as the site runs it ([`answer`]): verify the work request
+//! against the data center's pinned key (`site::keys`), refuse a nonce already seen (`site::log`),
+//! check the request is what is to be run, find the site's approval for this
 //! project, script and parameters (`site::approve::covering`), run each output's query on the
 //! integrated data source, replace the patient key by a person id drawn afresh for this
-//! extraction, write each output as Parquet (zstd) with a manifest that names the approval.
+//! extraction, write each output as Parquet (zstd) with a manifest that names the approval, and
+//! sign the answer over the request id, its nonce and the manifest's SHA-256. Each step is in the
+//! site's log: asked, refused, failed or sent.
 //!
 //! The person id is a keyed hash of the patient key under a random key that exists only in this
 //! process: the site keeps no table linking the two, and the same patient gets an unrelated id in
 //! the next extraction. Rows are written in person-id order so that row order reveals nothing.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
+use serde::{Deserialize, Serialize};
+
+use super::log::{self, Event};
 use super::manifest::{ApprovalRef, AttritionStep, MANIFEST_FORMAT, Manifest, OutputColumn, OutputFile};
-use super::{SiteDir, approve};
+use super::{SiteDir, approve, keys};
 use crate::digest::sha256_file;
 use crate::error::{Error, IoContext, Result};
 use crate::script::Compiled;
 use crate::sql::duckdb::string;
+use crate::wire::{self, Envelope, Expect, Kind};
 
 /// What the data center asks of one site.
 pub struct SiteRequest<'a> {
@@ -33,14 +42,144 @@ pub struct SiteRequest<'a> {
     pub memory_limit: &'a str,
 }
 
-/// What a site sends back: its result in the outbox, and the SHA-256 of its manifest.
-pub struct Sent {
+/// The body of a signed work request: what the data center asks one site to run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkOrder {
+    pub project: String,
+    pub extraction: i64,
+    /// The site's pseudonym in the project.
+    pub site: String,
+    /// The hash of the script's text and codelists (what the site's approval names).
+    pub script_sha256: String,
+    /// Every parameter's value, the cut-off included.
+    pub params: BTreeMap<String, String>,
+    pub cutoff: Option<String>,
+}
+
+impl WorkOrder {
+    /// The order for `req`: what the center signs and the site checks it is about to run.
+    pub fn of(req: &SiteRequest) -> WorkOrder {
+        WorkOrder {
+            project: req.project.to_string(),
+            extraction: req.extraction,
+            site: req.label.to_string(),
+            script_sha256: req.script_sha256.to_string(),
+            params: req.compiled.params.clone(),
+            cutoff: req.compiled.cutoff.as_ref().and_then(|c| req.compiled.params.get(c).cloned()),
+        }
+    }
+}
+
+/// The body of the site's signed answer: the SHA-256 of the manifest it wrote (which lists every
+/// file's SHA-256 and rows), bound by the envelope's header to the request id and nonce.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Answer {
     pub manifest_sha256: String,
+}
+
+/// Answer the signed work request `request` at time `now` (unix seconds): verify it, run `req`
+/// into `outbox` and return the signed answer. Every outcome goes into the site's log; nothing
+/// runs unless the request verified, is new, is exactly `req`, and the site approved it.
+pub fn answer(req: &SiteRequest, request: &Envelope, outbox: &Path, step: &dyn Fn(&str), now: i64) -> Result<Envelope> {
+    let site = req.site;
+    let refused = |e: Error, header: Option<&wire::Header>| {
+        let entry = log::Entry {
+            request: header.map(|h| h.request.clone()),
+            nonce: header.map(|h| h.nonce.clone()),
+            project: Some(req.project.to_string()),
+            script_sha256: Some(req.script_sha256.to_string()),
+            detail: e.to_string(),
+        };
+        let event =
+            if matches!(e, Error::Refused { .. } | Error::Integrity(_)) { Event::Refused } else { Event::Failed };
+        match log::append(site, event, entry) {
+            Ok(()) => e,
+            Err(unlogged) => Error::Integrity(format!("{e}; and the site's log could not record it: {unlogged}")),
+        }
+    };
+    let center = keys::pinned_center(site).map_err(|e| refused(e, None))?;
+    let expect = Expect { kind: Kind::WorkRequest, signer: &center, signer_name: "the data center", answers: None };
+    let opened = wire::open::<WorkOrder>(request, &expect, now).map_err(|e| refused(e, None))?;
+    let header = &opened.header;
+    admit(req, &opened).map_err(|e| refused(e, Some(header)))?;
+    let sent = run_at_site(req, outbox, step).map_err(|e| refused(e, Some(header)))?;
+    let key = keys::signing(site).map_err(|e| refused(e, Some(header)))?;
+    let answer = wire::seal(
+        &key,
+        wire::Header::answer(header, Kind::ResultManifest, now),
+        &Answer { manifest_sha256: sent.manifest_sha256.clone() },
+    );
+    let entry = log::Entry {
+        request: Some(header.request.clone()),
+        nonce: Some(header.nonce.clone()),
+        project: Some(req.project.to_string()),
+        script_sha256: Some(req.script_sha256.to_string()),
+        detail: format!(
+            "sent the result under approval #{} ({} rows; manifest SHA-256 {})",
+            sent.approval, sent.rows, sent.manifest_sha256
+        ),
+    };
+    log::append(site, Event::Sent, entry)?;
+    Ok(answer)
+}
+
+/// Admit a verified request: its nonce is new to the site (recorded as asked, under the log's
+/// lock), and it asks exactly what `req` is about to run.
+fn admit(req: &SiteRequest, opened: &wire::Opened<WorkOrder>) -> Result<()> {
+    let header = &opened.header;
+    let mut held = log::hold(req.site)?;
+    if let Some(earlier) = held.asked_with(&header.nonce) {
+        return Err(Error::refused(
+            "replay",
+            format!(
+                "work request {} from the data center: its nonce {} was already received at {} (request {}, log \
+                 record {}): a replayed request is never run again",
+                header.request,
+                header.nonce,
+                earlier.time,
+                earlier.request.as_deref().unwrap_or("?"),
+                earlier.seq
+            ),
+        ));
+    }
+    if opened.body != WorkOrder::of(req) {
+        return Err(Error::Integrity(format!(
+            "work request {}: it asks {:?}, not what is to be run ({:?})",
+            header.request,
+            opened.body,
+            WorkOrder::of(req)
+        )));
+    }
+    held.append(
+        Event::Asked,
+        log::Entry {
+            request: Some(header.request.clone()),
+            nonce: Some(header.nonce.clone()),
+            project: Some(opened.body.project.clone()),
+            script_sha256: Some(opened.body.script_sha256.clone()),
+            detail: format!(
+                "asked by the data center: extraction {} as site {}, parameters {:?}, valid until {}",
+                opened.body.extraction,
+                opened.body.site,
+                opened.body.params,
+                wire::utc(header.expires_at)
+            ),
+        },
+    )
+}
+
+/// What the site wrote: the SHA-256 of its manifest, the approval that covered it, its rows.
+struct Sent {
+    manifest_sha256: String,
+    approval: i64,
+    rows: i64,
 }
 
 /// Run the request at the site, writing the result into `outbox` (created fresh). `step` is
 /// called with a short description of each step.
-pub fn run_at_site(req: &SiteRequest, outbox: &Path, step: &dyn Fn(&str)) -> Result<Sent> {
+fn run_at_site(req: &SiteRequest, outbox: &Path, step: &dyn Fn(&str)) -> Result<Sent> {
     let started = Instant::now();
     let conn = open(req)?;
     step("checking approval");
@@ -102,7 +241,8 @@ pub fn run_at_site(req: &SiteRequest, outbox: &Path, step: &dyn Fn(&str)) -> Res
         outputs,
         attrition,
     };
-    Ok(Sent { manifest_sha256: manifest.write(outbox)? })
+    let rows = manifest.outputs.iter().map(|o| o.rows).sum();
+    Ok(Sent { manifest_sha256: manifest.write(outbox)?, approval: approval.id, rows })
 }
 
 fn open(req: &SiteRequest) -> Result<duckdb::Connection> {

@@ -183,6 +183,8 @@ struct RegistryEntry<'a> {
     aliases: &'a [String],
     /// Relative to the directory of sites.toml.
     path: &'a str,
+    /// The site's public key file, which `site init` makes in the site's directory.
+    key_file: String,
 }
 
 fn write_registry(out: &Path, contexts: &[SiteContext]) -> Result<()> {
@@ -194,6 +196,7 @@ fn write_registry(out: &Path, contexts: &[SiteContext]) -> Result<()> {
                 name: &c.profile.name,
                 aliases: &c.profile.aliases,
                 path: &c.profile.id,
+                key_file: format!("{}/keys/site.pub", c.profile.id),
             })
             .collect(),
     };

@@ -100,6 +100,22 @@ impl Center {
         self.home.join("audit/log.jsonl")
     }
 
+    /// Register the sites of registry `toml` (as rev) and have each pin this home's public key, as
+    /// its staff would with the copy given to them out of band.
+    pub fn add_sites(&self, toml: &Path) {
+        self.run("rev", &["center", "sites", "add", &toml.display().to_string()]).ok();
+        let sites = self.run("rev", &["center", "sites", "list", "--json"]).ok().json();
+        for site in sites.as_array().unwrap() {
+            self.trust_center(Path::new(site["path"].as_str().unwrap()));
+        }
+    }
+
+    /// `midnet site trust-center --site SITE --key HOME/keys/center.pub`.
+    pub fn trust_center(&self, site: &Path) {
+        let key = self.home.join("keys/center.pub").display().to_string();
+        self.run("rev", &["site", "trust-center", "--site", &site.display().to_string(), "--key", &key]).ok();
+    }
+
     /// Create a research project `id` with contractor carol: 2026-06-01 to 2027-05-31.
     pub fn research_project(&self, id: &str) {
         self.run("rev", &create_args(id, "research", "2026-06-01", "2027-05-31", &[])).ok();

@@ -18,6 +18,7 @@ mod json_results;
 mod migration;
 mod mishaps;
 mod network;
+mod network_keys;
 mod owner_only;
 mod privilege;
 mod progress;

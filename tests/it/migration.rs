@@ -136,12 +136,16 @@ fn an_old_site_migrates_in_place_keeping_every_row_and_extracting_the_same() {
     let network = c.root.join("network");
     std::fs::create_dir_all(&network).unwrap();
     std::fs::rename(&site, network.join("site01")).unwrap();
+    // A site made before midnet signed results makes its key pair now and gives its public key.
+    let key = c.run("rev", &["site", "key", "--site", &network.join("site01").display().to_string(), "--json"]).ok();
+    assert_eq!(key.json()["made"], true);
     std::fs::write(
         network.join("sites.toml"),
-        "[[site]]\nid = \"site01\"\nname = \"北山大学病院\"\naliases = [\"Kitayama University Hospital\"]\npath = \"site01\"\n",
+        "[[site]]\nid = \"site01\"\nname = \"北山大学病院\"\naliases = [\"Kitayama University Hospital\"]\npath = \"site01\"\n\
+         key_file = \"site01/keys/site.pub\"\n",
     )
     .unwrap();
-    c.run("rev", &["center", "sites", "add", &network.join("sites.toml").display().to_string()]).ok();
+    c.add_sites(&network.join("sites.toml"));
     c.set_today("2026-06-02");
     c.research_project("p1");
     c.run("carol", &["project", "grant", "p1", "alan", "analyst"]).ok();

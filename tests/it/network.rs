@@ -29,7 +29,7 @@ impl Network {
             &["synth", "--site-count", "3", "--patients", "2000", "--seed", "11", "--dir", &out, "--load", "--quiet"],
         )
         .ok();
-        c.run("rev", &["center", "sites", "add", &network.join("sites.toml").display().to_string()]).ok();
+        c.add_sites(&network.join("sites.toml"));
         c.set_today("2026-06-02");
         c.research_project("p1");
         c.run("carol", &["project", "grant", "p1", "alan", "analyst"]).ok();

@@ -38,7 +38,7 @@ impl Monitoring {
             c.run("rev", &["site", "init", "--site", &dir, "--quiet"]).ok();
             c.run("rev", &["site", "load", "--site", &dir, &import, "--quiet"]).ok();
         }
-        c.run("rev", &["center", "sites", "add", &network.join("sites.toml").display().to_string()]).ok();
+        c.add_sites(&network.join("sites.toml"));
         c.set_today("2026-06-02");
         let refinement: &[&str] = &["--drug-name", "novagliptin", "--disclose-drug-from", "2027-01-01"];
         let extra = if purpose == "signal_refinement" { refinement } else { &[] };

@@ -22,7 +22,7 @@ fn monitored() -> Center {
         &["synth", "--site-count", "2", "--patients", "3000", "--seed", "5", "--dir", &out, "--load", "--quiet"],
     )
     .ok();
-    c.run("rev", &["center", "sites", "add", &network.join("sites.toml").display().to_string()]).ok();
+    c.add_sites(&network.join("sites.toml"));
     c.set_today("2026-06-02");
     c.run("rev", &create_args("p1", "signal_detection", "2026-06-01", "2027-05-31", &[])).ok();
     c.run("carol", &["project", "grant", "p1", "alan", "analyst"]).ok();

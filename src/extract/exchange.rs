@@ -1,0 +1,185 @@
+//! The center's side of one site's part of an extraction, as signed messages: sign the work
+//! request, keep it, hand it to the site, and believe the site's answer only when it is signed by
+//! the key registered for that site, answers that very request (id and nonce) and has not been
+//! answered before. Every request and answer is kept in `HOME/network/requests/ID.json`, outside
+//! any work area: a signed answer would name the hospital to anyone holding its public key, and
+//! the nonces kept there let the center refuse an answer replayed after a restart.
+//!
+//! Today the messages travel in process ([`deliver`]), through the same request, verification and
+//! records the network transport will use (docs/network.md).
+
+use std::path::PathBuf;
+
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+
+use crate::center::Home;
+use crate::error::{Error, Result};
+use crate::site::run::{Answer, SiteRequest, WorkOrder};
+use crate::wire::{self, Envelope, Expect, Header, Kind};
+
+/// How long a work request is valid: a site that has not answered by then is asked again when the
+/// analyst resumes the extraction, never run late.
+pub const REQUEST_SECONDS: i64 = 3600;
+
+/// What the center keeps of one work request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Kept {
+    /// The site's registry id (the request itself names only its pseudonym).
+    site: String,
+    request: Envelope,
+    answer: Option<Envelope>,
+}
+
+fn requests_dir(home: &Home) -> PathBuf {
+    home.root().join("network").join("requests")
+}
+
+fn kept_path(home: &Home, request: &str) -> PathBuf {
+    requests_dir(home).join(format!("{request}.json"))
+}
+
+/// One site's exchange: who it is to the center, and the keys on both ends.
+pub struct Exchange<'a> {
+    pub home: &'a Home,
+    pub center_key: &'a SigningKey,
+    /// The site's registry id, and its registered public key.
+    pub site_id: &'a str,
+    pub site_key: &'a VerifyingKey,
+}
+
+impl Exchange<'_> {
+    /// Sign and keep a new work request for `req`.
+    pub fn issue(&self, req: &SiteRequest) -> Result<(Header, Envelope)> {
+        let mut tag = [0u8; 4];
+        rand::fill(&mut tag);
+        let id = format!("{}-x{}-{}-{}", req.project, req.extraction, req.label, hex::encode(tag));
+        let header = Header::request(&id, now(), REQUEST_SECONDS);
+        let envelope = wire::seal(self.center_key, header.clone(), &WorkOrder::of(req));
+        let dir = requests_dir(self.home);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let kept = Kept { site: self.site_id.to_string(), request: envelope.clone(), answer: None };
+        crate::store::write_json(&kept_path(self.home, &id), &kept)?;
+        Ok((header, envelope))
+    }
+
+    /// Believe `answer` to the request `asked` or refuse it: it must be the first answer to that
+    /// request, signed by this site's registered key, for that request id and nonce, unexpired. The
+    /// answer is kept beside the request before its body is returned.
+    pub fn accept(&self, asked: &Header, label: &str, answer: &Envelope) -> Result<Answer> {
+        let path = kept_path(self.home, &asked.request);
+        let mut kept: Kept = crate::store::read_json(&path)?;
+        if let Some(earlier) = &kept.answer {
+            let same = if earlier == answer { "this very answer" } else { "another answer" };
+            return Err(Error::refused(
+                "replay",
+                format!(
+                    "site {label}: request {} was already answered ({same} is kept in {}); a second answer to one \
+                     request is never accepted",
+                    asked.request,
+                    path.display()
+                ),
+            ));
+        }
+        let name = format!("site {label}");
+        let expect = Expect {
+            kind: Kind::ResultManifest,
+            signer: self.site_key,
+            signer_name: &name,
+            answers: Some((&asked.request, &asked.nonce)),
+        };
+        let opened = wire::open::<Answer>(answer, &expect, now())?;
+        kept.answer = Some(answer.clone());
+        crate::store::write_json(&path, &kept)?;
+        Ok(opened.body)
+    }
+
+    /// The request issued to this site before `current`, latest first: what a replay would resend.
+    fn earlier_request(&self, current: &str) -> Result<Option<Envelope>> {
+        let dir = requests_dir(self.home);
+        let mut earlier: Vec<(i64, Envelope)> = Vec::new();
+        for entry in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
+            let path = entry.map_err(|e| Error::io(&dir, e))?.path();
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            if name.starts_with('.') || !name.ends_with(".json") {
+                continue; // another site's request being written
+            }
+            let kept: Kept = crate::store::read_json(&path)?;
+            let header = header_of(&kept.request)?;
+            if kept.site == self.site_id && header.request != current {
+                earlier.push((header.issued_at, kept.request));
+            }
+        }
+        earlier.sort_by_key(|(issued, _)| *issued);
+        Ok(earlier.pop().map(|(_, e)| e))
+    }
+}
+
+/// Hand the request to the site and its answer back, in process. The site answers at its own
+/// clock's `now`. The fault drills of `MIDNET_FAULT=KIND:SITE_ID` stand for a hostile or slow
+/// network between the two, for operators and tests; verification must refuse each:
+/// `foreign-request` (a request signed by a key that is not the center's), `replay-request` (the
+/// last request sent to that site before, delivered again), `expired-request` (the request
+/// delivered only once it has expired), `foreign-answer` (the answer re-signed by another key),
+/// `altered-answer` (the answer's signed text changed in transit).
+pub fn deliver(
+    exchange: &Exchange,
+    header: &Header,
+    request: Envelope,
+    answer_at_site: impl FnOnce(&Envelope, i64) -> Result<Envelope>,
+) -> Result<Envelope> {
+    let fault = fault_for(exchange.site_id);
+    let (request, site_now) = match fault.as_deref() {
+        Some("foreign-request") => {
+            let order: wire::Opened<WorkOrder> = opened_unchecked(&request)?;
+            (wire::seal(&wire::new_signing_key(), order.header, &order.body), now())
+        }
+        Some("replay-request") => (exchange.earlier_request(&header.request)?.unwrap_or(request), now()),
+        Some("expired-request") => (request, header.expires_at),
+        _ => (request, now()),
+    };
+    let mut answer = answer_at_site(&request, site_now)?;
+    match fault.as_deref() {
+        Some("foreign-answer") => {
+            let opened: wire::Opened<Answer> = opened_unchecked(&answer)?;
+            answer = wire::seal(&wire::new_signing_key(), opened.header, &opened.body);
+        }
+        Some("altered-answer") => {
+            let opened: wire::Opened<Answer> = opened_unchecked(&answer)?;
+            let manifest = &opened.body.manifest_sha256;
+            let altered = manifest.chars().rev().collect::<String>();
+            answer.payload = answer.payload.replace(manifest.as_str(), &altered);
+        }
+        _ => {}
+    }
+    Ok(answer)
+}
+
+fn fault_for(site_id: &str) -> Option<String> {
+    let fault = std::env::var("MIDNET_FAULT").ok()?;
+    let (kind, site) = fault.split_once(':')?;
+    (site == site_id).then(|| kind.to_string())
+}
+
+/// A kept envelope's header, read without verifying (the center reads its own records).
+fn header_of(envelope: &Envelope) -> Result<Header> {
+    Ok(opened_unchecked::<serde_json::Value>(envelope)?.header)
+}
+
+/// Read an envelope's payload without checking its signature: for the drills and the center's own
+/// records only, never for a message received.
+fn opened_unchecked<T: serde::de::DeserializeOwned>(envelope: &Envelope) -> Result<wire::Opened<T>> {
+    #[derive(Deserialize)]
+    struct Payload<T> {
+        header: Header,
+        body: T,
+    }
+    let payload: Payload<T> = serde_json::from_str(&envelope.payload)
+        .map_err(|e| Error::Integrity(format!("a kept message cannot be read: {e}")))?;
+    Ok(wire::Opened { header: payload.header, body: payload.body })
+}
+
+fn now() -> i64 {
+    crate::clock::now_utc().timestamp()
+}

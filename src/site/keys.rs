@@ -1,0 +1,81 @@
+//! The site's keys, in `SITE/keys/` (owner-only): its own Ed25519 key pair, made at `site init`
+//! (the private key `site.key`, 0600, never leaves the directory; `site.pub` is what the data
+//! center registers), and the data center's public key `center.pub`, pinned by the site's staff
+//! with `site trust-center` from a copy given out of band. The site believes a work request only
+//! when the pinned key signed it.
+
+use std::path::PathBuf;
+
+use ed25519_dalek::{SigningKey, VerifyingKey};
+
+use super::SiteDir;
+use crate::error::{Error, Result};
+use crate::wire;
+
+const PRIVATE: &str = "site.key";
+const PUBLIC: &str = "site.pub";
+const CENTER: &str = "center.pub";
+
+fn dir(site: &SiteDir) -> PathBuf {
+    site.root().join("keys")
+}
+
+/// The site's public key file (what its staff give the data center).
+pub fn public_path(site: &SiteDir) -> PathBuf {
+    dir(site).join(PUBLIC)
+}
+
+/// Make the site's key pair; a site that has one keeps it (its key is registered at the center).
+/// Returns the public key and whether it is new.
+pub fn ensure(site: &SiteDir) -> Result<(VerifyingKey, bool)> {
+    let private = dir(site).join(PRIVATE);
+    if private.exists() {
+        return Ok((signing(site)?.verifying_key(), false));
+    }
+    if !dir(site).is_dir() {
+        crate::store::create_private_dir(&dir(site))?;
+    }
+    Ok((wire::create_key_pair(&private, &public_path(site))?, true))
+}
+
+/// The site's signing key.
+pub fn signing(site: &SiteDir) -> Result<SigningKey> {
+    let private = dir(site).join(PRIVATE);
+    if !private.is_file() {
+        return Err(Error::NotFound(format!(
+            "{}: the site has no key pair (made by `site init`); make one with `midnet site key --site {}` and \
+             give its public key to the data center",
+            site.root().display(),
+            site.root().display()
+        )));
+    }
+    wire::read_signing_key(&private)
+}
+
+/// Pin the data center's public key read from `file` (replacing an earlier one).
+pub fn trust_center(site: &SiteDir, file: &std::path::Path) -> Result<VerifyingKey> {
+    site.require()?;
+    let key = wire::read_public_key(file)?;
+    if !dir(site).is_dir() {
+        crate::store::create_private_dir(&dir(site))?;
+    }
+    crate::store::write_atomically(&dir(site).join(CENTER), wire::public_key_text(&key).as_bytes())?;
+    Ok(key)
+}
+
+/// The data center's pinned key: without one the site believes no request.
+pub fn pinned_center(site: &SiteDir) -> Result<VerifyingKey> {
+    let path = dir(site).join(CENTER);
+    if !path.is_file() {
+        return Err(Error::refused(
+            "center_key",
+            format!(
+                "{}: the site has pinned no data-center key, so it believes no work request; pin the key the data \
+                 center gave out of band with `midnet site trust-center --site {} --key FILE`",
+                site.root().display(),
+                site.root().display()
+            ),
+        ));
+    }
+    wire::read_public_key(&path)
+}
