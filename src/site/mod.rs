@@ -11,6 +11,7 @@ pub mod approve;
 pub mod check;
 pub mod load;
 pub mod manifest;
+pub mod masters;
 pub mod migrate;
 pub mod quarantine;
 pub mod run;
