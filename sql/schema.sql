@@ -343,15 +343,17 @@ CREATE TABLE load_file (
     rows_quarantined BIGINT NOT NULL
 );
 
--- Rows that failed validation at load, with where they came from and why. Nothing is dropped silently.
+-- Rows that failed validation at load, with where they came from and why. Nothing is dropped
+-- silently, and nothing of the row is kept: a value may be a name typed into the wrong column or the
+-- hospital's patient id, so each reason is stored with every value replaced by `…`
+-- (src/site/load/reasons.rs), and the file at its line holds the row.
 CREATE TABLE quarantine (
     data_version    INTEGER,                -- NULL when its load brought no row in
     load_file_id    INTEGER NOT NULL,
     table_name      VARCHAR NOT NULL,
     file            VARCHAR NOT NULL,
     line            BIGINT NOT NULL,        -- line in the file, the header being line 1
-    reason          VARCHAR NOT NULL,
-    raw             VARCHAR NOT NULL        -- the row as read, fields joined by '|'
+    reason          VARCHAR NOT NULL        -- every reason, each naming its field, joined by '; '
 );
 
 -- The site's approvals (src/site/approve.rs, docs/extraction.md): each covers one project, one

@@ -11,7 +11,8 @@
 //! of the current schema, every row of the old tables copied in with the columns it has, the new
 //! columns filled where the old data say what they hold (a row's `source_file` is the name of the
 //! file `site load` read it from; a lab result's `specimen` is its JLAC10 material code) and left
-//! empty otherwise, and one row in `load_history` (`change` = 'migration'): a new data version,
+//! empty otherwise (the quarantine's reasons lose the values of their rows, and its raw fields go:
+//! schema version 3 keeps none), and one row in `load_history` (`change` = 'migration'): a new data version,
 //! so that an extraction says which schema it read. The masters are copied as the site had them.
 //! The new file is checked (every table holds as many rows as before), checkpointed and renamed
 //! over the old one: a kill before the rename leaves the old database as it was (the next command
@@ -127,6 +128,8 @@ fn build(old: &duckdb::Connection, path: &Path, from: i64) -> Result<Migration> 
         }
         tables.push((table, rows));
     }
+    // The quarantine of an older midnet kept values of its rows; the new one keeps none.
+    crate::site::load::reasons::withhold_stored(old, &format!("{NEW}.main.quarantine"), None)?;
     let data_version: i64 = tx.query_row(
         &format!(
             "INSERT INTO {NEW}.load_history (data_version, loaded_at, midnet_version, rows_loaded, rows_quarantined, \
