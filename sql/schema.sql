@@ -69,7 +69,7 @@ CREATE TABLE diagnosis (
     medis_code      VARCHAR,                -- MEDIS standard disease code (病名交換用コード), when known
     diagnosis_date  DATE NOT NULL,          -- established (SS-MIX2 PRB-7), start of care (claims SY-3)
     end_date        DATE,                   -- resolved, or the date of its outcome, when known
-    outcome         VARCHAR CHECK (outcome IN ('continuing', 'cured', 'improving', 'remission', 'unchanged',
+    disease_outcome VARCHAR CHECK (disease_outcome IN ('continuing', 'cured', 'improving', 'remission', 'unchanged',
                     'worsening', 'sequelae', 'died', 'discontinued', 'unknown')),    -- 転帰
     suspected       BOOLEAN NOT NULL,       -- 疑い病名: a suspected, not confirmed, diagnosis
     main_diagnosis  BOOLEAN NOT NULL,       -- 主病名

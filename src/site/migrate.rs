@@ -179,7 +179,11 @@ fn copy_table(conn: &duckdb::Connection, old_db: &str, table: &str) -> Result<i6
     } else {
         let values: Vec<String> = new_columns
             .iter()
-            .map(|c| if old_columns.contains(c) { format!("o.{}", ident(c)) } else { filled(table, c).to_string() })
+            .map(|c| match renamed_from(table, c).filter(|old| old_columns.iter().any(|o| o == old)) {
+                Some(old) => format!("o.{}", ident(old)),
+                None if old_columns.contains(c) => format!("o.{}", ident(c)),
+                None => filled(table, c).to_string(),
+            })
             .collect();
         let names: Vec<String> = new_columns.iter().map(|c| ident(c)).collect();
         conn.execute_batch(&format!(
@@ -189,6 +193,15 @@ fn copy_table(conn: &duckdb::Connection, old_db: &str, table: &str) -> Result<i6
         ))?;
     }
     Ok(conn.query_row(&format!("SELECT count(*) FROM {source}"), [], |r| r.get(0))?)
+}
+
+/// The old name of a column a version renamed: version 3 named the diagnosis's outcome
+/// `disease_outcome`, since a script line beginning with `outcome` is the script's outcome statement.
+fn renamed_from(table: &str, column: &str) -> Option<&'static str> {
+    match (table, column) {
+        ("diagnosis", "disease_outcome") => Some("outcome"),
+        _ => None,
+    }
 }
 
 /// The value of a column the old table lacks, over its row `o`: what the old data say, or NULL.

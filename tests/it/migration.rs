@@ -102,10 +102,10 @@ fn an_old_site_migrates_in_place_keeping_every_row_and_extracting_the_same() {
     }
     assert_eq!(after["schema_version"], 1);
     assert_eq!(after["drug_administration"], 0);
-    assert_eq!(query_i64(&site, "SELECT max(version) FROM schema_version"), 2);
+    assert_eq!(query_i64(&site, "SELECT max(version) FROM schema_version"), CURRENT);
     let new_columns = [
         ("diagnosis", "end_date"),
-        ("diagnosis", "outcome"),
+        ("diagnosis", "disease_outcome"),
         ("diagnosis", "diagnosis_kind"),
         ("lab_result", "specimen"),
         ("lab_result", "result_status"),
@@ -159,6 +159,47 @@ fn an_old_site_migrates_in_place_keeping_every_row_and_extracting_the_same() {
     let outcome = &extracted.json()["sites"][0];
     assert_eq!(outcome["status"], "accepted", "{}", extracted.stdout);
     assert_eq!(outcome["rows"]["cohort"].as_u64(), Some(cohort_before.len() as u64), "{}", extracted.stdout);
+}
+
+/// A site made by the midnet of schema version 2 migrates to 3: every row kept, the official
+/// masters' tables added empty, a data version; a masters import on such a site migrates it first.
+#[test]
+fn a_version_2_site_migrates_keeping_every_row_and_takes_masters() {
+    let dir = tempdir();
+    let site = site_of(dir.path(), "site-v2");
+    let before = row_counts(&site);
+    assert_eq!(query_i64(&site, "SELECT max(version) FROM schema_version"), 2, "the fixture is of version 2");
+    assert!(before["drug_administration"] > 0 && !before.contains_key("master_file"));
+    let sql = cohort_sql(dir.path());
+    let cohort_before = rows_of(&site, &sql);
+    let outcomes = "SELECT count(*) FROM diagnosis WHERE outcome IS NOT NULL";
+    let outcomes_before = query_i64(&site, outcomes);
+    assert!(outcomes_before > 0, "the fixture's diagnoses have outcomes");
+
+    let report = midnet(dir.path(), &["site", "migrate", "--site", "site", "--json"]).ok().json();
+    let migration = &report["migration"];
+    assert_eq!((migration["from_version"].as_i64(), migration["to_version"].as_i64()), (Some(2), Some(CURRENT)));
+    // The diagnosis's outcome is renamed, its values kept.
+    assert_eq!(query_i64(&site, &outcomes.replace("outcome", "disease_outcome")), outcomes_before);
+    assert_eq!(migration["data_version"].as_i64(), Some(2), "{report}");
+    let after = row_counts(&site);
+    for (table, rows) in &before {
+        let added = i64::from(table == "load_history");
+        assert_eq!(after.get(table), Some(&(rows + added)), "table {table}");
+    }
+    for table in ["master_file", "master_hot", "master_drug", "master_disease", "master_modifier", "master_procedure"] {
+        assert_eq!(after.get(table), Some(&0), "{table}");
+    }
+    assert_eq!(rows_of(&site, &sql), cohort_before, "the extraction's query gives the same rows");
+
+    // An import into a site of version 2 migrates it first: two data versions.
+    let dir = tempdir();
+    let site = site_of(dir.path(), "site-v2");
+    midnet(dir.path(), &["synth", "--site-count", "1", "--patients", "1", "--dir", "net", "--quiet"]).ok();
+    let run = midnet(dir.path(), &["site", "masters", "import", "--site", "site", "net/site01/masters/y.csv"]).ok();
+    assert!(run.stdout.contains("migrated the site database from schema version 2 to 3"), "{}", run.stdout);
+    assert_eq!(query_i64(&site, "SELECT max(data_version) FROM load_history WHERE change = 'masters'"), 3);
+    assert_eq!(query_i64(&site, "SELECT count(*) FROM master_drug"), before["drug_master"]);
 }
 
 fn killed_at(run: &Run, point: &str) -> bool {

@@ -894,7 +894,7 @@ fn new_fields_load_and_each_kind_of_bad_value_is_quarantined() {
     let files: &[(&str, &str)] = &[
         (
             "diagnosis",
-            "patient_key,icd10,diagnosis_date,end_date,outcome,suspected,diagnosis_kind,source\n\
+            "patient_key,icd10,diagnosis_date,end_date,disease_outcome,suspected,diagnosis_kind,source\n\
              A1,K297,2024-04-15,2024-05-01,F,1,O,EHR\n\
              A1,K297,2024-04-15,2024-04-01,cured,0,outpatient,EHR\n\
              A1,K297,2024-04-15,,healed,0,outpatient,EHR\n\
@@ -948,8 +948,8 @@ fn new_fields_load_and_each_kind_of_bad_value_is_quarantined() {
         )
     };
     has("diagnosis", 3, "end_date before diagnosis_date");
-    has("diagnosis", 4, "outcome 'healed' is not one of continuing, cured, improving");
-    has("diagnosis", 6, "diagnosis_kind 'resource' is not one of admission, discharge");
+    has("diagnosis", 4, "disease_outcome '…' is not one of continuing, cured, improving");
+    has("diagnosis", 6, "diagnosis_kind '…' is not one of admission, discharge");
     has("drug_order", 3, "missing days_supply (only an injection order may have none)");
     has("drug_administration", 3, "end_time before start_time");
     has("drug_administration", 4, "amount without amount_unit");
@@ -967,10 +967,15 @@ fn new_fields_load_and_each_kind_of_bad_value_is_quarantined() {
     // Source codes become the schema's words; what a file leaves out is filled in.
     let one = |sql: &str| query_i64(&db, sql);
     assert_eq!(
-        one("SELECT count(*) FROM diagnosis WHERE outcome = 'cured' AND suspected AND diagnosis_kind = 'outpatient'"),
+        one(
+            "SELECT count(*) FROM diagnosis WHERE disease_outcome = 'cured' AND suspected AND diagnosis_kind = 'outpatient'"
+        ),
         1
     );
-    assert_eq!(one("SELECT count(*) FROM diagnosis WHERE outcome = 'continuing' AND diagnosis_kind = 'billing'"), 1);
+    assert_eq!(
+        one("SELECT count(*) FROM diagnosis WHERE disease_outcome = 'continuing' AND diagnosis_kind = 'billing'"),
+        1
+    );
     assert_eq!(one("SELECT count(*) FROM drug_order WHERE days_supply IS NULL AND route = 'injection'"), 1);
     assert_eq!(one("SELECT count(*) FROM drug_administration WHERE rate = 100 AND rate_unit = 'mL/h'"), 1);
     assert_eq!(
