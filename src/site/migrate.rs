@@ -81,15 +81,20 @@ pub fn refuse_newer(site: &SiteDir, conn: &duckdb::Connection, version: i64) -> 
     ))
 }
 
+/// How the quarantine withholds the values in its reasons (`load::reasons::withhold_stored`): given
+/// by the caller, since `load` reports the migration it made and so imports this module.
+pub type Withhold = fn(&duckdb::Connection, &str, Option<i64>) -> Result<()>;
+
 /// Migrate the site whose database `old` is open for writing (and so locked), of schema version
-/// `from`, to the current version. `old` is closed at the end.
-pub fn migrate(site: &SiteDir, old: duckdb::Connection, from: i64) -> Result<Migration> {
+/// `from`, to the current version; the reasons of its quarantine lose their values by `withhold`.
+/// `old` is closed at the end.
+pub fn migrate(site: &SiteDir, old: duckdb::Connection, from: i64, withhold: Withhold) -> Result<Migration> {
     // The old file alone must be the database: a write-ahead log left beside it would otherwise
     // outlive the rename and be replayed into the new file.
     old.execute_batch("CHECKPOINT")?;
     remove_half_made(site)?;
     let building = site.root().join(format!(".{}.migrate-{}", SiteDir::DB_FILE, std::process::id()));
-    let built = build(&old, &building, from);
+    let built = build(&old, &building, from, withhold);
     let migration = match built {
         Ok(m) => m,
         Err(e) => {
@@ -108,7 +113,7 @@ pub fn migrate(site: &SiteDir, old: duckdb::Connection, from: i64) -> Result<Mig
 }
 
 /// Build the migrated database at `path` from the open old one.
-fn build(old: &duckdb::Connection, path: &Path, from: i64) -> Result<Migration> {
+fn build(old: &duckdb::Connection, path: &Path, from: i64, withhold: Withhold) -> Result<Migration> {
     {
         let fresh = duckdb::Connection::open(path)?;
         fresh.execute_batch(SCHEMA_SQL)?;
@@ -129,7 +134,7 @@ fn build(old: &duckdb::Connection, path: &Path, from: i64) -> Result<Migration> 
         tables.push((table, rows));
     }
     // The quarantine of an older midnet kept values of its rows; the new one keeps none.
-    crate::site::load::reasons::withhold_stored(old, &format!("{NEW}.main.quarantine"), None)?;
+    withhold(old, &format!("{NEW}.main.quarantine"), None)?;
     let data_version: i64 = tx.query_row(
         &format!(
             "INSERT INTO {NEW}.load_history (data_version, loaded_at, midnet_version, rows_loaded, rows_quarantined, \

@@ -119,7 +119,7 @@ impl SiteDir {
         if version == crate::schema::SCHEMA_VERSION {
             return Ok((conn, None));
         }
-        let migration = migrate::migrate(self, conn, version)?;
+        let migration = migrate::migrate(self, conn, version, load::reasons::withhold_stored)?;
         let conn = duckdb::Connection::open(self.db_path()).map_err(|e| self.open_error(e))?;
         Ok((conn, Some(migration)))
     }

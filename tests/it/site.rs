@@ -831,25 +831,19 @@ fn the_quarantine_keeps_file_line_and_reasons_but_no_value_of_the_row() {
     .unwrap();
     midnet(dir.path(), &["site", "load", "--site", "site", "--table", "patient", "patient.2.csv"]).ok();
     midnet(dir.path(), &["site", "load", "--site", "site", "diagnosis.csv"]).ok();
-    let conn = duckdb::Connection::open(site.join("site.duckdb")).unwrap();
-    let kept: String = conn
+    let kept: String = duckdb::Connection::open(site.join("site.duckdb"))
+        .unwrap()
         .query_row("SELECT string_agg(CAST(q AS VARCHAR), '\n' ORDER BY line) FROM quarantine q", [], |r| r.get(0))
         .unwrap();
     for secret in ["山田", "太郎", "1234-5678", "MRN-0042", "0042"] {
         assert!(!kept.contains(secret), "the quarantine keeps `{secret}`:\n{kept}");
     }
     let rows = quarantine_by(&site.join("site.duckdb"), "file");
-    let shown: Vec<(&str, i64, &str)> = rows.iter().map(|(f, l, r)| (f.as_str(), *l, r.as_str())).collect();
-    assert_eq!(
-        shown,
-        [
-            ("diagnosis.csv", 3, "patient_key '…' is not in the patient table"),
-            (
-                "patient.2.csv",
-                2,
-                "sex '…' is not M or F; birth_date '…' is not a date (YYYY-MM-DD, YYYY/MM/DD or YYYYMMDD)"
-            ),
-        ],
+    let at: Vec<(&str, i64)> = rows.iter().map(|(f, l, _)| (f.as_str(), *l)).collect();
+    assert_eq!(at, [("diagnosis.csv", 3), ("patient.2.csv", 2)], "{kept}");
+    assert_eq!(rows[0].2, "patient_key '…' is not in the patient table");
+    assert!(
+        rows[1].2.starts_with("sex '…' is not M or F") && rows[1].2.contains("; birth_date '…' is not a date"),
         "{kept}"
     );
 }
