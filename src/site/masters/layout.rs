@@ -259,6 +259,8 @@ const HOT_FIRST_HEADER: &str = "基準番号";
 const EXPECTED: &str = "the MEDIS HOT master (a header row of 24 columns, the first 基準番号（ＨＯＴコード）) or a 支払基金 \
      master (every value quoted, the record kind in column 2: Y drugs, B diseases, Z modifiers, S procedures)";
 
+const EMPTY: &str = "empty: no record (a master file has at least one)";
+
 /// One master file, read and checked: its rows as its table's columns, in file order, each code once.
 #[derive(Debug)]
 pub struct MasterFile {
@@ -272,25 +274,25 @@ pub struct MasterFile {
 /// date) its publication date. The error says what is wrong and where (`line N: …`).
 pub fn read(name: &str, bytes: &[u8]) -> Result<MasterFile, String> {
     let text = decode(bytes)?;
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
-    let mut records = reader.records();
-    let first = match records.next() {
-        None => return Err("empty: no record (a master file has at least one)".to_string()),
-        Some(r) => r.map_err(|e| format!("line 1: {e}"))?,
-    };
-    let (kind, data_first) = recognise(&first, &mut records)?;
+    // A master's record is one line (no value spans lines), numbered as an editor shows it.
+    let mut records = text.lines().zip(1u64..).filter(|(l, _)| !l.trim().is_empty()).map(|(l, n)| {
+        let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(l.as_bytes());
+        let mut record = csv::StringRecord::new();
+        reader.read_record(&mut record).map(|_| (n, record)).map_err(|e| format!("line {n}: {e}"))
+    });
+    let first = records.next().ok_or_else(|| EMPTY.to_string())??;
+    let (kind, data_first) = recognise(first, &mut records)?;
     let mut rows: Vec<Vec<Option<String>>> = Vec::new();
     let mut seen: HashMap<String, (u64, usize)> = HashMap::new();
     let mut pending = data_first;
     loop {
-        let record = match pending.take() {
+        let (line, record) = match pending.take() {
             Some(r) => r,
             None => match records.next() {
                 None => break,
-                Some(r) => r.map_err(|e| format!("line {}: {e}", e.position().map_or(0, |p| p.line())))?,
+                Some(r) => r?,
             },
         };
-        let line = record.position().map_or(0, |p| p.line());
         let row = parse_record(kind, &record).map_err(|e| format!("line {line}: {e}"))?;
         let code = row[KEY].clone().expect("the key is checked present");
         match seen.get(&code) {
@@ -321,7 +323,7 @@ pub fn read(name: &str, bytes: &[u8]) -> Result<MasterFile, String> {
 fn decode(bytes: &[u8]) -> Result<String, String> {
     let bytes = bytes.strip_suffix(b"\x1a").unwrap_or(bytes);
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err("empty: no record (a master file has at least one)".to_string());
+        return Err(EMPTY.to_string());
     }
     // LF (0x0A) is never the second byte of a Shift_JIS character, so lines can be split as bytes.
     let line_where = |bad: &dyn Fn(&[u8]) -> bool| bytes.split(|b| *b == b'\n').position(bad).map_or(0, |i| i + 1);
@@ -344,33 +346,35 @@ fn decode(bytes: &[u8]) -> Result<String, String> {
     }
 }
 
+/// A record and its line.
+type Numbered = (u64, csv::StringRecord);
+
 /// The layout of a file from its first record; the first data record when that is not a header.
 fn recognise(
-    first: &csv::StringRecord,
-    records: &mut csv::StringRecordsIter<&[u8]>,
-) -> Result<(MasterKind, Option<csv::StringRecord>), String> {
+    (line, first): Numbered,
+    records: &mut impl Iterator<Item = Result<Numbered, String>>,
+) -> Result<(MasterKind, Option<Numbered>), String> {
     if first.get(0).is_some_and(|f| f.trim_start_matches('\u{feff}').starts_with(HOT_FIRST_HEADER)) {
         if first.len() != HOT_COLUMNS {
             return Err(format!(
-                "line 1: a HOT master header of {} columns; the published layout has {HOT_COLUMNS}",
+                "line {line}: a HOT master header of {} columns; the published layout has {HOT_COLUMNS}",
                 first.len()
             ));
         }
         let data = match records.next() {
             None => return Err("no record after the header: the MEDIS HOT master has at least one".to_string()),
-            Some(r) => r.map_err(|e| format!("line 2: {e}"))?,
+            Some(r) => r?,
         };
-        let kind = if data.get(0).is_some_and(|c| c.len() == 9) { MasterKind::Hot9 } else { MasterKind::Hot13 };
+        let kind = if data.1.get(0).is_some_and(|c| c.len() == 9) { MasterKind::Hot9 } else { MasterKind::Hot13 };
         return Ok((kind, Some(data)));
     }
     let kind_field = first.get(1).unwrap_or("");
-    let kind = MasterKind::ALL.into_iter().find(|k| k.record_kind() == Some(kind_field));
-    match kind {
-        Some(kind) => Ok((kind, Some(first.clone()))),
+    match MasterKind::ALL.into_iter().find(|k| k.record_kind() == Some(kind_field)) {
+        Some(kind) => Ok((kind, Some((line, first)))),
         None => {
             let shown: String = first.iter().take(3).collect::<Vec<_>>().join(",").chars().take(60).collect();
             Err(format!(
-                "line 1: not a master of a known layout: expected {EXPECTED}; found {} fields: {shown}",
+                "line {line}: not a master of a known layout: expected {EXPECTED}; found {} fields: {shown}",
                 first.len()
             ))
         }
