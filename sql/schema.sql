@@ -69,7 +69,7 @@ CREATE TABLE diagnosis (
     medis_code      VARCHAR,                -- MEDIS standard disease code (病名交換用コード), when known
     diagnosis_date  DATE NOT NULL,          -- established (SS-MIX2 PRB-7), start of care (claims SY-3)
     end_date        DATE,                   -- resolved, or the date of its outcome, when known
-    outcome         VARCHAR CHECK (outcome IN ('continuing', 'cured', 'improving', 'remission', 'unchanged',
+    disease_outcome VARCHAR CHECK (disease_outcome IN ('continuing', 'cured', 'improving', 'remission', 'unchanged',
                     'worsening', 'sequelae', 'died', 'discontinued', 'unknown')),    -- 転帰
     suspected       BOOLEAN NOT NULL,       -- 疑い病名: a suspected, not confirmed, diagnosis
     main_diagnosis  BOOLEAN NOT NULL,       -- 主病名
@@ -189,6 +189,123 @@ CREATE TABLE icd10_master (
     description     VARCHAR NOT NULL
 );
 
+-- The official code masters, as `midnet site masters import` reads them from their published files
+-- (src/site/masters/, docs/site-inputs.md §2). Every file imported is a row of `master_file`, and
+-- its rows stay, beside those of earlier and later publications: a code's row of the latest
+-- publication holding it is its current one; an abolished code keeps its dates and successor.
+-- Columns are named after the published fields (docs/site-inputs.md gives each one's column).
+
+CREATE TABLE master_file (
+    master_file_id  INTEGER PRIMARY KEY,
+    data_version    INTEGER NOT NULL,       -- the import's data version
+    imported_at     TIMESTAMP NOT NULL,
+    kind            VARCHAR NOT NULL CHECK (kind IN ('hot13', 'hot9', 'drug', 'disease', 'modifier', 'procedure')),
+    file            VARCHAR NOT NULL,       -- the path as given to `site masters import`
+    sha256          VARCHAR NOT NULL UNIQUE,
+    published       DATE NOT NULL,          -- the latest change date in the file (the modifier master: its name's)
+    rows            BIGINT NOT NULL
+);
+
+-- MEDIS HOT master (HOT13 and HOT9 files): HOT code → YJ and レセプト電算 drug code.
+CREATE TABLE master_hot (
+    master_file_id  INTEGER NOT NULL,
+    hot_code        VARCHAR NOT NULL,       -- 1 基準番号（ＨＯＴコード）: 13 or 9 digits
+    hot7            VARCHAR,                -- 2 処方用番号（ＨＯＴ７）
+    price_listing_code VARCHAR,             -- 7 薬価基準収載医薬品コード
+    yj_code         VARCHAR,                -- 8 個別医薬品コード
+    receipt_code    VARCHAR,                -- 9 レセプト電算処理システムコード（１）
+    receipt_code_2  VARCHAR,                -- 10 同（２）
+    notice_name     VARCHAR,                -- 11 告示名称
+    brand_name      VARCHAR,                -- 12 販売名
+    standard_unit   VARCHAR,                -- 14 規格単位
+    updated         DATE,                   -- 24 更新年月日
+    PRIMARY KEY (master_file_id, hot_code)
+);
+
+-- 支払基金 医薬品マスター (y): レセプト電算 drug code → YJ, dosage form, unit.
+CREATE TABLE master_drug (
+    master_file_id  INTEGER NOT NULL,
+    drug_code       VARCHAR NOT NULL,       -- 3 医薬品コード (9 digits, 6…)
+    name            VARCHAR,                -- 5 漢字名称
+    unit_code       VARCHAR,                -- 8 単位コード
+    unit_name       VARCHAR,                -- 10 単位名
+    generic         VARCHAR,                -- 17 後発品
+    dosage_form     VARCHAR,                -- 28 剤形: 1 内用, 3 その他, 4 注射, 6 外用, 8 歯科
+    changed         DATE,                   -- 30 変更年月日
+    abolished       DATE,                   -- 31 廃止年月日 (none: in use)
+    yj_code         VARCHAR,                -- 32 薬価基準収載医薬品コード
+    base_name       VARCHAR,                -- 35 基本漢字名称
+    PRIMARY KEY (master_file_id, drug_code)
+);
+
+-- 支払基金 傷病名マスター (b): 傷病名コード → 病名管理番号, 病名交換用コード, ICD-10.
+CREATE TABLE master_disease (
+    master_file_id  INTEGER NOT NULL,
+    disease_code    VARCHAR NOT NULL,       -- 3 傷病名コード (7 digits)
+    successor_code  VARCHAR,                -- 4 移行先コード
+    name            VARCHAR,                -- 6 基本名称
+    management_number VARCHAR,              -- 11 病名管理番号 (8 digits)
+    exchange_code   VARCHAR,                -- 13 病名交換用コード
+    icd10_2003_1    VARCHAR,                -- 14 ICD-10-1 (2003)
+    icd10_2003_2    VARCHAR,                -- 15 ICD-10-2 (2003)
+    icd10_2013_1    VARCHAR,                -- 16 ICD-10-1 (2013)
+    icd10_2013_2    VARCHAR,                -- 17 ICD-10-2 (2013)
+    listed          DATE,                   -- 22 収載年月日
+    changed         DATE,                   -- 23 変更年月日
+    abolished       DATE,                   -- 24 廃止年月日
+    successor_management_number VARCHAR,    -- 38 移行先病名管理番号
+    PRIMARY KEY (master_file_id, disease_code)
+);
+
+-- 支払基金 修飾語マスター (z): 修飾語コード (`8002` の疑い) → 管理番号, kind.
+CREATE TABLE master_modifier (
+    master_file_id  INTEGER NOT NULL,
+    modifier_code   VARCHAR NOT NULL,       -- 3 修飾語コード (4 digits)
+    name            VARCHAR,                -- 7 名称
+    management_number VARCHAR,              -- 17 修飾語管理番号
+    exchange_code   VARCHAR,                -- 18 交換用コード
+    modifier_kind   VARCHAR,                -- 19 区分
+    PRIMARY KEY (master_file_id, modifier_code)
+);
+
+-- 支払基金 医科診療行為マスター (s): 診療行為コード → 点数表 section.
+CREATE TABLE master_procedure (
+    master_file_id  INTEGER NOT NULL,
+    procedure_code  VARCHAR NOT NULL,       -- 3 診療行為コード (9 digits, 1…)
+    name            VARCHAR,                -- 5 省略名称
+    unit_code       VARCHAR,                -- 8 データ規格コード
+    point_kind      VARCHAR,                -- 11 点数識別
+    points          VARCHAR,                -- 12 点数
+    table_letter    VARCHAR,                -- 85 コード表用番号 (alphabetic part: K, D…; * none)
+    changed         DATE,                   -- 87 変更年月日
+    abolished       DATE,                   -- 88 廃止年月日
+    chapter         VARCHAR,                -- 90 章
+    part            VARCHAR,                -- 91 部
+    section_number  VARCHAR,                -- 92 区分番号
+    branch          VARCHAR,                -- 93 枝番
+    item            VARCHAR,                -- 94 項番
+    PRIMARY KEY (master_file_id, procedure_code)
+);
+
+-- Each code's current row: its row in the file of the latest publication that holds it (of two
+-- files of one date, the later imported). A code the latest publication no longer lists keeps its
+-- last row, whose abolished date and successor say until when it held.
+CREATE VIEW current_master_hot AS
+    SELECT m.* FROM master_hot m JOIN master_file f USING (master_file_id)
+    QUALIFY row_number() OVER (PARTITION BY m.hot_code ORDER BY f.published DESC, f.master_file_id DESC) = 1;
+CREATE VIEW current_master_drug AS
+    SELECT m.* FROM master_drug m JOIN master_file f USING (master_file_id)
+    QUALIFY row_number() OVER (PARTITION BY m.drug_code ORDER BY f.published DESC, f.master_file_id DESC) = 1;
+CREATE VIEW current_master_disease AS
+    SELECT m.* FROM master_disease m JOIN master_file f USING (master_file_id)
+    QUALIFY row_number() OVER (PARTITION BY m.disease_code ORDER BY f.published DESC, f.master_file_id DESC) = 1;
+CREATE VIEW current_master_modifier AS
+    SELECT m.* FROM master_modifier m JOIN master_file f USING (master_file_id)
+    QUALIFY row_number() OVER (PARTITION BY m.modifier_code ORDER BY f.published DESC, f.master_file_id DESC) = 1;
+CREATE VIEW current_master_procedure AS
+    SELECT m.* FROM master_procedure m JOIN master_file f USING (master_file_id)
+    QUALIFY row_number() OVER (PARTITION BY m.procedure_code ORDER BY f.published DESC, f.master_file_id DESC) = 1;
+
 -- Bookkeeping.
 
 -- The version of this schema the database holds: one row. A database without the table is of
@@ -196,11 +313,12 @@ CREATE TABLE icd10_master (
 CREATE TABLE schema_version (
     version         INTEGER NOT NULL
 );
-INSERT INTO schema_version VALUES (2);
+INSERT INTO schema_version VALUES (3);
 
 -- One row per change of the data: a data version, which extraction manifests cite. A load that
--- brought rows in (`change` = 'load'), or a migration to a new schema version ('migration', with
--- the versions in `note`). A load that brings in nothing new (every file loaded before, or every
+-- brought rows in (`change` = 'load'), an import of official masters ('masters', the files' kinds
+-- and dates in `note`), or a migration to a new schema version ('migration', with the versions in
+-- `note`). A load that brings in nothing new (every file loaded before, or every
 -- row bad) makes none.
 CREATE TABLE load_history (
     data_version    INTEGER PRIMARY KEY,
@@ -208,7 +326,7 @@ CREATE TABLE load_history (
     midnet_version  VARCHAR NOT NULL,
     rows_loaded     BIGINT NOT NULL,
     rows_quarantined BIGINT NOT NULL,
-    change          VARCHAR NOT NULL DEFAULT 'load' CHECK (change IN ('load', 'migration')),
+    change          VARCHAR NOT NULL DEFAULT 'load' CHECK (change IN ('load', 'masters', 'migration')),
     note            VARCHAR
 );
 
@@ -225,15 +343,17 @@ CREATE TABLE load_file (
     rows_quarantined BIGINT NOT NULL
 );
 
--- Rows that failed validation at load, with where they came from and why. Nothing is dropped silently.
+-- Rows that failed validation at load, with where they came from and why. Nothing is dropped
+-- silently, and nothing of the row is kept: a value may be a name typed into the wrong column or the
+-- hospital's patient id, so each reason is stored with every value replaced by `…`
+-- (src/site/load/reasons.rs), and the file at its line holds the row.
 CREATE TABLE quarantine (
     data_version    INTEGER,                -- NULL when its load brought no row in
     load_file_id    INTEGER NOT NULL,
     table_name      VARCHAR NOT NULL,
     file            VARCHAR NOT NULL,
     line            BIGINT NOT NULL,        -- line in the file, the header being line 1
-    reason          VARCHAR NOT NULL,
-    raw             VARCHAR NOT NULL        -- the row as read, fields joined by '|'
+    reason          VARCHAR NOT NULL        -- every reason, each naming its field, joined by '; '
 );
 
 -- The site's approvals (src/site/approve.rs, docs/extraction.md): each covers one project, one

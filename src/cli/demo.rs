@@ -136,10 +136,11 @@ fn run_in(root: &Path, global: &Global, args: &DemoArgs) -> Result<PathBuf> {
     )?;
     say(&format!("   {} rows of hospital files, registry {}", summary.rows, network.join("sites.toml").display()));
 
-    say("2. each site creates its integrated data source and loads its files");
+    say("2. each site creates its integrated data source, imports its official masters and loads its files");
     for site in &summary.sites {
         let dir = SiteDir::at(&site.path);
         dir.init()?;
+        crate::site::masters::import(&dir, &synth::masters::master_files(&site.path))?;
         let report = crate::site::load::load(&dir, &[site.path.join(synth::IMPORT_DIR)], None, &progress)?;
         say(&format!(
             "   {}: {} rows loaded, {} quarantined (data version {})",

@@ -97,6 +97,12 @@ pub enum SiteCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The official code masters of the site (MEDIS HOT; the 支払基金's drug, disease, modifier and
+    /// procedure masters).
+    Masters {
+        #[command(subcommand)]
+        command: MastersCommand,
+    },
     /// Print the data-quality report of a site.
     Check {
         /// The site's data source directory (made by `site init`).
@@ -136,6 +142,23 @@ pub enum SiteCommand {
         /// "project", "script_sha256", "detail", "prev", "hash"}], "verified": true}.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MastersCommand {
+    /// Import master files as published (Shift_JIS; each recognised by its content), all or none:
+    /// their rows are kept beside earlier publications', and the import is a data version.
+    Import {
+        /// The site's data source directory (made by `site init`).
+        #[arg(long, value_name = "DIR")]
+        site: PathBuf,
+        /// Print what was imported as JSON.
+        #[arg(long)]
+        json: bool,
+        /// The master files (MEDISyyyymmdd.TXT, y.csv, b.csv, z.csv, s.csv, …).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
     },
 }
 
@@ -237,6 +260,15 @@ pub fn run(global: &Global, command: SiteCommand) -> Result<()> {
                         crate::schema::SCHEMA_VERSION
                     ),
                 }
+                Ok(())
+            }
+        }
+        SiteCommand::Masters { command: MastersCommand::Import { site, json, files } } => {
+            let imported = crate::site::masters::import(&SiteDir::at(&site), &files)?;
+            if json {
+                print_json(&imported)
+            } else {
+                print!("{}", render_masters(&imported));
                 Ok(())
             }
         }
@@ -402,6 +434,25 @@ fn render_migration(m: &crate::site::migrate::Migration) -> String {
     );
     for (table, rows) in &m.tables {
         let _ = writeln!(s, "  {table:<24} {rows:>12}");
+    }
+    s
+}
+
+fn render_masters(imported: &crate::site::masters::Imported) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    if let Some(m) = &imported.migration {
+        s.push_str(&render_migration(m));
+    }
+    let _ = match imported.data_version {
+        Some(v) => writeln!(s, "data version {v}"),
+        None => writeln!(s, "no new data version: every file was imported before"),
+    };
+    for f in &imported.files {
+        let _ = writeln!(s, "  {:<10} published {} {:>10} rows  {}", f.kind.as_str(), f.published, f.rows, f.file);
+    }
+    for k in &imported.skipped {
+        let _ = writeln!(s, "skipped {}: the same content (SHA-256) as {}, imported already", k.file, k.imported_as);
     }
     s
 }

@@ -59,6 +59,7 @@ pub fn run(global: &Global, args: SynthArgs) -> Result<()> {
         for site in &summary.sites {
             let dir = SiteDir::at(&site.path);
             dir.init()?;
+            crate::site::masters::import(&dir, &crate::synth::masters::master_files(&site.path))?;
             let report = crate::site::load::load(&dir, &[site.path.join(IMPORT_DIR)], None, &progress)?;
             if !global.quiet {
                 eprintln!(

@@ -65,7 +65,7 @@ const DIAGNOSIS: &[Column] = &[
     code("medis_code", C::Medis),
     col("diagnosis_date", Date),
     col("end_date", Date),
-    col("outcome", Text),
+    col("disease_outcome", Text),
     col("suspected", Bool),
     col("main_diagnosis", Bool),
     col("diagnosis_kind", Text),

@@ -11,7 +11,8 @@
 //! of the current schema, every row of the old tables copied in with the columns it has, the new
 //! columns filled where the old data say what they hold (a row's `source_file` is the name of the
 //! file `site load` read it from; a lab result's `specimen` is its JLAC10 material code) and left
-//! empty otherwise, and one row in `load_history` (`change` = 'migration'): a new data version,
+//! empty otherwise (the quarantine's reasons lose the values of their rows, and its raw fields go:
+//! schema version 3 keeps none), and one row in `load_history` (`change` = 'migration'): a new data version,
 //! so that an extraction says which schema it read. The masters are copied as the site had them.
 //! The new file is checked (every table holds as many rows as before), checkpointed and renamed
 //! over the old one: a kill before the rename leaves the old database as it was (the next command
@@ -80,15 +81,20 @@ pub fn refuse_newer(site: &SiteDir, conn: &duckdb::Connection, version: i64) -> 
     ))
 }
 
+/// How the quarantine withholds the values in its reasons (`load::reasons::withhold_stored`): given
+/// by the caller, since `load` reports the migration it made and so imports this module.
+pub type Withhold = fn(&duckdb::Connection, &str, Option<i64>) -> Result<()>;
+
 /// Migrate the site whose database `old` is open for writing (and so locked), of schema version
-/// `from`, to the current version. `old` is closed at the end.
-pub fn migrate(site: &SiteDir, old: duckdb::Connection, from: i64) -> Result<Migration> {
+/// `from`, to the current version; the reasons of its quarantine lose their values by `withhold`.
+/// `old` is closed at the end.
+pub fn migrate(site: &SiteDir, old: duckdb::Connection, from: i64, withhold: Withhold) -> Result<Migration> {
     // The old file alone must be the database: a write-ahead log left beside it would otherwise
     // outlive the rename and be replayed into the new file.
     old.execute_batch("CHECKPOINT")?;
     remove_half_made(site)?;
     let building = site.root().join(format!(".{}.migrate-{}", SiteDir::DB_FILE, std::process::id()));
-    let built = build(&old, &building, from);
+    let built = build(&old, &building, from, withhold);
     let migration = match built {
         Ok(m) => m,
         Err(e) => {
@@ -107,7 +113,7 @@ pub fn migrate(site: &SiteDir, old: duckdb::Connection, from: i64) -> Result<Mig
 }
 
 /// Build the migrated database at `path` from the open old one.
-fn build(old: &duckdb::Connection, path: &Path, from: i64) -> Result<Migration> {
+fn build(old: &duckdb::Connection, path: &Path, from: i64, withhold: Withhold) -> Result<Migration> {
     {
         let fresh = duckdb::Connection::open(path)?;
         fresh.execute_batch(SCHEMA_SQL)?;
@@ -117,6 +123,10 @@ fn build(old: &duckdb::Connection, path: &Path, from: i64) -> Result<Migration> 
     let tx = old.unchecked_transaction()?;
     let mut tables = Vec::new();
     for table in tables_of(old, &old_db)? {
+        if table == "schema_version" {
+            // The new database's own row says its version.
+            continue;
+        }
         let rows = copy_table(old, &old_db, &table)?;
         let copied: i64 =
             old.query_row(&format!("SELECT count(*) FROM {NEW}.main.{}", ident(&table)), [], |r| r.get(0))?;
@@ -127,6 +137,8 @@ fn build(old: &duckdb::Connection, path: &Path, from: i64) -> Result<Migration> 
         }
         tables.push((table, rows));
     }
+    // The quarantine of an older midnet kept values of its rows; the new one keeps none.
+    withhold(old, &format!("{NEW}.main.quarantine"), None)?;
     let data_version: i64 = tx.query_row(
         &format!(
             "INSERT INTO {NEW}.load_history (data_version, loaded_at, midnet_version, rows_loaded, rows_quarantined, \
@@ -176,7 +188,11 @@ fn copy_table(conn: &duckdb::Connection, old_db: &str, table: &str) -> Result<i6
     } else {
         let values: Vec<String> = new_columns
             .iter()
-            .map(|c| if old_columns.contains(c) { format!("o.{}", ident(c)) } else { filled(table, c).to_string() })
+            .map(|c| match renamed_from(table, c).filter(|old| old_columns.iter().any(|o| o == old)) {
+                Some(old) => format!("o.{}", ident(old)),
+                None if old_columns.contains(c) => format!("o.{}", ident(c)),
+                None => filled(table, c).to_string(),
+            })
             .collect();
         let names: Vec<String> = new_columns.iter().map(|c| ident(c)).collect();
         conn.execute_batch(&format!(
@@ -186,6 +202,15 @@ fn copy_table(conn: &duckdb::Connection, old_db: &str, table: &str) -> Result<i6
         ))?;
     }
     Ok(conn.query_row(&format!("SELECT count(*) FROM {source}"), [], |r| r.get(0))?)
+}
+
+/// The old name of a column a version renamed: version 3 named the diagnosis's outcome
+/// `disease_outcome`, since a script line beginning with `outcome` is the script's outcome statement.
+fn renamed_from(table: &str, column: &str) -> Option<&'static str> {
+    match (table, column) {
+        ("diagnosis", "disease_outcome") => Some("outcome"),
+        _ => None,
+    }
 }
 
 /// The value of a column the old table lacks, over its row `o`: what the old data say, or NULL.

@@ -15,6 +15,7 @@ pub mod keys;
 pub mod load;
 pub mod log;
 pub mod manifest;
+pub mod masters;
 pub mod migrate;
 pub mod quarantine;
 pub mod run;
@@ -126,7 +127,7 @@ impl SiteDir {
         if version == crate::schema::SCHEMA_VERSION {
             return Ok((conn, None));
         }
-        let migration = migrate::migrate(self, conn, version)?;
+        let migration = migrate::migrate(self, conn, version, load::reasons::withhold_stored)?;
         let conn = duckdb::Connection::open(self.db_path()).map_err(|e| self.open_error(e))?;
         Ok((conn, Some(migration)))
     }

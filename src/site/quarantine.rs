@@ -1,12 +1,11 @@
 //! `midnet site quarantine`: the rows loads set aside, each with its file, line and every reason.
 //!
-//! The quarantine keeps each bad row whole (`raw`: its fields as read, the site-local patient key
-//! first) and reasons that quote the offending values (`sex 'X' is not M or F`). A value may be
-//! anything the hospital's file held in that column, a name typed into the wrong one included, and
-//! the patient key is the hospital's own number. So the listing shows no `raw` and no value: each
-//! reason is read by `load::reasons` (every value replaced by `…`, a reason of no known form
-//! withheld whole), and filters apply to what is shown, so that a filter cannot probe for a value
-//! either.
+//! A load's reasons quote the offending values (`sex 'X' is not M or F`), and a value may be
+//! anything the hospital's file held in that column, a name typed into the wrong one included, or
+//! the hospital's own patient number. So the quarantine stores no field of the row and each reason
+//! as `load::reasons` reads it (every value replaced by `…`, a reason of no known form withheld
+//! whole), and the listing reads them the same way; filters apply to what is shown, so that a
+//! filter cannot probe for a value either.
 
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -2,7 +2,8 @@
 //! with known effects planted in it.
 //!
 //! Writes, under the output directory: one directory per site holding the hospital's files
-//! (`<site>/import/<table>.csv`, in the format `midnet site load` reads), the data center's site
+//! (`<site>/import/<table>.csv`, in the format `midnet site load` reads), its official masters
+//! (`<site>/masters/`, in their published layouts, for `midnet site masters import`), the data center's site
 //! registry `sites.toml`, and `truth.json`, the planted hazard ratios. The same seed gives the same
 //! files, byte for byte, whatever the number of threads.
 //!
@@ -17,6 +18,7 @@
 pub mod catalog;
 mod csv_out;
 pub mod labs;
+pub mod masters;
 pub mod network;
 mod patient;
 mod site;
@@ -92,6 +94,7 @@ pub fn synthesize(opts: &SynthOptions, progress: &crate::progress::Progress) -> 
         .map(|(ctx, bar)| {
             let dir = opts.out.join(&ctx.profile.id).join(IMPORT_DIR);
             let counts = generate_site(ctx, opts.seed, opts.patients, &dir, &|n| bar.inc(n))?;
+            masters::write(&opts.out.join(&ctx.profile.id))?;
             bar.finish();
             Ok(counts)
         })

@@ -83,7 +83,7 @@ impl Tables {
                     "medis_code",
                     "diagnosis_date",
                     "end_date",
-                    "outcome",
+                    "disease_outcome",
                     "suspected",
                     "main_diagnosis",
                     "diagnosis_kind",

@@ -15,6 +15,7 @@ mod extract;
 mod gate_attacks;
 mod help;
 mod json_results;
+mod masters;
 mod migration;
 mod mishaps;
 mod network;

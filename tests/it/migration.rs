@@ -11,11 +11,19 @@ use crate::common::{Run, midnet, midnet_with, tempdir, testdata};
 
 const CRASH_AT: &str = "MIDNET_CRASH_AT";
 
-/// The fixture, unpacked as `DIR/site/site.duckdb`; returns the site directory.
+/// The schema version this midnet writes.
+const CURRENT: i64 = 3;
+
+/// The version-1 fixture, unpacked as `DIR/site/site.duckdb`; returns the site directory.
 fn old_site(dir: &Path) -> PathBuf {
+    site_of(dir, "site-v1")
+}
+
+/// A fixture of `testdata/FIXTURE/`, unpacked as `DIR/site/site.duckdb`; returns the site directory.
+fn site_of(dir: &Path, fixture: &str) -> PathBuf {
     let site = dir.join("site");
     std::fs::create_dir_all(&site).unwrap();
-    let packed = std::fs::File::open(testdata("site-v1/site.duckdb.gz")).unwrap();
+    let packed = std::fs::File::open(testdata(&format!("{fixture}/site.duckdb.gz"))).unwrap();
     let mut unpacked = std::fs::File::create(site.join("site.duckdb")).unwrap();
     std::io::copy(&mut flate2::read::GzDecoder::new(packed), &mut unpacked).unwrap();
     site
@@ -84,7 +92,7 @@ fn an_old_site_migrates_in_place_keeping_every_row_and_extracting_the_same() {
 
     let report = midnet(dir.path(), &["site", "migrate", "--site", "site", "--json"]).ok().json();
     let migration = &report["migration"];
-    assert_eq!((migration["from_version"].as_i64(), migration["to_version"].as_i64()), (Some(1), Some(2)));
+    assert_eq!((migration["from_version"].as_i64(), migration["to_version"].as_i64()), (Some(1), Some(CURRENT)));
     assert_eq!(migration["data_version"].as_i64(), Some(2), "{report}");
 
     let after = row_counts(&site);
@@ -94,10 +102,10 @@ fn an_old_site_migrates_in_place_keeping_every_row_and_extracting_the_same() {
     }
     assert_eq!(after["schema_version"], 1);
     assert_eq!(after["drug_administration"], 0);
-    assert_eq!(query_i64(&site, "SELECT max(version) FROM schema_version"), 2);
+    assert_eq!(query_i64(&site, "SELECT max(version) FROM schema_version"), CURRENT);
     let new_columns = [
         ("diagnosis", "end_date"),
-        ("diagnosis", "outcome"),
+        ("diagnosis", "disease_outcome"),
         ("diagnosis", "diagnosis_kind"),
         ("lab_result", "specimen"),
         ("lab_result", "result_status"),
@@ -157,6 +165,47 @@ fn an_old_site_migrates_in_place_keeping_every_row_and_extracting_the_same() {
     assert_eq!(outcome["rows"]["cohort"].as_u64(), Some(cohort_before.len() as u64), "{}", extracted.stdout);
 }
 
+/// A site made by the midnet of schema version 2 migrates to 3: every row kept, the official
+/// masters' tables added empty, a data version; a masters import on such a site migrates it first.
+#[test]
+fn a_version_2_site_migrates_keeping_every_row_and_takes_masters() {
+    let dir = tempdir();
+    let site = site_of(dir.path(), "site-v2");
+    let before = row_counts(&site);
+    assert_eq!(query_i64(&site, "SELECT max(version) FROM schema_version"), 2, "the fixture is of version 2");
+    assert!(before["drug_administration"] > 0 && !before.contains_key("master_file"));
+    let sql = cohort_sql(dir.path());
+    let cohort_before = rows_of(&site, &sql);
+    let outcomes = "SELECT count(*) FROM diagnosis WHERE outcome IS NOT NULL";
+    let outcomes_before = query_i64(&site, outcomes);
+    assert!(outcomes_before > 0, "the fixture's diagnoses have outcomes");
+
+    let report = midnet(dir.path(), &["site", "migrate", "--site", "site", "--json"]).ok().json();
+    let migration = &report["migration"];
+    assert_eq!((migration["from_version"].as_i64(), migration["to_version"].as_i64()), (Some(2), Some(CURRENT)));
+    // The diagnosis's outcome is renamed, its values kept.
+    assert_eq!(query_i64(&site, &outcomes.replace("outcome", "disease_outcome")), outcomes_before);
+    assert_eq!(migration["data_version"].as_i64(), Some(2), "{report}");
+    let after = row_counts(&site);
+    for (table, rows) in &before {
+        let added = i64::from(table == "load_history");
+        assert_eq!(after.get(table), Some(&(rows + added)), "table {table}");
+    }
+    for table in ["master_file", "master_hot", "master_drug", "master_disease", "master_modifier", "master_procedure"] {
+        assert_eq!(after.get(table), Some(&0), "{table}");
+    }
+    assert_eq!(rows_of(&site, &sql), cohort_before, "the extraction's query gives the same rows");
+
+    // An import into a site of version 2 migrates it first: two data versions.
+    let dir = tempdir();
+    let site = site_of(dir.path(), "site-v2");
+    midnet(dir.path(), &["synth", "--site-count", "1", "--patients", "1", "--dir", "net", "--quiet"]).ok();
+    let run = midnet(dir.path(), &["site", "masters", "import", "--site", "site", "net/site01/masters/y.csv"]).ok();
+    assert!(run.stdout.contains("migrated the site database from schema version 2 to 3"), "{}", run.stdout);
+    assert_eq!(query_i64(&site, "SELECT max(data_version) FROM load_history WHERE change = 'masters'"), 3);
+    assert_eq!(query_i64(&site, "SELECT count(*) FROM master_drug"), before["drug_master"]);
+}
+
 fn killed_at(run: &Run, point: &str) -> bool {
     run.code == -1 && run.stderr.contains(&format!("killed at crash point {point}"))
 }
@@ -173,7 +222,7 @@ fn a_kill_mid_migration_leaves_the_old_database_or_the_new() {
     assert_eq!(row_counts(&site), before, "the old database, untouched");
     assert!(!has_table(&site, "schema_version"));
     midnet(dir.path(), &["site", "migrate", "--site", "site"]).ok();
-    assert_eq!(query_i64(&site, "SELECT max(version) FROM schema_version"), 2);
+    assert_eq!(query_i64(&site, "SELECT max(version) FROM schema_version"), CURRENT);
     let left: Vec<String> =
         std::fs::read_dir(&site).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert_eq!(left, ["site.duckdb"], "what the killed migration left is removed");
@@ -182,7 +231,7 @@ fn a_kill_mid_migration_leaves_the_old_database_or_the_new() {
     let site = old_site(dir.path());
     let run = midnet_with(dir.path(), &["site", "migrate", "--site", "site"], &[(CRASH_AT, "migrate-renamed")], None);
     assert!(killed_at(&run, "migrate-renamed"), "{}", run.stderr);
-    assert_eq!(query_i64(&site, "SELECT max(version) FROM schema_version"), 2);
+    assert_eq!(query_i64(&site, "SELECT max(version) FROM schema_version"), CURRENT);
     assert_eq!(query_i64(&site, "SELECT count(*) FROM lab_result"), before["lab_result"]);
     midnet(dir.path(), &["site", "check", "--site", "site"]).ok();
 }
@@ -202,7 +251,7 @@ fn a_load_into_an_old_site_migrates_it_first() {
     let text = std::fs::read_to_string(dir.path().join("drug_administration.csv")).unwrap().replace("K00000000", &key);
     std::fs::write(dir.path().join("drug_administration.csv"), text).unwrap();
     let run = midnet(dir.path(), &["site", "load", "--site", "site", "drug_administration.csv"]).ok();
-    assert!(run.stdout.contains("migrated the site database from schema version 1 to 2"), "{}", run.stdout);
+    assert!(run.stdout.contains("migrated the site database from schema version 1 to 3"), "{}", run.stdout);
     assert_eq!(query_i64(&site, "SELECT count(*) FROM drug_administration"), 1);
     assert_eq!(query_i64(&site, "SELECT max(data_version) FROM load_history WHERE change = 'load'"), 3);
 }
@@ -231,7 +280,7 @@ fn a_newer_database_is_refused_by_every_command() {
         &["site", "quarantine", "--site", "site"],
     ] {
         let run = midnet(dir.path(), args)
-            .fails(3, "schema version 9 (migrated by midnet 7.0.0), newer than this midnet's (2");
+            .fails(3, "schema version 9 (migrated by midnet 7.0.0), newer than this midnet's (3");
         assert!(run.stderr.contains("nothing was changed"), "{}", run.stderr);
     }
     assert_eq!(row_counts(&site), before);
@@ -254,7 +303,7 @@ fn approvals_that_name_no_project_survive_the_migration_whole() {
         .unwrap();
     }
     midnet(dir.path(), &["site", "migrate", "--site", "site"]).ok();
-    assert_eq!(query_i64(&site, "SELECT max(version) FROM schema_version"), 2);
+    assert_eq!(query_i64(&site, "SELECT max(version) FROM schema_version"), CURRENT);
     assert_eq!(query_i64(&site, "SELECT count(*) FROM script_approval WHERE script_sha256 = 'abc'"), 1);
     let script = testdata("scripts/active_comparator.midnet").display().to_string();
     midnet(dir.path(), &["site", "approve", "--site", "site", "--project", "p1", "--by", "Sato Hanako", &script]).ok();

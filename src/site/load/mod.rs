@@ -461,7 +461,7 @@ fn quarantine_rows(
     };
     let line = format!("coalesce(line, {record_line})");
     let quarantined =
-        conn.execute(&format!("INSERT INTO quarantine SELECT {prefix}, {line}, reason, raw FROM {BAD_ROWS}"), [])?;
+        conn.execute(&format!("INSERT INTO quarantine SELECT {prefix}, {line}, reason FROM {BAD_ROWS}"), [])?;
     conn.execute_batch(&format!("DROP TABLE {BAD_ROWS}"))?;
     if quarantined != bad {
         // The file changed while it was read, or the two reads disagree: better no load than a
@@ -474,8 +474,7 @@ fn quarantine_rows(
     let malformed = match file.input.format {
         Format::Csv => conn.execute(
             &format!(
-                "INSERT INTO quarantine \
-                 SELECT {prefix}, line, {}, coalesce(csv_line, '') FROM {}",
+                "INSERT INTO quarantine SELECT {prefix}, line, {} FROM {}",
                 stage::malformed_line_sql(),
                 ident(&file.rejects())
             ),
@@ -483,6 +482,7 @@ fn quarantine_rows(
         )?,
         Format::Parquet => 0,
     };
+    reasons::withhold_stored(conn, "quarantine", Some(load_file_id))?;
     Ok((quarantined + malformed) as u64)
 }
 

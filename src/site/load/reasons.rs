@@ -47,6 +47,39 @@ impl ReasonReader {
     }
 }
 
+/// Replace every value in the reasons stored in `quarantine` (the rows of one loaded file, or all)
+/// by `…`, as they are shown: the quarantine keeps what a site's staff need to fix a row (file,
+/// line, the field, what is wrong), never a value of it. Showing a reason stored so gives it back
+/// unchanged. Each distinct reason is read once.
+pub fn withhold_stored(conn: &duckdb::Connection, quarantine: &str, load_file_id: Option<i64>) -> Result<()> {
+    const WITHHELD: &str = "midnet_withheld_reasons";
+    let of_file = load_file_id.map_or(String::new(), |id| format!(" AND q.load_file_id = {id}"));
+    let mut stmt =
+        conn.prepare(&format!("SELECT DISTINCT table_name, reason FROM {quarantine} q WHERE true{of_file}"))?;
+    let stored: Vec<(String, String)> =
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<std::result::Result<_, _>>()?;
+    let mut reader = ReasonReader::new(conn)?;
+    conn.execute_batch(&format!(
+        "CREATE OR REPLACE TEMP TABLE {WITHHELD} (table_name VARCHAR, reason VARCHAR, shown VARCHAR)"
+    ))?;
+    {
+        let mut appender = conn.appender(WITHHELD)?;
+        for (table, reason) in &stored {
+            appender.append_row(duckdb::params![table, reason, reader.shown(table, reason).join("; ")])?;
+        }
+        appender.flush()?;
+    }
+    conn.execute(
+        &format!(
+            "UPDATE {quarantine} q SET reason = w.shown FROM {WITHHELD} w \
+             WHERE q.table_name = w.table_name AND q.reason = w.reason AND w.shown <> w.reason{of_file}"
+        ),
+        [],
+    )?;
+    conn.execute_batch(&format!("DROP TABLE {WITHHELD}"))?;
+    Ok(())
+}
+
 /// One kind of problem and how many set-aside rows have it first.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ReasonCount {

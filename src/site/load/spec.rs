@@ -221,7 +221,7 @@ pub const SPECS: [TableSpec; 8] = [
             opt("medis_code", Kind::Code(CodeSystem::Medis)),
             req("diagnosis_date", Kind::Date),
             opt("end_date", Kind::Date),
-            opt("outcome", Kind::Vocabulary(&OUTCOMES)),
+            opt("disease_outcome", Kind::Vocabulary(&OUTCOMES)),
             opt("suspected", Kind::Bool),
             opt("main_diagnosis", Kind::Bool),
             opt("diagnosis_kind", Kind::Vocabulary(&DIAGNOSIS_KINDS)),
