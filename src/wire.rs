@@ -270,8 +270,13 @@ pub fn public_key_text(key: &VerifyingKey) -> String {
 /// Read a public key file written by [`public_key_text`]; errors name the file and what it holds.
 pub fn read_public_key(path: &std::path::Path) -> Result<VerifyingKey> {
     use crate::error::IoContext;
-    let text = std::fs::read_to_string(path).at(path)?;
-    parse_public_key(text.trim())
+    public_key_of(&std::fs::read(path).at(path)?, path)
+}
+
+/// The public key in the bytes of a key file read from `path` (named in messages).
+pub fn public_key_of(bytes: &[u8], path: &std::path::Path) -> Result<VerifyingKey> {
+    let text = std::str::from_utf8(bytes).map_err(|_| "not text".to_string());
+    text.and_then(|t| parse_public_key(t.trim()))
         .map_err(|why| crate::bad_input!("{}: not an Ed25519 public key of midnet ({why})", path.display()))
 }
 

@@ -51,7 +51,7 @@ pub struct Retirement {
 }
 
 /// `sites.json` in the home, and the `sites.toml` import format (`[[site]]` entries).
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SiteRegistry {
     #[serde(default, rename = "site")]
@@ -173,9 +173,8 @@ pub fn retire(actor: &super::Actor, id: &str) -> Result<Retirement> {
 /// Register `file`'s public key as site `id`'s (reviewer), replacing the one it had: for a site
 /// registered before keys existed, or a site that made a new key pair. Returns the key's id and
 /// the id of the key it replaced.
-pub fn set_key(actor: &super::Actor, id: &str, file: &Path) -> Result<(String, Option<String>)> {
+pub fn set_key(actor: &super::Actor, id: &str, key: &ed25519_dalek::VerifyingKey) -> Result<(String, Option<String>)> {
     actor.require_reviewer("registering a site's key")?;
-    let key = crate::wire::read_public_key(file)?;
     let home = actor.home();
     let _lock = home.lock_documents()?;
     let mut registry = SiteRegistry::load(home)?;
@@ -192,7 +191,7 @@ pub fn set_key(actor: &super::Actor, id: &str, file: &Path) -> Result<(String, O
     registry.save(home)?;
     let shown =
         |hex: &str| crate::wire::parse_public_key(hex).map_or_else(|_| hex.to_string(), |k| crate::wire::key_id(&k));
-    Ok((crate::wire::key_id(&key), replaced.as_deref().map(shown)))
+    Ok((crate::wire::key_id(key), replaced.as_deref().map(shown)))
 }
 
 impl Site {

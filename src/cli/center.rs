@@ -2,8 +2,6 @@
 //! `login`, `logout`; and the `project` and `audit` command groups, assembled here so that the
 //! top-level command tree has one entry for all of them.
 
-use std::path::PathBuf;
-
 use clap::{Args, Subcommand};
 
 use crate::audit::Outcome;
@@ -12,6 +10,7 @@ use crate::center::session::{self, Actor};
 use crate::center::users::{self, NewUser, Users, read_new_password, read_password};
 use crate::cli::Global;
 use crate::cli::as_user;
+use crate::cli::named::{NamedFile, NamedRegistry};
 use crate::cli::terminal::{ALL_TEXT, date_arg, print_json, print_result, text_table};
 use crate::error::Result;
 
@@ -105,8 +104,8 @@ pub enum SitesCommand {
     /// registered, but no extraction asks it until `center sites key` gives it one.
     Add {
         /// The registry file (sites.toml).
-        #[arg(value_name = "FILE")]
-        file: PathBuf,
+        #[arg(value_name = "FILE", value_parser = NamedRegistry::parse)]
+        file: NamedRegistry,
     },
     /// Retire a site that left the network (reviewer): it stays in the registry and in every record
     /// that names it, marked retired with today's date; extractions no longer ask it.
@@ -123,8 +122,8 @@ pub enum SitesCommand {
         #[arg(value_name = "SITE")]
         site: String,
         /// The site's public key file.
-        #[arg(value_name = "FILE")]
-        file: PathBuf,
+        #[arg(value_name = "FILE", value_parser = NamedFile::parse)]
+        file: NamedFile,
     },
     /// The registered sites and whether each is active or retired (reviewer).
     List {
@@ -274,7 +273,7 @@ fn init(global: &Global, args: InitArgs) -> Result<()> {
 fn sites(global: &Global, command: SitesCommand) -> Result<()> {
     match command {
         SitesCommand::Add { file } => as_user(global, "center sites add", None, |actor| {
-            let (total, added) = crate::project::import_sites(actor, &file)?;
+            let (total, added) = crate::project::import_sites(actor, file.registry().clone())?;
             println!("{total} sites registered ({} new: {})", added.len(), added.join(", "));
             Ok(())
         }),
@@ -288,7 +287,8 @@ fn sites(global: &Global, command: SitesCommand) -> Result<()> {
             Ok(())
         }),
         SitesCommand::Key { site, file } => as_user(global, "center sites key", None, |actor| {
-            let (key, replaced) = crate::center::sites::set_key(actor, &site, &file)?;
+            let key = crate::wire::public_key_of(file.bytes(), file.path())?;
+            let (key, replaced) = crate::center::sites::set_key(actor, &site, &key)?;
             match replaced {
                 Some(old) => println!("{site}: key {key} registered, replacing {old}"),
                 None => println!("{site}: key {key} registered"),

@@ -362,7 +362,8 @@ fn provision(root: &Path, network: &Path) -> Result<NewProject> {
 
 /// The reviewer registers the sites, adds the analyst, creates the project and grants it.
 fn provision_project(reviewer: &Actor, network: &Path) -> Result<NewProject> {
-    reviewer.run("center sites add", None, |a| crate::project::import_sites(a, &network.join("sites.toml")))?;
+    let registry = crate::center::sites::SiteRegistry::read_toml(&network.join("sites.toml"))?;
+    reviewer.run("center sites add", None, |a| crate::project::import_sites(a, registry))?;
     let analyst = NewUser { id: "analyst".into(), name: "Demo Analyst".into(), reviewer: false };
     reviewer.run("user add", None, |a| center::users::create(a, &analyst, ANALYST_PASSWORD))?;
     let today = reviewer.today();

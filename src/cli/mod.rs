@@ -238,7 +238,7 @@ impl Command {
     /// command takes the home's.
     fn read_named_files(&mut self) -> Result<()> {
         use crate::cli::audit::AuditCommand;
-        use crate::cli::center::CenterCommand;
+        use crate::cli::center::{CenterCommand, HomeCommand, SitesCommand};
         use crate::cli::named::NamedFile;
         use crate::cli::work::WorkCommand;
         match self {
@@ -247,6 +247,8 @@ impl Command {
                 args.standard.as_mut().map_or(Ok(()), NamedFile::read)
             }
             Command::Center(CenterCommand::Work(WorkCommand::Import { file, .. })) => file.read(),
+            Command::Center(CenterCommand::Center(HomeCommand::Sites(SitesCommand::Add { file }))) => file.read(),
+            Command::Center(CenterCommand::Center(HomeCommand::Sites(SitesCommand::Key { file, .. }))) => file.read(),
             Command::Center(CenterCommand::Audit(AuditCommand::Verify { anchor: Some(file), .. })) => file.read(),
             _ => Ok(()),
         }

@@ -82,3 +82,29 @@ impl NamedScript {
         self.bundle.as_ref().expect("cli::main reads every named script before the command runs")
     }
 }
+
+/// A site registry named on the command line (`center sites add`): its path, and, once
+/// `cli::main` has read them, its entries with their paths checked and their key files read.
+#[derive(Debug, Clone)]
+pub struct NamedRegistry {
+    path: PathBuf,
+    registry: Option<crate::center::sites::SiteRegistry>,
+}
+
+impl NamedRegistry {
+    /// The value parser of a registry's argument (reading comes later, in `cli::main`).
+    pub fn parse(text: &str) -> std::result::Result<NamedRegistry, std::convert::Infallible> {
+        Ok(NamedRegistry { path: PathBuf::from(text), registry: None })
+    }
+
+    /// Read the registry and the key files it names with the rights the process has now.
+    pub fn read(&mut self) -> Result<()> {
+        self.registry = Some(crate::center::sites::SiteRegistry::read_toml(&self.path)?);
+        Ok(())
+    }
+
+    /// The registry as read.
+    pub fn registry(&self) -> &crate::center::sites::SiteRegistry {
+        self.registry.as_ref().expect("cli::main reads every named registry before the command runs")
+    }
+}

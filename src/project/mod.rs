@@ -27,8 +27,6 @@ pub use layout::{Area, Layout};
 pub use open::Project;
 pub use record::{ProjectRecord, Purpose, Role, State};
 
-use std::path::Path;
-
 use crate::center::sites::SiteRegistry;
 use crate::center::{Actor, Home};
 use crate::error::Result;
@@ -36,9 +34,10 @@ use crate::error::Result;
 /// Import the site registry in `file` into the home (reviewer): add or replace its sites, and give
 /// each new site a pseudonym in every project. Returns the number of registered sites and the new
 /// ids.
-pub fn import_sites(actor: &Actor, file: &Path) -> Result<(usize, Vec<String>)> {
+/// `incoming` is a registry file as [`SiteRegistry::read_toml`] read it (for `center sites add`,
+/// with the rights of the person who named it).
+pub fn import_sites(actor: &Actor, incoming: SiteRegistry) -> Result<(usize, Vec<String>)> {
     actor.require_reviewer("importing sites")?;
-    let incoming = SiteRegistry::read_toml(file)?;
     let home = actor.home();
     let _lock = home.lock_documents()?;
     let mut registry = SiteRegistry::load(home)?;

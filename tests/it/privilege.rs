@@ -186,6 +186,18 @@ fn a_file_named_on_a_command_on_the_home_is_read_with_the_persons_rights() {
     assert!(!c.area("p2").join("work/by_site.csv").exists(), "p1's table came into p2");
     let extract = midnet_env(&c.root, &["extract", "--project", "p2", &script], &alan, None);
     assert_named_file_denied(&extract, "extract with a codelist of p1's", &other);
+
+    // The reviewer's commands too: a site's key file is read as the person who names it.
+    let rev = sudo_env(&c.home, "1002", &c.os_home("rev"));
+    midnet_env(&c.root, &["login", "--user", "rev"], &rev, Some(&format!("{PASSWORD}\n"))).ok();
+    let key = midnet_env(&c.root, &["center", "sites", "key", "site01", &path], &rev, None);
+    assert_named_file_denied(&key, "center sites key with p1's table", &other);
+    let registry = public.join("sites.toml");
+    std::fs::write(&registry, format!("[[site]]\nid = \"h1\"\nname = \"H\"\npath = \".\"\nkey_file = \"{path}\"\n"))
+        .unwrap();
+    std::fs::set_permissions(&registry, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let add = midnet_env(&c.root, &["center", "sites", "add", &registry.display().to_string()], &rev, None);
+    assert_named_file_denied(&add, "center sites add with a key file of p1's", &other);
 }
 
 /// The run failed because the person cannot read `file`, and showed nothing of what it holds.
