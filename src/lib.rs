@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod center;
+pub mod chain;
 pub mod cli;
 pub mod clock;
 pub mod crash;

@@ -137,7 +137,7 @@ impl Log {
             )));
         }
         let anchored = anchor.seq.checked_sub(1).map(|i| self.records().map(|r| r[i as usize].hash.clone()));
-        let hash = anchored.transpose()?.unwrap_or_else(|| super::GENESIS.to_string());
+        let hash = anchored.transpose()?.unwrap_or_else(|| crate::chain::GENESIS.to_string());
         if hash != anchor.hash {
             return Err(Error::Integrity(format!(
                 "record {} differs from the anchor of {} (its hash is {}…, the anchor states {}…): the trail was \

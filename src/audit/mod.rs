@@ -2,9 +2,9 @@
 //! enters or leaves a work area, one JSON record per line of `HOME/audit/log.jsonl`.
 //!
 //! Each line is a JSON object whose last two fields are `hash` and `mac`:
-//! - `hash` is the SHA-256 (hex) of the line's exact bytes before `,"hash":`, which include `seq`
-//!   (1, 2, 3, ...) and `prev`, the previous record's hash (64 zeros for the first): any edit,
-//!   deletion, insertion or reordering breaks the chain at the first record it touches;
+//! - `hash` chains the records ([`crate::chain`]): the SHA-256 of the line's bytes before it, which
+//!   include `seq` and `prev`, so any edit, deletion, insertion or reordering breaks the chain at the
+//!   first record it touches;
 //! - `mac` is HMAC-SHA256 of `hash` under the key `HOME/seal/key` (readable by the service account
 //!   alone), so a chain rebuilt by someone without the key fails at the first rebuilt record;
 //! - `HOME/seal/head.json` keeps the record count and last hash, sealed with the same key, apart
@@ -28,9 +28,6 @@ use crate::store::{self, FileLock};
 
 pub use anchor::Anchor;
 pub use verify::Verified;
-
-/// The `prev` of the first record.
-pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// Whether a file entered or left a work area, or was deleted from it (termination, purge).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,14 +141,6 @@ pub struct Record {
     pub mac: String,
 }
 
-impl Record {
-    /// The line's text before `,"hash":`: what `hash` covers.
-    fn body(&self) -> Result<String> {
-        let json = serde_json::to_string(self).map_err(|e| Error::Internal(format!("audit record: {e}")))?;
-        Ok(json.strip_suffix('}').expect("a JSON object ends with }").to_string())
-    }
-}
-
 /// The sealed head of the chain (`seal/head.json`): how many records the log holds, the hash of
 /// the last, and how many bytes they take. What lies past `bytes` is not sealed: the next append
 /// (or verify) recovers it ([`Log::settle`]) or refuses it as tampering.
@@ -233,7 +222,7 @@ impl Log {
         store::write_private_file(&log.key, hex::encode(key).as_bytes())?;
         std::fs::File::create(&log.log).at(&log.log)?;
         let key = log.read_key()?;
-        log.write_head(&key, &SealedHead { count: 0, last: GENESIS.to_string(), bytes: 0 })
+        log.write_head(&key, &SealedHead { count: 0, last: crate::chain::GENESIS.to_string(), bytes: 0 })
     }
 
     pub fn path(&self) -> &Path {
@@ -288,8 +277,8 @@ impl Log {
             hash: String::new(),
             mac: String::new(),
         };
-        let body = record.body()?;
-        record.hash = crate::digest::sha256_hex(body.as_bytes());
+        let (body, hash) = crate::chain::seal(&record);
+        record.hash = hash;
         record.mac = mac(key, record.hash.as_bytes());
         let line = format!("{body},\"hash\":\"{}\",\"mac\":\"{}\"}}\n", record.hash, record.mac);
         let mut file = std::fs::OpenOptions::new().append(true).open(&self.log).at(&self.log)?;

@@ -3,7 +3,8 @@
 //! What may follow the sealed records is what an interrupted append leaves ([`Tail`]); the caller
 //! recovers it ([`Log::settle`](super::Log)).
 
-use super::{GENESIS, Head, Log, Record, Recovery, mac};
+use super::{Head, Log, Record, Recovery, mac};
+use crate::chain::{self, GENESIS};
 use crate::error::{Error, Result};
 
 /// A log that verified: how many records, the hash they end in, and what was recovered first (if
@@ -104,19 +105,15 @@ pub(super) fn walk(log: &Log, key: &[u8], text: &str, head: &Head) -> Result<Wal
 /// Check one line as record `expected` after the record whose hash is `prev`; the head seals
 /// `sealed` records. Returns the record, or why the line is not what `append` wrote there.
 fn check_line(line: &str, expected: u64, prev: &str, key: &[u8], sealed: u64) -> Result<Record, String> {
-    let parsed = line.rfind(",\"hash\":\"").zip(serde_json::from_str::<Record>(line).ok());
+    let parsed = chain::body_of(line).zip(serde_json::from_str::<Record>(line).ok());
     // The line must be exactly what `append` writes: the body, then the hash and the mac.
-    let Some((body, record)) = parsed
-        .map(|(cut, record)| (&line[..cut], record))
-        .filter(|(body, r)| line == format!("{body},\"hash\":\"{}\",\"mac\":\"{}\"}}", r.hash, r.mac))
+    let Some((body, record)) =
+        parsed.filter(|(body, r)| line == format!("{body},\"hash\":\"{}\",\"mac\":\"{}\"}}", r.hash, r.mac))
     else {
         return Err(format!("not an audit record (record {expected} expected): the line was altered or inserted"));
     };
-    let hash = crate::digest::sha256_hex(body.as_bytes());
-    if hash != record.hash {
-        return Err(format!("record {} was edited: its content does not match its hash", record.seq));
-    }
-    if record.mac != mac(key, hash.as_bytes()) {
+    chain::check_hash(body, &record.hash, record.seq).map_err(|b| b.to_string())?;
+    if record.mac != mac(key, record.hash.as_bytes()) {
         if expected > sealed {
             return Err(format!(
                 "record {expected} comes after the sealed head ({sealed} records) and its seal (mac) does not verify: \
@@ -128,18 +125,6 @@ fn check_line(line: &str, expected: u64, prev: &str, key: &[u8], sealed: u64) ->
             record.seq
         ));
     }
-    if record.seq != expected {
-        return Err(format!(
-            "holds record {} where record {expected} was expected: records were deleted, inserted or reordered here",
-            record.seq
-        ));
-    }
-    if record.prev != prev {
-        return Err(format!(
-            "record {} does not follow the record before it (its prev hash differs): \
-             a record was deleted, inserted or reordered here",
-            record.seq
-        ));
-    }
+    chain::check_place(record.seq, &record.prev, expected, prev).map_err(|b| b.to_string())?;
     Ok(record)
 }

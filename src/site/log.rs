@@ -2,10 +2,9 @@
 //! refused and what it sent, one hash-chained JSON record per line, kept by the site whatever the
 //! data center keeps. `midnet site log` shows it and verifies the chain.
 //!
-//! Each line is a JSON object ending in `hash`: the SHA-256 (hex) of the line's exact bytes before
-//! `,"hash":`, which include `seq` (1, 2, 3, …) and `prev`, the previous line's hash (64 zeros for
-//! the first). An edited, deleted, inserted or reordered line breaks the chain at the first line it
-//! touches, and the site then believes no work request until its staff have looked (the log is
+//! Each line is a JSON object ending in `hash`, chained as the center's audit trail is
+//! ([`crate::chain`]). An edited, deleted, inserted or reordered line breaks the chain at the first
+//! line it touches, and the site then believes no work request until its staff have looked (the log is
 //! also the site's record of the nonces it has seen, so a replayed request is refused after a
 //! restart too). Unlike the center's audit trail there is no keyed seal: someone who can rewrite
 //! the whole file can rebuild the chain, and a cut-off tail is not detected (docs/network.md).
@@ -16,11 +15,9 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::SiteDir;
+use crate::chain::{self, GENESIS};
 use crate::error::{Error, IoContext, Result};
 use crate::store::FileLock;
-
-/// The `prev` of the first line.
-const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// What a line records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,8 +120,8 @@ impl Held {
             prev,
             hash: String::new(),
         };
-        let body = body(&record);
-        record.hash = crate::digest::sha256_hex(body.as_bytes());
+        let (body, hash) = chain::seal(&record);
+        record.hash = hash;
         let line = format!("{body},\"hash\":\"{}\"}}\n", record.hash);
         let file = path(&self.site);
         let mut out = std::fs::OpenOptions::new().create(true).append(true).open(&file).at(&file)?;
@@ -133,12 +130,6 @@ impl Held {
         self.records.push(record);
         Ok(())
     }
-}
-
-/// The line's text before `,"hash":`: what `hash` covers.
-fn body(record: &Record) -> String {
-    let json = serde_json::to_string(record).expect("a log record serialises");
-    json.strip_suffix('}').expect("a JSON object ends with }").to_string()
 }
 
 /// Every record of the site's log, the chain verified; the first broken line is named. The
@@ -179,20 +170,8 @@ fn read_with_tail(site: &SiteDir) -> Result<(Vec<Record>, Option<usize>)> {
 
 fn check_line(line: &str, seq: u64, prev: &str) -> std::result::Result<Record, String> {
     let record: Record = serde_json::from_str(line).map_err(|e| format!("not a log record ({e})"))?;
-    let (covered, _) = line.rsplit_once(",\"hash\":").ok_or("no hash")?;
-    if crate::digest::sha256_hex(covered.as_bytes()) != record.hash {
-        return Err(format!("record {} does not match its hash: the line was edited", record.seq));
-    }
-    if record.seq != seq {
-        return Err(format!(
-            "record {} where record {seq} belongs: lines were removed, added or reordered",
-            record.seq
-        ));
-    }
-    if record.prev != prev {
-        return Err(format!(
-            "record {seq} does not follow the line before it: a line before it was removed or changed"
-        ));
-    }
+    let body = chain::body_of(line).ok_or("no hash")?;
+    chain::check_hash(body, &record.hash, record.seq).map_err(|b| b.to_string())?;
+    chain::check_place(record.seq, &record.prev, seq, prev).map_err(|b| b.to_string())?;
     Ok(record)
 }

@@ -216,7 +216,7 @@ fn the_site_log_records_what_was_approved_asked_and_sent_and_detects_an_edited_l
     let file = n.sites[1].join("log.jsonl");
     let edited = std::fs::read_to_string(&file).unwrap().replacen("asked by the data center", "asked by nobody", 1);
     std::fs::write(&file, edited).unwrap();
-    n.c.run("rev", &["site", "log", "--site", &dir]).fails(6, "line 2: record 2 does not match its hash");
+    n.c.run("rev", &["site", "log", "--site", &dir]).fails(6, "line 2: record 2 was edited");
     // The site then believes no request until its staff have looked.
     let run = n.extract("p1", &["--cutoff", "2025-09-30", "--sites", "site02"]).fails(1, "incomplete");
     let reason = run.json()["sites"][0]["reason"].as_str().unwrap().to_string();
