@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::script::diagnostic::Diagnostic;
 use crate::script::{ast, lexer, parser};
 
 /// A script's text and the contents of every codelist file it names.
@@ -19,6 +20,9 @@ pub struct Bundle {
     pub(super) text: String,
     /// Where its relative codelist paths start.
     pub(super) dir: PathBuf,
+    /// The text parsed (once: the codelist paths are read from it, and the checker checks it), or
+    /// why it does not parse.
+    pub(super) parsed: std::result::Result<ast::Script, Diagnostic>,
     /// Each codelist file, in the order the script first names it.
     codelists: Vec<CodelistFile>,
 }
@@ -47,8 +51,10 @@ impl Bundle {
     /// Script text named `name`, with the codelist files it names read from `dir`. Text that does
     /// not parse names no files: checking it reports why.
     pub fn of_text(name: &str, text: &str, dir: &Path) -> Bundle {
-        let written = lexer::tokenize(text).ok().and_then(|t| parser::parse(t).ok()).map(|ast| codelist_paths(&ast));
-        let codelists = written
+        let parsed = lexer::tokenize(text).and_then(parser::parse);
+        let codelists = parsed
+            .as_ref()
+            .map(codelist_paths)
             .unwrap_or_default()
             .into_iter()
             .map(|written| {
@@ -60,7 +66,7 @@ impl Bundle {
                 CodelistFile { written, path, content }
             })
             .collect();
-        Bundle { name: name.to_string(), text: text.to_string(), dir: dir.to_path_buf(), codelists }
+        Bundle { name: name.to_string(), text: text.to_string(), dir: dir.to_path_buf(), parsed, codelists }
     }
 
     /// How the script is named in messages: its path as given.

@@ -106,8 +106,7 @@ impl Script {
     pub fn from_bundle(bundle: Bundle) -> Result<Script> {
         let source = Source::new(&bundle.name, &bundle.text);
         let fail = |d: Vec<Diagnostic>| Error::BadInput(diagnostic::render_all(&d, &source));
-        let tokens = lexer::tokenize(&bundle.text).map_err(|d| fail(vec![d]))?;
-        let ast = parser::parse(tokens).map_err(|d| fail(vec![d]))?;
+        let ast = bundle.parsed.clone().map_err(|d| fail(vec![d]))?;
         let checked = check::check(&ast, &source, &bundle, None).map_err(fail)?;
         let sha256 = bundle.sha256()?;
         let parameters = checked
