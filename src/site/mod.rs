@@ -19,6 +19,7 @@ pub mod masters;
 pub mod migrate;
 pub mod quarantine;
 pub mod run;
+pub mod ssmix2;
 
 use std::path::{Path, PathBuf};
 

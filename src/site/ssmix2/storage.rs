@@ -1,0 +1,293 @@
+//! The SS-MIX2 standardized storage as a tree of files: which files there are, what each one's
+//! name says (patient, date of care, data kind, order, when it was stored, condition), and which
+//! are current.
+//!
+//! `ROOT/<PID[0:3]>/<PID[3:6]>/<PID>/<date | ->/<kind>/<PID>_<date>_<kind>_<order>_<stored>_<dept>_<condition>`
+//! (docs/site-inputs.md; hospital-inputs.md §1.1). The condition is `1` for the current version,
+//! `2` for one a newer version superseded, `0` for one deleted. The tree is walked, never an index
+//! database, and never through a symbolic link: a link could lead the reader out of the storage.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// What a file's name says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileName {
+    /// The hospital's patient id: identifying, never stored as it is.
+    pub patient: String,
+    /// The date of care (`YYYYMMDD`), or `None` for patient-level data (the name's `-`).
+    pub date: Option<String>,
+    /// The data kind, e.g. `OMP-01`.
+    pub kind: String,
+    /// The order number (15 characters; all 9s when there is no order).
+    pub order: String,
+    /// When the message was stored, `YYYYMMDDHHMMSS[fff]`: versions of one key are ordered by it.
+    pub stored: String,
+    /// The department code, or `None` for `-`.
+    pub department: Option<String>,
+    pub condition: Condition,
+}
+
+/// The condition flag at the end of a file's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Condition {
+    /// `0`: deleted.
+    Deleted,
+    /// `1`: the current version.
+    Current,
+    /// `2`: superseded by a newer version.
+    Superseded,
+}
+
+/// One file of the storage that fits the layout.
+#[derive(Debug, Clone)]
+pub struct StoredFile {
+    /// Relative to the storage's root, with `/` between parts.
+    pub path: String,
+    pub name: FileName,
+    pub bytes: u64,
+}
+
+/// Something in the tree that does not fit the layout, and why: reported, never read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Misplaced {
+    /// Relative to the storage's root.
+    pub path: String,
+    pub reason: String,
+}
+
+/// The storage as walked.
+#[derive(Debug, Clone, Default)]
+pub struct Storage {
+    /// Every file that fits the layout, in path order.
+    pub files: Vec<StoredFile>,
+    pub misplaced: Vec<Misplaced>,
+}
+
+/// The depth of a file below the root: three levels of patient, the date, the kind.
+const FILE_DEPTH: usize = 6;
+
+/// Walk the storage under `root`. An unreadable directory is an error; a file or directory that
+/// does not fit the layout is listed in `misplaced` with why.
+pub fn walk(root: &Path) -> crate::error::Result<Storage> {
+    let mut storage = Storage::default();
+    walk_dir(root, root, 0, &mut storage)?;
+    storage.files.sort_by(|a, b| a.path.cmp(&b.path));
+    storage.misplaced.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(storage)
+}
+
+fn walk_dir(root: &Path, dir: &Path, depth: usize, storage: &mut Storage) -> crate::error::Result<()> {
+    use crate::error::IoContext;
+    for entry in std::fs::read_dir(dir).at(dir)? {
+        let path = entry.at(dir)?.path();
+        let relative = relative(root, &path);
+        let meta = std::fs::symlink_metadata(&path).at(&path)?;
+        let misplaced = |reason: &str| Misplaced { path: relative.clone(), reason: reason.to_string() };
+        if meta.file_type().is_symlink() {
+            storage.misplaced.push(misplaced("a symbolic link: not followed, it could lead out of the storage"));
+        } else if meta.is_dir() && depth + 1 < FILE_DEPTH {
+            walk_dir(root, &path, depth + 1, storage)?;
+        } else if meta.is_file() && depth + 1 == FILE_DEPTH {
+            match check_place(&relative) {
+                Ok(name) => storage.files.push(StoredFile { path: relative, name, bytes: meta.len() }),
+                Err(reason) => storage.misplaced.push(Misplaced { path: relative, reason }),
+            }
+        } else if meta.is_dir() {
+            storage
+                .misplaced
+                .push(misplaced("a directory where the layout has files (ROOT/pid/pid/PID/date/kind/file)"));
+        } else if meta.is_file() {
+            storage
+                .misplaced
+                .push(misplaced("a file outside the layout's place for files (ROOT/pid/pid/PID/date/kind/file)"));
+        } else {
+            storage.misplaced.push(misplaced("neither a file nor a directory"));
+        }
+    }
+    Ok(())
+}
+
+fn relative(root: &Path, path: &Path) -> String {
+    let parts: Vec<String> = path
+        .strip_prefix(root)
+        .unwrap_or(path)
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    parts.join("/")
+}
+
+/// Parse a file's name and check that its folders agree with it.
+fn check_place(relative: &str) -> Result<FileName, String> {
+    let parts: Vec<&str> = relative.split('/').collect();
+    let [first, second, patient_dir, date_dir, kind_dir, file] = parts[..] else {
+        return Err("not six levels below the root".to_string());
+    };
+    let name = parse_name(file)?;
+    let date = name.date.as_deref().unwrap_or("-");
+    let disagree = |what: &str, folder: &str, named: &str| {
+        Err(format!("its {what} folder is {folder:?} but its name says {named:?}: the file was moved or renamed"))
+    };
+    if patient_dir != name.patient {
+        return disagree("patient", patient_dir, &name.patient);
+    }
+    if date_dir != date {
+        return disagree("date", date_dir, date);
+    }
+    if kind_dir != name.kind {
+        return disagree("data kind", kind_dir, &name.kind);
+    }
+    // How ids shorter than six characters are foldered is not confirmed (hospital-inputs.md, Not
+    // confirmed 3): their first two levels are taken as they are.
+    if let (Some(head), Some(next)) = (name.patient.get(0..3), name.patient.get(3..6))
+        && (first != head || second != next)
+    {
+        return disagree("patient prefix", &format!("{first}/{second}"), &format!("{head}/{next}"));
+    }
+    Ok(name)
+}
+
+/// Parse `<PID>_<date>_<kind>_<order>_<stored>_<dept>_<condition>`. The parts are taken from the
+/// right, so that an id holding `_` is still read whole.
+pub fn parse_name(file: &str) -> Result<FileName, String> {
+    let mut parts = file.rsplitn(7, '_');
+    let mut next = || parts.next().filter(|p| !p.is_empty());
+    let (Some(condition), Some(department), Some(stored), Some(order), Some(kind), Some(date), Some(patient)) =
+        (next(), next(), next(), next(), next(), next(), next())
+    else {
+        return Err("its name is not PID_date_kind_order_stored_department_condition".to_string());
+    };
+    let condition = match condition {
+        "1" => Condition::Current,
+        "2" => Condition::Superseded,
+        "0" => Condition::Deleted,
+        other => return Err(format!("its condition is {other:?}: 1 (current), 2 (superseded) or 0 (deleted)")),
+    };
+    let date = match date {
+        "-" => None,
+        d if d.len() == 8 && d.bytes().all(|b| b.is_ascii_digit()) => Some(d.to_string()),
+        d => return Err(format!("its date of care is {d:?}: YYYYMMDD, or - for patient-level data")),
+    };
+    // Both 15 and 17 digits are seen (hospital-inputs.md §1.1): 14 to 17 are accepted.
+    if !(14..=17).contains(&stored.len()) || !stored.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("its stored time is {stored:?}: YYYYMMDDHHMMSS and up to 3 digits of a second"));
+    }
+    Ok(FileName {
+        patient: patient.to_string(),
+        date,
+        kind: kind.to_string(),
+        order: order.to_string(),
+        stored: stored.to_string(),
+        department: (department != "-").then(|| department.to_string()),
+        condition,
+    })
+}
+
+/// The key one message's versions share: patient, date of care, data kind, order.
+pub type Key = (String, Option<String>, String, String);
+
+impl FileName {
+    pub fn key(&self) -> Key {
+        (self.patient.clone(), self.date.clone(), self.kind.clone(), self.order.clone())
+    }
+}
+
+impl Storage {
+    /// The file that holds each key's current content: its latest `_1` file, unless a `_0` file
+    /// stored at the same time or later deleted it (then the key has none). Superseded files never
+    /// count.
+    pub fn current(&self) -> Vec<&StoredFile> {
+        let mut latest: BTreeMap<Key, &StoredFile> = BTreeMap::new();
+        for file in self.files.iter().filter(|f| f.name.condition != Condition::Superseded) {
+            let later = |kept: &&StoredFile| {
+                // Padded so that 15- and 17-digit times compare as times.
+                let (a, b) = (pad(&file.name.stored), pad(&kept.name.stored));
+                a > b || (a == b && file.name.condition < kept.name.condition)
+            };
+            match latest.get(&file.name.key()) {
+                Some(kept) if !later(kept) => {}
+                _ => {
+                    latest.insert(file.name.key(), file);
+                }
+            }
+        }
+        latest.into_values().filter(|f| f.name.condition == Condition::Current).collect()
+    }
+}
+
+fn pad(stored: &str) -> String {
+    format!("{stored:0<17}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = "0123456789_20080126_OML-11_081251234567800_200802031630123_01_1";
+
+    #[test]
+    fn the_specifications_sample_name_reads() {
+        let name = parse_name(SAMPLE).unwrap();
+        assert_eq!(name.patient, "0123456789");
+        assert_eq!(name.date.as_deref(), Some("20080126"));
+        assert_eq!(name.kind, "OML-11");
+        assert_eq!(name.order, "081251234567800");
+        assert_eq!(name.department.as_deref(), Some("01"));
+        assert_eq!(name.condition, Condition::Current);
+        let level = parse_name("9999013_-_PPR-01_999999999999999_20240415103000123_-_1").unwrap();
+        assert_eq!((level.date, level.department), (None, None));
+    }
+
+    #[test]
+    fn names_that_do_not_fit_say_which_part() {
+        assert!(parse_name("0123456789_20080126_OML-11").unwrap_err().contains("is not PID_date"));
+        let flag = parse_name(&SAMPLE.replace("_01_1", "_01_7")).unwrap_err();
+        assert!(flag.contains("condition is \"7\""), "{flag}");
+        let date = parse_name(&SAMPLE.replace("20080126", "2008-01-26")).unwrap_err();
+        assert!(date.contains("date of care"), "{date}");
+        let stored = parse_name(&SAMPLE.replace("200802031630123", "2008")).unwrap_err();
+        assert!(stored.contains("stored time"), "{stored}");
+    }
+
+    #[test]
+    fn folders_must_agree_with_the_name() {
+        assert!(check_place(&format!("012/345/0123456789/20080126/OML-11/{SAMPLE}")).is_ok());
+        let moved = check_place(&format!("012/345/0123456789/20080127/OML-11/{SAMPLE}")).unwrap_err();
+        assert!(moved.contains("date folder is \"20080127\""), "{moved}");
+        let prefix = check_place(&format!("012/999/0123456789/20080126/OML-11/{SAMPLE}")).unwrap_err();
+        assert!(prefix.contains("patient prefix"), "{prefix}");
+    }
+
+    fn file(stored: &str, condition: Condition) -> StoredFile {
+        let name = FileName {
+            patient: "0123456789".into(),
+            date: Some("20240415".into()),
+            kind: "OMP-01".into(),
+            order: "000000000012345".into(),
+            stored: stored.into(),
+            department: None,
+            condition,
+        };
+        StoredFile { path: format!("{stored}-{condition:?}"), name, bytes: 1 }
+    }
+
+    #[test]
+    fn the_latest_current_version_counts_and_a_deletion_removes_the_key() {
+        let storage = Storage {
+            files: vec![
+                file("20240415100000000", Condition::Superseded),
+                file("202404151100000", Condition::Current),
+                file("20240415090000000", Condition::Current),
+            ],
+            misplaced: vec![],
+        };
+        let current: Vec<&str> = storage.current().iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(current, ["202404151100000-Current"]);
+        let deleted = Storage {
+            files: vec![file("20240415100000000", Condition::Current), file("20240415100000000", Condition::Deleted)],
+            misplaced: vec![],
+        };
+        assert!(deleted.current().is_empty());
+    }
+}
