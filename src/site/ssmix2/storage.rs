@@ -259,6 +259,34 @@ mod tests {
         assert!(prefix.contains("patient prefix"), "{prefix}");
     }
 
+    #[test]
+    fn walking_a_tree_lists_what_does_not_fit_and_never_follows_a_link() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("012/345/0123456789/20080126/OML-11");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(SAMPLE), "MSH|^~\\&|").unwrap();
+        std::fs::write(dir.join("notes.txt"), "").unwrap();
+        std::fs::write(root.path().join("012/README"), "").unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.path().join("012/345/0123456789/20080127")).unwrap();
+        let storage = walk(root.path()).unwrap();
+        let files: Vec<&str> = storage.files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(files, [format!("012/345/0123456789/20080126/OML-11/{SAMPLE}")]);
+        let misplaced: Vec<(&str, &str)> =
+            storage.misplaced.iter().map(|m| (m.path.as_str(), m.reason.split(':').next().unwrap())).collect();
+        assert_eq!(
+            misplaced,
+            [
+                (
+                    "012/345/0123456789/20080126/OML-11/notes.txt",
+                    "its name is not PID_date_kind_order_stored_department_condition"
+                ),
+                ("012/345/0123456789/20080127", "a symbolic link"),
+                ("012/README", "a file outside the layout's place for files (ROOT/pid/pid/PID/date/kind/file)"),
+            ]
+        );
+    }
+
     fn file(stored: &str, condition: Condition) -> StoredFile {
         let name = FileName {
             patient: "0123456789".into(),
