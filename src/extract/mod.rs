@@ -37,7 +37,7 @@ use crate::script::{Bundle, ParamValues, Script};
 use crate::site::{self, SiteDir};
 use crate::table::Provenance;
 
-use crate::site::manifest::Manifest;
+use crate::site::manifest::{Expected, Manifest};
 
 #[derive(Debug, Clone)]
 pub struct ExtractOptions {
@@ -137,6 +137,7 @@ pub fn extract(
     let center_key = crate::center::keys::signing(actor)?;
     let jobs = opts.jobs.clamp(1, todo.len().max(1));
     let (threads, memory) = share_of_machine(jobs);
+    let expected: Vec<Expected> = compiled.queries.outputs.iter().map(Expected::of).collect();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .build()
@@ -172,7 +173,9 @@ pub fn extract(
                     })?;
                     let answer = exchange.accept(&header, &t.pseudonym, &answer)?;
                     let target = incoming.join(&t.pseudonym);
-                    transfer::receive(&outbox, &target, &answer.manifest_sha256, &t.pseudonym, &t.site_id)
+                    let order = site::run::WorkOrder::of(&request);
+                    let asked = transfer::Asked { order: &order, outputs: &expected, site_id: &t.site_id };
+                    transfer::receive(&outbox, &target, &answer.manifest_sha256, &asked)
                 });
                 bar.finish_with_message(if result.is_ok() { "accepted" } else { "failed" });
                 (t.pseudonym.clone(), result)

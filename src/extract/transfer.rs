@@ -6,12 +6,25 @@
 use std::path::Path;
 
 use crate::error::{Error, IoContext, Result};
-use crate::site::manifest::{MANIFEST_FILE, Manifest};
+use crate::site::manifest::{Expected, MANIFEST_FILE, Manifest};
+use crate::site::run::WorkOrder;
 
-/// Copy `outbox` into `target`, verify it against the manifest SHA-256 the site signed, and
-/// return the verified manifest. `label` is the site's pseudonym; `site_id` names it for the data center's fault drills
-/// (`MIDNET_FAULT`, see below).
-pub fn receive(outbox: &Path, target: &Path, manifest_sha256: &str, label: &str, site_id: &str) -> Result<Manifest> {
+/// The largest manifest read: a manifest lists a few outputs and attrition steps (a few KB); a
+/// larger one is not read into memory.
+const MAX_MANIFEST_BYTES: u64 = 1 << 20;
+
+/// What a site's result must answer: the order it was sent and the outputs the script makes.
+pub struct Asked<'a> {
+    pub order: &'a WorkOrder,
+    pub outputs: &'a [Expected],
+    /// The site's id, for the data center's fault drills (`MIDNET_FAULT`, see below).
+    pub site_id: &'a str,
+}
+
+/// Copy the manifest and the expected output files of `outbox` into `target` (nothing else the
+/// outbox holds), verify them against the manifest SHA-256 the site signed and `asked`, and
+/// return the verified manifest.
+pub fn receive(outbox: &Path, target: &Path, manifest_sha256: &str, asked: &Asked) -> Result<Manifest> {
     let parent = target.parent().expect("incoming directories have a parent");
     std::fs::create_dir_all(parent).at(parent)?;
     let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -20,12 +33,7 @@ pub fn receive(outbox: &Path, target: &Path, manifest_sha256: &str, label: &str,
         std::fs::remove_dir_all(&tmp).at(&tmp)?;
     }
     std::fs::create_dir_all(&tmp).at(&tmp)?;
-    for entry in std::fs::read_dir(outbox).at(outbox)? {
-        let path = entry.at(outbox)?.path();
-        let file = path.file_name().expect("directory entries have names");
-        std::fs::copy(&path, tmp.join(file)).at(&path)?;
-    }
-    let received = verify(&tmp, manifest_sha256, label, site_id);
+    let received = copy_expected(outbox, &tmp, asked).and_then(|()| verify(&tmp, manifest_sha256, asked));
     let received = match received {
         Ok(m) => m,
         Err(e) => {
@@ -41,11 +49,40 @@ pub fn receive(outbox: &Path, target: &Path, manifest_sha256: &str, label: &str,
     Ok(received)
 }
 
-/// The received copy in `dir`: its manifest is the one the site signed (by hash), and every file
-/// matches the manifest.
-fn verify(dir: &Path, manifest_sha256: &str, label: &str, site_id: &str) -> Result<Manifest> {
+/// Copy the manifest and each expected output file from `outbox` into `dir`. Each must be a
+/// regular file (a link or a device could make the data center read something else, or block).
+fn copy_expected(outbox: &Path, dir: &Path, asked: &Asked) -> Result<()> {
+    let label = &asked.order.site;
+    let files = std::iter::once(MANIFEST_FILE).chain(asked.outputs.iter().map(|e| e.file.as_str()));
+    for file in files {
+        let from = outbox.join(file);
+        let meta = match std::fs::symlink_metadata(&from) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::Integrity(format!("site {label}: {file} is missing from its result")));
+            }
+            other => other.at(&from)?,
+        };
+        if !meta.file_type().is_file() {
+            return Err(Error::Integrity(format!("site {label}: {file} of its result is not a regular file")));
+        }
+        if file == MANIFEST_FILE && meta.len() > MAX_MANIFEST_BYTES {
+            return Err(Error::Integrity(format!(
+                "site {label}: its manifest has {} bytes, more than the {MAX_MANIFEST_BYTES} a manifest may have; \
+                 it is not read",
+                meta.len()
+            )));
+        }
+        std::fs::copy(&from, dir.join(file)).at(&from)?;
+    }
+    Ok(())
+}
+
+/// The received copy in `dir`: its manifest is the one the site signed (by hash), answers what was
+/// asked, and every file matches the manifest.
+fn verify(dir: &Path, manifest_sha256: &str, asked: &Asked) -> Result<Manifest> {
+    let label = asked.order.site.as_str();
     let manifest_file = dir.join(MANIFEST_FILE);
-    inject_fault(dir, site_id)?;
+    inject_fault(dir, asked.site_id)?;
     let found = crate::digest::sha256_file(&manifest_file)?;
     if found != manifest_sha256 {
         return Err(Error::Integrity(format!(
@@ -56,6 +93,7 @@ fn verify(dir: &Path, manifest_sha256: &str, label: &str, site_id: &str) -> Resu
         )));
     }
     let received = Manifest::read(dir, label)?;
+    received.answers(asked.order, asked.outputs)?;
     received.verify(dir, &duckdb::Connection::open_in_memory()?)?;
     Ok(received)
 }

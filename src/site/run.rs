@@ -18,7 +18,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::log::{self, Event};
-use super::manifest::{ApprovalRef, AttritionStep, MANIFEST_FORMAT, Manifest, OutputColumn, OutputFile};
+use super::manifest::{ApprovalRef, AttritionStep, Expected, MANIFEST_FORMAT, Manifest, OutputFile};
 use super::{SiteDir, approve, keys};
 use crate::digest::sha256_file;
 use crate::error::{Error, IoContext, Result};
@@ -196,8 +196,8 @@ fn run_at_site(req: &SiteRequest, outbox: &Path, step: &dyn Fn(&str)) -> Result<
     let mut outputs = Vec::new();
     for out in &req.compiled.queries.outputs {
         step(&format!("extracting {}", out.name));
-        let file = format!("{}.parquet", out.name);
-        let path = outbox.join(&file);
+        let expected = Expected::of(out);
+        let path = outbox.join(&expected.file);
         let copy = format!(
             "COPY (SELECT 'P' || substr(sha256({key} || patient_key), 1, 24) AS person_id, * EXCLUDE (patient_key) \
                    FROM ({sql}) ORDER BY person_id) TO {to} (FORMAT parquet, COMPRESSION zstd)",
@@ -206,16 +206,13 @@ fn run_at_site(req: &SiteRequest, outbox: &Path, step: &dyn Fn(&str)) -> Result<
             to = string(&path.to_string_lossy())
         );
         let rows = conn.execute(&copy, []).map_err(|e| site_error(req.label, &out.name, e))? as i64;
-        let columns = std::iter::once(OutputColumn { name: "person_id".into(), sql_type: "VARCHAR".into() })
-            .chain(out.columns.iter().map(|c| OutputColumn { name: c.name.clone(), sql_type: c.sql_type.to_string() }))
-            .collect();
         outputs.push(OutputFile {
-            name: out.name.clone(),
-            file,
-            rows,
             sha256: sha256_file(&path)?,
-            patient_level: out.patient_level,
-            columns,
+            name: expected.name,
+            file: expected.file,
+            rows,
+            patient_level: expected.patient_level,
+            columns: expected.columns,
         });
     }
     step("counting attrition");
