@@ -12,7 +12,7 @@
 --
 -- Codes are stored without dots or spaces (ICD-10 `E119`, not `E11.9`).
 --
--- Every clinical table ends in `source_file` and `load_file_id`. `source_file` is the hospital
+-- Every clinical table has `source_file` and `load_file_id`. `source_file` is the hospital
 -- file the row came from, as a path relative to the export's root with any hospital patient id in
 -- it replaced by the site's `patient_key` (for `site load`, the loaded file's name); `load_file_id`
 -- is the file (`load_file`) its row was loaded from. `site load` always sets both; they are NULL
@@ -79,6 +79,8 @@ CREATE TABLE diagnosis (
     source          VARCHAR NOT NULL CHECK (source IN ('EHR', 'CLAIMS', 'DPC')),
     source_file     VARCHAR,
     load_file_id    INTEGER,
+    local_system    VARCHAR,                -- the hospital's local code this row's standard code was
+    local_code      VARCHAR,                -- mapped from (local_code_map); NULL: the source gave it
     CHECK (end_date >= diagnosis_date)
 );
 
@@ -98,6 +100,8 @@ CREATE TABLE drug_order (
     source          VARCHAR NOT NULL CHECK (source IN ('EHR', 'CLAIMS', 'DPC')),
     source_file     VARCHAR,
     load_file_id    INTEGER,
+    local_system    VARCHAR,                -- the hospital's local code this row's standard code was
+    local_code      VARCHAR,                -- mapped from (local_code_map); NULL: the source gave it
     CHECK (days_supply IS NOT NULL OR route = 'injection')
 );
 
@@ -118,6 +122,8 @@ CREATE TABLE drug_administration (
     source          VARCHAR NOT NULL CHECK (source IN ('EHR', 'CLAIMS', 'DPC')),
     source_file     VARCHAR,
     load_file_id    INTEGER,
+    local_system    VARCHAR,                -- the hospital's local code this row's standard code was
+    local_code      VARCHAR,                -- mapped from (local_code_map); NULL: the source gave it
     CHECK (end_time >= start_time),
     CHECK (amount IS NULL OR amount_unit IS NOT NULL),
     CHECK (rate IS NULL OR rate_unit IS NOT NULL)
@@ -143,6 +149,8 @@ CREATE TABLE lab_result (
     source          VARCHAR NOT NULL CHECK (source IN ('EHR', 'CLAIMS', 'DPC')),
     source_file     VARCHAR,
     load_file_id    INTEGER,
+    local_system    VARCHAR,                -- the hospital's local code this row's standard code was
+    local_code      VARCHAR,                -- mapped from (local_code_map); NULL: the source gave it
     CHECK (ref_low IS NULL OR ref_high IS NULL OR ref_low <= ref_high)
 );
 
@@ -313,20 +321,20 @@ CREATE VIEW current_master_procedure AS
 CREATE TABLE schema_version (
     version         INTEGER NOT NULL
 );
-INSERT INTO schema_version VALUES (3);
+INSERT INTO schema_version VALUES (4);
 
 -- One row per change of the data: a data version, which extraction manifests cite. A load that
 -- brought rows in (`change` = 'load'), an import of official masters ('masters', the files' kinds
 -- and dates in `note`), or a migration to a new schema version ('migration', with the versions in
--- `note`). A load that brings in nothing new (every file loaded before, or every
--- row bad) makes none.
+-- `note`), a mapping of local codes ('mapping', the mapping file in `note`). A load that brings in
+-- nothing new (every file loaded before, or every row bad) makes none.
 CREATE TABLE load_history (
     data_version    INTEGER PRIMARY KEY,
     loaded_at       TIMESTAMP NOT NULL,
     midnet_version  VARCHAR NOT NULL,
     rows_loaded     BIGINT NOT NULL,
     rows_quarantined BIGINT NOT NULL,
-    change          VARCHAR NOT NULL DEFAULT 'load' CHECK (change IN ('load', 'masters', 'migration')),
+    change          VARCHAR NOT NULL DEFAULT 'load' CHECK (change IN ('load', 'masters', 'migration', 'mapping')),
     note            VARCHAR
 );
 
@@ -374,4 +382,61 @@ CREATE TABLE script_approval (
     revoked_by      VARCHAR,
     revoked_os_user VARCHAR,
     midnet_version  VARCHAR NOT NULL
+);
+
+-- Local codes (docs/site-inputs.md §3). A row of a hospital's file that names its drug, lab test or
+-- disease by the hospital's own code (`local_code`, in its `local_system`) and not by a standard
+-- one waits here, kept, until a decision of `local_code_map` maps its code; then it is validated and
+-- brought into its table as a load would bring it (with the mapped code, `local_system` and
+-- `local_code` set). It stays here after, so that a later decision for its code moves it. Nothing
+-- that identifies is kept: the row's fields are those `site load` accepts.
+CREATE TABLE local_row (
+    table_name      VARCHAR NOT NULL,
+    kind            VARCHAR NOT NULL CHECK (kind IN ('drug', 'lab', 'disease')),
+    local_system    VARCHAR NOT NULL,       -- 'local' when the file names none
+    local_code      VARCHAR NOT NULL,
+    local_text      VARCHAR,                -- the code's name as the hospital writes it
+    unit            VARCHAR,                -- the row's unit (dose, amount or result unit)
+    row_date        DATE NOT NULL,          -- the row's date (diagnosis, order, administration, result)
+    fields          JSON NOT NULL,          -- the row's fields as the file held them, by column name
+    load_file_id    INTEGER NOT NULL,
+    source_file     VARCHAR NOT NULL,
+    line            BIGINT NOT NULL,        -- line in the file, the header being line 1
+    data_version    INTEGER NOT NULL,       -- the load that brought it
+    brought_in      INTEGER                 -- the data version that brought it into its table (or its
+                                            -- quarantine); NULL: waiting for a mapping
+);
+
+-- The site's decisions mapping a local code to a standard one (`midnet site mapping import`): one row
+-- per decision, never changed; the latest decision for a code holds (`current_local_code_map`).
+-- The standard code is YJ for a drug, JLAC10 for a lab test, ICD-10 for a disease.
+CREATE TABLE local_code_map (
+    decision_id     INTEGER PRIMARY KEY,
+    kind            VARCHAR NOT NULL CHECK (kind IN ('drug', 'lab', 'disease')),
+    local_system    VARCHAR NOT NULL,
+    local_code      VARCHAR NOT NULL,
+    standard_code   VARCHAR NOT NULL,
+    reason          VARCHAR,                -- why, as the reviewer wrote it
+    mapped_by       VARCHAR NOT NULL,       -- the site staff member (`--by`)
+    os_user         VARCHAR NOT NULL,       -- the operating-system account that ran the import
+    mapped_at       TIMESTAMP NOT NULL,     -- UTC
+    file            VARCHAR NOT NULL,       -- the mapping file, as given
+    line            BIGINT NOT NULL,        -- its line there
+    data_version    INTEGER NOT NULL
+);
+CREATE VIEW current_local_code_map AS
+    SELECT * FROM local_code_map
+    QUALIFY row_number() OVER (PARTITION BY kind, local_system, local_code ORDER BY decision_id DESC) = 1;
+
+-- What each data version that changed the clinical rows left, per table and source: rows in the
+-- table, those of them mapped from local codes, and rows waiting for a mapping. `site check`
+-- compares the latest with the one before.
+CREATE TABLE quality_history (
+    data_version    INTEGER NOT NULL,
+    table_name      VARCHAR NOT NULL,
+    source          VARCHAR NOT NULL,
+    rows            BIGINT NOT NULL,
+    mapped          BIGINT NOT NULL,
+    waiting         BIGINT NOT NULL,
+    PRIMARY KEY (data_version, table_name, source)
 );

@@ -157,6 +157,11 @@ fn run_in(root: &Path, global: &Global, args: &DemoArgs) -> Result<PathBuf> {
     for line in quality.render().lines().take(12) {
         say(&format!("   {line}"));
     }
+    let in_tables: i64 = quality.coverage.iter().map(|c| c.rows).sum();
+    let waiting: i64 = quality.coverage.iter().map(|c| c.waiting).sum();
+    say(&format!(
+        "   standard codes: {in_tables} rows in the tables, {waiting} waiting for a mapping of their local codes"
+    ));
     say("4. the data center: its home, the hospitals' registry, users, and a project for this run");
     let project = provision(root, &network)?;
     say(&format!(

@@ -103,6 +103,12 @@ pub enum SiteCommand {
         #[command(subcommand)]
         command: MastersCommand,
     },
+    /// The mapping of the hospital's local codes to standard ones (YJ, JLAC10, ICD-10): rows that
+    /// name their code by a local code only wait until it is mapped.
+    Mapping {
+        #[command(subcommand)]
+        command: MappingCommand,
+    },
     /// Print the data-quality report of a site.
     Check {
         /// The site's data source directory (made by `site init`).
@@ -162,6 +168,40 @@ pub enum MastersCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum MappingCommand {
+    /// Write every local code that rows wait for, once, with its text, unit, rows and months, as a
+    /// CSV for the hospital's staff to fill in (standard_code, reason); never a value of a row.
+    Unmapped {
+        /// The site's data source directory (made by `site init`).
+        #[arg(long, value_name = "DIR")]
+        site: PathBuf,
+        /// The new CSV file to write (.csv; nothing is overwritten).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Print what was written as JSON: {"file", "codes", "rows"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Import a reviewed mapping (the CSV of `unmapped` with standard_code filled in), all or none:
+    /// each line is kept as a decision with who, when and why, and the rows waiting for its code
+    /// come in, in a new data version.
+    Import {
+        /// The site's data source directory (made by `site init`).
+        #[arg(long, value_name = "DIR")]
+        site: PathBuf,
+        /// The site staff member who reviewed the mapping, by name; recorded with the OS account.
+        #[arg(long, value_name = "NAME")]
+        by: String,
+        /// Print what was imported as JSON.
+        #[arg(long)]
+        json: bool,
+        /// The reviewed mapping file (CSV, UTF-8).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+}
+
 pub fn run(global: &Global, command: SiteCommand) -> Result<()> {
     match command {
         SiteCommand::Init { site, json } => {
@@ -193,7 +233,7 @@ pub fn run(global: &Global, command: SiteCommand) -> Result<()> {
             } else {
                 print!("{}", render_load(&report));
             }
-            if report.rows_loaded() == 0 && !report.nothing_new() {
+            if report.rows_loaded() == 0 && report.rows_waiting() == 0 && !report.nothing_new() {
                 return Err(Error::Failed(format!(
                     "{}: nothing could be loaded ({} files refused, {} rows quarantined)",
                     site.display(),
@@ -272,6 +312,7 @@ pub fn run(global: &Global, command: SiteCommand) -> Result<()> {
                 Ok(())
             }
         }
+        SiteCommand::Mapping { command } => mapping(global, command),
         SiteCommand::Check { site, json } => {
             let report = crate::site::check::check(&SiteDir::at(&site))?;
             if json {
@@ -285,6 +326,54 @@ pub fn run(global: &Global, command: SiteCommand) -> Result<()> {
         SiteCommand::TrustCenter { site, key } => trust_center(&site, &key),
         SiteCommand::Log { site, json } => site_log(&site, json),
     }
+}
+
+fn mapping(global: &Global, command: MappingCommand) -> Result<()> {
+    match command {
+        MappingCommand::Unmapped { site, out, json } => {
+            check_new_csv(&out)?;
+            let codes = crate::site::mapping::unmapped(&SiteDir::at(&site))?;
+            let rows: i64 = codes.iter().map(|c| c.rows).sum();
+            crate::store::write_private_atomically(&out, &crate::site::mapping::unmapped_csv(&codes)?)?;
+            if json {
+                print_json(
+                    &serde_json::json!({ "file": out.display().to_string(), "codes": codes.len(), "rows": rows }),
+                )
+            } else {
+                if !global.quiet {
+                    eprintln!(
+                        "{} unmapped local codes ({rows} waiting rows) written to {}",
+                        codes.len(),
+                        out.display()
+                    );
+                }
+                Ok(())
+            }
+        }
+        MappingCommand::Import { site, by, json, file } => {
+            let by = Approver::new(&by)?;
+            let imported = crate::site::mapping::import(&SiteDir::at(&site), &file, &by)?;
+            if json {
+                print_json(&imported)
+            } else {
+                print!("{}", render_mapping(&imported));
+                Ok(())
+            }
+        }
+    }
+}
+
+fn render_mapping(i: &crate::site::mapping::Imported) -> String {
+    let version = match i.data_version {
+        Some(v) => format!("data version {v}"),
+        None => "no new data version: every decision was already the site's".to_string(),
+    };
+    format!(
+        "{}: {} decisions kept ({} unchanged, {} lines without a standard code); {version}
+         rows brought in: {}, quarantined: {}, moved by a changed mapping: {}; still waiting: {}
+",
+        i.file, i.decisions, i.unchanged, i.undecided, i.rows_loaded, i.rows_quarantined, i.rows_moved, i.rows_waiting
+    )
 }
 
 fn site_key(global: &Global, site: &Path, json: bool) -> Result<()> {
@@ -473,6 +562,14 @@ fn render_load(report: &crate::site::load::LoadReport) -> String {
         let _ = writeln!(s, "  {:<20} {:>12} {:>12}  {}", f.table, f.rows_loaded, f.rows_quarantined, f.file);
     }
     let _ = writeln!(s, "  {:<20} {:>12} {:>12}", "total", report.rows_loaded(), report.rows_quarantined());
+    if report.rows_waiting() > 0 {
+        let _ = writeln!(
+            s,
+            "{} rows name their code by a local code the site has not mapped: kept, waiting for a mapping \
+             (`midnet site mapping unmapped` lists the codes)",
+            report.rows_waiting()
+        );
+    }
     for k in &report.skipped {
         let e = &k.earlier;
         let what = match e.data_version {

@@ -266,7 +266,8 @@ mod tests {
             let mut stmt = conn
                 .prepare(
                     "SELECT column_name FROM duckdb_columns() WHERE table_name = ? \
-                     AND column_name NOT IN ('patient_key', 'source_file', 'load_file_id') ORDER BY column_index",
+                     AND column_name NOT IN ('patient_key', 'source_file', 'load_file_id', 'local_system', 'local_code') \
+                     ORDER BY column_index",
                 )
                 .unwrap();
             let ddl: Vec<String> = stmt.query_map([table.name()], |r| r.get(0)).unwrap().map(|c| c.unwrap()).collect();

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::SiteDir;
 use super::load::reasons::{self, ReasonCount};
+use super::quality::{self, Changes, Coverage, UnmappedCode};
 use crate::error::Result;
 
 #[derive(Debug, Serialize)]
@@ -17,7 +18,16 @@ pub struct QualityReport {
     pub analytes: Vec<AnalyteQuality>,
     /// How many set-aside rows have each first reason, values withheld (`load::reasons`).
     pub quarantine: Vec<ReasonCount>,
+    /// Per table and source: rows with a standard code, those mapped from local codes, rows waiting.
+    pub coverage: Vec<Coverage>,
+    /// The local codes with the most rows waiting for a mapping (code and count).
+    pub unmapped_codes: Vec<UnmappedCode>,
+    /// What changed between the two latest data versions that changed clinical rows (None before two).
+    pub changes: Option<Changes>,
 }
+
+/// How many unmapped local codes the report lists.
+const TOP_UNMAPPED: usize = 10;
 
 #[derive(Debug, Serialize)]
 pub struct TableCounts {
@@ -78,6 +88,9 @@ pub fn check(site: &SiteDir) -> Result<QualityReport> {
         unknown_codes: unknown_codes(&conn)?,
         analytes: analytes(&conn)?,
         quarantine: reasons::counts(&conn, None)?,
+        coverage: quality::coverage(&conn)?,
+        unmapped_codes: quality::top_unmapped(&conn, TOP_UNMAPPED)?,
+        changes: quality::changes(&conn)?,
     })
 }
 
@@ -273,6 +286,68 @@ impl QualityReport {
         }
         for q in &self.quarantine {
             let _ = writeln!(s, "  {:<20} {:>8}  {}", q.table, q.rows, q.reason);
+        }
+        s.push_str(&self.render_mapping());
+        s
+    }
+
+    /// The coverage of standard codes, the unmapped local codes and the changes, as text.
+    fn render_mapping(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let _ = writeln!(s, "\nstandard codes per table and source (waiting: rows whose local code is not mapped yet)");
+        let _ = writeln!(
+            s,
+            "  {:<20} {:<7} {:>12} {:>10} {:>10} {:>9}",
+            "table", "source", "rows", "mapped", "waiting", "standard"
+        );
+        for c in &self.coverage {
+            let _ = writeln!(
+                s,
+                "  {:<20} {:<7} {:>12} {:>10} {:>10} {:>8.1}%",
+                c.table,
+                c.source,
+                c.rows,
+                c.mapped,
+                c.waiting,
+                100.0 * c.standard_share
+            );
+        }
+        let _ = writeln!(s, "\nunmapped local codes, most rows first (`midnet site mapping unmapped` writes them all)");
+        if self.unmapped_codes.is_empty() {
+            let _ = writeln!(s, "  none");
+        }
+        for u in &self.unmapped_codes {
+            let _ = writeln!(s, "  {:<8} {:<12} {:<20} {:>8} rows", u.kind, u.local_system, u.local_code, u.rows);
+        }
+        match &self.changes {
+            None => {
+                let _ = writeln!(s, "\nchanges: no earlier data version recorded its counts");
+            }
+            Some(changes) => {
+                let _ = writeln!(
+                    s,
+                    "\nchanges since data version {} (data version {})",
+                    changes.previous_version, changes.data_version
+                );
+                for c in changes
+                    .tables
+                    .iter()
+                    .filter(|c| c.rows_before != c.rows_after || c.standard_share_before != c.standard_share_after)
+                {
+                    let _ = writeln!(
+                        s,
+                        "  {:<20} {:<7} rows {} -> {} ({:+}), standard {:.1}% -> {:.1}%",
+                        c.table,
+                        c.source,
+                        c.rows_before,
+                        c.rows_after,
+                        c.rows_after - c.rows_before,
+                        100.0 * c.standard_share_before,
+                        100.0 * c.standard_share_after
+                    );
+                }
+            }
         }
         s
     }

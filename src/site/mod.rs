@@ -5,6 +5,8 @@
 //! Parquet, the signed answer) and `manifest` what the site sends beside its result; `keys` holds
 //! the site's key pair and the data center's pinned key, `log` the site's own hash-chained record:
 //! all live here so that a site's agent depends on nothing of the center.
+//! `mapping` maps the hospital's local codes to standard ones (the rows waiting for a mapping come
+//! in once mapped), `quality` counts how much of the data is standard-coded.
 //! `migrate` brings a database of an older schema version to the current one: every command that
 //! writes opens the database through [`SiteDir::open`], which migrates it; those that only read
 //! refuse it, naming `midnet site migrate`.
@@ -15,8 +17,10 @@ pub mod keys;
 pub mod load;
 pub mod log;
 pub mod manifest;
+pub mod mapping;
 pub mod masters;
 pub mod migrate;
+pub mod quality;
 pub mod quarantine;
 pub mod run;
 pub mod ssmix2;

@@ -15,6 +15,7 @@ mod extract;
 mod gate_attacks;
 mod help;
 mod json_results;
+mod mapping;
 mod masters;
 mod migration;
 mod mishaps;

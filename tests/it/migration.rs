@@ -12,7 +12,7 @@ use crate::common::{Run, midnet, midnet_with, tempdir, testdata};
 const CRASH_AT: &str = "MIDNET_CRASH_AT";
 
 /// The schema version this midnet writes.
-const CURRENT: i64 = 3;
+const CURRENT: i64 = 4;
 
 /// The version-1 fixture, unpacked as `DIR/site/site.duckdb`; returns the site directory.
 fn old_site(dir: &Path) -> PathBuf {
@@ -201,9 +201,60 @@ fn a_version_2_site_migrates_keeping_every_row_and_takes_masters() {
     let site = site_of(dir.path(), "site-v2");
     midnet(dir.path(), &["synth", "--site-count", "1", "--patients", "1", "--dir", "net", "--quiet"]).ok();
     let run = midnet(dir.path(), &["site", "masters", "import", "--site", "site", "net/site01/masters/y.csv"]).ok();
-    assert!(run.stdout.contains("migrated the site database from schema version 2 to 3"), "{}", run.stdout);
+    let migrated = format!("migrated the site database from schema version 2 to {CURRENT}");
+    assert!(run.stdout.contains(&migrated), "{}", run.stdout);
     assert_eq!(query_i64(&site, "SELECT max(data_version) FROM load_history WHERE change = 'masters'"), 3);
     assert_eq!(query_i64(&site, "SELECT count(*) FROM master_drug"), before["drug_master"]);
+}
+
+/// A site made by the midnet of schema version 3 (testdata/site-v3, today's main before the mapping)
+/// migrates to 4: every row kept, the mapping's tables added empty and its columns on the four coded
+/// tables, a data version; the extraction's query gives the same rows, and the migrated site takes
+/// rows with local codes.
+#[test]
+fn a_version_3_site_migrates_keeping_every_row_and_takes_local_codes() {
+    let dir = tempdir();
+    let site = site_of(dir.path(), "site-v3");
+    let before = row_counts(&site);
+    assert_eq!(query_i64(&site, "SELECT max(version) FROM schema_version"), 3, "the fixture is of version 3");
+    assert!(before["master_drug"] > 0 && before["lab_result"] > 10_000 && !before.contains_key("local_row"));
+    let sql = cohort_sql(dir.path());
+    let cohort_before = rows_of(&site, &sql);
+    assert!(cohort_before.len() > 5, "the example cohort has rows: {cohort_before:?}");
+
+    let report = midnet(dir.path(), &["site", "migrate", "--site", "site", "--json"]).ok().json();
+    let migration = &report["migration"];
+    assert_eq!((migration["from_version"].as_i64(), migration["to_version"].as_i64()), (Some(3), Some(CURRENT)));
+    assert_eq!(migration["data_version"].as_i64(), Some(3), "{report}");
+    let after = row_counts(&site);
+    for (table, rows) in &before {
+        let added = i64::from(table == "load_history");
+        assert_eq!(after.get(table), Some(&(rows + added)), "table {table}");
+    }
+    for table in ["local_row", "local_code_map", "quality_history"] {
+        assert_eq!(after.get(table), Some(&0), "{table}");
+    }
+    for table in ["diagnosis", "drug_order", "drug_administration", "lab_result"] {
+        let sql = format!(
+            "SELECT count(*) FROM duckdb_columns() WHERE table_name = '{table}' AND column_name IN ('local_system', 'local_code')"
+        );
+        assert_eq!(query_i64(&site, &sql), 2, "{table}");
+        assert_eq!(query_i64(&site, &format!("SELECT count(local_code) FROM {table}")), 0, "{table}");
+    }
+    assert_eq!(rows_of(&site, &sql), cohort_before, "the extraction's query gives the same rows");
+
+    let key: String = read_only(&site).query_row("SELECT min(patient_key) FROM patient", [], |r| r.get(0)).unwrap();
+    std::fs::write(
+        dir.path().join("drug_order.csv"),
+        format!("patient_key,order_date,days_supply,route,setting,source,local_code\n{key},2024-01-05,7,oral,outpatient,EHR,99X1\n"),
+    )
+    .unwrap();
+    let load = midnet(dir.path(), &["site", "load", "--site", "site", "drug_order.csv", "--json"]).ok().json();
+    assert_eq!(
+        (load["data_version"].as_i64(), load["files"][0]["rows_waiting"].as_u64()),
+        (Some(4), Some(1)),
+        "{load}"
+    );
 }
 
 fn killed_at(run: &Run, point: &str) -> bool {
@@ -251,7 +302,8 @@ fn a_load_into_an_old_site_migrates_it_first() {
     let text = std::fs::read_to_string(dir.path().join("drug_administration.csv")).unwrap().replace("K00000000", &key);
     std::fs::write(dir.path().join("drug_administration.csv"), text).unwrap();
     let run = midnet(dir.path(), &["site", "load", "--site", "site", "drug_administration.csv"]).ok();
-    assert!(run.stdout.contains("migrated the site database from schema version 1 to 3"), "{}", run.stdout);
+    let migrated = format!("migrated the site database from schema version 1 to {CURRENT}");
+    assert!(run.stdout.contains(&migrated), "{}", run.stdout);
     assert_eq!(query_i64(&site, "SELECT count(*) FROM drug_administration"), 1);
     assert_eq!(query_i64(&site, "SELECT max(data_version) FROM load_history WHERE change = 'load'"), 3);
 }
@@ -280,7 +332,7 @@ fn a_newer_database_is_refused_by_every_command() {
         &["site", "quarantine", "--site", "site"],
     ] {
         let run = midnet(dir.path(), args)
-            .fails(3, "schema version 9 (migrated by midnet 7.0.0), newer than this midnet's (3");
+            .fails(3, &format!("schema version 9 (migrated by midnet 7.0.0), newer than this midnet's ({CURRENT}"));
         assert!(run.stderr.contains("nothing was changed"), "{}", run.stderr);
     }
     assert_eq!(row_counts(&site), before);

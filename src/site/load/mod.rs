@@ -17,6 +17,7 @@ pub mod reasons;
 mod set_aside;
 mod spec;
 mod stage;
+mod waiting;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -30,10 +31,11 @@ use crate::sql::duckdb::{ident, string};
 use crate::table::Format;
 use lines::AtLine;
 use set_aside::{BadRow, BadRows, SetAside};
-use stage::Numbering;
+use stage::{Numbering, Origin};
 
-pub use spec::{SPECS, identifying, spec_for};
+pub use spec::{DEFAULT_LOCAL_SYSTEM, LocalKind, SPECS, identifying, spec_for};
 pub use stage::CENSORED_VALUE;
+pub use waiting::{BroughtIn, bring_in, release};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct FileLoaded {
@@ -41,6 +43,8 @@ pub struct FileLoaded {
     pub file: String,
     pub rows_loaded: u64,
     pub rows_quarantined: u64,
+    /// Rows with a local code the site's mapping does not map yet: kept, waiting (`local_row`).
+    pub rows_waiting: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -91,6 +95,10 @@ impl LoadReport {
 
     pub fn rows_quarantined(&self) -> u64 {
         self.files.iter().map(|f| f.rows_quarantined).sum()
+    }
+
+    pub fn rows_waiting(&self) -> u64 {
+        self.files.iter().map(|f| f.rows_waiting).sum()
     }
 
     /// Whether there was nothing to read: every file was skipped as loaded before.
@@ -254,26 +262,42 @@ fn record_files<'scope>(
         read.insert(sha256.clone(), &file.input.path);
         let id = first_id + inserted.len() as i64;
         let loaded = insert_rows(conn, file, id)?;
+        let waiting = keep_waiting_rows(conn, file, id, version)?;
         bar.inc(file.input.bytes);
         crate::crash::point("load-inserted");
-        inserted.push((file, id, sha256, loaded, Located::start(scope, file, set_aside.take())));
+        let counts = Counts { loaded, quarantined: 0, waiting };
+        inserted.push((file, id, sha256, counts, Located::start(scope, file, set_aside.take())));
     }
-    let rows_in: u64 = inserted.iter().map(|(_, _, _, loaded, _)| loaded).sum();
+    let rows_in: u64 = inserted.iter().map(|(_, _, _, counts, _)| counts.loaded + counts.waiting).sum();
     let data_version = (rows_in > 0).then_some(version);
+    if data_version.is_some() {
+        // Waiting rows whose codes the site has mapped before come in at once.
+        for brought in waiting::bring_in_with(conn, set_aside, version)? {
+            let (_, _, _, counts, _) = inserted
+                .iter_mut()
+                .find(|(_, id, ..)| *id == brought.load_file_id)
+                .expect("only this load's rows were waiting for a code already mapped: a mapping brings in the others");
+            counts.loaded += brought.rows_loaded;
+            counts.quarantined += brought.rows_quarantined;
+            counts.waiting -= brought.rows_loaded + brought.rows_quarantined;
+        }
+    }
     bar.set_message("quarantine");
     let mut files = Vec::new();
-    for (file, id, sha256, loaded, located) in inserted {
-        let quarantined = quarantine_rows(conn, file, located, id, data_version)?;
-        files.push(record_file(conn, file, id, &sha256, data_version, loaded, quarantined)?);
+    for (file, id, sha256, counts, located) in inserted {
+        let quarantined = counts.quarantined + quarantine_rows(conn, file, located, id, data_version)?;
+        files.push(record_file(conn, file, id, &sha256, data_version, Counts { quarantined, ..counts })?);
     }
     files.sort_by_key(|f: &FileLoaded| CLINICAL_TABLES.iter().position(|t| *t == f.table));
     let quarantined: u64 = files.iter().map(|f| f.rows_quarantined).sum();
+    let loaded: u64 = files.iter().map(|f| f.rows_loaded).sum();
     if data_version.is_some() {
         conn.execute(
             "INSERT INTO load_history (data_version, loaded_at, midnet_version, rows_loaded, rows_quarantined, change) \
              VALUES (?, now()::TIMESTAMP, ?, ?, ?, 'load')",
-            duckdb::params![version, env!("CARGO_PKG_VERSION"), rows_in as i64, quarantined as i64],
+            duckdb::params![version, env!("CARGO_PKG_VERSION"), loaded as i64, quarantined as i64],
         )?;
+        super::quality::record(conn, version)?;
     }
     let mut top_reasons = reasons::counts(conn, Some(first_id))?;
     top_reasons.truncate(TOP_REASONS);
@@ -387,6 +411,14 @@ enum FileError {
     Fatal(Error),
 }
 
+/// What became of a file's rows.
+#[derive(Debug, Clone, Copy)]
+struct Counts {
+    loaded: u64,
+    quarantined: u64,
+    waiting: u64,
+}
+
 /// Record a file this load read in `load_file`, under `id`, which its rows carry.
 fn record_file(
     conn: &duckdb::Connection,
@@ -394,11 +426,11 @@ fn record_file(
     id: i64,
     sha256: &str,
     data_version: Option<i64>,
-    loaded: u64,
-    quarantined: u64,
+    counts: Counts,
 ) -> Result<FileLoaded> {
     let input = file.input;
     let path = input.path.display().to_string();
+    let Counts { loaded, quarantined, waiting } = counts;
     conn.execute(
         "INSERT INTO load_file VALUES (?, ?, now()::TIMESTAMP, ?, ?, ?, ?, ?)",
         duckdb::params![id, data_version, input.table, path, sha256, loaded as i64, quarantined as i64],
@@ -409,7 +441,13 @@ fn record_file(
         ident(&rejects),
         ident(&format!("{rejects}_scan"))
     ))?;
-    Ok(FileLoaded { table: input.table.to_string(), file: path, rows_loaded: loaded, rows_quarantined: quarantined })
+    Ok(FileLoaded {
+        table: input.table.to_string(),
+        file: path,
+        rows_loaded: loaded,
+        rows_quarantined: quarantined,
+        rows_waiting: waiting,
+    })
 }
 
 /// The one full read of a file: good rows in, bad rows set aside, malformed CSV lines stored in
@@ -421,7 +459,13 @@ fn insert_rows(conn: &duckdb::Connection, file: &Accepted, load_file_id: i64) ->
     // The row's source file: the name of the file loaded (a path given to `site load` may name the
     // site's own directories, which are not the hospital export's).
     let name = file.input.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let sql = stage::insert_sql(spec, &scan, &file.header, numbering, (&name, load_file_id));
+    let sql = stage::insert_sql(
+        spec,
+        &scan,
+        &file.header,
+        numbering,
+        Origin { source_file: &name, load_file_id, mapped: false },
+    );
     let inserted = conn.execute(&sql, []).map_err(|e| {
         // The header was readable; a file that breaks further on (a truncated Parquet file, say)
         // stops the whole load, which rolls back.
@@ -429,6 +473,35 @@ fn insert_rows(conn: &duckdb::Connection, file: &Accepted, load_file_id: i64) ->
         Error::BadInput(format!("{path}: cannot be read: {}; nothing was loaded", first_line(&e.to_string())))
     })?;
     Ok(inserted as u64)
+}
+
+/// Keep the good rows of a file that have a local code and no standard code in `local_row`, waiting
+/// for a mapping, each with its line; how many. A second read of the file, numbered, and only of a
+/// file with a `local_code` column (the insert left these rows out).
+fn keep_waiting_rows(conn: &duckdb::Connection, file: &Accepted, load_file_id: i64, data_version: i64) -> Result<u64> {
+    if file.spec().local.is_none() || !file.header.iter().any(|h| h == "local_code") {
+        return Ok(0);
+    }
+    let scan = scan_sql(file.input, Numbering::Numbered, &RejectedLines::Skipped);
+    let name = file.input.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let origin = Origin { source_file: &name, load_file_id, mapped: false };
+    let sql = stage::waiting_sql(file.spec(), &scan, &file.header, origin, &record_line_sql(file), data_version);
+    Ok(conn.execute(&sql, [])? as u64)
+}
+
+/// The SQL of the line of a record numbered `rn` of a file, the header being line 1: records are
+/// numbered as read, and a malformed line the reader skipped shifts the numbers of the records
+/// after it, which the count of earlier rejects restores. Blank lines and quoted line breaks are
+/// not counted.
+fn record_line_sql(file: &Accepted) -> String {
+    match file.input.format {
+        Format::Csv => format!(
+            "rn + 1 + (SELECT count(*) FROM (SELECT line - row_number() OVER (ORDER BY line) AS good_before \
+             FROM {}) r WHERE r.good_before <= rn)",
+            ident(&file.rejects())
+        ),
+        Format::Parquet => "rn".to_string(),
+    }
 }
 
 /// Put a file's bad rows, and the lines the CSV reader could not split into fields, into the
@@ -448,18 +521,8 @@ fn quarantine_rows(
         string(&file.input.path.display().to_string())
     );
     let bad = located.into_table(conn, file)?;
-    let record_line = match file.input.format {
-        // A row known only by its record number (`Located`): records are numbered as read, and a
-        // malformed line the reader skipped shifts the numbers of the records after it, which the
-        // count of earlier rejects restores. Blank lines and quoted line breaks are not counted.
-        Format::Csv => format!(
-            "rn + 1 + (SELECT count(*) FROM (SELECT line - row_number() OVER (ORDER BY line) AS good_before \
-             FROM {}) r WHERE r.good_before <= rn)",
-            ident(&file.rejects())
-        ),
-        Format::Parquet => "rn".to_string(),
-    };
-    let line = format!("coalesce(line, {record_line})");
+    // A row known only by its record number (`Located`).
+    let line = format!("coalesce(line, {})", record_line_sql(file));
     let quarantined =
         conn.execute(&format!("INSERT INTO quarantine SELECT {prefix}, {line}, reason FROM {BAD_ROWS}"), [])?;
     conn.execute_batch(&format!("DROP TABLE {BAD_ROWS}"))?;
@@ -596,8 +659,11 @@ fn check_header(header: &[String], spec: &spec::TableSpec) -> Result<(), FileErr
             expected.join(", ")
         )));
     }
+    let has = |column: &str| header.iter().any(|h| h == column);
+    // A file of the hospital's own codes may have no column for the standard code.
+    let local_instead = |name: &str| spec.local.is_some_and(|l| l.code_field == name) && has("local_code");
     let missing: Vec<&str> =
-        spec.fields.iter().filter(|f| f.required && !header.iter().any(|h| h == f.name)).map(|f| f.name).collect();
+        spec.fields.iter().filter(|f| f.required && !has(f.name) && !local_instead(f.name)).map(|f| f.name).collect();
     if !missing.is_empty() {
         return Err(FileError::Refused(format!(
             "missing required column(s) {} of table `{}`",

@@ -159,7 +159,72 @@ pub struct TableSpec {
     pub table: &'static str,
     pub fields: &'static [Field],
     pub row_checks: &'static [RowCheck],
+    /// How a row may name its code by the hospital's own code instead (None: it may not).
+    pub local: Option<LocalCodes>,
 }
+
+/// The hospital's own codes a table's rows may carry (`local_system`, `local_code`, `local_text`),
+/// in place of or beside the standard code: a row with a local code and no standard code waits for
+/// a mapping (`local_row`, docs/site-inputs.md §3).
+#[derive(Debug, Clone, Copy)]
+pub struct LocalCodes {
+    /// What the local codes name, which says the standard code they map to.
+    pub kind: LocalKind,
+    /// The standard code's field: required unless the row has a local code.
+    pub code_field: &'static str,
+    /// The field whose date is the row's (converted: `c_<name>`).
+    pub date_field: &'static str,
+    /// The field holding the row's unit, if the table has one.
+    pub unit_field: Option<&'static str>,
+}
+
+/// What a local code names: a drug (mapped to YJ), a lab test (JLAC10) or a disease (ICD-10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LocalKind {
+    Drug,
+    Lab,
+    Disease,
+}
+
+impl LocalKind {
+    pub const ALL: [LocalKind; 3] = [LocalKind::Drug, LocalKind::Lab, LocalKind::Disease];
+
+    /// The name stored in `local_row.kind` and `local_code_map.kind`, and written in a mapping file.
+    pub fn name(self) -> &'static str {
+        match self {
+            LocalKind::Drug => "drug",
+            LocalKind::Lab => "lab",
+            LocalKind::Disease => "disease",
+        }
+    }
+
+    pub fn named(name: &str) -> Option<LocalKind> {
+        LocalKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// The code system its local codes map to.
+    pub fn standard(self) -> CodeSystem {
+        match self {
+            LocalKind::Drug => CodeSystem::Yj,
+            LocalKind::Lab => CodeSystem::Jlac10,
+            LocalKind::Disease => CodeSystem::Icd10,
+        }
+    }
+
+    /// The clinical tables whose rows carry codes of this kind.
+    pub fn tables(self) -> impl Iterator<Item = &'static TableSpec> {
+        SPECS.iter().filter(move |s| s.local.is_some_and(|l| l.kind == self))
+    }
+}
+
+/// The local system of a row whose file names none.
+pub const DEFAULT_LOCAL_SYSTEM: &str = "local";
+
+/// A local system or text without a local code says nothing: a column was likely shifted.
+const LOCAL_WITHOUT_CODE: RowCheck = RowCheck {
+    bad_when: "t_local_code IS NULL AND (t_local_system IS NOT NULL OR t_local_text IS NOT NULL)",
+    reason: "local_system or local_text without local_code",
+};
 
 pub const SOURCES: &[&str] = &["EHR", "CLAIMS", "DPC"];
 
@@ -176,6 +241,7 @@ pub const SPECS: [TableSpec; 8] = [
             opt("death_date", Kind::Date),
         ],
         row_checks: &[RowCheck { bad_when: "c_death_date < c_birth_date", reason: "death_date before birth_date" }],
+        local: None,
     },
     TableSpec {
         table: "observation_period",
@@ -186,6 +252,7 @@ pub const SPECS: [TableSpec; 8] = [
             req("end_date", Kind::Date),
         ],
         row_checks: &[RowCheck { bad_when: "c_end_date < c_start_date", reason: "end_date before start_date" }],
+        local: None,
     },
     TableSpec {
         table: "encounter",
@@ -212,6 +279,7 @@ pub const SPECS: [TableSpec; 8] = [
                 reason: "discharge_destination and discharge_outcome disagree on whether the patient died",
             },
         ],
+        local: None,
     },
     TableSpec {
         table: "diagnosis",
@@ -225,9 +293,21 @@ pub const SPECS: [TableSpec; 8] = [
             opt("suspected", Kind::Bool),
             opt("main_diagnosis", Kind::Bool),
             opt("diagnosis_kind", Kind::Vocabulary(&DIAGNOSIS_KINDS)),
+            opt("local_system", Kind::Text),
+            opt("local_code", Kind::Text),
+            opt("local_text", Kind::Text),
             req("source", Kind::OneOf(SOURCES)),
         ],
-        row_checks: &[RowCheck { bad_when: "c_end_date < c_diagnosis_date", reason: "end_date before diagnosis_date" }],
+        row_checks: &[
+            RowCheck { bad_when: "c_end_date < c_diagnosis_date", reason: "end_date before diagnosis_date" },
+            LOCAL_WITHOUT_CODE,
+        ],
+        local: Some(LocalCodes {
+            kind: LocalKind::Disease,
+            code_field: "icd10",
+            date_field: "diagnosis_date",
+            unit_field: None,
+        }),
     },
     TableSpec {
         table: "drug_order",
@@ -242,6 +322,9 @@ pub const SPECS: [TableSpec; 8] = [
             opt("dose_unit", Kind::Text),
             req("route", Kind::OneOf(ROUTES)),
             req("setting", Kind::OneOf(SETTINGS)),
+            opt("local_system", Kind::Text),
+            opt("local_code", Kind::Text),
+            opt("local_text", Kind::Text),
             req("source", Kind::OneOf(SOURCES)),
         ],
         row_checks: &[
@@ -250,7 +333,14 @@ pub const SPECS: [TableSpec; 8] = [
                 bad_when: "t_days_supply IS NULL AND c_route <> 'injection'",
                 reason: "missing days_supply (only an injection order may have none)",
             },
+            LOCAL_WITHOUT_CODE,
         ],
+        local: Some(LocalCodes {
+            kind: LocalKind::Drug,
+            code_field: "yj_code",
+            date_field: "order_date",
+            unit_field: Some("dose_unit"),
+        }),
     },
     TableSpec {
         table: "drug_administration",
@@ -266,6 +356,9 @@ pub const SPECS: [TableSpec; 8] = [
             opt("rate_unit", Kind::Text),
             req("route", Kind::OneOf(ROUTES)),
             req("setting", Kind::OneOf(SETTINGS)),
+            opt("local_system", Kind::Text),
+            opt("local_code", Kind::Text),
+            opt("local_text", Kind::Text),
             req("source", Kind::OneOf(SOURCES)),
         ],
         row_checks: &[
@@ -275,7 +368,14 @@ pub const SPECS: [TableSpec; 8] = [
                 reason: "amount without amount_unit",
             },
             RowCheck { bad_when: "c_rate IS NOT NULL AND c_rate_unit IS NULL", reason: "rate without rate_unit" },
+            LOCAL_WITHOUT_CODE,
         ],
+        local: Some(LocalCodes {
+            kind: LocalKind::Drug,
+            code_field: "yj_code",
+            date_field: "start_time",
+            unit_field: Some("amount_unit"),
+        }),
     },
     TableSpec {
         table: "lab_result",
@@ -290,6 +390,9 @@ pub const SPECS: [TableSpec; 8] = [
             opt("ref_high", Kind::Number),
             opt("abnormal_flag", Kind::OneOf(&["H", "L", "N"])),
             opt("result_status", Kind::Vocabulary(&RESULT_STATUSES)),
+            opt("local_system", Kind::Text),
+            opt("local_code", Kind::Text),
+            opt("local_text", Kind::Text),
             req("source", Kind::OneOf(SOURCES)),
         ],
         row_checks: &[
@@ -298,7 +401,14 @@ pub const SPECS: [TableSpec; 8] = [
                 bad_when: "c_specimen <> substr(c_jlac10, 10, 3)",
                 reason: "specimen is not the material code of jlac10 (its characters 10-12)",
             },
+            LOCAL_WITHOUT_CODE,
         ],
+        local: Some(LocalCodes {
+            kind: LocalKind::Lab,
+            code_field: "jlac10",
+            date_field: "result_time",
+            unit_field: Some("unit"),
+        }),
     },
     TableSpec {
         table: "procedure",
@@ -309,6 +419,7 @@ pub const SPECS: [TableSpec; 8] = [
             req("source", Kind::OneOf(SOURCES)),
         ],
         row_checks: &[],
+        local: None,
     },
 ];
 

@@ -7,7 +7,7 @@
 //! the file), so loading costs little more than DuckDB's own `read_csv` of the same file
 //! (BENCHMARKS.md, "Issue 2").
 
-use super::spec::{Field, Kind, TableSpec};
+use super::spec::{DEFAULT_LOCAL_SYSTEM, Field, Kind, TableSpec};
 use crate::schema::CodeSystem;
 use crate::sql::duckdb::{ident, string};
 
@@ -88,11 +88,16 @@ pub enum Known {
     Column,
 }
 
-/// The messages a file of `spec`'s table can be quarantined with, each one a sequence of pieces;
-/// a row's reason is one or more of them joined by "; ".
+/// The messages a file of `spec`'s table can be quarantined with (and those older midnets wrote,
+/// which a migrated site's quarantine holds), each one a sequence of pieces; a row's reason is one
+/// or more of them joined by "; ".
 pub fn messages(spec: &TableSpec) -> Vec<Vec<Piece>> {
     let mut messages: Vec<Vec<Piece>> = checks(spec).into_iter().map(|c| c.message).collect();
     messages.extend([malformed_line(false), malformed_line(true)]);
+    if let Some(local) = spec.local {
+        // What a midnet before local codes (schema version 3) wrote for a row without its standard code.
+        messages.push(vec![Piece::Text(format!("missing {}", local.code_field))]);
+    }
     messages
 }
 
@@ -142,20 +147,35 @@ pub fn read_in_order(spec: &TableSpec) -> bool {
     spec.table == "patient"
 }
 
+/// Where the rows an insert reads come from.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    /// The hospital file's name, the rows' `source_file`.
+    pub source_file: &'a str,
+    pub load_file_id: i64,
+    /// Whether the rows are waiting rows whose standard code a mapping gave: they keep their local
+    /// code (`local_system`, `local_code`); a row of a file keeps none.
+    pub mapped: bool,
+}
+
 /// `INSERT` of the good rows of the file read by `scan` into its clinical table, converted, each
 /// with the file's name as its `source_file` and the file's `load_file_id`; its bad rows are set
-/// aside. `scan` is a subquery whose columns
-/// are the file's (all VARCHAR), plus `rn` when `numbering` says so; `present` lists the file's
-/// columns.
+/// aside, and its rows with a local code and no standard code are left for [`waiting_sql`]. `scan`
+/// is a subquery whose columns are the file's (all VARCHAR), plus `rn` when `numbering` says so;
+/// `present` lists the file's columns.
 ///
 /// Fields are not trimmed: a value with stray spaces fails its check and is quarantined with the
 /// value shown in quotes, rather than silently changed (dates and numbers tolerate spaces anyway).
-pub fn insert_sql(spec: &TableSpec, scan: &str, present: &[String], numbering: Numbering, file: (&str, i64)) -> String {
+pub fn insert_sql(spec: &TableSpec, scan: &str, present: &[String], numbering: Numbering, origin: Origin) -> String {
     assert!(numbering == Numbering::Numbered || !read_in_order(spec), "the {} file is read in order", spec.table);
-    let (source_file, load_file_id) = file;
     let mut stored_columns = stored_columns(spec);
-    stored_columns.push(("source_file".to_string(), string(source_file)));
-    stored_columns.push(("load_file_id".to_string(), load_file_id.to_string()));
+    if spec.local.is_some() {
+        let local = |column: &str| if origin.mapped { format!("c_{column}") } else { "NULL".to_string() };
+        stored_columns.push(("local_system".to_string(), local("local_system")));
+        stored_columns.push(("local_code".to_string(), local("local_code")));
+    }
+    stored_columns.push(("source_file".to_string(), string(origin.source_file)));
+    stored_columns.push(("load_file_id".to_string(), origin.load_file_id.to_string()));
     let columns: Vec<String> = stored_columns.iter().map(|(c, _)| ident(c)).collect();
     let stored: Vec<String> = stored_columns.iter().map(|(_, expr)| expr.clone()).collect();
     format!(
@@ -165,6 +185,55 @@ pub fn insert_sql(spec: &TableSpec, scan: &str, present: &[String], numbering: N
         stored = stored.join(", "),
         rows = rows_sql(spec, scan, present, numbering, &format!("{} AS kept", kept_sql(spec, numbering))),
     )
+}
+
+/// `INSERT` into `local_row` of the good rows of the file read by the numbered `scan` that have a
+/// local code and no standard code: they wait for a mapping. `line` is the SQL of a row's line
+/// (from its record number `rn`); `data_version` the load's.
+pub fn waiting_sql(
+    spec: &TableSpec,
+    scan: &str,
+    present: &[String],
+    origin: Origin,
+    line: &str,
+    data_version: i64,
+) -> String {
+    let local = spec.local.expect("only a table with local codes has waiting rows");
+    let fields: Vec<String> = spec
+        .fields
+        .iter()
+        .filter(|f| f.name != local.code_field)
+        .map(|f| format!("{}, t_{}", string(f.name), f.name))
+        .collect();
+    let unit = local.unit_field.map_or("NULL".to_string(), |u| format!("t_{u}"));
+    format!(
+        "INSERT INTO local_row (table_name, kind, local_system, local_code, local_text, unit, row_date, fields, \
+                                load_file_id, source_file, line, data_version)
+SELECT {table}, {kind}, coalesce(t_local_system, {default_system}), t_local_code, t_local_text, {unit},
+       c_{date}::DATE, json_object({fields}), {load_file_id}, {source_file}, {line}, {data_version}
+FROM ({rows}) WHERE NOT bad AND {waiting}",
+        table = string(spec.table),
+        kind = string(local.kind.name()),
+        default_system = string(DEFAULT_LOCAL_SYSTEM),
+        date = local.date_field,
+        fields = fields.join(", "),
+        load_file_id = origin.load_file_id,
+        source_file = string(origin.source_file),
+        // A check about a missing value is NULL, which is not bad (`bad_sql`).
+        rows = rows_sql(
+            spec,
+            scan,
+            present,
+            Numbering::Numbered,
+            &format!("coalesce({}, false) AS bad", bad_sql(&checks(spec)))
+        ),
+        waiting = waiting(spec),
+    )
+}
+
+/// True for a row, not bad, that waits for a mapping: it has no standard code (and so a local one).
+fn waiting(spec: &TableSpec) -> String {
+    spec.local.map_or("false".to_string(), |local| format!("t_{} IS NULL", local.code_field))
 }
 
 /// The bad rows of the file read by the numbered `scan`: record number `rn`, `reason`, `raw`. The
@@ -199,7 +268,8 @@ FROM converted {joins}",
     )
 }
 
-/// True for a good row; for a bad row, the call that sets it aside (which returns false).
+/// True for a good row with its standard code; false for one waiting for a mapping; for a bad row,
+/// the call that sets it aside (which returns false).
 fn kept_sql(spec: &TableSpec, numbering: Numbering) -> String {
     // No argument of the function may be NULL: DuckDB would not call it, and the row would be
     // neither kept nor set aside. Record numbers start at 1; 0 stands for "not numbered".
@@ -209,11 +279,12 @@ fn kept_sql(spec: &TableSpec, numbering: Numbering) -> String {
     };
     let checks = checks(spec);
     format!(
-        "CASE WHEN {bad}\n    THEN {set_aside}({rn}, coalesce(t_patient_key, ''), {reasons}, {raw})\n    ELSE true END",
+        "CASE WHEN {bad}\n    THEN {set_aside}({rn}, coalesce(t_patient_key, ''), {reasons}, {raw})\n    ELSE NOT ({waiting}) END",
         bad = bad_sql(&checks),
         set_aside = super::set_aside::FUNCTION,
         reasons = reasons_sql(&checks),
         raw = raw_sql(spec),
+        waiting = waiting(spec),
     )
 }
 
@@ -255,7 +326,7 @@ fn raw_sql(spec: &TableSpec) -> String {
 
 /// Every check of a table's rows: of each field, across its fields, and against other tables.
 fn checks(spec: &TableSpec) -> Vec<Check> {
-    let mut checks: Vec<Check> = spec.fields.iter().flat_map(field_checks).collect();
+    let mut checks: Vec<Check> = spec.fields.iter().flat_map(|f| field_checks(spec, f)).collect();
     checks.extend(spec.row_checks.iter().map(|c| Check::fixed(c.bad_when, c.reason)));
     checks.extend(table_checks(spec.table));
     checks
@@ -290,8 +361,9 @@ fn convert(f: &Field) -> String {
     }
 }
 
-/// The checks of one field: present if required, then well formed for its kind.
-fn field_checks(f: &Field) -> Vec<Check> {
+/// The checks of one field: present if required (a standard code: unless the row has a local
+/// code), then well formed for its kind.
+fn field_checks(spec: &TableSpec, f: &Field) -> Vec<Check> {
     let t = format!("t_{}", f.name);
     let c = format!("c_{}", f.name);
     let name = f.name;
@@ -300,8 +372,13 @@ fn field_checks(f: &Field) -> Vec<Check> {
     let unparsed = format!("{present} AND {c} IS NULL");
     let implausible = format!("{present} AND ({c} < {EARLIEST} OR {c} > {LATEST})");
     let mut checks = Vec::new();
-    if f.required {
-        checks.push(Check::fixed(format!("{t} IS NULL"), &format!("missing {name}")));
+    match spec.local {
+        Some(local) if local.code_field == name => checks.push(Check::fixed(
+            format!("{t} IS NULL AND t_local_code IS NULL"),
+            &format!("missing {name} and local_code"),
+        )),
+        _ if f.required => checks.push(Check::fixed(format!("{t} IS NULL"), &format!("missing {name}"))),
+        _ => {}
     }
     match f.kind {
         Kind::Key | Kind::Text | Kind::LabValue => {}
@@ -448,7 +525,12 @@ fn stored_columns(spec: &TableSpec) -> Vec<(String, String)> {
         .map(|(c, e)| (c.to_string(), e.to_string()))
         .collect();
     }
-    spec.fields.iter().map(|f| (f.name.to_string(), stored_value(spec.table, f))).collect()
+    // The local code's fields are the rows' only when a mapping gave their standard code (`insert_sql`).
+    spec.fields
+        .iter()
+        .filter(|f| !f.name.starts_with("local_"))
+        .map(|f| (f.name.to_string(), stored_value(spec.table, f)))
+        .collect()
 }
 
 /// The stored value of a field, with the defaults of optional fields that the schema requires.

@@ -255,6 +255,34 @@ const KEY: usize = 0;
 const HOT_COLUMNS: usize = 24;
 const HOT_FIRST_HEADER: &str = "基準番号";
 
+/// The HOT master's header row as published (hospital-inputs.md §4.1).
+const HOT_HEADER: [&str; HOT_COLUMNS] = [
+    "基準番号（ＨＯＴコード）",
+    "処方用番号（ＨＯＴ７）",
+    "会社識別用番号",
+    "調剤用番号",
+    "物流用番号",
+    "ＪＡＮコード",
+    "薬価基準収載医薬品コード",
+    "個別医薬品コード",
+    "レセプト電算処理システムコード（１）",
+    "レセプト電算処理システムコード（２）",
+    "告示名称",
+    "販売名",
+    "レセプト電算処理システム医薬品名",
+    "規格単位",
+    "包装形態",
+    "包装単位数",
+    "包装単位単位",
+    "包装総量数",
+    "包装総量単位",
+    "区分",
+    "製造会社",
+    "販売会社",
+    "更新区分",
+    "更新年月日",
+];
+
 /// What the layouts expected, for an error naming an unknown one.
 const EXPECTED: &str = "the MEDIS HOT master (a header row of 24 columns, the first 基準番号（ＨＯＴコード）) or a 支払基金 \
      master (every value quoted, the record kind in column 2: Y drugs, B diseases, Z modifiers, S procedures)";
@@ -495,6 +523,24 @@ pub fn ssk_record(kind: MasterKind, values: &[(&str, &str)]) -> String {
     }
     let quoted: Vec<String> = fields.iter().map(|v| format!("\"{}\"", v.replace('"', "\"\""))).collect();
     quoted.join(",") + "\r\n"
+}
+
+/// The MEDIS HOT master holding `records` (each by its table's column names; the others empty): its
+/// header row, then one row per record; the inverse of [`read`], for the synthetic network.
+pub fn hot_file(records: &[Vec<(&str, &str)>]) -> String {
+    let mut text = HOT_HEADER.join(",") + "\r\n";
+    for values in records {
+        let mut fields = vec![String::new(); HOT_COLUMNS];
+        for (column, value) in values {
+            let field = HOT_FIELDS.iter().find(|f| f.column == *column).expect("a column of the HOT master");
+            fields[field.source - 1] = match field.form {
+                Form::Date => value.replace('-', ""),
+                _ => value.to_string(),
+            };
+        }
+        text.push_str(&(fields.join(",") + "\r\n"));
+    }
+    text
 }
 
 /// Text in Shift_JIS, the masters' published encoding; none if a character has no Shift_JIS form.
