@@ -230,6 +230,9 @@ fn extract_cohort(
         sites: Vec::new(),
         jobs: 2,
         partial: false,
+        transport: crate::extract::Transport::Local,
+        wait: None,
+        request_seconds: crate::extract::exchange::REQUEST_SECONDS,
     };
     let progress = Progress::new(global.quiet);
     session(&home, "analyst", ANALYST_PASSWORD, |analyst| {
@@ -271,6 +274,7 @@ fn run_protocol(
         cutoff: "2025-09-30".into(),
         outcomes: Vec::new(),
         jobs: 2,
+        agents: None,
     };
     let progress = Progress::new(global.quiet);
     session(&home, "analyst", ANALYST_PASSWORD, |analyst| {

@@ -44,8 +44,14 @@ pub fn receive(outbox: &Path, target: &Path, manifest_sha256: &str, label: &str,
 /// The received copy in `dir`: its manifest is the one the site signed (by hash), and every file
 /// matches the manifest.
 fn verify(dir: &Path, manifest_sha256: &str, label: &str, site_id: &str) -> Result<Manifest> {
-    let manifest_file = dir.join(MANIFEST_FILE);
     inject_fault(dir, site_id)?;
+    verify_received(dir, manifest_sha256, label)
+}
+
+/// The files received in `dir` (a copy in the center's hands): the manifest has the SHA-256 the
+/// site signed, and every file matches the manifest.
+pub(super) fn verify_received(dir: &Path, manifest_sha256: &str, label: &str) -> Result<Manifest> {
+    let manifest_file = dir.join(MANIFEST_FILE);
     let found = crate::digest::sha256_file(&manifest_file)?;
     if found != manifest_sha256 {
         return Err(Error::Integrity(format!(

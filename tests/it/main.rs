@@ -19,6 +19,7 @@ mod masters;
 mod migration;
 mod mishaps;
 mod network;
+mod network_https;
 mod network_keys;
 mod owner_only;
 mod privilege;
