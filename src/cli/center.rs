@@ -69,8 +69,8 @@ pub struct ServeArgs {
     pub bind: std::net::SocketAddr,
     /// A host name or IP address the sites reach the center by, put in the certificate made at
     /// first serve (repeat; default localhost and 127.0.0.1).
-    #[arg(long = "name", value_name = "HOST")]
-    pub names: Vec<String>,
+    #[arg(long = "host", value_name = "HOST")]
+    pub hosts: Vec<String>,
     /// The longest an agent's long poll for work is held open, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub poll_limit: u64,
@@ -276,7 +276,7 @@ fn serve(global: &Global, args: ServeArgs) -> Result<()> {
     as_user(global, "center serve", None, |actor| {
         let server = crate::extract::serve::Serve::new(actor, std::time::Duration::from_secs(args.poll_limit))?;
         let names =
-            if args.names.is_empty() { vec!["localhost".into(), "127.0.0.1".into()] } else { args.names.clone() };
+            if args.hosts.is_empty() { vec!["localhost".into(), "127.0.0.1".into()] } else { args.hosts.clone() };
         let (tls, fingerprint) = crate::https::center_identity(&actor.home().root().join("tls"), &names)?;
         let listener =
             std::net::TcpListener::bind(args.bind).map_err(|e| crate::bad_input!("--bind {}: {e}", args.bind))?;

@@ -159,6 +159,9 @@ fn plain_http_a_wrong_certificate_and_an_unregistered_key_are_refused() {
     assert!(audit.contains("center serve: an agent refused"), "the center records the refusal");
     let report = s.extract(&[]).ok().json();
     assert_eq!(status_of(&report, &pseudonym(&report, 0))["status"], "queued", "nothing reached site01: {report}");
+    // Retiring a site revokes its key: its agent is refused from then on.
+    s.n.c.run("rev", &["center", "sites", "retire", "site03"]).ok();
+    s.agent(2).fails(6, "the key of no active registered site");
 }
 
 #[test]
