@@ -380,7 +380,19 @@ fn trust_center(site: &Path, file: &Path, certificate: Option<&str>) -> Result<(
 
 fn print_requests(site: &Path, held: &[crate::site::agent::Held], json: bool) -> Result<()> {
     if json {
-        return print_json(&serde_json::json!({"site": std::path::absolute(site).at(site)?, "requests": held}));
+        // What the site was asked and where it stands; the signed messages stay in its files.
+        let shown: Vec<serde_json::Value> = held
+            .iter()
+            .map(|h| {
+                let mut shown = serde_json::to_value(h).expect("a held request serialises");
+                if let Some(fields) = shown.as_object_mut() {
+                    fields.remove("envelope");
+                    fields.remove("answer");
+                }
+                shown
+            })
+            .collect();
+        return print_json(&serde_json::json!({"site": std::path::absolute(site).at(site)?, "requests": shown}));
     }
     let rows: Vec<Vec<String>> = held
         .iter()
