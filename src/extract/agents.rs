@@ -16,7 +16,8 @@ use crate::wire::{SiteState, utc};
 
 /// Where one site's part stands after a pass.
 pub enum Standing {
-    Accepted(Manifest),
+    /// Boxed: a manifest is large beside the other states.
+    Accepted(Box<Manifest>),
     /// Not done yet: the state and why, in words.
     Waiting(SiteState, String),
     Failed(String),
@@ -36,7 +37,7 @@ pub fn pass(exchange: &Exchange, req: &SiteRequest, target: &Path, reissue_faile
     let spool = home.root().join("network").join("spool").join(&header.request);
     match (state, manifest_sha256) {
         (SiteState::Done, Some(sha256)) => {
-            Ok(Standing::Accepted(transfer::receive(&spool, target, &sha256, req.label, exchange.site_id)?))
+            Ok(Standing::Accepted(Box::new(transfer::receive(&spool, target, &sha256, req.label, exchange.site_id)?)))
         }
         (SiteState::Failed, _) if reissue_failed => {
             issue(exchange, req, format!("issued again: request {} failed ({detail})", header.request))

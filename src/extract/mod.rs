@@ -233,7 +233,7 @@ fn extract_pass(
                         })?;
                         let answer = exchange.accept(&header, &t.pseudonym, &answer)?;
                         transfer::receive(&outbox, &target, &answer.manifest_sha256, &t.pseudonym, &t.site_id)
-                            .map(agents::Standing::Accepted)
+                            .map(|manifest| agents::Standing::Accepted(Box::new(manifest)))
                     }),
                     Transport::Agents => agents::pass(&exchange, &request, &target, reissue_failed),
                 };
