@@ -30,6 +30,10 @@ struct Kept {
     site: String,
     request: Envelope,
     answer: Option<Envelope>,
+    /// When it was issued, in nanoseconds: orders two requests issued within one second (a
+    /// request issued again at once after one failed). None in requests kept before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    issued_nanos: Option<i64>,
 }
 
 fn requests_dir(home: &Home) -> PathBuf {
@@ -61,7 +65,12 @@ impl Exchange<'_> {
         let envelope = wire::seal(self.center_key, header.clone(), &WorkOrder::of(req)?);
         let dir = requests_dir(self.home);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        let kept = Kept { site: self.site_id.to_string(), request: envelope.clone(), answer: None };
+        let kept = Kept {
+            site: self.site_id.to_string(),
+            request: envelope.clone(),
+            answer: None,
+            issued_nanos: crate::clock::now_utc().timestamp_nanos_opt(),
+        };
         crate::store::write_json(&kept_path(self.home, &id), &kept)?;
         Ok((header, envelope))
     }
@@ -189,19 +198,20 @@ pub fn open_requests(home: &Home, site_id: &str, now: i64) -> Result<Vec<(Header
 /// The latest request issued to `site_id` whose id begins with `prefix` (one extraction at one
 /// site), with the SHA-256 of the manifest its accepted answer signed, if any.
 pub fn latest(home: &Home, site_id: &str, prefix: &str) -> Result<Option<(Header, Option<String>)>> {
-    let mut found: Option<(Header, Option<String>)> = None;
+    let mut found: Option<((i64, Option<i64>), Header, Option<String>)> = None;
     for (header, kept) in all_kept(home)? {
         if kept.site != site_id || !header.request.starts_with(prefix) {
             continue;
         }
-        if found.as_ref().is_some_and(|(h, _)| h.issued_at > header.issued_at) {
+        let issued = (header.issued_at, kept.issued_nanos);
+        if found.as_ref().is_some_and(|(latest, _, _)| *latest > issued) {
             continue;
         }
         let manifest =
             kept.answer.as_ref().map(opened_unchecked::<Answer>).transpose()?.map(|a| a.body.manifest_sha256);
-        found = Some((header, manifest));
+        found = Some((issued, header, manifest));
     }
-    Ok(found)
+    Ok(found.map(|(_, header, manifest)| (header, manifest)))
 }
 
 /// Every kept request with its header.

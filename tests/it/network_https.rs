@@ -237,7 +237,8 @@ fn a_connection_cut_by_a_proxy_mid_upload_resumes() {
     let broken = s.agent_at(0, &through, &[]);
     assert_ne!(broken.code, 0, "the cut call fails the agent: {}", broken.stderr);
     assert!(broken.stderr.contains("the center"), "{}", broken.stderr);
-    assert_eq!(s.requests(0)[0]["state"], "uploading", "nothing is lost at the site");
+    let held = s.requests(0);
+    assert_eq!(held[0]["state"], "uploading", "nothing is lost at the site: {held:?}\n{}", broken.stderr);
     cut.store(false, Ordering::SeqCst);
     let resumed = Served::held(&s.agent_at(0, &through, &[]).ok());
     assert_eq!(resumed[0]["state"], "done", "{resumed:?}");
