@@ -17,6 +17,7 @@ pub mod digest;
 pub mod error;
 pub mod export;
 pub mod extract;
+pub mod https;
 pub mod progress;
 pub mod project;
 pub mod protocol;

@@ -27,6 +27,10 @@ const DOMAIN: &[u8] = b"midnet-wire\n";
 /// How far ahead of the receiver's clock a message may say it was issued (clocks differ).
 pub const CLOCK_SKEW_SECONDS: i64 = 300;
 
+/// How long an agent's call is valid: long enough for a slow upload of one chunk, short enough that
+/// a recorded call is of no use later.
+pub const CALL_SECONDS: i64 = 120;
+
 /// What a message is; a message of one kind is never accepted as another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -35,6 +39,9 @@ pub enum Kind {
     WorkRequest,
     /// A site's manifest of the result it returns (site → center).
     ResultManifest,
+    /// A site's agent calling the center's HTTPS endpoint (site → center): asking for work,
+    /// reporting a request's state, uploading a chunk, handing in its answer.
+    AgentCall,
 }
 
 impl Kind {
@@ -42,6 +49,7 @@ impl Kind {
         match self {
             Kind::WorkRequest => "work request",
             Kind::ResultManifest => "result manifest",
+            Kind::AgentCall => "agent call",
         }
     }
 }
@@ -57,6 +65,60 @@ pub struct Envelope {
     pub payload: String,
     /// Ed25519 over [`DOMAIN`] followed by the payload's bytes, as hex.
     pub signature: String,
+}
+
+/// The body of an agent's call (`Kind::AgentCall`): what a site's agent asks of the center's
+/// HTTPS endpoint. The request it concerns is the header's `request` (`-` for [`Call::Work`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "call", rename_all = "snake_case")]
+pub enum Call {
+    /// The work requests for this site not yet answered; the center waits up to `wait_seconds`
+    /// (at most its own limit) for one to come (long polling).
+    Work { wait_seconds: u64 },
+    /// The request's state as the site sees it, in words.
+    State { state: SiteState, detail: String },
+    /// How many bytes of each file of the request's result the center holds: where an upload
+    /// cut off resumes.
+    Received,
+    /// Bytes of `file` from `offset`: the HTTP body, whose SHA-256 is `sha256`.
+    Chunk { file: String, offset: u64, sha256: String },
+    /// The site's signed answer, once every file is uploaded.
+    Answer { answer: Envelope },
+}
+
+/// Where a site's part of an extraction stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SiteState {
+    /// Issued, not yet fetched by the site's agent.
+    Queued,
+    Fetched,
+    /// The site's staff have not approved this project, script and parameters (`site approve`).
+    WaitingForApproval,
+    Running,
+    Uploading,
+    /// Answered, and the center verified the upload.
+    Done,
+    Failed,
+}
+
+impl SiteState {
+    pub fn words(self) -> &'static str {
+        match self {
+            SiteState::Queued => "queued",
+            SiteState::Fetched => "fetched",
+            SiteState::WaitingForApproval => "waiting_for_approval",
+            SiteState::Running => "running",
+            SiteState::Uploading => "uploading",
+            SiteState::Done => "done",
+            SiteState::Failed => "failed",
+        }
+    }
+
+    /// Done or failed: nothing more happens to that request.
+    pub fn is_final(self) -> bool {
+        matches!(self, SiteState::Done | SiteState::Failed)
+    }
 }
 
 /// Everything signed beside the body.
@@ -87,6 +149,12 @@ impl Header {
             issued_at: now,
             expires_at: now + lifetime_seconds,
         }
+    }
+
+    /// The header of an agent's call about `request` (or `-` for none), issued `now`: valid for
+    /// [`CALL_SECONDS`], with a fresh nonce.
+    pub fn call(request: &str, now: i64) -> Header {
+        Header { kind: Kind::AgentCall, ..Header::request(request, now, CALL_SECONDS) }
     }
 
     /// The header of the answer of `kind` to the work request `to`, issued `now` and valid as long

@@ -55,6 +55,25 @@ pub enum HomeCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Serve the sites' agents over HTTPS until stopped (reviewer): they fetch their work requests,
+    /// report where each stands and upload their results. The TLS certificate is made at first
+    /// serve (HOME/tls/, owner-only); its SHA-256, printed first, is what each site pins.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address to listen on (port 0: one the system chooses, printed). Loopback by default;
+    /// the hospitals' agents connect to it over the closed network.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8443")]
+    pub bind: std::net::SocketAddr,
+    /// A host name or IP address the sites reach the center by, put in the certificate made at
+    /// first serve (repeat; default localhost and 127.0.0.1).
+    #[arg(long = "host", value_name = "HOST")]
+    pub hosts: Vec<String>,
+    /// The longest an agent's long poll for work is held open, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub poll_limit: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -242,6 +261,7 @@ pub fn run(global: &Global, command: CenterCommand) -> Result<()> {
                 )
             })
         }),
+        CenterCommand::Center(HomeCommand::Serve(args)) => serve(global, args),
         CenterCommand::User(cmd) => user(global, cmd),
         CenterCommand::Login(args) => login(global, args),
         CenterCommand::Logout(args) => logout(global, args),
@@ -249,6 +269,24 @@ pub fn run(global: &Global, command: CenterCommand) -> Result<()> {
         CenterCommand::Audit(cmd) => crate::cli::audit::run(global, cmd),
         CenterCommand::Work(cmd) => crate::cli::work::run(global, cmd),
     }
+}
+
+/// `center serve`: bind, make or read the certificate, print the address and fingerprint, serve.
+fn serve(global: &Global, args: ServeArgs) -> Result<()> {
+    as_user(global, "center serve", None, |actor| {
+        let server = crate::extract::serve::Serve::new(actor, std::time::Duration::from_secs(args.poll_limit))?;
+        let names =
+            if args.hosts.is_empty() { vec!["localhost".into(), "127.0.0.1".into()] } else { args.hosts.clone() };
+        let (tls, fingerprint) = crate::https::center_identity(&actor.home().root().join("tls"), &names)?;
+        let listener =
+            std::net::TcpListener::bind(args.bind).map_err(|e| crate::bad_input!("--bind {}: {e}", args.bind))?;
+        let bound =
+            listener.local_addr().map_err(|e| crate::error::Error::Internal(format!("the bound address: {e}")))?;
+        println!("serving https://{bound} certificate-sha256 {fingerprint}");
+        std::io::Write::flush(&mut std::io::stdout())
+            .map_err(|e| crate::error::Error::Internal(format!("stdout: {e}")))?;
+        server.run(listener, tls)
+    })
 }
 
 fn init(global: &Global, args: InitArgs) -> Result<()> {

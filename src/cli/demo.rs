@@ -235,6 +235,9 @@ fn extract_cohort(
         sites: Vec::new(),
         jobs: 2,
         partial: false,
+        transport: crate::extract::Transport::Local,
+        wait: None,
+        request_seconds: crate::extract::exchange::REQUEST_SECONDS,
     };
     let progress = Progress::new(global.quiet);
     session(&home, "analyst", ANALYST_PASSWORD, |analyst| {
@@ -276,6 +279,7 @@ fn run_protocol(
         cutoff: "2025-09-30".into(),
         outcomes: Vec::new(),
         jobs: 2,
+        agents: None,
     };
     let progress = Progress::new(global.quiet);
     session(&home, "analyst", ANALYST_PASSWORD, |analyst| {

@@ -5,7 +5,7 @@ use clap::Args;
 use crate::cli::Global;
 use crate::cli::named::NamedScript;
 use crate::error::{Error, Result};
-use crate::extract::{ExtractOptions, ExtractReport, catalog, extract};
+use crate::extract::{ExtractOptions, ExtractReport, Transport, catalog, extract};
 use crate::project::Role;
 
 #[derive(Debug, Args)]
@@ -35,6 +35,22 @@ pub struct ExtractArgs {
     /// Print the extraction as JSON: its datasets, and per site what ran and what failed.
     #[arg(long)]
     pub json: bool,
+    /// Reach the sites through their agents and `center serve` instead of in process: queue a
+    /// signed work request per site and take in what the agents uploaded. Run again (or --wait)
+    /// until every site is done; an expired request is issued again, never run late.
+    #[arg(long)]
+    pub agents: bool,
+    /// With --agents: look again until no site is left waiting (no project lock held between looks).
+    #[arg(long, requires = "agents")]
+    pub wait: bool,
+    /// With --agents: how long each work request is valid, in seconds (1 to 86400); a site that has
+    /// not answered by then is asked again when the extraction is resumed, never run late.
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::extract::exchange::REQUEST_SECONDS, requires = "agents",
+          value_parser = clap::value_parser!(i64).range(1..=86400))]
+    pub valid_for: i64,
+    /// With --wait: seconds between looks.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5, requires = "wait")]
+    pub every: u64,
 }
 
 #[derive(Debug, Args)]
@@ -55,6 +71,9 @@ pub fn run_extract(global: &Global, args: ExtractArgs) -> Result<()> {
         sites: args.sites.clone(),
         jobs: args.jobs,
         partial: args.partial,
+        transport: if args.agents { Transport::Agents } else { Transport::Local },
+        wait: args.wait.then(|| std::time::Duration::from_secs(args.every)),
+        request_seconds: args.valid_for,
     };
     let progress = crate::progress::Progress::new(global.quiet);
     // The report is printed, and an incomplete extraction fails, inside the audited command: its
@@ -70,7 +89,9 @@ pub fn run_extract(global: &Global, args: ExtractArgs) -> Result<()> {
     })
 }
 
-/// Exit 1 naming the failed sites and how to complete the extraction, if any site failed.
+/// Exit 1 naming the failed sites and how to complete the extraction, if any site failed. Sites
+/// still working on their part (agents) are shown in the report; the extraction is resumed by
+/// running the same command again.
 fn require_complete(report: &ExtractReport) -> Result<()> {
     let failed = report.failed();
     if failed.is_empty() {
@@ -100,8 +121,11 @@ fn render(report: &ExtractReport) -> String {
             None => {
                 let _ = writeln!(s, "  {:<16} accepted  {}  ({:.1} s)", site.site, rows.join(", "), site.seconds);
             }
-            Some(reason) => {
+            Some(reason) if site.status == "failed" => {
                 let _ = writeln!(s, "  {:<16} FAILED    {reason}", site.site);
+            }
+            Some(reason) => {
+                let _ = writeln!(s, "  {:<16} {}  {reason}", site.site, site.status);
             }
         }
     }

@@ -89,6 +89,13 @@ pub struct RunArgs {
     /// How many sites extract at the same time.
     #[arg(long, value_name = "N", default_value_t = 2)]
     pub jobs: usize,
+    /// Reach the sites through their agents and `center serve` (as `extract --agents --wait`):
+    /// the run waits until every site is done.
+    #[arg(long)]
+    pub agents: bool,
+    /// With --agents: seconds between looks at the sites' states.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5, requires = "agents")]
+    pub every: u64,
     /// Print the analysis as JSON: its number, cut-off, sites, and each outcome's estimates.
     #[arg(long)]
     pub json: bool,
@@ -177,6 +184,7 @@ fn run_protocol(global: &Global, args: RunArgs) -> Result<()> {
         cutoff: args.cutoff.clone(),
         outcomes: args.outcome_ids.clone(),
         jobs: args.jobs,
+        agents: args.agents.then(|| std::time::Duration::from_secs(args.every)),
     };
     let progress = crate::progress::Progress::new(global.quiet);
     let report = crate::cli::as_user(global, "protocol run", Some(&args.project), |actor| {

@@ -137,6 +137,41 @@ pub enum SiteCommand {
         /// The data center's public key file (its keys/center.pub).
         #[arg(long, value_name = "FILE")]
         key: PathBuf,
+        /// The SHA-256 of the data center's TLS certificate, as `center serve` prints it: the
+        /// site's agent connects to no other server.
+        #[arg(long, value_name = "HEX")]
+        certificate_sha256: Option<String>,
+    },
+    /// Run the site's agent: it calls the data center over HTTPS (nothing inbound), fetches the
+    /// work requests, runs those the site approved (`site approve`), uploads the results and
+    /// hands in the signed answers. Runs until stopped, or with --once serves the work there is.
+    Agent {
+        /// The site's data source directory (made by `site init`).
+        #[arg(long, value_name = "DIR")]
+        site: PathBuf,
+        /// The data center, https://HOST:PORT (pinned with `site trust-center`).
+        #[arg(long, value_name = "URL")]
+        center: String,
+        /// Serve the work there is, then exit (for a scheduled run, and tests).
+        #[arg(long)]
+        once: bool,
+        /// The longest one poll for work waits, in seconds.
+        #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+        poll_seconds: u64,
+        /// Print the requests the site holds as JSON when it exits (with --once).
+        #[arg(long)]
+        json: bool,
+    },
+    /// The work requests the site's agent fetched, and where each stands (fetched, waiting for
+    /// approval, running, uploading, done, failed with why).
+    Requests {
+        /// The site's data source directory (made by `site init`).
+        #[arg(long, value_name = "DIR")]
+        site: PathBuf,
+        /// Print the requests as JSON: {"site", "requests": [{"request", "project", "extraction", "site",
+        /// "script", "script_sha256", "params", "expires", "state", "detail"}]}.
+        #[arg(long)]
+        json: bool,
     },
     /// The site's own record of what it was asked, approved, refused and sent, with its hash chain
     /// verified (an edited, removed or reordered line is named, exit 6).
@@ -323,7 +358,20 @@ pub fn run(global: &Global, command: SiteCommand) -> Result<()> {
             Ok(())
         }
         SiteCommand::Key { site, json } => site_key(global, &site, json),
-        SiteCommand::TrustCenter { site, key } => trust_center(&site, &key),
+        SiteCommand::TrustCenter { site, key, certificate_sha256 } => {
+            trust_center(&site, &key, certificate_sha256.as_deref())
+        }
+        SiteCommand::Agent { site, center, once, poll_seconds, json } => {
+            let opts =
+                crate::site::agent::AgentOptions { site: &SiteDir::at(&site), center: &center, once, poll_seconds };
+            let held = crate::site::agent::run(&opts)?;
+            print_requests(&site, &held, json)
+        }
+        SiteCommand::Requests { site, json } => {
+            let dir = SiteDir::at(&site);
+            dir.require()?;
+            print_requests(&site, &crate::site::agent::requests(&dir)?, json)
+        }
         SiteCommand::Log { site, json } => site_log(&site, json),
     }
 }
@@ -399,12 +447,59 @@ fn site_key(global: &Global, site: &Path, json: bool) -> Result<()> {
     Ok(())
 }
 
-fn trust_center(site: &Path, file: &Path) -> Result<()> {
-    let key = crate::site::keys::trust_center(&SiteDir::at(site), file)?;
+fn trust_center(site: &Path, file: &Path, certificate: Option<&str>) -> Result<()> {
+    let fingerprint = certificate
+        .map(|text| {
+            crate::https::parse_fingerprint(text).map_err(|why| crate::bad_input!("--certificate-sha256: {why}"))
+        })
+        .transpose()?;
+    let dir = SiteDir::at(site);
+    let key = crate::site::keys::trust_center(&dir, file)?;
     println!(
         "{}: pinned the data center's key {}; the site believes only work requests signed with it",
         site.display(),
         crate::wire::key_id(&key)
+    );
+    if let Some(fingerprint) = fingerprint {
+        crate::site::keys::pin_center_certificate(&dir, &fingerprint)?;
+        println!("{}: pinned the data center's TLS certificate {fingerprint}", site.display());
+    }
+    Ok(())
+}
+
+fn print_requests(site: &Path, held: &[crate::site::agent::Held], json: bool) -> Result<()> {
+    if json {
+        // What the site was asked and where it stands; the signed messages stay in its files.
+        let shown: Vec<serde_json::Value> = held
+            .iter()
+            .map(|h| {
+                let mut shown = serde_json::to_value(h).expect("a held request serialises");
+                if let Some(fields) = shown.as_object_mut() {
+                    fields.remove("envelope");
+                    fields.remove("answer");
+                }
+                shown
+            })
+            .collect();
+        return print_json(&serde_json::json!({"site": std::path::absolute(site).at(site)?, "requests": shown}));
+    }
+    let rows: Vec<Vec<String>> = held
+        .iter()
+        .map(|h| {
+            vec![
+                h.request.clone(),
+                h.project.clone(),
+                h.extraction.to_string(),
+                h.script.clone(),
+                h.state.words().to_string(),
+                h.expires.clone(),
+                h.detail.clone(),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        text_table(&["request", "project", "extraction", "script", "state", "expires", "detail"], &rows, ALL_TEXT)
     );
     Ok(())
 }

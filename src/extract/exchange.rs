@@ -16,10 +16,10 @@ use serde::{Deserialize, Serialize};
 use crate::center::Home;
 use crate::error::{Error, Result};
 use crate::site::run::{Answer, SiteRequest, WorkOrder};
-use crate::wire::{self, Envelope, Expect, Header, Kind};
+use crate::wire::{self, Envelope, Expect, Header, Kind, SiteState};
 
-/// How long a work request is valid: a site that has not answered by then is asked again when the
-/// analyst resumes the extraction, never run late.
+/// How long a work request is valid unless the analyst says otherwise: a site that has not
+/// answered by then is asked again when the analyst resumes the extraction, never run late.
 pub const REQUEST_SECONDS: i64 = 3600;
 
 /// What the center keeps of one work request.
@@ -30,6 +30,10 @@ struct Kept {
     site: String,
     request: Envelope,
     answer: Option<Envelope>,
+    /// When it was issued, in nanoseconds: orders two requests issued within one second (a
+    /// request issued again at once after one failed). None in requests kept before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    issued_nanos: Option<i64>,
 }
 
 fn requests_dir(home: &Home) -> PathBuf {
@@ -47,6 +51,8 @@ pub struct Exchange<'a> {
     /// The site's registry id, and its registered public key.
     pub site_id: &'a str,
     pub site_key: &'a VerifyingKey,
+    /// How long a request issued now is valid, in seconds.
+    pub lifetime: i64,
 }
 
 impl Exchange<'_> {
@@ -55,11 +61,16 @@ impl Exchange<'_> {
         let mut tag = [0u8; 4];
         rand::fill(&mut tag);
         let id = format!("{}-x{}-{}-{}", req.project, req.extraction, req.label, hex::encode(tag));
-        let header = Header::request(&id, now(), REQUEST_SECONDS);
-        let envelope = wire::seal(self.center_key, header.clone(), &WorkOrder::of(req));
+        let header = Header::request(&id, now(), self.lifetime);
+        let envelope = wire::seal(self.center_key, header.clone(), &WorkOrder::of(req)?);
         let dir = requests_dir(self.home);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        let kept = Kept { site: self.site_id.to_string(), request: envelope.clone(), answer: None };
+        let kept = Kept {
+            site: self.site_id.to_string(),
+            request: envelope.clone(),
+            answer: None,
+            issued_nanos: crate::clock::now_utc().timestamp_nanos_opt(),
+        };
         crate::store::write_json(&kept_path(self.home, &id), &kept)?;
         Ok((header, envelope))
     }
@@ -97,23 +108,127 @@ impl Exchange<'_> {
 
     /// The request issued to this site before `current`, latest first: what a replay would resend.
     fn earlier_request(&self, current: &str) -> Result<Option<Envelope>> {
-        let dir = requests_dir(self.home);
-        let mut earlier: Vec<(i64, Envelope)> = Vec::new();
-        for entry in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
-            let path = entry.map_err(|e| Error::io(&dir, e))?.path();
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            if name.starts_with('.') || !name.ends_with(".json") {
-                continue; // another site's request being written
-            }
-            let kept: Kept = crate::store::read_json(&path)?;
-            let header = header_of(&kept.request)?;
-            if kept.site == self.site_id && header.request != current {
-                earlier.push((header.issued_at, kept.request));
-            }
-        }
+        let mut earlier: Vec<(i64, Envelope)> = all_kept(self.home)?
+            .into_iter()
+            .filter(|(header, kept)| kept.site == self.site_id && header.request != current)
+            .map(|(header, kept)| (header.issued_at, kept.request))
+            .collect();
         earlier.sort_by_key(|(issued, _)| *issued);
         Ok(earlier.pop().map(|(_, e)| e))
     }
+}
+
+/// Where a request stands, as the center last heard (`center serve` writes it from the agent's
+/// reports and its own checks): `HOME/network/states/ID.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stated {
+    pub state: SiteState,
+    pub detail: String,
+    /// Unix seconds.
+    pub at: i64,
+}
+
+fn state_path(home: &Home, request: &str) -> PathBuf {
+    home.root().join("network").join("states").join(format!("{request}.json"))
+}
+
+/// A request id from outside (an agent's call) names a kept request only if it is a plain name.
+fn kept(home: &Home, request: &str) -> Result<Option<Kept>> {
+    if !crate::store::is_identifier(request) {
+        return Err(Error::Integrity(format!("{request:?} is not a request id")));
+    }
+    let path = kept_path(home, request);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    crate::store::read_json(&path).map(Some)
+}
+
+/// Record where `request` stands. A done or failed request stays so: a later report (the agent
+/// saying what the center already decided) changes nothing.
+pub fn set_state(home: &Home, request: &str, state: SiteState, detail: &str) -> Result<()> {
+    if kept(home, request)?.is_none() {
+        return Err(Error::NotFound(format!("request {request}: no such request was issued")));
+    }
+    if state_of(home, request)?.is_some_and(|s| s.state.is_final()) {
+        return Ok(());
+    }
+    let path = state_path(home, request);
+    let dir = path.parent().expect("a state file has a directory");
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    crate::store::write_json(&path, &Stated { state, detail: detail.to_string(), at: now() })
+}
+
+pub fn state_of(home: &Home, request: &str) -> Result<Option<Stated>> {
+    let path = state_path(home, request);
+    if path.is_file() { crate::store::read_json(&path).map(Some) } else { Ok(None) }
+}
+
+/// The registry id of the site `request` was issued to, if it was issued.
+pub fn site_of(home: &Home, request: &str) -> Result<Option<String>> {
+    Ok(kept(home, request)?.map(|k| k.site))
+}
+
+/// Whether the center accepted an answer to `request`.
+pub fn answered(home: &Home, request: &str) -> Result<bool> {
+    Ok(kept(home, request)?.is_some_and(|k| k.answer.is_some()))
+}
+
+/// The header of the issued `request` and the site's pseudonym it names.
+pub fn issued(home: &Home, request: &str) -> Result<(Header, String)> {
+    let kept = kept(home, request)?.ok_or_else(|| Error::NotFound(format!("request {request}: never issued")))?;
+    let order: wire::Opened<WorkOrder> = opened_unchecked(&kept.request)?;
+    Ok((order.header, order.body.site))
+}
+
+/// The requests issued to `site_id` that its agent may still answer: unanswered, unexpired at
+/// `now`, neither done nor failed.
+pub fn open_requests(home: &Home, site_id: &str, now: i64) -> Result<Vec<(Header, Envelope)>> {
+    let mut open = Vec::new();
+    for (header, kept) in all_kept(home)? {
+        let settled = state_of(home, &header.request)?.is_some_and(|s| s.state.is_final());
+        if kept.site == site_id && kept.answer.is_none() && now < header.expires_at && !settled {
+            open.push((header, kept.request));
+        }
+    }
+    Ok(open)
+}
+
+/// The latest request issued to `site_id` whose id begins with `prefix` (one extraction at one
+/// site), with the SHA-256 of the manifest its accepted answer signed, if any.
+pub fn latest(home: &Home, site_id: &str, prefix: &str) -> Result<Option<(Header, Option<String>)>> {
+    let mut found: Option<((i64, Option<i64>), Header, Option<String>)> = None;
+    for (header, kept) in all_kept(home)? {
+        if kept.site != site_id || !header.request.starts_with(prefix) {
+            continue;
+        }
+        let issued = (header.issued_at, kept.issued_nanos);
+        if found.as_ref().is_some_and(|(latest, _, _)| *latest > issued) {
+            continue;
+        }
+        let manifest =
+            kept.answer.as_ref().map(opened_unchecked::<Answer>).transpose()?.map(|a| a.body.manifest_sha256);
+        found = Some((issued, header, manifest));
+    }
+    Ok(found.map(|(_, header, manifest)| (header, manifest)))
+}
+
+/// Every kept request with its header.
+fn all_kept(home: &Home) -> Result<Vec<(Header, Kept)>> {
+    let dir = requests_dir(home);
+    let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(Vec::new()) };
+    let mut all = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|e| Error::io(&dir, e))?.path();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if name.starts_with('.') || !name.ends_with(".json") {
+            continue; // a request being written
+        }
+        let kept: Kept = crate::store::read_json(&path)?;
+        all.push((header_of(&kept.request)?, kept));
+    }
+    Ok(all)
 }
 
 /// Hand the request to the site and its answer back, in process. The site answers at its own

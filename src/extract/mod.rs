@@ -17,8 +17,10 @@
 //! Every step writes under a temporary name and renames, and the catalog changes in transactions,
 //! so a kill at any moment leaves the project as it was or as it is after the step.
 
+mod agents;
 pub mod catalog;
-mod exchange;
+pub mod exchange;
+pub mod serve;
 mod transfer;
 mod union;
 
@@ -37,7 +39,7 @@ use crate::script::{Bundle, ParamValues, Script};
 use crate::site::{self, SiteDir};
 use crate::table::Provenance;
 
-use crate::site::manifest::{Expected, Manifest};
+use crate::site::manifest::Manifest;
 
 #[derive(Debug, Clone)]
 pub struct ExtractOptions {
@@ -52,6 +54,25 @@ pub struct ExtractOptions {
     pub jobs: usize,
     /// Union the accepted sites even if some failed (recorded as a partial extraction).
     pub partial: bool,
+    /// How the sites are reached.
+    pub transport: Transport,
+    /// How long each work request is valid, in seconds (`exchange::REQUEST_SECONDS` unless the
+    /// analyst gives a shorter or longer life with the agents' transport).
+    pub request_seconds: i64,
+    /// With the agents' transport: look again every so often until no site is left waiting,
+    /// holding no project lock in between.
+    pub wait: Option<std::time::Duration>,
+}
+
+/// How the center reaches its sites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// In process: the sites are directories on this machine, run by this command (the demo,
+    /// most tests, a center and its sites on one host).
+    Local,
+    /// Through each site's agent and `center serve`: this command queues the work requests and
+    /// takes in what the agents uploaded.
+    Agents,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -81,7 +102,12 @@ pub struct ExtractReport {
 
 impl ExtractReport {
     pub fn failed(&self) -> Vec<&SiteOutcome> {
-        self.sites.iter().filter(|s| s.status != "accepted").collect()
+        self.sites.iter().filter(|s| s.status == "failed").collect()
+    }
+
+    /// The sites still working on their part (agents' transport only).
+    pub fn waiting(&self) -> Vec<&SiteOutcome> {
+        self.sites.iter().filter(|s| s.status != "failed" && s.status != "accepted").collect()
     }
 }
 
@@ -94,11 +120,42 @@ struct Target {
     key: ed25519_dalek::VerifyingKey,
 }
 
+/// Run the extraction; with `opts.wait`, pass again until no site is left waiting. Each pass
+/// holds the project's lock only while it runs. The union is made by the pass that finds the last
+/// site accepted, under the name of the analyst who runs `extract`.
 pub fn extract(
     actor: &Actor,
     project_id: &str,
     opts: &ExtractOptions,
     progress: &crate::progress::Progress,
+) -> Result<ExtractReport> {
+    let mut report = extract_pass(actor, project_id, opts, progress, true)?;
+    let sites = (report.sites.len() + report.already_accepted.len()) as u64;
+    let waiting = progress.bar("sites", sites);
+    while let Some(every) = opts.wait {
+        if report.waiting().is_empty() {
+            break;
+        }
+        waiting.set_position(sites - report.waiting().len() as u64);
+        waiting.set_message(waiting_line(&report));
+        std::thread::sleep(every);
+        report = extract_pass(actor, project_id, opts, progress, false)?;
+    }
+    waiting.finish_and_clear();
+    Ok(report)
+}
+
+fn waiting_line(report: &ExtractReport) -> String {
+    let states: Vec<String> = report.waiting().iter().map(|s| format!("{} {}", s.site, s.status)).collect();
+    format!("extraction {}: waiting for {}", report.extraction, states.join(", "))
+}
+
+fn extract_pass(
+    actor: &Actor,
+    project_id: &str,
+    opts: &ExtractOptions,
+    progress: &crate::progress::Progress,
+    reissue_failed: bool,
 ) -> Result<ExtractReport> {
     crate::withhold::withhold_values();
     let started = std::time::Instant::now();
@@ -136,13 +193,12 @@ pub fn extract(
     let incoming = project.layout().area(Area::Datasets).join(".incoming").join(format!("x{extraction}"));
     let center_key = crate::center::keys::signing(actor)?;
     let jobs = opts.jobs.clamp(1, todo.len().max(1));
-    let (threads, memory) = share_of_machine(jobs);
-    let expected: Vec<Expected> = compiled.queries.outputs.iter().map(Expected::of).collect();
+    let (threads, memory) = site::run::share_of_machine(jobs);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .build()
         .map_err(|e| Error::Internal(format!("thread pool: {e}")))?;
-    let results: Vec<(String, Result<Manifest>)> = pool.install(|| {
+    let results: Vec<(String, Result<agents::Standing>)> = pool.install(|| {
         todo.par_iter()
             .map(|t| {
                 let bar = progress.bar(&t.pseudonym, compiled.queries.outputs.len() as u64 + 2);
@@ -152,6 +208,7 @@ pub fn extract(
                     extraction,
                     label: &t.pseudonym,
                     site: &t.site,
+                    bundle: &opts.script,
                     compiled: &compiled,
                     script_sha256: script.sha256(),
                     threads,
@@ -166,18 +223,27 @@ pub fn extract(
                     center_key: &center_key,
                     site_id: &t.site_id,
                     site_key: &t.key,
+                    lifetime: opts.request_seconds,
                 };
-                let result = exchange.issue(&request).and_then(|(header, envelope)| {
-                    let answer = exchange::deliver(&exchange, &header, envelope, |envelope, now| {
-                        site::run::answer(&request, envelope, &outbox, &step, now)
-                    })?;
-                    let answer = exchange.accept(&header, &t.pseudonym, &answer)?;
-                    let target = incoming.join(&t.pseudonym);
-                    let order = site::run::WorkOrder::of(&request);
-                    let asked = transfer::Asked { order: &order, outputs: &expected, site_id: &t.site_id };
-                    transfer::receive(&outbox, &target, &answer.manifest_sha256, &asked)
-                });
-                bar.finish_with_message(if result.is_ok() { "accepted" } else { "failed" });
+                let target = incoming.join(&t.pseudonym);
+                let result = match opts.transport {
+                    Transport::Local => exchange.issue(&request).and_then(|(header, envelope)| {
+                        let answer = exchange::deliver(&exchange, &header, envelope, |envelope, now| {
+                            site::run::answer(&request, envelope, &outbox, &step, now)
+                        })?;
+                        let answer = exchange.accept(&header, &t.pseudonym, &answer)?;
+                        let asked = transfer::Asked::of(&request, &t.site_id);
+                        transfer::receive(&outbox, &target, &answer.manifest_sha256, &asked)
+                            .map(|manifest| agents::Standing::Accepted(Box::new(manifest)))
+                    }),
+                    Transport::Agents => agents::pass(&exchange, &request, &target, reissue_failed),
+                };
+                let shown = match &result {
+                    Ok(agents::Standing::Accepted(_)) => "accepted",
+                    Ok(agents::Standing::Waiting(state, _)) => state.words(),
+                    _ => "failed",
+                };
+                bar.finish_with_message(shown);
                 (t.pseudonym.clone(), result)
             })
             .collect()
@@ -185,7 +251,24 @@ pub fn extract(
     let mut sites = Vec::new();
     for (pseudonym, result) in results {
         match result {
-            Ok(manifest) => {
+            Ok(agents::Standing::Waiting(state, detail)) => sites.push(SiteOutcome {
+                site: pseudonym,
+                status: state.words().to_string(),
+                reason: Some(detail),
+                rows: BTreeMap::new(),
+                seconds: 0.0,
+            }),
+            Ok(agents::Standing::Failed(reason)) => {
+                catalog::record_failed(&conn, extraction, &pseudonym, &reason)?;
+                sites.push(SiteOutcome {
+                    site: pseudonym,
+                    status: "failed".into(),
+                    reason: Some(reason),
+                    rows: BTreeMap::new(),
+                    seconds: 0.0,
+                });
+            }
+            Ok(agents::Standing::Accepted(manifest)) => {
                 crate::crash::point("extract-received");
                 catalog::record_accepted(&conn, &manifest)?;
                 for out in &manifest.outputs {
@@ -324,22 +407,6 @@ fn targets(actor: &Actor, project: &Project, named: &[String]) -> Result<Vec<Tar
         }
     }
     Ok(targets)
-}
-
-/// Threads and memory for each of `jobs` site databases run side by side: the machine's cores
-/// and 60% of its memory, shared out.
-fn share_of_machine(jobs: usize) -> (usize, String) {
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let threads = (cores / jobs).max(1);
-    let total_mb = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        })
-        .map_or(4096, |kb| kb / 1024);
-    (threads, format!("{}MB", (total_mb * 6 / 10 / jobs as u64).max(256)))
 }
 
 #[allow(clippy::too_many_arguments)]

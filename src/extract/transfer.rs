@@ -7,7 +7,7 @@ use std::path::Path;
 
 use crate::error::{Error, IoContext, Result};
 use crate::site::manifest::{Expected, MANIFEST_FILE, Manifest};
-use crate::site::run::WorkOrder;
+use crate::site::run::{SiteRequest, WorkOrder};
 
 /// The largest manifest read: a manifest lists a few outputs and attrition steps (a few KB); a
 /// larger one is not read into memory.
@@ -15,10 +15,20 @@ const MAX_MANIFEST_BYTES: u64 = 1 << 20;
 
 /// What a site's result must answer: the order it was sent and the outputs the script makes.
 pub struct Asked<'a> {
-    pub order: &'a WorkOrder,
-    pub outputs: &'a [Expected],
+    pub order: WorkOrder,
+    pub outputs: Vec<Expected>,
     /// The site's id, for the data center's fault drills (`MIDNET_FAULT`, see below).
     pub site_id: &'a str,
+}
+
+impl<'a> Asked<'a> {
+    pub fn of(req: &SiteRequest, site_id: &'a str) -> Asked<'a> {
+        Asked {
+            order: WorkOrder::of(req),
+            outputs: req.compiled.queries.outputs.iter().map(Expected::of).collect(),
+            site_id,
+        }
+    }
 }
 
 /// Copy the manifest and the expected output files of `outbox` into `target` (nothing else the
@@ -65,13 +75,6 @@ fn copy_expected(outbox: &Path, dir: &Path, asked: &Asked) -> Result<()> {
         if !meta.file_type().is_file() {
             return Err(Error::Integrity(format!("site {label}: {file} of its result is not a regular file")));
         }
-        if file == MANIFEST_FILE && meta.len() > MAX_MANIFEST_BYTES {
-            return Err(Error::Integrity(format!(
-                "site {label}: its manifest has {} bytes, more than the {MAX_MANIFEST_BYTES} a manifest may have; \
-                 it is not read",
-                meta.len()
-            )));
-        }
         std::fs::copy(&from, dir.join(file)).at(&from)?;
     }
     Ok(())
@@ -80,9 +83,23 @@ fn copy_expected(outbox: &Path, dir: &Path, asked: &Asked) -> Result<()> {
 /// The received copy in `dir`: its manifest is the one the site signed (by hash), answers what was
 /// asked, and every file matches the manifest.
 fn verify(dir: &Path, manifest_sha256: &str, asked: &Asked) -> Result<Manifest> {
-    let label = asked.order.site.as_str();
-    let manifest_file = dir.join(MANIFEST_FILE);
     inject_fault(dir, asked.site_id)?;
+    let received = verify_received(dir, manifest_sha256, &asked.order.site)?;
+    received.answers(&asked.order, &asked.outputs)?;
+    Ok(received)
+}
+
+/// The files received in `dir` (a copy in the center's hands): the manifest has the SHA-256 the
+/// site signed, and every file matches the manifest.
+pub(super) fn verify_received(dir: &Path, manifest_sha256: &str, label: &str) -> Result<Manifest> {
+    let manifest_file = dir.join(MANIFEST_FILE);
+    let bytes = std::fs::symlink_metadata(&manifest_file).at(&manifest_file)?.len();
+    if bytes > MAX_MANIFEST_BYTES {
+        return Err(Error::Integrity(format!(
+            "site {label}: its manifest has {bytes} bytes, more than the {MAX_MANIFEST_BYTES} a manifest may have; \
+             it is not read"
+        )));
+    }
     let found = crate::digest::sha256_file(&manifest_file)?;
     if found != manifest_sha256 {
         return Err(Error::Integrity(format!(

@@ -20,4 +20,7 @@ pub struct RunOptions {
     /// Chosen outcome ids (signal refinement); empty for every outcome.
     pub outcomes: Vec<String>,
     pub jobs: usize,
+    /// Through the sites' agents (`extract --agents --wait`), looking this often until every
+    /// site is done; None: in process.
+    pub agents: Option<std::time::Duration>,
 }

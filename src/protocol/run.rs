@@ -91,6 +91,13 @@ pub fn run(
         sites: Vec::new(),
         jobs: opts.jobs,
         partial: false,
+        transport: if opts.agents.is_some() {
+            crate::extract::Transport::Agents
+        } else {
+            crate::extract::Transport::Local
+        },
+        wait: opts.agents,
+        request_seconds: crate::extract::exchange::REQUEST_SECONDS,
     };
     let extraction = extract::extract(actor, project_id, &options, progress)?;
     if !extraction.failed().is_empty() {

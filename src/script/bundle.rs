@@ -101,6 +101,53 @@ impl Bundle {
     }
 }
 
+/// A script's text and codelist files as they travel to a site inside a signed work request, so
+/// that the site runs, and checks the hash of, exactly what the center asked.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shipped {
+    pub name: String,
+    pub text: String,
+    /// Each codelist file: the path as the script writes it, and its bytes as hex.
+    pub codelists: Vec<(String, String)>,
+}
+
+impl Bundle {
+    /// The bundle as it travels; every codelist file must have been read.
+    pub fn ship(&self) -> Result<Shipped> {
+        let codelists = self
+            .codelists
+            .iter()
+            .map(|c| {
+                Ok((c.written.clone(), hex::encode(c.content.as_deref().map_err(|why| Error::BadInput(why.clone()))?)))
+            })
+            .collect::<Result<_>>()?;
+        Ok(Shipped { name: self.name.clone(), text: self.text.clone(), codelists })
+    }
+
+    /// The bundle a work request carried: its codelists are the files it shipped, never files read
+    /// at the site (a path the request did not ship is reported by the checker where it is named).
+    pub fn unship(shipped: &Shipped) -> Bundle {
+        let parsed = lexer::tokenize(&shipped.text).and_then(parser::parse);
+        let codelists = parsed
+            .as_ref()
+            .map(codelist_paths)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|written| {
+                let content = match shipped.codelists.iter().find(|(path, _)| *path == written) {
+                    Some((_, bytes)) => {
+                        hex::decode(bytes).map_err(|e| format!("{written}: shipped bytes are not hex: {e}"))
+                    }
+                    None => Err(format!("{written}: not shipped with the work request")),
+                };
+                CodelistFile { path: PathBuf::from(&written), written, content }
+            })
+            .collect();
+        Bundle { name: shipped.name.clone(), text: shipped.text.clone(), dir: PathBuf::new(), parsed, codelists }
+    }
+}
+
 /// The codelist paths a script names, each once, in the order it first names them.
 fn codelist_paths(script: &ast::Script) -> Vec<String> {
     let mut files: Vec<String> = Vec::new();

@@ -33,7 +33,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 pub use ast::ParamKind;
-pub use bundle::Bundle;
+pub use bundle::{Bundle, Shipped};
 pub use diagnostic::{Diagnostic, Source, Span};
 pub use params::{ParamValue, ParamValues};
 

@@ -15,6 +15,7 @@ use crate::wire;
 const PRIVATE: &str = "site.key";
 const PUBLIC: &str = "site.pub";
 const CENTER: &str = "center.pub";
+const CENTER_TLS: &str = "center.tls-sha256";
 
 fn dir(site: &SiteDir) -> PathBuf {
     site.root().join("keys")
@@ -78,4 +79,32 @@ pub fn pinned_center(site: &SiteDir) -> Result<VerifyingKey> {
         ));
     }
     wire::read_public_key(&path)
+}
+
+/// Pin the SHA-256 fingerprint of the data center's TLS certificate (as `center serve` prints it,
+/// given out of band with its key): the site's agent talks to no other server.
+pub fn pin_center_certificate(site: &SiteDir, fingerprint: &str) -> Result<()> {
+    site.require()?;
+    if !dir(site).is_dir() {
+        crate::store::create_private_dir(&dir(site))?;
+    }
+    crate::store::write_atomically(&dir(site).join(CENTER_TLS), format!("{fingerprint}\n").as_bytes())
+}
+
+/// The pinned fingerprint of the data center's TLS certificate.
+pub fn pinned_center_certificate(site: &SiteDir) -> Result<String> {
+    let path = dir(site).join(CENTER_TLS);
+    let text = std::fs::read_to_string(&path).map_err(|_| {
+        Error::refused(
+            "center_certificate",
+            format!(
+                "{}: the site has pinned no data-center certificate, so its agent connects nowhere; pin the \
+                 fingerprint the data center gave out of band with `midnet site trust-center --site {} --key FILE \
+                 --certificate-sha256 HEX`",
+                site.root().display(),
+                site.root().display()
+            ),
+        )
+    })?;
+    crate::https::parse_fingerprint(&text).map_err(|why| Error::Integrity(format!("{}: {why}", path.display())))
 }

@@ -176,6 +176,17 @@ impl Manifest {
     /// Check that every file the manifest lists is in `dir` with the hash, rows and columns it
     /// states. `conn` reads Parquet metadata.
     pub fn verify(&self, dir: &Path, conn: &duckdb::Connection) -> Result<()> {
+        // A file is opened only under its own output's name, whatever else the manifest says.
+        for (i, out) in self.outputs.iter().enumerate() {
+            if !crate::store::is_identifier(&out.name) || out.file != format!("{}.parquet", out.name) {
+                return Err(Error::Integrity(format!(
+                    "site {}: its manifest's output {} does not name its own file (OUTPUT.parquet, OUTPUT a plain \
+                     name); nothing of its result is accepted",
+                    self.site,
+                    i + 1
+                )));
+            }
+        }
         for out in &self.outputs {
             let path = dir.join(&out.file);
             if !path.is_file() {

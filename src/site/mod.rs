@@ -11,6 +11,7 @@
 //! writes opens the database through [`SiteDir::open`], which migrates it; those that only read
 //! refuse it, naming `midnet site migrate`.
 
+pub mod agent;
 pub mod approve;
 pub mod check;
 pub mod keys;

@@ -22,7 +22,7 @@ use super::manifest::{ApprovalRef, AttritionStep, Expected, MANIFEST_FORMAT, Man
 use super::{SiteDir, approve, keys};
 use crate::digest::sha256_file;
 use crate::error::{Error, IoContext, Result};
-use crate::script::Compiled;
+use crate::script::{Bundle, Compiled, Shipped};
 use crate::sql::duckdb::string;
 use crate::wire::{self, Envelope, Expect, Kind};
 
@@ -34,6 +34,8 @@ pub struct SiteRequest<'a> {
     /// The site's pseudonym in this project: the only name of the site in its result.
     pub label: &'a str,
     pub site: &'a SiteDir,
+    /// The script with its codelists, as the site's approval hashes it and the request ships it.
+    pub bundle: &'a Bundle,
     pub compiled: &'a Compiled,
     pub script_sha256: &'a str,
     /// DuckDB threads and memory for this site, so that sites run side by side never compete
@@ -52,6 +54,8 @@ pub struct WorkOrder {
     pub site: String,
     /// The hash of the script's text and codelists (what the site's approval names).
     pub script_sha256: String,
+    /// The script's text and codelists: what a site's agent compiles and runs.
+    pub script: Shipped,
     /// Every parameter's value, the cut-off included.
     pub params: BTreeMap<String, String>,
     pub cutoff: Option<String>,
@@ -59,15 +63,16 @@ pub struct WorkOrder {
 
 impl WorkOrder {
     /// The order for `req`: what the center signs and the site checks it is about to run.
-    pub fn of(req: &SiteRequest) -> WorkOrder {
-        WorkOrder {
+    pub fn of(req: &SiteRequest) -> Result<WorkOrder> {
+        Ok(WorkOrder {
             project: req.project.to_string(),
             extraction: req.extraction,
             site: req.label.to_string(),
             script_sha256: req.script_sha256.to_string(),
+            script: req.bundle.ship()?,
             params: req.compiled.params.clone(),
             cutoff: req.compiled.cutoff.as_ref().and_then(|c| req.compiled.params.get(c).cloned()),
-        }
+        })
     }
 }
 
@@ -144,12 +149,11 @@ fn admit(req: &SiteRequest, opened: &wire::Opened<WorkOrder>) -> Result<()> {
             ),
         ));
     }
-    if opened.body != WorkOrder::of(req) {
+    let to_run = WorkOrder::of(req)?;
+    if opened.body != to_run {
         return Err(Error::Integrity(format!(
-            "work request {}: it asks {:?}, not what is to be run ({:?})",
-            header.request,
-            opened.body,
-            WorkOrder::of(req)
+            "work request {}: it asks {} with {:?}, not what is to be run ({} with {:?})",
+            header.request, opened.body.script_sha256, opened.body.params, to_run.script_sha256, to_run.params
         )));
     }
     held.append(
@@ -240,6 +244,22 @@ fn run_at_site(req: &SiteRequest, outbox: &Path, step: &dyn Fn(&str)) -> Result<
     };
     let rows = manifest.outputs.iter().map(|o| o.rows).sum();
     Ok(Sent { manifest_sha256: manifest.write(outbox)?, approval: approval.id, rows })
+}
+
+/// Threads and memory for each of `jobs` site databases run side by side: the machine's cores
+/// and 60% of its memory, shared out.
+pub fn share_of_machine(jobs: usize) -> (usize, String) {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let threads = (cores / jobs).max(1);
+    let total_mb = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map_or(4096, |kb| kb / 1024);
+    (threads, format!("{}MB", (total_mb * 6 / 10 / jobs as u64).max(256)))
 }
 
 fn open(req: &SiteRequest) -> Result<duckdb::Connection> {

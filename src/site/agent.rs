@@ -1,0 +1,344 @@
+//! The site's agent (`midnet site agent`): what a hospital runs to take part in the network
+//! without opening anything inbound. It calls the data center over HTTPS (pinned certificate,
+//! `https`), every call signed with the site's key (`wire::Call`): it asks for work (long
+//! polling), keeps each work request that verifies against the pinned center key in
+//! `SITE/agent/requests/ID.json`, runs it once the site's staff have approved it (`site approve`;
+//! until then it waits, and says so to the center), through the same checks as every extraction
+//! (`run::answer`), then uploads the result in chunks (resuming where the center's copy ends) and
+//! hands in the signed answer. `midnet site requests` lists what the site was asked and where each
+//! request stands.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Seek};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::log::{self, Event};
+use super::run::{self, SiteRequest, WorkOrder};
+use super::{SiteDir, approve, keys};
+use crate::error::{Error, IoContext, Result};
+use crate::https::Client;
+use crate::script::{Bundle, ParamValues, Script};
+use crate::wire::{self, Call, Envelope, Expect, Header, Kind, SiteState};
+
+/// The bytes of one upload chunk.
+pub const CHUNK_BYTES: usize = 4 << 20;
+/// The path of the center's endpoint for agents.
+pub const CALL_PATH: &str = "/v1/call";
+
+/// A work request as the site holds it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Held {
+    pub request: String,
+    pub project: String,
+    pub extraction: i64,
+    /// The site's pseudonym in the project.
+    pub site: String,
+    pub script: String,
+    pub script_sha256: String,
+    pub params: BTreeMap<String, String>,
+    /// When the request expires (UTC).
+    pub expires: String,
+    pub state: SiteState,
+    /// Why it stands where it stands, in words.
+    pub detail: String,
+    envelope: Envelope,
+    answer: Option<Envelope>,
+}
+
+/// How the agent runs.
+pub struct AgentOptions<'a> {
+    pub site: &'a SiteDir,
+    /// The center, `https://HOST:PORT`.
+    pub center: &'a str,
+    /// Serve the work there is, then return.
+    pub once: bool,
+    /// How long one long poll may wait for work.
+    pub poll_seconds: u64,
+}
+
+struct Agent<'a> {
+    site: &'a SiteDir,
+    client: Client,
+    key: ed25519_dalek::SigningKey,
+    center: ed25519_dalek::VerifyingKey,
+}
+
+/// Run the agent: fetch work, run what is approved, upload. Returns the requests it holds.
+pub fn run(opts: &AgentOptions) -> Result<Vec<Held>> {
+    let site = opts.site;
+    site.require()?;
+    let agent = Agent {
+        site,
+        client: Client::new(opts.center, &keys::pinned_center_certificate(site)?)?,
+        key: keys::signing(site)?,
+        center: keys::pinned_center(site)?,
+    };
+    loop {
+        let fetched = agent.call("-", &Call::Work { wait_seconds: opts.poll_seconds }, Vec::new())?;
+        let envelopes: Vec<Envelope> = serde_json::from_value(fetched["requests"].clone())
+            .map_err(|e| Error::Integrity(format!("the center's list of work cannot be read: {e}")))?;
+        for envelope in envelopes {
+            agent.take(envelope)?;
+        }
+        for held in requests(site)? {
+            if !held.state.is_final() {
+                agent.advance(held)?;
+            }
+        }
+        if opts.once {
+            return requests(site);
+        }
+    }
+}
+
+/// The work requests the site holds, oldest first.
+pub fn requests(site: &SiteDir) -> Result<Vec<Held>> {
+    let dir = requests_dir(site);
+    let mut held: Vec<Held> = Vec::new();
+    let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(held) };
+    for entry in entries {
+        let path = entry.at(&dir)?.path();
+        if path.extension().is_some_and(|x| x == "json")
+            && !path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        {
+            held.push(crate::store::read_json(&path)?);
+        }
+    }
+    held.sort_by(|a, b| (&a.expires, &a.request).cmp(&(&b.expires, &b.request)));
+    Ok(held)
+}
+
+fn requests_dir(site: &SiteDir) -> PathBuf {
+    site.root().join("agent").join("requests")
+}
+
+fn outbox(site: &SiteDir, request: &str) -> PathBuf {
+    site.root().join("outbox").join(request)
+}
+
+impl Agent<'_> {
+    /// Keep a request fetched from the center, if it verifies and is new to this site.
+    fn take(&self, envelope: Envelope) -> Result<()> {
+        let opened = match self.open(&envelope) {
+            Ok(opened) => opened,
+            Err(e) => return self.log_refused(None, &e),
+        };
+        let header = &opened.header;
+        if !crate::store::is_identifier(&header.request) {
+            let e = Error::Integrity(format!("work request id {:?} is not a plain name", header.request));
+            return self.log_refused(Some(header), &e);
+        }
+        if requests_dir(self.site).join(format!("{}.json", header.request)).exists() {
+            return Ok(());
+        }
+        let order = opened.body;
+        let held = Held {
+            request: header.request.clone(),
+            project: order.project,
+            extraction: order.extraction,
+            site: order.site,
+            script: order.script.name,
+            script_sha256: order.script_sha256,
+            params: order.params,
+            expires: wire::utc(header.expires_at),
+            state: SiteState::Fetched,
+            detail: "fetched from the data center".into(),
+            envelope,
+            answer: None,
+        };
+        std::fs::create_dir_all(requests_dir(self.site)).at(requests_dir(self.site))?;
+        self.set(held, SiteState::Fetched, "fetched from the data center".into()).map(|_| ())
+    }
+
+    /// Move a request on as far as it goes now.
+    fn advance(&self, held: Held) -> Result<()> {
+        let held = match held.state {
+            SiteState::Running => {
+                let why = "the agent stopped while running it; the data center issues it again when the analyst \
+                           resumes the extraction";
+                return self.set(held, SiteState::Failed, why.into()).map(|_| ());
+            }
+            SiteState::Uploading => held,
+            _ => match self.try_run(held)? {
+                Some(held) => held,
+                None => return Ok(()),
+            },
+        };
+        self.upload(held)
+    }
+
+    /// Run the request if the site approved it: the held request, answered, or None when it waits
+    /// or failed (recorded).
+    fn try_run(&self, held: Held) -> Result<Option<Held>> {
+        let opened = match self.open(&held.envelope) {
+            Ok(opened) => opened,
+            Err(e) => {
+                self.log_refused(None, &e)?;
+                return self.set(held, SiteState::Failed, e.to_string()).map(|_| None);
+            }
+        };
+        let order = opened.body;
+        let prepared = Script::from_bundle(Bundle::unship(&order.script)).and_then(|script| {
+            let mut values = ParamValues::default();
+            for (name, value) in &order.params {
+                values.set(name.clone(), value.clone());
+            }
+            let compiled = script.compile(&values)?;
+            Ok((script, compiled))
+        });
+        let (script, compiled) = match prepared {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                return self
+                    .set(held, SiteState::Failed, format!("the script does not compile here: {e}"))
+                    .map(|_| None);
+            }
+        };
+        let bundle = Bundle::unship(&order.script);
+        let (threads, memory) = run::share_of_machine(1);
+        let req = SiteRequest {
+            project: &order.project,
+            extraction: order.extraction,
+            label: &order.site,
+            site: self.site,
+            bundle: &bundle,
+            compiled: &compiled,
+            script_sha256: script.sha256(),
+            threads,
+            memory_limit: &memory,
+        };
+        if let Err(e) = self.approved(&req) {
+            return match e {
+                Error::Refused { .. } => self.set(held, SiteState::WaitingForApproval, e.to_string()).map(|_| None),
+                e => self.set(held, SiteState::Failed, e.to_string()).map(|_| None),
+            };
+        }
+        let held = self.set(held, SiteState::Running, "running at the site".into())?;
+        let outbox = outbox(self.site, &held.request);
+        match run::answer(&req, &held.envelope, &outbox, &|_: &str| {}, now()) {
+            Ok(answer) => {
+                let held = Held { answer: Some(answer), ..held };
+                self.set(held, SiteState::Uploading, "uploading the result".into()).map(Some)
+            }
+            Err(e) => self.set(held, SiteState::Failed, e.to_string()).map(|_| None),
+        }
+    }
+
+    /// Whether the site's staff approved what `req` asks (checked again, and logged, when it runs).
+    fn approved(&self, req: &SiteRequest) -> Result<()> {
+        let conn = self.site.open_read_only()?;
+        let params = req.compiled.approval_params();
+        let wanted = approve::Wanted { project: req.project, script_sha256: req.script_sha256, params: &params };
+        approve::covering(&conn, req.label, &wanted, approve::site_today()).map(|_| ())
+    }
+
+    /// Upload every file of the result from where the center's copy ends, then hand in the answer.
+    fn upload(&self, held: Held) -> Result<()> {
+        let outbox = outbox(self.site, &held.request);
+        let received = self.call(&held.request, &Call::Received, Vec::new())?;
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&outbox)
+            .at(&outbox)?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<std::io::Result<_>>()
+            .at(&outbox)?;
+        files.sort();
+        let tamper = std::env::var("MIDNET_FAULT").is_ok_and(|f| f == "tamper-upload");
+        for path in &files {
+            let name = path.file_name().expect("directory entries have names").to_string_lossy().into_owned();
+            let offset = received["files"][&name].as_u64().unwrap_or(0);
+            self.send_file(&held.request, path, &name, offset, tamper && name.ends_with(".parquet"))?;
+        }
+        let answer = held
+            .answer
+            .clone()
+            .ok_or_else(|| Error::Internal(format!("request {}: no answer to hand in", held.request)))?;
+        match self.call(&held.request, &Call::Answer { answer }, Vec::new()) {
+            Ok(_) => {
+                std::fs::remove_dir_all(&outbox).at(&outbox)?;
+                self.set(held, SiteState::Done, "the data center verified the result".into()).map(|_| ())
+            }
+            Err(e) => self.set(held, SiteState::Failed, format!("the data center refused the upload: {e}")).map(|_| ()),
+        }
+    }
+
+    /// Send `path` in chunks from `offset`. With `tamper` (the `tamper-upload` drill), one byte of
+    /// the first chunk is changed after the result was signed, as a corrupting network would.
+    fn send_file(&self, request: &str, path: &Path, name: &str, mut offset: u64, tamper: bool) -> Result<()> {
+        let mut file = std::fs::File::open(path).at(path)?;
+        let len = file.metadata().at(path)?.len();
+        if offset > len {
+            return Err(Error::Integrity(format!(
+                "request {request}: the center holds {offset} bytes of {name}, more than its {len}"
+            )));
+        }
+        file.seek(std::io::SeekFrom::Start(offset)).at(path)?;
+        let mut first = true;
+        while offset < len {
+            let mut chunk = vec![0u8; CHUNK_BYTES.min((len - offset) as usize)];
+            file.read_exact(&mut chunk).at(path)?;
+            if tamper && first {
+                let middle = chunk.len() / 2;
+                chunk[middle] ^= 0x55;
+            }
+            first = false;
+            let sha256 = crate::digest::sha256_hex(&chunk);
+            let sent = chunk.len() as u64;
+            self.call(request, &Call::Chunk { file: name.to_string(), offset, sha256 }, chunk)?;
+            offset += sent;
+            crate::crash::point("agent-chunk-sent");
+        }
+        Ok(())
+    }
+
+    /// Record the request's new state at the site, and tell the center.
+    fn set(&self, held: Held, state: SiteState, detail: String) -> Result<Held> {
+        let held = Held { state, detail, ..held };
+        crate::store::write_json(&requests_dir(self.site).join(format!("{}.json", held.request)), &held)?;
+        let call = Call::State { state, detail: held.detail.clone() };
+        self.call(&held.request, &call, Vec::new())?;
+        Ok(held)
+    }
+
+    fn open(&self, envelope: &Envelope) -> Result<wire::Opened<WorkOrder>> {
+        let expect =
+            Expect { kind: Kind::WorkRequest, signer: &self.center, signer_name: "the data center", answers: None };
+        wire::open::<WorkOrder>(envelope, &expect, now())
+    }
+
+    fn log_refused(&self, header: Option<&Header>, e: &Error) -> Result<()> {
+        let entry = log::Entry {
+            request: header.map(|h| h.request.clone()),
+            nonce: header.map(|h| h.nonce.clone()),
+            detail: format!("fetched by the agent: {e}"),
+            ..log::Entry::default()
+        };
+        log::append(self.site, Event::Refused, entry)
+    }
+
+    /// One signed call to the center: its JSON answer, or the center's refusal as an error.
+    fn call(&self, request: &str, call: &Call, body: Vec<u8>) -> Result<serde_json::Value> {
+        let envelope = wire::seal(&self.key, Header::call(request, now()), call);
+        let header = hex::encode(serde_json::to_vec(&envelope).expect("an envelope serialises"));
+        let (status, answer) = self.client.call(CALL_PATH, &header, body)?;
+        let answer: serde_json::Value = serde_json::from_slice(&answer)
+            .map_err(|e| Error::Failed(format!("the center answered {status} with what is not JSON: {e}")))?;
+        if status == 200 {
+            return Ok(answer);
+        }
+        let message = format!("the data center: {}", answer["error"].as_str().unwrap_or("no reason given"));
+        Err(match answer["exit"].as_i64() {
+            Some(3) => Error::refused("center", message),
+            Some(6) => Error::Integrity(message),
+            Some(4) => Error::NotFound(message),
+            Some(2) => Error::BadInput(message),
+            _ => Error::Failed(message),
+        })
+    }
+}
+
+fn now() -> i64 {
+    crate::clock::now_utc().timestamp()
+}
