@@ -11,6 +11,7 @@
 
 pub mod approve;
 pub mod check;
+pub mod engine;
 pub mod keys;
 pub mod load;
 pub mod log;
@@ -19,6 +20,7 @@ pub mod masters;
 pub mod migrate;
 pub mod quarantine;
 pub mod run;
+pub mod spark;
 
 use std::path::{Path, PathBuf};
 
@@ -171,6 +173,16 @@ impl SiteDir {
             ));
         }
         Ok(conn)
+    }
+
+    /// Keep the rows that the open transaction of a load on `conn` brought in as `version`, before
+    /// it commits: a DuckDB site keeps them where they are; a Spark site writes them to its
+    /// warehouse (`spark::publish`).
+    pub(crate) fn keep_loaded_rows(&self, conn: &duckdb::Connection, version: Option<i64>) -> Result<()> {
+        match (spark::SparkSite::of(self)?, version) {
+            (Some(spark), Some(version)) => spark::publish(&spark, conn, version),
+            _ => Ok(()),
+        }
     }
 
     pub(crate) fn require(&self) -> Result<()> {

@@ -31,5 +31,6 @@ mod script;
 mod signal;
 mod site;
 mod spark;
+mod spark_site;
 mod stats;
 mod surveillance;
