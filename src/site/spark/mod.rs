@@ -115,8 +115,8 @@ pub fn init(site: &SiteDir, connect: &str, warehouse: &Path) -> Result<super::Cr
             root.display()
         ));
     }
-    claim_empty(&warehouse)?;
     Session::connect(connect)?.sql("SELECT 1")?;
+    claim_empty(&warehouse)?;
     let spark = SparkSite { engine: ENGINE.to_string(), connect: connect.to_string(), warehouse };
     warehouse::create_empty(&spark.warehouse)?;
     std::fs::create_dir_all(site.root()).at(site.root())?;
@@ -124,8 +124,12 @@ pub fn init(site: &SiteDir, connect: &str, warehouse: &Path) -> Result<super::Cr
         "# This site's clinical tables live in Spark (docs/spark.md); written by `midnet site init`.\n{}",
         toml::to_string(&spark).map_err(|e| Error::Internal(format!("writing site.toml: {e}")))?
     );
-    crate::store::write_atomically(&site.root().join(CONFIG_FILE), text.as_bytes())?;
-    site.init()
+    let config = site.root().join(CONFIG_FILE);
+    crate::store::write_atomically(&config, text.as_bytes())?;
+    // A site.toml without its database would make a later `site init` of a DuckDB site a Spark one.
+    site.init().inspect_err(|_| {
+        let _ = std::fs::remove_file(&config);
+    })
 }
 
 /// A warehouse directory must be new or empty: midnet never writes among other files.
