@@ -26,7 +26,7 @@ pub enum SiteCommand {
         engine: String,
         /// With --engine spark: the Spark Connect server, on this machine's loopback
         /// (sc://127.0.0.1:PORT; Spark Connect has no authentication, so no other host is accepted).
-        #[arg(long, value_name = "sc://HOST:PORT", required_if_eq("engine", "spark"))]
+        #[arg(long, value_name = "URL", required_if_eq("engine", "spark"))]
         connect: Option<String>,
         /// With --engine spark: the warehouse directory (new or empty) that holds the site's tables
         /// as Parquet; the Spark server must read and write it.
