@@ -103,7 +103,6 @@ start() {
         --conf spark.ui.enabled=false \
         --conf spark.sql.shuffle.partitions=2 \
         --conf spark.sql.session.timeZone=UTC \
-        --conf spark.cleaner.periodicGC.interval=1min \
         --conf spark.connect.grpc.binding.address=127.0.0.1 \
         --conf "spark.connect.grpc.binding.port=$port" \
         --conf "spark.sql.warehouse.dir=$STATE/warehouse" \
