@@ -20,6 +20,18 @@ pub enum SiteCommand {
         /// The site's data source directory to create (new or empty).
         #[arg(long, value_name = "DIR")]
         site: PathBuf,
+        /// Where the site's clinical tables live: its own DuckDB database, or Spark (the tables as
+        /// Parquet in --warehouse, queried through the Spark Connect server --connect; docs/spark.md).
+        #[arg(long, value_parser = ["duckdb", "spark"], default_value = "duckdb")]
+        engine: String,
+        /// With --engine spark: the Spark Connect server, on this machine's loopback
+        /// (sc://127.0.0.1:PORT; Spark Connect has no authentication, so no other host is accepted).
+        #[arg(long, value_name = "URL", required_if_eq("engine", "spark"))]
+        connect: Option<String>,
+        /// With --engine spark: the warehouse directory (new or empty) that holds the site's tables
+        /// as Parquet; the Spark server must read and write it.
+        #[arg(long, value_name = "DIR", required_if_eq("engine", "spark"))]
+        warehouse: Option<PathBuf>,
         /// Print what was created as JSON: {"site", "database", "data_version": null (the first load
         /// that brings rows in makes version 1), "tables": [{"table", "rows"}], "public_key": {"key",
         /// "key_id"}}. A site has no id of its own: the data center's registry names it.
@@ -239,8 +251,8 @@ pub enum MappingCommand {
 
 pub fn run(global: &Global, command: SiteCommand) -> Result<()> {
     match command {
-        SiteCommand::Init { site, json } => {
-            let created = SiteDir::at(&site).init()?;
+        SiteCommand::Init { site, engine, connect, warehouse, json } => {
+            let created = init_site(&SiteDir::at(&site), &engine, connect.as_deref(), warehouse.as_deref())?;
             if json {
                 let site = std::path::absolute(&site).at(&site)?;
                 let database = std::path::absolute(&created.database).at(&created.database)?;
@@ -349,7 +361,11 @@ pub fn run(global: &Global, command: SiteCommand) -> Result<()> {
         }
         SiteCommand::Mapping { command } => mapping(global, command),
         SiteCommand::Check { site, json } => {
-            let report = crate::site::check::check(&SiteDir::at(&site))?;
+            let dir = SiteDir::at(&site);
+            let report = match crate::site::spark::SparkSite::of(&dir)? {
+                Some(spark) => crate::site::spark::check(&dir, &spark)?,
+                None => crate::site::check::check(&dir)?,
+            };
             if json {
                 println!("{}", serde_json::to_string_pretty(&report).expect("report serialises"));
             } else {
@@ -422,6 +438,20 @@ fn render_mapping(i: &crate::site::mapping::Imported) -> String {
 ",
         i.file, i.decisions, i.unchanged, i.undecided, i.rows_loaded, i.rows_quarantined, i.rows_moved, i.rows_waiting
     )
+}
+
+/// `site init`: a DuckDB site, or a Spark site with its server and warehouse.
+fn init_site(
+    site: &SiteDir,
+    engine: &str,
+    connect: Option<&str>,
+    warehouse: Option<&Path>,
+) -> Result<crate::site::Created> {
+    match (engine, connect, warehouse) {
+        ("spark", Some(connect), Some(warehouse)) => crate::site::spark::init(site, connect, warehouse),
+        ("duckdb", None, None) => site.init(),
+        _ => Err(crate::bad_input!("--connect and --warehouse go with --engine spark, and it needs both")),
+    }
 }
 
 fn site_key(global: &Global, site: &Path, json: bool) -> Result<()> {

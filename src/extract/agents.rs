@@ -37,7 +37,7 @@ pub fn pass(exchange: &Exchange, req: &SiteRequest, target: &Path, reissue_faile
     let spool = home.root().join("network").join("spool").join(&header.request);
     match (state, manifest_sha256) {
         (SiteState::Done, Some(sha256)) => {
-            let asked = transfer::Asked::of(req, exchange.site_id);
+            let asked = transfer::Asked::of(req, exchange.site_id)?;
             Ok(Standing::Accepted(Box::new(transfer::receive(&spool, target, &sha256, &asked)?)))
         }
         (SiteState::Failed, _) if reissue_failed => {

@@ -232,7 +232,7 @@ fn extract_pass(
                             site::run::answer(&request, envelope, &outbox, &step, now)
                         })?;
                         let answer = exchange.accept(&header, &t.pseudonym, &answer)?;
-                        let asked = transfer::Asked::of(&request, &t.site_id);
+                        let asked = transfer::Asked::of(&request, &t.site_id)?;
                         transfer::receive(&outbox, &target, &answer.manifest_sha256, &asked)
                             .map(|manifest| agents::Standing::Accepted(Box::new(manifest)))
                     }),

@@ -228,6 +228,7 @@ mod tests {
             extraction: 3,
             site: "site-a1b2c3d4".into(),
             script_sha256: "ab".repeat(32),
+            script: crate::script::Shipped { name: "s.midnet".into(), text: String::new(), codelists: vec![] },
             params: BTreeMap::from([("cutoff".into(), "2024-03-31".into())]),
             cutoff: Some("2024-03-31".into()),
         }

@@ -14,6 +14,7 @@
 pub mod agent;
 pub mod approve;
 pub mod check;
+pub mod engine;
 pub mod keys;
 pub mod load;
 pub mod log;
@@ -24,6 +25,7 @@ pub mod migrate;
 pub mod quality;
 pub mod quarantine;
 pub mod run;
+pub mod spark;
 pub mod ssmix2;
 
 use std::path::{Path, PathBuf};
@@ -177,6 +179,16 @@ impl SiteDir {
             ));
         }
         Ok(conn)
+    }
+
+    /// Keep the rows that the open transaction of a load on `conn` brought in as `version`, before
+    /// it commits: a DuckDB site keeps them where they are; a Spark site writes them to its
+    /// warehouse (`spark::publish`).
+    pub(crate) fn keep_loaded_rows(&self, conn: &duckdb::Connection, version: Option<i64>) -> Result<()> {
+        match (spark::SparkSite::of(self)?, version) {
+            (Some(spark), Some(version)) => spark::publish(&spark, conn, version),
+            _ => Ok(()),
+        }
     }
 
     pub(crate) fn require(&self) -> Result<()> {

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::log::{self, Event};
 use super::manifest::{ApprovalRef, AttritionStep, Expected, MANIFEST_FORMAT, Manifest, OutputFile};
-use super::{SiteDir, approve, keys};
+use super::{SiteDir, approve, engine, keys};
 use crate::digest::sha256_file;
 use crate::error::{Error, IoContext, Result};
 use crate::script::{Bundle, Compiled, Shipped};
@@ -197,19 +197,21 @@ fn run_at_site(req: &SiteRequest, outbox: &Path, step: &dyn Fn(&str)) -> Result<
     }
     std::fs::create_dir_all(outbox).at(outbox)?;
     let key = fresh_key();
+    let queries = &req.compiled.queries;
+    let mut place = engine::Place::of(req.site, &conn, &req.compiled.program, queries, Some(data_version))?;
     let mut outputs = Vec::new();
-    for out in &req.compiled.queries.outputs {
+    for (index, out) in queries.outputs.iter().enumerate() {
         step(&format!("extracting {}", out.name));
         let expected = Expected::of(out);
         let path = outbox.join(&expected.file);
+        let (db, from) = place.output(index, out).map_err(|e| site_error(req.label, &out.name, e))?;
         let copy = format!(
             "COPY (SELECT 'P' || substr(sha256({key} || patient_key), 1, 24) AS person_id, * EXCLUDE (patient_key) \
-                   FROM ({sql}) ORDER BY person_id) TO {to} (FORMAT parquet, COMPRESSION zstd)",
+                   FROM {from} ORDER BY person_id) TO {to} (FORMAT parquet, COMPRESSION zstd)",
             key = string(&key),
-            sql = out.sql,
             to = string(&path.to_string_lossy())
         );
-        let rows = conn.execute(&copy, []).map_err(|e| site_error(req.label, &out.name, e))? as i64;
+        let rows = db.execute(&copy, []).map_err(|e| site_error(req.label, &out.name, e))? as i64;
         outputs.push(OutputFile {
             sha256: sha256_file(&path)?,
             name: expected.name,
@@ -220,8 +222,8 @@ fn run_at_site(req: &SiteRequest, outbox: &Path, step: &dyn Fn(&str)) -> Result<
         });
     }
     step("counting attrition");
-    let attrition =
-        attrition(&conn, &req.compiled.queries.attrition).map_err(|e| site_error(req.label, "attrition", e))?;
+    let (db, sql) = place.attrition().map_err(|e| site_error(req.label, "attrition", e))?;
+    let attrition = attrition(db, &sql).map_err(|e| site_error(req.label, "attrition", e))?;
     let manifest = Manifest {
         format: MANIFEST_FORMAT.to_string(),
         extraction: req.extraction,
@@ -288,6 +290,6 @@ fn fresh_key() -> String {
     hex::encode(bytes)
 }
 
-fn site_error(site: &str, what: &str, e: duckdb::Error) -> Error {
+fn site_error(site: &str, what: &str, e: impl std::fmt::Display) -> Error {
     Error::Failed(format!("site {site}: {what} failed: {e}"))
 }

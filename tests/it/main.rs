@@ -33,5 +33,6 @@ mod script;
 mod signal;
 mod site;
 mod spark;
+mod spark_site;
 mod stats;
 mod surveillance;

@@ -153,7 +153,8 @@ pub fn load(
             }
         });
         conn.execute_batch("BEGIN TRANSACTION")?;
-        let recorded = record_files(scope, &conn, &set_aside, &accepted, &hashes, refused, &bar);
+        let recorded = record_files(scope, &conn, &set_aside, &accepted, &hashes, refused, &bar)
+            .and_then(|report| site.keep_loaded_rows(&conn, report.data_version).map(|()| report));
         bar.finish_with_message(if recorded.is_ok() { "done" } else { "failed: nothing loaded" });
         match recorded {
             Ok(report) if !report.files.is_empty() => {
