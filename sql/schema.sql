@@ -401,6 +401,7 @@ CREATE TABLE local_row (
     fields          JSON NOT NULL,          -- the row's fields as the file held them, by column name
     load_file_id    INTEGER NOT NULL,
     source_file     VARCHAR NOT NULL,
+    file            VARCHAR NOT NULL,       -- the path as given to `site load` (as in `quarantine`)
     line            BIGINT NOT NULL,        -- line in the file, the header being line 1
     data_version    INTEGER NOT NULL,       -- the load that brought it
     brought_in      INTEGER                 -- the data version that brought it into its table (or its

@@ -486,7 +486,9 @@ fn keep_waiting_rows(conn: &duckdb::Connection, file: &Accepted, load_file_id: i
     let scan = scan_sql(file.input, Numbering::Numbered, &RejectedLines::Skipped);
     let name = file.input.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let origin = Origin { source_file: &name, load_file_id, mapped: false };
-    let sql = stage::waiting_sql(file.spec(), &scan, &file.header, origin, &record_line_sql(file), data_version);
+    let path = file.input.path.display().to_string();
+    let sql =
+        stage::waiting_sql(file.spec(), &scan, &file.header, (origin, &path), &record_line_sql(file), data_version);
     Ok(conn.execute(&sql, [])? as u64)
 }
 

@@ -189,12 +189,12 @@ pub fn insert_sql(spec: &TableSpec, scan: &str, present: &[String], numbering: N
 
 /// `INSERT` into `local_row` of the good rows of the file read by the numbered `scan` that have a
 /// local code and no standard code: they wait for a mapping. `line` is the SQL of a row's line
-/// (from its record number `rn`); `data_version` the load's.
+/// (from its record number `rn`); `file` the path as given to `site load`; `data_version` the load's.
 pub fn waiting_sql(
     spec: &TableSpec,
     scan: &str,
     present: &[String],
-    origin: Origin,
+    (origin, file): (Origin, &str),
     line: &str,
     data_version: i64,
 ) -> String {
@@ -208,9 +208,9 @@ pub fn waiting_sql(
     let unit = local.unit_field.map_or("NULL".to_string(), |u| format!("t_{u}"));
     format!(
         "INSERT INTO local_row (table_name, kind, local_system, local_code, local_text, unit, row_date, fields, \
-                                load_file_id, source_file, line, data_version)
+                                load_file_id, source_file, file, line, data_version)
 SELECT {table}, {kind}, coalesce(t_local_system, {default_system}), t_local_code, t_local_text, {unit},
-       c_{date}::DATE, json_object({fields}), {load_file_id}, {source_file}, {line}, {data_version}
+       c_{date}::DATE, json_object({fields}), {load_file_id}, {source_file}, {file}, {line}, {data_version}
 FROM ({rows}) WHERE NOT bad AND {waiting}",
         table = string(spec.table),
         kind = string(local.kind.name()),
@@ -219,6 +219,7 @@ FROM ({rows}) WHERE NOT bad AND {waiting}",
         fields = fields.join(", "),
         load_file_id = origin.load_file_id,
         source_file = string(origin.source_file),
+        file = string(file),
         // A check about a missing value is NULL, which is not bad (`bad_sql`).
         rows = rows_sql(
             spec,

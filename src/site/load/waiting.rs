@@ -40,8 +40,8 @@ pub(super) fn bring_in_with(
     data_version: i64,
 ) -> Result<Vec<BroughtIn>> {
     let mut stmt = conn.prepare(&format!(
-        "SELECT r.table_name, r.load_file_id, any_value(r.source_file), any_value(f.file) \
-         FROM {MAPPED} JOIN load_file f USING (load_file_id) GROUP BY ALL ORDER BY 1, 2"
+        "SELECT r.table_name, r.load_file_id, any_value(r.source_file), any_value(r.file) \
+         FROM {MAPPED} GROUP BY ALL ORDER BY 1, 2"
     ))?;
     let groups: Vec<(String, i64, String, String)> = stmt
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
