@@ -198,20 +198,28 @@ pub fn open_requests(home: &Home, site_id: &str, now: i64) -> Result<Vec<(Header
 /// The latest request issued to `site_id` whose id begins with `prefix` (one extraction at one
 /// site), with the SHA-256 of the manifest its accepted answer signed, if any.
 pub fn latest(home: &Home, site_id: &str, prefix: &str) -> Result<Option<(Header, Option<String>)>> {
-    let mut found: Option<((i64, Option<i64>), Header, Option<String>)> = None;
+    let mut found: Option<Latest> = None;
     for (header, kept) in all_kept(home)? {
         if kept.site != site_id || !header.request.starts_with(prefix) {
             continue;
         }
         let issued = (header.issued_at, kept.issued_nanos);
-        if found.as_ref().is_some_and(|(latest, _, _)| *latest > issued) {
+        if found.as_ref().is_some_and(|latest| latest.issued > issued) {
             continue;
         }
-        let manifest =
+        let manifest_sha256 =
             kept.answer.as_ref().map(opened_unchecked::<Answer>).transpose()?.map(|a| a.body.manifest_sha256);
-        found = Some((issued, header, manifest));
+        found = Some(Latest { issued, header, manifest_sha256 });
     }
-    Ok(found.map(|(_, header, manifest)| (header, manifest)))
+    Ok(found.map(|latest| (latest.header, latest.manifest_sha256)))
+}
+
+/// The latest request found so far: when it was issued (seconds, and nanoseconds where kept), its
+/// header, and the manifest hash its accepted answer signed.
+struct Latest {
+    issued: (i64, Option<i64>),
+    header: Header,
+    manifest_sha256: Option<String>,
 }
 
 /// Every kept request with its header.
