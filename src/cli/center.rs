@@ -273,6 +273,7 @@ pub fn run(global: &Global, command: CenterCommand) -> Result<()> {
 
 /// `center serve`: bind, make or read the certificate, print the address and fingerprint, serve.
 fn serve(global: &Global, args: ServeArgs) -> Result<()> {
+    crate::cli::survive_cut_connections();
     as_user(global, "center serve", None, |actor| {
         let server = crate::extract::serve::Serve::new(actor, std::time::Duration::from_secs(args.poll_limit))?;
         let names =

@@ -258,6 +258,17 @@ impl Command {
 /// Whether the parsed command works on the home (see [`HOME_COMMANDS`]); `center init` creates
 /// one. An error here errs on the safe side: a command wrongly taken for one without a login runs
 /// with the invoking person's rights.
+/// For the commands that hold network connections (`center serve`, `site agent`): a connection the
+/// other side or the network cuts must be an error the command handles, not a SIGPIPE that kills it
+/// without a word (`main` restores SIGPIPE's default for `midnet … | head`, and hyper writes with
+/// writev, which cannot ask the kernel not to signal).
+pub(crate) fn survive_cut_connections() {
+    // SAFETY: changing a signal's disposition, on the main thread before any runtime starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+}
+
 fn class(matches: &ArgMatches) -> crate::center::privilege::Class {
     use crate::center::privilege::Class;
     let path = command_path(matches);

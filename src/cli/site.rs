@@ -378,6 +378,7 @@ pub fn run(global: &Global, command: SiteCommand) -> Result<()> {
             trust_center(&site, &key, certificate_sha256.as_deref())
         }
         SiteCommand::Agent { site, center, once, poll_seconds, json } => {
+            crate::cli::survive_cut_connections();
             let opts =
                 crate::site::agent::AgentOptions { site: &SiteDir::at(&site), center: &center, once, poll_seconds };
             let held = crate::site::agent::run(&opts)?;
