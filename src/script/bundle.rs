@@ -51,6 +51,24 @@ impl Bundle {
     /// Script text named `name`, with the codelist files it names read from `dir`. Text that does
     /// not parse names no files: checking it reports why.
     pub fn of_text(name: &str, text: &str, dir: &Path) -> Bundle {
+        Bundle::parsed(name, text, dir, |written| {
+            let path = dir.join(written);
+            let content = std::fs::read(&path).map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => format!("{}: no such file", path.display()),
+                _ => Error::io(&path, e).to_string(),
+            });
+            (path, content)
+        })
+    }
+
+    /// Parse `text` once and take each codelist file it names from `read` (the file it names, and
+    /// its bytes or why there are none). Text that does not parse names no files.
+    fn parsed(
+        name: &str,
+        text: &str,
+        dir: &Path,
+        read: impl Fn(&str) -> (PathBuf, std::result::Result<Vec<u8>, String>),
+    ) -> Bundle {
         let parsed = lexer::tokenize(text).and_then(parser::parse);
         let codelists = parsed
             .as_ref()
@@ -58,11 +76,7 @@ impl Bundle {
             .unwrap_or_default()
             .into_iter()
             .map(|written| {
-                let path = dir.join(&written);
-                let content = std::fs::read(&path).map_err(|e| match e.kind() {
-                    std::io::ErrorKind::NotFound => format!("{}: no such file", path.display()),
-                    _ => Error::io(&path, e).to_string(),
-                });
+                let (path, content) = read(&written);
                 CodelistFile { written, path, content }
             })
             .collect();
@@ -128,23 +142,15 @@ impl Bundle {
     /// The bundle a work request carried: its codelists are the files it shipped, never files read
     /// at the site (a path the request did not ship is reported by the checker where it is named).
     pub fn unship(shipped: &Shipped) -> Bundle {
-        let parsed = lexer::tokenize(&shipped.text).and_then(parser::parse);
-        let codelists = parsed
-            .as_ref()
-            .map(codelist_paths)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|written| {
-                let content = match shipped.codelists.iter().find(|(path, _)| *path == written) {
-                    Some((_, bytes)) => {
-                        hex::decode(bytes).map_err(|e| format!("{written}: shipped bytes are not hex: {e}"))
-                    }
-                    None => Err(format!("{written}: not shipped with the work request")),
-                };
-                CodelistFile { path: PathBuf::from(&written), written, content }
-            })
-            .collect();
-        Bundle { name: shipped.name.clone(), text: shipped.text.clone(), dir: PathBuf::new(), parsed, codelists }
+        Bundle::parsed(&shipped.name, &shipped.text, Path::new(""), |written| {
+            let content = match shipped.codelists.iter().find(|(path, _)| path == written) {
+                Some((_, bytes)) => {
+                    hex::decode(bytes).map_err(|e| format!("{written}: shipped bytes are not hex: {e}"))
+                }
+                None => Err(format!("{written}: not shipped with the work request")),
+            };
+            (PathBuf::from(written), content)
+        })
     }
 }
 
