@@ -9,7 +9,8 @@
 //! TLS adds confidentiality on the hospital's network and a second check of whom the agent talks to.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
@@ -21,21 +22,52 @@ use crate::error::{Error, Result};
 
 /// The header that carries a request's signed envelope (its body is raw bytes, e.g. a chunk).
 pub const CALL_HEADER: &str = "x-midnet-call";
-/// The largest request body the server reads: a chunk and some slack.
-pub const MAX_BODY: usize = 16 << 20;
 
-/// One request as the handler sees it.
-pub struct Request {
+/// What the server holds each connection to: how long a client may take for each step, and how
+/// many connections it serves at once. A client that sends nothing, trickles its header or stalls
+/// its body is cut off when its step's time is up, so that it cannot hold a connection for long.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// The TLS handshake, the request's header (counted from the connection's start, or from the
+    /// end of the previous answer: an idle keep-alive connection is closed after it), and its
+    /// body, each.
+    pub step: Duration,
+    /// Connections served at once; the next waits in the system's backlog until one ends.
+    pub connections: usize,
+}
+
+/// How long the accept loop pauses after the system refused a connection (e.g. out of file
+/// descriptors): retrying at once would spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// What the server asks of whoever answers: admit a request from its head alone (its path and
+/// signed call), before any of its body is read, with the largest body it may have; then answer
+/// it. Admitting runs on a blocking thread, as answering does (both read files).
+pub trait Handler: Send + Sync + 'static {
+    type Admitted: Send + 'static;
+    fn admit(&self, head: Head) -> std::result::Result<(Self::Admitted, usize), Response>;
+    fn respond(&self, admitted: Self::Admitted, body: Vec<u8>) -> Response;
+}
+
+/// A request's head as the handler sees it.
+pub struct Head {
     pub path: String,
     /// The value of [`CALL_HEADER`], if any.
     pub call: Option<String>,
-    pub body: Vec<u8>,
 }
 
 /// What the handler answers: an HTTP status and a JSON body.
 pub struct Response {
     pub status: u16,
     pub body: Vec<u8>,
+}
+
+impl Response {
+    /// A refusal: `status` and `{"error": message, "exit": exit}`, JSON-escaped.
+    pub fn error(status: u16, message: &str, exit: i32) -> Response {
+        let body = serde_json::json!({"error": message, "exit": exit});
+        Response { status, body: serde_json::to_vec(&body).expect("JSON serialises") }
+    }
 }
 
 /// The center's TLS identity in `dir` (`cert.pem`, `key.pem`, owner-only): made at first use for
@@ -85,12 +117,13 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// Serve HTTPS on `listener` until the process ends, each request handed to `handler` on a
-/// blocking thread (handlers read files and databases, and a long poll waits).
-pub fn serve(
+/// Serve HTTPS on `listener` until the process ends, within `limits`, each request handed to
+/// `handler` on a blocking thread (handlers read files and databases, and a long poll waits).
+pub fn serve<H: Handler>(
     listener: std::net::TcpListener,
     config: rustls::ServerConfig,
-    handler: Arc<dyn Fn(Request) -> Response + Send + Sync>,
+    limits: Limits,
+    handler: Arc<H>,
 ) -> Result<()> {
     listener.set_nonblocking(true).map_err(|e| Error::Internal(format!("listener: {e}")))?;
     let runtime = runtime()?;
@@ -98,54 +131,84 @@ pub fn serve(
     let listener =
         tokio::net::TcpListener::from_std(listener).map_err(|e| Error::Internal(format!("listener: {e}")))?;
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    runtime.block_on(accept(listener, acceptor, handler));
+    runtime.block_on(accept(listener, acceptor, limits, handler));
     Ok(())
 }
 
-async fn accept(
+async fn accept<H: Handler>(
     listener: tokio::net::TcpListener,
     acceptor: tokio_rustls::TlsAcceptor,
-    handler: Arc<dyn Fn(Request) -> Response + Send + Sync>,
+    limits: Limits,
+    handler: Arc<H>,
 ) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.connections));
     loop {
-        let Ok((tcp, _)) = listener.accept().await else { continue };
+        let slot = slots.clone().acquire_owned().await.expect("the connection semaphore is never closed");
+        let tcp = match listener.accept().await {
+            Ok((tcp, _)) => tcp,
+            Err(_) => {
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
+        };
         let (acceptor, handler) = (acceptor.clone(), handler.clone());
         tokio::spawn(async move {
-            // A client that fails the handshake (e.g. an agent that pins another certificate) is
-            // dropped; it reports the failure on its side.
-            let Ok(tls) = acceptor.accept(tcp).await else { return };
-            let service = hyper::service::service_fn(move |req| respond(req, handler.clone()));
+            let _slot = slot;
+            // A client that fails the handshake (e.g. an agent that pins another certificate) or
+            // does not finish it in time is dropped; it reports the failure on its side.
+            let Ok(Ok(tls)) = tokio::time::timeout(limits.step, acceptor.accept(tcp)).await else { return };
+            let service = hyper::service::service_fn(move |req| respond(req, handler.clone(), limits.step));
             let _ = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(limits.step)
                 .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
                 .await;
         });
     }
 }
 
-async fn respond(
+async fn respond<H: Handler>(
     req: hyper::Request<hyper::body::Incoming>,
-    handler: Arc<dyn Fn(Request) -> Response + Send + Sync>,
+    handler: Arc<H>,
+    body_time: Duration,
 ) -> std::result::Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
-    let path = req.uri().path().to_string();
-    let call = req.headers().get(CALL_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
-        Ok(collected) => collected.to_bytes().to_vec(),
-        Err(e) => return Ok(reply(400, format!("{{\"error\":\"the request's body could not be read: {e}\"}}"))),
+    let head = Head {
+        path: req.uri().path().to_string(),
+        call: req.headers().get(CALL_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string),
     };
-    let answered = tokio::task::spawn_blocking(move || handler(Request { path, call, body })).await;
-    Ok(match answered {
-        Ok(response) => reply(response.status, response.body),
-        Err(_) => reply(500, "{\"error\":\"the center's handler stopped\"}"),
+    let admitting = handler.clone();
+    let (admitted, limit) = match tokio::task::spawn_blocking(move || admitting.admit(head)).await {
+        Ok(Ok(admitted)) => admitted,
+        Ok(Err(refused)) => return Ok(reply(refused)),
+        Err(_) => return Ok(reply(Response::error(500, "the center's handler stopped", 1))),
+    };
+    let declared = hyper::body::Body::size_hint(req.body()).lower();
+    if declared > limit as u64 {
+        let why = format!("a body of {declared} bytes, where this call may have at most {limit}");
+        return Ok(reply(Response::error(413, &why, 2)));
+    }
+    let body = match tokio::time::timeout(body_time, Limited::new(req.into_body(), limit).collect()).await {
+        Ok(Ok(collected)) => collected.to_bytes().to_vec(),
+        Ok(Err(e)) => return Ok(reply(Response::error(400, &format!("the request's body could not be read: {e}"), 2))),
+        Err(_) => {
+            let why = format!("the request's body did not arrive within {} seconds", body_time.as_secs());
+            return Ok(reply(Response::error(408, &why, 1)));
+        }
+    };
+    Ok(match tokio::task::spawn_blocking(move || handler.respond(admitted, body)).await {
+        Ok(response) => reply(response),
+        Err(_) => reply(Response::error(500, "the center's handler stopped", 1)),
     })
 }
 
-fn reply(status: u16, body: impl Into<Bytes>) -> hyper::Response<Full<Bytes>> {
-    let mut response = hyper::Response::new(Full::new(body.into()));
-    *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
-    response
+fn reply(response: Response) -> hyper::Response<Full<Bytes>> {
+    let mut reply = hyper::Response::new(Full::new(Bytes::from(response.body)));
+    *reply.status_mut() =
+        hyper::StatusCode::from_u16(response.status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    reply
         .headers_mut()
         .insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
-    response
+    reply
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -156,18 +219,46 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .map_err(|e| Error::Internal(format!("the HTTP runtime: {e}")))
 }
 
-/// An HTTPS client of one center, trusting only the certificate with the pinned fingerprint.
+/// The largest answer the client reads: the center answers with JSON (a list of work requests at
+/// most); anything longer is not read into memory.
+const MAX_ANSWER: usize = 64 << 20;
+
+/// An HTTPS client of one center, trusting only the certificate with the pinned fingerprint. It
+/// keeps one connection open between calls, and opens another when the center closed it.
 pub struct Client {
     url: String,
     host: String,
     port: u16,
     config: Arc<rustls::ClientConfig>,
+    /// How long connecting (TCP and TLS) may take, and how long an answer may take beyond the
+    /// time the call itself asks the center to wait: a half-open connection fails, never hangs.
+    timeout: Duration,
     runtime: tokio::runtime::Runtime,
+    connection: Mutex<Option<Sender>>,
+}
+
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+/// Why a call got no answer from the center: the network (worth another try later), or a server
+/// that is not the pinned center (not worth one).
+#[derive(Debug)]
+pub enum Unanswered {
+    Network(Error),
+    NotTheCenter(Error),
+}
+
+impl From<Unanswered> for Error {
+    fn from(u: Unanswered) -> Error {
+        match u {
+            Unanswered::Network(e) | Unanswered::NotTheCenter(e) => e,
+        }
+    }
 }
 
 impl Client {
-    /// A client of `url` (`https://HOST[:PORT]`, nothing else), pinning `fingerprint`.
-    pub fn new(url: &str, fingerprint: &str) -> Result<Client> {
+    /// A client of `url` (`https://HOST[:PORT]`, HOST a name, an IPv4 address or an IPv6 one in
+    /// brackets; nothing else), pinning `fingerprint`, waiting `timeout` for each step.
+    pub fn new(url: &str, fingerprint: &str, timeout: Duration) -> Result<Client> {
         let Some(rest) = url.strip_prefix("https://") else {
             return Err(Error::refused(
                 "https_only",
@@ -178,16 +269,14 @@ impl Client {
             ));
         };
         let authority = rest.trim_end_matches('/');
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((host, port)) => {
-                let port = port.parse().map_err(|_| crate::bad_input!("--center {url}: {port:?} is not a port"))?;
-                (host.to_string(), port)
-            }
-            None => (authority.to_string(), 443),
-        };
-        if host.is_empty() || authority.contains('/') {
+        let uri: hyper::http::uri::Authority = authority
+            .parse()
+            .map_err(|_| crate::bad_input!("--center {url}: give the center as https://HOST[:PORT], without a path"))?;
+        if authority.contains(['/', '@']) || uri.host().is_empty() {
             return Err(crate::bad_input!("--center {url}: give the center as https://HOST[:PORT], without a path"));
         }
+        let host = uri.host().trim_start_matches('[').trim_end_matches(']').to_string();
+        let port = uri.port_u16().unwrap_or(443);
         let verifier = Arc::new(Pinned { fingerprint: fingerprint.to_string(), provider: provider() });
         let config = rustls::ClientConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
@@ -195,52 +284,122 @@ impl Client {
             .dangerous()
             .with_custom_certificate_verifier(verifier)
             .with_no_client_auth();
-        Ok(Client { url: format!("https://{authority}"), host, port, config: Arc::new(config), runtime: runtime()? })
+        Ok(Client {
+            url: format!("https://{authority}"),
+            host,
+            port,
+            config: Arc::new(config),
+            timeout,
+            runtime: runtime()?,
+            connection: Mutex::new(None),
+        })
     }
 
     /// POST `body` to `path` with the signed `call` in its header: the response's status and body.
-    pub fn call(&self, path: &str, call: &str, body: Vec<u8>) -> Result<(u16, Vec<u8>)> {
-        let unreachable = |what: String| Error::Failed(format!("the center {}{path}: {what}", self.url));
+    /// `waits` is how long the call asks the center to wait before answering (a long poll).
+    pub fn call(
+        &self,
+        path: &str,
+        call: &str,
+        body: Vec<u8>,
+        waits: Duration,
+    ) -> std::result::Result<(u16, Vec<u8>), Unanswered> {
+        let mut kept = self.connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let network =
+            |what: String| Unanswered::Network(Error::Failed(format!("the center {}{path}: {what}", self.url)));
         self.runtime.block_on(async {
-            let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
-                .await
-                .map_err(|e| unreachable(format!("cannot connect: {e}")))?;
-            let name =
-                ServerName::try_from(self.host.clone()).map_err(|e| crate::bad_input!("--center {}: {e}", self.url))?;
-            let tls = tokio_rustls::TlsConnector::from(self.config.clone())
-                .connect(name, tcp)
-                .await
-                .map_err(|e| tls_error(&self.url, e))?;
-            let (mut sender, connection) =
-                hyper::client::conn::http1::handshake::<_, Full<Bytes>>(hyper_util::rt::TokioIo::new(tls))
-                    .await
-                    .map_err(|e| unreachable(format!("HTTP: {e}")))?;
-            tokio::spawn(connection);
             let request = hyper::Request::post(path)
                 .header(hyper::header::HOST, self.host.as_str())
                 .header(CALL_HEADER, call)
                 .body(Full::new(Bytes::from(body)))
-                .map_err(|e| Error::Internal(format!("an HTTP request: {e}")))?;
-            let response = sender.send_request(request).await.map_err(|e| unreachable(format!("cut off: {e}")))?;
-            let status = response.status().as_u16();
-            let body = response
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| unreachable(format!("the answer was cut off: {e}")))?
-                .to_bytes()
-                .to_vec();
-            Ok((status, body))
+                .map_err(|e| Unanswered::Network(Error::Internal(format!("an HTTP request: {e}"))))?;
+            let limit = waits + self.timeout;
+            let answered = tokio::time::timeout(limit, async {
+                let (sender, response) = self.send(kept.take(), request).await?;
+                *kept = Some(sender);
+                let response = response.map_err(|e| network(format!("cut off: {e}")))?;
+                let status = response.status().as_u16();
+                let body = Limited::new(response.into_body(), MAX_ANSWER)
+                    .collect()
+                    .await
+                    .map_err(|e| network(format!("the answer was cut off or too long: {e}")))?
+                    .to_bytes()
+                    .to_vec();
+                Ok((status, body))
+            })
+            .await;
+            let answered = answered.map_err(|_| network(format!("no answer within {} seconds", limit.as_secs())));
+            if !matches!(answered, Ok(Ok(_))) {
+                *kept = None; // a connection that failed a call is not used again
+            }
+            answered?
         })
+    }
+
+    /// Send `request` on the kept connection if the center has not closed it (it closes one idle
+    /// for long), else, or if it turns out closed before the request went out, on a new one.
+    async fn send(
+        &self,
+        kept: Option<Sender>,
+        request: hyper::Request<Full<Bytes>>,
+    ) -> std::result::Result<(Sender, hyper::Result<hyper::Response<hyper::body::Incoming>>), Unanswered> {
+        if let Some(mut sender) = kept {
+            // Let the connection's task see a close that arrived while no call was running.
+            tokio::task::yield_now().await;
+            if sender.ready().await.is_ok() {
+                match sender.try_send_request(request).await {
+                    Ok(response) => return Ok((sender, Ok(response))),
+                    Err(mut unsent) => match unsent.take_message() {
+                        Some(request) => return self.send_new(request).await,
+                        None => return Ok((sender, Err(unsent.into_error()))),
+                    },
+                }
+            }
+        }
+        self.send_new(request).await
+    }
+
+    async fn send_new(
+        &self,
+        request: hyper::Request<Full<Bytes>>,
+    ) -> std::result::Result<(Sender, hyper::Result<hyper::Response<hyper::body::Incoming>>), Unanswered> {
+        let mut sender = self.connect().await?;
+        let response = sender.send_request(request).await;
+        Ok((sender, response))
+    }
+
+    /// A new connection to the center, its certificate checked against the pin.
+    async fn connect(&self) -> std::result::Result<Sender, Unanswered> {
+        let network = |what: String| Unanswered::Network(Error::Failed(format!("the center {}: {what}", self.url)));
+        let late = |what: &str| network(format!("{what} did not complete within {} seconds", self.timeout.as_secs()));
+        let tcp = tokio::time::timeout(self.timeout, tokio::net::TcpStream::connect((self.host.as_str(), self.port)))
+            .await
+            .map_err(|_| late("connecting"))?
+            .map_err(|e| network(format!("cannot connect: {e}")))?;
+        let name = ServerName::try_from(self.host.clone())
+            .map_err(|e| Unanswered::NotTheCenter(crate::bad_input!("--center {}: {e}", self.url)))?;
+        let tls = tokio::time::timeout(
+            self.timeout,
+            tokio_rustls::TlsConnector::from(self.config.clone()).connect(name, tcp),
+        )
+        .await
+        .map_err(|_| late("the TLS handshake"))?
+        .map_err(|e| tls_error(&self.url, e))?;
+        let (sender, connection) =
+            hyper::client::conn::http1::handshake::<_, Full<Bytes>>(hyper_util::rt::TokioIo::new(tls))
+                .await
+                .map_err(|e| network(format!("HTTP: {e}")))?;
+        tokio::spawn(connection);
+        Ok(sender)
     }
 }
 
-fn tls_error(url: &str, e: std::io::Error) -> Error {
+fn tls_error(url: &str, e: std::io::Error) -> Unanswered {
     let text = e.to_string();
     if text.contains("pinned") {
-        Error::Integrity(format!("the center {url}: {text}; nothing was sent"))
+        Unanswered::NotTheCenter(Error::Integrity(format!("the center {url}: {text}; nothing was sent")))
     } else {
-        Error::Failed(format!("the center {url}: TLS handshake failed: {text}"))
+        Unanswered::Network(Error::Failed(format!("the center {url}: TLS handshake failed: {text}")))
     }
 }
 

@@ -318,6 +318,23 @@ fn signed_bytes(payload: &str) -> Vec<u8> {
     [DOMAIN, payload.as_bytes()].concat()
 }
 
+/// Text the other side chose (a detail, a script's name), fit to store and show: each control
+/// character (a terminal's escape, a line break that would forge a line) becomes a space, and
+/// the text is cut to `max` characters.
+pub fn plain_text(text: &str, max: usize) -> String {
+    let mut plain: String = text.chars().take(max).map(|c| if c.is_control() { ' ' } else { c }).collect();
+    if text.chars().nth(max).is_some() {
+        plain.push('…');
+    }
+    plain
+}
+
+/// Text of many lines the other side chose (a script, a codelist), fit to show: line breaks and
+/// tabs are kept, every other control character becomes a space.
+pub fn plain_lines(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() && c != '\n' && c != '\t' { ' ' } else { c }).collect()
+}
+
 pub(crate) fn utc(seconds: i64) -> String {
     chrono::DateTime::from_timestamp(seconds, 0)
         .map_or_else(|| format!("{seconds} (unix seconds)"), |t| crate::clock::format_utc(&t))

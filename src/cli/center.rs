@@ -74,6 +74,13 @@ pub struct ServeArgs {
     /// The longest an agent's long poll for work is held open, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub poll_limit: u64,
+    /// How long a client may take for each step of a call (the TLS handshake, the request's
+    /// header, its body) before the center cuts it off; also how long an idle connection stays.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub step_timeout: u64,
+    /// The most connections served at once; more wait until one ends.
+    #[arg(long, value_name = "N", default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub max_connections: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -286,7 +293,11 @@ fn serve(global: &Global, args: ServeArgs) -> Result<()> {
         println!("serving https://{bound} certificate-sha256 {fingerprint}");
         std::io::Write::flush(&mut std::io::stdout())
             .map_err(|e| crate::error::Error::Internal(format!("stdout: {e}")))?;
-        server.run(listener, tls)
+        let limits = crate::https::Limits {
+            step: std::time::Duration::from_secs(args.step_timeout),
+            connections: args.max_connections as usize,
+        };
+        server.run(listener, tls, limits)
     })
 }
 

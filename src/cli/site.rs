@@ -13,6 +13,19 @@ use crate::site::approve::{self, Approver};
 use crate::site::quarantine::{self, SetAsideRow};
 
 #[derive(Debug, Subcommand)]
+pub enum RequestsCommand {
+    /// What a work request asks the site to run, as its staff approve it: the script's text, each
+    /// codelist file it shipped, the parameters, and the script in plain words (as `script explain`).
+    Show {
+        /// The site's data source directory (made by `site init`).
+        #[arg(long, value_name = "DIR")]
+        site: PathBuf,
+        /// The request's id, as `site requests` lists it.
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum SiteCommand {
     /// Create a site's integrated data source (a directory holding one DuckDB database) and the
     /// site's key pair (keys/site.key, owner-only; keys/site.pub for the data center).
@@ -170,20 +183,27 @@ pub enum SiteCommand {
         /// The longest one poll for work waits, in seconds.
         #[arg(long, value_name = "SECONDS", default_value_t = 30)]
         poll_seconds: u64,
+        /// How long connecting to the center, and its answer beyond the poll's wait, may take
+        /// before the call fails (a half-open connection then fails rather than hangs).
+        #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+        timeout: u64,
         /// Print the requests the site holds as JSON when it exits (with --once).
         #[arg(long)]
         json: bool,
     },
     /// The work requests the site's agent fetched, and where each stands (fetched, waiting for
-    /// approval, running, uploading, done, failed with why).
+    /// approval, running, uploading, done, failed with why); `show ID`: what one asks to run.
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Requests {
         /// The site's data source directory (made by `site init`).
-        #[arg(long, value_name = "DIR")]
-        site: PathBuf,
+        #[arg(long, value_name = "DIR", required = true)]
+        site: Option<PathBuf>,
         /// Print the requests as JSON: {"site", "requests": [{"request", "project", "extraction", "site",
         /// "script", "script_sha256", "params", "expires", "state", "detail"}]}.
         #[arg(long)]
         json: bool,
+        #[command(subcommand)]
+        show: Option<RequestsCommand>,
     },
     /// The site's own record of what it was asked, approved, refused and sent, with its hash chain
     /// verified (an edited, removed or reordered line is named, exit 6).
@@ -377,14 +397,21 @@ pub fn run(global: &Global, command: SiteCommand) -> Result<()> {
         SiteCommand::TrustCenter { site, key, certificate_sha256 } => {
             trust_center(&site, &key, certificate_sha256.as_deref())
         }
-        SiteCommand::Agent { site, center, once, poll_seconds, json } => {
+        SiteCommand::Agent { site, center, once, poll_seconds, timeout, json } => {
             crate::cli::survive_cut_connections();
-            let opts =
-                crate::site::agent::AgentOptions { site: &SiteDir::at(&site), center: &center, once, poll_seconds };
+            let opts = crate::site::agent::AgentOptions {
+                site: &SiteDir::at(&site),
+                center: &center,
+                once,
+                poll_seconds,
+                timeout: std::time::Duration::from_secs(timeout),
+            };
             let held = crate::site::agent::run(&opts)?;
             print_requests(&site, &held, json)
         }
-        SiteCommand::Requests { site, json } => {
+        SiteCommand::Requests { show: Some(RequestsCommand::Show { site, id }), .. } => show_request(&site, &id),
+        SiteCommand::Requests { site, json, show: None } => {
+            let site = site.ok_or_else(|| crate::bad_input!("site requests: give the site with --site DIR"))?;
             let dir = SiteDir::at(&site);
             dir.require()?;
             print_requests(&site, &crate::site::agent::requests(&dir)?, json)
@@ -532,6 +559,39 @@ fn print_requests(site: &Path, held: &[crate::site::agent::Held], json: bool) ->
         "{}",
         text_table(&["request", "project", "extraction", "script", "state", "expires", "detail"], &rows, ALL_TEXT)
     );
+    Ok(())
+}
+
+/// `site requests show`: what the request asks, for the staff who approve it.
+fn show_request(site: &Path, id: &str) -> Result<()> {
+    let dir = SiteDir::at(site);
+    dir.require()?;
+    let (held, order) = crate::site::agent::order(&dir, id)?;
+    let shown = |text: &str| crate::wire::plain_lines(text);
+    println!("request      {}", held.request);
+    println!("project      {} (extraction {}, this site as {})", held.project, held.extraction, held.site);
+    println!("state        {} ({})", held.state.words(), held.detail);
+    println!("expires      {}", held.expires);
+    println!("script       {} (SHA-256 {})", held.script, held.script_sha256);
+    for (name, value) in &held.params {
+        println!("param        {name} = {value}");
+    }
+    println!("\n--- the script's text ---\n{}", shown(&order.script.text));
+    for (path, bytes) in &order.script.codelists {
+        let bytes = hex::decode(bytes).unwrap_or_default();
+        println!(
+            "\n--- codelist {} ({} bytes) ---\n{}",
+            shown(path),
+            bytes.len(),
+            shown(&String::from_utf8_lossy(&bytes))
+        );
+    }
+    let script = crate::script::Script::from_bundle(crate::script::Bundle::unship(&order.script))?;
+    let mut values = crate::script::ParamValues::default();
+    for (name, value) in &order.params {
+        values.set(name.clone(), value.clone());
+    }
+    println!("\n--- in plain words ---\n{}", shown(&script.explain(&values)?));
     Ok(())
 }
 

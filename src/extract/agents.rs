@@ -27,43 +27,55 @@ pub enum Standing {
 /// `extract` by the analyst, not a pass of `--wait`).
 pub fn pass(exchange: &Exchange, req: &SiteRequest, target: &Path, reissue_failed: bool) -> Result<Standing> {
     let home = exchange.home;
-    let prefix = format!("{}-x{}-{}-", req.project, req.extraction, req.label);
-    let Some((header, manifest_sha256)) = exchange::latest(home, exchange.site_id, &prefix)? else {
-        return issue(exchange, req, "issued; its agent has not fetched it yet".into());
+    let Some((header, manifest_sha256)) = exchange::latest(home, exchange.site_id, req.project, req.extraction)? else {
+        return issue(exchange, req, None, "issued; its agent has not fetched it yet".into());
     };
-    let stated = exchange::state_of(home, &header.request)?;
+    let request = header.request.as_str();
+    let stated = exchange::state_of(home, request)?;
     let state = stated.as_ref().map_or(SiteState::Queued, |s| s.state);
     let detail = stated.map_or_else(|| "issued; its agent has not fetched it yet".to_string(), |s| s.detail);
-    let spool = home.root().join("network").join("spool").join(&header.request);
     match (state, manifest_sha256) {
-        (SiteState::Done, Some(sha256)) => {
-            let asked = transfer::Asked::of(req, exchange.site_id)?;
-            Ok(Standing::Accepted(Box::new(transfer::receive(&spool, target, &sha256, &asked)?)))
-        }
         (SiteState::Failed, _) if reissue_failed => {
-            issue(exchange, req, format!("issued again: request {} failed ({detail})", header.request))
+            issue(exchange, req, Some(request), format!("issued again: request {request} failed ({detail})"))
         }
-        (SiteState::Failed, _) => Ok(Standing::Failed(format!("request {}: {detail}", header.request))),
+        (SiteState::Failed, _) => Ok(Standing::Failed(format!("request {request}: {detail}"))),
+        // Answered: done, or the center stopped between believing the answer and verifying the
+        // upload. Either way the spool is verified now, as it is taken in.
+        (_, Some(sha256)) => {
+            let asked = transfer::Asked::of(req, exchange.site_id)?;
+            match transfer::receive(&exchange::spool_dir(home, request), target, &sha256, &asked) {
+                Ok(manifest) => Ok(Standing::Accepted(Box::new(manifest))),
+                Err(e) if reissue_failed => issue(
+                    exchange,
+                    req,
+                    Some(request),
+                    format!("issued again: request {request} was answered, but its upload cannot be taken in: {e}"),
+                ),
+                Err(e) => Ok(Standing::Failed(format!(
+                    "request {request}: answered, but its upload cannot be taken in ({e}); run extract again to ask \
+                     afresh"
+                ))),
+            }
+        }
         (_, None) if now() >= header.expires_at => issue(
             exchange,
             req,
+            Some(request),
             format!(
-                "issued again: request {} expired unanswered at {} (the site was offline, or had not approved it); it is \
-                 never run late",
-                header.request,
+                "issued again: request {request} expired unanswered at {} (the site was offline, or had not approved \
+                 it); it is never run late",
                 utc(header.expires_at)
             ),
         ),
-        (_, Some(_)) => Ok(Standing::Failed(format!(
-            "request {}: answered, but the center has not verified the upload (center serve stopped before it did); \
-             run extract again to ask afresh",
-            header.request
-        ))),
-        (state, None) => Ok(Standing::Waiting(state, format!("request {}: {detail}", header.request))),
+        (state, None) => Ok(Standing::Waiting(state, format!("request {request}: {detail}"))),
     }
 }
 
-fn issue(exchange: &Exchange, req: &SiteRequest, why: String) -> Result<Standing> {
+/// Issue a new request, after `earlier` (whose spool goes: nothing of it is taken in any more).
+fn issue(exchange: &Exchange, req: &SiteRequest, earlier: Option<&str>, why: String) -> Result<Standing> {
+    if let Some(earlier) = earlier {
+        exchange::remove_spool(exchange.home, earlier)?;
+    }
     let (header, _) = exchange.issue(req)?;
     Ok(Standing::Waiting(SiteState::Queued, format!("request {}: {why}", header.request)))
 }

@@ -28,6 +28,10 @@ pub const REQUEST_SECONDS: i64 = 3600;
 struct Kept {
     /// The site's registry id (the request itself names only its pseudonym).
     site: String,
+    /// The project, extraction and pseudonym the request is for: the request id says nothing.
+    project: String,
+    extraction: i64,
+    label: String,
     request: Envelope,
     answer: Option<Envelope>,
     /// When it was issued, in nanoseconds: orders two requests issued within one second (a
@@ -44,6 +48,27 @@ fn kept_path(home: &Home, request: &str) -> PathBuf {
     requests_dir(home).join(format!("{request}.json"))
 }
 
+/// The requests issued to a site that its agent has not fetched yet, one empty file each
+/// (`HOME/network/queued/SITE/ID`): what a long poll looks at, without reading every request kept.
+fn queue_dir(home: &Home, site_id: &str) -> PathBuf {
+    home.root().join("network").join("queued").join(site_id)
+}
+
+/// Where `center serve` puts what a site uploads for `request`, until the analyst's `extract`
+/// takes it into the project or the request settles otherwise.
+pub fn spool_dir(home: &Home, request: &str) -> PathBuf {
+    home.root().join("network").join("spool").join(request)
+}
+
+/// Remove the spool of `request`: nothing of it is taken in any more.
+pub fn remove_spool(home: &Home, request: &str) -> Result<()> {
+    let dir = spool_dir(home, request);
+    match std::fs::remove_dir_all(&dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(&dir, e)),
+        _ => Ok(()),
+    }
+}
+
 /// One site's exchange: who it is to the center, and the keys on both ends.
 pub struct Exchange<'a> {
     pub home: &'a Home,
@@ -58,27 +83,34 @@ pub struct Exchange<'a> {
 impl Exchange<'_> {
     /// Sign and keep a new work request for `req`.
     pub fn issue(&self, req: &SiteRequest) -> Result<(Header, Envelope)> {
-        let mut tag = [0u8; 4];
+        let mut tag = [0u8; 16];
         rand::fill(&mut tag);
-        let id = format!("{}-x{}-{}-{}", req.project, req.extraction, req.label, hex::encode(tag));
+        let id = format!("r{}", hex::encode(tag));
         let header = Header::request(&id, now(), self.lifetime);
         let envelope = wire::seal(self.center_key, header.clone(), &WorkOrder::of(req)?);
         let dir = requests_dir(self.home);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let kept = Kept {
             site: self.site_id.to_string(),
+            project: req.project.to_string(),
+            extraction: req.extraction,
+            label: req.label.to_string(),
             request: envelope.clone(),
             answer: None,
             issued_nanos: crate::clock::now_utc().timestamp_nanos_opt(),
         };
         crate::store::write_json(&kept_path(self.home, &id), &kept)?;
+        let queue = queue_dir(self.home, self.site_id);
+        std::fs::create_dir_all(&queue).map_err(|e| Error::io(&queue, e))?;
+        crate::store::write_atomically(&queue.join(&id), b"")?;
         Ok((header, envelope))
     }
 
     /// Believe `answer` to the request `asked` or refuse it: it must be the first answer to that
-    /// request, signed by this site's registered key, for that request id and nonce, unexpired. The
-    /// answer is kept beside the request before its body is returned.
-    pub fn accept(&self, asked: &Header, label: &str, answer: &Envelope) -> Result<Answer> {
+    /// request, signed by this site's registered key, for that request id and nonce, unexpired at
+    /// `at` (unix seconds: when the site's result reached the center). The answer is kept beside
+    /// the request before its body is returned.
+    pub fn accept(&self, asked: &Header, label: &str, answer: &Envelope, at: i64) -> Result<Answer> {
         let path = kept_path(self.home, &asked.request);
         let mut kept: Kept = crate::store::read_json(&path)?;
         if let Some(earlier) = &kept.answer {
@@ -86,10 +118,9 @@ impl Exchange<'_> {
             return Err(Error::refused(
                 "replay",
                 format!(
-                    "site {label}: request {} was already answered ({same} is kept in {}); a second answer to one \
+                    "site {label}: request {} was already answered ({same} is kept); a second answer to one \
                      request is never accepted",
-                    asked.request,
-                    path.display()
+                    asked.request
                 ),
             ));
         }
@@ -100,9 +131,10 @@ impl Exchange<'_> {
             signer_name: &name,
             answers: Some((&asked.request, &asked.nonce)),
         };
-        let opened = wire::open::<Answer>(answer, &expect, now())?;
+        let opened = wire::open::<Answer>(answer, &expect, at)?;
         kept.answer = Some(answer.clone());
         crate::store::write_json(&path, &kept)?;
+        dequeue(self.home, &kept.site, &asked.request)?;
         Ok(opened.body)
     }
 
@@ -148,9 +180,10 @@ fn kept(home: &Home, request: &str) -> Result<Option<Kept>> {
 /// Record where `request` stands. A done or failed request stays so: a later report (the agent
 /// saying what the center already decided) changes nothing.
 pub fn set_state(home: &Home, request: &str, state: SiteState, detail: &str) -> Result<()> {
-    if kept(home, request)?.is_none() {
+    let Some(kept) = kept(home, request)? else {
         return Err(Error::NotFound(format!("request {request}: no such request was issued")));
-    }
+    };
+    dequeue(home, &kept.site, request)?;
     if state_of(home, request)?.is_some_and(|s| s.state.is_final()) {
         return Ok(());
     }
@@ -170,37 +203,58 @@ pub fn site_of(home: &Home, request: &str) -> Result<Option<String>> {
     Ok(kept(home, request)?.map(|k| k.site))
 }
 
-/// Whether the center accepted an answer to `request`.
-pub fn answered(home: &Home, request: &str) -> Result<bool> {
-    Ok(kept(home, request)?.is_some_and(|k| k.answer.is_some()))
+/// The answer the center accepted to `request`, if any, as it was signed and as it reads.
+pub fn accepted(home: &Home, request: &str) -> Result<Option<(Envelope, Answer)>> {
+    let Some(answer) = kept(home, request)?.and_then(|k| k.answer) else { return Ok(None) };
+    let body = opened_unchecked::<Answer>(&answer)?.body;
+    Ok(Some((answer, body)))
+}
+
+/// Take `request` off its site's queue: its agent fetched it, or it was answered.
+fn dequeue(home: &Home, site_id: &str, request: &str) -> Result<()> {
+    let path = queue_dir(home, site_id).join(request);
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(&path, e)),
+        _ => Ok(()),
+    }
 }
 
 /// The header of the issued `request` and the site's pseudonym it names.
 pub fn issued(home: &Home, request: &str) -> Result<(Header, String)> {
     let kept = kept(home, request)?.ok_or_else(|| Error::NotFound(format!("request {request}: never issued")))?;
-    let order: wire::Opened<WorkOrder> = opened_unchecked(&kept.request)?;
-    Ok((order.header, order.body.site))
+    Ok((header_of(&kept.request)?, kept.label))
 }
 
-/// The requests issued to `site_id` that its agent may still answer: unanswered, unexpired at
-/// `now`, neither done nor failed.
-pub fn open_requests(home: &Home, site_id: &str, now: i64) -> Result<Vec<(Header, Envelope)>> {
+/// The requests issued to `site_id` that its agent has not fetched yet and may still answer:
+/// unanswered, unexpired at `now`, without a state. Only the site's queue is read; a request found
+/// there that expired or settled meanwhile is taken off it.
+pub fn queued(home: &Home, site_id: &str, now: i64) -> Result<Vec<Envelope>> {
+    let dir = queue_dir(home, site_id);
+    let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(Vec::new()) };
     let mut open = Vec::new();
-    for (header, kept) in all_kept(home)? {
-        let settled = state_of(home, &header.request)?.is_some_and(|s| s.state.is_final());
-        if kept.site == site_id && kept.answer.is_none() && now < header.expires_at && !settled {
-            open.push((header, kept.request));
+    for entry in entries {
+        let name = entry.map_err(|e| Error::io(&dir, e))?.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue; // an entry being written
+        }
+        let Some(kept) = kept(home, &name)? else { continue };
+        let header = header_of(&kept.request)?;
+        if kept.site == site_id && kept.answer.is_none() && now < header.expires_at && state_of(home, &name)?.is_none()
+        {
+            open.push(kept.request);
+        } else {
+            dequeue(home, site_id, &name)?;
         }
     }
     Ok(open)
 }
 
-/// The latest request issued to `site_id` whose id begins with `prefix` (one extraction at one
-/// site), with the SHA-256 of the manifest its accepted answer signed, if any.
-pub fn latest(home: &Home, site_id: &str, prefix: &str) -> Result<Option<(Header, Option<String>)>> {
+/// The latest request of extraction `extraction` of `project` issued to `site_id`, with the
+/// SHA-256 of the manifest its accepted answer signed, if any.
+pub fn latest(home: &Home, site_id: &str, project: &str, extraction: i64) -> Result<Option<(Header, Option<String>)>> {
     let mut found: Option<Latest> = None;
     for (header, kept) in all_kept(home)? {
-        if kept.site != site_id || !header.request.starts_with(prefix) {
+        if kept.site != site_id || kept.project != project || kept.extraction != extraction {
             continue;
         }
         let issued = (header.issued_at, kept.issued_nanos);

@@ -231,7 +231,8 @@ fn extract_pass(
                         let answer = exchange::deliver(&exchange, &header, envelope, |envelope, now| {
                             site::run::answer(&request, envelope, &outbox, &step, now)
                         })?;
-                        let answer = exchange.accept(&header, &t.pseudonym, &answer)?;
+                        let answer =
+                            exchange.accept(&header, &t.pseudonym, &answer, crate::clock::now_utc().timestamp())?;
                         let asked = transfer::Asked::of(&request, &t.site_id)?;
                         transfer::receive(&outbox, &target, &answer.manifest_sha256, &asked)
                             .map(|manifest| agents::Standing::Accepted(Box::new(manifest)))

@@ -8,9 +8,11 @@
 //! hands in the signed answer. `midnet site requests` lists what the site was asked and where each
 //! request stands.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -18,7 +20,7 @@ use super::log::{self, Event};
 use super::run::{self, SiteRequest, WorkOrder};
 use super::{SiteDir, approve, keys};
 use crate::error::{Error, IoContext, Result};
-use crate::https::Client;
+use crate::https::{Client, Unanswered};
 use crate::script::{Bundle, ParamValues, Script};
 use crate::wire::{self, Call, Envelope, Expect, Header, Kind, SiteState};
 
@@ -26,6 +28,9 @@ use crate::wire::{self, Call, Envelope, Expect, Header, Kind, SiteState};
 pub const CHUNK_BYTES: usize = 4 << 20;
 /// The path of the center's endpoint for agents.
 pub const CALL_PATH: &str = "/v1/call";
+/// The longest text chosen by the center (a script's name, a parameter, a refusal) the agent
+/// keeps and shows.
+const MAX_SHOWN_CHARS: usize = 2000;
 
 /// A work request as the site holds it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -57,13 +62,22 @@ pub struct AgentOptions<'a> {
     pub once: bool,
     /// How long one long poll may wait for work.
     pub poll_seconds: u64,
+    /// How long connecting, and an answer beyond what the call asks the center to wait, may take.
+    pub timeout: Duration,
 }
+
+/// The first pause after the center could not be reached; it doubles up to [`MOST_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const MOST_BACKOFF: Duration = Duration::from_secs(60);
 
 struct Agent<'a> {
     site: &'a SiteDir,
     client: Client,
     key: ed25519_dalek::SigningKey,
     center: ed25519_dalek::VerifyingKey,
+    /// Whether the last call got no answer (the network, not the center): the agent then tries
+    /// again later rather than stop, and a request it was handing in is not failed.
+    unanswered: Cell<bool>,
 }
 
 /// Run the agent: fetch work, run what is approved, upload. Returns the requests it holds.
@@ -72,24 +86,22 @@ pub fn run(opts: &AgentOptions) -> Result<Vec<Held>> {
     site.require()?;
     let agent = Agent {
         site,
-        client: Client::new(opts.center, &keys::pinned_center_certificate(site)?)?,
+        client: Client::new(opts.center, &keys::pinned_center_certificate(site)?, opts.timeout)?,
         key: keys::signing(site)?,
         center: keys::pinned_center(site)?,
+        unanswered: Cell::new(false),
     };
+    let mut backoff = FIRST_BACKOFF;
     loop {
-        let fetched = agent.call("-", &Call::Work { wait_seconds: opts.poll_seconds }, Vec::new())?;
-        let envelopes: Vec<Envelope> = serde_json::from_value(fetched["requests"].clone())
-            .map_err(|e| Error::Integrity(format!("the center's list of work cannot be read: {e}")))?;
-        for envelope in envelopes {
-            agent.take(envelope)?;
-        }
-        for held in requests(site)? {
-            if !held.state.is_final() {
-                agent.advance(held)?;
+        match agent.round(opts.poll_seconds) {
+            Ok(()) if opts.once => return requests(site),
+            Ok(()) => backoff = FIRST_BACKOFF,
+            Err(e) if !opts.once && agent.unanswered.get() => {
+                eprintln!("site agent: {e}; trying again in {} seconds", backoff.as_secs());
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(MOST_BACKOFF);
             }
-        }
-        if opts.once {
-            return requests(site);
+            Err(e) => return Err(e),
         }
     }
 }
@@ -111,6 +123,26 @@ pub fn requests(site: &SiteDir) -> Result<Vec<Held>> {
     Ok(held)
 }
 
+/// The work request `id` the site holds, and what it asks as the center signed it (verified when
+/// the agent fetched it, and again before it runs): for the site's staff to read before they approve.
+pub fn order(site: &SiteDir, id: &str) -> Result<(Held, WorkOrder)> {
+    if !crate::store::is_identifier(id) {
+        return Err(crate::bad_input!("{id:?} is not a request id (site requests lists them)"));
+    }
+    let path = requests_dir(site).join(format!("{id}.json"));
+    if !path.is_file() {
+        return Err(Error::NotFound(format!("{}: the site holds no request {id}", site.root().display())));
+    }
+    let held: Held = crate::store::read_json(&path)?;
+    #[derive(Deserialize)]
+    struct Payload {
+        body: WorkOrder,
+    }
+    let payload: Payload = serde_json::from_str(&held.envelope.payload)
+        .map_err(|e| Error::Integrity(format!("{}: the request it holds cannot be read: {e}", path.display())))?;
+    Ok((held, payload.body))
+}
+
 fn requests_dir(site: &SiteDir) -> PathBuf {
     site.root().join("agent").join("requests")
 }
@@ -119,7 +151,32 @@ fn outbox(site: &SiteDir, request: &str) -> PathBuf {
     site.root().join("outbox").join(request)
 }
 
+/// Remove what a failed run left in the outbox: nothing of it is ever sent.
+fn discard_outbox(site: &SiteDir, request: &str) -> Result<()> {
+    let outbox = outbox(site, request);
+    match std::fs::remove_dir_all(&outbox) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).at(&outbox),
+        _ => Ok(()),
+    }
+}
+
 impl Agent<'_> {
+    /// Ask for work, keep what is new, and move every request held on as far as it goes.
+    fn round(&self, poll_seconds: u64) -> Result<()> {
+        let fetched = self.call("-", &Call::Work { wait_seconds: poll_seconds }, Vec::new())?;
+        let envelopes: Vec<Envelope> = serde_json::from_value(fetched["requests"].clone())
+            .map_err(|e| Error::Integrity(format!("the center's list of work cannot be read: {e}")))?;
+        for envelope in envelopes {
+            self.take(envelope)?;
+        }
+        for held in requests(self.site)? {
+            if !held.state.is_final() {
+                self.advance(held)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Keep a request fetched from the center, if it verifies and is new to this site.
     fn take(&self, envelope: Envelope) -> Result<()> {
         let opened = match self.open(&envelope) {
@@ -140,9 +197,13 @@ impl Agent<'_> {
             project: order.project,
             extraction: order.extraction,
             site: order.site,
-            script: order.script.name,
+            script: wire::plain_text(&order.script.name, MAX_SHOWN_CHARS),
             script_sha256: order.script_sha256,
-            params: order.params,
+            params: order
+                .params
+                .iter()
+                .map(|(k, v)| (wire::plain_text(k, MAX_SHOWN_CHARS), wire::plain_text(v, MAX_SHOWN_CHARS)))
+                .collect(),
             expires: wire::utc(header.expires_at),
             state: SiteState::Fetched,
             detail: "fetched from the data center".into(),
@@ -159,6 +220,7 @@ impl Agent<'_> {
             SiteState::Running => {
                 let why = "the agent stopped while running it; the data center issues it again when the analyst \
                            resumes the extraction";
+                discard_outbox(self.site, &held.request)?;
                 return self.set(held, SiteState::Failed, why.into()).map(|_| ());
             }
             SiteState::Uploading => held,
@@ -223,7 +285,10 @@ impl Agent<'_> {
                 let held = Held { answer: Some(answer), ..held };
                 self.set(held, SiteState::Uploading, "uploading the result".into()).map(Some)
             }
-            Err(e) => self.set(held, SiteState::Failed, e.to_string()).map(|_| None),
+            Err(e) => {
+                discard_outbox(self.site, &held.request)?;
+                self.set(held, SiteState::Failed, e.to_string()).map(|_| None)
+            }
         }
     }
 
@@ -251,15 +316,19 @@ impl Agent<'_> {
             let offset = received["files"][&name].as_u64().unwrap_or(0);
             self.send_file(&held.request, path, &name, offset, tamper && name.ends_with(".parquet"))?;
         }
+        crate::crash::point("agent-uploaded");
         let answer = held
             .answer
             .clone()
             .ok_or_else(|| Error::Internal(format!("request {}: no answer to hand in", held.request)))?;
-        match self.call(&held.request, &Call::Answer { answer }, Vec::new()) {
-            Ok(_) => {
-                std::fs::remove_dir_all(&outbox).at(&outbox)?;
-                self.set(held, SiteState::Done, "the data center verified the result".into()).map(|_| ())
-            }
+        let outcome = self.call(&held.request, &Call::Answer { answer }, Vec::new());
+        if outcome.is_ok() || !self.unanswered.get() {
+            std::fs::remove_dir_all(&outbox).at(&outbox)?;
+        }
+        match outcome {
+            Ok(_) => self.set(held, SiteState::Done, "the data center verified the result".into()).map(|_| ()),
+            // No answer: the center may have taken it; the agent hands it in again next round.
+            Err(e) if self.unanswered.get() => Err(e),
             Err(e) => self.set(held, SiteState::Failed, format!("the data center refused the upload: {e}")).map(|_| ()),
         }
     }
@@ -293,12 +362,15 @@ impl Agent<'_> {
         Ok(())
     }
 
-    /// Record the request's new state at the site, and tell the center.
+    /// Record the request's new state at the site, and tell the center (which decided a done
+    /// request done itself).
     fn set(&self, held: Held, state: SiteState, detail: String) -> Result<Held> {
         let held = Held { state, detail, ..held };
         crate::store::write_json(&requests_dir(self.site).join(format!("{}.json", held.request)), &held)?;
-        let call = Call::State { state, detail: held.detail.clone() };
-        self.call(&held.request, &call, Vec::new())?;
+        if state != SiteState::Done {
+            let call = Call::State { state, detail: held.detail.clone() };
+            self.call(&held.request, &call, Vec::new())?;
+        }
         Ok(held)
     }
 
@@ -318,17 +390,30 @@ impl Agent<'_> {
         log::append(self.site, Event::Refused, entry)
     }
 
-    /// One signed call to the center: its JSON answer, or the center's refusal as an error.
+    /// One signed call to the center: its JSON answer, or the center's refusal as an error. A call
+    /// that got no answer sets [`Agent::unanswered`].
     fn call(&self, request: &str, call: &Call, body: Vec<u8>) -> Result<serde_json::Value> {
         let envelope = wire::seal(&self.key, Header::call(request, now()), call);
         let header = hex::encode(serde_json::to_vec(&envelope).expect("an envelope serialises"));
-        let (status, answer) = self.client.call(CALL_PATH, &header, body)?;
+        let waits = match call {
+            Call::Work { wait_seconds } => Duration::from_secs(*wait_seconds),
+            _ => Duration::ZERO,
+        };
+        let answered = self.client.call(CALL_PATH, &header, body, waits);
+        // A server error (5xx) is no refusal either: the center could not answer now.
+        let unanswered = match &answered {
+            Ok((status, _)) => *status >= 500,
+            Err(e) => matches!(e, Unanswered::Network(_)),
+        };
+        self.unanswered.set(unanswered);
+        let (status, answer) = answered?;
         let answer: serde_json::Value = serde_json::from_slice(&answer)
             .map_err(|e| Error::Failed(format!("the center answered {status} with what is not JSON: {e}")))?;
         if status == 200 {
             return Ok(answer);
         }
-        let message = format!("the data center: {}", answer["error"].as_str().unwrap_or("no reason given"));
+        let why = wire::plain_text(answer["error"].as_str().unwrap_or("no reason given"), MAX_SHOWN_CHARS);
+        let message = format!("the data center: {why}");
         Err(match answer["exit"].as_i64() {
             Some(3) => Error::refused("center", message),
             Some(6) => Error::Integrity(message),

@@ -20,6 +20,7 @@ mod masters;
 mod migration;
 mod mishaps;
 mod network;
+mod network_attacks;
 mod network_https;
 mod network_keys;
 mod owner_only;

@@ -16,11 +16,11 @@ use crate::network::Network;
 const CUTOFF: &str = "2025-09-30";
 
 /// A network whose center serves on a port the system chose, every site pinning its certificate.
-struct Served {
-    n: Network,
+pub(crate) struct Served {
+    pub(crate) n: Network,
     server: Child,
-    url: String,
-    fingerprint: String,
+    pub(crate) url: String,
+    pub(crate) fingerprint: String,
 }
 
 impl Drop for Served {
@@ -31,23 +31,14 @@ impl Drop for Served {
 }
 
 impl Served {
-    fn new() -> Served {
+    pub(crate) fn new() -> Served {
+        Served::with(&[], &[])
+    }
+
+    /// A network whose `center serve` has the extra arguments `args` and environment `env`.
+    pub(crate) fn with(args: &[&str], env: &[(&str, &str)]) -> Served {
         let n = Network::new();
-        let mut server = Command::new(midnet_bin())
-            .args(["center", "serve", "--bind", "127.0.0.1:0", "--poll-limit", "1"])
-            .current_dir(&n.c.root)
-            .env("MIDNET_HOME", &n.c.home)
-            .env("HOME", n.c.os_home("rev"))
-            .env("MIDNET_SESSION", n.c.token("rev"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let words: Vec<&str> = line.split_whitespace().collect();
-        assert_eq!((words.first(), words.get(2)), (Some(&"serving"), Some(&"certificate-sha256")), "{line}");
-        let (url, fingerprint) = (words[1].to_string(), words[3].to_string());
+        let (server, url, fingerprint) = serve(&n, "127.0.0.1:0", args, env);
         let served = Served { n, server, url, fingerprint };
         for site in 0..3 {
             served.pin(site, &served.fingerprint.clone());
@@ -55,7 +46,26 @@ impl Served {
         served
     }
 
-    fn site(&self, site: usize) -> String {
+    /// Stop `center serve` and start it again on `bind` with `args` and `env`: the same home,
+    /// keys and certificate.
+    pub(crate) fn restart(&mut self, bind: &str, args: &[&str], env: &[(&str, &str)]) {
+        self.stop();
+        let (server, url, _) = serve(&self.n, bind, args, env);
+        (self.server, self.url) = (server, url);
+    }
+
+    /// Stop `center serve`: its address answers no more.
+    pub(crate) fn stop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+
+    /// Whether `center serve` is still running.
+    pub(crate) fn serving(&mut self) -> bool {
+        self.server.try_wait().unwrap().is_none()
+    }
+
+    pub(crate) fn site(&self, site: usize) -> String {
         self.n.sites[site].display().to_string()
     }
 
@@ -67,48 +77,70 @@ impl Served {
     }
 
     /// `site agent --once` at one site, against `url`.
-    fn agent_at(&self, site: usize, url: &str, env: &[(&str, &str)]) -> Run {
+    pub(crate) fn agent_at(&self, site: usize, url: &str, env: &[(&str, &str)]) -> Run {
         let dir = self.site(site);
         let args = ["site", "agent", "--site", &dir, "--center", url, "--once", "--poll-seconds", "0", "--json"];
         midnet_with(&self.n.c.root, &args, env, None)
     }
 
-    fn agent(&self, site: usize) -> Run {
+    pub(crate) fn agent(&self, site: usize) -> Run {
         self.agent_at(site, &self.url, &[])
     }
 
     /// The one request a site's agent holds for extraction `x`, as `agent --json` shows it.
-    fn held(run: &Run) -> Vec<Value> {
+    pub(crate) fn held(run: &Run) -> Vec<Value> {
         run.json()["requests"].as_array().unwrap().clone()
     }
 
-    fn extract(&self, extra: &[&str]) -> Run {
+    pub(crate) fn extract(&self, extra: &[&str]) -> Run {
         let mut args = vec!["--cutoff", CUTOFF, "--agents"];
         args.extend_from_slice(extra);
         self.n.extract("p1", &args)
     }
 
-    fn requests(&self, site: usize) -> Vec<Value> {
+    pub(crate) fn requests(&self, site: usize) -> Vec<Value> {
         let run = midnet_with(&self.n.c.root, &["site", "requests", "--site", &self.site(site), "--json"], &[], None);
         run.ok().json()["requests"].as_array().unwrap().clone()
     }
 }
 
-fn statuses(report: &Value) -> Vec<String> {
+pub(crate) fn statuses(report: &Value) -> Vec<String> {
     report["sites"].as_array().unwrap().iter().map(|s| s["status"].as_str().unwrap().to_string()).collect()
 }
 
-fn status_of<'a>(report: &'a Value, pseudonym: &str) -> &'a Value {
+pub(crate) fn status_of<'a>(report: &'a Value, pseudonym: &str) -> &'a Value {
     report["sites"].as_array().unwrap().iter().find(|s| s["site"] == pseudonym).unwrap()
 }
 
 /// The pseudonym of site `site` (registry order) in p1, from an extraction report listing all three.
-fn pseudonym(report: &Value, site: usize) -> String {
+pub(crate) fn pseudonym(report: &Value, site: usize) -> String {
     Network::pseudonyms(report)[site].clone()
 }
 
+/// `center serve` on `bind` for `n`'s home, with `args` and `env`: the process, its URL and the
+/// fingerprint of its certificate, as it prints them first.
+fn serve(n: &Network, bind: &str, args: &[&str], env: &[(&str, &str)]) -> (Child, String, String) {
+    let mut server = Command::new(midnet_bin())
+        .args(["center", "serve", "--bind", bind, "--poll-limit", "1"])
+        .args(args)
+        .current_dir(&n.c.root)
+        .env("MIDNET_HOME", &n.c.home)
+        .env("HOME", n.c.os_home("rev"))
+        .env("MIDNET_SESSION", n.c.token("rev"))
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!((words.first(), words.get(2)), (Some(&"serving"), Some(&"certificate-sha256")), "{line}");
+    (server, words[1].to_string(), words[3].to_string())
+}
+
 /// Every agent runs once, then extract --agents completes the extraction with all three sites.
-fn completes(s: &Served) -> Value {
+pub(crate) fn completes(s: &Served) -> Value {
     for site in 0..3 {
         s.agent(site).ok();
     }
@@ -258,6 +290,7 @@ fn a_replayed_request_is_refused_by_the_sites_log_even_when_its_agent_forgot_it(
     kept["answer"] = Value::Null;
     std::fs::write(&kept_path, kept.to_string()).unwrap();
     std::fs::remove_file(s.n.c.home.join(format!("network/states/{request}.json"))).unwrap();
+    std::fs::write(s.n.c.home.join(format!("network/queued/site01/{request}")), "").unwrap();
     std::fs::remove_dir_all(s.n.sites[0].join("agent")).unwrap();
     let held = Served::held(&s.agent(0).ok());
     assert_eq!(held[0]["state"], "failed", "{held:?}");
@@ -407,4 +440,20 @@ fn pump(mut from: TcpStream, mut to: TcpStream, cut: Option<(Arc<AtomicBool>, Ar
     }
     let _ = from.shutdown(std::net::Shutdown::Both);
     let _ = to.shutdown(std::net::Shutdown::Both);
+}
+
+#[test]
+fn the_sites_staff_read_the_shipped_script_before_they_approve_it() {
+    let s = Served::new();
+    s.extract(&[]).ok();
+    let held = Served::held(&s.agent(0).ok());
+    assert_eq!(held[0]["state"], "waiting_for_approval", "{held:?}");
+    let id = held[0]["request"].as_str().unwrap();
+    let shown = midnet_with(&s.n.c.root, &["site", "requests", "show", "--site", &s.site(0), id], &[], None).ok();
+    for part in ["study \"Novagliptin vs sitagliptin", "--- the script's text ---", "--- in plain words ---"] {
+        assert!(shown.stdout.contains(part), "{part:?} is not shown:\n{}", shown.stdout);
+    }
+    assert!(shown.stdout.contains(held[0]["script_sha256"].as_str().unwrap()), "{}", shown.stdout);
+    let unknown = ["site", "requests", "show", "--site", &s.site(0), "r0000"];
+    midnet_with(&s.n.c.root, &unknown, &[], None).fails(4, "holds no request r0000");
 }

@@ -173,7 +173,7 @@ fn a_site_that_pinned_no_center_key_believes_no_request() {
 fn an_expired_request_is_refused_by_the_site_and_logged() {
     let n = Network::new();
     n.approve_all();
-    let reason = refused_at_site01(&n, "expired-request:site01", "refused (expired): work request p1-x1-");
+    let reason = refused_at_site01(&n, "expired-request:site01", "refused (expired): work request r");
     assert!(reason.contains("never run late"), "{reason}");
     let log = site_log(&n, 0);
     assert_eq!(log.last().unwrap()["event"], "refused");
