@@ -53,6 +53,7 @@ sites=$(find "$NET" -maxdepth 1 -type d -name 'site*' | sort)
 
 PIDS=()
 trap 'kill "${PIDS[@]}" 2>/dev/null || true' EXIT
+rm -f "$WORK/serve.out" # a run before left its address there
 "$MIDNET" center serve --bind 127.0.0.1:0 > "$WORK/serve.out" 2> "$WORK/serve.err" &
 PIDS+=($!)
 until [ -s "$WORK/serve.out" ]; do sleep 0.2; done
