@@ -81,23 +81,47 @@ fn a_spark_site_is_made_only_on_loopback_with_a_warehouse_of_its_own() {
     assert!(rows_per_table(&empty).values().all(|rows| *rows == 0), "{empty}");
 }
 
+/// A mapping import would bring rows into the catalog, where no reader of a Spark site looks and
+/// the next load drops them: refused, saying so, and nothing is imported.
+#[test]
+fn a_mapping_import_into_a_spark_site_is_refused() {
+    let dir = tempdir();
+    let d = dir.path();
+    init_spark(d, "s", "w").ok();
+    std::fs::write(d.join("map.csv"), "kind,local_system,local_code,standard_code,reason\n").unwrap();
+    let import = ["site", "mapping", "import", "--site", "s", "map.csv", "--by", "Sato Hanako"];
+    midnet(d, &import).fails(3, "refused (spark_mapping)").fails(3, "not built yet");
+    let catalog = duckdb::Connection::open(d.join("s/site.duckdb")).unwrap();
+    let versions: i64 = catalog.query_row("SELECT count(*) FROM load_history", [], |r| r.get(0)).unwrap();
+    assert_eq!(versions, 0, "no data version made");
+}
+
 #[test]
 fn a_spark_site_validates_quarantines_and_checks_as_a_duckdb_site_does() {
     let dir = tempdir();
     let d = dir.path();
     midnet(d, &["synth", "--site-count", "1", "--patients", "300", "--seed", "5", "--dir", "net", "--quiet"]).ok();
     let import = "net/site01/import";
+    let patients = format!("{import}/patient.csv");
     midnet(d, &["site", "init", "--site", "duck"]).ok();
-    let duck = midnet(d, &["site", "load", "--site", "duck", import, "--json"]).ok().json();
     init_spark(d, "spark", "warehouse").ok();
+    // Two loads, so that the reports show the changes between two versions.
+    for site in ["duck", "spark"] {
+        midnet(d, &["site", "load", "--site", site, &patients]).ok();
+    }
+    let duck = midnet(d, &["site", "load", "--site", "duck", import, "--json"]).ok().json();
     let spark = midnet(d, &["site", "load", "--site", "spark", import, "--json"]).ok().json();
     assert!(same(&duck["files"], &spark["files"]), "the same rows loaded and quarantined:\n{duck}\n{spark}");
     assert!(spark["files"].as_array().unwrap().iter().any(|f| f["rows_quarantined"].as_i64().unwrap() > 0));
-    assert_eq!(spark["data_version"], 1);
+    assert_eq!(spark["data_version"], 2);
 
     let (duck_check, spark_check) = (check(d, "duck"), check(d, "spark"));
     assert!(rows_per_table(&spark_check)["lab_result"] > 0);
-    for part in ["data_version", "tables", "unknown_codes", "analytes", "quarantine"] {
+    assert!(duck_check["coverage"].as_array().unwrap().len() > 1, "{}", duck_check["coverage"]);
+    assert!(duck_check["changes"]["tables"].as_array().unwrap().iter().any(|c| c["rows_before"] != c["rows_after"]));
+    for part in
+        ["data_version", "tables", "unknown_codes", "analytes", "quarantine", "coverage", "unmapped_codes", "changes"]
+    {
         assert!(same(&duck_check[part], &spark_check[part]), "{part}:\n{}\n{}", duck_check[part], spark_check[part]);
     }
     let quarantine = |site: &str| midnet(d, &["site", "quarantine", "--site", site, "--json"]).ok().json();
