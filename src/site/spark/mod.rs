@@ -15,6 +15,7 @@
 
 mod check;
 mod extract;
+mod server;
 mod warehouse;
 
 use std::path::{Path, PathBuf};
@@ -71,7 +72,7 @@ impl SparkSite {
     /// A new session on the site's Spark Connect server, with a temporary view per clinical table
     /// over the files of the catalog's data version `version` (None: nothing loaded yet).
     pub fn session(&self, version: Option<i64>) -> Result<Session> {
-        let mut session = Session::connect(&self.connect)?;
+        let mut session = server::connect(&self.connect)?;
         warehouse::create_views(&mut session, &self.warehouse, version.unwrap_or(0))?;
         Ok(session)
     }
@@ -98,7 +99,7 @@ impl Drop for Scratch {
 }
 
 /// Create a Spark site at `site`: check the server's address (loopback only) and that the server
-/// answers, make the warehouse (a new or empty directory) with an empty data version, write
+/// answers with a bounded memory page (`server`), make the warehouse (a new or empty directory) with an empty data version, write
 /// `site.toml`, then the catalog and keys as `SiteDir::init` makes a DuckDB site's.
 pub fn init(site: &SiteDir, connect: &str, warehouse: &Path) -> Result<super::Created> {
     if site.exists() {
@@ -115,7 +116,7 @@ pub fn init(site: &SiteDir, connect: &str, warehouse: &Path) -> Result<super::Cr
             root.display()
         ));
     }
-    Session::connect(connect)?.sql("SELECT 1")?;
+    server::connect(connect)?;
     claim_empty(&warehouse)?;
     let spark = SparkSite { engine: ENGINE.to_string(), connect: connect.to_string(), warehouse };
     warehouse::create_empty(&spark.warehouse)?;
