@@ -93,6 +93,10 @@ start() {
     # no open file but stdio: not this script's lock (fd 9), and not a lock held by whoever ran
     # this script (e.g. `flock LOCK cargo test` leaves LOCK open on fd 3), or that lock would be
     # held for as long as the server runs.
+    # spark.buffer.pageSize: a broadcast join's hash table takes at least one page, outside the
+    # memory manager's account, and Spark's default page (execution memory / cores / 16: 32 MiB with
+    # 2 GB) made one step of the protocol's query (58 broadcast joins) need ~1.9 GB of heap for a few
+    # KB of rows: it spun in 'Failed to allocate a page' (docs/spark.md, "The protocol's query").
     (
     close_inherited_files
     SPARK_HOME="$home" PYSPARK_PYTHON="$VENV/bin/python" exec setsid "$home/bin/spark-submit" \
@@ -102,6 +106,7 @@ start() {
         --conf spark.driver.bindAddress=127.0.0.1 --conf spark.driver.host=127.0.0.1 \
         --conf spark.ui.enabled=false \
         --conf spark.sql.shuffle.partitions=2 \
+        --conf spark.buffer.pageSize=1m \
         --conf spark.sql.session.timeZone=UTC \
         --conf spark.connect.grpc.binding.address=127.0.0.1 \
         --conf "spark.connect.grpc.binding.port=$port" \

@@ -9,6 +9,7 @@ use super::SiteDir;
 use super::load::reasons::{self, ReasonCount};
 use super::quality::{self, Changes, Coverage, UnmappedCode};
 use crate::error::Result;
+use crate::sql::{Dialect, DuckDb, SqlType};
 
 #[derive(Debug, Serialize)]
 pub struct QualityReport {
@@ -80,40 +81,78 @@ const DATE_COLUMN: [(&str, &str); 8] = [
     ("procedure", "procedure_date"),
 ];
 
+/// Where a report counts a site's clinical rows: the site's DuckDB database, or a Spark site's
+/// server (`site::spark::check`). Each engine supplies its SQL dialect and runs the queries; what
+/// is asked, and how the answers make the report, is written once, here and in `site::quality`.
+pub trait ClinicalRows {
+    fn dialect(&self) -> &dyn Dialect;
+    /// An aggregate the generator's dialect has no piece for: the group's distinct values of the
+    /// text `expr` in ascending order, joined by `separator`.
+    fn distinct_sorted_list(&self, expr: &str, separator: &str) -> String;
+    /// Run `sql` (over the clinical tables and the masters, by name) and read its rows with `row`.
+    fn query<T>(&mut self, sql: &str, row: impl FnMut(&duckdb::Row) -> duckdb::Result<T>) -> Result<Vec<T>>;
+}
+
+/// A DuckDB database whose tables hold the clinical rows.
+pub struct Database<'a>(pub &'a duckdb::Connection);
+
+impl ClinicalRows for Database<'_> {
+    fn dialect(&self) -> &dyn Dialect {
+        &DuckDb
+    }
+
+    fn distinct_sorted_list(&self, expr: &str, separator: &str) -> String {
+        format!("string_agg(DISTINCT {expr}, {} ORDER BY {expr})", DuckDb.string(separator))
+    }
+
+    fn query<T>(&mut self, sql: &str, row: impl FnMut(&duckdb::Row) -> duckdb::Result<T>) -> Result<Vec<T>> {
+        Ok(self.0.prepare(sql)?.query_map([], row)?.collect::<std::result::Result<_, _>>()?)
+    }
+}
+
 pub fn check(site: &SiteDir) -> Result<QualityReport> {
     let conn = site.open_read_only()?;
+    report(&conn, &mut Database(&conn))
+}
+
+/// The report of a site whose database (a Spark site's catalog) is `site_db` and whose clinical
+/// rows `clinical` counts.
+pub(crate) fn report(site_db: &duckdb::Connection, clinical: &mut impl ClinicalRows) -> Result<QualityReport> {
     Ok(QualityReport {
-        data_version: conn.query_row("SELECT max(data_version) FROM load_history", [], |r| r.get(0))?,
-        tables: table_counts(&conn)?,
-        unknown_codes: unknown_codes(&conn)?,
-        analytes: analytes(&conn)?,
-        quarantine: reasons::counts(&conn, None)?,
-        coverage: quality::coverage(&conn)?,
-        unmapped_codes: quality::top_unmapped(&conn, TOP_UNMAPPED)?,
-        changes: quality::changes(&conn)?,
+        data_version: site_db.query_row("SELECT max(data_version) FROM load_history", [], |r| r.get(0))?,
+        tables: table_counts(clinical)?,
+        unknown_codes: unknown_codes(clinical)?,
+        analytes: analytes(clinical)?,
+        quarantine: reasons::counts(site_db, None)?,
+        coverage: quality::coverage(site_db, clinical)?,
+        unmapped_codes: quality::top_unmapped(site_db, TOP_UNMAPPED)?,
+        changes: quality::changes(site_db)?,
     })
 }
 
 /// Rows, patients and the range of dates per table and source. The report is for the data center,
 /// so the range of birth dates is shown by year and month only: the oldest and youngest patients'
 /// days of birth stay at the site.
-fn table_counts(conn: &duckdb::Connection) -> Result<Vec<TableCounts>> {
+fn table_counts(clinical: &mut impl ClinicalRows) -> Result<Vec<TableCounts>> {
     let mut out = Vec::new();
     for (table, date) in DATE_COLUMN {
-        let patients = table == "patient";
-        let source = if patients { "'-'" } else { "source" };
-        let shown = |aggregate: &str| match patients {
-            true => format!("strftime({aggregate}({date}), '%Y-%m')"),
-            false => format!("{aggregate}({date})::DATE::VARCHAR"),
+        let d = clinical.dialect();
+        let (source, group) = match table {
+            "patient" => (d.string("-"), "HAVING count(*) > 0"),
+            _ => ("source".to_string(), "GROUP BY source"),
+        };
+        let shown = |aggregate: &str| match table {
+            "patient" => d.year_month(&format!("{aggregate}({date})")),
+            _ => d.cast(&d.cast(&format!("{aggregate}({date})"), SqlType::Date), SqlType::Text),
         };
         let sql = format!(
-            "SELECT {source} AS source, count(*), count(DISTINCT patient_key), {}, {} \
-             FROM {table} GROUP BY ALL ORDER BY 1",
+            "SELECT {source} AS source, count(*) AS n, count(DISTINCT patient_key) AS patients, {} AS first_date, \
+             {} AS last_date FROM {} {group} ORDER BY 1",
             shown("min"),
-            shown("max")
+            shown("max"),
+            d.ident(table)
         );
-        let mut stmt = conn.prepare(&sql)?;
-        let rows = stmt.query_map([], |r| {
+        let found = clinical.query(&sql, |r| {
             Ok(TableCounts {
                 table: table.to_string(),
                 source: r.get(0)?,
@@ -123,7 +162,6 @@ fn table_counts(conn: &duckdb::Connection) -> Result<Vec<TableCounts>> {
                 last_date: r.get(4)?,
             })
         })?;
-        let found: Vec<TableCounts> = rows.collect::<std::result::Result<_, _>>()?;
         if found.is_empty() {
             out.push(TableCounts {
                 table: table.to_string(),
@@ -139,32 +177,46 @@ fn table_counts(conn: &duckdb::Connection) -> Result<Vec<TableCounts>> {
     Ok(out)
 }
 
-fn unknown_codes(conn: &duckdb::Connection) -> Result<Vec<UnknownCodes>> {
-    // (table, code system, SQL for "this row's code is known to the masters")
+fn unknown_codes(clinical: &mut impl ClinicalRows) -> Result<Vec<UnknownCodes>> {
+    // (table, code system, the code, the known codes joined to the row as `m1` (and `m2`)): a join
+    // rather than `IN`, which Spark does not take with a row of values.
     let checks = [
-        ("drug_order", "yj", "yj_code IN (SELECT yj_code FROM drug_master)", "yj_code"),
-        ("drug_administration", "yj", "yj_code IN (SELECT yj_code FROM drug_master)", "yj_code"),
+        (
+            "drug_order",
+            "yj",
+            "yj_code",
+            "LEFT JOIN (SELECT DISTINCT yj_code AS k FROM drug_master) m1 ON m1.k = t.yj_code",
+        ),
+        (
+            "drug_administration",
+            "yj",
+            "yj_code",
+            "LEFT JOIN (SELECT DISTINCT yj_code AS k FROM drug_master) m1 ON m1.k = t.yj_code",
+        ),
         (
             "lab_result",
             "jlac10",
-            "(substr(jlac10, 1, 5), substr(jlac10, 10, 3)) IN (SELECT (analyte_code, specimen_code) FROM lab_master)",
             "jlac10",
+            "LEFT JOIN (SELECT DISTINCT concat(analyte_code, '/', specimen_code) AS k FROM lab_master) m1 \
+             ON m1.k = concat(substr(t.jlac10, 1, 5), '/', substr(t.jlac10, 10, 3))",
         ),
         (
             "diagnosis",
             "icd10",
-            "icd10 IN (SELECT code FROM icd10_master) OR left(icd10, 3) IN (SELECT code FROM icd10_master)",
             "icd10",
+            "LEFT JOIN (SELECT DISTINCT code AS k FROM icd10_master) m1 ON m1.k = t.icd10 \
+             LEFT JOIN (SELECT DISTINCT code AS k FROM icd10_master) m2 ON m2.k = left(t.icd10, 3)",
         ),
     ];
     let mut out = Vec::new();
-    for (table, system, known, column) in checks {
+    for (table, system, column, joins) in checks {
+        let known = if table == "diagnosis" { "m1.k IS NOT NULL OR m2.k IS NOT NULL" } else { "m1.k IS NOT NULL" };
         let sql = format!(
-            "SELECT count(*), count(*) FILTER (WHERE NOT ({known})), count(DISTINCT {column}) FILTER (WHERE NOT ({known})) \
-             FROM {table}"
+            "SELECT count(*), count(CASE WHEN NOT known THEN 1 END), count(DISTINCT CASE WHEN NOT known THEN code END) \
+             FROM (SELECT t.{column} AS code, ({known}) AS known FROM {table} t {joins}) coded"
         );
-        let (rows, unknown, distinct): (i64, i64, i64) =
-            conn.query_row(&sql, [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        let found = clinical.query(&sql, |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)))?;
+        let (rows, unknown, distinct) = found.first().copied().unwrap_or((0, 0, 0));
         out.push(UnknownCodes {
             table: table.into(),
             code_system: system.into(),
@@ -177,24 +229,39 @@ fn unknown_codes(conn: &duckdb::Connection) -> Result<Vec<UnknownCodes>> {
     Ok(out)
 }
 
-fn analytes(conn: &duckdb::Connection) -> Result<Vec<AnalyteQuality>> {
-    let sql = "
-        WITH patients AS (SELECT count(*) AS n FROM patient)
+fn analytes(clinical: &mut impl ClinicalRows) -> Result<Vec<AnalyteQuality>> {
+    let d = clinical.dialect();
+    let (one, zero) = (d.double(1.0), d.double(0.0));
+    let text = |expr: &str| d.cast(expr, SqlType::Text);
+    let range = |column: &str| {
+        format!(
+            "coalesce({} || {} || {}, {})",
+            text(&format!("min(l.{column})")),
+            d.string("–"),
+            text(&format!("max(l.{column})")),
+            d.string("-")
+        )
+    };
+    let sql = format!(
+        "WITH patients AS (SELECT count(*) AS n FROM patient)
         SELECT lm.analyte, lm.canonical_unit, count(*), count(DISTINCT l.patient_key),
-               count(DISTINCT l.patient_key) / greatest(any_value(patients.n), 1),
-               avg(CASE WHEN l.value IS NULL THEN 1.0 ELSE 0.0 END),
-               avg(CASE WHEN l.ref_low IS NULL AND l.ref_high IS NULL THEN 1.0 ELSE 0.0 END),
-               string_agg(DISTINCT coalesce(l.reported_unit, '(none)'), ', ' ORDER BY coalesce(l.reported_unit, '(none)')),
-               coalesce(min(l.ref_low)::VARCHAR || '–' || max(l.ref_low)::VARCHAR, '-'),
-               coalesce(min(l.ref_high)::VARCHAR || '–' || max(l.ref_high)::VARCHAR, '-'),
-               coalesce(avg(CASE WHEN l.value > l.ref_high OR l.value < l.ref_low THEN 1.0 ELSE 0.0 END)
-                        FILTER (WHERE l.value IS NOT NULL), 0)
+               {} / greatest(max(patients.n), 1),
+               avg(CASE WHEN l.value IS NULL THEN {one} ELSE {zero} END),
+               avg(CASE WHEN l.ref_low IS NULL AND l.ref_high IS NULL THEN {one} ELSE {zero} END),
+               {},
+               {}, {},
+               coalesce(avg(CASE WHEN l.value IS NULL THEN NULL
+                                 WHEN l.value > l.ref_high OR l.value < l.ref_low THEN {one} ELSE {zero} END), {zero})
         FROM lab_result l
         JOIN lab_master lm ON lm.analyte_code = substr(l.jlac10, 1, 5) AND lm.specimen_code = substr(l.jlac10, 10, 3)
         CROSS JOIN patients
-        GROUP BY lm.analyte, lm.canonical_unit ORDER BY lm.analyte";
-    let mut stmt = conn.prepare(sql)?;
-    let rows = stmt.query_map([], |r| {
+        GROUP BY lm.analyte, lm.canonical_unit ORDER BY lm.analyte",
+        d.cast("count(DISTINCT l.patient_key)", SqlType::Double),
+        clinical.distinct_sorted_list(&format!("coalesce(l.reported_unit, {})", d.string("(none)")), ", "),
+        range("ref_low"),
+        range("ref_high"),
+    );
+    clinical.query(&sql, |r| {
         Ok(AnalyteQuality {
             analyte: r.get(0)?,
             unit: r.get(1)?,
@@ -208,8 +275,7 @@ fn analytes(conn: &duckdb::Connection) -> Result<Vec<AnalyteQuality>> {
             ref_high_range: r.get(9)?,
             abnormal: r.get(10)?,
         })
-    })?;
-    Ok(rows.collect::<std::result::Result<_, _>>()?)
+    })
 }
 
 impl QualityReport {

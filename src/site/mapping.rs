@@ -137,6 +137,7 @@ struct Decision {
 
 /// Import the reviewed mapping `file`, decided by `by`: all its decisions or none.
 pub fn import(site: &SiteDir, file: &Path, by: &Approver) -> Result<Imported> {
+    super::spark::refuse_mapping(site)?;
     let bytes = std::fs::read(file).at(file)?;
     let (decisions, undecided) = read(file, &bytes)?;
     let conn = site.open()?;

@@ -5,11 +5,15 @@
 //! the most frequent unmapped local codes (code and count, never a value of a row), and what
 //! changed between the last two versions recorded.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
+use super::check::{ClinicalRows, Database};
 use crate::error::Result;
 use crate::schema::CLINICAL_TABLES;
-use crate::sql::duckdb::{ident, string};
+use crate::sql::duckdb::string;
+use crate::sql::{Dialect, SqlType};
 
 /// One table and source: its rows and how they are coded.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -54,57 +58,81 @@ pub struct Change {
     pub standard_share_after: f64,
 }
 
-/// The counts per table and source as the database holds them now, as SQL: table_name, source,
-/// rows, mapped, waiting.
-fn counts_sql() -> String {
+/// The clinical rows per table and source, as SQL of `d`'s dialect: table_name, source, n, mapped.
+fn stored_sql(d: &dyn Dialect) -> String {
     let tables: Vec<String> = CLINICAL_TABLES
         .iter()
         .map(|table| {
-            let (source, mapped) = match *table {
-                "patient" => ("'-'", "0"),
-                "diagnosis" | "drug_order" | "drug_administration" | "lab_result" => ("source", "count(local_code)"),
-                _ => ("source", "0"),
+            let (source, group) = match *table {
+                "patient" => (d.string("-"), "HAVING count(*) > 0"),
+                _ => ("source".to_string(), "GROUP BY source"),
+            };
+            let mapped = match *table {
+                "diagnosis" | "drug_order" | "drug_administration" | "lab_result" => "count(local_code)".to_string(),
+                _ => d.cast("0", SqlType::Int64),
             };
             format!(
-                "SELECT {} AS table_name, {source} AS source, count(*) AS rows, {mapped} AS mapped \
-                 FROM {} GROUP BY ALL",
-                string(table),
-                ident(table)
+                "SELECT {} AS table_name, {source} AS source, count(*) AS n, {mapped} AS mapped FROM {} {group}",
+                d.string(table),
+                d.ident(table)
             )
         })
         .collect();
-    format!(
-        "WITH stored AS ({}), \
-         waiting AS (SELECT table_name, fields->>'$.source' AS source, count(*) AS waiting FROM local_row \
-                     WHERE brought_in IS NULL GROUP BY ALL) \
-         SELECT table_name, source, coalesce(s.rows, 0) AS rows, coalesce(s.mapped, 0) AS mapped, \
-                coalesce(w.waiting, 0) AS waiting \
-         FROM stored s FULL JOIN waiting w USING (table_name, source)",
-        tables.join(" UNION ALL ")
-    )
+    tables.join(" UNION ALL ")
 }
 
-/// Record the counts of `data_version` in `quality_history`.
-pub fn record(conn: &duckdb::Connection, data_version: i64) -> Result<()> {
-    conn.execute(&format!("INSERT INTO quality_history SELECT {data_version}, * FROM ({})", counts_sql()), [])?;
-    Ok(())
-}
-
-/// The counts now, in the order of the clinical tables, then by source.
-pub fn coverage(conn: &duckdb::Connection) -> Result<Vec<Coverage>> {
-    let mut stmt = conn.prepare(&format!("SELECT * FROM ({}) ORDER BY {}, source", counts_sql(), table_order()))?;
-    let rows = stmt.query_map([], |r| {
-        let (rows, waiting): (i64, i64) = (r.get(2)?, r.get(4)?);
-        Ok(Coverage {
-            table: r.get(0)?,
-            source: r.get(1)?,
+/// The counts per table and source now, in the order of the clinical tables, then by source: the
+/// rows that `clinical` counts, and those waiting for a mapping in the site's database `site_db`.
+pub fn coverage(site_db: &duckdb::Connection, clinical: &mut impl ClinicalRows) -> Result<Vec<Coverage>> {
+    let mut counts: BTreeMap<(usize, String, String), (i64, i64, i64)> = BTreeMap::new();
+    let key = |table: String, source: String| {
+        (CLINICAL_TABLES.iter().position(|t| *t == table).unwrap_or(usize::MAX), table, source)
+    };
+    let sql = stored_sql(clinical.dialect());
+    let stored = clinical.query(&sql, |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?))
+    })?;
+    for (table, source, rows, mapped) in stored {
+        let entry = counts.entry(key(table, source)).or_default();
+        (entry.0, entry.1) = (rows, mapped);
+    }
+    let waiting = site_db
+        .prepare(
+            "SELECT table_name, fields->>'$.source' AS source, count(*) FROM local_row WHERE brought_in IS NULL \
+             GROUP BY ALL",
+        )?
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    for (table, source, waiting) in waiting {
+        counts.entry(key(table, source)).or_default().2 = waiting;
+    }
+    Ok(counts
+        .into_iter()
+        .map(|((_, table, source), (rows, mapped, waiting))| Coverage {
+            table,
+            source,
             rows,
-            mapped: r.get(3)?,
+            mapped,
             waiting,
             standard_share: share(rows, waiting),
         })
-    })?;
-    Ok(rows.collect::<std::result::Result<_, _>>()?)
+        .collect())
+}
+
+/// Record the counts of `data_version` in `quality_history`, the clinical rows as `site_db` holds
+/// them (a DuckDB site's).
+pub fn record(site_db: &duckdb::Connection, data_version: i64) -> Result<()> {
+    record_counted(site_db, data_version, &mut Database(site_db))
+}
+
+/// Record the counts of `data_version` in `quality_history`, the clinical rows as `clinical` counts
+/// them (a Spark site's warehouse), those waiting as `site_db` holds them.
+pub fn record_counted(site_db: &duckdb::Connection, data_version: i64, clinical: &mut impl ClinicalRows) -> Result<()> {
+    let mut insert = site_db.prepare("INSERT INTO quality_history VALUES (?, ?, ?, ?, ?, ?)")?;
+    for c in coverage(site_db, clinical)? {
+        insert.execute(duckdb::params![data_version, c.table, c.source, c.rows, c.mapped, c.waiting])?;
+    }
+    Ok(())
 }
 
 /// The `most` local codes with the most waiting rows.

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::SparkSite;
 use crate::error::{Error, IoContext, Result};
 use crate::schema::{CLINICAL_TABLES, SCHEMA_VERSION};
+use crate::site::check::Database;
 use crate::spark::{Session, ident};
 use crate::sql::duckdb::{ident as duck_ident, string};
 
@@ -113,10 +114,34 @@ pub fn publish(spark: &SparkSite, conn: &duckdb::Connection, version: i64) -> Re
     for table in CLINICAL_TABLES.iter().filter(|t| **t != "patient") {
         conn.execute_batch(&format!("DELETE FROM {}", duck_ident(table)))?;
     }
-    let files = kept.files.into_iter().chain(written).collect();
-    Current { files, ..kept }.write(warehouse)?;
+    let current = Current { files: kept.files.into_iter().chain(written).collect(), ..kept };
+    record_quality(conn, warehouse, &current, version)?;
+    current.write(warehouse)?;
     crate::crash::point("spark-manifest-swapped");
     Ok(())
+}
+
+/// Record in the catalog's `quality_history` the counts of `version` over the warehouse's files of
+/// `current`. The load recorded them from the catalog's clinical tables, which hold only this
+/// load's rows at a Spark site (each load moves its own out), so those counts are replaced. DuckDB
+/// counts the files: a load does not need the Spark server.
+fn record_quality(conn: &duckdb::Connection, warehouse: &Path, current: &Current, version: i64) -> Result<()> {
+    let files = duckdb::Connection::open_in_memory()?;
+    for table in CLINICAL_TABLES {
+        let paths: Vec<String> = current
+            .files
+            .iter()
+            .filter(|f| f.table == table)
+            .map(|f| string(&warehouse.join(&f.file).display().to_string()))
+            .collect();
+        files.execute_batch(&format!(
+            "CREATE VIEW {} AS SELECT * FROM read_parquet([{}])",
+            duck_ident(table),
+            paths.join(", ")
+        ))?;
+    }
+    conn.execute("DELETE FROM quality_history WHERE data_version = ?", [version])?;
+    crate::site::quality::record_counted(conn, version, &mut Database(&files))
 }
 
 /// Write each clinical table's rows of `version` (the SELECT `rows` gives for it) as one Parquet
