@@ -583,7 +583,7 @@ impl Writer {
 
     /// Whether the site reports this analyte by a local code of its own (a quarter of them).
     fn local_lab(&self, jlac10: &str) -> bool {
-        jlac10.len() == 17 && mix(self.seed, self.site, hash(&jlac10[..5])) % 4 == 0
+        jlac10.len() == 17 && mix(self.seed, self.site, hash(&jlac10[..5])).is_multiple_of(4)
     }
 
     /// A drug's code as this hospital writes it: HOT9 mostly, YJ for some, a local code for a fifth
