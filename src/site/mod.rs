@@ -24,6 +24,7 @@ pub mod masters;
 pub mod migrate;
 pub mod quality;
 pub mod quarantine;
+pub mod receipt;
 pub mod run;
 pub mod spark;
 pub mod ssmix2;
