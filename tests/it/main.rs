@@ -32,6 +32,7 @@ mod reference;
 mod script;
 mod signal;
 mod site;
+mod ssmix2;
 mod spark;
 mod spark_site;
 mod stats;

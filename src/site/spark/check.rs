@@ -58,6 +58,8 @@ pub fn check(site: &SiteDir, spark: &SparkSite) -> Result<QualityReport> {
         coverage: Vec::new(),
         unmapped_codes: crate::site::quality::top_unmapped(&catalog, 10)?,
         changes: None,
+        // The storage's files are recorded in the catalog.
+        ssmix2_messages: crate::site::ssmix2::import::current_counts(&catalog)?,
     })
 }
 
