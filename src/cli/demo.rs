@@ -131,6 +131,7 @@ fn run_in(root: &Path, global: &Global, args: &DemoArgs) -> Result<PathBuf> {
             data_start: crate::query::value::parse_date("2016-04-01").expect("valid"),
             data_end: crate::query::value::parse_date("2025-09-30").expect("valid"),
             dirty: 0.0002,
+            ss_mix2: false,
         },
         &progress,
     )?;

@@ -9,11 +9,12 @@ use crate::cli::Global;
 use crate::cli::terminal::print_result;
 use crate::error::{IoContext, Result};
 use crate::project::Role;
-use crate::protocol::analyses;
+use crate::protocol::analyses::{self, protocol_dir};
 use crate::protocol::library::Library;
 use crate::protocol::monitor::Monitoring;
 use crate::protocol::plan::{self, RunOptions};
-use crate::protocol::run::{self, RunReport, protocol_dir};
+use crate::protocol::project_plan;
+use crate::protocol::run::{self, RunReport};
 use crate::protocol::surveillance::{self, PlanOptions, Timescale};
 use crate::stats::sequential::Spending;
 
@@ -157,7 +158,7 @@ fn set_plan(global: &Global, args: PlanArgs) -> Result<()> {
         start: args.start.clone(),
     };
     let plan = crate::cli::as_user(global, "protocol plan", Some(&args.project), |actor| {
-        surveillance::set(actor, &args.project, &opts)
+        project_plan::set(actor, &args.project, &opts)
     })?;
     print_result(args.json, &plan, |p| {
         format!(

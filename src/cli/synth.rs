@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use crate::cli::Global;
 use crate::error::Result;
@@ -33,12 +33,24 @@ pub struct SynthArgs {
     /// Share of rows that carry a realistic fault (quarantined when loaded).
     #[arg(long, value_name = "SHARE", default_value_t = 0.0002)]
     pub dirty: f64,
+    /// What to write for each site, comma-separated: `csv` (midnet's per-table files, always
+    /// written), `ss-mix2` (also the electronic records as an SS-MIX2 standardized storage tree,
+    /// with the mapping of its local codes, for `site import ss-mix2`).
+    #[arg(long, value_name = "FORMATS", value_enum, value_delimiter = ',', default_value = "csv")]
+    pub format: Vec<Format>,
     /// Also create each site's data source and load its files (`site init` + `site load`).
     #[arg(long)]
     pub load: bool,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// A format of the hospital files synthesised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Csv,
+    SsMix2,
 }
 
 pub fn run(global: &Global, args: SynthArgs) -> Result<()> {
@@ -50,6 +62,7 @@ pub fn run(global: &Global, args: SynthArgs) -> Result<()> {
         data_start: args.data_start,
         data_end: args.data_end,
         dirty: args.dirty,
+        ss_mix2: args.format.contains(&Format::SsMix2),
     };
     let started = std::time::Instant::now();
     let progress = Progress::new(global.quiet);
@@ -84,6 +97,11 @@ pub fn run(global: &Global, args: SynthArgs) -> Result<()> {
         );
         println!("  site registry: {}", summary.out.join("sites.toml").display());
         println!("  planted effects: {}", summary.out.join("truth.json").display());
+        for site in summary.sites.iter().filter(|s| s.ss_mix2.is_some()) {
+            let tree = site.ss_mix2.expect("filtered");
+            let root = site.path.join(crate::synth::ssmix2::TREE_DIR);
+            println!("  SS-MIX2 storage: {} ({} files, {} bytes)", root.display(), tree.files, tree.bytes);
+        }
     }
     Ok(())
 }

@@ -7,9 +7,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::monitor::{Earlier, Monitoring};
 use super::plan::{Plan, RunOptions};
 use crate::bad_input;
 use crate::error::{Error, IoContext, Result};
+use crate::project::{Area, Project};
 
 pub const RECORD_FILE: &str = "analysis.json";
 
@@ -62,6 +64,11 @@ impl AnalysisRecord {
             self.cutoff
         )
     }
+}
+
+/// Where a project's analyses are kept: `work/protocol/`.
+pub fn protocol_dir(project: &Project) -> PathBuf {
+    project.layout().area(Area::Work).join("protocol")
 }
 
 pub fn dir_name(analysis: u32) -> String {
@@ -155,7 +162,7 @@ pub struct HistoryRow {
     /// Per analysis: the per-look unadjusted flag.
     pub flagged_unadjusted: Vec<bool>,
     /// Per analysis made under a surveillance plan: the sequential look.
-    pub looks: Vec<Option<super::monitor::Monitoring>>,
+    pub looks: Vec<Option<Monitoring>>,
 }
 
 pub fn history(protocol: &Path) -> Result<History> {
@@ -205,7 +212,7 @@ pub fn history(protocol: &Path) -> Result<History> {
             rows[at].flagged_unadjusted[k] = flagged[i].as_deref() == Some("yes");
         }
         if record.surveillance.is_some() {
-            for ((o, s), monitoring) in super::monitor::recorded(protocol, record.analysis)? {
+            for ((o, s), monitoring) in recorded_looks(protocol, record.analysis)? {
                 if let Some(row) = rows.iter_mut().find(|r| r.outcome == o && r.subgroup == s) {
                     row.looks[k] = Some(monitoring);
                 }
@@ -213,4 +220,37 @@ pub fn history(protocol: &Path) -> Result<History> {
         }
     }
     Ok(History { analyses, rows })
+}
+
+/// The looks recorded in the results of the earlier analyses made under a plan.
+pub fn earlier_looks(protocol: &Path, records: &[AnalysisRecord]) -> Result<Earlier> {
+    let mut looks = Earlier::new();
+    for record in records.iter().filter(|r| r.surveillance.is_some()) {
+        for (key, monitoring) in recorded_looks(protocol, record.analysis)? {
+            looks.entry(key).or_default().push(monitoring);
+        }
+    }
+    Ok(looks)
+}
+
+/// The looks of one analysis as its results table records them, by (outcome, subgroup).
+pub fn recorded_looks(protocol: &Path, analysis: u32) -> Result<Vec<((String, String), Monitoring)>> {
+    let path = protocol.join(dir_name(analysis)).join(super::tables::RESULTS);
+    let names = ["outcome", "subgroup", "z", "information", "boundary", "alpha_spent", "crossed", "first_crossed"];
+    let frame = crate::table::Frame::read_text_columns(&path, &names)?;
+    let columns: Vec<Vec<Option<String>>> = names.iter().map(|n| frame.texts(n)).collect::<Result<_>>()?;
+    let number = |c: usize, i: usize| columns[c][i].as_deref().and_then(|x| x.parse::<f64>().ok());
+    Ok((0..frame.rows())
+        .map(|i| {
+            let key = (columns[0][i].clone().unwrap_or_default(), columns[1][i].clone().unwrap_or_default());
+            let monitoring = Monitoring {
+                statistic: number(2, i).zip(number(3, i)),
+                boundary: number(4, i).ok_or_else(|| "no boundary".to_string()),
+                alpha_spent: number(5, i).unwrap_or(0.0),
+                crossed: columns[6][i].as_deref() == Some("yes"),
+                first_crossed: number(7, i).map(|k| k as u32),
+            };
+            (key, monitoring)
+        })
+        .collect())
 }

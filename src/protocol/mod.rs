@@ -10,13 +10,14 @@
 //! - [`monitor`]: the sequential boundary of each outcome × subgroup at this look;
 //! - [`tables`]: the result tables with their sidecars;
 //! - [`analyses`]: analysis K of a project, and the history of hazard ratios across analyses;
-//! - [`surveillance`]: the plan of the looks, fixed before the first one.
+//! - [`surveillance`]: the plan of the looks; [`project_plan`]: a project's, fixed before its first look.
 
 pub mod analyses;
 pub mod estimate;
 pub mod library;
 pub mod monitor;
 pub mod plan;
+pub mod project_plan;
 pub mod run;
 pub mod surveillance;
 pub mod tables;

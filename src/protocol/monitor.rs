@@ -4,11 +4,9 @@
 //! spent as recorded in their results (never recomputed), and whether the statistic crossed it.
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use chrono::NaiveDate;
 
-use super::analyses::{self, AnalysisRecord};
 use super::estimate::Estimate;
 use super::surveillance::SurveillancePlan;
 use crate::error::Result;
@@ -83,37 +81,4 @@ fn no_boundary(why: NoBoundary) -> String {
         }
         NoBoundary::NothingToSpend => "no boundary: no alpha left to spend".into(),
     }
-}
-
-/// The looks recorded in the results of the earlier analyses made under a plan.
-pub fn earlier(protocol: &Path, records: &[AnalysisRecord]) -> Result<Earlier> {
-    let mut looks = Earlier::new();
-    for record in records.iter().filter(|r| r.surveillance.is_some()) {
-        for (key, monitoring) in recorded(protocol, record.analysis)? {
-            looks.entry(key).or_default().push(monitoring);
-        }
-    }
-    Ok(looks)
-}
-
-/// The looks of one analysis as its results table records them, by (outcome, subgroup).
-pub fn recorded(protocol: &Path, analysis: u32) -> Result<Vec<((String, String), Monitoring)>> {
-    let path = protocol.join(analyses::dir_name(analysis)).join(super::tables::RESULTS);
-    let names = ["outcome", "subgroup", "z", "information", "boundary", "alpha_spent", "crossed", "first_crossed"];
-    let frame = crate::table::Frame::read_text_columns(&path, &names)?;
-    let columns: Vec<Vec<Option<String>>> = names.iter().map(|n| frame.texts(n)).collect::<Result<_>>()?;
-    let number = |c: usize, i: usize| columns[c][i].as_deref().and_then(|x| x.parse::<f64>().ok());
-    Ok((0..frame.rows())
-        .map(|i| {
-            let key = (columns[0][i].clone().unwrap_or_default(), columns[1][i].clone().unwrap_or_default());
-            let monitoring = Monitoring {
-                statistic: number(2, i).zip(number(3, i)),
-                boundary: number(4, i).ok_or_else(|| "no boundary".to_string()),
-                alpha_spent: number(5, i).unwrap_or(0.0),
-                crossed: columns[6][i].as_deref() == Some("yes"),
-                first_crossed: number(7, i).map(|k| k as u32),
-            };
-            (key, monitoring)
-        })
-        .collect())
 }

@@ -1,17 +1,17 @@
 //! `midnet protocol run`: extract the protocol script across the sites, then estimate every
 //! outcome in both subgroups and write the tables of a new analysis.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use serde::Serialize;
 
-use super::analyses::{self, AnalysisRecord};
+use super::analyses::{self, AnalysisRecord, protocol_dir};
 use super::estimate::{self, Cohort, DAYS_PER_YEAR, Estimate, OutcomeColumns};
 use super::library::{Library, Outcome};
 use super::monitor;
 use super::plan::{Plan, RunOptions};
-use super::surveillance;
+use super::project_plan;
 use super::tables::{self, AttritionRow, BaselineRow, CurvePoint, DurationRow, OnsetRow, ResultRow, SUBGROUPS};
 use crate::audit::Direction;
 use crate::bad_input;
@@ -54,10 +54,6 @@ pub struct Summary {
 }
 
 /// The protocol directory of a project's work area.
-pub fn protocol_dir(project: &Project) -> PathBuf {
-    project.layout().area(Area::Work).join("protocol")
-}
-
 pub const SCRIPT_FILE: &str = "protocol.midnet";
 
 pub fn run(
@@ -73,7 +69,7 @@ pub fn run(
         let project = actor.open_project(project_id, &[Role::Analyst])?;
         let (plan, chosen) = plan_of(&project, &library, &opts.outcomes)?;
         analyses::check_next(&protocol_dir(&project), opts)?;
-        let surveillance = surveillance::for_run(actor, &project, crate::clock::parse_date("--cutoff", &opts.cutoff)?)?;
+        let surveillance = project_plan::for_run(actor, &project, crate::clock::parse_date("--cutoff", &opts.cutoff)?)?;
         let script_path = protocol_dir(&project).join(SCRIPT_FILE);
         write_script(actor, &project, &script_path, &library.script())?;
         (plan, chosen, script_path, surveillance)
@@ -127,7 +123,7 @@ pub fn run(
         chosen.iter().map(|id| library.outcome(id).expect("chosen ids are in the library")).collect();
     let data = Data::read(&project.layout().area(Area::Datasets).join(&dataset.file), &outcomes)?;
 
-    let earlier = monitor::earlier(&protocol_dir(&project), &analyses::list(&protocol_dir(&project))?)?;
+    let earlier = analyses::earlier_looks(&protocol_dir(&project), &analyses::list(&protocol_dir(&project))?)?;
     let dir = analyses::new_dir(&protocol_dir(&project))?;
     let analysis = analyses::number_of(&dir);
     let cutoff = crate::clock::parse_date("--cutoff", &opts.cutoff)?;

@@ -2,18 +2,16 @@
 //! by data cut-off, the overall one-sided level, the alpha-spending function and the time scale it
 //! spends over, and the rules for a look that overruns the plan or brings less information than the
 //! one before. It is data (`work/protocol/surveillance.json`), set with `midnet protocol plan`
-//! before the first analysis, fixed from then on, and copied into the record of every analysis.
+//! before the first analysis (`project_plan`), fixed from then on, and copied into the record of
+//! every analysis.
 
 use std::path::Path;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::audit::Direction;
 use crate::bad_input;
-use crate::center::Actor;
 use crate::error::{Error, IoContext, Result};
-use crate::project::{Project, Role};
 use crate::stats::sequential::Spending;
 
 pub const PLAN_FILE: &str = "surveillance.json";
@@ -196,46 +194,6 @@ impl SurveillancePlan {
     }
 }
 
-/// `protocol plan`: set the project's plan before its first analysis (refused after it).
-pub fn set(actor: &Actor, project_id: &str, opts: &PlanOptions) -> Result<SurveillancePlan> {
-    let project = actor.open_project(project_id, &[Role::Analyst])?;
-    let protocol = super::run::protocol_dir(&project);
-    if let Some(first) = super::analyses::list(&protocol)?.first() {
-        return Err(Error::refused(
-            "surveillance_plan_fixed",
-            format!(
-                "project {project_id} made its first analysis (cut-off {}) under the plan it records; a plan is fixed \
-                 before the first look and never changed after it",
-                first.cutoff
-            ),
-        ));
-    }
-    let plan = SurveillancePlan::new(opts, &actor.user().id)?;
-    record(actor, &project, &protocol, &plan)?;
-    Ok(plan)
-}
-
-/// The plan an analysis at `cutoff` runs under: the project's, or the default plan (written and
-/// recorded) when none was set.
-pub fn for_run(actor: &Actor, project: &Project, cutoff: NaiveDate) -> Result<SurveillancePlan> {
-    let protocol = super::run::protocol_dir(project);
-    if let Some(plan) = read(&protocol)? {
-        return Ok(plan);
-    }
-    let first = match super::analyses::list(&protocol)?.first() {
-        Some(first) => crate::clock::parse_date("first analysis cut-off", &first.cutoff)?,
-        None => cutoff,
-    };
-    let plan = SurveillancePlan::default_from(first);
-    record(actor, project, &protocol, &plan)?;
-    Ok(plan)
-}
-
-fn record(actor: &Actor, project: &Project, protocol: &Path, plan: &SurveillancePlan) -> Result<()> {
-    let path = write(protocol, plan)?;
-    project.record_file(actor, &path, &crate::digest::sha256_file(&path)?, Direction::In)
-}
-
 /// The project's plan, if one was set.
 pub fn read(protocol: &Path) -> Result<Option<SurveillancePlan>> {
     let path = protocol.join(PLAN_FILE);
@@ -263,7 +221,7 @@ pub fn read(protocol: &Path) -> Result<Option<SurveillancePlan>> {
     Ok(Some(plan))
 }
 
-fn write(protocol: &Path, plan: &SurveillancePlan) -> Result<std::path::PathBuf> {
+pub(super) fn write(protocol: &Path, plan: &SurveillancePlan) -> Result<std::path::PathBuf> {
     std::fs::create_dir_all(protocol).at(protocol)?;
     let path = protocol.join(PLAN_FILE);
     let text = serde_json::to_string_pretty(plan).expect("a plan serialises");

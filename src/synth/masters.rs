@@ -4,6 +4,7 @@
 //! synthetic hospitals bill), in their published layouts and encoding, for each site to import with
 //! `site masters import` as a hospital would.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, IoContext, Result};
@@ -37,8 +38,8 @@ pub fn write(site: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The rows of a built-in master (its header first).
-fn built_in(table: &str) -> Result<Vec<csv::StringRecord>> {
+/// The rows of a built-in master.
+pub(super) fn built_in(table: &str) -> Result<Vec<csv::StringRecord>> {
     let text = crate::schema::MASTERS.iter().find(|(t, _)| *t == table).expect("a built-in master").1;
     csv::Reader::from_reader(text.as_bytes())
         .records()
@@ -51,11 +52,34 @@ fn receipt_code(i: usize) -> String {
     format!("62{:07}", i + 1)
 }
 
+/// The HOT13 code of the `i`th drug of the built-in master.
+fn hot_code(i: usize) -> String {
+    format!("{:07}{:06}", 1_000_001 + i, 10_101)
+}
+
+/// The 病名管理番号 of the `i`th disease of the built-in ICD-10 master.
+fn management_number(i: usize) -> String {
+    format!("2{:07}", i + 1)
+}
+
+/// YJ code to HOT13, as the synthetic HOT master has them.
+pub(super) fn hot_codes() -> Result<HashMap<String, String>> {
+    Ok(built_in("drug_master")?.iter().enumerate().map(|(i, drug)| (drug[0].to_string(), hot_code(i))).collect())
+}
+
+/// ICD-10 to the 病名管理番号 and name, as the synthetic disease master has them.
+pub(super) fn management_numbers() -> Result<HashMap<String, (String, String)>> {
+    Ok(built_in("icd10_master")?
+        .iter()
+        .enumerate()
+        .map(|(i, disease)| (disease[0].to_string(), (management_number(i), disease[1].to_string())))
+        .collect())
+}
+
 /// The MEDIS HOT13 master: one HOT code per YJ code, with its YJ and レセプト電算 codes.
 fn hot_master() -> Result<String> {
     let drugs = built_in("drug_master")?;
-    let codes: Vec<(String, String)> =
-        (0..drugs.len()).map(|i| (format!("{:07}{:06}", 1_000_001 + i, 10_101), receipt_code(i))).collect();
+    let codes: Vec<(String, String)> = (0..drugs.len()).map(|i| (hot_code(i), receipt_code(i))).collect();
     let records: Vec<Vec<(&str, &str)>> = drugs
         .iter()
         .zip(&codes)
@@ -128,7 +152,7 @@ fn disease_master() -> Result<String> {
     for (i, disease) in built_in("icd10_master")?.iter().enumerate() {
         let (icd10, name) = (&disease[0], &disease[1]);
         let code = format!("88{:05}", i + 1);
-        let management_number = format!("2{:07}", i + 1);
+        let management_number = management_number(i);
         let row = [
             ("disease_code", code.as_str()),
             ("name", name),

@@ -22,6 +22,7 @@ pub mod masters;
 pub mod network;
 mod patient;
 mod site;
+pub mod ssmix2;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -48,6 +49,8 @@ pub struct SynthOptions {
     pub data_start: i32,
     pub data_end: i32,
     pub dirty: f64,
+    /// Also write each site's electronic records as an SS-MIX2 standardized storage tree.
+    pub ss_mix2: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -64,6 +67,9 @@ pub struct SiteSummary {
     pub patients: u64,
     /// Rows per clinical table.
     pub rows: Vec<(String, u64)>,
+    /// The SS-MIX2 tree, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ss_mix2: Option<ssmix2::TreeSummary>,
 }
 
 /// The import directory of a synthesised site, relative to its site directory.
@@ -88,30 +94,34 @@ pub fn synthesize(opts: &SynthOptions, progress: &crate::progress::Progress) -> 
         })
         .collect();
     let bars: Vec<_> = contexts.iter().map(|c| progress.bar(&c.profile.id, opts.patients)).collect();
-    let counts: Vec<site::RowCounts> = contexts
+    let written: Vec<(site::RowCounts, Option<ssmix2::TreeSummary>)> = contexts
         .par_iter()
         .zip(bars.par_iter())
         .map(|(ctx, bar)| {
-            let dir = opts.out.join(&ctx.profile.id).join(IMPORT_DIR);
+            let site_dir = opts.out.join(&ctx.profile.id);
+            let dir = site_dir.join(IMPORT_DIR);
             let counts = generate_site(ctx, opts.seed, opts.patients, &dir, &|n| bar.inc(n))?;
-            masters::write(&opts.out.join(&ctx.profile.id))?;
+            masters::write(&site_dir)?;
+            let tree =
+                opts.ss_mix2.then(|| ssmix2::write(&site_dir, &dir, opts.seed, ctx.profile.index)).transpose()?;
             bar.finish();
-            Ok(counts)
+            Ok((counts, tree))
         })
         .collect::<Result<_>>()?;
     write_registry(&opts.out, &contexts)?;
     write_truth(&opts.out, opts, &drugs)?;
     let sites: Vec<SiteSummary> = contexts
         .iter()
-        .zip(&counts)
-        .map(|(c, n)| SiteSummary {
+        .zip(&written)
+        .map(|(c, (n, tree))| SiteSummary {
             id: c.profile.id.clone(),
             path: opts.out.join(&c.profile.id),
             patients: opts.patients,
             rows: CLINICAL_TABLES.iter().zip(n).map(|(t, n)| (t.to_string(), *n)).collect(),
+            ss_mix2: *tree,
         })
         .collect();
-    let rows = counts.iter().flatten().sum();
+    let rows = written.iter().flat_map(|(n, _)| n).sum();
     Ok(SynthSummary { out: opts.out.clone(), sites, rows })
 }
 
