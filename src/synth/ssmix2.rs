@@ -951,8 +951,8 @@ mod tests {
             };
             let reading = read::read(&file.name.kind, &message);
             assert!(reading.problems.is_empty(), "{}: {:?}", file.path, reading.problems);
-            for record in reading.records {
-                let table = match record {
+            for placed in reading.records {
+                let table = match placed.record {
                     read::Record::Patient(_) if file.name.kind == "ADT-00" => "patient",
                     read::Record::Patient(_) => continue,
                     read::Record::Encounter(e) => match e.event {
