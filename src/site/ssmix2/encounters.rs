@@ -1,7 +1,8 @@
 //! A patient's encounters from all of their current ADT messages: outpatient visits (ADT^A04) one
 //! each; inpatient stays paired from admissions (ADT^A01) and discharges (ADT^A03) after their
-//! cancellations (A11, A13) are applied. A cancellation takes back the event of the same time
-//! (PV1-44 of an admission, PV1-45 of a discharge), else the latest one before it. A discharge with
+//! cancellations (A11, A13) are applied; a discharge ends the admission its PV1-44 names, else
+//! the open one before it. A cancellation takes back the event of the same time
+//! (PV1-44 of an admission, PV1-45 of a discharge), and nothing when there is none. A discharge with
 //! no open admission before it is unmatched: quarantined at its segment. An admission not yet
 //! discharged is a stay whose end is its start until its discharge comes.
 
@@ -38,7 +39,15 @@ pub fn pair<'a>(mut events: Vec<Placed<'a>>) -> (Vec<Encounter<'a>>, Vec<Placed<
             EncounterKind::DischargeCancelled => cancel(&mut discharges, &placed),
         }
     }
-    let mut stays: Vec<Placed> = admissions.into_iter().chain(discharges).collect();
+    // A discharge that names its admission (PV1-44) ends that one; the others pair in time order.
+    let mut unnamed = Vec::new();
+    for discharge in discharges {
+        match admissions.iter().position(|a| Some(a.event.time) == discharge.event.admitted) {
+            Some(at) => encounters.push(Encounter { start: admissions.remove(at), discharge: Some(discharge) }),
+            None => unnamed.push(discharge),
+        }
+    }
+    let mut stays: Vec<Placed> = admissions.into_iter().chain(unnamed).collect();
     stays.sort_by_key(|p| (p.event.time, order(p.event.event)));
     let mut open: Option<Placed> = None;
     let mut unmatched = Vec::new();
@@ -72,12 +81,11 @@ fn order(kind: EncounterKind) -> u8 {
     }
 }
 
-/// Take back the event of the cancellation's time, else the latest before it.
+/// Take back the event of the cancellation's time. With none (the cancelled event's own file was
+/// superseded by the cancellation, as an A11 replaces its A01 under one key) there is nothing to
+/// take back: an earlier event is never taken for it.
 fn cancel(events: &mut Vec<Placed>, cancellation: &Placed) {
-    let time = cancellation.event.time;
-    let at =
-        events.iter().rposition(|p| p.event.time == time).or_else(|| events.iter().rposition(|p| p.event.time < time));
-    if let Some(at) = at {
+    if let Some(at) = events.iter().rposition(|p| p.event.time == cancellation.event.time) {
         events.remove(at);
     }
 }
@@ -93,6 +101,7 @@ mod tests {
             time: NaiveDate::from_ymd_opt(2024, 4, day).unwrap().and_hms_opt(10, 0, 0).unwrap(),
             department: None,
             discharge_destination: None,
+            admitted: None,
         }
     }
 
@@ -124,6 +133,35 @@ mod tests {
         let (encounters, unmatched) = pair(placed(&events));
         assert_eq!(days(&encounters), [(1, Some(6)), (10, None), (20, None)]);
         assert!(unmatched.is_empty());
+    }
+
+    #[test]
+    fn a_discharge_ends_the_admission_it_names_on_a_day_of_readmission() {
+        use EncounterKind::*;
+        // Discharged at 11:00 on the 5th, readmitted at 10:00 the same day (times as some systems
+        // write them): each discharge names its admission.
+        let at = |day: u32, hour: u32| NaiveDate::from_ymd_opt(2024, 4, day).unwrap().and_hms_opt(hour, 0, 0).unwrap();
+        let discharge = |day, admitted| EncounterEvent {
+            event: Discharge,
+            time: at(day, 11),
+            department: None,
+            discharge_destination: None,
+            admitted: Some(admitted),
+        };
+        let mut events = vec![event(Admission, 1), event(Admission, 5)];
+        events.push(discharge(5, at(1, 10)));
+        events.push(discharge(9, at(5, 10)));
+        let (encounters, unmatched) = pair(placed(&events));
+        assert_eq!(days(&encounters), [(1, Some(5)), (5, Some(9))]);
+        assert!(unmatched.is_empty());
+    }
+
+    #[test]
+    fn a_cancellation_of_nothing_current_takes_back_nothing() {
+        use EncounterKind::*;
+        let events = [event(Admission, 1), event(Discharge, 5), event(AdmissionCancelled, 9)];
+        let (encounters, _) = pair(placed(&events));
+        assert_eq!(days(&encounters), [(1, Some(5))]);
     }
 
     #[test]

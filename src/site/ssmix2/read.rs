@@ -50,6 +50,8 @@ pub struct Patient {
     /// `M` or `F`; `None` for HL7's `O` and `U` or an empty field.
     pub sex: Option<char>,
     pub birth_date: Option<NaiveDate>,
+    /// PID-29 (Patient Death Date and Time), when given.
+    pub death_date: Option<NaiveDate>,
 }
 
 /// One event of an encounter: admissions and discharges are paired, and cancellations applied,
@@ -62,6 +64,8 @@ pub struct EncounterEvent {
     pub department: Option<String>,
     /// For a discharge, PV1-36 in the schema's words: `home`, `died` or `other`.
     pub discharge_destination: Option<&'static str>,
+    /// For a discharge, the admission it ends (PV1-44), when given.
+    pub admitted: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -225,7 +229,8 @@ fn read_patient(message: &Message, pid: &Segment, reading: &mut Reading) {
         }
     };
     let birth_date = date_field(message, pid, 7, reading);
-    reading.push(pid, Record::Patient(Patient { sex, birth_date }));
+    let death_date = date_field(message, pid, 29, reading);
+    reading.push(pid, Record::Patient(Patient { sex, birth_date, death_date }));
 }
 
 fn read_encounter(message: &Message, reading: &mut Reading) {
@@ -246,7 +251,9 @@ fn read_encounter(message: &Message, reading: &mut Reading) {
     let discharge_destination = (kind == EncounterKind::Discharge)
         .then(|| non_empty(message.field_of(pv1, 36).text()).map(|code| discharge_destination(&code)))
         .flatten();
-    reading.push(pv1, Record::Encounter(EncounterEvent { event: kind, time, department, discharge_destination }));
+    let admitted = if kind == EncounterKind::Discharge { time_field(message, pv1, 44, reading) } else { None };
+    let event = EncounterEvent { event: kind, time, department, discharge_destination, admitted };
+    reading.push(pv1, Record::Encounter(event));
 }
 
 /// User table 0112: `01` home; `20`–`29` and `40`–`42` death; anything else (transfers, …)
@@ -570,10 +577,19 @@ pub fn lab_value(raw: &str) -> LabValue {
     }
 }
 
-/// OBX-7 `low-high` (either side may be missing: `-5.0`, `10-`).
+/// OBX-7 `low-high` (either side may be missing: `-5.0`, `10-`). A limit may be negative
+/// (`-3.8-110.9`, `-3.8--1.0`): the separator is the first `-` after a digit, a point or a space;
+/// a text whose only `-` is its first character is a high limit alone.
 fn reference_range(text: &str) -> (Option<f64>, Option<f64>) {
-    match text.trim().split_once('-') {
-        Some((low, high)) => (number_text(low.trim()), number_text(high.trim())),
+    let text = text.trim();
+    let separator = text
+        .char_indices()
+        .skip(1)
+        .find(|&(i, c)| c == '-' && text[..i].ends_with(|p: char| p.is_ascii_digit() || p == '.' || p == ' '))
+        .map(|(i, _)| i)
+        .or_else(|| text.starts_with('-').then_some(0));
+    match separator {
+        Some(i) => (number_text(text[..i].trim()), number_text(text[i + 1..].trim())),
         None => (None, None),
     }
 }
@@ -695,6 +711,7 @@ mod tests {
         assert_eq!(e.time, date("2024-04-25").and_hms_opt(10, 0, 0).unwrap());
         assert_eq!(e.department.as_deref(), Some("01"));
         assert_eq!(e.discharge_destination, Some("home"));
+        assert_eq!(e.admitted, date("2024-04-15").and_hms_opt(10, 30, 0));
     }
 
     #[test]
@@ -800,6 +817,17 @@ mod tests {
             ]
         );
         assert!(r.problems.iter().all(|p| !p.reason.contains("six") && !p.reason.contains("1949")));
+    }
+
+    #[test]
+    fn reference_ranges_with_negative_and_missing_limits() {
+        assert_eq!(reference_range("6.7-8.3"), (Some(6.7), Some(8.3)));
+        assert_eq!(reference_range("-3.8-110.9"), (Some(-3.8), Some(110.9)));
+        assert_eq!(reference_range("-3.8--1.0"), (Some(-3.8), Some(-1.0)));
+        assert_eq!(reference_range(" 0.00 - 0.14 "), (Some(0.0), Some(0.14)));
+        assert_eq!(reference_range("-5.0"), (None, Some(5.0)));
+        assert_eq!(reference_range("10-"), (Some(10.0), None));
+        assert_eq!(reference_range("N"), (None, None));
     }
 
     #[test]

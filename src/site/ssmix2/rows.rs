@@ -108,6 +108,7 @@ pub fn patient(key: &str, patient: &Patient) -> Row {
         ("patient_key", Some(key.to_string())),
         ("sex", patient.sex.map(String::from)),
         ("birth_date", patient.birth_date.map(|d| d.to_string())),
+        ("death_date", patient.death_date.map(|d| d.to_string())),
     ]
 }
 
