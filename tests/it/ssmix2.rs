@@ -172,9 +172,15 @@ fn import(dir: &Path) -> Run {
     midnet(dir, &["site", "import", "ss-mix2", "--site", "site", "--json", "ssmix2"])
 }
 
-fn read_only(dir: &Path) -> duckdb::Connection {
+/// The database of the site `site`, read-only.
+fn open_site(site: &Path) -> duckdb::Connection {
     let config = duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly).unwrap();
-    duckdb::Connection::open_with_flags(dir.join("site/site.duckdb"), config).unwrap()
+    duckdb::Connection::open_with_flags(site.join("site.duckdb"), config).unwrap()
+}
+
+/// The test's site, `DIR/site`, read-only.
+fn read_only(dir: &Path) -> duckdb::Connection {
+    open_site(&dir.join("site"))
 }
 
 fn query_i64(dir: &Path, sql: &str) -> i64 {
@@ -473,18 +479,31 @@ fn no_identifying_value_reaches_the_site() {
     import(dir.path()).ok();
     midnet(dir.path(), &["site", "check", "--site", "site"]).ok();
     assert!(query_i64(dir.path(), "SELECT count(*) FROM quarantine") >= 3);
+    assert_nothing_identifying(&dir.path().join("site"), &IDENTIFYING.map(String::from));
+}
+
+/// None of `values` is in any file of the site (database, write-ahead log, keys, logs), in UTF-8 or
+/// in ISO-2022-JP, nor in any text cell of its database (which compresses its strings).
+fn assert_nothing_identifying(site: &Path, values: &[String]) {
+    // Each value in both encodings, found by its first four bytes: one pass over each file.
+    let mut by_head: std::collections::HashMap<[u8; 4], Vec<(Vec<u8>, &str)>> = Default::default();
+    for value in values {
+        for form in [value.as_bytes().to_vec(), jis(value)] {
+            assert!(form.len() >= 4, "{value:?} is long enough to look for");
+            by_head.entry(form[..4].try_into().unwrap()).or_default().push((form, value));
+        }
+    }
     let mut files = Vec::new();
-    collect(&dir.path().join("site"), &mut files);
+    collect(site, &mut files);
     for file in &files {
         let bytes = std::fs::read(file).unwrap();
-        for value in IDENTIFYING {
-            for form in [value.as_bytes().to_vec(), jis(value)] {
-                assert!(!bytes.windows(form.len()).any(|w| w == form.as_slice()), "{value:?} in {}", file.display());
+        for at in 0..bytes.len().saturating_sub(3) {
+            for (form, value) in by_head.get(&bytes[at..at + 4]).into_iter().flatten() {
+                assert!(!bytes[at..].starts_with(form), "{value:?} in {}", file.display());
             }
         }
     }
-    // The database compresses its strings: every text cell is read back too.
-    let conn = read_only(dir.path());
+    let conn = open_site(site);
     let columns: Vec<(String, String)> = conn
         .prepare("SELECT table_name, column_name FROM duckdb_columns() WHERE data_type = 'VARCHAR' AND NOT internal")
         .unwrap()
@@ -492,12 +511,14 @@ fn no_identifying_value_reaches_the_site() {
         .unwrap()
         .map(Result::unwrap)
         .collect();
+    let listed: Vec<String> = values.iter().map(|v| format!("('{}')", v.replace('\'', "''"))).collect();
+    let identifying = format!("(VALUES {}) i(value)", listed.join(", "));
     for (table, column) in columns {
-        for value in IDENTIFYING {
-            let sql = format!("SELECT count(*) FROM \"{table}\" WHERE contains(\"{column}\", '{value}')");
-            let found: i64 = conn.query_row(&sql, [], |r| r.get(0)).unwrap();
-            assert_eq!(found, 0, "{value:?} in {table}.{column}");
-        }
+        let sql = format!(
+            "SELECT coalesce(min(i.value), '') FROM \"{table}\" t JOIN {identifying} ON contains(t.\"{column}\", i.value)"
+        );
+        let found: String = conn.query_row(&sql, [], |r| r.get(0)).unwrap();
+        assert_eq!(found, "", "an identifying value in {table}.{column}");
     }
 }
 
@@ -524,4 +545,157 @@ fn site_check_counts_messages_by_data_kind() {
     assert_eq!((oml[0]["read"].as_u64(), oml[0]["quarantined"].as_u64()), (Some(1), Some(1)), "{check}");
     let text = midnet(dir.path(), &["site", "check", "--site", "site"]).ok().stdout;
     assert!(text.contains("SS-MIX2 messages (current files) by data kind"), "{text}");
+}
+
+/// The columns of each table SS-MIX2 carries; a CSV row's department and discharge destination as
+/// the storage writes them (user tables 0069, 0112).
+const CARRIED: [(&str, &[&str]); 6] = [
+    ("patient", &["sex", "birth_date", "death_date"]),
+    (
+        "encounter",
+        &[
+            "encounter_type",
+            "start_date",
+            "end_date",
+            "CASE department WHEN 'internal_medicine' THEN '01' WHEN '01' THEN '01' END",
+            "CASE WHEN discharge_destination IN ('home', 'died') THEN discharge_destination \
+             WHEN discharge_destination IS NOT NULL THEN 'other' END",
+        ],
+    ),
+    (
+        "diagnosis",
+        &["icd10", "diagnosis_date", "end_date", "disease_outcome", "suspected", "main_diagnosis", "diagnosis_kind"],
+    ),
+    (
+        "drug_order",
+        &["yj_code", "order_date", "start_date", "days_supply", "daily_dose", "dose_unit", "route", "setting"],
+    ),
+    (
+        "drug_administration",
+        &["yj_code", "start_time", "end_time", "amount", "amount_unit", "rate", "rate_unit", "route", "setting"],
+    ),
+    (
+        "lab_result",
+        &[
+            "jlac10",
+            "specimen",
+            "result_time",
+            "value",
+            "unit",
+            "ref_low",
+            "ref_high",
+            "abnormal_flag",
+            "value_text",
+            "result_status",
+        ],
+    ),
+];
+
+/// The EHR rows of `table` of a site (every patient's, for the patient table) meeting `condition`,
+/// sorted, each `key|columns`, the key translated by `key`.
+fn carried_rows(site: &Path, table: &str, condition: &str, key: &dyn Fn(&str) -> String) -> Vec<String> {
+    let columns = CARRIED.iter().find(|(t, _)| *t == table).unwrap().1;
+    let source = if table == "patient" { "true" } else { "source = 'EHR'" };
+    let texts: Vec<String> = columns.iter().map(|c| format!("coalesce(({c})::VARCHAR, '-')")).collect();
+    let sql =
+        format!("SELECT patient_key, concat_ws('|', {}) FROM {table} WHERE {source} AND {condition}", texts.join(", "));
+    let conn = open_site(site);
+    let mut stmt = conn.prepare(&sql).unwrap();
+    let mut rows: Vec<String> = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .unwrap()
+        .map(|r| {
+            let (patient, columns) = r.unwrap();
+            format!("{}|{columns}", key(&patient))
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// The round trip: each synthetic site's SS-MIX2 tree imported into a site of its own gives, once
+/// the tree's mapping is imported, the same rows, table for table, as its CSV files loaded (patient
+/// keys translated through the truth file and the importing site's key); before the mapping, the
+/// rows missing are exactly those written with a local code, and they wait.
+#[test]
+fn the_synthetic_storage_comes_in_as_its_csv_files_load() {
+    let dir = tempdir();
+    let synth = ["synth", "--site-count", "3", "--patients", "120", "--seed", "7", "--dir", "net"];
+    midnet(dir.path(), &[&synth[..], &["--format", "csv,ss-mix2", "--dirty", "0", "--load", "--quiet"]].concat()).ok();
+    for n in 1..=3 {
+        round_trip(dir.path(), &dir.path().join(format!("net/site0{n}")), &format!("imported0{n}"));
+    }
+}
+
+/// Import the tree of the synthetic site `csv_site` into a new site `name` and compare.
+fn round_trip(dir: &Path, csv_site: &Path, name: &str) {
+    midnet(dir, &["site", "init", "--site", name]).ok();
+    let mut masters: Vec<String> =
+        std::fs::read_dir(csv_site.join("masters")).unwrap().map(|e| e.unwrap().path().display().to_string()).collect();
+    masters.sort();
+    let mut args = vec!["site", "masters", "import", "--site", name];
+    args.extend(masters.iter().map(String::as_str));
+    midnet(dir, &args).ok();
+    let tree = csv_site.join("ss-mix2").display().to_string();
+    let report = midnet(dir, &["site", "import", "ss-mix2", "--site", name, "--json", &tree]).ok().json();
+    assert!(report["data_version"].as_i64().is_some(), "{report}");
+
+    let imported = dir.join(name);
+    let key = hex::decode(std::fs::read_to_string(imported.join("keys/patient.key")).unwrap().trim()).unwrap();
+    let truth = std::fs::read_to_string(csv_site.join("ss-mix2-patients.csv")).unwrap();
+    let keys: std::collections::HashMap<String, String> = truth
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let (hospital, csv_key) = line.split_once(',').unwrap();
+            let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&key).unwrap();
+            mac.update(hospital.as_bytes());
+            (csv_key.to_string(), hex::encode(mac.finalize().into_bytes()))
+        })
+        .collect();
+    let translated = |csv_key: &str| keys.get(csv_key).cloned().unwrap_or_else(|| format!("untranslated {csv_key}"));
+    let same = |key: &str| key.to_string();
+
+    // Before the mapping: the rows of the codes the tree writes as local ones wait.
+    let mapping = std::fs::read_to_string(csv_site.join("ss-mix2-mapping.csv")).unwrap();
+    let standard_codes = |kind: &str| -> String {
+        let codes: Vec<String> = mapping
+            .lines()
+            .skip(1)
+            .filter(|l| l.starts_with(&format!("{kind},")))
+            .map(|l| format!("'{}'", l.rsplit(',').nth(1).unwrap()))
+            .collect();
+        if codes.is_empty() { "NULL".to_string() } else { codes.join(", ") }
+    };
+    for (table, _) in CARRIED {
+        let local = match table {
+            "drug_order" | "drug_administration" => format!("yj_code IN ({})", standard_codes("drug")),
+            "lab_result" => format!("jlac10 IN ({})", standard_codes("lab")),
+            "diagnosis" => format!("icd10 IN ({})", standard_codes("disease")),
+            _ => "false".to_string(),
+        };
+        let expected = carried_rows(csv_site, table, &format!("NOT coalesce({local}, false)"), &translated);
+        assert_eq!(carried_rows(&imported, table, "true", &same), expected, "{name}: {table} before the mapping");
+        let waiting = carried_rows(csv_site, table, &format!("coalesce({local}, false)"), &translated).len() as i64;
+        let sql = format!("SELECT count(*) FROM local_row WHERE table_name = '{table}' AND brought_in IS NULL");
+        let found: i64 = open_site(&imported).query_row(&sql, [], |r| r.get(0)).unwrap();
+        assert_eq!(found, waiting, "{name}: {table}: the rows of local codes wait");
+    }
+
+    let identifying: Vec<String> = std::fs::read_to_string(csv_site.join("ss-mix2-identifying.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|line| line.split_once(',').unwrap().1.to_string())
+        .collect();
+    assert!(identifying.len() > 100, "{name}: the synthetic storage's identifying values are listed");
+    assert_nothing_identifying(&imported, &identifying);
+
+    let mapping_file = csv_site.join("ss-mix2-mapping.csv").display().to_string();
+    midnet(dir, &["site", "mapping", "import", "--site", name, "--by", "Sato Hanako", &mapping_file]).ok();
+    for (table, _) in CARRIED {
+        let expected = carried_rows(csv_site, table, "true", &translated);
+        assert!(!expected.is_empty() || table == "drug_administration", "{name}: {table} has rows");
+        assert_eq!(carried_rows(&imported, table, "true", &same), expected, "{name}: {table} after the mapping");
+    }
 }
