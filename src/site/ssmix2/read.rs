@@ -238,7 +238,7 @@ fn read_encounter(message: &Message, reading: &mut Reading) {
     let Some(pv1) = message.segment("PV1") else {
         return reading.problems.push(Problem { segment: 1, field: "PV1".into(), reason: problems::NO_PV1.into() });
     };
-    let (kind, time_field) = match event.as_str() {
+    let (kind, field) = match event.as_str() {
         "A04" => (EncounterKind::Visit, 44),
         "A01" => (EncounterKind::Admission, 44),
         "A11" => (EncounterKind::AdmissionCancelled, 44),
@@ -246,7 +246,7 @@ fn read_encounter(message: &Message, reading: &mut Reading) {
         "A13" => (EncounterKind::DischargeCancelled, 45),
         _ => return,
     };
-    let Some(time) = time_field_required(message, pv1, time_field, reading) else { return };
+    let Some(time) = time_field_required(message, pv1, field, reading) else { return };
     let department = non_empty(message.field_of(pv1, 10).text());
     let discharge_destination = (kind == EncounterKind::Discharge)
         .then(|| non_empty(message.field_of(pv1, 36).text()).map(|code| discharge_destination(&code)))
@@ -694,7 +694,11 @@ mod tests {
             r.records,
             [Placed {
                 segment: 2,
-                record: Record::Patient(Patient { sex: Some('F'), birth_date: Some(date("1949-05-22")) })
+                record: Record::Patient(Patient {
+                    sex: Some('F'),
+                    birth_date: Some(date("1949-05-22")),
+                    death_date: None
+                })
             }]
         );
         assert!(r.problems.is_empty());
