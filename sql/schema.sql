@@ -321,7 +321,7 @@ CREATE VIEW current_master_procedure AS
 CREATE TABLE schema_version (
     version         INTEGER NOT NULL
 );
-INSERT INTO schema_version VALUES (4);
+INSERT INTO schema_version VALUES (5);
 
 -- One row per change of the data: a data version, which extraction manifests cite. A load that
 -- brought rows in (`change` = 'load'), an import of official masters ('masters', the files' kinds
@@ -349,6 +349,25 @@ CREATE TABLE load_file (
     sha256          VARCHAR NOT NULL UNIQUE,
     rows_loaded     BIGINT NOT NULL,
     rows_quarantined BIGINT NOT NULL
+);
+
+-- One row per file of an SS-MIX2 standardized storage that `site import ss-mix2` read
+-- (docs/ss-mix2.md). Nothing in it identifies: the file's relative path holds the hospital's
+-- patient id, so the file is known by the keyed hash of that path (`path_key`, HMAC-SHA256 under
+-- `SITE/keys/patient.key`) and by its path with the id replaced by the patient key
+-- (`source_file`, what its rows record). A later import reads a file again only if its size or
+-- SHA-256 changed; a file no longer current (superseded, deleted, or gone) has its rows withdrawn
+-- and `withdrawn` set.
+CREATE TABLE ssmix2_file (
+    path_key        VARCHAR NOT NULL,
+    source_file     VARCHAR NOT NULL,
+    patient_key     VARCHAR NOT NULL,
+    data_kind       VARCHAR NOT NULL,       -- e.g. OMP-01
+    bytes           BIGINT NOT NULL,
+    sha256          VARCHAR NOT NULL,
+    data_version    INTEGER NOT NULL,       -- the import that read it
+    outcome         VARCHAR NOT NULL CHECK (outcome IN ('read', 'skipped', 'quarantined')),
+    withdrawn       INTEGER                 -- the data version that withdrew it; NULL: current
 );
 
 -- Rows that failed validation at load, with where they came from and why. Nothing is dropped

@@ -122,6 +122,11 @@ pub enum SiteCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Import a hospital's own exports: its SS-MIX2 standardized storage.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
     /// The official code masters of the site (MEDIS HOT; the 支払基金's drug, disease, modifier and
     /// procedure masters).
     Masters {
@@ -215,6 +220,27 @@ pub enum SiteCommand {
         /// "project", "script_sha256", "detail", "prev", "hash"}], "verified": true}.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Import an SS-MIX2 standardized storage (the tree ROOT/pid/pid/PID/date/kind/file): patients,
+    /// encounters, diagnoses, drug orders and administrations, lab results. A second import reads
+    /// only the files that changed; files superseded or deleted have their rows withdrawn; each
+    /// import that changes anything is one data version. Hospital patient ids become patient keys
+    /// through the site's own key (keys/patient.key) and never enter the data source.
+    #[command(name = "ss-mix2")]
+    SsMix2 {
+        /// The site's data source directory (made by `site init`).
+        #[arg(long, value_name = "DIR")]
+        site: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// The storage's root directory.
+        #[arg(value_name = "ROOT")]
+        root: PathBuf,
     },
 }
 
@@ -369,6 +395,9 @@ pub fn run(global: &Global, command: SiteCommand) -> Result<()> {
                 }
                 Ok(())
             }
+        }
+        SiteCommand::Import { command: ImportCommand::SsMix2 { site, json, root } } => {
+            import_ssmix2(&site, &root, json)
         }
         SiteCommand::Masters { command: MastersCommand::Import { site, json, files } } => {
             let imported = crate::site::masters::import(&SiteDir::at(&site), &files)?;
@@ -728,6 +757,52 @@ fn render_masters(imported: &crate::site::masters::Imported) -> String {
     }
     for k in &imported.skipped {
         let _ = writeln!(s, "skipped {}: the same content (SHA-256) as {}, imported already", k.file, k.imported_as);
+    }
+    s
+}
+
+fn import_ssmix2(site: &Path, root: &Path, json: bool) -> Result<()> {
+    let report = crate::site::ssmix2::import::import(&SiteDir::at(site), root)?;
+    if json {
+        return print_json(&report);
+    }
+    print!("{}", render_ssmix2(&report));
+    Ok(())
+}
+
+fn render_ssmix2(report: &crate::site::ssmix2::import::ImportReport) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    if let Some(m) = &report.migration {
+        s.push_str(&render_migration(m));
+    }
+    let _ = match report.data_version {
+        Some(v) => writeln!(s, "data version {v}"),
+        None => writeln!(s, "no new data version: no file changed since the last import"),
+    };
+    let _ = writeln!(
+        s,
+        "files: {} current, {} new or changed, {} withdrawn, {} read; {} rows withdrawn",
+        report.files_current, report.files_changed, report.files_withdrawn, report.files_read, report.rows_withdrawn
+    );
+    if report.misplaced > 0 {
+        let _ = writeln!(s, "{} entries of the tree do not fit the SS-MIX2 layout: not read", report.misplaced);
+    }
+    if !report.messages.is_empty() {
+        let _ = writeln!(s, "  {:<10} {:>10} {:>10} {:>12}", "data kind", "read", "skipped", "quarantined");
+        for k in &report.messages {
+            let _ = writeln!(s, "  {:<10} {:>10} {:>10} {:>12}", k.data_kind, k.read, k.skipped, k.quarantined);
+        }
+    }
+    if !report.tables.is_empty() {
+        let _ = writeln!(s, "  {:<20} {:>12} {:>12} {:>12}", "table", "loaded", "quarantined", "waiting");
+        for t in &report.tables {
+            let _ = writeln!(
+                s,
+                "  {:<20} {:>12} {:>12} {:>12}",
+                t.table, t.rows_loaded, t.rows_quarantined, t.rows_waiting
+            );
+        }
     }
     s
 }

@@ -25,6 +25,9 @@ pub struct QualityReport {
     pub unmapped_codes: Vec<UnmappedCode>,
     /// What changed between the two latest data versions that changed clinical rows (None before two).
     pub changes: Option<Changes>,
+    /// The SS-MIX2 storage's current files as the site last imported them, by data kind: read,
+    /// skipped (a kind the import does not take), quarantined (empty: no storage imported).
+    pub ssmix2_messages: Vec<super::ssmix2::import::KindCounts>,
 }
 
 /// How many unmapped local codes the report lists.
@@ -127,6 +130,7 @@ pub(crate) fn report(site_db: &duckdb::Connection, clinical: &mut impl ClinicalR
         coverage: quality::coverage(site_db, clinical)?,
         unmapped_codes: quality::top_unmapped(site_db, TOP_UNMAPPED)?,
         changes: quality::changes(site_db)?,
+        ssmix2_messages: super::ssmix2::import::current_counts(site_db)?,
     })
 }
 
@@ -354,6 +358,26 @@ impl QualityReport {
             let _ = writeln!(s, "  {:<20} {:>8}  {}", q.table, q.rows, q.reason);
         }
         s.push_str(&self.render_mapping());
+        s.push_str(&self.render_ssmix2());
+        s
+    }
+
+    /// The SS-MIX2 messages by data kind, as text (nothing when no storage was imported).
+    fn render_ssmix2(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        if self.ssmix2_messages.is_empty() {
+            return s;
+        }
+        let _ = writeln!(
+            s,
+            "
+SS-MIX2 messages (current files) by data kind"
+        );
+        let _ = writeln!(s, "  {:<10} {:>10} {:>10} {:>12}", "data kind", "read", "skipped", "quarantined");
+        for k in &self.ssmix2_messages {
+            let _ = writeln!(s, "  {:<10} {:>10} {:>10} {:>12}", k.data_kind, k.read, k.skipped, k.quarantined);
+        }
         s
     }
 

@@ -108,3 +108,47 @@ pub fn pinned_center_certificate(site: &SiteDir) -> Result<String> {
     })?;
     crate::https::parse_fingerprint(&text).map_err(|why| Error::Integrity(format!("{}: {why}", path.display())))
 }
+
+const PATIENT: &str = "patient.key";
+
+/// The key of the site's patient keys (`keys/patient.key`, 32 random bytes in hex, 0600): an
+/// imported hospital's patient id becomes the site's `patient_key` as HMAC-SHA256 of the id under
+/// it, so the id never enters the data source and no one without the key can go back from a
+/// patient key to the id. Made the first time a site imports a hospital's storage; never the
+/// extraction's key (an extraction replaces patient keys with random person ids anyway).
+#[derive(Clone)]
+pub struct PatientKey(Vec<u8>);
+
+impl PatientKey {
+    /// The site's patient key, made if it has none.
+    pub fn of(site: &SiteDir) -> Result<PatientKey> {
+        use crate::error::IoContext;
+        let path = dir(site).join(PATIENT);
+        if !path.exists() {
+            if !dir(site).is_dir() {
+                crate::store::create_private_dir(&dir(site))?;
+            }
+            let mut key = [0u8; 32];
+            rand::fill(&mut key);
+            crate::store::write_private_file(&path, hex::encode(key).as_bytes())?;
+        }
+        let text = std::fs::read_to_string(&path).at(&path)?;
+        match hex::decode(text.trim()) {
+            Ok(key) if key.len() >= 32 => Ok(PatientKey(key)),
+            _ => Err(Error::Integrity(format!(
+                "{}: the patient key is not 32 bytes of hex; it was changed outside midnet, and the site's patient \
+                 keys depend on it: restore it from the site's backup",
+                path.display()
+            ))),
+        }
+    }
+
+    /// HMAC-SHA256 of `text` under the key, in hex: a hospital patient id's patient key, or a
+    /// stored file's path key.
+    pub fn hash(&self, text: &str) -> String {
+        use hmac::{Hmac, KeyInit, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
+        mac.update(text.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+}

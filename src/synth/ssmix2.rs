@@ -86,9 +86,11 @@ pub fn write(site_dir: &Path, import: &Path, seed: u64, site_index: usize) -> Re
     Ok(writer.summary)
 }
 
-/// A 10-digit hospital patient id, unique in the site and unlike the CSV files' keys.
+/// A 10-digit hospital patient id, unique in the site (7,919 is prime to 10⁹) and unlike the CSV
+/// files' keys; no round number, so that a test looking for it in a site's files finds it only
+/// where it was written.
 fn hospital_id(idx: u64) -> String {
-    format!("{:010}", 2_000_000_000 + idx * 7_919)
+    format!("{:010}", 2_000_000_000 + (123_457 + idx * 7_919) % 1_000_000_000)
 }
 
 /// A CSV file read patient by patient: the rows of one patient are together, in the order of the
@@ -951,8 +953,8 @@ mod tests {
             };
             let reading = read::read(&file.name.kind, &message);
             assert!(reading.problems.is_empty(), "{}: {:?}", file.path, reading.problems);
-            for record in reading.records {
-                let table = match record {
+            for placed in reading.records {
+                let table = match placed.record {
                     read::Record::Patient(_) if file.name.kind == "ADT-00" => "patient",
                     read::Record::Patient(_) => continue,
                     read::Record::Encounter(e) => match e.event {

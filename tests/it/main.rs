@@ -35,5 +35,6 @@ mod signal;
 mod site;
 mod spark;
 mod spark_site;
+mod ssmix2;
 mod stats;
 mod surveillance;

@@ -12,7 +12,7 @@ use crate::common::{Run, midnet, midnet_with, tempdir, testdata};
 const CRASH_AT: &str = "MIDNET_CRASH_AT";
 
 /// The schema version this midnet writes.
-const CURRENT: i64 = 4;
+const CURRENT: i64 = 5;
 
 /// The version-1 fixture, unpacked as `DIR/site/site.duckdb`; returns the site directory.
 fn old_site(dir: &Path) -> PathBuf {
@@ -255,6 +255,36 @@ fn a_version_3_site_migrates_keeping_every_row_and_takes_local_codes() {
         (Some(4), Some(1)),
         "{load}"
     );
+}
+
+/// A site made by the midnet of schema version 4 (testdata/site-v4, main before the SS-MIX2 import)
+/// migrates to 5: every row kept, the record of SS-MIX2 files added empty, a data version; an
+/// SS-MIX2 import on such a site migrates it first.
+#[test]
+fn a_version_4_site_migrates_keeping_every_row_and_takes_an_ss_mix2_import() {
+    let dir = tempdir();
+    let site = site_of(dir.path(), "site-v4");
+    let before = row_counts(&site);
+    assert_eq!(query_i64(&site, "SELECT max(version) FROM schema_version"), 4, "the fixture is of version 4");
+    assert!(before["lab_result"] > 10_000 && before["script_approval"] == 1 && !before.contains_key("ssmix2_file"));
+    let sql = cohort_sql(dir.path());
+    let cohort_before = rows_of(&site, &sql);
+    assert!(cohort_before.len() > 5, "the example cohort has rows: {cohort_before:?}");
+
+    std::fs::create_dir(dir.path().join("storage")).unwrap();
+    let args = ["site", "import", "ss-mix2", "--site", "site", "--json", "storage"];
+    let report = midnet(dir.path(), &args).ok().json();
+    let migration = &report["migration"];
+    assert_eq!((migration["from_version"].as_i64(), migration["to_version"].as_i64()), (Some(4), Some(CURRENT)));
+    assert_eq!(migration["data_version"].as_i64(), Some(3), "{report}");
+    assert_eq!(report["data_version"], serde_json::Value::Null, "an empty storage makes no data version: {report}");
+    let after = row_counts(&site);
+    for (table, rows) in &before {
+        let added = i64::from(table == "load_history");
+        assert_eq!(after.get(table), Some(&(rows + added)), "table {table}");
+    }
+    assert_eq!(after.get("ssmix2_file"), Some(&0));
+    assert_eq!(rows_of(&site, &sql), cohort_before, "the extraction's query gives the same rows");
 }
 
 fn killed_at(run: &Run, point: &str) -> bool {

@@ -97,6 +97,19 @@ fn a_mapping_import_into_a_spark_site_is_refused() {
 }
 
 #[test]
+fn an_ss_mix2_import_into_a_spark_site_is_refused() {
+    let dir = tempdir();
+    let d = dir.path();
+    init_spark(d, "s", "w").ok();
+    std::fs::create_dir(d.join("storage")).unwrap();
+    let import = ["site", "import", "ss-mix2", "--site", "s", "storage"];
+    midnet(d, &import).fails(3, "refused (spark_ssmix2)").fails(3, "not built yet");
+    let catalog = duckdb::Connection::open(d.join("s/site.duckdb")).unwrap();
+    let versions: i64 = catalog.query_row("SELECT count(*) FROM load_history", [], |r| r.get(0)).unwrap();
+    assert_eq!(versions, 0, "no data version made");
+}
+
+#[test]
 fn a_spark_site_validates_quarantines_and_checks_as_a_duckdb_site_does() {
     let dir = tempdir();
     let d = dir.path();

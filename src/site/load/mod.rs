@@ -17,6 +17,7 @@ pub mod reasons;
 mod set_aside;
 mod spec;
 mod stage;
+pub mod staged;
 mod waiting;
 
 use std::collections::HashMap;
@@ -31,7 +32,7 @@ use crate::sql::duckdb::{ident, string};
 use crate::table::Format;
 use lines::AtLine;
 use set_aside::{BadRow, BadRows, SetAside};
-use stage::{Numbering, Origin};
+use stage::{Numbering, Origin, SourceFile};
 
 pub use spec::{DEFAULT_LOCAL_SYSTEM, LocalKind, SPECS, identifying, spec_for};
 pub use stage::CENSORED_VALUE;
@@ -465,7 +466,7 @@ fn insert_rows(conn: &duckdb::Connection, file: &Accepted, load_file_id: i64) ->
         &scan,
         &file.header,
         numbering,
-        Origin { source_file: &name, load_file_id, mapped: false },
+        Origin { source_file: SourceFile::Named(&name), load_file_id, mapped: false },
     );
     let inserted = conn.execute(&sql, []).map_err(|e| {
         // The header was readable; a file that breaks further on (a truncated Parquet file, say)
@@ -485,7 +486,7 @@ fn keep_waiting_rows(conn: &duckdb::Connection, file: &Accepted, load_file_id: i
     }
     let scan = scan_sql(file.input, Numbering::Numbered, &RejectedLines::Skipped);
     let name = file.input.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let origin = Origin { source_file: &name, load_file_id, mapped: false };
+    let origin = Origin { source_file: SourceFile::Named(&name), load_file_id, mapped: false };
     let path = file.input.path.display().to_string();
     let sql =
         stage::waiting_sql(file.spec(), &scan, &file.header, (origin, &path), &record_line_sql(file), data_version);

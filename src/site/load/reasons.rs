@@ -19,9 +19,28 @@ pub const WITHHELD_VALUE: &str = "…";
 /// What is shown of a reason that matches none of the messages this midnet writes.
 pub const WITHHELD_REASON: &str = "(reason withheld: not in a form this midnet writes)";
 
-/// The messages a row of `table` can be quarantined with (none for a table midnet does not load).
+/// The messages a row of `table` can be quarantined with (none for a table midnet does not load):
+/// a load's, and those of the SS-MIX2 import, which names the message's field.
 pub fn messages(table: &str) -> Vec<Vec<Piece>> {
-    spec_for(table).map(stage::messages).unwrap_or_default()
+    let Some(spec) = spec_for(table) else { return Vec::new() };
+    let mut messages = stage::messages(spec);
+    messages.extend(ssmix2_messages());
+    messages
+}
+
+/// `<field>: <reason>` of each reason the SS-MIX2 import writes (`site::ssmix2::problems`).
+fn ssmix2_messages() -> Vec<Vec<Piece>> {
+    use crate::site::ssmix2::problems::{FIXED, PARAMETRISED, Part};
+    let place = || [Piece::Known(Known::Hl7Place, String::new()), Piece::Text(": ".to_string())];
+    let fixed = FIXED.iter().map(|text| place().into_iter().chain([Piece::Text(text.to_string())]).collect());
+    let parametrised = PARAMETRISED.iter().map(|p| {
+        let part = match p.part {
+            Part::Number => Piece::Known(Known::RowNumber, String::new()),
+            Part::Value => Piece::Value(String::new()),
+        };
+        place().into_iter().chain([Piece::Text(p.before.to_string()), part, Piece::Text(p.after.to_string())]).collect()
+    });
+    fixed.chain(parametrised).collect()
 }
 
 /// The columns of `table` a quarantine reason may name.
@@ -148,6 +167,7 @@ impl KnownNames {
             Known::RowNumber => !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()),
             Known::ReaderError => READER_ERRORS.contains(&text),
             Known::Column => columns(table).contains(&text),
+            Known::Hl7Place => crate::site::ssmix2::problems::is_place(text),
         }
     }
 }

@@ -86,6 +86,8 @@ pub enum Known {
     ReaderError,
     /// A column of the table.
     Column,
+    /// Where in an SS-MIX2 message (`PRB-7`, `PV1`, `message`): the import's reasons begin with it.
+    Hl7Place,
 }
 
 /// The messages a file of `spec`'s table can be quarantined with (and those older midnets wrote,
@@ -150,13 +152,36 @@ pub fn read_in_order(spec: &TableSpec) -> bool {
 /// Where the rows an insert reads come from.
 #[derive(Debug, Clone, Copy)]
 pub struct Origin<'a> {
-    /// The hospital file's name, the rows' `source_file`.
-    pub source_file: &'a str,
+    /// The rows' `source_file`.
+    pub source_file: SourceFile<'a>,
     pub load_file_id: i64,
     /// Whether the rows are waiting rows whose standard code a mapping gave: they keep their local
     /// code (`local_system`, `local_code`); a row of a file keeps none.
     pub mapped: bool,
 }
+
+/// The hospital file each row came from.
+#[derive(Debug, Clone, Copy)]
+pub enum SourceFile<'a> {
+    /// One file for all the rows (a file `site load` reads: its name).
+    Named(&'a str),
+    /// Each row's own, in the scan's column `source_file` (rows staged from many files: an SS-MIX2
+    /// storage's messages, or waiting rows brought in).
+    PerRow,
+}
+
+impl SourceFile<'_> {
+    fn sql(&self) -> String {
+        match self {
+            SourceFile::Named(name) => string(name),
+            SourceFile::PerRow => "t_source_file".to_string(),
+        }
+    }
+}
+
+/// Columns a scan may carry beside the table's fields, passed through as `t_<name>`: a row's own
+/// source file ([`SourceFile::PerRow`]) and the line (for SS-MIX2, the segment) that says it.
+const PASSED_THROUGH: [&str; 2] = ["source_file", "line"];
 
 /// `INSERT` of the good rows of the file read by `scan` into its clinical table, converted, each
 /// with the file's name as its `source_file` and the file's `load_file_id`; its bad rows are set
@@ -174,7 +199,7 @@ pub fn insert_sql(spec: &TableSpec, scan: &str, present: &[String], numbering: N
         stored_columns.push(("local_system".to_string(), local("local_system")));
         stored_columns.push(("local_code".to_string(), local("local_code")));
     }
-    stored_columns.push(("source_file".to_string(), string(origin.source_file)));
+    stored_columns.push(("source_file".to_string(), origin.source_file.sql()));
     stored_columns.push(("load_file_id".to_string(), origin.load_file_id.to_string()));
     let columns: Vec<String> = stored_columns.iter().map(|(c, _)| ident(c)).collect();
     let stored: Vec<String> = stored_columns.iter().map(|(_, expr)| expr.clone()).collect();
@@ -218,8 +243,12 @@ FROM ({rows}) WHERE NOT bad AND {waiting}",
         date = local.date_field,
         fields = fields.join(", "),
         load_file_id = origin.load_file_id,
-        source_file = string(origin.source_file),
-        file = string(file),
+        source_file = origin.source_file.sql(),
+        // Rows of many files are each quarantined at their own.
+        file = match origin.source_file {
+            SourceFile::Named(_) => string(file),
+            SourceFile::PerRow => "t_source_file".to_string(),
+        },
         // A check about a missing value is NULL, which is not bad (`bad_sql`).
         rows = rows_sql(
             spec,
@@ -315,7 +344,11 @@ fn text_columns(spec: &TableSpec, present: &[String], numbering: Numbering) -> V
         }
     });
     let rn = (numbering == Numbering::Numbered).then(|| "rn".to_string());
-    rn.into_iter().chain(fields).collect()
+    let passed = PASSED_THROUGH
+        .iter()
+        .filter(|name| present.iter().any(|p| p == *name))
+        .map(|name| format!("{} AS {}", ident(name), ident(&format!("t_{name}"))));
+    rn.into_iter().chain(fields).chain(passed).collect()
 }
 
 /// A row's fields as the quarantine shows them: joined by `|`, missing ones empty. `lines::find`

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::set_aside::SetAside;
 use super::spec::{LocalKind, TableSpec, spec_for};
-use super::stage::{self, Numbering, Origin};
+use super::stage::{self, Numbering, Origin, SourceFile};
 use crate::error::Result;
 use crate::sql::duckdb::{ident, string};
 
@@ -39,22 +39,20 @@ pub(super) fn bring_in_with(
     set_aside: &SetAside,
     data_version: i64,
 ) -> Result<Vec<BroughtIn>> {
-    let mut stmt = conn.prepare(&format!(
-        "SELECT r.table_name, r.load_file_id, any_value(r.source_file), any_value(r.file) \
-         FROM {MAPPED} GROUP BY ALL ORDER BY 1, 2"
-    ))?;
-    let groups: Vec<(String, i64, String, String)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-        .collect::<std::result::Result<_, _>>()?;
+    let mut stmt =
+        conn.prepare(&format!("SELECT DISTINCT r.table_name, r.load_file_id FROM {MAPPED} ORDER BY 1, 2"))?;
+    let groups: Vec<(String, i64)> =
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<std::result::Result<_, _>>()?;
     let mut brought = Vec::new();
-    for (table, load_file_id, source_file, file) in groups {
+    for (table, load_file_id) in groups {
         let spec = spec_for(&table).expect("waiting rows are of clinical tables");
-        let origin = Origin { source_file: &source_file, load_file_id, mapped: true };
-        let present: Vec<String> = spec.fields.iter().map(|f| f.name.to_string()).collect();
+        let origin = Origin { source_file: SourceFile::PerRow, load_file_id, mapped: true };
+        let mut present: Vec<String> = spec.fields.iter().map(|f| f.name.to_string()).collect();
+        present.push("source_file".to_string());
         let of_file = format!("r.table_name = {} AND r.load_file_id = {load_file_id}", string(&table));
         let scan = waiting_scan(spec, &of_file);
         let loaded = conn.execute(&stage::insert_sql(spec, &scan, &present, Numbering::Numbered, origin), [])?;
-        let quarantined = quarantine(conn, set_aside, (&table, &file, load_file_id), data_version)?;
+        let quarantined = quarantine(conn, set_aside, load_file_id, data_version)?;
         conn.execute(
             "UPDATE local_row SET brought_in = ? FROM current_local_code_map m \
              WHERE local_row.brought_in IS NULL AND local_row.table_name = ? AND local_row.load_file_id = ? \
@@ -78,7 +76,8 @@ const MAPPED: &str = "local_row r JOIN current_local_code_map m \
      AND r.brought_in IS NULL";
 
 /// The waiting rows of `condition` as a file's scan: every field as text, the standard code the
-/// mapping's, and `rn` the row's line (so that a bad row is quarantined at its line).
+/// mapping's, each row's own `source_file`, and `rn` the row's place in `local_row` (so that a bad
+/// row is quarantined at its file and line, which rows staged from many files do not share).
 fn waiting_scan(spec: &TableSpec, condition: &str) -> String {
     let local = spec.local.expect("only a table with local codes has waiting rows");
     let fields: Vec<String> = spec
@@ -93,21 +92,20 @@ fn waiting_scan(spec: &TableSpec, condition: &str) -> String {
             format!("{value} AS {}", ident(f.name))
         })
         .collect();
-    format!("(SELECT r.line AS rn, {} FROM {MAPPED} WHERE {condition})", fields.join(", "))
+    format!(
+        "(SELECT r.rowid AS rn, {}, r.source_file AS source_file FROM {MAPPED} WHERE {condition})",
+        fields.join(", ")
+    )
 }
 
-/// Put the rows the insert set aside into the quarantine at their lines (their `rn`); how many.
-fn quarantine(
-    conn: &duckdb::Connection,
-    set_aside: &SetAside,
-    (table, file, load_file_id): (&str, &str, i64),
-    data_version: i64,
-) -> Result<usize> {
+/// Put the rows the insert set aside into the quarantine at their files and lines (their waiting
+/// row's, by its place `rn`); how many.
+fn quarantine(conn: &duckdb::Connection, set_aside: &SetAside, load_file_id: i64, data_version: i64) -> Result<usize> {
     let bad = set_aside.take();
     for row in &bad.kept {
         conn.execute(
-            "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?)",
-            duckdb::params![data_version, load_file_id, table, file, row.rn, row.reason],
+            "INSERT INTO quarantine SELECT ?, load_file_id, table_name, file, line, ? FROM local_row WHERE rowid = ?",
+            duckdb::params![data_version, row.reason, row.rn],
         )?;
     }
     super::reasons::withhold_stored(conn, "quarantine", Some(load_file_id))?;
@@ -137,7 +135,7 @@ pub fn release(conn: &duckdb::Connection, keys: &str) -> Result<u64> {
             "DELETE FROM quarantine q USING local_row r, {keys} k \
              WHERE r.kind = k.kind AND r.local_system = k.local_system AND r.local_code = k.local_code \
              AND r.brought_in IS NOT NULL AND q.load_file_id = r.load_file_id AND q.line = r.line \
-             AND q.table_name = r.table_name"
+             AND q.file = r.file AND q.table_name = r.table_name"
         ),
         [],
     )?;

@@ -1,9 +1,13 @@
 //! Reading a hospital's SS-MIX2 standardized storage (issue 20): the storage's tree of files
-//! ([`storage`]) and the HL7 v2.5 messages in them ([`hl7`]).
-//!
-//! Only the reading is built so far; turning messages into the site's rows (patients,
-//! encounters, diagnoses, drugs, lab results) and the incremental import are not (docs/site-inputs.md).
+//! ([`storage`]), the HL7 v2.5 messages in them ([`hl7`]), what each message says ([`read`]), and
+//! `midnet site import ss-mix2` ([`import`]): the rows each record becomes ([`rows`]), a patient's
+//! encounters paired over their ADT messages ([`encounters`]), every reason a message is
+//! quarantined with ([`problems`]).
 
+mod encounters;
 pub mod hl7;
+pub mod import;
+pub mod problems;
 pub mod read;
+mod rows;
 pub mod storage;

@@ -12,6 +12,7 @@
 use chrono::{NaiveDate, NaiveDateTime};
 
 use super::hl7::{Field, Message, Segment};
+use super::problems;
 
 /// A code as the message writes it: the code and its code system (`HOT9`, `JC10`, `MDCDX2`,
 /// `I10`, or a hospital's local system, `99…`).
@@ -49,6 +50,8 @@ pub struct Patient {
     /// `M` or `F`; `None` for HL7's `O` and `U` or an empty field.
     pub sex: Option<char>,
     pub birth_date: Option<NaiveDate>,
+    /// PID-29 (Patient Death Date and Time), when given.
+    pub death_date: Option<NaiveDate>,
 }
 
 /// One event of an encounter: admissions and discharges are paired, and cancellations applied,
@@ -61,6 +64,8 @@ pub struct EncounterEvent {
     pub department: Option<String>,
     /// For a discharge, PV1-36 in the schema's words: `home`, `died` or `other`.
     pub discharge_destination: Option<&'static str>,
+    /// For a discharge, the admission it ends (PV1-44), when given.
+    pub admitted: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,14 +171,26 @@ pub struct LabValue {
     pub text: Option<String>,
 }
 
+/// One record and the segment that says it (its place in the message, 1 = MSH): a check the
+/// record fails later is quarantined naming that segment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Placed {
+    pub segment: usize,
+    pub record: Record,
+}
+
 /// Everything a message says, and every field that could not be read.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Reading {
-    pub records: Vec<Record>,
+    pub records: Vec<Placed>,
     pub problems: Vec<Problem>,
 }
 
 impl Reading {
+    fn push(&mut self, segment: &Segment, record: Record) {
+        self.records.push(Placed { segment: segment.number, record });
+    }
+
     fn problem(&mut self, segment: &Segment, field: usize, reason: impl Into<String>) {
         self.problems.push(Problem {
             segment: segment.number,
@@ -207,20 +224,21 @@ fn read_patient(message: &Message, pid: &Segment, reading: &mut Reading) {
         "F" => Some('F'),
         "O" | "U" | "" => None,
         _ => {
-            reading.problem(pid, 8, "not a sex of HL7 table 0001 (M, F, O, U)");
+            reading.problem(pid, 8, problems::NOT_A_SEX);
             None
         }
     };
     let birth_date = date_field(message, pid, 7, reading);
-    reading.records.push(Record::Patient(Patient { sex, birth_date }));
+    let death_date = date_field(message, pid, 29, reading);
+    reading.push(pid, Record::Patient(Patient { sex, birth_date, death_date }));
 }
 
 fn read_encounter(message: &Message, reading: &mut Reading) {
     let (_, event) = message.message_type();
     let Some(pv1) = message.segment("PV1") else {
-        return reading.problems.push(Problem { segment: 1, field: "PV1".into(), reason: "no PV1 segment".into() });
+        return reading.problems.push(Problem { segment: 1, field: "PV1".into(), reason: problems::NO_PV1.into() });
     };
-    let (kind, time_field) = match event.as_str() {
+    let (kind, field) = match event.as_str() {
         "A04" => (EncounterKind::Visit, 44),
         "A01" => (EncounterKind::Admission, 44),
         "A11" => (EncounterKind::AdmissionCancelled, 44),
@@ -228,12 +246,14 @@ fn read_encounter(message: &Message, reading: &mut Reading) {
         "A13" => (EncounterKind::DischargeCancelled, 45),
         _ => return,
     };
-    let Some(time) = time_field_required(message, pv1, time_field, reading) else { return };
+    let Some(time) = time_field_required(message, pv1, field, reading) else { return };
     let department = non_empty(message.field_of(pv1, 10).text());
     let discharge_destination = (kind == EncounterKind::Discharge)
         .then(|| non_empty(message.field_of(pv1, 36).text()).map(|code| discharge_destination(&code)))
         .flatten();
-    reading.records.push(Record::Encounter(EncounterEvent { event: kind, time, department, discharge_destination }));
+    let admitted = if kind == EncounterKind::Discharge { time_field(message, pv1, 44, reading) } else { None };
+    let event = EncounterEvent { event: kind, time, department, discharge_destination, admitted };
+    reading.push(pv1, Record::Encounter(event));
 }
 
 /// User table 0112: `01` home; `20`–`29` and `40`–`42` death; anything else (transfers, …)
@@ -268,7 +288,7 @@ fn read_diagnoses(message: &Message, reading: &mut Reading) {
             suspected: (f(13).component(1) == "1" && f(13).component(3) == "JHSD0005") || suspected_modifier,
             main: f(18).component(1) == "1",
         };
-        reading.records.push(Record::Diagnosis(diagnosis));
+        reading.push(prb, Record::Diagnosis(diagnosis));
     }
 }
 
@@ -329,26 +349,29 @@ fn read_orders(kind: &str, message: &Message, reading: &mut Reading) {
         if injection {
             for rxc in group.iter().filter(|s| s.name == "RXC") {
                 let Some(drug) = coded(&message.field_of(rxc, 2)) else {
-                    reading.problem(rxc, 2, "an injection component without a drug code");
+                    reading.problem(rxc, 2, problems::NO_COMPONENT_CODE);
                     continue;
                 };
                 let amount = number_field(message, rxc, 3, reading);
                 let unit = non_empty(message.field_of(rxc, 4).component(1));
-                reading.records.push(Record::DrugOrder(DrugOrder {
-                    drug,
-                    ordered,
-                    start,
-                    days_supply: None,
-                    daily_dose: amount,
-                    dose_unit: unit,
-                    route: if route == "other" { "injection" } else { route },
-                    setting,
-                }));
+                reading.push(
+                    rxc,
+                    Record::DrugOrder(DrugOrder {
+                        drug,
+                        ordered,
+                        start,
+                        days_supply: None,
+                        daily_dose: amount,
+                        dose_unit: unit,
+                        route: if route == "other" { "injection" } else { route },
+                        setting,
+                    }),
+                );
             }
             continue;
         }
         let Some(drug) = coded(&message.field_of(rxe, 2)) else {
-            reading.problem(rxe, 2, "a prescription line without a drug code");
+            reading.problem(rxe, 2, problems::NO_DRUG_CODE);
             continue;
         };
         let days_supply = tq1.and_then(|tq1| days(message, tq1, reading));
@@ -356,16 +379,10 @@ fn read_orders(kind: &str, message: &Message, reading: &mut Reading) {
         let daily_dose = number_text(&daily.component(1)).filter(|_| !daily.is_empty());
         let dose_unit =
             non_empty(daily.subcomponent(2, 1)).or_else(|| non_empty(message.field_of(rxe, 5).component(1)));
-        reading.records.push(Record::DrugOrder(DrugOrder {
-            drug,
-            ordered,
-            start,
-            days_supply,
-            daily_dose,
-            dose_unit,
-            route,
-            setting,
-        }));
+        reading.push(
+            rxe,
+            Record::DrugOrder(DrugOrder { drug, ordered, start, days_supply, daily_dose, dose_unit, route, setting }),
+        );
     }
 }
 
@@ -384,7 +401,7 @@ fn days(message: &Message, tq1: &Segment, reading: &mut Reading) -> Option<i64> 
     match count.zip(per) {
         Some((n, per)) => Some(n * per),
         None => {
-            reading.problem(tq1, 6, "not a duration in days or weeks (e.g. 7^d)");
+            reading.problem(tq1, 6, problems::NOT_DAYS);
             None
         }
     }
@@ -402,7 +419,7 @@ fn route(code: &str) -> &'static str {
 }
 
 /// ORC-29 (HL7 0482) or PV1-2 (HL7 0004): `O` outpatient, `I` inpatient.
-fn setting(code: &str) -> Option<&'static str> {
+pub fn setting(code: &str) -> Option<&'static str> {
     match code {
         "O" => Some("outpatient"),
         "I" => Some("inpatient"),
@@ -414,7 +431,7 @@ fn read_administrations(message: &Message, reading: &mut Reading) {
     let route_given = message.segment("RXR").map(|rxr| route(&message.field_of(rxr, 1).component(1)));
     for rxa in message.segments().iter().filter(|s| s.name == "RXA") {
         let Some(drug) = coded(&message.field_of(rxa, 5)) else {
-            reading.problem(rxa, 5, "an administration without a drug code");
+            reading.problem(rxa, 5, problems::NO_ADMINISTERED_CODE);
             continue;
         };
         let Some(start) = time_field_required(message, rxa, 3, reading) else { continue };
@@ -431,7 +448,7 @@ fn read_administrations(message: &Message, reading: &mut Reading) {
             route: route_given.unwrap_or("other"),
             completed: status.is_empty() || status == "CP",
         };
-        reading.records.push(Record::Administration(administration));
+        reading.push(rxa, Record::Administration(administration));
     }
 }
 
@@ -447,7 +464,7 @@ fn rate(message: &Message, rxa: &Segment, reading: &mut Reading) -> (Option<f64>
     match number_text(number) {
         Some(rate) => (Some(rate), non_empty(unit.trim().to_string()).or_else(|| non_empty(field.component(2)))),
         None => {
-            reading.problem(rxa, 12, "not a rate (a number and its unit, e.g. 100ml/hr)");
+            reading.problem(rxa, 12, problems::NOT_A_RATE);
             (None, None)
         }
     }
@@ -465,7 +482,7 @@ fn read_results(message: &Message, reading: &mut Reading) {
             }
             "OBX" => {
                 if let Some(result) = read_result(message, segment, specimen.clone(), collected, reading) {
-                    reading.records.push(Record::LabResult(result));
+                    reading.push(segment, Record::LabResult(result));
                 }
             }
             _ => {}
@@ -482,18 +499,18 @@ fn read_result(
 ) -> Option<LabResult> {
     let f = |n| message.field_of(obx, n);
     let Some(test) = coded(&f(3)) else {
-        reading.problem(obx, 3, "a result without a test code");
+        reading.problem(obx, 3, problems::NO_TEST_CODE);
         return None;
     };
     let Some(time) = time_field(message, obx, 14, reading).or(collected) else {
-        reading.problem(obx, 14, "a result with no observation time (OBX-14) and no collection time (SPM-17)");
+        reading.problem(obx, 14, problems::NO_RESULT_TIME);
         return None;
     };
     let value = match f(2).text().as_str() {
         "NM" => match number_text(&f(5).text()) {
             Some(n) => LabValue { number: Some(n), comparator: None, text: None },
             None => {
-                reading.problem(obx, 5, "a numeric result (NM) that is not a number");
+                reading.problem(obx, 5, problems::NM_NOT_A_NUMBER);
                 return None;
             }
         },
@@ -560,10 +577,19 @@ pub fn lab_value(raw: &str) -> LabValue {
     }
 }
 
-/// OBX-7 `low-high` (either side may be missing: `-5.0`, `10-`).
+/// OBX-7 `low-high` (either side may be missing: `-5.0`, `10-`). A limit may be negative
+/// (`-3.8-110.9`, `-3.8--1.0`): the separator is the first `-` after a digit, a point or a space;
+/// a text whose only `-` is its first character is a high limit alone.
 fn reference_range(text: &str) -> (Option<f64>, Option<f64>) {
-    match text.trim().split_once('-') {
-        Some((low, high)) => (number_text(low.trim()), number_text(high.trim())),
+    let text = text.trim();
+    let separator = text
+        .char_indices()
+        .skip(1)
+        .find(|&(i, c)| c == '-' && text[..i].ends_with(|p: char| p.is_ascii_digit() || p == '.' || p == ' '))
+        .map(|(i, _)| i)
+        .or_else(|| text.starts_with('-').then_some(0));
+    match separator {
+        Some(i) => (number_text(text[..i].trim()), number_text(text[i + 1..].trim())),
         None => (None, None),
     }
 }
@@ -587,7 +613,7 @@ fn number_field(message: &Message, segment: &Segment, n: usize, reading: &mut Re
     }
     let number = number_text(text.trim());
     if number.is_none() {
-        reading.problem(segment, n, "not a number");
+        reading.problem(segment, n, problems::NOT_A_NUMBER);
     }
     number
 }
@@ -612,7 +638,7 @@ fn time_field(message: &Message, segment: &Segment, n: usize, reading: &mut Read
     }
     let time = parse_time(&text);
     if time.is_none() {
-        reading.problem(segment, n, "not an HL7 time (YYYYMMDD[HH[MM[SS[.S]]]])");
+        reading.problem(segment, n, problems::NOT_A_TIME);
     }
     time
 }
@@ -620,7 +646,7 @@ fn time_field(message: &Message, segment: &Segment, n: usize, reading: &mut Read
 fn time_field_required(message: &Message, segment: &Segment, n: usize, reading: &mut Reading) -> Option<NaiveDateTime> {
     let time = time_field(message, segment, n, reading);
     if time.is_none() && message.field_of(segment, n).is_empty() {
-        reading.problem(segment, n, "empty, and the record cannot be placed in time without it");
+        reading.problem(segment, n, problems::NO_TIME);
     }
     time
 }
@@ -664,7 +690,17 @@ mod tests {
             "ADT-00",
             "ADT^A08|1|P|2.5\rPID|0001||0001234567^^^^PI||\u{5c71}\u{7530}^\u{82b1}\u{5b50}^^^^^L^I||19490522|F|||^^^^1000001^JPN^H^\u{6771}\u{4eac}||03-0000-0000\r",
         );
-        assert_eq!(r.records, [Record::Patient(Patient { sex: Some('F'), birth_date: Some(date("1949-05-22")) })]);
+        assert_eq!(
+            r.records,
+            [Placed {
+                segment: 2,
+                record: Record::Patient(Patient {
+                    sex: Some('F'),
+                    birth_date: Some(date("1949-05-22")),
+                    death_date: None
+                })
+            }]
+        );
         assert!(r.problems.is_empty());
     }
 
@@ -674,11 +710,12 @@ mod tests {
             "ADT-52",
             "ADT^A03|1|P|2.5\rPID|1||1^^^^PI\rPV1|0001|I|05^501^2^^^N||||D001^\u{533b}\u{5e2b}^\u{7532}^^^^^^^L^^^^^I|||01|||||||D001^\u{533b}\u{5e2b}^\u{7532}^^^^^^^L^^^^^I|||||||||||||||||||01||||||||202404151030|202404251000\r",
         );
-        let Record::Encounter(e) = &r.records[1] else { panic!("{r:?}") };
+        let Record::Encounter(e) = &r.records[1].record else { panic!("{r:?}") };
         assert_eq!(e.event, EncounterKind::Discharge);
         assert_eq!(e.time, date("2024-04-25").and_hms_opt(10, 0, 0).unwrap());
         assert_eq!(e.department.as_deref(), Some("01"));
         assert_eq!(e.discharge_destination, Some("home"));
+        assert_eq!(e.admitted, date("2024-04-15").and_hms_opt(10, 30, 0));
     }
 
     #[test]
@@ -687,7 +724,7 @@ mod tests {
             "PPR-01",
             "PPR^ZD1|1|P|2.5\rPID|1||1^^^^PI\rPRB|AD|20240415|20054174^\u{80c3}\u{708e}^MDCDX2|000000000000017|||20240415|||K297^^I10^O^\u{5916}\u{6765}\u{6642}^JHSD0004|||1^\u{7591}\u{3044}\u{3042}\u{308a}^JHSD0005|N^\u{56de}\u{5fa9}\u{305b}\u{305a}^HL70241||20240410||1^\u{4e3b}\u{8a3a}\u{65ad}^JHSD0007\rZPR||20054174^\u{80c3}\u{708e}^MDCDX2|27000001^\u{306e}\u{7591}\u{3044}^MDCDX2||TSQF^\u{80c3}\u{708e}^MDCDX2\r",
         );
-        let Record::Diagnosis(d) = &r.records[1] else { panic!("{r:?}") };
+        let Record::Diagnosis(d) = &r.records[1].record else { panic!("{r:?}") };
         assert_eq!(d.disease.as_ref().map(|c| (c.code.as_str(), c.system.as_str())), Some(("20054174", "MDCDX2")));
         assert_eq!(d.icd10.as_deref(), Some("K297"));
         assert_eq!((d.kind, d.outcome, d.suspected, d.main), (Some("outpatient"), Some("unchanged"), true, true));
@@ -701,7 +738,7 @@ mod tests {
             "OMP-01",
             "RDE^O11|1|P|2.5\rPID|1||1^^^^PI\rORC|NW|000000000012345||1|||||20240415102500|||D001^\u{533b}\u{5e2b}^\u{7532}^^^^^^^L^^^^^I|||||01^\u{5185}\u{79d1}^99XY1||||||||||||O^\u{5916}\u{6765}\u{60a3}\u{8005}\u{30aa}\u{30fc}\u{30c0}^HL70482\rRXE||108665201^\u{30c0}\u{30fc}\u{30bc}\u{30f3}\u{9320}\u{ff08}\u{ff15}mg)^HOT9|1||TAB^\u{9320}^MR9P|||||21|TAB^\u{9320}^MR9P||||2024041500001||||3^TAB&\u{9320}&MR9P||OHP^\u{5916}\u{6765}\u{51e6}\u{65b9}^MR9P~OHI^\u{9662}\u{5185}\u{51e6}\u{65b9}^MR9P\rTQ1|1||1013044400000000&x&JAMISDP01|||7^d|20240415\rRXR|PO^\u{53e3}^HL70162\r",
         );
-        let Record::DrugOrder(o) = &r.records[1] else { panic!("{r:?}") };
+        let Record::DrugOrder(o) = &r.records[1].record else { panic!("{r:?}") };
         assert_eq!((o.drug.code.as_str(), o.drug.system.as_str()), ("108665201", "HOT9"));
         assert_eq!((o.days_supply, o.daily_dose, o.dose_unit.as_deref()), (Some(7), Some(3.0), Some("TAB")));
         assert_eq!((o.route, o.setting, o.start), ("oral", Some("outpatient"), Some(date("2024-04-15"))));
@@ -714,8 +751,11 @@ mod tests {
             "OMP-02",
             "RDE^O11|1|P|2.5\rPID|1||1^^^^PI\rORC|NW|000000000012346||1|||||20240415102500\rRXE||00^\u{4e00}\u{822c}^99I02|500||ML^x^MR9P|INJ^x^MR9P|||||||||20240415-001||||||IHP^x^MR9P||100|ml/hr^x^ISO+\rTQ1|1||||||202404160900|202404161400\rRXR|IV^\u{9759}\u{8108}\u{5185}^HL70162||IVP^x^HL70164\rRXC|B|620007329^x^HOT9|1|HON^\u{672c}^MR9P\r",
         );
-        let orders: Vec<&DrugOrder> =
-            r.records.iter().filter_map(|x| if let Record::DrugOrder(o) = x { Some(o) } else { None }).collect();
+        let orders: Vec<&DrugOrder> = r
+            .records
+            .iter()
+            .filter_map(|x| if let Record::DrugOrder(o) = &x.record { Some(o) } else { None })
+            .collect();
         assert_eq!(orders.len(), 1, "{r:?}");
         assert_eq!(
             (orders[0].drug.code.as_str(), orders[0].route, orders[0].days_supply),
@@ -730,7 +770,7 @@ mod tests {
             "OMP-12",
             "RAS^O17|1|P|2.5\rPID|1||1^^^^PI\rORC|RE|000000000012346\rRXA|0|1|202404160900|202404161400|620007329^x^HOT9|500|ML^x^MR9P||^\u{5de6}\u{624b}^99IC2|N001^x||100ml/hr||||||||CP\rRXR|IV^x^HL70162\r",
         );
-        let Record::Administration(a) = &r.records[1] else { panic!("{r:?}") };
+        let Record::Administration(a) = &r.records[1].record else { panic!("{r:?}") };
         assert_eq!((a.drug.code.as_str(), a.amount, a.amount_unit.as_deref()), ("620007329", Some(500.0), Some("ML")));
         assert_eq!(
             (a.rate, a.rate_unit.as_deref(), a.route, a.completed),
@@ -746,8 +786,11 @@ mod tests {
             "OML-11",
             "OUL^R22|1|P|2.5\rPID|1||1^^^^PI\rSPM|1|000000000240415||023^\u{8840}\u{6e05}^JC10|||||||||||||202404150845\rOBR|1|000000000054321|000000000240415|E001^x^99O03|||20240415\rOBX|1|NM|3A010000002327101^\u{7dcf}\u{86cb}\u{767d}^JC10||6.2|g/dL^g/dL^ISO+|6.7-8.3|L|||F|||202404150845\rOBX|2|ST|5C070000002306201^CRP^JC10||<0.02|mg/dL^mg/dL^ISO+|0.00-0.14||||F|||202404150845\rOBX|3|ST|1A990000000192053^x^JC10||  +-||||||F|||202404150845\r",
         );
-        let results: Vec<&LabResult> =
-            r.records.iter().filter_map(|x| if let Record::LabResult(l) = x { Some(l) } else { None }).collect();
+        let results: Vec<&LabResult> = r
+            .records
+            .iter()
+            .filter_map(|x| if let Record::LabResult(l) = &x.record { Some(l) } else { None })
+            .collect();
         assert_eq!(results.len(), 3);
         assert_eq!(
             (results[0].value.number, results[0].ref_low, results[0].ref_high),
@@ -778,6 +821,17 @@ mod tests {
             ]
         );
         assert!(r.problems.iter().all(|p| !p.reason.contains("six") && !p.reason.contains("1949")));
+    }
+
+    #[test]
+    fn reference_ranges_with_negative_and_missing_limits() {
+        assert_eq!(reference_range("6.7-8.3"), (Some(6.7), Some(8.3)));
+        assert_eq!(reference_range("-3.8-110.9"), (Some(-3.8), Some(110.9)));
+        assert_eq!(reference_range("-3.8--1.0"), (Some(-3.8), Some(-1.0)));
+        assert_eq!(reference_range(" 0.00 - 0.14 "), (Some(0.0), Some(0.14)));
+        assert_eq!(reference_range("-5.0"), (None, Some(5.0)));
+        assert_eq!(reference_range("10-"), (Some(10.0), None));
+        assert_eq!(reference_range("N"), (None, None));
     }
 
     #[test]
