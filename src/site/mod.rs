@@ -14,6 +14,7 @@
 pub mod agent;
 pub mod approve;
 pub mod check;
+pub mod decode;
 pub mod engine;
 pub mod keys;
 pub mod load;

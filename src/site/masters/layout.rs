@@ -363,15 +363,8 @@ fn decode(bytes: &[u8]) -> Result<String, String> {
             "line {line}: bytes that are not Shift_JIS (the file is UTF-8: a master is read as published, in Shift_JIS)"
         ));
     }
-    match encoding_rs::SHIFT_JIS.decode_without_bom_handling_and_without_replacement(bytes) {
-        Some(text) => Ok(text.into_owned()),
-        None => {
-            let not_sjis = |line: &[u8]| {
-                encoding_rs::SHIFT_JIS.decode_without_bom_handling_and_without_replacement(line).is_none()
-            };
-            Err(format!("line {}: bytes that are not Shift_JIS", line_where(&not_sjis)))
-        }
-    }
+    crate::site::decode::strictly(encoding_rs::SHIFT_JIS, bytes)
+        .map_err(|offset| format!("line {}: bytes that are not Shift_JIS", crate::site::decode::line_of(bytes, offset)))
 }
 
 /// A record and its line.

@@ -187,17 +187,7 @@ pub fn read(bytes: &[u8]) -> Result<Claims, Unreadable> {
 }
 
 fn decode(bytes: &[u8]) -> Result<String, Unreadable> {
-    let mut decoder = encoding_rs::SHIFT_JIS.new_decoder_without_bom_handling();
-    let capacity = decoder.max_utf8_buffer_length_without_replacement(bytes.len()).unwrap_or(bytes.len() * 3 + 16);
-    let mut text = String::with_capacity(capacity);
-    let (result, read) = decoder.decode_to_string_without_replacement(bytes, &mut text, true);
-    match result {
-        encoding_rs::DecoderResult::InputEmpty => Ok(text),
-        encoding_rs::DecoderResult::Malformed(bad, after) => {
-            Err(Unreadable::Undecodable { offset: read - usize::from(after) - usize::from(bad) })
-        }
-        encoding_rs::DecoderResult::OutputFull => unreachable!("the buffer holds the longest decoding"),
-    }
+    crate::site::decode::strictly(encoding_rs::SHIFT_JIS, bytes).map_err(|offset| Unreadable::Undecodable { offset })
 }
 
 /// The file as read so far.
