@@ -16,15 +16,10 @@ PATIENTS=${2:-100000}
 WORK=${3:-$HOME/.cache/midnet-bench/extract-$SITES-$PATIENTS}
 REPEAT=${4:-3}
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/midnet-target}"
-cargo build --release --quiet
-MIDNET="$CARGO_TARGET_DIR/release/midnet"
+. scripts/bench-common.sh
 PY=$(scripts/python-env.sh)
-SCRIPT=$PWD/testdata/scripts/active_comparator.midnet
-CUTOFF=2025-09-30
-PASSWORD=bench-correct-horse-1
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GB"
+machine
 mkdir -p "$WORK"
 if [ ! -f "$WORK/net/sites.toml" ]; then
     rm -rf "$WORK/net"
@@ -33,8 +28,6 @@ fi
 export MIDNET_HOME="$WORK/center" HOME="$WORK/os-home"
 rm -rf "$MIDNET_HOME" "$HOME"
 mkdir -p "$HOME"
-# A home on a simulated clock, as for every test and script: the run does not depend on the day.
-TODAY=2026-06-02
 echo "$PASSWORD" | "$MIDNET" center init --user rev --name "Bench Reviewer" --simulated-clock "$TODAY"
 echo "$PASSWORD" | "$MIDNET" login --user rev >/dev/null
 "$MIDNET" center sites add "$WORK/net/sites.toml"

@@ -18,19 +18,10 @@ SITES=${2:-10}
 REPEAT=${3:-3}
 WORK=${4:-$HOME/.cache/midnet-bench/network}
 cd "$(dirname "$0")/.."
-# MIDNET=path/to/midnet uses that binary instead of building one.
-if [ -z "${MIDNET:-}" ]; then
-    export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/midnet-target}"
-    cargo build --release --quiet
-    MIDNET="$CARGO_TARGET_DIR/release/midnet"
-fi
-SCRIPT=$PWD/testdata/scripts/active_comparator.midnet
-CUTOFF=2025-09-30
-PASSWORD=bench-correct-horse-1
-TODAY=2026-06-02
+. scripts/bench-common.sh
 NET="$WORK/net-$SITES-$PATIENTS"
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GB; load $(cut -d' ' -f1-3 /proc/loadavg)"
+machine
 if [ ! -f "$NET/ready" ]; then
     rm -rf "$NET"
     mkdir -p "$NET"

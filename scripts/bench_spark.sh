@@ -21,16 +21,7 @@ SIZES=${1:-100000 1000000}
 WORK=${2:-$HOME/.cache/midnet-bench/spark}
 REPEAT=${3:-3}
 cd "$(dirname "$0")/.."
-# MIDNET=path/to/midnet uses that binary instead of building one.
-if [ -z "${MIDNET:-}" ]; then
-    export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/midnet-target}"
-    cargo build --release --quiet
-    MIDNET="$CARGO_TARGET_DIR/release/midnet"
-fi
-SCRIPT=$PWD/testdata/scripts/active_comparator.midnet
-CUTOFF=2025-09-30
-PASSWORD=bench-correct-horse-1
-TODAY=2026-06-02
+. scripts/bench-common.sh
 # MIDNET_SPARK_CONNECT=sc://… uses a server that is already running (and leaves it running).
 if [ -n "${MIDNET_SPARK_CONNECT:-}" ]; then
     URL=$MIDNET_SPARK_CONNECT
@@ -40,7 +31,7 @@ else
 fi
 REAL_HOME=$HOME
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GB; load $(cut -d' ' -f1-3 /proc/loadavg)"
+machine
 echo "spark: $URL"
 
 # A data center in $1 registering the one site of the registry $2, with project BENCH approved there.
