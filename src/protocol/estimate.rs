@@ -87,7 +87,7 @@ impl Estimate {
 }
 
 pub fn estimate(cohort: &Cohort, outcome: OutcomeColumns) -> Estimate {
-    let rows: Vec<usize> = (0..cohort.treated.len()).filter(|&i| outcome.keep[i]).collect();
+    let rows = canonical_rows(cohort, outcome);
     let years: Vec<f64> = rows.iter().map(|&i| outcome.days[i] / DAYS_PER_YEAR).collect();
     let events: Vec<u32> = rows.iter().map(|&i| outcome.event[i] as u32).collect();
     let groups: Vec<u32> = rows.iter().map(|&i| if cohort.treated[i] { 0 } else { 1 }).collect();
@@ -100,6 +100,22 @@ pub fn estimate(cohort: &Cohort, outcome: OutcomeColumns) -> Estimate {
     };
     let hazard_ratio = hazard_ratio(cohort, &rows, outcome);
     Estimate { drug: group(tallies[0]), comparator: group(tallies[1]), hazard_ratio }
+}
+
+/// The subgroup's rows in an order that depends on their values only. The rows reach the protocol
+/// in whatever order a site's engine returned them (and person ids are drawn afresh at every
+/// extraction); the sums over them, and near a monotone likelihood which coefficient is seen to run
+/// away first, depend on that order, so the same patients must always be read in the same order.
+fn canonical_rows(cohort: &Cohort, outcome: OutcomeColumns) -> Vec<usize> {
+    let mut rows: Vec<usize> = (0..cohort.treated.len()).filter(|&i| outcome.keep[i]).collect();
+    rows.sort_by(|&a, &b| {
+        (cohort.site[a], cohort.treated[a], outcome.event[a])
+            .cmp(&(cohort.site[b], cohort.treated[b], outcome.event[b]))
+            .then(outcome.days[a].total_cmp(&outcome.days[b]))
+            .then(cohort.male[a].total_cmp(&cohort.male[b]))
+            .then(cohort.age[a].total_cmp(&cohort.age[b]))
+    });
+    rows
 }
 
 fn hazard_ratio(cohort: &Cohort, rows: &[usize], outcome: OutcomeColumns) -> Result<HazardRatio, String> {
@@ -115,7 +131,17 @@ fn hazard_ratio(cohort: &Cohort, rows: &[usize], outcome: OutcomeColumns) -> Res
     let event: Vec<bool> = rows.iter().map(|&i| outcome.event[i]).collect();
     let strata: Vec<u32> = rows.iter().map(|&i| cohort.site[i]).collect();
     let input = CoxInput { time: &time, event: &event, terms: &terms, strata: Some(&strata) };
-    let why = |e| not_estimable(e, &Spread::of(cohort, rows, outcome));
+    let spread = Spread::of(cohort, rows, outcome);
+    // A group without events makes the drug's coefficient run away, but with age and age² beside
+    // it which coefficient the fit sees run first is a matter of rounding: the patients' fact is
+    // said before any fit.
+    match spread.events {
+        [0, 0] => return Err("not estimable: no events".into()),
+        [0, _] => return Err("not estimable: no events in the drug group".into()),
+        [_, 0] => return Err("not estimable: no events in the comparator group".into()),
+        _ => {}
+    }
+    let why = |e| not_estimable(e, &spread);
     let fit = cox::fit(&input, &CoxOptions::default()).map_err(why)?;
     // After the fit: the model's own reasons say what is true of the patients, and come first.
     if fit.events < MIN_EVENTS {
@@ -170,14 +196,14 @@ fn not_estimable(e: CoxError, spread: &Spread) -> String {
     match e {
         CoxError::NoEvents => "not estimable: no events".into(),
         CoxError::Separation { names } if names.iter().any(|n| n == "drug") => {
-            match spread.events.iter().position(|&n| n == 0) {
-                Some(group) => format!("not estimable: no events in the {} group", GROUPS[group]),
-                None if spread.sites_with_events_in_both == 0 => "not estimable: events in both groups, but never \
-                    in both within one site, so the site-stratified model cannot compare them (monotone likelihood)"
-                    .into(),
-                None => "not estimable: events in both groups, but within each site the events the model can compare \
-                         fall in one group only (monotone likelihood)"
-                    .into(),
+            if spread.sites_with_events_in_both == 0 {
+                "not estimable: events in both groups, but never in both within one site, so the site-stratified \
+                 model cannot compare them (monotone likelihood)"
+                    .into()
+            } else {
+                "not estimable: events in both groups, but within each site the events the model can compare fall \
+                 in one group only (monotone likelihood)"
+                    .into()
             }
         }
         CoxError::Separation { names } => {
@@ -244,6 +270,53 @@ mod tests {
         let e = estimate(&c, OutcomeColumns { event: &drug_only, days: &days, keep: &keep });
         assert_eq!(e.hazard_ratio.clone().unwrap_err(), "not estimable: no events in the comparator group");
         assert!(!e.flagged_unadjusted());
+    }
+
+    /// The cohort's rows in another order: each column permuted alike.
+    fn permuted(c: &Cohort, columns: [&[f64]; 2], order: &[usize]) -> (Cohort, [Vec<f64>; 2]) {
+        let pick = |v: &[f64]| order.iter().map(|&i| v[i]).collect::<Vec<f64>>();
+        let cohort = Cohort {
+            treated: order.iter().map(|&i| c.treated[i]).collect(),
+            male: pick(&c.male),
+            age: pick(&c.age),
+            site: order.iter().map(|&i| c.site[i]).collect(),
+        };
+        (cohort, columns.map(pick))
+    }
+
+    /// The same patients in any order give the same estimate to the last bit: a site's engine
+    /// returns rows in an order of its own, and near a monotone likelihood rounding decides which
+    /// coefficient runs away first (seen as "adjust for age" against "adjust for age^2" between a
+    /// Spark and a DuckDB site).
+    #[test]
+    fn the_order_of_the_rows_changes_nothing() {
+        let n = 300;
+        let c = Cohort {
+            treated: (0..n).map(|i| i % 3 == 0).collect(),
+            male: (0..n).map(|i| ((i / 3) % 2) as f64).collect(),
+            age: (0..n).map(|i| 30.0 + ((i * 7919) % 61) as f64 + 0.25).collect(),
+            site: (0..n).map(|i| (i % 4) as u32).collect(),
+        };
+        let days: Vec<f64> = (0..n).map(|i| (10 + (i * 37) % 400) as f64).collect();
+        let cases: [Vec<bool>; 3] = [
+            (0..n).map(|i| i % 11 == 0 || i % 13 == 1).collect(), // converges
+            (0..n).map(|i| i % 3 != 0 && i % 29 == 1).collect(),  // no events in the drug group
+            (0..n).map(|i| i % 3 == 0 && i % 31 == 0 || i % 3 != 0 && c.age[i] > 85.0).collect(),
+        ];
+        // Permutations: 7 and 17 are prime to 300.
+        let orders: [Vec<usize>; 3] =
+            [(0..n).rev().collect(), (0..n).map(|i| (i * 7) % n).collect(), (0..n).map(|i| (i * 17 + 5) % n).collect()];
+        for event in &cases {
+            let flags: Vec<f64> = event.iter().map(|&e| e as u8 as f64).collect();
+            let keep = vec![true; n];
+            let expected = estimate(&c, OutcomeColumns { event, days: &days, keep: &keep });
+            for order in &orders {
+                let (c2, [days2, flags2]) = permuted(&c, [&days, &flags], order);
+                let event2: Vec<bool> = flags2.iter().map(|&f| f == 1.0).collect();
+                let got = estimate(&c2, OutcomeColumns { event: &event2, days: &days2, keep: &keep });
+                assert_eq!(format!("{got:?}"), format!("{expected:?}"), "order {:?}", &order[..5]);
+            }
+        }
     }
 
     #[test]
