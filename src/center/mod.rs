@@ -17,7 +17,7 @@
 //!     let db = project.layout().db();                            // the project's DuckDB file
 //!     let out = project.resolve(Area::Datasets, "cohort@1.parquet")?; // refuses .., /abs, symlinks
 //!     let pseudonym = project.pseudonym("site01")?;              // per-project site pseudonym
-//!     let sites = actor.home().sites()?;                         // ids, names, aliases, paths
+//!     let sites = center::sites::registered(actor.home())?;      // ids, names, aliases, paths
 //!     // ... write `out` ...
 //!     project.record_file(actor, &out, &sha256, Direction::In)?; // audited file movement
 //!     Ok(())
@@ -35,6 +35,7 @@
 //! demo, whose reviewer alone moves it ([`today`]); audit records written there carry it.
 
 pub mod home;
+pub mod init;
 pub mod keys;
 pub mod privilege;
 pub mod session;
@@ -43,6 +44,7 @@ pub mod today;
 pub mod users;
 
 pub use home::{Home, SETTINGS_FILE, Settings};
+pub use init::create_home;
 pub use session::{Actor, as_user};
 pub use sites::Site;
 pub use users::NewUser;

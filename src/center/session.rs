@@ -376,7 +376,9 @@ mod tests {
     fn an_unknown_user_costs_one_password_verification_like_a_known_one() {
         let dir = tempfile::tempdir().unwrap();
         let reviewer = NewUser { id: "rev".into(), name: "Rita".into(), reviewer: true };
-        let home = Home::init(&dir.path().join("h"), &Settings::default(), &reviewer, "plum-orbit-kettle-42").unwrap();
+        let home =
+            crate::center::create_home(&dir.path().join("h"), &Settings::default(), &reviewer, "plum-orbit-kettle-42")
+                .unwrap();
         let verifications = |user: &str| {
             super::super::users::VERIFICATIONS.with(|n| n.set(0));
             assert!(Actor::login(&home, user, "wrong-guess-1234").is_err());

@@ -58,6 +58,11 @@ pub struct SiteRegistry {
     pub sites: Vec<Site>,
 }
 
+/// The registered sites (names and aliases stay here, never in a project).
+pub fn registered(home: &Home) -> Result<Vec<Site>> {
+    Ok(SiteRegistry::load(home)?.sites)
+}
+
 impl SiteRegistry {
     pub fn load(home: &Home) -> Result<SiteRegistry> {
         store::read_json(&home.sites_path())

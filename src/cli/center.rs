@@ -5,7 +5,7 @@
 use clap::{Args, Subcommand};
 
 use crate::audit::Outcome;
-use crate::center::home::{Home, Settings};
+use crate::center::home::Settings;
 use crate::center::session::{self, Actor};
 use crate::center::users::{self, NewUser, Users, read_new_password, read_password};
 use crate::cli::Global;
@@ -313,7 +313,7 @@ fn init(global: &Global, args: InitArgs) -> Result<()> {
     };
     let reviewer = NewUser { id: args.user, name: args.name, reviewer: true };
     let password = read_new_password(&format!("password for {}: ", reviewer.id))?;
-    let home = Home::init(root, &settings, &reviewer, &password)?;
+    let home = crate::center::create_home(root, &settings, &reviewer, &password)?;
     let created = serde_json::json!({"home": home.root(), "reviewer": reviewer.id});
     print_result(args.json, &created, |_| {
         format!("created the data-center home {} with reviewer {}", home.root().display(), reviewer.id)
@@ -347,7 +347,7 @@ fn sites(global: &Global, command: SitesCommand) -> Result<()> {
         }),
         SitesCommand::List { json } => as_user(global, "center sites list", None, |actor| {
             actor.require_reviewer("listing the site registry")?;
-            let sites = actor.home().sites()?;
+            let sites = crate::center::sites::registered(actor.home())?;
             if json {
                 print_json(&sites)?;
             } else {

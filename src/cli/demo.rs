@@ -366,7 +366,7 @@ fn session<T>(home: &Home, id: &str, password: &str, f: impl FnOnce(&Actor) -> R
 fn provision(root: &Path, network: &Path) -> Result<NewProject> {
     let reviewer = NewUser { id: "reviewer".into(), name: "Demo Reviewer".into(), reviewer: true };
     let settings = Settings { simulated_clock: Some(DEMO_TODAY), ..Settings::default() };
-    let home = Home::init(&root.join("center"), &settings, &reviewer, REVIEWER_PASSWORD)?;
+    let home = center::create_home(&root.join("center"), &settings, &reviewer, REVIEWER_PASSWORD)?;
     session(&home, "reviewer", REVIEWER_PASSWORD, |reviewer| provision_project(reviewer, network))
 }
 

@@ -75,9 +75,11 @@ impl Context {
     pub fn of(actor: &Actor, project: &Project) -> Result<Context> {
         let home = actor.home();
         let rules = Rules::of_home(home.root())?;
-        let sites =
-            HospitalNames::of_sites(&home.sites()?, &format!("the site registry of {}", home.root().display()))?
-                .with_pseudonyms(project.pseudonyms().values().cloned());
+        let sites = HospitalNames::of_sites(
+            &crate::center::sites::registered(home)?,
+            &format!("the site registry of {}", home.root().display()),
+        )?
+        .with_pseudonyms(project.pseudonyms().values().cloned());
         let table_key = TableKey::of_home(home.root())?;
         let persons = Arc::new(Persons::of_project(project.layout())?);
         let db = project.layout().db();

@@ -377,7 +377,7 @@ fn within_extraction_period(project: &Project, compiled: &crate::script::Compile
 /// The sites to run: all active ones, or those named by registry id or by pseudonym. A retired
 /// site is not asked, and naming it is refused.
 fn targets(actor: &Actor, project: &Project, named: &[String]) -> Result<Vec<Target>> {
-    let registry = actor.home().sites()?;
+    let registry = crate::center::sites::registered(actor.home())?;
     if registry.iter().all(|s| s.retired.is_some()) {
         return Err(Error::BadInput(
             "the data center has no active sites; import them with `midnet center sites add sites.toml`".into(),

@@ -105,7 +105,7 @@ impl Serve {
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .ok_or_else(|| Error::Integrity("a call whose envelope cannot be read".into()))?;
-        let sites = &self.home.sites()?;
+        let sites = &crate::center::sites::registered(&self.home)?;
         let site = sites
             .iter()
             .filter(|s| s.retired.is_none())

@@ -125,7 +125,7 @@ fn approve(actor: &Actor, new: &NewProject) -> Result<ProjectRecord> {
             new.id
         ));
     }
-    let sites: Vec<String> = actor.home().sites()?.into_iter().map(|s| s.id).collect();
+    let sites: Vec<String> = crate::center::sites::registered(actor.home())?.into_iter().map(|s| s.id).collect();
     let mut record = ProjectRecord {
         id: new.id.clone(),
         title: new.title.trim().to_string(),

@@ -6,10 +6,11 @@
 use serde::Serialize;
 
 use super::SiteDir;
+use super::clinical::{ClinicalRows, Database};
 use super::load::reasons::{self, ReasonCount};
 use super::quality::{self, Changes, Coverage, UnmappedCode};
 use crate::error::Result;
-use crate::sql::{Dialect, DuckDb, SqlType};
+use crate::sql::SqlType;
 
 #[derive(Debug, Serialize)]
 pub struct QualityReport {
@@ -83,35 +84,6 @@ const DATE_COLUMN: [(&str, &str); 8] = [
     ("lab_result", "result_time"),
     ("procedure", "procedure_date"),
 ];
-
-/// Where a report counts a site's clinical rows: the site's DuckDB database, or a Spark site's
-/// server (`site::spark::check`). Each engine supplies its SQL dialect and runs the queries; what
-/// is asked, and how the answers make the report, is written once, here and in `site::quality`.
-pub trait ClinicalRows {
-    fn dialect(&self) -> &dyn Dialect;
-    /// An aggregate the generator's dialect has no piece for: the group's distinct values of the
-    /// text `expr` in ascending order, joined by `separator`.
-    fn distinct_sorted_list(&self, expr: &str, separator: &str) -> String;
-    /// Run `sql` (over the clinical tables and the masters, by name) and read its rows with `row`.
-    fn query<T>(&mut self, sql: &str, row: impl FnMut(&duckdb::Row) -> duckdb::Result<T>) -> Result<Vec<T>>;
-}
-
-/// A DuckDB database whose tables hold the clinical rows.
-pub struct Database<'a>(pub &'a duckdb::Connection);
-
-impl ClinicalRows for Database<'_> {
-    fn dialect(&self) -> &dyn Dialect {
-        &DuckDb
-    }
-
-    fn distinct_sorted_list(&self, expr: &str, separator: &str) -> String {
-        format!("string_agg(DISTINCT {expr}, {} ORDER BY {expr})", DuckDb.string(separator))
-    }
-
-    fn query<T>(&mut self, sql: &str, row: impl FnMut(&duckdb::Row) -> duckdb::Result<T>) -> Result<Vec<T>> {
-        Ok(self.0.prepare(sql)?.query_map([], row)?.collect::<std::result::Result<_, _>>()?)
-    }
-}
 
 pub fn check(site: &SiteDir) -> Result<QualityReport> {
     let conn = site.open_read_only()?;

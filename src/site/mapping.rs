@@ -137,7 +137,11 @@ struct Decision {
 
 /// Import the reviewed mapping `file`, decided by `by`: all its decisions or none.
 pub fn import(site: &SiteDir, file: &Path, by: &Approver) -> Result<Imported> {
-    super::spark::refuse_mapping(site)?;
+    site.refuse_at_spark(
+        "spark_mapping",
+        "importing a mapping of local codes",
+        "its rows with local codes keep waiting, and `midnet site mapping unmapped` lists them",
+    )?;
     let bytes = std::fs::read(file).at(file)?;
     let (decisions, undecided) = read(file, &bytes)?;
     let conn = site.open()?;

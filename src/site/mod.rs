@@ -14,6 +14,7 @@
 pub mod agent;
 pub mod approve;
 pub mod check;
+pub mod clinical;
 pub mod decode;
 pub mod engine;
 pub mod keys;
@@ -190,6 +191,23 @@ impl SiteDir {
         match (spark::SparkSite::of(self)?, version) {
             (Some(spark), Some(version)) => spark::publish(&spark, conn, version),
             _ => Ok(()),
+        }
+    }
+
+    /// Refuse `what` (under the rule `rule`) at a Spark site, where it is not built yet
+    /// (docs/spark.md): the mapping and the SS-MIX2 import write rows and withdrawals in one
+    /// transaction of the site's database, which at a Spark site is the catalog, where no reader
+    /// looks. `meanwhile` says what the site's staff can do instead.
+    pub(crate) fn refuse_at_spark(&self, rule: &'static str, what: &str, meanwhile: &str) -> Result<()> {
+        match spark::SparkSite::of(self)? {
+            None => Ok(()),
+            Some(_) => Err(Error::refused(
+                rule,
+                format!(
+                    "{}: {what} into a Spark site is not built yet (docs/spark.md); {meanwhile}",
+                    self.root.display()
+                ),
+            )),
         }
     }
 

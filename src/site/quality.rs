@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::check::{ClinicalRows, Database};
+use super::clinical::{ClinicalRows, Database};
 use crate::error::Result;
 use crate::schema::CLINICAL_TABLES;
 use crate::sql::duckdb::string;

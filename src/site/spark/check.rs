@@ -7,7 +7,8 @@
 use super::{SparkSite, withheld};
 use crate::error::Result;
 use crate::site::SiteDir;
-use crate::site::check::{ClinicalRows, QualityReport};
+use crate::site::check::QualityReport;
+use crate::site::clinical::ClinicalRows;
 use crate::spark::{Session, ident};
 use crate::sql::duckdb::{ident as duck_ident, string};
 use crate::sql::{Dialect, Spark};

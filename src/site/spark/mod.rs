@@ -133,39 +133,6 @@ pub fn init(site: &SiteDir, connect: &str, warehouse: &Path) -> Result<super::Cr
     })
 }
 
-/// A mapping of local codes is not built for a Spark site: it moves rows between the waiting rows
-/// (in the catalog) and the clinical tables (in the warehouse, whose files a version never changes),
-/// and an import would leave the rows it brings in where no reader looks, for the next load to drop.
-pub(crate) fn refuse_mapping(site: &SiteDir) -> Result<()> {
-    match SparkSite::of(site)? {
-        None => Ok(()),
-        Some(_) => Err(Error::refused(
-            "spark_mapping",
-            format!(
-                "{}: importing a mapping of local codes into a Spark site is not built yet (docs/spark.md); its \
-                 rows with local codes keep waiting, and `midnet site mapping unmapped` lists them",
-                site.root().display()
-            ),
-        )),
-    }
-}
-
-/// An SS-MIX2 import is not built for a Spark site: it writes its rows and withdrawals in one
-/// transaction of the site's database, which at a Spark site is the catalog, where no reader looks.
-pub(crate) fn refuse_ssmix2_import(site: &SiteDir) -> Result<()> {
-    match SparkSite::of(site)? {
-        None => Ok(()),
-        Some(_) => Err(Error::refused(
-            "spark_ssmix2",
-            format!(
-                "{}: importing an SS-MIX2 storage into a Spark site is not built yet (docs/spark.md); import it \
-                 into a DuckDB site",
-                site.root().display()
-            ),
-        )),
-    }
-}
-
 /// A warehouse directory must be new or empty: midnet never writes among other files.
 fn claim_empty(dir: &Path) -> Result<()> {
     match std::fs::read_dir(dir) {

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::SparkSite;
 use crate::error::{Error, IoContext, Result};
 use crate::schema::{CLINICAL_TABLES, SCHEMA_VERSION};
-use crate::site::check::Database;
+use crate::site::clinical::Database;
 use crate::spark::{Session, ident};
 use crate::sql::duckdb::{ident as duck_ident, string};
 

@@ -118,7 +118,7 @@ pub fn import(site: &SiteDir, root: &Path) -> Result<ImportReport> {
     if !root.is_dir() {
         return Err(Error::NotFound(format!("{}: no such directory (the SS-MIX2 storage's root)", root.display())));
     }
-    crate::site::spark::refuse_ssmix2_import(site)?;
+    site.refuse_at_spark("spark_ssmix2", "importing an SS-MIX2 storage", "import it into a DuckDB site")?;
     let (conn, migration) = site.open_migrated()?;
     let key = PatientKey::of(site)?;
     let storage = storage::walk(root)?;
