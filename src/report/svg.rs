@@ -224,21 +224,26 @@ pub fn curves(c: &Table, outcome: &str, subgroup: &str) -> String {
         );
         percent += percent_step;
     }
+    // Each curve ends at its own last point: past it too few of the group remain at risk to show
+    // (tables::curve_points), and drawing it on flat would claim what no one saw.
     for (k, (name, colour, points)) in series.iter().enumerate() {
         let mut path = format!("M{:.1},{:.1}", x(0.0), y(0.0));
-        let mut last = 0.0;
+        let (mut last_day, mut last) = (0.0, 0.0);
         for &(d, v) in points {
             let _ = write!(path, " H{:.1} V{:.1}", x(d), y(v));
-            last = v;
+            (last_day, last) = (d, v);
         }
-        let _ = write!(path, " H{:.1}", x(max_day));
         let _ = writeln!(s, "<path d=\"{path}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\"/>");
+        let legend = if points.is_empty() {
+            format!("{name}: no point shown")
+        } else {
+            format!("{name}: {:.1}% at day {last_day:.0}", last * 100.0)
+        };
         let _ = writeln!(
             s,
-            "<text x=\"{}\" y=\"{}\" fill=\"{colour}\">{name}: {:.1}% at day {max_day:.0}</text>",
+            "<text x=\"{}\" y=\"{}\" fill=\"{colour}\">{legend}</text>",
             right + 12.0,
-            top + 10.0 + LINE * k as f64,
-            last * 100.0
+            top + 10.0 + LINE * k as f64
         );
     }
     let _ = writeln!(
@@ -333,7 +338,7 @@ mod tests {
             rows: [
                 ["alt", "all", "drug", "0", "0"],
                 ["alt", "all", "drug", "360", "0.05"],
-                ["alt", "all", "comparator", "360", "0.02"],
+                ["alt", "all", "comparator", "180", "0.02"],
             ]
             .iter()
             .map(|r| r.iter().map(|s| s.to_string()).collect())
@@ -344,6 +349,12 @@ mod tests {
         for tick in ["0", "90", "180", "270", "360", "0%", "1%", "5%", "6%"] {
             assert!(texts.iter().any(|(_, t)| t == tick), "no tick {tick}: {svg}");
         }
+        // Each group's curve and legend end at its own last point (the comparator's is day 180).
+        assert!(texts.iter().any(|(_, t)| t == "drug: 5.0% at day 360"), "{svg}");
+        assert!(texts.iter().any(|(_, t)| t == "comparator: 2.0% at day 180"), "{svg}");
+        let comparator = svg.lines().find(|l| l.contains("#2c6fbb") && l.starts_with("<path")).unwrap();
+        let end = format!("H{:.1} V", 56.0 + 180.0 / 360.0 * (440.0 - 56.0));
+        assert!(comparator.contains(&end) && !comparator.contains("H440.0"), "{comparator}");
         let title = texts.iter().find(|(_, t)| t.starts_with("days since")).unwrap().0;
         let tick = texts.iter().find(|(_, t)| t == "90").unwrap().0;
         assert!(title - FONT >= tick + 2.0 && title + 4.0 <= height(&svg), "{svg}");
