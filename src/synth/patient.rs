@@ -349,6 +349,11 @@ impl<R: Rng> Chart<'_, R> {
         for _ in 0..poisson(self.rng, 0.07 * years) {
             let from = start + self.rng.random_range(0..=(end - start).max(0));
             let to = (from + self.rng.random_range(2..=20)).min(end.max(from));
+            // A patient is in one bed at a time. Two stays admitted (or discharged) on one day
+            // could not even be exported: SS-MIX2 keeps one ADT file per patient, day and kind.
+            if stays.iter().any(|&(first, last)| from <= last && first <= to) {
+                continue;
+            }
             let source = if ctx.profile.has_dpc { "DPC" } else { "EHR" };
             let e = &mut self.t.encounter;
             e.str(&self.person.key);
