@@ -1,8 +1,9 @@
 //! `midnet demo`: the main job end to end, with no arguments, in a directory it names and keeps
 //! (a new `./midnet-demo`, `./midnet-demo-2`, … or `--dir`) so that its report can be opened
 //! afterwards; `--clean` removes it at the end. Each stage of the data flow that lands extends it;
-//! today it synthesises a small network of hospitals, creates each site's integrated data source,
-//! loads it and checks its quality, sets up the data center (its home, the site registry, users and
+//! today it synthesises a small network of hospitals, creates each site's integrated data source
+//! (the first hospital's from its SS-MIX2 export, the others' from midnet's CSV files) and checks
+//! its quality, sets up the data center (its home, the site registry, users and
 //! a signal-detection project), extracts an active-comparator cohort, runs the shared early-safety
 //! protocol, releases its tables through the export gate and renders the HTML report from the
 //! released tables.
@@ -137,11 +138,15 @@ fn run_in(root: &Path, global: &Global, args: &DemoArgs) -> Result<PathBuf> {
     )?;
     say(&format!("   {} rows of hospital files, registry {}", summary.rows, network.join("sites.toml").display()));
 
-    say("2. each site creates its integrated data source, imports its official masters and loads its files");
-    for site in &summary.sites {
+    say("2. each site creates its integrated data source, imports its official masters and brings in its hospital's files");
+    for (i, site) in summary.sites.iter().enumerate() {
         let dir = SiteDir::at(&site.path);
         dir.init()?;
         crate::site::masters::import(&dir, &synth::masters::master_files(&site.path))?;
+        if i == SS_MIX2_SITE {
+            join_through_ss_mix2(&dir, site, args.seed, &say)?;
+            continue;
+        }
         let report = crate::site::load::load(&dir, &[site.path.join(synth::IMPORT_DIR)], None, &progress)?;
         say(&format!(
             "   {}: {} rows loaded, {} quarantined (data version {})",
@@ -208,6 +213,38 @@ fn run_in(root: &Path, global: &Global, args: &DemoArgs) -> Result<PathBuf> {
 
     say("8. outside the data center, the report is rendered from the released tables alone");
     render_released(root, &project.id, &released)
+}
+
+/// The site (0-based) that joins through its hospital's SS-MIX2 export instead of midnet's CSV
+/// files, as a real hospital would: the others load their CSV files.
+const SS_MIX2_SITE: usize = 0;
+
+/// The hospital's electronic records written as its SS-MIX2 standardized storage (from its
+/// synthetic CSV files, which the site never reads), imported with `site import ss-mix2`, and the
+/// storage's local codes mapped with the reviewed mapping file (`site mapping import`). SS-MIX2
+/// carries the EHR only: the site has no claims or DPC rows, and its observation periods are those
+/// the import derives from the days of care.
+fn join_through_ss_mix2(dir: &SiteDir, site: &synth::SiteSummary, seed: u64, say: &dyn Fn(&str)) -> Result<()> {
+    let tree = synth::ssmix2::write(&site.path, &site.path.join(synth::IMPORT_DIR), seed, SS_MIX2_SITE)?;
+    let root = site.path.join(synth::ssmix2::TREE_DIR);
+    let imported = crate::site::ssmix2::import::import(dir, &root)?;
+    let mapping = site.path.join(synth::ssmix2::MAPPING_FILE);
+    let by = crate::site::approve::Approver::new(&format!("Demo reviewer of {}", site.id))?;
+    let mapped = crate::site::mapping::import(dir, &mapping, &by)?;
+    let total = |count: fn(&crate::site::load::FileLoaded) -> u64| imported.tables.iter().map(count).sum::<u64>();
+    say(&format!(
+        "   {}: joins through its hospital's SS-MIX2 export ({} messages in {}): {} rows imported, {} quarantined, {} \
+         waiting for the mapping of their local codes; {} brought in by its mapping (data version {})",
+        site.id,
+        tree.files,
+        root.display(),
+        total(|t| t.rows_loaded),
+        total(|t| t.rows_quarantined),
+        total(|t| t.rows_waiting),
+        mapped.rows_loaded,
+        mapped.data_version.or(imported.data_version).unwrap_or(0)
+    ));
+    Ok(())
 }
 
 /// The example active-comparator study (novagliptin vs sitagliptin), as an analyst would write it.

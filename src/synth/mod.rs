@@ -79,20 +79,7 @@ pub fn synthesize(opts: &SynthOptions, progress: &crate::progress::Progress) -> 
     validate(opts)?;
     std::fs::create_dir_all(&opts.out).at(&opts.out)?;
     let drugs = drug_codes()?;
-    let contexts: Vec<SiteContext> = (0..opts.sites)
-        .map(|i| {
-            let mut rng = Xoshiro256PlusPlus::seed_from_u64(site::mix(opts.seed, i as u64, u64::MAX));
-            let profile = network::site_profile(i, &mut rng);
-            SiteContext {
-                key_mask: site::mix(opts.seed, i as u64, u64::MAX - 1) & 0x03FF_FFFF,
-                profile,
-                data_start: opts.data_start,
-                data_end: opts.data_end,
-                drugs: drugs.clone(),
-                dirty: opts.dirty,
-            }
-        })
-        .collect();
+    let contexts = site_contexts(opts, &drugs);
     let bars: Vec<_> = contexts.iter().map(|c| progress.bar(&c.profile.id, opts.patients)).collect();
     let written: Vec<(site::RowCounts, Option<ssmix2::TreeSummary>)> = contexts
         .par_iter()
@@ -309,6 +296,24 @@ fn write_truth(out: &Path, opts: &SynthOptions, drugs: &HashMap<String, Drug>) -
 }
 
 /// Generate every patient of one site into `dir`, calling `tick` every 1,000 patients.
+/// Each site's profile and what its patients are drawn with, from the network's seed.
+fn site_contexts(opts: &SynthOptions, drugs: &HashMap<String, Drug>) -> Vec<SiteContext> {
+    (0..opts.sites)
+        .map(|i| {
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(site::mix(opts.seed, i as u64, u64::MAX));
+            let profile = network::site_profile(i, &mut rng);
+            SiteContext {
+                key_mask: site::mix(opts.seed, i as u64, u64::MAX - 1) & 0x03FF_FFFF,
+                profile,
+                data_start: opts.data_start,
+                data_end: opts.data_end,
+                drugs: drugs.clone(),
+                dirty: opts.dirty,
+            }
+        })
+        .collect()
+}
+
 pub fn generate_site(
     ctx: &SiteContext,
     seed: u64,
@@ -318,9 +323,7 @@ pub fn generate_site(
 ) -> Result<site::RowCounts> {
     let mut tables = site::Tables::create(dir, ctx)?;
     for idx in 0..patients {
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(site::mix(seed, ctx.profile.index as u64, idx));
-        let mut details = Xoshiro256PlusPlus::seed_from_u64(site::mix(!seed, ctx.profile.index as u64, idx));
-        patient::generate(ctx, idx, &mut rng, &mut details, &mut tables)?;
+        generate_patient(ctx, seed, idx, &mut tables)?;
         if idx % 1000 == 999 {
             tick(1000);
         }
@@ -332,4 +335,61 @@ pub fn generate_site(
         counts[i] = t.rows;
     }
     Ok(counts)
+}
+
+/// Patient `idx` of a site, from their own two random streams (so that any patient can be drawn alone).
+fn generate_patient(ctx: &SiteContext, seed: u64, idx: u64, tables: &mut site::Tables) -> Result<()> {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(site::mix(seed, ctx.profile.index as u64, idx));
+    let mut details = Xoshiro256PlusPlus::seed_from_u64(site::mix(!seed, ctx.profile.index as u64, idx));
+    patient::generate(ctx, idx, &mut rng, &mut details, tables)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    /// A patient is never in two hospital stays at once. Seed 20's first site had a patient
+    /// (`K54437261`) with two stays admitted on 2021-11-17: SS-MIX2 keeps one ADT-22 file per
+    /// patient and day, so the storage could carry only one of them and the other's discharge was
+    /// quarantined as unmatched (one stay in 1,785 differed between import and load).
+    #[test]
+    fn no_patient_has_two_stays_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = SynthOptions {
+            sites: 1,
+            patients: 1,
+            seed: 20,
+            out: dir.path().to_path_buf(),
+            data_start: crate::query::value::parse_date("2016-04-01").unwrap(),
+            data_end: crate::query::value::parse_date("2025-09-30").unwrap(),
+            dirty: 0.0,
+            ss_mix2: false,
+        };
+        let ctx = &site_contexts(&opts, &drug_codes().unwrap())[0];
+        let mut tables = site::Tables::create(dir.path(), ctx).unwrap();
+        let known = 54_437_261 ^ ctx.key_mask;
+        for idx in (0..2_000).chain([known]) {
+            generate_patient(ctx, opts.seed, idx, &mut tables).unwrap();
+        }
+        for table in tables.all() {
+            table.flush().unwrap();
+        }
+        let mut reader = csv::Reader::from_path(dir.path().join("encounter.csv")).unwrap();
+        let mut stays: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        for row in reader.records() {
+            let row = row.unwrap();
+            if &row[1] == "inpatient" {
+                stays.entry(row[0].to_string()).or_default().push((row[2].to_string(), row[3].to_string()));
+            }
+        }
+        assert!(stays.contains_key("K54437261"), "the patient of the known case is drawn: {:?}", stays.keys());
+        for (patient, mut stays) in stays {
+            stays.sort();
+            for pair in stays.windows(2) {
+                assert!(pair[0].1 < pair[1].0, "{patient}: stays {:?} and {:?} overlap", pair[0], pair[1]);
+            }
+        }
+    }
 }

@@ -214,6 +214,9 @@ impl<R: Rng> Chart<'_, R> {
             self.write_labs(day, admitted, &levels, &episodes)?;
             self.visits.push(day);
         }
+        // The hospital observes the patient from a first to a last day of care, both visits: the
+        // observation period is what an import of its records can derive (docs/ss-mix2.md).
+        self.visits.extend([self.person.start, self.person.end]);
         self.write_visits(&admissions)
     }
 
@@ -349,6 +352,11 @@ impl<R: Rng> Chart<'_, R> {
         for _ in 0..poisson(self.rng, 0.07 * years) {
             let from = start + self.rng.random_range(0..=(end - start).max(0));
             let to = (from + self.rng.random_range(2..=20)).min(end.max(from));
+            // A patient is in one bed at a time. Two stays admitted (or discharged) on one day
+            // could not even be exported: SS-MIX2 keeps one ADT file per patient, day and kind.
+            if stays.iter().any(|&(first, last)| from <= last && first <= to) {
+                continue;
+            }
             let source = if ctx.profile.has_dpc { "DPC" } else { "EHR" };
             let e = &mut self.t.encounter;
             e.str(&self.person.key);
@@ -362,8 +370,11 @@ impl<R: Rng> Chart<'_, R> {
             for ingredient in catalog::INPATIENT {
                 if self.rng.random_bool(0.4) {
                     let drug = ctx.drug(ingredient);
-                    self.write_order(&Order { drug, day: from + 1, supply: (to - from).max(1), setting: "inpatient" })?;
-                    self.write_administrations(drug, from + 1, to.max(from + 1), source)?;
+                    // From the day after admission, within the stay (a stay cut short by the end
+                    // of observation may last one day).
+                    let day = (from + 1).min(to);
+                    self.write_order(&Order { drug, day, supply: (to - from).max(1), setting: "inpatient" })?;
+                    self.write_administrations(drug, day, to, source)?;
                 }
             }
             if ctx.profile.has_claims {

@@ -291,8 +291,11 @@ impl Writer {
         }
         self.labs(&person, &tables.lab_result, &chart.labs, &mut files);
         if self.chance(idx, 0, 5) < 0.01 {
+            // On the patient's first day of care, so that it changes no observation period.
+            let e = &tables.encounter;
+            let first_day = chart.encounters.iter().map(|row| digits(&row[e.column("start_date")])).min();
             let order = files.next_order();
-            files.list.push(unreadable(&person, idx, order));
+            files.list.push(unreadable(&person, idx, order, first_day.as_deref().unwrap_or("20200101")));
         }
         for file in files.list {
             self.store(&person.id, file)?;
@@ -303,6 +306,9 @@ impl Writer {
     /// Outpatient visits as ADT-12; a stay as its admission (ADT-22) and discharge (ADT-52); now and
     /// then an admission entered and cancelled the day before a stay (its A01 superseded by an A11).
     fn encounters(&self, person: &Person, e: &Grouped, rows: &[StringRecord], idx: u64, files: &mut Files) {
+        // No cancelled entry before the patient's first day of care: the import's observation
+        // period starts at the first message, as the CSV files' starts at the first visit.
+        let first_day = rows.iter().map(|row| digits(&row[e.column("start_date")])).min().unwrap_or_default();
         for (i, row) in rows.iter().enumerate() {
             let at = |c: &str| row[e.column(c)].to_string();
             let start = digits(&at("start_date"));
@@ -327,8 +333,8 @@ impl Writer {
                         &discharged,
                         destination,
                     ));
-                    if self.chance(idx, i as u64, 1) < 0.1 {
-                        let day = day_before(&start);
+                    let day = day_before(&start);
+                    if self.chance(idx, i as u64, 1) < 0.1 && day >= first_day {
                         let admitted = format!("{day}1000");
                         let mut entered = person.adt(&visit("ADT-22", "A01", &day, "I"), &admitted, "", "");
                         entered.condition = 2;
@@ -736,9 +742,9 @@ fn encode(text: &str) -> Result<Vec<u8>> {
 
 /// A lab result file that cannot be read, one of three ways: a byte ISO-2022-JP has not, a message
 /// cut short inside a segment, a segment whose name is not one. It holds no row of the CSV files.
-fn unreadable(person: &Person, idx: u64, order: u64) -> Stored {
+fn unreadable(person: &Person, idx: u64, order: u64, day: &str) -> Stored {
     let obx = Segment::new("OBX").set(1, "1").set(2, "NM").set(3, "3B045000002327101^^JC10").set(5, "30").set(6, "U/L");
-    let mut file = person.results("202001010900", "023", order, &[obx.text()]);
+    let mut file = person.results(&format!("{day}0900"), "023", order, &[obx.text()]);
     match idx % 3 {
         0 => file.bad_byte_at = Some(file.text.find("\rOBX").unwrap_or(0) + 5),
         1 => file.text.truncate(file.text.find("\rOBX").map_or(40, |at| at + 12)),

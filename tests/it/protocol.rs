@@ -26,17 +26,73 @@ impl Monitoring {
     /// As [`Monitoring::new`], with each hospital's files changed by `edit` (given the site's number,
     /// from 1, and its import directory) before the site loads them.
     fn with_files(sites: usize, patients: u64, seed: u64, purpose: &str, edit: impl Fn(usize, &Path)) -> Monitoring {
-        let c = Center::with_users();
-        let network = c.root.join("network");
-        let out = network.display().to_string();
-        let (n, p, s) = (sites.to_string(), patients.to_string(), seed.to_string());
-        c.run("rev", &["synth", "--site-count", &n, "--patients", &p, "--seed", &s, "--dir", &out, "--quiet"]).ok();
-        for i in 1..=sites {
-            let site = network.join(format!("site{i:02}"));
+        Monitoring::joined(sites, patients, seed, purpose, &[], |c, i, site| {
             edit(i, &site.join("import"));
             let (dir, import) = (site.display().to_string(), site.join("import").display().to_string());
             c.run("rev", &["site", "init", "--site", &dir, "--quiet"]).ok();
             c.run("rev", &["site", "load", "--site", &dir, &import, "--quiet"]).ok();
+        })
+    }
+
+    /// As [`Monitoring::new`], every hospital joining through its SS-MIX2 export instead of its CSV
+    /// files: its masters, its storage tree (`site import ss-mix2`) and the tree's mapping of local
+    /// codes. Nothing of the CSV files is loaded: the sites hold what SS-MIX2 carries (EHR rows, and
+    /// the observation periods the import derives), no claims or DPC rows.
+    fn from_ss_mix2(sites: usize, patients: u64, seed: u64, purpose: &str) -> Monitoring {
+        Monitoring::joined(sites, patients, seed, purpose, &["--format", "csv,ss-mix2"], |c, _, site| {
+            let dir = site.display().to_string();
+            c.run("rev", &["site", "init", "--site", &dir, "--quiet"]).ok();
+            let mut masters: Vec<String> = std::fs::read_dir(site.join("masters"))
+                .unwrap()
+                .map(|e| e.unwrap().path().display().to_string())
+                .collect();
+            masters.sort();
+            let mut args = vec!["site", "masters", "import", "--site", dir.as_str()];
+            args.extend(masters.iter().map(String::as_str));
+            c.run("rev", &args).ok();
+            let tree = site.join("ss-mix2").display().to_string();
+            c.run("rev", &["site", "import", "ss-mix2", "--site", &dir, &tree]).ok();
+            let mapping = site.join("ss-mix2-mapping.csv").display().to_string();
+            c.run("rev", &["site", "mapping", "import", "--site", &dir, "--by", "Sato Hanako", &mapping]).ok();
+        })
+    }
+
+    /// As [`Monitoring::new`], every hospital loading only the rows of its EHR (no claims or DPC
+    /// rows or periods): what its SS-MIX2 export carries.
+    fn ehr_only(sites: usize, patients: u64, seed: u64, purpose: &str) -> Monitoring {
+        Monitoring::joined(sites, patients, seed, purpose, &[], |c, _, site| {
+            let import = site.join("import");
+            for entry in std::fs::read_dir(&import).unwrap() {
+                let path = entry.unwrap().path();
+                if path.file_name().unwrap() != "patient.csv" {
+                    keep_ehr_rows(&path);
+                }
+            }
+            let (dir, import) = (site.display().to_string(), import.display().to_string());
+            c.run("rev", &["site", "init", "--site", &dir, "--quiet"]).ok();
+            c.run("rev", &["site", "load", "--site", &dir, &import, "--quiet"]).ok();
+        })
+    }
+
+    /// A network synthesised with `synth_args`, each site joined to it by `join` (given the site's
+    /// number, from 1, and its directory), registered, with project `p1` and the protocol script.
+    fn joined(
+        sites: usize,
+        patients: u64,
+        seed: u64,
+        purpose: &str,
+        synth_args: &[&str],
+        join: impl Fn(&Center, usize, &Path),
+    ) -> Monitoring {
+        let c = Center::with_users();
+        let network = c.root.join("network");
+        let out = network.display().to_string();
+        let (n, p, s) = (sites.to_string(), patients.to_string(), seed.to_string());
+        let mut args = vec!["synth", "--site-count", &n, "--patients", &p, "--seed", &s, "--dir", &out, "--quiet"];
+        args.extend_from_slice(synth_args);
+        c.run("rev", &args).ok();
+        for i in 1..=sites {
+            join(&c, i, &network.join(format!("site{i:02}")));
         }
         c.add_sites(&network.join("sites.toml"));
         c.set_today("2026-06-02");
@@ -275,42 +331,114 @@ fn report_errors_name_the_file() {
     midnet(dir.path(), &["report", "--out", &out, "missing/results.csv"]).fails(4, "no such file");
 }
 
-/// Validity: on a fixed-seed network, every planted effect of truth.json is recovered — the 95% CI
-/// of the baseline-normal subgroup's hazard ratio contains the planted value, and it is flagged: its
-/// statistic crosses the sequential boundary of the default plan at this first look.
-/// One research project per drug pair, each refining the planted outcome.
+/// Validity: on a fixed-seed network, every planted effect of truth.json is recovered (see
+/// [`assert_planted_effects_recovered`]).
 #[test]
 fn every_planted_effect_is_covered_and_flagged() {
-    let m = Monitoring::new(5, 20_000, 7, "research");
-    let truth = m.truth();
-    let planted: Vec<&Value> =
-        truth["effects"].as_array().unwrap().iter().filter(|e| e["hazard_ratio"] != 1.0).collect();
+    assert_planted_effects_recovered(&Monitoring::new(5, 20_000, 7, "research"));
+}
+
+/// Validity on what SS-MIX2 carries: the same network with only the hospitals' EHR rows (no claims
+/// or DPC rows, no claims observation periods). With
+/// [`sites_imported_from_ss_mix2_give_the_estimates_of_their_ehr_rows`], it is the validity of the
+/// network imported from SS-MIX2, whose storage trees at this size would take about 28 GB of disk
+/// (one file per message: 800,000 files a site).
+#[test]
+fn every_planted_effect_is_covered_and_flagged_on_the_ehr_rows_alone() {
+    assert_planted_effects_recovered(&Monitoring::ehr_only(5, 20_000, 7, "research"));
+}
+
+/// Sites that joined through their SS-MIX2 exports (storage tree, masters, mapping; issue 20) give
+/// the protocol the estimates that the same hospitals' EHR rows give loaded from CSV, for every
+/// planted effect: the same patients, events and hazard ratios. The protocol reads rows, so the
+/// validity of the EHR rows carries over to the imported network at any size.
+#[test]
+fn sites_imported_from_ss_mix2_give_the_estimates_of_their_ehr_rows() {
+    let (sites, patients) = (3, 3_000);
+    let imported = Monitoring::from_ss_mix2(sites, patients, 7, "research");
+    for site in &imported.sites {
+        let config = duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly).unwrap();
+        let conn = duckdb::Connection::open_with_flags(site.join("site.duckdb"), config).unwrap();
+        let notes: Vec<String> = conn
+            .prepare("SELECT DISTINCT note FROM load_history WHERE change = 'load'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(notes, ["ss-mix2"], "{}: every row came in through the import", site.display());
+    }
+    let loaded = Monitoring::ehr_only(sites, patients, 7, "research");
+    let mut estimated = 0;
+    for (k, effect) in planted(&imported.truth()).iter().enumerate() {
+        let outcome = effect["outcome"].as_str().unwrap();
+        let (a, b) = (refine(&imported, k, effect), refine(&loaded, k, effect));
+        eprintln!("{} {outcome}: imported {:?}", effect["drug"], a.iter().map(|r| &r["hr"]).collect::<Vec<_>>());
+        assert_eq!(a.len(), b.len(), "{outcome}");
+        estimated += a.iter().filter(|r| r["status"] == "estimated").count();
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(x.keys().collect::<Vec<_>>(), y.keys().collect::<Vec<_>>());
+            for (column, value) in x {
+                let other = &y[column];
+                match (value.parse::<f64>(), other.parse::<f64>()) {
+                    (Ok(u), Ok(v)) => assert!(
+                        (u - v).abs() <= 1e-9 * u.abs().max(1.0),
+                        "{outcome} {}: {column} {value} imported, {other} loaded",
+                        x["subgroup"]
+                    ),
+                    _ => assert_eq!(value, other, "{outcome} {}: {column}", x["subgroup"]),
+                }
+            }
+        }
+    }
+    assert!(estimated >= 4, "hazard ratios are compared, not only counts: {estimated} estimated");
+}
+
+/// The effects truth.json plants (hazard ratio other than 1).
+fn planted(truth: &Value) -> Vec<Value> {
+    truth["effects"].as_array().unwrap().iter().filter(|e| e["hazard_ratio"] != 1.0).cloned().collect()
+}
+
+/// The results of the protocol run for a planted effect's drug pair in a research project `v<k>`
+/// of its own, refining the planted outcome: its rows of results.csv.
+fn refine(m: &Monitoring, k: usize, effect: &Value) -> Vec<std::collections::BTreeMap<String, String>> {
+    let (drug, comparator) = (effect["drug_yj"].as_str().unwrap(), effect["comparator_yj"].as_str().unwrap());
+    let outcome = effect["outcome"].as_str().unwrap();
+    let project = format!("v{k}");
+    m.c.run("rev", &create_args(&project, "research", "2026-06-01", "2027-05-31", &[])).ok();
+    m.c.run("carol", &["project", "grant", &project, "alan", "analyst"]).ok();
+    m.approve_for(&project, drug, comparator, Some(outcome));
+    let args = [
+        "protocol",
+        "run",
+        "--project",
+        &project,
+        "--drug",
+        drug,
+        "--comparator",
+        comparator,
+        "--cutoff",
+        "2025-09-30",
+        "--outcome-ids",
+        outcome,
+        "--quiet",
+    ];
+    m.c.run("alan", &args).ok();
+    csv_rows(&m.c.area(&project).join("work/protocol/analysis-1/results.csv"))
+}
+
+/// Every planted effect of truth.json is recovered — the 95% CI of the baseline-normal subgroup's
+/// hazard ratio contains the planted value, and it is flagged: its statistic crosses the sequential
+/// boundary of the default plan at this first look. One research project per drug pair, each
+/// refining the planted outcome.
+fn assert_planted_effects_recovered(m: &Monitoring) {
+    let planted = planted(&m.truth());
     assert!(planted.len() >= 4, "truth.json plants the four effects of docs/synth.md");
     let mut failures = Vec::new();
     for (k, effect) in planted.iter().enumerate() {
-        let (drug, comparator) = (effect["drug_yj"].as_str().unwrap(), effect["comparator_yj"].as_str().unwrap());
         let (outcome, hr) = (effect["outcome"].as_str().unwrap(), effect["hazard_ratio"].as_f64().unwrap());
+        let results = refine(m, k, effect);
         let project = format!("v{k}");
-        m.c.run("rev", &create_args(&project, "research", "2026-06-01", "2027-05-31", &[])).ok();
-        m.c.run("carol", &["project", "grant", &project, "alan", "analyst"]).ok();
-        m.approve_for(&project, drug, comparator, Some(outcome));
-        let args = [
-            "protocol",
-            "run",
-            "--project",
-            &project,
-            "--drug",
-            drug,
-            "--comparator",
-            comparator,
-            "--cutoff",
-            "2025-09-30",
-            "--outcome-ids",
-            outcome,
-            "--quiet",
-        ];
-        m.c.run("alan", &args).ok();
-        let results = csv_rows(&m.c.area(&project).join("work/protocol/analysis-1/results.csv"));
         let row = results.iter().find(|r| r["outcome"] == outcome && r["subgroup"] == "baseline normal").unwrap();
         let (lo, hi) = (row["hr_lo95"].parse::<f64>().unwrap(), row["hr_hi95"].parse::<f64>().unwrap());
         let line = format!(
@@ -333,6 +461,14 @@ fn every_planted_effect_is_covered_and_flagged() {
         }
     }
     assert!(failures.is_empty(), "planted effects not recovered:\n{}", failures.join("\n"));
+}
+
+/// Keep the rows of a hospital file whose `source` is `EHR`.
+fn keep_ehr_rows(path: &Path) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let header = text.lines().next().unwrap();
+    let source = header.split(',').position(|c| c == "source").unwrap_or_else(|| panic!("{}", path.display()));
+    filter_lines(path, |f| f[source] == "EHR");
 }
 
 /// Keep the lines of a hospital file (header first) for which `keep` holds of their fields.

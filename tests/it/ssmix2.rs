@@ -426,6 +426,36 @@ fn a_deletion_withdraws_the_rows_of_its_key_in_a_new_data_version() {
     assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM ssmix2_file WHERE withdrawn = 3"), 1);
 }
 
+/// A patient's EHR observation period runs from the first to the last day of care (the date folder)
+/// of their current files, whatever became of the rows: a prescription waiting for the mapping and
+/// a quarantined one count as days the hospital saw the patient; a deleted file takes its day away.
+#[test]
+fn the_observation_period_spans_the_days_of_care_of_the_current_files() {
+    let dir = tempdir();
+    new_site(dir.path());
+    let tree = Tree::new(dir.path());
+    full_patient(&tree, ID);
+    full_patient(&tree, OTHER_ID);
+    tree.put(ID, "20240320", "OMP-01", "20240320102500000", &prescription(ID, "A123", "99HOSP"));
+    tree.put(ID, "20240503", "OMP-01", "20240503102500000", &prescription(ID, "108665201", "Yamada"));
+    import(dir.path()).ok();
+    let (key, other) = (patient_key(dir.path(), ID), patient_key(dir.path(), OTHER_ID));
+    let periods = |dir: &Path| {
+        rows(dir, "SELECT patient_key || ' ' || source || ' ' || start_date || ' ' || end_date FROM observation_period ORDER BY 1")
+    };
+    let mut expected =
+        [format!("{key} EHR 2024-03-20 2024-05-03"), format!("{other} EHR 2024-04-01 2024-04-15")];
+    expected.sort();
+    assert_eq!(periods(dir.path()), expected);
+
+    tree.put_bytes((ID, "20240503", "OMP-01", ORDER), "20240504090000000", "0", b"");
+    import(dir.path()).ok();
+    let mut expected =
+        [format!("{key} EHR 2024-03-20 2024-04-15"), format!("{other} EHR 2024-04-01 2024-04-15")];
+    expected.sort();
+    assert_eq!(periods(dir.path()), expected);
+}
+
 #[test]
 fn an_unmatched_discharge_is_quarantined() {
     let (dir, quarantined, file) = bad_input(|tree| {
@@ -547,10 +577,12 @@ fn site_check_counts_messages_by_data_kind() {
     assert!(text.contains("SS-MIX2 messages (current files) by data kind"), "{text}");
 }
 
-/// The columns of each table SS-MIX2 carries; a CSV row's department and discharge destination as
-/// the storage writes them (user tables 0069, 0112).
-const CARRIED: [(&str, &[&str]); 6] = [
+/// The columns of each table SS-MIX2 carries, and of the EHR observation periods the import derives
+/// from the days of care; a CSV row's department and discharge destination as the storage writes
+/// them (user tables 0069, 0112).
+const CARRIED: [(&str, &[&str]); 7] = [
     ("patient", &["sex", "birth_date", "death_date"]),
+    ("observation_period", &["start_date", "end_date"]),
     (
         "encounter",
         &[

@@ -21,6 +21,7 @@ use serde::Serialize;
 
 use super::encounters;
 use super::hl7;
+use super::observation;
 use super::problems;
 use super::read::{self, EncounterEvent, Record};
 use super::rows::{self, Codes, Row};
@@ -197,6 +198,7 @@ pub fn import(site: &SiteDir, root: &Path) -> Result<ImportReport> {
              AND source_file IN (SELECT file FROM quarantine WHERE data_version = ?)",
             duckdb::params![version, version],
         )?;
+        observation::derive(&conn)?;
         for name in &staging_names {
             conn.execute_batch(&format!("DROP TABLE {}", ident(name)))?;
         }

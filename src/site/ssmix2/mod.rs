@@ -1,12 +1,14 @@
 //! Reading a hospital's SS-MIX2 standardized storage (issue 20): the storage's tree of files
 //! ([`storage`]), the HL7 v2.5 messages in them ([`hl7`]), what each message says ([`read`]), and
 //! `midnet site import ss-mix2` ([`import`]): the rows each record becomes ([`rows`]), a patient's
-//! encounters paired over their ADT messages ([`encounters`]), every reason a message is
+//! encounters paired over their ADT messages ([`encounters`]), their EHR observation period
+//! ([`observation`]), every reason a message is
 //! quarantined with ([`problems`]).
 
 mod encounters;
 pub mod hl7;
 pub mod import;
+mod observation;
 pub mod problems;
 pub mod read;
 mod rows;
