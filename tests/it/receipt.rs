@@ -315,6 +315,7 @@ fn imports_are_incremental_idempotent_and_a_month_sent_again_replaces_its_file()
         put(dir.path(), "202405-again", &claims("202404", 75, &[sy("20240305", "1"), visit(&[(10, "1")])]));
     import(dir.path(), &[&april_again]).ok();
     assert_eq!(rows(dir.path(), diagnoses), ["2024-03-05 continuing"]);
+    assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM patient"), 1, "the patient's row stays with their rows");
 
     // Two new files of one payer and month in one import are refused.
     let a = put(dir.path(), "x", &claims("202406", 75, &[visit(&[(3, "1")])]));

@@ -285,7 +285,7 @@ fn withdraw(conn: &duckdb::Connection, replaced: &[String], version: i64) -> Res
     }
     let of_replaced = "source_file IN (SELECT source_file FROM midnet_replaced)";
     let mut rows = 0;
-    for table in ["patient", "drug_order", "drug_administration", "procedure"] {
+    for table in ["drug_order", "drug_administration", "procedure"] {
         rows += conn.execute(&format!("DELETE FROM {} WHERE {of_replaced}", ident(table)), [])?;
     }
     let rebuilt = strings(conn, &format!("SELECT DISTINCT patient_key FROM receipt_diagnosis WHERE {of_replaced}"))?;
@@ -293,6 +293,19 @@ fn withdraw(conn: &duckdb::Connection, replaced: &[String], version: i64) -> Res
     conn.execute(
         &format!("UPDATE receipt_file SET withdrawn = ? WHERE withdrawn IS NULL AND {of_replaced}"),
         [version],
+    )?;
+    // A patient's row goes with its file unless another current file still has rows of theirs:
+    // then it stays (a row of a withdrawn file), so that no row is left without its patient.
+    rows += conn.execute(
+        &format!(
+            "DELETE FROM patient WHERE {of_replaced} AND patient_key NOT IN ( \
+                 SELECT patient_key FROM receipt_diagnosis UNION ALL \
+                 SELECT patient_key FROM drug_order WHERE {current} UNION ALL \
+                 SELECT patient_key FROM drug_administration WHERE {current} UNION ALL \
+                 SELECT patient_key FROM procedure WHERE {current})",
+            current = "source_file IN (SELECT source_file FROM receipt_file WHERE withdrawn IS NULL)"
+        ),
+        [],
     )?;
     conn.execute_batch("DROP TABLE midnet_replaced")?;
     Ok((rows as u64, rebuilt.into_iter().collect()))
