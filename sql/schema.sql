@@ -321,7 +321,7 @@ CREATE VIEW current_master_procedure AS
 CREATE TABLE schema_version (
     version         INTEGER NOT NULL
 );
-INSERT INTO schema_version VALUES (5);
+INSERT INTO schema_version VALUES (6);
 
 -- One row per change of the data: a data version, which extraction manifests cite. A load that
 -- brought rows in (`change` = 'load'), an import of official masters ('masters', the files' kinds
@@ -368,6 +368,40 @@ CREATE TABLE ssmix2_file (
     data_version    INTEGER NOT NULL,       -- the import that read it
     outcome         VARCHAR NOT NULL CHECK (outcome IN ('read', 'skipped', 'quarantined')),
     withdrawn       INTEGER                 -- the data version that withdrew it; NULL: current
+);
+
+-- One row per claims file (RECEIPTC.UKE) that `site import receipt` read (docs/claims.md). A file
+-- is known by its SHA-256 (one read before is skipped) and by what it is: the monthly submission
+-- of the 審査支払機関 `payer` (IR-2) for the billing month `billing_month` (IR-8). A file of the
+-- same payer and billing month as one the site holds replaces it: the earlier file's rows are
+-- withdrawn and `withdrawn` set. `source_file` is what its rows record (no part of the file's path,
+-- which a hospital may have named after anything).
+CREATE TABLE receipt_file (
+    sha256          VARCHAR NOT NULL,
+    source_file     VARCHAR NOT NULL,       -- receipt/<payer>/<YYYYMM>/<first 16 digits of sha256>
+    payer           VARCHAR NOT NULL,
+    billing_month   VARCHAR NOT NULL,       -- YYYY-MM
+    bytes           BIGINT NOT NULL,
+    receipts        BIGINT NOT NULL,
+    totals_mismatches BIGINT NOT NULL,      -- receipts' and the file's totals that do not add up
+    data_version    INTEGER NOT NULL,       -- the import that read it
+    withdrawn       INTEGER                 -- the data version that withdrew it; NULL: current
+);
+
+-- Each diagnosis (SY) of a current claims file, month by month: a claim repeats a diagnosis on
+-- every monthly receipt while it is current, and `diagnosis` holds it once, with its latest
+-- outcome; when a file is withdrawn or added, a patient's claims diagnoses are rebuilt from these.
+CREATE TABLE receipt_diagnosis (
+    source_file     VARCHAR NOT NULL,
+    line            BIGINT NOT NULL,
+    patient_key     VARCHAR NOT NULL,
+    disease_code    VARCHAR NOT NULL,       -- SY-2, 傷病名コード
+    icd10           VARCHAR NOT NULL,       -- through the disease master when the file was read
+    care_month      DATE NOT NULL,          -- RE-4, its first day
+    start_date      DATE NOT NULL,          -- SY-3
+    outcome         VARCHAR NOT NULL,       -- SY-4 in the schema's words
+    suspected       BOOLEAN NOT NULL,       -- SY-5 holds 8002 (の疑い)
+    main_diagnosis  BOOLEAN NOT NULL        -- SY-7 = 01
 );
 
 -- Rows that failed validation at load, with where they came from and why. Nothing is dropped

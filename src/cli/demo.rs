@@ -133,6 +133,7 @@ fn run_in(root: &Path, global: &Global, args: &DemoArgs) -> Result<PathBuf> {
             data_end: crate::query::value::parse_date("2025-09-30").expect("valid"),
             dirty: 0.0002,
             ss_mix2: false,
+            receipt: false,
         },
         &progress,
     )?;

@@ -35,7 +35,8 @@ pub struct SynthArgs {
     pub dirty: f64,
     /// What to write for each site, comma-separated: `csv` (midnet's per-table files, always
     /// written), `ss-mix2` (also the electronic records as an SS-MIX2 standardized storage tree,
-    /// with the mapping of its local codes, for `site import ss-mix2`).
+    /// with the mapping of its local codes, for `site import ss-mix2`), `receipt` (also each claims
+    /// site's claims as monthly RECEIPTC.UKE files, for `site import receipt`).
     #[arg(long, value_name = "FORMATS", value_enum, value_delimiter = ',', default_value = "csv")]
     pub format: Vec<Format>,
     /// Also create each site's data source and load its files (`site init` + `site load`).
@@ -51,6 +52,7 @@ pub struct SynthArgs {
 pub enum Format {
     Csv,
     SsMix2,
+    Receipt,
 }
 
 pub fn run(global: &Global, args: SynthArgs) -> Result<()> {
@@ -63,6 +65,7 @@ pub fn run(global: &Global, args: SynthArgs) -> Result<()> {
         data_end: args.data_end,
         dirty: args.dirty,
         ss_mix2: args.format.contains(&Format::SsMix2),
+        receipt: args.format.contains(&Format::Receipt),
     };
     let started = std::time::Instant::now();
     let progress = Progress::new(global.quiet);
@@ -101,6 +104,12 @@ pub fn run(global: &Global, args: SynthArgs) -> Result<()> {
             let tree = site.ss_mix2.expect("filtered");
             let root = site.path.join(crate::synth::ssmix2::TREE_DIR);
             println!("  SS-MIX2 storage: {} ({} files, {} bytes)", root.display(), tree.files, tree.bytes);
+        }
+        for site in &summary.sites {
+            if let Some(claims) = site.receipt {
+                let dir = site.path.join(crate::synth::receipt::RECEIPT_DIR);
+                println!("  claims: {} ({} files, {} receipts)", dir.display(), claims.files, claims.receipts);
+            }
         }
     }
     Ok(())

@@ -52,6 +52,21 @@ fn receipt_code(i: usize) -> String {
     format!("62{:07}", i + 1)
 }
 
+/// The 傷病名コード of the `i`th disease of the built-in ICD-10 master.
+fn disease_code(i: usize) -> String {
+    format!("88{:05}", i + 1)
+}
+
+/// YJ code to the レセプト電算 drug code, as the synthetic drug master (y) has them.
+pub(super) fn receipt_codes() -> Result<HashMap<String, String>> {
+    Ok(built_in("drug_master")?.iter().enumerate().map(|(i, drug)| (drug[0].to_string(), receipt_code(i))).collect())
+}
+
+/// ICD-10 to the 傷病名コード, as the synthetic disease master (b) has them.
+pub(super) fn disease_codes() -> Result<HashMap<String, String>> {
+    Ok(built_in("icd10_master")?.iter().enumerate().map(|(i, d)| (d[0].to_string(), disease_code(i))).collect())
+}
+
 /// The HOT13 code of the `i`th drug of the built-in master.
 fn hot_code(i: usize) -> String {
     format!("{:07}{:06}", 1_000_001 + i, 10_101)
@@ -151,7 +166,7 @@ fn disease_master() -> Result<String> {
     let mut text = String::new();
     for (i, disease) in built_in("icd10_master")?.iter().enumerate() {
         let (icd10, name) = (&disease[0], &disease[1]);
-        let code = format!("88{:05}", i + 1);
+        let code = disease_code(i);
         let management_number = management_number(i);
         let row = [
             ("disease_code", code.as_str()),

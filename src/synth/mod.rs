@@ -21,6 +21,7 @@ pub mod labs;
 pub mod masters;
 pub mod network;
 mod patient;
+pub mod receipt;
 mod site;
 pub mod ssmix2;
 
@@ -51,6 +52,8 @@ pub struct SynthOptions {
     pub dirty: f64,
     /// Also write each site's electronic records as an SS-MIX2 standardized storage tree.
     pub ss_mix2: bool,
+    /// Also write each claims site's CLAIMS rows as monthly RECEIPTC.UKE files.
+    pub receipt: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -70,6 +73,9 @@ pub struct SiteSummary {
     /// The SS-MIX2 tree, when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ss_mix2: Option<ssmix2::TreeSummary>,
+    /// The claims files, when asked for and the site has claims.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<receipt::ClaimsSummary>,
 }
 
 /// The import directory of a synthesised site, relative to its site directory.
@@ -81,7 +87,7 @@ pub fn synthesize(opts: &SynthOptions, progress: &crate::progress::Progress) -> 
     let drugs = drug_codes()?;
     let contexts = site_contexts(opts, &drugs);
     let bars: Vec<_> = contexts.iter().map(|c| progress.bar(&c.profile.id, opts.patients)).collect();
-    let written: Vec<(site::RowCounts, Option<ssmix2::TreeSummary>)> = contexts
+    let written: Vec<(site::RowCounts, Option<ssmix2::TreeSummary>, Option<receipt::ClaimsSummary>)> = contexts
         .par_iter()
         .zip(bars.par_iter())
         .map(|(ctx, bar)| {
@@ -91,8 +97,10 @@ pub fn synthesize(opts: &SynthOptions, progress: &crate::progress::Progress) -> 
             masters::write(&site_dir)?;
             let tree =
                 opts.ss_mix2.then(|| ssmix2::write(&site_dir, &dir, opts.seed, ctx.profile.index)).transpose()?;
+            let claims =
+                (opts.receipt && ctx.profile.has_claims).then(|| receipt::write(&site_dir, &dir)).transpose()?;
             bar.finish();
-            Ok((counts, tree))
+            Ok((counts, tree, claims))
         })
         .collect::<Result<_>>()?;
     write_registry(&opts.out, &contexts)?;
@@ -100,15 +108,16 @@ pub fn synthesize(opts: &SynthOptions, progress: &crate::progress::Progress) -> 
     let sites: Vec<SiteSummary> = contexts
         .iter()
         .zip(&written)
-        .map(|(c, (n, tree))| SiteSummary {
+        .map(|(c, (n, tree, claims))| SiteSummary {
             id: c.profile.id.clone(),
             path: opts.out.join(&c.profile.id),
             patients: opts.patients,
             rows: CLINICAL_TABLES.iter().zip(n).map(|(t, n)| (t.to_string(), *n)).collect(),
             ss_mix2: *tree,
+            receipt: *claims,
         })
         .collect();
-    let rows = written.iter().flat_map(|(n, _)| n).sum();
+    let rows = written.iter().flat_map(|(n, ..)| n).sum();
     Ok(SynthSummary { out: opts.out.clone(), sites, rows })
 }
 

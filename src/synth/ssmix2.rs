@@ -89,13 +89,13 @@ pub fn write(site_dir: &Path, import: &Path, seed: u64, site_index: usize) -> Re
 /// A 10-digit hospital patient id, unique in the site (7,919 is prime to 10⁹) and unlike the CSV
 /// files' keys; no round number, so that a test looking for it in a site's files finds it only
 /// where it was written.
-fn hospital_id(idx: u64) -> String {
+pub(super) fn hospital_id(idx: u64) -> String {
     format!("{:010}", 2_000_000_000 + (123_457 + idx * 7_919) % 1_000_000_000)
 }
 
 /// A CSV file read patient by patient: the rows of one patient are together, in the order of the
 /// patient file (synthesis writes a patient's rows before the next patient's).
-struct Grouped {
+pub(super) struct Grouped {
     path: PathBuf,
     columns: HashMap<String, usize>,
     rows: csv::StringRecordsIntoIter<File>,
@@ -103,7 +103,7 @@ struct Grouped {
 }
 
 impl Grouped {
-    fn open(path: PathBuf) -> Result<Grouped> {
+    pub(super) fn open(path: PathBuf) -> Result<Grouped> {
         let mut reader = csv::Reader::from_reader(File::open(&path).at(&path)?);
         let columns = reader
             .headers()
@@ -122,7 +122,7 @@ impl Grouped {
         Ok(())
     }
 
-    fn next_row(&mut self) -> Result<Option<StringRecord>> {
+    pub(super) fn next_row(&mut self) -> Result<Option<StringRecord>> {
         let row = self.next.take();
         self.advance()?;
         Ok(row)
@@ -130,18 +130,23 @@ impl Grouped {
 
     /// The EHR rows of patient `key` (the rows of other sources are skipped).
     fn take(&mut self, key: &str) -> Result<Vec<StringRecord>> {
-        let source = self.column("source");
+        self.take_of(key, "EHR")
+    }
+
+    /// The rows of `source` of patient `key` (the rows of other sources are skipped).
+    pub(super) fn take_of(&mut self, key: &str, source: &str) -> Result<Vec<StringRecord>> {
+        let source_column = self.column("source");
         let mut rows = Vec::new();
         while self.next.as_ref().is_some_and(|r| &r[0] == key) {
             let row = self.next_row()?.expect("a row was peeked");
-            if &row[source] == "EHR" {
+            if &row[source_column] == source {
                 rows.push(row);
             }
         }
         Ok(rows)
     }
 
-    fn column(&self, name: &str) -> usize {
+    pub(super) fn column(&self, name: &str) -> usize {
         self.columns[name]
     }
 }
@@ -937,6 +942,7 @@ mod tests {
             data_end: crate::query::value::parse_date("2025-09-30").unwrap(),
             dirty: 0.0,
             ss_mix2: true,
+            receipt: false,
         };
         let summary = crate::synth::synthesize(&opts, &crate::progress::Progress::new(true)).unwrap();
         let site = &summary.sites[0].path;

@@ -29,6 +29,7 @@ mod progress;
 mod project_inputs;
 mod projects;
 mod protocol;
+mod receipt;
 mod reference;
 mod script;
 mod signal;

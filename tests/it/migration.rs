@@ -12,7 +12,7 @@ use crate::common::{Run, midnet, midnet_with, tempdir, testdata};
 const CRASH_AT: &str = "MIDNET_CRASH_AT";
 
 /// The schema version this midnet writes.
-const CURRENT: i64 = 5;
+const CURRENT: i64 = 6;
 
 /// The version-1 fixture, unpacked as `DIR/site/site.duckdb`; returns the site directory.
 fn old_site(dir: &Path) -> PathBuf {
@@ -284,6 +284,7 @@ fn a_version_4_site_migrates_keeping_every_row_and_takes_an_ss_mix2_import() {
         assert_eq!(after.get(table), Some(&(rows + added)), "table {table}");
     }
     assert_eq!(after.get("ssmix2_file"), Some(&0));
+    assert_eq!((after.get("receipt_file"), after.get("receipt_diagnosis")), (Some(&0), Some(&0)));
     assert_eq!(rows_of(&site, &sql), cohort_before, "the extraction's query gives the same rows");
 }
 

@@ -25,7 +25,28 @@ pub fn messages(table: &str) -> Vec<Vec<Piece>> {
     let Some(spec) = spec_for(table) else { return Vec::new() };
     let mut messages = stage::messages(spec);
     messages.extend(ssmix2_messages());
+    messages.extend(receipt_messages());
     messages
+}
+
+/// `<record or field>: <reason>` of each reason the claims import writes (`site::receipt::problems`).
+fn receipt_messages() -> Vec<Vec<Piece>> {
+    use crate::site::receipt::problems::{FIXED, NUMBERED};
+    let place = || [Piece::Known(Known::ReceiptPlace, String::new()), Piece::Text(": ".to_string())];
+    let fixed = FIXED.iter().map(|text| place().into_iter().chain([Piece::Text(text.to_string())]).collect());
+    let numbered = NUMBERED.iter().map(|n| {
+        let mut pieces: Vec<Piece> = place().into();
+        for (i, text) in n.0.iter().enumerate() {
+            if i > 0 {
+                pieces.push(Piece::Known(Known::RowNumber, String::new()));
+            }
+            if !text.is_empty() {
+                pieces.push(Piece::Text(text.to_string()));
+            }
+        }
+        pieces
+    });
+    fixed.chain(numbered).collect()
 }
 
 /// `<field>: <reason>` of each reason the SS-MIX2 import writes (`site::ssmix2::problems`).
@@ -168,6 +189,7 @@ impl KnownNames {
             Known::ReaderError => READER_ERRORS.contains(&text),
             Known::Column => columns(table).contains(&text),
             Known::Hl7Place => crate::site::ssmix2::problems::is_place(text),
+            Known::ReceiptPlace => crate::site::receipt::problems::is_place(text),
         }
     }
 }

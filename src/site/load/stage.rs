@@ -88,6 +88,8 @@ pub enum Known {
     Column,
     /// Where in an SS-MIX2 message (`PRB-7`, `PV1`, `message`): the import's reasons begin with it.
     Hl7Place,
+    /// Which record of a claims file (`SY`, `SY-3`): the claims import's reasons begin with it.
+    ReceiptPlace,
 }
 
 /// The messages a file of `spec`'s table can be quarantined with (and those older midnets wrote,

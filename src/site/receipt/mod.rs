@@ -1,10 +1,9 @@
-//! Reading a hospital's claims (issue 21): the monthly レセプト電算処理システム file `RECEIPTC.UKE`
-//! (医科), record by record ([`uke`]), with the dates of both the current specification and the
-//! era-coded older one ([`era`]).
-//!
-//! Only the reading is built so far; turning receipts into the site's rows (through the masters,
-//! one diagnosis across the months that repeat it, one patient across sources) and the incremental
-//! import are not (docs/claims.md).
+//! A hospital's claims (issue 21): the monthly レセプト電算処理システム file `RECEIPTC.UKE` (医科),
+//! read record by record ([`uke`]) with the dates of both the current specification and the
+//! era-coded older one ([`era`]), and imported into the site's data source as CLAIMS rows
+//! ([`import`]: `midnet site import receipt`). DPC's files are not built (docs/claims.md).
 
 pub mod era;
+pub mod import;
+pub mod problems;
 pub mod uke;

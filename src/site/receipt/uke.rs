@@ -18,6 +18,7 @@
 use chrono::NaiveDate;
 
 use super::era::{self, Month};
+use super::problems;
 
 /// Why a file is not a claim file this reader can take.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +57,8 @@ pub struct Problem {
 /// What a file says.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Claims {
+    /// IR-2, the 審査支払機関 billed: `1` 社会保険診療報酬支払基金, `2` 国民健康保険団体連合会.
+    pub payer: Option<String>,
     /// IR-8, the month billed.
     pub billing_month: Option<Month>,
     pub receipts: Vec<Receipt>,
@@ -181,7 +184,7 @@ pub fn read(bytes: &[u8]) -> Result<Claims, Unreadable> {
         reader.record(line_number, &fields);
     }
     if end.is_some_and(|at| !text[at + 1..].trim().is_empty()) {
-        reader.problem(0, "EOF", None, "text after the end-of-file byte 0x1A");
+        reader.problem(0, "EOF", None, problems::TEXT_AFTER_EOF);
     }
     Ok(reader.finish())
 }
@@ -215,14 +218,14 @@ impl Reader {
     fn record(&mut self, line: usize, fields: &[&str]) {
         let id = fields[0];
         let Some(count) = field_count(id) else {
-            return self.problem(line, id, Some(1), "not a record of the 記録条件仕様 (医科)");
+            return self.problem(line, id, Some(1), problems::NOT_A_RECORD);
         };
         if count > 0 && fields.len() != count {
             if id == "RE" {
                 self.close_receipt();
                 self.unreadable_receipt = Some(line);
             }
-            let reason = format!("{} fields; a {id} record has {count}", fields.len());
+            let reason = problems::FIELD_COUNT.with(&[fields.len() as u64, count as u64]);
             return self.problem(line, id, None, reason);
         }
         let in_receipt = !self.claims.receipts.is_empty();
@@ -230,18 +233,24 @@ impl Reader {
             && !matches!(id, "IR" | "RE" | "GO")
         {
             if matches!(id, "HO" | "KO" | "SY" | "SI" | "IY" | "TO") {
-                self.problem(line, id, None, format!("of the receipt on line {receipt}, which could not be read"));
+                self.problem(line, id, None, problems::OF_UNREADABLE_RECEIPT.with(&[receipt as u64]));
             }
             return;
         }
         match id {
-            "IR" => match era::month(fields[7]) {
-                Ok(month) => self.claims.billing_month = month,
-                Err(why) => self.problem(line, id, Some(8), why),
-            },
+            "IR" => {
+                match fields[1] {
+                    "1" | "2" => self.claims.payer = Some(fields[1].to_string()),
+                    _ => self.problem(line, id, Some(2), problems::NOT_A_PAYER),
+                }
+                match era::month(fields[7]) {
+                    Ok(month) => self.claims.billing_month = month,
+                    Err(why) => self.problem(line, id, Some(8), why),
+                }
+            }
             "RE" => self.receipt(line, fields),
             "GO" => self.totals_record(line, fields),
-            _ if !in_receipt => self.problem(line, id, None, "before the first receipt (RE)"),
+            _ if !in_receipt => self.problem(line, id, None, problems::BEFORE_FIRST_RECEIPT),
             "HO" | "KO" => self.payer(line, fields),
             "SY" => self.diagnosis(line, fields),
             "SI" | "IY" | "TO" => self.item(line, fields),
@@ -255,18 +264,18 @@ impl Reader {
         let mut receipt = Receipt { line, kind: f[2].to_string(), ..Receipt::default() };
         match f[2].as_bytes() {
             [a, b, c, d] if [a, b, c, d].iter().all(|x| x.is_ascii_digit()) => receipt.inpatient = (d - b'0') % 2 == 1,
-            _ => self.problem(line, "RE", Some(3), "not a 4-digit レセプト種別 (別表5)"),
+            _ => self.problem(line, "RE", Some(3), problems::NOT_A_KIND),
         }
         match era::month(f[3]) {
             Ok(Some(month)) => receipt.month = Some(month),
-            Ok(None) => self.problem(line, "RE", Some(4), "no 診療年月"),
+            Ok(None) => self.problem(line, "RE", Some(4), problems::NO_CARE_MONTH),
             Err(why) => self.problem(line, "RE", Some(4), why),
         }
         receipt.sex = match f[5] {
             "1" => Some('M'),
             "2" => Some('F'),
             _ => {
-                self.problem(line, "RE", Some(6), "not a 男女区分 (1 or 2)");
+                self.problem(line, "RE", Some(6), problems::NOT_A_SEX);
                 None
             }
         };
@@ -290,7 +299,7 @@ impl Reader {
         }
         let parsed = text.parse::<u64>().ok().filter(|_| text.bytes().all(|b| b.is_ascii_digit()));
         if parsed.is_none() {
-            self.problem(line, record, Some(field), "not a whole number");
+            self.problem(line, record, Some(field), problems::NOT_A_NUMBER);
         }
         parsed
     }
@@ -308,7 +317,7 @@ impl Reader {
     fn diagnosis(&mut self, line: usize, f: &[&str]) {
         let code = f[1].trim();
         if code.len() != 7 || !code.bytes().all(|b| b.is_ascii_digit()) {
-            return self.problem(line, "SY", Some(2), "not a 7-digit 傷病名コード");
+            return self.problem(line, "SY", Some(2), problems::NOT_A_DISEASE_CODE);
         }
         let start = self.date(line, "SY", 3, f[2]);
         let outcome = match f[3] {
@@ -316,11 +325,11 @@ impl Reader {
             "2" => "cured",
             "3" => "died",
             "4" => "discontinued",
-            _ => return self.problem(line, "SY", Some(4), "not a 転帰区分 (1-4, 別表18)"),
+            _ => return self.problem(line, "SY", Some(4), problems::NOT_AN_OUTCOME),
         };
         let modifiers = f[4].trim();
         if !modifiers.len().is_multiple_of(4) || !modifiers.bytes().all(|b| b.is_ascii_digit()) {
-            return self.problem(line, "SY", Some(5), "not a run of 4-digit 修飾語 codes");
+            return self.problem(line, "SY", Some(5), problems::NOT_MODIFIERS);
         }
         let modifiers: Vec<String> =
             (0..modifiers.len() / 4).map(|i| modifiers[i * 4..i * 4 + 4].to_string()).collect();
@@ -338,23 +347,23 @@ impl Reader {
 
     fn item(&mut self, line: usize, f: &[&str]) {
         let id = f[0];
-        let (kind, first_day, code_start) = match id {
-            "SI" => (ItemKind::Procedure, 14, '1'),
-            "IY" => (ItemKind::Drug, 14, '6'),
-            _ => (ItemKind::Material, 18, '7'),
+        let (kind, first_day, code_start, not_a_code) = match id {
+            "SI" => (ItemKind::Procedure, 14, '1', problems::NOT_A_PROCEDURE_CODE),
+            "IY" => (ItemKind::Drug, 14, '6', problems::NOT_A_DRUG_CODE),
+            _ => (ItemKind::Material, 18, '7', problems::NOT_A_MATERIAL_CODE),
         };
         if !f[1].is_empty() {
             self.category = f[1].to_string();
         }
         let code = f[3].trim();
         if code.len() != 9 || !code.bytes().all(|b| b.is_ascii_digit()) || !code.starts_with(code_start) {
-            return self.problem(line, id, Some(4), format!("not a 9-digit code starting with {code_start}"));
+            return self.problem(line, id, Some(4), not_a_code);
         }
         let amount = match f[4] {
             "" => None,
             text => match text.parse::<f64>() {
                 Ok(amount) if amount.is_finite() && amount >= 0.0 && !text.contains(['e', 'E']) => Some(amount),
-                _ => return self.problem(line, id, Some(5), "not an amount"),
+                _ => return self.problem(line, id, Some(5), problems::NOT_AN_AMOUNT),
             },
         };
         let points = self.number(line, id, 6, f[5]);
@@ -369,7 +378,7 @@ impl Reader {
             let Some(count) = self.number(line, id, first_day + i, text).filter(|n| *n > 0) else { continue };
             counted += count;
             if month.is_some_and(|m| m.day(day).is_none()) {
-                self.problem(line, id, Some(first_day + i), format!("a count on day {day}, which the month has not"));
+                self.problem(line, id, Some(first_day + i), problems::DAY_NOT_IN_MONTH.with(&[day as u64]));
             } else {
                 days.push((day, count));
             }

@@ -1,0 +1,677 @@
+//! `midnet site import receipt --site DIR FILE…`: a hospital's monthly claims files into the
+//! site's data source, as CLAIMS rows, incrementally and atomically (docs/claims.md, "The import").
+//!
+//! A file is known by its SHA-256: one the site has read before is skipped. A claims file is the
+//! monthly submission of one 審査支払機関 (IR-2) for one billing month (IR-8); a new file of the
+//! payer and billing month of a file the site holds replaces it (a hospital sends a month again to
+//! correct it), and the earlier file's rows are withdrawn. Patients come from their receipts'
+//! カルテ番号 through the site's keyed hash (`SITE/keys/patient.key`), the key the SS-MIX2 import
+//! gives the same hospital id; a patient the site has no row of gets one from their latest receipt.
+//! Drug orders and procedures come from one file each; a diagnosis is repeated on every monthly
+//! receipt while it is current, so the diagnoses (SY) of the current files are kept month by month
+//! (`receipt_diagnosis`) and a patient's CLAIMS diagnoses rebuilt from them when a file of theirs
+//! comes or goes: one row per diagnosis (傷病名コード, start, の疑い), with its latest month's outcome.
+//!
+//! The rows staged go through `site load`'s checks (`load::staged`); a record the reader cannot
+//! read, a receipt without a カルテ番号 and a code the masters do not hold are quarantined at their
+//! file and line; totals that do not add up are reported and counted with their file, and
+//! quarantine nothing (the records read are what was billed: the points are the payer's concern,
+//! not a study's). Everything commits in one transaction: one data version.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use duckdb::types::Value;
+use serde::Serialize;
+
+use super::era::Month;
+use super::problems;
+use super::uke::{self, Claims, ItemKind, Receipt};
+use crate::error::{Error, IoContext, Result};
+use crate::site::SiteDir;
+use crate::site::keys::PatientKey;
+use crate::site::load::staged::{self, Staging};
+use crate::site::load::{FileLoaded, spec_for};
+use crate::sql::duckdb::ident;
+
+/// What an import did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportReport {
+    /// The data version it made: none when every file had been imported before.
+    pub data_version: Option<i64>,
+    /// Each file given, in order.
+    pub files: Vec<FileReport>,
+    /// Rows taken out: those of the files replaced, and the CLAIMS diagnoses rebuilt.
+    pub rows_withdrawn: u64,
+    /// Totals that do not add up (a receipt's 合計点数, the file's GO, a record's 回数).
+    pub totals_mismatches: Vec<Mismatch>,
+    /// Billed records the data source has no table for: 特定器材 (TO), and drugs billed under a
+    /// 診療識別 other than 投薬 (20s) and 注射 (30s), which are used in a procedure, not ordered.
+    pub records_not_taken: u64,
+    /// What each table's staged rows became.
+    pub tables: Vec<FileLoaded>,
+    pub migration: Option<crate::site::migrate::Migration>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FileReport {
+    /// The path as given.
+    pub file: PathBuf,
+    /// What its rows record as their `source_file`.
+    pub source_file: String,
+    pub payer: String,
+    pub billing_month: String,
+    /// `read`, or `imported before` (its SHA-256 is the site's already).
+    pub outcome: &'static str,
+    pub receipts: u64,
+    /// The file of the same payer and billing month it replaced.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Mismatch {
+    pub source_file: String,
+    pub line: usize,
+    pub record: String,
+    pub field: Option<usize>,
+    pub reason: String,
+}
+
+/// The clinical tables the import stages, patient first.
+const TABLES: [&str; 5] = ["patient", "diagnosis", "drug_order", "drug_administration", "procedure"];
+
+/// A file given, read.
+struct Given {
+    path: PathBuf,
+    sha256: String,
+    bytes: u64,
+    claims: Claims,
+    payer: String,
+    billing: Month,
+    source_file: String,
+}
+
+/// Import the claims files `files` into `site`.
+pub fn import(site: &SiteDir, files: &[PathBuf]) -> Result<ImportReport> {
+    if crate::site::spark::SparkSite::of(site)?.is_some() {
+        return Err(Error::refused(
+            "spark_receipt",
+            format!(
+                "{}: importing claims into a Spark site is not built yet (docs/spark.md); import them into a DuckDB \
+                 site",
+                site.root().display()
+            ),
+        ));
+    }
+    let given: Vec<Given> = files.iter().map(|f| read(f)).collect::<Result<_>>()?;
+    let (conn, migration) = site.open_migrated()?;
+    let key = PatientKey::of(site)?;
+    let known: HashSet<String> = strings(&conn, "SELECT sha256 FROM receipt_file")?.into_iter().collect();
+    let mut report = ImportReport {
+        data_version: None,
+        files: Vec::new(),
+        rows_withdrawn: 0,
+        totals_mismatches: Vec::new(),
+        records_not_taken: 0,
+        tables: Vec::new(),
+        migration,
+    };
+    let current = current_files(&conn)?;
+    let mut new: Vec<&Given> = Vec::new();
+    for g in &given {
+        let fresh = !known.contains(&g.sha256) && !new.iter().any(|n| n.sha256 == g.sha256);
+        if fresh && let Some(other) = new.iter().find(|n| (&n.payer, n.billing) == (&g.payer, g.billing)) {
+            return Err(Error::BadInput(format!(
+                "{} and {}: both are the claims of payer {} for {}; a month is one file: give the one to keep \
+                 (nothing was imported)",
+                other.path.display(),
+                g.path.display(),
+                g.payer,
+                g.billing
+            )));
+        }
+        let replaces = fresh.then(|| current.get(&(g.payer.clone(), g.billing.to_string())).cloned()).flatten();
+        report.files.push(FileReport {
+            file: g.path.clone(),
+            source_file: g.source_file.clone(),
+            payer: g.payer.clone(),
+            billing_month: g.billing.to_string(),
+            outcome: if fresh { "read" } else { "imported before" },
+            receipts: g.claims.receipts.len() as u64,
+            replaces,
+        });
+        if fresh {
+            new.push(g);
+        }
+    }
+    if new.is_empty() {
+        return Ok(report);
+    }
+    let replaced: Vec<String> = report.files.iter().filter_map(|f| f.replaces.clone()).collect();
+    let codes = Codes::of(&conn)?;
+
+    conn.execute_batch("BEGIN TRANSACTION")?;
+    let imported = (|| -> Result<(i64, Vec<FileLoaded>)> {
+        let version: i64 =
+            conn.query_row("SELECT coalesce(max(data_version), 0) + 1 FROM load_history", [], |r| r.get(0))?;
+        let (withdrawn_rows, mut rebuilt) = withdraw(&conn, &replaced, version)?;
+        report.rows_withdrawn = withdrawn_rows;
+        let has_row: HashSet<String> = strings(&conn, "SELECT patient_key FROM patient")?.into_iter().collect();
+        let mut stage = Stage::create(&conn, &codes)?;
+        for g in &new {
+            stage.file(&key, g, &mut rebuilt)?;
+        }
+        stage.patients(&has_row)?;
+        report.records_not_taken = stage.not_taken;
+        report.totals_mismatches = std::mem::take(&mut stage.mismatches);
+        let problems = stage.finish()?;
+        report.rows_withdrawn += rebuild_diagnoses(&conn, &rebuilt)?;
+        crate::crash::point("receipt-staged");
+        record_files(&conn, &new, &report.totals_mismatches, version)?;
+        let names = TABLES.map(staging_name);
+        let stagings: Vec<Staging> = TABLES
+            .iter()
+            .zip(&names)
+            .map(|(t, name)| Staging {
+                spec: spec_for(t).expect("the import's tables are clinical tables"),
+                table: name,
+                file: "receipt",
+            })
+            .collect();
+        let mut loaded = staged::load_staged(&conn, &stagings, version)?;
+        quarantine_problems(&conn, &problems, &mut loaded, version)?;
+        for name in &names {
+            conn.execute_batch(&format!("DROP TABLE {}", ident(name)))?;
+        }
+        let tables: Vec<FileLoaded> = loaded.into_iter().map(|l| l.loaded).collect();
+        let rows_loaded: u64 = tables.iter().map(|t| t.rows_loaded).sum();
+        let rows_quarantined: u64 = tables.iter().map(|t| t.rows_quarantined).sum();
+        conn.execute(
+            "INSERT INTO load_history (data_version, loaded_at, midnet_version, rows_loaded, rows_quarantined, change, note) \
+             VALUES (?, now()::TIMESTAMP, ?, ?, ?, 'load', 'receipt')",
+            duckdb::params![version, env!("CARGO_PKG_VERSION"), rows_loaded as i64, rows_quarantined as i64],
+        )?;
+        crate::site::quality::record(&conn, version)?;
+        site.keep_loaded_rows(&conn, Some(version))?;
+        Ok((version, tables))
+    })();
+    let (version, tables) = match imported {
+        Ok(done) => done,
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(e);
+        }
+    };
+    conn.execute_batch("COMMIT")?;
+    crate::crash::point("receipt-committed");
+    conn.execute_batch("CHECKPOINT")?;
+    report.data_version = Some(version);
+    report.tables = tables;
+    Ok(report)
+}
+
+/// Read a file given: one that cannot be decoded, is not a claims file or does not say its payer
+/// and billing month refuses the import.
+fn read(path: &Path) -> Result<Given> {
+    let bytes = std::fs::read(path).at(path)?;
+    let refuse = |why: String| Error::BadInput(format!("{}: {why}; nothing was imported", path.display()));
+    let claims = uke::read(&bytes).map_err(|why| refuse(why.to_string()))?;
+    let facility = |field: usize| claims.problems.iter().find(|p| p.record == "IR" && p.field == Some(field));
+    let (Some(payer), Some(billing)) = (claims.payer.clone(), claims.billing_month) else {
+        let why = [2, 8].iter().find_map(|&f| facility(f)).map_or("empty".to_string(), |p| p.reason.clone());
+        return Err(refuse(format!("line 1 (IR): no 審査支払機関 (field 2) or 請求年月 (field 8): {why}")));
+    };
+    let sha256 = crate::digest::sha256_hex(&bytes);
+    let source_file = format!("receipt/{payer}/{:04}{:02}/{}", billing.year, billing.month, &sha256[..16]);
+    Ok(Given { path: path.to_path_buf(), sha256, bytes: bytes.len() as u64, claims, payer, billing, source_file })
+}
+
+fn strings(conn: &duckdb::Connection, sql: &str) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare(sql)?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    Ok(rows.collect::<std::result::Result<_, _>>()?)
+}
+
+/// The site's current claims files: (payer, billing month) to source file.
+fn current_files(conn: &duckdb::Connection) -> Result<HashMap<(String, String), String>> {
+    let mut stmt =
+        conn.prepare("SELECT payer, billing_month, source_file FROM receipt_file WHERE withdrawn IS NULL")?;
+    let rows = stmt.query_map([], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))?;
+    Ok(rows.collect::<std::result::Result<_, _>>()?)
+}
+
+/// The masters' crosswalks of claims codes, read once per import.
+struct Codes {
+    /// 傷病名コード to ICD-10 (2013, else 2003), without the dot.
+    disease: HashMap<String, String>,
+    /// レセプト電算 drug code to YJ and the unit of its 使用量.
+    drug: HashMap<String, (String, Option<String>)>,
+    /// 診療行為コード of the procedure master.
+    procedure: HashSet<String>,
+}
+
+impl Codes {
+    fn of(conn: &duckdb::Connection) -> Result<Codes> {
+        let pairs = |sql: &str| -> Result<HashMap<String, String>> {
+            let mut stmt = conn.prepare(sql)?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            Ok(rows.collect::<std::result::Result<_, _>>()?)
+        };
+        let disease = pairs(
+            "SELECT disease_code, replace(coalesce(nullif(icd10_2013_1, ''), icd10_2003_1), '.', '') \
+             FROM current_master_disease WHERE coalesce(nullif(icd10_2013_1, ''), icd10_2003_1, '') <> ''",
+        )?;
+        let mut stmt = conn.prepare(
+            "SELECT drug_code, yj_code, nullif(unit_name, '') FROM current_master_drug WHERE coalesce(yj_code, '') <> ''",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?))))?;
+        let drug = rows.collect::<std::result::Result<_, _>>()?;
+        let procedure = strings(conn, "SELECT procedure_code FROM current_master_procedure")?.into_iter().collect();
+        Ok(Codes { disease, drug, procedure })
+    }
+}
+
+/// Withdraw the files replaced: their rows out, their month-by-month diagnoses out, the files
+/// marked. How many rows left the tables, and the patients whose diagnoses are rebuilt.
+fn withdraw(conn: &duckdb::Connection, replaced: &[String], version: i64) -> Result<(u64, BTreeSet<String>)> {
+    conn.execute_batch("CREATE OR REPLACE TEMP TABLE midnet_replaced (source_file VARCHAR)")?;
+    {
+        let mut appender = conn.appender("midnet_replaced")?;
+        for file in replaced {
+            appender.append_row([file])?;
+        }
+    }
+    let of_replaced = "source_file IN (SELECT source_file FROM midnet_replaced)";
+    let mut rows = 0;
+    for table in ["drug_order", "drug_administration", "procedure"] {
+        rows += conn.execute(&format!("DELETE FROM {} WHERE {of_replaced}", ident(table)), [])?;
+    }
+    let rebuilt = strings(conn, &format!("SELECT DISTINCT patient_key FROM receipt_diagnosis WHERE {of_replaced}"))?;
+    conn.execute(&format!("DELETE FROM receipt_diagnosis WHERE {of_replaced}"), [])?;
+    conn.execute(
+        &format!("UPDATE receipt_file SET withdrawn = ? WHERE withdrawn IS NULL AND {of_replaced}"),
+        [version],
+    )?;
+    // A patient's row goes with its file unless another current file still has rows of theirs:
+    // then it stays (a row of a withdrawn file), so that no row is left without its patient.
+    rows += conn.execute(
+        &format!(
+            "DELETE FROM patient WHERE {of_replaced} AND patient_key NOT IN ( \
+                 SELECT patient_key FROM receipt_diagnosis UNION ALL \
+                 SELECT patient_key FROM drug_order WHERE {current} UNION ALL \
+                 SELECT patient_key FROM drug_administration WHERE {current} UNION ALL \
+                 SELECT patient_key FROM procedure WHERE {current})",
+            current = "source_file IN (SELECT source_file FROM receipt_file WHERE withdrawn IS NULL)"
+        ),
+        [],
+    )?;
+    conn.execute_batch("DROP TABLE midnet_replaced")?;
+    Ok((rows as u64, rebuilt.into_iter().collect()))
+}
+
+fn staging_name(table: &str) -> String {
+    format!("midnet_receipt_{table}")
+}
+
+/// A problem on its way to the quarantine: the table its record feeds.
+struct Problem {
+    table: &'static str,
+    source_file: String,
+    line: usize,
+    reason: String,
+}
+
+/// The table whose quarantine holds a record's problems; the file's own records (IR, GO) and
+/// records of no table are filed under the patient table.
+fn table_of(record: &str) -> &'static str {
+    match record {
+        "SY" => "diagnosis",
+        "IY" => "drug_order",
+        "SI" => "procedure",
+        _ => "patient",
+    }
+}
+
+/// A problem of totals that do not add up: a payer's or the file's points and counts, a record's
+/// 回数 against its days.
+fn is_totals(p: &uke::Problem) -> bool {
+    match (p.record.as_str(), p.field) {
+        ("HO" | "KO", Some(6)) | ("GO", _) | ("SI" | "IY" | "TO", Some(7)) => true,
+        ("RE", None) => p.reason.contains("no insurer"),
+        _ => false,
+    }
+}
+
+/// A patient's row as their receipts give it: (care month, order read) of the receipt it comes from.
+struct PatientRow {
+    at: (Month, usize),
+    sex: char,
+    birth_date: NaiveDate,
+    source_file: String,
+    line: usize,
+}
+
+/// The staging tables being filled, one appender each (the diagnoses go to `receipt_diagnosis`),
+/// the problems found and the patients' rows.
+struct Stage<'c> {
+    codes: &'c Codes,
+    appenders: Vec<(&'static str, duckdb::Appender<'c>, i64)>,
+    diagnoses: duckdb::Appender<'c>,
+    problems: Vec<Problem>,
+    mismatches: Vec<Mismatch>,
+    patients: HashMap<String, PatientRow>,
+    receipts_read: usize,
+    not_taken: u64,
+}
+
+impl<'c> Stage<'c> {
+    fn create(conn: &'c duckdb::Connection, codes: &'c Codes) -> Result<Stage<'c>> {
+        let mut appenders = Vec::new();
+        for table in TABLES {
+            let spec = spec_for(table).expect("the import's tables are clinical tables");
+            conn.execute_batch(&staged::create_sql(spec, &staging_name(table)))?;
+            if table != "diagnosis" {
+                appenders.push((table, conn.appender(&staging_name(table))?, 0));
+            }
+        }
+        Ok(Stage {
+            codes,
+            appenders,
+            diagnoses: conn.appender("receipt_diagnosis")?,
+            problems: Vec::new(),
+            mismatches: Vec::new(),
+            patients: HashMap::new(),
+            receipts_read: 0,
+            not_taken: 0,
+        })
+    }
+
+    fn finish(mut self) -> Result<Vec<Problem>> {
+        for (_, appender, _) in &mut self.appenders {
+            appender.flush()?;
+        }
+        self.diagnoses.flush()?;
+        Ok(self.problems)
+    }
+
+    fn row(&mut self, table: &str, row: &[(&str, Option<String>)], source_file: &str, line: usize) -> Result<()> {
+        let spec = spec_for(table).expect("the import's tables are clinical tables");
+        let (_, appender, rn) = self.appenders.iter_mut().find(|(t, ..)| *t == table).expect("a staged table");
+        *rn += 1;
+        let mut values = vec![Value::BigInt(*rn)];
+        for field in spec.fields {
+            let value = row.iter().find(|(name, _)| *name == field.name).and_then(|(_, v)| v.clone());
+            values.push(value.map_or(Value::Null, Value::Text));
+        }
+        values.push(Value::Text(source_file.to_string()));
+        values.push(Value::BigInt(line as i64));
+        appender.append_row(duckdb::appender_params_from_iter(values))?;
+        Ok(())
+    }
+
+    fn problem(&mut self, record: &str, source_file: &str, line: usize, reason: String) {
+        let table = table_of(record);
+        self.problems.push(Problem { table, source_file: source_file.to_string(), line, reason });
+    }
+
+    /// Stage what one file gives; its patients' diagnoses are rebuilt.
+    fn file(&mut self, key: &PatientKey, given: &Given, rebuilt: &mut BTreeSet<String>) -> Result<()> {
+        let source = given.source_file.as_str();
+        for p in &given.claims.problems {
+            let place = match p.field {
+                Some(field) => format!("{}-{field}", p.record),
+                None => p.record.clone(),
+            };
+            if is_totals(p) {
+                let (record, field) = (p.record.clone(), p.field);
+                let mismatch =
+                    Mismatch { source_file: source.to_string(), line: p.line, record, field, reason: p.reason.clone() };
+                self.mismatches.push(mismatch);
+            } else {
+                self.problem(&p.record, source, p.line, format!("{place}: {}", p.reason));
+            }
+        }
+        // A start the reader could not read is its problem already.
+        let unread_starts: HashSet<usize> =
+            given.claims.problems.iter().filter(|p| p.record == "SY" && p.field == Some(3)).map(|p| p.line).collect();
+        for receipt in &given.claims.receipts {
+            let Some(chart) = &receipt.chart_number else {
+                self.problem("RE", source, receipt.line, format!("RE-14: {}", problems::NO_CHART_NUMBER));
+                continue;
+            };
+            let patient = key.hash(chart);
+            self.receipt(&patient, receipt, source, &unread_starts)?;
+            rebuilt.insert(patient);
+        }
+        Ok(())
+    }
+
+    fn receipt(
+        &mut self,
+        patient: &str,
+        receipt: &Receipt,
+        source: &str,
+        unread_starts: &HashSet<usize>,
+    ) -> Result<()> {
+        let Some(month) = receipt.month else { return Ok(()) };
+        self.receipts_read += 1;
+        if let (Some(sex), Some(birth_date)) = (receipt.sex, receipt.birth_date) {
+            let at = (month, self.receipts_read);
+            if self.patients.get(patient).is_none_or(|p| p.at < at) {
+                let row = PatientRow { at, sex, birth_date, source_file: source.to_string(), line: receipt.line };
+                self.patients.insert(patient.to_string(), row);
+            }
+        }
+        let first_day = month.day(1).expect("the first of a month");
+        for d in &receipt.diagnoses {
+            let Some(start) = d.start else {
+                if !unread_starts.contains(&d.line) {
+                    self.problem("SY", source, d.line, format!("SY-3: {}", problems::NO_START));
+                }
+                continue;
+            };
+            let icd10 = match (d.code.as_str(), self.codes.disease.get(&d.code)) {
+                ("0000999", _) => {
+                    self.problem("SY", source, d.line, format!("SY-2: {}", problems::UNCODED_DIAGNOSIS));
+                    continue;
+                }
+                (_, None) => {
+                    self.problem("SY", source, d.line, format!("SY-2: {}", problems::UNKNOWN_DISEASE));
+                    continue;
+                }
+                (_, Some(icd10)) => icd10.clone(),
+            };
+            let values = [
+                Value::Text(source.to_string()),
+                Value::BigInt(d.line as i64),
+                Value::Text(patient.to_string()),
+                Value::Text(d.code.clone()),
+                Value::Text(icd10),
+                date_value(first_day),
+                date_value(start),
+                Value::Text(d.outcome.to_string()),
+                Value::Boolean(d.suspected),
+                Value::Boolean(d.main),
+            ];
+            self.diagnoses.append_row(duckdb::appender_params_from_iter(values))?;
+        }
+        for item in &receipt.items {
+            self.item(patient, receipt, month, item, source)?;
+        }
+        Ok(())
+    }
+
+    /// A procedure's row per count on each day; a drug of 投薬 an order per day (its count the days
+    /// supplied), of 注射 an administration per day.
+    fn item(&mut self, patient: &str, receipt: &Receipt, month: Month, item: &uke::Item, source: &str) -> Result<()> {
+        let dated = item.days.iter().filter_map(|&(day, count)| Some((month.day(day)?, count)));
+        match item.kind {
+            ItemKind::Material => self.not_taken += 1,
+            ItemKind::Procedure => {
+                if !self.codes.procedure.contains(&item.code) {
+                    self.problem("SI", source, item.line, format!("SI-4: {}", problems::UNKNOWN_PROCEDURE));
+                    return Ok(());
+                }
+                for (day, count) in dated {
+                    for _ in 0..count {
+                        let row = [
+                            ("patient_key", Some(patient.to_string())),
+                            ("procedure_code", Some(item.code.clone())),
+                            ("procedure_date", Some(day.to_string())),
+                            ("source", Some("CLAIMS".to_string())),
+                        ];
+                        self.row("procedure", &row, source, item.line)?;
+                    }
+                }
+            }
+            ItemKind::Drug => {
+                let Some(route) = item.route() else {
+                    self.not_taken += 1;
+                    return Ok(());
+                };
+                let Some((yj, unit)) = self.codes.drug.get(&item.code).cloned() else {
+                    self.problem("IY", source, item.line, format!("IY-4: {}", problems::UNKNOWN_DRUG));
+                    return Ok(());
+                };
+                let setting = if receipt.inpatient { "inpatient" } else { "outpatient" };
+                let common = |day: NaiveDate| {
+                    [
+                        ("patient_key", Some(patient.to_string())),
+                        ("yj_code", Some(yj.clone())),
+                        ("route", Some(route.to_string())),
+                        ("setting", Some(setting.to_string())),
+                        ("source", Some("CLAIMS".to_string())),
+                        ("order_date", Some(day.to_string())),
+                        ("start_date", Some(day.to_string())),
+                    ]
+                };
+                for (day, count) in dated {
+                    let mut row = common(day).to_vec();
+                    if route == "injection" {
+                        // A claim's injection day is an administration at 00:00 (docs/site-inputs.md).
+                        let amount = item.amount.filter(|_| unit.is_some()).map(|a| (a * count as f64).to_string());
+                        row.truncate(5);
+                        row.push(("start_time", Some(format!("{day} 00:00:00"))));
+                        row.push(("amount_unit", amount.as_ref().and(unit.clone())));
+                        row.push(("amount", amount));
+                        self.row("drug_administration", &row, source, item.line)?;
+                    } else {
+                        row.push(("days_supply", Some(count.to_string())));
+                        row.push(("daily_dose", item.amount.map(|a| a.to_string())));
+                        self.row("drug_order", &row, source, item.line)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A row for each patient of the files read whom the site has no row of.
+    fn patients(&mut self, has_row: &HashSet<String>) -> Result<()> {
+        let mut rows: Vec<(String, PatientRow)> =
+            std::mem::take(&mut self.patients).into_iter().filter(|(key, _)| !has_row.contains(key)).collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        for (key, p) in rows {
+            let row = [
+                ("patient_key", Some(key)),
+                ("sex", Some(p.sex.to_string())),
+                ("birth_date", Some(p.birth_date.to_string())),
+            ];
+            self.row("patient", &row, &p.source_file, p.line)?;
+        }
+        Ok(())
+    }
+}
+
+fn date_value(day: NaiveDate) -> Value {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a calendar day");
+    Value::Date32((day - epoch).num_days() as i32)
+}
+
+/// Rebuild the CLAIMS diagnoses of `patients` from the month-by-month diagnoses of the current
+/// files: out with their rows, and into the staging one row per 傷病名コード, start and の疑い, with
+/// the outcome (and main flag) of its latest month, ended on that month's last day unless it
+/// continues; it records the file and line of that month's SY. How many rows left the table.
+fn rebuild_diagnoses(conn: &duckdb::Connection, patients: &BTreeSet<String>) -> Result<u64> {
+    conn.execute_batch("CREATE OR REPLACE TEMP TABLE midnet_rebuilt (patient_key VARCHAR)")?;
+    {
+        let mut appender = conn.appender("midnet_rebuilt")?;
+        for patient in patients {
+            appender.append_row([patient])?;
+        }
+    }
+    let withdrawn = conn.execute(
+        "DELETE FROM diagnosis WHERE source = 'CLAIMS' AND patient_key IN (SELECT patient_key FROM midnet_rebuilt) \
+         AND source_file IN (SELECT source_file FROM receipt_file)",
+        [],
+    )?;
+    let staging = ident(&staging_name("diagnosis"));
+    conn.execute_batch(&format!(
+        "INSERT INTO {staging} (rn, patient_key, icd10, diagnosis_date, end_date, disease_outcome, suspected, \
+             main_diagnosis, diagnosis_kind, source, source_file, line) \
+         SELECT row_number() OVER (ORDER BY patient_key, disease_code, start_date, suspected), patient_key, icd10, \
+             start_date::VARCHAR, CASE WHEN outcome <> 'continuing' THEN last_day(care_month)::VARCHAR END, outcome, \
+             suspected::VARCHAR, main_diagnosis::VARCHAR, 'billing', 'CLAIMS', source_file, line \
+         FROM (SELECT patient_key, disease_code, start_date, suspected, arg_max(icd10, k) AS icd10, \
+                   arg_max(outcome, k) AS outcome, arg_max(main_diagnosis, k) AS main_diagnosis, \
+                   arg_max(care_month, k) AS care_month, arg_max(source_file, k) AS source_file, \
+                   arg_max(line, k) AS line \
+               FROM (SELECT *, care_month::VARCHAR || source_file || lpad(line::VARCHAR, 12, '0') AS k \
+                     FROM receipt_diagnosis WHERE patient_key IN (SELECT patient_key FROM midnet_rebuilt)) \
+               GROUP BY patient_key, disease_code, start_date, suspected); \
+         DROP TABLE midnet_rebuilt"
+    ))?;
+    Ok(withdrawn as u64)
+}
+
+/// Record the files read, under the import's data version.
+fn record_files(conn: &duckdb::Connection, files: &[&Given], mismatches: &[Mismatch], version: i64) -> Result<()> {
+    let mut appender = conn.appender("receipt_file")?;
+    for f in files {
+        let mismatched = mismatches.iter().filter(|m| m.source_file == f.source_file).count();
+        appender.append_row(duckdb::params![
+            f.sha256,
+            f.source_file,
+            f.payer,
+            f.billing.to_string(),
+            f.bytes as i64,
+            f.claims.receipts.len() as i64,
+            mismatched as i64,
+            version,
+            None::<i64>
+        ])?;
+    }
+    appender.flush()?;
+    Ok(())
+}
+
+/// Put the problems of the files read into the quarantine, under their tables' `load_file` rows,
+/// with whatever a reason quotes withheld.
+fn quarantine_problems(
+    conn: &duckdb::Connection,
+    problems: &[Problem],
+    loaded: &mut [staged::StagedLoad],
+    version: i64,
+) -> Result<()> {
+    for staged in loaded.iter_mut() {
+        let of_table: Vec<&Problem> = problems.iter().filter(|p| p.table == staged.loaded.table).collect();
+        if of_table.is_empty() {
+            continue;
+        }
+        for p in &of_table {
+            conn.execute(
+                "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?)",
+                duckdb::params![version, staged.load_file_id, p.table, p.source_file, p.line as i64, p.reason],
+            )?;
+        }
+        crate::site::load::reasons::withhold_stored(conn, "quarantine", Some(staged.load_file_id))?;
+        staged.loaded.rows_quarantined += of_table.len() as u64;
+        conn.execute(
+            "UPDATE load_file SET rows_quarantined = ? WHERE load_file_id = ?",
+            duckdb::params![staged.loaded.rows_quarantined as i64, staged.load_file_id],
+        )?;
+    }
+    Ok(())
+}
