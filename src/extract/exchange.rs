@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::center::Home;
 use crate::error::{Error, Result};
 use crate::site::run::{Answer, SiteRequest, WorkOrder};
+use crate::store::FileLock;
 use crate::wire::{self, Envelope, Expect, Header, Kind, SiteState};
 
 /// How long a work request is valid unless the analyst says otherwise: a site that has not
@@ -67,6 +68,88 @@ pub fn remove_spool(home: &Home, request: &str) -> Result<()> {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(&dir, e)),
         _ => Ok(()),
     }
+}
+
+/// The lock of one request (`HOME/network/locks/ID`): `center serve` holds it while it serves a
+/// call about the request, `extract` while it takes the request's upload in, so that no two calls
+/// and no two processes change one request at once. Held briefly: never while verifying an upload.
+pub fn lock_request(home: &Home, request: &str) -> Result<FileLock> {
+    let dir = network_dir(home).join("locks");
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    FileLock::wait(&dir.join(request))
+}
+
+/// One `center serve` per home: the lock it holds while it serves, saying which process it is.
+pub fn lock_serving(home: &Home) -> Result<FileLock> {
+    let dir = network_dir(home);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let mut lock = FileLock::try_take(&dir.join("serve.lock"), |holder| {
+        format!("{}: another center serve serves this home ({holder}); a home has one", home.root().display())
+    })?;
+    lock.describe(&serving_process());
+    Ok(lock)
+}
+
+/// The `center serve` serving the home now, as it describes itself, if one does.
+fn serving(home: &Home) -> Result<Option<String>> {
+    let path = network_dir(home).join("serve.lock");
+    if !path.exists() {
+        return Ok(None);
+    }
+    match FileLock::try_take(&path, str::to_string) {
+        Ok(_free) => Ok(None),
+        Err(Error::Busy(holder)) => Ok(Some(holder)),
+        Err(e) => Err(e),
+    }
+}
+
+/// How a `center serve` names itself, in its lock and in the markers of the uploads it verifies.
+fn serving_process() -> String {
+    format!("process {}", std::process::id())
+}
+
+fn verifying_path(home: &Home, request: &str) -> PathBuf {
+    network_dir(home).join("verifying").join(request)
+}
+
+/// Mark `request`'s upload as being verified by this `center serve` (outside the request's lock,
+/// since verifying a large upload takes long): `extract` leaves it alone meanwhile.
+pub fn mark_verifying(home: &Home, request: &str) -> Result<()> {
+    let path = verifying_path(home, request);
+    let dir = path.parent().expect("a marker has a directory");
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    crate::store::write_atomically(&path, serving_process().as_bytes())
+}
+
+pub fn unmark_verifying(home: &Home, request: &str) -> Result<()> {
+    let path = verifying_path(home, request);
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(&path, e)),
+        _ => Ok(()),
+    }
+}
+
+/// Who verifies `request`'s upload now: `Mine` (this process), `Other` (the `center serve` that
+/// serves the home, seen from `extract`), or `Nobody` (no marker, or one left by a process that
+/// stopped: the upload is verified again by whoever takes it up).
+pub fn verifier(home: &Home, request: &str) -> Result<Verifier> {
+    let path = verifying_path(home, request);
+    let Ok(marker) = std::fs::read_to_string(&path) else { return Ok(Verifier::Nobody) };
+    if marker == serving_process() {
+        return Ok(Verifier::Mine);
+    }
+    Ok(if serving(home)?.is_some_and(|serve| serve == marker) { Verifier::Other } else { Verifier::Nobody })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verifier {
+    Mine,
+    Other,
+    Nobody,
+}
+
+fn network_dir(home: &Home) -> PathBuf {
+    home.root().join("network")
 }
 
 /// One site's exchange: who it is to the center, and the keys on both ends.
