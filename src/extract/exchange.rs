@@ -308,28 +308,52 @@ pub fn issued(home: &Home, request: &str) -> Result<(Header, String)> {
     Ok((header_of(&kept.request)?, kept.label))
 }
 
-/// The requests issued to `site_id` that its agent has not fetched yet and may still answer:
-/// unanswered, unexpired at `now`, without a state. Only the site's queue is read; a request found
-/// there that expired or settled meanwhile is taken off it.
-pub fn queued(home: &Home, site_id: &str, now: i64) -> Result<Vec<Envelope>> {
+/// The requests issued to `site_id` that its agent has not fetched yet and may still answer
+/// (unanswered, unexpired at `now`, without a state), at most `most` of them. Only the site's
+/// queue is read; an entry whose request expired, settled or is gone is taken off it, and so is
+/// one that cannot be read (a stray file, a damaged request), said on the server's terminal: one
+/// bad entry never keeps the site from its work.
+pub fn queued(home: &Home, site_id: &str, now: i64, most: usize) -> Result<Vec<Envelope>> {
     let dir = queue_dir(home, site_id);
     let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(Vec::new()) };
     let mut open = Vec::new();
     for entry in entries {
-        let name = entry.map_err(|e| Error::io(&dir, e))?.file_name().to_string_lossy().into_owned();
+        let path = entry.map_err(|e| Error::io(&dir, e))?.path();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         if name.starts_with('.') {
             continue; // an entry being written
         }
-        let Some(kept) = kept(home, &name)? else { continue };
-        let header = header_of(&kept.request)?;
-        if kept.site == site_id && kept.answer.is_none() && now < header.expires_at && state_of(home, &name)?.is_none()
-        {
-            open.push(kept.request);
-        } else {
-            dequeue(home, site_id, &name)?;
+        match fetchable(home, site_id, &name, now) {
+            Ok(Some(request)) => open.push(request),
+            Ok(None) => unqueue(&path)?,
+            Err(e) => {
+                eprintln!("center serve: {}: {e}; taken off the site's queue", path.display());
+                unqueue(&path)?;
+            }
+        }
+        if open.len() >= most {
+            break;
         }
     }
     Ok(open)
+}
+
+/// The request the queue entry `name` of `site_id` names, if its agent may still fetch it.
+fn fetchable(home: &Home, site_id: &str, name: &str, now: i64) -> Result<Option<Envelope>> {
+    let Some(kept) = kept(home, name)? else { return Ok(None) };
+    let header = header_of(&kept.request)?;
+    let open =
+        kept.site == site_id && kept.answer.is_none() && now < header.expires_at && state_of(home, name)?.is_none();
+    Ok(open.then_some(kept.request))
+}
+
+/// Remove an entry of a site's queue, whatever it is (a stray directory too).
+fn unqueue(path: &std::path::Path) -> Result<()> {
+    let removed = if path.is_dir() { std::fs::remove_dir_all(path) } else { std::fs::remove_file(path) };
+    match removed {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(path, e)),
+        _ => Ok(()),
+    }
 }
 
 /// The latest request of extraction `extraction` of `project` issued to `site_id`, with the

@@ -31,6 +31,9 @@ const MAX_DETAIL_CHARS: usize = 2000;
 /// Calls refused before their signature verified are counted, and recorded in the audit trail at
 /// most once per this interval: a flood of them cannot grow the trail without bound.
 const REFUSAL_WINDOW: Duration = Duration::from_secs(60);
+/// The most work requests one `work` call returns (the rest come at the next): a site with many
+/// queued never gets an answer too long for its agent to read.
+const MAX_WORK_PER_CALL: usize = 16;
 /// How often a long poll looks at the site's queue (a directory of the requests not yet fetched).
 const QUEUE_LOOK: Duration = Duration::from_millis(250);
 /// The most calls of one site served at once. An agent makes one call at a time; more are several
@@ -198,12 +201,12 @@ impl Serve {
     }
 
     /// The work requests issued to `site` that its agent has not fetched, unanswered and
-    /// unexpired; waits up to `wait_seconds` (at most the poll limit) for one, looking at the
-    /// site's queue every [`QUEUE_LOOK`].
+    /// unexpired, at most [`MAX_WORK_PER_CALL`]; waits up to `wait_seconds` (at most the poll
+    /// limit) for one, looking at the site's queue every [`QUEUE_LOOK`].
     fn work(&self, site: &Registered, wait_seconds: u64) -> Result<serde_json::Value> {
         let until = Instant::now() + Duration::from_secs(wait_seconds).min(self.poll_limit);
         loop {
-            let queued = exchange::queued(&self.home, &site.id, now())?;
+            let queued = exchange::queued(&self.home, &site.id, now(), MAX_WORK_PER_CALL)?;
             let left = until.saturating_duration_since(Instant::now());
             if !queued.is_empty() || left.is_zero() {
                 return Ok(serde_json::json!({ "requests": queued }));
