@@ -233,7 +233,9 @@ async fn read_body(
                     bytes.extend_from_slice(&data);
                 }
             }
-            Ok(Some(Err(e))) => return Err(Response::error(400, &format!("the request's body could not be read: {e}"), 2)),
+            Ok(Some(Err(e))) => {
+                return Err(Response::error(400, &format!("the request's body could not be read: {e}"), 2));
+            }
             Err(_) => {
                 let why = format!(
                     "the request's body stopped for {} seconds, or came slower than {} bytes a second ({} of {expected} \
