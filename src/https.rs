@@ -29,11 +29,25 @@ pub const CALL_HEADER: &str = "x-midnet-call";
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// The TLS handshake, the request's header (counted from the connection's start, or from the
-    /// end of the previous answer: an idle keep-alive connection is closed after it), and its
-    /// body, each.
+    /// end of the previous answer: an idle keep-alive connection is closed after it), each; and the
+    /// longest pause in a body.
     pub step: Duration,
     /// Connections served at once; the next waits in the system's backlog until one ends.
     pub connections: usize,
+    /// The slowest line a body may come on, in bytes a second: a body of `len` bytes may take
+    /// `step` plus `len` at this rate ([`body_time`]), and pause for at most `step` at once. A
+    /// slow but steady upload is taken; a stalled one is cut off.
+    pub min_body_rate: u64,
+}
+
+/// The slowest line a body may come on unless the center says otherwise (`Limits::min_body_rate`),
+/// in bytes a second (128 kbit/s); the agent waits for an answer to a body as long as this rate
+/// takes for it.
+pub const MIN_BODY_RATE: u64 = 16 << 10;
+
+/// How long a body of `len` bytes may take to arrive at `rate` bytes a second, after `step`.
+pub fn body_time(step: Duration, len: u64, rate: u64) -> Duration {
+    step + Duration::from_millis(len.saturating_mul(1000) / rate.max(1))
 }
 
 /// How long the accept loop pauses after the system refused a connection (e.g. out of file
@@ -157,7 +171,7 @@ async fn accept<H: Handler>(
             // A client that fails the handshake (e.g. an agent that pins another certificate) or
             // does not finish it in time is dropped; it reports the failure on its side.
             let Ok(Ok(tls)) = tokio::time::timeout(limits.step, acceptor.accept(tcp)).await else { return };
-            let service = hyper::service::service_fn(move |req| respond(req, handler.clone(), limits.step));
+            let service = hyper::service::service_fn(move |req| respond(req, handler.clone(), limits));
             let _ = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(limits.step)
@@ -170,7 +184,7 @@ async fn accept<H: Handler>(
 async fn respond<H: Handler>(
     req: hyper::Request<hyper::body::Incoming>,
     handler: Arc<H>,
-    body_time: Duration,
+    limits: Limits,
 ) -> std::result::Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
     let head = Head {
         path: req.uri().path().to_string(),
@@ -187,18 +201,54 @@ async fn respond<H: Handler>(
         let why = format!("a body of {declared} bytes, where this call may have at most {limit}");
         return Ok(reply(Response::error(413, &why, 2)));
     }
-    let body = match tokio::time::timeout(body_time, Limited::new(req.into_body(), limit).collect()).await {
-        Ok(Ok(collected)) => collected.to_bytes().to_vec(),
-        Ok(Err(e)) => return Ok(reply(Response::error(400, &format!("the request's body could not be read: {e}"), 2))),
-        Err(_) => {
-            let why = format!("the request's body did not arrive within {} seconds", body_time.as_secs());
-            return Ok(reply(Response::error(408, &why, 1)));
-        }
+    let body = match read_body(req.into_body(), limit, limits).await {
+        Ok(body) => body,
+        Err(refused) => return Ok(reply(refused)),
     };
     Ok(match tokio::task::spawn_blocking(move || handler.respond(admitted, body)).await {
         Ok(response) => reply(response),
         Err(_) => reply(Response::error(500, "the center's handler stopped", 1)),
     })
+}
+
+/// Read a body of at most `limit` bytes, within [`body_time`] of its announced length (or of
+/// `limit`), no pause longer than the step.
+async fn read_body(
+    body: hyper::body::Incoming,
+    limit: usize,
+    limits: Limits,
+) -> std::result::Result<Vec<u8>, Response> {
+    let (step, rate) = (limits.step, limits.min_body_rate);
+    let expected = hyper::body::Body::size_hint(&body).upper().unwrap_or(limit as u64).min(limit as u64);
+    let allowed = body_time(step, expected, rate);
+    let deadline = tokio::time::Instant::now() + allowed;
+    let mut body = Limited::new(body, limit);
+    let mut bytes = Vec::new();
+    loop {
+        let pause_ends = tokio::time::Instant::now() + step;
+        match tokio::time::timeout_at(deadline.min(pause_ends), body.frame()).await {
+            Ok(None) => return Ok(bytes),
+            Ok(Some(Ok(frame))) => {
+                if let Ok(data) = frame.into_data() {
+                    bytes.extend_from_slice(&data);
+                }
+            }
+            Ok(Some(Err(e))) => {
+                return Err(Response::error(400, &format!("the request's body could not be read: {e}"), 2));
+            }
+            Err(_) => {
+                let why = format!(
+                    "the request's body stopped for {} seconds, or came slower than {} bytes a second ({} of {expected} \
+                     bytes in {} seconds)",
+                    step.as_secs(),
+                    rate,
+                    bytes.len(),
+                    allowed.as_secs()
+                );
+                return Err(Response::error(408, &why, 1));
+            }
+        }
+    }
 }
 
 fn reply(response: Response) -> hyper::Response<Full<Bytes>> {
@@ -305,6 +355,7 @@ impl Client {
         waits: Duration,
     ) -> std::result::Result<(u16, Vec<u8>), Unanswered> {
         let mut kept = self.connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let body_len = body.len() as u64;
         let network =
             |what: String| Unanswered::Network(Error::Failed(format!("the center {}{path}: {what}", self.url)));
         self.runtime.block_on(async {
@@ -313,7 +364,8 @@ impl Client {
                 .header(CALL_HEADER, call)
                 .body(Full::new(Bytes::from(body)))
                 .map_err(|e| Unanswered::Network(Error::Internal(format!("an HTTP request: {e}"))))?;
-            let limit = waits + self.timeout;
+            // A body is sent at the slowest rate the center takes, at worst.
+            let limit = waits + body_time(self.timeout, body_len, MIN_BODY_RATE);
             let answered = tokio::time::timeout(limit, async {
                 let (sender, response) = self.send(kept.take(), request).await?;
                 *kept = Some(sender);

@@ -75,9 +75,15 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub poll_limit: u64,
     /// How long a client may take for each step of a call (the TLS handshake, the request's
-    /// header, its body) before the center cuts it off; also how long an idle connection stays.
+    /// header) before the center cuts it off, and the longest pause in a body; also how long an
+    /// idle connection stays.
     #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub step_timeout: u64,
+    /// The slowest line a body (an upload's chunk) may come on, in bytes a second: a body may take
+    /// the step's time plus its length at this rate.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::https::MIN_BODY_RATE,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub min_body_rate: u64,
     /// The most connections served at once; more wait until one ends.
     #[arg(long, value_name = "N", default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..=4096))]
     pub max_connections: u64,
@@ -296,6 +302,7 @@ fn serve(global: &Global, args: ServeArgs) -> Result<()> {
         let limits = crate::https::Limits {
             step: std::time::Duration::from_secs(args.step_timeout),
             connections: args.max_connections as usize,
+            min_body_rate: args.min_body_rate,
         };
         server.run(listener, tls, limits)
     })

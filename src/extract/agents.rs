@@ -40,11 +40,25 @@ pub fn pass(exchange: &Exchange, req: &SiteRequest, target: &Path, reissue_faile
         }
         (SiteState::Failed, _) => Ok(Standing::Failed(format!("request {request}: {detail}"))),
         // Answered: done, or the center stopped between believing the answer and verifying the
-        // upload. Either way the spool is verified now, as it is taken in.
+        // upload. Either way the spool is verified now, as it is taken in, under the request's
+        // lock, unless `center serve` is verifying it (then it waits for that).
         (_, Some(sha256)) => {
+            let _one_at_a_time = exchange::lock_request(home, request)?;
+            if exchange::verifier(home, request)? == exchange::Verifier::Other {
+                let why = format!("request {request}: answered; the data center is verifying its upload");
+                return Ok(Standing::Waiting(SiteState::Uploading, why));
+            }
             let asked = transfer::Asked::of(req, exchange.site_id)?;
-            match transfer::receive(&exchange::spool_dir(home, request), target, &sha256, &asked) {
-                Ok(manifest) => Ok(Standing::Accepted(Box::new(manifest))),
+            let spool = exchange::spool_dir(home, request);
+            match transfer::receive(&spool, target, &sha256, &asked) {
+                Ok(manifest) => {
+                    // Done before the spool goes: an answer handed in again then hears it was verified.
+                    let done = "answered; the upload verified as extract took it in";
+                    exchange::set_state(home, request, SiteState::Done, done)?;
+                    exchange::remove_spool(home, request)?;
+                    exchange::unmark_verifying(home, request)?;
+                    Ok(Standing::Accepted(Box::new(manifest)))
+                }
                 Err(e) if reissue_failed => issue(
                     exchange,
                     req,

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::center::Home;
 use crate::error::{Error, Result};
 use crate::site::run::{Answer, SiteRequest, WorkOrder};
+use crate::store::FileLock;
 use crate::wire::{self, Envelope, Expect, Header, Kind, SiteState};
 
 /// How long a work request is valid unless the analyst says otherwise: a site that has not
@@ -67,6 +68,88 @@ pub fn remove_spool(home: &Home, request: &str) -> Result<()> {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(&dir, e)),
         _ => Ok(()),
     }
+}
+
+/// The lock of one request (`HOME/network/locks/ID`): `center serve` holds it while it serves a
+/// call about the request, `extract` while it takes the request's upload in, so that no two calls
+/// and no two processes change one request at once. Held briefly: never while verifying an upload.
+pub fn lock_request(home: &Home, request: &str) -> Result<FileLock> {
+    let dir = network_dir(home).join("locks");
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    FileLock::wait(&dir.join(request))
+}
+
+/// One `center serve` per home: the lock it holds while it serves, saying which process it is.
+pub fn lock_serving(home: &Home) -> Result<FileLock> {
+    let dir = network_dir(home);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let mut lock = FileLock::try_take(&dir.join("serve.lock"), |holder| {
+        format!("{}: another center serve serves this home ({holder}); a home has one", home.root().display())
+    })?;
+    lock.describe(&serving_process());
+    Ok(lock)
+}
+
+/// The `center serve` serving the home now, as it describes itself, if one does.
+fn serving(home: &Home) -> Result<Option<String>> {
+    let path = network_dir(home).join("serve.lock");
+    if !path.exists() {
+        return Ok(None);
+    }
+    match FileLock::try_take(&path, str::to_string) {
+        Ok(_free) => Ok(None),
+        Err(Error::Busy(holder)) => Ok(Some(holder)),
+        Err(e) => Err(e),
+    }
+}
+
+/// How a `center serve` names itself, in its lock and in the markers of the uploads it verifies.
+fn serving_process() -> String {
+    format!("process {}", std::process::id())
+}
+
+fn verifying_path(home: &Home, request: &str) -> PathBuf {
+    network_dir(home).join("verifying").join(request)
+}
+
+/// Mark `request`'s upload as being verified by this `center serve` (outside the request's lock,
+/// since verifying a large upload takes long): `extract` leaves it alone meanwhile.
+pub fn mark_verifying(home: &Home, request: &str) -> Result<()> {
+    let path = verifying_path(home, request);
+    let dir = path.parent().expect("a marker has a directory");
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    crate::store::write_atomically(&path, serving_process().as_bytes())
+}
+
+pub fn unmark_verifying(home: &Home, request: &str) -> Result<()> {
+    let path = verifying_path(home, request);
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(&path, e)),
+        _ => Ok(()),
+    }
+}
+
+/// Who verifies `request`'s upload now: `Mine` (this process), `Other` (the `center serve` that
+/// serves the home, seen from `extract`), or `Nobody` (no marker, or one left by a process that
+/// stopped: the upload is verified again by whoever takes it up).
+pub fn verifier(home: &Home, request: &str) -> Result<Verifier> {
+    let path = verifying_path(home, request);
+    let Ok(marker) = std::fs::read_to_string(&path) else { return Ok(Verifier::Nobody) };
+    if marker == serving_process() {
+        return Ok(Verifier::Mine);
+    }
+    Ok(if serving(home)?.is_some_and(|serve| serve == marker) { Verifier::Other } else { Verifier::Nobody })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verifier {
+    Mine,
+    Other,
+    Nobody,
+}
+
+fn network_dir(home: &Home) -> PathBuf {
+    home.root().join("network")
 }
 
 /// One site's exchange: who it is to the center, and the keys on both ends.
@@ -225,28 +308,52 @@ pub fn issued(home: &Home, request: &str) -> Result<(Header, String)> {
     Ok((header_of(&kept.request)?, kept.label))
 }
 
-/// The requests issued to `site_id` that its agent has not fetched yet and may still answer:
-/// unanswered, unexpired at `now`, without a state. Only the site's queue is read; a request found
-/// there that expired or settled meanwhile is taken off it.
-pub fn queued(home: &Home, site_id: &str, now: i64) -> Result<Vec<Envelope>> {
+/// The requests issued to `site_id` that its agent has not fetched yet and may still answer
+/// (unanswered, unexpired at `now`, without a state), at most `most` of them. Only the site's
+/// queue is read; an entry whose request expired, settled or is gone is taken off it, and so is
+/// one that cannot be read (a stray file, a damaged request), said on the server's terminal: one
+/// bad entry never keeps the site from its work.
+pub fn queued(home: &Home, site_id: &str, now: i64, most: usize) -> Result<Vec<Envelope>> {
     let dir = queue_dir(home, site_id);
     let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(Vec::new()) };
     let mut open = Vec::new();
     for entry in entries {
-        let name = entry.map_err(|e| Error::io(&dir, e))?.file_name().to_string_lossy().into_owned();
+        let path = entry.map_err(|e| Error::io(&dir, e))?.path();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         if name.starts_with('.') {
             continue; // an entry being written
         }
-        let Some(kept) = kept(home, &name)? else { continue };
-        let header = header_of(&kept.request)?;
-        if kept.site == site_id && kept.answer.is_none() && now < header.expires_at && state_of(home, &name)?.is_none()
-        {
-            open.push(kept.request);
-        } else {
-            dequeue(home, site_id, &name)?;
+        match fetchable(home, site_id, &name, now) {
+            Ok(Some(request)) => open.push(request),
+            Ok(None) => unqueue(&path)?,
+            Err(e) => {
+                eprintln!("center serve: {}: {e}; taken off the site's queue", path.display());
+                unqueue(&path)?;
+            }
+        }
+        if open.len() >= most {
+            break;
         }
     }
     Ok(open)
+}
+
+/// The request the queue entry `name` of `site_id` names, if its agent may still fetch it.
+fn fetchable(home: &Home, site_id: &str, name: &str, now: i64) -> Result<Option<Envelope>> {
+    let Some(kept) = kept(home, name)? else { return Ok(None) };
+    let header = header_of(&kept.request)?;
+    let open =
+        kept.site == site_id && kept.answer.is_none() && now < header.expires_at && state_of(home, name)?.is_none();
+    Ok(open.then_some(kept.request))
+}
+
+/// Remove an entry of a site's queue, whatever it is (a stray directory too).
+fn unqueue(path: &std::path::Path) -> Result<()> {
+    let removed = if path.is_dir() { std::fs::remove_dir_all(path) } else { std::fs::remove_file(path) };
+    match removed {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(path, e)),
+        _ => Ok(()),
+    }
 }
 
 /// The latest request of extraction `extraction` of `project` issued to `site_id`, with the

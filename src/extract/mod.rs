@@ -234,8 +234,9 @@ fn extract_pass(
                         let answer =
                             exchange.accept(&header, &t.pseudonym, &answer, crate::clock::now_utc().timestamp())?;
                         let asked = transfer::Asked::of(&request, &t.site_id)?;
-                        transfer::receive(&outbox, &target, &answer.manifest_sha256, &asked)
-                            .map(|manifest| agents::Standing::Accepted(Box::new(manifest)))
+                        let manifest = transfer::receive(&outbox, &target, &answer.manifest_sha256, &asked)?;
+                        std::fs::remove_dir_all(&outbox).at(&outbox)?;
+                        Ok(agents::Standing::Accepted(Box::new(manifest)))
                     }),
                     Transport::Agents => agents::pass(&exchange, &request, &target, reissue_failed),
                 };

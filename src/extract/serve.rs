@@ -8,8 +8,7 @@
 //! its files verified here, and the analyst's next `extract` takes the verified result into the
 //! project (`agents`).
 
-use std::collections::BTreeMap;
-use std::hash::{Hash, Hasher};
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -32,11 +31,15 @@ const MAX_DETAIL_CHARS: usize = 2000;
 /// Calls refused before their signature verified are counted, and recorded in the audit trail at
 /// most once per this interval: a flood of them cannot grow the trail without bound.
 const REFUSAL_WINDOW: Duration = Duration::from_secs(60);
+/// The most work requests one `work` call returns (the rest come at the next): a site with many
+/// queued never gets an answer too long for its agent to read.
+const MAX_WORK_PER_CALL: usize = 16;
 /// How often a long poll looks at the site's queue (a directory of the requests not yet fetched).
 const QUEUE_LOOK: Duration = Duration::from_millis(250);
-/// Requests of different ids are served in parallel; calls about one request (its state, chunks,
-/// answer) one at a time, through one of these locks.
-const REQUEST_LOCKS: usize = 32;
+/// The most calls of one site served at once. An agent makes one call at a time; more are several
+/// agents of one site, or calls it gave up on whose work goes on (a handler is not cancelled):
+/// a site cannot take more than its share of the center's threads.
+const MAX_CALLS_PER_SITE: usize = 4;
 
 /// What `center serve` needs to answer the agents.
 pub struct Serve {
@@ -47,7 +50,10 @@ pub struct Serve {
     /// The longest a long poll waits (the agent asks for less or more; tests ask for little).
     poll_limit: Duration,
     refusals: Mutex<Refusals>,
-    request_locks: [Mutex<()>; REQUEST_LOCKS],
+    /// The calls being served, by site.
+    in_flight: Arc<Mutex<HashMap<String, usize>>>,
+    /// One `center serve` per home: held while this one serves.
+    _serving: crate::store::FileLock,
 }
 
 /// The calls refused before their signature verified, since the last audit record of them.
@@ -59,22 +65,57 @@ struct Refusals {
     recorded: Option<Instant>,
 }
 
-/// A call whose signature verified: the registered site that made it, and what it asks.
+/// A call whose signature verified: the registered site that made it, what it asks, and its place
+/// among the site's calls in flight.
 pub struct Admitted {
     site: Registered,
     call: wire::Opened<Call>,
+    _slot: Slot,
+}
+
+/// A call of a site being served, counted until it is answered (or its body failed to arrive).
+struct Slot {
+    site: String,
+    in_flight: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl Slot {
+    /// A slot for a call of `site`, or None when the site has [`MAX_CALLS_PER_SITE`] in flight.
+    fn take(in_flight: &Arc<Mutex<HashMap<String, usize>>>, site: &str) -> Option<Slot> {
+        let mut counts = in_flight.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let count = counts.entry(site.to_string()).or_default();
+        if *count >= MAX_CALLS_PER_SITE {
+            return None;
+        }
+        *count += 1;
+        Some(Slot { site: site.to_string(), in_flight: in_flight.clone() })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut counts = self.in_flight.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(count) = counts.get_mut(&self.site) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.site);
+            }
+        }
+    }
 }
 
 impl Serve {
     pub fn new(actor: &Actor, poll_limit: Duration) -> Result<Serve> {
         actor.require_reviewer("serving the sites' agents")?;
+        let serving = exchange::lock_serving(actor.home())?;
         let center_key = crate::center::keys::signing(actor)?;
         Ok(Serve {
             home: actor.home().clone(),
             center_key,
             poll_limit,
             refusals: Mutex::new(Refusals::default()),
-            request_locks: std::array::from_fn(|_| Mutex::new(())),
+            in_flight: Arc::new(Mutex::new(HashMap::new())),
+            _serving: serving,
         })
     }
 
@@ -122,41 +163,50 @@ impl Serve {
         let expect = Expect { kind: Kind::AgentCall, signer: &site.key, signer_name: &name, answers: None };
         let call = wire::open::<Call>(&envelope, &expect, now())?;
         check_lifetime(&call.header, &name)?;
-        Ok(Admitted { site, call })
+        let slot = Slot::take(&self.in_flight, &site.id).ok_or_else(|| {
+            Error::Busy(format!(
+                "site {}: {MAX_CALLS_PER_SITE} calls of this site are being served; try again later",
+                site.id
+            ))
+        })?;
+        Ok(Admitted { site, call, _slot: slot })
     }
 
     /// Do what a believed call asks.
     fn dispatch(&self, admitted: Admitted, body: &[u8]) -> Result<serde_json::Value> {
-        let Admitted { site, call } = admitted;
+        let Admitted { site, call, .. } = admitted;
         let asked = call.header.request.as_str();
         if let Call::Work { wait_seconds } = call.body {
             return self.work(&site, wait_seconds);
         }
         self.own(&site, asked)?;
-        let _one_at_a_time = self.request_lock(asked);
+        if let Call::Answer { answer } = &call.body {
+            return self.answer(&site, asked, answer);
+        }
+        let _one_at_a_time = exchange::lock_request(&self.home, asked)?;
         match call.body {
-            Call::Work { .. } => unreachable!("answered above"),
+            Call::Work { .. } | Call::Answer { .. } => unreachable!("answered above"),
             Call::State { state, detail } => self.state(asked, state, &detail),
-            Call::Received => Ok(serde_json::json!({"files": received(&exchange::spool_dir(&self.home, asked))})),
+            Call::Received => self.received(asked),
             Call::Chunk { file, offset, sha256 } => self.chunk(asked, &file, offset, &sha256, body),
-            Call::Answer { answer } => self.answer(&site, asked, &answer),
         }
     }
 
-    fn request_lock(&self, request: &str) -> std::sync::MutexGuard<'_, ()> {
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        request.hash(&mut hasher);
-        let lock = &self.request_locks[(hasher.finish() as usize) % REQUEST_LOCKS];
-        lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// The bytes the center holds of each file of the request's upload, and whether it holds its
+    /// answer (then the agent hands the answer in again, and sends no bytes: its reply was lost).
+    fn received(&self, request: &str) -> Result<serde_json::Value> {
+        let answered = exchange::accepted(&self.home, request)?.is_some();
+        let files = received(&exchange::spool_dir(&self.home, request));
+        Ok(serde_json::json!({"files": files, "answered": answered}))
     }
 
     /// The work requests issued to `site` that its agent has not fetched, unanswered and
-    /// unexpired; waits up to `wait_seconds` (at most the poll limit) for one, looking at the
-    /// site's queue every [`QUEUE_LOOK`].
+    /// unexpired, at most [`MAX_WORK_PER_CALL`]; waits up to `wait_seconds` (at most the poll
+    /// limit) for one, looking at the site's queue every [`QUEUE_LOOK`].
     fn work(&self, site: &Registered, wait_seconds: u64) -> Result<serde_json::Value> {
         let until = Instant::now() + Duration::from_secs(wait_seconds).min(self.poll_limit);
         loop {
-            let queued = exchange::queued(&self.home, &site.id, now())?;
+            let queued = exchange::queued(&self.home, &site.id, now(), MAX_WORK_PER_CALL)?;
             let left = until.saturating_duration_since(Instant::now());
             if !queued.is_empty() || left.is_zero() {
                 return Ok(serde_json::json!({ "requests": queued }));
@@ -251,14 +301,60 @@ impl Serve {
     /// verify the uploaded files against it; the request is then done, or failed with why (and its
     /// upload goes). The same answer handed in again (the agent did not hear the center's reply)
     /// gets the same outcome; one the center took but had not yet verified (it stopped) is verified.
+    ///
+    /// The answer is believed under the request's lock, the upload verified outside it (it may be
+    /// large) behind a marker that keeps `extract` from taking it meanwhile, and the outcome
+    /// recorded under the lock again.
     fn answer(&self, site: &Registered, request: &str, answer: &Envelope) -> Result<serde_json::Value> {
+        let home = &self.home;
+        let (body, label) = {
+            let _one_at_a_time = exchange::lock_request(home, request)?;
+            let Some(believed) = self.believe_answer(site, request, answer)? else {
+                return Ok(serde_json::json!({"verified": true}));
+            };
+            exchange::mark_verifying(home, request)?;
+            believed
+        };
+        crate::crash::point("serve-answer-accepted");
+        let spool = exchange::spool_dir(home, request);
+        let verified = super::transfer::verify_received(&spool, &body.manifest_sha256, &label);
+        let (state, detail) = match &verified {
+            Ok(_) => (SiteState::Done, "answered; the upload verified against the signed manifest".to_string()),
+            Err(e) => (SiteState::Failed, self.for_agents(e)),
+        };
+        {
+            let _one_at_a_time = exchange::lock_request(home, request)?;
+            exchange::set_state(home, request, state, &detail)?;
+            if verified.is_err() {
+                exchange::remove_spool(home, request)?;
+            }
+            exchange::unmark_verifying(home, request)?;
+        }
+        crate::crash::point("serve-answer-settled");
+        let manifest = verified?;
+        let rows: BTreeMap<_, _> = manifest.outputs.iter().map(|o| (o.name.clone(), o.rows)).collect();
+        Ok(serde_json::json!({"verified": true, "rows": rows}))
+    }
+
+    /// Believe the site's answer to `request`, or find it believed before: its body and the site's
+    /// pseudonym when its upload is to be verified now, None when it was verified. Under the
+    /// request's lock.
+    fn believe_answer(
+        &self,
+        site: &Registered,
+        request: &str,
+        answer: &Envelope,
+    ) -> Result<Option<(crate::site::run::Answer, String)>> {
         let home = &self.home;
         let (header, label) = exchange::issued(home, request)?;
         let body = match exchange::accepted(home, request)? {
             Some((kept, body)) if kept == *answer => match exchange::state_of(home, request)? {
-                Some(stated) if stated.state == SiteState::Done => return Ok(serde_json::json!({"verified": true})),
+                Some(stated) if stated.state == SiteState::Done => return Ok(None),
                 Some(stated) if stated.state == SiteState::Failed => {
                     return Err(Error::Failed(format!("request {request} failed: {}", stated.detail)));
+                }
+                _ if exchange::verifier(home, request)? == exchange::Verifier::Mine => {
+                    return Err(Error::Busy(format!("request {request}: its upload is being verified")));
                 }
                 _ => body,
             },
@@ -276,21 +372,7 @@ impl Serve {
                 exchange.accept(&header, &label, answer, now().min(uploaded))?
             }
         };
-        crate::crash::point("serve-answer-accepted");
-        let spool = exchange::spool_dir(home, request);
-        let verified = super::transfer::verify_received(&spool, &body.manifest_sha256, &label);
-        let (state, detail) = match &verified {
-            Ok(_) => (SiteState::Done, "answered; the upload verified against the signed manifest".to_string()),
-            Err(e) => (SiteState::Failed, self.for_agents(e)),
-        };
-        exchange::set_state(home, request, state, &detail)?;
-        if verified.is_err() {
-            exchange::remove_spool(home, request)?;
-        }
-        crate::crash::point("serve-answer-settled");
-        let manifest = verified?;
-        let rows: BTreeMap<_, _> = manifest.outputs.iter().map(|o| (o.name.clone(), o.rows)).collect();
-        Ok(serde_json::json!({"verified": true, "rows": rows}))
+        Ok(Some((body, label)))
     }
 
     /// Count a refusal of a call that did not verify; record the count now if none was recorded
@@ -360,7 +442,11 @@ impl Serve {
         let status = match e {
             Error::Refused { .. } | Error::Integrity(_) => 403,
             Error::NotFound(_) => 404,
-            Error::BadInput(_) | Error::Busy(_) => 409,
+            // A verdict (a request that failed): the agent fails the request, it does not retry.
+            Error::Failed(_) => 422,
+            Error::BadInput(_) => 409,
+            // Busy now (the site's calls in flight, an upload being verified): the agent tries again.
+            Error::Busy(_) => 503,
             _ => 500,
         };
         Response::error(status, &self.for_agents(e), e.exit_code())
@@ -383,6 +469,8 @@ impl crate::https::Handler for Serve {
                     if matches!(admitted.call.body, Call::Chunk { .. }) { crate::site::agent::CHUNK_BYTES } else { 0 };
                 Ok((admitted, limit))
             }
+            // The site's calls in flight: verified, not a refusal to count.
+            Err(e @ Error::Busy(_)) => Err(self.refusal(&e)),
             Err(e) => {
                 self.refused_unauthenticated(&e);
                 Err(self.refusal(&e))

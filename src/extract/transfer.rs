@@ -1,7 +1,7 @@
 //! Moving a site's result from its outbox into the project, verified end to end: files are copied
 //! into a temporary directory, every file is checked against the manifest (SHA-256, rows), and
-//! only then is the directory renamed into place. The site's outbox is removed once the result is
-//! accepted: the site keeps nothing of the extraction.
+//! only then is the directory renamed into place. The outbox (the site's, or the center's spool) is
+//! removed by the caller once the result is accepted: the site keeps nothing of the extraction.
 
 use std::path::Path;
 
@@ -33,7 +33,8 @@ impl<'a> Asked<'a> {
 
 /// Copy the manifest and the expected output files of `outbox` into `target` (nothing else the
 /// outbox holds), verify them against the manifest SHA-256 the site signed and `asked`, and
-/// return the verified manifest.
+/// return the verified manifest. The outbox stays: the caller removes it once it recorded the
+/// result as received.
 pub fn receive(outbox: &Path, target: &Path, manifest_sha256: &str, asked: &Asked) -> Result<Manifest> {
     let parent = target.parent().expect("incoming directories have a parent");
     std::fs::create_dir_all(parent).at(parent)?;
@@ -55,7 +56,6 @@ pub fn receive(outbox: &Path, target: &Path, manifest_sha256: &str, asked: &Aske
         std::fs::remove_dir_all(target).at(target)?;
     }
     std::fs::rename(&tmp, target).at(target)?;
-    std::fs::remove_dir_all(outbox).at(outbox)?;
     Ok(received)
 }
 

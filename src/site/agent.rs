@@ -51,6 +51,11 @@ pub struct Held {
     pub detail: String,
     envelope: Envelope,
     answer: Option<Envelope>,
+    /// The center has not heard this state yet (the call saying it got no answer): a failure is
+    /// said again next round; a request `running` unheard never started (it starts only once the
+    /// center heard it), so the next round runs it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    unreported: bool,
 }
 
 /// How the agent runs.
@@ -66,6 +71,10 @@ pub struct AgentOptions<'a> {
     pub timeout: Duration,
 }
 
+/// How many times one upload asks again where the center's copy ends, when a chunk finds the center
+/// holding another length than it said (another agent of the site, or a chunk whose reply was lost).
+const MOST_RESUMES: usize = 3;
+
 /// The first pause after the center could not be reached; it doubles up to [`MOST_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MOST_BACKOFF: Duration = Duration::from_secs(60);
@@ -75,9 +84,19 @@ struct Agent<'a> {
     client: Client,
     key: ed25519_dalek::SigningKey,
     center: ed25519_dalek::VerifyingKey,
-    /// Whether the last call got no answer (the network, not the center): the agent then tries
-    /// again later rather than stop, and a request it was handing in is not failed.
-    unanswered: Cell<bool>,
+    /// What the last call heard.
+    heard: Cell<Heard>,
+}
+
+/// What a call heard from the center.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Heard {
+    /// An answer, with its HTTP status.
+    Status(u16),
+    /// No answer: the center down, the network cut, nothing heard in time.
+    Nothing,
+    /// A server that is not the pinned center.
+    NotTheCenter,
 }
 
 /// Run the agent: fetch work, run what is approved, upload. Returns the requests it holds.
@@ -89,14 +108,14 @@ pub fn run(opts: &AgentOptions) -> Result<Vec<Held>> {
         client: Client::new(opts.center, &keys::pinned_center_certificate(site)?, opts.timeout)?,
         key: keys::signing(site)?,
         center: keys::pinned_center(site)?,
-        unanswered: Cell::new(false),
+        heard: Cell::new(Heard::Nothing),
     };
     let mut backoff = FIRST_BACKOFF;
     loop {
         match agent.round(opts.poll_seconds) {
             Ok(()) if opts.once => return requests(site),
             Ok(()) => backoff = FIRST_BACKOFF,
-            Err(e) if !opts.once && agent.unanswered.get() => {
+            Err(e) if !opts.once && agent.unanswered() => {
                 eprintln!("site agent: {e}; trying again in {} seconds", backoff.as_secs());
                 std::thread::sleep(backoff);
                 backoff = (backoff * 2).min(MOST_BACKOFF);
@@ -167,14 +186,68 @@ impl Agent<'_> {
         let envelopes: Vec<Envelope> = serde_json::from_value(fetched["requests"].clone())
             .map_err(|e| Error::Integrity(format!("the center's list of work cannot be read: {e}")))?;
         for envelope in envelopes {
-            self.take(envelope)?;
+            match self.take(envelope) {
+                Err(e) if self.unanswered() => return Err(e),
+                // Kept unreported, it fails below if the center refuses it again; not kept (a
+                // local fault), it is fetched again next round: the center still offers it.
+                Err(e) => eprintln!("site agent: {e}"),
+                Ok(()) => {}
+            }
         }
         for held in requests(self.site)? {
-            if !held.state.is_final() {
-                self.advance(held)?;
+            let request = held.request.clone();
+            let moved = match (held.state.is_final(), held.unreported) {
+                (true, true) => self.report_failure(held).map(|_| ()),
+                (true, false) => Ok(()),
+                (false, _) => self.advance(held),
+            };
+            match moved {
+                // The network: every request stays where it stood, and the round is tried again.
+                Err(e) if self.unanswered() => return Err(e),
+                Err(e) => self.fail(&request, &e)?,
+                Ok(()) => {}
             }
         }
         Ok(())
+    }
+
+    /// The last call went unanswered in a way worth trying again later: no answer, the center's
+    /// own fault (5xx), or a body the center found too slow (408). What it was about stands.
+    fn unanswered(&self) -> bool {
+        matches!(self.heard.get(), Heard::Nothing | Heard::Status(408) | Heard::Status(500..))
+    }
+
+    /// A request the center refused (or that failed here beyond what [`Agent::try_run`] records):
+    /// it fails alone, recorded in the site's log and said to the center, and nothing of it is sent.
+    fn fail(&self, request: &str, e: &Error) -> Result<()> {
+        let held: Held = crate::store::read_json(&requests_dir(self.site).join(format!("{request}.json")))?;
+        discard_outbox(self.site, request)?;
+        let detail = format!("the agent stopped this request: {e}");
+        let entry = log::Entry {
+            request: Some(request.to_string()),
+            nonce: nonce_of(&held.envelope),
+            project: Some(held.project.clone()),
+            script_sha256: Some(held.script_sha256.clone()),
+            detail: detail.clone(),
+        };
+        log::append(self.site, Event::Failed, entry)?;
+        let held = Held { state: SiteState::Failed, detail, unreported: true, ..held };
+        self.write(&held)?;
+        self.report_failure(held).map(|_| ())
+    }
+
+    /// Say to the center that a request failed here. Refused (the center settled or forgot the
+    /// request), there is nothing more to say; unheard, it is said again next round.
+    fn report_failure(&self, held: Held) -> Result<Held> {
+        let call = Call::State { state: held.state, detail: held.detail.clone() };
+        match self.call(&held.request, &call, Vec::new()) {
+            Err(e) if self.unanswered() => Err(e),
+            _ => {
+                let held = Held { unreported: false, ..held };
+                self.write(&held)?;
+                Ok(held)
+            }
+        }
     }
 
     /// Keep a request fetched from the center, if it verifies and is new to this site.
@@ -209,6 +282,7 @@ impl Agent<'_> {
             detail: "fetched from the data center".into(),
             envelope,
             answer: None,
+            unreported: false,
         };
         std::fs::create_dir_all(requests_dir(self.site)).at(requests_dir(self.site))?;
         self.set(held, SiteState::Fetched, "fetched from the data center".into()).map(|_| ())
@@ -217,7 +291,7 @@ impl Agent<'_> {
     /// Move a request on as far as it goes now.
     fn advance(&self, held: Held) -> Result<()> {
         let held = match held.state {
-            SiteState::Running => {
+            SiteState::Running if !held.unreported => {
                 let why = "the agent stopped while running it; the data center issues it again when the analyst \
                            resumes the extraction";
                 discard_outbox(self.site, &held.request)?;
@@ -301,20 +375,22 @@ impl Agent<'_> {
     }
 
     /// Upload every file of the result from where the center's copy ends, then hand in the answer.
+    /// An answer the center already holds (its reply was lost) is handed in again without bytes.
     fn upload(&self, held: Held) -> Result<()> {
         let outbox = outbox(self.site, &held.request);
-        let received = self.call(&held.request, &Call::Received, Vec::new())?;
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&outbox)
-            .at(&outbox)?
-            .map(|e| e.map(|e| e.path()))
-            .collect::<std::io::Result<_>>()
-            .at(&outbox)?;
-        files.sort();
-        let tamper = std::env::var("MIDNET_FAULT").is_ok_and(|f| f == "tamper-upload");
-        for path in &files {
-            let name = path.file_name().expect("directory entries have names").to_string_lossy().into_owned();
-            let offset = received["files"][&name].as_u64().unwrap_or(0);
-            self.send_file(&held.request, path, &name, offset, tamper && name.ends_with(".parquet"))?;
+        let mut resumes = 0;
+        loop {
+            let received = self.call(&held.request, &Call::Received, Vec::new())?;
+            if received["answered"] == true {
+                break;
+            }
+            match self.send_files(&held.request, &outbox, &received["files"]) {
+                Err(_) if self.heard.get() == Heard::Status(409) && resumes < MOST_RESUMES => resumes += 1,
+                sent => {
+                    sent?;
+                    break;
+                }
+            }
         }
         crate::crash::point("agent-uploaded");
         let answer = held
@@ -322,15 +398,33 @@ impl Agent<'_> {
             .clone()
             .ok_or_else(|| Error::Internal(format!("request {}: no answer to hand in", held.request)))?;
         let outcome = self.call(&held.request, &Call::Answer { answer }, Vec::new());
-        if outcome.is_ok() || !self.unanswered.get() {
-            std::fs::remove_dir_all(&outbox).at(&outbox)?;
+        crate::crash::point("agent-answered");
+        if outcome.is_ok() || !self.unanswered() {
+            discard_outbox(self.site, &held.request)?;
         }
         match outcome {
             Ok(_) => self.set(held, SiteState::Done, "the data center verified the result".into()).map(|_| ()),
             // No answer: the center may have taken it; the agent hands it in again next round.
-            Err(e) if self.unanswered.get() => Err(e),
+            Err(e) if self.unanswered() => Err(e),
             Err(e) => self.set(held, SiteState::Failed, format!("the data center refused the upload: {e}")).map(|_| ()),
         }
+    }
+
+    /// Send every file of `outbox` from where the center's copy of it ends (`held`: bytes by name).
+    fn send_files(&self, request: &str, outbox: &Path, held: &serde_json::Value) -> Result<()> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(outbox)
+            .at(outbox)?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<std::io::Result<_>>()
+            .at(outbox)?;
+        files.sort();
+        let tamper = std::env::var("MIDNET_FAULT").is_ok_and(|f| f == "tamper-upload");
+        for path in &files {
+            let name = path.file_name().expect("directory entries have names").to_string_lossy().into_owned();
+            let offset = held[&name].as_u64().unwrap_or(0);
+            self.send_file(request, path, &name, offset, tamper && name.ends_with(".parquet"))?;
+        }
+        Ok(())
     }
 
     /// Send `path` in chunks from `offset`. With `tamper` (the `tamper-upload` drill), one byte of
@@ -362,16 +456,23 @@ impl Agent<'_> {
         Ok(())
     }
 
-    /// Record the request's new state at the site, and tell the center (which decided a done
-    /// request done itself).
+    /// Record the request's new state at the site, then tell the center (which decided a done
+    /// request done itself); until the center heard it, the state is kept `unreported`.
     fn set(&self, held: Held, state: SiteState, detail: String) -> Result<Held> {
-        let held = Held { state, detail, ..held };
-        crate::store::write_json(&requests_dir(self.site).join(format!("{}.json", held.request)), &held)?;
-        if state != SiteState::Done {
-            let call = Call::State { state, detail: held.detail.clone() };
-            self.call(&held.request, &call, Vec::new())?;
+        let held = Held { state, detail, unreported: state != SiteState::Done, ..held };
+        self.write(&held)?;
+        if state == SiteState::Done {
+            return Ok(held);
         }
+        let call = Call::State { state, detail: held.detail.clone() };
+        self.call(&held.request, &call, Vec::new())?;
+        let held = Held { unreported: false, ..held };
+        self.write(&held)?;
         Ok(held)
+    }
+
+    fn write(&self, held: &Held) -> Result<()> {
+        crate::store::write_json(&requests_dir(self.site).join(format!("{}.json", held.request)), held)
     }
 
     fn open(&self, envelope: &Envelope) -> Result<wire::Opened<WorkOrder>> {
@@ -390,8 +491,8 @@ impl Agent<'_> {
         log::append(self.site, Event::Refused, entry)
     }
 
-    /// One signed call to the center: its JSON answer, or the center's refusal as an error. A call
-    /// that got no answer sets [`Agent::unanswered`].
+    /// One signed call to the center: its JSON answer, or the center's refusal as an error. What it
+    /// heard is kept in [`Agent::heard`].
     fn call(&self, request: &str, call: &Call, body: Vec<u8>) -> Result<serde_json::Value> {
         let envelope = wire::seal(&self.key, Header::call(request, now()), call);
         let header = hex::encode(serde_json::to_vec(&envelope).expect("an envelope serialises"));
@@ -399,13 +500,16 @@ impl Agent<'_> {
             Call::Work { wait_seconds } => Duration::from_secs(*wait_seconds),
             _ => Duration::ZERO,
         };
-        let answered = self.client.call(CALL_PATH, &header, body, waits);
-        // A server error (5xx) is no refusal either: the center could not answer now.
-        let unanswered = match &answered {
-            Ok((status, _)) => *status >= 500,
-            Err(e) => matches!(e, Unanswered::Network(_)),
+        let answered = if unheard_drill(call) {
+            Err(Unanswered::Network(Error::Failed("the center: no answer (the drill unheard-running)".into())))
+        } else {
+            self.client.call(CALL_PATH, &header, body, waits)
         };
-        self.unanswered.set(unanswered);
+        self.heard.set(match &answered {
+            Ok((status, _)) => Heard::Status(*status),
+            Err(Unanswered::Network(_)) => Heard::Nothing,
+            Err(Unanswered::NotTheCenter(_)) => Heard::NotTheCenter,
+        });
         let (status, answer) = answered?;
         let answer: serde_json::Value = serde_json::from_slice(&answer)
             .map_err(|e| Error::Failed(format!("the center answered {status} with what is not JSON: {e}")))?;
@@ -422,6 +526,19 @@ impl Agent<'_> {
             _ => Error::Failed(message),
         })
     }
+}
+
+/// The nonce of a request the site holds (read from its own record, verified when it was fetched).
+fn nonce_of(envelope: &Envelope) -> Option<String> {
+    let payload: serde_json::Value = serde_json::from_str(&envelope.payload).ok()?;
+    payload["header"]["nonce"].as_str().map(str::to_string)
+}
+
+/// The drill `MIDNET_FAULT=unheard-running`: the call saying a request is running gets no answer,
+/// as a network blip at that moment would do.
+fn unheard_drill(call: &Call) -> bool {
+    matches!(call, Call::State { state: SiteState::Running, .. })
+        && std::env::var("MIDNET_FAULT").is_ok_and(|f| f == "unheard-running")
 }
 
 fn now() -> i64 {

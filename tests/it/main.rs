@@ -21,6 +21,7 @@ mod migration;
 mod mishaps;
 mod network;
 mod network_attacks;
+mod network_faults;
 mod network_https;
 mod network_keys;
 mod owner_only;

@@ -310,6 +310,48 @@ fn a_site_cannot_declare_its_own_request_done_nor_upload_to_a_settled_one() {
     );
 }
 
+/// A chunk that comes slowly but steadily (longer in all than `--step-timeout`, above the slowest
+/// rate the center takes) is taken; one whose body stops for longer than the step is cut off (408).
+#[test]
+fn a_slow_but_steady_chunk_is_taken_and_a_stalled_one_is_cut_off() {
+    let s = Served::with(&["--step-timeout", "1", "--min-body-rate", "4096"], &[]);
+    s.n.approve_all();
+    s.extract(&[]).ok();
+    let fetched = signed_call(&s, 0, "-", json!({"call": "work", "wait_seconds": 0}), &[], 60);
+    let list: Value = serde_json::from_str(&fetched.1).unwrap();
+    let payload: Value = serde_json::from_str(list["requests"][0]["payload"].as_str().unwrap()).unwrap();
+    let request = payload["header"]["request"].as_str().unwrap().to_string();
+    let chunk = |offset: usize, bytes: &[u8]| {
+        let call = json!({"call": "chunk", "file": "slow.parquet", "offset": offset, "sha256": sha256(bytes)});
+        let head = signed_head(&s, 0, &request, call, 60);
+        let mut stream = tls(&s.url);
+        let head = format!("{head}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", bytes.len());
+        stream.write_all(head.as_bytes()).and_then(|()| stream.flush()).unwrap();
+        stream
+    };
+    let answer = |mut stream: rustls::StreamOwned<rustls::ClientConnection, TcpStream>| {
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        String::from_utf8_lossy(&answer).into_owned()
+    };
+    // 32 KiB in sixteen pieces, one every 100 ms: 1.6 s in all, beyond the step of 1 s.
+    let bytes = [7u8; 32 << 10];
+    let mut steady = chunk(0, &bytes);
+    for piece in bytes.chunks(2 << 10) {
+        std::thread::sleep(Duration::from_millis(100));
+        steady.write_all(piece).and_then(|()| steady.flush()).unwrap();
+    }
+    let steady = answer(steady);
+    assert!(steady.starts_with("HTTP/1.1 200"), "{steady}");
+    // A body that stops halfway, for longer than the step: cut off, though it is within the rate.
+    let bytes = [7u8; 4 << 10];
+    let mut stalled = chunk(32 << 10, &bytes);
+    stalled.write_all(&bytes[..2 << 10]).and_then(|()| stalled.flush()).unwrap();
+    let stalled = answer(stalled);
+    assert!(stalled.starts_with("HTTP/1.1 408"), "{stalled}");
+    assert!(stalled.contains("stopped for 1 seconds"), "{stalled}");
+}
+
 fn sha256(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))

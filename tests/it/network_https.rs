@@ -60,6 +60,11 @@ impl Served {
         let _ = self.server.wait();
     }
 
+    /// The process id of `center serve`.
+    pub(crate) fn pid(&self) -> u32 {
+        self.server.id()
+    }
+
     /// Whether `center serve` is still running.
     pub(crate) fn serving(&mut self) -> bool {
         self.server.try_wait().unwrap().is_none()
@@ -120,15 +125,11 @@ pub(crate) fn pseudonym(report: &Value, site: usize) -> String {
 /// `center serve` on `bind` for `n`'s home, with `args` and `env`: the process, its URL and the
 /// fingerprint of its certificate, as it prints them first.
 fn serve(n: &Network, bind: &str, args: &[&str], env: &[(&str, &str)]) -> (Child, String, String) {
-    let mut server = Command::new(midnet_bin())
-        .args(["center", "serve", "--bind", bind, "--poll-limit", "1"])
+    let poll_limit: &[&str] = if args.contains(&"--poll-limit") { &[] } else { &["--poll-limit", "1"] };
+    let mut server = serve_command(n, bind)
+        .args(poll_limit)
         .args(args)
-        .current_dir(&n.c.root)
-        .env("MIDNET_HOME", &n.c.home)
-        .env("HOME", n.c.os_home("rev"))
-        .env("MIDNET_SESSION", n.c.token("rev"))
         .envs(env.iter().copied())
-        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
@@ -137,6 +138,20 @@ fn serve(n: &Network, bind: &str, args: &[&str], env: &[(&str, &str)]) -> (Child
     let words: Vec<&str> = line.split_whitespace().collect();
     assert_eq!((words.first(), words.get(2)), (Some(&"serving"), Some(&"certificate-sha256")), "{line}");
     (server, words[1].to_string(), words[3].to_string())
+}
+
+/// `center serve --bind BIND` on `n`'s home as its reviewer, its stdout piped (`--poll-limit`
+/// is 1 second unless `args` say otherwise).
+pub(crate) fn serve_command(n: &Network, bind: &str) -> Command {
+    let mut command = Command::new(midnet_bin());
+    command
+        .args(["center", "serve", "--bind", bind])
+        .current_dir(&n.c.root)
+        .env("MIDNET_HOME", &n.c.home)
+        .env("HOME", n.c.os_home("rev"))
+        .env("MIDNET_SESSION", n.c.token("rev"))
+        .stdout(Stdio::piped());
+    command
 }
 
 /// Every agent runs once, then extract --agents completes the extraction with all three sites.

@@ -1,0 +1,178 @@
+//! Ordinary faults between a site's agent and `center serve` (issue 22, the second review): a
+//! reply lost, a refusal of one request, a slow line, a blip at the wrong moment, two processes on
+//! one request. Each ends with the agent going on, nothing lost, and a state `extract` explains.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::common::{midnet_bin, midnet_with};
+use crate::network_https::{Served, completes, pseudonym, serve_command, status_of};
+
+/// The reply to a handed-in answer is lost (the agent is killed once the center answered), and the
+/// analyst's `extract` takes the result in before the agent tries again: the agent hands the same
+/// answer in again, hears it was verified, and the request is done at the site too.
+#[test]
+fn an_answer_whose_reply_was_lost_is_handed_in_again_after_extract_took_it_in() {
+    let s = Served::new();
+    s.n.approve_all();
+    s.extract(&[]).ok();
+    let killed = s.agent_at(0, &s.url, &[("MIDNET_CRASH_AT", "agent-answered")]);
+    assert_ne!(killed.code, 0, "the agent was killed: {}", killed.stderr);
+    assert_eq!(s.requests(0)[0]["state"], "uploading");
+    for site in 1..3 {
+        s.agent(site).ok();
+    }
+    let done = s.extract(&[]).ok().json();
+    assert_eq!(done["datasets"][0]["sites"].as_array().unwrap().len(), 3, "taken in meanwhile: {done}");
+    let retried = Served::held(&s.agent(0).ok());
+    assert_eq!(retried[0]["state"], "done", "{retried:?}");
+}
+
+/// A request whose upload the center refuses (it expired while the agent was stopped mid-upload)
+/// fails alone, recorded in the site's log: the agent goes on and serves the request issued after it.
+#[test]
+fn a_refused_upload_fails_its_request_only_and_the_agent_serves_the_next() {
+    let s = Served::new();
+    s.n.approve_all();
+    s.extract(&["--valid-for", "6"]).ok();
+    let killed = s.agent_at(0, &s.url, &[("MIDNET_CRASH_AT", "agent-chunk-sent:1")]);
+    assert_ne!(killed.code, 0, "the agent was killed: {}", killed.stderr);
+    let first = s.requests(0)[0]["request"].as_str().unwrap().to_string();
+    assert_eq!(s.requests(0)[0]["state"], "uploading", "{:?}", s.requests(0));
+    for site in 1..3 {
+        s.agent(site).ok();
+    }
+    std::thread::sleep(Duration::from_secs(7));
+    let reissued = s.extract(&[]).ok().json();
+    let site01 = status_of(&reissued, &pseudonym(&reissued, 0));
+    assert!(site01["reason"].as_str().unwrap().contains("expired"), "{reissued}");
+    let held = Served::held(&s.agent(0).ok());
+    let state_of = |id: &str| held.iter().find(|h| h["request"] == id).map(|h| h["state"].clone());
+    assert_eq!(state_of(&first), Some(Value::from("failed")), "{held:?}");
+    assert!(held.iter().any(|h| h["request"] != first.as_str() && h["state"] == "done"), "{held:?}");
+    let log = midnet_with(&s.n.c.root, &["site", "log", "--site", &s.site(0), "--json"], &[], None).ok().json();
+    let failed = log["records"].as_array().unwrap().iter().find(|r| r["event"] == "failed" && r["request"] == first);
+    assert!(failed.is_some_and(|r| r["detail"].as_str().unwrap().contains("expired")), "{log}");
+    let states = s.n.c.home.join(format!("network/states/{first}.json"));
+    let stated: Value = serde_json::from_str(&std::fs::read_to_string(states).unwrap()).unwrap();
+    assert_eq!(stated["state"], "failed", "the center heard it: {stated}");
+    let done = s.extract(&[]).ok().json();
+    assert_eq!(done["datasets"][0]["sites"].as_array().unwrap().len(), 3, "{done}");
+}
+
+/// A blip of the network just as a request starts running (the center did not hear it) does not
+/// fail the request: it was not running yet, and the next round runs it.
+#[test]
+fn a_network_blip_as_a_request_starts_running_does_not_fail_it() {
+    let s = Served::new();
+    s.n.approve_all();
+    s.extract(&[]).ok();
+    let blip = s.agent_at(0, &s.url, &[("MIDNET_FAULT", "unheard-running")]);
+    assert_ne!(blip.code, 0, "a --once agent ends on a call unheard: {}", blip.stderr);
+    assert!(blip.stderr.contains("no answer"), "{}", blip.stderr);
+    let again = Served::held(&s.agent(0).ok());
+    assert_eq!(again[0]["state"], "done", "{again:?}");
+    let log = midnet_with(&s.n.c.root, &["site", "log", "--site", &s.site(0), "--json"], &[], None).ok().json();
+    let asked = log["records"].as_array().unwrap().iter().filter(|r| r["event"] == "asked").count();
+    assert_eq!(asked, 1, "run once: {log}");
+    completes(&s);
+}
+
+/// One `center serve` per home: a second is refused, naming the process that serves.
+#[test]
+fn a_second_center_serve_on_one_home_is_refused_naming_the_first() {
+    let s = Served::new();
+    let mut second = serve_command(&s.n, "127.0.0.1:0").stderr(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(second.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    if !line.is_empty() {
+        let _ = second.kill();
+    }
+    let status = second.wait().unwrap();
+    let mut stderr = String::new();
+    second.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert_eq!(line, "", "the second serve must not serve");
+    assert_eq!(status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains(&format!("process {}", s.pid())), "{stderr}");
+}
+
+/// The center stops between believing an answer and replying; the analyst's `extract` takes the
+/// upload in (verifying it) before the agent hands the answer in again: the center then says the
+/// request is done (extract recorded it before it removed the upload), not failed over an empty upload.
+#[test]
+fn a_result_taken_in_by_extract_before_the_answer_is_handed_in_again_stays_done() {
+    let mut s = Served::with(&[], &[("MIDNET_CRASH_AT", "serve-answer-accepted")]);
+    s.n.approve_all();
+    s.extract(&[]).ok();
+    let cut = s.agent(0);
+    assert_ne!(cut.code, 0, "the center stopped before its reply: {}", cut.stderr);
+    let request = s.requests(0)[0]["request"].as_str().unwrap().to_string();
+    assert_eq!(s.requests(0)[0]["state"], "uploading");
+    s.restart("127.0.0.1:0", &[], &[]);
+    for site in 1..3 {
+        s.agent(site).ok();
+    }
+    let done = s.extract(&[]).ok().json();
+    assert_eq!(done["datasets"][0]["sites"].as_array().unwrap().len(), 3, "{done}");
+    let again = Served::held(&s.agent(0).ok());
+    assert_eq!(again[0]["state"], "done", "{again:?}");
+    let states = s.n.c.home.join(format!("network/states/{request}.json"));
+    let stated: Value = serde_json::from_str(&std::fs::read_to_string(states).unwrap()).unwrap();
+    assert_eq!(stated["state"], "done", "{stated}");
+}
+
+/// At most four calls of one site are served at once: a fifth is answered 503 and its agent tries
+/// again later, so one site cannot hold the center's threads.
+#[test]
+fn a_site_has_at_most_four_calls_served_at_once() {
+    let s = Served::with(&["--poll-limit", "30"], &[]);
+    let dir = s.site(0);
+    let spawn = |poll: &str| {
+        Command::new(midnet_bin())
+            .args(["site", "agent", "--site", &dir, "--center", &s.url, "--once", "--poll-seconds", poll])
+            .current_dir(&s.n.c.root)
+            .env_remove("MIDNET_HOME")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut waiting: Vec<Child> = (0..4).map(|_| spawn("30")).collect();
+    let mut refused = None;
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    while refused.is_none() && std::time::Instant::now() < until {
+        let fifth = spawn("0").wait_with_output().unwrap();
+        if !fifth.status.success() {
+            refused = Some(String::from_utf8_lossy(&fifth.stderr).into_owned());
+            break;
+        }
+    }
+    for agent in &mut waiting {
+        let _ = agent.kill();
+        let _ = agent.wait();
+    }
+    let refused = refused.expect("a fifth call of the site was served while four were");
+    assert!(refused.contains("4 calls of this site are being served"), "{refused}");
+}
+
+/// A stray file, a queue entry whose request is gone and one whose request cannot be read, in a
+/// site's queue at the center: each is taken off the queue, and the site's work goes on.
+#[test]
+fn stray_entries_in_a_sites_queue_are_taken_off_and_its_work_goes_on() {
+    let s = Served::new();
+    s.n.approve_all();
+    s.extract(&[]).ok();
+    let queue = s.n.c.home.join("network/queued/site01");
+    std::fs::write(queue.join("a stray file"), "").unwrap();
+    std::fs::write(queue.join("r0123456789abcdef0123456789abcdef"), "").unwrap();
+    std::fs::write(queue.join("rdamaged"), "").unwrap();
+    std::fs::write(s.n.c.home.join("network/requests/rdamaged.json"), "not json").unwrap();
+    let held = Served::held(&s.agent(0).ok());
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(held[0]["state"], "done", "{held:?}");
+    let left: Vec<_> = std::fs::read_dir(&queue).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "{left:?}");
+}
