@@ -13,7 +13,6 @@ use crate::common::{Run, midnet, midnet_with, tempdir};
 
 /// The synthetic masters' first disease (傷病名コード), drug (レセプト電算) and a procedure.
 const DISEASE: &str = "8800001";
-const OTHER_DISEASE: &str = "8800002";
 const DRUG: &str = "620000001";
 const VISIT: &str = "112007410";
 const CHART: &str = "2000123457";
