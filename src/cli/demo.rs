@@ -139,7 +139,7 @@ fn run_in(root: &Path, global: &Global, args: &DemoArgs) -> Result<PathBuf> {
     )?;
     say(&format!("   {} rows of hospital files, registry {}", summary.rows, network.join("sites.toml").display()));
 
-    say("2. each site creates its integrated data source, imports its official masters and brings in its hospital's files");
+    say("2. each site creates its integrated data source, imports its official masters and its hospital's files");
     for (i, site) in summary.sites.iter().enumerate() {
         let dir = SiteDir::at(&site.path);
         dir.init()?;

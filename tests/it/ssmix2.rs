@@ -441,17 +441,18 @@ fn the_observation_period_spans_the_days_of_care_of_the_current_files() {
     import(dir.path()).ok();
     let (key, other) = (patient_key(dir.path(), ID), patient_key(dir.path(), OTHER_ID));
     let periods = |dir: &Path| {
-        rows(dir, "SELECT patient_key || ' ' || source || ' ' || start_date || ' ' || end_date FROM observation_period ORDER BY 1")
+        rows(
+            dir,
+            "SELECT patient_key || ' ' || source || ' ' || start_date || ' ' || end_date FROM observation_period ORDER BY 1",
+        )
     };
-    let mut expected =
-        [format!("{key} EHR 2024-03-20 2024-05-03"), format!("{other} EHR 2024-04-01 2024-04-15")];
+    let mut expected = [format!("{key} EHR 2024-03-20 2024-05-03"), format!("{other} EHR 2024-04-01 2024-04-15")];
     expected.sort();
     assert_eq!(periods(dir.path()), expected);
 
     tree.put_bytes((ID, "20240503", "OMP-01", ORDER), "20240504090000000", "0", b"");
     import(dir.path()).ok();
-    let mut expected =
-        [format!("{key} EHR 2024-03-20 2024-04-15"), format!("{other} EHR 2024-04-01 2024-04-15")];
+    let mut expected = [format!("{key} EHR 2024-03-20 2024-04-15"), format!("{other} EHR 2024-04-01 2024-04-15")];
     expected.sort();
     assert_eq!(periods(dir.path()), expected);
 }

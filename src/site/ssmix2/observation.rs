@@ -9,15 +9,15 @@ use crate::error::Result;
 
 /// Replace the EHR observation periods of every patient the storage has held by those of their
 /// current files; a patient with no current dated file has none. Runs inside the import's
-/// transaction, after its files are recorded. How many periods the site now holds from the storage.
-pub fn derive(conn: &duckdb::Connection) -> Result<u64> {
+/// transaction, after its files are recorded.
+pub fn derive(conn: &duckdb::Connection) -> Result<()> {
     conn.execute(
         "DELETE FROM observation_period WHERE source = 'EHR' \
          AND patient_key IN (SELECT patient_key FROM ssmix2_file)",
         [],
     )?;
     // source_file: <key[0:3]>/<key[3:6]>/<key>/<date or ->/<kind>/<name>
-    let periods = conn.execute(
+    conn.execute(
         "INSERT INTO observation_period (patient_key, source, start_date, end_date) \
          SELECT patient_key, 'EHR', min(day), max(day) FROM ( \
              SELECT patient_key, try_strptime(split_part(source_file, '/', 4), '%Y%m%d')::DATE AS day \
@@ -25,5 +25,5 @@ pub fn derive(conn: &duckdb::Connection) -> Result<u64> {
          WHERE day IS NOT NULL GROUP BY patient_key",
         [],
     )?;
-    Ok(periods as u64)
+    Ok(())
 }
