@@ -321,7 +321,7 @@ CREATE VIEW current_master_procedure AS
 CREATE TABLE schema_version (
     version         INTEGER NOT NULL
 );
-INSERT INTO schema_version VALUES (5);
+INSERT INTO schema_version VALUES (6);
 
 -- One row per change of the data: a data version, which extraction manifests cite. A load that
 -- brought rows in (`change` = 'load'), an import of official masters ('masters', the files' kinds
@@ -355,7 +355,8 @@ CREATE TABLE load_file (
 -- (docs/ss-mix2.md). Nothing in it identifies: the file's relative path holds the hospital's
 -- patient id, so the file is known by the keyed hash of that path (`path_key`, HMAC-SHA256 under
 -- `SITE/keys/patient.key`) and by its path with the id replaced by the patient key
--- (`source_file`, what its rows record). A later import reads a file again only if its size or
+-- (`source_file`, what its rows record). A later import takes a file whose size and modification
+-- time equal its record as unchanged without reading it, and reads it again only if its size or
 -- SHA-256 changed; a file no longer current (superseded, deleted, or gone) has its rows withdrawn
 -- and `withdrawn` set.
 CREATE TABLE ssmix2_file (
@@ -367,7 +368,8 @@ CREATE TABLE ssmix2_file (
     sha256          VARCHAR NOT NULL,
     data_version    INTEGER NOT NULL,       -- the import that read it
     outcome         VARCHAR NOT NULL CHECK (outcome IN ('read', 'skipped', 'quarantined')),
-    withdrawn       INTEGER                 -- the data version that withdrew it; NULL: current
+    withdrawn       INTEGER,                -- the data version that withdrew it; NULL: current
+    modified_ns     BIGINT                  -- its modification time (ns since 1970) when last hashed; NULL: hash it
 );
 
 -- Rows that failed validation at load, with where they came from and why. Nothing is dropped
