@@ -355,7 +355,8 @@ CREATE TABLE load_file (
 -- (docs/ss-mix2.md). Nothing in it identifies: the file's relative path holds the hospital's
 -- patient id, so the file is known by the keyed hash of that path (`path_key`, HMAC-SHA256 under
 -- `SITE/keys/patient.key`) and by its path with the id replaced by the patient key
--- (`source_file`, what its rows record). A later import reads a file again only if its size or
+-- (`source_file`, what its rows record). A later import takes a file whose size and modification
+-- time equal its record as unchanged without reading it, and reads it again only if its size or
 -- SHA-256 changed; a file no longer current (superseded, deleted, or gone) has its rows withdrawn
 -- and `withdrawn` set.
 CREATE TABLE ssmix2_file (
@@ -367,7 +368,8 @@ CREATE TABLE ssmix2_file (
     sha256          VARCHAR NOT NULL,
     data_version    INTEGER NOT NULL,       -- the import that read it
     outcome         VARCHAR NOT NULL CHECK (outcome IN ('read', 'skipped', 'quarantined')),
-    withdrawn       INTEGER                 -- the data version that withdrew it; NULL: current
+    withdrawn       INTEGER,                -- the data version that withdrew it; NULL: current
+    modified_ns     BIGINT                  -- its modification time (ns since 1970) when last hashed; NULL: hash it
 );
 
 -- One row per claims file (RECEIPTC.UKE) that `site import receipt` read (docs/claims.md). A file

@@ -9,7 +9,8 @@
 //! | `audit-appended` | an audit record is in the log, the head does not seal it yet |
 //! | `load-inserted` | `site load`: a file's rows are inserted, its transaction is open |
 //! | `load-committed` | `site load`: the transaction committed, before the checkpoint and the report |
-//! | `import-staged` | `site import ss-mix2`: withdrawals made and the files' rows staged, its transaction open |
+//! | `import-batch` | `site import ss-mix2`: a batch of patients' withdrawals made and rows brought in, its transaction open |
+//! | `import-staged` | `site import ss-mix2`: every batch brought in, not yet recorded as a data version, its transaction open |
 //! | `import-committed` | `site import ss-mix2`: the transaction committed, before the checkpoint and the report |
 //! | `receipt-staged` | `site import receipt`: withdrawals made and the files' rows staged, its transaction open |
 //! | `receipt-committed` | `site import receipt`: the transaction committed, before the checkpoint and the report |

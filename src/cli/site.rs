@@ -238,6 +238,15 @@ pub enum ImportCommand {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// Hash every current file, even one whose size and modification time equal its record
+        /// (by default such a file is taken as unchanged, unread): for a storage that may have
+        /// been edited in place keeping both.
+        #[arg(long)]
+        verify_all: bool,
+        /// Patient folders read, staged and forgotten at a time: the import's memory holds one batch.
+        #[arg(long, value_name = "N", default_value_t = crate::site::ssmix2::import::BATCH_PATIENTS,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        batch_patients: u64,
         /// The storage's root directory.
         #[arg(value_name = "ROOT")]
         root: PathBuf,
@@ -413,8 +422,9 @@ pub fn run(global: &Global, command: SiteCommand) -> Result<()> {
                 Ok(())
             }
         }
-        SiteCommand::Import { command: ImportCommand::SsMix2 { site, json, root } } => {
-            import_ssmix2(&site, &root, json)
+        SiteCommand::Import { command: ImportCommand::SsMix2 { site, json, verify_all, batch_patients, root } } => {
+            let options = crate::site::ssmix2::import::Options { verify_all, batch_patients: batch_patients as usize };
+            import_ssmix2(&site, &root, options, json)
         }
         SiteCommand::Import { command: ImportCommand::Receipt { site, json, files } } => {
             import_receipt(&site, &files, json)
@@ -781,8 +791,8 @@ fn render_masters(imported: &crate::site::masters::Imported) -> String {
     s
 }
 
-fn import_ssmix2(site: &Path, root: &Path, json: bool) -> Result<()> {
-    let report = crate::site::ssmix2::import::import(&SiteDir::at(site), root)?;
+fn import_ssmix2(site: &Path, root: &Path, options: crate::site::ssmix2::import::Options, json: bool) -> Result<()> {
+    let report = crate::site::ssmix2::import::import(&SiteDir::at(site), root, options)?;
     if json {
         return print_json(&report);
     }
@@ -805,6 +815,13 @@ fn render_ssmix2(report: &crate::site::ssmix2::import::ImportReport) -> String {
         "files: {} current, {} new or changed, {} withdrawn, {} read; {} rows withdrawn",
         report.files_current, report.files_changed, report.files_withdrawn, report.files_read, report.rows_withdrawn
     );
+    if report.files_touched > 0 {
+        let _ = writeln!(
+            s,
+            "{} files with a new modification time hashed and found unchanged: their time recorded",
+            report.files_touched
+        );
+    }
     if report.misplaced > 0 {
         let _ = writeln!(s, "{} entries of the tree do not fit the SS-MIX2 layout: not read", report.misplaced);
     }

@@ -494,6 +494,94 @@ fn a_kill_during_the_import_leaves_the_old_version_or_the_new() {
     assert_eq!(again["data_version"], serde_json::Value::Null, "{again}");
 }
 
+/// The lab file of `full_patient` for `id`, in the tree.
+fn lab_file(tree: &Tree, id: &str) -> PathBuf {
+    tree.root.join(format!(
+        "{}/{}/{id}/20240415/OML-11/{id}_20240415_OML-11_{ORDER}_20240415113000000_01_1",
+        &id[0..3],
+        &id[3..6]
+    ))
+}
+
+/// Set a file's modification time.
+fn set_modified(path: &Path, time: std::time::SystemTime) {
+    std::fs::File::options().write(true).open(path).unwrap().set_modified(time).unwrap();
+}
+
+/// A file whose size and modification time equal its record is taken as unchanged, unread: an
+/// edit in place that keeps both is not seen by default, and is with `--verify-all`. A file whose
+/// time changed but whose content did not is hashed, makes no data version, and its new time is
+/// recorded so that the next import does not hash it again.
+#[test]
+fn a_file_edited_in_place_keeping_size_and_time_is_read_again_only_when_verified() {
+    let dir = tempdir();
+    new_site(dir.path());
+    let tree = Tree::new(dir.path());
+    full_patient(&tree, ID);
+    import(dir.path()).ok();
+    let lab = lab_file(&tree, ID);
+    let modified = std::fs::metadata(&lab).unwrap().modified().unwrap();
+    let edited = jis(&alt(ID, "53"));
+    assert_eq!(edited.len() as u64, std::fs::metadata(&lab).unwrap().len(), "the edit keeps the size");
+    std::fs::write(&lab, &edited).unwrap();
+    set_modified(&lab, modified);
+    let trusted = import(dir.path()).ok().json();
+    assert_eq!((trusted["data_version"].as_i64(), trusted["files_read"].as_u64()), (None, Some(0)), "{trusted}");
+    assert_eq!(rows(dir.path(), "SELECT value::VARCHAR FROM lab_result"), ["35.0"]);
+    let args = ["site", "import", "ss-mix2", "--site", "site", "--json", "--verify-all", "ssmix2"];
+    let verified = midnet(dir.path(), &args).ok().json();
+    assert_eq!(
+        (verified["data_version"].as_i64(), verified["files_changed"].as_u64(), verified["files_read"].as_u64()),
+        (Some(3), Some(1), Some(1)),
+        "{verified}"
+    );
+    assert_eq!(rows(dir.path(), "SELECT value::VARCHAR FROM lab_result"), ["53.0"]);
+    // Touched, not changed: hashed once, no data version, the new time kept.
+    set_modified(&lab, modified + std::time::Duration::from_secs(3600));
+    let touched = import(dir.path()).ok().json();
+    assert_eq!(
+        (touched["data_version"].as_i64(), touched["files_touched"].as_u64(), touched["files_read"].as_u64()),
+        (None, Some(1), Some(0)),
+        "{touched}"
+    );
+    assert_eq!(query_i64(dir.path(), "SELECT max(data_version) FROM load_history"), 3);
+    let again = import(dir.path()).ok().json();
+    assert_eq!((again["data_version"].as_i64(), again["files_touched"].as_u64()), (None, Some(0)), "{again}");
+}
+
+/// The import goes a batch of patient folders at a time in one transaction: a kill between two
+/// batches leaves the site as it was, the first import and a later one alike; the import run
+/// again brings everything in.
+#[test]
+fn a_kill_between_batches_leaves_the_old_version() {
+    let dir = tempdir();
+    new_site(dir.path());
+    let tree = Tree::new(dir.path());
+    full_patient(&tree, ID);
+    full_patient(&tree, OTHER_ID);
+    let args = ["site", "import", "ss-mix2", "--site", "site", "--json", "--batch-patients", "1", "ssmix2"];
+    let killed = midnet_with(dir.path(), &args, &[("MIDNET_CRASH_AT", "import-batch")], None);
+    assert_eq!(killed.code, -1, "killed by a signal after the first batch\n{}", killed.stderr);
+    assert_eq!(query_i64(dir.path(), "SELECT max(data_version) FROM load_history"), 1);
+    assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM ssmix2_file"), 0);
+    assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM patient"), 0);
+    let first = midnet(dir.path(), &args).ok().json();
+    assert_eq!((first["data_version"].as_i64(), first["files_read"].as_u64()), (Some(2), Some(14)), "{first}");
+    // Both patients' lab results corrected: a kill after the second batch keeps neither.
+    for (id, value) in [(ID, "41"), (OTHER_ID, "42")] {
+        let old = lab_file(&tree, id);
+        std::fs::rename(&old, old.to_string_lossy().replace("_01_1", "_01_2")).unwrap();
+        tree.put(id, "20240415", "OML-11", "20240416090000000", &alt(id, value));
+    }
+    let killed = midnet_with(dir.path(), &args, &[("MIDNET_CRASH_AT", "import-batch:2")], None);
+    assert_eq!(killed.code, -1, "killed by a signal after the second batch\n{}", killed.stderr);
+    assert_eq!(query_i64(dir.path(), "SELECT max(data_version) FROM load_history"), 2);
+    assert_eq!(rows(dir.path(), "SELECT value::VARCHAR FROM lab_result ORDER BY value"), ["35.0", "35.0"]);
+    let again = midnet(dir.path(), &args).ok().json();
+    assert_eq!((again["data_version"].as_i64(), again["files_withdrawn"].as_u64()), (Some(3), Some(2)), "{again}");
+    assert_eq!(rows(dir.path(), "SELECT value::VARCHAR FROM lab_result ORDER BY value"), ["41.0", "42.0"]);
+}
+
 /// No name, address, phone, insurance number or hospital patient id of the storage reaches any
 /// file of the site (database, write-ahead log, keys, logs), nor any text cell of its database,
 /// bad messages and a quarantine included.

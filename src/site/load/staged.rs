@@ -35,74 +35,125 @@ pub struct StagedLoad {
     pub loaded: FileLoaded,
 }
 
-/// Bring in the staged rows of each table (the patient table first) under `data_version`, each
-/// table as one `load_file` row; then the waiting rows whose codes the site has already mapped.
-pub fn load_staged(conn: &duckdb::Connection, stagings: &[Staging], data_version: i64) -> Result<Vec<StagedLoad>> {
-    let set_aside = SetAside::register(conn)?;
-    let mut loaded = Vec::new();
-    for staging in stagings {
-        let id: i64 = conn.query_row("SELECT coalesce(max(load_file_id), 0) + 1 FROM load_file", [], |r| r.get(0))?;
-        let counts = load_one(conn, &set_aside, staging, id, data_version)?;
-        loaded.push((id, counts));
-    }
-    for brought in waiting::bring_in_with(conn, &set_aside, data_version)? {
-        if let Some((_, counts)) = loaded.iter_mut().find(|(id, _)| *id == brought.load_file_id) {
-            counts.rows_loaded += brought.rows_loaded;
-            counts.rows_quarantined += brought.rows_quarantined;
-            counts.rows_waiting -= brought.rows_loaded + brought.rows_quarantined;
-        }
-    }
-    for (id, counts) in &loaded {
-        conn.execute(
-            "UPDATE load_file SET rows_loaded = ?, rows_quarantined = ? WHERE load_file_id = ?",
-            duckdb::params![counts.rows_loaded as i64, counts.rows_quarantined as i64, id],
-        )?;
-    }
-    Ok(loaded.into_iter().map(|(load_file_id, loaded)| StagedLoad { load_file_id, loaded }).collect())
+/// The staging tables of one reading of a hospital's data, brought in batch by batch under
+/// `data_version`, each table as one `load_file` row however many batches fill it.
+pub struct StagedLoads<'a> {
+    set_aside: SetAside,
+    data_version: i64,
+    loads: Vec<(Staging<'a>, StagedLoad)>,
 }
 
+impl<'a> StagedLoads<'a> {
+    /// Record a `load_file` row for each staging table (the patient table first).
+    pub fn begin(conn: &duckdb::Connection, stagings: Vec<Staging<'a>>, data_version: i64) -> Result<StagedLoads<'a>> {
+        let set_aside = SetAside::register(conn)?;
+        let mut loads = Vec::new();
+        for staging in stagings {
+            let id: i64 =
+                conn.query_row("SELECT coalesce(max(load_file_id), 0) + 1 FROM load_file", [], |r| r.get(0))?;
+            // The staging's own hash would repeat if the same rows were staged again (a file changed
+            // and changed back): the load's and table's names make each import's row its own.
+            let sha256 = crate::digest::sha256_hex(
+                format!("ss-mix2 staging\n{data_version}\n{}", staging.spec.table).as_bytes(),
+            );
+            conn.execute(
+                "INSERT INTO load_file VALUES (?, ?, now()::TIMESTAMP, ?, ?, ?, 0, 0)",
+                duckdb::params![id, data_version, staging.spec.table, staging.file, sha256],
+            )?;
+            let loaded = FileLoaded {
+                table: staging.spec.table.to_string(),
+                file: staging.file.to_string(),
+                rows_loaded: 0,
+                rows_quarantined: 0,
+                rows_waiting: 0,
+            };
+            loads.push((staging, StagedLoad { load_file_id: id, loaded }));
+        }
+        Ok(StagedLoads { set_aside, data_version, loads })
+    }
+
+    /// Bring in the rows staged since the last batch, table by table, and empty the stagings.
+    pub fn load_batch(&mut self, conn: &duckdb::Connection) -> Result<()> {
+        for (staging, load) in &mut self.loads {
+            load_one(conn, &self.set_aside, staging, load, self.data_version)?;
+            conn.execute_batch(&format!("DELETE FROM {}", ident(staging.table)))?;
+        }
+        Ok(())
+    }
+
+    /// What each table's rows became so far.
+    pub fn loads_mut(&mut self) -> impl Iterator<Item = &mut StagedLoad> {
+        self.loads.iter_mut().map(|(_, load)| load)
+    }
+
+    /// Bring in the waiting rows whose codes the site has already mapped, and record each table's
+    /// counts in its `load_file` row.
+    pub fn finish(mut self, conn: &duckdb::Connection) -> Result<Vec<StagedLoad>> {
+        for brought in waiting::bring_in_with(conn, &self.set_aside, self.data_version)? {
+            if let Some(load) = self.loads_mut().find(|l| l.load_file_id == brought.load_file_id) {
+                load.loaded.rows_loaded += brought.rows_loaded;
+                load.loaded.rows_quarantined += brought.rows_quarantined;
+                load.loaded.rows_waiting -= brought.rows_loaded + brought.rows_quarantined;
+            }
+        }
+        for (_, load) in &self.loads {
+            conn.execute(
+                "UPDATE load_file SET rows_loaded = ?, rows_quarantined = ? WHERE load_file_id = ?",
+                duckdb::params![load.loaded.rows_loaded as i64, load.loaded.rows_quarantined as i64, load.load_file_id],
+            )?;
+        }
+        Ok(self.loads.into_iter().map(|(_, load)| load).collect())
+    }
+}
+
+/// The set-aside rows of an insert, by their number in the staging, on their way to the quarantine.
+const SET_ASIDE_ROWS: &str = "midnet_staged_set_aside";
+
+/// Insert one staging table's good rows, quarantine the bad ones the insert set aside (at their
+/// own source file and line), and keep the waiting ones.
 fn load_one(
     conn: &duckdb::Connection,
     set_aside: &SetAside,
     staging: &Staging,
-    load_file_id: i64,
+    load: &mut StagedLoad,
     data_version: i64,
-) -> Result<FileLoaded> {
+) -> Result<()> {
     let spec = staging.spec;
     let scan = ident(staging.table);
+    let load_file_id = load.load_file_id;
     let mut present: Vec<String> = spec.fields.iter().map(|f| f.name.to_string()).collect();
     present.extend(["source_file".to_string(), "line".to_string()]);
-    // The staging's own hash would repeat if the same rows were staged again (a file changed and
-    // changed back): the load's and table's names make each import's row its own.
-    let sha256 = crate::digest::sha256_hex(format!("ss-mix2 staging\n{data_version}\n{}", spec.table).as_bytes());
-    conn.execute(
-        "INSERT INTO load_file VALUES (?, ?, now()::TIMESTAMP, ?, ?, ?, 0, 0)",
-        duckdb::params![load_file_id, data_version, spec.table, staging.file, sha256],
-    )?;
+    let origin = Origin { source_file: SourceFile::PerRow, load_file_id, mapped: false };
+    let inserted = conn.execute(&stage::insert_sql(spec, &scan, &present, Numbering::Numbered, origin), [])?;
+    let bad = set_aside.take();
+    debug_assert!(bad.all_kept(), "a staging's rows are numbered: every bad row is kept");
+    conn.execute_batch(&format!("CREATE OR REPLACE TEMP TABLE {SET_ASIDE_ROWS} (rn BIGINT, reason VARCHAR)"))?;
+    {
+        let mut appender = conn.appender(SET_ASIDE_ROWS)?;
+        for row in &bad.kept {
+            appender.append_row(duckdb::params![row.rn, row.reason])?;
+        }
+        appender.flush()?;
+    }
     let quarantined = conn.execute(
         &format!(
             "INSERT INTO quarantine SELECT {data_version}, {load_file_id}, {table}, s.source_file, s.line, b.reason \
-             FROM ({bad}) b JOIN {scan} s USING (rn)",
+             FROM {SET_ASIDE_ROWS} b JOIN {scan} s USING (rn)",
             table = string(spec.table),
-            bad = stage::bad_rows_sql(spec, &scan, &present),
         ),
         [],
     )?;
-    reasons::withhold_stored(conn, "quarantine", Some(load_file_id))?;
-    let origin = Origin { source_file: SourceFile::PerRow, load_file_id, mapped: false };
-    let inserted = conn.execute(&stage::insert_sql(spec, &scan, &present, Numbering::Numbered, origin), [])?;
-    // The insert hands its bad rows to the set-aside function too: quarantined above, with their files.
-    set_aside.take();
+    conn.execute_batch(&format!("DROP TABLE {SET_ASIDE_ROWS}"))?;
+    if quarantined > 0 {
+        reasons::withhold_stored(conn, "quarantine", Some(load_file_id))?;
+    }
     let waiting = match spec.local {
         Some(_) => conn
             .execute(&stage::waiting_sql(spec, &scan, &present, (origin, staging.file), "t_line", data_version), [])?,
         None => 0,
     };
-    Ok(FileLoaded {
-        table: spec.table.to_string(),
-        file: staging.file.to_string(),
-        rows_loaded: inserted as u64,
-        rows_quarantined: quarantined as u64,
-        rows_waiting: waiting as u64,
-    })
+    load.loaded.rows_loaded += inserted as u64;
+    load.loaded.rows_quarantined += quarantined as u64;
+    load.loaded.rows_waiting += waiting as u64;
+    Ok(())
 }

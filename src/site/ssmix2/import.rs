@@ -1,22 +1,29 @@
 //! `midnet site import ss-mix2 --site DIR ROOT`: a hospital's SS-MIX2 standardized storage into
 //! the site's data source, incrementally and atomically (docs/ss-mix2.md, "The import").
 //!
-//! Every current file is hashed; one whose path, size or SHA-256 the site has not recorded
-//! (`ssmix2_file`) changed. Rows are withdrawn and rebuilt by what they depend on:
+//! The tree is walked a batch of patient folders at a time; each batch's current files are compared
+//! with their records (`ssmix2_file`), its rows staged and brought in, and the batch forgotten
+//! before the next, so that memory holds one batch whatever the storage's size. A file whose size
+//! and modification time equal its record is taken as unchanged without being read (unless
+//! `verify_all`); any other is hashed, and one whose path, size or SHA-256 the site has not
+//! recorded changed. Rows are withdrawn and rebuilt by what they depend on:
 //! - a drug order, an administration or a lab result comes from one file: the rows of a file that
 //!   changed or is no longer current are taken out, and a changed file's rows staged again;
 //! - a patient's diagnoses are the snapshot of their latest PPR-01; their encounters are paired
 //!   over all of their ADT messages; their sex and birth date are those of their latest ADT-00
 //!   (else of their latest message): when any such file of a patient changes, those rows of the
-//!   patient are rebuilt from the patient's current files.
+//!   patient are rebuilt from the patient's current files (all in the patient's folder, so in one
+//!   batch).
 //!
 //! The rows staged go through `site load`'s checks (`load::staged`), and everything (withdrawals,
-//! rows, quarantine, the files recorded) commits in one transaction: one data version.
+//! rows, quarantine, the files recorded) of every batch commits in one transaction: one data
+//! version.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 use duckdb::types::Value;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use super::encounters;
@@ -25,13 +32,26 @@ use super::observation;
 use super::problems;
 use super::read::{self, EncounterEvent, Record};
 use super::rows::{self, Codes, Row};
-use super::storage::{self, StoredFile};
+use super::storage::{self, Storage, StoredFile};
 use crate::error::{Error, IoContext, Result};
 use crate::site::SiteDir;
 use crate::site::keys::PatientKey;
-use crate::site::load::staged::{self, Staging};
+use crate::site::load::staged::{self, StagedLoads, Staging};
 use crate::site::load::{FileLoaded, spec_for};
 use crate::sql::duckdb::ident;
+
+/// How an import runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Hash every current file, even one whose size and modification time equal its record: for a
+    /// storage that may have been edited in place keeping both.
+    pub verify_all: bool,
+    /// Patient folders read, staged and forgotten at a time.
+    pub batch_patients: usize,
+}
+
+/// Patient folders a batch holds unless told otherwise: a few tens of thousands of files.
+pub const BATCH_PATIENTS: u64 = 1000;
 
 /// What an import did.
 #[derive(Debug, Clone, Serialize)]
@@ -46,6 +66,9 @@ pub struct ImportReport {
     pub files_withdrawn: u64,
     /// Files read: the changed ones, and those a changed file's patient-level rows are rebuilt from.
     pub files_read: u64,
+    /// Recorded files hashed because their size or modification time differed from their record
+    /// (or `verify_all`), found unchanged: their new modification time is recorded.
+    pub files_touched: u64,
     /// Entries of the tree that do not fit the layout: not read (their paths hold patient ids, so
     /// only their number is reported).
     pub misplaced: u64,
@@ -83,12 +106,14 @@ struct Current<'a> {
     patient_key: String,
     /// The relative path with the patient id replaced by the patient key.
     source_file: String,
-    sha256: String,
+    /// Its SHA-256 when known before it is read: from its record, or hashed to compare with it.
+    sha256: Option<String>,
 }
 
 /// A file an earlier import read (`ssmix2_file`), still current then.
 struct Recorded {
     bytes: i64,
+    modified_ns: Option<i64>,
     sha256: String,
     source_file: String,
     patient_key: String,
@@ -114,92 +139,256 @@ struct Rebuild {
     diagnoses: bool,
 }
 
+/// The patient keys of the batch being imported, and of every batch so far.
+const BATCH: &str = "midnet_ssmix2_batch";
+const SEEN: &str = "midnet_ssmix2_seen";
+
 /// Import the storage under `root` into `site`.
-pub fn import(site: &SiteDir, root: &Path) -> Result<ImportReport> {
+pub fn import(site: &SiteDir, root: &Path, options: Options) -> Result<ImportReport> {
     if !root.is_dir() {
         return Err(Error::NotFound(format!("{}: no such directory (the SS-MIX2 storage's root)", root.display())));
     }
     site.refuse_at_spark("spark_ssmix2", "importing an SS-MIX2 storage", "import it into a DuckDB site")?;
     let (conn, migration) = site.open_migrated()?;
     let key = PatientKey::of(site)?;
-    let storage = storage::walk(root)?;
-    let current: Vec<Current> = storage.current().into_iter().map(|f| known(root, &key, f)).collect::<Result<_>>()?;
-    let recorded = recorded(&conn)?;
-    let changed: Vec<usize> = (0..current.len())
-        .filter(|&i| {
-            let c = &current[i];
-            recorded.get(&c.path_key).is_none_or(|r| r.bytes != c.stored.bytes as i64 || r.sha256 != c.sha256)
-        })
-        .collect();
-    let current_keys: HashMap<&str, usize> =
-        current.iter().enumerate().map(|(i, c)| (c.path_key.as_str(), i)).collect();
-    let gone: Vec<(&String, &Recorded)> =
-        recorded.iter().filter(|(path_key, _)| !current_keys.contains_key(path_key.as_str())).collect();
+    let codes = Codes::of(&conn)?;
     let mut report = ImportReport {
         data_version: None,
-        files_current: current.len() as u64,
-        files_changed: changed.len() as u64,
+        files_current: 0,
+        files_changed: 0,
         files_withdrawn: 0,
         files_read: 0,
-        misplaced: storage.misplaced.len() as u64,
+        files_touched: 0,
+        misplaced: 0,
         rows_withdrawn: 0,
         messages: Vec::new(),
         tables: Vec::new(),
         migration,
     };
-    if changed.is_empty() && gone.is_empty() {
-        return Ok(report);
-    }
-    // Files superseded in place (same path, new content) and files gone both lose their rows.
-    let withdrawn: Vec<&Recorded> = changed
-        .iter()
-        .filter_map(|&i| recorded.get(&current[i].path_key))
-        .chain(gone.iter().map(|(_, r)| *r))
-        .collect();
-    let withdrawn_keys: Vec<&str> = changed
-        .iter()
-        .map(|&i| current[i].path_key.as_str())
-        .filter(|k| recorded.contains_key(*k))
-        .chain(gone.iter().map(|(k, _)| k.as_str()))
-        .collect();
-    report.files_withdrawn = gone.len() as u64;
-    let mut rebuilt = rebuilt_patients(&current, &changed, &withdrawn);
-    let plan = plan(&current, &changed, &mut rebuilt, &patient_rows(&conn)?);
-    report.files_read = plan.len() as u64;
-    let codes = Codes::of(&conn)?;
-
-    let staging_names = TABLES.map(staging_name);
     conn.execute_batch("BEGIN TRANSACTION")?;
-    let imported = (|| -> Result<(i64, Vec<FileLoaded>)> {
+    let imported = (|| -> Result<Option<(i64, Vec<FileLoaded>)>> {
         let version: i64 =
             conn.query_row("SELECT coalesce(max(data_version), 0) + 1 FROM load_history", [], |r| r.get(0))?;
-        report.rows_withdrawn = withdraw(&conn, &withdrawn, &withdrawn_keys, &rebuilt, version)?;
-        let mut stage = Stage::create(&conn, root, &codes)?;
-        let mut files = Vec::new();
-        for patient in plan.chunk_by(|a, b| current[a.0].patient_key == current[b.0].patient_key) {
-            stage.patient(&current, patient, &mut files)?;
-        }
-        let problems = stage.finish()?;
+        let any_recorded: bool =
+            conn.query_row("SELECT count(*) > 0 FROM ssmix2_file WHERE withdrawn IS NULL", [], |r| r.get(0))?;
+        let mut import =
+            Import { conn: &conn, root, key: &key, codes: &codes, options, version, any_recorded, loads: None };
+        conn.execute_batch(&format!("CREATE OR REPLACE TEMP TABLE {SEEN} (patient_key VARCHAR)"))?;
+        storage::walk_by_patient(root, options.batch_patients, &mut |batch| {
+            import.batch(&batch, &[], &mut report)?;
+            crate::crash::point("import-batch");
+            Ok(())
+        })?;
+        import.unseen(&mut report)?;
+        conn.execute_batch(&format!("DROP TABLE {SEEN}"))?;
         crate::crash::point("import-staged");
-        record_files(&conn, &files, version)?;
-        let stagings: Vec<Staging> = TABLES
-            .iter()
-            .zip(&staging_names)
-            .map(|(t, name)| Staging {
-                spec: spec_for(t).expect("the import's tables are clinical tables"),
-                table: name,
-                file: "ss-mix2",
+        let finished = import.finish()?;
+        if let Some((version, _)) = &finished {
+            site.keep_loaded_rows(&conn, Some(*version))?;
+        }
+        Ok(finished)
+    })();
+    match imported {
+        Ok(Some((version, tables))) => {
+            conn.execute_batch("COMMIT")?;
+            report.data_version = Some(version);
+            report.tables = tables;
+        }
+        // No data changed: only the new modification times of files found unchanged are kept.
+        Ok(None) if report.files_touched > 0 => conn.execute_batch("COMMIT")?,
+        Ok(None) => conn.execute_batch("ROLLBACK")?,
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(e);
+        }
+    }
+    let Some(version) = report.data_version else {
+        return Ok(report);
+    };
+    crate::crash::point("import-committed");
+    conn.execute_batch("CHECKPOINT")?;
+    report.messages = kind_counts(&conn, version)?;
+    Ok(report)
+}
+
+/// An import under way, inside its transaction.
+struct Import<'c> {
+    conn: &'c duckdb::Connection,
+    root: &'c Path,
+    key: &'c PatientKey,
+    codes: &'c Codes,
+    options: Options,
+    version: i64,
+    /// Whether the site had recorded any current file before this import.
+    any_recorded: bool,
+    /// The stagings and their `load_file` rows, from the first batch with anything changed.
+    loads: Option<StagedLoads<'static>>,
+}
+
+/// The names of the staging tables, one per table the import fills.
+static STAGING_NAMES: std::sync::LazyLock<[String; 6]> = std::sync::LazyLock::new(|| TABLES.map(staging_name));
+
+impl Import<'_> {
+    /// Compare one batch of the storage with its records, withdraw what went, stage and bring in
+    /// what changed. `unseen`: recorded patients of the batch who have no file in the tree.
+    fn batch(&mut self, storage: &Storage, unseen: &[String], report: &mut ImportReport) -> Result<()> {
+        report.misplaced += storage.misplaced.len() as u64;
+        let mut patient_keys: HashMap<&str, String> = HashMap::new();
+        for file in &storage.files {
+            patient_keys.entry(file.name.patient.as_str()).or_insert_with(|| self.key.hash(&file.name.patient));
+        }
+        let batch_keys: BTreeSet<&str> =
+            patient_keys.values().map(String::as_str).chain(unseen.iter().map(String::as_str)).collect();
+        self.mark_batch(&batch_keys)?;
+        // A site that had recorded nothing before this import (its first) has nothing to compare.
+        let recorded = if self.any_recorded { recorded(self.conn)? } else { HashMap::new() };
+        let mut current: Vec<Current> =
+            storage.current().into_iter().map(|f| known(self.key, &patient_keys[f.name.patient.as_str()], f)).collect();
+        let touched = self.hash_unless_unchanged(&mut current, &recorded)?;
+        report.files_current += current.len() as u64;
+        report.files_touched += touched.len() as u64;
+        let changed: Vec<usize> = (0..current.len())
+            .filter(|&i| {
+                let c = &current[i];
+                recorded
+                    .get(&c.path_key)
+                    .is_none_or(|r| r.bytes != c.stored.bytes as i64 || c.sha256.as_deref() != Some(r.sha256.as_str()))
             })
             .collect();
-        let mut loaded = staged::load_staged(&conn, &stagings, version)?;
-        quarantine_problems(&conn, &problems, &mut loaded, version)?;
+        let current_keys: BTreeSet<&str> = current.iter().map(|c| c.path_key.as_str()).collect();
+        let gone: Vec<(&String, &Recorded)> =
+            recorded.iter().filter(|(path_key, _)| !current_keys.contains(path_key.as_str())).collect();
+        touch(self.conn, &touched)?;
+        report.files_changed += changed.len() as u64;
+        report.files_withdrawn += gone.len() as u64;
+        if changed.is_empty() && gone.is_empty() {
+            return Ok(());
+        }
+        // Files superseded in place (same path, new content) and files gone both lose their rows.
+        let withdrawn: Vec<&Recorded> = changed
+            .iter()
+            .filter_map(|&i| recorded.get(&current[i].path_key))
+            .chain(gone.iter().map(|(_, r)| *r))
+            .collect();
+        let withdrawn_keys: Vec<&str> = changed
+            .iter()
+            .map(|&i| current[i].path_key.as_str())
+            .filter(|k| recorded.contains_key(*k))
+            .chain(gone.iter().map(|(k, _)| k.as_str()))
+            .collect();
+        let mut rebuilt = rebuilt_patients(&current, &changed, &withdrawn);
+        // Patients with no file recorded have no row of an earlier import to find or take out.
+        let patient_rows = if recorded.is_empty() { HashMap::new() } else { patient_rows(self.conn)? };
+        let plan = plan(&current, &changed, &mut rebuilt, &patient_rows);
+        report.files_read += plan.len() as u64;
+        if !recorded.is_empty() {
+            report.rows_withdrawn += withdraw(self.conn, &withdrawn, &withdrawn_keys, &rebuilt, self.version)?;
+        }
+        let patients: Vec<&[(usize, Take)]> =
+            plan.chunk_by(|a, b| current[a.0].patient_key == current[b.0].patient_key).collect();
+        let reads: Vec<PatientRead> = patients
+            .par_iter()
+            .map(|planned| read_patient(self.root, self.codes, &current, planned))
+            .collect::<Result<_>>()?;
+        let (conn, version) = (self.conn, self.version);
+        let loads = self.loads()?;
+        stage(conn, &current, &reads)?;
+        let files: Vec<&FileRead> = reads.iter().flat_map(|r| &r.files).collect();
+        record_files(conn, &current, &files, version)?;
+        loads.load_batch(conn)?;
+        let problems: Vec<&Problem> = reads.iter().flat_map(|r| &r.problems).collect();
+        quarantine_problems(conn, &current, &problems, loads, version)
+    }
+
+    /// The stagings, created (with their `load_file` rows) the first time a batch has changes.
+    fn loads(&mut self) -> Result<&mut StagedLoads<'static>> {
+        if self.loads.is_none() {
+            let mut stagings = Vec::new();
+            for (table, name) in TABLES.iter().zip(STAGING_NAMES.iter()) {
+                let spec = spec_for(table).expect("the import's tables are clinical tables");
+                self.conn.execute_batch(&staged::create_sql(spec, name))?;
+                stagings.push(Staging { spec, table: name, file: "ss-mix2" });
+            }
+            self.loads = Some(StagedLoads::begin(self.conn, stagings, self.version)?);
+        }
+        Ok(self.loads.as_mut().expect("created above"))
+    }
+
+    /// Put the batch's patient keys in the batch table, and among those seen.
+    fn mark_batch(&self, keys: &BTreeSet<&str>) -> Result<()> {
+        self.conn.execute_batch(&format!("CREATE OR REPLACE TEMP TABLE {BATCH} (patient_key VARCHAR)"))?;
+        let mut batch = self.conn.appender(BATCH)?;
+        let mut seen = self.conn.appender(SEEN)?;
+        for key in keys {
+            batch.append_row([key])?;
+            seen.append_row([key])?;
+        }
+        batch.flush()?;
+        seen.flush()?;
+        Ok(())
+    }
+
+    /// Fill in the SHA-256 of each current file: its record's when its size and modification time
+    /// are those recorded (and not `verify_all`), else hashed, unless it has no record (it is
+    /// hashed as it is read). The files hashed that proved unchanged, with their new times.
+    fn hash_unless_unchanged(
+        &self,
+        current: &mut [Current],
+        recorded: &HashMap<String, Recorded>,
+    ) -> Result<Vec<(String, i64)>> {
+        let verify_all = self.options.verify_all;
+        let root = self.root;
+        current.par_iter_mut().try_for_each(|c| -> Result<()> {
+            let Some(r) = recorded.get(&c.path_key) else { return Ok(()) };
+            let same_stamp = r.bytes == c.stored.bytes as i64 && r.modified_ns == Some(c.stored.modified_ns);
+            c.sha256 = Some(if same_stamp && !verify_all {
+                r.sha256.clone()
+            } else {
+                crate::digest::sha256_file(&root.join(&c.stored.path))?
+            });
+            Ok(())
+        })?;
+        Ok(current
+            .iter()
+            .filter_map(|c| {
+                let r = recorded.get(&c.path_key)?;
+                let unchanged = r.bytes == c.stored.bytes as i64 && c.sha256.as_ref() == Some(&r.sha256);
+                (unchanged && r.modified_ns != Some(c.stored.modified_ns))
+                    .then(|| (c.path_key.clone(), c.stored.modified_ns))
+            })
+            .collect())
+    }
+
+    /// The patients recorded with current files who have no folder in the tree any more: their
+    /// files are withdrawn, a batch at a time.
+    fn unseen(&mut self, report: &mut ImportReport) -> Result<()> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT DISTINCT patient_key FROM ssmix2_file WHERE withdrawn IS NULL \
+             AND patient_key NOT IN (SELECT patient_key FROM {SEEN}) ORDER BY 1"
+        ))?;
+        let unseen: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<std::result::Result<_, _>>()?;
+        for keys in unseen.chunks(self.options.batch_patients.max(1)) {
+            self.batch(&Storage::default(), keys, report)?;
+        }
+        Ok(())
+    }
+
+    /// After the last batch: the files whose rows were quarantined marked so, the waiting rows
+    /// already mapped brought in, the load in the history. None when no data changed.
+    fn finish(self) -> Result<Option<(i64, Vec<FileLoaded>)>> {
+        let conn = self.conn;
+        let Some(loads) = self.loads else {
+            return Ok(None);
+        };
+        let version = self.version;
         conn.execute(
             "UPDATE ssmix2_file SET outcome = 'quarantined' WHERE data_version = ? AND outcome = 'read' \
              AND source_file IN (SELECT file FROM quarantine WHERE data_version = ?)",
             duckdb::params![version, version],
         )?;
-        observation::derive(&conn)?;
-        for name in &staging_names {
+        observation::derive(conn)?;
+        let loaded = loads.finish(conn)?;
+        for name in STAGING_NAMES.iter() {
             conn.execute_batch(&format!("DROP TABLE {}", ident(name)))?;
         }
         let tables: Vec<FileLoaded> = loaded.into_iter().map(|l| l.loaded).collect();
@@ -210,30 +399,14 @@ pub fn import(site: &SiteDir, root: &Path) -> Result<ImportReport> {
              VALUES (?, now()::TIMESTAMP, ?, ?, ?, 'load', 'ss-mix2')",
             duckdb::params![version, env!("CARGO_PKG_VERSION"), rows_loaded as i64, rows_quarantined as i64],
         )?;
-        crate::site::quality::record(&conn, version)?;
-        site.keep_loaded_rows(&conn, Some(version))?;
-        Ok((version, tables))
-    })();
-    let (version, tables) = match imported {
-        Ok(done) => done,
-        Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK");
-            return Err(e);
-        }
-    };
-    conn.execute_batch("COMMIT")?;
-    crate::crash::point("import-committed");
-    conn.execute_batch("CHECKPOINT")?;
-    report.data_version = Some(version);
-    report.tables = tables;
-    report.messages = kind_counts(&conn, version)?;
-    Ok(report)
+        crate::site::quality::record(conn, version)?;
+        Ok(Some((version, tables)))
+    }
 }
 
-/// A current file's keys, and its SHA-256.
-fn known<'a>(root: &Path, key: &PatientKey, stored: &'a StoredFile) -> Result<Current<'a>> {
+/// A current file's keys (its patient's key given).
+fn known<'a>(key: &PatientKey, patient_key: &str, stored: &'a StoredFile) -> Current<'a> {
     let name = &stored.name;
-    let patient_key = key.hash(&name.patient);
     let date = name.date.as_deref().unwrap_or("-");
     let department = name.department.as_deref().unwrap_or("-");
     let condition = match name.condition {
@@ -250,28 +423,53 @@ fn known<'a>(root: &Path, key: &PatientKey, stored: &'a StoredFile) -> Result<Cu
         order = name.order,
         stored = name.stored,
     );
-    Ok(Current {
+    Current {
         stored,
         path_key: key.hash(&stored.path),
-        patient_key,
+        patient_key: patient_key.to_string(),
         source_file,
-        sha256: crate::digest::sha256_file(&root.join(&stored.path))?,
-    })
+        sha256: None,
+    }
 }
 
-fn recorded(conn: &duckdb::Connection) -> Result<HashMap<String, Recorded>> {
-    let mut stmt = conn.prepare(
-        "SELECT path_key, bytes, sha256, source_file, patient_key, data_kind FROM ssmix2_file WHERE withdrawn IS NULL",
+/// Record the new modification times of files hashed and found unchanged.
+fn touch(conn: &duckdb::Connection, touched: &[(String, i64)]) -> Result<()> {
+    if touched.is_empty() {
+        return Ok(());
+    }
+    conn.execute_batch("CREATE OR REPLACE TEMP TABLE midnet_touched (path_key VARCHAR, modified_ns BIGINT)")?;
+    {
+        let mut appender = conn.appender("midnet_touched")?;
+        for (path_key, modified_ns) in touched {
+            appender.append_row(duckdb::params![path_key, modified_ns])?;
+        }
+        appender.flush()?;
+    }
+    conn.execute(
+        "UPDATE ssmix2_file f SET modified_ns = t.modified_ns FROM midnet_touched t \
+         WHERE f.path_key = t.path_key AND f.withdrawn IS NULL",
+        [],
     )?;
+    conn.execute_batch("DROP TABLE midnet_touched")?;
+    Ok(())
+}
+
+/// The current files recorded of the batch's patients.
+fn recorded(conn: &duckdb::Connection) -> Result<HashMap<String, Recorded>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT path_key, bytes, modified_ns, sha256, source_file, patient_key, data_kind FROM ssmix2_file \
+         WHERE withdrawn IS NULL AND patient_key IN (SELECT patient_key FROM {BATCH})"
+    ))?;
     let rows = stmt.query_map([], |r| {
         Ok((
             r.get::<_, String>(0)?,
             Recorded {
                 bytes: r.get(1)?,
-                sha256: r.get(2)?,
-                source_file: r.get(3)?,
-                patient_key: r.get(4)?,
-                data_kind: r.get(5)?,
+                modified_ns: r.get(2)?,
+                sha256: r.get(3)?,
+                source_file: r.get(4)?,
+                patient_key: r.get(5)?,
+                data_kind: r.get(6)?,
             },
         ))
     })?;
@@ -293,12 +491,12 @@ fn rebuilt_patients(current: &[Current], changed: &[usize], withdrawn: &[&Record
     rebuilt
 }
 
-/// The source file of each patient row an earlier import made.
+/// The source file of each patient row an earlier import made of the batch's patients.
 fn patient_rows(conn: &duckdb::Connection) -> Result<HashMap<String, String>> {
-    let mut stmt = conn.prepare(
-        "SELECT patient_key, source_file FROM patient \
-         WHERE source_file IN (SELECT source_file FROM ssmix2_file WHERE withdrawn IS NULL)",
-    )?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT patient_key, source_file FROM patient WHERE patient_key IN (SELECT patient_key FROM {BATCH}) \
+         AND source_file IN (SELECT source_file FROM ssmix2_file WHERE withdrawn IS NULL)"
+    ))?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<std::result::Result<_, _>>()?)
 }
@@ -429,194 +627,180 @@ fn staging_name(table: &str) -> String {
 /// A problem of a file read, on its way to the quarantine: the table its data kind feeds.
 struct Problem {
     table: &'static str,
-    source_file: String,
+    /// The index of its file among the batch's current files.
+    file: usize,
     segment: usize,
     reason: String,
 }
 
-/// A file read and what it was: recorded in `ssmix2_file` if it changed.
+/// A changed file read and what it was: recorded in `ssmix2_file`.
 struct FileRead {
-    path_key: String,
-    source_file: String,
-    patient_key: String,
-    data_kind: String,
-    bytes: u64,
+    /// The index of the file among the batch's current files.
+    file: usize,
     sha256: String,
     outcome: &'static str,
 }
 
-/// The staging tables being filled, one appender each, and the problems found.
-struct Stage<'c> {
-    root: &'c Path,
-    codes: &'c Codes,
-    appenders: Vec<(&'static str, duckdb::Appender<'c>, i64)>,
-    problems: Vec<Problem>,
+/// A row a record became: its table, its file (an index among the batch's current files) and the
+/// segment that says it.
+struct StagedRow {
+    table: &'static str,
+    row: Row,
+    file: usize,
+    segment: usize,
 }
 
-impl<'c> Stage<'c> {
-    fn create(conn: &'c duckdb::Connection, root: &'c Path, codes: &'c Codes) -> Result<Stage<'c>> {
-        let mut appenders = Vec::new();
-        for table in TABLES {
-            let spec = spec_for(table).expect("the import's tables are clinical tables");
-            conn.execute_batch(&staged::create_sql(spec, &staging_name(table)))?;
-            appenders.push((table, conn.appender(&staging_name(table))?, 0));
-        }
-        Ok(Stage { root, codes, appenders, problems: Vec::new() })
-    }
+/// What one patient's planned files gave.
+#[derive(Default)]
+struct PatientRead {
+    rows: Vec<StagedRow>,
+    problems: Vec<Problem>,
+    files: Vec<FileRead>,
+}
 
-    fn finish(self) -> Result<Vec<Problem>> {
-        for (_, mut appender, _) in self.appenders {
-            appender.flush()?;
-        }
-        Ok(self.problems)
+impl PatientRead {
+    fn problem(&mut self, table: &'static str, file: usize, segment: usize, place: &str, reason: &str) {
+        self.problems.push(Problem { table, file, segment, reason: format!("{place}: {reason}") });
     }
+}
 
-    fn row(&mut self, table: &str, row: Row, source_file: &str, segment: usize) -> Result<()> {
-        let spec = spec_for(table).expect("the import's tables are clinical tables");
-        let (_, appender, rn) = self.appenders.iter_mut().find(|(t, ..)| *t == table).expect("a staged table");
-        *rn += 1;
-        let mut values = vec![Value::BigInt(*rn)];
-        for field in spec.fields {
-            let value = row.iter().find(|(name, _)| *name == field.name).and_then(|(_, v)| v.clone());
-            values.push(value.map_or(Value::Null, Value::Text));
+/// Read one patient's planned files: the rows each gives, its encounters paired, the problems of
+/// the changed files, and each changed file with its SHA-256 and outcome.
+fn read_patient(root: &Path, codes: &Codes, current: &[Current], planned: &[(usize, Take)]) -> Result<PatientRead> {
+    let mut read = PatientRead::default();
+    let mut events: Vec<(EncounterEvent, usize, usize)> = Vec::new();
+    for &(i, take) in planned {
+        let file = &current[i];
+        let bytes = std::fs::read(root.join(&file.stored.path)).at(root.join(&file.stored.path))?;
+        let outcome = read_file(codes, current, i, take, &bytes, &mut events, &mut read);
+        if take.changed {
+            let sha256 = file.sha256.clone().unwrap_or_else(|| crate::digest::sha256_hex(&bytes));
+            read.files.push(FileRead { file: i, sha256, outcome });
         }
-        values.push(Value::Text(source_file.to_string()));
-        values.push(Value::BigInt(segment as i64));
-        appender.append_row(duckdb::appender_params_from_iter(values))?;
-        Ok(())
     }
-
-    fn problem(&mut self, table: &'static str, source_file: &str, segment: usize, place: &str, reason: &str) {
-        self.problems.push(Problem {
-            table,
-            source_file: source_file.to_string(),
-            segment,
-            reason: format!("{place}: {reason}"),
+    let placed = events
+        .iter()
+        .map(|(event, file, segment)| encounters::Placed { event, file: *file, segment: *segment })
+        .collect();
+    let (paired, unmatched) = encounters::pair(placed);
+    for encounter in paired {
+        let start = &current[encounter.start.file];
+        let row =
+            rows::encounter(&start.patient_key, encounter.start.event, encounter.discharge.as_ref().map(|d| d.event));
+        read.rows.push(StagedRow {
+            table: "encounter",
+            row,
+            file: encounter.start.file,
+            segment: encounter.start.segment,
         });
     }
+    for discharge in unmatched {
+        if planned.iter().any(|(i, take)| *i == discharge.file && take.changed) {
+            read.problem("encounter", discharge.file, discharge.segment, "PV1-45", problems::UNMATCHED_DISCHARGE);
+        }
+    }
+    Ok(read)
+}
 
-    /// Read one patient's planned files and stage what each gives.
-    fn patient(&mut self, current: &[Current], planned: &[(usize, Take)], files: &mut Vec<FileRead>) -> Result<()> {
-        let mut events: Vec<(EncounterEvent, usize, usize)> = Vec::new();
-        for &(i, take) in planned {
-            let file = &current[i];
-            let outcome = self.file(current, i, take, &mut events)?;
+/// Take from the file `current[i]`, whose content is `bytes`, what `take` says; its encounter
+/// events are collected for pairing. Its outcome: read, skipped (a kind not taken), or quarantined
+/// (the file cannot be read as a message; a field's problem marks it later, from the quarantine).
+fn read_file(
+    codes: &Codes,
+    current: &[Current],
+    i: usize,
+    take: Take,
+    bytes: &[u8],
+    events: &mut Vec<(EncounterEvent, usize, usize)>,
+    read: &mut PatientRead,
+) -> &'static str {
+    let file = &current[i];
+    let kind = file.stored.name.kind.as_str();
+    if !TAKEN.contains(&kind) {
+        return "skipped";
+    }
+    let message = match hl7::decode(bytes).and_then(|text| hl7::parse(&text)) {
+        Ok(message) => message,
+        Err(unreadable) => {
             if take.changed {
-                files.push(FileRead {
-                    path_key: file.path_key.clone(),
-                    source_file: file.source_file.clone(),
-                    patient_key: file.patient_key.clone(),
-                    data_kind: file.stored.name.kind.clone(),
-                    bytes: file.stored.bytes,
-                    sha256: file.sha256.clone(),
-                    outcome,
-                });
+                let (segment, place, reason) = match unreadable {
+                    hl7::Unreadable::Undecodable { offset } => {
+                        (0, "message".to_string(), problems::UNDECODABLE.with(offset))
+                    }
+                    hl7::Unreadable::NoHeader => (1, "MSH".to_string(), problems::NO_HEADER.to_string()),
+                    hl7::Unreadable::BadSegmentName { segment, .. } => {
+                        (segment, "message".to_string(), problems::BAD_SEGMENT_NAME.to_string())
+                    }
+                };
+                read.problem(table_of(kind), i, segment, &place, &reason);
+            }
+            return "quarantined";
+        }
+    };
+    let reading = read::read(kind, &message);
+    if take.changed {
+        for p in &reading.problems {
+            // The patient's attributes are taken from one file: another's PID is not read.
+            if take.patient || !p.field.starts_with("PID") {
+                let table = if p.field.starts_with("PID") { "patient" } else { table_of(kind) };
+                read.problem(table, i, p.segment, &p.field, &p.reason);
             }
         }
-        let placed = events
-            .iter()
-            .map(|(event, file, segment)| encounters::Placed { event, file: *file, segment: *segment })
-            .collect();
-        let (paired, unmatched) = encounters::pair(placed);
-        for encounter in paired {
-            let start = &current[encounter.start.file];
-            let row = rows::encounter(
-                &start.patient_key,
-                encounter.start.event,
-                encounter.discharge.as_ref().map(|d| d.event),
-            );
-            self.row("encounter", row, &start.source_file, encounter.start.segment)?;
-        }
-        for discharge in unmatched {
-            let file = &current[discharge.file];
-            if planned.iter().any(|(i, take)| *i == discharge.file && take.changed) {
-                let (segment, source) = (discharge.segment, &file.source_file);
-                self.problem("encounter", source, segment, "PV1-45", problems::UNMATCHED_DISCHARGE);
-            }
-        }
-        Ok(())
     }
-
-    /// Read the file `current[i]` and stage what `take` says of it; its encounter events are
-    /// collected for pairing. Its outcome: read, skipped (a kind not taken), or quarantined (the
-    /// file cannot be read as a message; a field's problem marks it later, from the quarantine).
-    fn file(
-        &mut self,
-        current: &[Current],
-        i: usize,
-        take: Take,
-        events: &mut Vec<(EncounterEvent, usize, usize)>,
-    ) -> Result<&'static str> {
-        let file = &current[i];
-        let kind = file.stored.name.kind.as_str();
-        if !TAKEN.contains(&kind) {
-            return Ok("skipped");
-        }
-        let path = self.root.join(&file.stored.path);
-        let bytes = std::fs::read(&path).at(&path)?;
-        let message = match hl7::decode(&bytes).and_then(|text| hl7::parse(&text)) {
-            Ok(message) => message,
-            Err(unreadable) => {
-                if take.changed {
-                    let (segment, place, reason) = match unreadable {
-                        hl7::Unreadable::Undecodable { offset } => {
-                            (0, "message".to_string(), problems::UNDECODABLE.with(offset))
-                        }
-                        hl7::Unreadable::NoHeader => (1, "MSH".to_string(), problems::NO_HEADER.to_string()),
-                        hl7::Unreadable::BadSegmentName { segment, .. } => {
-                            (segment, "message".to_string(), problems::BAD_SEGMENT_NAME.to_string())
-                        }
-                    };
-                    self.problem(table_of(kind), &file.source_file, segment, &place, &reason);
-                }
-                return Ok("quarantined");
+    let setting = message.segment("PV1").and_then(|pv1| read::setting(&message.field_of(pv1, 2).text()));
+    let key = file.patient_key.as_str();
+    for placed in reading.records {
+        let segment = placed.segment;
+        let row = match placed.record {
+            Record::Patient(p) if take.patient => Ok(("patient", rows::patient(key, &p))),
+            Record::Encounter(e) if take.encounters => {
+                events.push((e, i, segment));
+                continue;
             }
+            Record::Diagnosis(d) if take.diagnoses && d.action != "DE" => {
+                rows::diagnosis(codes, key, &d).map(|r| ("diagnosis", r)).map_err(|e| (e, "PRB-3"))
+            }
+            Record::DrugOrder(o) if take.events => {
+                let place = if kind == "OMP-02" { "RXC-2" } else { "RXE-2" };
+                rows::drug_order(codes, key, &o).map(|r| ("drug_order", r)).map_err(|e| (e, place))
+            }
+            Record::Administration(a) if take.events && a.completed => rows::administration(codes, key, &a, setting)
+                .map(|r| ("drug_administration", r))
+                .map_err(|e| (e, "RXA-5")),
+            Record::LabResult(l) if take.events => {
+                rows::lab_result(key, &l).map(|r| ("lab_result", r)).map_err(|e| (e, "OBX-3"))
+            }
+            _ => continue,
         };
-        let reading = read::read(kind, &message);
-        if take.changed {
-            for p in &reading.problems {
-                // The patient's attributes are taken from one file: another's PID is not read.
-                if take.patient || !p.field.starts_with("PID") {
-                    let table = if p.field.starts_with("PID") { "patient" } else { table_of(kind) };
-                    self.problem(table, &file.source_file, p.segment, &p.field, &p.reason);
-                }
-            }
+        match row {
+            Ok((table, row)) => read.rows.push(StagedRow { table, row, file: i, segment }),
+            Err((reason, place)) if take.changed => read.problem(table_of(kind), i, segment, place, &reason),
+            Err(_) => {}
         }
-        let setting = message.segment("PV1").and_then(|pv1| read::setting(&message.field_of(pv1, 2).text()));
-        let (key, source) = (file.patient_key.as_str(), file.source_file.as_str());
-        for placed in reading.records {
-            let segment = placed.segment;
-            let row = match placed.record {
-                Record::Patient(p) if take.patient => Ok(("patient", rows::patient(key, &p))),
-                Record::Encounter(e) if take.encounters => {
-                    events.push((e, i, segment));
-                    continue;
-                }
-                Record::Diagnosis(d) if take.diagnoses && d.action != "DE" => {
-                    rows::diagnosis(self.codes, key, &d).map(|r| ("diagnosis", r)).map_err(|e| (e, "PRB-3"))
-                }
-                Record::DrugOrder(o) if take.events => {
-                    let place = if kind == "OMP-02" { "RXC-2" } else { "RXE-2" };
-                    rows::drug_order(self.codes, key, &o).map(|r| ("drug_order", r)).map_err(|e| (e, place))
-                }
-                Record::Administration(a) if take.events && a.completed => {
-                    rows::administration(self.codes, key, &a, setting)
-                        .map(|r| ("drug_administration", r))
-                        .map_err(|e| (e, "RXA-5"))
-                }
-                Record::LabResult(l) if take.events => {
-                    rows::lab_result(key, &l).map(|r| ("lab_result", r)).map_err(|e| (e, "OBX-3"))
-                }
-                _ => continue,
-            };
-            match row {
-                Ok((table, row)) => self.row(table, row, source, segment)?,
-                Err((reason, place)) if take.changed => self.problem(table_of(kind), source, segment, place, &reason),
-                Err(_) => {}
-            }
-        }
-        Ok("read")
     }
+    "read"
+}
+
+/// Append the rows the batch's patients gave to the staging tables, numbered from 1 in each.
+fn stage(conn: &duckdb::Connection, current: &[Current], reads: &[PatientRead]) -> Result<()> {
+    for (table, name) in TABLES.iter().zip(STAGING_NAMES.iter()) {
+        let spec = spec_for(table).expect("the import's tables are clinical tables");
+        let mut appender = conn.appender(name)?;
+        let staged = reads.iter().flat_map(|r| &r.rows).filter(|r| r.table == *table);
+        for (rn, staged) in (1i64..).zip(staged) {
+            let mut values = Vec::with_capacity(spec.fields.len() + 3);
+            values.push(Value::BigInt(rn));
+            for field in spec.fields {
+                let value = staged.row.iter().find(|(name, _)| *name == field.name).and_then(|(_, v)| v.clone());
+                values.push(value.map_or(Value::Null, Value::Text));
+            }
+            values.push(Value::Text(current[staged.file].source_file.clone()));
+            values.push(Value::BigInt(staged.segment as i64));
+            appender.append_row(duckdb::appender_params_from_iter(values))?;
+        }
+        appender.flush()?;
+    }
+    Ok(())
 }
 
 /// The table a data kind's problems belong to.
@@ -632,50 +816,56 @@ fn table_of(kind: &str) -> &'static str {
 }
 
 /// Record the changed files read, under the import's data version.
-fn record_files(conn: &duckdb::Connection, files: &[FileRead], version: i64) -> Result<()> {
+fn record_files(conn: &duckdb::Connection, current: &[Current], files: &[&FileRead], version: i64) -> Result<()> {
     let mut appender = conn.appender("ssmix2_file")?;
     for f in files {
+        let file = &current[f.file];
         appender.append_row(duckdb::params![
-            f.path_key,
-            f.source_file,
-            f.patient_key,
-            f.data_kind,
-            f.bytes as i64,
+            file.path_key,
+            file.source_file,
+            file.patient_key,
+            file.stored.name.kind,
+            file.stored.bytes as i64,
             f.sha256,
             version,
             f.outcome,
-            None::<i64>
+            None::<i64>,
+            file.stored.modified_ns,
         ])?;
     }
     appender.flush()?;
     Ok(())
 }
 
-/// Put the problems of the files read into the quarantine, under their tables' `load_file` rows,
-/// with whatever a reason quotes withheld.
+/// Put the problems of the batch's files into the quarantine, under their tables' `load_file`
+/// rows, with whatever a reason quotes withheld.
 fn quarantine_problems(
     conn: &duckdb::Connection,
-    problems: &[Problem],
-    loaded: &mut [staged::StagedLoad],
+    current: &[Current],
+    problems: &[&Problem],
+    loads: &mut StagedLoads,
     version: i64,
 ) -> Result<()> {
-    for staged in loaded.iter_mut() {
-        let of_table: Vec<&Problem> = problems.iter().filter(|p| p.table == staged.loaded.table).collect();
+    for staged in loads.loads_mut() {
+        let of_table: Vec<&&Problem> = problems.iter().filter(|p| p.table == staged.loaded.table).collect();
         if of_table.is_empty() {
             continue;
         }
         for p in &of_table {
             conn.execute(
                 "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?)",
-                duckdb::params![version, staged.load_file_id, p.table, p.source_file, p.segment as i64, p.reason],
+                duckdb::params![
+                    version,
+                    staged.load_file_id,
+                    p.table,
+                    current[p.file].source_file,
+                    p.segment as i64,
+                    p.reason
+                ],
             )?;
         }
         crate::site::load::reasons::withhold_stored(conn, "quarantine", Some(staged.load_file_id))?;
         staged.loaded.rows_quarantined += of_table.len() as u64;
-        conn.execute(
-            "UPDATE load_file SET rows_quarantined = ? WHERE load_file_id = ?",
-            duckdb::params![staged.loaded.rows_quarantined as i64, staged.load_file_id],
-        )?;
     }
     Ok(())
 }

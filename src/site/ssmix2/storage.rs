@@ -10,6 +10,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::error::{IoContext, Result};
+
 /// What a file's name says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileName {
@@ -46,6 +48,9 @@ pub struct StoredFile {
     pub path: String,
     pub name: FileName,
     pub bytes: u64,
+    /// Its modification time, in nanoseconds since 1970 (what the import trusts, with the size, to
+    /// say that a recorded file did not change).
+    pub modified_ns: i64,
 }
 
 /// Something in the tree that does not fit the layout, and why: reported, never read.
@@ -69,28 +74,70 @@ const FILE_DEPTH: usize = 6;
 
 /// Walk the storage under `root`. An unreadable directory is an error; a file or directory that
 /// does not fit the layout is listed in `misplaced` with why.
-pub fn walk(root: &Path) -> crate::error::Result<Storage> {
+pub fn walk(root: &Path) -> Result<Storage> {
     let mut storage = Storage::default();
-    walk_dir(root, root, 0, &mut storage)?;
-    storage.files.sort_by(|a, b| a.path.cmp(&b.path));
-    storage.misplaced.sort_by(|a, b| a.path.cmp(&b.path));
+    walk_dir(root, root, 0, &mut storage, &mut |_| Ok(()))?;
+    storage.sort();
     Ok(storage)
 }
 
-fn walk_dir(root: &Path, dir: &Path, depth: usize, storage: &mut Storage) -> crate::error::Result<()> {
-    use crate::error::IoContext;
+/// Walk the storage under `root` a few patients at a time: `each` is given the files of at most
+/// `patients` patient folders (and what did not fit the layout on the way), in path order, so
+/// that whoever reads the storage holds no more of it at once.
+pub fn walk_by_patient(root: &Path, patients: usize, each: &mut dyn FnMut(Storage) -> Result<()>) -> Result<()> {
+    let mut batch = Storage::default();
+    let mut folders = 0;
+    walk_dir(root, root, 0, &mut batch, &mut |batch| {
+        folders += 1;
+        if folders < patients.max(1) {
+            return Ok(());
+        }
+        folders = 0;
+        let mut full = std::mem::take(batch);
+        full.sort();
+        each(full)
+    })?;
+    if !batch.files.is_empty() || !batch.misplaced.is_empty() {
+        batch.sort();
+        each(batch)?;
+    }
+    Ok(())
+}
+
+/// The depth of a patient's folder below the root (`ROOT/pid/pid/PID`).
+const PATIENT_DEPTH: usize = 3;
+
+/// Walk `dir`, at `depth` below the root, in name order; `patient_done` is called after each
+/// patient folder.
+fn walk_dir(
+    root: &Path,
+    dir: &Path,
+    depth: usize,
+    storage: &mut Storage,
+    patient_done: &mut dyn FnMut(&mut Storage) -> Result<()>,
+) -> Result<()> {
+    let mut paths = Vec::new();
     for entry in std::fs::read_dir(dir).at(dir)? {
-        let path = entry.at(dir)?.path();
+        paths.push(entry.at(dir)?.path());
+    }
+    paths.sort();
+    for path in paths {
         let relative = relative(root, &path);
         let meta = std::fs::symlink_metadata(&path).at(&path)?;
         let misplaced = |reason: &str| Misplaced { path: relative.clone(), reason: reason.to_string() };
         if meta.file_type().is_symlink() {
             storage.misplaced.push(misplaced("a symbolic link: not followed, it could lead out of the storage"));
         } else if meta.is_dir() && depth + 1 < FILE_DEPTH {
-            walk_dir(root, &path, depth + 1, storage)?;
+            walk_dir(root, &path, depth + 1, storage, patient_done)?;
+            if depth + 1 == PATIENT_DEPTH {
+                patient_done(storage)?;
+            }
         } else if meta.is_file() && depth + 1 == FILE_DEPTH {
             match check_place(&relative) {
-                Ok(name) => storage.files.push(StoredFile { path: relative, name, bytes: meta.len() }),
+                Ok(name) => {
+                    let modified_ns = modified_ns(&meta);
+                    storage.files.push(StoredFile { path: relative, name, bytes: meta.len(), modified_ns })
+                }
                 Err(reason) => storage.misplaced.push(Misplaced { path: relative, reason }),
             }
         } else if meta.is_dir() {
@@ -108,6 +155,12 @@ fn walk_dir(root: &Path, dir: &Path, depth: usize, storage: &mut Storage) -> cra
     Ok(())
 }
 
+/// A file's modification time in nanoseconds since 1970 (0 where the file system keeps none).
+fn modified_ns(meta: &std::fs::Metadata) -> i64 {
+    let since = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+    since.map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
 fn relative(root: &Path, path: &Path) -> String {
     let parts: Vec<String> = path
         .strip_prefix(root)
@@ -119,7 +172,7 @@ fn relative(root: &Path, path: &Path) -> String {
 }
 
 /// Parse a file's name and check that its folders agree with it.
-fn check_place(relative: &str) -> Result<FileName, String> {
+fn check_place(relative: &str) -> std::result::Result<FileName, String> {
     let parts: Vec<&str> = relative.split('/').collect();
     let [first, second, patient_dir, date_dir, kind_dir, file] = parts[..] else {
         return Err("not six levels below the root".to_string());
@@ -150,7 +203,7 @@ fn check_place(relative: &str) -> Result<FileName, String> {
 
 /// Parse `<PID>_<date>_<kind>_<order>_<stored>_<dept>_<condition>`. The parts are taken from the
 /// right, so that an id holding `_` is still read whole.
-pub fn parse_name(file: &str) -> Result<FileName, String> {
+pub fn parse_name(file: &str) -> std::result::Result<FileName, String> {
     let mut parts = file.rsplitn(7, '_');
     let mut next = || parts.next().filter(|p| !p.is_empty());
     let (Some(condition), Some(department), Some(stored), Some(order), Some(kind), Some(date), Some(patient)) =
@@ -194,6 +247,11 @@ impl FileName {
 }
 
 impl Storage {
+    fn sort(&mut self) {
+        self.files.sort_by(|a, b| a.path.cmp(&b.path));
+        self.misplaced.sort_by(|a, b| a.path.cmp(&b.path));
+    }
+
     /// The file that holds each key's current content: its latest `_1` file, unless a `_0` file
     /// stored at the same time or later deleted it (then the key has none). Superseded files never
     /// count.
@@ -297,7 +355,7 @@ mod tests {
             department: None,
             condition,
         };
-        StoredFile { path: format!("{stored}-{condition:?}"), name, bytes: 1 }
+        StoredFile { path: format!("{stored}-{condition:?}"), name, bytes: 1, modified_ns: 0 }
     }
 
     #[test]
