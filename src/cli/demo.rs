@@ -228,7 +228,7 @@ const SS_MIX2_SITE: usize = 0;
 fn join_through_ss_mix2(dir: &SiteDir, site: &synth::SiteSummary, seed: u64, say: &dyn Fn(&str)) -> Result<()> {
     let tree = synth::ssmix2::write(&site.path, &site.path.join(synth::IMPORT_DIR), seed, SS_MIX2_SITE)?;
     let root = site.path.join(synth::ssmix2::TREE_DIR);
-    let imported = crate::site::ssmix2::import::import(dir, &root)?;
+    let imported = crate::site::ssmix2::import::import(dir, &root, Default::default())?;
     let mapping = site.path.join(synth::ssmix2::MAPPING_FILE);
     let by = crate::site::approve::Approver::new(&format!("Demo reviewer of {}", site.id))?;
     let mapped = crate::site::mapping::import(dir, &mapping, &by)?;

@@ -11,7 +11,7 @@ use super::exchange::{self, Exchange};
 use super::transfer;
 use crate::error::Result;
 use crate::site::manifest::Manifest;
-use crate::site::run::SiteRequest;
+use crate::site::order::SiteRequest;
 use crate::wire::{SiteState, utc};
 
 /// Where one site's part stands after a pass.

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::center::Home;
 use crate::error::{Error, Result};
-use crate::site::run::{Answer, SiteRequest, WorkOrder};
+use crate::site::order::{Answer, SiteRequest, WorkOrder};
 use crate::store::FileLock;
 use crate::wire::{self, Envelope, Expect, Header, Kind, SiteState};
 

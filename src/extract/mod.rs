@@ -203,7 +203,7 @@ fn extract_pass(
             .map(|t| {
                 let bar = progress.bar(&t.pseudonym, compiled.queries.outputs.len() as u64 + 2);
                 let outbox = t.site.root().join("outbox").join(format!("{project_id}-x{extraction}"));
-                let request = site::run::SiteRequest {
+                let request = site::order::SiteRequest {
                     project: project_id,
                     extraction,
                     label: &t.pseudonym,

@@ -344,7 +344,7 @@ impl Serve {
         site: &Registered,
         request: &str,
         answer: &Envelope,
-    ) -> Result<Option<(crate::site::run::Answer, String)>> {
+    ) -> Result<Option<(crate::site::order::Answer, String)>> {
         let home = &self.home;
         let (header, label) = exchange::issued(home, request)?;
         let body = match exchange::accepted(home, request)? {

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use crate::error::{Error, IoContext, Result};
 use crate::site::manifest::{Expected, MANIFEST_FILE, Manifest};
-use crate::site::run::{SiteRequest, WorkOrder};
+use crate::site::order::{SiteRequest, WorkOrder};
 
 /// The largest manifest read: a manifest lists a few outputs and attrition steps (a few KB); a
 /// larger one is not read into memory.

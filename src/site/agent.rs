@@ -17,7 +17,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::log::{self, Event};
-use super::run::{self, SiteRequest, WorkOrder};
+use super::order::{SiteRequest, WorkOrder};
+use super::run;
 use super::{SiteDir, approve, keys};
 use crate::error::{Error, IoContext, Result};
 use crate::https::{Client, Unanswered};

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::run::WorkOrder;
+use super::order::WorkOrder;
 use crate::digest::sha256_file;
 use crate::error::{Error, Result};
 use crate::sql::OutputQuery;

@@ -24,6 +24,7 @@ pub mod manifest;
 pub mod mapping;
 pub mod masters;
 pub mod migrate;
+pub mod order;
 pub mod quality;
 pub mod quarantine;
 pub mod receipt;

@@ -375,6 +375,7 @@ mod tests {
             data_end: crate::query::value::parse_date("2025-09-30").unwrap(),
             dirty: 0.0,
             ss_mix2: false,
+            receipt: false,
         };
         let ctx = &site_contexts(&opts, &drug_codes().unwrap())[0];
         let mut tables = site::Tables::create(dir.path(), ctx).unwrap();

@@ -482,3 +482,38 @@ fn one_patient_has_one_key_across_the_ehr_and_the_claims() {
                     WHERE patient_key NOT IN (SELECT patient_key FROM patient)";
     assert_eq!(query_i64(dir.path(), unlinked), 0);
 }
+
+/// The order of a hospital's imports changes nothing: claims imported before the EHR's SS-MIX2
+/// storage leave the same patients as the other way round. The claims import makes a patient's
+/// row when the site has none; the EHR's import then takes it over (it carries the death date
+/// claims do not), instead of quarantining its own row as "patient_key already loaded".
+#[test]
+fn claims_imported_before_the_ehr_give_the_patients_of_the_other_order() {
+    let dir = tempdir();
+    let synth = ["synth", "--site-count", "2", "--patients", "60", "--seed", "11", "--dir", "net", "--dirty", "0"];
+    midnet(dir.path(), &[&synth[..], &["--format", "csv,ss-mix2,receipt", "--quiet"]].concat()).ok();
+    let synth_site = (1..=2)
+        .map(|n| dir.path().join(format!("net/site0{n}")))
+        .find(|s| s.join("receipt").is_dir())
+        .expect("a synthetic site has claims");
+    let tree = synth_site.join("ss-mix2").display().to_string();
+    let files: Vec<String> = claims_files(&synth_site).iter().map(|f| f.display().to_string()).collect();
+    let patients = |site: &str, ehr_first: bool| {
+        midnet(dir.path(), &["site", "init", "--site", site]).ok();
+        import_masters(dir.path(), &synth_site, site);
+        let ehr = ["site", "import", "ss-mix2", "--site", site, &tree];
+        let mut claims = vec!["site", "import", "receipt", "--site", site, "--json"];
+        claims.extend(files.iter().map(String::as_str));
+        let order: [&[&str]; 2] = if ehr_first { [&ehr, &claims] } else { [&claims, &ehr] };
+        for args in order {
+            midnet(dir.path(), args).ok();
+        }
+        let site = dir.path().join(site);
+        let held = "SELECT count(*)::VARCHAR FROM quarantine WHERE reason LIKE '%already loaded%'";
+        assert_eq!(rows_of(&site, held), ["0"], "ehr first: {ehr_first}");
+        rows_of(&site, "SELECT concat_ws('|', patient_key, sex, birth_date, death_date, source_file) FROM patient")
+    };
+    let expected = patients("ehr-first", true);
+    assert!(expected.len() > 1, "{expected:?}");
+    assert_eq!(patients("claims-first", false), expected);
+}

@@ -29,6 +29,15 @@ pub struct Staging<'a> {
     pub file: &'a str,
 }
 
+/// What a reader could not stage, quarantined at its place in the hospital's file: `line` is the
+/// file's line (claims) or the message's segment (SS-MIX2), `reason` names the field.
+pub struct Problem {
+    pub table: &'static str,
+    pub source_file: String,
+    pub line: i64,
+    pub reason: String,
+}
+
 /// What one staging table's rows became, and its `load_file` row.
 pub struct StagedLoad {
     pub load_file_id: i64,
@@ -84,6 +93,27 @@ impl<'a> StagedLoads<'a> {
     /// What each table's rows became so far.
     pub fn loads_mut(&mut self) -> impl Iterator<Item = &mut StagedLoad> {
         self.loads.iter_mut().map(|(_, load)| load)
+    }
+
+    /// Put what the reader could not stage into the quarantine, each under its table's
+    /// `load_file` row, with whatever a reason quotes withheld.
+    pub fn quarantine(&mut self, conn: &duckdb::Connection, problems: &[Problem]) -> Result<()> {
+        let version = self.data_version;
+        for load in self.loads_mut() {
+            let of_table: Vec<&Problem> = problems.iter().filter(|p| p.table == load.loaded.table).collect();
+            if of_table.is_empty() {
+                continue;
+            }
+            for p in &of_table {
+                conn.execute(
+                    "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?)",
+                    duckdb::params![version, load.load_file_id, p.table, p.source_file, p.line, p.reason],
+                )?;
+            }
+            reasons::withhold_stored(conn, "quarantine", Some(load.load_file_id))?;
+            load.loaded.rows_quarantined += of_table.len() as u64;
+        }
+        Ok(())
     }
 
     /// Bring in the waiting rows whose codes the site has already mapped, and record each table's

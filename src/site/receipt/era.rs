@@ -6,6 +6,8 @@
 
 use chrono::NaiveDate;
 
+use crate::site::load::reasons::receipt as problems;
+
 /// A claim month.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Month {
@@ -50,7 +52,7 @@ pub fn date(text: &str) -> Result<Option<NaiveDate>, String> {
         return Ok(None);
     }
     if !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(super::problems::NOT_DATE_DIGITS.to_string());
+        return Err(problems::NOT_DATE_DIGITS.to_string());
     }
     let parsed = match text.len() {
         8 => number(&text[..4])
@@ -63,7 +65,7 @@ pub fn date(text: &str) -> Result<Option<NaiveDate>, String> {
         }),
         _ => None,
     };
-    parsed.map(Some).ok_or_else(|| super::problems::NOT_A_DATE.to_string())
+    parsed.map(Some).ok_or_else(|| problems::NOT_A_DATE.to_string())
 }
 
 /// A month field: `Ok(None)` when empty or `0`, `Err` when it is not a month of either form.
@@ -73,7 +75,7 @@ pub fn month(text: &str) -> Result<Option<Month>, String> {
         return Ok(None);
     }
     if !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(super::problems::NOT_MONTH_DIGITS.to_string());
+        return Err(problems::NOT_MONTH_DIGITS.to_string());
     }
     let parsed = match text.len() {
         6 => number(&text[..4]).zip(number(&text[4..])).map(|(y, m)| (y as i32, m)),
@@ -84,7 +86,7 @@ pub fn month(text: &str) -> Result<Option<Month>, String> {
     };
     match parsed {
         Some((year, month)) if (1..=12).contains(&month) => Ok(Some(Month { year, month })),
-        _ => Err(super::problems::NOT_A_MONTH.to_string()),
+        _ => Err(problems::NOT_A_MONTH.to_string()),
     }
 }
 

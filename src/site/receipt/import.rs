@@ -26,12 +26,12 @@ use duckdb::types::Value;
 use serde::Serialize;
 
 use super::era::Month;
-use super::problems;
 use super::uke::{self, Claims, ItemKind, Receipt};
 use crate::error::{Error, IoContext, Result};
 use crate::site::SiteDir;
 use crate::site::keys::PatientKey;
-use crate::site::load::staged::{self, Staging};
+use crate::site::load::reasons::receipt as problems;
+use crate::site::load::staged::{self, Problem, StagedLoads, Staging};
 use crate::site::load::{FileLoaded, spec_for};
 use crate::sql::duckdb::ident;
 
@@ -95,16 +95,7 @@ struct Given {
 
 /// Import the claims files `files` into `site`.
 pub fn import(site: &SiteDir, files: &[PathBuf]) -> Result<ImportReport> {
-    if crate::site::spark::SparkSite::of(site)?.is_some() {
-        return Err(Error::refused(
-            "spark_receipt",
-            format!(
-                "{}: importing claims into a Spark site is not built yet (docs/spark.md); import them into a DuckDB \
-                 site",
-                site.root().display()
-            ),
-        ));
-    }
+    site.refuse_at_spark("spark_receipt", "importing claims", "import them into a DuckDB site")?;
     let given: Vec<Given> = files.iter().map(|f| read(f)).collect::<Result<_>>()?;
     let (conn, migration) = site.open_migrated()?;
     let key = PatientKey::of(site)?;
@@ -180,8 +171,10 @@ pub fn import(site: &SiteDir, files: &[PathBuf]) -> Result<ImportReport> {
                 file: "receipt",
             })
             .collect();
-        let mut loaded = staged::load_staged(&conn, &stagings, version)?;
-        quarantine_problems(&conn, &problems, &mut loaded, version)?;
+        let mut loads = StagedLoads::begin(&conn, stagings, version)?;
+        loads.load_batch(&conn)?;
+        loads.quarantine(&conn, &problems)?;
+        let loaded = loads.finish(&conn)?;
         for name in &names {
             conn.execute_batch(&format!("DROP TABLE {}", ident(name)))?;
         }
@@ -315,14 +308,6 @@ fn staging_name(table: &str) -> String {
     format!("midnet_receipt_{table}")
 }
 
-/// A problem on its way to the quarantine: the table its record feeds.
-struct Problem {
-    table: &'static str,
-    source_file: String,
-    line: usize,
-    reason: String,
-}
-
 /// The table whose quarantine holds a record's problems; the file's own records (IR, GO) and
 /// records of no table are filed under the patient table.
 fn table_of(record: &str) -> &'static str {
@@ -413,7 +398,7 @@ impl<'c> Stage<'c> {
 
     fn problem(&mut self, record: &str, source_file: &str, line: usize, reason: String) {
         let table = table_of(record);
-        self.problems.push(Problem { table, source_file: source_file.to_string(), line, reason });
+        self.problems.push(Problem { table, source_file: source_file.to_string(), line: line as i64, reason });
     }
 
     /// Stage what one file gives; its patients' diagnoses are rebuilt.
@@ -644,34 +629,5 @@ fn record_files(conn: &duckdb::Connection, files: &[&Given], mismatches: &[Misma
         ])?;
     }
     appender.flush()?;
-    Ok(())
-}
-
-/// Put the problems of the files read into the quarantine, under their tables' `load_file` rows,
-/// with whatever a reason quotes withheld.
-fn quarantine_problems(
-    conn: &duckdb::Connection,
-    problems: &[Problem],
-    loaded: &mut [staged::StagedLoad],
-    version: i64,
-) -> Result<()> {
-    for staged in loaded.iter_mut() {
-        let of_table: Vec<&Problem> = problems.iter().filter(|p| p.table == staged.loaded.table).collect();
-        if of_table.is_empty() {
-            continue;
-        }
-        for p in &of_table {
-            conn.execute(
-                "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?)",
-                duckdb::params![version, staged.load_file_id, p.table, p.source_file, p.line as i64, p.reason],
-            )?;
-        }
-        crate::site::load::reasons::withhold_stored(conn, "quarantine", Some(staged.load_file_id))?;
-        staged.loaded.rows_quarantined += of_table.len() as u64;
-        conn.execute(
-            "UPDATE load_file SET rows_quarantined = ? WHERE load_file_id = ?",
-            duckdb::params![staged.loaded.rows_quarantined as i64, staged.load_file_id],
-        )?;
-    }
     Ok(())
 }

@@ -5,5 +5,4 @@
 
 pub mod era;
 pub mod import;
-pub mod problems;
 pub mod uke;

@@ -18,7 +18,7 @@
 use chrono::NaiveDate;
 
 use super::era::{self, Month};
-use super::problems;
+use crate::site::load::reasons::receipt as problems;
 
 /// Why a file is not a claim file this reader can take.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -29,13 +29,13 @@ use serde::Serialize;
 use super::encounters;
 use super::hl7;
 use super::observation;
-use super::problems;
 use super::read::{self, EncounterEvent, Record};
 use super::rows::{self, Codes, Row};
 use super::storage::{self, Storage, StoredFile};
 use crate::error::{Error, IoContext, Result};
 use crate::site::SiteDir;
 use crate::site::keys::PatientKey;
+use crate::site::load::reasons::hl7 as problems;
 use crate::site::load::staged::{self, StagedLoads, Staging};
 use crate::site::load::{FileLoaded, spec_for};
 use crate::sql::duckdb::ident;
@@ -52,6 +52,12 @@ pub struct Options {
 
 /// Patient folders a batch holds unless told otherwise: a few tens of thousands of files.
 pub const BATCH_PATIENTS: u64 = 1000;
+
+impl Default for Options {
+    fn default() -> Options {
+        Options { verify_all: false, batch_patients: BATCH_PATIENTS as usize }
+    }
+}
 
 /// What an import did.
 #[derive(Debug, Clone, Serialize)]
@@ -296,8 +302,15 @@ impl Import<'_> {
         let files: Vec<&FileRead> = reads.iter().flat_map(|r| &r.files).collect();
         record_files(conn, &current, &files, version)?;
         loads.load_batch(conn)?;
-        let problems: Vec<&Problem> = reads.iter().flat_map(|r| &r.problems).collect();
-        quarantine_problems(conn, &current, &problems, loads, version)
+        let problems: Vec<staged::Problem> = (reads.iter().flat_map(|r| &r.problems))
+            .map(|p| staged::Problem {
+                table: p.table,
+                source_file: current[p.file].source_file.clone(),
+                line: p.segment as i64,
+                reason: p.reason.clone(),
+            })
+            .collect();
+        loads.quarantine(conn, &problems)
     }
 
     /// The stagings, created (with their `load_file` rows) the first time a batch has changes.
@@ -592,10 +605,17 @@ fn withdraw(
         )?;
     }
     for table in ["patient", "encounter", "diagnosis"] {
+        // A patient's row made by a claims import before the storage was first imported is taken
+        // over by the EHR's (which carries the death date claims do not), so that the order of a
+        // hospital's imports changes nothing.
+        let sources = match table {
+            "patient" => "SELECT source_file FROM ssmix2_file UNION ALL SELECT source_file FROM receipt_file",
+            _ => "SELECT source_file FROM ssmix2_file",
+        };
         rows += conn.execute(
             &format!(
                 "DELETE FROM {} t WHERE t.patient_key IN (SELECT patient_key FROM midnet_rebuilt WHERE table_name = ?) \
-                 AND t.source_file IN (SELECT source_file FROM ssmix2_file)",
+                 AND t.source_file IN ({sources})",
                 ident(table)
             ),
             [table],
@@ -834,39 +854,6 @@ fn record_files(conn: &duckdb::Connection, current: &[Current], files: &[&FileRe
         ])?;
     }
     appender.flush()?;
-    Ok(())
-}
-
-/// Put the problems of the batch's files into the quarantine, under their tables' `load_file`
-/// rows, with whatever a reason quotes withheld.
-fn quarantine_problems(
-    conn: &duckdb::Connection,
-    current: &[Current],
-    problems: &[&Problem],
-    loads: &mut StagedLoads,
-    version: i64,
-) -> Result<()> {
-    for staged in loads.loads_mut() {
-        let of_table: Vec<&&Problem> = problems.iter().filter(|p| p.table == staged.loaded.table).collect();
-        if of_table.is_empty() {
-            continue;
-        }
-        for p in &of_table {
-            conn.execute(
-                "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?)",
-                duckdb::params![
-                    version,
-                    staged.load_file_id,
-                    p.table,
-                    current[p.file].source_file,
-                    p.segment as i64,
-                    p.reason
-                ],
-            )?;
-        }
-        crate::site::load::reasons::withhold_stored(conn, "quarantine", Some(staged.load_file_id))?;
-        staged.loaded.rows_quarantined += of_table.len() as u64;
-    }
     Ok(())
 }
 

@@ -12,7 +12,7 @@
 use chrono::{NaiveDate, NaiveDateTime};
 
 use super::hl7::{Field, Message, Segment};
-use super::problems;
+use crate::site::load::reasons::hl7 as problems;
 
 /// A code as the message writes it: the code and its code system (`HOT9`, `JC10`, `MDCDX2`,
 /// `I10`, or a hospital's local system, `99…`).

@@ -87,7 +87,7 @@ fn drug_code(codes: &Codes, drug: &Coded) -> std::result::Result<Resolved, CodeP
 /// The systems each kind of code may be written in are those of `drug_code`, `diagnosis` and
 /// `lab_result` (docs/ss-mix2.md); the reason quotes the system, which the quarantine withholds.
 fn unknown_system(system: &str) -> CodeProblem {
-    super::problems::UNKNOWN_SYSTEM.with(system)
+    crate::site::load::reasons::hl7::UNKNOWN_SYSTEM.with(system)
 }
 
 /// The drug columns of a row: the YJ code and the HOT code, or the local code.

@@ -1,6 +1,7 @@
 //! Every reason the SS-MIX2 import quarantines a message, a segment or a field with, in one place:
-//! the reader and the import write them, and the quarantine's listing (`load::reasons`) reads them
-//! back, showing their text and never a value of the message. A stored reason is
+//! the reader and the import (`site::ssmix2`) write them, and the quarantine's listing (the parent
+//! module) reads them back; they live here, below the import, as the listing needs them and the
+//! import needs the load. Shown with their text and never a value of the message. A stored reason is
 //! `<where>: <reason>`, `<where>` being an HL7 field (`PRB-7`), a segment (`PV1`) or `message`.
 
 /// A reason with a variable part: the text before it, what it is, and the text after it.

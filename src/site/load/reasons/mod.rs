@@ -8,6 +8,9 @@
 //! ([`messages`]) and shown with only their text and the names the site holds; a reason that
 //! matches none is withheld whole.
 
+pub mod hl7;
+pub mod receipt;
+
 use std::collections::{BTreeSet, HashMap};
 
 use super::spec::spec_for;
@@ -29,9 +32,9 @@ pub fn messages(table: &str) -> Vec<Vec<Piece>> {
     messages
 }
 
-/// `<record or field>: <reason>` of each reason the claims import writes (`site::receipt::problems`).
+/// `<record or field>: <reason>` of each reason the claims import writes ([`receipt`]).
 fn receipt_messages() -> Vec<Vec<Piece>> {
-    use crate::site::receipt::problems::{FIXED, NUMBERED};
+    use receipt::{FIXED, NUMBERED};
     let place = || [Piece::Known(Known::ReceiptPlace, String::new()), Piece::Text(": ".to_string())];
     let fixed = FIXED.iter().map(|text| place().into_iter().chain([Piece::Text(text.to_string())]).collect());
     let numbered = NUMBERED.iter().map(|n| {
@@ -49,9 +52,9 @@ fn receipt_messages() -> Vec<Vec<Piece>> {
     fixed.chain(numbered).collect()
 }
 
-/// `<field>: <reason>` of each reason the SS-MIX2 import writes (`site::ssmix2::problems`).
+/// `<field>: <reason>` of each reason the SS-MIX2 import writes ([`hl7`]).
 fn ssmix2_messages() -> Vec<Vec<Piece>> {
-    use crate::site::ssmix2::problems::{FIXED, PARAMETRISED, Part};
+    use hl7::{FIXED, PARAMETRISED, Part};
     let place = || [Piece::Known(Known::Hl7Place, String::new()), Piece::Text(": ".to_string())];
     let fixed = FIXED.iter().map(|text| place().into_iter().chain([Piece::Text(text.to_string())]).collect());
     let parametrised = PARAMETRISED.iter().map(|p| {
@@ -188,8 +191,8 @@ impl KnownNames {
             Known::RowNumber => !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()),
             Known::ReaderError => READER_ERRORS.contains(&text),
             Known::Column => columns(table).contains(&text),
-            Known::Hl7Place => crate::site::ssmix2::problems::is_place(text),
-            Known::ReceiptPlace => crate::site::receipt::problems::is_place(text),
+            Known::Hl7Place => hl7::is_place(text),
+            Known::ReceiptPlace => receipt::is_place(text),
         }
     }
 }

@@ -1,6 +1,6 @@
-//! Every reason the claims import quarantines a record with, in one place: the reader (`uke`,
-//! `era`) and the import write them, and the quarantine's listing (`load::reasons`) reads them
-//! back, showing their text and never a value of the file. A stored reason is `<where>: <reason>`,
+//! Every reason the claims import quarantines a record with, in one place: the reader and the
+//! import (`site::receipt`) write them, and the quarantine's listing (the parent module) reads them
+//! back (they live here, below the import, as the listing needs them and the import needs the load), showing their text and never a value of the file. A stored reason is `<where>: <reason>`,
 //! `<where>` a record (`SY`) or one of its fields (`SY-3`).
 
 pub const NOT_A_RECORD: &str = "not a record of the 記録条件仕様 (医科)";
