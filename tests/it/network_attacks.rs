@@ -232,7 +232,7 @@ fn a_center_killed_between_taking_an_answer_and_verifying_it_completes_after_a_r
     s.extract(&[]).ok();
     let cut = s.agent(0);
     assert_ne!(cut.code, 0, "the center died under the agent's answer");
-    assert!(!s.serving(), "center serve was killed at its crash point");
+    assert!(s.ended_within(30), "center serve was killed at its crash point");
     assert_eq!(s.requests(0)[0]["state"], "uploading", "the agent keeps the answer it could not hand in");
     s.restart("127.0.0.1:0", &[], &[]);
     // The agent hands in the same answer again; the center verifies what it took before dying.

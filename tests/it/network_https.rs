@@ -66,8 +66,17 @@ impl Served {
     }
 
     /// Whether `center serve` is still running.
-    pub(crate) fn serving(&mut self) -> bool {
-        self.server.try_wait().unwrap().is_none()
+    /// Whether `center serve` has ended within `seconds`. A killed process closes its sockets
+    /// before its parent can see it end, so an agent may hear the connection drop first.
+    pub(crate) fn ended_within(&mut self, seconds: u64) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+        while self.server.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        true
     }
 
     pub(crate) fn site(&self, site: usize) -> String {

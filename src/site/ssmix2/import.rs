@@ -177,8 +177,19 @@ pub fn import(site: &SiteDir, root: &Path, options: Options) -> Result<ImportRep
             conn.query_row("SELECT coalesce(max(data_version), 0) + 1 FROM load_history", [], |r| r.get(0))?;
         let any_recorded: bool =
             conn.query_row("SELECT count(*) > 0 FROM ssmix2_file WHERE withdrawn IS NULL", [], |r| r.get(0))?;
-        let mut import =
-            Import { conn: &conn, root, key: &key, codes: &codes, options, version, any_recorded, loads: None };
+        let any_claims: bool =
+            conn.query_row("SELECT count(*) > 0 FROM receipt_file WHERE withdrawn IS NULL", [], |r| r.get(0))?;
+        let mut import = Import {
+            conn: &conn,
+            root,
+            key: &key,
+            codes: &codes,
+            options,
+            version,
+            any_recorded,
+            any_claims,
+            loads: None,
+        };
         conn.execute_batch(&format!("CREATE OR REPLACE TEMP TABLE {SEEN} (patient_key VARCHAR)"))?;
         storage::walk_by_patient(root, options.batch_patients, &mut |batch| {
             import.batch(&batch, &[], &mut report)?;
@@ -227,6 +238,9 @@ struct Import<'c> {
     version: i64,
     /// Whether the site had recorded any current file before this import.
     any_recorded: bool,
+    /// Whether the site holds claims: a claims import makes a patient's row when the site has
+    /// none, and the EHR's row (with the death date claims do not carry) takes it over.
+    any_claims: bool,
     /// The stagings and their `load_file` rows, from the first batch with anything changed.
     loads: Option<StagedLoads<'static>>,
 }
@@ -287,7 +301,7 @@ impl Import<'_> {
         let patient_rows = if recorded.is_empty() { HashMap::new() } else { patient_rows(self.conn)? };
         let plan = plan(&current, &changed, &mut rebuilt, &patient_rows);
         report.files_read += plan.len() as u64;
-        if !recorded.is_empty() {
+        if !recorded.is_empty() || self.any_claims {
             report.rows_withdrawn += withdraw(self.conn, &withdrawn, &withdrawn_keys, &rebuilt, self.version)?;
         }
         let patients: Vec<&[(usize, Take)]> =
