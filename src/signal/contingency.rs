@@ -13,10 +13,10 @@
 //! approximation, [`bcpnn_bate1998`]), and Yates' correction is capped so that it never moves
 //! |ad - bc| past zero (as R's `chisq.test` and scipy's `chi2_contingency` do).
 
-use super::special::gamma::{digamma, trigamma};
-use super::special::hypergeom::Hypergeometric;
-use super::special::normal::{self, Z_975};
-use super::special::quantile::gamma_quantile;
+use crate::stats::special::gamma::{digamma, trigamma};
+use crate::stats::special::hypergeom::Hypergeometric;
+use crate::stats::special::normal::{self, Z_975};
+use crate::stats::special::quantile::gamma_quantile;
 
 /// A 2×2 table of counts (as floats: counts up to 2^53 are exact, and the formulas need floats).
 #[derive(Debug, Clone, Copy, PartialEq)]

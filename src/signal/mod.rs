@@ -13,5 +13,4 @@ pub mod mgps;
 pub mod pair_table;
 pub mod score;
 pub mod screen;
-pub mod special;
 pub mod ssa;

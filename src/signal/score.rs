@@ -163,7 +163,7 @@ fn pair_stats(t: Option<Table2x2>) -> [f64; STATS] {
     };
     let (prr, ror) = (t.prr(), t.ror());
     let (chi2, chi2_yates) = (t.chi2(), t.chi2_yates());
-    let p = |x: f64| if x.is_finite() { super::special::normal::chi2_1_sf(x) } else { f64::NAN };
+    let p = |x: f64| if x.is_finite() { crate::stats::special::gamma::chi2_sf(x, 1.0) } else { f64::NAN };
     let bcpnn = bcpnn_gould(&t);
     let (lo, hi) = bcpnn.limits_95();
     let evans = match (prr.estimate.is_nan() || chi2_yates.is_nan(), t.evans()) {

@@ -19,9 +19,9 @@
 
 use serde::Serialize;
 
-use super::special::beta::clopper_pearson;
 use crate::bad_input;
 use crate::error::Result;
+use crate::stats::special::beta::clopper_pearson;
 
 /// Each person's first A and first B, as day numbers; either may be missing.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -464,7 +464,8 @@ fn refuse_if_any(file: &Path, mut problems: Vec<(u64, String)>) -> Result<()> {
     }
     problems.sort();
     let count = problems.len();
-    let mut message = format!("{}: the mapping is refused, nothing was imported ({count} problems):", file.display());
+    let noun = if count == 1 { "problem" } else { "problems" };
+    let mut message = format!("{}: the mapping is refused, nothing was imported ({count} {noun}):", file.display());
     for (line, problem) in problems.iter().take(PROBLEMS_SHOWN) {
         message.push_str(&format!("\n  line {line}: {problem}"));
     }

@@ -11,9 +11,10 @@
 
 use rayon::prelude::*;
 use serde::Serialize;
-use statrs::distribution::{Beta, ContinuousCDF, Gamma};
 
-use super::Z_975;
+use super::special::gamma::{Shape, ln_gamma};
+use super::special::normal::Z_975;
+use super::special::{beta, quantile};
 
 /// The interval methods, named in every output that carries them.
 pub const STANDARDIZED_CI: &str = "gamma (Fay & Feuer 1997)";
@@ -143,11 +144,10 @@ fn garwood(count: u64) -> (f64, f64) {
 /// (upper). Both lie inside the exact interval, where the tail sums are monotone in λ, so
 /// bisection from the exact bounds finds them to full precision.
 fn mid_p(count: u64, (exact_lo, exact_hi): (f64, f64)) -> (f64, f64) {
-    use statrs::function::gamma::{gamma_lr, gamma_ur, ln_gamma};
     let x = count as f64;
     let half_point = |lam: f64| 0.5 * (x * lam.ln() - lam - ln_gamma(x + 1.0)).exp();
-    let above = |lam: f64| gamma_lr(x + 1.0, lam) + half_point(lam) - 0.025; // rises with λ
-    let below = |lam: f64| (if count == 0 { 0.0 } else { gamma_ur(x, lam) }) + half_point(lam) - 0.025; // falls
+    let above = |lam: f64| Shape::new(x + 1.0).pdf_cdf(lam).1 + half_point(lam) - 0.025; // rises with λ
+    let below = |lam: f64| (if count == 0 { 0.0 } else { Shape::new(x).sf(lam) }) + half_point(lam) - 0.025; // falls
     let lo = if count == 0 { 0.0 } else { bisect(above, exact_lo, x) };
     let hi = bisect(|lam| -below(lam), x.max(f64::MIN_POSITIVE), exact_hi);
     (lo, hi)
@@ -166,8 +166,7 @@ fn bisect(f: impl Fn(f64) -> f64, mut a: f64, mut b: f64) -> f64 {
 
 /// The `p` quantile of the gamma distribution with `shape` and `scale`.
 fn gamma_quantile(shape: f64, scale: f64, p: f64) -> f64 {
-    let gamma = Gamma::new(shape, 1.0).expect("shape > 0 and finite");
-    gamma.inverse_cdf(p) * scale
+    quantile::gamma_quantile(p, shape, 1.0 / scale)
 }
 
 /// A directly standardised rate with its gamma interval, per `per` units.
@@ -259,7 +258,7 @@ pub fn compare(a: &Tally, b: &Tally, per: f64) -> Comparison {
 }
 
 fn beta_quantile(a: f64, b: f64, p: f64) -> f64 {
-    Beta::new(a, b).expect("positive shapes").inverse_cdf(p)
+    beta::quantile(p, a, b)
 }
 
 #[cfg(test)]

@@ -9,8 +9,8 @@
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::Z_975;
 use super::check;
+use super::special::normal::Z_975;
 use super::timeline::{Status, Timeline};
 use crate::error::Result;
 use crate::table::Categories;

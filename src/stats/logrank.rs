@@ -5,10 +5,10 @@
 //! over the first G − 1 groups is χ² with G − 1 degrees of freedom.
 
 use serde::Serialize;
-use statrs::distribution::{ChiSquared, ContinuousCDF};
 
 use super::check;
 use super::linalg::Cholesky;
+use super::special::gamma::chi2_sf;
 use super::timeline::{Status, Timeline};
 use crate::bad_input;
 use crate::error::{Error, Result};
@@ -87,7 +87,7 @@ pub fn from_timelines(lines: &[Timeline], labels: &[String]) -> Result<LogRank> 
         Error::Failed("the log-rank test is undefined: some group has no one at risk at any event time".to_string())
     })?;
     let chi2: f64 = u.iter().zip(chol.solve(&u)).map(|(a, b)| a * b).sum();
-    let p = ChiSquared::new(df as f64).expect("df ≥ 1").sf(chi2);
+    let p = chi2_sf(chi2, df as f64);
     let groups = (0..g)
         .map(|k| GroupCounts {
             group: labels[k].clone(),

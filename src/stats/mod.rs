@@ -34,20 +34,10 @@ pub mod individual;
 pub mod km;
 pub mod logrank;
 pub mod sequential;
+pub mod special;
 pub mod strata;
 
 mod linalg;
 mod timeline;
 
 pub use timeline::{Status, Timeline};
-
-/// The 0.975 quantile of the standard normal distribution (scipy.stats.norm.ppf(0.975)): the
-/// multiplier of every Wald-type 95% interval.
-pub const Z_975: f64 = 1.959_963_984_540_054;
-
-/// The two-sided p-value of a standard normal statistic.
-pub fn normal_two_sided_p(z: f64) -> f64 {
-    use statrs::distribution::{ContinuousCDF, Normal};
-    let standard = Normal::standard();
-    2.0 * standard.sf(z.abs())
-}

@@ -23,8 +23,8 @@
 //!   stays for the next look whose information is larger, so the level is kept whatever the data do;
 //! - a look that the spending function gives nothing more (once α is spent) cannot cross.
 
+use super::special::normal;
 use serde::{Deserialize, Serialize};
-use statrs::distribution::{Continuous, ContinuousCDF, Normal};
 
 /// The spending function: how much of the one-sided level α has been spent by fraction τ of the plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,10 +56,7 @@ impl Spending {
             return alpha;
         }
         match self {
-            Spending::OBrienFleming => {
-                let standard = standard();
-                2.0 * standard.sf(standard.inverse_cdf(1.0 - alpha / 2.0) / tau.sqrt())
-            }
+            Spending::OBrienFleming => 2.0 * normal::sf(normal::quantile(1.0 - alpha / 2.0) / tau.sqrt()),
             Spending::Pocock => alpha * (1.0 + (std::f64::consts::E - 1.0) * tau).ln(),
         }
     }
@@ -149,10 +146,10 @@ impl Sequence {
             return no_boundary(NoBoundary::NothingToSpend, self.spent);
         }
         let z = match self.continuation() {
-            None => solve(|c| standard().sf(c), target),
+            None => solve(normal::sf, target),
             Some((previous, nodes)) => {
                 let (ratio, scale) = step(previous, look.information);
-                solve(|c| nodes.iter().map(|n| n.mass * standard().sf((c - ratio * n.z) * scale)).sum(), target)
+                solve(|c| nodes.iter().map(|n| n.mass * normal::sf((c - ratio * n.z) * scale)).sum(), target)
             }
         };
         self.crossable.push((look.information, z));
@@ -165,14 +162,14 @@ impl Sequence {
     fn continuation(&self) -> Option<(f64, Vec<Node>)> {
         let (&(first_information, first_z), rest) = self.crossable.split_first()?;
         let mut nodes: Vec<Node> =
-            simpson(first_z).into_iter().map(|(z, w)| Node { z, mass: w * standard().pdf(z) }).collect();
+            simpson(first_z).into_iter().map(|(z, w)| Node { z, mass: w * normal::pdf(z) }).collect();
         let mut information = first_information;
         for &(next_information, next_z) in rest {
             let (ratio, scale) = step(information, next_information);
             nodes = simpson(next_z)
                 .into_iter()
                 .map(|(z, w)| {
-                    let density: f64 = nodes.iter().map(|n| n.mass * standard().pdf((z - ratio * n.z) * scale)).sum();
+                    let density: f64 = nodes.iter().map(|n| n.mass * normal::pdf((z - ratio * n.z) * scale)).sum();
                     Node { z, mass: w * density * scale }
                 })
                 .collect();
@@ -249,10 +246,6 @@ fn solve(tail: impl Fn(f64) -> f64, target: f64) -> f64 {
     (lo + hi) / 2.0
 }
 
-fn standard() -> Normal {
-    Normal::standard()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,10 +268,10 @@ mod tests {
 
     #[test]
     fn the_grid_integrates_the_normal_density() {
-        let mass: f64 = simpson(f64::INFINITY).iter().map(|(z, w)| w * standard().pdf(*z)).sum();
+        let mass: f64 = simpson(f64::INFINITY).iter().map(|(z, w)| w * normal::pdf(*z)).sum();
         assert!((mass - 1.0).abs() < 1e-8, "{mass}");
-        let below: f64 = simpson(1.0).iter().map(|(z, w)| w * standard().pdf(*z)).sum();
-        assert!((below - standard().cdf(1.0)).abs() < 1e-8, "{below}");
+        let below: f64 = simpson(1.0).iter().map(|(z, w)| w * normal::pdf(*z)).sum();
+        assert!((below - normal::cdf(1.0)).abs() < 1e-8, "{below}");
     }
 
     #[test]

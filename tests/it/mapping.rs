@@ -249,7 +249,7 @@ fn a_bad_mapping_file_is_refused_naming_file_and_line_and_nothing_is_imported() 
         (
             "not in the masters",
             format!("{header}{good}drug,99HOSP,99A001,1234567F1234,\n"),
-            "bad.csv: the mapping is refused, nothing was imported (1 problems):\n  line 3: standard_code \
+            "bad.csv: the mapping is refused, nothing was imported (1 problem):\n  line 3: standard_code \
              1234567F1234 is not a current YJ code of the site's masters (医薬品マスター (y), HOT master)",
         ),
         (

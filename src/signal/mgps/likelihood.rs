@@ -16,8 +16,8 @@ use rayon::prelude::*;
 
 use super::points::{Points, Run};
 use super::{Likelihood, Prior};
-use crate::signal::special::gamma::{digamma, ln_gamma};
-use crate::signal::special::lanes;
+use crate::stats::special::gamma::{digamma, ln_gamma};
+use crate::stats::special::lanes;
 
 /// The negative log-likelihood and its gradient with respect to (α1, β1, α2, β2, P).
 #[derive(Debug, Clone, Copy, PartialEq)]

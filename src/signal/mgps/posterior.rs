@@ -8,8 +8,8 @@
 use rayon::prelude::*;
 
 use super::Prior;
-use crate::signal::special::gamma::{Shape, digamma, ln_gamma};
-use crate::signal::special::quantile::{Component, ln_mixture_quantile};
+use crate::stats::special::gamma::{Shape, digamma, ln_gamma};
+use crate::stats::special::quantile::{Component, ln_mixture_quantile};
 
 /// Per-pair posterior summaries, in the order of the pairs given.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -24,7 +24,7 @@ pub use profile::{CHI2_1_95, ProfileInterval, profile_interval};
 
 use crate::error::Error;
 use crate::stats::linalg::Cholesky;
-use crate::stats::{Z_975, normal_two_sided_p};
+use crate::stats::special::normal::{Z_975, two_sided_p};
 use design::Design;
 
 /// How tied event times share the risk set.
@@ -224,7 +224,7 @@ fn report(
                 hr_lo: (coef - Z_975 * se).exp(),
                 hr_hi: (coef + Z_975 * se).exp(),
                 z,
-                p: normal_two_sided_p(z),
+                p: two_sided_p(z),
             }
         })
         .collect();

@@ -13,7 +13,7 @@ use midnet::signal::mgps::likelihood::neg_log_likelihood;
 use midnet::signal::mgps::points::Points;
 use midnet::signal::mgps::squash::{SquashCount, Weighted, squash_count};
 use midnet::signal::mgps::{Likelihood, Prior};
-use midnet::signal::special::normal::chi2_1_sf;
+use midnet::stats::special::gamma::chi2_sf;
 
 use super::{Csv, assert_abs, assert_rel, signal, signal_json};
 use serde_json::Value;
@@ -128,7 +128,7 @@ fn two_by_two(row: &Row) -> f64 {
     let (prr, ror) = (t.prr(), t.ror());
     let gould = bcpnn_gould(&t);
     let bate = bcpnn_bate1998(&t);
-    let z = midnet::signal::special::normal::Z_975;
+    let z = midnet::stats::special::normal::Z_975;
     match (row.method.as_str(), row.output.as_str()) {
         ("expected", _) => e,
         (_, "PRR") => prr.estimate,
@@ -140,9 +140,9 @@ fn two_by_two(row: &Row) -> f64 {
         (_, "ROR_L95") => ror.lo,
         (_, "ROR_U95") => ror.hi,
         ("chi-square", "chi2_pearson") => t.chi2(),
-        ("chi-square", "p_pearson") => chi2_1_sf(t.chi2()),
+        ("chi-square", "p_pearson") => chi2_sf(t.chi2(), 1.0),
         ("chi-square", "chi2_yates" | "chi2_yates_closed_form") => t.chi2_yates(),
-        ("chi-square", "p_yates") => chi2_1_sf(t.chi2_yates()),
+        ("chi-square", "p_yates") => chi2_sf(t.chi2_yates(), 1.0),
         ("fisher", "fisher_p_two_sided") => t.fisher().two_sided,
         ("fisher", "fisher_p_greater") => t.fisher().greater,
         ("IC Noren2013 (+0.5)", "IC") => ic_noren(o, e).ic,

@@ -19,6 +19,12 @@ pub fn trigamma(x: f64) -> f64 {
     shifted + r + 0.5 * r2 + tail
 }
 
+/// P(χ²_df > x) = Q(df/2, x/2), the p-value of a chi-square statistic, accurate relative to
+/// itself far into the upper tail.
+pub fn chi2_sf(x: f64, df: f64) -> f64 {
+    Shape::new(0.5 * df).sf(0.5 * x)
+}
+
 /// A gamma shape with its log-gamma computed once, for repeated CDF evaluations.
 #[derive(Debug, Clone, Copy)]
 pub struct Shape {
@@ -144,6 +150,9 @@ mod tests {
         // P(0.5, x) = erf(√x), Q(0.5, x) = erfc(√x): erf(1) and erfc(5) to 16 digits
         assert_rel(gamma_cdf(1.0, 0.5, 1.0), 0.842_700_792_949_714_9, 1e-15);
         assert_rel(Shape::new(0.5).sf(25.0), 1.537_459_794_428_034_8e-12, 1e-14);
+        // P(χ²₁ > 100) = 1.5239706048320995e-23, P(χ²₃ > 7.8) = 0.050331097859853326 (scipy chi2.sf)
+        assert_rel(chi2_sf(100.0, 1.0), 1.5239706048320995e-23, 1e-13);
+        assert_rel(chi2_sf(7.8, 3.0), 0.050331097859853326, 1e-13);
         // a large shape, both branches
         assert_rel(gamma_cdf(950.0, 1000.0, 1.0), 0.055054686230738045, 1e-10);
         assert_rel(gamma_cdf(1050.0, 1000.0, 1.0), 0.9413288886226819, 1e-10);
