@@ -802,14 +802,7 @@ fn import_ssmix2(site: &Path, root: &Path, options: crate::site::ssmix2::import:
 
 fn render_ssmix2(report: &crate::site::ssmix2::import::ImportReport) -> String {
     use std::fmt::Write;
-    let mut s = String::new();
-    if let Some(m) = &report.migration {
-        s.push_str(&render_migration(m));
-    }
-    let _ = match report.data_version {
-        Some(v) => writeln!(s, "data version {v}"),
-        None => writeln!(s, "no new data version: no file changed since the last import"),
-    };
+    let mut s = render_import_head(&report.migration, report.data_version, "no file changed since the last import");
     let _ = writeln!(
         s,
         "files: {} current, {} new or changed, {} withdrawn, {} read; {} rows withdrawn",
@@ -831,16 +824,7 @@ fn render_ssmix2(report: &crate::site::ssmix2::import::ImportReport) -> String {
             let _ = writeln!(s, "  {:<10} {:>10} {:>10} {:>12}", k.data_kind, k.read, k.skipped, k.quarantined);
         }
     }
-    if !report.tables.is_empty() {
-        let _ = writeln!(s, "  {:<20} {:>12} {:>12} {:>12}", "table", "loaded", "quarantined", "waiting");
-        for t in &report.tables {
-            let _ = writeln!(
-                s,
-                "  {:<20} {:>12} {:>12} {:>12}",
-                t.table, t.rows_loaded, t.rows_quarantined, t.rows_waiting
-            );
-        }
-    }
+    s.push_str(&render_import_tables(&report.tables));
     s
 }
 
@@ -855,14 +839,7 @@ fn import_receipt(site: &Path, files: &[PathBuf], json: bool) -> Result<()> {
 
 fn render_receipt(report: &crate::site::receipt::import::ImportReport) -> String {
     use std::fmt::Write;
-    let mut s = String::new();
-    if let Some(m) = &report.migration {
-        s.push_str(&render_migration(m));
-    }
-    let _ = match report.data_version {
-        Some(v) => writeln!(s, "data version {v}"),
-        None => writeln!(s, "no new data version: every file was imported before"),
-    };
+    let mut s = render_import_head(&report.migration, report.data_version, "every file was imported before");
     for f in &report.files {
         let replaces = f.replaces.as_ref().map(|r| format!(", replacing {r}")).unwrap_or_default();
         let _ = writeln!(
@@ -887,15 +864,35 @@ fn render_receipt(report: &crate::site::receipt::import::ImportReport) -> String
             report.records_not_taken
         );
     }
-    if !report.tables.is_empty() {
-        let _ = writeln!(s, "  {:<20} {:>12} {:>12} {:>12}", "table", "loaded", "quarantined", "waiting");
-        for t in &report.tables {
-            let _ = writeln!(
-                s,
-                "  {:<20} {:>12} {:>12} {:>12}",
-                t.table, t.rows_loaded, t.rows_quarantined, t.rows_waiting
-            );
-        }
+    s.push_str(&render_import_tables(&report.tables));
+    s
+}
+
+/// The head of an importer's report: the migration it made, and its data version or why none.
+fn render_import_head(
+    migration: &Option<crate::site::migrate::Migration>,
+    data_version: Option<i64>,
+    why_none: &str,
+) -> String {
+    let mut s = migration.as_ref().map(render_migration).unwrap_or_default();
+    s.push_str(&match data_version {
+        Some(v) => format!("data version {v}\n"),
+        None => format!("no new data version: {why_none}\n"),
+    });
+    s
+}
+
+/// What an importer's staged rows became, table by table.
+fn render_import_tables(tables: &[crate::site::load::FileLoaded]) -> String {
+    if tables.is_empty() {
+        return String::new();
+    }
+    let mut s = format!("  {:<20} {:>12} {:>12} {:>12}\n", "table", "loaded", "quarantined", "waiting");
+    for t in tables {
+        s.push_str(&format!(
+            "  {:<20} {:>12} {:>12} {:>12}\n",
+            t.table, t.rows_loaded, t.rows_quarantined, t.rows_waiting
+        ));
     }
     s
 }

@@ -22,7 +22,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
-use duckdb::types::Value;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -414,19 +413,7 @@ impl Import<'_> {
             duckdb::params![version, version],
         )?;
         observation::derive(conn)?;
-        let loaded = loads.finish(conn)?;
-        for name in STAGING_NAMES.iter() {
-            conn.execute_batch(&format!("DROP TABLE {}", ident(name)))?;
-        }
-        let tables: Vec<FileLoaded> = loaded.into_iter().map(|l| l.loaded).collect();
-        let rows_loaded: u64 = tables.iter().map(|t| t.rows_loaded).sum();
-        let rows_quarantined: u64 = tables.iter().map(|t| t.rows_quarantined).sum();
-        conn.execute(
-            "INSERT INTO load_history (data_version, loaded_at, midnet_version, rows_loaded, rows_quarantined, change, note) \
-             VALUES (?, now()::TIMESTAMP, ?, ?, ?, 'load', 'ss-mix2')",
-            duckdb::params![version, env!("CARGO_PKG_VERSION"), rows_loaded as i64, rows_quarantined as i64],
-        )?;
-        crate::site::quality::record(conn, version)?;
+        let tables = loads.finish(conn, "ss-mix2")?;
         Ok(Some((version, tables)))
     }
 }
@@ -822,15 +809,8 @@ fn stage(conn: &duckdb::Connection, current: &[Current], reads: &[PatientRead]) 
         let mut appender = conn.appender(name)?;
         let staged = reads.iter().flat_map(|r| &r.rows).filter(|r| r.table == *table);
         for (rn, staged) in (1i64..).zip(staged) {
-            let mut values = Vec::with_capacity(spec.fields.len() + 3);
-            values.push(Value::BigInt(rn));
-            for field in spec.fields {
-                let value = staged.row.iter().find(|(name, _)| *name == field.name).and_then(|(_, v)| v.clone());
-                values.push(value.map_or(Value::Null, Value::Text));
-            }
-            values.push(Value::Text(current[staged.file].source_file.clone()));
-            values.push(Value::BigInt(staged.segment as i64));
-            appender.append_row(duckdb::appender_params_from_iter(values))?;
+            let source_file = &current[staged.file].source_file;
+            staged::append_row(&mut appender, spec, rn, &staged.row, source_file, staged.segment as i64)?;
         }
         appender.flush()?;
     }
