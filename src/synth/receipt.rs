@@ -114,7 +114,7 @@ impl Codes {
 }
 
 /// A date of the CSV files (either style).
-fn date(text: &str) -> Option<NaiveDate> {
+pub(super) fn date(text: &str) -> Option<NaiveDate> {
     let digits: String = text.chars().filter(char::is_ascii_digit).collect();
     NaiveDate::parse_from_str(&digits, "%Y%m%d").ok()
 }

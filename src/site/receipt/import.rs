@@ -223,18 +223,18 @@ fn current_files(conn: &duckdb::Connection) -> Result<HashMap<(String, String), 
     Ok(rows.collect::<std::result::Result<_, _>>()?)
 }
 
-/// The masters' crosswalks of claims codes, read once per import.
-struct Codes {
+/// The masters' crosswalks of claims codes (which DPC's EF lines share), read once per import.
+pub(crate) struct Codes {
     /// 傷病名コード to ICD-10 (2013, else 2003), without the dot.
-    disease: HashMap<String, String>,
+    pub(crate) disease: HashMap<String, String>,
     /// レセプト電算 drug code to YJ and the unit of its 使用量.
-    drug: HashMap<String, (String, Option<String>)>,
+    pub(crate) drug: HashMap<String, (String, Option<String>)>,
     /// 診療行為コード of the procedure master.
-    procedure: HashSet<String>,
+    pub(crate) procedure: HashSet<String>,
 }
 
 impl Codes {
-    fn of(conn: &duckdb::Connection) -> Result<Codes> {
+    pub(crate) fn of(conn: &duckdb::Connection) -> Result<Codes> {
         let pairs = |sql: &str| -> Result<HashMap<String, String>> {
             let mut stmt = conn.prepare(sql)?;
             let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;

@@ -176,8 +176,12 @@ pub fn import(site: &SiteDir, root: &Path, options: Options) -> Result<ImportRep
             conn.query_row("SELECT coalesce(max(data_version), 0) + 1 FROM load_history", [], |r| r.get(0))?;
         let any_recorded: bool =
             conn.query_row("SELECT count(*) > 0 FROM ssmix2_file WHERE withdrawn IS NULL", [], |r| r.get(0))?;
-        let any_claims: bool =
-            conn.query_row("SELECT count(*) > 0 FROM receipt_file WHERE withdrawn IS NULL", [], |r| r.get(0))?;
+        let any_claims: bool = conn.query_row(
+            "SELECT (SELECT count(*) FROM receipt_file WHERE withdrawn IS NULL) \
+             + (SELECT count(*) FROM dpc_file WHERE withdrawn IS NULL) > 0",
+            [],
+            |r| r.get(0),
+        )?;
         let mut import = Import {
             conn: &conn,
             root,
@@ -606,11 +610,14 @@ fn withdraw(
         )?;
     }
     for table in ["patient", "encounter", "diagnosis"] {
-        // A patient's row made by a claims import before the storage was first imported is taken
+        // A patient's row made by a claims or DPC import before the storage was first imported is taken
         // over by the EHR's (which carries the death date claims do not), so that the order of a
         // hospital's imports changes nothing.
         let sources = match table {
-            "patient" => "SELECT source_file FROM ssmix2_file UNION ALL SELECT source_file FROM receipt_file",
+            "patient" => {
+                "SELECT source_file FROM ssmix2_file UNION ALL SELECT source_file FROM receipt_file \
+                 UNION ALL SELECT source_file FROM dpc_file"
+            }
             _ => "SELECT source_file FROM ssmix2_file",
         };
         rows += conn.execute(
