@@ -540,6 +540,21 @@ fn one_patient_has_one_key_across_the_ehr_the_claims_and_dpc() {
              EXISTS (SELECT 1 FROM procedure c WHERE c.patient_key = p.patient_key AND c.source = 'CLAIMS') AND \
              EXISTS (SELECT 1 FROM encounter d WHERE d.patient_key = p.patient_key AND d.source = 'DPC')";
         assert_ne!(rows_of(&site, in_all_three), ["0"], "a patient of all three sources has one key");
+        let check = midnet(dir.path(), &["site", "check", "--site", site.to_str().unwrap(), "--json"]).ok().json();
+        let linked: HashMap<String, (i64, i64)> = check["linked_patients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                (
+                    l["source"].as_str().unwrap().to_string(),
+                    (l["patients"].as_i64().unwrap(), l["linked"].as_i64().unwrap()),
+                )
+            })
+            .collect();
+        let (dpc_patients, dpc_linked) = linked["DPC"];
+        assert!(dpc_patients > 0 && dpc_linked == dpc_patients, "every DPC patient has EHR rows too: {linked:?}");
+        assert!(linked["CLAIMS"].1 > 0 && linked["EHR"].1 > 0, "{linked:?}");
         rows_of(&site, "SELECT concat_ws('|', sex, birth_date, death_date) FROM patient")
     };
     let expected = patients("ehr-first", true);
