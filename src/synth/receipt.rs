@@ -399,6 +399,7 @@ mod tests {
             dirty: 0.0,
             ss_mix2: false,
             receipt: true,
+            dpc: false,
         };
         let summary = crate::synth::synthesize(&opts, &crate::progress::Progress::new(true)).unwrap();
         let mut sites = 0;
