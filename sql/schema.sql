@@ -321,7 +321,7 @@ CREATE VIEW current_master_procedure AS
 CREATE TABLE schema_version (
     version         INTEGER NOT NULL
 );
-INSERT INTO schema_version VALUES (6);
+INSERT INTO schema_version VALUES (7);
 
 -- One row per change of the data: a data version, which extraction manifests cite. A load that
 -- brought rows in (`change` = 'load'), an import of official masters ('masters', the files' kinds
@@ -386,6 +386,24 @@ CREATE TABLE receipt_file (
     bytes           BIGINT NOT NULL,
     receipts        BIGINT NOT NULL,
     totals_mismatches BIGINT NOT NULL,      -- receipts' and the file's totals that do not add up
+    data_version    INTEGER NOT NULL,       -- the import that read it
+    withdrawn       INTEGER                 -- the data version that withdrew it; NULL: current
+);
+
+-- One row per DPC file (様式1 or EF統合ファイル) that `site import dpc` read (docs/claims.md, "DPC"). A
+-- file is known by its SHA-256 (one read before is skipped) and by what it is: its kind, its
+-- facility (the keyed hash of the 施設コード) and its month (様式1: of its stays' discharges; EF: of
+-- its items' 実施年月日). A file of the same kind, facility and month as one the site holds replaces
+-- it: the earlier file's rows are withdrawn and `withdrawn` set.
+CREATE TABLE dpc_file (
+    sha256          VARCHAR NOT NULL,
+    source_file     VARCHAR NOT NULL,       -- dpc/<ff1|ef>/<facility_key>/<YYYYMM>/<first 16 digits of sha256>
+    kind            VARCHAR NOT NULL CHECK (kind IN ('様式1', 'EF')),
+    facility_key    VARCHAR NOT NULL,       -- the keyed hash of the 施設コード, 12 digits
+    month           VARCHAR NOT NULL,       -- YYYY-MM
+    bytes           BIGINT NOT NULL,
+    stays           BIGINT NOT NULL,        -- 様式1: the parent 様式1's stays read
+    items           BIGINT NOT NULL,        -- EF: the detail lines read
     data_version    INTEGER NOT NULL,       -- the import that read it
     withdrawn       INTEGER                 -- the data version that withdrew it; NULL: current
 );

@@ -14,6 +14,8 @@
 //! | `import-committed` | `site import ss-mix2`: the transaction committed, before the checkpoint and the report |
 //! | `receipt-staged` | `site import receipt`: withdrawals made and the files' rows staged, its transaction open |
 //! | `receipt-committed` | `site import receipt`: the transaction committed, before the checkpoint and the report |
+//! | `dpc-staged` | `site import dpc`: withdrawals made and the files' rows staged, its transaction open |
+//! | `dpc-committed` | `site import dpc`: the transaction committed, before the checkpoint and the report |
 //! | `migrate-built` | `site migrate`: the migrated database built beside the old one, not yet renamed over it |
 //! | `migrate-renamed` | `site migrate`: the migrated database renamed over the old one, before the report |
 //! | `extract-catalog` | `extract`: the project's catalog tables created, not yet committed |

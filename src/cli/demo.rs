@@ -134,6 +134,7 @@ fn run_in(root: &Path, global: &Global, args: &DemoArgs) -> Result<PathBuf> {
             dirty: 0.0002,
             ss_mix2: false,
             receipt: false,
+            dpc: false,
         },
         &progress,
     )?;

@@ -268,6 +268,25 @@ pub enum ImportCommand {
         #[arg(value_name = "FILE", required = true)]
         files: Vec<PathBuf>,
     },
+    /// Import DPC survey files (様式1 and the inpatient EF統合ファイル, each told by its field count):
+    /// each stay with its route, destination and outcome and its diagnoses by role (主傷病,
+    /// 入院契機, 医療資源最投入, 併存症, 続発症), the drugs given day by day and the procedures, as DPC
+    /// rows. A file imported before is skipped; a file of the kind, facility and month of an earlier
+    /// one replaces it (the earlier rows are withdrawn); each import that changes anything is one data
+    /// version. The データ識別番号 becomes the patient key through the site's own key, the key the
+    /// SS-MIX2 and claims imports give the same hospital id; postcodes, names, doctors and insurer
+    /// numbers are not read.
+    Dpc {
+        /// The site's data source directory (made by `site init`).
+        #[arg(long, value_name = "DIR")]
+        site: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// The DPC files, or directories of them (read whole, in name order).
+        #[arg(value_name = "FILE_OR_DIR", required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -429,6 +448,7 @@ pub fn run(global: &Global, command: SiteCommand) -> Result<()> {
         SiteCommand::Import { command: ImportCommand::Receipt { site, json, files } } => {
             import_receipt(&site, &files, json)
         }
+        SiteCommand::Import { command: ImportCommand::Dpc { site, json, files } } => import_dpc(&site, &files, json),
         SiteCommand::Masters { command: MastersCommand::Import { site, json, files } } => {
             let imported = crate::site::masters::import(&SiteDir::at(&site), &files)?;
             if json {
@@ -802,14 +822,7 @@ fn import_ssmix2(site: &Path, root: &Path, options: crate::site::ssmix2::import:
 
 fn render_ssmix2(report: &crate::site::ssmix2::import::ImportReport) -> String {
     use std::fmt::Write;
-    let mut s = String::new();
-    if let Some(m) = &report.migration {
-        s.push_str(&render_migration(m));
-    }
-    let _ = match report.data_version {
-        Some(v) => writeln!(s, "data version {v}"),
-        None => writeln!(s, "no new data version: no file changed since the last import"),
-    };
+    let mut s = render_import_head(&report.migration, report.data_version, "no file changed since the last import");
     let _ = writeln!(
         s,
         "files: {} current, {} new or changed, {} withdrawn, {} read; {} rows withdrawn",
@@ -831,16 +844,7 @@ fn render_ssmix2(report: &crate::site::ssmix2::import::ImportReport) -> String {
             let _ = writeln!(s, "  {:<10} {:>10} {:>10} {:>12}", k.data_kind, k.read, k.skipped, k.quarantined);
         }
     }
-    if !report.tables.is_empty() {
-        let _ = writeln!(s, "  {:<20} {:>12} {:>12} {:>12}", "table", "loaded", "quarantined", "waiting");
-        for t in &report.tables {
-            let _ = writeln!(
-                s,
-                "  {:<20} {:>12} {:>12} {:>12}",
-                t.table, t.rows_loaded, t.rows_quarantined, t.rows_waiting
-            );
-        }
-    }
+    s.push_str(&render_import_tables(&report.tables));
     s
 }
 
@@ -855,14 +859,7 @@ fn import_receipt(site: &Path, files: &[PathBuf], json: bool) -> Result<()> {
 
 fn render_receipt(report: &crate::site::receipt::import::ImportReport) -> String {
     use std::fmt::Write;
-    let mut s = String::new();
-    if let Some(m) = &report.migration {
-        s.push_str(&render_migration(m));
-    }
-    let _ = match report.data_version {
-        Some(v) => writeln!(s, "data version {v}"),
-        None => writeln!(s, "no new data version: every file was imported before"),
-    };
+    let mut s = render_import_head(&report.migration, report.data_version, "every file was imported before");
     for f in &report.files {
         let replaces = f.replaces.as_ref().map(|r| format!(", replacing {r}")).unwrap_or_default();
         let _ = writeln!(
@@ -887,16 +884,69 @@ fn render_receipt(report: &crate::site::receipt::import::ImportReport) -> String
             report.records_not_taken
         );
     }
-    if !report.tables.is_empty() {
-        let _ = writeln!(s, "  {:<20} {:>12} {:>12} {:>12}", "table", "loaded", "quarantined", "waiting");
-        for t in &report.tables {
-            let _ = writeln!(
-                s,
-                "  {:<20} {:>12} {:>12} {:>12}",
-                t.table, t.rows_loaded, t.rows_quarantined, t.rows_waiting
-            );
-        }
+    s.push_str(&render_import_tables(&report.tables));
+    s
+}
+
+/// The head of an importer's report: the migration it made, and its data version or why none.
+fn render_import_head(
+    migration: &Option<crate::site::migrate::Migration>,
+    data_version: Option<i64>,
+    why_none: &str,
+) -> String {
+    let mut s = migration.as_ref().map(render_migration).unwrap_or_default();
+    s.push_str(&match data_version {
+        Some(v) => format!("data version {v}\n"),
+        None => format!("no new data version: {why_none}\n"),
+    });
+    s
+}
+
+/// What an importer's staged rows became, table by table.
+fn render_import_tables(tables: &[crate::site::load::FileLoaded]) -> String {
+    if tables.is_empty() {
+        return String::new();
     }
+    let mut s = format!("  {:<20} {:>12} {:>12} {:>12}\n", "table", "loaded", "quarantined", "waiting");
+    for t in tables {
+        s.push_str(&format!(
+            "  {:<20} {:>12} {:>12} {:>12}\n",
+            t.table, t.rows_loaded, t.rows_quarantined, t.rows_waiting
+        ));
+    }
+    s
+}
+
+fn import_dpc(site: &Path, files: &[PathBuf], json: bool) -> Result<()> {
+    let report = crate::site::dpc::import::import(&SiteDir::at(site), files)?;
+    if json {
+        return print_json(&report);
+    }
+    print!("{}", render_dpc(&report));
+    Ok(())
+}
+
+fn render_dpc(report: &crate::site::dpc::import::ImportReport) -> String {
+    use std::fmt::Write;
+    let mut s = render_import_head(&report.migration, report.data_version, "every file was imported before");
+    for f in &report.files {
+        let replaces = f.replaces.as_ref().map(|r| format!(", replacing {r}")).unwrap_or_default();
+        let what = match f.kind {
+            crate::site::dpc::read::Kind::Ff1 => format!("様式1 of {}, {} stays", f.month, f.stays),
+            crate::site::dpc::read::Kind::Ef => format!("EF of {}, {} items", f.month, f.items),
+        };
+        let _ = writeln!(s, "  {}: {what}: {}{replaces}", f.file.display(), f.outcome);
+    }
+    let _ = writeln!(s, "{} rows withdrawn", report.rows_withdrawn);
+    if report.lines_not_taken > 0 {
+        let _ = writeln!(
+            s,
+            "{} lines have no table (child 様式1, records not taken, parent rows, materials, comments, drugs used in \
+             procedures)",
+            report.lines_not_taken
+        );
+    }
+    s.push_str(&render_import_tables(&report.tables));
     s
 }
 

@@ -36,7 +36,8 @@ pub struct SynthArgs {
     /// What to write for each site, comma-separated: `csv` (midnet's per-table files, always
     /// written), `ss-mix2` (also the electronic records as an SS-MIX2 standardized storage tree,
     /// with the mapping of its local codes, for `site import ss-mix2`), `receipt` (also each claims
-    /// site's claims as monthly RECEIPTC.UKE files, for `site import receipt`).
+    /// site's claims as monthly RECEIPTC.UKE files, for `site import receipt`), `dpc` (also each DPC
+    /// site's stays as 様式1 and EF統合ファイル files, for `site import dpc`).
     #[arg(long, value_name = "FORMATS", value_enum, value_delimiter = ',', default_value = "csv")]
     pub format: Vec<Format>,
     /// Also create each site's data source and load its files (`site init` + `site load`).
@@ -53,6 +54,7 @@ pub enum Format {
     Csv,
     SsMix2,
     Receipt,
+    Dpc,
 }
 
 pub fn run(global: &Global, args: SynthArgs) -> Result<()> {
@@ -66,6 +68,7 @@ pub fn run(global: &Global, args: SynthArgs) -> Result<()> {
         dirty: args.dirty,
         ss_mix2: args.format.contains(&Format::SsMix2),
         receipt: args.format.contains(&Format::Receipt),
+        dpc: args.format.contains(&Format::Dpc),
     };
     let started = std::time::Instant::now();
     let progress = Progress::new(global.quiet);
@@ -109,6 +112,16 @@ pub fn run(global: &Global, args: SynthArgs) -> Result<()> {
             if let Some(claims) = site.receipt {
                 let dir = site.path.join(crate::synth::receipt::RECEIPT_DIR);
                 println!("  claims: {} ({} files, {} receipts)", dir.display(), claims.files, claims.receipts);
+            }
+            if let Some(dpc) = site.dpc {
+                let dir = site.path.join(crate::synth::dpc::DPC_DIR);
+                println!(
+                    "  DPC: {} ({} files, {} stays, {} EF lines)",
+                    dir.display(),
+                    dpc.files,
+                    dpc.stays,
+                    dpc.ef_lines
+                );
             }
         }
     }

@@ -29,6 +29,17 @@ pub struct QualityReport {
     /// The SS-MIX2 storage's current files as the site last imported them, by data kind: read,
     /// skipped (a kind the import does not take), quarantined (empty: no storage imported).
     pub ssmix2_messages: Vec<super::ssmix2::import::KindCounts>,
+    /// Per source, its patients and how many of them have rows of another source too: how far the
+    /// site's key linked a hospital's EHR, claims and DPC (docs/claims.md).
+    pub linked_patients: Vec<LinkedPatients>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LinkedPatients {
+    pub source: String,
+    pub patients: i64,
+    /// Of them, those with rows of another source.
+    pub linked: i64,
 }
 
 /// How many unmapped local codes the report lists.
@@ -103,7 +114,26 @@ pub(crate) fn report(site_db: &duckdb::Connection, clinical: &mut impl ClinicalR
         unmapped_codes: quality::top_unmapped(site_db, TOP_UNMAPPED)?,
         changes: quality::changes(site_db)?,
         ssmix2_messages: super::ssmix2::import::current_counts(site_db)?,
+        linked_patients: linked_patients(clinical)?,
     })
+}
+
+/// Per source, the patients with a row of it (in any table with a source), and how many of them
+/// have a row of another source.
+fn linked_patients(clinical: &mut impl ClinicalRows) -> Result<Vec<LinkedPatients>> {
+    let d = clinical.dialect();
+    let of_source: Vec<String> = DATE_COLUMN[1..]
+        .iter()
+        .map(|(table, _)| format!("SELECT patient_key, source FROM {}", d.ident(table)))
+        .collect();
+    let sql = format!(
+        "WITH s AS ({}), \
+         n AS (SELECT patient_key, count(DISTINCT source) AS sources FROM s GROUP BY patient_key) \
+         SELECT s.source, count(*) AS patients, sum(CASE WHEN n.sources > 1 THEN 1 ELSE 0 END) AS linked \
+         FROM s JOIN n ON s.patient_key = n.patient_key GROUP BY s.source ORDER BY 1",
+        of_source.join(" UNION ")
+    );
+    clinical.query(&sql, |r| Ok(LinkedPatients { source: r.get(0)?, patients: r.get(1)?, linked: r.get(2)? }))
 }
 
 /// Rows, patients and the range of dates per table and source. The report is for the data center,
@@ -331,6 +361,22 @@ impl QualityReport {
         }
         s.push_str(&self.render_mapping());
         s.push_str(&self.render_ssmix2());
+        s.push_str(&self.render_linked());
+        s
+    }
+
+    /// Per source, its patients and those linked to another source (nothing for an empty site).
+    fn render_linked(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        if self.linked_patients.is_empty() {
+            return s;
+        }
+        let _ = writeln!(s, "\npatients per source, and those with rows of another source too");
+        let _ = writeln!(s, "  {:<7} {:>10} {:>10}", "source", "patients", "linked");
+        for l in &self.linked_patients {
+            let _ = writeln!(s, "  {:<7} {:>10} {:>10}", l.source, l.patients, l.linked);
+        }
         s
     }
 

@@ -16,6 +16,7 @@ pub mod approve;
 pub mod check;
 pub mod clinical;
 pub mod decode;
+pub mod dpc;
 pub mod engine;
 pub mod keys;
 pub mod load;

@@ -17,6 +17,7 @@
 
 pub mod catalog;
 mod csv_out;
+pub mod dpc;
 pub mod labs;
 pub mod masters;
 pub mod network;
@@ -54,6 +55,8 @@ pub struct SynthOptions {
     pub ss_mix2: bool,
     /// Also write each claims site's CLAIMS rows as monthly RECEIPTC.UKE files.
     pub receipt: bool,
+    /// Also write each DPC site's DPC rows as 様式1 and EF統合ファイル files.
+    pub dpc: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -76,10 +79,16 @@ pub struct SiteSummary {
     /// The claims files, when asked for and the site has claims.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub receipt: Option<receipt::ClaimsSummary>,
+    /// The DPC files, when asked for and the site has DPC.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dpc: Option<dpc::DpcSummary>,
 }
 
 /// The import directory of a synthesised site, relative to its site directory.
 pub const IMPORT_DIR: &str = "import";
+
+/// What was written of one site: its rows per table, and the files asked for.
+type Written = (site::RowCounts, Option<ssmix2::TreeSummary>, Option<receipt::ClaimsSummary>, Option<dpc::DpcSummary>);
 
 pub fn synthesize(opts: &SynthOptions, progress: &crate::progress::Progress) -> Result<SynthSummary> {
     validate(opts)?;
@@ -87,7 +96,7 @@ pub fn synthesize(opts: &SynthOptions, progress: &crate::progress::Progress) -> 
     let drugs = drug_codes()?;
     let contexts = site_contexts(opts, &drugs);
     let bars: Vec<_> = contexts.iter().map(|c| progress.bar(&c.profile.id, opts.patients)).collect();
-    let written: Vec<(site::RowCounts, Option<ssmix2::TreeSummary>, Option<receipt::ClaimsSummary>)> = contexts
+    let written: Vec<Written> = contexts
         .par_iter()
         .zip(bars.par_iter())
         .map(|(ctx, bar)| {
@@ -99,8 +108,11 @@ pub fn synthesize(opts: &SynthOptions, progress: &crate::progress::Progress) -> 
                 opts.ss_mix2.then(|| ssmix2::write(&site_dir, &dir, opts.seed, ctx.profile.index)).transpose()?;
             let claims =
                 (opts.receipt && ctx.profile.has_claims).then(|| receipt::write(&site_dir, &dir)).transpose()?;
+            let dpc = (opts.dpc && ctx.profile.has_dpc)
+                .then(|| dpc::write(&site_dir, &dir, ctx.profile.index))
+                .transpose()?;
             bar.finish();
-            Ok((counts, tree, claims))
+            Ok((counts, tree, claims, dpc))
         })
         .collect::<Result<_>>()?;
     write_registry(&opts.out, &contexts)?;
@@ -108,13 +120,14 @@ pub fn synthesize(opts: &SynthOptions, progress: &crate::progress::Progress) -> 
     let sites: Vec<SiteSummary> = contexts
         .iter()
         .zip(&written)
-        .map(|(c, (n, tree, claims))| SiteSummary {
+        .map(|(c, (n, tree, claims, dpc))| SiteSummary {
             id: c.profile.id.clone(),
             path: opts.out.join(&c.profile.id),
             patients: opts.patients,
             rows: CLINICAL_TABLES.iter().zip(n).map(|(t, n)| (t.to_string(), *n)).collect(),
             ss_mix2: *tree,
             receipt: *claims,
+            dpc: *dpc,
         })
         .collect();
     let rows = written.iter().flat_map(|(n, ..)| n).sum();
@@ -376,6 +389,7 @@ mod tests {
             dirty: 0.0,
             ss_mix2: false,
             receipt: false,
+            dpc: false,
         };
         let ctx = &site_contexts(&opts, &drug_codes().unwrap())[0];
         let mut tables = site::Tables::create(dir.path(), ctx).unwrap();

@@ -114,7 +114,7 @@ impl Codes {
 }
 
 /// A date of the CSV files (either style).
-fn date(text: &str) -> Option<NaiveDate> {
+pub(super) fn date(text: &str) -> Option<NaiveDate> {
     let digits: String = text.chars().filter(char::is_ascii_digit).collect();
     NaiveDate::parse_from_str(&digits, "%Y%m%d").ok()
 }
@@ -399,6 +399,7 @@ mod tests {
             dirty: 0.0,
             ss_mix2: false,
             receipt: true,
+            dpc: false,
         };
         let summary = crate::synth::synthesize(&opts, &crate::progress::Progress::new(true)).unwrap();
         let mut sites = 0;

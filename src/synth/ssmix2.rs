@@ -943,6 +943,7 @@ mod tests {
             dirty: 0.0,
             ss_mix2: true,
             receipt: false,
+            dpc: false,
         };
         let summary = crate::synth::synthesize(&opts, &crate::progress::Progress::new(true)).unwrap();
         let site = &summary.sites[0].path;

@@ -9,6 +9,7 @@ mod center;
 mod common;
 mod crash;
 mod demo;
+mod dpc;
 mod export;
 mod export_requests;
 mod extract;

@@ -12,7 +12,7 @@ use crate::common::{Run, midnet, midnet_with, tempdir, testdata};
 const CRASH_AT: &str = "MIDNET_CRASH_AT";
 
 /// The schema version this midnet writes.
-const CURRENT: i64 = 6;
+const CURRENT: i64 = 7;
 
 /// The version-1 fixture, unpacked as `DIR/site/site.duckdb`; returns the site directory.
 fn old_site(dir: &Path) -> PathBuf {
@@ -285,6 +285,35 @@ fn a_version_4_site_migrates_keeping_every_row_and_takes_an_ss_mix2_import() {
     }
     assert_eq!(after.get("ssmix2_file"), Some(&0));
     assert_eq!((after.get("receipt_file"), after.get("receipt_diagnosis")), (Some(&0), Some(&0)));
+    assert_eq!(after.get("dpc_file"), Some(&0));
+    assert_eq!(rows_of(&site, &sql), cohort_before, "the extraction's query gives the same rows");
+}
+
+/// A site made by the midnet of schema version 6 (testdata/site-v6, main before the DPC import, with
+/// claims imported) migrates to 7: every row kept, the record of DPC files added empty, a data
+/// version; a DPC import on such a site migrates it first.
+#[test]
+fn a_version_6_site_migrates_keeping_every_row_and_takes_a_dpc_import() {
+    let dir = tempdir();
+    let site = site_of(dir.path(), "site-v6");
+    let before = row_counts(&site);
+    assert_eq!(query_i64(&site, "SELECT max(version) FROM schema_version"), 6, "the fixture is of version 6");
+    assert!(before["receipt_file"] > 0 && before["receipt_diagnosis"] > 0 && !before.contains_key("dpc_file"));
+    let sql = cohort_sql(dir.path());
+    let cohort_before = rows_of(&site, &sql);
+    assert!(!cohort_before.is_empty(), "the example cohort has rows");
+
+    std::fs::create_dir(dir.path().join("dpc")).unwrap();
+    let report = midnet(dir.path(), &["site", "import", "dpc", "--site", "site", "--json", "dpc"]).ok().json();
+    let migration = &report["migration"];
+    assert_eq!((migration["from_version"].as_i64(), migration["to_version"].as_i64()), (Some(6), Some(CURRENT)));
+    assert_eq!(report["data_version"], serde_json::Value::Null, "no file makes no data version: {report}");
+    let after = row_counts(&site);
+    for (table, rows) in &before {
+        let added = i64::from(table == "load_history");
+        assert_eq!(after.get(table), Some(&(rows + added)), "table {table}");
+    }
+    assert_eq!(after.get("dpc_file"), Some(&0));
     assert_eq!(rows_of(&site, &sql), cohort_before, "the extraction's query gives the same rows");
 }
 

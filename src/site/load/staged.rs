@@ -2,7 +2,8 @@
 //! `site::ssmix2::import`), brought in by the load's own checks: one staging table per clinical
 //! table, validated by the same SQL as a file of `site load`, its bad rows quarantined at their own
 //! source file and line (for SS-MIX2, the segment), its rows with a local code kept waiting for a
-//! mapping. The caller holds the transaction.
+//! mapping. The caller holds the transaction; `StagedLoads::finish` ends the reading the same way
+//! for every importer: the stagings dropped, the load in `load_history`, its quality recorded.
 
 use super::set_aside::SetAside;
 use super::spec::TableSpec;
@@ -10,6 +11,7 @@ use super::stage::{self, Numbering, Origin, SourceFile};
 use super::{FileLoaded, reasons, waiting};
 use crate::error::Result;
 use crate::sql::duckdb::{ident, string};
+use duckdb::types::Value;
 
 /// The columns of a staging table of `spec`'s table: `rn` (the row's number in the staging), every
 /// field as text, the row's `source_file` and its `line` in that file.
@@ -22,7 +24,30 @@ pub fn create_sql(spec: &TableSpec, staging: &str) -> String {
     )
 }
 
-/// One staging table to bring in: of `spec`'s table, recorded in `load_file` as `file`.
+/// Append one row to a staging table of `spec`'s table: numbered `rn`, each field of `spec` its
+/// value in `row` (a field `row` does not name is NULL), placed at `line` of `source_file`.
+pub fn append_row(
+    appender: &mut duckdb::Appender,
+    spec: &TableSpec,
+    rn: i64,
+    row: &[(&str, Option<String>)],
+    source_file: &str,
+    line: i64,
+) -> Result<()> {
+    let mut values = Vec::with_capacity(spec.fields.len() + 3);
+    values.push(Value::BigInt(rn));
+    for field in spec.fields {
+        let value = row.iter().find(|(name, _)| *name == field.name).and_then(|(_, v)| v.clone());
+        values.push(value.map_or(Value::Null, Value::Text));
+    }
+    values.push(Value::Text(source_file.to_string()));
+    values.push(Value::BigInt(line));
+    appender.append_row(duckdb::appender_params_from_iter(values))?;
+    Ok(())
+}
+
+/// One staging table to bring in: of `spec`'s table, recorded in `load_file` as `file` (the
+/// reader's name: `ss-mix2`, `receipt`, `dpc`).
 pub struct Staging<'a> {
     pub spec: &'static TableSpec,
     pub table: &'a str,
@@ -61,9 +86,9 @@ impl<'a> StagedLoads<'a> {
             let id: i64 =
                 conn.query_row("SELECT coalesce(max(load_file_id), 0) + 1 FROM load_file", [], |r| r.get(0))?;
             // The staging's own hash would repeat if the same rows were staged again (a file changed
-            // and changed back): the load's and table's names make each import's row its own.
+            // and changed back): the reader's, load's and table's names make each import's row its own.
             let sha256 = crate::digest::sha256_hex(
-                format!("ss-mix2 staging\n{data_version}\n{}", staging.spec.table).as_bytes(),
+                format!("{} staging\n{data_version}\n{}", staging.file, staging.spec.table).as_bytes(),
             );
             conn.execute(
                 "INSERT INTO load_file VALUES (?, ?, now()::TIMESTAMP, ?, ?, ?, 0, 0)",
@@ -116,9 +141,10 @@ impl<'a> StagedLoads<'a> {
         Ok(())
     }
 
-    /// Bring in the waiting rows whose codes the site has already mapped, and record each table's
-    /// counts in its `load_file` row.
-    pub fn finish(mut self, conn: &duckdb::Connection) -> Result<Vec<StagedLoad>> {
+    /// End the reading: bring in the waiting rows whose codes the site has already mapped, record
+    /// each table's counts in its `load_file` row, drop the stagings, and record the load in
+    /// `load_history` (its `note` names the reader) and its quality. What each table's rows became.
+    pub fn finish(mut self, conn: &duckdb::Connection, note: &str) -> Result<Vec<FileLoaded>> {
         for brought in waiting::bring_in_with(conn, &self.set_aside, self.data_version)? {
             if let Some(load) = self.loads_mut().find(|l| l.load_file_id == brought.load_file_id) {
                 load.loaded.rows_loaded += brought.rows_loaded;
@@ -126,13 +152,23 @@ impl<'a> StagedLoads<'a> {
                 load.loaded.rows_waiting -= brought.rows_loaded + brought.rows_quarantined;
             }
         }
-        for (_, load) in &self.loads {
+        for (staging, load) in &self.loads {
             conn.execute(
                 "UPDATE load_file SET rows_loaded = ?, rows_quarantined = ? WHERE load_file_id = ?",
                 duckdb::params![load.loaded.rows_loaded as i64, load.loaded.rows_quarantined as i64, load.load_file_id],
             )?;
+            conn.execute_batch(&format!("DROP TABLE {}", ident(staging.table)))?;
         }
-        Ok(self.loads.into_iter().map(|(_, load)| load).collect())
+        let tables: Vec<FileLoaded> = self.loads.into_iter().map(|(_, load)| load.loaded).collect();
+        let rows_loaded: u64 = tables.iter().map(|t| t.rows_loaded).sum();
+        let rows_quarantined: u64 = tables.iter().map(|t| t.rows_quarantined).sum();
+        conn.execute(
+            "INSERT INTO load_history (data_version, loaded_at, midnet_version, rows_loaded, rows_quarantined, change, note) \
+             VALUES (?, now()::TIMESTAMP, ?, ?, ?, 'load', ?)",
+            duckdb::params![self.data_version, env!("CARGO_PKG_VERSION"), rows_loaded as i64, rows_quarantined as i64, note],
+        )?;
+        crate::site::quality::record(conn, self.data_version)?;
+        Ok(tables)
     }
 }
 

@@ -174,19 +174,7 @@ pub fn import(site: &SiteDir, files: &[PathBuf]) -> Result<ImportReport> {
         let mut loads = StagedLoads::begin(&conn, stagings, version)?;
         loads.load_batch(&conn)?;
         loads.quarantine(&conn, &problems)?;
-        let loaded = loads.finish(&conn)?;
-        for name in &names {
-            conn.execute_batch(&format!("DROP TABLE {}", ident(name)))?;
-        }
-        let tables: Vec<FileLoaded> = loaded.into_iter().map(|l| l.loaded).collect();
-        let rows_loaded: u64 = tables.iter().map(|t| t.rows_loaded).sum();
-        let rows_quarantined: u64 = tables.iter().map(|t| t.rows_quarantined).sum();
-        conn.execute(
-            "INSERT INTO load_history (data_version, loaded_at, midnet_version, rows_loaded, rows_quarantined, change, note) \
-             VALUES (?, now()::TIMESTAMP, ?, ?, ?, 'load', 'receipt')",
-            duckdb::params![version, env!("CARGO_PKG_VERSION"), rows_loaded as i64, rows_quarantined as i64],
-        )?;
-        crate::site::quality::record(&conn, version)?;
+        let tables = loads.finish(&conn, "receipt")?;
         site.keep_loaded_rows(&conn, Some(version))?;
         Ok((version, tables))
     })();
@@ -235,18 +223,18 @@ fn current_files(conn: &duckdb::Connection) -> Result<HashMap<(String, String), 
     Ok(rows.collect::<std::result::Result<_, _>>()?)
 }
 
-/// The masters' crosswalks of claims codes, read once per import.
-struct Codes {
+/// The masters' crosswalks of claims codes (which DPC's EF lines share), read once per import.
+pub(crate) struct Codes {
     /// 傷病名コード to ICD-10 (2013, else 2003), without the dot.
-    disease: HashMap<String, String>,
+    pub(crate) disease: HashMap<String, String>,
     /// レセプト電算 drug code to YJ and the unit of its 使用量.
-    drug: HashMap<String, (String, Option<String>)>,
+    pub(crate) drug: HashMap<String, (String, Option<String>)>,
     /// 診療行為コード of the procedure master.
-    procedure: HashSet<String>,
+    pub(crate) procedure: HashSet<String>,
 }
 
 impl Codes {
-    fn of(conn: &duckdb::Connection) -> Result<Codes> {
+    pub(crate) fn of(conn: &duckdb::Connection) -> Result<Codes> {
         let pairs = |sql: &str| -> Result<HashMap<String, String>> {
             let mut stmt = conn.prepare(sql)?;
             let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
@@ -385,15 +373,7 @@ impl<'c> Stage<'c> {
         let spec = spec_for(table).expect("the import's tables are clinical tables");
         let (_, appender, rn) = self.appenders.iter_mut().find(|(t, ..)| *t == table).expect("a staged table");
         *rn += 1;
-        let mut values = vec![Value::BigInt(*rn)];
-        for field in spec.fields {
-            let value = row.iter().find(|(name, _)| *name == field.name).and_then(|(_, v)| v.clone());
-            values.push(value.map_or(Value::Null, Value::Text));
-        }
-        values.push(Value::Text(source_file.to_string()));
-        values.push(Value::BigInt(line as i64));
-        appender.append_row(duckdb::appender_params_from_iter(values))?;
-        Ok(())
+        staged::append_row(appender, spec, *rn, row, source_file, line as i64)
     }
 
     fn problem(&mut self, record: &str, source_file: &str, line: usize, reason: String) {

@@ -22,7 +22,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
-use duckdb::types::Value;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -177,8 +176,12 @@ pub fn import(site: &SiteDir, root: &Path, options: Options) -> Result<ImportRep
             conn.query_row("SELECT coalesce(max(data_version), 0) + 1 FROM load_history", [], |r| r.get(0))?;
         let any_recorded: bool =
             conn.query_row("SELECT count(*) > 0 FROM ssmix2_file WHERE withdrawn IS NULL", [], |r| r.get(0))?;
-        let any_claims: bool =
-            conn.query_row("SELECT count(*) > 0 FROM receipt_file WHERE withdrawn IS NULL", [], |r| r.get(0))?;
+        let any_claims: bool = conn.query_row(
+            "SELECT (SELECT count(*) FROM receipt_file WHERE withdrawn IS NULL) \
+             + (SELECT count(*) FROM dpc_file WHERE withdrawn IS NULL) > 0",
+            [],
+            |r| r.get(0),
+        )?;
         let mut import = Import {
             conn: &conn,
             root,
@@ -414,19 +417,7 @@ impl Import<'_> {
             duckdb::params![version, version],
         )?;
         observation::derive(conn)?;
-        let loaded = loads.finish(conn)?;
-        for name in STAGING_NAMES.iter() {
-            conn.execute_batch(&format!("DROP TABLE {}", ident(name)))?;
-        }
-        let tables: Vec<FileLoaded> = loaded.into_iter().map(|l| l.loaded).collect();
-        let rows_loaded: u64 = tables.iter().map(|t| t.rows_loaded).sum();
-        let rows_quarantined: u64 = tables.iter().map(|t| t.rows_quarantined).sum();
-        conn.execute(
-            "INSERT INTO load_history (data_version, loaded_at, midnet_version, rows_loaded, rows_quarantined, change, note) \
-             VALUES (?, now()::TIMESTAMP, ?, ?, ?, 'load', 'ss-mix2')",
-            duckdb::params![version, env!("CARGO_PKG_VERSION"), rows_loaded as i64, rows_quarantined as i64],
-        )?;
-        crate::site::quality::record(conn, version)?;
+        let tables = loads.finish(conn, "ss-mix2")?;
         Ok(Some((version, tables)))
     }
 }
@@ -619,11 +610,14 @@ fn withdraw(
         )?;
     }
     for table in ["patient", "encounter", "diagnosis"] {
-        // A patient's row made by a claims import before the storage was first imported is taken
+        // A patient's row made by a claims or DPC import before the storage was first imported is taken
         // over by the EHR's (which carries the death date claims do not), so that the order of a
         // hospital's imports changes nothing.
         let sources = match table {
-            "patient" => "SELECT source_file FROM ssmix2_file UNION ALL SELECT source_file FROM receipt_file",
+            "patient" => {
+                "SELECT source_file FROM ssmix2_file UNION ALL SELECT source_file FROM receipt_file \
+                 UNION ALL SELECT source_file FROM dpc_file"
+            }
             _ => "SELECT source_file FROM ssmix2_file",
         };
         rows += conn.execute(
@@ -822,15 +816,8 @@ fn stage(conn: &duckdb::Connection, current: &[Current], reads: &[PatientRead]) 
         let mut appender = conn.appender(name)?;
         let staged = reads.iter().flat_map(|r| &r.rows).filter(|r| r.table == *table);
         for (rn, staged) in (1i64..).zip(staged) {
-            let mut values = Vec::with_capacity(spec.fields.len() + 3);
-            values.push(Value::BigInt(rn));
-            for field in spec.fields {
-                let value = staged.row.iter().find(|(name, _)| *name == field.name).and_then(|(_, v)| v.clone());
-                values.push(value.map_or(Value::Null, Value::Text));
-            }
-            values.push(Value::Text(current[staged.file].source_file.clone()));
-            values.push(Value::BigInt(staged.segment as i64));
-            appender.append_row(duckdb::appender_params_from_iter(values))?;
+            let source_file = &current[staged.file].source_file;
+            staged::append_row(&mut appender, spec, rn, &staged.row, source_file, staged.segment as i64)?;
         }
         appender.flush()?;
     }

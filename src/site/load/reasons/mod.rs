@@ -8,6 +8,7 @@
 //! ([`messages`]) and shown with only their text and the names the site holds; a reason that
 //! matches none is withheld whole.
 
+pub mod dpc;
 pub mod hl7;
 pub mod receipt;
 
@@ -29,15 +30,26 @@ pub fn messages(table: &str) -> Vec<Vec<Piece>> {
     let mut messages = stage::messages(spec);
     messages.extend(ssmix2_messages());
     messages.extend(receipt_messages());
+    messages.extend(dpc_messages());
     messages
 }
 
 /// `<record or field>: <reason>` of each reason the claims import writes ([`receipt`]).
 fn receipt_messages() -> Vec<Vec<Piece>> {
-    use receipt::{FIXED, NUMBERED};
+    placed_messages(&receipt::FIXED, &receipt::NUMBERED)
+}
+
+/// `<column>: <reason>` of each reason the DPC import writes ([`dpc`]): its places have the form of
+/// a claims record's field (`EF-17`, `FF-10`).
+fn dpc_messages() -> Vec<Vec<Piece>> {
+    placed_messages(&dpc::FIXED, &dpc::NUMBERED)
+}
+
+/// `<place>: <reason>` of each reason given, its place read as a claims record or field.
+fn placed_messages(fixed: &[&str], numbered: &[receipt::Numbered]) -> Vec<Vec<Piece>> {
     let place = || [Piece::Known(Known::ReceiptPlace, String::new()), Piece::Text(": ".to_string())];
-    let fixed = FIXED.iter().map(|text| place().into_iter().chain([Piece::Text(text.to_string())]).collect());
-    let numbered = NUMBERED.iter().map(|n| {
+    let fixed = fixed.iter().map(|text| place().into_iter().chain([Piece::Text(text.to_string())]).collect());
+    let numbered = numbered.iter().map(|n| {
         let mut pieces: Vec<Piece> = place().into();
         for (i, text) in n.0.iter().enumerate() {
             if i > 0 {
