@@ -66,9 +66,11 @@ pub fn list(site: &SiteDir, filter: &Filter) -> Result<Vec<SetAsideRow>> {
     Ok(rows)
 }
 
-/// The loaded files `file` names (every one when `None`); a name no load saw is an error.
+/// The loaded files `file` names (every one when `None`); a name no load saw is an error. An
+/// import records its reader in `load_file` and each set-aside row's own file (a file of the
+/// storage, a claims file) in `quarantine`, so both are files a load saw.
 fn chosen_files(conn: &duckdb::Connection, site: &SiteDir, file: Option<&str>) -> Result<BTreeSet<String>> {
-    let mut stmt = conn.prepare("SELECT DISTINCT file FROM load_file")?;
+    let mut stmt = conn.prepare("SELECT file FROM load_file UNION SELECT file FROM quarantine")?;
     let loaded: BTreeSet<String> = stmt.query_map([], |r| r.get(0))?.collect::<std::result::Result<_, _>>()?;
     let Some(file) = file else { return Ok(loaded) };
     let named_by = |loaded: &str| loaded == file || Path::new(loaded).file_name().is_some_and(|n| n == file);

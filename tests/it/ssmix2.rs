@@ -354,6 +354,26 @@ fn a_truncated_message_is_quarantined_at_the_field_it_lacks() {
 }
 
 #[test]
+fn site_quarantine_lists_what_an_import_set_aside_by_its_file_in_the_storage() {
+    let (dir, _, file) = bad_input(|tree| {
+        let whole = alt(ID, "35");
+        tree.put(ID, "20240415", "OML-11", "20240415113000000", &whole[..whole.find("|U/L").unwrap()])
+    });
+    let listed = |extra: &[&str]| {
+        let args = [&["site", "quarantine", "--site", "site", "--json"], extra].concat();
+        let json = midnet(dir.path(), &args).ok().json();
+        let rows = json["rows"].as_array().unwrap().clone();
+        rows.iter()
+            .map(|r| format!("{} {} {}", r["file"].as_str().unwrap(), r["line"], r["reasons"][0].as_str().unwrap()))
+            .collect::<Vec<_>>()
+    };
+    let expected = [format!("{file} 5 missing unit for a numeric alt result")];
+    assert_eq!(listed(&[]), expected);
+    let name = file.rsplit('/').next().unwrap();
+    assert_eq!(listed(&["--file", name]), expected, "a file of the storage is chosen by its name");
+}
+
+#[test]
 fn a_segment_that_is_not_a_segment_makes_its_message_quarantined() {
     let (_dir, quarantined, file) = bad_input(|tree| {
         tree.put(ID, "20240415", "OML-11", "20240415113000000", &alt(ID, "35").replace("OBX|", "0bx!|"))
