@@ -275,6 +275,30 @@ fn totals_that_do_not_add_up_are_reported_and_quarantine_nothing() {
     assert_eq!(quarantine(dir.path()), Vec::<String>::new());
 }
 
+/// A claims-made patient row stays while a row of another source needs it: a month sent again
+/// without the patient withdraws the claims' rows, not the patient the hospital's EHR rows name.
+#[test]
+fn a_month_sent_again_keeps_the_patient_row_another_source_needs() {
+    let dir = tempdir();
+    new_site(dir.path());
+    let march = put(dir.path(), "202404", &claims("202403", 75, &[visit(&[(5, "1")])]));
+    import(dir.path(), &[&march]).ok();
+    let key = patient_key(&hmac_key(&dir.path().join("site")), CHART);
+    let visit_row = format!("patient_key,encounter_type,start_date,end_date,source\n{key},outpatient,2024-03-20,2024-03-20,EHR\n");
+    std::fs::write(dir.path().join("encounter.csv"), visit_row).unwrap();
+    midnet(dir.path(), &["site", "load", "--site", "site", "encounter.csv"]).ok();
+    assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM encounter"), 1);
+
+    let someone_else: Vec<String> =
+        claims("202403", 75, &[visit(&[(7, "1")])]).into_iter().map(|r| r.replace(CHART, "2000765431")).collect();
+    let march_again = put(dir.path(), "202404-again", &someone_else);
+    import(dir.path(), &[&march_again]).ok();
+    let orphaned = "SELECT count(*) FROM encounter WHERE patient_key NOT IN (SELECT patient_key FROM patient)";
+    assert_eq!(query_i64(dir.path(), orphaned), 0, "the EHR visit keeps its patient");
+    assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM patient"), 2);
+    assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM procedure"), 1, "March's first file's visit is withdrawn");
+}
+
 /// Two months: the diagnosis repeated on both is one row with the later outcome; the same files
 /// again change nothing; a month sent again replaces its first file, whose rows are withdrawn.
 #[test]

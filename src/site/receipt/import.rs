@@ -275,17 +275,19 @@ fn withdraw(conn: &duckdb::Connection, replaced: &[String], version: i64) -> Res
         &format!("UPDATE receipt_file SET withdrawn = ? WHERE withdrawn IS NULL AND {of_replaced}"),
         [version],
     )?;
-    // A patient's row goes with its file unless another current file still has rows of theirs:
-    // then it stays (a row of a withdrawn file), so that no row is left without its patient.
+    // A patient's row goes with its file unless a row of theirs remains, of any source: then it
+    // stays (a row of a withdrawn file), so that no row is left without its patient. The claims'
+    // diagnoses count by their months still held; their rows are rebuilt from those afterwards.
+    let remaining: Vec<String> = crate::schema::CLINICAL_TABLES[1..]
+        .iter()
+        .map(|&table| match table {
+            "diagnosis" => "SELECT patient_key FROM diagnosis WHERE source <> 'CLAIMS'".to_string(),
+            _ => format!("SELECT patient_key FROM {}", ident(table)),
+        })
+        .chain(["SELECT patient_key FROM receipt_diagnosis".to_string()])
+        .collect();
     rows += conn.execute(
-        &format!(
-            "DELETE FROM patient WHERE {of_replaced} AND patient_key NOT IN ( \
-                 SELECT patient_key FROM receipt_diagnosis UNION ALL \
-                 SELECT patient_key FROM drug_order WHERE {current} UNION ALL \
-                 SELECT patient_key FROM drug_administration WHERE {current} UNION ALL \
-                 SELECT patient_key FROM procedure WHERE {current})",
-            current = "source_file IN (SELECT source_file FROM receipt_file WHERE withdrawn IS NULL)"
-        ),
+        &format!("DELETE FROM patient WHERE {of_replaced} AND patient_key NOT IN ({})", remaining.join(" UNION ALL ")),
         [],
     )?;
     conn.execute_batch("DROP TABLE midnet_replaced")?;
