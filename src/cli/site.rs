@@ -195,6 +195,10 @@ pub enum SiteCommand {
         /// Print the requests the site holds as JSON when it exits (with --once).
         #[arg(long)]
         json: bool,
+        /// The site's share of this machine: a request runs with 1/N of its cores and memory (1,
+        /// the default: the hospital's own machine; N sites simulated on one machine give N).
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1024))]
+        share: u64,
     },
     /// The work requests the site's agent fetched, and where each stands (fetched, waiting for
     /// approval, running, uploading, done, failed with why); `show ID`: what one asks to run.
@@ -456,7 +460,7 @@ pub fn run(global: &Global, command: SiteCommand) -> Result<()> {
         SiteCommand::TrustCenter { site, key, certificate_sha256 } => {
             trust_center(&site, &key, certificate_sha256.as_deref())
         }
-        SiteCommand::Agent { site, center, once, poll_seconds, timeout, json } => {
+        SiteCommand::Agent { site, center, once, poll_seconds, timeout, json, share } => {
             crate::cli::survive_cut_connections();
             let opts = crate::site::agent::AgentOptions {
                 site: &SiteDir::at(&site),
@@ -464,6 +468,7 @@ pub fn run(global: &Global, command: SiteCommand) -> Result<()> {
                 once,
                 poll_seconds,
                 timeout: std::time::Duration::from_secs(timeout),
+                share: share as usize,
             };
             let held = crate::site::agent::run(&opts)?;
             print_requests(&site, &held, json)

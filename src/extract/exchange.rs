@@ -152,6 +152,58 @@ fn network_dir(home: &Home) -> PathBuf {
     home.root().join("network")
 }
 
+/// Changes under a directory of the home's network records, as they happen: what a long poll of
+/// the serve (the sites' queues) and `extract --wait` (the requests' states) wait on, so that a
+/// request issued or a state recorded by another process wakes them at once instead of at their
+/// next look.
+pub struct Changes {
+    seen: std::sync::Arc<(std::sync::Mutex<u64>, std::sync::Condvar)>,
+    _watcher: notify::RecommendedWatcher,
+}
+
+impl Changes {
+    /// Watch `dir` (made if missing) and everything under it.
+    fn watch(dir: &std::path::Path) -> Result<Changes> {
+        use notify::Watcher;
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let seen = std::sync::Arc::new((std::sync::Mutex::new(0u64), std::sync::Condvar::new()));
+        let told = seen.clone();
+        let mut watcher = notify::recommended_watcher(move |_event: notify::Result<notify::Event>| {
+            // An error of the watcher is a change too: whoever waits looks again.
+            let (count, changed) = &*told;
+            *count.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) += 1;
+            changed.notify_all();
+        })
+        .map_err(|e| Error::Internal(format!("{}: cannot watch for changes: {e}", dir.display())))?;
+        watcher
+            .watch(dir, notify::RecursiveMode::Recursive)
+            .map_err(|e| Error::Internal(format!("{}: cannot watch for changes: {e}", dir.display())))?;
+        Ok(Changes { seen, _watcher: watcher })
+    }
+
+    /// The sites' queues of requests not yet fetched.
+    pub fn of_queues(home: &Home) -> Result<Changes> {
+        Changes::watch(&network_dir(home).join("queued"))
+    }
+
+    /// The requests' states, as `center serve` records them.
+    pub fn of_states(home: &Home) -> Result<Changes> {
+        Changes::watch(&network_dir(home).join("states"))
+    }
+
+    /// How many changes were seen so far: taken before looking, then given to [`Changes::wait`].
+    pub fn seen(&self) -> u64 {
+        *self.seen.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Wait until a change after the `seen` ones, or `most` passed.
+    pub fn wait(&self, seen: u64, most: std::time::Duration) {
+        let (count, changed) = &*self.seen;
+        let count = count.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _ = changed.wait_timeout_while(count, most, |count| *count == seen);
+    }
+}
+
 /// One site's exchange: who it is to the center, and the keys on both ends.
 pub struct Exchange<'a> {
     pub home: &'a Home,
@@ -242,6 +294,12 @@ pub struct Stated {
     pub detail: String,
     /// Unix seconds.
     pub at: i64,
+    /// The SHA-256 of the signed manifest that `center serve` verified the upload against (every
+    /// file's hash and rows) as it recorded the request done: `extract` takes that upload in
+    /// without verifying its files again. None otherwise: a serve stopped between verifying and
+    /// recording leaves none, and the upload is verified again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_manifest: Option<String>,
 }
 
 fn state_path(home: &Home, request: &str) -> PathBuf {
@@ -263,6 +321,21 @@ fn kept(home: &Home, request: &str) -> Result<Option<Kept>> {
 /// Record where `request` stands. A done or failed request stays so: a later report (the agent
 /// saying what the center already decided) changes nothing.
 pub fn set_state(home: &Home, request: &str, state: SiteState, detail: &str) -> Result<()> {
+    record_state(home, request, Stated { state, detail: detail.to_string(), at: now(), verified_manifest: None })
+}
+
+/// Record `request` done, its upload verified against the signed manifest `manifest_sha256`.
+pub fn set_verified(home: &Home, request: &str, manifest_sha256: &str, detail: &str) -> Result<()> {
+    let stated = Stated {
+        state: SiteState::Done,
+        detail: detail.to_string(),
+        at: now(),
+        verified_manifest: Some(manifest_sha256.to_string()),
+    };
+    record_state(home, request, stated)
+}
+
+fn record_state(home: &Home, request: &str, stated: Stated) -> Result<()> {
     let Some(kept) = kept(home, request)? else {
         return Err(Error::NotFound(format!("request {request}: no such request was issued")));
     };
@@ -273,7 +346,7 @@ pub fn set_state(home: &Home, request: &str, state: SiteState, detail: &str) -> 
     let path = state_path(home, request);
     let dir = path.parent().expect("a state file has a directory");
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    crate::store::write_json(&path, &Stated { state, detail: detail.to_string(), at: now() })
+    crate::store::write_json(&path, &stated)
 }
 
 pub fn state_of(home: &Home, request: &str) -> Result<Option<Stated>> {

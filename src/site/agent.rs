@@ -70,6 +70,8 @@ pub struct AgentOptions<'a> {
     pub poll_seconds: u64,
     /// How long connecting, and an answer beyond what the call asks the center to wait, may take.
     pub timeout: Duration,
+    /// The site's share of this machine: a request runs with 1/`share` of its cores and memory.
+    pub share: usize,
 }
 
 /// How many times one upload asks again where the center's copy ends, when a chunk finds the center
@@ -87,6 +89,7 @@ struct Agent<'a> {
     center: ed25519_dalek::VerifyingKey,
     /// What the last call heard.
     heard: Cell<Heard>,
+    share: usize,
 }
 
 /// What a call heard from the center.
@@ -110,6 +113,7 @@ pub fn run(opts: &AgentOptions) -> Result<Vec<Held>> {
         key: keys::signing(site)?,
         center: keys::pinned_center(site)?,
         heard: Cell::new(Heard::Nothing),
+        share: opts.share,
     };
     let mut backoff = FIRST_BACKOFF;
     loop {
@@ -335,7 +339,7 @@ impl Agent<'_> {
             }
         };
         let bundle = Bundle::unship(&order.script);
-        let (threads, memory) = run::share_of_machine(1);
+        let (threads, memory) = run::share_of_machine(self.share);
         let req = SiteRequest {
             project: &order.project,
             extraction: order.extraction,

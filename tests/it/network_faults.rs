@@ -176,3 +176,40 @@ fn stray_entries_in_a_sites_queue_are_taken_off_and_its_work_goes_on() {
     let left: Vec<_> = std::fs::read_dir(&queue).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// An upload `center serve` verified is taken in by `extract` without its files being read again
+/// (the marker in the request's state records what the serve verified): the truncate drill, which
+/// damages a file as it is verified, finds nothing to bite on.
+#[test]
+fn an_upload_the_serve_verified_is_taken_in_without_verifying_it_again() {
+    let s = Served::new();
+    s.n.approve_all();
+    s.extract(&[]).ok();
+    for site in 0..3 {
+        s.agent(site).ok();
+    }
+    let done = s.extract_env(&[], &[("MIDNET_FAULT", "truncate:site01")]).ok().json();
+    assert_eq!(done["datasets"][0]["sites"].as_array().unwrap().len(), 3, "{done}");
+}
+
+/// `center serve` stops after verifying an upload but before recording it: nothing records the
+/// verification, so `extract` verifies the upload again as it takes it in (and the truncate drill
+/// is caught there), and the site is asked afresh.
+#[test]
+fn an_upload_verified_but_not_recorded_before_the_serve_stopped_is_verified_again() {
+    let mut s = Served::with(&[], &[("MIDNET_CRASH_AT", "serve-answer-verified")]);
+    s.n.approve_all();
+    s.extract(&[]).ok();
+    let cut = s.agent(0);
+    assert_ne!(cut.code, 0, "the center stopped before its reply: {}", cut.stderr);
+    assert!(s.ended_within(30), "the center was killed at serve-answer-verified");
+    s.restart("127.0.0.1:0", &[], &[]);
+    for site in 1..3 {
+        s.agent(site).ok();
+    }
+    let report = s.extract_env(&[], &[("MIDNET_FAULT", "truncate:site01")]).ok().json();
+    let site01 = status_of(&report, &pseudonym(&report, 0));
+    assert_eq!(site01["status"], "queued", "{report}");
+    assert!(site01["reason"].as_str().unwrap().contains("altered or truncated in transfer"), "{report}");
+    completes(&s);
+}

@@ -107,9 +107,13 @@ impl Served {
     }
 
     pub(crate) fn extract(&self, extra: &[&str]) -> Run {
+        self.extract_env(extra, &[])
+    }
+
+    pub(crate) fn extract_env(&self, extra: &[&str], env: &[(&str, &str)]) -> Run {
         let mut args = vec!["--cutoff", CUTOFF, "--agents"];
         args.extend_from_slice(extra);
-        self.n.extract("p1", &args)
+        self.n.extract_env("p1", &args, env)
     }
 
     pub(crate) fn requests(&self, site: usize) -> Vec<Value> {
