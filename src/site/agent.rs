@@ -426,7 +426,7 @@ impl Agent<'_> {
         let tamper = std::env::var("MIDNET_FAULT").is_ok_and(|f| f == "tamper-upload");
         for path in &files {
             let name = path.file_name().expect("directory entries have names").to_string_lossy().into_owned();
-            let offset = held[&name].as_u64().unwrap_or(0);
+            let offset = held[&name].as_u64().unwrap_or(0) + center_behind_drill();
             self.send_file(request, path, &name, offset, tamper && name.ends_with(".parquet"))?;
         }
         Ok(())
@@ -544,6 +544,16 @@ fn nonce_of(envelope: &Envelope) -> Option<String> {
 fn unheard_drill(call: &Call) -> bool {
     matches!(call, Call::State { state: SiteState::Running, .. })
         && std::env::var("MIDNET_FAULT").is_ok_and(|f| f == "unheard-running")
+}
+
+/// The drill `MIDNET_FAULT=center-behind`: once, the agent takes the center's copy of a file to end
+/// one byte further than the center said, as when the center's copy ends earlier than the agent
+/// thinks (a center restored from a backup, or two agents of one site): the chunk is refused (409)
+/// naming where to resume, and the agent asks the center again.
+fn center_behind_drill() -> u64 {
+    static SPENT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let armed = std::env::var("MIDNET_FAULT").is_ok_and(|f| f == "center-behind");
+    u64::from(armed && !SPENT.swap(true, std::sync::atomic::Ordering::SeqCst))
 }
 
 fn now() -> i64 {

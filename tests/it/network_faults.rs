@@ -213,3 +213,60 @@ fn an_upload_verified_but_not_recorded_before_the_serve_stopped_is_verified_agai
     assert!(site01["reason"].as_str().unwrap().contains("altered or truncated in transfer"), "{report}");
     completes(&s);
 }
+
+/// A site with more requests queued than one `work` call returns (16): the agent gets 16, and the
+/// rest at its next call.
+#[test]
+fn a_work_call_returns_at_most_sixteen_requests_and_the_rest_at_the_next() {
+    let s = Served::new();
+    // Seventeen extractions (one per cut-off), none approved: the agent holds what it fetched.
+    for day in 1..=17 {
+        let cutoff = format!("2025-09-{day:02}");
+        s.n.extract("p1", &["--cutoff", &cutoff, "--agents"]).ok();
+    }
+    assert_eq!(Served::held(&s.agent(0).ok()).len(), 16);
+    assert_eq!(Served::held(&s.agent(0).ok()).len(), 17);
+}
+
+/// The center's copy of a file ends earlier than the agent thinks (the drill `center-behind`): the
+/// chunk is refused (409) naming where to resume, the agent asks the center again and resumes
+/// there, and the request is done.
+#[test]
+fn an_upload_resumes_where_the_centers_copy_ends_when_it_ends_earlier_than_the_agent_thinks() {
+    let s = Served::new();
+    s.n.approve_all();
+    s.extract(&[]).ok();
+    let held = Served::held(&s.agent_at(0, &s.url, &[("MIDNET_FAULT", "center-behind")]).ok());
+    assert_eq!(held[0]["state"], "done", "{held:?}");
+    completes(&s);
+}
+
+/// `extract` takes an upload in only under the request's file lock (`HOME/network/locks/ID`):
+/// while another process holds it (here `flock`, standing for `center serve` in a call about that
+/// request) and shows the upload as being verified by the serve, `extract` waits, and takes the
+/// upload in once the lock is free and the marker gone.
+#[test]
+fn extract_waits_for_the_request_lock_another_process_holds() {
+    let s = Served::new();
+    s.n.approve_all();
+    s.extract(&[]).ok();
+    for site in 0..3 {
+        s.agent(site).ok();
+    }
+    let request = s.requests(0)[0]["request"].as_str().unwrap().to_string();
+    let home = &s.n.c.home;
+    let marker = home.join(format!("network/verifying/{request}"));
+    std::fs::create_dir_all(marker.parent().unwrap()).unwrap();
+    std::fs::write(&marker, format!("process {}", s.pid())).unwrap();
+    let lock = home.join(format!("network/locks/{request}"));
+    std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    let held = s.n.c.root.join("lock-held");
+    let script = format!("touch '{}'; sleep 2; rm '{}'", held.display(), marker.display());
+    let mut holder = Command::new("flock").arg(&lock).args(["sh", "-c", &script]).spawn().unwrap();
+    while !held.exists() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let done = s.extract(&[]).ok().json();
+    assert!(holder.wait().unwrap().success());
+    assert_eq!(done["datasets"][0]["sites"].as_array().unwrap().len(), 3, "{done}");
+}
