@@ -456,7 +456,9 @@ struct Latest {
     manifest_sha256: Option<String>,
 }
 
-/// Every kept request with its header.
+/// Every kept request with its header. One that cannot be read (damaged, or not a request) is
+/// named on standard error and left out: it is never believed, and the requests of every other
+/// site and extraction go on (a site whose latest request it was is asked afresh).
 fn all_kept(home: &Home) -> Result<Vec<(Header, Kept)>> {
     let dir = requests_dir(home);
     let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(Vec::new()) };
@@ -467,8 +469,11 @@ fn all_kept(home: &Home) -> Result<Vec<(Header, Kept)>> {
         if name.starts_with('.') || !name.ends_with(".json") {
             continue; // a request being written
         }
-        let kept: Kept = crate::store::read_json(&path)?;
-        all.push((header_of(&kept.request)?, kept));
+        let read = crate::store::read_json::<Kept>(&path).and_then(|kept| Ok((header_of(&kept.request)?, kept)));
+        match read {
+            Ok(kept) => all.push(kept),
+            Err(e) => eprintln!("{}: a kept request cannot be read ({e}); it is left out", path.display()),
+        }
     }
     Ok(all)
 }

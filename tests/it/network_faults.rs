@@ -214,6 +214,22 @@ fn an_upload_verified_but_not_recorded_before_the_serve_stopped_is_verified_agai
     completes(&s);
 }
 
+/// A kept request damaged at the center (`HOME/network/requests/ID.json`): `extract --agents`
+/// names the file and goes on with every other request; its site is asked afresh.
+#[test]
+fn a_damaged_kept_request_is_named_and_the_extraction_goes_on() {
+    let s = Served::new();
+    s.n.approve_all();
+    s.extract(&[]).ok();
+    let dir = s.n.c.home.join("network/requests");
+    let damaged = std::fs::read_dir(&dir).unwrap().next().unwrap().unwrap().path();
+    std::fs::write(&damaged, "not json").unwrap();
+    let run = s.extract(&[]).ok();
+    let name = damaged.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(run.stderr.contains(&name) && run.stderr.contains("left out"), "{}", run.stderr);
+    completes(&s);
+}
+
 /// A site with more requests queued than one `work` call returns (16): the agent gets 16, and the
 /// rest at its next call.
 #[test]
