@@ -478,6 +478,73 @@ fn all_kept(home: &Home) -> Result<Vec<(Header, Kept)>> {
     Ok(all)
 }
 
+/// How long after its expiry an unanswered request's upload and lock are kept: its answer may still
+/// be handed in (judged as of when the upload ended) until the analyst issues it again.
+const EXPIRED_KEPT_SECONDS: i64 = 86_400;
+
+/// Remove what settled and expired requests left behind in `HOME/network/`, as `center serve`'s
+/// housekeeping does at its start and every minute: the spool of a request that failed, was issued
+/// again (a later request of its extraction and site) or expired a day ago unanswered, or that
+/// names no request; the lock of such a request, or of one settled, once no spool is left; a
+/// verification marker of no running verification (a stopped serve's). A spool of a request done
+/// stays until `extract` takes it in. Says on standard error what it could not remove.
+pub fn tidy(home: &Home, now: i64) -> Result<()> {
+    let all = all_kept(home)?;
+    let latest = |kept: &Kept, header: &Header| {
+        !all.iter().any(|(h, k)| {
+            k.site == kept.site
+                && k.project == kept.project
+                && k.extraction == kept.extraction
+                && (h.issued_at, k.issued_nanos) > (header.issued_at, kept.issued_nanos)
+        })
+    };
+    // Whether nothing more will come of the request `id`'s upload, and whether it settled.
+    let spent = |id: &str| -> Result<(bool, bool)> {
+        let Some((header, kept)) = all.iter().find(|(h, _)| h.request == id) else { return Ok((true, true)) };
+        let state = state_of(home, id)?.map(|s| s.state);
+        let abandoned = kept.answer.is_none()
+            && (!latest(kept, header) || now >= header.expires_at + EXPIRED_KEPT_SECONDS);
+        Ok((state == Some(SiteState::Failed) || abandoned, state.is_some_and(|s| s.is_final())))
+    };
+    let net = network_dir(home);
+    for id in entries(&net.join("spool")) {
+        if spent(&id)?.0 {
+            remove_spool(home, &id)?;
+        }
+    }
+    for id in entries(&net.join("locks")) {
+        let (abandoned, settled) = spent(&id)?;
+        if (abandoned || settled) && !spool_dir(home, &id).exists() {
+            remove_lock(&net.join("locks").join(&id));
+        }
+    }
+    for id in entries(&net.join("verifying")) {
+        if verifier(home, &id)? != Verifier::Mine {
+            unmark_verifying(home, &id)?;
+        }
+    }
+    Ok(())
+}
+
+/// The names in `dir` that may be request ids (none if it does not exist).
+fn entries(dir: &std::path::Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| crate::store::is_identifier(name))
+        .collect()
+}
+
+/// Remove a request's lock file, taken first: one held (a call or an `extract` at work) stays.
+fn remove_lock(path: &std::path::Path) {
+    if let Ok(_held) = FileLock::try_take(path, str::to_string)
+        && let Err(e) = std::fs::remove_file(path)
+    {
+        eprintln!("{}: a request's lock cannot be removed: {e}", path.display());
+    }
+}
+
 /// Hand the request to the site and its answer back, in process. The site answers at its own
 /// clock's `now`. The fault drills of `MIDNET_FAULT=KIND:SITE_ID` stand for a hostile or slow
 /// network between the two, for operators and tests; verification must refuse each:

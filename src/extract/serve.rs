@@ -127,14 +127,24 @@ impl Serve {
     /// Serve on `listener` until the process ends.
     pub fn run(self, listener: std::net::TcpListener, tls: rustls::ServerConfig, limits: Limits) -> Result<()> {
         let serve = Arc::new(self);
+        serve.tidy();
         let recorder = serve.clone();
         std::thread::spawn(move || {
             loop {
                 std::thread::sleep(REFUSAL_WINDOW);
                 recorder.record_refusals(false);
+                recorder.tidy();
             }
         });
         crate::https::serve(listener, tls, limits, serve)
+    }
+
+    /// Remove what settled and expired requests left behind (`exchange::tidy`); a failure is said
+    /// on the server's terminal and tried again at the next round.
+    fn tidy(&self) {
+        if let Err(e) = exchange::tidy(&self.home, now()) {
+            eprintln!("center serve: housekeeping: {e}");
+        }
     }
 
     /// Believe the call: the registered active site whose key signed it, and the call, verified.

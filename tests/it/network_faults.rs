@@ -286,3 +286,35 @@ fn extract_waits_for_the_request_lock_another_process_holds() {
     assert!(holder.wait().unwrap().success());
     assert_eq!(done["datasets"][0]["sites"].as_array().unwrap().len(), 3, "{done}");
 }
+
+/// `center serve`'s housekeeping (at its start, then every minute) removes what settled requests
+/// left in `HOME/network/`: the locks of requests done and taken in, a verification marker left by a
+/// stopped serve, a spool that names no request. A request still uploading keeps its spool and lock.
+#[test]
+fn the_serves_housekeeping_removes_what_settled_requests_left_and_keeps_what_live_ones_need() {
+    let mut s = Served::new();
+    s.n.approve_all();
+    s.extract(&[]).ok();
+    completes(&s);
+    let done: Vec<String> = (0..3).map(|site| s.requests(site)[0]["request"].as_str().unwrap().to_string()).collect();
+    s.n.extract("p1", &["--cutoff", "2025-09-01", "--agents"]).ok();
+    let killed = s.agent_at(0, &s.url, &[("MIDNET_CRASH_AT", "agent-chunk-sent:1")]);
+    assert_ne!(killed.code, 0, "the agent was killed mid-upload: {}", killed.stderr);
+    let uploading = s.requests(0).iter().find(|r| r["state"] == "uploading").unwrap()["request"].clone();
+    let uploading = uploading.as_str().unwrap().to_string();
+    let net = s.n.c.home.join("network");
+    std::fs::create_dir_all(net.join("verifying")).unwrap();
+    std::fs::write(net.join("verifying").join(&done[1]), "process 1").unwrap();
+    std::fs::create_dir_all(net.join("spool/r0123456789abcdef0123456789abcdef")).unwrap();
+    assert!(done.iter().all(|id| net.join("locks").join(id).exists()), "the calls left their locks");
+    s.restart("127.0.0.1:0", &[], &[]);
+    let left = |dir: &str| -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(net.join(dir)) else { return Vec::new() };
+        entries.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()
+    };
+    assert_eq!(left("locks"), [uploading.clone()], "only the live request's lock stays");
+    assert_eq!(left("spool"), [uploading.clone()], "only the live request's spool stays");
+    assert!(left("verifying").is_empty(), "{:?}", left("verifying"));
+    let held = Served::held(&s.agent(0).ok());
+    assert!(held.iter().any(|h| h["request"] == uploading.as_str() && h["state"] == "done"), "{held:?}");
+}
