@@ -608,14 +608,15 @@ fn print_requests(site: &Path, held: &[crate::site::agent::Held], json: bool) ->
     let rows: Vec<Vec<String>> = held
         .iter()
         .map(|h| {
+            let field = |text: &str| crate::wire::plain_text(text, 200);
             vec![
-                h.request.clone(),
-                h.project.clone(),
+                field(&h.request),
+                field(&h.project),
                 h.extraction.to_string(),
-                h.script.clone(),
+                field(&h.script),
                 h.state.words().to_string(),
-                h.expires.clone(),
-                h.detail.clone(),
+                field(&h.expires),
+                field(&h.detail),
             ]
         })
         .collect();
@@ -631,21 +632,29 @@ fn show_request(site: &Path, id: &str) -> Result<()> {
     let dir = SiteDir::at(site);
     dir.require()?;
     let (held, order) = crate::site::agent::order(&dir, id)?;
-    let shown = |text: &str| crate::wire::plain_lines(text);
-    println!("request      {}", held.request);
-    println!("project      {} (extraction {}, this site as {})", held.project, held.extraction, held.site);
-    println!("state        {} ({})", held.state.words(), held.detail);
-    println!("expires      {}", held.expires);
-    println!("script       {} (SHA-256 {})", held.script, held.script_sha256);
+    // What the center sent is shown plain: one line per field, and every line of a shipped text
+    // behind "| ", so that no text can pass for a heading of this page.
+    let field = |text: &str| crate::wire::plain_text(text, 200);
+    let shown = |text: &str| crate::wire::plain_lines(text).lines().map(|l| format!("| {l}\n")).collect::<String>();
+    println!("request      {}", field(&held.request));
+    println!(
+        "project      {} (extraction {}, this site as {})",
+        field(&held.project),
+        held.extraction,
+        field(&held.site)
+    );
+    println!("state        {} ({})", held.state.words(), field(&held.detail));
+    println!("expires      {}", field(&held.expires));
+    println!("script       {} (SHA-256 {})", field(&held.script), field(&held.script_sha256));
     for (name, value) in &held.params {
-        println!("param        {name} = {value}");
+        println!("param        {} = {}", field(name), field(value));
     }
     println!("\n--- the script's text ---\n{}", shown(&order.script.text));
     for (path, bytes) in &order.script.codelists {
         let bytes = hex::decode(bytes).unwrap_or_default();
         println!(
             "\n--- codelist {} ({} bytes) ---\n{}",
-            shown(path),
+            field(path),
             bytes.len(),
             shown(&String::from_utf8_lossy(&bytes))
         );
