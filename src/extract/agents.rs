@@ -67,12 +67,12 @@ pub fn pass(exchange: &Exchange, req: &SiteRequest, target: &Path, reissue_faile
                     exchange::unmark_verifying(home, request)?;
                     Ok(Standing::Accepted(Box::new(manifest)))
                 }
-                Err(e) if reissue_failed => issue(
-                    exchange,
-                    req,
-                    Some(request),
-                    format!("issued again: request {request} was answered, but its upload cannot be taken in: {e}"),
-                ),
+                Err(e) if reissue_failed => {
+                    // Failed for good: its answer handed in again hears so, not an upload gone.
+                    let why = format!("answered, but its upload cannot be taken in: {e}");
+                    exchange::set_state(home, request, SiteState::Failed, &why)?;
+                    issue(exchange, req, Some(request), format!("issued again: request {request} was {why}"))
+                }
                 Err(e) => Ok(Standing::Failed(format!(
                     "request {request}: answered, but its upload cannot be taken in ({e}); run extract again to ask \
                      afresh"

@@ -502,8 +502,8 @@ pub fn tidy(home: &Home, now: i64) -> Result<()> {
     let spent = |id: &str| -> Result<(bool, bool)> {
         let Some((header, kept)) = all.iter().find(|(h, _)| h.request == id) else { return Ok((true, true)) };
         let state = state_of(home, id)?.map(|s| s.state);
-        let abandoned = kept.answer.is_none()
-            && (!latest(kept, header) || now >= header.expires_at + EXPIRED_KEPT_SECONDS);
+        let abandoned =
+            kept.answer.is_none() && (!latest(kept, header) || now >= header.expires_at + EXPIRED_KEPT_SECONDS);
         Ok((state == Some(SiteState::Failed) || abandoned, state.is_some_and(|s| s.is_final())))
     };
     let net = network_dir(home);

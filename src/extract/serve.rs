@@ -113,7 +113,7 @@ impl Serve {
         actor.require_reviewer("serving the sites' agents")?;
         let serving = exchange::lock_serving(actor.home())?;
         let center_key = crate::center::keys::signing(actor)?;
-        Ok(Serve {
+        let serve = Serve {
             home: actor.home().clone(),
             center_key,
             poll_limit,
@@ -121,13 +121,15 @@ impl Serve {
             queues: exchange::Changes::of_queues(actor.home())?,
             in_flight: Arc::new(Mutex::new(HashMap::new())),
             _serving: serving,
-        })
+        };
+        // Before the serve says where it serves: what it finds is tidied before the first call.
+        serve.tidy();
+        Ok(serve)
     }
 
     /// Serve on `listener` until the process ends.
     pub fn run(self, listener: std::net::TcpListener, tls: rustls::ServerConfig, limits: Limits) -> Result<()> {
         let serve = Arc::new(self);
-        serve.tidy();
         let recorder = serve.clone();
         std::thread::spawn(move || {
             loop {
