@@ -312,8 +312,8 @@ fn the_serves_housekeeping_removes_what_settled_requests_left_and_keeps_what_liv
         let Ok(entries) = std::fs::read_dir(net.join(dir)) else { return Vec::new() };
         entries.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()
     };
-    assert_eq!(left("locks"), [uploading.clone()], "only the live request's lock stays");
-    assert_eq!(left("spool"), [uploading.clone()], "only the live request's spool stays");
+    assert_eq!(left("locks"), std::slice::from_ref(&uploading), "only the live request's lock stays");
+    assert_eq!(left("spool"), std::slice::from_ref(&uploading), "only the live request's spool stays");
     assert!(left("verifying").is_empty(), "{:?}", left("verifying"));
     let held = Served::held(&s.agent(0).ok());
     assert!(held.iter().any(|h| h["request"] == uploading.as_str() && h["state"] == "done"), "{held:?}");
