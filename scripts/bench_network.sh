@@ -6,10 +6,13 @@
 # SITES synthetic hospitals of PATIENTS patients each (default 10 x 100,000; `synth --seed 1 --load`),
 # registered with one data center whose project BENCH every site approved the example active-comparator
 # script for. `center serve` on loopback, and one `site agent` per site running all along (one kept-alive
-# HTTPS connection each, long polling). Then, REPEAT times, alternating which goes first:
+# HTTPS connection each, long polling), each given its share of the machine (`--share SITES`: the sites
+# simulated here share one machine, where local mode runs two at a time with one core each). Then,
+# REPEAT times, alternating which goes first:
 #   local   `midnet extract` (in process: every site's part run by the center's process, --jobs 2)
-#   agents  `midnet extract --agents` (issues the signed requests), then `extract --agents --wait --every 1`
-#           until every agent uploaded and the union is made
+#   agents  `midnet extract --agents --wait`: issues the signed requests (each wakes its agent's long
+#           poll at once) and waits, woken by the serve's record of each site's progress, until every
+#           agent uploaded and the union is made
 # each timed from its start to its end, wall clock. Prints one line per run and the ratio of the medians.
 # The machine is shared and noisy: read the ratio, not single runs. The network is kept in WORKDIR.
 set -euo pipefail
@@ -54,29 +57,30 @@ for site in $sites; do
     "$MIDNET" site trust-center --site "$site" --key "$MIDNET_HOME/keys/center.pub" \
         --certificate-sha256 "$FINGERPRINT" >/dev/null
     "$MIDNET" site approve --site "$site" --project BENCH --by "Bench site reviewer" "$SCRIPT" >/dev/null
-    "$MIDNET" site agent --site "$site" --center "$URL" --poll-seconds 30 > /dev/null 2> "$site.agent.err" &
+    "$MIDNET" site agent --site "$site" --center "$URL" --poll-seconds 30 --share "$SITES" \
+        > /dev/null 2> "$site.agent.err" &
     PIDS+=($!)
 done
 
 # Seconds since the epoch, to the millisecond.
 now() { date +%s.%N; }
 
+load() { echo "load $(cut -d' ' -f1-3 /proc/loadavg)"; }
+
 local_run() {
     local t0 t1
     t0=$(now)
     "$MIDNET" extract --quiet --project BENCH "$SCRIPT" --cutoff $CUTOFF --jobs 2 --json > "$WORK/local.json"
     t1=$(now)
-    echo "local  $(echo "$t1 - $t0" | bc)"
+    echo "local  $(echo "$t1 - $t0" | bc) $(load)"
 }
 
 agents_run() {
     local t0 t1
     t0=$(now)
-    "$MIDNET" extract --quiet --project BENCH "$SCRIPT" --cutoff $CUTOFF --agents --json > /dev/null
-    "$MIDNET" extract --quiet --project BENCH "$SCRIPT" --cutoff $CUTOFF --agents --wait --every 1 --json \
-        > "$WORK/agents.json"
+    "$MIDNET" extract --quiet --project BENCH "$SCRIPT" --cutoff $CUTOFF --agents --wait --json > "$WORK/agents.json"
     t1=$(now)
-    echo "agents $(echo "$t1 - $t0" | bc)"
+    echo "agents $(echo "$t1 - $t0" | bc) $(load)"
 }
 
 : > "$WORK/runs"
@@ -91,7 +95,7 @@ for r in $(seq "$REPEAT"); do
 done
 python3 - "$WORK/runs" "$WORK/local.json" "$WORK/agents.json" <<'EOF'
 import json, statistics, sys
-runs = [line.split() for line in open(sys.argv[1])]
+runs = [line.split()[:2] for line in open(sys.argv[1])]
 local = statistics.median(float(s) for k, s in runs if k == "local")
 agents = statistics.median(float(s) for k, s in runs if k == "agents")
 rows = lambda path: [(d["name"], d["rows"]) for d in json.load(open(path))["datasets"]]

@@ -273,29 +273,43 @@ pub fn open<T: DeserializeOwned>(envelope: &Envelope, expect: &Expect, now: i64)
 fn check_header(header: &Header, expect: &Expect, now: i64) -> Result<()> {
     let what = expect.kind.words();
     let from = expect.signer_name;
+    // The peer chose these: shown plain and cut, as they may reach the audit trail and a terminal.
+    let (request, nonce) = (plain_text(&header.request, 64), plain_text(&header.nonce, 64));
     if header.kind != expect.kind {
         return Err(Error::Integrity(format!(
             "{what} from {from}: the message is a {}, not a {what}",
             header.kind.words()
         )));
     }
-    if let Some((request, nonce)) = expect.answers
-        && (header.request != request || header.nonce != nonce)
+    if let Some((asked, asked_nonce)) = expect.answers
+        && (header.request != asked || header.nonce != asked_nonce)
     {
         return Err(Error::Integrity(format!(
-            "{what} from {from}: it answers request {} (nonce {}), not request {request} (nonce {nonce})",
-            header.request, header.nonce
+            "{what} from {from}: it answers request {request} (nonce {nonce}), not request {asked} (nonce {asked_nonce})"
         )));
     }
     if header.issued_at > now + CLOCK_SKEW_SECONDS {
         return Err(Error::refused(
             "not_yet_valid",
             format!(
-                "{what} {} from {from}: issued at {}, {} seconds ahead of this clock ({}); check both clocks",
-                header.request,
+                "{what} {request} from {from}: issued at {}, {} seconds ahead of this clock ({}); check both clocks",
                 utc(header.issued_at),
                 header.issued_at - now,
                 utc(now)
+            ),
+        ));
+    }
+    if now >= header.expires_at && header.kind == Kind::AgentCall {
+        // A call is signed as it is sent and valid for minutes: expired on arrival, it was signed by
+        // a clock behind this one (or held back), not a request to issue again.
+        return Err(Error::refused(
+            "expired",
+            format!(
+                "{what} from {from}: signed to be valid until {}, and it is {} here: the clock of {from} is \
+                 behind by {} seconds or more (or the call was held back); check its clock",
+                utc(header.expires_at),
+                utc(now),
+                now - header.expires_at
             ),
         ));
     }
@@ -303,9 +317,8 @@ fn check_header(header: &Header, expect: &Expect, now: i64) -> Result<()> {
         return Err(Error::refused(
             "expired",
             format!(
-                "{what} {} from {from}: expired at {} (it is {}); an expired request is issued again when the analyst \
-                 resumes the extraction, never run late",
-                header.request,
+                "{what} {request} from {from}: expired at {} (it is {}); an expired request is issued again when the \
+                 analyst resumes the extraction, never run late",
                 utc(header.expires_at),
                 utc(now)
             ),
@@ -322,7 +335,7 @@ fn signed_bytes(payload: &str) -> Vec<u8> {
 /// character (a terminal's escape, a line break that would forge a line) becomes a space, and
 /// the text is cut to `max` characters.
 pub fn plain_text(text: &str, max: usize) -> String {
-    let mut plain: String = text.chars().take(max).map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let mut plain: String = text.chars().take(max).map(|c| if unseen(c) { ' ' } else { c }).collect();
     if text.chars().nth(max).is_some() {
         plain.push('…');
     }
@@ -332,7 +345,37 @@ pub fn plain_text(text: &str, max: usize) -> String {
 /// Text of many lines the other side chose (a script, a codelist), fit to show: line breaks and
 /// tabs are kept, every other control character becomes a space.
 pub fn plain_lines(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() && c != '\n' && c != '\t' { ' ' } else { c }).collect()
+    text.chars().map(|c| if unseen(c) && c != '\n' && c != '\t' { ' ' } else { c }).collect()
+}
+
+/// A character that is not shown as itself: a control character, or a format character (Unicode
+/// category Cf: the bidirectional controls that reorder what a reader sees, zero-width characters,
+/// tags), which could make text read otherwise than it is.
+fn unseen(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{ad}'
+                | '\u{600}'..='\u{605}'
+                | '\u{61c}'
+                | '\u{6dd}'
+                | '\u{70f}'
+                | '\u{8e2}'
+                | '\u{180e}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{206f}'
+                | '\u{feff}'
+                | '\u{fff9}'..='\u{fffb}'
+                | '\u{110bd}'
+                | '\u{110cd}'
+                | '\u{13430}'..='\u{1343f}'
+                | '\u{1bca0}'..='\u{1bca3}'
+                | '\u{1d173}'..='\u{1d17a}'
+                | '\u{e0001}'
+                | '\u{e0020}'..='\u{e007f}'
+        )
 }
 
 pub(crate) fn utc(seconds: i64) -> String {
@@ -496,6 +539,35 @@ mod tests {
         assert!(open::<Body>(&envelope, &expect(&key.verifying_key()), NOW + 3599).is_ok());
         let m = refusal(&envelope, &expect(&key.verifying_key()), NOW + 3600);
         assert!(m.starts_with("refused (expired): work request p1-x1-S01 from the data center: expired at"), "{m}");
+    }
+
+    #[test]
+    fn a_call_expired_on_arrival_says_the_callers_clock_is_behind() {
+        let key = new_signing_key();
+        let call = seal(&key, Header::call("r1", NOW - 200), &body());
+        let verifying = key.verifying_key();
+        let expect = Expect { kind: Kind::AgentCall, signer: &verifying, signer_name: "site S01", answers: None };
+        let m = refusal(&call, &expect, NOW);
+        assert!(m.starts_with("refused (expired): agent call from site S01: signed to be valid until"), "{m}");
+        assert!(m.contains("the clock of site S01 is behind by 80 seconds or more"), "{m}");
+        assert!(!m.contains("issued again"), "{m}");
+    }
+
+    #[test]
+    fn a_peers_request_id_is_shown_plain() {
+        let key = new_signing_key();
+        let (asked, mut other) = (Header::request("r1", NOW, 3600), Header::request("r1", NOW, 3600));
+        other.request = "r1\u{1b}[2J\u{202e}".into();
+        let answer = seal(&key, Header::answer(&other, Kind::ResultManifest, NOW), &body());
+        let verifying = key.verifying_key();
+        let expect = Expect {
+            kind: Kind::ResultManifest,
+            signer: &verifying,
+            signer_name: "site S01",
+            answers: Some((&asked.request, &asked.nonce)),
+        };
+        let m = refusal(&answer, &expect, NOW);
+        assert!(!m.contains('\u{1b}') && !m.contains('\u{202e}'), "{m:?}");
     }
 
     #[test]

@@ -40,7 +40,8 @@ pub struct ExtractArgs {
     /// until every site is done; an expired request is issued again, never run late.
     #[arg(long)]
     pub agents: bool,
-    /// With --agents: look again until no site is left waiting (no project lock held between looks).
+    /// With --agents: look again until no site is left waiting (no project lock held between looks):
+    /// at once when `center serve` records a site's progress, and at least every --every seconds.
     #[arg(long, requires = "agents")]
     pub wait: bool,
     /// With --agents: how long each work request is valid, in seconds (1 to 86400); a site that has
@@ -48,7 +49,8 @@ pub struct ExtractArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = crate::extract::exchange::REQUEST_SECONDS, requires = "agents",
           value_parser = clap::value_parser!(i64).range(1..=86400))]
     pub valid_for: i64,
-    /// With --wait: seconds between looks.
+    /// With --wait: the most seconds between looks when nothing is heard from `center serve` (a
+    /// request that expires is seen by looking).
     #[arg(long, value_name = "SECONDS", default_value_t = 5, requires = "wait")]
     pub every: u64,
 }

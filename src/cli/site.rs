@@ -195,6 +195,10 @@ pub enum SiteCommand {
         /// Print the requests the site holds as JSON when it exits (with --once).
         #[arg(long)]
         json: bool,
+        /// The site's share of this machine: a request runs with 1/N of its cores and memory (1,
+        /// the default: the hospital's own machine; N sites simulated on one machine give N).
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1024))]
+        share: u64,
     },
     /// The work requests the site's agent fetched, and where each stands (fetched, waiting for
     /// approval, running, uploading, done, failed with why); `show ID`: what one asks to run.
@@ -476,7 +480,7 @@ pub fn run(global: &Global, command: SiteCommand) -> Result<()> {
         SiteCommand::TrustCenter { site, key, certificate_sha256 } => {
             trust_center(&site, &key, certificate_sha256.as_deref())
         }
-        SiteCommand::Agent { site, center, once, poll_seconds, timeout, json } => {
+        SiteCommand::Agent { site, center, once, poll_seconds, timeout, json, share } => {
             crate::cli::survive_cut_connections();
             let opts = crate::site::agent::AgentOptions {
                 site: &SiteDir::at(&site),
@@ -484,6 +488,7 @@ pub fn run(global: &Global, command: SiteCommand) -> Result<()> {
                 once,
                 poll_seconds,
                 timeout: std::time::Duration::from_secs(timeout),
+                share: share as usize,
             };
             let held = crate::site::agent::run(&opts)?;
             print_requests(&site, &held, json)
@@ -623,14 +628,15 @@ fn print_requests(site: &Path, held: &[crate::site::agent::Held], json: bool) ->
     let rows: Vec<Vec<String>> = held
         .iter()
         .map(|h| {
+            let field = |text: &str| crate::wire::plain_text(text, 200);
             vec![
-                h.request.clone(),
-                h.project.clone(),
+                field(&h.request),
+                field(&h.project),
                 h.extraction.to_string(),
-                h.script.clone(),
+                field(&h.script),
                 h.state.words().to_string(),
-                h.expires.clone(),
-                h.detail.clone(),
+                field(&h.expires),
+                field(&h.detail),
             ]
         })
         .collect();
@@ -646,21 +652,29 @@ fn show_request(site: &Path, id: &str) -> Result<()> {
     let dir = SiteDir::at(site);
     dir.require()?;
     let (held, order) = crate::site::agent::order(&dir, id)?;
-    let shown = |text: &str| crate::wire::plain_lines(text);
-    println!("request      {}", held.request);
-    println!("project      {} (extraction {}, this site as {})", held.project, held.extraction, held.site);
-    println!("state        {} ({})", held.state.words(), held.detail);
-    println!("expires      {}", held.expires);
-    println!("script       {} (SHA-256 {})", held.script, held.script_sha256);
+    // What the center sent is shown plain: one line per field, and every line of a shipped text
+    // behind "| ", so that no text can pass for a heading of this page.
+    let field = |text: &str| crate::wire::plain_text(text, 200);
+    let shown = |text: &str| crate::wire::plain_lines(text).lines().map(|l| format!("| {l}\n")).collect::<String>();
+    println!("request      {}", field(&held.request));
+    println!(
+        "project      {} (extraction {}, this site as {})",
+        field(&held.project),
+        held.extraction,
+        field(&held.site)
+    );
+    println!("state        {} ({})", held.state.words(), field(&held.detail));
+    println!("expires      {}", field(&held.expires));
+    println!("script       {} (SHA-256 {})", field(&held.script), field(&held.script_sha256));
     for (name, value) in &held.params {
-        println!("param        {name} = {value}");
+        println!("param        {} = {}", field(name), field(value));
     }
     println!("\n--- the script's text ---\n{}", shown(&order.script.text));
     for (path, bytes) in &order.script.codelists {
         let bytes = hex::decode(bytes).unwrap_or_default();
         println!(
             "\n--- codelist {} ({} bytes) ---\n{}",
-            shown(path),
+            field(path),
             bytes.len(),
             shown(&String::from_utf8_lossy(&bytes))
         );

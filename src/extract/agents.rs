@@ -2,8 +2,8 @@
 //! Each pass of `extract` looks at the latest request of this extraction issued to the site (kept
 //! in `HOME/network/requests/`, its state in `HOME/network/states/`): none yet, or one that
 //! expired unanswered, is issued (again); one done is taken into the project from the center's
-//! spool, verified again; one failed is reported, and issued afresh when the analyst runs
-//! `extract` again. Nothing is run late: a site answers only an unexpired request.
+//! spool (verified there by `center serve`, or now if the serve stopped before recording that);
+//! one failed is reported, and issued afresh when the analyst runs `extract` again. Nothing is run late: a site answers only an unexpired request.
 
 use std::path::Path;
 
@@ -40,8 +40,9 @@ pub fn pass(exchange: &Exchange, req: &SiteRequest, target: &Path, reissue_faile
         }
         (SiteState::Failed, _) => Ok(Standing::Failed(format!("request {request}: {detail}"))),
         // Answered: done, or the center stopped between believing the answer and verifying the
-        // upload. Either way the spool is verified now, as it is taken in, under the request's
-        // lock, unless `center serve` is verifying it (then it waits for that).
+        // upload. The spool is taken in under the request's lock, unless `center serve` is
+        // verifying it (then it waits for that): verified by the serve (its marker in the state
+        // says so), its files are taken as they are; otherwise they are verified now.
         (_, Some(sha256)) => {
             let _one_at_a_time = exchange::lock_request(home, request)?;
             if exchange::verifier(home, request)? == exchange::Verifier::Other {
@@ -50,7 +51,14 @@ pub fn pass(exchange: &Exchange, req: &SiteRequest, target: &Path, reissue_faile
             }
             let asked = transfer::Asked::of(req, exchange.site_id)?;
             let spool = exchange::spool_dir(home, request);
-            match transfer::receive(&spool, target, &sha256, &asked) {
+            let verified_by_serve = exchange::state_of(home, request)?
+                .is_some_and(|stated| stated.verified_manifest.as_deref() == Some(sha256.as_str()));
+            let received = if verified_by_serve {
+                transfer::receive_verified(&spool, target, &sha256, &asked)
+            } else {
+                transfer::receive(&spool, target, &sha256, &asked)
+            };
+            match received {
                 Ok(manifest) => {
                     // Done before the spool goes: an answer handed in again then hears it was verified.
                     let done = "answered; the upload verified as extract took it in";
@@ -59,12 +67,12 @@ pub fn pass(exchange: &Exchange, req: &SiteRequest, target: &Path, reissue_faile
                     exchange::unmark_verifying(home, request)?;
                     Ok(Standing::Accepted(Box::new(manifest)))
                 }
-                Err(e) if reissue_failed => issue(
-                    exchange,
-                    req,
-                    Some(request),
-                    format!("issued again: request {request} was answered, but its upload cannot be taken in: {e}"),
-                ),
+                Err(e) if reissue_failed => {
+                    // Failed for good: its answer handed in again hears so, not an upload gone.
+                    let why = format!("answered, but its upload cannot be taken in: {e}");
+                    exchange::set_state(home, request, SiteState::Failed, &why)?;
+                    issue(exchange, req, Some(request), format!("issued again: request {request} was {why}"))
+                }
                 Err(e) => Ok(Standing::Failed(format!(
                     "request {request}: answered, but its upload cannot be taken in ({e}); run extract again to ask \
                      afresh"

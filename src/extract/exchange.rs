@@ -152,6 +152,58 @@ fn network_dir(home: &Home) -> PathBuf {
     home.root().join("network")
 }
 
+/// Changes under a directory of the home's network records, as they happen: what a long poll of
+/// the serve (the sites' queues) and `extract --wait` (the requests' states) wait on, so that a
+/// request issued or a state recorded by another process wakes them at once instead of at their
+/// next look.
+pub struct Changes {
+    seen: std::sync::Arc<(std::sync::Mutex<u64>, std::sync::Condvar)>,
+    _watcher: notify::RecommendedWatcher,
+}
+
+impl Changes {
+    /// Watch `dir` (made if missing) and everything under it.
+    fn watch(dir: &std::path::Path) -> Result<Changes> {
+        use notify::Watcher;
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let seen = std::sync::Arc::new((std::sync::Mutex::new(0u64), std::sync::Condvar::new()));
+        let told = seen.clone();
+        let mut watcher = notify::recommended_watcher(move |_event: notify::Result<notify::Event>| {
+            // An error of the watcher is a change too: whoever waits looks again.
+            let (count, changed) = &*told;
+            *count.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) += 1;
+            changed.notify_all();
+        })
+        .map_err(|e| Error::Internal(format!("{}: cannot watch for changes: {e}", dir.display())))?;
+        watcher
+            .watch(dir, notify::RecursiveMode::Recursive)
+            .map_err(|e| Error::Internal(format!("{}: cannot watch for changes: {e}", dir.display())))?;
+        Ok(Changes { seen, _watcher: watcher })
+    }
+
+    /// The sites' queues of requests not yet fetched.
+    pub fn of_queues(home: &Home) -> Result<Changes> {
+        Changes::watch(&network_dir(home).join("queued"))
+    }
+
+    /// The requests' states, as `center serve` records them.
+    pub fn of_states(home: &Home) -> Result<Changes> {
+        Changes::watch(&network_dir(home).join("states"))
+    }
+
+    /// How many changes were seen so far: taken before looking, then given to [`Changes::wait`].
+    pub fn seen(&self) -> u64 {
+        *self.seen.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Wait until a change after the `seen` ones, or `most` passed.
+    pub fn wait(&self, seen: u64, most: std::time::Duration) {
+        let (count, changed) = &*self.seen;
+        let count = count.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _ = changed.wait_timeout_while(count, most, |count| *count == seen);
+    }
+}
+
 /// One site's exchange: who it is to the center, and the keys on both ends.
 pub struct Exchange<'a> {
     pub home: &'a Home,
@@ -242,6 +294,12 @@ pub struct Stated {
     pub detail: String,
     /// Unix seconds.
     pub at: i64,
+    /// The SHA-256 of the signed manifest that `center serve` verified the upload against (every
+    /// file's hash and rows) as it recorded the request done: `extract` takes that upload in
+    /// without verifying its files again. None otherwise: a serve stopped between verifying and
+    /// recording leaves none, and the upload is verified again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_manifest: Option<String>,
 }
 
 fn state_path(home: &Home, request: &str) -> PathBuf {
@@ -263,6 +321,21 @@ fn kept(home: &Home, request: &str) -> Result<Option<Kept>> {
 /// Record where `request` stands. A done or failed request stays so: a later report (the agent
 /// saying what the center already decided) changes nothing.
 pub fn set_state(home: &Home, request: &str, state: SiteState, detail: &str) -> Result<()> {
+    record_state(home, request, Stated { state, detail: detail.to_string(), at: now(), verified_manifest: None })
+}
+
+/// Record `request` done, its upload verified against the signed manifest `manifest_sha256`.
+pub fn set_verified(home: &Home, request: &str, manifest_sha256: &str, detail: &str) -> Result<()> {
+    let stated = Stated {
+        state: SiteState::Done,
+        detail: detail.to_string(),
+        at: now(),
+        verified_manifest: Some(manifest_sha256.to_string()),
+    };
+    record_state(home, request, stated)
+}
+
+fn record_state(home: &Home, request: &str, stated: Stated) -> Result<()> {
     let Some(kept) = kept(home, request)? else {
         return Err(Error::NotFound(format!("request {request}: no such request was issued")));
     };
@@ -273,7 +346,7 @@ pub fn set_state(home: &Home, request: &str, state: SiteState, detail: &str) -> 
     let path = state_path(home, request);
     let dir = path.parent().expect("a state file has a directory");
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    crate::store::write_json(&path, &Stated { state, detail: detail.to_string(), at: now() })
+    crate::store::write_json(&path, &stated)
 }
 
 pub fn state_of(home: &Home, request: &str) -> Result<Option<Stated>> {
@@ -383,7 +456,9 @@ struct Latest {
     manifest_sha256: Option<String>,
 }
 
-/// Every kept request with its header.
+/// Every kept request with its header. One that cannot be read (damaged, or not a request) is
+/// named on standard error and left out: it is never believed, and the requests of every other
+/// site and extraction go on (a site whose latest request it was is asked afresh).
 fn all_kept(home: &Home) -> Result<Vec<(Header, Kept)>> {
     let dir = requests_dir(home);
     let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(Vec::new()) };
@@ -394,10 +469,80 @@ fn all_kept(home: &Home) -> Result<Vec<(Header, Kept)>> {
         if name.starts_with('.') || !name.ends_with(".json") {
             continue; // a request being written
         }
-        let kept: Kept = crate::store::read_json(&path)?;
-        all.push((header_of(&kept.request)?, kept));
+        let read = crate::store::read_json::<Kept>(&path).and_then(|kept| Ok((header_of(&kept.request)?, kept)));
+        match read {
+            Ok(kept) => all.push(kept),
+            Err(e) => eprintln!("{}: a kept request cannot be read ({e}); it is left out", path.display()),
+        }
     }
     Ok(all)
+}
+
+/// How long after its expiry an unanswered request's upload and lock are kept: its answer may still
+/// be handed in (judged as of when the upload ended) until the analyst issues it again.
+const EXPIRED_KEPT_SECONDS: i64 = 86_400;
+
+/// Remove what settled and expired requests left behind in `HOME/network/`, as `center serve`'s
+/// housekeeping does at its start and every minute: the spool of a request that failed, was issued
+/// again (a later request of its extraction and site) or expired a day ago unanswered, or that
+/// names no request; the lock of such a request, or of one settled, once no spool is left; a
+/// verification marker of no running verification (a stopped serve's). A spool of a request done
+/// stays until `extract` takes it in. Says on standard error what it could not remove.
+pub fn tidy(home: &Home, now: i64) -> Result<()> {
+    let all = all_kept(home)?;
+    let latest = |kept: &Kept, header: &Header| {
+        !all.iter().any(|(h, k)| {
+            k.site == kept.site
+                && k.project == kept.project
+                && k.extraction == kept.extraction
+                && (h.issued_at, k.issued_nanos) > (header.issued_at, kept.issued_nanos)
+        })
+    };
+    // Whether nothing more will come of the request `id`'s upload, and whether it settled.
+    let spent = |id: &str| -> Result<(bool, bool)> {
+        let Some((header, kept)) = all.iter().find(|(h, _)| h.request == id) else { return Ok((true, true)) };
+        let state = state_of(home, id)?.map(|s| s.state);
+        let abandoned =
+            kept.answer.is_none() && (!latest(kept, header) || now >= header.expires_at + EXPIRED_KEPT_SECONDS);
+        Ok((state == Some(SiteState::Failed) || abandoned, state.is_some_and(|s| s.is_final())))
+    };
+    let net = network_dir(home);
+    for id in entries(&net.join("spool")) {
+        if spent(&id)?.0 {
+            remove_spool(home, &id)?;
+        }
+    }
+    for id in entries(&net.join("locks")) {
+        let (abandoned, settled) = spent(&id)?;
+        if (abandoned || settled) && !spool_dir(home, &id).exists() {
+            remove_lock(&net.join("locks").join(&id));
+        }
+    }
+    for id in entries(&net.join("verifying")) {
+        if verifier(home, &id)? != Verifier::Mine {
+            unmark_verifying(home, &id)?;
+        }
+    }
+    Ok(())
+}
+
+/// The names in `dir` that may be request ids (none if it does not exist).
+fn entries(dir: &std::path::Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| crate::store::is_identifier(name))
+        .collect()
+}
+
+/// Remove a request's lock file, taken first: one held (a call or an `extract` at work) stays.
+fn remove_lock(path: &std::path::Path) {
+    if let Ok(_held) = FileLock::try_take(path, str::to_string)
+        && let Err(e) = std::fs::remove_file(path)
+    {
+        eprintln!("{}: a request's lock cannot be removed: {e}", path.display());
+    }
 }
 
 /// Hand the request to the site and its answer back, in process. The site answers at its own

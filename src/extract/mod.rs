@@ -59,8 +59,9 @@ pub struct ExtractOptions {
     /// How long each work request is valid, in seconds (`exchange::REQUEST_SECONDS` unless the
     /// analyst gives a shorter or longer life with the agents' transport).
     pub request_seconds: i64,
-    /// With the agents' transport: look again every so often until no site is left waiting,
-    /// holding no project lock in between.
+    /// With the agents' transport: look again until no site is left waiting, holding no project
+    /// lock in between: at once when `center serve` records a change of a request's state, and
+    /// after at most this long otherwise (an expiry is seen only by looking).
     pub wait: Option<std::time::Duration>,
 }
 
@@ -129,16 +130,20 @@ pub fn extract(
     opts: &ExtractOptions,
     progress: &crate::progress::Progress,
 ) -> Result<ExtractReport> {
+    // Watched from before the first pass: a state recorded while a pass runs wakes the next.
+    let states = opts.wait.map(|_| exchange::Changes::of_states(actor.home())).transpose()?;
+    let mut seen = states.as_ref().map_or(0, exchange::Changes::seen);
     let mut report = extract_pass(actor, project_id, opts, progress, true)?;
     let sites = (report.sites.len() + report.already_accepted.len()) as u64;
     let waiting = progress.bar("sites", sites);
-    while let Some(every) = opts.wait {
+    while let (Some(every), Some(states)) = (opts.wait, &states) {
         if report.waiting().is_empty() {
             break;
         }
         waiting.set_position(sites - report.waiting().len() as u64);
         waiting.set_message(waiting_line(&report));
-        std::thread::sleep(every);
+        states.wait(seen, every);
+        seen = states.seen();
         report = extract_pass(actor, project_id, opts, progress, false)?;
     }
     waiting.finish_and_clear();

@@ -34,8 +34,10 @@ const REFUSAL_WINDOW: Duration = Duration::from_secs(60);
 /// The most work requests one `work` call returns (the rest come at the next): a site with many
 /// queued never gets an answer too long for its agent to read.
 const MAX_WORK_PER_CALL: usize = 16;
-/// How often a long poll looks at the site's queue (a directory of the requests not yet fetched).
-const QUEUE_LOOK: Duration = Duration::from_millis(250);
+/// A long poll looks at the site's queue when it changes (a request issued wakes it at once), and
+/// at least this often: a change the watcher missed (a site's first queue entry, written as its
+/// directory is made, before the watch on that directory is in place) costs at most this long.
+const QUEUE_LOOK: Duration = Duration::from_secs(5);
 /// The most calls of one site served at once. An agent makes one call at a time; more are several
 /// agents of one site, or calls it gave up on whose work goes on (a handler is not cancelled):
 /// a site cannot take more than its share of the center's threads.
@@ -50,6 +52,8 @@ pub struct Serve {
     /// The longest a long poll waits (the agent asks for less or more; tests ask for little).
     poll_limit: Duration,
     refusals: Mutex<Refusals>,
+    /// Changes of the sites' queues, which wake the long polls.
+    queues: exchange::Changes,
     /// The calls being served, by site.
     in_flight: Arc<Mutex<HashMap<String, usize>>>,
     /// One `center serve` per home: held while this one serves.
@@ -109,14 +113,18 @@ impl Serve {
         actor.require_reviewer("serving the sites' agents")?;
         let serving = exchange::lock_serving(actor.home())?;
         let center_key = crate::center::keys::signing(actor)?;
-        Ok(Serve {
+        let serve = Serve {
             home: actor.home().clone(),
             center_key,
             poll_limit,
             refusals: Mutex::new(Refusals::default()),
+            queues: exchange::Changes::of_queues(actor.home())?,
             in_flight: Arc::new(Mutex::new(HashMap::new())),
             _serving: serving,
-        })
+        };
+        // Before the serve says where it serves: what it finds is tidied before the first call.
+        serve.tidy();
+        Ok(serve)
     }
 
     /// Serve on `listener` until the process ends.
@@ -127,9 +135,18 @@ impl Serve {
             loop {
                 std::thread::sleep(REFUSAL_WINDOW);
                 recorder.record_refusals(false);
+                recorder.tidy();
             }
         });
         crate::https::serve(listener, tls, limits, serve)
+    }
+
+    /// Remove what settled and expired requests left behind (`exchange::tidy`); a failure is said
+    /// on the server's terminal and tried again at the next round.
+    fn tidy(&self) {
+        if let Err(e) = exchange::tidy(&self.home, now()) {
+            eprintln!("center serve: housekeeping: {e}");
+        }
     }
 
     /// Believe the call: the registered active site whose key signed it, and the call, verified.
@@ -202,16 +219,17 @@ impl Serve {
 
     /// The work requests issued to `site` that its agent has not fetched, unanswered and
     /// unexpired, at most [`MAX_WORK_PER_CALL`]; waits up to `wait_seconds` (at most the poll
-    /// limit) for one, looking at the site's queue every [`QUEUE_LOOK`].
+    /// limit) for one, looking at the site's queue again when the queues change.
     fn work(&self, site: &Registered, wait_seconds: u64) -> Result<serde_json::Value> {
         let until = Instant::now() + Duration::from_secs(wait_seconds).min(self.poll_limit);
         loop {
+            let seen = self.queues.seen();
             let queued = exchange::queued(&self.home, &site.id, now(), MAX_WORK_PER_CALL)?;
             let left = until.saturating_duration_since(Instant::now());
             if !queued.is_empty() || left.is_zero() {
                 return Ok(serde_json::json!({ "requests": queued }));
             }
-            std::thread::sleep(left.min(QUEUE_LOOK));
+            self.queues.wait(seen, left.min(QUEUE_LOOK));
         }
     }
 
@@ -318,15 +336,18 @@ impl Serve {
         crate::crash::point("serve-answer-accepted");
         let spool = exchange::spool_dir(home, request);
         let verified = super::transfer::verify_received(&spool, &body.manifest_sha256, &label);
-        let (state, detail) = match &verified {
-            Ok(_) => (SiteState::Done, "answered; the upload verified against the signed manifest".to_string()),
-            Err(e) => (SiteState::Failed, self.for_agents(e)),
-        };
+        crate::crash::point("serve-answer-verified");
         {
             let _one_at_a_time = exchange::lock_request(home, request)?;
-            exchange::set_state(home, request, state, &detail)?;
-            if verified.is_err() {
-                exchange::remove_spool(home, request)?;
+            match &verified {
+                Ok(_) => {
+                    let detail = "answered; the upload verified against the signed manifest";
+                    exchange::set_verified(home, request, &body.manifest_sha256, detail)?;
+                }
+                Err(e) => {
+                    exchange::set_state(home, request, SiteState::Failed, &self.for_agents(e))?;
+                    exchange::remove_spool(home, request)?;
+                }
             }
             exchange::unmark_verifying(home, request)?;
         }

@@ -36,6 +36,28 @@ impl<'a> Asked<'a> {
 /// return the verified manifest. The outbox stays: the caller removes it once it recorded the
 /// result as received.
 pub fn receive(outbox: &Path, target: &Path, manifest_sha256: &str, asked: &Asked) -> Result<Manifest> {
+    place(target, |tmp| {
+        bring_expected(outbox, tmp, asked, Bring::Copy)?;
+        verify(tmp, manifest_sha256, asked)
+    })
+}
+
+/// Take into `target` an upload in the center's spool whose files `center serve` verified against
+/// the manifest with SHA-256 `manifest_sha256` (its marker in the request's state says so; the
+/// spool takes no byte once the answer is kept): the files are linked, not read again; the
+/// manifest is checked to be that one and to answer what was asked.
+pub fn receive_verified(spool: &Path, target: &Path, manifest_sha256: &str, asked: &Asked) -> Result<Manifest> {
+    place(target, |tmp| {
+        bring_expected(spool, tmp, asked, Bring::Link)?;
+        let manifest = signed_manifest(tmp, manifest_sha256, &asked.order.site)?;
+        manifest.answers(&asked.order, &asked.outputs)?;
+        Ok(manifest)
+    })
+}
+
+/// Fill a temporary directory beside `target` with `fill`, and only when it succeeds rename it
+/// into place (a partial result is never found under the target's name).
+fn place(target: &Path, fill: impl FnOnce(&Path) -> Result<Manifest>) -> Result<Manifest> {
     let parent = target.parent().expect("incoming directories have a parent");
     std::fs::create_dir_all(parent).at(parent)?;
     let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -44,8 +66,7 @@ pub fn receive(outbox: &Path, target: &Path, manifest_sha256: &str, asked: &Aske
         std::fs::remove_dir_all(&tmp).at(&tmp)?;
     }
     std::fs::create_dir_all(&tmp).at(&tmp)?;
-    let received = copy_expected(outbox, &tmp, asked).and_then(|()| verify(&tmp, manifest_sha256, asked));
-    let received = match received {
+    let received = match fill(&tmp) {
         Ok(m) => m,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&tmp);
@@ -59,9 +80,18 @@ pub fn receive(outbox: &Path, target: &Path, manifest_sha256: &str, asked: &Aske
     Ok(received)
 }
 
-/// Copy the manifest and each expected output file from `outbox` into `dir`. Each must be a
+/// How a file of the outbox comes into the project.
+#[derive(Clone, Copy)]
+enum Bring {
+    /// A copy of its own, to be verified.
+    Copy,
+    /// A hard link to the verified file (a copy where the two are on different file systems).
+    Link,
+}
+
+/// Bring the manifest and each expected output file from `outbox` into `dir`. Each must be a
 /// regular file (a link or a device could make the data center read something else, or block).
-fn copy_expected(outbox: &Path, dir: &Path, asked: &Asked) -> Result<()> {
+fn bring_expected(outbox: &Path, dir: &Path, asked: &Asked, how: Bring) -> Result<()> {
     let label = &asked.order.site;
     let files = std::iter::once(MANIFEST_FILE).chain(asked.outputs.iter().map(|e| e.file.as_str()));
     for file in files {
@@ -75,7 +105,13 @@ fn copy_expected(outbox: &Path, dir: &Path, asked: &Asked) -> Result<()> {
         if !meta.file_type().is_file() {
             return Err(Error::Integrity(format!("site {label}: {file} of its result is not a regular file")));
         }
-        std::fs::copy(&from, dir.join(file)).at(&from)?;
+        let to = dir.join(file);
+        match how {
+            Bring::Link if std::fs::hard_link(&from, &to).is_ok() => {}
+            Bring::Copy | Bring::Link => {
+                std::fs::copy(&from, &to).at(&from)?;
+            }
+        }
     }
     Ok(())
 }
@@ -92,6 +128,13 @@ fn verify(dir: &Path, manifest_sha256: &str, asked: &Asked) -> Result<Manifest> 
 /// The files received in `dir` (a copy in the center's hands): the manifest has the SHA-256 the
 /// site signed, and every file matches the manifest.
 pub(super) fn verify_received(dir: &Path, manifest_sha256: &str, label: &str) -> Result<Manifest> {
+    let received = signed_manifest(dir, manifest_sha256, label)?;
+    received.verify(dir, &duckdb::Connection::open_in_memory()?)?;
+    Ok(received)
+}
+
+/// The manifest in `dir`, if it is the one whose SHA-256 the site signed.
+fn signed_manifest(dir: &Path, manifest_sha256: &str, label: &str) -> Result<Manifest> {
     let manifest_file = dir.join(MANIFEST_FILE);
     let bytes = std::fs::symlink_metadata(&manifest_file).at(&manifest_file)?.len();
     if bytes > MAX_MANIFEST_BYTES {
@@ -109,9 +152,7 @@ pub(super) fn verify_received(dir: &Path, manifest_sha256: &str, label: &str) ->
             &manifest_sha256[..12.min(manifest_sha256.len())]
         )));
     }
-    let received = Manifest::read(dir, label)?;
-    received.verify(dir, &duckdb::Connection::open_in_memory()?)?;
-    Ok(received)
+    Manifest::read(dir, label)
 }
 
 /// Fault drills for operators and tests (more in `exchange::deliver`): `MIDNET_FAULT=truncate:SITE_ID`

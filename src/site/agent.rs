@@ -70,6 +70,8 @@ pub struct AgentOptions<'a> {
     pub poll_seconds: u64,
     /// How long connecting, and an answer beyond what the call asks the center to wait, may take.
     pub timeout: Duration,
+    /// The site's share of this machine: a request runs with 1/`share` of its cores and memory.
+    pub share: usize,
 }
 
 /// How many times one upload asks again where the center's copy ends, when a chunk finds the center
@@ -87,6 +89,7 @@ struct Agent<'a> {
     center: ed25519_dalek::VerifyingKey,
     /// What the last call heard.
     heard: Cell<Heard>,
+    share: usize,
 }
 
 /// What a call heard from the center.
@@ -110,6 +113,7 @@ pub fn run(opts: &AgentOptions) -> Result<Vec<Held>> {
         key: keys::signing(site)?,
         center: keys::pinned_center(site)?,
         heard: Cell::new(Heard::Nothing),
+        share: opts.share,
     };
     let mut backoff = FIRST_BACKOFF;
     loop {
@@ -335,7 +339,7 @@ impl Agent<'_> {
             }
         };
         let bundle = Bundle::unship(&order.script);
-        let (threads, memory) = run::share_of_machine(1);
+        let (threads, memory) = run::share_of_machine(self.share);
         let req = SiteRequest {
             project: &order.project,
             extraction: order.extraction,
@@ -422,7 +426,7 @@ impl Agent<'_> {
         let tamper = std::env::var("MIDNET_FAULT").is_ok_and(|f| f == "tamper-upload");
         for path in &files {
             let name = path.file_name().expect("directory entries have names").to_string_lossy().into_owned();
-            let offset = held[&name].as_u64().unwrap_or(0);
+            let offset = held[&name].as_u64().unwrap_or(0) + center_behind_drill();
             self.send_file(request, path, &name, offset, tamper && name.ends_with(".parquet"))?;
         }
         Ok(())
@@ -540,6 +544,16 @@ fn nonce_of(envelope: &Envelope) -> Option<String> {
 fn unheard_drill(call: &Call) -> bool {
     matches!(call, Call::State { state: SiteState::Running, .. })
         && std::env::var("MIDNET_FAULT").is_ok_and(|f| f == "unheard-running")
+}
+
+/// The drill `MIDNET_FAULT=center-behind`: once, the agent takes the center's copy of a file to end
+/// one byte further than the center said, as when the center's copy ends earlier than the agent
+/// thinks (a center restored from a backup, or two agents of one site): the chunk is refused (409)
+/// naming where to resume, and the agent asks the center again.
+fn center_behind_drill() -> u64 {
+    static SPENT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let armed = std::env::var("MIDNET_FAULT").is_ok_and(|f| f == "center-behind");
+    u64::from(armed && !SPENT.swap(true, std::sync::atomic::Ordering::SeqCst))
 }
 
 fn now() -> i64 {

@@ -176,3 +176,145 @@ fn stray_entries_in_a_sites_queue_are_taken_off_and_its_work_goes_on() {
     let left: Vec<_> = std::fs::read_dir(&queue).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// An upload `center serve` verified is taken in by `extract` without its files being read again
+/// (the marker in the request's state records what the serve verified): the truncate drill, which
+/// damages a file as it is verified, finds nothing to bite on.
+#[test]
+fn an_upload_the_serve_verified_is_taken_in_without_verifying_it_again() {
+    let s = Served::new();
+    s.n.approve_all();
+    s.extract(&[]).ok();
+    for site in 0..3 {
+        s.agent(site).ok();
+    }
+    let done = s.extract_env(&[], &[("MIDNET_FAULT", "truncate:site01")]).ok().json();
+    assert_eq!(done["datasets"][0]["sites"].as_array().unwrap().len(), 3, "{done}");
+}
+
+/// `center serve` stops after verifying an upload but before recording it: nothing records the
+/// verification, so `extract` verifies the upload again as it takes it in (and the truncate drill
+/// is caught there), and the site is asked afresh.
+#[test]
+fn an_upload_verified_but_not_recorded_before_the_serve_stopped_is_verified_again() {
+    let mut s = Served::with(&[], &[("MIDNET_CRASH_AT", "serve-answer-verified")]);
+    s.n.approve_all();
+    s.extract(&[]).ok();
+    let cut = s.agent(0);
+    assert_ne!(cut.code, 0, "the center stopped before its reply: {}", cut.stderr);
+    assert!(s.ended_within(30), "the center was killed at serve-answer-verified");
+    s.restart("127.0.0.1:0", &[], &[]);
+    for site in 1..3 {
+        s.agent(site).ok();
+    }
+    let report = s.extract_env(&[], &[("MIDNET_FAULT", "truncate:site01")]).ok().json();
+    let site01 = status_of(&report, &pseudonym(&report, 0));
+    assert_eq!(site01["status"], "queued", "{report}");
+    assert!(site01["reason"].as_str().unwrap().contains("altered or truncated in transfer"), "{report}");
+    completes(&s);
+}
+
+/// A kept request damaged at the center (`HOME/network/requests/ID.json`): `extract --agents`
+/// names the file and goes on with every other request; its site is asked afresh.
+#[test]
+fn a_damaged_kept_request_is_named_and_the_extraction_goes_on() {
+    let s = Served::new();
+    s.n.approve_all();
+    s.extract(&[]).ok();
+    let dir = s.n.c.home.join("network/requests");
+    let damaged = std::fs::read_dir(&dir).unwrap().next().unwrap().unwrap().path();
+    std::fs::write(&damaged, "not json").unwrap();
+    let run = s.extract(&[]).ok();
+    let name = damaged.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(run.stderr.contains(&name) && run.stderr.contains("left out"), "{}", run.stderr);
+    completes(&s);
+}
+
+/// A site with more requests queued than one `work` call returns (16): the agent gets 16, and the
+/// rest at its next call.
+#[test]
+fn a_work_call_returns_at_most_sixteen_requests_and_the_rest_at_the_next() {
+    let s = Served::new();
+    // Seventeen extractions (one per cut-off), none approved: the agent holds what it fetched.
+    for day in 1..=17 {
+        let cutoff = format!("2025-09-{day:02}");
+        s.n.extract("p1", &["--cutoff", &cutoff, "--agents"]).ok();
+    }
+    assert_eq!(Served::held(&s.agent(0).ok()).len(), 16);
+    assert_eq!(Served::held(&s.agent(0).ok()).len(), 17);
+}
+
+/// The center's copy of a file ends earlier than the agent thinks (the drill `center-behind`): the
+/// chunk is refused (409) naming where to resume, the agent asks the center again and resumes
+/// there, and the request is done.
+#[test]
+fn an_upload_resumes_where_the_centers_copy_ends_when_it_ends_earlier_than_the_agent_thinks() {
+    let s = Served::new();
+    s.n.approve_all();
+    s.extract(&[]).ok();
+    let held = Served::held(&s.agent_at(0, &s.url, &[("MIDNET_FAULT", "center-behind")]).ok());
+    assert_eq!(held[0]["state"], "done", "{held:?}");
+    completes(&s);
+}
+
+/// `extract` takes an upload in only under the request's file lock (`HOME/network/locks/ID`):
+/// while another process holds it (here `flock`, standing for `center serve` in a call about that
+/// request) and shows the upload as being verified by the serve, `extract` waits, and takes the
+/// upload in once the lock is free and the marker gone.
+#[test]
+fn extract_waits_for_the_request_lock_another_process_holds() {
+    let s = Served::new();
+    s.n.approve_all();
+    s.extract(&[]).ok();
+    for site in 0..3 {
+        s.agent(site).ok();
+    }
+    let request = s.requests(0)[0]["request"].as_str().unwrap().to_string();
+    let home = &s.n.c.home;
+    let marker = home.join(format!("network/verifying/{request}"));
+    std::fs::create_dir_all(marker.parent().unwrap()).unwrap();
+    std::fs::write(&marker, format!("process {}", s.pid())).unwrap();
+    let lock = home.join(format!("network/locks/{request}"));
+    std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    let held = s.n.c.root.join("lock-held");
+    let script = format!("touch '{}'; sleep 2; rm '{}'", held.display(), marker.display());
+    let mut holder = Command::new("flock").arg(&lock).args(["sh", "-c", &script]).spawn().unwrap();
+    while !held.exists() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let done = s.extract(&[]).ok().json();
+    assert!(holder.wait().unwrap().success());
+    assert_eq!(done["datasets"][0]["sites"].as_array().unwrap().len(), 3, "{done}");
+}
+
+/// `center serve`'s housekeeping (at its start, then every minute) removes what settled requests
+/// left in `HOME/network/`: the locks of requests done and taken in, a verification marker left by a
+/// stopped serve, a spool that names no request. A request still uploading keeps its spool and lock.
+#[test]
+fn the_serves_housekeeping_removes_what_settled_requests_left_and_keeps_what_live_ones_need() {
+    let mut s = Served::new();
+    s.n.approve_all();
+    s.extract(&[]).ok();
+    completes(&s);
+    let done: Vec<String> = (0..3).map(|site| s.requests(site)[0]["request"].as_str().unwrap().to_string()).collect();
+    s.n.extract("p1", &["--cutoff", "2025-09-01", "--agents"]).ok();
+    let killed = s.agent_at(0, &s.url, &[("MIDNET_CRASH_AT", "agent-chunk-sent:1")]);
+    assert_ne!(killed.code, 0, "the agent was killed mid-upload: {}", killed.stderr);
+    let uploading = s.requests(0).iter().find(|r| r["state"] == "uploading").unwrap()["request"].clone();
+    let uploading = uploading.as_str().unwrap().to_string();
+    let net = s.n.c.home.join("network");
+    std::fs::create_dir_all(net.join("verifying")).unwrap();
+    std::fs::write(net.join("verifying").join(&done[1]), "process 1").unwrap();
+    std::fs::create_dir_all(net.join("spool/r0123456789abcdef0123456789abcdef")).unwrap();
+    assert!(done.iter().all(|id| net.join("locks").join(id).exists()), "the calls left their locks");
+    s.restart("127.0.0.1:0", &[], &[]);
+    let left = |dir: &str| -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(net.join(dir)) else { return Vec::new() };
+        entries.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()
+    };
+    assert_eq!(left("locks"), std::slice::from_ref(&uploading), "only the live request's lock stays");
+    assert_eq!(left("spool"), std::slice::from_ref(&uploading), "only the live request's spool stays");
+    assert!(left("verifying").is_empty(), "{:?}", left("verifying"));
+    let held = Served::held(&s.agent(0).ok());
+    assert!(held.iter().any(|h| h["request"] == uploading.as_str() && h["state"] == "done"), "{held:?}");
+}
