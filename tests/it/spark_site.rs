@@ -397,9 +397,9 @@ impl MappedSite {
     }
 
     /// The orders of an ingredient in the dataset `orders@version`.
-    fn orders(&self, version: i64, ingredient: &str) -> usize {
+    fn orders(&self, version: i64, ingredient: &str) -> i64 {
         let (rows, _) = datasets(&self.c);
-        rows[&format!("orders@{version}")].iter().filter(|r| r.contains(ingredient)).count()
+        rows[&format!("orders@{version}")].iter().filter(|r| r.contains(ingredient)).count() as i64
     }
 }
 
