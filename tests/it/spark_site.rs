@@ -505,7 +505,12 @@ fn a_spark_site_of_the_previous_schema_version_is_migrated_with_its_warehouse() 
     midnet(d, &["site", "check", "--site", &site]).fails(3, "refused (site_schema)").fails(3, "site migrate");
 
     let migrated = midnet(d, &["site", "migrate", "--site", &site, "--json"]).ok().json();
-    assert_eq!((migrated["from_version"].as_i64(), migrated["to_version"].as_i64()), (Some(5), Some(6)), "{migrated}");
+    let migration = &migrated["migration"];
+    assert_eq!(
+        (migration["from_version"].as_i64(), migration["to_version"].as_i64()),
+        (Some(5), Some(6)),
+        "{migrated}"
+    );
     assert_eq!(warehouse_schema_version(&d.join("old-warehouse")), 6);
     let report = check(d, &site);
     let expected = [
