@@ -8,7 +8,8 @@
 //! The file is checked whole first, and one bad line refuses it all, naming the file and each bad
 //! line. A decision that changes a code's mapping takes the rows that came in with the code's
 //! earlier mapping out again, and brings every row waiting for the code in with the new one
-//! (`load::bring_in`): one data version (`change` = 'mapping').
+//! (`load::bring_in`): one data version (`change` = 'mapping'). At a Spark site the rows moved
+//! and brought in are written to the warehouse as that version (`SiteDir::keep_changed_rows`).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -18,6 +19,7 @@ use serde::Serialize;
 use super::SiteDir;
 use super::approve::Approver;
 use super::load::{self, LocalKind};
+use super::spark::Withdrawal;
 use crate::error::{Error, IoContext, Result};
 use crate::schema::CodeSystem;
 
@@ -137,11 +139,6 @@ struct Decision {
 
 /// Import the reviewed mapping `file`, decided by `by`: all its decisions or none.
 pub fn import(site: &SiteDir, file: &Path, by: &Approver) -> Result<Imported> {
-    site.refuse_at_spark(
-        "spark_mapping",
-        "importing a mapping of local codes",
-        "its rows with local codes keep waiting, and `midnet site mapping unmapped` lists them",
-    )?;
     let bytes = std::fs::read(file).at(file)?;
     let (decisions, undecided) = read(file, &bytes)?;
     let conn = site.open()?;
@@ -197,6 +194,12 @@ pub fn import(site: &SiteDir, file: &Path, by: &Approver) -> Result<Imported> {
             ],
         )?;
         super::quality::record(&tx, version)?;
+        // At a Spark site the rows moved and brought in are in the warehouse and the catalog.
+        let withdrawals: Vec<Withdrawal> = load::brought_in_with(CHANGED)
+            .into_iter()
+            .map(|(table, condition)| Withdrawal { table, condition })
+            .collect();
+        imported.rows_moved += site.keep_changed_rows(&tx, version, &withdrawals)?;
         imported.data_version = Some(version);
     }
     imported.rows_waiting =

@@ -137,6 +137,9 @@ impl SiteDir {
         let conn = duckdb::Connection::open(self.db_path()).map_err(|e| self.open_error(e))?;
         let version = migrate::version_of(&conn)?;
         migrate::refuse_newer(self, &conn, version)?;
+        if let Some(spark) = spark::SparkSite::of(self)? {
+            spark::migrate_warehouse(&spark)?;
+        }
         if version == crate::schema::SCHEMA_VERSION {
             return Ok((conn, None));
         }
@@ -190,14 +193,30 @@ impl SiteDir {
     /// it commits: a DuckDB site keeps them where they are; a Spark site writes them to its
     /// warehouse (`spark::publish`).
     pub(crate) fn keep_loaded_rows(&self, conn: &duckdb::Connection, version: Option<i64>) -> Result<()> {
-        match (spark::SparkSite::of(self)?, version) {
-            (Some(spark), Some(version)) => spark::publish(&spark, conn, version),
-            _ => Ok(()),
+        match version {
+            Some(version) => self.keep_changed_rows(conn, version, &[]).map(|_| ()),
+            None => Ok(()),
+        }
+    }
+
+    /// Keep the change that the open transaction on `conn` makes as `version`, before it commits:
+    /// the rows it brought into the clinical tables, and the rows of `withdrawals` taken out. A
+    /// DuckDB site's transaction has done both in place; a Spark site writes the change to its
+    /// warehouse (`spark::publish`). Returns how many rows left the warehouse (0 at a DuckDB site).
+    pub(crate) fn keep_changed_rows(
+        &self,
+        conn: &duckdb::Connection,
+        version: i64,
+        withdrawals: &[spark::Withdrawal],
+    ) -> Result<u64> {
+        match spark::SparkSite::of(self)? {
+            Some(spark) => spark::publish(&spark, conn, version, withdrawals),
+            None => Ok(0),
         }
     }
 
     /// Refuse `what` (under the rule `rule`) at a Spark site, where it is not built yet
-    /// (docs/spark.md): the mapping and the SS-MIX2 import write rows and withdrawals in one
+    /// (docs/spark.md): the SS-MIX2 and claims imports write rows and withdrawals in one
     /// transaction of the site's database, which at a Spark site is the catalog, where no reader
     /// looks. `meanwhile` says what the site's staff can do instead.
     pub(crate) fn refuse_at_spark(&self, rule: &'static str, what: &str, meanwhile: &str) -> Result<()> {

@@ -30,7 +30,7 @@ fn query_i64(site: &Path, sql: &str) -> i64 {
 /// The hospital's new files: drug orders and lab results named by local codes. `99A001` (3 rows)
 /// and `99B777` (1 row) are local drug codes, the fourth order has both codes, `L-AST` a local lab
 /// code whose third result is in a unit AST cannot be converted from.
-fn write_local_files(dir: &Path, key: &str) -> PathBuf {
+pub(crate) fn write_local_files(dir: &Path, key: &str) -> PathBuf {
     let files = dir.join("hospital");
     std::fs::create_dir_all(&files).unwrap();
     let orders = format!(

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::center::{Center, create_args};
 use crate::common::{Run, midnet, midnet_with, tempdir, testdata};
+use crate::mapping::write_local_files;
 use crate::protocol::{NOVAGLIPTIN, SITAGLIPTIN};
 use crate::spark::server;
 
@@ -79,21 +80,6 @@ fn a_spark_site_is_made_only_on_loopback_with_a_warehouse_of_its_own() {
     let empty = check(d, "s");
     assert_eq!(empty["data_version"], Value::Null);
     assert!(rows_per_table(&empty).values().all(|rows| *rows == 0), "{empty}");
-}
-
-/// A mapping import would bring rows into the catalog, where no reader of a Spark site looks and
-/// the next load drops them: refused, saying so, and nothing is imported.
-#[test]
-fn a_mapping_import_into_a_spark_site_is_refused() {
-    let dir = tempdir();
-    let d = dir.path();
-    init_spark(d, "s", "w").ok();
-    std::fs::write(d.join("map.csv"), "kind,local_system,local_code,standard_code,reason\n").unwrap();
-    let import = ["site", "mapping", "import", "--site", "s", "map.csv", "--by", "Sato Hanako"];
-    midnet(d, &import).fails(3, "refused (spark_mapping)").fails(3, "not built yet");
-    let catalog = duckdb::Connection::open(d.join("s/site.duckdb")).unwrap();
-    let versions: i64 = catalog.query_row("SELECT count(*) FROM load_history", [], |r| r.get(0)).unwrap();
-    assert_eq!(versions, 0, "no data version made");
 }
 
 #[test]
@@ -336,4 +322,241 @@ fn three_sites_one_on_spark_extract_the_rows_of_three_duckdb_sites() {
     let site = nets[1].c.root.join("network/site02").display().to_string();
     let log = nets[1].c.run("rev", &["site", "log", "--site", &site]).ok().stdout;
     assert_eq!(log.matches("sent the result").count(), 2, "the Spark site's own log: {log}");
+}
+
+/// A data center whose one hospital (synthetic, 40 patients, with the hospital files of local codes
+/// of `mapping.rs` loaded after its own) is a DuckDB site or a Spark site, and a project `p1` whose
+/// site approved `orders.midnet`: every gliptin order of the patients with one, by ingredient.
+struct MappedSite {
+    c: Center,
+    site: String,
+    script: String,
+}
+
+fn mapped_site(spark: bool) -> MappedSite {
+    let c = Center::with_users();
+    let network = c.root.join("network");
+    let out = network.display().to_string();
+    c.run("rev", &["synth", "--site-count", "1", "--patients", "40", "--seed", "7", "--dir", &out, "--quiet"]).ok();
+    let site = network.join("site01").display().to_string();
+    if spark {
+        let warehouse = c.root.join("warehouse").display().to_string();
+        c.run(
+            "rev",
+            &["site", "init", "--site", &site, "--engine", "spark", "--connect", server(), "--warehouse", &warehouse],
+        )
+        .ok();
+    } else {
+        c.run("rev", &["site", "init", "--site", &site, "--quiet"]).ok();
+    }
+    let mut masters: Vec<String> = std::fs::read_dir(network.join("site01/masters"))
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
+    masters.sort();
+    c.run(
+        "rev",
+        &[&["site", "masters", "import", "--site", &site][..], &masters.iter().map(String::as_str).collect::<Vec<_>>()]
+            .concat(),
+    )
+    .ok();
+    c.run("rev", &["site", "load", "--site", &site, &format!("{site}/import"), "--quiet"]).ok();
+    let patients = std::fs::read_to_string(network.join("site01/import/patient.csv")).unwrap();
+    let key = patients.lines().nth(1).unwrap().split(',').next().unwrap().to_string();
+    let files = write_local_files(&c.root, &key);
+    c.run("rev", &["site", "load", "--site", &site, files.to_str().unwrap(), "--quiet"]).ok();
+    c.add_sites(&network.join("sites.toml"));
+    c.set_today("2026-06-02");
+    c.run("rev", &create_args("p1", "signal_detection", "2026-06-01", "2027-05-31", &[])).ok();
+    c.run("carol", &["project", "grant", "p1", "alan", "analyst"]).ok();
+    let script = c.root.join("orders.midnet");
+    std::fs::write(
+        &script,
+        "study \"gliptins\"\n  period: 2018-01-01 to 2025-12-31\nend\n\
+         cohort\n  entry first drug_order where yj_code in yj [\"3969099\", \"3969010\"]\nend\n\
+         table orders = drug_order where yj_code in yj [\"3969099\", \"3969010\"]\n\
+         \x20 ingredient = prefix(yj_code, 7)\n  date\nend\n",
+    )
+    .unwrap();
+    let script = script.display().to_string();
+    c.run("rev", &["site", "approve", "--site", &site, "--project", "p1", "--by", "Sato Hanako", &script]).ok();
+    MappedSite { c, site, script }
+}
+
+impl MappedSite {
+    /// `site mapping import` of a mapping file of `lines` (after its header), by `by`.
+    fn map(&self, name: &str, lines: &str, by: &str) -> Run {
+        let file = self.c.root.join(name);
+        std::fs::write(&file, format!("kind,local_system,local_code,standard_code,reason\n{lines}")).unwrap();
+        let file = file.display().to_string();
+        self.c.run("rev", &["site", "mapping", "import", "--site", &self.site, &file, "--by", by, "--json"])
+    }
+
+    fn extract(&self) {
+        self.c.run("alan", &["extract", "--project", "p1", &self.script, "--json", "--quiet"]).ok();
+    }
+
+    /// The orders of an ingredient in the dataset `orders@version`.
+    fn orders(&self, version: i64, ingredient: &str) -> i64 {
+        let (rows, _) = datasets(&self.c);
+        rows[&format!("orders@{version}")].iter().filter(|r| r.contains(ingredient)).count() as i64
+    }
+}
+
+/// What a mapping import did, its file's path aside.
+fn mapping_counts(imported: &Value) -> Vec<Value> {
+    [
+        "data_version",
+        "decisions",
+        "unchanged",
+        "undecided",
+        "rows_loaded",
+        "rows_quarantined",
+        "rows_moved",
+        "rows_waiting",
+    ]
+    .iter()
+    .map(|k| imported[k].clone())
+    .collect()
+}
+
+/// Issue 23 ("site load and the importers write the validated rows there"): a mapping of local
+/// codes at a Spark site brings the waiting rows into the warehouse as a new data version, where an
+/// extraction on Spark finds them as on a DuckDB site; a changed mapping moves them (the rows that
+/// came in with the old code leave the warehouse's files of the new version, which the older ones
+/// are kept for until the change commits: a kill at any moment leaves the old version readable).
+#[test]
+fn a_mapped_local_code_reaches_an_extraction_on_spark_as_on_a_duckdb_site() {
+    let sites = [mapped_site(false), mapped_site(true)];
+    let first = "drug,99HOSP,99A001,3969099F1020,first review\nlab,local,L-AST,3B035000002330001,AST\n";
+    let second = "drug,99HOSP,99A001,3969010F1020,wrong ingredient\n";
+    let mut imported = Vec::new();
+    for s in &sites {
+        imported.push(mapping_counts(&s.map("first.csv", first, "Sato Hanako").ok().json()));
+        s.extract();
+    }
+    assert_eq!(imported[1], imported[0], "the first mapping at the Spark site and at the DuckDB site");
+    let (duck, spark) = (&sites[0], &sites[1]);
+    let before_remap = rows_per_table(&check(&spark.c.root, &spark.site));
+    for point in ["spark-files-written", "spark-manifest-swapped"] {
+        let file = spark.c.root.join("killed.csv");
+        std::fs::write(&file, format!("kind,local_system,local_code,standard_code,reason\n{second}")).unwrap();
+        let args = ["site", "mapping", "import", "--site", &spark.site, file.to_str().unwrap(), "--by", "Kato Ken"];
+        let run = spark.c.run_env("rev", &args, &[("MIDNET_CRASH_AT", point)], None);
+        assert!(run.code == -1 && run.stderr.contains("killed at crash point"), "{point}: {}", run.stderr);
+        assert_eq!(rows_per_table(&check(&spark.c.root, &spark.site)), before_remap, "after a kill at {point}");
+    }
+    let mut moved = Vec::new();
+    for s in &sites {
+        moved.push(mapping_counts(&s.map("second.csv", second, "Kato Ken").ok().json()));
+        s.extract();
+    }
+    assert_eq!(moved[1], moved[0], "the second mapping at the Spark site and at the DuckDB site");
+    assert_eq!(moved[0][6], 3, "the three orders of 99A001 moved: {:?}", moved[0]);
+
+    let (expected, expected_attrition) = datasets(&duck.c);
+    let (got, attrition) = datasets(&spark.c);
+    assert!(expected.contains_key("orders@2"), "{:?}", expected.keys());
+    assert_eq!(got, expected, "the Spark site's datasets");
+    assert_eq!(attrition, expected_attrition);
+    assert_eq!(duck.orders(1, "3969099") - duck.orders(2, "3969099"), 3, "the remapping moved three orders");
+    assert_eq!(duck.orders(2, "3969010") - duck.orders(1, "3969010"), 3);
+}
+
+/// The Spark site of `testdata/spark-site-v5` (made by a midnet of schema version 5), unpacked:
+/// the catalog as `DIR/old/site.duckdb`, the warehouse as `DIR/old-warehouse`, and `site.toml`
+/// naming them and the test run's server. Returns the site directory.
+fn old_spark_site(d: &Path) -> String {
+    let site = d.join("old");
+    std::fs::create_dir_all(&site).unwrap();
+    let packed = std::fs::File::open(testdata("spark-site-v5/site.duckdb.gz")).unwrap();
+    let mut unpacked = std::fs::File::create(site.join("site.duckdb")).unwrap();
+    std::io::copy(&mut flate2::read::GzDecoder::new(packed), &mut unpacked).unwrap();
+    let warehouse = d.join("old-warehouse");
+    copy_dir(&testdata("spark-site-v5/warehouse"), &warehouse);
+    let config = format!("engine = \"spark\"\nconnect = \"{}\"\nwarehouse = \"{}\"\n", server(), warehouse.display());
+    std::fs::write(site.join("site.toml"), config).unwrap();
+    site.display().to_string()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() { copy_dir(&path, &target) } else { std::fs::copy(&path, &target).map(|_| ()).unwrap() }
+    }
+}
+
+fn warehouse_schema_version(warehouse: &Path) -> i64 {
+    let current: Value =
+        serde_json::from_str(&std::fs::read_to_string(warehouse.join("current.json")).unwrap()).unwrap();
+    current["schema_version"].as_i64().unwrap()
+}
+
+/// Issue 23's warehouse migration: a Spark site of the previous schema version is migrated, its
+/// catalog and its warehouse, keeping every row; a read before that is refused naming the versions
+/// and `site migrate`.
+#[test]
+fn a_spark_site_of_the_previous_schema_version_is_migrated_with_its_warehouse() {
+    let dir = tempdir();
+    let d = dir.path();
+    let site = old_spark_site(d);
+    midnet(d, &["site", "check", "--site", &site]).fails(3, "refused (site_schema)").fails(3, "site migrate");
+
+    let migrated = midnet(d, &["site", "migrate", "--site", &site, "--json"]).ok().json();
+    let migration = &migrated["migration"];
+    assert_eq!(
+        (migration["from_version"].as_i64(), migration["to_version"].as_i64()),
+        (Some(5), Some(6)),
+        "{migrated}"
+    );
+    assert_eq!(warehouse_schema_version(&d.join("old-warehouse")), 6);
+    let report = check(d, &site);
+    let expected = [
+        ("diagnosis", 150),
+        ("drug_administration", 45),
+        ("drug_order", 176),
+        ("encounter", 365),
+        ("lab_result", 1907),
+        ("observation_period", 80),
+        ("patient", 40),
+        ("procedure", 541),
+    ]
+    .map(|(t, n)| (t.to_string(), n));
+    assert_eq!(rows_per_table(&report), BTreeMap::from(expected.clone()), "every row of the version-5 site: {report}");
+    midnet(d, &["site", "migrate", "--site", &site]).ok();
+    assert_eq!(rows_per_table(&check(d, &site)), BTreeMap::from(expected), "migrating again changes nothing");
+}
+
+/// A warehouse of an older schema version whose columns are not this schema's cannot be kept as
+/// it is: refused, naming the versions, the table and the columns, and nothing is changed (the
+/// catalog stays of version 5 too).
+#[test]
+fn a_spark_warehouse_whose_columns_changed_is_refused_naming_versions_and_columns() {
+    let dir = tempdir();
+    let d = dir.path();
+    let site = old_spark_site(d);
+    let file = d.join("old-warehouse/data/v000001/procedure.parquet");
+    let changed = d.join("procedure.parquet");
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    conn.execute_batch(&format!(
+        "COPY (SELECT * EXCLUDE (source_file), 1 AS ward FROM read_parquet('{}')) TO '{}' (FORMAT parquet)",
+        file.display(),
+        changed.display()
+    ))
+    .unwrap();
+    std::fs::rename(&changed, &file).unwrap();
+
+    midnet(d, &["site", "migrate", "--site", &site])
+        .fails(3, "refused (site_schema)")
+        .fails(3, "schema version 5, this midnet's is 6")
+        .fails(3, "table procedure's columns differ")
+        .fails(3, "ward INTEGER")
+        .fails(3, "source_file VARCHAR")
+        .fails(3, "nothing was changed");
+    assert_eq!(warehouse_schema_version(&d.join("old-warehouse")), 5);
+    let catalog = duckdb::Connection::open(d.join("old/site.duckdb")).unwrap();
+    let version: i64 = catalog.query_row("SELECT max(version) FROM schema_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, 5, "the catalog was not migrated either");
 }

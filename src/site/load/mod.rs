@@ -36,7 +36,7 @@ use stage::{Numbering, Origin, SourceFile};
 
 pub use spec::{DEFAULT_LOCAL_SYSTEM, LocalKind, SPECS, identifying, spec_for};
 pub use stage::CENSORED_VALUE;
-pub use waiting::{BroughtIn, bring_in, release};
+pub use waiting::{BroughtIn, bring_in, brought_in_with, release};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct FileLoaded {

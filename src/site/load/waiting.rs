@@ -112,23 +112,31 @@ fn quarantine(conn: &duckdb::Connection, set_aside: &SetAside, load_file_id: i64
     Ok(bad.kept.len())
 }
 
+/// The rows of the clinical tables that came in with the codes `keys` (a table of `kind`,
+/// `local_system`, `local_code`): per table, the condition over its row `t`.
+pub fn brought_in_with(keys: &str) -> Vec<(&'static str, String)> {
+    LocalKind::ALL
+        .into_iter()
+        .flat_map(|kind| {
+            kind.tables().map(move |spec| {
+                let condition = format!(
+                    "EXISTS (SELECT 1 FROM {keys} k WHERE k.kind = {} AND t.local_system = k.local_system \
+                     AND t.local_code = k.local_code)",
+                    string(kind.name())
+                );
+                (spec.table, condition)
+            })
+        })
+        .collect()
+}
+
 /// Take the rows brought in with the codes `keys` (a table of `kind`, `local_system`, `local_code`)
 /// out of their tables and the quarantine, and let them wait again: a new decision for their codes
 /// brings them in again. Returns how many rows left the tables.
 pub fn release(conn: &duckdb::Connection, keys: &str) -> Result<u64> {
     let mut released = 0;
-    for kind in LocalKind::ALL {
-        for spec in kind.tables() {
-            released += conn.execute(
-                &format!(
-                    "DELETE FROM {table} t USING {keys} k WHERE k.kind = {kind} \
-                     AND t.local_system = k.local_system AND t.local_code = k.local_code",
-                    table = ident(spec.table),
-                    kind = string(kind.name()),
-                ),
-                [],
-            )? as u64;
-        }
+    for (table, condition) in brought_in_with(keys) {
+        released += conn.execute(&format!("DELETE FROM {} t WHERE {condition}", ident(table)), [])? as u64;
     }
     conn.execute(
         &format!(

@@ -29,7 +29,7 @@ use crate::spark::{Address, Session};
 
 pub use check::check;
 pub use extract::SparkRun;
-pub use warehouse::publish;
+pub use warehouse::{Withdrawal, migrate as migrate_warehouse, publish};
 
 /// What `site.toml` of a Spark site says.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
