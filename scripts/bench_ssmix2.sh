@@ -11,19 +11,25 @@ set -eu
 midnet=$1
 patients=$2
 work=$3
-rm -rf "$work"
+# A tree synthesised by an earlier run in WORKDIR is kept and used again (the synthesis takes minutes
+# at 20,000 patients); only the sites measured are made afresh.
 mkdir -p "$work"
 cd "$work"
-"$midnet" synth --site-count 1 --patients "$patients" --seed 20 --dir net --format csv,ss-mix2 --dirty 0 --quiet
 site=net/site01
-mkdir ehr
-for table in patient encounter diagnosis drug_order drug_administration lab_result; do
-    if [ "$table" = patient ]; then
-        cp "$site/import/$table.csv" ehr/
-    else
-        { head -1 "$site/import/$table.csv"; grep ',EHR$' "$site/import/$table.csv" || true; } > "ehr/$table.csv"
-    fi
-done
+if [ ! -d ehr ]; then
+    rm -rf net ehr.partial
+    "$midnet" synth --site-count 1 --patients "$patients" --seed 20 --dir net --format csv,ss-mix2 --dirty 0 --quiet
+    mkdir ehr.partial
+    for table in patient encounter diagnosis drug_order drug_administration lab_result; do
+        if [ "$table" = patient ]; then
+            cp "$site/import/$table.csv" ehr.partial/
+        else
+            { head -1 "$site/import/$table.csv"; grep ',EHR$' "$site/import/$table.csv" || true; } > "ehr.partial/$table.csv"
+        fi
+    done
+    mv ehr.partial ehr
+fi
+rm -rf loaded imported
 files=$(find "$site/ss-mix2" -type f | wc -l)
 tree_bytes=$(find "$site/ss-mix2" -type f -printf "%s\n" | awk "{s += \$1} END {print s}")
 csv_bytes=$(cat ehr/*.csv | wc -c)

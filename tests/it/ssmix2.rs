@@ -602,6 +602,29 @@ fn a_kill_between_batches_leaves_the_old_version() {
     assert_eq!(rows(dir.path(), "SELECT value::VARCHAR FROM lab_result ORDER BY value"), ["41.0", "42.0"]);
 }
 
+/// The import stages its rows in a scratch folder of the site, outside the transaction: a kill
+/// leaves it (the site's data as it was), the next import removes it, and an import that ends
+/// leaves none, with a data version or without.
+#[test]
+fn the_scratch_staging_is_removed_after_a_kill_and_after_an_import() {
+    let dir = tempdir();
+    new_site(dir.path());
+    let tree = Tree::new(dir.path());
+    full_patient(&tree, ID);
+    full_patient(&tree, OTHER_ID);
+    let scratch = dir.path().join("site/.ssmix2-staging");
+    let args = ["site", "import", "ss-mix2", "--site", "site", "--json", "--batch-patients", "1", "ssmix2"];
+    let killed = midnet_with(dir.path(), &args, &[("MIDNET_CRASH_AT", "import-batch")], None);
+    assert_eq!(killed.code, -1, "killed by a signal after the first batch\n{}", killed.stderr);
+    assert!(scratch.is_dir(), "the first batch's rows staged in {}", scratch.display());
+    let first = midnet(dir.path(), &args).ok().json();
+    assert_eq!(first["data_version"].as_i64(), Some(2), "{first}");
+    assert!(!scratch.exists(), "{} left after the import", scratch.display());
+    let again = midnet(dir.path(), &args).ok().json();
+    assert_eq!(again["data_version"], serde_json::Value::Null, "{again}");
+    assert!(!scratch.exists(), "{} left after an import with nothing new", scratch.display());
+}
+
 /// No name, address, phone, insurance number or hospital patient id of the storage reaches any
 /// file of the site (database, write-ahead log, keys, logs), nor any text cell of its database,
 /// bad messages and a quarantine included.

@@ -27,7 +27,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::site::SiteDir;
 use crate::site::keys::PatientKey;
 use crate::site::load::reasons::dpc as problems;
-use crate::site::load::staged::{self, Problem, StagedLoads, Staging};
+use crate::site::load::staged::{self, Problem, StagedLoads, Staging, StagingKind};
 use crate::site::load::{FileLoaded, spec_for};
 use crate::site::receipt::import::Codes;
 use crate::sql::duckdb::ident;
@@ -178,6 +178,7 @@ pub fn import(site: &SiteDir, paths: &[PathBuf]) -> Result<ImportReport> {
                 spec: spec_for(t).expect("the import's tables are clinical tables"),
                 table: name,
                 file: "dpc",
+                kind: StagingKind::Table,
             })
             .collect();
         let mut loads = StagedLoads::begin(&conn, stagings, version)?;

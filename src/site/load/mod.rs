@@ -18,6 +18,7 @@ mod set_aside;
 mod spec;
 mod stage;
 pub mod staged;
+pub mod timings;
 mod waiting;
 
 use std::collections::HashMap;

@@ -8,7 +8,7 @@
 use super::set_aside::SetAside;
 use super::spec::TableSpec;
 use super::stage::{self, Numbering, Origin, SourceFile};
-use super::{FileLoaded, reasons, waiting};
+use super::{FileLoaded, reasons, timings, waiting};
 use crate::error::Result;
 use crate::sql::duckdb::{ident, string};
 use duckdb::types::Value;
@@ -52,6 +52,25 @@ pub struct Staging<'a> {
     pub spec: &'static TableSpec,
     pub table: &'a str,
     pub file: &'a str,
+    pub kind: StagingKind,
+}
+
+/// What a staging is in the site's database, which decides how it is dropped at the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StagingKind {
+    /// A temporary table the reader appends to (claims, DPC).
+    Table,
+    /// A temporary view over files the reader wrote outside the transaction (SS-MIX2).
+    View,
+}
+
+impl StagingKind {
+    fn drop_sql(self, name: &str) -> String {
+        match self {
+            StagingKind::Table => format!("DROP TABLE {}", ident(name)),
+            StagingKind::View => format!("DROP VIEW {}", ident(name)),
+        }
+    }
 }
 
 /// What a reader could not stage, quarantined at its place in the hospital's file: `line` is the
@@ -108,9 +127,18 @@ impl<'a> StagedLoads<'a> {
 
     /// Bring in the rows staged since the last batch, table by table, and empty the stagings.
     pub fn load_batch(&mut self, conn: &duckdb::Connection) -> Result<()> {
+        self.load(conn)?;
+        for (staging, _) in &self.loads {
+            conn.execute_batch(&format!("DELETE FROM {}", ident(staging.table)))?;
+        }
+        Ok(())
+    }
+
+    /// Bring in the rows of the stagings, table by table, leaving them as they are: for stagings
+    /// read once (the SS-MIX2 import's are views over the files it staged).
+    pub fn load(&mut self, conn: &duckdb::Connection) -> Result<()> {
         for (staging, load) in &mut self.loads {
             load_one(conn, &self.set_aside, staging, load, self.data_version)?;
-            conn.execute_batch(&format!("DELETE FROM {}", ident(staging.table)))?;
         }
         Ok(())
     }
@@ -157,7 +185,7 @@ impl<'a> StagedLoads<'a> {
                 "UPDATE load_file SET rows_loaded = ?, rows_quarantined = ? WHERE load_file_id = ?",
                 duckdb::params![load.loaded.rows_loaded as i64, load.loaded.rows_quarantined as i64, load.load_file_id],
             )?;
-            conn.execute_batch(&format!("DROP TABLE {}", ident(staging.table)))?;
+            conn.execute_batch(&staging.kind.drop_sql(staging.table))?;
         }
         let tables: Vec<FileLoaded> = self.loads.into_iter().map(|(_, load)| load.loaded).collect();
         let rows_loaded: u64 = tables.iter().map(|t| t.rows_loaded).sum();
@@ -190,7 +218,10 @@ fn load_one(
     let mut present: Vec<String> = spec.fields.iter().map(|f| f.name.to_string()).collect();
     present.extend(["source_file".to_string(), "line".to_string()]);
     let origin = Origin { source_file: SourceFile::PerRow, load_file_id, mapped: false };
-    let inserted = conn.execute(&stage::insert_sql(spec, &scan, &present, Numbering::Numbered, origin), [])?;
+    let inserted = timings::time(&format!("insert {}", spec.table), || {
+        conn.execute(&stage::insert_sql(spec, &scan, &present, Numbering::Numbered, origin), [])
+    })?;
+    let set_aside_started = std::time::Instant::now();
     let bad = set_aside.take();
     debug_assert!(bad.all_kept(), "a staging's rows are numbered: every bad row is kept");
     conn.execute_batch(&format!("CREATE OR REPLACE TEMP TABLE {SET_ASIDE_ROWS} (rn BIGINT, reason VARCHAR)"))?;
@@ -213,11 +244,14 @@ fn load_one(
     if quarantined > 0 {
         reasons::withhold_stored(conn, "quarantine", Some(load_file_id))?;
     }
+    timings::add_time("quarantine set aside", set_aside_started.elapsed());
+    let waiting_started = std::time::Instant::now();
     let waiting = match spec.local {
         Some(_) => conn
             .execute(&stage::waiting_sql(spec, &scan, &present, (origin, staging.file), "t_line", data_version), [])?,
         None => 0,
     };
+    timings::add_time("waiting", waiting_started.elapsed());
     load.loaded.rows_loaded += inserted as u64;
     load.loaded.rows_quarantined += quarantined as u64;
     load.loaded.rows_waiting += waiting as u64;

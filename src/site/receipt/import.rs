@@ -31,7 +31,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::site::SiteDir;
 use crate::site::keys::PatientKey;
 use crate::site::load::reasons::receipt as problems;
-use crate::site::load::staged::{self, Problem, StagedLoads, Staging};
+use crate::site::load::staged::{self, Problem, StagedLoads, Staging, StagingKind};
 use crate::site::load::{FileLoaded, spec_for};
 use crate::sql::duckdb::ident;
 
@@ -169,6 +169,7 @@ pub fn import(site: &SiteDir, files: &[PathBuf]) -> Result<ImportReport> {
                 spec: spec_for(t).expect("the import's tables are clinical tables"),
                 table: name,
                 file: "receipt",
+                kind: StagingKind::Table,
             })
             .collect();
         let mut loads = StagedLoads::begin(&conn, stagings, version)?;

@@ -30,12 +30,14 @@ use super::hl7;
 use super::observation;
 use super::read::{self, EncounterEvent, Record};
 use super::rows::{self, Codes, Row};
+use super::scratch::Scratch;
 use super::storage::{self, Storage, StoredFile};
 use crate::error::{Error, IoContext, Result};
 use crate::site::SiteDir;
 use crate::site::keys::PatientKey;
 use crate::site::load::reasons::hl7 as problems;
-use crate::site::load::staged::{self, StagedLoads, Staging};
+use crate::site::load::staged::{self, StagedLoads, Staging, StagingKind};
+use crate::site::load::timings;
 use crate::site::load::{FileLoaded, spec_for};
 use crate::sql::duckdb::ident;
 
@@ -157,6 +159,7 @@ pub fn import(site: &SiteDir, root: &Path, options: Options) -> Result<ImportRep
     let (conn, migration) = site.open_migrated()?;
     let key = PatientKey::of(site)?;
     let codes = Codes::of(&conn)?;
+    let mut scratch = Scratch::create(site)?;
     let mut report = ImportReport {
         data_version: None,
         files_current: 0,
@@ -192,11 +195,17 @@ pub fn import(site: &SiteDir, root: &Path, options: Options) -> Result<ImportRep
             any_recorded,
             any_claims,
             loads: None,
+            scratch: &mut scratch,
+            staged_rows: [0; TABLES.len()],
         };
         conn.execute_batch(&format!("CREATE OR REPLACE TEMP TABLE {SEEN} (patient_key VARCHAR)"))?;
+        let mut walked = std::time::Instant::now();
         storage::walk_by_patient(root, options.batch_patients, &mut |batch| {
+            timings::add_time("walk", walked.elapsed());
             import.batch(&batch, &[], &mut report)?;
             crate::crash::point("import-batch");
+            timings::lap("batch");
+            walked = std::time::Instant::now();
             Ok(())
         })?;
         import.unseen(&mut report)?;
@@ -204,13 +213,13 @@ pub fn import(site: &SiteDir, root: &Path, options: Options) -> Result<ImportRep
         crate::crash::point("import-staged");
         let finished = import.finish()?;
         if let Some((version, _)) = &finished {
-            site.keep_loaded_rows(&conn, Some(*version))?;
+            timings::time("keep loaded rows", || site.keep_loaded_rows(&conn, Some(*version)))?;
         }
         Ok(finished)
     })();
     match imported {
         Ok(Some((version, tables))) => {
-            conn.execute_batch("COMMIT")?;
+            timings::time("commit", || conn.execute_batch("COMMIT"))?;
             report.data_version = Some(version);
             report.tables = tables;
         }
@@ -226,8 +235,10 @@ pub fn import(site: &SiteDir, root: &Path, options: Options) -> Result<ImportRep
         return Ok(report);
     };
     crate::crash::point("import-committed");
-    conn.execute_batch("CHECKPOINT")?;
+    timings::time("checkpoint", || conn.execute_batch("CHECKPOINT"))?;
     report.messages = kind_counts(&conn, version)?;
+    timings::lap("finish");
+    timings::totals();
     Ok(report)
 }
 
@@ -246,6 +257,10 @@ struct Import<'c> {
     any_claims: bool,
     /// The stagings and their `load_file` rows, from the first batch with anything changed.
     loads: Option<StagedLoads<'static>>,
+    /// Where the batches' rows are staged until the end.
+    scratch: &'c mut Scratch,
+    /// The rows staged so far in each table (of `TABLES`): a row's number in its staging follows.
+    staged_rows: [i64; TABLES.len()],
 }
 
 /// The names of the staging tables, one per table the import fills.
@@ -262,12 +277,13 @@ impl Import<'_> {
         }
         let batch_keys: BTreeSet<&str> =
             patient_keys.values().map(String::as_str).chain(unseen.iter().map(String::as_str)).collect();
-        self.mark_batch(&batch_keys)?;
+        timings::time("mark batch", || self.mark_batch(&batch_keys))?;
         // A site that had recorded nothing before this import (its first) has nothing to compare.
-        let recorded = if self.any_recorded { recorded(self.conn)? } else { HashMap::new() };
+        let recorded =
+            if self.any_recorded { timings::time("recorded", || recorded(self.conn))? } else { HashMap::new() };
         let mut current: Vec<Current> =
             storage.current().into_iter().map(|f| known(self.key, &patient_keys[f.name.patient.as_str()], f)).collect();
-        let touched = self.hash_unless_unchanged(&mut current, &recorded)?;
+        let touched = timings::time("hash recorded", || self.hash_unless_unchanged(&mut current, &recorded))?;
         report.files_current += current.len() as u64;
         report.files_touched += touched.len() as u64;
         let changed: Vec<usize> = (0..current.len())
@@ -281,7 +297,7 @@ impl Import<'_> {
         let current_keys: BTreeSet<&str> = current.iter().map(|c| c.path_key.as_str()).collect();
         let gone: Vec<(&String, &Recorded)> =
             recorded.iter().filter(|(path_key, _)| !current_keys.contains(path_key.as_str())).collect();
-        touch(self.conn, &touched)?;
+        timings::time("touch", || touch(self.conn, &touched))?;
         report.files_changed += changed.len() as u64;
         report.files_withdrawn += gone.len() as u64;
         if changed.is_empty() && gone.is_empty() {
@@ -301,24 +317,31 @@ impl Import<'_> {
             .collect();
         let mut rebuilt = rebuilt_patients(&current, &changed, &withdrawn);
         // Patients with no file recorded have no row of an earlier import to find or take out.
-        let patient_rows = if recorded.is_empty() { HashMap::new() } else { patient_rows(self.conn)? };
+        let patient_rows = if recorded.is_empty() {
+            HashMap::new()
+        } else {
+            timings::time("patient rows", || patient_rows(self.conn))?
+        };
         let plan = plan(&current, &changed, &mut rebuilt, &patient_rows);
         report.files_read += plan.len() as u64;
         if !recorded.is_empty() || self.any_claims {
-            report.rows_withdrawn += withdraw(self.conn, &withdrawn, &withdrawn_keys, &rebuilt, self.version)?;
+            report.rows_withdrawn +=
+                timings::time("withdraw", || withdraw(self.conn, &withdrawn, &withdrawn_keys, &rebuilt, self.version))?;
         }
         let patients: Vec<&[(usize, Take)]> =
             plan.chunk_by(|a, b| current[a.0].patient_key == current[b.0].patient_key).collect();
-        let reads: Vec<PatientRead> = patients
-            .par_iter()
-            .map(|planned| read_patient(self.root, self.codes, &current, planned))
-            .collect::<Result<_>>()?;
+        let reads: Vec<PatientRead> = timings::time("read+parse", || {
+            patients
+                .par_iter()
+                .map(|planned| read_patient(self.root, self.codes, &current, planned))
+                .collect::<Result<Vec<_>>>()
+        })?;
         let (conn, version) = (self.conn, self.version);
-        let loads = self.loads()?;
-        stage(conn, &current, &reads)?;
+        self.loads()?;
+        timings::time("stage", || stage(self.scratch, &current, &reads, &mut self.staged_rows))?;
         let files: Vec<&FileRead> = reads.iter().flat_map(|r| &r.files).collect();
-        record_files(conn, &current, &files, version)?;
-        loads.load_batch(conn)?;
+        timings::time("record files", || record_files(conn, &current, &files, version))?;
+        let loads = self.loads()?;
         let problems: Vec<staged::Problem> = (reads.iter().flat_map(|r| &r.problems))
             .map(|p| staged::Problem {
                 table: p.table,
@@ -327,17 +350,17 @@ impl Import<'_> {
                 reason: p.reason.clone(),
             })
             .collect();
-        loads.quarantine(conn, &problems)
+        timings::time("quarantine problems", || loads.quarantine(conn, &problems))
     }
 
-    /// The stagings, created (with their `load_file` rows) the first time a batch has changes.
+    /// The stagings with their `load_file` rows, made the first time a batch has changes (the
+    /// stagings are read at the end, as views over the scratch files).
     fn loads(&mut self) -> Result<&mut StagedLoads<'static>> {
         if self.loads.is_none() {
             let mut stagings = Vec::new();
             for (table, name) in TABLES.iter().zip(STAGING_NAMES.iter()) {
                 let spec = spec_for(table).expect("the import's tables are clinical tables");
-                self.conn.execute_batch(&staged::create_sql(spec, name))?;
-                stagings.push(Staging { spec, table: name, file: "ss-mix2" });
+                stagings.push(Staging { spec, table: name, file: "ss-mix2", kind: StagingKind::View });
             }
             self.loads = Some(StagedLoads::begin(self.conn, stagings, self.version)?);
         }
@@ -403,21 +426,26 @@ impl Import<'_> {
         Ok(())
     }
 
-    /// After the last batch: the files whose rows were quarantined marked so, the waiting rows
-    /// already mapped brought in, the load in the history. None when no data changed.
+    /// After the last batch: the staged rows brought in through the load's checks, the files
+    /// whose rows were quarantined marked so, the waiting rows already mapped brought in, the load
+    /// in the history. None when no data changed.
     fn finish(self) -> Result<Option<(i64, Vec<FileLoaded>)>> {
         let conn = self.conn;
-        let Some(loads) = self.loads else {
+        let Some(mut loads) = self.loads else {
             return Ok(None);
         };
         let version = self.version;
-        conn.execute(
-            "UPDATE ssmix2_file SET outcome = 'quarantined' WHERE data_version = ? AND outcome = 'read' \
-             AND source_file IN (SELECT file FROM quarantine WHERE data_version = ?)",
-            duckdb::params![version, version],
-        )?;
-        observation::derive(conn)?;
-        let tables = loads.finish(conn, "ss-mix2")?;
+        self.scratch.create_views(conn)?;
+        loads.load(conn)?;
+        timings::time("mark quarantined files", || {
+            conn.execute(
+                "UPDATE ssmix2_file SET outcome = 'quarantined' WHERE data_version = ? AND outcome = 'read' \
+                 AND source_file IN (SELECT file FROM quarantine WHERE data_version = ?)",
+                duckdb::params![version, version],
+            )
+        })?;
+        timings::time("observation", || observation::derive(conn))?;
+        let tables = timings::time("finish loads", || loads.finish(conn, "ss-mix2"))?;
         Ok(Some((version, tables)))
     }
 }
@@ -699,10 +727,15 @@ fn read_patient(root: &Path, codes: &Codes, current: &[Current], planned: &[(usi
     let mut events: Vec<(EncounterEvent, usize, usize)> = Vec::new();
     for &(i, take) in planned {
         let file = &current[i];
-        let bytes = std::fs::read(root.join(&file.stored.path)).at(root.join(&file.stored.path))?;
-        let outcome = read_file(codes, current, i, take, &bytes, &mut events, &mut read);
+        let bytes = timings::time("read [threads]", || std::fs::read(root.join(&file.stored.path)))
+            .at(root.join(&file.stored.path))?;
+        let outcome =
+            timings::time("parse [threads]", || read_file(codes, current, i, take, &bytes, &mut events, &mut read));
         if take.changed {
-            let sha256 = file.sha256.clone().unwrap_or_else(|| crate::digest::sha256_hex(&bytes));
+            let sha256 = file
+                .sha256
+                .clone()
+                .unwrap_or_else(|| timings::time("hash [threads]", || crate::digest::sha256_hex(&bytes)));
             read.files.push(FileRead { file: i, sha256, outcome });
         }
     }
@@ -809,17 +842,27 @@ fn read_file(
     "read"
 }
 
-/// Append the rows the batch's patients gave to the staging tables, numbered from 1 in each.
-fn stage(conn: &duckdb::Connection, current: &[Current], reads: &[PatientRead]) -> Result<()> {
-    for (table, name) in TABLES.iter().zip(STAGING_NAMES.iter()) {
+/// Stage the rows the batch's patients gave, a file of each table in the scratch folder; each
+/// table's rows are numbered on from `staged_rows`, its rows staged so far.
+fn stage(
+    scratch: &mut Scratch,
+    current: &[Current],
+    reads: &[PatientRead],
+    staged_rows: &mut [i64; TABLES.len()],
+) -> Result<()> {
+    for ((table, name), staged_so_far) in TABLES.iter().zip(STAGING_NAMES.iter()).zip(staged_rows.iter_mut()) {
         let spec = spec_for(table).expect("the import's tables are clinical tables");
-        let mut appender = conn.appender(name)?;
+        scratch.db().execute_batch(&staged::create_sql(spec, name))?;
+        let mut appender = scratch.db().appender(name)?;
         let staged = reads.iter().flat_map(|r| &r.rows).filter(|r| r.table == *table);
-        for (rn, staged) in (1i64..).zip(staged) {
+        for (rn, staged) in (*staged_so_far + 1..).zip(staged) {
+            *staged_so_far = rn;
             let source_file = &current[staged.file].source_file;
             staged::append_row(&mut appender, spec, rn, &staged.row, source_file, staged.segment as i64)?;
         }
         appender.flush()?;
+        drop(appender);
+        scratch.write(name)?;
     }
     Ok(())
 }

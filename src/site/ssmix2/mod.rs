@@ -11,4 +11,5 @@ pub mod import;
 mod observation;
 pub mod read;
 mod rows;
+mod scratch;
 pub mod storage;

@@ -8,7 +8,9 @@
 //! database, and never through a symbolic link: a link could lead the reader out of the storage.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
 
 use crate::error::{IoContext, Result};
 
@@ -76,7 +78,12 @@ const FILE_DEPTH: usize = 6;
 /// does not fit the layout is listed in `misplaced` with why.
 pub fn walk(root: &Path) -> Result<Storage> {
     let mut storage = Storage::default();
-    walk_dir(root, root, 0, &mut storage, &mut |_| Ok(()))?;
+    walk_dir(root, root, 0, &mut storage, &mut |storage, folder| {
+        let patient = walk_patient(root, folder)?;
+        storage.files.extend(patient.files);
+        storage.misplaced.extend(patient.misplaced);
+        Ok(())
+    })?;
     storage.sort();
     Ok(storage)
 }
@@ -86,35 +93,53 @@ pub fn walk(root: &Path) -> Result<Storage> {
 /// that whoever reads the storage holds no more of it at once.
 pub fn walk_by_patient(root: &Path, patients: usize, each: &mut dyn FnMut(Storage) -> Result<()>) -> Result<()> {
     let mut batch = Storage::default();
-    let mut folders = 0;
-    walk_dir(root, root, 0, &mut batch, &mut |batch| {
-        folders += 1;
-        if folders < patients.max(1) {
+    let mut folders = Vec::new();
+    walk_dir(root, root, 0, &mut batch, &mut |batch, folder| {
+        folders.push(folder.to_path_buf());
+        if folders.len() < patients.max(1) {
             return Ok(());
         }
-        folders = 0;
-        let mut full = std::mem::take(batch);
-        full.sort();
-        each(full)
+        each(with_folders(root, std::mem::take(batch), &mut folders)?)
     })?;
-    if !batch.files.is_empty() || !batch.misplaced.is_empty() {
-        batch.sort();
-        each(batch)?;
+    let last = with_folders(root, batch, &mut folders)?;
+    if !last.files.is_empty() || !last.misplaced.is_empty() {
+        each(last)?;
     }
     Ok(())
+}
+
+/// `batch` with what the patient folders `folders` hold, sorted; `folders` emptied. The folders
+/// are walked in parallel: a walk is a `stat` of every file, most of an import with little to read.
+fn with_folders(root: &Path, mut batch: Storage, folders: &mut Vec<PathBuf>) -> Result<Storage> {
+    let walked: Vec<Storage> = folders.par_iter().map(|folder| walk_patient(root, folder)).collect::<Result<_>>()?;
+    folders.clear();
+    for patient in walked {
+        batch.files.extend(patient.files);
+        batch.misplaced.extend(patient.misplaced);
+    }
+    batch.sort();
+    Ok(batch)
+}
+
+/// Walk one patient's folder.
+fn walk_patient(root: &Path, folder: &Path) -> Result<Storage> {
+    let mut storage = Storage::default();
+    // Below a patient's folder there is no other patient's.
+    walk_dir(root, folder, PATIENT_DEPTH, &mut storage, &mut |_, _| Ok(()))?;
+    Ok(storage)
 }
 
 /// The depth of a patient's folder below the root (`ROOT/pid/pid/PID`).
 const PATIENT_DEPTH: usize = 3;
 
-/// Walk `dir`, at `depth` below the root, in name order; `patient_done` is called after each
-/// patient folder.
+/// Walk `dir`, at `depth` below the root, in name order; a patient's folder is given to `patient`
+/// to walk (`walk_patient`) rather than walked.
 fn walk_dir(
     root: &Path,
     dir: &Path,
     depth: usize,
     storage: &mut Storage,
-    patient_done: &mut dyn FnMut(&mut Storage) -> Result<()>,
+    patient: &mut dyn FnMut(&mut Storage, &Path) -> Result<()>,
 ) -> Result<()> {
     let mut paths = Vec::new();
     for entry in std::fs::read_dir(dir).at(dir)? {
@@ -127,11 +152,10 @@ fn walk_dir(
         let misplaced = |reason: &str| Misplaced { path: relative.clone(), reason: reason.to_string() };
         if meta.file_type().is_symlink() {
             storage.misplaced.push(misplaced("a symbolic link: not followed, it could lead out of the storage"));
+        } else if meta.is_dir() && depth + 1 == PATIENT_DEPTH {
+            patient(storage, &path)?;
         } else if meta.is_dir() && depth + 1 < FILE_DEPTH {
-            walk_dir(root, &path, depth + 1, storage, patient_done)?;
-            if depth + 1 == PATIENT_DEPTH {
-                patient_done(storage)?;
-            }
+            walk_dir(root, &path, depth + 1, storage, patient)?;
         } else if meta.is_file() && depth + 1 == FILE_DEPTH {
             match check_place(&relative) {
                 Ok(name) => {
