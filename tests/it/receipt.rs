@@ -284,7 +284,8 @@ fn a_month_sent_again_keeps_the_patient_row_another_source_needs() {
     let march = put(dir.path(), "202404", &claims("202403", 75, &[visit(&[(5, "1")])]));
     import(dir.path(), &[&march]).ok();
     let key = patient_key(&hmac_key(&dir.path().join("site")), CHART);
-    let visit_row = format!("patient_key,encounter_type,start_date,end_date,source\n{key},outpatient,2024-03-20,2024-03-20,EHR\n");
+    let visit_row =
+        format!("patient_key,encounter_type,start_date,end_date,source\n{key},outpatient,2024-03-20,2024-03-20,EHR\n");
     std::fs::write(dir.path().join("encounter.csv"), visit_row).unwrap();
     midnet(dir.path(), &["site", "load", "--site", "site", "encounter.csv"]).ok();
     assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM encounter"), 1);

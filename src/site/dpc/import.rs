@@ -378,11 +378,11 @@ impl<'c> Stage<'c> {
     fn stay(&mut self, patient: &str, stay: &Stay, source: &str) -> Result<()> {
         let place = "FF-6";
         match (stay.patient, stay.discharge) {
-            (Some((sex, birth_date, line)), Some((discharged, ..))) => {
-                if self.patients.get(patient).is_none_or(|p| p.discharged < discharged) {
-                    let row = PatientRow { discharged, sex, birth_date, source_file: source.to_string(), line };
-                    self.patients.insert(patient.to_string(), row);
-                }
+            (Some((sex, birth_date, line)), Some((discharged, ..)))
+                if self.patients.get(patient).is_none_or(|p| p.discharged < discharged) =>
+            {
+                let row = PatientRow { discharged, sex, birth_date, source_file: source.to_string(), line };
+                self.patients.insert(patient.to_string(), row);
             }
             (None, _) if !stay.unread => self.problem("patient", source, stay.line, place, problems::NO_PATIENT),
             _ => {}
