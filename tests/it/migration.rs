@@ -12,7 +12,7 @@ use crate::common::{Run, midnet, midnet_with, tempdir, testdata};
 const CRASH_AT: &str = "MIDNET_CRASH_AT";
 
 /// The schema version this midnet writes.
-const CURRENT: i64 = 7;
+pub(crate) const CURRENT: i64 = 7;
 
 /// The version-1 fixture, unpacked as `DIR/site/site.duckdb`; returns the site directory.
 fn old_site(dir: &Path) -> PathBuf {
