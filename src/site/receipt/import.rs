@@ -248,6 +248,10 @@ fn withdraw(conn: &duckdb::Connection, replaced: &[String], version: i64) -> Res
     Ok((diagnoses + rows, rebuilt))
 }
 
+fn staging_name(table: &str) -> String {
+    staged::staging_name("receipt", table)
+}
+
 /// The table whose quarantine holds a record's problems; the file's own records (IR, GO) and
 /// records of no table are filed under the patient table.
 fn table_of(record: &str) -> &'static str {
