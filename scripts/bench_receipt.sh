@@ -4,11 +4,11 @@
 #   scripts/bench_receipt.sh MIDNET PATIENTS WORKDIR [ROUNDS] [DATA_START]
 #
 # Synthesises one claims site of PATIENTS patients with its CSV files and its monthly RECEIPTC.UKE
-# files (care from DATA_START, 2024-10-01 unless given, to 2025-09-30: a year of monthly files),
-# then, ROUNDS times (2 unless given), alternating: loads the CSV files' rows the claims carry into
-# one fresh site and imports the claims files into another (each with the site's masters first),
-# under /usr/bin/time for the wall time and the peak resident memory; then imports the files again
-# with nothing changed. Prints one line per step, and what each command's rows became, per table.
+# files (care from DATA_START, 2024-09-30 unless given, to 2025-09-30: a year, the shortest period
+# synth takes), then, ROUNDS times (2 unless given), alternating: loads the CSV files' rows the
+# claims carry into one fresh site and imports the claims files into another (each with the site's
+# masters first), under /usr/bin/time for the wall time and the peak resident memory; then imports
+# the files again with nothing changed. Prints one line per step, and what each command's rows became, per table.
 #
 # The rows the claims carry, as the import makes them: every patient, the CLAIMS diagnoses and
 # procedures, and the outpatient drug orders the hospital billed (the EHR's, which the claims
@@ -19,7 +19,7 @@ midnet=$1
 patients=$2
 work=$3
 rounds=${4:-2}
-data_start=${5:-2024-10-01}
+data_start=${5:-2024-09-30}
 # Seed 21's first site bills claims (a site has claims at random: 70 %).
 seed=21
 # A site synthesised by an earlier run in WORKDIR is kept and used again; only the sites measured
@@ -30,7 +30,7 @@ site=net/site01
 if [ ! -d claims ]; then
     rm -rf net claims.partial
     "$midnet" synth --site-count 1 --patients "$patients" --seed "$seed" --dir net --format csv,receipt \
-        --dirty 0 --data-start "$data_start" --data-end 2025-09-30 --quiet
+        --dirty 0 --data-start "$data_start" --data-end 2025-09-30 --quiet > /dev/null
     if [ ! -d "$site/receipt" ]; then
         echo "$site has no claims files: choose another seed" >&2
         exit 1
@@ -73,7 +73,7 @@ rows() {
 }
 fresh() {
     rm -rf "$1"
-    "$midnet" site init --site "$1" > /dev/null
+    "$midnet" site init --site "$1" > /dev/null 2>&1
     "$midnet" site masters import --site "$1" "$site"/masters/* > /dev/null
 }
 round=1
