@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use duckdb::types::Value;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use super::era::Month;
@@ -96,7 +97,10 @@ struct Given {
 /// Import the claims files `files` into `site`.
 pub fn import(site: &SiteDir, files: &[PathBuf]) -> Result<ImportReport> {
     site.refuse_at_spark("spark_receipt", "importing claims", "import them into a DuckDB site")?;
-    let given: Vec<Given> = timings::time("read files", || files.iter().map(|f| read(f)).collect::<Result<_>>())?;
+    // The files are read and checked on every core; the first file in the order given that
+    // cannot be read is the one named.
+    let read_files = || files.par_iter().map(|f| read(f)).collect::<Vec<_>>().into_iter().collect::<Result<_>>();
+    let given: Vec<Given> = timings::time("read files", read_files)?;
     let (conn, migration) = site.open_migrated()?;
     let key = PatientKey::of(site)?;
     let known: HashSet<String> = strings(&conn, "SELECT sha256 FROM receipt_file")?.into_iter().collect();
