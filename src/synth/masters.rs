@@ -136,12 +136,14 @@ fn procedure_master() -> String {
     .collect()
 }
 
-/// The 医薬品マスター: one レセプト電算 code per YJ code, its 剤形 from the route.
+/// The 医薬品マスター: one レセプト電算 code per YJ code, its 剤形 from the route, its unit the one
+/// the synthetic orders' doses are in (the claims' 使用量 of an injection is in it).
 fn drug_master() -> Result<String> {
     let mut text = String::new();
     for (i, drug) in built_in("drug_master")?.iter().enumerate() {
         let (yj, ingredient, route) = (&drug[0], &drug[1], &drug[4]);
         let code = receipt_code(i);
+        let (_, unit) = super::typical_dose(ingredient);
         let dosage_form = match route {
             "oral" => "1",
             "injection" => "4",
@@ -151,6 +153,7 @@ fn drug_master() -> Result<String> {
         let row = [
             ("drug_code", code.as_str()),
             ("name", ingredient),
+            ("unit_name", unit),
             ("dosage_form", dosage_form),
             ("changed", PUBLISHED),
             ("yj_code", yj),

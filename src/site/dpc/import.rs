@@ -27,10 +27,9 @@ use crate::error::{Error, IoContext, Result};
 use crate::site::SiteDir;
 use crate::site::keys::PatientKey;
 use crate::site::load::reasons::dpc as problems;
-use crate::site::load::staged::{self, Problem, StagedLoads, Staging, StagingKind};
+use crate::site::load::staged::{self, Problem, Replaced};
 use crate::site::load::{FileLoaded, spec_for};
 use crate::site::receipt::import::Codes;
-use crate::sql::duckdb::ident;
 
 /// What an import did.
 #[derive(Debug, Clone, Serialize)]
@@ -155,11 +154,10 @@ pub fn import(site: &SiteDir, paths: &[PathBuf]) -> Result<ImportReport> {
     let replaced: Vec<String> = report.files.iter().filter_map(|f| f.replaces.clone()).collect();
     let codes = Codes::of(&conn)?;
 
-    conn.execute_batch("BEGIN TRANSACTION")?;
-    let imported = (|| -> Result<(i64, Vec<FileLoaded>)> {
-        let version: i64 =
-            conn.query_row("SELECT coalesce(max(data_version), 0) + 1 FROM load_history", [], |r| r.get(0))?;
-        report.rows_withdrawn = withdraw(&conn, &replaced, version)?;
+    let (version, tables) = staged::import_as_one_version(site, &conn, "dpc", &TABLES, |version| {
+        let tables = &TABLES[1..];
+        report.rows_withdrawn =
+            Replaced::register(&conn, &replaced)?.withdraw(&conn, "dpc_file", tables, &[], version)?;
         let has_row: HashSet<String> = strings(&conn, "SELECT patient_key FROM patient")?.into_iter().collect();
         let mut stage = Stage::create(&conn, &codes)?;
         for g in &new {
@@ -170,34 +168,8 @@ pub fn import(site: &SiteDir, paths: &[PathBuf]) -> Result<ImportReport> {
         let problems = stage.finish()?;
         crate::crash::point("dpc-staged");
         record_files(&conn, &new, version)?;
-        let names = TABLES.map(staging_name);
-        let stagings: Vec<Staging> = TABLES
-            .iter()
-            .zip(&names)
-            .map(|(t, name)| Staging {
-                spec: spec_for(t).expect("the import's tables are clinical tables"),
-                table: name,
-                file: "dpc",
-                kind: StagingKind::Table,
-            })
-            .collect();
-        let mut loads = StagedLoads::begin(&conn, stagings, version)?;
-        loads.load_batch(&conn)?;
-        loads.quarantine(&conn, &problems)?;
-        let tables = loads.finish(&conn, "dpc")?;
-        site.keep_loaded_rows(&conn, Some(version))?;
-        Ok((version, tables))
-    })();
-    let (version, tables) = match imported {
-        Ok(done) => done,
-        Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK");
-            return Err(e);
-        }
-    };
-    conn.execute_batch("COMMIT")?;
-    crate::crash::point("dpc-committed");
-    conn.execute_batch("CHECKPOINT")?;
+        Ok(problems)
+    })?;
     report.data_version = Some(version);
     report.tables = tables;
     Ok(report)
@@ -274,39 +246,8 @@ fn current_files(conn: &duckdb::Connection) -> Result<HashMap<(String, String, S
     Ok(rows.collect::<std::result::Result<_, _>>()?)
 }
 
-/// Withdraw the files replaced: their rows out, the files marked, and the patient rows they made
-/// that no row needs any more. How many rows left the tables.
-fn withdraw(conn: &duckdb::Connection, replaced: &[String], version: i64) -> Result<u64> {
-    if replaced.is_empty() {
-        return Ok(0);
-    }
-    conn.execute_batch("CREATE OR REPLACE TEMP TABLE midnet_replaced (source_file VARCHAR)")?;
-    {
-        let mut appender = conn.appender("midnet_replaced")?;
-        for file in replaced {
-            appender.append_row([file])?;
-        }
-    }
-    let of_replaced = "source_file IN (SELECT source_file FROM midnet_replaced)";
-    let mut rows = 0;
-    for table in &TABLES[1..] {
-        rows += conn.execute(&format!("DELETE FROM {} WHERE {of_replaced}", ident(table)), [])?;
-    }
-    conn.execute(&format!("UPDATE dpc_file SET withdrawn = ? WHERE withdrawn IS NULL AND {of_replaced}"), [version])?;
-    // A patient's row goes with its file unless a row of theirs remains in a table (of any
-    // source): no row is left without its patient.
-    let remaining: Vec<String> =
-        crate::schema::CLINICAL_TABLES[1..].iter().map(|t| format!("SELECT patient_key FROM {}", ident(t))).collect();
-    rows += conn.execute(
-        &format!("DELETE FROM patient WHERE {of_replaced} AND patient_key NOT IN ({})", remaining.join(" UNION ALL ")),
-        [],
-    )?;
-    conn.execute_batch("DROP TABLE midnet_replaced")?;
-    Ok(rows as u64)
-}
-
 fn staging_name(table: &str) -> String {
-    format!("midnet_dpc_{table}")
+    staged::staging_name("dpc", table)
 }
 
 /// A patient's row as their stays give it: the discharge of the stay it comes from.
@@ -331,8 +272,6 @@ impl<'c> Stage<'c> {
     fn create(conn: &'c duckdb::Connection, codes: &'c Codes) -> Result<Stage<'c>> {
         let mut appenders = BTreeMap::new();
         for table in TABLES {
-            let spec = spec_for(table).expect("the import's tables are clinical tables");
-            conn.execute_batch(&staged::create_sql(spec, &staging_name(table)))?;
             appenders.insert(table, (conn.appender(&staging_name(table))?, 0));
         }
         Ok(Stage { codes, appenders, problems: Vec::new(), patients: HashMap::new(), not_taken: 0 })

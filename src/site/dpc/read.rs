@@ -159,12 +159,7 @@ impl Item {
     /// The route of a drug from its データ区分 (the claims' 診療識別): none for a drug used in a
     /// procedure.
     pub fn route(&self) -> Option<&'static str> {
-        match self.category.as_str() {
-            "21" | "22" => Some("oral"),
-            "23" => Some("topical"),
-            "31" | "32" | "33" => Some("injection"),
-            _ => None,
-        }
+        crate::site::receipt::uke::route(&self.category)
     }
 }
 

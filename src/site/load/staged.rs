@@ -4,14 +4,134 @@
 //! source file and line (for SS-MIX2, the segment), its rows with a local code kept waiting for a
 //! mapping. The caller holds the transaction; `StagedLoads::finish` ends the reading the same way
 //! for every importer: the stagings dropped, the load in `load_history`, its quality recorded.
+//!
+//! The readers of files a hospital sends by the month (claims, DPC) share more: the transaction
+//! their reading is one data version in (`import_as_one_version`), and the withdrawal of the files
+//! a month sent again replaces (`Replaced`).
 
 use super::set_aside::SetAside;
 use super::spec::TableSpec;
 use super::stage::{self, Numbering, Origin, SourceFile};
-use super::{FileLoaded, reasons, timings, waiting};
+use super::{FileLoaded, reasons, spec_for, timings, waiting};
 use crate::error::Result;
+use crate::site::SiteDir;
 use crate::sql::duckdb::{ident, string};
 use duckdb::types::Value;
+
+/// The staging table of `table` of the reader `reader` (`midnet_receipt_diagnosis`).
+pub fn staging_name(reader: &str, table: &str) -> String {
+    format!("midnet_{reader}_{table}")
+}
+
+/// Bring a reading of the files of `reader` (`receipt`, `dpc`) into `site` as one data version, in
+/// one transaction on `conn`: the staging tables of `tables` (patient first; named by
+/// `staging_name`) are created, then `stage`, given the version, withdraws what the files replace,
+/// fills the stagings and records the files, and says what it could not stage. The staged rows come
+/// in through the load's checks, the problems go to the quarantine, the load is recorded; the
+/// transaction commits (the crash point `READER-committed` after it) and the database is
+/// checkpointed. On an error the transaction rolls back: nothing of the reading stays. Returns the
+/// version and what each table's rows became.
+pub fn import_as_one_version(
+    site: &SiteDir,
+    conn: &duckdb::Connection,
+    reader: &'static str,
+    tables: &[&'static str],
+    stage: impl FnOnce(i64) -> Result<Vec<Problem>>,
+) -> Result<(i64, Vec<FileLoaded>)> {
+    let names: Vec<String> = tables.iter().map(|table| staging_name(reader, table)).collect();
+    let specs: Vec<&'static TableSpec> =
+        tables.iter().map(|table| spec_for(table).expect("an importer's tables are clinical tables")).collect();
+    conn.execute_batch("BEGIN TRANSACTION")?;
+    let imported = (|| -> Result<(i64, Vec<FileLoaded>)> {
+        let version: i64 =
+            conn.query_row("SELECT coalesce(max(data_version), 0) + 1 FROM load_history", [], |r| r.get(0))?;
+        for (spec, name) in specs.iter().zip(&names) {
+            conn.execute_batch(&create_sql(spec, name))?;
+        }
+        let problems = stage(version)?;
+        let stagings: Vec<Staging> = specs
+            .iter()
+            .zip(&names)
+            .map(|(&spec, name)| Staging { spec, table: name, file: reader, kind: StagingKind::Table })
+            .collect();
+        let mut loads = StagedLoads::begin(conn, stagings, version)?;
+        loads.load(conn)?;
+        loads.quarantine(conn, &problems)?;
+        let loaded = timings::time("finish the load", || loads.finish(conn, reader))?;
+        site.keep_loaded_rows(conn, Some(version))?;
+        Ok((version, loaded))
+    })();
+    let (version, loaded) = match imported {
+        Ok(done) => done,
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(e);
+        }
+    };
+    timings::time("commit", || conn.execute_batch("COMMIT"))?;
+    crate::crash::point(&format!("{reader}-committed"));
+    timings::time("checkpoint", || conn.execute_batch("CHECKPOINT"))?;
+    Ok((version, loaded))
+}
+
+/// The files of a reader that new files replace (a month a hospital sent again), registered in a
+/// temporary table for the statements that withdraw them; `withdraw` drops it.
+pub struct Replaced {
+    any: bool,
+}
+
+impl Replaced {
+    /// The condition on a row's `source_file` that it is of a file replaced.
+    pub const OF: &'static str = "source_file IN (SELECT source_file FROM midnet_replaced)";
+
+    /// Register the files `source_files` (their rows' `source_file`).
+    pub fn register(conn: &duckdb::Connection, source_files: &[String]) -> Result<Replaced> {
+        conn.execute_batch("CREATE OR REPLACE TEMP TABLE midnet_replaced (source_file VARCHAR)")?;
+        let mut appender = conn.appender("midnet_replaced")?;
+        for file in source_files {
+            appender.append_row([file])?;
+        }
+        appender.flush()?;
+        Ok(Replaced { any: !source_files.is_empty() })
+    }
+
+    /// Withdraw the files: their rows out of `tables`, each marked withdrawn under `data_version`
+    /// in the reader's table of files `file_table`, and their patient rows out unless a row of the
+    /// patient remains, in a clinical table (of any source) or in one of `kept_by` (tables of
+    /// patient keys beside them): no row is left without its patient. How many rows left the
+    /// clinical tables.
+    pub fn withdraw(
+        self,
+        conn: &duckdb::Connection,
+        file_table: &str,
+        tables: &[&str],
+        kept_by: &[&str],
+        data_version: i64,
+    ) -> Result<u64> {
+        let mut rows = 0;
+        if self.any {
+            let of = Self::OF;
+            for table in tables {
+                rows += conn.execute(&format!("DELETE FROM {} WHERE {of}", ident(table)), [])?;
+            }
+            conn.execute(
+                &format!("UPDATE {} SET withdrawn = ? WHERE withdrawn IS NULL AND {of}", ident(file_table)),
+                [data_version],
+            )?;
+            let remaining: Vec<String> = crate::schema::CLINICAL_TABLES[1..]
+                .iter()
+                .chain(kept_by)
+                .map(|table| format!("SELECT patient_key FROM {}", ident(table)))
+                .collect();
+            rows += conn.execute(
+                &format!("DELETE FROM patient WHERE {of} AND patient_key NOT IN ({})", remaining.join(" UNION ALL ")),
+                [],
+            )?;
+        }
+        conn.execute_batch("DROP TABLE midnet_replaced")?;
+        Ok(rows as u64)
+    }
+}
 
 /// The columns of a staging table of `spec`'s table: `rn` (the row's number in the staging), every
 /// field as text, the row's `source_file` and its `line` in that file.
@@ -125,17 +245,9 @@ impl<'a> StagedLoads<'a> {
         Ok(StagedLoads { set_aside, data_version, loads })
     }
 
-    /// Bring in the rows staged since the last batch, table by table, and empty the stagings.
-    pub fn load_batch(&mut self, conn: &duckdb::Connection) -> Result<()> {
-        self.load(conn)?;
-        for (staging, _) in &self.loads {
-            conn.execute_batch(&format!("DELETE FROM {}", ident(staging.table)))?;
-        }
-        Ok(())
-    }
-
     /// Bring in the rows of the stagings, table by table, leaving them as they are: for stagings
-    /// read once (the SS-MIX2 import's are views over the files it staged).
+    /// read once (the SS-MIX2 import's views over the files it staged, the claims' and DPC's
+    /// tables).
     pub fn load(&mut self, conn: &duckdb::Connection) -> Result<()> {
         for (staging, load) in &mut self.loads {
             load_one(conn, &self.set_aside, staging, load, self.data_version)?;

@@ -1,4 +1,4 @@
-//! Where a staged reading's time goes (BENCHMARKS.md, issue 20): with `MIDNET_TIMINGS` set in the
+//! Where a staged reading's time goes (BENCHMARKS.md, issues 20 and 21): with `MIDNET_TIMINGS` set in the
 //! environment, each phase timed is summed, a line per batch and the totals are written to stderr.
 //! Unset (always, but for a measurement), a phase costs one check of a flag and nothing is written.
 //! Phases timed on several threads at once add up their threads' time (`[threads]` in the name).

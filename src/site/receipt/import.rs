@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use duckdb::types::Value;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use super::era::Month;
@@ -31,8 +32,8 @@ use crate::error::{Error, IoContext, Result};
 use crate::site::SiteDir;
 use crate::site::keys::PatientKey;
 use crate::site::load::reasons::receipt as problems;
-use crate::site::load::staged::{self, Problem, StagedLoads, Staging, StagingKind};
-use crate::site::load::{FileLoaded, spec_for};
+use crate::site::load::staged::{self, Problem, Replaced};
+use crate::site::load::{FileLoaded, spec_for, timings};
 use crate::sql::duckdb::ident;
 
 /// What an import did.
@@ -96,7 +97,10 @@ struct Given {
 /// Import the claims files `files` into `site`.
 pub fn import(site: &SiteDir, files: &[PathBuf]) -> Result<ImportReport> {
     site.refuse_at_spark("spark_receipt", "importing claims", "import them into a DuckDB site")?;
-    let given: Vec<Given> = files.iter().map(|f| read(f)).collect::<Result<_>>()?;
+    // The files are read and checked on every core; the first file in the order given that
+    // cannot be read is the one named.
+    let read_files = || files.par_iter().map(|f| read(f)).collect::<Vec<_>>().into_iter().collect::<Result<_>>();
+    let given: Vec<Given> = timings::time("read files", read_files)?;
     let (conn, migration) = site.open_migrated()?;
     let key = PatientKey::of(site)?;
     let known: HashSet<String> = strings(&conn, "SELECT sha256 FROM receipt_file")?.into_iter().collect();
@@ -143,13 +147,11 @@ pub fn import(site: &SiteDir, files: &[PathBuf]) -> Result<ImportReport> {
     let replaced: Vec<String> = report.files.iter().filter_map(|f| f.replaces.clone()).collect();
     let codes = Codes::of(&conn)?;
 
-    conn.execute_batch("BEGIN TRANSACTION")?;
-    let imported = (|| -> Result<(i64, Vec<FileLoaded>)> {
-        let version: i64 =
-            conn.query_row("SELECT coalesce(max(data_version), 0) + 1 FROM load_history", [], |r| r.get(0))?;
-        let (withdrawn_rows, mut rebuilt) = withdraw(&conn, &replaced, version)?;
+    let (version, tables) = staged::import_as_one_version(site, &conn, "receipt", &TABLES, |version| {
+        let (withdrawn_rows, mut rebuilt) = timings::time("withdraw", || withdraw(&conn, &replaced, version))?;
         report.rows_withdrawn = withdrawn_rows;
         let has_row: HashSet<String> = strings(&conn, "SELECT patient_key FROM patient")?.into_iter().collect();
+        let staging_started = std::time::Instant::now();
         let mut stage = Stage::create(&conn, &codes)?;
         for g in &new {
             stage.file(&key, g, &mut rebuilt)?;
@@ -158,37 +160,13 @@ pub fn import(site: &SiteDir, files: &[PathBuf]) -> Result<ImportReport> {
         report.records_not_taken = stage.not_taken;
         report.totals_mismatches = std::mem::take(&mut stage.mismatches);
         let problems = stage.finish()?;
-        report.rows_withdrawn += rebuild_diagnoses(&conn, &rebuilt)?;
+        timings::add_time("stage", staging_started.elapsed());
+        report.rows_withdrawn += timings::time("rebuild diagnoses", || rebuild_diagnoses(&conn, &rebuilt))?;
         crate::crash::point("receipt-staged");
         record_files(&conn, &new, &report.totals_mismatches, version)?;
-        let names = TABLES.map(staging_name);
-        let stagings: Vec<Staging> = TABLES
-            .iter()
-            .zip(&names)
-            .map(|(t, name)| Staging {
-                spec: spec_for(t).expect("the import's tables are clinical tables"),
-                table: name,
-                file: "receipt",
-                kind: StagingKind::Table,
-            })
-            .collect();
-        let mut loads = StagedLoads::begin(&conn, stagings, version)?;
-        loads.load_batch(&conn)?;
-        loads.quarantine(&conn, &problems)?;
-        let tables = loads.finish(&conn, "receipt")?;
-        site.keep_loaded_rows(&conn, Some(version))?;
-        Ok((version, tables))
-    })();
-    let (version, tables) = match imported {
-        Ok(done) => done,
-        Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK");
-            return Err(e);
-        }
-    };
-    conn.execute_batch("COMMIT")?;
-    crate::crash::point("receipt-committed");
-    conn.execute_batch("CHECKPOINT")?;
+        Ok(problems)
+    })?;
+    timings::totals();
     report.data_version = Some(version);
     report.tables = tables;
     Ok(report)
@@ -256,47 +234,26 @@ impl Codes {
 }
 
 /// Withdraw the files replaced: their rows out, their month-by-month diagnoses out, the files
-/// marked. How many rows left the tables, and the patients whose diagnoses are rebuilt.
+/// marked, and the patient rows they made that no row needs any more. How many rows left the
+/// tables, and the patients whose diagnoses are rebuilt.
 fn withdraw(conn: &duckdb::Connection, replaced: &[String], version: i64) -> Result<(u64, BTreeSet<String>)> {
-    conn.execute_batch("CREATE OR REPLACE TEMP TABLE midnet_replaced (source_file VARCHAR)")?;
-    {
-        let mut appender = conn.appender("midnet_replaced")?;
-        for file in replaced {
-            appender.append_row([file])?;
-        }
-    }
-    let of_replaced = "source_file IN (SELECT source_file FROM midnet_replaced)";
-    let mut rows = 0;
-    for table in ["drug_order", "drug_administration", "procedure"] {
-        rows += conn.execute(&format!("DELETE FROM {} WHERE {of_replaced}", ident(table)), [])?;
-    }
-    let rebuilt = strings(conn, &format!("SELECT DISTINCT patient_key FROM receipt_diagnosis WHERE {of_replaced}"))?;
+    let files = Replaced::register(conn, replaced)?;
+    let of_replaced = Replaced::OF;
+    let rebuilt: BTreeSet<String> =
+        strings(conn, &format!("SELECT DISTINCT patient_key FROM receipt_diagnosis WHERE {of_replaced}"))?
+            .into_iter()
+            .collect();
     conn.execute(&format!("DELETE FROM receipt_diagnosis WHERE {of_replaced}"), [])?;
-    conn.execute(
-        &format!("UPDATE receipt_file SET withdrawn = ? WHERE withdrawn IS NULL AND {of_replaced}"),
-        [version],
-    )?;
-    // A patient's row goes with its file unless a row of theirs remains, of any source: then it
-    // stays (a row of a withdrawn file), so that no row is left without its patient. The claims'
-    // diagnoses count by their months still held; their rows are rebuilt from those afterwards.
-    let remaining: Vec<String> = crate::schema::CLINICAL_TABLES[1..]
-        .iter()
-        .map(|&table| match table {
-            "diagnosis" => "SELECT patient_key FROM diagnosis WHERE source <> 'CLAIMS'".to_string(),
-            _ => format!("SELECT patient_key FROM {}", ident(table)),
-        })
-        .chain(["SELECT patient_key FROM receipt_diagnosis".to_string()])
-        .collect();
-    rows += conn.execute(
-        &format!("DELETE FROM patient WHERE {of_replaced} AND patient_key NOT IN ({})", remaining.join(" UNION ALL ")),
-        [],
-    )?;
-    conn.execute_batch("DROP TABLE midnet_replaced")?;
-    Ok((rows as u64, rebuilt.into_iter().collect()))
+    // The claims' diagnoses of these patients are rebuilt from the months still held (which keep
+    // a patient's row): out now, so that a diagnosis of a month withdrawn keeps no patient row.
+    let diagnoses = withdraw_diagnoses(conn, &rebuilt)?;
+    let tables = ["drug_order", "drug_administration", "procedure"];
+    let rows = files.withdraw(conn, "receipt_file", &tables, &["receipt_diagnosis"], version)?;
+    Ok((diagnoses + rows, rebuilt))
 }
 
 fn staging_name(table: &str) -> String {
-    format!("midnet_receipt_{table}")
+    staged::staging_name("receipt", table)
 }
 
 /// The table whose quarantine holds a record's problems; the file's own records (IR, GO) and
@@ -345,12 +302,8 @@ struct Stage<'c> {
 impl<'c> Stage<'c> {
     fn create(conn: &'c duckdb::Connection, codes: &'c Codes) -> Result<Stage<'c>> {
         let mut appenders = Vec::new();
-        for table in TABLES {
-            let spec = spec_for(table).expect("the import's tables are clinical tables");
-            conn.execute_batch(&staged::create_sql(spec, &staging_name(table)))?;
-            if table != "diagnosis" {
-                appenders.push((table, conn.appender(&staging_name(table))?, 0));
-            }
+        for table in TABLES.into_iter().filter(|&table| table != "diagnosis") {
+            appenders.push((table, conn.appender(&staging_name(table))?, 0));
         }
         Ok(Stage {
             codes,
@@ -558,11 +511,9 @@ fn date_value(day: NaiveDate) -> Value {
     Value::Date32((day - epoch).num_days() as i32)
 }
 
-/// Rebuild the CLAIMS diagnoses of `patients` from the month-by-month diagnoses of the current
-/// files: out with their rows, and into the staging one row per 傷病名コード, start and の疑い, with
-/// the outcome (and main flag) of its latest month, ended on that month's last day unless it
-/// continues; it records the file and line of that month's SY. How many rows left the table.
-fn rebuild_diagnoses(conn: &duckdb::Connection, patients: &BTreeSet<String>) -> Result<u64> {
+/// Register `patients` (in `midnet_rebuilt`, which `rebuild_diagnoses` reads and drops) and take
+/// their claims-made diagnoses out of the diagnosis table. How many rows left it.
+fn withdraw_diagnoses(conn: &duckdb::Connection, patients: &BTreeSet<String>) -> Result<u64> {
     conn.execute_batch("CREATE OR REPLACE TEMP TABLE midnet_rebuilt (patient_key VARCHAR)")?;
     {
         let mut appender = conn.appender("midnet_rebuilt")?;
@@ -575,6 +526,15 @@ fn rebuild_diagnoses(conn: &duckdb::Connection, patients: &BTreeSet<String>) -> 
          AND source_file IN (SELECT source_file FROM receipt_file)",
         [],
     )?;
+    Ok(withdrawn as u64)
+}
+
+/// Rebuild the CLAIMS diagnoses of `patients` from the month-by-month diagnoses of the current
+/// files: out with their rows, and into the staging one row per 傷病名コード, start and の疑い, with
+/// the outcome (and main flag) of its latest month, ended on that month's last day unless it
+/// continues; it records the file and line of that month's SY. How many rows left the table.
+fn rebuild_diagnoses(conn: &duckdb::Connection, patients: &BTreeSet<String>) -> Result<u64> {
+    let withdrawn = withdraw_diagnoses(conn, patients)?;
     let staging = ident(&staging_name("diagnosis"));
     conn.execute_batch(&format!(
         "INSERT INTO {staging} (rn, patient_key, icd10, diagnosis_date, end_date, disease_outcome, suspected, \

@@ -137,12 +137,19 @@ pub struct Item {
 impl Item {
     /// The route of a drug from its 診療識別.
     pub fn route(&self) -> Option<&'static str> {
-        match self.category.as_str() {
-            "21" | "22" => Some("oral"),
-            "23" => Some("topical"),
-            "31" | "32" | "33" => Some("injection"),
-            _ => None,
-        }
+        route(&self.category)
+    }
+}
+
+/// The route of a drug billed under the 診療識別 `category` (別表20; DPC's EF データ区分 are the
+/// same codes): 内服 and 屯服 oral, 外用 topical, 注射 injection; none for a drug used in a
+/// procedure.
+pub fn route(category: &str) -> Option<&'static str> {
+    match category {
+        "21" | "22" => Some("oral"),
+        "23" => Some("topical"),
+        "31" | "32" | "33" => Some("injection"),
+        _ => None,
     }
 }
 

@@ -264,7 +264,8 @@ struct Import<'c> {
 }
 
 /// The names of the staging tables, one per table the import fills.
-static STAGING_NAMES: std::sync::LazyLock<[String; 6]> = std::sync::LazyLock::new(|| TABLES.map(staging_name));
+static STAGING_NAMES: std::sync::LazyLock<[String; 6]> =
+    std::sync::LazyLock::new(|| TABLES.map(|table| staged::staging_name("ssmix2", table)));
 
 impl Import<'_> {
     /// Compare one batch of the storage with its records, withdraw what went, stage and bring in
@@ -675,10 +676,6 @@ fn withdraw(
 
 /// The tables whose rows each come from one file.
 const EVENT_TABLES: [&str; 3] = ["drug_order", "drug_administration", "lab_result"];
-
-fn staging_name(table: &str) -> String {
-    format!("midnet_ssmix2_{table}")
-}
 
 /// A problem of a file read, on its way to the quarantine: the table its data kind feeds.
 struct Problem {
