@@ -16,7 +16,7 @@ use super::{FileLoaded, reasons, spec_for, timings, waiting};
 use crate::error::Result;
 use crate::site::SiteDir;
 use crate::sql::duckdb::{ident, string};
-use duckdb::types::Value;
+use duckdb::types::{ToSqlOutput, ValueRef};
 
 /// The staging table of `table` of the reader `reader` (`midnet_receipt_diagnosis`).
 pub fn staging_name(reader: &str, table: &str) -> String {
@@ -145,7 +145,8 @@ pub fn create_sql(spec: &TableSpec, staging: &str) -> String {
 }
 
 /// Append one row to a staging table of `spec`'s table: numbered `rn`, each field of `spec` its
-/// value in `row` (a field `row` does not name is NULL), placed at `line` of `source_file`.
+/// value in `row` (a field `row` does not name is NULL), placed at `line` of `source_file`. The
+/// values are borrowed, not copied: a row's text goes to DuckDB once.
 pub fn append_row(
     appender: &mut duckdb::Appender,
     spec: &TableSpec,
@@ -155,15 +156,20 @@ pub fn append_row(
     line: i64,
 ) -> Result<()> {
     let mut values = Vec::with_capacity(spec.fields.len() + 3);
-    values.push(Value::BigInt(rn));
+    values.push(ToSqlOutput::Borrowed(ValueRef::BigInt(rn)));
     for field in spec.fields {
-        let value = row.iter().find(|(name, _)| *name == field.name).and_then(|(_, v)| v.clone());
-        values.push(value.map_or(Value::Null, Value::Text));
+        let value = row.iter().find(|(name, _)| *name == field.name).and_then(|(_, v)| v.as_deref());
+        values.push(value.map_or(ToSqlOutput::Borrowed(ValueRef::Null), text));
     }
-    values.push(Value::Text(source_file.to_string()));
-    values.push(Value::BigInt(line));
+    values.push(text(source_file));
+    values.push(ToSqlOutput::Borrowed(ValueRef::BigInt(line)));
     appender.append_row(duckdb::appender_params_from_iter(values))?;
     Ok(())
+}
+
+/// `s` as a text value, borrowed.
+fn text(s: &str) -> ToSqlOutput<'_> {
+    ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes()))
 }
 
 /// One staging table to bring in: of `spec`'s table, recorded in `load_file` as `file` (the

@@ -60,6 +60,12 @@ impl Default for Options {
     }
 }
 
+/// DuckDB's memory for an import, whatever the storage's size. Without a limit the rows the
+/// transaction inserts stay in DuckDB's buffer pool (80 % of the machine by default) until the
+/// commit, and the peak grows with the storage (BENCHMARKS.md, issue 20); under it DuckDB evicts
+/// the blocks it has written to the database file and spills the rest to its temporary folder.
+const MEMORY_LIMIT: &str = "512MB";
+
 /// What an import did.
 #[derive(Debug, Clone, Serialize)]
 pub struct ImportReport {
@@ -157,6 +163,7 @@ pub fn import(site: &SiteDir, root: &Path, options: Options) -> Result<ImportRep
     }
     site.refuse_at_spark("spark_ssmix2", "importing an SS-MIX2 storage", "import it into a DuckDB site")?;
     let (conn, migration) = site.open_migrated()?;
+    conn.execute_batch(&format!("SET memory_limit = '{MEMORY_LIMIT}'"))?;
     let key = PatientKey::of(site)?;
     let codes = Codes::of(&conn)?;
     let mut scratch = Scratch::create(site)?;
@@ -859,7 +866,7 @@ fn stage(
         }
         appender.flush()?;
         drop(appender);
-        scratch.write(name)?;
+        timings::time("stage parquet", || scratch.write(name))?;
     }
     Ok(())
 }

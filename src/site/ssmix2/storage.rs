@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::error::{IoContext, Result};
+use crate::error::{Error, IoContext, Result};
 
 /// What a file's name says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,7 +133,9 @@ fn walk_patient(root: &Path, folder: &Path) -> Result<Storage> {
 const PATIENT_DEPTH: usize = 3;
 
 /// Walk `dir`, at `depth` below the root, in name order; a patient's folder is given to `patient`
-/// to walk (`walk_patient`) rather than walked.
+/// to walk (`walk_patient`) rather than walked. An entry's type comes from the directory listing,
+/// so only files are `stat`ed, each relative to its open folder (the tree has more folders than
+/// files, and a whole path's lookup costs a lookup per level).
 fn walk_dir(
     root: &Path,
     dir: &Path,
@@ -141,34 +143,41 @@ fn walk_dir(
     storage: &mut Storage,
     patient: &mut dyn FnMut(&mut Storage, &Path) -> Result<()>,
 ) -> Result<()> {
-    let mut paths = Vec::new();
+    let mut entries = Vec::new();
     for entry in std::fs::read_dir(dir).at(dir)? {
-        paths.push(entry.at(dir)?.path());
+        entries.push(entry.at(dir)?);
     }
-    paths.sort();
-    for path in paths {
-        let relative = relative(root, &path);
-        let meta = std::fs::symlink_metadata(&path).at(&path)?;
+    entries.sort_by_key(|e| e.file_name());
+    let folder = relative(root, dir);
+    for entry in entries {
+        let name = entry.file_name();
+        let relative = match folder.as_str() {
+            "" => name.to_string_lossy().into_owned(),
+            folder => format!("{folder}/{}", name.to_string_lossy()),
+        };
+        // The error's path is made only on an error: not an allocation per entry.
+        let kind = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
         let misplaced = |reason: &str| Misplaced { path: relative.clone(), reason: reason.to_string() };
-        if meta.file_type().is_symlink() {
+        if kind.is_symlink() {
             storage.misplaced.push(misplaced("a symbolic link: not followed, it could lead out of the storage"));
-        } else if meta.is_dir() && depth + 1 == PATIENT_DEPTH {
-            patient(storage, &path)?;
-        } else if meta.is_dir() && depth + 1 < FILE_DEPTH {
-            walk_dir(root, &path, depth + 1, storage, patient)?;
-        } else if meta.is_file() && depth + 1 == FILE_DEPTH {
+        } else if kind.is_dir() && depth + 1 == PATIENT_DEPTH {
+            patient(storage, &entry.path())?;
+        } else if kind.is_dir() && depth + 1 < FILE_DEPTH {
+            walk_dir(root, &entry.path(), depth + 1, storage, patient)?;
+        } else if kind.is_file() && depth + 1 == FILE_DEPTH {
             match check_place(&relative) {
                 Ok(name) => {
+                    let meta = entry.metadata().map_err(|e| Error::io(entry.path(), e))?;
                     let modified_ns = modified_ns(&meta);
                     storage.files.push(StoredFile { path: relative, name, bytes: meta.len(), modified_ns })
                 }
                 Err(reason) => storage.misplaced.push(Misplaced { path: relative, reason }),
             }
-        } else if meta.is_dir() {
+        } else if kind.is_dir() {
             storage
                 .misplaced
                 .push(misplaced("a directory where the layout has files (ROOT/pid/pid/PID/date/kind/file)"));
-        } else if meta.is_file() {
+        } else if kind.is_file() {
             storage
                 .misplaced
                 .push(misplaced("a file outside the layout's place for files (ROOT/pid/pid/PID/date/kind/file)"));
