@@ -318,3 +318,26 @@ fn the_serves_housekeeping_removes_what_settled_requests_left_and_keeps_what_liv
     let held = Served::held(&s.agent(0).ok());
     assert!(held.iter().any(|h| h["request"] == uploading.as_str() && h["state"] == "done"), "{held:?}");
 }
+
+/// A work request the site cannot believe as it fetches it (here the site pinned another key than
+/// the center's, as after the center made a new key pair): the agent logs the refusal and says it
+/// to the center, which fails the request and offers it no more; `extract` says why. Unsaid, the
+/// center would offer it again at once, and every round would fetch it and log it again.
+#[test]
+fn a_request_the_site_refuses_as_it_fetches_it_is_failed_at_the_center_and_not_fetched_again() {
+    let s = Served::new();
+    s.n.approve_all();
+    s.extract(&[]).ok();
+    let other = s.n.sites[1].join("keys/site.pub").display().to_string();
+    let pin = ["site", "trust-center", "--site", &s.site(0), "--key", &other, "--certificate-sha256", &s.fingerprint];
+    midnet_with(&s.n.c.root, &pin, &[], None).ok();
+    for _ in 0..2 {
+        assert_eq!(Served::held(&s.agent(0).ok()), Vec::<Value>::new());
+    }
+    let log = midnet_with(&s.n.c.root, &["site", "log", "--site", &s.site(0), "--json"], &[], None).ok().json();
+    let refused = log["records"].as_array().unwrap().iter().filter(|r| r["event"] == "refused").count();
+    assert_eq!(refused, 1, "fetched and refused once: {log}");
+    let report = s.extract(&[]).ok().json();
+    let reason = status_of(&report, &pseudonym(&report, 0))["reason"].as_str().unwrap().to_string();
+    assert!(reason.contains("the site refused this request") && reason.contains("a foreign key"), "{report}");
+}
