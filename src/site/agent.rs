@@ -410,6 +410,7 @@ impl Agent<'_> {
             }
             match self.send_files(&held.request, &outbox, &received["files"]) {
                 Err(_) if self.heard.get() == Heard::Status(409) && resumes < MOST_RESUMES => resumes += 1,
+                Err(e) if self.heard.get() == Heard::Status(408) => return self.cut_off(held, e),
                 sent => {
                     sent?;
                     break;
@@ -432,6 +433,20 @@ impl Agent<'_> {
             Err(e) if self.unanswered() => Err(e),
             Err(e) => self.set(held, SiteState::Failed, format!("the data center refused the upload: {e}")).map(|_| ()),
         }
+    }
+
+    /// A chunk the center cut off as too slow (408, `e`): the request stays uploading, and its
+    /// detail says why, at the site (`site requests`) and to the center (`extract`), since the
+    /// line may stay slow for long. The error goes up: the agent tries again later.
+    fn cut_off(&self, held: Held, e: Error) -> Result<()> {
+        let detail = format!("a chunk was cut off as too slow ({e}); the agent sends it again later");
+        // Said on the same slow line, it may go unheard (the center keeps the detail it had): it is
+        // shown, and the round decides on the 408.
+        if let Err(unsaid) = self.set(held, SiteState::Uploading, detail) {
+            eprintln!("site agent: {unsaid}");
+        }
+        self.heard.set(Heard::Status(408));
+        Err(e)
     }
 
     /// Send every file of `outbox` from where the center's copy of it ends (`held`: bytes by name).
