@@ -454,6 +454,16 @@ mod tests {
         Expect { kind: Kind::WorkRequest, signer: key, signer_name: "the data center", answers: None }
     }
 
+    /// What the center expects of site S01's answer to `asked`.
+    fn answer_to<'a>(asked: &'a Header, key: &'a VerifyingKey) -> Expect<'a> {
+        Expect {
+            kind: Kind::ResultManifest,
+            signer: key,
+            signer_name: "site S01",
+            answers: Some((&asked.request, &asked.nonce)),
+        }
+    }
+
     fn sealed(key: &SigningKey) -> Envelope {
         seal(key, Header::request("p1-x1-S01", NOW, 3600), &body())
     }
@@ -559,14 +569,7 @@ mod tests {
         let (asked, mut other) = (Header::request("r1", NOW, 3600), Header::request("r1", NOW, 3600));
         other.request = "r1\u{1b}[2J\u{202e}".into();
         let answer = seal(&key, Header::answer(&other, Kind::ResultManifest, NOW), &body());
-        let verifying = key.verifying_key();
-        let expect = Expect {
-            kind: Kind::ResultManifest,
-            signer: &verifying,
-            signer_name: "site S01",
-            answers: Some((&asked.request, &asked.nonce)),
-        };
-        let m = refusal(&answer, &expect, NOW);
+        let m = refusal(&answer, &answer_to(&asked, &key.verifying_key()), NOW);
         assert!(!m.contains('\u{1b}') && !m.contains('\u{202e}'), "{m:?}");
     }
 
@@ -593,12 +596,7 @@ mod tests {
         let (asked, other) = (Header::request("p1-x1-S01", NOW, 3600), Header::request("p1-x1-S01", NOW, 3600));
         let answer = seal(&key, Header::answer(&other, Kind::ResultManifest, NOW), &body());
         let verifying = key.verifying_key();
-        let expect = Expect {
-            kind: Kind::ResultManifest,
-            signer: &verifying,
-            signer_name: "site S01",
-            answers: Some((&asked.request, &asked.nonce)),
-        };
+        let expect = answer_to(&asked, &verifying);
         let m = refusal(&answer, &expect, NOW);
         assert!(m.contains(&format!("not request p1-x1-S01 (nonce {})", asked.nonce)), "{m}");
         let expect = Expect { answers: Some((&other.request, &other.nonce)), ..expect };

@@ -230,7 +230,7 @@ impl Agent<'_> {
         let detail = format!("the agent stopped this request: {e}");
         let entry = log::Entry {
             request: Some(request.to_string()),
-            nonce: nonce_of(&held.envelope),
+            nonce: header_field(&held.envelope, "nonce"),
             project: Some(held.project.clone()),
             script_sha256: Some(held.script_sha256.clone()),
             detail: detail.clone(),
@@ -259,7 +259,10 @@ impl Agent<'_> {
     fn take(&self, envelope: Envelope) -> Result<()> {
         let opened = match self.open(&envelope) {
             Ok(opened) => opened,
-            Err(e) => return self.log_refused(None, &e),
+            Err(e) => {
+                self.log_refused(None, &e)?;
+                return self.say_refused(&envelope, &e);
+            }
         };
         let header = &opened.header;
         if !crate::store::is_identifier(&header.request) {
@@ -291,6 +294,22 @@ impl Agent<'_> {
         };
         std::fs::create_dir_all(requests_dir(self.site)).at(requests_dir(self.site))?;
         self.set(held, SiteState::Fetched, "fetched from the data center".into()).map(|_| ())
+    }
+
+    /// Say to the center that the site refused a request it fetched (signed by another key than the
+    /// pinned one, expired or not yet valid by the site's clock, of another protocol version): the
+    /// center fails it and offers it no more, and `extract` says why. Unsaid, the center would offer
+    /// it again at once, and every round would fetch it and log its refusal again, without end.
+    fn say_refused(&self, envelope: &Envelope, e: &Error) -> Result<()> {
+        let Some(request) = header_field(envelope, "request").filter(|id| crate::store::is_identifier(id)) else {
+            return Ok(());
+        };
+        let call = Call::State { state: SiteState::Failed, detail: format!("the site refused this request: {e}") };
+        match self.call(&request, &call, Vec::new()) {
+            Err(e) if self.unanswered() => Err(e),
+            // Refused (not a request of this site's): there is nothing more to say.
+            _ => Ok(()),
+        }
     }
 
     /// Move a request on as far as it goes now.
@@ -391,6 +410,7 @@ impl Agent<'_> {
             }
             match self.send_files(&held.request, &outbox, &received["files"]) {
                 Err(_) if self.heard.get() == Heard::Status(409) && resumes < MOST_RESUMES => resumes += 1,
+                Err(e) if self.heard.get() == Heard::Status(408) => return self.cut_off(held, e),
                 sent => {
                     sent?;
                     break;
@@ -413,6 +433,20 @@ impl Agent<'_> {
             Err(e) if self.unanswered() => Err(e),
             Err(e) => self.set(held, SiteState::Failed, format!("the data center refused the upload: {e}")).map(|_| ()),
         }
+    }
+
+    /// A chunk the center cut off as too slow (408, `e`): the request stays uploading, and its
+    /// detail says why, at the site (`site requests`) and to the center (`extract`), since the
+    /// line may stay slow for long. The error goes up: the agent tries again later.
+    fn cut_off(&self, held: Held, e: Error) -> Result<()> {
+        let detail = format!("a chunk was cut off as too slow ({e}); the agent sends it again later");
+        // Said on the same slow line, it may go unheard (the center keeps the detail it had): it is
+        // shown, and the round decides on the 408.
+        if let Err(unsaid) = self.set(held, SiteState::Uploading, detail) {
+            eprintln!("site agent: {unsaid}");
+        }
+        self.heard.set(Heard::Status(408));
+        Err(e)
     }
 
     /// Send every file of `outbox` from where the center's copy of it ends (`held`: bytes by name).
@@ -533,10 +567,11 @@ impl Agent<'_> {
     }
 }
 
-/// The nonce of a request the site holds (read from its own record, verified when it was fetched).
-fn nonce_of(envelope: &Envelope) -> Option<String> {
+/// A field of a request's header, read without verifying it: from a request the site holds (verified
+/// when it was fetched), or naming to the center a request the site refused.
+fn header_field(envelope: &Envelope, field: &str) -> Option<String> {
     let payload: serde_json::Value = serde_json::from_str(&envelope.payload).ok()?;
-    payload["header"]["nonce"].as_str().map(str::to_string)
+    payload["header"][field].as_str().map(str::to_string)
 }
 
 /// The drill `MIDNET_FAULT=unheard-running`: the call saying a request is running gets no answer,

@@ -21,12 +21,17 @@ pub struct Network {
 
 impl Network {
     pub fn new() -> Network {
+        Network::of_patients(2000)
+    }
+
+    /// The network with `patients` patients at each hospital (more make larger results).
+    pub fn of_patients(patients: usize) -> Network {
         let c = Center::with_users();
         let network = c.root.join("network");
-        let out = network.display().to_string();
+        let (out, count) = (network.display().to_string(), patients.to_string());
         c.run(
             "rev",
-            &["synth", "--site-count", "3", "--patients", "2000", "--seed", "11", "--dir", &out, "--load", "--quiet"],
+            &["synth", "--site-count", "3", "--patients", &count, "--seed", "11", "--dir", &out, "--load", "--quiet"],
         )
         .ok();
         c.add_sites(&network.join("sites.toml"));

@@ -4,12 +4,15 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::common::{midnet_bin, midnet_with};
-use crate::network_https::{Served, completes, pseudonym, serve_command, status_of};
+use crate::network::Network;
+use crate::network_https::{LineFault, Served, completes, proxy, pseudonym, serve_command, status_of};
 
 /// The reply to a handed-in answer is lost (the agent is killed once the center answered), and the
 /// analyst's `extract` takes the result in before the agent tries again: the agent hands the same
@@ -317,4 +320,83 @@ fn the_serves_housekeeping_removes_what_settled_requests_left_and_keeps_what_liv
     assert!(left("verifying").is_empty(), "{:?}", left("verifying"));
     let held = Served::held(&s.agent(0).ok());
     assert!(held.iter().any(|h| h["request"] == uploading.as_str() && h["state"] == "done"), "{held:?}");
+}
+
+/// A chunk whose body stalls on the line for longer than the center gives it (`--step-timeout 1`)
+/// is cut off (408): the agent keeps the request uploading and tries again later, the site's staff
+/// and `extract` are told why meanwhile, nothing is failed, and once the line is back the
+/// extraction completes with the rows of local mode. The proxy holds the TLS record that follows a
+/// full one, so the result must be longer than a record (16 KiB): 10,000 patients a site make it
+/// about 20 KB (a body within the record of its header arrives whole, however the line stalls).
+#[test]
+fn a_chunk_cut_off_as_too_slow_is_sent_again_later_and_the_extraction_completes() {
+    let s = Served::serving(Network::of_patients(10_000), &["--step-timeout", "1"], &[]);
+    s.n.approve_all();
+    let local = s.n.extract("p1", &["--cutoff", "2025-09-30"]).ok().json();
+    s.extract(&[]).ok();
+    let stalls = Arc::new(AtomicBool::new(true));
+    let target = s.url.strip_prefix("https://").unwrap();
+    let stall = LineFault::StallMidWrite(Duration::from_secs(3));
+    let through = format!("https://{}", proxy(target, stalls.clone(), stall));
+    let mut agent = Command::new(midnet_bin())
+        .args(["site", "agent", "--site", &s.site(0), "--center", &through, "--poll-seconds", "1"])
+        .current_dir(&s.n.c.root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (said, lines) = std::sync::mpsc::channel();
+    let stderr = agent.stderr.take().unwrap();
+    std::thread::spawn(move || BufReader::new(stderr).lines().map_while(Result::ok).try_for_each(|l| said.send(l)));
+    let until = std::time::Instant::now() + Duration::from_secs(60);
+    let retrying =
+        std::iter::from_fn(|| lines.recv_timeout(until.saturating_duration_since(std::time::Instant::now())).ok())
+            .find(|line| line.contains("trying again"));
+    let held = s.requests(0);
+    let report = s.extract(&[]).ok().json();
+    stalls.store(false, Ordering::SeqCst);
+    let retrying = retrying.unwrap_or_else(|| panic!("the agent did not try again: {held:?}"));
+    assert!(retrying.contains("stopped for 1 seconds"), "{retrying}");
+    assert_eq!(held[0]["state"], "uploading", "{held:?}");
+    assert!(held[0]["detail"].as_str().unwrap().contains("cut off as too slow"), "{held:?}");
+    let site01 = status_of(&report, &pseudonym(&report, 0));
+    assert_eq!(site01["status"], "uploading", "{report}");
+    assert!(site01["reason"].as_str().unwrap().contains("cut off as too slow"), "{report}");
+    let started = std::time::Instant::now();
+    while s.requests(0)[0]["state"] == "uploading" && started.elapsed() < Duration::from_secs(90) {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let _ = agent.kill();
+    let _ = agent.wait();
+    assert_eq!(s.requests(0)[0]["state"], "done", "{:?}", s.requests(0));
+    let log = midnet_with(&s.n.c.root, &["site", "log", "--site", &s.site(0), "--json"], &[], None).ok().json();
+    let events: Vec<&str> = log["records"].as_array().unwrap().iter().map(|r| r["event"].as_str().unwrap()).collect();
+    assert!(!events.contains(&"failed"), "{events:?}");
+    let done = completes(&s);
+    for (a, b) in local["datasets"].as_array().unwrap().iter().zip(done["datasets"].as_array().unwrap()) {
+        assert_eq!((&a["name"], &a["rows"]), (&b["name"], &b["rows"]), "the same rows as local mode");
+    }
+}
+
+/// A work request the site cannot believe as it fetches it (here the site pinned another key than
+/// the center's, as after the center made a new key pair): the agent logs the refusal and says it
+/// to the center, which fails the request and offers it no more; `extract` says why. Unsaid, the
+/// center would offer it again at once, and every round would fetch it and log it again.
+#[test]
+fn a_request_the_site_refuses_as_it_fetches_it_is_failed_at_the_center_and_not_fetched_again() {
+    let s = Served::new();
+    s.n.approve_all();
+    s.extract(&[]).ok();
+    let other = s.n.sites[1].join("keys/site.pub").display().to_string();
+    let pin = ["site", "trust-center", "--site", &s.site(0), "--key", &other, "--certificate-sha256", &s.fingerprint];
+    midnet_with(&s.n.c.root, &pin, &[], None).ok();
+    for _ in 0..2 {
+        assert_eq!(Served::held(&s.agent(0).ok()), Vec::<Value>::new());
+    }
+    let log = midnet_with(&s.n.c.root, &["site", "log", "--site", &s.site(0), "--json"], &[], None).ok().json();
+    let refused = log["records"].as_array().unwrap().iter().filter(|r| r["event"] == "refused").count();
+    assert_eq!(refused, 1, "fetched and refused once: {log}");
+    let report = s.extract(&[]).ok().json();
+    let reason = status_of(&report, &pseudonym(&report, 0))["reason"].as_str().unwrap().to_string();
+    assert!(reason.contains("the site refused this request") && reason.contains("a foreign key"), "{report}");
 }

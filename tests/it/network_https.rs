@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::Value;
 
@@ -37,7 +37,11 @@ impl Served {
 
     /// A network whose `center serve` has the extra arguments `args` and environment `env`.
     pub(crate) fn with(args: &[&str], env: &[(&str, &str)]) -> Served {
-        let n = Network::new();
+        Served::serving(Network::new(), args, env)
+    }
+
+    /// `n`, its `center serve` with the extra arguments `args` and environment `env`.
+    pub(crate) fn serving(n: Network, args: &[&str], env: &[(&str, &str)]) -> Served {
         let (server, url, fingerprint) = serve(&n, "127.0.0.1:0", args, env);
         let served = Served { n, server, url, fingerprint };
         for site in 0..3 {
@@ -292,7 +296,7 @@ fn a_connection_cut_by_a_proxy_mid_upload_resumes() {
     s.extract(&[]).ok();
     let target = s.url.strip_prefix("https://").unwrap().to_string();
     let cut = Arc::new(AtomicBool::new(true));
-    let proxy = proxy(&target, cut.clone(), 8 << 10);
+    let proxy = proxy(&target, cut.clone(), LineFault::CutAfter(8 << 10));
     let through = format!("https://{proxy}");
     let broken = s.agent_at(0, &through, &[]);
     assert_ne!(broken.code, 0, "the cut call fails the agent: {}", broken.stderr);
@@ -430,9 +434,23 @@ fn a_protocol_run_goes_through_the_agents_end_to_end() {
     assert_eq!(datasets["datasets"][0]["sites"].as_array().unwrap().len(), 3, "{datasets}");
 }
 
-/// A TCP proxy to `target` on a port of its own: while `cut` holds, it closes any connection once
-/// `limit` bytes went from the client to the server.
-fn proxy(target: &str, cut: Arc<AtomicBool>, limit: usize) -> String {
+/// What a proxy does to the bytes from the client to the server while its switch is on.
+#[derive(Clone, Copy)]
+pub(crate) enum LineFault {
+    /// Close the connection once this many bytes went through it.
+    CutAfter(usize),
+    /// Hold for this long the TLS record that follows a full one: the rest of a write longer than a
+    /// record, such as a request's body beyond the record that carries its header.
+    StallMidWrite(std::time::Duration),
+}
+
+/// The most plaintext a TLS record carries (16 KiB): a record this full is followed by the rest of
+/// the same write, if it was longer.
+const FULL_RECORD: usize = 16 << 10;
+
+/// A TCP proxy to `target` on a port of its own: while `on` holds, it does `fault` to the bytes
+/// each client sends.
+pub(crate) fn proxy(target: &str, on: Arc<AtomicBool>, fault: LineFault) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap().to_string();
     let target = target.to_string();
@@ -440,34 +458,72 @@ fn proxy(target: &str, cut: Arc<AtomicBool>, limit: usize) -> String {
         for client in listener.incoming() {
             let Ok(client) = client else { continue };
             let Ok(server) = TcpStream::connect(&target) else { continue };
-            let (cut, sent) = (cut.clone(), Arc::new(AtomicUsize::new(0)));
             let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let on = on.clone();
             std::thread::spawn(move || pump(s2, c2, None));
-            std::thread::spawn(move || pump(client, server, Some((cut, sent, limit))));
+            std::thread::spawn(move || pump(client, server, Some((on, fault))));
         }
     });
     address
 }
 
-fn pump(mut from: TcpStream, mut to: TcpStream, cut: Option<(Arc<AtomicBool>, Arc<AtomicUsize>, usize)>) {
+fn pump(mut from: TcpStream, mut to: TcpStream, fault: Option<(Arc<AtomicBool>, LineFault)>) {
     let mut buffer = [0u8; 4096];
+    let (mut sent, mut records, mut after_full) = (0, Vec::new(), false);
     loop {
         let n = match from.read(&mut buffer) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        if let Some((cut, sent, limit)) = &cut
-            && cut.load(Ordering::SeqCst)
-            && sent.fetch_add(n, Ordering::SeqCst) + n > *limit
-        {
-            break;
-        }
-        if to.write_all(&buffer[..n]).is_err() {
+        let carried = match &fault {
+            Some((on, LineFault::CutAfter(limit))) => {
+                if on.load(Ordering::SeqCst) {
+                    sent += n;
+                    if sent > *limit {
+                        break;
+                    }
+                }
+                to.write_all(&buffer[..n])
+            }
+            Some((on, LineFault::StallMidWrite(pause))) => {
+                records.extend_from_slice(&buffer[..n]);
+                let pause = on.load(Ordering::SeqCst).then_some(*pause);
+                carry_records(&mut records, &mut to, &mut after_full, pause)
+            }
+            None => to.write_all(&buffer[..n]),
+        };
+        if carried.is_err() {
             break;
         }
     }
     let _ = from.shutdown(std::net::Shutdown::Both);
     let _ = to.shutdown(std::net::Shutdown::Both);
+}
+
+/// Send on each whole TLS record at the start of `records` (a header of 5 bytes: type, version,
+/// length), waiting `pause` before one that follows a full record.
+fn carry_records(
+    records: &mut Vec<u8>,
+    to: &mut TcpStream,
+    after_full: &mut bool,
+    pause: Option<std::time::Duration>,
+) -> std::io::Result<()> {
+    while records.len() >= 5 {
+        let len = 5 + usize::from(u16::from_be_bytes([records[3], records[4]]));
+        if records.len() < len {
+            break;
+        }
+        if let Some(pause) = pause
+            && *after_full
+        {
+            std::thread::sleep(pause);
+        }
+        // A full record's length is its plaintext, its content type and the AEAD tag.
+        *after_full = len - 5 > FULL_RECORD;
+        to.write_all(&records[..len])?;
+        records.drain(..len);
+    }
+    Ok(())
 }
 
 #[test]
