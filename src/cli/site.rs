@@ -609,7 +609,8 @@ fn trust_center(site: &Path, file: &Path, certificate: Option<&str>) -> Result<(
     Ok(())
 }
 
-fn print_requests(site: &Path, held: &[crate::site::agent::Held], json: bool) -> Result<()> {
+fn print_requests(site: &Path, holdings: &crate::site::agent::Holdings, json: bool) -> Result<()> {
+    let held = &holdings.held;
     if json {
         // What the site was asked and where it stands; the signed messages stay in its files.
         let shown: Vec<serde_json::Value> = held
@@ -623,7 +624,13 @@ fn print_requests(site: &Path, held: &[crate::site::agent::Held], json: bool) ->
                 shown
             })
             .collect();
-        return print_json(&serde_json::json!({"site": std::path::absolute(site).at(site)?, "requests": shown}));
+        let damaged: Vec<serde_json::Value> = holdings
+            .damaged
+            .iter()
+            .map(|d| serde_json::json!({"file": d.file.display().to_string(), "detail": d.detail}))
+            .collect();
+        let site = std::path::absolute(site).at(site)?;
+        return print_json(&serde_json::json!({"site": site, "requests": shown, "damaged": damaged}));
     }
     let rows: Vec<Vec<String>> = held
         .iter()
@@ -644,6 +651,10 @@ fn print_requests(site: &Path, held: &[crate::site::agent::Held], json: bool) ->
         "{}",
         text_table(&["request", "project", "extraction", "script", "state", "expires", "detail"], &rows, ALL_TEXT)
     );
+    for damaged in &holdings.damaged {
+        let shown = format!("{}: {}", damaged.file.display(), damaged.detail);
+        println!("damaged, never run: {}", crate::wire::plain_text(&shown, 2000));
+    }
     Ok(())
 }
 

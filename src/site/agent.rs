@@ -103,8 +103,8 @@ enum Heard {
     NotTheCenter,
 }
 
-/// Run the agent: fetch work, run what is approved, upload. Returns the requests it holds.
-pub fn run(opts: &AgentOptions) -> Result<Vec<Held>> {
+/// Run the agent: fetch work, run what is approved, upload. Returns what it holds.
+pub fn run(opts: &AgentOptions) -> Result<Holdings> {
     let site = opts.site;
     site.require()?;
     let agent = Agent {
@@ -130,21 +130,58 @@ pub fn run(opts: &AgentOptions) -> Result<Vec<Held>> {
     }
 }
 
-/// The work requests the site holds, oldest first.
-pub fn requests(site: &SiteDir) -> Result<Vec<Held>> {
-    let dir = requests_dir(site);
-    let mut held: Vec<Held> = Vec::new();
-    let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(held) };
-    for entry in entries {
-        let path = entry.at(&dir)?.path();
-        if path.extension().is_some_and(|x| x == "json")
-            && !path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'))
-        {
-            held.push(crate::store::read_json(&path)?);
+/// A held request's file that cannot be read (cut short or not JSON: disk trouble, a writer
+/// stopped mid-write, an editor): never believed nor run.
+#[derive(Debug, Clone)]
+pub struct Damaged {
+    pub file: PathBuf,
+    pub detail: String,
+}
+
+/// What the site holds: its work requests, oldest first, and the damaged files among them (those
+/// the agent has not seen yet, and those it set aside in `requests/damaged/`).
+pub struct Holdings {
+    pub held: Vec<Held>,
+    pub damaged: Vec<Damaged>,
+}
+
+/// The work requests the site holds, and the damaged files among them.
+pub fn requests(site: &SiteDir) -> Result<Holdings> {
+    let (held, mut damaged) = read_held(site)?;
+    let why = "set aside by the agent, which failed it: it cannot be read (the site's log says why); remove it once \
+               looked at";
+    let set_aside = json_files(&damaged_dir(site))?.into_iter().map(|file| Damaged { file, detail: why.into() });
+    damaged.extend(set_aside);
+    Ok(Holdings { held, damaged })
+}
+
+/// The requests in `requests/`, oldest first, and the files there that cannot be read.
+fn read_held(site: &SiteDir) -> Result<(Vec<Held>, Vec<Damaged>)> {
+    let (mut held, mut damaged): (Vec<Held>, Vec<Damaged>) = (Vec::new(), Vec::new());
+    for file in json_files(&requests_dir(site))? {
+        match crate::store::read_json(&file) {
+            Ok(request) => held.push(request),
+            Err(e) => damaged.push(Damaged { file, detail: e.to_string() }),
         }
     }
     held.sort_by(|a, b| (&a.expires, &a.request).cmp(&(&b.expires, &b.request)));
-    Ok(held)
+    Ok((held, damaged))
+}
+
+/// The `.json` files of `dir` (none when it does not exist), not those being written (a leading dot).
+fn json_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(Vec::new()) };
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry.at(dir)?.path();
+        if path.extension().is_some_and(|x| x == "json")
+            && !path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
 }
 
 /// The work request `id` the site holds, and what it asks as the center signed it (verified when
@@ -169,6 +206,11 @@ pub fn order(site: &SiteDir, id: &str) -> Result<(Held, WorkOrder)> {
 
 fn requests_dir(site: &SiteDir) -> PathBuf {
     site.root().join("agent").join("requests")
+}
+
+/// Where the agent sets aside the held requests that cannot be read.
+fn damaged_dir(site: &SiteDir) -> PathBuf {
+    requests_dir(site).join("damaged")
 }
 
 fn outbox(site: &SiteDir, request: &str) -> PathBuf {
@@ -199,7 +241,15 @@ impl Agent<'_> {
                 Ok(()) => {}
             }
         }
-        for held in requests(self.site)? {
+        let (held, damaged) = read_held(self.site)?;
+        for damaged in damaged {
+            match self.set_aside(&damaged) {
+                Err(e) if self.unanswered() => return Err(e),
+                Err(e) => eprintln!("site agent: {e}"),
+                Ok(()) => {}
+            }
+        }
+        for held in held {
             let request = held.request.clone();
             let moved = match (held.state.is_final(), held.unreported) {
                 (true, true) => self.report_failure(held).map(|_| ()),
@@ -301,15 +351,41 @@ impl Agent<'_> {
     /// center fails it and offers it no more, and `extract` says why. Unsaid, the center would offer
     /// it again at once, and every round would fetch it and log its refusal again, without end.
     fn say_refused(&self, envelope: &Envelope, e: &Error) -> Result<()> {
-        let Some(request) = header_field(envelope, "request").filter(|id| crate::store::is_identifier(id)) else {
-            return Ok(());
-        };
-        let call = Call::State { state: SiteState::Failed, detail: format!("the site refused this request: {e}") };
-        match self.call(&request, &call, Vec::new()) {
+        match header_field(envelope, "request").filter(|id| crate::store::is_identifier(id)) {
+            Some(request) => self.say_failed(&request, format!("the site refused this request: {e}")),
+            None => Ok(()),
+        }
+    }
+
+    /// Say to the center that request `request` failed here, and why. Refused (not a request of
+    /// this site's, or one settled), there is nothing more to say; unheard, the error goes up.
+    fn say_failed(&self, request: &str, detail: String) -> Result<()> {
+        match self.call(request, &Call::State { state: SiteState::Failed, detail }, Vec::new()) {
             Err(e) if self.unanswered() => Err(e),
-            // Refused (not a request of this site's): there is nothing more to say.
             _ => Ok(()),
         }
+    }
+
+    /// A held request's file that cannot be read fails alone: said to the center as failed when its
+    /// file name gives its id (the center then offers it no more, and `extract` shows why and issues
+    /// it afresh; nothing of it is sent), logged `failed` naming the file and why, and set aside in `requests/damaged/` for
+    /// the site's staff, so that the next rounds neither see nor log it again. Said first: unheard,
+    /// nothing is done, and the next round tries again.
+    fn set_aside(&self, damaged: &Damaged) -> Result<()> {
+        let id = damaged.file.file_stem().map(|s| s.to_string_lossy().into_owned());
+        let id = id.filter(|id| crate::store::is_identifier(id));
+        if let Some(request) = &id {
+            // The site's paths stay at the site.
+            let why = "the site's copy of this request is damaged (it cannot be read), so it was not run";
+            self.say_failed(request, why.into())?;
+            discard_outbox(self.site, request)?;
+        }
+        let aside = damaged_dir(self.site);
+        let detail = format!("the agent set this request aside in {}: {}", aside.display(), damaged.detail);
+        log::append(self.site, Event::Failed, log::Entry { request: id, detail, ..log::Entry::default() })?;
+        std::fs::create_dir_all(&aside).at(&aside)?;
+        let name = damaged.file.file_name().expect("a listed file has a name");
+        std::fs::rename(&damaged.file, aside.join(name)).at(&damaged.file)
     }
 
     /// Move a request on as far as it goes now.

@@ -233,6 +233,66 @@ fn a_damaged_kept_request_is_named_and_the_extraction_goes_on() {
     completes(&s);
 }
 
+/// A held request's file damaged at the site (`SITE/agent/requests/ID.json` cut short: disk
+/// trouble, a writer stopped mid-write, an editor): the agent, running as a service, fails it
+/// alone: it says so to the center (`extract` shows why), logs it once, sets it aside in
+/// `requests/damaged/` (named by `site requests`), and serves the site's other request to the end.
+#[test]
+fn a_damaged_held_request_fails_alone_and_the_agent_serves_the_others() {
+    let s = Served::new();
+    s.extract(&[]).ok();
+    let damaged = Served::held(&s.agent(0).ok())[0]["request"].as_str().unwrap().to_string();
+    s.n.extract("p1", &["--cutoff", "2025-09-01", "--agents"]).ok();
+    assert_eq!(Served::held(&s.agent(0).ok()).len(), 2, "two requests held, waiting for approval");
+    let file = s.n.sites[0].join(format!("agent/requests/{damaged}.json"));
+    let bytes = std::fs::read(&file).unwrap();
+    std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
+    s.n.approve_all();
+    let dir = s.site(0);
+    let mut agent = Command::new(midnet_bin())
+        .args(["site", "agent", "--site", &dir, "--center", &s.url, "--poll-seconds", "1"])
+        .current_dir(&s.n.c.root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let list = |json: &[&str]| {
+        let mut args = vec!["site", "requests", "--site", dir.as_str()];
+        args.extend_from_slice(json);
+        midnet_with(&s.n.c.root, &args, &[], None)
+    };
+    let served = |run: &crate::common::Run| run.code == 0 && run.json()["requests"][0]["state"] == "done";
+    let until = std::time::Instant::now() + Duration::from_secs(60);
+    while agent.try_wait().unwrap().is_none() && !served(&list(&["--json"])) && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    std::thread::sleep(Duration::from_secs(3)); // more rounds: the damaged request is not logged again
+    let ended = agent.try_wait().unwrap();
+    let _ = agent.kill();
+    let _ = agent.wait();
+    assert_eq!(ended, None, "the agent stopped serving");
+    let listed = list(&["--json"]).ok().json();
+    assert_eq!(listed["requests"].as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed["requests"][0]["state"], "done", "{listed}");
+    let aside = format!("damaged/{damaged}.json");
+    assert!(listed["damaged"][0]["file"].as_str().unwrap().ends_with(&aside), "{listed}");
+    let text = list(&[]).ok().stdout;
+    assert!(text.contains("damaged, never run") && text.contains(&aside), "{text}");
+    let log = midnet_with(&s.n.c.root, &["site", "log", "--site", &dir, "--json"], &[], None).ok().json();
+    let failed: Vec<&Value> = log["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["event"] == "failed" && r["request"] == damaged)
+        .collect();
+    assert_eq!(failed.len(), 1, "logged once: {log}");
+    let detail = failed[0]["detail"].as_str().unwrap();
+    assert!(detail.contains(&format!("{damaged}.json")) && detail.contains("not a valid midnet document"), "{detail}");
+    let report = s.extract(&[]).ok().json();
+    let reason = status_of(&report, &pseudonym(&report, 0))["reason"].as_str().unwrap().to_string();
+    assert!(reason.contains(&damaged) && reason.contains("damaged"), "{report}");
+}
+
 /// A site with more requests queued than one `work` call returns (16): the agent gets 16, and the
 /// rest at its next call.
 #[test]
