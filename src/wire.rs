@@ -250,7 +250,7 @@ pub fn open<T: DeserializeOwned>(envelope: &Envelope, expect: &Expect, now: i64)
     if envelope.signer != expected_id {
         return Err(Error::Integrity(format!(
             "{what} from {from}: signed by key {}, not by {from}'s key {expected_id}: a foreign key",
-            envelope.signer
+            plain_text(&envelope.signer, 64)
         )));
     }
     let signature = hex::decode(&envelope.signature)
@@ -511,6 +511,16 @@ mod tests {
         assert!(m.contains(&format!("signed by key {}", key_id(&foreign.verifying_key()))), "{m}");
         assert!(m.contains(&format!("the data center's key {}", key_id(&ours.verifying_key()))), "{m}");
         assert!(m.contains("a foreign key"), "{m}");
+    }
+
+    #[test]
+    fn a_foreign_signers_name_is_shown_plain() {
+        let key = new_signing_key();
+        let mut envelope = sealed(&key);
+        envelope.signer = "k\u{1b}[2J\n\u{202e}".into();
+        let m = refusal(&envelope, &expect(&key.verifying_key()), NOW);
+        assert!(m.contains("a foreign key"), "{m}");
+        assert!(!m.contains('\u{1b}') && !m.contains('\n') && !m.contains('\u{202e}'), "{m:?}");
     }
 
     #[test]

@@ -714,7 +714,18 @@ fn site_log(site: &Path, json: bool) -> Result<()> {
             .collect();
         return print_json(&serde_json::json!({"site": site, "records": shown, "verified": true}));
     }
-    let rows: Vec<Vec<String>> = records
+    let rows = log_rows(&records);
+    print!("{}", text_table(&["seq", "time", "event", "request", "detail"], &rows, ALL_TEXT));
+    println!("{} records; the hash chain verifies", records.len());
+    Ok(())
+}
+
+/// The rows `site log` shows of `records`. A record may hold text a peer chose (a refused
+/// request's id, why it was refused, quoting what it held): each control or format character in it
+/// is shown as a space, never sent to the staff's terminal as itself.
+fn log_rows(records: &[crate::site::log::Record]) -> Vec<Vec<String>> {
+    let plain = |text: &str| crate::wire::plain_text(text, 2000);
+    records
         .iter()
         .map(|r| {
             let event = serde_json::to_value(r.event).expect("an event serialises");
@@ -722,14 +733,11 @@ fn site_log(site: &Path, json: bool) -> Result<()> {
                 r.seq.to_string(),
                 r.time.clone(),
                 event.as_str().unwrap_or_default().to_string(),
-                r.request.clone().unwrap_or_default(),
-                r.detail.clone(),
+                plain(r.request.as_deref().unwrap_or_default()),
+                plain(&r.detail),
             ]
         })
-        .collect();
-    print!("{}", text_table(&["seq", "time", "event", "request", "detail"], &rows, ALL_TEXT));
-    println!("{} records; the hash chain verifies", records.len());
-    Ok(())
+        .collect()
 }
 
 /// `--out` of `site quarantine`: a CSV file that does not exist yet (nothing is overwritten).
@@ -1020,4 +1028,28 @@ fn render_load(report: &crate::site::load::LoadReport) -> String {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::site::log::{Event, Record};
+
+    #[test]
+    fn a_log_records_peer_text_is_shown_plain() {
+        let record = Record {
+            seq: 1,
+            time: "2026-12-06T09:00:00Z".into(),
+            event: Event::Refused,
+            request: Some("r1\u{1b}[2J".into()),
+            nonce: None,
+            project: None,
+            script_sha256: None,
+            detail: "signed, but not a work request: invalid type: string \"\u{1b}]0;x\u{7}\u{202e}\"".into(),
+            prev: String::new(),
+            hash: String::new(),
+        };
+        let shown = super::log_rows(&[record]).concat().concat();
+        assert!(shown.contains("signed, but not a work request"), "{shown:?}");
+        assert!(!shown.chars().any(|c| matches!(c, '\u{1b}' | '\u{7}' | '\u{202e}')), "{shown:?}");
+    }
 }

@@ -64,7 +64,14 @@ impl Default for Options {
 /// transaction inserts stay in DuckDB's buffer pool (80 % of the machine by default) until the
 /// commit, and the peak grows with the storage (BENCHMARKS.md, issue 20); under it DuckDB evicts
 /// the blocks it has written to the database file and spills the rest to its temporary folder.
-const MEMORY_LIMIT: &str = "512MB";
+/// DuckDB needs some memory for each of its threads (its documentation asks 125 MB a thread), so
+/// the cap grows with them: on a many-core site server a fixed cap would fail the import "Out of
+/// Memory" where a small machine's passes.
+fn memory_limit(threads: u64) -> String {
+    const FLOOR_MB: u64 = 512;
+    const PER_THREAD_MB: u64 = 128;
+    format!("{}MB", (threads * PER_THREAD_MB).max(FLOOR_MB))
+}
 
 /// What an import did.
 #[derive(Debug, Clone, Serialize)]
@@ -163,7 +170,8 @@ pub fn import(site: &SiteDir, root: &Path, options: Options) -> Result<ImportRep
     }
     site.refuse_at_spark("spark_ssmix2", "importing an SS-MIX2 storage", "import it into a DuckDB site")?;
     let (conn, migration) = site.open_migrated()?;
-    conn.execute_batch(&format!("SET memory_limit = '{MEMORY_LIMIT}'"))?;
+    let threads: i64 = conn.query_row("SELECT current_setting('threads')", [], |r| r.get(0))?;
+    conn.execute_batch(&format!("SET memory_limit = '{}'", memory_limit(threads.max(1) as u64)))?;
     let key = PatientKey::of(site)?;
     let codes = Codes::of(&conn)?;
     let mut scratch = Scratch::create(site)?;
@@ -930,4 +938,14 @@ fn counts(conn: &duckdb::Connection, condition: &str) -> Result<Vec<KindCounts>>
         })
     })?;
     Ok(rows.collect::<std::result::Result<_, _>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_imports_memory_cap_grows_with_duckdbs_threads() {
+        assert_eq!(super::memory_limit(1), "512MB");
+        assert_eq!(super::memory_limit(4), "512MB");
+        assert_eq!(super::memory_limit(64), "8192MB");
+    }
 }
