@@ -2,7 +2,8 @@
 //! (a new `./midnet-demo`, `./midnet-demo-2`, … or `--dir`) so that its report can be opened
 //! afterwards; `--clean` removes it at the end. Each stage of the data flow that lands extends it;
 //! today it synthesises a small network of hospitals, creates each site's integrated data source
-//! (the first hospital's from its SS-MIX2 export, the others' from midnet's CSV files) and checks
+//! (the first hospital's from its own exports: SS-MIX2, claims and DPC files; the others' from
+//! midnet's CSV files) and checks
 //! its quality, sets up the data center (its home, the site registry, users and
 //! a signal-detection project), extracts an active-comparator cohort, runs the shared early-safety
 //! protocol, releases its tables through the export gate and renders the HTML report from the
@@ -145,8 +146,8 @@ fn run_in(root: &Path, global: &Global, args: &DemoArgs) -> Result<PathBuf> {
         let dir = SiteDir::at(&site.path);
         dir.init()?;
         crate::site::masters::import(&dir, &synth::masters::master_files(&site.path))?;
-        if i == SS_MIX2_SITE {
-            join_through_ss_mix2(&dir, site, args.seed, &say)?;
+        if i == EXPORTS_SITE {
+            join_through_its_exports(&dir, site, args.seed, &say)?;
             continue;
         }
         let report = crate::site::load::load(&dir, &[site.path.join(synth::IMPORT_DIR)], None, &progress)?;
@@ -170,6 +171,9 @@ fn run_in(root: &Path, global: &Global, args: &DemoArgs) -> Result<PathBuf> {
     say(&format!(
         "   standard codes: {in_tables} rows in the tables, {waiting} waiting for a mapping of their local codes"
     ));
+    let linked: Vec<String> =
+        quality.linked_patients.iter().map(|l| format!("{} {} ({} linked)", l.source, l.patients, l.linked)).collect();
+    say(&format!("   patients per source, linked to another source by the site's key: {}", linked.join(", ")));
     say("4. the data center: its home, the hospitals' registry, users, and a project for this run");
     let project = provision(root, &network)?;
     say(&format!(
@@ -217,17 +221,19 @@ fn run_in(root: &Path, global: &Global, args: &DemoArgs) -> Result<PathBuf> {
     render_released(root, &project.id, &released)
 }
 
-/// The site (0-based) that joins through its hospital's SS-MIX2 export instead of midnet's CSV
+/// The site (0-based) that joins through its hospital's own exports instead of midnet's CSV
 /// files, as a real hospital would: the others load their CSV files.
-const SS_MIX2_SITE: usize = 0;
+const EXPORTS_SITE: usize = 0;
 
-/// The hospital's electronic records written as its SS-MIX2 standardized storage (from its
-/// synthetic CSV files, which the site never reads), imported with `site import ss-mix2`, and the
-/// storage's local codes mapped with the reviewed mapping file (`site mapping import`). SS-MIX2
-/// carries the EHR only: the site has no claims or DPC rows, and its observation periods are those
-/// the import derives from the days of care.
-fn join_through_ss_mix2(dir: &SiteDir, site: &synth::SiteSummary, seed: u64, say: &dyn Fn(&str)) -> Result<()> {
-    let tree = synth::ssmix2::write(&site.path, &site.path.join(synth::IMPORT_DIR), seed, SS_MIX2_SITE)?;
+/// The hospital's exports, written from its synthetic CSV files (which the site never reads) and
+/// imported as a real hospital's would be: its electronic records as an SS-MIX2 standardized
+/// storage (`site import ss-mix2`, its local codes mapped with the reviewed mapping file, `site
+/// mapping import`), then its monthly claims files (`site import receipt`) and its DPC survey files
+/// (`site import dpc`) when it bills claims or is a DPC hospital. Each export numbers a patient by
+/// the hospital's id, so the site's key gives each patient one key across the three.
+fn join_through_its_exports(dir: &SiteDir, site: &synth::SiteSummary, seed: u64, say: &dyn Fn(&str)) -> Result<()> {
+    let csv = site.path.join(synth::IMPORT_DIR);
+    let tree = synth::ssmix2::write(&site.path, &csv, seed, EXPORTS_SITE)?;
     let root = site.path.join(synth::ssmix2::TREE_DIR);
     let imported = crate::site::ssmix2::import::import(dir, &root, Default::default())?;
     let mapping = site.path.join(synth::ssmix2::MAPPING_FILE);
@@ -246,7 +252,48 @@ fn join_through_ss_mix2(dir: &SiteDir, site: &synth::SiteSummary, seed: u64, say
         mapped.rows_loaded,
         mapped.data_version.or(imported.data_version).unwrap_or(0)
     ));
+    let loaded = |tables: &[crate::site::load::FileLoaded]| {
+        let rows = |count: fn(&crate::site::load::FileLoaded) -> u64| tables.iter().map(count).sum::<u64>();
+        (rows(|t| t.rows_loaded), rows(|t| t.rows_quarantined))
+    };
+    if synth::receipt::write(&site.path, &csv)?.files > 0 {
+        let files = claims_files(&site.path.join(synth::receipt::RECEIPT_DIR))?;
+        let report = crate::site::receipt::import::import(dir, &files)?;
+        let (rows, quarantined) = loaded(&report.tables);
+        say(&format!(
+            "   {}: and its monthly claims files ({} RECEIPTC.UKE): {rows} rows imported, {quarantined} quarantined, \
+             {} totals that do not add up reported (data version {})",
+            site.id,
+            files.len(),
+            report.totals_mismatches.len(),
+            report.data_version.unwrap_or(0)
+        ));
+    }
+    if synth::dpc::write(&site.path, &csv, EXPORTS_SITE)?.files > 0 {
+        let report = crate::site::dpc::import::import(dir, &[site.path.join(synth::dpc::DPC_DIR)])?;
+        let (rows, quarantined) = loaded(&report.tables);
+        say(&format!(
+            "   {}: and its DPC survey files ({} files of 様式1 and EF): {rows} rows imported, {quarantined} quarantined \
+             (data version {})",
+            site.id,
+            report.files.len(),
+            report.data_version.unwrap_or(0)
+        ));
+    }
     Ok(())
+}
+
+/// The monthly claims files under `root` (`YYYYMM/RECEIPTC.UKE`), oldest month first.
+fn claims_files(root: &Path) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(root).at(root)? {
+        let file = entry.at(root)?.path().join(synth::receipt::FILE_NAME);
+        if file.is_file() {
+            files.push(file);
+        }
+    }
+    files.sort();
+    Ok(files)
 }
 
 /// The example active-comparator study (novagliptin vs sitagliptin), as an analyst would write it.

@@ -68,9 +68,15 @@ fn demo_runs_end_to_end_and_keeps_its_report_in_a_new_directory() {
     assert!(root.join("center").is_dir());
     assert!(root.join("network/site01/site.duckdb").is_file());
     assert!(run.stdout.contains("dataset cohort@1:") && run.stdout.contains("from 3 sites"), "{}", run.stdout);
-    // The first hospital joined through its SS-MIX2 export.
+    // The first hospital joined through its own exports: SS-MIX2, then its claims (the demo's seed
+    // makes it a claims hospital, not a DPC one), each patient one key across them.
     assert!(run.stdout.contains("site01: joins through its hospital's SS-MIX2 export"), "{}", run.stdout);
     assert!(root.join("network/site01/ss-mix2").is_dir());
+    assert!(run.stdout.contains("site01: and its monthly claims files ("), "{}", run.stdout);
+    let linked = run.stdout.lines().find(|l| l.contains("patients per source, linked")).expect("the linked patients");
+    let claims = linked.split("CLAIMS ").nth(1).expect("CLAIMS patients").split(" linked)").next().unwrap();
+    let (patients, linked_to_ehr) = claims.split_once(" (").unwrap();
+    assert!(patients.parse::<u64>().unwrap() > 1000 && patients == linked_to_ehr, "{linked}");
     assert!(root.join("center/areas/P-DEMO-001/datasets/cohort@1.parquet").is_file());
     assert!(run.stdout.contains("outcome x subgroup tests"), "{}", run.stdout);
     assert!(run.stdout.contains("released req-1/files/protocol/analysis-1/results.csv"), "{}", run.stdout);
