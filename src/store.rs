@@ -39,6 +39,11 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
 }
 
 /// An exclusive advisory lock on a file, released when dropped (the file is closed).
+///
+/// A lock file may be removed by its holder (a settled request's, by the serve's housekeeping):
+/// a process that opened it before and waited then holds a lock on a file no longer at the path,
+/// while a third locks the new file made there. So a lock taken counts only if its file is still
+/// the one at the path; otherwise the path is opened and locked again.
 #[derive(Debug)]
 pub struct FileLock {
     file: File,
@@ -47,23 +52,30 @@ pub struct FileLock {
 impl FileLock {
     /// Wait for the lock. For short critical sections (a read-modify-write of one document).
     pub fn wait(path: &Path) -> Result<FileLock> {
-        let file = open_lock_file(path)?;
-        file.lock().at(path)?;
-        Ok(FileLock { file })
+        loop {
+            let file = open_lock_file(path)?;
+            file.lock().at(path)?;
+            if still_at(&file, path)? {
+                return Ok(FileLock { file });
+            }
+        }
     }
 
     /// Take the lock if it is free; otherwise `Error::Busy` with `busy(holder)`, where `holder` is
     /// what the current holder wrote with [`FileLock::describe`].
     pub fn try_take(path: &Path, busy: impl FnOnce(&str) -> String) -> Result<FileLock> {
-        let mut file = open_lock_file(path)?;
-        match file.try_lock() {
-            Ok(()) => Ok(FileLock { file }),
-            Err(TryLockError::WouldBlock) => {
-                let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
-                Err(Error::Busy(busy(holder.trim())))
+        loop {
+            let mut file = open_lock_file(path)?;
+            match file.try_lock() {
+                Ok(()) if still_at(&file, path)? => return Ok(FileLock { file }),
+                Ok(()) => continue,
+                Err(TryLockError::WouldBlock) => {
+                    let mut holder = String::new();
+                    let _ = file.read_to_string(&mut holder);
+                    return Err(Error::Busy(busy(holder.trim())));
+                }
+                Err(TryLockError::Error(e)) => return Err(Error::io(path, e)),
             }
-            Err(TryLockError::Error(e)) => Err(Error::io(path, e)),
         }
     }
 
@@ -71,6 +83,17 @@ impl FileLock {
     pub fn describe(&mut self, holder: &str) {
         let file = &mut self.file;
         let _ = file.set_len(0).and_then(|_| file.rewind()).and_then(|_| file.write_all(holder.as_bytes()));
+    }
+}
+
+/// Whether `file` is the file at `path` now (not removed, nor replaced, since it was opened).
+fn still_at(file: &File, path: &Path) -> Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let held = file.metadata().at(path)?;
+    match std::fs::metadata(path) {
+        Ok(now) => Ok((now.dev(), now.ino()) == (held.dev(), held.ino())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::io(path, e)),
     }
 }
 
@@ -184,6 +207,26 @@ pub fn temporary_beside(path: &Path) -> std::path::PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lock_waited_for_on_a_file_its_holder_removed_is_taken_on_the_file_at_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("request.lock");
+        let first = FileLock::wait(&path).unwrap();
+        let waiter = {
+            let path = path.clone();
+            std::thread::spawn(move || FileLock::wait(&path).unwrap())
+        };
+        // The waiter has opened the file and waits on it; the holder removes it and lets go.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        std::fs::remove_file(&path).unwrap();
+        drop(first);
+        let second = waiter.join().unwrap();
+        let third = FileLock::try_take(&path, |_| "busy".to_string());
+        assert!(matches!(third, Err(Error::Busy(_))), "two processes held the lock at once: {third:?}");
+        drop(second);
+        assert!(FileLock::try_take(&path, |_| "busy".to_string()).is_ok());
+    }
 
     #[test]
     fn identifiers() {
