@@ -20,6 +20,11 @@ impl Month {
     pub fn day(self, day: u32) -> Option<NaiveDate> {
         NaiveDate::from_ymd_opt(self.year, self.month, day)
     }
+
+    /// The month's last day.
+    pub fn last_day(self) -> NaiveDate {
+        (28..=31).rev().find_map(|day| self.day(day)).expect("a month has its 28th")
+    }
 }
 
 impl std::fmt::Display for Month {
