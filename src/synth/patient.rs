@@ -533,8 +533,8 @@ impl<R: Rng> Chart<'_, R> {
         o.date(*end);
         o.end_row()?;
         if ctx.profile.has_claims {
-            // The claims observe the months they bill: from the first day of care's (a visit or an
-            // admission) to the last day of care's, whole months (docs/claims.md).
+            // The claims observe the months they bill, whole: from the month of the first day of
+            // care (a visit or an admission, both billed) to the month of the last (docs/claims.md).
             o.str(key);
             o.str("CLAIMS");
             o.date(month_start(*start));

@@ -119,6 +119,14 @@ mod tests {
     }
 
     #[test]
+    fn a_month_knows_its_last_day() {
+        assert_eq!(Some(Month { year: 2024, month: 2 }.last_day()), ymd(2024, 2, 29));
+        assert_eq!(Some(Month { year: 2023, month: 2 }.last_day()), ymd(2023, 2, 28));
+        assert_eq!(Some(Month { year: 2024, month: 4 }.last_day()), ymd(2024, 4, 30));
+        assert_eq!(Some(Month { year: 2024, month: 12 }.last_day()), ymd(2024, 12, 31));
+    }
+
+    #[test]
     fn what_is_not_a_date_is_refused() {
         for bad in ["6240101", "20230230", "2024041", "R060401", "202413", "4000101", "２０２４0401"] {
             assert!(date(bad).is_err() || month(bad).is_err(), "{bad}");

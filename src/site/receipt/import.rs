@@ -247,7 +247,7 @@ const MONTH_BY_MONTH: [&str; 2] = ["receipt_diagnosis", "receipt_month"];
 
 /// Withdraw the files replaced: their rows out, their month-by-month records out, the files
 /// marked, and the patient rows they made that no row needs any more. How many rows left the
-/// tables, and the patients whose rebuilt rows are rebuilt.
+/// tables, and the patients whose CLAIMS diagnoses, stays and observation periods are rebuilt.
 fn withdraw(conn: &duckdb::Connection, replaced: &[String], version: i64) -> Result<(u64, BTreeSet<String>)> {
     let files = Replaced::register(conn, replaced)?;
     let of_replaced = Replaced::OF;
@@ -257,12 +257,12 @@ fn withdraw(conn: &duckdb::Connection, replaced: &[String], version: i64) -> Res
         rebuilt.extend(strings(conn, &format!("SELECT DISTINCT patient_key FROM {table} WHERE {of_replaced}"))?);
         conn.execute(&format!("DELETE FROM {table} WHERE {of_replaced}"), [])?;
     }
-    // The claims' rebuilt rows of these patients are rebuilt from the months still held (which
-    // keep a patient's row): out now, so that a row of a month withdrawn keeps no patient row.
-    let derived = withdraw_rebuilt(conn, &rebuilt)?;
+    // These patients' rebuilt rows come back from the months still held (which keep a patient's
+    // row): out now, so that a row of a month withdrawn keeps no patient row.
+    let rebuilt_rows = withdraw_rebuilt(conn, &rebuilt)?;
     let tables = ["drug_order", "drug_administration", "procedure"];
     let rows = files.withdraw(conn, "receipt_file", &tables, &MONTH_BY_MONTH, version)?;
-    Ok((derived + rows, rebuilt))
+    Ok((rebuilt_rows + rows, rebuilt))
 }
 
 fn staging_name(table: &str) -> String {
@@ -353,7 +353,7 @@ impl<'c> Stage<'c> {
         self.problems.push(Problem { table, source_file: source_file.to_string(), line: line as i64, reason });
     }
 
-    /// Stage what one file gives; its patients' diagnoses are rebuilt.
+    /// Stage what one file gives; its patients' diagnoses, stays and observation periods are rebuilt.
     fn file(&mut self, key: &PatientKey, given: &Given, rebuilt: &mut BTreeSet<String>) -> Result<()> {
         let source = given.source_file.as_str();
         for p in &given.claims.problems {
