@@ -442,11 +442,13 @@ fn a_kill_during_the_import_leaves_the_old_version_or_the_new() {
     assert_eq!(query_i64(dir.path(), "SELECT max(data_version) FROM load_history"), before);
     assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM receipt_file"), 0);
     assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM receipt_diagnosis"), 0);
+    assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM receipt_month"), 0);
     assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM patient"), 0);
     let killed = midnet_with(dir.path(), &args, &[("MIDNET_CRASH_AT", "receipt-committed")], None);
     assert_ne!(killed.code, 0, "{}", killed.stderr);
     assert_eq!(query_i64(dir.path(), "SELECT max(data_version) FROM load_history"), before + 1);
     assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM diagnosis"), 1);
+    assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM observation_period"), 1);
     let again = import(dir.path(), &[&file]).ok().json();
     assert_eq!(again["data_version"], serde_json::Value::Null, "{again}");
 }
