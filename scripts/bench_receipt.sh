@@ -10,8 +10,8 @@
 # masters first), under /usr/bin/time for the wall time and the peak resident memory; then imports
 # the files again with nothing changed. Prints one line per step, and what each command's rows became, per table.
 #
-# The rows the claims carry, as the import makes them: every patient, the CLAIMS diagnoses and
-# procedures, and the outpatient drug orders the hospital billed (the EHR's, which the claims
+# The rows the claims carry, as the import makes them: every patient, the CLAIMS observation periods,
+# stays, diagnoses and procedures, and the outpatient drug orders the hospital billed (the EHR's, which the claims
 # files' IY records are written from; loaded here as CLAIMS rows). The import makes one diagnosis
 # row of the SY repeated on each month's receipt, and an outpatient injection an administration.
 set -eu
@@ -37,7 +37,7 @@ if [ ! -d claims ]; then
     fi
     mkdir claims.partial
     cp "$site/import/patient.csv" claims.partial/
-    for table in diagnosis procedure; do
+    for table in observation_period encounter diagnosis procedure; do
         { head -1 "$site/import/$table.csv"; grep ',CLAIMS$' "$site/import/$table.csv" || true; } \
             > "claims.partial/$table.csv"
     done

@@ -321,7 +321,7 @@ CREATE VIEW current_master_procedure AS
 CREATE TABLE schema_version (
     version         INTEGER NOT NULL
 );
-INSERT INTO schema_version VALUES (7);
+INSERT INTO schema_version VALUES (8);
 
 -- One row per change of the data: a data version, which extraction manifests cite. A load that
 -- brought rows in (`change` = 'load'), an import of official masters ('masters', the files' kinds
@@ -422,6 +422,20 @@ CREATE TABLE receipt_diagnosis (
     outcome         VARCHAR NOT NULL,       -- SY-4 in the schema's words
     suspected       BOOLEAN NOT NULL,       -- SY-5 holds 8002 (の疑い)
     main_diagnosis  BOOLEAN NOT NULL        -- SY-7 = 01
+);
+
+-- Each receipt (RE) of a current claims file: a patient's month of care, and whether it bills a
+-- stay. A claim observes a patient in the months it has receipts of them, and bills a stay month by
+-- month, each inpatient receipt naming the admission (RE-9) and never the discharge; when a file is
+-- withdrawn or added, a patient's CLAIMS observation period and stays are rebuilt from these.
+CREATE TABLE receipt_month (
+    source_file     VARCHAR NOT NULL,
+    line            BIGINT NOT NULL,        -- the RE's
+    patient_key     VARCHAR NOT NULL,
+    care_month      DATE NOT NULL,          -- RE-4, its first day
+    inpatient       BOOLEAN NOT NULL,       -- RE-3's last digit is odd
+    admitted        DATE,                   -- RE-9, of an inpatient receipt that has a readable one
+    last_billed     DATE                    -- the last day of the month with a count on any of its records
 );
 
 -- Rows that failed validation at load, with where they came from and why. Nothing is dropped

@@ -378,7 +378,7 @@ impl<R: Rng> Chart<'_, R> {
                 }
             }
             if ctx.profile.has_claims {
-                self.write_procedure(catalog::PROCEDURE_ADMISSION, from, "CLAIMS")?;
+                self.write_claimed_stay(from, to)?;
             }
             self.visits.retain(|d| *d < from || *d > to);
             stays.push((from, to));
@@ -524,6 +524,7 @@ impl<R: Rng> Chart<'_, R> {
     }
 
     fn write_observation(&mut self) -> Result<()> {
+        let claims_end = self.claims_end();
         let Person { ctx, key, start, end, .. } = &self.person;
         let o = &mut self.t.observation_period;
         o.str(key);
@@ -532,21 +533,47 @@ impl<R: Rng> Chart<'_, R> {
         o.date(*end);
         o.end_row()?;
         if ctx.profile.has_claims {
-            // Claims cover whole months.
-            let (first, last) = (month_start(*start), month_end(*end).min(ctx.data_end));
+            // The claims observe the months they bill, whole: from the month of the first day of
+            // care (a visit or an admission, both billed) to the month of the last (docs/claims.md).
             o.str(key);
             o.str("CLAIMS");
-            o.date(first);
-            o.date(last.max(first));
+            o.date(month_start(*start));
+            o.date(claims_end);
             o.end_row()?;
         }
         Ok(())
+    }
+
+    /// The last day the claims observe: the end of the month of the last day of care, the last
+    /// month billed.
+    fn claims_end(&self) -> i32 {
+        month_end(self.person.end)
+    }
+
+    /// A stay as the claims bill it: its 入院基本料 on each day, admission and discharge days
+    /// included, on the inpatient receipts that name its admission day, from which the import makes
+    /// the stay (with none of the details only the EHR and DPC carry).
+    fn write_claimed_stay(&mut self, from: i32, to: i32) -> Result<()> {
+        for day in from..=to {
+            self.write_procedure(catalog::PROCEDURE_ADMISSION, day, "CLAIMS")?;
+        }
+        let e = &mut self.t.encounter;
+        e.str(&self.person.key);
+        e.str("inpatient");
+        e.date(from);
+        e.date(to);
+        for _ in 0..4 {
+            e.empty();
+        }
+        e.str("CLAIMS");
+        e.end_row()
     }
 
     fn write_diagnosis(&mut self, diagnosis: &Diagnosis) -> Result<()> {
         let ctx = self.person.ctx;
         let sources: &[&str] = if ctx.profile.has_claims { &["EHR", "CLAIMS"] } else { &["EHR"] };
         let ending = self.ending(diagnosis);
+        let claims_end = self.claims_end();
         for source in sources {
             let d = &mut self.t.diagnosis;
             d.str(&self.person.key);
@@ -560,7 +587,8 @@ impl<R: Rng> Chart<'_, R> {
             let claims = *source == "CLAIMS";
             match &ending {
                 Some(e) => {
-                    d.date(e.day);
+                    // A claim records an outcome at the latest on the last month it bills.
+                    d.date(if claims { e.day.min(claims_end) } else { e.day });
                     d.str(if claims { e.claims } else { e.ehr });
                 }
                 None => {

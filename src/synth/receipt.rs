@@ -5,13 +5,15 @@
 //!
 //! As the SS-MIX2 tree, the files are made from the CSV files rather than from the patient model.
 //! Per patient and month of care with anything billed or a diagnosis current: an outpatient
-//! receipt (1112), and an inpatient one (1111) when a stay began that month, each with the
+//! receipt (1112) when something outpatient was billed or no stay was, and an inpatient one (1111)
+//! for each CLAIMS stay billed that month (RE-9 its admission day), each with the
 //! patient's sex, birth date and カルテ番号 (the hospital patient id of `ss-mix2-patients.csv`:
 //! the same patient in both exports), a fake name and insurance numbers (never read), its HO with
 //! the receipt's 合計点数, an SY for every CLAIMS diagnosis current that month (the 傷病名コード of
 //! the synthetic b master; 8002 の疑い when suspected; the 転帰 on the month of the outcome,
 //! 継続 before it; a code the master has not as the uncoded 0000999 with its name), an SI per
-//! CLAIMS procedure code with its days, and an IY per outpatient EHR drug order (the y master's
+//! CLAIMS procedure code with its days (on the receipt of the stay a day falls in: the stay's
+//! 入院基本料 on each of its days), and an IY per outpatient EHR drug order (the y master's
 //! code; for 内服 the days supplied on the prescribing day). Files of care months before 令和
 //! (2019-05) write era-coded dates, as files of that time did. One receipt of the site's first
 //! patient declares a 合計点数 10 points more than its records add up to.
@@ -50,7 +52,8 @@ pub struct ClaimsSummary {
 pub fn write(site_dir: &Path, import: &Path) -> Result<ClaimsSummary> {
     let codes = Codes::load()?;
     let open = |table: &str| Grouped::open(import.join(format!("{table}.csv")));
-    let (mut patients, mut periods) = (open("patient")?, open("observation_period")?);
+    let (mut patients, mut periods, mut encounters) =
+        (open("patient")?, open("observation_period")?, open("encounter")?);
     let (mut diagnoses, mut procedures, mut orders) = (open("diagnosis")?, open("procedure")?, open("drug_order")?);
     let mut files = Files { root: site_dir.join(RECEIPT_DIR), open: BTreeMap::new(), summary: Default::default() };
     let mut truth = String::from("hospital_id,patient_key\n");
@@ -65,6 +68,8 @@ pub fn write(site_dir: &Path, import: &Path) -> Result<ClaimsSummary> {
         for row in diagnoses.take_of(&key, "CLAIMS")? {
             add_diagnosis(&codes, &diagnoses, &row, claims_end, &mut months);
         }
+        let stays = encounters.take_of(&key, "CLAIMS")?;
+        let stays = add_stays(&encounters, &stays, &mut months);
         for row in procedures.take_of(&key, "CLAIMS")? {
             let (code, Some(day)) =
                 (&row[procedures.column("procedure_code")], date(&row[procedures.column("procedure_date")]))
@@ -72,11 +77,9 @@ pub fn write(site_dir: &Path, import: &Path) -> Result<ClaimsSummary> {
                 continue;
             };
             let month = months.entry(month_of(day)).or_default();
-            let receipt = if code == PROCEDURE_ADMISSION {
-                month.admitted = Some(month.admitted.map_or(day, |a| a.min(day)));
-                &mut month.inpatient
-            } else {
-                &mut month.outpatient
+            let receipt = match stays.iter().find(|(from, to)| (*from..=*to).contains(&day)) {
+                Some((from, _)) => month.stays.entry(*from).or_default(),
+                None => &mut month.outpatient,
             };
             let category = match code {
                 PROCEDURE_OUTPATIENT_VISIT => "12",
@@ -137,9 +140,28 @@ struct Month {
     /// SY fields 2-7 of each diagnosis current.
     diagnoses: Vec<[String; 6]>,
     outpatient: Items,
-    inpatient: Items,
-    /// The first admission of the month.
-    admitted: Option<NaiveDate>,
+    /// The items of each stay billed this month, by its admission day.
+    stays: BTreeMap<NaiveDate, Items>,
+}
+
+/// The CLAIMS stays (first and last day) of a patient, each with an inpatient receipt in every
+/// month it spans.
+fn add_stays(
+    table: &Grouped,
+    rows: &[StringRecord],
+    months: &mut BTreeMap<(i32, u32), Month>,
+) -> Vec<(NaiveDate, NaiveDate)> {
+    let at = |row: &StringRecord, c: &str| date(&row[table.column(c)]);
+    let stays: Vec<(NaiveDate, NaiveDate)> =
+        rows.iter().filter_map(|row| Some((at(row, "start_date")?, at(row, "end_date")?))).collect();
+    for &(from, to) in &stays {
+        let mut month = month_of(from);
+        while month <= month_of(to) {
+            months.entry(month).or_default().stays.entry(from).or_default();
+            month = next_month(month);
+        }
+    }
+    stays
 }
 
 /// An SY on every month from the diagnosis's start to its outcome (or to the end of the claims'
@@ -317,18 +339,18 @@ impl Files {
         Ok(self.open.get_mut(&month).expect("opened"))
     }
 
-    /// The month's receipts of one patient: outpatient, and inpatient when a stay began.
+    /// The month's receipts of one patient: outpatient when something outpatient was billed or no
+    /// stay was (a month of diagnoses alone), and one per stay billed.
     fn receipts(&mut self, person: &Person, month: (i32, u32), care: &Month, wrong_total: bool) -> Result<()> {
         let file = self.file(month)?;
         let mut first = true;
-        for (inpatient, items) in [(false, &care.outpatient), (true, &care.inpatient)] {
-            if inpatient && care.admitted.is_none() {
-                continue;
-            }
+        let outpatient = (!care.outpatient.is_empty() || care.stays.is_empty()).then_some((None, &care.outpatient));
+        let stays = care.stays.iter().map(|(admitted, items)| (Some(*admitted), items));
+        for (admitted, items) in outpatient.into_iter().chain(stays) {
             file.receipts += 1;
             let era = file.era_coded;
-            let kind = if inpatient { "1111" } else { "1112" };
-            let admitted = care.admitted.filter(|_| inpatient).map(|d| written(&ymd(d), era)).unwrap_or_default();
+            let kind = if admitted.is_some() { "1111" } else { "1112" };
+            let admitted = admitted.map(|d| written(&ymd(d), era)).unwrap_or_default();
             let number = file.receipts.to_string();
             let mut re = record(38, &["RE", &number, kind, &written_month(month, era), "架空　太郎", person.sex]);
             re[6] = written(&person.birth, era);

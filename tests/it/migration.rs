@@ -12,7 +12,7 @@ use crate::common::{Run, midnet, midnet_with, tempdir, testdata};
 const CRASH_AT: &str = "MIDNET_CRASH_AT";
 
 /// The schema version this midnet writes.
-pub(crate) const CURRENT: i64 = 7;
+pub(crate) const CURRENT: i64 = 8;
 
 /// The version-1 fixture, unpacked as `DIR/site/site.duckdb`; returns the site directory.
 fn old_site(dir: &Path) -> PathBuf {
@@ -314,6 +314,7 @@ fn a_version_6_site_migrates_keeping_every_row_and_takes_a_dpc_import() {
         assert_eq!(after.get(table), Some(&(rows + added)), "table {table}");
     }
     assert_eq!(after.get("dpc_file"), Some(&0));
+    assert_eq!(after.get("receipt_month"), Some(&0), "the months of the claims read before are not in the files' rows");
     assert_eq!(rows_of(&site, &sql), cohort_before, "the extraction's query gives the same rows");
 }
 

@@ -15,6 +15,8 @@ use crate::common::{Run, midnet, midnet_with, tempdir};
 const DISEASE: &str = "8800001";
 const DRUG: &str = "620000001";
 const VISIT: &str = "112007410";
+/// The synthetic masters' 入院基本料, billed on each day of a stay.
+const ADMISSION: &str = "190117710";
 const CHART: &str = "2000123457";
 const NAME: &str = "架空　花子";
 
@@ -38,12 +40,18 @@ fn billed(given: &[&str], days: &[(usize, &str)]) -> String {
 /// One outpatient receipt of the care month `care` (YYYYMM) of patient `CHART`, with `body` after
 /// its HO, the HO's and GO's totals `points`, billed the month after.
 fn claims(care: &str, points: u64, body: &[String]) -> Vec<String> {
+    claims_of_kind(care, "1112", "", points, body)
+}
+
+/// One receipt of the kind `kind` (RE-3) and admission `admitted` (RE-9), as `claims`.
+fn claims_of_kind(care: &str, kind: &str, admitted: &str, points: u64, body: &[String]) -> Vec<String> {
     let billing = next_month(care);
     let mut records = vec![
         rec(10, &["IR", "1", "13", "1", "1310001", "", "架空記念病院", &billing, "00", "03-0000-0000"]),
         {
             let mut re: Vec<String> =
-                rec(38, &["RE", "1", "1112", care, NAME, "2", "19800101"]).split(',').map(String::from).collect();
+                rec(38, &["RE", "1", kind, care, NAME, "2", "19800101"]).split(',').map(String::from).collect();
+            re[8] = admitted.to_string();
             re[13] = CHART.to_string();
             re.join(",")
         },
@@ -52,6 +60,14 @@ fn claims(care: &str, points: u64, body: &[String]) -> Vec<String> {
     records.extend(body.iter().cloned());
     records.push(rec(4, &["GO", "1", &points.to_string(), "99"]));
     records
+}
+
+/// The inpatient receipt (1111) of the care month `care` of a stay admitted on `admitted`
+/// (YYYYMMDD), its 入院基本料 billed on the days `first..=last` of the month.
+fn stay(care: &str, admitted: &str, first: usize, last: usize) -> Vec<String> {
+    let days: Vec<(usize, &str)> = (first..=last).map(|day| (day, "1")).collect();
+    let fee = billed(&["SI", "90", "1", ADMISSION, "", "1650", &days.len().to_string()], &days);
+    claims_of_kind(care, "1111", admitted, 1650 * days.len() as u64, &[fee])
 }
 
 fn next_month(care: &str) -> String {
@@ -230,6 +246,28 @@ fn an_impossible_date_is_quarantined_at_its_field() {
     assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM diagnosis"), 0);
 }
 
+/// An inpatient receipt (kind's last digit odd) without its 入院年月日, or with one after its month
+/// of care, makes no stay: quarantined at its RE's field 9, the receipt's records read.
+#[test]
+fn an_inpatient_receipt_without_a_possible_admission_day_makes_no_stay() {
+    let inpatient = |admitted: &'static str| {
+        move |r: &mut Vec<String>| {
+            let mut re: Vec<String> = r[1].split(',').map(String::from).collect();
+            re[2] = "1111".to_string();
+            re[8] = admitted.to_string();
+            r[1] = re.join(",");
+        }
+    };
+    let (dir, found) = bad_record(inpatient(""));
+    assert_eq!(found, ["2 RE-9: an inpatient receipt without 入院年月日: its stay is not made"]);
+    assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM encounter"), 0);
+    assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM procedure"), 1, "the receipt's records are read");
+    assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM observation_period"), 1, "its month is observed");
+    let (dir, found) = bad_record(inpatient("20240401"));
+    assert_eq!(found, ["2 RE-9: 入院年月日 after the month of care: its stay is not made"]);
+    assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM encounter"), 0);
+}
+
 #[test]
 fn codes_missing_from_the_masters_are_quarantined_at_their_lines() {
     let (dir, found) = bad_record(|r| {
@@ -347,6 +385,49 @@ fn imports_are_incremental_idempotent_and_a_month_sent_again_replaces_its_file()
     import(dir.path(), &[&a, &b]).fails(2, "a month is one file");
 }
 
+/// A stay billed over two months is one stay, from its admission to the last day billed; the
+/// claims observe the months with a receipt. A month sent again rebuilds both: a shorter stay, a
+/// stay that ended in the month before (no inpatient receipt in the month sent again), a period
+/// that grows with a later month and shrinks when that month is sent again without the patient.
+#[test]
+fn a_month_sent_again_rebuilds_the_stay_and_the_observation_period() {
+    let dir = tempdir();
+    new_site(dir.path());
+    let march = put(dir.path(), "202404", &stay("202403", "20240320", 20, 31));
+    let april = put(dir.path(), "202405", &stay("202404", "20240320", 1, 10));
+    import(dir.path(), &[&march, &april]).ok();
+    let stays = "SELECT concat_ws(' ', encounter_type, start_date, end_date, source) FROM encounter";
+    let periods = "SELECT concat_ws(' ', source, start_date, end_date) FROM observation_period";
+    assert_eq!(rows(dir.path(), stays), ["inpatient 2024-03-20 2024-04-10 CLAIMS"]);
+    assert_eq!(rows(dir.path(), periods), ["CLAIMS 2024-03-01 2024-04-30"]);
+    assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM procedure"), 22, "the 入院基本料 of each day");
+
+    let shorter = put(dir.path(), "202405-shorter", &stay("202404", "20240320", 1, 5));
+    import(dir.path(), &[&shorter]).ok();
+    assert_eq!(rows(dir.path(), stays), ["inpatient 2024-03-20 2024-04-05 CLAIMS"]);
+
+    let discharged_in_march = put(dir.path(), "202405-outpatient", &claims("202404", 75, &[visit(&[(8, "1")])]));
+    import(dir.path(), &[&discharged_in_march]).ok();
+    assert_eq!(rows(dir.path(), stays), ["inpatient 2024-03-20 2024-03-31 CLAIMS"]);
+    assert_eq!(rows(dir.path(), periods), ["CLAIMS 2024-03-01 2024-04-30"]);
+
+    let june = put(dir.path(), "202407", &claims("202406", 75, &[visit(&[(3, "1")])]));
+    import(dir.path(), &[&june]).ok();
+    assert_eq!(rows(dir.path(), periods), ["CLAIMS 2024-03-01 2024-06-30"], "one span over May, without a receipt");
+    let june_of_another: Vec<String> =
+        claims("202406", 75, &[visit(&[(3, "1")])]).into_iter().map(|r| r.replace(CHART, "2000765431")).collect();
+    let june_again = put(dir.path(), "202407-again", &june_of_another);
+    import(dir.path(), &[&june_again]).ok();
+    let key = patient_key(&hmac_key(&dir.path().join("site")), CHART);
+    assert_eq!(
+        rows(dir.path(), &format!("{periods} WHERE patient_key = '{key}'")),
+        ["CLAIMS 2024-03-01 2024-04-30"],
+        "June, sent again without the patient, no longer observes them"
+    );
+    assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM observation_period"), 2);
+    assert_eq!(rows(dir.path(), stays), ["inpatient 2024-03-20 2024-03-31 CLAIMS"]);
+}
+
 /// A kill once everything is staged leaves the site as it was; a kill after the commit leaves the
 /// new version, and the next import finds nothing new.
 #[test]
@@ -361,11 +442,13 @@ fn a_kill_during_the_import_leaves_the_old_version_or_the_new() {
     assert_eq!(query_i64(dir.path(), "SELECT max(data_version) FROM load_history"), before);
     assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM receipt_file"), 0);
     assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM receipt_diagnosis"), 0);
+    assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM receipt_month"), 0);
     assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM patient"), 0);
     let killed = midnet_with(dir.path(), &args, &[("MIDNET_CRASH_AT", "receipt-committed")], None);
     assert_ne!(killed.code, 0, "{}", killed.stderr);
     assert_eq!(query_i64(dir.path(), "SELECT max(data_version) FROM load_history"), before + 1);
     assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM diagnosis"), 1);
+    assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM observation_period"), 1);
     let again = import(dir.path(), &[&file]).ok().json();
     assert_eq!(again["data_version"], serde_json::Value::Null, "{again}");
 }
@@ -414,13 +497,24 @@ fn keyed_rows(site: &Path, sql: &str, translate: &dyn Fn(&str) -> String) -> Vec
 /// rows), the patient key first. The loaded rows are the CSV files' CLAIMS rows, and the outpatient
 /// EHR orders the hospital billed: an oral or topical one as an order, an injection as an
 /// administration on its day at 00:00 (with the 使用量 in the drug master's unit). A claim knows the
-/// month of a diagnosis's outcome, not its day. Not carried: the patient (a claims patient is
-/// compared apart, as the site holds one row per patient whatever the source), stays (an inpatient
-/// receipt names the admission, never the discharge: DPC's 様式1 brings the stays), lab results (a
-/// claim bills the test, a procedure, not its result) and observation periods (a patient's claims
-/// cover whole months of enrolment, which the receipts show only for the months something was billed
-/// or a diagnosis current: the import derives none).
-const CARRIED: [(&str, &str, &str); 4] = [
+/// month of a diagnosis's outcome, not its day. The claims' stays (admission to the last day billed)
+/// and observation periods (first to last month with a receipt) are the CSV files' CLAIMS ones.
+/// Not carried: the patient (a claims patient is compared apart, as the site holds one row per
+/// patient whatever the source), a stay's department, route, destination and outcome (DPC's 様式1
+/// brings them), lab results (a claim bills the test, a procedure, not its result).
+const CARRIED: [(&str, &str, &str); 6] = [
+    (
+        "observation_period",
+        "SELECT patient_key, concat_ws('|', start_date, end_date) FROM observation_period WHERE source = 'CLAIMS'",
+        "SELECT patient_key, concat_ws('|', start_date, end_date) FROM observation_period WHERE source = 'CLAIMS'",
+    ),
+    (
+        "encounter",
+        "SELECT patient_key, concat_ws('|', encounter_type, start_date, end_date, department, admission_route, \
+         discharge_destination, discharge_outcome) FROM encounter WHERE source = 'CLAIMS'",
+        "SELECT patient_key, concat_ws('|', encounter_type, start_date, end_date, department, admission_route, \
+         discharge_destination, discharge_outcome) FROM encounter WHERE source = 'CLAIMS'",
+    ),
     (
         "diagnosis",
         "SELECT patient_key, concat_ws('|', icd10, diagnosis_date, strftime(end_date, '%Y-%m'), disease_outcome, \

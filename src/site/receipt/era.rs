@@ -20,6 +20,11 @@ impl Month {
     pub fn day(self, day: u32) -> Option<NaiveDate> {
         NaiveDate::from_ymd_opt(self.year, self.month, day)
     }
+
+    /// The month's last day.
+    pub fn last_day(self) -> NaiveDate {
+        (28..=31).rev().find_map(|day| self.day(day)).expect("a month has its 28th")
+    }
 }
 
 impl std::fmt::Display for Month {
@@ -111,6 +116,14 @@ mod tests {
         assert_eq!(date("4310501"), Ok(ymd(2019, 5, 1)));
         assert_eq!(date(""), Ok(None));
         assert_eq!(date("0"), Ok(None));
+    }
+
+    #[test]
+    fn a_month_knows_its_last_day() {
+        assert_eq!(Some(Month { year: 2024, month: 2 }.last_day()), ymd(2024, 2, 29));
+        assert_eq!(Some(Month { year: 2023, month: 2 }.last_day()), ymd(2023, 2, 28));
+        assert_eq!(Some(Month { year: 2024, month: 4 }.last_day()), ymd(2024, 4, 30));
+        assert_eq!(Some(Month { year: 2024, month: 12 }.last_day()), ymd(2024, 12, 31));
     }
 
     #[test]

@@ -11,6 +11,9 @@
 //! receipt while it is current, so the diagnoses (SY) of the current files are kept month by month
 //! (`receipt_diagnosis`) and a patient's CLAIMS diagnoses rebuilt from them when a file of theirs
 //! comes or goes: one row per diagnosis (傷病名コード, start, の疑い), with its latest month's outcome.
+//! Likewise each receipt is kept as a month of care (`receipt_month`), from which a patient's CLAIMS
+//! observation period (first to last month with a receipt) and stays (one per admission date of
+//! their inpatient receipts, to the last day billed) are rebuilt.
 //!
 //! The rows staged go through `site load`'s checks (`load::staged`); a record the reader cannot
 //! read, a receipt without a カルテ番号 and a code the masters do not hold are quarantined at their
@@ -43,7 +46,8 @@ pub struct ImportReport {
     pub data_version: Option<i64>,
     /// Each file given, in order.
     pub files: Vec<FileReport>,
-    /// Rows taken out: those of the files replaced, and the CLAIMS diagnoses rebuilt.
+    /// Rows taken out: those of the files replaced, and the CLAIMS diagnoses, observation periods and
+    /// stays rebuilt.
     pub rows_withdrawn: u64,
     /// Totals that do not add up (a receipt's 合計点数, the file's GO, a record's 回数).
     pub totals_mismatches: Vec<Mismatch>,
@@ -81,7 +85,12 @@ pub struct Mismatch {
 }
 
 /// The clinical tables the import stages, patient first.
-const TABLES: [&str; 5] = ["patient", "diagnosis", "drug_order", "drug_administration", "procedure"];
+const TABLES: [&str; 7] =
+    ["patient", "observation_period", "encounter", "diagnosis", "drug_order", "drug_administration", "procedure"];
+
+/// The tables whose CLAIMS rows are rebuilt from the month-by-month records of the current files
+/// (`receipt_diagnosis`, `receipt_month`) rather than staged as a file is read.
+const REBUILT: [&str; 3] = ["observation_period", "encounter", "diagnosis"];
 
 /// A file given, read.
 struct Given {
@@ -161,7 +170,7 @@ pub fn import(site: &SiteDir, files: &[PathBuf]) -> Result<ImportReport> {
         report.totals_mismatches = std::mem::take(&mut stage.mismatches);
         let problems = stage.finish()?;
         timings::add_time("stage", staging_started.elapsed());
-        report.rows_withdrawn += timings::time("rebuild diagnoses", || rebuild_diagnoses(&conn, &rebuilt))?;
+        report.rows_withdrawn += timings::time("rebuild", || rebuild(&conn, &rebuilt))?;
         crate::crash::point("receipt-staged");
         record_files(&conn, &new, &report.totals_mismatches, version)?;
         Ok(problems)
@@ -233,23 +242,27 @@ impl Codes {
     }
 }
 
-/// Withdraw the files replaced: their rows out, their month-by-month diagnoses out, the files
+/// The month-by-month records of the current files the rebuilt rows come from.
+const MONTH_BY_MONTH: [&str; 2] = ["receipt_diagnosis", "receipt_month"];
+
+/// Withdraw the files replaced: their rows out, their month-by-month records out, the files
 /// marked, and the patient rows they made that no row needs any more. How many rows left the
-/// tables, and the patients whose diagnoses are rebuilt.
+/// tables, and the patients whose CLAIMS diagnoses, stays and observation periods are rebuilt.
 fn withdraw(conn: &duckdb::Connection, replaced: &[String], version: i64) -> Result<(u64, BTreeSet<String>)> {
     let files = Replaced::register(conn, replaced)?;
     let of_replaced = Replaced::OF;
-    let rebuilt: BTreeSet<String> =
-        strings(conn, &format!("SELECT DISTINCT patient_key FROM receipt_diagnosis WHERE {of_replaced}"))?
-            .into_iter()
-            .collect();
-    conn.execute(&format!("DELETE FROM receipt_diagnosis WHERE {of_replaced}"), [])?;
-    // The claims' diagnoses of these patients are rebuilt from the months still held (which keep
-    // a patient's row): out now, so that a diagnosis of a month withdrawn keeps no patient row.
-    let diagnoses = withdraw_diagnoses(conn, &rebuilt)?;
+    let mut rebuilt = BTreeSet::new();
+    for table in MONTH_BY_MONTH {
+        let table = ident(table);
+        rebuilt.extend(strings(conn, &format!("SELECT DISTINCT patient_key FROM {table} WHERE {of_replaced}"))?);
+        conn.execute(&format!("DELETE FROM {table} WHERE {of_replaced}"), [])?;
+    }
+    // These patients' rebuilt rows come back from the months still held (which keep a patient's
+    // row): out now, so that a row of a month withdrawn keeps no patient row.
+    let rebuilt_rows = withdraw_rebuilt(conn, &rebuilt)?;
     let tables = ["drug_order", "drug_administration", "procedure"];
-    let rows = files.withdraw(conn, "receipt_file", &tables, &["receipt_diagnosis"], version)?;
-    Ok((diagnoses + rows, rebuilt))
+    let rows = files.withdraw(conn, "receipt_file", &tables, &MONTH_BY_MONTH, version)?;
+    Ok((rebuilt_rows + rows, rebuilt))
 }
 
 fn staging_name(table: &str) -> String {
@@ -286,12 +299,13 @@ struct PatientRow {
     line: usize,
 }
 
-/// The staging tables being filled, one appender each (the diagnoses go to `receipt_diagnosis`),
-/// the problems found and the patients' rows.
+/// The staging tables being filled, one appender each (the diagnoses go to `receipt_diagnosis`,
+/// the receipts to `receipt_month`), the problems found and the patients' rows.
 struct Stage<'c> {
     codes: &'c Codes,
     appenders: Vec<(&'static str, duckdb::Appender<'c>, i64)>,
     diagnoses: duckdb::Appender<'c>,
+    months: duckdb::Appender<'c>,
     problems: Vec<Problem>,
     mismatches: Vec<Mismatch>,
     patients: HashMap<String, PatientRow>,
@@ -302,13 +316,14 @@ struct Stage<'c> {
 impl<'c> Stage<'c> {
     fn create(conn: &'c duckdb::Connection, codes: &'c Codes) -> Result<Stage<'c>> {
         let mut appenders = Vec::new();
-        for table in TABLES.into_iter().filter(|&table| table != "diagnosis") {
+        for table in TABLES.into_iter().filter(|table| !REBUILT.contains(table)) {
             appenders.push((table, conn.appender(&staging_name(table))?, 0));
         }
         Ok(Stage {
             codes,
             appenders,
             diagnoses: conn.appender("receipt_diagnosis")?,
+            months: conn.appender("receipt_month")?,
             problems: Vec::new(),
             mismatches: Vec::new(),
             patients: HashMap::new(),
@@ -322,6 +337,7 @@ impl<'c> Stage<'c> {
             appender.flush()?;
         }
         self.diagnoses.flush()?;
+        self.months.flush()?;
         Ok(self.problems)
     }
 
@@ -337,7 +353,7 @@ impl<'c> Stage<'c> {
         self.problems.push(Problem { table, source_file: source_file.to_string(), line: line as i64, reason });
     }
 
-    /// Stage what one file gives; its patients' diagnoses are rebuilt.
+    /// Stage what one file gives; its patients' diagnoses, stays and observation periods are rebuilt.
     fn file(&mut self, key: &PatientKey, given: &Given, rebuilt: &mut BTreeSet<String>) -> Result<()> {
         let source = given.source_file.as_str();
         for p in &given.claims.problems {
@@ -386,6 +402,17 @@ impl<'c> Stage<'c> {
             }
         }
         let first_day = month.day(1).expect("the first of a month");
+        let last_billed = receipt.items.iter().flat_map(|i| &i.days).map(|&(day, _)| day).max();
+        let care = [
+            Value::Text(source.to_string()),
+            Value::BigInt(receipt.line as i64),
+            Value::Text(patient.to_string()),
+            date_value(first_day),
+            Value::Boolean(receipt.inpatient),
+            receipt.admitted.map_or(Value::Null, date_value),
+            last_billed.and_then(|day| month.day(day)).map_or(Value::Null, date_value),
+        ];
+        self.months.append_row(duckdb::appender_params_from_iter(care))?;
         for d in &receipt.diagnoses {
             let Some(start) = d.start else {
                 if !unread_starts.contains(&d.line) {
@@ -511,9 +538,9 @@ fn date_value(day: NaiveDate) -> Value {
     Value::Date32((day - epoch).num_days() as i32)
 }
 
-/// Register `patients` (in `midnet_rebuilt`, which `rebuild_diagnoses` reads and drops) and take
-/// their claims-made diagnoses out of the diagnosis table. How many rows left it.
-fn withdraw_diagnoses(conn: &duckdb::Connection, patients: &BTreeSet<String>) -> Result<u64> {
+/// Register `patients` (in `midnet_rebuilt`, which `rebuild` reads and drops) and take their
+/// claims-made rows of the rebuilt tables out. How many rows left them.
+fn withdraw_rebuilt(conn: &duckdb::Connection, patients: &BTreeSet<String>) -> Result<u64> {
     conn.execute_batch("CREATE OR REPLACE TEMP TABLE midnet_rebuilt (patient_key VARCHAR)")?;
     {
         let mut appender = conn.appender("midnet_rebuilt")?;
@@ -521,20 +548,36 @@ fn withdraw_diagnoses(conn: &duckdb::Connection, patients: &BTreeSet<String>) ->
             appender.append_row([patient])?;
         }
     }
-    let withdrawn = conn.execute(
-        "DELETE FROM diagnosis WHERE source = 'CLAIMS' AND patient_key IN (SELECT patient_key FROM midnet_rebuilt) \
-         AND source_file IN (SELECT source_file FROM receipt_file)",
-        [],
-    )?;
+    let mut withdrawn = 0;
+    for table in REBUILT {
+        withdrawn += conn.execute(
+            &format!(
+                "DELETE FROM {} WHERE source = 'CLAIMS' AND patient_key IN (SELECT patient_key FROM midnet_rebuilt) \
+                 AND source_file IN (SELECT source_file FROM receipt_file)",
+                ident(table)
+            ),
+            [],
+        )?;
+    }
     Ok(withdrawn as u64)
 }
 
-/// Rebuild the CLAIMS diagnoses of `patients` from the month-by-month diagnoses of the current
-/// files: out with their rows, and into the staging one row per 傷病名コード, start and の疑い, with
+/// Rebuild the CLAIMS diagnoses, observation periods and stays of `patients` from the
+/// month-by-month records of the current files: their rows out, and into the stagings rebuilt.
+/// How many rows left the tables.
+fn rebuild(conn: &duckdb::Connection, patients: &BTreeSet<String>) -> Result<u64> {
+    let withdrawn = withdraw_rebuilt(conn, patients)?;
+    rebuild_diagnoses(conn)?;
+    rebuild_observation(conn)?;
+    rebuild_stays(conn)?;
+    conn.execute_batch("DROP TABLE midnet_rebuilt")?;
+    Ok(withdrawn)
+}
+
+/// The diagnoses of the patients in `midnet_rebuilt`: one row per 傷病名コード, start and の疑い, with
 /// the outcome (and main flag) of its latest month, ended on that month's last day unless it
-/// continues; it records the file and line of that month's SY. How many rows left the table.
-fn rebuild_diagnoses(conn: &duckdb::Connection, patients: &BTreeSet<String>) -> Result<u64> {
-    let withdrawn = withdraw_diagnoses(conn, patients)?;
+/// continues; it records the file and line of that month's SY.
+fn rebuild_diagnoses(conn: &duckdb::Connection) -> Result<()> {
     let staging = ident(&staging_name("diagnosis"));
     conn.execute_batch(&format!(
         "INSERT INTO {staging} (rn, patient_key, icd10, diagnosis_date, end_date, disease_outcome, suspected, \
@@ -546,12 +589,55 @@ fn rebuild_diagnoses(conn: &duckdb::Connection, patients: &BTreeSet<String>) -> 
                    arg_max(outcome, k) AS outcome, arg_max(main_diagnosis, k) AS main_diagnosis, \
                    arg_max(care_month, k) AS care_month, arg_max(source_file, k) AS source_file, \
                    arg_max(line, k) AS line \
-               FROM (SELECT *, care_month::VARCHAR || source_file || lpad(line::VARCHAR, 12, '0') AS k \
-                     FROM receipt_diagnosis WHERE patient_key IN (SELECT patient_key FROM midnet_rebuilt)) \
-               GROUP BY patient_key, disease_code, start_date, suspected); \
-         DROP TABLE midnet_rebuilt"
+               FROM {} \
+               GROUP BY patient_key, disease_code, start_date, suspected)",
+        in_order("receipt_diagnosis")
     ))?;
-    Ok(withdrawn as u64)
+    Ok(())
+}
+
+/// The rows of the month-by-month records `table` of the patients in `midnet_rebuilt`, each with
+/// `k`, by which a later record sorts after: its month of care, then its file and line.
+fn in_order(table: &str) -> String {
+    format!(
+        "(SELECT *, care_month::VARCHAR || source_file || lpad(line::VARCHAR, 12, '0') AS k FROM {} \
+         WHERE patient_key IN (SELECT patient_key FROM midnet_rebuilt))",
+        ident(table)
+    )
+}
+
+/// The observation period of each patient in `midnet_rebuilt`: a claim observes a patient in the
+/// months it has receipts of them, and the period runs from the first day of the first to the last
+/// day of the last, one span whatever months lie between (docs/claims.md); it records the file and
+/// line of the latest receipt.
+fn rebuild_observation(conn: &duckdb::Connection) -> Result<()> {
+    let staging = ident(&staging_name("observation_period"));
+    conn.execute_batch(&format!(
+        "INSERT INTO {staging} (rn, patient_key, source, start_date, end_date, source_file, line) \
+         SELECT row_number() OVER (ORDER BY patient_key), patient_key, 'CLAIMS', min(care_month)::VARCHAR, \
+             last_day(max(care_month))::VARCHAR, arg_max(source_file, k), arg_max(line, k) \
+         FROM {} GROUP BY patient_key",
+        in_order("receipt_month")
+    ))?;
+    Ok(())
+}
+
+/// The stays of the patients in `midnet_rebuilt`: one per admission date (RE-9) of their inpatient
+/// receipts, a stay billed month by month having one receipt a month. A claim has no discharge
+/// date: the stay ends on the last day billed on its receipts (which the latest month's receipt
+/// bills), or on its admission if none bills a day (docs/claims.md); it records the file and line
+/// of its latest receipt.
+fn rebuild_stays(conn: &duckdb::Connection) -> Result<()> {
+    let staging = ident(&staging_name("encounter"));
+    conn.execute_batch(&format!(
+        "INSERT INTO {staging} (rn, patient_key, encounter_type, start_date, end_date, source, source_file, line) \
+         SELECT row_number() OVER (ORDER BY patient_key, admitted), patient_key, 'inpatient', admitted::VARCHAR, \
+             greatest(admitted, coalesce(max(last_billed), admitted))::VARCHAR, 'CLAIMS', arg_max(source_file, k), \
+             arg_max(line, k) \
+         FROM {} WHERE inpatient AND admitted IS NOT NULL GROUP BY patient_key, admitted",
+        in_order("receipt_month")
+    ))?;
+    Ok(())
 }
 
 /// Record the files read, under the import's data version.

@@ -79,7 +79,7 @@ pub struct Receipt {
     pub sex: Option<char>,
     /// RE-7.
     pub birth_date: Option<NaiveDate>,
-    /// RE-9, for an inpatient receipt.
+    /// RE-9 of an inpatient receipt (within or before its month of care).
     pub admitted: Option<NaiveDate>,
     /// RE-14 カルテ番号等, the hospital's patient number when given: identifying, to be hashed.
     pub chart_number: Option<String>,
@@ -287,10 +287,28 @@ impl Reader {
             }
         };
         receipt.birth_date = self.date(line, "RE", 7, f[6]);
-        receipt.admitted = self.date(line, "RE", 9, f[8]);
+        receipt.admitted = self.admission(line, &receipt, f[8]);
         receipt.chart_number = Some(f[13].trim().to_string()).filter(|n| !n.is_empty());
         self.category.clear();
         self.claims.receipts.push(receipt);
+    }
+
+    /// RE-9 of an inpatient receipt: the day its stay began, within or before its month of care. An
+    /// outpatient receipt has none (one given is not read).
+    fn admission(&mut self, line: usize, receipt: &Receipt, text: &str) -> Option<NaiveDate> {
+        if !receipt.inpatient {
+            return None;
+        }
+        let admitted = self.date(line, "RE", 9, text);
+        match (admitted, receipt.month) {
+            (None, _) if text.trim().is_empty() => self.problem(line, "RE", Some(9), problems::NO_ADMISSION),
+            (Some(day), Some(month)) if day > month.last_day() => {
+                self.problem(line, "RE", Some(9), problems::ADMITTED_AFTER_CARE_MONTH);
+                return None;
+            }
+            _ => {}
+        }
+        admitted
     }
 
     fn date(&mut self, line: usize, record: &str, field: usize, text: &str) -> Option<NaiveDate> {

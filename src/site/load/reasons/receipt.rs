@@ -28,9 +28,11 @@ pub const UNCODED_DIAGNOSIS: &str = "0000999, a diagnosis without a code: its na
 pub const UNKNOWN_DISEASE: &str = "a 傷病名コード the disease master has not";
 pub const UNKNOWN_DRUG: &str = "a レセプト電算 drug code the drug master has not";
 pub const UNKNOWN_PROCEDURE: &str = "a 診療行為コード the procedure master has not";
+pub const NO_ADMISSION: &str = "an inpatient receipt without 入院年月日: its stay is not made";
+pub const ADMITTED_AFTER_CARE_MONTH: &str = "入院年月日 after the month of care: its stay is not made";
 
 /// Every reason without a number in it.
-pub const FIXED: [&str; 25] = [
+pub const FIXED: [&str; 27] = [
     NOT_A_RECORD,
     BEFORE_FIRST_RECEIPT,
     NOT_A_PAYER,
@@ -56,6 +58,8 @@ pub const FIXED: [&str; 25] = [
     UNKNOWN_DISEASE,
     UNKNOWN_DRUG,
     UNKNOWN_PROCEDURE,
+    NO_ADMISSION,
+    ADMITTED_AFTER_CARE_MONTH,
 ];
 
 /// A reason with numbers in it (counts, days, lines: never a value of a patient): its texts, a
