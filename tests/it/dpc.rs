@@ -289,6 +289,89 @@ fn a_stay_without_its_discharge_record_is_quarantined() {
     assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM encounter"), 1);
 }
 
+/// A 医科診療行為マスター (s), Shift_JIS, of surgeries by (診療行為コード, 区分番号, 枝番, 項番) under
+/// 点数表 letter K, published 2024-06-01: written into `dir` and imported into the site.
+fn import_surgery_master(dir: &Path, surgeries: &[(&str, &str, &str, &str)]) {
+    let lines: Vec<String> = surgeries
+        .iter()
+        .map(|(code, section, branch, item)| {
+            let mut fields = vec![String::new(); 94];
+            fields[1] = "S".into();
+            fields[2] = code.to_string();
+            fields[4] = "手術".into();
+            fields[84] = "K".into();
+            fields[86] = "20240601".into();
+            fields[91] = section.to_string();
+            fields[92] = branch.to_string();
+            fields[93] = item.to_string();
+            fields.iter().map(|f| format!("\"{f}\"")).collect::<Vec<_>>().join(",")
+        })
+        .collect();
+    put(dir, "s_surgery.csv", &lines);
+    midnet(dir, &["site", "masters", "import", "--site", "site", "s_surgery.csv"]).ok();
+}
+
+/// A stay's surgeries (A007010) are procedures on their 手術日, each through the procedure master
+/// from its 点数表コード to the one 診療行為コード of that item; a surgery the month's EF bills on its
+/// day is that EF line's row, not a second one; a 点数表コード that several codes share is
+/// quarantined at its line.
+#[test]
+fn a_stays_surgeries_are_procedures_on_their_day_through_the_procedure_master() {
+    let dir = tempdir();
+    new_site(dir.path());
+    import_surgery_master(
+        dir.path(),
+        &[
+            ("150000110", "082", "00", "001"),
+            ("150000210", "426", "02", "003"),
+            ("150000310", "082", "00", "002"),
+            ("150000410", "082", "0", "2"),
+        ],
+    );
+    let mut lines = stay();
+    lines.extend([
+        ff1("A007010", &["20240416", "K0821", "", "1", "0", "1", "", "", "人工関節置換術"]),
+        ff1("A007010", &["20240418", "K426-23", "", "2", "0", "1"]),
+        ff1("A007010", &["20240419", "K0822", "", "3", "0", "1"]),
+    ]);
+    let ff1 = put(dir.path(), "FF1.txt", &lines);
+    let ef = put(dir.path(), "EFn.txt", &[ef("50", "150000110", "20240416", "000000000000")]);
+    let report = import(dir.path(), &[&ff1, &ef]).ok().json();
+    assert_eq!(report["lines_not_taken"].as_i64(), Some(1), "the surgery the EF billed: {report}");
+    assert_eq!(
+        rows(dir.path(), "SELECT concat_ws(' ', procedure_code, procedure_date, source) FROM procedure"),
+        ["150000110 2024-04-16 DPC", "150000210 2024-04-18 DPC"]
+    );
+    assert_eq!(
+        quarantine(dir.path()),
+        [
+            "9 FF-10: a 点数表コード that 2 診療行為コード of the procedure master share: which one was done is not known"
+        ]
+    );
+    let site = std::fs::read(dir.path().join("site/site.duckdb")).unwrap();
+    let name = "人工関節置換術".as_bytes();
+    assert!(!site.windows(name.len()).any(|w| w == name), "the 手術名 (free text) is not kept");
+}
+
+#[test]
+fn a_surgery_of_a_bad_day_or_table_code_is_quarantined_at_its_column() {
+    assert_eq!(bad_line(ff1("A007010", &["20240231", "K0821"])), ["7 FF-9: not a date (YYYYMMDD)"]);
+    assert_eq!(
+        bad_line(ff1("A007010", &["20240501", "K0821"])),
+        ["7 FF-9: the 手術日 is not within the stay (入院年月日 to 退院年月日)"]
+    );
+    assert_eq!(
+        bad_line(ff1("A007010", &["20240416", "0821"])),
+        ["7 FF-10: not a 点数表コード of A007010 (a capital letter, a 3-digit 区分番号, then 枝番, 項番, 細目: K0821)"]
+    );
+    assert_eq!(
+        bad_line(ff1("A007010", &["20240416", "K0821"])),
+        [
+            "7 FF-10: a 点数表コード no 診療行為コード of the procedure master has (its コード表用番号, 区分番号, 枝番 and 項番)"
+        ]
+    );
+}
+
 /// The same files again change nothing; a month sent again replaces its file, whose rows are
 /// withdrawn; two new files of one kind and month in one import are refused.
 #[test]

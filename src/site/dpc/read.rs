@@ -119,6 +119,7 @@ pub struct Stay {
     /// A000040 payload 2, in the schema's words when it has them.
     pub department: Option<String>,
     pub diagnoses: Vec<StayDiagnosis>,
+    pub surgeries: Vec<Surgery>,
     /// One of its A000010, A000020, A000030 lines could not be read (and is a problem).
     pub unread: bool,
 }
@@ -132,6 +133,15 @@ pub struct StayDiagnosis {
     pub icd10: String,
     pub disease_code: Option<String>,
     pub suspected: bool,
+}
+
+/// One surgery of a stay (A007010): its day and its 点数表コード (`K0821`: the section of the
+/// 診療報酬点数表 it was billed under). 回数, 側数, 麻酔 and the name (payload 9) are not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Surgery {
+    pub line: usize,
+    pub day: NaiveDate,
+    pub table_code: String,
 }
 
 /// One EF detail line.
@@ -260,6 +270,7 @@ impl Reader {
             discharge: None,
             department: None,
             diagnoses: Vec::new(),
+            surgeries: Vec::new(),
             unread: false,
         });
         let read = match code {
@@ -276,6 +287,7 @@ impl Reader {
                 stay.department = Some(department(payload(2)));
                 Ok(())
             }
+            "A007010" => surgery(line, payload(1), payload(2)).map(|s| stay.surgeries.push(s)),
             _ => match role(code) {
                 Some(role) => diagnosis(line, role, payload).map(|d| stay.diagnoses.push(d)),
                 None => {
@@ -431,6 +443,31 @@ fn diagnosis<'a>(
     })
 }
 
+/// A007010: the 手術日 (payload 1) and the 点数表コード (payload 2).
+fn surgery(line: usize, day: &str, table_code: &str) -> Result<Surgery, BadPayload> {
+    let Some(day) = date(day) else { return bad(1, "procedure", problems::NOT_A_DATE) };
+    if !table_code_shape(table_code) {
+        return bad(2, "procedure", problems::NOT_A_TABLE_CODE);
+    }
+    Ok(Surgery { line, day, table_code: table_code.to_string() })
+}
+
+/// A 点数表コード as 様式1 writes it: the 点数表's letter, its 3-digit 区分番号, then what names the
+/// item within it (`-` and 枝番, 項番, a 細目 in half-width kana, a bracketed number): `K0821`,
+/// `K426-23`, `K9203ｲ(1)`.
+fn table_code_shape(text: &str) -> bool {
+    let b = text.as_bytes();
+    let rest_ok = text
+        .chars()
+        .skip(4)
+        .all(|c| c.is_ascii_digit() || matches!(c, '-' | '(' | ')') || ('\u{FF66}'..='\u{FF9F}').contains(&c));
+    b.len() >= 4
+        && text.chars().count() <= 16
+        && b[0].is_ascii_uppercase()
+        && b[1..4].iter().all(u8::is_ascii_digit)
+        && rest_ok
+}
+
 /// YYYYMMDD; `00000000` (not applicable) and anything else is none.
 fn date(text: &str) -> Option<NaiveDate> {
     if !digits(text, 8) {
@@ -521,12 +558,13 @@ mod tests {
         read(&sjis(&lines.iter().map(|l| format!("{l}\r\n")).collect::<String>())).unwrap()
     }
 
-    const STAY: [&str; 5] = [
+    const STAY: [&str; 6] = [
         "131234567\t0000012345\t20240415\t0\t0\tA000010\t20140401\t0\t19800101\t2\t1000000\t\t\t\t\t\t",
         "131234567\t0000012345\t20240415\t0\t0\tA000020\t20140401\t0\t20240415\t1\t\t\t\t\t\t\t",
         "131234567\t0000012345\t20240415\t0\t0\tA000030\t20140401\t0\t20240425\t1\t1\t0\t\t\t\t\t",
         "131234567\t0000012345\t20240415\t0\t0\tA006010\t20140401\t0\t\tE119\t\t2500015\t\t\t\t\t２型糖尿病",
         "131234567\t0000012345\t20240415\t0\t0\tA006040\t20140401\t0\t\tI10\t\t\t8002\t\t\t\t",
+        "131234567\t0000012345\t20240415\t0\t0\tA007010\t20140401\t0\t20240416\tK9203ｲ(1)\t\t1\t0\t1\t\t\t手術名",
     ];
 
     #[test]
@@ -541,6 +579,9 @@ mod tests {
         assert_eq!(stay.discharge, Some((NaiveDate::from_ymd_opt(2024, 4, 25).unwrap(), "home", "improving")));
         let roles: Vec<_> = stay.diagnoses.iter().map(|d| (d.role, d.icd10.as_str(), d.suspected)).collect();
         assert_eq!(roles, [("principal", "E119", false), ("comorbidity_at_admission", "I10", true)]);
+        let surgery =
+            Surgery { line: 6, day: NaiveDate::from_ymd_opt(2024, 4, 16).unwrap(), table_code: "K9203ｲ(1)".into() };
+        assert_eq!(stay.surgeries, [surgery]);
     }
 
     #[test]
@@ -550,12 +591,11 @@ mod tests {
         let unknown = STAY[1].replace("A000020", "a00002x");
         let impossible = STAY[2].replace("20240425", "20240431");
         let route = STAY[1].replace("\t1\t\t", "\t7\t\t");
-        lines.extend([short, unknown.as_str(), impossible.as_str(), route.as_str()]);
+        let table_code = STAY[5].replace("K9203ｲ(1)", "9203");
+        lines.extend([short, unknown.as_str(), impossible.as_str(), route.as_str(), table_code.as_str()]);
         let places: Vec<_> = ff1(&lines).problems.into_iter().map(|p| (p.line, p.place)).collect();
-        assert_eq!(
-            places,
-            [(6, "FF-1".to_string()), (7, "FF-6".to_string()), (8, "FF-9".to_string()), (9, "FF-10".to_string())]
-        );
+        let expected = [(7, "FF-1"), (8, "FF-6"), (9, "FF-9"), (10, "FF-10"), (11, "FF-10")];
+        assert_eq!(places, expected.map(|(line, place)| (line, place.to_string())));
     }
 
     #[test]
