@@ -321,7 +321,7 @@ CREATE VIEW current_master_procedure AS
 CREATE TABLE schema_version (
     version         INTEGER NOT NULL
 );
-INSERT INTO schema_version VALUES (7);
+INSERT INTO schema_version VALUES (8);
 
 -- One row per change of the data: a data version, which extraction manifests cite. A load that
 -- brought rows in (`change` = 'load'), an import of official masters ('masters', the files' kinds
@@ -397,8 +397,8 @@ CREATE TABLE receipt_file (
 -- it: the earlier file's rows are withdrawn and `withdrawn` set.
 CREATE TABLE dpc_file (
     sha256          VARCHAR NOT NULL,
-    source_file     VARCHAR NOT NULL,       -- dpc/<ff1|ef>/<facility_key>/<YYYYMM>/<first 16 digits of sha256>
-    kind            VARCHAR NOT NULL CHECK (kind IN ('様式1', 'EF')),
+    source_file     VARCHAR NOT NULL,       -- dpc/<ff1|ef|efg>/<facility_key>/<YYYYMM>/<first 16 digits of sha256>
+    kind            VARCHAR NOT NULL CHECK (kind IN ('様式1', 'EF', 'EFg')),   -- EFg: outpatients' EF (version 8)
     facility_key    VARCHAR NOT NULL,       -- the keyed hash of the 施設コード, 12 digits
     month           VARCHAR NOT NULL,       -- YYYY-MM
     bytes           BIGINT NOT NULL,

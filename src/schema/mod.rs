@@ -15,7 +15,7 @@ pub const SCHEMA_SQL: &str = include_str!("../../sql/schema.sql");
 
 /// The version of the schema `SCHEMA_SQL` creates (its `schema_version` row). A site database of
 /// an older version is migrated (`site::migrate`); one of a newer version is refused.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// The clinical tables a site loads from its hospital's files, in load order. Masters and
 /// bookkeeping tables are not among them.

@@ -11,7 +11,8 @@
 //! From 様式1, each stay (encounter), its diagnoses by role, dated on the admission, and its
 //! surgeries (procedures on their 手術日, through the procedure master); from EF,
 //! each drug given (an administration on its day, through the drug master) and each procedure
-//! (through the procedure master).
+//! (through the procedure master); from the outpatients' EF (EFg) the same, an oral or topical
+//! drug an order, and an outpatient encounter per visit day.
 //!
 //! The rows staged go through `site load`'s checks (`load::staged`); a line the reader cannot
 //! read, a stay without its admission or discharge record and a code the masters do not hold are
@@ -68,7 +69,7 @@ pub struct FileReport {
 }
 
 /// The clinical tables the import stages, patient first.
-const TABLES: [&str; 5] = ["patient", "encounter", "diagnosis", "drug_administration", "procedure"];
+const TABLES: [&str; 6] = ["patient", "encounter", "diagnosis", "drug_order", "drug_administration", "procedure"];
 
 /// A file given, read.
 struct Given {
@@ -91,6 +92,7 @@ impl Given {
         let kind = match self.dpc.kind {
             Kind::Ff1 => "ff1",
             Kind::Ef => "ef",
+            Kind::EfOutpatient => "efg",
         };
         let month = self.month.replace('-', "");
         self.source_file = format!("dpc/{kind}/{}/{month}/{}", self.facility, &self.sha256[..16]);
@@ -182,6 +184,7 @@ fn kind_name(kind: Kind) -> &'static str {
     match kind {
         Kind::Ff1 => "様式1",
         Kind::Ef => "EF",
+        Kind::EfOutpatient => "EFg",
     }
 }
 
@@ -328,10 +331,26 @@ impl<'c> Stage<'c> {
         for stay in &given.dpc.stays {
             self.stay(&key.hash(&stay.data_id), stay, source)?;
         }
+        let setting = if given.dpc.kind == Kind::EfOutpatient { "outpatient" } else { "inpatient" };
         for item in &given.dpc.items {
-            self.item(&key.hash(&item.data_id), item, source)?;
+            self.item(&key.hash(&item.data_id), item, setting, source)?;
+        }
+        for (data_id, day, line) in &given.dpc.visits {
+            self.visit(&key.hash(data_id), *day, source, *line)?;
         }
         Ok(())
+    }
+
+    /// An outpatient's visit (EFg): an outpatient encounter of its day.
+    fn visit(&mut self, patient: &str, day: NaiveDate, source: &str, line: usize) -> Result<()> {
+        let row = [
+            ("patient_key", Some(patient.to_string())),
+            ("encounter_type", Some("outpatient".to_string())),
+            ("start_date", Some(day.to_string())),
+            ("end_date", Some(day.to_string())),
+            ("source", Some("DPC".to_string())),
+        ];
+        self.row("encounter", &row, source, line)
     }
 
     /// A stay's encounter (with its admission and discharge records), its patient's row (when the
@@ -426,8 +445,10 @@ impl<'c> Stage<'c> {
         Ok(())
     }
 
-    /// An EF item: a procedure's row per 行為回数, a drug's administration on its day.
-    fn item(&mut self, patient: &str, item: &Item, source: &str) -> Result<()> {
+    /// An EF item: a procedure's row per 行為回数; a drug's administration on its day, or for an
+    /// outpatient an oral or topical drug's order (as a claim's: days supplied the 行為回数, daily
+    /// dose the 使用量).
+    fn item(&mut self, patient: &str, item: &Item, setting: &str, source: &str) -> Result<()> {
         if !item.is_drug() {
             if !self.codes.procedure.contains(&item.code) {
                 self.problem("procedure", source, item.line, "EF-9", problems::UNKNOWN_PROCEDURE);
@@ -453,19 +474,27 @@ impl<'c> Stage<'c> {
             self.problem("drug_administration", source, item.line, "EF-9", problems::UNKNOWN_DRUG);
             return Ok(());
         };
+        let mut row = vec![
+            ("patient_key", Some(patient.to_string())),
+            ("yj_code", Some(yj)),
+            ("route", Some(route.to_string())),
+            ("setting", Some(setting.to_string())),
+            ("source", Some("DPC".to_string())),
+        ];
+        if setting == "outpatient" && route != "injection" {
+            // An outpatient takes an oral or topical medicine home: an order, as a claim makes it.
+            let day = Some(item.day.to_string());
+            row.extend([("order_date", day.clone()), ("start_date", day)]);
+            row.push(("days_supply", Some(item.times.to_string())));
+            row.push(("daily_dose", item.amount.map(|a| a.to_string())));
+            return self.row("drug_order", &row, source, item.line);
+        }
         // An EF line is what was given on its day, with no time: an administration at 00:00, its
         // amount the 使用量 times the 行為回数 when the master gives the unit.
         let amount = item.amount.filter(|_| unit.is_some()).map(|a| (a * item.times as f64).to_string());
-        let row = [
-            ("patient_key", Some(patient.to_string())),
-            ("yj_code", Some(yj)),
-            ("start_time", Some(format!("{} 00:00:00", item.day))),
-            ("amount_unit", amount.as_ref().and(unit)),
-            ("amount", amount),
-            ("route", Some(route.to_string())),
-            ("setting", Some("inpatient".to_string())),
-            ("source", Some("DPC".to_string())),
-        ];
+        row.push(("start_time", Some(format!("{} 00:00:00", item.day))));
+        row.push(("amount_unit", amount.as_ref().and(unit)));
+        row.push(("amount", amount));
         self.row("drug_administration", &row, source, item.line)
     }
 

@@ -77,5 +77,11 @@ pub const AMBIGUOUS_TABLE_CODE: Numbered = Numbered(&[
     " 診療行為コード of the procedure master share: which one was done is not known",
 ]);
 
+/// An EFg line's columns 3-4 chosen by the survey year of its 実施年月日.
+pub const WRONG_OUTPATIENT_LAYOUT: Numbered = Numbered(&[
+    "columns 3-4 are not those of an outpatient line of the line's survey year ",
+    " (up to 2017 退院・入院年月日 00000000, from 2018 生年月日 and 外来受診年月日)",
+]);
+
 /// Every reason with numbers in it.
-pub const NUMBERED: [Numbered; 3] = [FIELD_COUNT, WRONG_SURVEY_YEAR, AMBIGUOUS_TABLE_CODE];
+pub const NUMBERED: [Numbered; 4] = [FIELD_COUNT, WRONG_SURVEY_YEAR, AMBIGUOUS_TABLE_CODE, WRONG_OUTPATIENT_LAYOUT];
