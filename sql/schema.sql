@@ -397,8 +397,8 @@ CREATE TABLE receipt_file (
 -- it: the earlier file's rows are withdrawn and `withdrawn` set.
 CREATE TABLE dpc_file (
     sha256          VARCHAR NOT NULL,
-    source_file     VARCHAR NOT NULL,       -- dpc/<ff1|ef>/<facility_key>/<YYYYMM>/<first 16 digits of sha256>
-    kind            VARCHAR NOT NULL CHECK (kind IN ('様式1', 'EF')),
+    source_file     VARCHAR NOT NULL,       -- dpc/<ff1|ef|efg>/<facility_key>/<YYYYMM>/<first 16 digits of sha256>
+    kind            VARCHAR NOT NULL CHECK (kind IN ('様式1', 'EF', 'EFg')),   -- EFg: outpatients' EF (version 8)
     facility_key    VARCHAR NOT NULL,       -- the keyed hash of the 施設コード, 12 digits
     month           VARCHAR NOT NULL,       -- YYYY-MM
     bytes           BIGINT NOT NULL,

@@ -967,6 +967,7 @@ fn render_dpc(report: &crate::site::dpc::import::ImportReport) -> String {
         let what = match f.kind {
             crate::site::dpc::read::Kind::Ff1 => format!("様式1 of {}, {} stays", f.month, f.stays),
             crate::site::dpc::read::Kind::Ef => format!("EF of {}, {} items", f.month, f.items),
+            crate::site::dpc::read::Kind::EfOutpatient => format!("outpatient EF of {}, {} items", f.month, f.items),
         };
         let _ = writeln!(s, "  {}: {what}: {}{replaces}", f.file.display(), f.outcome);
     }

@@ -14,7 +14,9 @@
 //! is the hospital patient id of `ss-mix2-patients.csv`: the same patient in every export. The
 //! site's first stay carries one line of each bad kind `site import dpc` must quarantine, beside
 //! its good lines: a line cut short, a record code of no 様式1 form, an impossible date, an
-//! unknown 入院経路, a 傷病名コード the master has not, and in EF an EF-17 of the wrong survey year's
+//! unknown 入院経路, a 傷病名コード the master has not, a surgery (A007010) on an impossible day and
+//! one whose 点数表コード the procedure master has no code for (the CSV files hold no DPC
+//! surgery, so no good A007010 is written), and in EF an EF-17 of the wrong survey year's
 //! layout and a drug code the master has not. `dpc-planted.csv` lists them, `dpc-patients.csv`
 //! maps the データ識別番号 to the CSV files' patient keys (test truth).
 
@@ -38,6 +40,9 @@ pub const PATIENTS_FILE: &str = "dpc-patients.csv";
 pub const PLANTED_FILE: &str = "dpc-planted.csv";
 /// A 傷病名コード and a drug code the synthetic masters have not.
 const UNKNOWN_DISEASE: &str = "8899999";
+/// A surgery's 点数表コード: the synthetic procedure master has no surgery (no item under a 点数表
+/// letter), so it names no 診療行為コード.
+const SURGERY: &str = "K0821";
 const UNKNOWN_DRUG: &str = "629999999";
 /// The 様式1 payloads' version column.
 const FF1_VERSION: &str = "20140401";
@@ -366,13 +371,23 @@ impl Files {
         impossible[2] = format!("{}0231", stay.admitted.year());
         let bad_route = a000020("7");
         let unknown = self.ff1_line(id, stay, "A006040", 9, &["", "E119", "", UNKNOWN_DISEASE]);
+        let surgery = |day: &str| self.ff1_line(id, stay, "A007010", 0, &[day, SURGERY, "", "1", "0", "1"]);
+        let surgery_on_no_day = surgery(&format!("{}0230", stay.admitted.year()));
+        let unknown_surgery = surgery(&admitted);
         let mut truth = String::new();
         let name = |path: &Path| path.file_name().expect("a file name").to_string_lossy().into_owned();
         let ff1_name = name(ff1);
         let file = self.file("FF1", stay.discharged)?;
-        for (line, place) in
-            [(short, "FF-1"), (no_form, "FF-6"), (impossible, "FF-3"), (bad_route, "FF-10"), (unknown, "FF-12")]
-        {
+        let bad = [
+            (short, "FF-1"),
+            (no_form, "FF-6"),
+            (impossible, "FF-3"),
+            (bad_route, "FF-10"),
+            (unknown, "FF-12"),
+            (surgery_on_no_day, "FF-9"),
+            (unknown_surgery, "FF-10"),
+        ];
+        for (line, place) in bad {
             let n = file.line(&line)?;
             truth.push_str(&format!("{ff1_name},{n},{place}\n"));
         }

@@ -289,6 +289,179 @@ fn a_stay_without_its_discharge_record_is_quarantined() {
     assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM encounter"), 1);
 }
 
+/// A 医科診療行為マスター (s), Shift_JIS, of surgeries by (診療行為コード, 区分番号, 枝番, 項番) under
+/// 点数表 letter K, published 2024-06-01: written into `dir` and imported into the site.
+fn import_surgery_master(dir: &Path, surgeries: &[(&str, &str, &str, &str)]) {
+    let lines: Vec<String> = surgeries
+        .iter()
+        .map(|(code, section, branch, item)| {
+            let mut fields = vec![String::new(); 94];
+            fields[1] = "S".into();
+            fields[2] = code.to_string();
+            fields[4] = "手術".into();
+            fields[84] = "K".into();
+            fields[86] = "20240601".into();
+            fields[91] = section.to_string();
+            fields[92] = branch.to_string();
+            fields[93] = item.to_string();
+            fields.iter().map(|f| format!("\"{f}\"")).collect::<Vec<_>>().join(",")
+        })
+        .collect();
+    put(dir, "s_surgery.csv", &lines);
+    midnet(dir, &["site", "masters", "import", "--site", "site", "s_surgery.csv"]).ok();
+}
+
+/// A stay's surgeries (A007010) are procedures on their 手術日, each through the procedure master
+/// from its 点数表コード to the one 診療行為コード of that item; a surgery the month's EF bills on its
+/// day is that EF line's row, not a second one; a 点数表コード that several codes share is
+/// quarantined at its line.
+#[test]
+fn a_stays_surgeries_are_procedures_on_their_day_through_the_procedure_master() {
+    let dir = tempdir();
+    new_site(dir.path());
+    import_surgery_master(
+        dir.path(),
+        &[
+            ("150000110", "082", "00", "001"),
+            ("150000210", "426", "02", "003"),
+            ("150000310", "082", "00", "002"),
+            ("150000410", "082", "0", "2"),
+        ],
+    );
+    let mut lines = stay();
+    lines.extend([
+        ff1("A007010", &["20240416", "K0821", "", "1", "0", "1", "", "", "人工関節置換術"]),
+        ff1("A007010", &["20240418", "K426-23", "", "2", "0", "1"]),
+        ff1("A007010", &["20240419", "K0822", "", "3", "0", "1"]),
+    ]);
+    let ff1 = put(dir.path(), "FF1.txt", &lines);
+    let ef = put(dir.path(), "EFn.txt", &[ef("50", "150000110", "20240416", "000000000000")]);
+    let report = import(dir.path(), &[&ff1, &ef]).ok().json();
+    assert_eq!(report["lines_not_taken"].as_i64(), Some(1), "the surgery the EF billed: {report}");
+    assert_eq!(
+        rows(dir.path(), "SELECT concat_ws(' ', procedure_code, procedure_date, source) FROM procedure"),
+        ["150000110 2024-04-16 DPC", "150000210 2024-04-18 DPC"]
+    );
+    assert_eq!(
+        quarantine(dir.path()),
+        [
+            "9 FF-10: a 点数表コード that 2 診療行為コード of the procedure master share: which one was done is not known"
+        ]
+    );
+    let site = std::fs::read(dir.path().join("site/site.duckdb")).unwrap();
+    let name = "人工関節置換術".as_bytes();
+    assert!(!site.windows(name.len()).any(|w| w == name), "the 手術名 (free text) is not kept");
+}
+
+#[test]
+fn a_surgery_of_a_bad_day_or_table_code_is_quarantined_at_its_column() {
+    assert_eq!(bad_line(ff1("A007010", &["20240231", "K0821"])), ["7 FF-9: not a date (YYYYMMDD)"]);
+    assert_eq!(
+        bad_line(ff1("A007010", &["20240501", "K0821"])),
+        ["7 FF-9: the 手術日 is not within the stay (入院年月日 to 退院年月日)"]
+    );
+    assert_eq!(
+        bad_line(ff1("A007010", &["20240416", "0821"])),
+        ["7 FF-10: not a 点数表コード of A007010 (a capital letter, a 3-digit 区分番号, then 枝番, 項番, 細目: K0821)"]
+    );
+    assert_eq!(
+        bad_line(ff1("A007010", &["20240416", "K0821"])),
+        [
+            "7 FF-10: a 点数表コード no 診療行為コード of the procedure master has (its コード表用番号, 区分番号, 枝番 and 項番)"
+        ]
+    );
+}
+
+/// An outpatient EF line (EFg): an item of `category` on `day`, its columns 3-4 `born_visit` (from
+/// 2018 生年月日 and 外来受診年月日; up to 2017 退院・入院年月日, `00000000`), `times` its 行為回数.
+fn efg(category: &str, code: &str, day: &str, born_visit: [&str; 2], times: &str) -> String {
+    let mut fields: Vec<String> = ef(category, code, day, "000000000000").split('\t').map(String::from).collect();
+    (fields[2], fields[3], fields[20]) = (born_visit[0].into(), born_visit[1].into(), times.into());
+    fields.join("\t")
+}
+
+/// The synthetic masters' 再診料.
+const VISIT_FEE: &str = "112007410";
+
+/// An outpatient EF (EFg, told from the inpatient one by its first line's columns 3-4) gives an
+/// outpatient encounter per visit day, an order for an oral drug (days supplied the 行為回数, daily
+/// dose the 使用量), an administration for an injection and the procedures, all of setting
+/// outpatient; its 傷病 rows are not taken. Lines of the layout up to 2017 (columns 3-4 `00000000`)
+/// are visits of their 実施年月日. The EFg and the EFn of one month are two files, neither replacing
+/// the other.
+#[test]
+fn an_outpatient_ef_gives_visits_orders_administrations_and_procedures() {
+    let dir = tempdir();
+    new_site(dir.path());
+    let ff1 = put(dir.path(), "FF1.txt", &stay());
+    let efn = put(dir.path(), "EFn.txt", &[ef("33", DRUG, "20240416", "000000000000")]);
+    let visit = ["19800101", "20240410"];
+    let lines = [
+        efg("12", VISIT_FEE, "20240410", visit, "1"),
+        efg("21", DRUG, "20240410", visit, "14"),
+        efg("31", DRUG, "20240410", visit, "1"),
+        efg("SY", "", "20240410", visit, "1"),
+        efg("12", VISIT_FEE, "20240428", ["19800101", "20240428"], "1"),
+        efg("12", VISIT_FEE, "20170110", ["00000000", "00000000"], "1"),
+    ];
+    let efg = put(dir.path(), "EFg.txt", &lines);
+    let report = import(dir.path(), &[&ff1, &efn, &efg]).ok().json();
+    assert_eq!(report["lines_not_taken"].as_i64(), Some(1), "the 傷病 row: {report}");
+    let kinds: Vec<&str> = report["files"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["様式1", "EF", "EFg"]);
+    assert_eq!(
+        rows(dir.path(), "SELECT concat_ws(' ', encounter_type, start_date, end_date) FROM encounter"),
+        [
+            "inpatient 2024-04-15 2024-04-25",
+            "outpatient 2017-01-10 2017-01-10",
+            "outpatient 2024-04-10 2024-04-10",
+            "outpatient 2024-04-28 2024-04-28"
+        ]
+    );
+    assert_eq!(
+        rows(
+            dir.path(),
+            "SELECT concat_ws(' ', order_date, start_date, days_supply, daily_dose, route, setting, source) FROM drug_order"
+        ),
+        ["2024-04-10 2024-04-10 14 2.0 oral outpatient DPC"]
+    );
+    assert_eq!(
+        rows(dir.path(), "SELECT concat_ws(' ', start_time, route, setting) FROM drug_administration"),
+        ["2024-04-10 00:00:00 injection outpatient", "2024-04-16 00:00:00 injection inpatient"]
+    );
+    assert_eq!(
+        rows(dir.path(), "SELECT concat_ws(' ', procedure_code, procedure_date) FROM procedure"),
+        [format!("{VISIT_FEE} 2017-01-10"), format!("{VISIT_FEE} 2024-04-10"), format!("{VISIT_FEE} 2024-04-28")]
+    );
+    assert_eq!(quarantine(dir.path()), Vec::<String>::new());
+    let site = std::fs::read(dir.path().join("site/site.duckdb")).unwrap();
+    assert!(!site.windows(8).any(|w| w == b"19800101"), "the EFg 生年月日 is not kept");
+}
+
+/// An EFg line whose columns 3-4 are of another survey year's layout is quarantined at its line.
+#[test]
+fn an_outpatient_ef_line_of_the_wrong_survey_years_layout_is_quarantined() {
+    let dir = tempdir();
+    new_site(dir.path());
+    let ff1 = put(dir.path(), "FF1.txt", &stay());
+    let lines = [
+        efg("12", VISIT_FEE, "20240410", ["19800101", "20240410"], "1"),
+        efg("12", VISIT_FEE, "20240411", ["00000000", "00000000"], "1"),
+        efg("12", VISIT_FEE, "20170110", ["19800101", "20170110"], "1"),
+    ];
+    let efg = put(dir.path(), "EFg.txt", &lines);
+    import(dir.path(), &[&ff1, &efg]).ok();
+    let layouts = "(up to 2017 退院・入院年月日 00000000, from 2018 生年月日 and 外来受診年月日)";
+    assert_eq!(
+        quarantine(dir.path()),
+        [
+            format!("2 EF-4: columns 3-4 are not those of an outpatient line of the line's survey year 2024 {layouts}"),
+            format!("3 EF-4: columns 3-4 are not those of an outpatient line of the line's survey year 2016 {layouts}"),
+        ]
+    );
+    assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM procedure"), 1);
+}
+
 /// The same files again change nothing; a month sent again replaces its file, whose rows are
 /// withdrawn; two new files of one kind and month in one import are refused.
 #[test]

@@ -290,7 +290,7 @@ fn a_version_4_site_migrates_keeping_every_row_and_takes_an_ss_mix2_import() {
 }
 
 /// A site made by the midnet of schema version 6 (testdata/site-v6, main before the DPC import, with
-/// claims imported) migrates to 7: every row kept, the record of DPC files added empty, a data
+/// claims imported) migrates to the current version: every row kept, the record of DPC files added empty, a data
 /// version; a DPC import on such a site migrates it first.
 #[test]
 fn a_version_6_site_migrates_keeping_every_row_and_takes_a_dpc_import() {
@@ -316,6 +316,36 @@ fn a_version_6_site_migrates_keeping_every_row_and_takes_a_dpc_import() {
     assert_eq!(after.get("dpc_file"), Some(&0));
     assert_eq!(after.get("receipt_month"), Some(&0), "the months of the claims read before are not in the files' rows");
     assert_eq!(rows_of(&site, &sql), cohort_before, "the extraction's query gives the same rows");
+}
+
+/// A site made by the midnet of schema version 7 (testdata/site-v7, with DPC files imported)
+/// migrates to 8 keeping every row, its DPC files' record included, and then takes an outpatient
+/// EF (a `dpc_file` of kind `EFg`, which version 7 could not record).
+#[test]
+fn a_version_7_site_migrates_keeping_its_dpc_files_and_takes_an_outpatient_ef() {
+    let dir = tempdir();
+    let site = site_of(dir.path(), "site-v7");
+    let before = row_counts(&site);
+    assert_eq!(query_i64(&site, "SELECT max(version) FROM schema_version"), 7, "the fixture is of version 7");
+    assert!(before["dpc_file"] > 0, "the fixture has DPC files");
+    let mut line = vec!["0"; 31];
+    line[..9].copy_from_slice(&["131000001", "12345", "19800101", "20240510", "12", "0001", "001", "L1", "112007410"]);
+    (line[16], line[20], line[23]) = ("000000000000", "1", "20240510");
+    std::fs::write(dir.path().join("EFg.txt"), line.join("\t") + "\r\n").unwrap();
+    let report = midnet(dir.path(), &["site", "import", "dpc", "--site", "site", "--json", "EFg.txt"]).ok().json();
+    let migration = &report["migration"];
+    assert_eq!((migration["from_version"].as_i64(), migration["to_version"].as_i64()), (Some(7), Some(CURRENT)));
+    let after = row_counts(&site);
+    for (table, rows) in &before {
+        assert!(after.get(table) >= Some(rows), "table {table} keeps its rows: {before:?} {after:?}");
+    }
+    let kinds = "SELECT kind, count(*) FROM dpc_file GROUP BY kind ORDER BY kind";
+    let conn = read_only(&site);
+    let mut stmt = conn.prepare(kinds).unwrap();
+    let kinds: Vec<(String, i64)> =
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect();
+    assert_eq!(kinds.iter().find(|(k, _)| k == "EFg"), Some(&("EFg".to_string(), 1)), "{kinds:?}");
+    assert_eq!(kinds.iter().map(|(_, n)| n).sum::<i64>(), before["dpc_file"] + 1);
 }
 
 fn killed_at(run: &Run, point: &str) -> bool {

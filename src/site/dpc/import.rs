@@ -8,9 +8,11 @@
 //! and the earlier file's rows are withdrawn. Patients come from the データ識別番号 through the
 //! site's keyed hash (`SITE/keys/patient.key`), the key the SS-MIX2 and claims imports give the same
 //! hospital id; a patient the site has no row of gets one from the A000010 of their latest stay.
-//! From 様式1, each stay (encounter) and its diagnoses by role, dated on the admission; from EF,
+//! From 様式1, each stay (encounter), its diagnoses by role, dated on the admission, and its
+//! surgeries (procedures on their 手術日, through the procedure master); from EF,
 //! each drug given (an administration on its day, through the drug master) and each procedure
-//! (through the procedure master).
+//! (through the procedure master); from the outpatients' EF (EFg) the same, an oral or topical
+//! drug an order, and an outpatient encounter per visit day.
 //!
 //! The rows staged go through `site load`'s checks (`load::staged`); a line the reader cannot
 //! read, a stay without its admission or discharge record and a code the masters do not hold are
@@ -22,7 +24,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use super::read::{self, DpcFile, Item, Kind, Stay};
+use super::read::{self, DpcFile, Item, Kind, Stay, Surgery};
 use crate::error::{Error, IoContext, Result};
 use crate::site::SiteDir;
 use crate::site::keys::PatientKey;
@@ -67,7 +69,7 @@ pub struct FileReport {
 }
 
 /// The clinical tables the import stages, patient first.
-const TABLES: [&str; 5] = ["patient", "encounter", "diagnosis", "drug_administration", "procedure"];
+const TABLES: [&str; 6] = ["patient", "encounter", "diagnosis", "drug_order", "drug_administration", "procedure"];
 
 /// A file given, read.
 struct Given {
@@ -90,6 +92,7 @@ impl Given {
         let kind = match self.dpc.kind {
             Kind::Ff1 => "ff1",
             Kind::Ef => "ef",
+            Kind::EfOutpatient => "efg",
         };
         let month = self.month.replace('-', "");
         self.source_file = format!("dpc/{kind}/{}/{month}/{}", self.facility, &self.sha256[..16]);
@@ -153,16 +156,18 @@ pub fn import(site: &SiteDir, paths: &[PathBuf]) -> Result<ImportReport> {
     }
     let replaced: Vec<String> = report.files.iter().filter_map(|f| f.replaces.clone()).collect();
     let codes = Codes::of(&conn)?;
+    let surgery_codes = SurgeryCodes::of(&conn)?;
 
     let (version, tables) = staged::import_as_one_version(site, &conn, "dpc", &TABLES, |version| {
         let tables = &TABLES[1..];
         report.rows_withdrawn =
             Replaced::register(&conn, &replaced)?.withdraw(&conn, "dpc_file", tables, &[], version)?;
         let has_row: HashSet<String> = strings(&conn, "SELECT patient_key FROM patient")?.into_iter().collect();
-        let mut stage = Stage::create(&conn, &codes)?;
+        let mut stage = Stage::create(&conn, &codes, &surgery_codes)?;
         for g in &new {
             stage.file(&key, g)?;
         }
+        stage.surgeries()?;
         stage.patients(&has_row)?;
         report.lines_not_taken = stage.not_taken;
         let problems = stage.finish()?;
@@ -179,6 +184,7 @@ fn kind_name(kind: Kind) -> &'static str {
     match kind {
         Kind::Ff1 => "様式1",
         Kind::Ef => "EF",
+        Kind::EfOutpatient => "EFg",
     }
 }
 
@@ -262,19 +268,38 @@ struct PatientRow {
 /// The staging tables being filled, one appender each, the problems found and the patients' rows.
 struct Stage<'c> {
     codes: &'c Codes,
+    surgery_codes: &'c SurgeryCodes,
     appenders: BTreeMap<&'static str, (duckdb::Appender<'c>, i64)>,
     problems: Vec<Problem>,
     patients: HashMap<String, PatientRow>,
+    /// The DPC procedures held, the site's and those staged: (patient, 診療行為コード, day).
+    procedures: HashSet<(String, String, NaiveDate)>,
+    /// The stays' surgeries, staged once every file's EF procedures are: (patient, surgery, file).
+    pending_surgeries: Vec<(String, Surgery, String)>,
     not_taken: u64,
 }
 
 impl<'c> Stage<'c> {
-    fn create(conn: &'c duckdb::Connection, codes: &'c Codes) -> Result<Stage<'c>> {
+    fn create(conn: &'c duckdb::Connection, codes: &'c Codes, surgery_codes: &'c SurgeryCodes) -> Result<Stage<'c>> {
         let mut appenders = BTreeMap::new();
         for table in TABLES {
             appenders.insert(table, (conn.appender(&staging_name(table))?, 0));
         }
-        Ok(Stage { codes, appenders, problems: Vec::new(), patients: HashMap::new(), not_taken: 0 })
+        let mut stmt = conn.prepare(
+            "SELECT patient_key, procedure_code, procedure_date::VARCHAR FROM procedure WHERE source = 'DPC'",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, day(&r.get::<_, String>(2)?))))?;
+        let procedures = rows.collect::<std::result::Result<_, _>>()?;
+        Ok(Stage {
+            codes,
+            surgery_codes,
+            appenders,
+            problems: Vec::new(),
+            patients: HashMap::new(),
+            procedures,
+            pending_surgeries: Vec::new(),
+            not_taken: 0,
+        })
     }
 
     fn finish(mut self) -> Result<Vec<Problem>> {
@@ -306,10 +331,26 @@ impl<'c> Stage<'c> {
         for stay in &given.dpc.stays {
             self.stay(&key.hash(&stay.data_id), stay, source)?;
         }
+        let setting = if given.dpc.kind == Kind::EfOutpatient { "outpatient" } else { "inpatient" };
         for item in &given.dpc.items {
-            self.item(&key.hash(&item.data_id), item, source)?;
+            self.item(&key.hash(&item.data_id), item, setting, source)?;
+        }
+        for (data_id, day, line) in &given.dpc.visits {
+            self.visit(&key.hash(data_id), *day, source, *line)?;
         }
         Ok(())
+    }
+
+    /// An outpatient's visit (EFg): an outpatient encounter of its day.
+    fn visit(&mut self, patient: &str, day: NaiveDate, source: &str, line: usize) -> Result<()> {
+        let row = [
+            ("patient_key", Some(patient.to_string())),
+            ("encounter_type", Some("outpatient".to_string())),
+            ("start_date", Some(day.to_string())),
+            ("end_date", Some(day.to_string())),
+            ("source", Some("DPC".to_string())),
+        ];
+        self.row("encounter", &row, source, line)
     }
 
     /// A stay's encounter (with its admission and discharge records), its patient's row (when the
@@ -361,16 +402,59 @@ impl<'c> Stage<'c> {
             ];
             self.row("diagnosis", &row, source, d.line)?;
         }
+        for surgery in &stay.surgeries {
+            let discharged = stay.discharge.map(|d| d.0);
+            if surgery.day < stay.admitted || discharged.is_some_and(|d| surgery.day > d) {
+                self.problem("procedure", source, surgery.line, "FF-9", problems::SURGERY_OUTSIDE_STAY);
+                continue;
+            }
+            self.pending_surgeries.push((patient.to_string(), surgery.clone(), source.to_string()));
+        }
         Ok(())
     }
 
-    /// An EF item: a procedure's row per 行為回数, a drug's administration on its day.
-    fn item(&mut self, patient: &str, item: &Item, source: &str) -> Result<()> {
+    /// The stays' surgeries, each a `procedure` row on its 手術日 through the procedure master;
+    /// one whose 診療行為コード a DPC procedure of the patient's has on that day (the EF line that
+    /// billed it) is that row, not another.
+    fn surgeries(&mut self) -> Result<()> {
+        for (patient, surgery, source) in std::mem::take(&mut self.pending_surgeries) {
+            let code = match self.surgery_codes.on(&surgery.table_code, surgery.day)[..] {
+                [] => Err(problems::UNKNOWN_TABLE_CODE.to_string()),
+                [code] => Ok(code.to_string()),
+                ref several => Err(problems::AMBIGUOUS_TABLE_CODE.with(&[several.len() as u64])),
+            };
+            let code = match code {
+                Ok(code) => code,
+                Err(reason) => {
+                    self.problem("procedure", &source, surgery.line, "FF-10", &reason);
+                    continue;
+                }
+            };
+            if !self.procedures.insert((patient.clone(), code.clone(), surgery.day)) {
+                self.not_taken += 1;
+                continue;
+            }
+            let row = [
+                ("patient_key", Some(patient)),
+                ("procedure_code", Some(code)),
+                ("procedure_date", Some(surgery.day.to_string())),
+                ("source", Some("DPC".to_string())),
+            ];
+            self.row("procedure", &row, &source, surgery.line)?;
+        }
+        Ok(())
+    }
+
+    /// An EF item: a procedure's row per 行為回数; a drug's administration on its day, or for an
+    /// outpatient an oral or topical drug's order (as a claim's: days supplied the 行為回数, daily
+    /// dose the 使用量).
+    fn item(&mut self, patient: &str, item: &Item, setting: &str, source: &str) -> Result<()> {
         if !item.is_drug() {
             if !self.codes.procedure.contains(&item.code) {
                 self.problem("procedure", source, item.line, "EF-9", problems::UNKNOWN_PROCEDURE);
                 return Ok(());
             }
+            self.procedures.insert((patient.to_string(), item.code.clone(), item.day));
             for _ in 0..item.times {
                 let row = [
                     ("patient_key", Some(patient.to_string())),
@@ -390,19 +474,27 @@ impl<'c> Stage<'c> {
             self.problem("drug_administration", source, item.line, "EF-9", problems::UNKNOWN_DRUG);
             return Ok(());
         };
+        let mut row = vec![
+            ("patient_key", Some(patient.to_string())),
+            ("yj_code", Some(yj)),
+            ("route", Some(route.to_string())),
+            ("setting", Some(setting.to_string())),
+            ("source", Some("DPC".to_string())),
+        ];
+        if setting == "outpatient" && route != "injection" {
+            // An outpatient takes an oral or topical medicine home: an order, as a claim makes it.
+            let day = Some(item.day.to_string());
+            row.extend([("order_date", day.clone()), ("start_date", day)]);
+            row.push(("days_supply", Some(item.times.to_string())));
+            row.push(("daily_dose", item.amount.map(|a| a.to_string())));
+            return self.row("drug_order", &row, source, item.line);
+        }
         // An EF line is what was given on its day, with no time: an administration at 00:00, its
         // amount the 使用量 times the 行為回数 when the master gives the unit.
         let amount = item.amount.filter(|_| unit.is_some()).map(|a| (a * item.times as f64).to_string());
-        let row = [
-            ("patient_key", Some(patient.to_string())),
-            ("yj_code", Some(yj)),
-            ("start_time", Some(format!("{} 00:00:00", item.day))),
-            ("amount_unit", amount.as_ref().and(unit)),
-            ("amount", amount),
-            ("route", Some(route.to_string())),
-            ("setting", Some("inpatient".to_string())),
-            ("source", Some("DPC".to_string())),
-        ];
+        row.push(("start_time", Some(format!("{} 00:00:00", item.day))));
+        row.push(("amount_unit", amount.as_ref().and(unit)));
+        row.push(("amount", amount));
         self.row("drug_administration", &row, source, item.line)
     }
 
@@ -421,6 +513,56 @@ impl<'c> Stage<'c> {
         }
         Ok(())
     }
+}
+
+/// The procedure master's 診療行為コード by the 点数表コード (様式1 A007010 payload 2) of their item,
+/// as its コード表用番号 (column 85), 区分番号 (92), 枝番 (93) and 項番 (94) spell it: `K` `082`
+/// `0` `1` is `K0821`, `K` `426` `2` `3` is `K426-23` (hospital-inputs.md §4.3, "Not confirmed" 8).
+struct SurgeryCodes(HashMap<String, Vec<(String, Option<NaiveDate>)>>);
+
+impl SurgeryCodes {
+    fn of(conn: &duckdb::Connection) -> Result<SurgeryCodes> {
+        let mut stmt = conn.prepare(
+            "SELECT procedure_code, table_letter, section_number, coalesce(branch, ''), coalesce(item, ''), \
+             abolished::VARCHAR FROM current_master_procedure WHERE coalesce(table_letter, '') NOT IN ('', '*') \
+             AND coalesce(section_number, '') <> '' ORDER BY procedure_code",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let parts: [String; 4] = [r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?];
+            let abolished = r.get::<_, Option<String>>(5)?.map(|d| day(&d));
+            Ok((table_code(&parts), (r.get::<_, String>(0)?, abolished)))
+        })?;
+        let mut codes: HashMap<String, Vec<(String, Option<NaiveDate>)>> = HashMap::new();
+        for row in rows {
+            let (table_code, code) = row?;
+            codes.entry(table_code).or_default().push(code);
+        }
+        Ok(SurgeryCodes(codes))
+    }
+
+    /// The codes of a 点数表コード not abolished by `day`.
+    fn on(&self, table_code: &str, day: NaiveDate) -> Vec<&str> {
+        let codes = self.0.get(table_code).map(Vec::as_slice).unwrap_or_default();
+        codes.iter().filter(|(_, abolished)| abolished.is_none_or(|a| day < a)).map(|(c, _)| c.as_str()).collect()
+    }
+}
+
+/// A date the database gives as text (`YYYY-MM-DD`).
+fn day(text: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("a DATE column's text")
+}
+
+/// A 点数表コード from the master's letter, 区分番号, 枝番 and 項番: the 区分番号 in 3 digits, a 枝番
+/// after `-` and a 項番 when they are not 0.
+fn table_code([letter, section, branch, item]: &[String; 4]) -> String {
+    let number = |text: &str| text.trim().trim_start_matches('0').to_string();
+    let mut code = format!("{}{:0>3}", letter.trim(), number(section));
+    let branch = number(branch);
+    if !branch.is_empty() {
+        code.push_str(&format!("-{branch}"));
+    }
+    code.push_str(&number(item));
+    code
 }
 
 /// Record the files read, under the import's data version.

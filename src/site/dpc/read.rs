@@ -1,7 +1,8 @@
 //! One DPC data file (hospital-inputs.md §3): Shift_JIS (CP932) text, CR LF between lines, TAB
 //! between fields, an optional header line (column 2 `データ識別番号`). Its kind is told by its first
 //! line's field count: 17 a 様式1 (FF1, long format: one line per record code and 連番), 31 an EF統合
-//! ファイル (inpatient, EFn: one line per item given on one day).
+//! ファイル (one line per item given on one day); an EF file is the outpatient one (EFg) when its first
+//! line's columns 3-4 are an outpatient's (see [`outpatient_line`]), else the inpatient one (EFn).
 //!
 //! What a study uses is read. Of 様式1, each parent 様式1's (統括診療情報番号 0) stay: A000010 sex and
 //! birth date, A000020 admission date and route, A000030 discharge date, destination and outcome,
@@ -12,8 +13,9 @@
 //! cannot be read is a [`Problem`] naming its line and column, never its value.
 //!
 //! EF-17 (行為明細区分情報) has the layout of the line's survey year (年度, April to March, of its
-//! 実施年月日): one character up to 2015, twelve digits from 2016; a line of the other layout is a
-//! problem.
+//! 実施年月日): one character up to 2015, twelve digits from 2016; so do EFg's columns 3-4: 退院・入院
+//! 年月日, `00000000`, up to 2017, 生年月日 and 外来受診年月日 from 2018. A line of the other layout is a
+//! problem. An EFg line's visit is its 外来受診年月日, or up to 2017 its 実施年月日・診療開始日.
 
 use std::collections::BTreeMap;
 
@@ -30,16 +32,19 @@ pub enum Kind {
     /// 様式1.
     #[serde(rename = "様式1")]
     Ff1,
-    /// EF統合ファイル (inpatient).
+    /// EF統合ファイル of inpatients (EFn).
     #[serde(rename = "EF")]
     Ef,
+    /// EF統合ファイル of outpatients (EFg).
+    #[serde(rename = "EFg")]
+    EfOutpatient,
 }
 
 impl Kind {
     fn place(self) -> &'static str {
         match self {
             Kind::Ff1 => "FF",
-            Kind::Ef => "EF",
+            Kind::Ef | Kind::EfOutpatient => "EF",
         }
     }
 }
@@ -95,6 +100,8 @@ pub struct DpcFile {
     pub month: Option<(i32, u32)>,
     pub stays: Vec<Stay>,
     pub items: Vec<Item>,
+    /// EFg: each patient's visits, (データ識別番号, day) with the first line of each.
+    pub visits: Vec<(String, NaiveDate, usize)>,
     pub problems: Vec<Problem>,
     /// Lines read and not taken: child 様式1, records of no table, EF parent rows, materials,
     /// comments.
@@ -119,6 +126,7 @@ pub struct Stay {
     /// A000040 payload 2, in the schema's words when it has them.
     pub department: Option<String>,
     pub diagnoses: Vec<StayDiagnosis>,
+    pub surgeries: Vec<Surgery>,
     /// One of its A000010, A000020, A000030 lines could not be read (and is a problem).
     pub unread: bool,
 }
@@ -132,6 +140,15 @@ pub struct StayDiagnosis {
     pub icd10: String,
     pub disease_code: Option<String>,
     pub suspected: bool,
+}
+
+/// One surgery of a stay (A007010): its day and its 点数表コード (`K0821`: the section of the
+/// 診療報酬点数表 it was billed under). 回数, 側数, 麻酔 and the name (payload 9) are not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Surgery {
+    pub line: usize,
+    pub day: NaiveDate,
+    pub table_code: String,
 }
 
 /// One EF detail line.
@@ -178,6 +195,7 @@ pub fn read(bytes: &[u8]) -> Result<DpcFile, Unreadable> {
     let (first_line, first) = lines.first().ok_or(Unreadable::Empty)?;
     let kind = match first.len() {
         FF1_FIELDS => Kind::Ff1,
+        EF_FIELDS if outpatient_line(first) => Kind::EfOutpatient,
         EF_FIELDS => Kind::Ef,
         fields => return Err(Unreadable::UnknownKind { line: *first_line, fields }),
     };
@@ -192,10 +210,12 @@ pub fn read(bytes: &[u8]) -> Result<DpcFile, Unreadable> {
             month: None,
             stays: Vec::new(),
             items: Vec::new(),
+            visits: Vec::new(),
             problems: Vec::new(),
             not_taken: 0,
         },
         stays: BTreeMap::new(),
+        visits: BTreeMap::new(),
     };
     for (line, fields) in &lines {
         reader.line(*line, fields);
@@ -203,10 +223,20 @@ pub fn read(bytes: &[u8]) -> Result<DpcFile, Unreadable> {
     Ok(reader.finish())
 }
 
-/// The file as read so far, its stays by (データ識別番号, 入院年月日, 回数管理番号).
+/// An EF line's columns 3-4 are an outpatient's: `00000000` for the 入院年月日 (layouts up to
+/// 2017), or a 生年月日 before the 外来受診年月日 (from 2018), where an inpatient's 退院年月日 is never
+/// before their 入院年月日. (An outpatient seen on the day of their birth reads as an inpatient: the
+/// first line of an EFg file is not such a visit.)
+fn outpatient_line(f: &[&str]) -> bool {
+    f[3] == "00000000" || matches!((date(f[2]), date(f[3])), (Some(born), Some(visit)) if born < visit)
+}
+
+/// The file as read so far, its stays by (データ識別番号, 入院年月日, 回数管理番号), its visits by
+/// (データ識別番号, day) with their first line.
 struct Reader {
     file: DpcFile,
     stays: BTreeMap<(String, NaiveDate, String), Stay>,
+    visits: BTreeMap<(String, NaiveDate), usize>,
 }
 
 /// Why a line is not read: its column, the table it feeds, the reason.
@@ -216,7 +246,7 @@ impl Reader {
     fn line(&mut self, line: usize, fields: &[&str]) {
         let (expected, table) = match self.file.kind {
             Kind::Ff1 => (FF1_FIELDS, "encounter"),
-            Kind::Ef => (EF_FIELDS, "drug_administration"),
+            Kind::Ef | Kind::EfOutpatient => (EF_FIELDS, "drug_administration"),
         };
         let read = if fields.len() != expected {
             Err((1, table, problems::FIELD_COUNT.with(&[fields.len() as u64, expected as u64])))
@@ -227,7 +257,7 @@ impl Reader {
         } else {
             match self.file.kind {
                 Kind::Ff1 => self.ff1(line, fields),
-                Kind::Ef => self.ef(line, fields),
+                Kind::Ef | Kind::EfOutpatient => self.ef(line, fields),
             }
         };
         if let Err((column, table, reason)) = read {
@@ -260,6 +290,7 @@ impl Reader {
             discharge: None,
             department: None,
             diagnoses: Vec::new(),
+            surgeries: Vec::new(),
             unread: false,
         });
         let read = match code {
@@ -276,6 +307,7 @@ impl Reader {
                 stay.department = Some(department(payload(2)));
                 Ok(())
             }
+            "A007010" => surgery(line, payload(1), payload(2)).map(|s| stay.surgeries.push(s)),
             _ => match role(code) {
                 Some(role) => diagnosis(line, role, payload).map(|d| stay.diagnoses.push(d)),
                 None => {
@@ -307,6 +339,14 @@ impl Reader {
         if ef17 != layout {
             let numbers = [ef17 as u64, survey_year as u64, layout as u64];
             return Err((17, table, problems::WRONG_SURVEY_YEAR.with(&numbers)));
+        }
+        if self.file.kind == Kind::EfOutpatient {
+            let visit = outpatient_visit(f, day, survey_year).ok_or((
+                4,
+                table,
+                problems::WRONG_OUTPATIENT_LAYOUT.with(&[survey_year as u64]),
+            ))?;
+            self.visits.entry((f[1].to_string(), visit)).or_insert(line);
         }
         if category == "SY" || f[6] == "000" {
             self.file.not_taken += 1;
@@ -346,9 +386,22 @@ impl Reader {
     }
 
     fn finish(mut self) -> DpcFile {
+        self.file.visits = self.visits.into_iter().map(|((id, day), line)| (id, day, line)).collect();
+        self.file.visits.sort_by_key(|v| v.2);
         self.file.stays = self.stays.into_values().collect();
         self.file.stays.sort_by_key(|s| s.line);
         self.file
+    }
+}
+
+/// An EFg line's visit, when its columns 3-4 have the layout of its survey year: up to 2017 退院・
+/// 入院年月日, not applicable (`00000000`), the visit its 実施年月日・診療開始日; from 2018 a 生年月日
+/// and the 外来受診年月日.
+fn outpatient_visit(f: &[&str], day: NaiveDate, survey_year: i32) -> Option<NaiveDate> {
+    if survey_year <= 2017 {
+        (f[2] == "00000000" && f[3] == "00000000").then_some(day)
+    } else {
+        date(f[2]).and(date(f[3]))
     }
 }
 
@@ -429,6 +482,31 @@ fn diagnosis<'a>(
         disease_code: disease_code.map(str::to_string),
         suspected: (5..=8).any(|n| payload(n) == "8002"),
     })
+}
+
+/// A007010: the 手術日 (payload 1) and the 点数表コード (payload 2).
+fn surgery(line: usize, day: &str, table_code: &str) -> Result<Surgery, BadPayload> {
+    let Some(day) = date(day) else { return bad(1, "procedure", problems::NOT_A_DATE) };
+    if !table_code_shape(table_code) {
+        return bad(2, "procedure", problems::NOT_A_TABLE_CODE);
+    }
+    Ok(Surgery { line, day, table_code: table_code.to_string() })
+}
+
+/// A 点数表コード as 様式1 writes it: the 点数表's letter, its 3-digit 区分番号, then what names the
+/// item within it (`-` and 枝番, 項番, a 細目 in half-width kana, a bracketed number): `K0821`,
+/// `K426-23`, `K9203ｲ(1)`.
+fn table_code_shape(text: &str) -> bool {
+    let b = text.as_bytes();
+    let rest_ok = text
+        .chars()
+        .skip(4)
+        .all(|c| c.is_ascii_digit() || matches!(c, '-' | '(' | ')') || ('\u{FF66}'..='\u{FF9F}').contains(&c));
+    b.len() >= 4
+        && text.chars().count() <= 16
+        && b[0].is_ascii_uppercase()
+        && b[1..4].iter().all(u8::is_ascii_digit)
+        && rest_ok
 }
 
 /// YYYYMMDD; `00000000` (not applicable) and anything else is none.
@@ -521,12 +599,13 @@ mod tests {
         read(&sjis(&lines.iter().map(|l| format!("{l}\r\n")).collect::<String>())).unwrap()
     }
 
-    const STAY: [&str; 5] = [
+    const STAY: [&str; 6] = [
         "131234567\t0000012345\t20240415\t0\t0\tA000010\t20140401\t0\t19800101\t2\t1000000\t\t\t\t\t\t",
         "131234567\t0000012345\t20240415\t0\t0\tA000020\t20140401\t0\t20240415\t1\t\t\t\t\t\t\t",
         "131234567\t0000012345\t20240415\t0\t0\tA000030\t20140401\t0\t20240425\t1\t1\t0\t\t\t\t\t",
         "131234567\t0000012345\t20240415\t0\t0\tA006010\t20140401\t0\t\tE119\t\t2500015\t\t\t\t\t２型糖尿病",
         "131234567\t0000012345\t20240415\t0\t0\tA006040\t20140401\t0\t\tI10\t\t\t8002\t\t\t\t",
+        "131234567\t0000012345\t20240415\t0\t0\tA007010\t20140401\t0\t20240416\tK9203ｲ(1)\t\t1\t0\t1\t\t\t手術名",
     ];
 
     #[test]
@@ -541,6 +620,9 @@ mod tests {
         assert_eq!(stay.discharge, Some((NaiveDate::from_ymd_opt(2024, 4, 25).unwrap(), "home", "improving")));
         let roles: Vec<_> = stay.diagnoses.iter().map(|d| (d.role, d.icd10.as_str(), d.suspected)).collect();
         assert_eq!(roles, [("principal", "E119", false), ("comorbidity_at_admission", "I10", true)]);
+        let surgery =
+            Surgery { line: 6, day: NaiveDate::from_ymd_opt(2024, 4, 16).unwrap(), table_code: "K9203ｲ(1)".into() };
+        assert_eq!(stay.surgeries, [surgery]);
     }
 
     #[test]
@@ -550,12 +632,11 @@ mod tests {
         let unknown = STAY[1].replace("A000020", "a00002x");
         let impossible = STAY[2].replace("20240425", "20240431");
         let route = STAY[1].replace("\t1\t\t", "\t7\t\t");
-        lines.extend([short, unknown.as_str(), impossible.as_str(), route.as_str()]);
+        let table_code = STAY[5].replace("K9203ｲ(1)", "9203");
+        lines.extend([short, unknown.as_str(), impossible.as_str(), route.as_str(), table_code.as_str()]);
         let places: Vec<_> = ff1(&lines).problems.into_iter().map(|p| (p.line, p.place)).collect();
-        assert_eq!(
-            places,
-            [(6, "FF-1".to_string()), (7, "FF-6".to_string()), (8, "FF-9".to_string()), (9, "FF-10".to_string())]
-        );
+        let expected = [(7, "FF-1"), (8, "FF-6"), (9, "FF-9"), (10, "FF-10"), (11, "FF-10")];
+        assert_eq!(places, expected.map(|(line, place)| (line, place.to_string())));
     }
 
     #[test]

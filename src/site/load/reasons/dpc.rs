@@ -29,9 +29,14 @@ pub const OTHER_FACILITY: &str = "a 施設コード other than the file's first 
 pub const UNKNOWN_DISEASE: &str = "a 傷病名コード the disease master has not";
 pub const UNKNOWN_DRUG: &str = "a レセプト電算 drug code the drug master has not";
 pub const UNKNOWN_PROCEDURE: &str = "a 診療行為コード the procedure master has not";
+pub const NOT_A_TABLE_CODE: &str =
+    "not a 点数表コード of A007010 (a capital letter, a 3-digit 区分番号, then 枝番, 項番, 細目: K0821)";
+pub const UNKNOWN_TABLE_CODE: &str =
+    "a 点数表コード no 診療行為コード of the procedure master has (its コード表用番号, 区分番号, 枝番 and 項番)";
+pub const SURGERY_OUTSIDE_STAY: &str = "the 手術日 is not within the stay (入院年月日 to 退院年月日)";
 
 /// Every reason without a number in it.
-pub const FIXED: [&str; 23] = [
+pub const FIXED: [&str; 26] = [
     NOT_A_FACILITY,
     NOT_A_DATA_ID,
     NOT_A_DATE,
@@ -55,6 +60,9 @@ pub const FIXED: [&str; 23] = [
     UNKNOWN_DISEASE,
     UNKNOWN_DRUG,
     UNKNOWN_PROCEDURE,
+    NOT_A_TABLE_CODE,
+    UNKNOWN_TABLE_CODE,
+    SURGERY_OUTSIDE_STAY,
 ];
 
 pub const FIELD_COUNT: Numbered = Numbered(&["", " TAB-separated fields, where the line's kind has ", ""]);
@@ -62,5 +70,18 @@ pub const FIELD_COUNT: Numbered = Numbered(&["", " TAB-separated fields, where t
 pub const WRONG_SURVEY_YEAR: Numbered =
     Numbered(&["", " characters of 行為明細区分情報, where the layout of the line's survey year ", " has ", ""]);
 
+/// A 点数表コード that the procedure master's 診療行為コード of several items share: which one was
+/// done is not known.
+pub const AMBIGUOUS_TABLE_CODE: Numbered = Numbered(&[
+    "a 点数表コード that ",
+    " 診療行為コード of the procedure master share: which one was done is not known",
+]);
+
+/// An EFg line's columns 3-4 chosen by the survey year of its 実施年月日.
+pub const WRONG_OUTPATIENT_LAYOUT: Numbered = Numbered(&[
+    "columns 3-4 are not those of an outpatient line of the line's survey year ",
+    " (up to 2017 退院・入院年月日 00000000, from 2018 生年月日 and 外来受診年月日)",
+]);
+
 /// Every reason with numbers in it.
-pub const NUMBERED: [Numbered; 2] = [FIELD_COUNT, WRONG_SURVEY_YEAR];
+pub const NUMBERED: [Numbered; 4] = [FIELD_COUNT, WRONG_SURVEY_YEAR, AMBIGUOUS_TABLE_CODE, WRONG_OUTPATIENT_LAYOUT];
