@@ -26,6 +26,7 @@ use super::read::{self, DpcFile, Item, Kind, Stay};
 use crate::error::{Error, IoContext, Result};
 use crate::site::SiteDir;
 use crate::site::keys::PatientKey;
+use crate::site::link::{Link, Source};
 use crate::site::load::reasons::dpc as problems;
 use crate::site::load::staged::{self, Problem, Replaced};
 use crate::site::load::{FileLoaded, spec_for};
@@ -109,6 +110,7 @@ pub fn import(site: &SiteDir, paths: &[PathBuf]) -> Result<ImportReport> {
     for g in &mut given {
         g.identify(&key);
     }
+    let link = Link::of(site)?;
     let known: HashSet<String> = strings(&conn, "SELECT sha256 FROM dpc_file")?.into_iter().collect();
     let mut report = ImportReport {
         data_version: None,
@@ -161,7 +163,7 @@ pub fn import(site: &SiteDir, paths: &[PathBuf]) -> Result<ImportReport> {
         let has_row: HashSet<String> = strings(&conn, "SELECT patient_key FROM patient")?.into_iter().collect();
         let mut stage = Stage::create(&conn, &codes)?;
         for g in &new {
-            stage.file(&key, g)?;
+            stage.file(&link, g)?;
         }
         stage.patients(&has_row)?;
         report.lines_not_taken = stage.not_taken;
@@ -297,17 +299,17 @@ impl<'c> Stage<'c> {
     }
 
     /// Stage what one file gives.
-    fn file(&mut self, key: &PatientKey, given: &Given) -> Result<()> {
+    fn file(&mut self, link: &Link, given: &Given) -> Result<()> {
         let source = given.source_file.as_str();
         self.not_taken += given.dpc.not_taken;
         for p in &given.dpc.problems {
             self.problem(p.table, source, p.line, &p.place, &p.reason);
         }
         for stay in &given.dpc.stays {
-            self.stay(&key.hash(&stay.data_id), stay, source)?;
+            self.stay(&link.patient(Source::Dpc, &stay.data_id), stay, source)?;
         }
         for item in &given.dpc.items {
-            self.item(&key.hash(&item.data_id), item, source)?;
+            self.item(&link.patient(Source::Dpc, &item.data_id), item, source)?;
         }
         Ok(())
     }

@@ -30,7 +30,7 @@ use super::era::Month;
 use super::uke::{self, Claims, ItemKind, Receipt};
 use crate::error::{Error, IoContext, Result};
 use crate::site::SiteDir;
-use crate::site::keys::PatientKey;
+use crate::site::link::{Link, Source};
 use crate::site::load::reasons::receipt as problems;
 use crate::site::load::staged::{self, Problem, Replaced};
 use crate::site::load::{FileLoaded, spec_for, timings};
@@ -102,7 +102,7 @@ pub fn import(site: &SiteDir, files: &[PathBuf]) -> Result<ImportReport> {
     let read_files = || files.par_iter().map(|f| read(f)).collect::<Vec<_>>().into_iter().collect::<Result<_>>();
     let given: Vec<Given> = timings::time("read files", read_files)?;
     let (conn, migration) = site.open_migrated()?;
-    let key = PatientKey::of(site)?;
+    let link = Link::of(site)?;
     let known: HashSet<String> = strings(&conn, "SELECT sha256 FROM receipt_file")?.into_iter().collect();
     let mut report = ImportReport {
         data_version: None,
@@ -154,7 +154,7 @@ pub fn import(site: &SiteDir, files: &[PathBuf]) -> Result<ImportReport> {
         let staging_started = std::time::Instant::now();
         let mut stage = Stage::create(&conn, &codes)?;
         for g in &new {
-            stage.file(&key, g, &mut rebuilt)?;
+            stage.file(&link, g, &mut rebuilt)?;
         }
         stage.patients(&has_row)?;
         report.records_not_taken = stage.not_taken;
@@ -267,6 +267,16 @@ fn table_of(record: &str) -> &'static str {
     }
 }
 
+/// A receipt's patient key: its カルテ番号's through the site's link (docs/claims.md, "One patient
+/// across sources"), or without one, the patient the link gives its insurance numbers, if any.
+fn patient_of(link: &Link, receipt: &Receipt) -> Option<String> {
+    match (&receipt.chart_number, &receipt.insurance) {
+        (Some(chart), _) => Some(link.patient(Source::Receipt, chart)),
+        (None, Some(insurance)) => link.insured(insurance),
+        (None, None) => None,
+    }
+}
+
 /// A problem of totals that do not add up: a payer's or the file's points and counts, a record's
 /// 回数 against its days.
 fn is_totals(p: &uke::Problem) -> bool {
@@ -338,7 +348,7 @@ impl<'c> Stage<'c> {
     }
 
     /// Stage what one file gives; its patients' diagnoses are rebuilt.
-    fn file(&mut self, key: &PatientKey, given: &Given, rebuilt: &mut BTreeSet<String>) -> Result<()> {
+    fn file(&mut self, link: &Link, given: &Given, rebuilt: &mut BTreeSet<String>) -> Result<()> {
         let source = given.source_file.as_str();
         for p in &given.claims.problems {
             let place = match p.field {
@@ -358,11 +368,10 @@ impl<'c> Stage<'c> {
         let unread_starts: HashSet<usize> =
             given.claims.problems.iter().filter(|p| p.record == "SY" && p.field == Some(3)).map(|p| p.line).collect();
         for receipt in &given.claims.receipts {
-            let Some(chart) = &receipt.chart_number else {
-                self.problem("RE", source, receipt.line, format!("RE-14: {}", problems::NO_CHART_NUMBER));
+            let Some(patient) = patient_of(link, receipt) else {
+                self.problem("RE", source, receipt.line, format!("RE-14: {}", problems::NOT_LINKED));
                 continue;
             };
-            let patient = key.hash(chart);
             self.receipt(&patient, receipt, source, &unread_starts)?;
             rebuilt.insert(patient);
         }

@@ -83,6 +83,10 @@ pub struct Receipt {
     pub admitted: Option<NaiveDate>,
     /// RE-14 カルテ番号等, the hospital's patient number when given: identifying, to be hashed.
     pub chart_number: Option<String>,
+    /// The insurance numbers that identify the patient, for the hospital's link when the receipt
+    /// has no カルテ番号 (identifying: for the importer to look up hashed, never stored): the
+    /// insurer's HO-2/HO-3/HO-4, else the first public payer's KO-2/KO-3, joined by `/`.
+    pub insurance: Option<String>,
     pub diagnoses: Vec<Diagnosis>,
     pub items: Vec<Item>,
 }
@@ -313,6 +317,16 @@ impl Reader {
 
     /// HO-6 or KO-6, the receipt's 合計点数: the insurer's if there is one, else the first payer's.
     fn payer(&mut self, line: usize, f: &[&str]) {
+        let numbers = match f[0] {
+            "HO" => &f[1..4],
+            _ => &f[1..3],
+        };
+        if let Some(receipt) = self.claims.receipts.last_mut()
+            && (receipt.insurance.is_none() || f[0] == "HO")
+            && numbers.iter().skip(1).any(|n| !n.trim().is_empty())
+        {
+            receipt.insurance = Some(numbers.join("/"));
+        }
         let points = self.number(line, f[0], 6, f[5]);
         match (f[0], points, self.declared) {
             ("HO", Some(points), _) => self.declared = Some((points, line, "HO")),
