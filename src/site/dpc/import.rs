@@ -28,7 +28,7 @@ use crate::site::SiteDir;
 use crate::site::keys::PatientKey;
 use crate::site::link::{Link, Source};
 use crate::site::load::reasons::dpc as problems;
-use crate::site::load::staged::{self, Problem, Replaced};
+use crate::site::load::staged::{self, Known, Problem, Replaced};
 use crate::site::load::{FileLoaded, spec_for};
 use crate::site::receipt::import::Codes;
 
@@ -111,7 +111,7 @@ pub fn import(site: &SiteDir, paths: &[PathBuf]) -> Result<ImportReport> {
         g.identify(&key);
     }
     let link = Link::of(site)?;
-    let known: HashSet<String> = strings(&conn, "SELECT sha256 FROM dpc_file")?.into_iter().collect();
+    let known = Known::of(&conn, "dpc_file", &given.iter().map(|g| g.source_file.as_str()).collect::<Vec<_>>())?;
     let mut report = ImportReport {
         data_version: None,
         files: Vec::new(),
@@ -123,7 +123,8 @@ pub fn import(site: &SiteDir, paths: &[PathBuf]) -> Result<ImportReport> {
     let current = current_files(&conn)?;
     let mut new: Vec<&Given> = Vec::new();
     for g in &given {
-        let fresh = !known.contains(&g.sha256) && !new.iter().any(|n| n.sha256 == g.sha256);
+        let what = (kind_name(g.dpc.kind).to_string(), g.facility.clone(), g.month.clone());
+        let fresh = known.is_new(&g.sha256, current.get(&what)) && !new.iter().any(|n| n.sha256 == g.sha256);
         if fresh && let Some(other) = new.iter().find(|n| n.what() == g.what()) {
             return Err(Error::BadInput(format!(
                 "{} and {}: both are the {} of one facility for {}; a month is one file of each kind: give the one \
@@ -134,7 +135,6 @@ pub fn import(site: &SiteDir, paths: &[PathBuf]) -> Result<ImportReport> {
                 g.month
             )));
         }
-        let what = (kind_name(g.dpc.kind).to_string(), g.facility.clone(), g.month.clone());
         let replaces = fresh.then(|| current.get(&what).cloned()).flatten();
         report.files.push(FileReport {
             file: g.path.clone(),
@@ -158,9 +158,9 @@ pub fn import(site: &SiteDir, paths: &[PathBuf]) -> Result<ImportReport> {
 
     let (version, tables) = staged::import_as_one_version(site, &conn, "dpc", &TABLES, |version| {
         let tables = &TABLES[1..];
-        report.rows_withdrawn =
-            Replaced::register(&conn, &replaced)?.withdraw(&conn, "dpc_file", tables, &[], version)?;
-        let has_row: HashSet<String> = strings(&conn, "SELECT patient_key FROM patient")?.into_iter().collect();
+        let replaced = Replaced::register(&conn, &replaced)?;
+        report.rows_withdrawn = replaced.withdraw(&conn, "dpc_file", tables, version)?;
+        let has_row = replaced.patients_keeping_their_row(&conn)?;
         let mut stage = Stage::create(&conn, &codes)?;
         for g in &new {
             stage.file(&link, g)?;
@@ -168,6 +168,7 @@ pub fn import(site: &SiteDir, paths: &[PathBuf]) -> Result<ImportReport> {
         stage.patients(&has_row)?;
         report.lines_not_taken = stage.not_taken;
         let problems = stage.finish()?;
+        report.rows_withdrawn += replaced.take_over_patients(&conn, &staging_name("patient"))?;
         crate::crash::point("dpc-staged");
         record_files(&conn, &new, version)?;
         Ok(problems)
@@ -232,12 +233,6 @@ fn read_given(path: &Path) -> Result<Given> {
         month: format!("{year:04}-{month:02}"),
         source_file: String::new(),
     })
-}
-
-fn strings(conn: &duckdb::Connection, sql: &str) -> Result<Vec<String>> {
-    let mut stmt = conn.prepare(sql)?;
-    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-    Ok(rows.collect::<std::result::Result<_, _>>()?)
 }
 
 /// The site's current DPC files: (kind, facility, month) to source file.

@@ -32,7 +32,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::site::SiteDir;
 use crate::site::link::{Link, Source};
 use crate::site::load::reasons::receipt as problems;
-use crate::site::load::staged::{self, Problem, Replaced};
+use crate::site::load::staged::{self, Known, Problem, Replaced};
 use crate::site::load::{FileLoaded, spec_for, timings};
 use crate::sql::duckdb::ident;
 
@@ -103,7 +103,7 @@ pub fn import(site: &SiteDir, files: &[PathBuf]) -> Result<ImportReport> {
     let given: Vec<Given> = timings::time("read files", read_files)?;
     let (conn, migration) = site.open_migrated()?;
     let link = Link::of(site)?;
-    let known: HashSet<String> = strings(&conn, "SELECT sha256 FROM receipt_file")?.into_iter().collect();
+    let known = Known::of(&conn, "receipt_file", &given.iter().map(|g| g.source_file.as_str()).collect::<Vec<_>>())?;
     let mut report = ImportReport {
         data_version: None,
         files: Vec::new(),
@@ -116,7 +116,8 @@ pub fn import(site: &SiteDir, files: &[PathBuf]) -> Result<ImportReport> {
     let current = current_files(&conn)?;
     let mut new: Vec<&Given> = Vec::new();
     for g in &given {
-        let fresh = !known.contains(&g.sha256) && !new.iter().any(|n| n.sha256 == g.sha256);
+        let month = (g.payer.clone(), g.billing.to_string());
+        let fresh = known.is_new(&g.sha256, current.get(&month)) && !new.iter().any(|n| n.sha256 == g.sha256);
         if fresh && let Some(other) = new.iter().find(|n| (&n.payer, n.billing) == (&g.payer, g.billing)) {
             return Err(Error::BadInput(format!(
                 "{} and {}: both are the claims of payer {} for {}; a month is one file: give the one to keep \
@@ -127,7 +128,7 @@ pub fn import(site: &SiteDir, files: &[PathBuf]) -> Result<ImportReport> {
                 g.billing
             )));
         }
-        let replaces = fresh.then(|| current.get(&(g.payer.clone(), g.billing.to_string())).cloned()).flatten();
+        let replaces = fresh.then(|| current.get(&month).cloned()).flatten();
         report.files.push(FileReport {
             file: g.path.clone(),
             source_file: g.source_file.clone(),
@@ -148,9 +149,10 @@ pub fn import(site: &SiteDir, files: &[PathBuf]) -> Result<ImportReport> {
     let codes = Codes::of(&conn)?;
 
     let (version, tables) = staged::import_as_one_version(site, &conn, "receipt", &TABLES, |version| {
+        let replaced = Replaced::register(&conn, &replaced)?;
         let (withdrawn_rows, mut rebuilt) = timings::time("withdraw", || withdraw(&conn, &replaced, version))?;
         report.rows_withdrawn = withdrawn_rows;
-        let has_row: HashSet<String> = strings(&conn, "SELECT patient_key FROM patient")?.into_iter().collect();
+        let has_row = replaced.patients_keeping_their_row(&conn)?;
         let staging_started = std::time::Instant::now();
         let mut stage = Stage::create(&conn, &codes)?;
         for g in &new {
@@ -160,6 +162,7 @@ pub fn import(site: &SiteDir, files: &[PathBuf]) -> Result<ImportReport> {
         report.records_not_taken = stage.not_taken;
         report.totals_mismatches = std::mem::take(&mut stage.mismatches);
         let problems = stage.finish()?;
+        report.rows_withdrawn += replaced.take_over_patients(&conn, &staging_name("patient"))?;
         timings::add_time("stage", staging_started.elapsed());
         report.rows_withdrawn += timings::time("rebuild diagnoses", || rebuild_diagnoses(&conn, &rebuilt))?;
         crate::crash::point("receipt-staged");
@@ -236,8 +239,7 @@ impl Codes {
 /// Withdraw the files replaced: their rows out, their month-by-month diagnoses out, the files
 /// marked, and the patient rows they made that no row needs any more. How many rows left the
 /// tables, and the patients whose diagnoses are rebuilt.
-fn withdraw(conn: &duckdb::Connection, replaced: &[String], version: i64) -> Result<(u64, BTreeSet<String>)> {
-    let files = Replaced::register(conn, replaced)?;
+fn withdraw(conn: &duckdb::Connection, files: &Replaced, version: i64) -> Result<(u64, BTreeSet<String>)> {
     let of_replaced = Replaced::OF;
     let rebuilt: BTreeSet<String> =
         strings(conn, &format!("SELECT DISTINCT patient_key FROM receipt_diagnosis WHERE {of_replaced}"))?
@@ -248,7 +250,7 @@ fn withdraw(conn: &duckdb::Connection, replaced: &[String], version: i64) -> Res
     // a patient's row): out now, so that a diagnosis of a month withdrawn keeps no patient row.
     let diagnoses = withdraw_diagnoses(conn, &rebuilt)?;
     let tables = ["drug_order", "drug_administration", "procedure"];
-    let rows = files.withdraw(conn, "receipt_file", &tables, &["receipt_diagnosis"], version)?;
+    let rows = files.withdraw(conn, "receipt_file", &tables, version)?;
     Ok((diagnoses + rows, rebuilt))
 }
 
