@@ -125,7 +125,7 @@ fn claims_and_dpc_numbered_apart_come_in_under_the_ehr_patients_keys() {
 
     crate::dpc::put(dir.path(), "FF1.txt", &crate::dpc::stay());
     crate::dpc::import(dir.path(), &["FF1.txt"]).ok();
-    assert_eq!(rows(dir.path(), "SELECT patient_key FROM encounter WHERE source = 'DPC'"), [p1.clone()]);
+    assert_eq!(rows(dir.path(), "SELECT patient_key FROM encounter WHERE source = 'DPC'"), std::slice::from_ref(&p1));
 
     let check = midnet(dir.path(), &["site", "check", "--site", "site", "--json"]).ok().json();
     let linked: HashMap<String, (i64, i64)> = check["linked_patients"]

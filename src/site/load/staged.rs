@@ -101,8 +101,12 @@ impl Known {
 
     /// Whether the file of SHA-256 `sha256` is new, its month's current file being `current_of_month`.
     pub fn is_new(&self, sha256: &str, current_of_month: Option<&String>) -> bool {
+        if self.current.contains(sha256) {
+            return false;
+        }
+        // A replaced file given beside its month's current file: the same folder given again.
         let current_given = current_of_month.is_some_and(|f| self.given.contains(f));
-        !self.current.contains(sha256) && !(self.replaced.contains(sha256) && current_given)
+        !(self.replaced.contains(sha256) && current_given)
     }
 }
 

@@ -83,8 +83,8 @@ pub struct Receipt {
     pub admitted: Option<NaiveDate>,
     /// RE-14 カルテ番号等, the hospital's patient number when given: identifying, to be hashed.
     pub chart_number: Option<String>,
-    /// The insurance numbers that identify the patient, for the hospital's link when the receipt
-    /// has no カルテ番号 (identifying: for the importer to look up hashed, never stored): the
+    /// For a receipt without a カルテ番号 only, the insurance numbers that identify the patient, for
+    /// the hospital's link (identifying: for the importer to look up hashed, never stored): the
     /// insurer's HO-2/HO-3/HO-4, else the first public payer's KO-2/KO-3, joined by `/`.
     pub insurance: Option<String>,
     pub diagnoses: Vec<Diagnosis>,
@@ -321,7 +321,9 @@ impl Reader {
             "HO" => &f[1..4],
             _ => &f[1..3],
         };
+        // Read only where they are the link: a receipt with a カルテ番号 leaves them unread.
         if let Some(receipt) = self.claims.receipts.last_mut()
+            && receipt.chart_number.is_none()
             && (receipt.insurance.is_none() || f[0] == "HO")
             && numbers.iter().skip(1).any(|n| !n.trim().is_empty())
         {
@@ -530,6 +532,18 @@ mod tests {
         {
             assert!(!claims.contains(value), "{value} was read");
         }
+    }
+
+    #[test]
+    fn a_receipt_without_a_chart_number_gives_its_insurance_numbers_for_the_link() {
+        let mut records = example();
+        records[1] = record(&["RE", "1", "1112", "202403", "試験　花子", "2", "19800101"]);
+        records.insert(3, record(&["KO", "12345678", "7654321", "", "2", "276"]));
+        let claims = read(&file(&records)).unwrap();
+        assert_eq!(claims.receipts[0].insurance.as_deref(), Some("06139999/１２３/４５６７"));
+        records.remove(2);
+        let claims = read(&file(&records)).unwrap();
+        assert_eq!(claims.receipts[0].insurance.as_deref(), Some("12345678/7654321"), "without HO, the first KO's");
     }
 
     #[test]
