@@ -276,8 +276,10 @@ pub enum ImportCommand {
     /// over the months that repeat it, with its latest outcome), drug orders and procedures, as
     /// CLAIMS rows. A file imported before is skipped; a file of the payer and billing month of an
     /// earlier one replaces it (the earlier rows are withdrawn); each import that changes anything
-    /// is one data version. The カルテ番号 becomes the patient key through the site's own key, the
-    /// key an SS-MIX2 import gives the same hospital id; names and insurance numbers are not read.
+    /// is one data version. The カルテ番号 becomes the patient key through the site's link (`site
+    /// link`) and its own key: without a link, the key an SS-MIX2 import gives the same hospital id.
+    /// A receipt without one links by its insurance numbers, if the link lists them; names are not
+    /// read, nor the insurance numbers of a receipt with a カルテ番号.
     Receipt {
         /// The site's data source directory (made by `site init`).
         #[arg(long, value_name = "DIR")]
@@ -294,8 +296,9 @@ pub enum ImportCommand {
     /// 入院契機, 医療資源最投入, 併存症, 続発症), the drugs given day by day and the procedures, as DPC
     /// rows. A file imported before is skipped; a file of the kind, facility and month of an earlier
     /// one replaces it (the earlier rows are withdrawn); each import that changes anything is one data
-    /// version. The データ識別番号 becomes the patient key through the site's own key, the key the
-    /// SS-MIX2 and claims imports give the same hospital id; postcodes, names, doctors and insurer
+    /// version. The データ識別番号 becomes the patient key through the site's link (`site link`) and
+    /// its own key: without a link, the key the SS-MIX2 and claims imports give the same hospital
+    /// id; postcodes, names, doctors and insurer
     /// numbers are not read.
     Dpc {
         /// The site's data source directory (made by `site init`).

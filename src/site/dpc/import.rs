@@ -6,7 +6,8 @@
 //! one facility (施設コード, kept hashed) and one month (様式1: of its stays' discharges; EF: of its
 //! items' 実施年月日); a new file of the kind, facility and month of one the site holds replaces it,
 //! and the earlier file's rows are withdrawn. Patients come from the データ識別番号 through the
-//! site's keyed hash (`SITE/keys/patient.key`), the key the SS-MIX2 and claims imports give the same
+//! hospital's link (`site::link`) and the site's keyed hash (`SITE/keys/patient.key`): without a
+//! link, the key the SS-MIX2 and claims imports give the same
 //! hospital id; a patient the site has no row of gets one from the A000010 of their latest stay.
 //! From 様式1, each stay (encounter) and its diagnoses by role, dated on the admission; from EF,
 //! each drug given (an administration on its day, through the drug master) and each procedure

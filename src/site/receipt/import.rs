@@ -5,7 +5,8 @@
 //! monthly submission of one 審査支払機関 (IR-2) for one billing month (IR-8); a new file of the
 //! payer and billing month of a file the site holds replaces it (a hospital sends a month again to
 //! correct it), and the earlier file's rows are withdrawn. Patients come from their receipts'
-//! カルテ番号 through the site's keyed hash (`SITE/keys/patient.key`), the key the SS-MIX2 import
+//! カルテ番号 (or, without one, their insurance numbers) through the hospital's link (`site::link`)
+//! and the site's keyed hash (`SITE/keys/patient.key`): without a link, the key the SS-MIX2 import
 //! gives the same hospital id; a patient the site has no row of gets one from their latest receipt.
 //! Drug orders and procedures come from one file each; a diagnosis is repeated on every monthly
 //! receipt while it is current, so the diagnoses (SY) of the current files are kept month by month
@@ -13,7 +14,7 @@
 //! comes or goes: one row per diagnosis (傷病名コード, start, の疑い), with its latest month's outcome.
 //!
 //! The rows staged go through `site load`'s checks (`load::staged`); a record the reader cannot
-//! read, a receipt without a カルテ番号 and a code the masters do not hold are quarantined at their
+//! read, a receipt the link cannot give a patient and a code the masters do not hold are quarantined at their
 //! file and line; totals that do not add up are reported and counted with their file, and
 //! quarantine nothing (the records read are what was billed: the points are the payer's concern,
 //! not a study's). Everything commits in one transaction: one data version.
