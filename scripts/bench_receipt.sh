@@ -37,10 +37,13 @@ if [ ! -d claims ]; then
     fi
     mkdir claims.partial
     cp "$site/import/patient.csv" claims.partial/
-    for table in observation_period encounter diagnosis procedure; do
+    for table in encounter diagnosis procedure; do
         { head -1 "$site/import/$table.csv"; grep ',CLAIMS$' "$site/import/$table.csv" || true; } \
             > "claims.partial/$table.csv"
     done
+    # The source is observation_period's second column, not its last.
+    { head -1 "$site/import/observation_period.csv"; grep '^[^,]*,CLAIMS,' "$site/import/observation_period.csv" || true; } \
+        > claims.partial/observation_period.csv
     { head -1 "$site/import/drug_order.csv"; grep ',outpatient,EHR$' "$site/import/drug_order.csv" | sed 's/,EHR$/,CLAIMS/' || true; } \
         > claims.partial/drug_order.csv
     mv claims.partial claims

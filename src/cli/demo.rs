@@ -136,6 +136,7 @@ fn run_in(root: &Path, global: &Global, args: &DemoArgs) -> Result<PathBuf> {
             ss_mix2: false,
             receipt: false,
             dpc: false,
+            linked_numbers: false,
         },
         &progress,
     )?;

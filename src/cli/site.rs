@@ -158,6 +158,23 @@ pub enum SiteCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Register the hospital's link between the numbers its claims and DPC files give a patient and
+    /// its EHR patient id, replacing the link registered before (docs/claims.md, "One patient
+    /// across sources"): a UTF-8 CSV `source,source_id,patient_id`, source `receipt` (a claim's
+    /// カルテ番号), `insurance` (a claim's 保険者番号/記号/番号 or 公費負担者番号/受給者番号, for
+    /// receipts without a カルテ番号) or `dpc` (the データ識別番号). The site keeps only keyed hashes;
+    /// the imports after it link through it. A bad file is refused, naming its line.
+    Link {
+        /// The site's data source directory (made by `site init`).
+        #[arg(long, value_name = "DIR")]
+        site: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// The link file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
     /// Pin the data center's public key, given out of band (the center's `midnet center key`): the
     /// site believes only work requests signed with it.
     TrustCenter {
@@ -259,8 +276,10 @@ pub enum ImportCommand {
     /// over the months that repeat it, with its latest outcome), drug orders and procedures, as
     /// CLAIMS rows. A file imported before is skipped; a file of the payer and billing month of an
     /// earlier one replaces it (the earlier rows are withdrawn); each import that changes anything
-    /// is one data version. The カルテ番号 becomes the patient key through the site's own key, the
-    /// key an SS-MIX2 import gives the same hospital id; names and insurance numbers are not read.
+    /// is one data version. The カルテ番号 becomes the patient key through the site's link (`site
+    /// link`) and its own key: without a link, the key an SS-MIX2 import gives the same hospital id.
+    /// A receipt without one links by its insurance numbers, if the link lists them; names are not
+    /// read, nor the insurance numbers of a receipt with a カルテ番号.
     Receipt {
         /// The site's data source directory (made by `site init`).
         #[arg(long, value_name = "DIR")]
@@ -277,8 +296,9 @@ pub enum ImportCommand {
     /// 入院契機, 医療資源最投入, 併存症, 続発症), the drugs given day by day and the procedures, as DPC
     /// rows. A file imported before is skipped; a file of the kind, facility and month of an earlier
     /// one replaces it (the earlier rows are withdrawn); each import that changes anything is one data
-    /// version. The データ識別番号 becomes the patient key through the site's own key, the key the
-    /// SS-MIX2 and claims imports give the same hospital id; postcodes, names, doctors and insurer
+    /// version. The データ識別番号 becomes the patient key through the site's link (`site link`) and
+    /// its own key: without a link, the key the SS-MIX2 and claims imports give the same hospital
+    /// id; postcodes, names, doctors and insurer
     /// numbers are not read.
     Dpc {
         /// The site's data source directory (made by `site init`).
@@ -477,6 +497,7 @@ pub fn run(global: &Global, command: SiteCommand) -> Result<()> {
             Ok(())
         }
         SiteCommand::Key { site, json } => site_key(global, &site, json),
+        SiteCommand::Link { site, json, file } => link(&site, &file, json),
         SiteCommand::TrustCenter { site, key, certificate_sha256 } => {
             trust_center(&site, &key, certificate_sha256.as_deref())
         }
@@ -586,6 +607,22 @@ fn site_key(global: &Global, site: &Path, json: bool) -> Result<()> {
     }
     println!("{}  {}", crate::wire::key_id(&key), hex::encode(key.as_bytes()));
     println!("(the file {}: give it to the data center, which runs `midnet center sites key`)", file.display());
+    Ok(())
+}
+
+fn link(site: &Path, file: &Path, json: bool) -> Result<()> {
+    let registered = crate::site::link::register(&SiteDir::at(site), file)?;
+    if json {
+        return print_json(&registered);
+    }
+    let counts: Vec<String> = registered.linked.iter().map(|(source, n)| format!("{n} {source}")).collect();
+    let replaced = if registered.replaced { ", replacing the link registered before" } else { "" };
+    println!(
+        "{}: linked {} numbers to EHR patients{replaced}; the site keeps their keyed hashes only, and the imports \
+         from now on link through them",
+        site.display(),
+        counts.join(", ")
+    );
     Ok(())
 }
 

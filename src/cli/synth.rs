@@ -40,6 +40,11 @@ pub struct SynthArgs {
     /// site's stays as 様式1 and EF統合ファイル files, for `site import dpc`).
     #[arg(long, value_name = "FORMATS", value_enum, value_delimiter = ',', default_value = "csv")]
     pub format: Vec<Format>,
+    /// Number each site's claims (カルテ番号) and DPC (データ識別番号) patients apart from its EHR, and
+    /// write the hospital's link file `link.csv` (for `site link`); the first patient's receipts
+    /// have no カルテ番号 and are linked by their insurance numbers.
+    #[arg(long)]
+    pub linked_numbers: bool,
     /// Also create each site's data source and load its files (`site init` + `site load`).
     #[arg(long)]
     pub load: bool,
@@ -69,6 +74,7 @@ pub fn run(global: &Global, args: SynthArgs) -> Result<()> {
         ss_mix2: args.format.contains(&Format::SsMix2),
         receipt: args.format.contains(&Format::Receipt),
         dpc: args.format.contains(&Format::Dpc),
+        linked_numbers: args.linked_numbers,
     };
     let started = std::time::Instant::now();
     let progress = Progress::new(global.quiet);

@@ -17,7 +17,7 @@ const PUBLIC: &str = "site.pub";
 const CENTER: &str = "center.pub";
 const CENTER_TLS: &str = "center.tls-sha256";
 
-fn dir(site: &SiteDir) -> PathBuf {
+pub(crate) fn dir(site: &SiteDir) -> PathBuf {
     site.root().join("keys")
 }
 

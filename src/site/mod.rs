@@ -19,6 +19,7 @@ pub mod decode;
 pub mod dpc;
 pub mod engine;
 pub mod keys;
+pub mod link;
 pub mod load;
 pub mod log;
 pub mod manifest;

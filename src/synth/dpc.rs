@@ -57,7 +57,8 @@ pub struct DpcSummary {
 
 /// Write the DPC files of the site in `site_dir` (the `index`th of the network) from its CSV files
 /// in `import`.
-pub fn write(site_dir: &Path, import: &Path, index: usize) -> Result<DpcSummary> {
+/// With `linked_numbers`, the files number patients apart from the EHR (`super::link`).
+pub fn write(site_dir: &Path, import: &Path, index: usize, linked_numbers: bool) -> Result<DpcSummary> {
     let codes = Codes { drug: super::masters::receipt_codes()?, disease: super::masters::disease_codes()? };
     let open = |table: &str| Grouped::open(import.join(format!("{table}.csv")));
     let (mut patients, mut encounters) = (open("patient")?, open("encounter")?);
@@ -70,9 +71,10 @@ pub fn write(site_dir: &Path, import: &Path, index: usize) -> Result<DpcSummary>
     let mut idx = 0u64;
     while let Some(patient) = patients.next_row()? {
         let key = patient[0].to_string();
-        let id = hospital_id(idx);
+        let ehr_id = hospital_id(idx);
+        let id = if linked_numbers { super::link::dpc_number(idx) } else { ehr_id.clone() };
         idx += 1;
-        truth.push_str(&format!("{id},{key}\n"));
+        truth.push_str(&format!("{ehr_id},{key}\n"));
         let stays = encounters.take_of(&key, "DPC")?;
         let ehr = diagnoses.take_of(&key, "EHR")?;
         let given = administrations.take_of(&key, "DPC")?;

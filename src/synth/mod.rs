@@ -19,6 +19,7 @@ pub mod catalog;
 mod csv_out;
 pub mod dpc;
 pub mod labs;
+pub mod link;
 pub mod masters;
 pub mod network;
 mod patient;
@@ -57,6 +58,8 @@ pub struct SynthOptions {
     pub receipt: bool,
     /// Also write each DPC site's DPC rows as 様式1 and EF統合ファイル files.
     pub dpc: bool,
+    /// Number the claims' and DPC's patients apart from the EHR, with the hospital's link file.
+    pub linked_numbers: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -102,15 +105,20 @@ pub fn synthesize(opts: &SynthOptions, progress: &crate::progress::Progress) -> 
         .map(|(ctx, bar)| {
             let site_dir = opts.out.join(&ctx.profile.id);
             let dir = site_dir.join(IMPORT_DIR);
+            let linked = opts.linked_numbers;
             let counts = generate_site(ctx, opts.seed, opts.patients, &dir, &|n| bar.inc(n))?;
             masters::write(&site_dir)?;
             let tree =
                 opts.ss_mix2.then(|| ssmix2::write(&site_dir, &dir, opts.seed, ctx.profile.index)).transpose()?;
-            let claims =
-                (opts.receipt && ctx.profile.has_claims).then(|| receipt::write(&site_dir, &dir)).transpose()?;
-            let dpc = (opts.dpc && ctx.profile.has_dpc)
-                .then(|| dpc::write(&site_dir, &dir, ctx.profile.index))
+            let claims = (opts.receipt && ctx.profile.has_claims)
+                .then(|| receipt::write(&site_dir, &dir, linked))
                 .transpose()?;
+            let dpc = (opts.dpc && ctx.profile.has_dpc)
+                .then(|| dpc::write(&site_dir, &dir, ctx.profile.index, linked))
+                .transpose()?;
+            if linked && (claims.is_some() || dpc.is_some()) {
+                link::write(&site_dir, opts.patients, claims.is_some(), dpc.is_some())?;
+            }
             bar.finish();
             Ok((counts, tree, claims, dpc))
         })
@@ -390,6 +398,7 @@ mod tests {
             ss_mix2: false,
             receipt: false,
             dpc: false,
+            linked_numbers: false,
         };
         let ctx = &site_contexts(&opts, &drug_codes().unwrap())[0];
         let mut tables = site::Tables::create(dir.path(), ctx).unwrap();

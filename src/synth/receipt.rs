@@ -49,7 +49,8 @@ pub struct ClaimsSummary {
 }
 
 /// Write the claims files of the site in `site_dir` from its CSV files in `import`.
-pub fn write(site_dir: &Path, import: &Path) -> Result<ClaimsSummary> {
+/// With `linked_numbers`, the receipts number patients apart from the EHR (`super::link`).
+pub fn write(site_dir: &Path, import: &Path, linked_numbers: bool) -> Result<ClaimsSummary> {
     let codes = Codes::load()?;
     let open = |table: &str| Grouped::open(import.join(format!("{table}.csv")));
     let (mut patients, mut periods, mut encounters) =
@@ -64,7 +65,7 @@ pub fn write(site_dir: &Path, import: &Path) -> Result<ClaimsSummary> {
         let claims_end =
             periods.take_of(&key, "CLAIMS")?.iter().filter_map(|r| date(&r[periods.column("end_date")])).max();
         let mut months: BTreeMap<(i32, u32), Month> = BTreeMap::new();
-        let person = Person::of(&patients, &patient, idx)?;
+        let person = Person::of(&patients, &patient, idx, linked_numbers)?;
         for row in diagnoses.take_of(&key, "CLAIMS")? {
             add_diagnosis(&codes, &diagnoses, &row, claims_end, &mut months);
         }
@@ -256,13 +257,17 @@ fn written_month((year, month): (i32, u32), era_coded: bool) -> String {
 
 /// What a receipt says of its patient.
 struct Person {
-    id: String,
+    /// RE-14 カルテ番号: the EHR's patient id, or the claims' own number (none for the first
+    /// patient of a site numbering apart).
+    id: Option<String>,
+    /// HO-2, HO-3, HO-4.
+    insurance: [String; 3],
     sex: &'static str,
     birth: String,
 }
 
 impl Person {
-    fn of(table: &Grouped, row: &StringRecord, idx: u64) -> Result<Person> {
+    fn of(table: &Grouped, row: &StringRecord, idx: u64, linked_numbers: bool) -> Result<Person> {
         let sex = match &row[table.column("sex")] {
             "M" | "1" => "1",
             "F" | "2" => "2",
@@ -270,7 +275,8 @@ impl Person {
         };
         let birth = date(&row[table.column("birth_date")])
             .ok_or_else(|| Error::Internal(format!("synthetic patient {idx}: no birth date")))?;
-        Ok(Person { id: hospital_id(idx), sex, birth: ymd(birth) })
+        let id = if linked_numbers { super::link::claims_number(idx) } else { Some(hospital_id(idx)) };
+        Ok(Person { id, insurance: super::link::insurance(idx), sex, birth: ymd(birth) })
     }
 }
 
@@ -355,7 +361,7 @@ impl Files {
             let mut re = record(38, &["RE", &number, kind, &written_month(month, era), "架空　太郎", person.sex]);
             re[6] = written(&person.birth, era);
             re[8] = admitted;
-            re[13] = person.id.clone();
+            re[13] = person.id.clone().unwrap_or_default();
             re[36] = "カクウ　タロウ".to_string();
             file.line(&re)?;
             let billed: u64 = items
@@ -365,7 +371,8 @@ impl Files {
             let declared = billed + if wrong_total && first { 10 } else { 0 };
             first = false;
             file.points += declared;
-            file.line(&record(15, &["HO", "06139999", "１２３", "４５６７", "1", &declared.to_string()]))?;
+            let [insurer, symbol, number] = &person.insurance;
+            file.line(&record(15, &["HO", insurer, symbol, number, "1", &declared.to_string()]))?;
             for sy in &care.diagnoses {
                 let mut fields = record(8, &["SY"]);
                 fields[1..7].clone_from_slice(sy);
@@ -422,6 +429,7 @@ mod tests {
             ss_mix2: false,
             receipt: true,
             dpc: false,
+            linked_numbers: false,
         };
         let summary = crate::synth::synthesize(&opts, &crate::progress::Progress::new(true)).unwrap();
         let mut sites = 0;

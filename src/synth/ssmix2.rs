@@ -944,6 +944,7 @@ mod tests {
             ss_mix2: true,
             receipt: false,
             dpc: false,
+            linked_numbers: false,
         };
         let summary = crate::synth::synthesize(&opts, &crate::progress::Progress::new(true)).unwrap();
         let site = &summary.sites[0].path;

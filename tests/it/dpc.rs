@@ -13,7 +13,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use crate::common::{Run, midnet, midnet_with, tempdir};
 
 const FACILITY: &str = "131234567";
-const DATA_ID: &str = "0000012345";
+pub(crate) const DATA_ID: &str = "0000012345";
 /// The synthetic masters' first disease (傷病名コード) and drug (レセプト電算).
 const DISEASE: &str = "8800001";
 const DRUG: &str = "620000001";
@@ -29,7 +29,7 @@ fn ff1(code: &str, payloads: &[&str]) -> String {
 
 /// The stay's good 様式1: a woman born 1980-01-01, admitted from home on 2024-04-15, discharged
 /// home improving on 2024-04-25, internal medicine, diabetes the main diagnosis.
-fn stay() -> Vec<String> {
+pub(crate) fn stay() -> Vec<String> {
     vec![
         ff1("A000010", &["19800101", "2", "9876543"]),
         ff1("A000020", &["20240415", "1"]),
@@ -57,7 +57,7 @@ fn encode(lines: &[String]) -> Vec<u8> {
 }
 
 /// Write a DPC file `name` into `dir`; its name.
-fn put(dir: &Path, name: &str, lines: &[String]) -> String {
+pub(crate) fn put(dir: &Path, name: &str, lines: &[String]) -> String {
     std::fs::write(dir.join(name), encode(lines)).unwrap();
     name.to_string()
 }
@@ -84,7 +84,7 @@ fn import_into(dir: &Path, site: &str, files: &[&str]) -> Run {
     midnet(dir, &[&["site", "import", "dpc", "--site", site, "--json"][..], files].concat())
 }
 
-fn import(dir: &Path, files: &[&str]) -> Run {
+pub(crate) fn import(dir: &Path, files: &[&str]) -> Run {
     import_into(dir, "site", files)
 }
 
@@ -494,6 +494,54 @@ fn imports_are_incremental_idempotent_and_a_month_sent_again_replaces_its_file()
     let a = put(dir.path(), "a.txt", &[ef("33", DRUG, "20240516", "000000000000")]);
     let b = put(dir.path(), "b.txt", &[ef("33", DRUG, "20240517", "000000000000")]);
     import(dir.path(), &[&a, &b]).fails(2, "a month is one file of each kind");
+}
+
+/// A 様式1 sent again corrects the sex and birth date of a patient whose row its first version
+/// made, though a later month's stay keeps that row.
+#[test]
+fn a_month_sent_again_corrects_the_sex_and_birth_date_of_the_patient_it_made() {
+    let dir = tempdir();
+    new_site(dir.path());
+    let april = put(dir.path(), "FF1-april.txt", &stay());
+    let may: Vec<String> =
+        stay().into_iter().map(|l| l.replace("20240415", "20240501").replace("20240425", "20240510")).collect();
+    let may = put(dir.path(), "FF1-may.txt", &may);
+    import(dir.path(), &[&april]).ok();
+    import(dir.path(), &[&may]).ok();
+    let patient = "SELECT sex || ' ' || birth_date FROM patient";
+    assert_eq!(rows(dir.path(), patient), ["F 1980-01-01"]);
+
+    let corrected: Vec<String> = stay().into_iter().map(|l| l.replace("19800101\t2\t", "19800202\t1\t")).collect();
+    let april_again = put(dir.path(), "FF1-april-again.txt", &corrected);
+    import(dir.path(), &[&april_again]).ok();
+    assert_eq!(rows(dir.path(), patient), ["M 1980-02-02"], "the corrected file's values win");
+    assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM encounter"), 2);
+}
+
+/// A 様式1 sent again without a patient keeps the patient's row while the claims' month-by-month
+/// diagnoses hold them (here a diagnosis the load quarantined: its start is after its month).
+#[test]
+fn a_month_sent_again_keeps_the_patient_of_the_claims_month_by_month_diagnoses() {
+    let dir = tempdir();
+    new_site(dir.path());
+    let april = put(dir.path(), "FF1-april.txt", &stay());
+    import(dir.path(), &[&april]).ok();
+    let late_start = crate::receipt::rec(8, &["SY", DISEASE, "20240420", "2", "", "", "01"]);
+    let claims: Vec<String> = crate::receipt::claims("202403", 0, &[late_start])
+        .into_iter()
+        .map(|r| r.replace(crate::receipt::CHART, DATA_ID))
+        .collect();
+    let claims = crate::receipt::put(dir.path(), "202404", &claims);
+    crate::receipt::import(dir.path(), &[&claims]).ok();
+    assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM receipt_diagnosis"), 1);
+    assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM diagnosis WHERE source = 'CLAIMS'"), 0);
+
+    let someone_else: Vec<String> = stay().into_iter().map(|l| l.replace(DATA_ID, "0000099999")).collect();
+    let april_again = put(dir.path(), "FF1-april-again.txt", &someone_else);
+    import(dir.path(), &[&april_again]).ok();
+    let key = patient_key(&hmac_key(&dir.path().join("site")), DATA_ID);
+    let kept = format!("SELECT count(*) FROM patient WHERE patient_key = '{key}'");
+    assert_eq!(query_i64(dir.path(), &kept), 1, "the claims' diagnoses keep their patient");
 }
 
 /// A kill once everything is staged leaves the site as it was; a kill after the commit leaves the

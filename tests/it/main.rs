@@ -16,6 +16,7 @@ mod extract;
 mod gate_attacks;
 mod help;
 mod json_results;
+mod link;
 mod mapping;
 mod masters;
 mod migration;

@@ -17,11 +17,11 @@ const DRUG: &str = "620000001";
 const VISIT: &str = "112007410";
 /// The synthetic masters' 入院基本料, billed on each day of a stay.
 const ADMISSION: &str = "190117710";
-const CHART: &str = "2000123457";
+pub(crate) const CHART: &str = "2000123457";
 const NAME: &str = "架空　花子";
 
 /// A record of `count` fields, those given set.
-fn rec(count: usize, given: &[&str]) -> String {
+pub(crate) fn rec(count: usize, given: &[&str]) -> String {
     let mut fields: Vec<String> = given.iter().map(|s| s.to_string()).collect();
     fields.resize(count.max(given.len()), String::new());
     fields.join(",")
@@ -39,7 +39,7 @@ fn billed(given: &[&str], days: &[(usize, &str)]) -> String {
 
 /// One outpatient receipt of the care month `care` (YYYYMM) of patient `CHART`, with `body` after
 /// its HO, the HO's and GO's totals `points`, billed the month after.
-fn claims(care: &str, points: u64, body: &[String]) -> Vec<String> {
+pub(crate) fn claims(care: &str, points: u64, body: &[String]) -> Vec<String> {
     claims_of_kind(care, "1112", "", points, body)
 }
 
@@ -79,7 +79,7 @@ fn sy(start: &str, outcome: &str) -> String {
     rec(8, &["SY", DISEASE, start, outcome, "", "", "01"])
 }
 
-fn visit(days: &[(usize, &str)]) -> String {
+pub(crate) fn visit(days: &[(usize, &str)]) -> String {
     let times: u64 = days.iter().map(|(_, n)| n.parse::<u64>().unwrap()).sum();
     billed(&["SI", "12", "1", VISIT, "", "75", &times.to_string()], days)
 }
@@ -92,7 +92,7 @@ fn encode(records: &[String]) -> Vec<u8> {
 }
 
 /// Write a claims file under `dir/name/RECEIPTC.UKE`; its path relative to `dir`.
-fn put(dir: &Path, name: &str, records: &[String]) -> String {
+pub(crate) fn put(dir: &Path, name: &str, records: &[String]) -> String {
     std::fs::create_dir_all(dir.join(name)).unwrap();
     let path = format!("{name}/RECEIPTC.UKE");
     std::fs::write(dir.join(&path), encode(records)).unwrap();
@@ -100,7 +100,7 @@ fn put(dir: &Path, name: &str, records: &[String]) -> String {
 }
 
 /// A site `site` with the synthetic network's masters.
-fn new_site(dir: &Path) {
+pub(crate) fn new_site(dir: &Path) {
     midnet(dir, &["synth", "--site-count", "1", "--patients", "1", "--dir", "masters-net", "--quiet"]).ok();
     midnet(dir, &["site", "init", "--site", "site"]).ok();
     import_masters(dir, &dir.join("masters-net/site01"), "site");
@@ -117,7 +117,7 @@ fn import_masters(dir: &Path, synth_site: &Path, site: &str) {
     midnet(dir, &args).ok();
 }
 
-fn import(dir: &Path, files: &[&str]) -> Run {
+pub(crate) fn import(dir: &Path, files: &[&str]) -> Run {
     midnet(dir, &[&["site", "import", "receipt", "--site", "site", "--json"][..], files].concat())
 }
 
@@ -336,6 +336,79 @@ fn a_month_sent_again_keeps_the_patient_row_another_source_needs() {
     assert_eq!(query_i64(dir.path(), orphaned), 0, "the EHR visit keeps its patient");
     assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM patient"), 2);
     assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM procedure"), 1, "March's first file's visit is withdrawn");
+}
+
+/// A month sent again corrects the sex and birth date of a patient whose row its first version
+/// made, though another month's rows keep that row.
+#[test]
+fn a_month_sent_again_corrects_the_sex_and_birth_date_of_the_patient_it_made() {
+    let dir = tempdir();
+    new_site(dir.path());
+    let march = put(dir.path(), "202404", &claims("202403", 75, &[visit(&[(5, "1")])]));
+    let april = put(dir.path(), "202405", &claims("202404", 75, &[visit(&[(10, "1")])]));
+    import(dir.path(), &[&march]).ok();
+    import(dir.path(), &[&april]).ok();
+    let patient = "SELECT sex || ' ' || birth_date FROM patient";
+    assert_eq!(rows(dir.path(), patient), ["F 1980-01-01"]);
+
+    let corrected: Vec<String> = claims("202403", 75, &[visit(&[(5, "1")])])
+        .into_iter()
+        .map(|r| r.replace(",2,19800101,", ",1,19800202,"))
+        .collect();
+    let march_again = put(dir.path(), "202404-again", &corrected);
+    import(dir.path(), &[&march_again]).ok();
+    assert_eq!(rows(dir.path(), patient), ["M 1980-02-02"], "the corrected file's values win");
+    assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM procedure"), 2);
+}
+
+/// A row of the EHR waiting for a mapping keeps its patient's row when the claims month that made
+/// the row is sent again without the patient.
+#[test]
+fn a_month_sent_again_keeps_the_patient_of_a_row_waiting_for_a_mapping() {
+    let dir = tempdir();
+    new_site(dir.path());
+    let march = put(dir.path(), "202404", &claims("202403", 75, &[visit(&[(5, "1")])]));
+    import(dir.path(), &[&march]).ok();
+    let key = patient_key(&hmac_key(&dir.path().join("site")), CHART);
+    let order = format!(
+        "patient_key,yj_code,order_date,days_supply,route,setting,source,local_system,local_code\n\
+         {key},,2024-03-20,7,oral,outpatient,EHR,99HOSP,99A001\n"
+    );
+    std::fs::write(dir.path().join("drug_order.csv"), order).unwrap();
+    midnet(dir.path(), &["site", "load", "--site", "site", "drug_order.csv"]).ok();
+    assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM local_row WHERE brought_in IS NULL"), 1);
+
+    let someone_else: Vec<String> =
+        claims("202403", 75, &[visit(&[(7, "1")])]).into_iter().map(|r| r.replace(CHART, "2000765431")).collect();
+    let march_again = put(dir.path(), "202404-again", &someone_else);
+    import(dir.path(), &[&march_again]).ok();
+    let kept = format!("SELECT count(*) FROM patient WHERE patient_key = '{key}'");
+    assert_eq!(query_i64(dir.path(), &kept), 1, "the waiting order keeps its patient");
+}
+
+/// The original file sent again after its correction becomes the month again (a new data
+/// version); given beside the current file, a file replaced is not read again.
+#[test]
+fn the_original_sent_again_after_its_correction_becomes_the_month_again() {
+    let dir = tempdir();
+    new_site(dir.path());
+    let march = put(dir.path(), "202404", &claims("202403", 75, &[visit(&[(5, "1")])]));
+    let first = import(dir.path(), &[&march]).ok().json();
+    let corrected = put(dir.path(), "202404-again", &claims("202403", 150, &[visit(&[(5, "1"), (12, "1")])]));
+    let correction = import(dir.path(), &[&corrected]).ok().json();
+    let procedures = "SELECT procedure_date::VARCHAR FROM procedure";
+    assert_eq!(rows(dir.path(), procedures), ["2024-03-05", "2024-03-12"]);
+
+    let back = import(dir.path(), &[&march]).ok().json();
+    assert_eq!(back["files"][0]["outcome"], "read", "{back}");
+    assert_eq!(back["files"][0]["replaces"], correction["files"][0]["source_file"], "{back}");
+    assert!(back["data_version"].as_i64() > correction["data_version"].as_i64(), "{back}");
+    assert_eq!(rows(dir.path(), procedures), ["2024-03-05"]);
+    assert_eq!(back["files"][0]["source_file"], first["files"][0]["source_file"]);
+
+    let both = import(dir.path(), &[&march, &corrected]).ok().json();
+    assert_eq!(both["data_version"], serde_json::Value::Null, "{both}");
+    assert_eq!(rows(dir.path(), procedures), ["2024-03-05"]);
 }
 
 /// Two months: the diagnosis repeated on both is one row with the later outcome; the same files

@@ -6,7 +6,8 @@
 //! one facility (施設コード, kept hashed) and one month (様式1: of its stays' discharges; EF: of its
 //! items' 実施年月日); a new file of the kind, facility and month of one the site holds replaces it,
 //! and the earlier file's rows are withdrawn. Patients come from the データ識別番号 through the
-//! site's keyed hash (`SITE/keys/patient.key`), the key the SS-MIX2 and claims imports give the same
+//! hospital's link (`site::link`) and the site's keyed hash (`SITE/keys/patient.key`): without a
+//! link, the key the SS-MIX2 and claims imports give the same
 //! hospital id; a patient the site has no row of gets one from the A000010 of their latest stay.
 //! From 様式1, each stay (encounter), its diagnoses by role, dated on the admission, and its
 //! surgeries (procedures on their 手術日, through the procedure master); from EF,
@@ -28,8 +29,9 @@ use super::read::{self, DpcFile, Item, Kind, Stay, Surgery};
 use crate::error::{Error, IoContext, Result};
 use crate::site::SiteDir;
 use crate::site::keys::PatientKey;
+use crate::site::link::{Link, Source};
 use crate::site::load::reasons::dpc as problems;
-use crate::site::load::staged::{self, Problem, Replaced};
+use crate::site::load::staged::{self, Known, Problem, Replaced};
 use crate::site::load::{FileLoaded, spec_for};
 use crate::site::receipt::import::Codes;
 
@@ -112,7 +114,8 @@ pub fn import(site: &SiteDir, paths: &[PathBuf]) -> Result<ImportReport> {
     for g in &mut given {
         g.identify(&key);
     }
-    let known: HashSet<String> = strings(&conn, "SELECT sha256 FROM dpc_file")?.into_iter().collect();
+    let link = Link::of(site)?;
+    let known = Known::of(&conn, "dpc_file", &given.iter().map(|g| g.source_file.as_str()).collect::<Vec<_>>())?;
     let mut report = ImportReport {
         data_version: None,
         files: Vec::new(),
@@ -124,7 +127,8 @@ pub fn import(site: &SiteDir, paths: &[PathBuf]) -> Result<ImportReport> {
     let current = current_files(&conn)?;
     let mut new: Vec<&Given> = Vec::new();
     for g in &given {
-        let fresh = !known.contains(&g.sha256) && !new.iter().any(|n| n.sha256 == g.sha256);
+        let what = (kind_name(g.dpc.kind).to_string(), g.facility.clone(), g.month.clone());
+        let fresh = known.is_new(&g.sha256, current.get(&what)) && !new.iter().any(|n| n.sha256 == g.sha256);
         if fresh && let Some(other) = new.iter().find(|n| n.what() == g.what()) {
             return Err(Error::BadInput(format!(
                 "{} and {}: both are the {} of one facility for {}; a month is one file of each kind: give the one \
@@ -135,7 +139,6 @@ pub fn import(site: &SiteDir, paths: &[PathBuf]) -> Result<ImportReport> {
                 g.month
             )));
         }
-        let what = (kind_name(g.dpc.kind).to_string(), g.facility.clone(), g.month.clone());
         let replaces = fresh.then(|| current.get(&what).cloned()).flatten();
         report.files.push(FileReport {
             file: g.path.clone(),
@@ -160,17 +163,18 @@ pub fn import(site: &SiteDir, paths: &[PathBuf]) -> Result<ImportReport> {
 
     let (version, tables) = staged::import_as_one_version(site, &conn, "dpc", &TABLES, |version| {
         let tables = &TABLES[1..];
-        report.rows_withdrawn =
-            Replaced::register(&conn, &replaced)?.withdraw(&conn, "dpc_file", tables, &[], version)?;
-        let has_row: HashSet<String> = strings(&conn, "SELECT patient_key FROM patient")?.into_iter().collect();
+        let replaced = Replaced::register(&conn, &replaced)?;
+        report.rows_withdrawn = replaced.withdraw(&conn, "dpc_file", tables, version)?;
+        let has_row = replaced.patients_keeping_their_row(&conn)?;
         let mut stage = Stage::create(&conn, &codes, &surgery_codes)?;
         for g in &new {
-            stage.file(&key, g)?;
+            stage.file(&link, g)?;
         }
         stage.surgeries()?;
         stage.patients(&has_row)?;
         report.lines_not_taken = stage.not_taken;
         let problems = stage.finish()?;
+        report.rows_withdrawn += replaced.take_over_patients(&conn, &staging_name("patient"))?;
         crate::crash::point("dpc-staged");
         record_files(&conn, &new, version)?;
         Ok(problems)
@@ -236,12 +240,6 @@ fn read_given(path: &Path) -> Result<Given> {
         month: format!("{year:04}-{month:02}"),
         source_file: String::new(),
     })
-}
-
-fn strings(conn: &duckdb::Connection, sql: &str) -> Result<Vec<String>> {
-    let mut stmt = conn.prepare(sql)?;
-    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-    Ok(rows.collect::<std::result::Result<_, _>>()?)
 }
 
 /// The site's current DPC files: (kind, facility, month) to source file.
@@ -322,21 +320,21 @@ impl<'c> Stage<'c> {
     }
 
     /// Stage what one file gives.
-    fn file(&mut self, key: &PatientKey, given: &Given) -> Result<()> {
+    fn file(&mut self, link: &Link, given: &Given) -> Result<()> {
         let source = given.source_file.as_str();
         self.not_taken += given.dpc.not_taken;
         for p in &given.dpc.problems {
             self.problem(p.table, source, p.line, &p.place, &p.reason);
         }
         for stay in &given.dpc.stays {
-            self.stay(&key.hash(&stay.data_id), stay, source)?;
+            self.stay(&link.patient(Source::Dpc, &stay.data_id), stay, source)?;
         }
         let setting = if given.dpc.kind == Kind::EfOutpatient { "outpatient" } else { "inpatient" };
         for item in &given.dpc.items {
-            self.item(&key.hash(&item.data_id), item, setting, source)?;
+            self.item(&link.patient(Source::Dpc, &item.data_id), item, setting, source)?;
         }
         for (data_id, day, line) in &given.dpc.visits {
-            self.visit(&key.hash(data_id), *day, source, *line)?;
+            self.visit(&link.patient(Source::Dpc, data_id), *day, source, *line)?;
         }
         Ok(())
     }

@@ -74,11 +74,56 @@ pub fn import_as_one_version(
     Ok((version, loaded))
 }
 
+/// The files a reader's table of files `file_table` records, for telling which files given are new.
+/// A file the site holds as current is skipped; a file a later one replaced comes back as new (a
+/// hospital withdrawing its correction sends the original again), unless the current file of its
+/// month is given beside it (the same folder given again changes nothing).
+pub struct Known {
+    current: std::collections::HashSet<String>,
+    replaced: std::collections::HashSet<String>,
+    given: std::collections::HashSet<String>,
+}
+
+impl Known {
+    /// The files of `file_table`, and the `source_file` of each file given.
+    pub fn of(conn: &duckdb::Connection, file_table: &str, given: &[&str]) -> Result<Known> {
+        let sha256s = |current: bool| -> Result<std::collections::HashSet<String>> {
+            let condition = if current { "IS NULL" } else { "IS NOT NULL" };
+            let sql = format!("SELECT sha256 FROM {} WHERE withdrawn {condition}", ident(file_table));
+            let mut stmt = conn.prepare(&sql)?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            Ok(rows.collect::<std::result::Result<_, _>>()?)
+        };
+        let current = sha256s(true)?;
+        let replaced = sha256s(false)?.into_iter().filter(|sha| !current.contains(sha)).collect();
+        Ok(Known { current, replaced, given: given.iter().map(|s| s.to_string()).collect() })
+    }
+
+    /// Whether the file of SHA-256 `sha256` is new, its month's current file being `current_of_month`.
+    pub fn is_new(&self, sha256: &str, current_of_month: Option<&String>) -> bool {
+        if self.current.contains(sha256) {
+            return false;
+        }
+        // A replaced file given beside its month's current file: the same folder given again.
+        let current_given = current_of_month.is_some_and(|f| self.given.contains(f));
+        !(self.replaced.contains(sha256) && current_given)
+    }
+}
+
 /// The files of a reader that new files replace (a month a hospital sent again), registered in a
-/// temporary table for the statements that withdraw them; `withdraw` drops it.
+/// temporary table for the statements that withdraw them; `take_over_patients` drops it.
 pub struct Replaced {
     any: bool,
 }
+
+/// The patient keys of rows beside the clinical tables that need their patient row: the claims'
+/// month-by-month diagnoses and receipts, and the rows waiting for a mapping (their patient is
+/// checked when they come in).
+const KEPT_BY: [&str; 3] = [
+    "SELECT patient_key FROM receipt_diagnosis",
+    "SELECT patient_key FROM receipt_month",
+    "SELECT json_extract_string(fields, '$.patient_key') FROM local_row WHERE brought_in IS NULL",
+];
 
 impl Replaced {
     /// The condition on a row's `source_file` that it is of a file replaced.
@@ -97,37 +142,70 @@ impl Replaced {
 
     /// Withdraw the files: their rows out of `tables`, each marked withdrawn under `data_version`
     /// in the reader's table of files `file_table`, and their patient rows out unless a row of the
-    /// patient remains, in a clinical table (of any source) or in one of `kept_by` (tables of
-    /// patient keys beside them): no row is left without its patient. How many rows left the
-    /// clinical tables.
+    /// patient remains, in a clinical table (of any source), in the claims' month-by-month
+    /// records or waiting for a mapping: no row is left without its patient. How many rows left
+    /// the clinical tables.
     pub fn withdraw(
-        self,
+        &self,
         conn: &duckdb::Connection,
         file_table: &str,
         tables: &[&str],
-        kept_by: &[&str],
         data_version: i64,
     ) -> Result<u64> {
-        let mut rows = 0;
-        if self.any {
-            let of = Self::OF;
-            for table in tables {
-                rows += conn.execute(&format!("DELETE FROM {} WHERE {of}", ident(table)), [])?;
-            }
-            conn.execute(
-                &format!("UPDATE {} SET withdrawn = ? WHERE withdrawn IS NULL AND {of}", ident(file_table)),
-                [data_version],
-            )?;
-            let remaining: Vec<String> = crate::schema::CLINICAL_TABLES[1..]
-                .iter()
-                .chain(kept_by)
-                .map(|table| format!("SELECT patient_key FROM {}", ident(table)))
-                .collect();
-            rows += conn.execute(
-                &format!("DELETE FROM patient WHERE {of} AND patient_key NOT IN ({})", remaining.join(" UNION ALL ")),
-                [],
-            )?;
+        if !self.any {
+            return Ok(0);
         }
+        let mut rows = 0;
+        let of = Self::OF;
+        for table in tables {
+            rows += conn.execute(&format!("DELETE FROM {} WHERE {of}", ident(table)), [])?;
+        }
+        conn.execute(
+            &format!("UPDATE {} SET withdrawn = ? WHERE withdrawn IS NULL AND {of}", ident(file_table)),
+            [data_version],
+        )?;
+        let remaining: Vec<String> = crate::schema::CLINICAL_TABLES[1..]
+            .iter()
+            .map(|table| format!("SELECT patient_key FROM {}", ident(table)))
+            .chain(KEPT_BY.iter().map(|sql| sql.to_string()))
+            .collect();
+        rows += conn.execute(
+            &format!(
+                "DELETE FROM patient WHERE {of} AND patient_key NOT IN (SELECT * FROM ({}) WHERE patient_key IS NOT NULL)",
+                remaining.join(" UNION ALL ")
+            ),
+            [],
+        )?;
+        Ok(rows as u64)
+    }
+
+    /// The patients whose row the import leaves as it is: every patient with a row, but those whose
+    /// row a replaced file made and a row still needs (the new files' row takes its place,
+    /// `take_over_patients`: a month sent again corrects a birth date or sex). A row another file
+    /// made (the EHR's, another month's) stays.
+    pub fn patients_keeping_their_row(&self, conn: &duckdb::Connection) -> Result<std::collections::HashSet<String>> {
+        let sql = format!("SELECT patient_key FROM patient WHERE NOT coalesce({}, false)", Self::OF);
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Take out the patient rows of the replaced files whose patient the new files staged a row of
+    /// in `patient_staging` (the corrected file's values win), and drop the registration. How many
+    /// rows left the patient table.
+    pub fn take_over_patients(self, conn: &duckdb::Connection, patient_staging: &str) -> Result<u64> {
+        let rows = if self.any {
+            conn.execute(
+                &format!(
+                    "DELETE FROM patient WHERE {} AND patient_key IN (SELECT patient_key FROM {})",
+                    Self::OF,
+                    ident(patient_staging)
+                ),
+                [],
+            )?
+        } else {
+            0
+        };
         conn.execute_batch("DROP TABLE midnet_replaced")?;
         Ok(rows as u64)
     }

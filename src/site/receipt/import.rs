@@ -5,7 +5,8 @@
 //! monthly submission of one 審査支払機関 (IR-2) for one billing month (IR-8); a new file of the
 //! payer and billing month of a file the site holds replaces it (a hospital sends a month again to
 //! correct it), and the earlier file's rows are withdrawn. Patients come from their receipts'
-//! カルテ番号 through the site's keyed hash (`SITE/keys/patient.key`), the key the SS-MIX2 import
+//! カルテ番号 (or, without one, their insurance numbers) through the hospital's link (`site::link`)
+//! and the site's keyed hash (`SITE/keys/patient.key`): without a link, the key the SS-MIX2 import
 //! gives the same hospital id; a patient the site has no row of gets one from their latest receipt.
 //! Drug orders and procedures come from one file each; a diagnosis is repeated on every monthly
 //! receipt while it is current, so the diagnoses (SY) of the current files are kept month by month
@@ -16,7 +17,7 @@
 //! their inpatient receipts, to the last day billed) are rebuilt.
 //!
 //! The rows staged go through `site load`'s checks (`load::staged`); a record the reader cannot
-//! read, a receipt without a カルテ番号 and a code the masters do not hold are quarantined at their
+//! read, a receipt the link cannot give a patient and a code the masters do not hold are quarantined at their
 //! file and line; totals that do not add up are reported and counted with their file, and
 //! quarantine nothing (the records read are what was billed: the points are the payer's concern,
 //! not a study's). Everything commits in one transaction: one data version.
@@ -33,9 +34,9 @@ use super::era::Month;
 use super::uke::{self, Claims, ItemKind, Receipt};
 use crate::error::{Error, IoContext, Result};
 use crate::site::SiteDir;
-use crate::site::keys::PatientKey;
+use crate::site::link::{Link, Source};
 use crate::site::load::reasons::receipt as problems;
-use crate::site::load::staged::{self, Problem, Replaced};
+use crate::site::load::staged::{self, Known, Problem, Replaced};
 use crate::site::load::{FileLoaded, spec_for, timings};
 use crate::sql::duckdb::ident;
 
@@ -111,8 +112,8 @@ pub fn import(site: &SiteDir, files: &[PathBuf]) -> Result<ImportReport> {
     let read_files = || files.par_iter().map(|f| read(f)).collect::<Vec<_>>().into_iter().collect::<Result<_>>();
     let given: Vec<Given> = timings::time("read files", read_files)?;
     let (conn, migration) = site.open_migrated()?;
-    let key = PatientKey::of(site)?;
-    let known: HashSet<String> = strings(&conn, "SELECT sha256 FROM receipt_file")?.into_iter().collect();
+    let link = Link::of(site)?;
+    let known = Known::of(&conn, "receipt_file", &given.iter().map(|g| g.source_file.as_str()).collect::<Vec<_>>())?;
     let mut report = ImportReport {
         data_version: None,
         files: Vec::new(),
@@ -125,7 +126,8 @@ pub fn import(site: &SiteDir, files: &[PathBuf]) -> Result<ImportReport> {
     let current = current_files(&conn)?;
     let mut new: Vec<&Given> = Vec::new();
     for g in &given {
-        let fresh = !known.contains(&g.sha256) && !new.iter().any(|n| n.sha256 == g.sha256);
+        let month = (g.payer.clone(), g.billing.to_string());
+        let fresh = known.is_new(&g.sha256, current.get(&month)) && !new.iter().any(|n| n.sha256 == g.sha256);
         if fresh && let Some(other) = new.iter().find(|n| (&n.payer, n.billing) == (&g.payer, g.billing)) {
             return Err(Error::BadInput(format!(
                 "{} and {}: both are the claims of payer {} for {}; a month is one file: give the one to keep \
@@ -136,7 +138,7 @@ pub fn import(site: &SiteDir, files: &[PathBuf]) -> Result<ImportReport> {
                 g.billing
             )));
         }
-        let replaces = fresh.then(|| current.get(&(g.payer.clone(), g.billing.to_string())).cloned()).flatten();
+        let replaces = fresh.then(|| current.get(&month).cloned()).flatten();
         report.files.push(FileReport {
             file: g.path.clone(),
             source_file: g.source_file.clone(),
@@ -157,18 +159,20 @@ pub fn import(site: &SiteDir, files: &[PathBuf]) -> Result<ImportReport> {
     let codes = Codes::of(&conn)?;
 
     let (version, tables) = staged::import_as_one_version(site, &conn, "receipt", &TABLES, |version| {
+        let replaced = Replaced::register(&conn, &replaced)?;
         let (withdrawn_rows, mut rebuilt) = timings::time("withdraw", || withdraw(&conn, &replaced, version))?;
         report.rows_withdrawn = withdrawn_rows;
-        let has_row: HashSet<String> = strings(&conn, "SELECT patient_key FROM patient")?.into_iter().collect();
+        let has_row = replaced.patients_keeping_their_row(&conn)?;
         let staging_started = std::time::Instant::now();
         let mut stage = Stage::create(&conn, &codes)?;
         for g in &new {
-            stage.file(&key, g, &mut rebuilt)?;
+            stage.file(&link, g, &mut rebuilt)?;
         }
         stage.patients(&has_row)?;
         report.records_not_taken = stage.not_taken;
         report.totals_mismatches = std::mem::take(&mut stage.mismatches);
         let problems = stage.finish()?;
+        report.rows_withdrawn += replaced.take_over_patients(&conn, &staging_name("patient"))?;
         timings::add_time("stage", staging_started.elapsed());
         report.rows_withdrawn += timings::time("rebuild", || rebuild(&conn, &rebuilt))?;
         crate::crash::point("receipt-staged");
@@ -248,8 +252,7 @@ const MONTH_BY_MONTH: [&str; 2] = ["receipt_diagnosis", "receipt_month"];
 /// Withdraw the files replaced: their rows out, their month-by-month records out, the files
 /// marked, and the patient rows they made that no row needs any more. How many rows left the
 /// tables, and the patients whose CLAIMS diagnoses, stays and observation periods are rebuilt.
-fn withdraw(conn: &duckdb::Connection, replaced: &[String], version: i64) -> Result<(u64, BTreeSet<String>)> {
-    let files = Replaced::register(conn, replaced)?;
+fn withdraw(conn: &duckdb::Connection, files: &Replaced, version: i64) -> Result<(u64, BTreeSet<String>)> {
     let of_replaced = Replaced::OF;
     let mut rebuilt = BTreeSet::new();
     for table in MONTH_BY_MONTH {
@@ -261,7 +264,7 @@ fn withdraw(conn: &duckdb::Connection, replaced: &[String], version: i64) -> Res
     // row): out now, so that a row of a month withdrawn keeps no patient row.
     let rebuilt_rows = withdraw_rebuilt(conn, &rebuilt)?;
     let tables = ["drug_order", "drug_administration", "procedure"];
-    let rows = files.withdraw(conn, "receipt_file", &tables, &MONTH_BY_MONTH, version)?;
+    let rows = files.withdraw(conn, "receipt_file", &tables, version)?;
     Ok((rebuilt_rows + rows, rebuilt))
 }
 
@@ -277,6 +280,16 @@ fn table_of(record: &str) -> &'static str {
         "IY" => "drug_order",
         "SI" => "procedure",
         _ => "patient",
+    }
+}
+
+/// A receipt's patient key: its カルテ番号's through the site's link (docs/claims.md, "One patient
+/// across sources"), or without one, the patient the link gives its insurance numbers, if any.
+fn patient_of(link: &Link, receipt: &Receipt) -> Option<String> {
+    match (&receipt.chart_number, &receipt.insurance) {
+        (Some(chart), _) => Some(link.patient(Source::Receipt, chart)),
+        (None, Some(insurance)) => link.insured(insurance),
+        (None, None) => None,
     }
 }
 
@@ -354,7 +367,7 @@ impl<'c> Stage<'c> {
     }
 
     /// Stage what one file gives; its patients' diagnoses, stays and observation periods are rebuilt.
-    fn file(&mut self, key: &PatientKey, given: &Given, rebuilt: &mut BTreeSet<String>) -> Result<()> {
+    fn file(&mut self, link: &Link, given: &Given, rebuilt: &mut BTreeSet<String>) -> Result<()> {
         let source = given.source_file.as_str();
         for p in &given.claims.problems {
             let place = match p.field {
@@ -374,11 +387,10 @@ impl<'c> Stage<'c> {
         let unread_starts: HashSet<usize> =
             given.claims.problems.iter().filter(|p| p.record == "SY" && p.field == Some(3)).map(|p| p.line).collect();
         for receipt in &given.claims.receipts {
-            let Some(chart) = &receipt.chart_number else {
-                self.problem("RE", source, receipt.line, format!("RE-14: {}", problems::NO_CHART_NUMBER));
+            let Some(patient) = patient_of(link, receipt) else {
+                self.problem("RE", source, receipt.line, format!("RE-14: {}", problems::NOT_LINKED));
                 continue;
             };
-            let patient = key.hash(chart);
             self.receipt(&patient, receipt, source, &unread_starts)?;
             rebuilt.insert(patient);
         }

@@ -83,6 +83,10 @@ pub struct Receipt {
     pub admitted: Option<NaiveDate>,
     /// RE-14 カルテ番号等, the hospital's patient number when given: identifying, to be hashed.
     pub chart_number: Option<String>,
+    /// For a receipt without a カルテ番号 only, the insurance numbers that identify the patient, for
+    /// the hospital's link (identifying: for the importer to look up hashed, never stored): the
+    /// insurer's HO-2/HO-3/HO-4, else the first public payer's KO-2/KO-3, joined by `/`.
+    pub insurance: Option<String>,
     pub diagnoses: Vec<Diagnosis>,
     pub items: Vec<Item>,
 }
@@ -331,6 +335,18 @@ impl Reader {
 
     /// HO-6 or KO-6, the receipt's 合計点数: the insurer's if there is one, else the first payer's.
     fn payer(&mut self, line: usize, f: &[&str]) {
+        let numbers = match f[0] {
+            "HO" => &f[1..4],
+            _ => &f[1..3],
+        };
+        // Read only where they are the link: a receipt with a カルテ番号 leaves them unread.
+        if let Some(receipt) = self.claims.receipts.last_mut()
+            && receipt.chart_number.is_none()
+            && (receipt.insurance.is_none() || f[0] == "HO")
+            && numbers.iter().skip(1).any(|n| !n.trim().is_empty())
+        {
+            receipt.insurance = Some(numbers.join("/"));
+        }
         let points = self.number(line, f[0], 6, f[5]);
         match (f[0], points, self.declared) {
             ("HO", Some(points), _) => self.declared = Some((points, line, "HO")),
@@ -534,6 +550,18 @@ mod tests {
         {
             assert!(!claims.contains(value), "{value} was read");
         }
+    }
+
+    #[test]
+    fn a_receipt_without_a_chart_number_gives_its_insurance_numbers_for_the_link() {
+        let mut records = example();
+        records[1] = record(&["RE", "1", "1112", "202403", "試験　花子", "2", "19800101"]);
+        records.insert(3, record(&["KO", "12345678", "7654321", "", "2", "276"]));
+        let claims = read(&file(&records)).unwrap();
+        assert_eq!(claims.receipts[0].insurance.as_deref(), Some("06139999/１２３/４５６７"));
+        records.remove(2);
+        let claims = read(&file(&records)).unwrap();
+        assert_eq!(claims.receipts[0].insurance.as_deref(), Some("12345678/7654321"), "without HO, the first KO's");
     }
 
     #[test]

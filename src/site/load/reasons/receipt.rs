@@ -22,7 +22,8 @@ pub const NOT_DATE_DIGITS: &str = "not a date: digits only (YYYYMMDD, or GYYMMDD
 pub const NOT_A_DATE: &str = "not a date (YYYYMMDD, or GYYMMDD with G the era 1-5)";
 pub const NOT_MONTH_DIGITS: &str = "not a month: digits only (YYYYMM, or GYYMM with G the era 1-5)";
 pub const NOT_A_MONTH: &str = "not a month (YYYYMM, or GYYMM with G the era 1-5)";
-pub const NO_CHART_NUMBER: &str = "no カルテ番号, so the receipt's patient cannot be linked: its records are not read";
+pub const NOT_LINKED: &str = "no カルテ番号, and the site's link (`site link`) has not the receipt's insurance numbers, so \
+     its patient cannot be linked: its records are not read";
 pub const NO_START: &str = "no 診療開始日";
 pub const UNCODED_DIAGNOSIS: &str = "0000999, a diagnosis without a code: its name is free text, not read";
 pub const UNKNOWN_DISEASE: &str = "a 傷病名コード the disease master has not";
@@ -52,7 +53,7 @@ pub const FIXED: [&str; 27] = [
     NOT_A_DATE,
     NOT_MONTH_DIGITS,
     NOT_A_MONTH,
-    NO_CHART_NUMBER,
+    NOT_LINKED,
     NO_START,
     UNCODED_DIAGNOSIS,
     UNKNOWN_DISEASE,
