@@ -230,8 +230,9 @@ const EXPORTS_SITE: usize = 0;
 /// imported as a real hospital's would be: its electronic records as an SS-MIX2 standardized
 /// storage (`site import ss-mix2`, its local codes mapped with the reviewed mapping file, `site
 /// mapping import`), then its monthly claims files (`site import receipt`) and its DPC survey files
-/// (`site import dpc`) when it bills claims or is a DPC hospital. Each export numbers a patient by
-/// the hospital's id, so the site's key gives each patient one key across the three.
+/// (`site import dpc`) when it bills claims or is a DPC hospital. Its claims and DPC number patients
+/// apart from its EHR, as many hospitals' do: its link of their numbers to the EHR's ids (`site
+/// link`) gives each patient one key across the three.
 fn join_through_its_exports(dir: &SiteDir, site: &synth::SiteSummary, seed: u64, say: &dyn Fn(&str)) -> Result<()> {
     let csv = site.path.join(synth::IMPORT_DIR);
     let tree = synth::ssmix2::write(&site.path, &csv, seed, EXPORTS_SITE)?;
@@ -257,7 +258,22 @@ fn join_through_its_exports(dir: &SiteDir, site: &synth::SiteSummary, seed: u64,
         let rows = |count: fn(&crate::site::load::FileLoaded) -> u64| tables.iter().map(count).sum::<u64>();
         (rows(|t| t.rows_loaded), rows(|t| t.rows_quarantined))
     };
-    if synth::receipt::write(&site.path, &csv)?.files > 0 {
+    // The hospital's claims and DPC systems number patients apart from its EHR: it gives the site
+    // its link of their numbers to the EHR's ids before their files come in.
+    let claims = synth::receipt::write(&site.path, &csv, true)?.files > 0;
+    let dpc = synth::dpc::write(&site.path, &csv, EXPORTS_SITE, true)?.files > 0;
+    if !(claims || dpc) {
+        return Ok(());
+    }
+    synth::link::write(&site.path, site.patients, claims, dpc)?;
+    let registered = crate::site::link::register(dir, &site.path.join(synth::link::LINK_FILE))?;
+    let numbers: Vec<String> = registered.linked.iter().map(|(source, n)| format!("{n} {source}")).collect();
+    say(&format!(
+        "   {}: registers its hospital's link of claims and DPC numbers to EHR ids ({} numbers; kept as keyed hashes)",
+        site.id,
+        numbers.join(", ")
+    ));
+    if claims {
         let files = claims_files(&site.path.join(synth::receipt::RECEIPT_DIR))?;
         let report = crate::site::receipt::import::import(dir, &files)?;
         let (rows, quarantined) = loaded(&report.tables);
@@ -270,7 +286,7 @@ fn join_through_its_exports(dir: &SiteDir, site: &synth::SiteSummary, seed: u64,
             report.data_version.unwrap_or(0)
         ));
     }
-    if synth::dpc::write(&site.path, &csv, EXPORTS_SITE)?.files > 0 {
+    if dpc {
         let report = crate::site::dpc::import::import(dir, &[site.path.join(synth::dpc::DPC_DIR)])?;
         let (rows, quarantined) = loaded(&report.tables);
         say(&format!(

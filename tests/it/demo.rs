@@ -69,9 +69,11 @@ fn demo_runs_end_to_end_and_keeps_its_report_in_a_new_directory() {
     assert!(root.join("network/site01/site.duckdb").is_file());
     assert!(run.stdout.contains("dataset cohort@1:") && run.stdout.contains("from 3 sites"), "{}", run.stdout);
     // The first hospital joined through its own exports: SS-MIX2, then its claims (the demo's seed
-    // makes it a claims hospital, not a DPC one), each patient one key across them.
+    // makes it a claims hospital, not a DPC one), numbered apart and linked: each patient one key
+    // across them.
     assert!(run.stdout.contains("site01: joins through its hospital's SS-MIX2 export"), "{}", run.stdout);
     assert!(root.join("network/site01/ss-mix2").is_dir());
+    assert!(run.stdout.contains("site01: registers its hospital's link of claims and DPC numbers"), "{}", run.stdout);
     assert!(run.stdout.contains("site01: and its monthly claims files ("), "{}", run.stdout);
     let linked = run.stdout.lines().find(|l| l.contains("patients per source, linked")).expect("the linked patients");
     let claims = linked.split("CLAIMS ").nth(1).expect("CLAIMS patients").split(" linked)").next().unwrap();
