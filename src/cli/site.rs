@@ -950,7 +950,7 @@ fn render_receipt(report: &crate::site::receipt::import::ImportReport) -> String
     if report.records_not_taken > 0 {
         let _ = writeln!(
             s,
-            "{} billed records have no table (materials, drugs used in procedures)",
+            "{} records have no table (materials, drugs used in procedures, the DPC form's records)",
             report.records_not_taken
         );
     }

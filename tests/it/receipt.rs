@@ -236,7 +236,7 @@ fn a_record_with_the_wrong_number_of_fields_is_quarantined_at_its_line() {
 #[test]
 fn an_unknown_record_is_quarantined_at_its_line() {
     let (_dir, found) = bad_record(|r| r.insert(5, "XX,1,2".to_string()));
-    assert_eq!(found, ["6 XX-1: not a record of the 記録条件仕様 (医科)"]);
+    assert_eq!(found, ["6 XX-1: not a record of the 記録条件仕様 (医科用 or DPC用)"]);
 }
 
 #[test]
@@ -735,4 +735,72 @@ fn claims_imported_before_the_ehr_give_the_patients_of_the_other_order() {
     let expected = patients("ehr-first", true);
     assert!(expected.len() > 1, "{expected:?}");
     assert_eq!(patients("claims-first", false), expected);
+}
+
+/// A DPC hospital's receipt of the DPC form (記録条件仕様 DPC用) of March 2024, a stay admitted on
+/// 1 March: its kind 4112, its RE (30 fields) and HO (16), one record of each of the DPC form's
+/// kinds (BU, SB, KK, SK, GA, HH, GT, CD), and a visit billed 出来高 on the 5th.
+fn dpc_form(bu: String) -> Vec<String> {
+    let mut re: Vec<String> =
+        rec(30, &["RE", "1", "4112", "202403", NAME, "2", "19800101"]).split(',').map(String::from).collect();
+    re[8] = "20240301".to_string();
+    re[13] = CHART.to_string();
+    vec![
+        rec(10, &["IR", "1", "13", "1", "1310001", "", "架空記念病院", "202404", "00", ""]),
+        re.join(","),
+        rec(16, &["HO", "06139999", "１２３", "４５６７", "10", "30937"]),
+        bu,
+        rec(8, &["SB", DISEASE, "", "", "J189", "01"]),
+        rec(14, &["KK", "", "", "1"]),
+        rec(7, &["SK", "", "", "20240302"]),
+        rec(7, &["GA", "202403", "2", "", "", "1.2345"]),
+        rec(9, &["HH", "202403", "2", "1", "1", "1", "2500", "10", "25000"]),
+        rec(13, &["GT", "202403", "2", "1", "1", "25000", "30862", "", "30862", "93"]),
+        rec(11, &["CD", "20240305", "12", "1", "1", VISIT, "", "", "", "1"]),
+        visit(&[(5, "1")]),
+        rec(4, &["GO", "1", "30937", "99"]),
+    ]
+}
+
+fn bu() -> String {
+    rec(6, &["BU", "040080xx99x0xx", "20240301", "20240310", "1"])
+}
+
+/// The DPC form's records are read, counted as records not taken (the schema has no table for the
+/// DPC code, its coefficient, the bundled payment; SB's diagnoses have no start), nothing
+/// quarantined; the receipt's stay and its 出来高 visit come in.
+#[test]
+fn a_receipt_of_the_dpc_form_is_read_its_dpc_records_not_taken() {
+    let dir = tempdir();
+    new_site(dir.path());
+    let file = put(dir.path(), "202404", &dpc_form(bu()));
+    let report = import(dir.path(), &[&file]).ok().json();
+    assert_eq!(quarantine(dir.path()), Vec::<String>::new());
+    assert_eq!(report["records_not_taken"].as_u64(), Some(8), "{report}");
+    assert_eq!(report["totals_mismatches"], serde_json::json!([]), "{report}");
+    let stays = "SELECT concat_ws(' ', encounter_type, start_date, end_date, source) FROM encounter";
+    assert_eq!(rows(dir.path(), stays), ["inpatient 2024-03-01 2024-03-05 CLAIMS"]);
+    assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM procedure"), 1);
+    assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM diagnosis"), 0, "SB is not a diagnosis");
+}
+
+/// A record of the DPC form of the wrong field count, or in a receipt of the 医科 form, is
+/// quarantined at its line, naming the record; the rest of the file comes in.
+#[test]
+fn a_dpc_record_of_the_wrong_field_count_or_in_a_medical_receipt_is_quarantined_at_its_line() {
+    let dir = tempdir();
+    new_site(dir.path());
+    let file = put(dir.path(), "202404", &dpc_form(rec(5, &["BU", "040080xx99x0xx", "20240301"])));
+    let report = import(dir.path(), &[&file]).ok().json();
+    assert_eq!(quarantine(dir.path()), ["4 BU: 5 fields, where the 記録条件仕様 has 6"]);
+    assert_eq!(report["records_not_taken"].as_u64(), Some(7), "{report}");
+    assert_eq!(query_i64(dir.path(), "SELECT count(*) FROM procedure"), 1);
+
+    let (_dir, found) = bad_record(|r| r.insert(3, bu()));
+    assert_eq!(
+        found,
+        [
+            "4 BU: a record of the DPC form (記録条件仕様 DPC用) in a receipt of the 医科 form (its レセプト種別 not 4xxx)"
+        ]
+    );
 }

@@ -52,8 +52,9 @@ pub struct ImportReport {
     pub rows_withdrawn: u64,
     /// Totals that do not add up (a receipt's 合計点数, the file's GO, a record's 回数).
     pub totals_mismatches: Vec<Mismatch>,
-    /// Billed records the data source has no table for: 特定器材 (TO), and drugs billed under a
-    /// 診療識別 other than 投薬 (20s) and 注射 (30s), which are used in a procedure, not ordered.
+    /// Records the data source has no table for: 特定器材 (TO), drugs billed under a 診療識別 other
+    /// than 投薬 (20s) and 注射 (30s), which are used in a procedure, not ordered, and the records
+    /// of the DPC form (BU, SB, KK, SK, GA, HH, GT, CD).
     pub records_not_taken: u64,
     /// What each table's staged rows became.
     pub tables: Vec<FileLoaded>,
@@ -425,6 +426,7 @@ impl<'c> Stage<'c> {
             last_billed.and_then(|day| month.day(day)).map_or(Value::Null, date_value),
         ];
         self.months.append_row(duckdb::appender_params_from_iter(care))?;
+        self.not_taken += receipt.dpc_records;
         for d in &receipt.diagnoses {
             let Some(start) = d.start else {
                 if !unread_starts.contains(&d.line) {

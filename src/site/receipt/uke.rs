@@ -4,6 +4,12 @@
 //! diagnoses (SY) and what was billed (SI procedures, IY drugs, TO materials, CO comments), and the
 //! file's totals last (GO).
 //!
+//! A DPC hospital's inpatient receipts are of the DPC form (記録条件仕様 DPC用; docs/claims.md, "The
+//! DPC form"): a レセプト種別 4xxx (別表5 (DPC)), its RE, HO and KO a little longer, and after them
+//! the records of the DPC form (BU, SB, KK, SK, GA, HH, GT, CD). Those are recognised and their
+//! field counts checked, then counted as read but not taken: the schema has no table for the DPC
+//! code, its coefficient or the bundled payment, and SB's diagnoses have no start (SY-3's role).
+//!
 //! What a study uses is read: the receipt's kind, month, the patient's sex and birth date, the
 //! admission date, the hospital's chart number (RE-14: identifying, for the importer to hash), each
 //! diagnosis's code, start, outcome, modifiers, and each billed item's code, amount, points, count
@@ -71,7 +77,9 @@ pub struct Receipt {
     pub line: usize,
     /// RE-3, レセプト種別 (4 digits, 別表5).
     pub kind: String,
-    /// The last digit of the kind is odd.
+    /// The form its records follow, from its kind.
+    pub form: Form,
+    /// The last digit of the kind is odd, or the receipt is of the DPC form (inpatient only).
     pub inpatient: bool,
     /// RE-4, 診療年月.
     pub month: Option<Month>,
@@ -89,7 +97,29 @@ pub struct Receipt {
     pub insurance: Option<String>,
     pub diagnoses: Vec<Diagnosis>,
     pub items: Vec<Item>,
+    /// The records of the DPC form read (BU, SB, KK, SK, GA, HH, GT, CD): none is taken.
+    pub dpc_records: u64,
 }
+
+/// Which 記録条件仕様 a receipt's records follow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Form {
+    /// 医科用.
+    #[default]
+    Medical,
+    /// DPC用: a レセプト種別 starting with 4 (別表5 (DPC): 4112…4456, every one of them).
+    Dpc,
+}
+
+impl Form {
+    /// The form of a receipt of the kind `kind` (RE-3).
+    fn of_kind(kind: &str) -> Form {
+        if kind.len() == 4 && kind.starts_with('4') { Form::Dpc } else { Form::Medical }
+    }
+}
+
+/// The records only the DPC form has.
+const DPC_RECORDS: [&str; 8] = ["BU", "SB", "KK", "SK", "GA", "HH", "GT", "CD"];
 
 /// An SY record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,21 +187,35 @@ pub fn route(category: &str) -> Option<&'static str> {
     }
 }
 
-/// The number of fields of each record the 記録条件仕様 defines (令和4年4月版); the records read
+/// The number of fields of each record the 記録条件仕様 defines (医科用 令和4年4月版; the DPC
+/// form's from docs/claims.md, "The DPC form"), in a receipt of the form `form`; the records read
 /// and those only counted.
-fn field_count(record: &str) -> Option<usize> {
-    Some(match record {
-        "IR" => 10,
-        "RE" => 38,
-        "HO" => 15,
-        "KO" => 12,
-        "SY" => 8,
-        "SI" | "IY" => 44,
-        "TO" => 48,
-        "CO" => 5,
-        "GO" => 4,
+fn field_count(record: &str, form: Form) -> Option<usize> {
+    Some(match (record, form) {
+        // The DPC form's RE has no second and third 診療科 (10 fields) but レセプト総括区分 and
+        // 明細情報数 (2); its HO and KO end with 標準負担額.
+        ("RE", Form::Dpc) => 30,
+        ("HO", Form::Dpc) => 16,
+        ("KO", Form::Dpc) => 13,
+        ("IR", _) => 10,
+        ("RE", _) => 38,
+        ("HO", _) => 15,
+        ("KO", _) => 12,
+        ("SY", _) => 8,
+        ("SI" | "IY", _) => 44,
+        ("TO", _) => 48,
+        ("CO", _) => 5,
+        ("GO", _) => 4,
+        // The DPC form's: 診断群分類, 傷病, 患者基礎, 診療関連, 外泊, 包括評価, 合計調整, コーディングデータ.
+        ("BU", _) => 6,
+        ("SB", _) => 8,
+        ("KK", _) => 14,
+        ("SK" | "GA", _) => 7,
+        ("HH", _) => 9,
+        ("GT", _) => 13,
+        ("CD", _) => 11,
         // Known, not read: 資格確認, 受診日等, 窓口負担額, 包括評価, 症状詳記, organ donation.
-        "SN" | "JD" | "MF" | "GR" | "SJ" | "TI" | "TR" | "TS" => return Some(0),
+        ("SN" | "JD" | "MF" | "GR" | "SJ" | "TI" | "TR" | "TS", _) => return Some(0),
         _ => return None,
     })
 }
@@ -214,6 +258,8 @@ struct Reader {
     unreadable_receipt: Option<usize>,
     /// The 診療識別 the next SI/IY/TO record without one belongs to.
     category: String,
+    /// The form of the receipt being read: its HO and KO records' field counts follow it.
+    form: Form,
     /// GO: receipts and points, with its line.
     totals: Option<(u64, u64, usize)>,
     /// Σ declared points of the receipts.
@@ -228,7 +274,10 @@ impl Reader {
 
     fn record(&mut self, line: usize, fields: &[&str]) {
         let id = fields[0];
-        let Some(count) = field_count(id) else {
+        if id == "RE" {
+            self.form = Form::of_kind(fields.get(2).copied().unwrap_or_default());
+        }
+        let Some(count) = field_count(id, self.form) else {
             return self.problem(line, id, Some(1), problems::NOT_A_RECORD);
         };
         if count > 0 && fields.len() != count {
@@ -265,6 +314,7 @@ impl Reader {
             "HO" | "KO" => self.payer(line, fields),
             "SY" => self.diagnosis(line, fields),
             "SI" | "IY" | "TO" => self.item(line, fields),
+            _ if DPC_RECORDS.contains(&id) => self.dpc_record(line, id),
             _ => {}
         }
     }
@@ -272,9 +322,13 @@ impl Reader {
     fn receipt(&mut self, line: usize, f: &[&str]) {
         self.close_receipt();
         self.unreadable_receipt = None;
-        let mut receipt = Receipt { line, kind: f[2].to_string(), ..Receipt::default() };
+        let mut receipt = Receipt { line, kind: f[2].to_string(), form: self.form, ..Receipt::default() };
         match f[2].as_bytes() {
-            [a, b, c, d] if [a, b, c, d].iter().all(|x| x.is_ascii_digit()) => receipt.inpatient = (d - b'0') % 2 == 1,
+            [a, b, c, d] if [a, b, c, d].iter().all(|x| x.is_ascii_digit()) => {
+                // The DPC form's kinds end in the digits of the 医科 outpatient kinds (4112 本人…),
+                // yet the DPC bills stays only.
+                receipt.inpatient = receipt.form == Form::Dpc || (d - b'0') % 2 == 1;
+            }
             _ => self.problem(line, "RE", Some(3), problems::NOT_A_KIND),
         }
         match era::month(f[3]) {
@@ -434,6 +488,15 @@ impl Reader {
         self.claims.receipts.last_mut().expect("inside a receipt").items.push(item);
     }
 
+    /// A record of the DPC form (its field count checked already): counted, in a receipt of that form.
+    fn dpc_record(&mut self, line: usize, id: &str) {
+        let receipt = self.claims.receipts.last_mut().expect("inside a receipt");
+        match receipt.form {
+            Form::Dpc => receipt.dpc_records += 1,
+            Form::Medical => self.problem(line, id, None, problems::DPC_RECORD_OF_MEDICAL_RECEIPT),
+        }
+    }
+
     fn totals_record(&mut self, line: usize, f: &[&str]) {
         self.close_receipt();
         if let (Some(receipts), Some(points)) = (self.number(line, "GO", 2, f[1]), self.number(line, "GO", 3, f[2])) {
@@ -452,6 +515,11 @@ impl Reader {
             return;
         };
         self.points += declared;
+        // A DPC-form receipt's 合計点数 holds its bundled payment (GT) beside its billed records, in
+        // a sum not confirmed (docs/claims.md, "The DPC form"): it is not checked.
+        if receipt.form == Form::Dpc {
+            return;
+        }
         let billed: u64 = receipt.items.iter().filter_map(|i| Some(i.points? * i.times.unwrap_or(1))).sum();
         if billed != declared {
             let reason = format!("合計点数 {declared}, but the receipt's records add up to {billed} points");
@@ -481,9 +549,14 @@ impl Reader {
 mod tests {
     use super::*;
 
-    /// A record with its fields, padded with empty ones to the record's length.
+    /// A record with its fields, padded with empty ones to the record's length (医科用).
     fn record(fields: &[&str]) -> String {
-        let count = field_count(fields[0]).unwrap();
+        of_form(Form::Medical, fields)
+    }
+
+    /// A record of a receipt of the form `form`, as `record`.
+    fn of_form(form: Form, fields: &[&str]) -> String {
+        let count = field_count(fields[0], form).unwrap();
         let mut all: Vec<&str> = fields.to_vec();
         all.resize(count.max(fields.len()), "");
         all.join(",")
@@ -642,6 +715,68 @@ mod tests {
         let mut records = example();
         records.pop();
         assert_eq!(problems(&records), [(0, "GO".into(), None)], "a file cut short has no GO");
+    }
+
+    /// A DPC-form receipt (記録条件仕様 DPC用) of March 2024, a stay from 1 March: its RE, HO, one
+    /// record of each of the DPC form's kinds, and a visit billed 出来高 on the 5th.
+    fn dpc_example() -> Vec<String> {
+        let dpc = |fields: &[&str]| of_form(Form::Dpc, fields);
+        vec![
+            record(&["IR", "1", "13", "1", "1234567", "", "テスト記念病院", "202404", "00", ""]),
+            dpc(&[
+                "RE",
+                "1",
+                "4112",
+                "202403",
+                "試験　花子",
+                "2",
+                "19800101",
+                "",
+                "20240301",
+                "",
+                "",
+                "",
+                "",
+                "A0012345",
+            ]),
+            dpc(&["HO", "06139999", "１２３", "４５６７", "10", "30937"]),
+            dpc(&["BU", "040080xx99x0xx", "20240301", "20240310", "1"]),
+            dpc(&["SB", "8800001", "", "", "J189", "01"]),
+            dpc(&["KK", "", "", "1"]),
+            dpc(&["SK", "", "", "20240302"]),
+            dpc(&["GA", "202403", "2", "", "", "1.2345"]),
+            dpc(&["HH", "202403", "2", "1", "1", "1", "2500", "10", "25000"]),
+            dpc(&["GT", "202403", "2", "1", "1", "25000", "30862", "", "30862", "93"]),
+            dpc(&["CD", "20240305", "12", "1", "1", "112007410", "", "", "", "1"]),
+            billed(&["SI", "12", "1", "112007410", "", "75", "1"], &[(5, "1")]),
+            record(&["GO", "1", "30937", "99"]),
+        ]
+    }
+
+    #[test]
+    fn a_receipt_of_the_dpc_form_is_read_its_dpc_records_counted() {
+        let claims = read(&file(&dpc_example())).unwrap();
+        assert_eq!(claims.problems, vec![]);
+        let r = &claims.receipts[0];
+        assert_eq!((r.form, r.inpatient, r.dpc_records), (Form::Dpc, true, 8));
+        assert_eq!((r.admitted, r.chart_number.as_deref()), (NaiveDate::from_ymd_opt(2024, 3, 1), Some("A0012345")));
+        assert_eq!((r.items.len(), r.diagnoses.len()), (1, 0), "the 出来高 visit; SB is not a diagnosis");
+    }
+
+    #[test]
+    fn a_dpc_record_of_the_wrong_length_or_in_a_medical_receipt_is_named_by_line() {
+        let mut records = dpc_example();
+        records[3] = "BU,040080xx99x0xx,20240301,20240310,1".into(); // 5 fields
+        assert_eq!(problems(&records), [(4, "BU".into(), None)]);
+        assert_eq!(read(&file(&records)).unwrap().receipts[0].dpc_records, 7);
+
+        let mut records = dpc_example();
+        records[2] = record(&["HO", "06139999", "１２３", "４５６７", "10", "30937"]); // the 医科 form's 15
+        assert!(problems(&records).contains(&(3, "HO".into(), None)));
+
+        let mut records = example();
+        records.insert(3, of_form(Form::Dpc, &["BU", "040080xx99x0xx", "20240301"]));
+        assert_eq!(problems(&records), [(4, "BU".into(), None)]);
     }
 
     #[test]

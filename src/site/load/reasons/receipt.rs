@@ -3,7 +3,9 @@
 //! back (they live here, below the import, as the listing needs them and the import needs the load), showing their text and never a value of the file. A stored reason is `<where>: <reason>`,
 //! `<where>` a record (`SY`) or one of its fields (`SY-3`).
 
-pub const NOT_A_RECORD: &str = "not a record of the 記録条件仕様 (医科)";
+pub const NOT_A_RECORD: &str = "not a record of the 記録条件仕様 (医科用 or DPC用)";
+pub const DPC_RECORD_OF_MEDICAL_RECEIPT: &str =
+    "a record of the DPC form (記録条件仕様 DPC用) in a receipt of the 医科 form (its レセプト種別 not 4xxx)";
 pub const BEFORE_FIRST_RECEIPT: &str = "before the first receipt (RE)";
 pub const NOT_A_PAYER: &str = "not a 審査支払機関 (1 or 2)";
 pub const NOT_A_KIND: &str = "not a 4-digit レセプト種別 (別表5)";
@@ -33,8 +35,9 @@ pub const NO_ADMISSION: &str = "an inpatient receipt without 入院年月日: it
 pub const ADMITTED_AFTER_CARE_MONTH: &str = "入院年月日 after the month of care: its stay is not made";
 
 /// Every reason without a number in it.
-pub const FIXED: [&str; 27] = [
+pub const FIXED: [&str; 28] = [
     NOT_A_RECORD,
+    DPC_RECORD_OF_MEDICAL_RECEIPT,
     BEFORE_FIRST_RECEIPT,
     NOT_A_PAYER,
     NOT_A_KIND,
