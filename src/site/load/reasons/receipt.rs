@@ -4,6 +4,9 @@
 //! `<where>` a record (`SY`) or one of its fields (`SY-3`).
 
 pub const NOT_A_RECORD: &str = "not a record of the 記録条件仕様 (医科用 or DPC用)";
+/// What `NOT_A_RECORD` said before the DPC form was read: still in the quarantine of sites that
+/// imported claims then, and shown as it is.
+pub const NOT_A_RECORD_OF_THE_MEDICAL_FORM: &str = "not a record of the 記録条件仕様 (医科)";
 pub const DPC_RECORD_OF_MEDICAL_RECEIPT: &str =
     "a record of the DPC form (記録条件仕様 DPC用) in a receipt of the 医科 form (its レセプト種別 not 4xxx)";
 pub const BEFORE_FIRST_RECEIPT: &str = "before the first receipt (RE)";
@@ -35,8 +38,9 @@ pub const NO_ADMISSION: &str = "an inpatient receipt without 入院年月日: it
 pub const ADMITTED_AFTER_CARE_MONTH: &str = "入院年月日 after the month of care: its stay is not made";
 
 /// Every reason without a number in it.
-pub const FIXED: [&str; 28] = [
+pub const FIXED: [&str; 29] = [
     NOT_A_RECORD,
+    NOT_A_RECORD_OF_THE_MEDICAL_FORM,
     DPC_RECORD_OF_MEDICAL_RECEIPT,
     BEFORE_FIRST_RECEIPT,
     NOT_A_PAYER,
